@@ -1,0 +1,3 @@
+from pain3d.cli import main
+
+raise SystemExit(main())
