@@ -65,8 +65,8 @@ def _check_values(values: np.ndarray, where: str = "") -> None:
         col = values[..., i]
         bad = ~np.isfinite(col)
         if bad.any():
-            v = col[bad].flat[0]
-            raise AUValueError(f"{where}{name} = {v!r} is not a finite number")
+            v = float(col[bad].flat[0])
+            raise AUValueError(f"{where}{name} = {v} is not a finite number")
         bad = (col < 0) | (col > AU_MAX)
         if bad.any():
             v = col[bad].flat[0]
@@ -150,7 +150,8 @@ def pspi(aus: Any, *, validate: bool = True) -> Any:
         a = au_vector(aus)
     else:
         a = np.asarray(aus, dtype=np.float64)
-    out = a[..., 0] + np.maximum(a[..., 1], a[..., 2]) + np.maximum(a[..., 3], a[..., 4]) + a[..., 5]
+    out = (a[..., 0] + np.maximum(a[..., 1], a[..., 2]) + np.maximum(a[..., 3], a[..., 4])
+           + a[..., 5])
     return float(out) if out.ndim == 0 else out
 
 
