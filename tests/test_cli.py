@@ -39,6 +39,7 @@ def test_plan_writes_a_consistent_csv(tmp_path):
     out = run("plan", "--identities", "12", "--per-identity", "10", "--seed", "0",
               "--out", str(path))
     assert "wrote 120 configurations" in out.stdout
+    assert "identities: 12" in (tmp_path / "plan.config.yaml").read_text()
     rows = list(csv.DictReader(path.open()))
     assert len(rows) == 120
     assert list(rows[0]) == ["identity", "config", *AU_NAMES, "PSPI"]

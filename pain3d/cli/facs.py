@@ -12,12 +12,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="One row per pain configuration: identity, config index, six AUs, PSPI. "
         "PSPI levels are uniform over min-pspi..16 across the dataset.",
     )
-    p.add_argument("--identities", type=int, default=2500)
-    p.add_argument("--per-identity", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--min-pspi", type=int, default=1)
-    p.add_argument("--continuous", action="store_true", help="float AU intensities")
-    p.add_argument("--nuisance", default="", help="comma-separated non-pain AUs, e.g. AU12,AU25")
+    p.add_argument("--config", help="YAML file with PlanConfig defaults (flags override)")
+    p.add_argument("--identities", type=int, help="number of identities (default 2500)")
+    p.add_argument("--per-identity", type=int, help="pain configurations each (default 10)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--min-pspi", type=int, help="lowest PSPI level (default 1)")
+    p.add_argument("--continuous", action="store_true", default=None,
+                   help="float AU intensities")
+    p.add_argument("--nuisance", help="comma-separated non-pain AUs, e.g. AU12,AU25")
     p.add_argument("--out", default="-", help="CSV path, or - for standard output")
     p.set_defaults(handler=_plan)
 
@@ -35,19 +37,21 @@ def _plan(args: argparse.Namespace) -> int:
     import csv
     import io
     import sys
+    from pathlib import Path
 
+    from pain3d.config import load_config, save_config
     from pain3d.facs import AU_NAMES, PlanConfig, plan_summary, sample_plan
     from pain3d.io import atomic_write_text
 
-    nuisance = tuple(n.strip() for n in args.nuisance.split(",") if n.strip())
-    cfg = PlanConfig(
-        identities=args.identities,
-        per_identity=args.per_identity,
-        seed=args.seed,
-        min_pspi=args.min_pspi,
-        continuous=args.continuous,
-        nuisance_aus=nuisance,
-    )
+    cfg = load_config(PlanConfig, args.config, {
+        "identities": args.identities,
+        "per_identity": args.per_identity,
+        "seed": args.seed,
+        "min_pspi": args.min_pspi,
+        "continuous": args.continuous,
+        "nuisance_aus": args.nuisance,
+    })
+    nuisance = cfg.nuisance_aus
     rows = sample_plan(cfg)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -60,6 +64,7 @@ def _plan(args: argparse.Namespace) -> int:
         sys.stdout.write(buf.getvalue())
     else:
         atomic_write_text(args.out, buf.getvalue())
+        save_config(cfg, Path(args.out).with_suffix(".config.yaml"))
         s = plan_summary(rows)
         print(
             f"wrote {len(rows)} configurations for {s['identities']} identities to {args.out} "
