@@ -1,0 +1,176 @@
+"""Face-crop geometry shared by UNBC preparation and inference.
+
+A face crop is defined by three keypoints: the centre of the subject's right eye, the centre of
+the subject's left eye and the centre of the mouth. A similarity transform (rotation, uniform
+scale, translation; no shear) maps them, in the least-squares sense, onto canonical positions
+in a ``size x size`` crop (fractions of ``size``, x to the right, y down):
+
+- right eye centre (image left in a frontal face): ``(0.5 - eye_distance / 2, eye_y)``
+- left eye centre: ``(0.5 + eye_distance / 2, eye_y)``
+- mouth centre: ``(0.5, mouth_y)``
+
+With the defaults (``eye_y = 0.40``, ``eye_distance = 0.30``, ``mouth_y = 0.72``) a frontal
+face fills the crop from the upper forehead to the chin, brows and cheeks well inside, so the
+pain AUs (brows, eyes, nose, upper lip) are all visible with margin for augmentation.
+
+Supported landmark schemes (detected from the number of points):
+
+- 66-point AAM (UNBC-McMaster): iBUG-68 without the two inner mouth corners;
+- 68-point iBUG / dlib;
+- 468 / 478-point MediaPipe face mesh (478 adds the iris centres, which are used when present).
+
+Pure numpy + ``cv2.warpAffine``; no detector is imported here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Indices of each scheme: (right eye, left eye, mouth) point sets. "Right" is the subject's
+# right eye, i.e. the image-left eye of a frontal face, in every scheme.
+_IBUG_RIGHT_EYE = tuple(range(36, 42))
+_IBUG_LEFT_EYE = tuple(range(42, 48))
+_MP_RIGHT_EYE = (33, 133, 159, 145, 160, 144, 158, 153)
+_MP_LEFT_EYE = (362, 263, 386, 374, 385, 380, 387, 373)
+_MP_MOUTH = (61, 291, 13, 14, 0, 17)
+_MP_RIGHT_IRIS = 468  # 468..472: right iris centre + 4 contour points
+_MP_LEFT_IRIS = 473
+
+SCHEMES: dict[int, str] = {66: "aam66", 68: "ibug68", 468: "mediapipe468", 478: "mediapipe478"}
+
+
+@dataclass(frozen=True)
+class CropGeometry:
+    """Canonical keypoint positions as fractions of the crop side (x right, y down)."""
+
+    eye_y: float = 0.40
+    eye_distance: float = 0.30
+    mouth_y: float = 0.72
+
+    def __post_init__(self) -> None:
+        if not 0 < self.eye_distance < 1:
+            raise ValueError(f"eye_distance must be in (0, 1), got {self.eye_distance}")
+        if not 0 < self.eye_y < self.mouth_y < 1:
+            raise ValueError(
+                f"need 0 < eye_y < mouth_y < 1, got eye_y={self.eye_y}, mouth_y={self.mouth_y}"
+            )
+
+    def keypoints(self, size: int) -> np.ndarray:
+        """(3, 2) float64 canonical right eye, left eye, mouth in crop pixels."""
+        half = self.eye_distance / 2
+        return np.array(
+            [[0.5 - half, self.eye_y], [0.5 + half, self.eye_y], [0.5, self.mouth_y]]
+        ) * float(size)
+
+
+DEFAULT_GEOMETRY = CropGeometry()
+
+
+def face_keypoints(landmarks: np.ndarray) -> np.ndarray:
+    """Right-eye, left-eye and mouth centres from a landmark set.
+
+    Args:
+        landmarks: (66 | 68 | 468 | 478, 2+) image pixels (x right, y down); extra columns
+            (e.g. MediaPipe depth) are ignored.
+
+    Returns:
+        (3, 2) float64 image pixels: subject's right eye, left eye, mouth centre.
+
+    Raises:
+        ValueError: for an unsupported number of points or non-finite values.
+    """
+    pts = np.asarray(landmarks, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] < 2:
+        raise ValueError(f"landmarks must be (N, 2) or (N, 3), got shape {pts.shape}")
+    pts = pts[:, :2]
+    n = len(pts)
+    if n not in SCHEMES:
+        raise ValueError(
+            f"{n} landmarks: supported schemes are 66-point AAM, 68-point iBUG and "
+            "468/478-point MediaPipe"
+        )
+    if n in (66, 68):
+        right = pts[list(_IBUG_RIGHT_EYE)].mean(axis=0)
+        left = pts[list(_IBUG_LEFT_EYE)].mean(axis=0)
+        mouth = pts[48:].mean(axis=0)  # outer + inner lip contours (18 or 20 points)
+    else:
+        if n == 478:
+            right, left = pts[_MP_RIGHT_IRIS], pts[_MP_LEFT_IRIS]
+        else:
+            right = pts[list(_MP_RIGHT_EYE)].mean(axis=0)
+            left = pts[list(_MP_LEFT_EYE)].mean(axis=0)
+        mouth = pts[list(_MP_MOUTH)].mean(axis=0)
+    out = np.stack([right, left, mouth])
+    if not np.isfinite(out).all():
+        raise ValueError("landmarks contain NaN or infinite values")
+    return out
+
+
+def similarity_from_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (Umeyama, no reflection) mapping ``src`` onto ``dst``.
+
+    Args:
+        src: (K, 2) points, K >= 2.
+        dst: (K, 2) target points.
+
+    Returns:
+        (2, 3) float64 affine matrix ``M`` with ``dst ~ M[:, :2] @ src + M[:, 2]``.
+    """
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
+    s0, d0 = src - mu_s, dst - mu_d
+    var_s = (s0**2).sum() / len(src)
+    if var_s <= 1e-12:
+        raise ValueError("landmarks are degenerate (all keypoints coincide); cannot align")
+    cov = d0.T @ s0 / len(src)
+    u, sig, vt = np.linalg.svd(cov)
+    fix = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        fix[1, 1] = -1.0
+    rot = u @ fix @ vt
+    scale = float((sig * np.diag(fix)).sum() / var_s)
+    a = scale * rot
+    t = mu_d - a @ mu_s
+    return np.concatenate([a, t[:, None]], axis=1)
+
+
+def alignment_matrix(
+    landmarks: np.ndarray, size: int, geometry: CropGeometry = DEFAULT_GEOMETRY
+) -> np.ndarray:
+    """(2, 3) float64 affine mapping image pixels to crop pixels for ``landmarks``."""
+    if size < 8:
+        raise ValueError(f"crop size must be >= 8 pixels, got {size}")
+    return similarity_from_points(face_keypoints(landmarks), geometry.keypoints(size))
+
+
+def crop_from_landmarks(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    size: int = 224,
+    geometry: CropGeometry = DEFAULT_GEOMETRY,
+    border: str = "replicate",
+) -> np.ndarray:
+    """The aligned face crop.
+
+    Args:
+        image: (H, W) or (H, W, C) uint8 or float image (any channel order; kept as is).
+        landmarks: (66 | 68 | 468 | 478, 2+) image pixels, see :func:`face_keypoints`.
+        size: output side in pixels.
+        geometry: canonical keypoint positions.
+        border: ``"replicate"`` (edge pixels) or ``"constant"`` (black) outside the image.
+
+    Returns:
+        (size, size[, C]) array of the input dtype.
+    """
+    import cv2
+
+    if border not in ("replicate", "constant"):
+        raise ValueError(f"border must be 'replicate' or 'constant', got {border!r}")
+    m = alignment_matrix(landmarks, size, geometry)
+    mode = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
+    return cv2.warpAffine(
+        np.ascontiguousarray(image), m, (size, size), flags=cv2.INTER_LINEAR, borderMode=mode
+    )
