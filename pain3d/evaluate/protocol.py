@@ -1,0 +1,256 @@
+"""The predictions-CSV protocol and the scoring of a cross-validation from it.
+
+A predictions file has one row per (fold, split, frame) with the columns
+
+=============  ==================================================================
+``fold``       fold id (int or text); LOSO uses one fold per test subject
+``split``      ``train`` (un-augmented predictions on that fold's training frames,
+               used only to calibrate thresholds) or ``test``
+``subject``    subject id (text)
+``pred``       predicted PSPI (float, 0..16)
+``true``       ground-truth PSPI
+=============  ==================================================================
+
+and optional columns: ``reference`` (how the neutral reference was chosen: ``label_free``
+(default when absent), ``oracle``, ``other_identity``, ``none``), ``pred_AU4`` ...
+``pred_AU43`` and ``true_AU4`` ... ``true_AU43`` (per-AU errors), and any metadata
+(``sequence``, ``frame``, ``path``) which is carried but not scored.
+
+Scoring (:func:`score_predictions`) is the same for every model, so methods compare on equal
+terms: per fold, thresholds are calibrated on that fold's ``train`` rows and applied to its
+``test`` rows; folds are summarised by mean and t-distribution 95% CI; per-subject PCC is
+computed on each subject's test rows. Each reference kind is scored separately and labelled.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from pain3d.evaluate import metrics as M
+from pain3d.facs import AU_NAMES
+
+log = logging.getLogger(__name__)
+
+Protocol = Literal["honest", "published"]
+PROTOCOLS: tuple[str, ...] = ("honest", "published")
+PROTOCOL_DESCRIPTIONS: dict[str, str] = {
+    "honest": "checkpoint selected on an inner validation split of the training subjects; "
+    "label-free neutral references at test; thresholds calibrated on un-augmented training "
+    "predictions",
+    "published": "reproduces the published choices for comparison: checkpoint selected on "
+    "the test fold, oracle references (ground-truth PSPI 0) at test; thresholds calibrated "
+    "on training predictions over the published grid",
+}
+REQUIRED_COLUMNS: tuple[str, ...] = ("fold", "split", "subject", "pred", "true")
+REFERENCE_KINDS: tuple[str, ...] = ("label_free", "oracle", "other_identity", "none")
+PRIMARY_METRICS: tuple[str, ...] = (
+    "mae", "rmse", "pcc", "icc", "auroc_1", "auroc_2", "auroc_3", "f1_1", "f1_2", "f1_3",
+    "f1_macro",
+)
+
+METRIC_LABELS: dict[str, str] = {
+    "mae": "MAE", "rmse": "RMSE", "pcc": "PCC", "icc": "ICC(3,1)",
+    "auroc_1": "AUROC≥1", "auroc_2": "AUROC≥2", "auroc_3": "AUROC≥3",
+    "f1_1": "F1≥1", "f1_2": "F1≥2", "f1_3": "F1≥3", "f1_macro": "F1 macro",
+    "threshold_1": "threshold≥1", "threshold_2": "threshold≥2", "threshold_3": "threshold≥3",
+}
+
+
+def read_predictions(path: str | Path) -> pd.DataFrame:
+    """Read and validate a predictions CSV (see the module docstring for the columns).
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: naming the file, column and row of the first problem.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"predictions file {p} does not exist")
+    df = pd.read_csv(p, dtype={"fold": str, "subject": str, "split": str, "reference": str},
+                     keep_default_na=False, na_values={"pred": [""], "true": [""]})
+    return validate_predictions(df, where=str(p))
+
+
+def validate_predictions(df: pd.DataFrame, where: str = "predictions") -> pd.DataFrame:
+    """Check columns and values; return a normalised copy (``reference`` filled in)."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"{where}: missing column(s) {missing}; a predictions file needs "
+            f"{list(REQUIRED_COLUMNS)} (optional: reference, pred_AU4.., true_AU4..)"
+        )
+    out = df.copy()
+    out["fold"] = out["fold"].astype(str)
+    out["subject"] = out["subject"].astype(str)
+    out["split"] = out["split"].astype(str).str.strip().str.lower()
+    bad = ~out["split"].isin(["train", "test"])
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(f"{where}: row {i + 2}: split {out['split'].iloc[i]!r} must be "
+                         "'train' or 'test'")
+    for col in ("pred", "true"):
+        vals = pd.to_numeric(out[col], errors="coerce")
+        bad = ~np.isfinite(vals.to_numpy(dtype=np.float64))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{where}: row {i + 2}: column {col!r} = {out[col].iloc[i]!r} "
+                             "is not a finite number")
+        out[col] = vals.astype(np.float64)
+    if "reference" not in out.columns:
+        out["reference"] = "label_free"
+    out["reference"] = out["reference"].astype(str).replace("", "label_free")
+    if not (out["split"] == "test").any():
+        raise ValueError(f"{where}: no rows with split = test: nothing to score")
+    return out
+
+
+def au_columns(df: pd.DataFrame) -> list[str]:
+    """The AU names with both ``pred_<AU>`` and ``true_<AU>`` columns in ``df``."""
+    return [a for a in AU_NAMES if f"pred_{a}" in df.columns and f"true_{a}" in df.columns]
+
+
+def _fold_order(folds: Sequence[str]) -> list[str]:
+    def key(f: str) -> tuple[int, Any]:
+        try:
+            return (0, int(f))
+        except ValueError:
+            return (1, f)
+    return sorted(set(folds), key=key)
+
+
+@dataclass
+class ReferenceScores:
+    """The scores of one reference kind (``label_free``, ``oracle``, ...)."""
+
+    reference: str
+    folds: list[dict[str, Any]]
+    summary: dict[str, dict[str, float]]
+    pooled: dict[str, float]
+    per_subject_pcc: dict[str, float]
+    per_subject_summary: dict[str, float]
+    per_au_mae: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass
+class Scores:
+    """Everything :func:`score_predictions` computes, JSON-serialisable via :meth:`to_dict`."""
+
+    protocol: str
+    protocol_description: str
+    grid: tuple[float, float, int]
+    levels: tuple[int, ...]
+    references: dict[str, ReferenceScores]
+
+    @property
+    def primary(self) -> ReferenceScores:
+        """Label-free scores when present (the honest headline), else the first kind."""
+        if "label_free" in self.references:
+            return self.references["label_free"]
+        return next(iter(self.references.values()))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["grid"] = list(self.grid)
+        d["levels"] = list(self.levels)
+        return _nan_to_none(d)
+
+
+def _nan_to_none(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _nan_to_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_nan_to_none(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return None if not math.isfinite(float(x)) else float(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _summarise(folds: list[dict[str, Any]], keys: Sequence[str]) -> dict[str, dict[str, float]]:
+    out = {}
+    for k in keys:
+        m, h, n = M.mean_ci([f[k] for f in folds])
+        out[k] = {"mean": m, "ci95": h, "n": n}
+    return out
+
+
+def score_predictions(df: pd.DataFrame, protocol: Protocol = "honest",
+                      levels: Sequence[int] = M.PAIN_LEVELS,
+                      grid: tuple[float, float, int] = M.THRESHOLD_GRID) -> Scores:
+    """Score validated predictions fold by fold, for each reference kind.
+
+    Args:
+        df: output of :func:`read_predictions` / :func:`validate_predictions`.
+        protocol: recorded in the result (and reports); scoring itself is the same.
+        levels: PSPI levels of the binary metrics.
+        grid: threshold grid (start, stop, steps).
+
+    Raises:
+        ValueError: when a fold has test rows but no train rows (thresholds would have to be
+            chosen on the test fold, which this protocol refuses to do).
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol {protocol!r} is not one of {list(PROTOCOLS)}")
+    df = validate_predictions(df)
+    kinds = [k for k in REFERENCE_KINDS if k in set(df["reference"])]
+    kinds += sorted(set(df["reference"]) - set(kinds))
+    aus = au_columns(df)
+    train_all = df[df["split"] == "train"]
+    result: dict[str, ReferenceScores] = {}
+    for kind in kinds:
+        sub = df[df["reference"] == kind]
+        test = sub[sub["split"] == "test"]
+        if test.empty:
+            continue
+        folds = []
+        per_au: dict[str, list[float]] = {a: [] for a in aus}
+        for fold in _fold_order(test["fold"]):
+            te = test[test["fold"] == fold]
+            tr = sub[(sub["split"] == "train") & (sub["fold"] == fold)]
+            if tr.empty:
+                # Train rows are often written once, with the training reference policy.
+                tr = train_all[train_all["fold"] == fold]
+            if tr.empty:
+                raise ValueError(
+                    f"fold {fold!r} has test rows but no split = train rows: F1 thresholds are "
+                    "calibrated on the fold's training predictions; add them to the file"
+                )
+            fm = M.fold_metrics(te["pred"].to_numpy(), te["true"].to_numpy(),
+                                tr["pred"].to_numpy(), tr["true"].to_numpy(), levels, grid)
+            for a in aus:
+                v = M.mae(te[f"pred_{a}"].to_numpy(np.float64),
+                          te[f"true_{a}"].to_numpy(np.float64))
+                fm[f"mae_{a}"] = v
+                per_au[a].append(v)
+            folds.append({"fold": fold, "n_subjects": int(te["subject"].nunique()), **fm})
+        keys = [k for k in folds[0] if k not in ("fold",)]
+        summary = _summarise(folds, keys)
+        pooled = M.regression_metrics(test["pred"].to_numpy(), test["true"].to_numpy())
+        for lv in levels:
+            pooled[f"auroc_{lv}"] = M.auroc_at(test["pred"].to_numpy(), test["true"].to_numpy(), lv)
+        subj = {}
+        for s, g in test.groupby("subject", sort=True):
+            subj[str(s)] = M.pcc(g["pred"].to_numpy(), g["true"].to_numpy())
+        m, h, n = M.mean_ci(list(subj.values()))
+        per_au_mae = {a: dict(zip(("mean", "ci95", "n"), M.mean_ci(v), strict=True))
+                      for a, v in per_au.items()}
+        result[kind] = ReferenceScores(
+            reference=kind, folds=folds, summary=summary, pooled=pooled,
+            per_subject_pcc=subj,
+            per_subject_summary={
+                "mean": m, "ci95": h, "n": n,
+                "undefined": sum(1 for v in subj.values() if not math.isfinite(v))},
+            per_au_mae=per_au_mae,
+        )
+    log.info("scored %d reference kind(s) under the %s protocol", len(result), protocol)
+    return Scores(protocol=protocol, protocol_description=PROTOCOL_DESCRIPTIONS[protocol],
+                  grid=tuple(grid), levels=tuple(levels), references=result)  # type: ignore[arg-type]

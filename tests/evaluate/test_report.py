@@ -1,0 +1,93 @@
+"""Scoring a predictions file and writing reports."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.metrics import f1_score, roc_auc_score
+
+from pain3d.evaluate import evaluate_predictions, read_predictions, score_predictions, write_report
+
+
+def test_scores_equal_an_independent_recomputation_with_sklearn(predictions):
+    scores = score_predictions(predictions)
+    ref = scores.primary
+    assert ref.reference == "label_free" and len(ref.folds) == 5
+    pccs, aucs, f1s = [], [], []
+    grid = np.linspace(0, 6, 200)
+    for fold, te in predictions[predictions.split == "test"].groupby("fold"):
+        tr = predictions[(predictions.split == "train") & (predictions.fold == fold)]
+        pccs.append(stats.pearsonr(te.pred, te.true)[0])
+        aucs.append(roc_auc_score(te.true >= 1, te.pred))
+        train_f1 = [f1_score(tr.true >= 1, tr.pred >= g, zero_division=0) for g in grid]
+        th = grid[int(np.argmax(train_f1))]
+        f1s.append(f1_score(te.true >= 1, te.pred >= th))
+    for key, vals in (("pcc", pccs), ("auroc_1", aucs), ("f1_1", f1s)):
+        mean = np.mean(vals)
+        half = stats.t.ppf(0.975, 4) * np.std(vals, ddof=1) / math.sqrt(5)
+        assert ref.summary[key]["mean"] == pytest.approx(mean)
+        assert ref.summary[key]["ci95"] == pytest.approx(half)
+
+
+def test_a_fold_without_positives_gets_nan_auroc_and_is_left_out_of_the_mean(
+        predictions_factory):
+    df = predictions_factory(seed=1)
+    mask = (df.fold == 2) & (df.split == "test")
+    df.loc[mask, "true"] = 0.0
+    ref = score_predictions(df).primary
+    fold2 = next(f for f in ref.folds if f["fold"] == "2")
+    assert math.isnan(fold2["auroc_1"])
+    # No positive in the test fold: F1 is 0 if anything is called positive, else undefined.
+    assert math.isnan(fold2["f1_1"]) or fold2["f1_1"] == 0.0
+    assert ref.summary["auroc_1"]["n"] == 4
+    others = [f["auroc_1"] for f in ref.folds if f["fold"] != "2"]
+    assert ref.summary["auroc_1"]["mean"] == pytest.approx(np.mean(others))
+
+
+def test_a_fold_without_training_predictions_is_refused(predictions):
+    df = predictions[~((predictions.fold == 3) & (predictions.split == "train"))]
+    with pytest.raises(ValueError, match="fold '3'.*split = train"):
+        score_predictions(df)
+
+
+def test_oracle_references_are_scored_separately_and_labelled(tmp_path, predictions_factory):
+    df = predictions_factory(oracle=True)
+    rep = write_report(df, tmp_path, plots=False)
+    assert set(rep.scores.references) == {"label_free", "oracle"}
+    assert rep.scores.primary.reference == "label_free"
+    md = rep.markdown.read_text()
+    assert "ORACLE references" in md and "Protocol: honest" in md
+
+
+def test_report_numbers_equal_the_json_and_a_recomputation_from_the_csv(tmp_path, predictions):
+    csv = tmp_path / "preds.csv"
+    predictions.to_csv(csv, index=False)
+    rep = evaluate_predictions(csv, tmp_path / "rep", protocol="published")
+    data = json.loads(rep.json.read_text())
+    again = score_predictions(read_predictions(csv), protocol="published").primary
+    assert data["protocol"] == "published"
+    assert data["references"]["label_free"]["summary"]["pcc"]["mean"] == pytest.approx(
+        again.summary["pcc"]["mean"])
+    s = again.summary["f1_macro"]
+    assert f"| F1 macro | {s['mean']:.3f} ± {s['ci95']:.3f} |" in rep.markdown.read_text()
+    html = rep.html.read_text()
+    assert html.count("data:image/png;base64,") == len(rep.plots) == 6
+    assert "Protocol: published" in rep.markdown.read_text()
+    for p in rep.plots.values():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_predictions_files_name_the_row_and_column(tmp_path, predictions):
+    csv = tmp_path / "bad.csv"
+    bad = predictions.copy()
+    bad.loc[5, "split"] = "validation"
+    bad.to_csv(csv, index=False)
+    with pytest.raises(ValueError, match="row 7: split 'validation'"):
+        read_predictions(csv)
+    predictions.drop(columns=["true"]).to_csv(csv, index=False)
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['true'\]"):
+        read_predictions(csv)
