@@ -1,0 +1,129 @@
+"""``dataset_card.md``: counts, label and demographic distributions, and how it was made.
+
+Built from the plan and manifest only, so it is byte-identical across runs; times, machines
+and worker counts go to ``run_log.jsonl`` instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from pain3d.config import dump_config
+from pain3d.demographics import AGE_BANDS, ANCESTRIES, SEXES
+from pain3d.facs import AU_NAMES, PSPI_MAX
+from pain3d.synth import layout
+from pain3d.synth.spec import SPLIT_NAMES, DatasetPlan
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def label_tables(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Markdown tables of PSPI, AUs and demographics for manifest rows (dicts)."""
+    configs = {(r["identity"], r["expression"]): r for r in rows if r["expression"] != "neutral"}
+    pspi = Counter(int(round(float(r["PSPI"]))) for r in configs.values())
+    out = {}
+    out["pspi"] = _table(
+        ["PSPI", "configurations"], [[lv, pspi.get(lv, 0)] for lv in range(PSPI_MAX + 1)]
+    )
+    au_rows = []
+    for name in AU_NAMES:
+        vals = [float(r[name]) for r in configs.values()]
+        n = max(1, len(vals))
+        hist = Counter(int(round(v)) for v in vals)
+        au_rows.append([name, f"{sum(vals) / n:.2f}", f"{sum(v > 0 for v in vals) / n:.0%}",
+                        *[hist.get(k, 0) for k in range(6)]])
+    out["aus"] = _table(["AU", "mean", "present", "0", "1", "2", "3", "4", "5"], au_rows)
+    people = {r["identity"]: r for r in rows}.values()
+    cells = Counter((p["sex"], p["age_band"]) for p in people)
+    out["sex_age"] = _table(["sex", *AGE_BANDS],
+                            [[s, *[cells.get((s, a), 0) for a in AGE_BANDS]] for s in SEXES])
+    anc = Counter(p["ancestry"] for p in people)
+    out["ancestry"] = _table(["ancestry", "identities"], [[a, anc.get(a, 0)] for a in ANCESTRIES])
+    sp = Counter(p["split"] for p in people)
+    out["split"] = _table(["split", "identities"], [[s, sp.get(s, 0)] for s in SPLIT_NAMES])
+    return out
+
+
+def dataset_card(plan: DatasetPlan, rows: list[dict[str, Any]]) -> str:
+    cfg = plan.config
+    n_pain = sum(len(u.heatmaps) for u in plan.units)
+    t = label_tables(rows)
+    layouts = {
+        "3dpain": "`meshes_inpainted/`, `annotations/`, `heatmaps/`, `textured_meshes/` as loose "
+        "files (the layout the published 3DPain training code reads)",
+        "hub": "`images/`, `annotations/`, `heatmaps/`, `textured_meshes/` as "
+        "`<folder>_00000.tar.gz` shards with a README.txt each",
+        "both": "the 3dpain layout at the root and the hub layout under `hub/`",
+    }[cfg.layout]
+    extras = ", ".join(cfg.extras) if cfg.extras else "none"
+    return f"""# Synthetic pain-face dataset (pain3d {plan.version})
+
+A 3DPain-compatible synthetic dataset made by `pain3d generate`. Every file is a pure
+function of this card's config and the pain3d version: regenerate any sample with
+`pain3d generate --config config.yaml --out DIR --only flame_sample_0003_pain_2`.
+
+## Contents
+
+| what | count |
+|---|---|
+| identities | {len(plan.units)} |
+| pain configurations per identity | {cfg.per_identity} |
+| views per expression | {cfg.views} |
+| images ({cfg.size}x{cfg.size} JPEG, quality {cfg.jpeg_quality}) | {plan.n_images} |
+| heatmaps (one per pain configuration) | {n_pain} |
+| annotations (one per pain configuration) | {n_pain} |
+| textured meshes (one per identity) | {len(plan.units)} |
+| extras | {extras} |
+
+Layout: {layouts}. `manifest.parquet` / `manifest.csv` list every image with its labels,
+view, demographics, seeds and the paths of its heatmap, mask and mesh; `splits.csv` is the
+published split file (`annotation_base_name,split`, 0 = train, 1 = val, 2 = test, by identity).
+
+## Labels
+
+Pain configurations by PSPI = AU4 + max(AU6, AU7) + max(AU9, AU10) + AU43 (neutral images
+have all AUs and PSPI 0):
+
+{t["pspi"]}
+
+AU intensities of the pain configurations (FACS 0-5; AU43 is 0 or 1):
+
+{t["aus"]}
+
+## Identities
+
+{t["sex_age"]}
+
+{t["ancestry"]}
+
+{t["split"]}
+
+## How it was made
+
+1. Identities are drawn from the {cfg.face_model} face model, balanced over
+   sex x age band x ancestry; each has its own seed.
+2. Pain configurations come from `pain3d.facs.sample_plan`: PSPI levels uniform over
+   {cfg.min_pspi}..16 across the dataset and distinct within an identity.
+3. The AU rig deforms the neutral mesh; the heatmap is the per-vertex displacement
+   neutral -> pain on a fixed dataset-wide scale, rendered from view 0.
+4. Each expression is rendered from {cfg.views} cameras shared with the neutral images
+   (paired references), with seeded lighting, background and camera effects.
+
+Synthetic faces: not photographs of real people; labels are exact by construction but the
+faces are a simplified model of real pain expressions.
+
+## Config
+
+```yaml
+{dump_config(cfg).rstrip()}
+```
+
+Files: {", ".join(sorted({layout.IMAGES_DIR, "annotations", "heatmaps", "textured_meshes"}))};
+`{layout.RUN_LOG}` records when and how each run was executed (the only file that differs
+between runs).
+"""

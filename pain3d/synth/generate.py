@@ -1,0 +1,267 @@
+"""``generate``: a plan rendered by an engine, written in the chosen layouts, resumably.
+
+Order of writes (each one atomic): ``config.yaml`` (claims the folder) -> per identity its
+files, then its completion record -> per hub shard its tar.gz, then its record -> splits,
+manifest, hub READMEs and dataset card -> one line appended to ``run_log.jsonl``. A run killed
+anywhere and started again redoes only units and shards without a record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pain3d.config import dump_config
+from pain3d.io import atomic_write_bytes, atomic_write_text
+from pain3d.synth import layout, state
+from pain3d.synth.card import dataset_card
+from pain3d.synth.engine import Engine, default_workers, run_units
+from pain3d.synth.manifest import manifest_rows, splits_csv, write_manifest
+from pain3d.synth.spec import DatasetPlan, GenerateConfig, UnitSpec, build_plan, select
+from pain3d.synth.worker import render_samples
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a dataset is produced (never changes its bytes).
+
+    Attributes:
+        out: dataset folder.
+        workers: worker processes or Ray tasks; None = all cores.
+        engine: ``local`` process pool or ``ray``.
+        ray_address: a running Ray cluster; None starts a local instance.
+        progress: show a progress bar on stderr.
+    """
+
+    out: Path
+    workers: int | None = None
+    engine: Engine = "local"
+    ray_address: str | None = None
+    progress: bool = True
+
+
+@dataclass
+class GenerateSummary:
+    """What a run did."""
+
+    root: str
+    images: int
+    heatmaps: int
+    annotations: int
+    meshes: int
+    units_rendered: int
+    units_skipped: int
+    seconds: float
+    render_seconds: float
+    images_per_s: float
+    disk_bytes: int
+    workers: int
+    engine: str
+    peak_rss_mb: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def text(self) -> str:
+        return (
+            f"{self.root}: {self.images} images, {self.heatmaps} heatmaps, "
+            f"{self.annotations} annotations, {self.meshes} meshes "
+            f"({self.units_rendered} identities rendered now, {self.units_skipped} already done) "
+            f"in {self.seconds:.1f} s, {self.images_per_s:.1f} images/s with {self.workers} "
+            f"{self.engine} worker(s), peak worker memory {self.peak_rss_mb:.0f} MB, "
+            f"{self.disk_bytes / 1e6:.1f} MB on disk"
+        )
+
+
+def _is_extra(path: str) -> bool:
+    return path.startswith(("masks/", "depth/"))
+
+
+class _Writer:
+    """Places the loose files of units: at the root, or in staging for hub-only datasets."""
+
+    def __init__(self, root: Path, cfg: GenerateConfig) -> None:
+        self.root, self.cfg = root, cfg
+        self.staged = cfg.layout == "hub"
+
+    def location(self, rel: str) -> Path:
+        if self.staged and not _is_extra(rel):
+            return state.staging_dir(self.root) / rel
+        return self.root / rel
+
+    def write(self, files: dict[str, bytes]) -> None:
+        for rel in sorted(files):
+            atomic_write_bytes(self.location(rel), files[rel])
+
+    def unit_done(self, unit: UnitSpec) -> bool:
+        files = state.read_unit(self.root, unit.identity.index)
+        if files is None:
+            return False
+        shard = layout.shard_of(self.cfg, unit.identity.index)
+        for rel, size in files.items():
+            if self.staged and not _is_extra(rel):
+                folder = "images" if rel.startswith(layout.IMAGES_DIR) else rel.split("/")[0]
+                if state.shard_done(self.root, layout.shard_path(self.cfg, folder, shard),
+                                    folder, shard):
+                    continue
+            p = self.location(rel)
+            if not p.is_file() or p.stat().st_size != size:
+                return False
+        return True
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="img", desc="generate", disable=not enabled,
+                smoothing=0.1, dynamic_ncols=True)
+
+
+def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
+    """Generate (or finish) the dataset of ``cfg`` in ``opts.out``.
+
+    Raises:
+        FileExistsError: if the folder holds another config or unrelated files.
+    """
+    t0 = time.perf_counter()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    root = Path(opts.out)
+    plan = build_plan(cfg)
+    resumed = state.claim(root, dump_config(cfg))
+    swept = state.sweep_temporaries(root)
+    if resumed:
+        log.info("resuming %s (%d stale temporary files removed)", root, swept)
+    writer = _Writer(root, cfg)
+    todo = [u for u in plan.units if not writer.unit_done(u)]
+    skipped = len(plan.units) - len(todo)
+    workers = opts.workers or default_workers()
+    peak_rss = 0.0
+    t_render = time.perf_counter()
+    with _progress(plan.n_images, sum(u.n_images for u in plan.units) - sum(
+            u.n_images for u in todo), opts.progress) as bar:
+        for res in run_units(cfg, todo, engine=opts.engine, workers=workers,
+                             ray_address=opts.ray_address):
+            writer.write(res.files)
+            state.mark_unit(root, res.identity, {k: len(v) for k, v in res.files.items()})
+            peak_rss = max(peak_rss, res.peak_rss_mb)
+            bar.update(res.n_images)
+    render_seconds = time.perf_counter() - t_render
+    if cfg.layout in ("hub", "both"):
+        _pack_shards(root, plan, writer, workers)
+    _write_root_files(root, plan)
+    state.sweep_temporaries(root)
+    seconds = time.perf_counter() - t0
+    rendered_images = sum(u.n_images for u in todo)
+    n_pain = sum(len(u.heatmaps) for u in plan.units)
+    summary = GenerateSummary(
+        root=str(root),
+        images=plan.n_images,
+        heatmaps=n_pain,
+        annotations=n_pain,
+        meshes=len(plan.units),
+        units_rendered=len(todo),
+        units_skipped=skipped,
+        seconds=seconds,
+        render_seconds=render_seconds,
+        images_per_s=rendered_images / seconds if seconds > 0 else 0.0,
+        disk_bytes=_disk_bytes(root),
+        workers=workers,
+        engine=opts.engine,
+        peak_rss_mb=peak_rss,
+    )
+    _append_run_log(root, started, summary)
+    log.info("%s", summary.text())
+    return summary
+
+
+def _shard_members(plan: DatasetPlan, writer: _Writer, folder: str,
+                   shard: int) -> Iterator[tuple[str, bytes]]:
+    cfg = plan.config
+    for i in layout.shard_identities(cfg, shard):
+        for rel in layout.unit_paths(cfg, plan.units[i])[folder]:
+            yield layout.member_name(folder, rel), writer.location(rel).read_bytes()
+
+
+def _pack_shards(root: Path, plan: DatasetPlan, writer: _Writer, workers: int) -> None:
+    cfg = plan.config
+    jobs = [
+        (folder, s)
+        for s in range(layout.n_shards(cfg))
+        for folder in layout.HUB_FOLDERS
+        if not state.shard_done(root, layout.shard_path(cfg, folder, s), folder, s)
+    ]
+
+    def pack(job: tuple[str, int]) -> None:
+        folder, s = job
+        rel = layout.shard_path(cfg, folder, s)
+        members = list(_shard_members(plan, writer, folder, s))
+        layout.write_tar_gz(root / rel, members, level=layout.gzip_level(folder))
+        state.mark_shard(root, folder, s, len(members), (root / rel).stat().st_size)
+
+    # zlib releases the GIL, so threads pack shards in parallel.
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(pack, jobs))
+    hub = root / layout.hub_root(cfg)
+    for folder in layout.HUB_FOLDERS:
+        files = sum(len(layout.unit_paths(cfg, u)[folder]) for u in plan.units)
+        text = layout.readme_text(cfg, folder, {"shards": layout.n_shards(cfg), "files": files})
+        atomic_write_text(hub / folder / "README.txt", text)
+    if writer.staged:
+        shutil.rmtree(state.staging_dir(root), ignore_errors=True)
+
+
+def _write_root_files(root: Path, plan: DatasetPlan) -> None:
+    atomic_write_text(root / "splits.csv", splits_csv(plan))
+    rows = manifest_rows(plan)
+    write_manifest(root, rows)
+    atomic_write_text(root / "dataset_card.md", dataset_card(plan, rows))
+
+
+def _disk_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def _append_run_log(root: Path, started: str, summary: GenerateSummary) -> None:
+    """The run log is the one file that records times and machines; datasets never embed them."""
+    entry = {"started": started, "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+             "cores": default_workers(), **asdict(summary)}
+    path = root / layout.RUN_LOG
+    old = path.read_text() if path.is_file() else ""
+    atomic_write_text(path, old + json.dumps(entry) + "\n")
+
+
+def sample_files(cfg: GenerateConfig, name: str) -> dict[str, bytes]:
+    """Regenerate the files of one identity, configuration or image from the specs alone.
+
+    Args:
+        cfg: the dataset config (e.g. loaded from the dataset's ``config.yaml``).
+        name: ``flame_sample_0003`` (everything of the identity), ``flame_sample_0003_pain_2``
+            (its images, heatmap and annotation) or an image stem.
+
+    Returns:
+        ``{loose relative path: bytes}``, byte-identical to the files of a full run.
+    """
+    plan = build_plan(cfg)
+    specs = select(plan, name)
+    whole_identity = specs[0].identity.name == name.rsplit("/", 1)[-1].split(".")[0]
+    return render_samples(cfg, specs, heatmaps=True, mesh=whole_identity)
+
+
+def regenerate(cfg: GenerateConfig, out: Path, name: str) -> list[str]:
+    """Write :func:`sample_files` into ``out`` as loose files; return their paths.
+
+    ``out`` must be empty, or hold a dataset of the same ``cfg``.
+    """
+    root = Path(out)
+    state.claim(root, dump_config(cfg))
+    files = sample_files(cfg, name)
+    for rel in sorted(files):
+        atomic_write_bytes(root / rel, files[rel])
+    return sorted(files)

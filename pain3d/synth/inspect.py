@@ -1,0 +1,116 @@
+"""``inspect``: label and demographic tables and a contact sheet of a generated dataset."""
+
+from __future__ import annotations
+
+import logging
+import tarfile
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pain3d.facs import PSPI_MAX
+from pain3d.io import atomic_path
+from pain3d.synth.card import label_tables
+from pain3d.synth.manifest import read_manifest
+
+log = logging.getLogger(__name__)
+
+
+def pspi_histogram(rows: list[dict], width: int = 40) -> str:
+    """Text bar chart of PSPI over pain configurations (one per annotation)."""
+    configs = {(r["identity"], r["expression"]): r for r in rows if r["expression"] != "neutral"}
+    hist = Counter(int(round(float(r["PSPI"]))) for r in configs.values())
+    top = max(hist.values(), default=1)
+    lines = [f"PSPI of {len(configs)} pain configurations:"]
+    for lv in range(PSPI_MAX + 1):
+        n = hist.get(lv, 0)
+        lines.append(f"  {lv:2d} {n:7d} {'#' * round(width * n / top)}")
+    return "\n".join(lines)
+
+
+class _Reader:
+    """Bytes of loose paths, from the root or, for hub-only datasets, from the shards."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tars: dict[str, dict[str, bytes]] = {}
+
+    def read(self, rel: str, shard: str = "") -> bytes | None:
+        p = self.root / rel
+        if p.is_file():
+            return p.read_bytes()
+        if not shard:
+            return None
+        folder = rel.split("/", 1)[0]
+        if rel.startswith("meshes_inpainted/"):
+            folder = "images"
+        tar_rel = shard.replace("images/images_", f"{folder}/{folder}_")
+        if tar_rel not in self._tars:
+            try:
+                with tarfile.open(self.root / tar_rel, "r:gz") as tar:
+                    self._tars[tar_rel] = {m.name: tar.extractfile(m).read()
+                                           for m in tar if m.isfile()}
+            except (OSError, tarfile.TarError):
+                self._tars[tar_rel] = {}
+        return self._tars[tar_rel].get(rel.split("/", 1)[1])
+
+
+def _tile(data: bytes | None, n: int, label: str) -> np.ndarray:
+    img = None
+    if data is not None:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        img = np.full((n, n, 3), 40, np.uint8)
+        cv2.line(img, (0, 0), (n - 1, n - 1), (0, 0, 255), 1)
+    img = cv2.resize(img, (n, n), interpolation=cv2.INTER_AREA)
+    if label:
+        scale = n / 256
+        cv2.putText(img, label, (3, int(22 * scale) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.7 * scale,
+                    (0, 0, 0), max(1, int(4 * scale)), cv2.LINE_AA)
+        cv2.putText(img, label, (3, int(22 * scale) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.7 * scale,
+                    (255, 255, 255), max(1, int(1.5 * scale)), cv2.LINE_AA)
+    return img
+
+
+def contact_sheet(root: Path, rows: list[dict], identities: int = 6, tile: int = 128,
+                  view: int = 0) -> np.ndarray:
+    """(H, W, 3) uint8 BGR sheet: per identity a row of images (neutral, then pain by PSPI)
+    from ``view`` and below it the heatmap of each pain configuration."""
+    reader = _Reader(root)
+    idents = sorted({int(r["identity"]) for r in rows})
+    # Spread the chosen identities over the dataset so several demographic cells show up.
+    pick = [idents[int(i)] for i in np.linspace(0, len(idents) - 1, min(identities, len(idents)))]
+    lines = []
+    for ident in dict.fromkeys(pick):
+        own = [r for r in rows if int(r["identity"]) == ident and int(r["view"]) == view]
+        own.sort(key=lambda r: (r["expression"] != "neutral", float(r["PSPI"])))
+        top, bottom = [], []
+        for r in own:
+            who = f"{r['identity_name'][-4:]} {r['sex'][0]}{r['age_band'][:2]}"
+            label = who if r["expression"] == "neutral" else f"PSPI {float(r['PSPI']):g}"
+            top.append(_tile(reader.read(r["path"], r.get("shard", "")), tile, label))
+            heat = reader.read(r["heatmap_path"], r.get("shard", "")) if r["heatmap_path"] else None
+            bottom.append(_tile(heat, tile, "") if heat else np.zeros((tile, tile, 3), np.uint8))
+        lines += [np.concatenate(top, axis=1), np.concatenate(bottom, axis=1)]
+    width = max(line.shape[1] for line in lines)
+    lines = [np.pad(li, ((0, 0), (0, width - li.shape[1]), (0, 0))) for li in lines]
+    return np.concatenate(lines, axis=0)
+
+
+def inspect_dataset(root: Path, sheet: Path, identities: int = 6) -> str:
+    """Tables as text; writes the contact sheet PNG to ``sheet``."""
+    root = Path(root)
+    rows = read_manifest(root).to_dict("records")
+    t = label_tables(rows)
+    people = len({r["identity"] for r in rows})
+    text = [f"{root}: {len(rows)} images of {people} identities", "", pspi_histogram(rows), "",
+            "AU intensities of the pain configurations:", t["aus"], "",
+            "Identities by sex and age band:", t["sex_age"], "", t["ancestry"], "", t["split"]]
+    img = contact_sheet(root, rows, identities=identities)
+    with atomic_path(sheet) as tmp:
+        ok, buf = cv2.imencode(".png", img)
+        tmp.write_bytes(buf.tobytes())
+    text += ["", f"contact sheet: {sheet}"]
+    return "\n".join(text)

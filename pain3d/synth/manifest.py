@@ -1,0 +1,129 @@
+"""The manifest (one row per image) and the published split file, built from the plan alone.
+
+Columns: the shared contract (``path`` ... ``mesh_path``) followed by pain3d extras
+(``config``, ``depth_path``, ``shard``, ``light_seed``, ``background_seed``). Paths are
+relative to the dataset root and name the loose file; in the hub layout they are the paths
+after extracting the shards in place, and ``shard`` names the tar.gz holding the image.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from pain3d.facs import AU_NAMES
+from pain3d.io import atomic_path, atomic_write_text
+from pain3d.synth import layout
+from pain3d.synth.spec import SPLIT_NAMES, DatasetPlan
+
+COLUMNS: tuple[str, ...] = (
+    "path", "identity", "identity_name", "expression", "kind", "view", "yaw", "pitch", "roll",
+    "distance", *AU_NAMES, "PSPI", "sex", "age_band", "ancestry", "seed", "split",
+    "heatmap_path", "mask_path", "mesh_path",
+    # pain3d extras
+    "config", "depth_path", "shard", "light_seed", "background_seed",
+)
+_INT_COLUMNS = {"identity", "view", "seed", "config", "light_seed", "background_seed"}
+_FLOAT_COLUMNS = {"yaw", "pitch", "roll", "distance", *AU_NAMES, "PSPI"}
+
+
+def manifest_rows(plan: DatasetPlan) -> list[dict[str, Any]]:
+    """One dict per image, in plan order (identity, expression, view)."""
+    cfg = plan.config
+    hub = cfg.layout in ("hub", "both")
+    rows = []
+    for unit in plan.units:
+        mesh = layout.mesh_paths(unit.identity.index)[0]
+        shard = layout.shard_path(cfg, "images", layout.shard_of(cfg, unit.identity.index))
+        heat_of = {s.expression: layout.heatmap_path(s) for s in unit.heatmaps}
+        for s in unit.samples:
+            row: dict[str, Any] = {
+                "path": layout.image_path(s),
+                "identity": s.identity.index,
+                "identity_name": s.identity.name,
+                "expression": s.expression,
+                "kind": "image",
+                "view": s.view.index,
+                "yaw": s.view.yaw,
+                "pitch": s.view.pitch,
+                "roll": s.view.roll,
+                "distance": s.view.distance,
+            }
+            row.update({n: float(a) for n, a in zip(AU_NAMES, s.aus, strict=True)})
+            row.update(
+                PSPI=s.pspi,
+                sex=s.identity.sex,
+                age_band=s.identity.age_band,
+                ancestry=s.identity.ancestry,
+                seed=s.seed,
+                split=s.identity.split,
+                heatmap_path=heat_of.get(s.expression, ""),
+                mask_path=layout.mask_path(s) if "masks" in cfg.extras else "",
+                mesh_path=mesh,
+                config=s.config,
+                depth_path=layout.depth_path(s) if "depth" in cfg.extras else "",
+                shard=shard if hub else "",
+                light_seed=s.view.light_seed,
+                background_seed=s.view.background_seed,
+            )
+            rows.append(row)
+    return rows
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value)  # shortest round-trip form: CSV and parquet agree exactly
+    return str(value)
+
+
+def manifest_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    for r in rows:
+        w.writerow([_fmt(r[c]) for c in COLUMNS])
+    return buf.getvalue()
+
+
+def write_manifest(root: Path, rows: list[dict[str, Any]]) -> None:
+    """``manifest.parquet`` and ``manifest.csv`` (atomic, deterministic bytes)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrays = {}
+    for c in COLUMNS:
+        values = [r[c] for r in rows]
+        tp = (pa.int64() if c in _INT_COLUMNS
+              else pa.float64() if c in _FLOAT_COLUMNS else pa.string())
+        arrays[c] = pa.array(values, type=tp)
+    table = pa.table(arrays)
+    with atomic_path(root / "manifest.parquet") as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    atomic_write_text(root / "manifest.csv", manifest_csv(rows))
+
+
+def read_manifest(root: Path):
+    """The manifest as a pandas DataFrame (parquet, else CSV).
+
+    Raises:
+        FileNotFoundError: if neither file exists.
+    """
+    import pandas as pd
+
+    if (root / "manifest.parquet").is_file():
+        return pd.read_parquet(root / "manifest.parquet")
+    if (root / "manifest.csv").is_file():
+        return pd.read_csv(root / "manifest.csv", keep_default_na=False)
+    raise FileNotFoundError(f"{root} has no manifest.parquet or manifest.csv: is it a dataset "
+                            f"written by pain3d generate (and did the run finish)?")
+
+
+def splits_csv(plan: DatasetPlan) -> str:
+    """Published split file: ``annotation_base_name,split`` per pain config, 0/1/2 by identity."""
+    lines = ["annotation_base_name,split"]
+    for unit in plan.units:
+        code = SPLIT_NAMES.index(unit.identity.split)
+        lines += [f"{s.base_name},{code}" for s in unit.heatmaps]
+    return "\n".join(lines) + "\n"
