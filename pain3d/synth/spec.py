@@ -56,6 +56,7 @@ class GenerateConfig:
         nuisance_max: highest nuisance intensity, FACS 0..5.
         yaw, pitch, roll: per-view base camera angles in degrees (the first ``views`` used).
         distance: camera distance in metres.
+        fov: vertical field of view of the cameras, degrees.
         jitter_deg: per-identity uniform jitter added to every base angle, degrees.
         jpeg_quality: OpenCV JPEG quality of the images, 1..100.
         shard_identities: identities per hub shard.
@@ -77,11 +78,13 @@ class GenerateConfig:
     continuous: bool = False
     nuisance_aus: tuple[str, ...] = ()
     nuisance_max: float = 2.0
-    yaw: tuple[float, ...] = (0.0, 35.0, -20.0, -40.0, 20.0)
-    pitch: tuple[float, ...] = (10.0, 0.0, -5.0, 5.0, -10.0)
+    # The published three views (pain3d.render.camera.default_views), then two more.
+    yaw: tuple[float, ...] = (3.0, -35.0, 18.0, 35.0, -18.0)
+    pitch: tuple[float, ...] = (10.0, 2.0, -6.0, 2.0, -6.0)
     roll: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
-    distance: float = 0.6
-    jitter_deg: float = 4.0
+    distance: float = 0.8
+    fov: float = 20.0
+    jitter_deg: float = 3.0
     jpeg_quality: int = 95
     shard_identities: int = 100
     split_fractions: tuple[float, ...] = (0.7, 0.2, 0.1)
@@ -119,8 +122,12 @@ class GenerateConfig:
             raise ValueError(
                 f"split_fractions must be 3 non-negative numbers summing to 1, got {fr}"
             )
-        if self.distance <= 0:
-            raise ValueError(f"distance must be > 0 metres, got {self.distance}")
+        if not 0.1 <= self.distance <= 10:
+            raise ValueError(f"distance must be in 0.1..10 metres, got {self.distance}")
+        if not 1 <= self.fov <= 120:
+            raise ValueError(f"fov must be in 1..120 degrees, got {self.fov}")
+        if self.jitter_deg < 0:
+            raise ValueError(f"jitter_deg must be >= 0, got {self.jitter_deg}")
         # Validates min_pspi, nuisance AU names and nuisance_max with the FACS module's messages.
         self.plan_config()
 

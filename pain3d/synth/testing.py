@@ -69,3 +69,15 @@ class PlainRenderer:
         tex[:] = state["colour"]
         ok, png = cv2.imencode(".png", tex)
         return {".obj": obj.encode(), ".mtl": mtl.encode(), "_texture.png": png.tobytes()}
+
+
+class SlowPlainRenderer(PlainRenderer):
+    """:class:`PlainRenderer` taking ``PAIN3D_TEST_DELAY`` seconds (default 0.3) per identity,
+    so that tests can kill a run in the middle."""
+
+    def prepare(self, identity: IdentitySpec) -> dict[str, Any]:
+        import os
+        import time
+
+        time.sleep(float(os.environ.get("PAIN3D_TEST_DELAY", "0.3")))
+        return super().prepare(identity)
