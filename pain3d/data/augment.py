@@ -1,0 +1,244 @@
+"""Batched augmentation and normalisation on the training device (kornia), ``GpuAugment``.
+
+Images arrive from the loader as float32 in [0, 1] (not normalised). ``GpuAugment`` draws
+per-sample parameters, applies
+
+1. one affine warp composing horizontal flip, rotation, translation and scale about the image
+   centre (a single resampling instead of three; zero padding as torchvision's defaults);
+2. colour jitter in a fixed order: brightness (multiplicative), contrast (blend with the
+   image's mean grey), saturation (blend with per-pixel grey), hue (rotation, ``hue`` is a
+   fraction of a full turn as in torchvision);
+3. Gaussian blur (kernel ``blur_kernel``, sigma drawn in ``blur_sigma``),
+
+then normalises with the model's mean / std (``model.preprocessing``). In ``eval()`` mode it
+only normalises. The pain image and its neutral reference(s) get independent parameters, or
+the same parameters with ``joint=True`` (then geometry and photometry match across the pair).
+
+Presets hold the published values (``FORMATS.md`` section 3). Probabilities follow
+torchvision's semantics where the published code used torchvision transforms: rotation,
+affine, jitter and blur are applied to every sample, flip with ``flip`` probability.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Augmentation strengths.
+
+    Attributes:
+        flip: probability of a horizontal flip.
+        rotation: maximum absolute rotation in degrees (uniform).
+        translate: maximum translation as a fraction of the side (uniform, per axis).
+        scale: (min, max) zoom factor (uniform).
+        brightness, contrast, saturation: factor drawn in [1 - v, 1 + v].
+        hue: shift drawn in [-v, v] of a full turn (v <= 0.5).
+        blur_kernel: odd Gaussian kernel size, 0 for no blur.
+        blur_sigma: (min, max) sigma in pixels.
+        blur_p: probability of blurring a sample.
+    """
+
+    flip: float = 0.0
+    rotation: float = 0.0
+    translate: float = 0.0
+    scale: tuple[float, float] = (1.0, 1.0)
+    brightness: float = 0.0
+    contrast: float = 0.0
+    saturation: float = 0.0
+    hue: float = 0.0
+    blur_kernel: int = 0
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
+    blur_p: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("flip", "blur_p"):
+            v = getattr(self, name)
+            if not 0 <= v <= 1:
+                raise ValueError(f"{name} is a probability in 0..1, got {v}")
+        for name in ("rotation", "translate", "brightness", "contrast", "saturation"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.hue <= 0.5:
+            raise ValueError(f"hue must be in 0..0.5 (fraction of a turn), got {self.hue}")
+        if not 0 < self.scale[0] <= self.scale[1]:
+            raise ValueError(f"scale must be (min, max) with 0 < min <= max, got {self.scale}")
+        if self.blur_kernel and (self.blur_kernel < 3 or self.blur_kernel % 2 == 0):
+            raise ValueError(f"blur_kernel must be 0 or an odd size >= 3, got {self.blur_kernel}")
+        if not 0 < self.blur_sigma[0] <= self.blur_sigma[1]:
+            raise ValueError(f"blur_sigma must be (min, max) > 0, got {self.blur_sigma}")
+
+
+PRESETS: dict[str, AugmentConfig] = {
+    # Published synthetic pretraining: flip 0.3, rotation 5, jitter (0.3, 0.3, 0.2, 0.1),
+    # translate 0.1, scale 0.9-1.1, Gaussian blur k=3.
+    "synthetic": AugmentConfig(flip=0.3, rotation=5.0, translate=0.1, scale=(0.9, 1.1),
+                               brightness=0.3, contrast=0.3, saturation=0.2, hue=0.1,
+                               blur_kernel=3),
+    # Published UNBC fine-tuning: flip 0.3, rotation 15, jitter (0.2, 0.2).
+    "unbc": AugmentConfig(flip=0.3, rotation=15.0, brightness=0.2, contrast=0.2),
+    "none": AugmentConfig(),
+}
+
+
+def _grey(x: torch.Tensor) -> torch.Tensor:
+    return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+
+
+class GpuAugment(nn.Module):
+    """Augment (in training mode) and normalise batches of pain / neutral images.
+
+    Args:
+        preset: a name in :data:`PRESETS` or an :class:`AugmentConfig`.
+        mean, std: per-channel normalisation from the model config (``model.preprocessing``).
+        joint: the same parameters for an image and its neutral reference(s).
+        seed: seed of the parameter generator (CPU), for reproducible runs.
+        **overrides: fields of the preset to change, e.g. ``flip=0.5``.
+    """
+
+    def __init__(self, preset: str | AugmentConfig = "synthetic",
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                 joint: bool = False, seed: int | None = None, **overrides: Any):
+        super().__init__()
+        if isinstance(preset, str):
+            if preset not in PRESETS:
+                raise ValueError(f"augmentation preset {preset!r} is not one of {list(PRESETS)}")
+            preset = PRESETS[preset]
+        self.cfg = replace(preset, **overrides) if overrides else preset
+        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+            raise ValueError(f"mean and std need 3 values with std > 0, got {mean}, {std}")
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1),
+                             persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1),
+                             persistent=False)
+        self.joint = joint
+        self.gen = torch.Generator()
+        if seed is not None:
+            self.gen.manual_seed(int(seed))
+
+    @classmethod
+    def from_preprocessing(cls, preprocessing: Mapping[str, Any], preset: str = "synthetic",
+                           **kwargs: Any) -> GpuAugment:
+        """Build from ``model.preprocessing`` (a dict with ``mean`` and ``std``)."""
+        return cls(preset, mean=preprocessing["mean"], std=preprocessing["std"], **kwargs)
+
+    # ---------------------------------------------------------------------------------------
+    def sample_params(self, b: int) -> dict[str, torch.Tensor]:
+        """Per-sample parameters (CPU tensors of length ``b``)."""
+        c, g = self.cfg, self.gen
+
+        def u(lo: float, hi: float) -> torch.Tensor:
+            return lo + (hi - lo) * torch.rand(b, generator=g)
+
+        return {
+            "flip": torch.rand(b, generator=g) < c.flip,
+            "angle": u(-c.rotation, c.rotation),
+            "tx": u(-c.translate, c.translate), "ty": u(-c.translate, c.translate),
+            "scale": u(*c.scale),
+            "brightness": u(1 - c.brightness, 1 + c.brightness),
+            "contrast": u(1 - c.contrast, 1 + c.contrast),
+            "saturation": u(1 - c.saturation, 1 + c.saturation),
+            "hue": u(-c.hue, c.hue),
+            "sigma": u(*c.blur_sigma),
+            "blur": torch.rand(b, generator=g) < c.blur_p,
+        }
+
+    def _matrices(self, p: dict[str, torch.Tensor], h: int, w: int) -> torch.Tensor:
+        """(B, 2, 3) pixel-space affine: centre, flip, scale, rotate, translate, uncentre."""
+        a = torch.deg2rad(p["angle"])
+        s = p["scale"]
+        f = torch.where(p["flip"], -1.0, 1.0)
+        cos, sin = torch.cos(a) * s, torch.sin(a) * s
+        cx, cy = (w - 1) / 2, (h - 1) / 2
+        m = torch.zeros(len(a), 2, 3)
+        m[:, 0, 0], m[:, 0, 1] = cos * f, -sin
+        m[:, 1, 0], m[:, 1, 1] = sin * f, cos
+        m[:, 0, 2] = cx + p["tx"] * w - (m[:, 0, 0] * cx + m[:, 0, 1] * cy)
+        m[:, 1, 2] = cy + p["ty"] * h - (m[:, 1, 0] * cx + m[:, 1, 1] * cy)
+        return m
+
+    def apply(self, x: torch.Tensor, p: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Augment (B, 3, H, W) in [0, 1] with parameters ``p``; returns [0, 1] images."""
+        import kornia
+
+        c = self.cfg
+        b, _, h, w = x.shape
+        dev = x.device
+        p = {k: v.to(dev) for k, v in p.items()}
+        geometric = c.flip > 0 or c.rotation > 0 or c.translate > 0 or c.scale != (1.0, 1.0)
+        if geometric:
+            m = self._matrices({k: v.cpu() for k, v in p.items()}, h, w).to(dev, x.dtype)
+            x = kornia.geometry.transform.warp_affine(x, m, (h, w), padding_mode="zeros",
+                                                      align_corners=True)
+        view = (b, 1, 1, 1)
+        if c.brightness > 0:
+            x = (x * p["brightness"].view(view)).clamp_(0, 1)
+        if c.contrast > 0:
+            mean = _grey(x).mean(dim=(1, 2, 3), keepdim=True)
+            x = ((x - mean) * p["contrast"].view(view) + mean).clamp_(0, 1)
+        if c.saturation > 0:
+            g = _grey(x)
+            x = ((x - g) * p["saturation"].view(view) + g).clamp_(0, 1)
+        if c.hue > 0:
+            x = kornia.enhance.adjust_hue(x, p["hue"] * 2 * math.pi).clamp_(0, 1)
+        if c.blur_kernel:
+            sig = p["sigma"].to(x.dtype).view(b, 1).expand(b, 2).contiguous()
+            blurred = kornia.filters.gaussian_blur2d(x, (c.blur_kernel, c.blur_kernel), sig)
+            x = torch.where(p["blur"].view(view), blurred, x)
+        return x
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        mean, std = self.mean.to(x.device, x.dtype), self.std.to(x.device, x.dtype)
+        if x.dim() == 5:
+            return (x - mean.unsqueeze(1)) / std.unsqueeze(1)
+        return (x - mean) / std
+
+    def forward(self, image: torch.Tensor | dict[str, Any], neutral: torch.Tensor | None = None
+                ) -> Any:
+        """Augment and normalise.
+
+        Args:
+            image: (B, 3, H, W) in [0, 1], or a batch dict from :func:`pain3d.data.collate`
+                (then a dict with ``image`` / ``neutral`` replaced is returned).
+            neutral: (B, 3, H, W) or (B, N, 3, H, W) in [0, 1], or None.
+
+        Returns:
+            ``(image, neutral)`` normalised tensors (``neutral`` None when not given), or the
+            updated batch dict.
+        """
+        if isinstance(image, dict):
+            batch = dict(image)
+            img, neu = self(batch["image"], batch.get("neutral"))
+            batch["image"] = img
+            if neu is not None:
+                batch["neutral"] = neu
+            return batch
+        if image.dim() != 4 or image.shape[1] != 3:
+            raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
+        b = image.shape[0]
+        if self.training:
+            p = self.sample_params(b)
+            image = self.apply(image, p)
+            if neutral is not None:
+                multi = neutral.dim() == 5
+                n = neutral.shape[1] if multi else 1
+                flat = neutral.reshape(b * n, *neutral.shape[-3:])
+                if self.joint:
+                    q = {k: v.repeat_interleave(n) for k, v in p.items()}
+                else:
+                    q = self.sample_params(b * n)
+                neutral = self.apply(flat, q).reshape(neutral.shape)
+        image = self.normalise(image)
+        if neutral is not None:
+            neutral = self.normalise(neutral)
+        return image, neutral

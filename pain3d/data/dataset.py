@@ -1,0 +1,162 @@
+"""The one torch Dataset every reader returns: training samples over a frame table."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pain3d.data.common import DataError, FrameTable, ImageSource, SkipReport, decode_image
+from pain3d.data.references import ReferenceConfig, ReferenceSampler
+
+log = logging.getLogger(__name__)
+
+try:  # torch is a hard dependency, but keep the module importable for index-only tools
+    from torch.utils.data import Dataset as _TorchDataset
+except ImportError:  # pragma: no cover
+    _TorchDataset = object  # type: ignore[assignment,misc]
+
+
+class PainDataset(_TorchDataset):
+    """Training samples (see ``pain3d.data``) for selected rows of a frame table.
+
+    Args:
+        table: all rows of the dataset (references may come from rows that are not samples).
+        source: where the pixels of each row live.
+        rows: the rows that are samples (default: all).
+        size: output side in pixels (square), or None to keep the stored size.
+        reference: neutral-reference policy.
+        skip_bad: when a sample's image cannot be decoded, log it, record it in
+            ``self.skipped`` (per worker process) and return the next good sample instead of
+            raising. The label always travels with its own image, so nothing is mislabelled.
+        report: what the reader skipped while indexing (kept for the caller).
+    """
+
+    def __init__(
+        self,
+        table: FrameTable,
+        source: ImageSource,
+        rows: np.ndarray | None = None,
+        size: int | None = 224,
+        reference: ReferenceConfig | None = None,
+        skip_bad: bool = False,
+        report: SkipReport | None = None,
+    ):
+        self.table = table
+        self.source = source
+        self.rows = np.arange(len(table)) if rows is None else np.asarray(rows, dtype=np.int64)
+        self.size = size
+        self.reference = reference or ReferenceConfig()
+        self.skip_bad = skip_bad
+        self.report = report or SkipReport()
+        self.skipped = SkipReport()
+        self.refs = ReferenceSampler(table, self.reference)
+        missing = self.refs.missing_subjects(self.rows)
+        if missing:
+            msg = (f"{len(missing)} subject(s) have no reference under policy "
+                   f"{self.reference.policy!r}: {missing[:5]}")
+            if not skip_bad:
+                raise DataError(msg + "; choose another policy or pass skip_bad to drop them")
+            for s in missing:
+                self.report.add(f"subject {s}", f"no reference: policy {self.reference.policy}")
+            self.rows = self.rows[~np.isin(table.subject[self.rows], missing)]
+        self._calls = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    # ---------------------------------------------------------------------------------------
+    def _where(self, row: int) -> str:
+        fn = getattr(self.source, "where", None)
+        return fn(row) if fn else str(self.table.key[row])
+
+    def load(self, row: int) -> np.ndarray:
+        """(S, S, 3) uint8 RGB image of table row ``row``."""
+        return decode_image(self.source.read(row), self.size, self._where(row))
+
+    def _tensor(self, arr: np.ndarray) -> Any:
+        import torch
+
+        return torch.from_numpy(arr).permute(2, 0, 1).float().div_(255.0)
+
+    def _rng(self, row: int) -> np.random.Generator:
+        if self.reference.deterministic:
+            return self.refs.rng_for(row)
+        import torch
+
+        self._calls += 1
+        return np.random.default_rng([self.reference.seed, torch.initial_seed() % (2**63),
+                                      int(row), self._calls])
+
+    def neutral_rows(self, index: int) -> np.ndarray | str:
+        """The reference rows (or user image path) sample ``index`` would get now."""
+        row = int(self.rows[index])
+        return self.refs.select(row, self._rng(row))
+
+    def _sample(self, index: int) -> dict[str, Any]:
+        import torch
+
+        t = self.table
+        row = int(self.rows[index])
+        image = self._tensor(self.load(row))
+        meta: dict[str, Any] = {
+            "path": str(t.key[row]), "row": row, "sequence": str(t.sequence[row]),
+            "frame": int(t.frame[row]), "view": int(t.view[row]), "split": str(t.split[row]),
+            "reference_policy": self.reference.policy,
+        }
+        for k, col in t.extra.items():
+            v = col[row]
+            meta[k] = v.item() if isinstance(v, np.generic) else v
+        sample: dict[str, Any] = {
+            "image": image,
+            "au": torch.from_numpy(t.au[row].copy()),
+            "pspi": torch.tensor(float(t.pspi[row]), dtype=torch.float32),
+            "subject": str(t.subject[row]),
+            "meta": meta,
+        }
+        refs = self.refs.select(row, self._rng(row))
+        if isinstance(refs, str):
+            arr = decode_image(Path(refs).read_bytes(), self.size, refs)
+            neutrals = [self._tensor(arr)] * self.reference.n
+            meta["reference"] = [refs] * self.reference.n
+            meta["reference_subject"] = str(t.subject[row])
+        elif len(refs):
+            neutrals = [self._tensor(self.load(int(r))) for r in refs]
+            meta["reference"] = [str(t.key[r]) for r in refs]
+            meta["reference_subject"] = str(t.subject[refs[0]])
+        else:
+            neutrals = []
+        if neutrals:
+            sample["neutral"] = neutrals[0] if self.reference.n == 1 else torch.stack(neutrals)
+        return sample
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not self.skip_bad:
+            return self._sample(index)
+        for attempt in range(min(len(self.rows), 50)):
+            i = (index + attempt) % len(self.rows)
+            try:
+                return self._sample(i)
+            except (DataError, OSError) as exc:
+                self.skipped.add(str(self.table.key[self.rows[i]]), f"unreadable: {exc}")
+        raise DataError(f"50 consecutive samples from index {index} could not be read; "
+                        "the dataset looks broken (see the log)")
+
+    # ---------------------------------------------------------------------------------------
+    def labels(self) -> dict[str, np.ndarray]:
+        """Labels of the samples without reading any image: ``au`` (N, 6), ``pspi`` (N,),
+        ``subject`` (N,)."""
+        return {"au": self.table.au[self.rows], "pspi": self.table.pspi[self.rows],
+                "subject": self.table.subject[self.rows]}
+
+    def subset(self, mask: np.ndarray) -> PainDataset:
+        """The same dataset restricted to samples where ``mask`` (len(self),) is True."""
+        return PainDataset(self.table, self.source, self.rows[np.asarray(mask, bool)],
+                           self.size, self.reference, self.skip_bad, self.report)
+
+    def with_reference(self, reference: ReferenceConfig) -> PainDataset:
+        """The same samples with another reference policy (e.g. evaluation)."""
+        return PainDataset(self.table, self.source, self.rows, self.size, reference,
+                           self.skip_bad, self.report)

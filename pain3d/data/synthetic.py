@@ -1,0 +1,577 @@
+"""Readers for synthetic pain datasets: pain3d's manifest, the published ``3dpain`` folder
+layout and the hub layout read straight from its ``.tar.gz`` shards.
+
+Layouts (``FORMATS.md`` section 2):
+
+- ``manifest``: ``<root>/manifest.parquet`` (or ``.csv``) written by ``pain3d generate``; one
+  row per image with its labels and split. Images are files at ``path``, or members of
+  ``<root>/images/*.tar.gz`` shards with the same base name.
+- ``3dpain``: ``<root>/meshes_inpainted/*.{png,jpg,jpeg}`` with
+  ``<root>/annotations/<base>_annotations.json`` (AU4..AU43 and optional PSPI; neutral images
+  have none: all zeros) and a split CSV ``annotation_base_name,split`` (0/1/2 = train/val/test).
+- ``hub``: ``<root>/images/*.tar.gz`` and ``<root>/annotations/*.tar.gz`` shards (same names
+  and JSON inside), optional split CSV.
+
+The index is built once with vectorised steps (one directory scan or tar header listing, one
+compiled regular expression over all names, one pass over the JSON files) and cached in a small
+``.npz`` keyed by a signature of the inputs (directory mtimes and counts, newest JSON mtime,
+shard sizes and mtimes, manifest and split file stats). Nothing is re-indexed per epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from pain3d import __version__
+from pain3d.data.common import (
+    DataError,
+    FileSource,
+    FrameTable,
+    SkipReport,
+    checked_labels,
+    fail_or_skip,
+)
+from pain3d.data.shards import TarSource, index_shards, shard_signature
+from pain3d.facs import AU_NAMES, AUValueError, au_vector
+from pain3d.facs import pspi as pspi_of
+
+log = logging.getLogger(__name__)
+
+Layout = Literal["auto", "manifest", "3dpain", "hub"]
+SPLIT_NAMES = ("train", "val", "test")
+INDEX_VERSION = 1
+IMAGE_EXTS = (".png", ".jpg", ".jpeg")
+
+# One compiled expression parses every published image name, e.g.
+# flame_sample_0007_pain_3_textured_view_001_inpainted.jpg or flame_sample_0007_neutral_view_2.png
+NAME_RE = re.compile(
+    r"(?:^|/)(?P<base>flame_sample_(?P<identity>\d+)_(?:pain_(?P<config>\d+)|neutral))"
+    r"(?P<rest>_[^/]*)?\.(?:png|jpe?g)$",
+    re.IGNORECASE,
+)
+VIEW_RE = re.compile(r"view_?(\d+)", re.IGNORECASE)
+ANNOTATION_SUFFIX = "_annotations.json"
+
+
+# --------------------------------------------------------------------------------------------
+# Pure parsing
+
+
+def parse_names(names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Parse published image names (vectorised).
+
+    Args:
+        names: (N,) file or member names (a leading folder is allowed).
+
+    Returns:
+        ``ok`` (N,) bool (name follows the convention), ``base`` (N,) str
+        (``flame_sample_XXXX_pain_Y`` / ``..._neutral``), ``identity`` (N,) int64,
+        ``config`` (N,) int64 (0 = neutral), ``view`` (N,) int64 (0 when the name has none).
+    """
+    import pandas as pd
+
+    s = pd.Series(np.asarray(names, dtype=str), dtype=object)
+    m = s.str.extract(NAME_RE)
+    ok = m["base"].notna().to_numpy()
+    view = m["rest"].fillna("").str.extract(VIEW_RE)[0]
+    return {
+        "ok": ok,
+        "base": m["base"].fillna("").to_numpy(dtype=str),
+        "identity": pd.to_numeric(m["identity"], errors="coerce").fillna(-1).to_numpy(np.int64),
+        "config": pd.to_numeric(m["config"], errors="coerce").fillna(0).to_numpy(np.int64),
+        "view": pd.to_numeric(view, errors="coerce").fillna(0).to_numpy(np.int64),
+    }
+
+
+def parse_annotation(data: bytes | str, where: str) -> tuple[np.ndarray, float]:
+    """Labels of one annotation JSON (AU4..AU43 required, PSPI optional and preferred).
+
+    Raises:
+        DataError: naming ``where`` for malformed JSON, a missing AU or an out-of-range value.
+    """
+    try:
+        obj = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{where}: malformed JSON ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise DataError(f"{where}: expected a JSON object with AU4..AU43, got {type(obj).__name__}")
+    aus = {}
+    for name in AU_NAMES:
+        for key in (name, f"AU0{name[2:]}" if len(name) == 3 else name):
+            if key in obj:
+                aus[name] = obj[key]
+                break
+        else:
+            raise DataError(f"{where}: missing key {name!r} (need {', '.join(AU_NAMES)})")
+    return checked_labels(aus, obj.get("PSPI"), where)
+
+
+def read_split_csv(path: Path) -> dict[int, str]:
+    """Published split file -> identity -> ``train``/``val``/``test``.
+
+    Rows are ``annotation_base_name,split`` with split 0/1/2 (names also accepted); every
+    configuration of an identity must carry the same split.
+    """
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, dtype=str)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: unreadable split CSV ({exc})") from exc
+    if "annotation_base_name" not in df.columns or "split" not in df.columns:
+        raise DataError(f"{path}: split CSV needs columns annotation_base_name,split; "
+                        f"found {list(df.columns)}")
+    parsed = parse_names((df["annotation_base_name"].str.strip() + ".png").tolist())
+    bad = np.flatnonzero(~parsed["ok"])
+    if len(bad):
+        raise DataError(f"{path} row {bad[0] + 2}: {df['annotation_base_name'][bad[0]]!r} is not "
+                        "a flame_sample_XXXX_pain_Y name")
+    codes = {"0": "train", "1": "val", "2": "test", "train": "train", "val": "val",
+             "validation": "val", "test": "test"}
+    out: dict[int, str] = {}
+    for i, (ident, raw) in enumerate(zip(parsed["identity"], df["split"].str.strip(),
+                                         strict=True)):
+        if raw not in codes:
+            raise DataError(f"{path} row {i + 2}: split {raw!r} is not 0/1/2 (train/val/test)")
+        sp = codes[raw]
+        if out.setdefault(int(ident), sp) != sp:
+            raise DataError(f"{path} row {i + 2}: identity {ident} is in both {out[int(ident)]} "
+                            f"and {sp}; splits must be by identity")
+    return out
+
+
+def default_split(identities: np.ndarray, seed: int = 0,
+                  fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)) -> dict[int, str]:
+    """Deterministic 70/20/10 split by identity (used when a dataset has no split file)."""
+    ids = np.unique(identities)
+    perm = np.random.default_rng([seed, 0x5B1]).permutation(ids)
+    n_train = int(round(fractions[0] * len(ids)))
+    n_val = int(round(fractions[1] * len(ids)))
+    out = {int(i): "train" for i in perm[:n_train]}
+    out.update({int(i): "val" for i in perm[n_train:n_train + n_val]})
+    out.update({int(i): "test" for i in perm[n_train + n_val:]})
+    return out
+
+
+def build_table(
+    keys: Sequence[str],
+    annotation: Callable[[str], tuple[np.ndarray, float] | None],
+    splits: dict[int, str] | None,
+    report: SkipReport | None,
+) -> tuple[FrameTable, np.ndarray]:
+    """Frame table from image names and an annotation lookup.
+
+    Args:
+        keys: (N,) image names or relative paths.
+        annotation: base name -> labels, or None when it has no JSON (an error for pain).
+        splits: identity -> split; None gives the default 70/20/10 split by identity.
+        report: collects skipped items (None: raise on the first problem).
+
+    Returns:
+        The table and ``(M,)`` indices into ``keys`` of the rows kept.
+    """
+    keys = np.asarray(keys, dtype=str)
+    p = parse_names(keys)
+    keep = p["ok"].copy()
+    if (~keep).any():
+        log.info("ignored %d file(s) that do not follow the flame_sample_XXXX naming, e.g. %s",
+                 int((~keep).sum()), keys[~keep][0])
+    au = np.zeros((len(keys), len(AU_NAMES)), np.float32)
+    ps = np.zeros(len(keys), np.float32)
+    labels: dict[str, tuple[np.ndarray, float] | None] = {}
+    for i in np.flatnonzero(keep & (p["config"] > 0)):
+        base = p["base"][i]
+        if base not in labels:
+            try:
+                labels[base] = annotation(base)
+                if labels[base] is None:
+                    fail_or_skip(report, str(keys[i]),
+                                 f"missing annotation: no {base}{ANNOTATION_SUFFIX}")
+            except DataError as exc:
+                fail_or_skip(report, base, str(exc))
+                labels[base] = None
+        lab = labels[base]
+        if lab is None:
+            keep[i] = False
+        else:
+            au[i], ps[i] = lab
+    if splits is None:
+        splits = default_split(p["identity"][keep])
+        log.info("no split file: using a deterministic 70/20/10 split by identity")
+    split = np.array([splits.get(int(i), "") for i in p["identity"]], dtype="<U5")
+    rows = np.flatnonzero(keep)
+    ident = p["identity"][rows]
+    subject = np.char.add("flame_sample_", np.char.zfill(ident.astype(str), 4))
+    expression = np.where(p["config"][rows] > 0,
+                          np.char.add("pain_", p["config"][rows].astype(str)), "neutral")
+    table = FrameTable(
+        key=keys[rows], subject=subject, au=au[rows], pspi=ps[rows], sequence=subject,
+        frame=p["config"][rows], view=p["view"][rows], neutral=p["config"][rows] == 0,
+        split=split[rows], extra={"identity": ident, "expression": expression},
+    )
+    return table, rows
+
+
+# --------------------------------------------------------------------------------------------
+# Index caching
+
+
+def default_cache_dir(root: Path) -> Path:
+    """``<root>/.pain3d_cache`` when writable, else ``~/.cache/pain3d/<hash of root>``."""
+    local = root / ".pain3d_cache"
+    if os.access(root, os.W_OK) or os.access(local, os.W_OK):
+        return local
+    tag = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pain3d" / tag
+
+
+def _cache_file(cache_dir: Path, layout: str, signature: str) -> Path:
+    h = hashlib.sha1(f"{INDEX_VERSION}|{__version__}|{signature}".encode()).hexdigest()[:16]
+    return cache_dir / f"index-{layout}-{h}.npz"
+
+
+def _load_cached(path: Path) -> dict[str, np.ndarray] | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable index cache %s (%s)", path, exc)
+        return None
+
+
+def _save_cached(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    from pain3d.io import atomic_path
+
+    try:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+    except OSError as exc:  # a read-only cache is not fatal
+        log.warning("could not write index cache %s (%s)", path, exc)
+
+
+def _scan(folder: Path, exts: Iterable[str], mtimes: bool = False) -> tuple[list[str], str]:
+    """Sorted names with the given extensions and a signature of the folder.
+
+    With ``mtimes`` the signature includes the newest file mtime (one cheap ``DirEntry.stat``
+    per file), so an edited annotation invalidates the cache even though the folder's own
+    mtime does not change.
+    """
+    exts = tuple(exts)
+    names: list[str] = []
+    newest = 0
+    with os.scandir(folder) as it:
+        for e in it:
+            if e.name.lower().endswith(exts) and not e.name.startswith("."):
+                names.append(e.name)
+                if mtimes:
+                    newest = max(newest, e.stat().st_mtime_ns)
+    names.sort()
+    st = folder.stat()
+    return names, f"{folder}:{st.st_mtime_ns}:{len(names)}:{newest}"
+
+
+def _file_sig(path: Path | None) -> str:
+    if path is None or not path.exists():
+        return "-"
+    st = path.stat()
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+
+
+# --------------------------------------------------------------------------------------------
+# Layouts
+
+
+def find_split_csv(root: Path) -> Path | None:
+    """A CSV in ``root`` whose header is ``annotation_base_name,split`` (``splits.csv`` first)."""
+    cands = [root / "splits.csv", root / "split.csv"] + sorted(root.glob("*.csv"))
+    for c in cands:
+        if c.is_file() and c.name not in ("manifest.csv",):
+            with open(c, encoding="utf-8", errors="replace") as fh:
+                head = fh.readline().strip().lower().replace(" ", "")
+            if head.startswith("annotation_base_name,split"):
+                return c
+    return None
+
+
+def detect_layout(root: Path) -> str:
+    """``manifest``, ``3dpain`` or ``hub`` for a dataset folder.
+
+    Raises:
+        DataError: when ``root`` holds none of them.
+    """
+    if (root / "manifest.parquet").is_file() or (root / "manifest.csv").is_file():
+        return "manifest"
+    if (root / "meshes_inpainted").is_dir():
+        return "3dpain"
+    if (root / "images").is_dir() and any((root / "images").glob("*.tar.gz")):
+        return "hub"
+    raise DataError(
+        f"{root}: not a synthetic pain dataset: expected manifest.parquet / manifest.csv "
+        "(pain3d generate), meshes_inpainted/ + annotations/ (3dpain layout) or "
+        "images/*.tar.gz shards (hub layout)"
+    )
+
+
+class SyntheticIndex:
+    """The cached index of a synthetic dataset: its frame table, image source and report."""
+
+    def __init__(self, table: FrameTable, source: FileSource | TarSource, report: SkipReport,
+                 layout: str, root: Path):
+        self.table, self.source, self.report, self.layout, self.root = (
+            table, source, report, layout, root)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        out = {f"t.{k}": v for k, v in self.table.arrays().items()}
+        if isinstance(self.source, FileSource):
+            out["src.relpaths"] = self.source.relpaths
+        else:
+            out.update({"src.tars": np.array([h.path for h in self.source.handles], dtype=str),
+                        "src.shard": self.source.shard, "src.offset": self.source.offset,
+                        "src.size": self.source.size, "src.names": self.source.names})
+        out["report.where"] = np.array([w for w, _ in self.report.items], dtype=str)
+        out["report.why"] = np.array([r for _, r in self.report.items], dtype=str)
+        return out
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray], layout: str, root: Path
+                    ) -> SyntheticIndex | None:
+        table = FrameTable.from_arrays({k[2:]: v for k, v in a.items() if k.startswith("t.")})
+        if "src.relpaths" in a:
+            source: FileSource | TarSource = FileSource(root, a["src.relpaths"])
+        else:
+            if not all(Path(p).exists() for p in a["src.tars"]):
+                return None  # the inflated shards were removed: rebuild
+            source = TarSource(a["src.tars"], a["src.shard"], a["src.offset"], a["src.size"],
+                               a["src.names"])
+        report = SkipReport(list(zip(a["report.where"].tolist(), a["report.why"].tolist(),
+                                     strict=True)))
+        return cls(table, source, report, layout, root)
+
+
+def index_synthetic(
+    root: str | Path,
+    layout: Layout = "auto",
+    split_csv: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    skip_bad: bool = False,
+    rebuild: bool = False,
+) -> SyntheticIndex:
+    """Index a synthetic dataset once (or load the cached index).
+
+    Args:
+        root: dataset folder.
+        layout: ``auto`` detects ``manifest`` > ``3dpain`` > ``hub``.
+        split_csv: published split file; default: found in ``root`` by its header.
+        cache_dir: where the index (and inflated shards) are cached; default
+            :func:`default_cache_dir`.
+        skip_bad: skip unreadable / invalid items with a report instead of raising.
+        rebuild: ignore an existing cache.
+
+    Raises:
+        DataError: naming the file and the problem (missing or malformed JSON, label out of
+            range, truncated shard, ...) unless ``skip_bad``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: dataset folder does not exist")
+    lay = detect_layout(root) if layout == "auto" else layout
+    cache = Path(cache_dir) if cache_dir else default_cache_dir(root)
+    split_path = Path(split_csv) if split_csv else find_split_csv(root)
+    report = SkipReport() if skip_bad else None
+    builder = {"manifest": _index_manifest, "3dpain": _index_folder, "hub": _index_hub}.get(lay)
+    if builder is None:
+        raise DataError(f"unknown synthetic layout {lay!r}: use auto, manifest, 3dpain or hub")
+    return builder(root, split_path, cache, report, rebuild)
+
+
+def _cached(cache: Path, lay: str, sig: str, root: Path, rebuild: bool
+            ) -> tuple[Path, SyntheticIndex | None]:
+    path = _cache_file(cache, lay, sig)
+    if rebuild:
+        return path, None
+    arrays = _load_cached(path)
+    idx = SyntheticIndex.from_arrays(arrays, lay, root) if arrays is not None else None
+    if idx is not None:
+        log.info("loaded the index of %s from %s (%d images)", root, path, len(idx))
+        if len(idx.report):
+            log.warning("%s: %d item(s) were skipped when this index was built: %s", root,
+                        len(idx.report), idx.report.reasons())
+    return path, idx
+
+
+def _finish(path: Path, idx: SyntheticIndex) -> SyntheticIndex:
+    _save_cached(path, idx.to_arrays())
+    log.info("indexed %s (%s layout): %d images, %d identities, %d skipped", idx.root,
+             idx.layout, len(idx.table), len(np.unique(idx.table.subject)), len(idx.report))
+    return idx
+
+
+def _splits(split_path: Path | None) -> dict[int, str] | None:
+    return read_split_csv(split_path) if split_path else None
+
+
+def _index_folder(root: Path, split_path: Path | None, cache: Path, report: SkipReport | None,
+                  rebuild: bool) -> SyntheticIndex:
+    img_dir, ann_dir = root / "meshes_inpainted", root / "annotations"
+    names, sig_i = _scan(img_dir, IMAGE_EXTS)
+    ann_names, sig_a = _scan(ann_dir, (".json",), mtimes=True) if ann_dir.is_dir() else ([], "-")
+    sig = f"{sig_i}|{sig_a}|{_file_sig(split_path)}|skip={report is not None}"
+    path, idx = _cached(cache, "3dpain", sig, root, rebuild)
+    if idx is not None:
+        return idx
+    ann_set = set(ann_names)
+
+    def annotation(base: str) -> tuple[np.ndarray, float] | None:
+        fn = base + ANNOTATION_SUFFIX
+        if fn not in ann_set:
+            return None
+        return parse_annotation((ann_dir / fn).read_bytes(), str(ann_dir / fn))
+
+    keys = [f"meshes_inpainted/{n}" for n in names]
+    table, _ = build_table(keys, annotation, _splits(split_path), report)
+    return _finish(path, SyntheticIndex(table, FileSource(root, table.key), report or SkipReport(),
+                                        "3dpain", root))
+
+
+def _shards(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.tar.gz")) if folder.is_dir() else []
+
+
+def _index_hub(root: Path, split_path: Path | None, cache: Path, report: SkipReport | None,
+               rebuild: bool) -> SyntheticIndex:
+    img_shards, ann_shards = _shards(root / "images"), _shards(root / "annotations")
+    sig = "|".join([shard_signature(p) for p in img_shards + ann_shards]
+                   + [_file_sig(split_path), f"skip={report is not None}"])
+    path, idx = _cached(cache, "hub", sig, root, rebuild)
+    if idx is not None:
+        return idx
+    imgs = index_shards(img_shards, cache / "shards", report)
+    anns = index_shards(ann_shards, cache / "shards", report)
+    ann_pos = {os.path.basename(n): i for i, n in enumerate(anns["name"])}
+    fds: dict[int, int] = {}
+
+    def annotation(base: str) -> tuple[np.ndarray, float] | None:
+        i = ann_pos.get(base + ANNOTATION_SUFFIX)
+        if i is None:
+            return None
+        s = int(anns["shard"][i])
+        if s not in fds:
+            fds[s] = os.open(anns["tars"][s], os.O_RDONLY)
+        data = os.pread(fds[s], int(anns["size"][i]), int(anns["offset"][i]))
+        return parse_annotation(data, f"{ann_shards[s]}:{anns['name'][i]}")
+
+    is_img = np.char.endswith(np.char.lower(imgs["name"]), IMAGE_EXTS[0])
+    for ext in IMAGE_EXTS[1:]:
+        is_img |= np.char.endswith(np.char.lower(imgs["name"]), ext)
+    members = np.flatnonzero(is_img)
+    try:
+        table, rows = build_table(imgs["name"][members], annotation, _splits(split_path), report)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    m = members[rows]
+    source = TarSource(imgs["tars"], imgs["shard"][m], imgs["offset"][m], imgs["size"][m],
+                       imgs["name"][m])
+    return _finish(path, SyntheticIndex(table, source, report or SkipReport(), "hub", root))
+
+
+MANIFEST_REQUIRED = ("path", "identity", "expression", "view", *AU_NAMES, "PSPI")
+_MANIFEST_META = ("identity", "expression", "yaw", "pitch", "roll", "sex", "age_band",
+                  "ancestry")
+
+
+def _read_manifest(root: Path):  # -> pandas.DataFrame
+    import pandas as pd
+
+    pq, csv = root / "manifest.parquet", root / "manifest.csv"
+    path = pq if pq.is_file() else csv
+    try:
+        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(
+            path, keep_default_na=False, na_values={c: [""] for c in AU_NAMES})
+    except (OSError, ValueError, ImportError) as exc:
+        raise DataError(f"{path}: unreadable manifest ({exc})") from exc
+    missing = [c for c in MANIFEST_REQUIRED if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: manifest lacks column(s) {missing}")
+    return path, df
+
+
+def _index_manifest(root: Path, split_path: Path | None, cache: Path, report: SkipReport | None,
+                    rebuild: bool) -> SyntheticIndex:
+    mpath = root / "manifest.parquet"
+    mpath = mpath if mpath.is_file() else root / "manifest.csv"
+    img_shards = _shards(root / "images")
+    sig = "|".join([_file_sig(mpath), _file_sig(split_path), f"skip={report is not None}"]
+                   + [shard_signature(p) for p in img_shards])
+    path, idx = _cached(cache, "manifest", sig, root, rebuild)
+    if idx is not None:
+        return idx
+    mpath, df = _read_manifest(root)
+    if "kind" in df.columns:
+        df = df[df["kind"].astype(str).isin(["image", ""])].reset_index(drop=True)
+    au = df[list(AU_NAMES)].to_numpy(np.float64)
+    given = df["PSPI"].to_numpy(np.float64)
+    keep = np.ones(len(df), bool)
+    try:
+        au_vector(au)
+        bad_rows: np.ndarray = np.flatnonzero(np.abs(pspi_of(au, validate=False) - given) > 1e-3)
+    except AUValueError:
+        bad_rows = np.arange(len(df))  # find the offending rows one by one below
+    for i in bad_rows:
+        where = f"{mpath} row {i + 2} ({df['path'][i]})"
+        try:
+            vec, value = checked_labels(au[i], None, where)
+            if abs(value - given[i]) > 1e-3:
+                raise DataError(f"{where}: PSPI = {given[i]:g} but the AUs give {value:g}")
+        except DataError as exc:
+            fail_or_skip(report, where, str(exc).removeprefix(where + ": "))
+            keep[i] = False
+    df = df[keep].reset_index(drop=True)
+    expr = df["expression"].astype(str).to_numpy()
+    neutral = expr == "neutral"
+    frame = np.zeros(len(df), np.int64)
+    pain = np.char.startswith(expr.astype(str), "pain_")
+    frame[pain] = np.char.replace(expr[pain].astype(str), "pain_", "").astype(np.int64)
+    ident = df["identity"].to_numpy(np.int64)
+    subject = (df["identity_name"].astype(str).to_numpy() if "identity_name" in df.columns
+               else np.char.add("flame_sample_", np.char.zfill(ident.astype(str), 4)))
+    if "split" in df.columns:
+        split = df["split"].astype(str).to_numpy()
+    else:
+        sp = _splits(split_path) or default_split(ident)
+        split = np.array([sp.get(int(i), "") for i in ident])
+    keys = df["path"].astype(str).to_numpy()
+    extra = {c: df[c].to_numpy() for c in _MANIFEST_META if c in df.columns}
+    extra = {c: (v.astype(str) if v.dtype == object else v) for c, v in extra.items()}
+    au_k = df[list(AU_NAMES)].to_numpy(np.float32)
+    table = FrameTable(key=keys, subject=subject, au=au_k, pspi=df["PSPI"].to_numpy(np.float32),
+                       sequence=subject, frame=frame, view=df["view"].to_numpy(np.int64),
+                       neutral=neutral, split=split, extra=extra)
+    if len(keys) == 0 or (root / keys[0]).is_file() or not img_shards:
+        source: FileSource | TarSource = FileSource(root, keys)
+    else:
+        imgs = index_shards(img_shards, cache / "shards", report)
+        pos = {os.path.basename(n): i for i, n in enumerate(imgs["name"])}
+        found = np.array([os.path.basename(k) in pos for k in keys], bool)
+        for k in keys[~found]:
+            fail_or_skip(report, k, "image listed in the manifest is in no images/ shard")
+        table = table.take(np.flatnonzero(found))
+        m = np.array([pos[os.path.basename(k)] for k in table.key], np.int64)
+        source = TarSource(imgs["tars"], imgs["shard"][m], imgs["offset"][m], imgs["size"][m],
+                           imgs["name"][m])
+    return _finish(path, SyntheticIndex(table, source, report or SkipReport(), "manifest", root))
