@@ -49,14 +49,6 @@ _ARCH_KEYS = (
 )
 
 
-def _resolved_config(model: ViTPain) -> ViTPainConfig:
-    prep = model.preprocessing
-    return dataclasses.replace(
-        model.config, image_size=int(prep["size"]), mean=tuple(prep["mean"]),
-        std=tuple(prep["std"]),
-    )
-
-
 def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
     data = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
@@ -84,7 +76,7 @@ def save_checkpoint(
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = _resolved_config(model)
+    cfg = model.config
     store_backbone = include_backbone if include_backbone is not None else (
         cfg.backbone_weights is None)
     trained = model.trainable_state_dict()

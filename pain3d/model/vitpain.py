@@ -8,6 +8,7 @@ same encoder (``shared``), or from a cache made once with :meth:`ViTPain.encode_
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from dataclasses import dataclass, fields
 from typing import Any
@@ -60,13 +61,16 @@ class ViTPain(nn.Module):
 
     def __init__(self, cfg: ViTPainConfig) -> None:
         super().__init__()
-        self.config = cfg
         encoder, prep = build_backbone(cfg)
         self.preprocessing: dict[str, Any] = {
             "size": int(prep["size"]),
             "mean": [float(v) for v in prep["mean"]],
             "std": [float(v) for v in prep["std"]],
         }
+        # The config carries the resolved preprocessing, so it alone rebuilds this model.
+        self.config = dataclasses.replace(
+            cfg, image_size=self.preprocessing["size"], mean=tuple(self.preprocessing["mean"]),
+            std=tuple(self.preprocessing["std"]))
         timm = cfg.backbone_impl == "timm"
         reference_encoder = None
         if cfg.uses_reference and cfg.encoder_mode == "separate":
