@@ -332,10 +332,22 @@ def _views(cfg: GenerateConfig, identity: int) -> tuple[ViewSpec, ...]:
     return tuple(views)
 
 
+def _demographics(cfg: GenerateConfig) -> list:
+    """Demographics per identity: the renderer's face model's if it says, else balanced."""
+    from pain3d.synth.renderer import renderer_class
+
+    own = getattr(renderer_class(cfg.renderer), "identity_demographics", None)
+    demo = own(cfg) if own is not None else balanced_demographics(cfg.identities, cfg.seed)
+    if len(demo) != cfg.identities:
+        raise RuntimeError(f"renderer {cfg.renderer} gave {len(demo)} identities for "
+                           f"{cfg.identities}")
+    return demo
+
+
 def build_plan(cfg: GenerateConfig) -> DatasetPlan:
     """The dataset as a list of per-identity units; cheap (about 1 s for 2,500 identities)."""
     rows = sample_plan(cfg.plan_config())
-    demo = balanced_demographics(cfg.identities, cfg.seed)
+    demo = _demographics(cfg)
     splits = split_assignment(cfg.identities, cfg.split_fractions, cfg.seed)
     by_identity: dict[int, list] = {}
     for r in rows:

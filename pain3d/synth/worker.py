@@ -35,8 +35,8 @@ class UnitResult:
 
 def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
     """(H, W, 3) uint8 RGB -> baseline JPEG bytes (OpenCV/libjpeg, fixed quality)."""
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]),
-                           [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise RuntimeError("OpenCV failed to encode a JPEG")
     return buf.tobytes()
@@ -44,8 +44,10 @@ def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
 
 def encode_png(image: np.ndarray) -> bytes:
     """(H, W) gray, (H, W, 3) uint8 RGB or (H, W) uint16 -> PNG bytes."""
-    arr = image[..., ::-1] if image.ndim == 3 else image
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr))
+    arr = np.ascontiguousarray(image)
+    if arr.ndim == 3:
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", arr)
     if not ok:
         raise RuntimeError("OpenCV failed to encode a PNG")
     return buf.tobytes()

@@ -1,0 +1,136 @@
+"""The default sample renderer: pain3d's face geometry, appearance and moderngl renderer.
+
+Per identity (``prepare``): the identity's shape from :mod:`pain3d.face`, its neutral mesh
+and painted appearance. Per image: the AU rig deforms the neutral mesh (cached per
+expression), the camera of the spec's view, a light rig and background seeded by the view,
+camera effects seeded by the sample. The heatmap comes out of the same draw as the view-0
+image of each pain configuration. Every random draw is seeded from the spec alone.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pain3d.demographics import Demographics
+from pain3d.synth.renderer import RenderedImage
+from pain3d.synth.spec import GenerateConfig, IdentitySpec, SampleSpec
+
+_TEXTURE_SIZE = 512
+
+
+@lru_cache(maxsize=2)
+def _identities(n: int, seed: int, face_model: str, flame_dir: str | None) -> tuple:
+    from pain3d import face
+
+    if face_model == "flame":
+        try:
+            return tuple(face.sample_identities(n, seed, face_model="flame", flame_dir=flame_dir))
+        except TypeError as exc:
+            raise ValueError("this pain3d.face has no FLAME backend for generate yet; use "
+                             "--face-model builtin") from exc
+    return tuple(face.sample_identities(n, seed))
+
+
+class BuiltinRenderer:
+    """Real renders (see the module docstring); one instance per worker process."""
+
+    def __init__(self, cfg: GenerateConfig) -> None:
+        from pain3d.render.renderer import Renderer
+
+        self.cfg = cfg
+        self.renderer = Renderer(size=cfg.size)
+
+    @staticmethod
+    def identity_demographics(cfg: GenerateConfig) -> list[Demographics]:
+        """Demographics of the face model's identities, so the plan matches the renders."""
+        return [i.demographics for i in
+                _identities(cfg.identities, cfg.seed, cfg.face_model, cfg.flame_dir)]
+
+    # ------------------------------------------------------------------ per identity
+    def prepare(self, identity: IdentitySpec) -> dict[str, Any]:
+        from pain3d.appearance import sample_appearance
+        from pain3d.face import identity_mesh
+
+        ident = _identities(self.cfg.identities, self.cfg.seed, self.cfg.face_model,
+                            self.cfg.flame_dir)[identity.index]
+        mesh = identity_mesh(ident)
+        app = sample_appearance(ident, identity.seed, mesh=mesh, texture_size=_TEXTURE_SIZE)
+        return {"spec": identity, "identity": ident, "neutral": mesh, "appearance": app,
+                "expressed": (None, None), "heat": (None, None)}
+
+    def _expressed(self, state: dict, sample: SampleSpec):
+        key, mesh = state["expressed"]
+        if key != sample.expression:
+            from pain3d.face import express
+
+            if sample.expression == "neutral":
+                mesh = state["neutral"]
+            else:
+                nuisance = dict(sample.nuisance) or None
+                mesh = express(state["neutral"], np.asarray(sample.aus), nuisance=nuisance)
+            state["expressed"] = (sample.expression, mesh)
+        return mesh
+
+    def _camera(self, sample: SampleSpec):
+        from pain3d.render.camera import Camera
+
+        v = sample.view
+        return Camera(yaw=v.yaw, pitch=v.pitch, roll=v.roll, distance=v.distance, fov=self.cfg.fov)
+
+    # ------------------------------------------------------------------ per image
+    def render(self, state: dict, sample: SampleSpec, *, mask: bool, depth: bool
+               ) -> RenderedImage:
+        from pain3d.appearance import photo_background, procedural_background, sample_effects
+        from pain3d.render.compose import compose
+        from pain3d.render.lighting import sample_lighting
+
+        mesh = self._expressed(state, sample)
+        heat = None
+        if sample.expression != "neutral" and sample.view.index == 0:
+            from pain3d.face import HEATMAP_SCALE_M, displacement
+            from pain3d.render.colormap import normalise_heat
+
+            heat = normalise_heat(displacement(state["neutral"], mesh), HEATMAP_SCALE_M)
+        lighting = sample_lighting(np.random.default_rng(sample.view.light_seed))
+        result = self.renderer.render(mesh, state["appearance"], self._camera(sample),
+                                      lighting, aus=np.asarray(sample.aus), heat=heat)
+        if heat is not None:
+            state["heat"] = (sample.name, result.heatmap)
+        bg_rng = np.random.default_rng(sample.view.background_seed)
+        if self.cfg.backgrounds:
+            background = photo_background(self.cfg.backgrounds, bg_rng, sample.size)
+        else:
+            background = procedural_background(bg_rng, sample.size)
+        rng = np.random.default_rng(sample.seed)
+        rgb = compose(result, background, sample_effects(rng), rng)
+        return RenderedImage(rgb=rgb, mask=result.mask if mask else None,
+                             depth=result.depth if depth else None)
+
+    def heatmap(self, state: dict, sample: SampleSpec) -> np.ndarray:
+        name, heat = state["heat"]
+        if name == sample.name and heat is not None:
+            return heat
+        self.render(state, sample, mask=False, depth=False)  # a heatmap without its image
+        return state["heat"][1]
+
+    def mesh_files(self, state: dict) -> dict[str, bytes]:
+        from pain3d.face import export_obj
+
+        name = state["spec"].name
+        # Stored top row first like any image; the appearance keeps OpenGL row order.
+        texture = np.ascontiguousarray(state["appearance"].albedo[::-1])
+        with tempfile.TemporaryDirectory() as tmp:
+            obj = Path(tmp) / f"{name}.obj"
+            export_obj(state["neutral"], obj, texture=texture)
+            files = {p.name: p.read_bytes() for p in Path(tmp).iterdir()}
+        out = {}
+        for suffix in (".obj", ".mtl", "_texture.png"):
+            if f"{name}{suffix}" not in files:
+                raise RuntimeError(f"export_obj wrote {sorted(files)}; expected {name}{suffix}")
+            out[suffix] = files[f"{name}{suffix}"]
+        return out
