@@ -206,7 +206,7 @@ def decode_image(data: bytes | np.ndarray, size: int | None, where: str) -> np.n
             if size is not None and im.format == "JPEG":
                 im.draft("RGB", (size, size))
             im = im.convert("RGB")
-            arr = np.asarray(im)
+            arr = np.array(im)  # writable, so torch.from_numpy needs no copy
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{where}: not a readable image ({exc.__class__.__name__}: {exc})"
                         ) from exc

@@ -115,7 +115,7 @@ class ReferenceSampler:
         self.by_subject = _groups(table.subject[pool], pool)
         self.by_subject_view: dict[object, np.ndarray] = {}
         if has_neutral_renders and cfg.view == "same" and p != "other-identity":
-            sv = np.char.add(np.char.add(table.subject[pool], "\x00"), table.view[pool].astype(str))
+            sv = np.char.add(np.char.add(table.subject[pool], "|"), table.view[pool].astype(str))
             self.by_subject_view = _groups(sv, pool)
         self.subject_list = np.array(sorted(self.by_subject))
 
@@ -166,7 +166,7 @@ class ReferenceSampler:
         else:
             cand = None
             if self.by_subject_view:
-                cand = self.by_subject_view.get(f"{subject}\x00{int(self.table.view[row])}")
+                cand = self.by_subject_view.get(f"{subject}|{int(self.table.view[row])}")
             if cand is None:
                 cand = self.by_subject.get(subject)
             if cand is None or len(cand) == 0:

@@ -515,7 +515,7 @@ def _index_manifest(root: Path, split_path: Path | None, cache: Path, report: Sk
                     rebuild: bool) -> SyntheticIndex:
     mpath = root / "manifest.parquet"
     mpath = mpath if mpath.is_file() else root / "manifest.csv"
-    img_shards = _shards(root / "images")
+    img_shards = _shards(root / "images") or _shards(root / "hub" / "images")
     sig = "|".join([_file_sig(mpath), _file_sig(split_path), f"skip={report is not None}"]
                    + [shard_signature(p) for p in img_shards])
     path, idx = _cached(cache, "manifest", sig, root, rebuild)
@@ -562,9 +562,14 @@ def _index_manifest(root: Path, split_path: Path | None, cache: Path, report: Sk
     table = FrameTable(key=keys, subject=subject, au=au_k, pspi=df["PSPI"].to_numpy(np.float32),
                        sequence=subject, frame=frame, view=df["view"].to_numpy(np.int64),
                        neutral=neutral, split=split, extra=extra)
+    if "shard" in df.columns and (df["shard"].astype(str) != "").any():
+        listed = sorted({str(s) for s in df["shard"].astype(str) if s})
+        img_shards = [root / s for s in listed if (root / s).is_file()] or img_shards
     if len(keys) == 0 or (root / keys[0]).is_file() or not img_shards:
         source: FileSource | TarSource = FileSource(root, keys)
     else:
+        # Hub-only datasets: manifest paths name the loose files; the pixels are shard
+        # members with the same base name.
         imgs = index_shards(img_shards, cache / "shards", report)
         pos = {os.path.basename(n): i for i, n in enumerate(imgs["name"])}
         found = np.array([os.path.basename(k) in pos for k in keys], bool)
