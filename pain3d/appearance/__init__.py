@@ -1,0 +1,109 @@
+"""Procedural appearance of synthetic identities, backgrounds and camera effects.
+
+Per identity: :func:`sample_appearance` draws visible traits linked to the demographics (Monk
+skin tone, eyes, brows, hair, facial hair, clothing, age cues) and paints UV textures on the
+identity's neutral mesh, once; the renderer re-uses them for every expression and view.
+Per image: :func:`procedural_background` or :func:`photo_background`, and
+:func:`camera_effects` after compositing. Optional diffusion back-ends live in
+:mod:`pain3d.appearance.diffusion` (diffusers is imported only there, lazily).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pain3d.appearance.background import photo_background, procedural_background
+from pain3d.appearance.effects import CameraEffects, camera_effects, sample_effects
+from pain3d.appearance.hair import HAIR_SHELL_REGION, HairShell, build_hair_shell
+from pain3d.appearance.landmarks import face_landmarks
+from pain3d.appearance.textures import AUX_CHANNELS, WRINKLE_CHANNELS, paint_textures
+from pain3d.appearance.traits import MONK_TONES, Traits, monk_tone_probabilities, sample_traits
+from pain3d.demographics import Demographics
+from pain3d.face.mesh import Mesh
+
+__all__ = [
+    "Appearance", "sample_appearance", "appearance_from_traits", "Traits", "sample_traits",
+    "MONK_TONES", "monk_tone_probabilities", "procedural_background", "photo_background",
+    "CameraEffects", "camera_effects", "sample_effects", "HairShell", "HAIR_SHELL_REGION",
+    "AUX_CHANNELS", "WRINKLE_CHANNELS",
+]
+
+_TOKENS = itertools.count(1)
+
+
+@dataclass(frozen=True, eq=False)
+class Appearance:
+    """Everything the renderer needs to texture one identity.
+
+    Textures are (S, S, C) uint8 in OpenGL row order (row 0 = v 0; flip rows to view).
+
+    Attributes:
+        demographics: who the identity is meant to look like.
+        traits: visible traits (Monk tone 1..10, hair style and colour, iris colour, ...).
+        albedo: (S, S, 3) sRGB skin, lips, brows, facial and scalp hair, clothing.
+        aux: (S, S, 4) specular, hair coverage, detail height, static creases (age lines).
+        wrinkles: (S, S, 4) expression-wrinkle depth for glabellar lines (AU4), nose wrinkles
+            (AU9), crow's feet (AU6/AU7), infraorbital furrow + nasolabial fold (AU7/AU6/AU10).
+        hair_shell: volume geometry for the hair style, or None.
+        seed: the seed that drew it.
+        token: unique id used by the renderer to cache uploaded textures.
+    """
+
+    demographics: Demographics
+    traits: Traits
+    albedo: np.ndarray
+    aux: np.ndarray
+    wrinkles: np.ndarray
+    hair_shell: HairShell | None
+    seed: int
+    token: int = field(default_factory=lambda: next(_TOKENS))
+
+    @property
+    def monk_tone(self) -> int:
+        return self.traits.monk_tone
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain metadata (no arrays) for manifests and annotations."""
+        return {"seed": self.seed, "texture_size": int(self.albedo.shape[0]),
+                **self.traits.to_dict()}
+
+
+def appearance_from_traits(mesh: Mesh, demographics: Demographics, traits: Traits, seed: int,
+                           texture_size: int = 512) -> Appearance:
+    """Paint textures and build hair for given traits (no random trait sampling)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA77E]))
+    tex = paint_textures(mesh, traits, rng, size=texture_size, sex=demographics.sex)
+    shell = build_hair_shell(mesh, face_landmarks(mesh), traits.hair_style, rng)
+    return Appearance(demographics, traits, tex.albedo, tex.aux, tex.wrinkles, shell, seed)
+
+
+def sample_appearance(identity: Any, seed: int, mesh: Mesh | None = None,
+                      texture_size: int = 512) -> Appearance:
+    """Draw and paint the appearance of an identity.
+
+    Args:
+        identity: a :class:`pain3d.face.Identity` (uses ``.demographics``; its neutral mesh
+            is built with :func:`pain3d.face.identity_mesh` unless ``mesh`` is given), or a
+            bare :class:`~pain3d.demographics.Demographics` together with ``mesh``.
+        seed: appearance seed; the same identity, seed and mesh give identical textures.
+        mesh: the identity's neutral mesh (with uv and regions), to skip rebuilding it.
+        texture_size: side of the UV textures in texels.
+
+    Returns:
+        An :class:`Appearance` for :meth:`pain3d.render.Renderer.render`.
+    """
+    demo = identity if isinstance(identity, Demographics) else identity.demographics
+    if mesh is None:
+        if isinstance(identity, Demographics):
+            raise ValueError("sample_appearance(demographics, ...) needs mesh=; pass an "
+                             "Identity to build its neutral mesh automatically")
+        from pain3d.face import identity_mesh
+
+        mesh = identity_mesh(identity)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x7A175]))
+    traits = sample_traits(demo, rng)
+    return appearance_from_traits(mesh, demo, traits, seed, texture_size)

@@ -1,0 +1,118 @@
+"""Scalp hair: where it grows (coverage) and a shell of geometry that gives it volume.
+
+The shell re-uses the head's own triangles under the hair, pushed out along the vertex
+normals by a style-dependent thickness, so it follows every identity's skull and costs no
+extra draw call (the renderer appends it to the head's vertex buffer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pain3d.appearance.landmarks import FaceLandmarks
+from pain3d.appearance.paint import smoothstep
+from pain3d.face.mesh import Mesh, region_id
+
+HAIR_SHELL_REGION = 16
+"""Region id the renderer gives to hair-shell vertices (one past the mesh regions)."""
+
+_NO_HAIR = ("eyeball", "lips", "mouth_interior", "upper_eyelid", "lower_eyelid", "nose")
+
+
+@dataclass(frozen=True, eq=False)
+class HairShell:
+    """Hair geometry as offsets of head vertices.
+
+    Attributes:
+        vertex_index: (K,) int32 head vertices the shell copies.
+        offset: (K,) float32 metres along each vertex normal.
+        faces: (G, 3) int32 triangles indexing into the K shell vertices.
+    """
+
+    vertex_index: np.ndarray
+    offset: np.ndarray
+    faces: np.ndarray
+
+    def positions(self, vertices: np.ndarray, normals: np.ndarray) -> np.ndarray:
+        """(K, 3) float32 shell vertex positions for head vertices/normals (V, 3)."""
+        idx = self.vertex_index
+        return vertices[idx] + normals[idx] * self.offset[:, None]
+
+
+def hair_coverage(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks, style: str) -> np.ndarray:
+    """Scalp-hair coverage in [0, 1] at head-frame points.
+
+    Args:
+        pos: (..., 3) metres, head frame (texels of the position map or vertices).
+        reg: (...) region ids of the same points.
+        lm: landmarks of the identity.
+        style: one of :data:`pain3d.appearance.traits.HAIR_STYLES`.
+    """
+    x, y, z = pos[..., 0], pos[..., 1], pos[..., 2]
+    male_like = style in ("bald", "buzz", "short")
+    hairline = lm.brow_y + (0.052 if male_like else 0.046)
+    recess = 0.012 if male_like else 0.004
+    y_front = hairline + recess * np.clip(np.abs(x) / 0.05, 0, 1.5) ** 2
+    # Hairline drops from the forehead to the sideburns and the nape as we go back.
+    t = smoothstep(lm.face_z - 0.045, lm.face_z - 0.11, z)
+    long_hair = style in ("long",)
+    y_back = -0.075 if not long_hair else -0.16
+    y_side = lm.eye_left[1] + 0.012
+    y_b = y_front * (1 - t) + (y_side * (1 - t) + y_back * t) * t
+    y_b = np.where(t > 0.999, y_back, y_b)
+    cov = smoothstep(y_b - 0.002, y_b + 0.004, y)
+    for name in _NO_HAIR:
+        cov = np.where(reg == region_id(name), 0.0, cov)
+    if not long_hair:
+        cov = np.where(reg == region_id("ear"), 0.0, cov)
+    if style == "bald":
+        crown = lm.brow_y + 0.11
+        cov *= smoothstep(crown - 0.02, crown - 0.045, y) * smoothstep(0.3, 0.7, t)
+    # The face itself never grows scalp hair, whatever the geometry of the forehead.
+    cov *= 1.0 - smoothstep(hairline - 0.003, hairline - 0.01, y) * (1.0 - t)
+    return np.clip(cov, 0.0, 1.0).astype(np.float32)
+
+
+_THICKNESS = {"bald": 0.0006, "buzz": 0.0, "short": 0.006, "medium": 0.011, "long": 0.012,
+              "bun": 0.006}
+
+
+def build_hair_shell(mesh: Mesh, lm: FaceLandmarks, style: str,
+                     rng: np.random.Generator) -> HairShell | None:
+    """The hair shell of a style on a neutral mesh, or None for styles without volume."""
+    base = _THICKNESS.get(style)
+    if base is None:
+        raise ValueError(f"unknown hair style {style!r}; choose from {tuple(_THICKNESS)}")
+    if base <= 0 or mesh.regions is None:
+        return None
+    v = mesh.vertices
+    cov = hair_coverage(v, mesh.regions, lm, style)
+    inside = cov > 0.5
+    keep = inside[mesh.faces].all(axis=1)
+    if not keep.any():
+        return None
+    faces = mesh.faces[keep]
+    used = np.unique(faces)
+    remap = np.full(len(v), -1, np.int64)
+    remap[used] = np.arange(len(used))
+    p = v[used].astype(np.float64)
+    x, y, z = p[:, 0], p[:, 1], p[:, 2]
+    thick = base * rng.uniform(0.8, 1.25)
+    top = smoothstep(lm.brow_y + 0.02, lm.brow_y + 0.1, y)
+    back = smoothstep(lm.face_z - 0.06, lm.face_z - 0.16, z)
+    off = thick * (0.45 + 0.55 * np.maximum(top, back))
+    if style == "long":
+        drop = smoothstep(0.02, -0.12, y)
+        off += (0.008 + 0.025 * back) * drop * rng.uniform(0.7, 1.3)
+        off += 0.006 * smoothstep(0.05, 0.075, np.abs(x)) * drop
+    if style == "bun":
+        bun_c = np.array([0.0, lm.brow_y + 0.075, lm.face_z - 0.19])
+        d = np.linalg.norm((p - bun_c) / [0.04, 0.035, 0.05], axis=1)
+        off += 0.035 * np.exp(-2.0 * d * d)
+    # Fade to the skin at the hairline so the shell meets the scalp without a step.
+    edge = smoothstep(0.5, 0.95, cov[used])
+    off = off * (0.15 + 0.85 * edge) + 0.0004
+    return HairShell(vertex_index=used.astype(np.int32), offset=off.astype(np.float32),
+                     faces=remap[faces].astype(np.int32))

@@ -1,0 +1,277 @@
+"""Procedural UV textures of one identity: skin albedo, shading aux maps, AU wrinkle maps.
+
+All features are painted from the per-texel head-frame position of the neutral mesh (the
+position map), so they stay anatomically placed whatever the UV layout. Arrays are in OpenGL
+row order (see :mod:`pain3d.appearance.uvmap`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pain3d.appearance.landmarks import FaceLandmarks, face_landmarks
+from pain3d.appearance.paint import (
+    Canvas,
+    arc,
+    blur_texels,
+    fractal_noise,
+    gaussian_blob,
+    smooth_noise,
+    smoothstep,
+    to_u8,
+)
+from pain3d.appearance.traits import Traits
+from pain3d.appearance.uvmap import cached_raster
+from pain3d.face.mesh import Mesh, region_id
+
+WRINKLE_CHANNELS: tuple[str, ...] = ("glabellar", "nose", "crows_feet", "infraorbital")
+"""Channels of the wrinkle map: glabellar lines (AU4), nose wrinkles (AU9), crow's feet
+(AU6/AU7), infraorbital furrow and nasolabial fold (AU7/AU6/AU10)."""
+
+AUX_CHANNELS: tuple[str, ...] = ("specular", "hair", "detail", "crease")
+"""Channels of the aux map: specular strength, scalp-hair coverage, fine detail height
+(pores, hair strands), static creases (age lines)."""
+
+
+@dataclass(frozen=True, eq=False)
+class TextureSet:
+    """Textures of one identity (S x S, OpenGL row order, uint8)."""
+
+    albedo: np.ndarray  # (S, S, 3) sRGB
+    aux: np.ndarray  # (S, S, 4) AUX_CHANNELS
+    wrinkles: np.ndarray  # (S, S, 4) WRINKLE_CHANNELS
+    texels_per_mm: float
+
+
+def texel_density(mesh: Mesh, size: int) -> float:
+    """Median texels per millimetre of the front face (UV scale over 3-D scale)."""
+    v, f, uv = mesh.vertices.astype(np.float64), mesh.faces, mesh.uv.astype(np.float64)
+    a3 = 0.5 * np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1)
+    e1, e2 = uv[f[:, 1]] - uv[f[:, 0]], uv[f[:, 2]] - uv[f[:, 0]]
+    a2 = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) * size * size
+    front = v[f[:, 0], 2] > np.median(v[:, 2])
+    ok = (a3 > 1e-12) & (a2 > 0) & front
+    if not ok.any():
+        return 1.0
+    return float(np.sqrt(np.median(a2[ok] / a3[ok])) / 1000.0)
+
+
+def _mix(dst: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    return dst + (np.asarray(colour, np.float32) - dst) * alpha[..., None]
+
+
+def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: int = 512,
+                   sex: str = "female") -> TextureSet:
+    """Paint the textures of an identity on its neutral mesh.
+
+    Args:
+        mesh: neutral identity mesh with ``uv`` and ``regions``.
+        traits: visible traits (tone, hair, facial hair, age level, ...).
+        rng: random generator; the same state gives the same textures.
+        size: texture side in texels.
+        sex: "female" or "male" (brow shape, facial hair).
+    """
+    if mesh.uv is None or mesh.regions is None:
+        raise ValueError("paint_textures needs a mesh with uv and regions (got None)")
+    raster = cached_raster(mesh.uv, mesh.faces, size)
+    pos = raster.interpolate(mesh.faces, mesh.vertices)  # (S, S, 3) metres
+    reg = mesh.regions[raster.nearest_vertex(mesh.faces)]
+    lm = face_landmarks(mesh)
+    tpm = texel_density(mesh, size)
+    S = size
+
+    def is_(name: str) -> np.ndarray:
+        return (reg == region_id(name)).astype(np.float32)
+
+    # Soft region masks (blurred ~1.5 mm) so colour changes do not follow triangle edges.
+    sig = 1.5 * tpm
+    lips = blur_texels(is_("lips"), sig * 0.6)
+    mouth_in = is_("mouth_interior")
+    eyeball = is_("eyeball")
+    front = smoothstep(lm.face_z - 0.06, lm.face_z - 0.025, pos[..., 2])
+
+    # --- skin base: tone, blotchy melanin / haemoglobin variation, pores -------------------
+    base = np.asarray(traits.skin_rgb, np.float32)
+    lum = float(base.mean())
+    tone_noise = fractal_noise(rng, S, (6, 12, 24))
+    red_noise = fractal_noise(rng, S, (8, 16, 48))
+    albedo = np.broadcast_to(base, (S, S, 3)).copy()
+    albedo *= (1.0 + 0.045 * tone_noise)[..., None]
+    undertone = np.array([0.02, 0.0, -0.03], np.float32) * traits.undertone
+    albedo += undertone * lum
+    redden = np.array([1.0, 0.86, 0.86], np.float32)
+    # Haemoglobin: cheeks, nose, ears, chin; stronger on light skin.
+    red_amt = 0.55 - 0.35 * (traits.monk_tone - 1) / 9.0
+    red = np.zeros((S, S), np.float32)
+    for eye in (lm.eye_left, lm.eye_right):
+        red += gaussian_blob(pos, eye + [np.sign(eye[0]) * 0.008, -0.035, 0.0],
+                             (0.018, 0.014, 0.05))
+    red += 0.8 * gaussian_blob(pos, lm.nose_tip, (0.012, 0.014, 0.05))
+    red += 0.5 * is_("ear") + 0.3 * gaussian_blob(pos, [0, lm.chin_y + 0.015, lm.mouth[2]],
+                                                   (0.02, 0.015, 0.05))
+    red = np.clip(red * (0.7 + 0.3 * red_noise) * red_amt * rng.uniform(0.6, 1.3), 0, 1)
+    albedo *= 1.0 + (redden - 1.0) * red[..., None]
+    # Slightly darker, cooler skin below the eyes and around the mouth.
+    for eye in (lm.eye_left, lm.eye_right):
+        dark = gaussian_blob(pos, eye + [0, -0.016, 0], (0.014, 0.006, 0.04)) * 0.12
+        albedo *= (1.0 - dark[..., None] * np.array([0.9, 1.0, 0.9], np.float32))
+    pores = smooth_noise(rng, S, S // 2) * 0.6 + rng.standard_normal((S, S)).astype(np.float32) * 0.4
+    pores = blur_texels(pores, 0.5)
+    albedo *= (1.0 + 0.025 * pores)[..., None]
+
+    # Freckles and age spots: sparse soft dots on the front of the face.
+    spots = np.zeros((S, S), np.float32)
+    n_spots = int(traits.freckles * 150 + max(traits.age_level - 0.45, 0) * 60)
+    if n_spots:
+        seeds = np.zeros((S, S), np.float32)
+        face_texels = np.flatnonzero((front > 0.5).ravel() & (reg.ravel() != region_id("eyeball")))
+        if len(face_texels):
+            pick = rng.choice(face_texels, size=min(n_spots, len(face_texels)), replace=False)
+            seeds.ravel()[pick] = rng.uniform(0.4, 1.0, len(pick))
+            spots = np.clip(blur_texels(seeds, max(0.8 * tpm, 0.7)) * 10, 0, 1)
+    albedo *= (1.0 - 0.35 * spots[..., None] * np.array([0.8, 1.0, 1.15], np.float32))
+
+    # --- lips and mouth -------------------------------------------------------------------
+    lip_rgb = base * np.array([0.86, 0.58, 0.60], np.float32) * (1.05 - 0.15 * lum)
+    lip_rgb = lip_rgb * rng.uniform(0.9, 1.1)
+    albedo = _mix(albedo, lip_rgb, lips * (0.55 + 0.4 * traits.lip_fullness))
+    albedo = _mix(albedo, [0.30, 0.09, 0.09], mouth_in)
+
+    # --- age creases (static) and AU wrinkle maps -----------------------------------------
+    crease = np.zeros((S, S), np.float32)
+    cv = Canvas(pos, valid=front > 0.01)
+    w = 0.0007  # crease half-width, metres
+    age = traits.age_level
+    fh_lo, fh_hi = lm.brow_y + 0.012, lm.brow_y + 0.045
+    for k in range(4):
+        y = fh_lo + (fh_hi - fh_lo) * (k + rng.uniform(0.2, 0.8)) / 4
+        cv.stroke(crease, [-0.045, y], [0.045, y + rng.uniform(-0.003, 0.003)], w * 1.2,
+                  weight=0.8 * age, taper=0.3)
+    glab, nose, crows, infra = (np.zeros((S, S), np.float32) for _ in range(4))
+    for eye in (lm.eye_left, lm.eye_right):
+        s = float(np.sign(eye[0]))
+        canthus = eye[:2] + [s * 0.017, 0.0]
+        for ang in (-0.55, -0.18, 0.2, 0.5):
+            a = canthus + [s * 0.004 * np.cos(ang), 0.004 * np.sin(ang)]
+            b = canthus + [s * 0.019 * np.cos(ang), 0.019 * np.sin(ang) - 0.003]
+            cv.stroke(crows, a, b, w * 1.1)
+        # Infraorbital furrow: an arc under the lower lid, deepened by AU7/AU6.
+        infra += arc(pos, eye[:2] + [0, 0.006], 0.021, -np.pi / 2 - 0.75,
+                          -np.pi / 2 + 0.75, w * 1.3)
+        # Nasolabial fold from the nose wing to beyond the mouth corner.
+        nl = np.zeros((S, S), np.float32)
+        cv.stroke(nl, [s * 0.019, lm.nose_tip[1] + 0.002],
+                  [s * (lm.mouth_half_width + 0.009), lm.mouth[1] - 0.012], w * 2.0, taper=0.25)
+        infra += nl
+        crease += (0.25 + 0.8 * age) * nl
+        # Glabellar lines: short vertical creases between the brows.
+        x0 = s * 0.0055
+        cv.stroke(glab, [x0, lm.brow_y - 0.008], [x0 + s * 0.002, lm.brow_y + 0.016], w * 1.2)
+        # Nose wrinkles: oblique lines on the sides of the bridge.
+        for k in range(3):
+            y0 = (lm.eye_left[1] - 0.009) - 0.004 * k
+            cv.stroke(nose, [s * 0.004, y0 + 0.002], [s * 0.016, y0 - 0.005], w)
+    cv.stroke(glab, [-0.012, lm.brow_y - 0.01], [0.012, lm.brow_y - 0.01], w, weight=0.6)
+    for k in range(3):
+        y0 = lm.eye_left[1] - 0.008 - 0.003 * k
+        cv.stroke(nose, [-0.008, y0], [0.008, y0], w, weight=0.8, taper=0.4)
+    crease += 0.7 * age * crows
+    wr = np.stack([glab, nose, crows, infra], -1)
+    not_face = np.clip(eyeball + lips + mouth_in, 0, 1)
+    wr *= ((1.0 - not_face) * front)[..., None]
+    crease *= (1.0 - not_face) * front
+    wr = np.clip(wr, 0, 1)
+    crease = np.clip(crease, 0, 1)
+    albedo *= (1.0 - 0.25 * crease[..., None])
+
+    # --- brows ----------------------------------------------------------------------------
+    hair_rgb = np.asarray(traits.hair_rgb, np.float32)
+    brow_rgb = hair_rgb if traits.hair_colour not in ("white", "grey", "blond") else (
+        hair_rgb * 0.6)
+    if traits.age_level > 0.8 and rng.random() < 0.5:
+        brow_rgb = 0.5 * brow_rgb + 0.5 * np.asarray([0.6, 0.58, 0.55], np.float32)
+    strands = np.clip(0.5 + 0.5 * blur_texels(rng.standard_normal((S, S)).astype(np.float32),
+                                              0.6) * 1.5, 0, 1)
+    brow = np.zeros((S, S), np.float32)
+    thick = 0.0042 if sex == "male" else 0.0032
+    for eye in (lm.eye_left, lm.eye_right):
+        s = float(np.sign(eye[0]))
+        xs = np.linspace(eye[0] - s * 0.017, eye[0] + s * 0.024, 9)
+        t = np.linspace(0, 1, 9)
+        ys = lm.brow_y + 0.004 * np.sin(np.pi * (t * 0.9 + 0.05)) - 0.002 * t
+        for i in range(8):
+            width = thick * (1.0 - 0.55 * t[i]) * traits.brow_density
+            cv.stroke(brow, [xs[i], ys[i]], [xs[i + 1], ys[i + 1]], max(width, 0.0012) * 0.55,
+                      taper=0.02, mode="max")
+    brow *= front * (1.0 - eyeball)
+    brow_a = np.clip(brow * (0.45 + 0.55 * strands) * 1.25 * (0.5 + 0.5 * traits.brow_density),
+                     0, 0.95)
+    albedo = _mix(albedo, brow_rgb, brow_a)
+
+    # --- facial hair ----------------------------------------------------------------------
+    beard = _facial_hair_mask(pos, lm, traits.facial_hair, front, tpm)
+    beard *= (1.0 - lips * 0.9) * (1.0 - eyeball)
+    if traits.facial_hair != "none":
+        density = 0.45 if traits.facial_hair == "stubble" else 0.92
+        a = np.clip(beard * density * (0.55 + 0.45 * strands), 0, 1)
+        albedo = _mix(albedo, hair_rgb * (0.8 if traits.facial_hair == "stubble" else 1.0), a)
+
+    # --- scalp hair (painted under the hair shell so gaps read as hair) --------------------
+    from pain3d.appearance.hair import hair_coverage
+
+    cov = hair_coverage(pos, reg, lm, traits.hair_style)
+    scalp_strands = np.clip(0.5 + 0.5 * blur_texels(
+        rng.standard_normal((S, S)).astype(np.float32), 0.7) * 1.3, 0, 1)
+    if traits.hair_style == "buzz":
+        albedo = _mix(albedo, hair_rgb, cov * (0.45 + 0.3 * scalp_strands))
+    else:
+        albedo = _mix(albedo, hair_rgb * (0.7 + 0.5 * scalp_strands[..., None]), cov)
+
+    # --- clothing on the low neck -----------------------------------------------------------
+    neck = reg == region_id("neck")
+    if neck.any():
+        y_low = float(mesh.vertices[mesh.regions == region_id("neck"), 1].min())
+        cloth = smoothstep(y_low + 0.045, y_low + 0.035, pos[..., 1])
+        fabric = 1.0 + 0.06 * smooth_noise(rng, S, S // 4)
+        albedo = _mix(albedo, np.asarray(traits.clothing_rgb, np.float32), cloth)
+        albedo[cloth > 0.5] *= fabric[cloth > 0.5, None]
+
+    # --- aux maps ---------------------------------------------------------------------------
+    tzone = np.clip(gaussian_blob(pos, lm.nose_tip, (0.012, 0.03, 0.06))
+                    + gaussian_blob(pos, [0, lm.brow_y + 0.03, 0], (0.04, 0.015, 0.06)), 0, 1)
+    spec = (0.35 + 0.35 * tzone * rng.uniform(0.5, 1.2) + 0.35 * lips) * (1 - 0.7 * beard)
+    spec = spec * (1.0 - 0.85 * cov) * (1.0 - 0.7 * brow) * (1.0 - 0.4 * age)
+    detail = np.clip(0.5 + 0.18 * pores, 0, 1)
+    detail = np.where(cov > 0.5, scalp_strands, detail)
+    aux = np.stack([np.clip(spec, 0, 1), cov, detail, crease], -1)
+    return TextureSet(albedo=to_u8(np.clip(albedo, 0, 1)), aux=to_u8(aux), wrinkles=to_u8(wr),
+                      texels_per_mm=tpm)
+
+
+def _facial_hair_mask(pos: np.ndarray, lm: FaceLandmarks, style: str, front: np.ndarray,
+                      tpm: float) -> np.ndarray:
+    """(S, S) float coverage of a facial-hair style on the lower face."""
+    if style == "none":
+        return np.zeros(pos.shape[:2], np.float32)
+    x, y, z = pos[..., 0], pos[..., 1], pos[..., 2]
+    ax = np.abs(x)
+    my = lm.mouth[1]
+    moustache = (smoothstep(my + 0.016, my + 0.01, y) * smoothstep(my - 0.002, my + 0.004, y)
+                 * smoothstep(lm.mouth_half_width + 0.01, lm.mouth_half_width, ax))
+    goatee = (smoothstep(0.024, 0.015, ax) * smoothstep(my - 0.004, my - 0.009, y)
+              * smoothstep(lm.chin_y - 0.012, lm.chin_y - 0.002, y))
+    # Full beard: below a line from the sideburns to just above the mouth corners.
+    cheek_line = np.interp(ax, [0.0, lm.mouth_half_width + 0.005, 0.058, 0.08],
+                           [my + 0.016, my + 0.012, lm.nose_tip[1] + 0.02, lm.eye_left[1] - 0.01])
+    full = smoothstep(cheek_line + 0.003, cheek_line - 0.004, y)
+    full *= smoothstep(lm.chin_y - 0.045, lm.chin_y - 0.025, y)
+    full *= smoothstep(lm.face_z - 0.13, lm.face_z - 0.09, z)
+    if style == "moustache":
+        out = moustache
+    elif style == "goatee":
+        out = np.maximum(moustache, goatee)
+    else:  # stubble and beard share the full area
+        out = full
+    return np.clip(out, 0, 1) * np.maximum(front, (style in ("stubble", "beard")) * 1.0)

@@ -1,0 +1,133 @@
+"""Rasterise per-vertex attributes into UV space, so textures can be painted in head coordinates.
+
+Texture arrays in pain3d are stored in OpenGL order: row ``i`` holds ``v = (i + 0.5) / S``
+(row 0 is the bottom of UV space, v = 0), column ``j`` holds ``u = (j + 0.5) / S``. They upload
+to OpenGL without a flip; flip rows (``[::-1]``) to look at them as images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+
+@dataclass(frozen=True, eq=False)
+class UVRaster:
+    """Which triangle covers each texel and where.
+
+    Attributes:
+        size: texture side S in texels.
+        tri: (S, S) int32 triangle index per texel after filling gaps from the nearest
+            covered texel (so sampling never bleeds into empty texels); -1 only if the mesh
+            has no UV area at all.
+        bary: (S, S, 3) float32 barycentric weights of the texel centre in ``tri``
+            (extrapolated for filled texels, clipped to stay convex).
+        covered: (S, S) bool, texels whose centre lies inside a triangle.
+    """
+
+    size: int
+    tri: np.ndarray
+    bary: np.ndarray
+    covered: np.ndarray
+
+    def interpolate(self, faces: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Per-vertex ``values`` (V, C) or (V,) -> (S, S, C) or (S, S) float32 texel values."""
+        vals = np.asarray(values, dtype=np.float32)
+        squeeze = vals.ndim == 1
+        if squeeze:
+            vals = vals[:, None]
+        corner = vals[faces[self.tri]]  # (S, S, 3, C)
+        out = np.einsum("ijk,ijkc->ijc", self.bary, corner)
+        return out[..., 0] if squeeze else out
+
+    def nearest_vertex(self, faces: np.ndarray) -> np.ndarray:
+        """(S, S) int32 index of the triangle corner with the largest weight per texel."""
+        corner = np.argmax(self.bary, axis=-1)
+        return np.take_along_axis(faces[self.tri], corner[..., None], -1)[..., 0]
+
+
+def _raster_bucket(uv_tris: np.ndarray, ids: np.ndarray, size: int, span: int,
+                   tri_out: np.ndarray, bary_out: np.ndarray) -> None:
+    """Rasterise triangles whose texel bounding box fits in ``span`` x ``span``."""
+    if len(ids) == 0:
+        return
+    p = uv_tris[ids] * size - 0.5  # texel-centre coordinates, (n, 3, 2)
+    lo = np.floor(p.min(axis=1)).astype(np.int64) + 0  # (n, 2)
+    offs = np.arange(span + 1)
+    gx = lo[:, 0, None, None] + offs[None, None, :]
+    gy = lo[:, 1, None, None] + offs[None, :, None]
+    gx, gy = np.broadcast_arrays(gx, gy)  # (n, span+1, span+1)
+    a, b, c = p[:, 0], p[:, 1], p[:, 2]
+    v0 = b - a
+    v1 = c - a
+    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
+    ok = np.abs(den) > 1e-12
+    den = np.where(ok, den, 1.0)[:, None, None]
+    dx = gx - a[:, 0, None, None]
+    dy = gy - a[:, 1, None, None]
+    w1 = (dx * v1[:, 1, None, None] - v1[:, 0, None, None] * dy) / den
+    w2 = (v0[:, 0, None, None] * dy - dx * v0[:, 1, None, None]) / den
+    w0 = 1.0 - w1 - w2
+    eps = -1e-6
+    inside = (w0 >= eps) & (w1 >= eps) & (w2 >= eps) & ok[:, None, None]
+    inside &= (gx >= 0) & (gx < size) & (gy >= 0) & (gy < size)
+    n_idx, yy, xx = np.nonzero(inside)
+    rows, cols = gy[n_idx, yy, xx], gx[n_idx, yy, xx]
+    tri_out[rows, cols] = ids[n_idx]
+    bary_out[rows, cols] = np.stack(
+        [w0[n_idx, yy, xx], w1[n_idx, yy, xx], w2[n_idx, yy, xx]], -1)
+
+
+def rasterize_uv(uv: np.ndarray, faces: np.ndarray, size: int) -> UVRaster:
+    """Rasterise a mesh's UV layout at ``size`` x ``size`` texels (vectorised numpy).
+
+    Args:
+        uv: (V, 2) texture coordinates in [0, 1], origin bottom-left.
+        faces: (F, 3) int vertex indices.
+        size: texture side in texels.
+    """
+    uv = np.asarray(uv, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    uv_tris = uv[faces]  # (F, 3, 2)
+    extent = (uv_tris.max(axis=1) - uv_tris.min(axis=1)).max(axis=1) * size
+    tri = np.full((size, size), -1, dtype=np.int32)
+    bary = np.zeros((size, size, 3), dtype=np.float32)
+    spans = [2, 4, 8, 16, 32, 64, 128, 256, 2 * size + 2]
+    buckets = []
+    prev = -1.0
+    for span in spans:
+        buckets.append((span, np.flatnonzero((extent > prev) & (extent <= span - 1))))
+        prev = span - 1
+    # Largest triangles first: where UV islands overlap (e.g. a stretched triangle across a
+    # chart seam) the small, well-mapped triangles written last win.
+    for span, ids in reversed(buckets):
+        # Bound the candidate grid to a few million texels per batch.
+        step = max(1, 4_000_000 // ((span + 1) ** 2))
+        for k in range(0, len(ids), step):
+            _raster_bucket(uv_tris, ids[k:k + step], size, span, tri, bary)
+    covered = tri >= 0
+    if covered.any() and not covered.all():
+        # Fill every empty texel from its nearest covered texel so bilinear filtering and
+        # mip-maps near UV seams keep the right colour; recompute weights there.
+        _, (iy, ix) = ndimage.distance_transform_edt(~covered, return_indices=True)
+        tri = tri[iy, ix]
+        bary = bary[iy, ix]
+    return UVRaster(size=size, tri=tri, bary=bary, covered=covered)
+
+
+_CACHE: dict[tuple[bytes, int], UVRaster] = {}
+
+
+def cached_raster(uv: np.ndarray, faces: np.ndarray, size: int) -> UVRaster:
+    """:func:`rasterize_uv`, memoised on the topology (all identities share one UV layout)."""
+    uv32 = np.ascontiguousarray(uv, dtype=np.float32)
+    f32 = np.ascontiguousarray(faces, dtype=np.int32)
+    key = (hashlib.sha1(uv32.tobytes() + f32.tobytes()).digest(), int(size))
+    if key not in _CACHE:
+        if len(_CACHE) >= 8:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = rasterize_uv(uv32, f32, size)
+    return _CACHE[key]

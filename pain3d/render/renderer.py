@@ -1,0 +1,261 @@
+"""The moderngl renderer: one EGL context per process, one draw per image, every pass at once.
+
+A single draw call writes two colour targets and depth: shaded RGB, and labels (part id,
+heat value, coverage). Buffers, textures and framebuffers are created once and re-used; per
+expression only vertex positions, normals, heat and ambient occlusion are uploaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from pain3d.face.mesh import PARTS, REGION_PART_IDS, Mesh
+from pain3d.render.camera import Camera
+from pain3d.render.colormap import colourise
+from pain3d.render.lighting import Lighting
+from pain3d.render.shaders import FRAGMENT, VERTEX
+from pain3d.render.topology import Topology, topology_for, topology_key
+
+log = logging.getLogger(__name__)
+
+HAIR_PART = PARTS.index("hair")
+_PART_OF = [int(p) for p in REGION_PART_IDS] + [HAIR_PART]  # region 16 = hair shell
+
+
+class RenderError(RuntimeError):
+    """The OpenGL context could not be created or a draw failed."""
+
+
+@dataclass(frozen=True, eq=False)
+class RenderResult:
+    """All passes of one render, top row first.
+
+    Attributes:
+        rgb: (H, W, 3) uint8 shaded colour, black where nothing was drawn.
+        mask: (H, W) uint8 head coverage, 255 inside, 0 outside.
+        parts: (H, W) uint8 ids into :data:`pain3d.face.mesh.PARTS` (0 = background).
+        depth: (H, W) float32 distance along the viewing axis in metres, 0 = background.
+        heatmap: (H, W, 3) uint8 heat colour map over black, or None if no heat was given.
+        heat: (H, W) uint8 normalised heat code 0..255, or None.
+        camera: the camera used.
+    """
+
+    rgb: np.ndarray
+    mask: np.ndarray
+    parts: np.ndarray
+    depth: np.ndarray
+    heatmap: np.ndarray | None
+    heat: np.ndarray | None
+    camera: Camera
+
+
+def create_context(backend: str | None = "egl"):
+    """A standalone OpenGL 3.3 context (EGL by default: headless llvmpipe or the GPU)."""
+    import moderngl
+
+    try:
+        if backend:
+            return moderngl.create_standalone_context(require=330, backend=backend)
+        return moderngl.create_standalone_context(require=330)
+    except Exception as exc:  # noqa: BLE001 - moderngl raises bare Exceptions
+        raise RenderError(
+            f"cannot create a headless OpenGL context (backend={backend!r}): {exc}. "
+            "Install Mesa's EGL/llvmpipe (libegl1, libgl1-mesa-dri) or run on a GPU machine."
+        ) from exc
+
+
+class Renderer:
+    """Renders meshes with appearances into RGB, mask, parts, depth and heatmap passes.
+
+    One instance owns one OpenGL context; create one per process and re-use it.
+
+    Args:
+        size: output side in pixels, or (width, height).
+        backend: moderngl standalone backend ("egl" for headless), or None for the default.
+        texture_filter: "trilinear" (mip-mapped, smoother minification) or "bilinear".
+    """
+
+    def __init__(self, size: int | tuple[int, int] = 512, backend: str | None = "egl",
+                 texture_filter: str = "trilinear") -> None:
+        import moderngl
+
+        w, h = (size, size) if isinstance(size, int) else size
+        if not (8 <= w <= 8192 and 8 <= h <= 8192):
+            raise ValueError(f"render size {size} must be within 8..8192 pixels")
+        if texture_filter not in ("trilinear", "bilinear"):
+            raise ValueError(f"texture_filter {texture_filter!r} is not trilinear/bilinear")
+        self.size = (int(w), int(h))
+        self._mgl = moderngl
+        self.ctx = create_context(backend)
+        self._mipmaps = texture_filter == "trilinear"
+        self.prog = self.ctx.program(vertex_shader=VERTEX, fragment_shader=FRAGMENT)
+        self.prog["part_of"].value = _PART_OF
+        for unit, name in enumerate(("albedo_tex", "aux_tex", "wrinkle_tex")):
+            self.prog[name].value = unit
+        self.fbo = self.ctx.framebuffer(
+            color_attachments=[self.ctx.renderbuffer(self.size, 4),
+                               self.ctx.renderbuffer(self.size, 4)],
+            depth_attachment=self.ctx.depth_renderbuffer(self.size),
+        )
+        self._topo: Topology | None = None
+        self._topo_key: tuple | None = None
+        self._faces_obj = None
+        self._topo_token: int | None = None
+        self._vao = None
+        self._dyn = None
+        self._textures: list = []
+        self._tex_token: int | None = None
+        self._tex_size: int | None = None
+
+    # ------------------------------------------------------------------ resources
+    def release(self) -> None:
+        """Free the GL objects and the context."""
+        self.ctx.release()
+
+    def __enter__(self) -> Renderer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def _bind_geometry(self, mesh: Mesh, appearance) -> Topology:
+        shell = getattr(appearance, "hair_shell", None)
+        if mesh.faces is self._faces_obj and appearance.token == self._topo_token:
+            return self._topo
+        key = topology_key(mesh, appearance.token)
+        self._faces_obj, self._topo_token = mesh.faces, appearance.token
+        if key == self._topo_key and self._topo is not None:
+            return self._topo
+        topo = topology_for(mesh, shell, key)
+        for obj in (self._vao, self._dyn, getattr(self, "_static", None),
+                    getattr(self, "_ibo", None)):
+            if obj is not None:
+                obj.release()
+        ctx = self.ctx
+        self._dyn = ctx.buffer(reserve=topo.n_total * 8 * 4, dynamic=True)
+        self._static = ctx.buffer(topo.static.tobytes())
+        self._ibo = ctx.buffer(topo.faces.tobytes())
+        self._vao = ctx.vertex_array(
+            self.prog,
+            [(self._dyn, "3f 3f 1f 1f", "in_pos", "in_nrm", "in_heat", "in_ao"),
+             (self._static, "2f 1f", "in_uv", "in_region")],
+            index_buffer=self._ibo, index_element_size=4,
+        )
+        self._topo, self._topo_key = topo, key
+        return topo
+
+    def _bind_textures(self, appearance) -> None:
+        if appearance.token == self._tex_token:
+            return
+        ctx, mgl = self.ctx, self._mgl
+        arrays = (appearance.albedo, appearance.aux, appearance.wrinkles)
+        s = appearance.albedo.shape[0]
+        if self._tex_size != s or not self._textures:
+            for t in self._textures:
+                t.release()
+            self._textures = [ctx.texture((s, s), a.shape[2]) for a in arrays]
+            self._tex_size = s
+        for unit, (tex, arr) in enumerate(zip(self._textures, arrays, strict=True)):
+            tex.write(np.ascontiguousarray(arr).tobytes())
+            if self._mipmaps:
+                tex.build_mipmaps()
+                tex.filter = (mgl.LINEAR_MIPMAP_LINEAR, mgl.LINEAR)
+            else:
+                tex.filter = (mgl.LINEAR, mgl.LINEAR)
+            tex.repeat_x = tex.repeat_y = False
+            tex.use(unit)
+        self._tex_token = appearance.token
+
+    # ------------------------------------------------------------------ drawing
+    def render(self, mesh: Mesh, appearance, camera: Camera, lighting: Lighting | None = None,
+               aus: np.ndarray | None = None, heat: np.ndarray | None = None) -> RenderResult:
+        """Render one image with every pass.
+
+        Args:
+            mesh: the (expressed) mesh; same topology, uv and regions as the neutral mesh the
+                appearance was painted on.
+            appearance: a :class:`pain3d.appearance.Appearance`.
+            camera: where to look from.
+            lighting: light rig (default: :class:`Lighting` defaults).
+            aus: (6,) AU intensities [AU4, AU6, AU7, AU9, AU10, AU43], FACS 0..5; drive the
+                expression wrinkles. None = no expression wrinkles.
+            heat: (V,) per-vertex heat already normalised to [0, 1] (see
+                :func:`pain3d.render.colormap.normalise_heat`), or None to skip the heatmap.
+
+        Returns:
+            A :class:`RenderResult` (arrays are fresh and owned by the caller).
+        """
+        if mesh.uv is None or mesh.regions is None:
+            raise ValueError("Renderer.render needs a mesh with uv and regions")
+        lighting = lighting or Lighting()
+        topo = self._bind_geometry(mesh, appearance)
+        self._bind_textures(appearance)
+        self._dyn.write(topo.dynamic(mesh.vertices, heat))
+        self._set_uniforms(topo, appearance, camera, lighting, aus)
+        ctx = self.ctx
+        self.fbo.use()
+        ctx.enable_only(self._mgl.DEPTH_TEST)
+        self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        self._vao.render()
+        return self._read(camera, want_heat=heat is not None)
+
+    def _set_uniforms(self, topo: Topology, appearance, camera: Camera, lighting: Lighting,
+                      aus: np.ndarray | None) -> None:
+        w, h = self.size
+        proj = camera.projection_matrix(w / h)
+        proj[1] *= -1.0  # render upside down so rows read back top-first (no flip copy)
+        mvp = (proj @ camera.view_matrix()).astype(np.float32)
+        p = self.prog
+        p["mvp"].write(mvp.T.copy().tobytes())
+        p["flip_facing"].value = -1.0  # the y flip reverses the winding seen by GL
+        p["cam_pos"].value = tuple(camera.position)
+        for name in ("key_dir", "key_rgb", "fill_dir", "fill_rgb", "rim_dir", "rim_rgb",
+                     "sky_rgb", "ground_rgb"):
+            p[name].value = getattr(lighting, name)
+        p["exposure"].value = lighting.exposure
+        p["au_w"].value = tuple(wrinkle_weights(aus))
+        el, er = topo.eye_centres_now
+        p["eye_l"].value = tuple(el)
+        p["eye_r"].value = tuple(er)
+        tr = appearance.traits
+        p["iris_rgb"].value = tr.iris_rgb
+        p["hair_rgb"].value = tr.hair_rgb
+
+    def _read(self, camera: Camera, want_heat: bool) -> RenderResult:
+        w, h = self.size
+        rgb = np.frombuffer(self.fbo.read(components=3, attachment=0), np.uint8).reshape(h, w, 3)
+        lab = np.frombuffer(self.fbo.read(components=2, attachment=1), np.uint8).reshape(h, w, 2)
+        parts = np.ascontiguousarray(lab[..., 0])
+        mask = np.where(parts > 0, np.uint8(255), np.uint8(0))
+        zbuf = np.frombuffer(self.fbo.read(components=1, attachment=-1, dtype="f4"), np.float32).reshape(h, w)
+        n, f = camera.near, camera.far
+        ndc = zbuf * 2.0 - 1.0
+        with np.errstate(divide="ignore"):
+            depth = (2.0 * f * n) / (f + n - ndc * (f - n))
+        depth = np.where(zbuf < 1.0, depth, 0.0).astype(np.float32)
+        heat = heatmap = None
+        if want_heat:
+            heat = np.ascontiguousarray(lab[..., 1])
+            heatmap = colourise(heat)
+        return RenderResult(rgb=rgb.copy(), mask=mask, parts=parts, depth=depth,
+                            heatmap=heatmap, heat=heat, camera=camera)
+
+
+def wrinkle_weights(aus: np.ndarray | None) -> np.ndarray:
+    """(4,) weights of the wrinkle-map channels from AUs (FACS 0..5), each in [0, 1].
+
+    glabellar lines <- AU4; nose wrinkles <- AU9 (and a little AU10); crow's feet <- the
+    stronger of AU6 and AU7; infraorbital furrow and nasolabial fold <- AU7, AU6, AU10.
+    """
+    if aus is None:
+        return np.zeros(4, np.float32)
+    a = np.clip(np.asarray(aus, np.float64), 0, 5) / 5.0
+    if a.shape != (6,):
+        raise ValueError(f"aus must be (6,) [AU4, AU6, AU7, AU9, AU10, AU43], got {a.shape}")
+    au4, au6, au7, au9, au10, _ = a
+    w = np.array([au4, max(au9, 0.4 * au10), max(au6, 0.8 * au7),
+                  max(au7, 0.7 * au6, 0.8 * au10)])
+    return np.clip(w ** 0.8 * 1.1, 0, 1).astype(np.float32)

@@ -1,0 +1,129 @@
+"""Per-topology caches of the renderer: merged head + hair faces, static attributes and the
+sparse operators that turn new vertex positions into normals and ambient occlusion fast."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+from scipy import sparse
+
+from pain3d.appearance.hair import HAIR_SHELL_REGION, HairShell
+from pain3d.appearance.landmarks import eye_centres
+from pain3d.face.mesh import Mesh, region_id
+
+
+class Topology:
+    """Everything about a mesh + hair shell that does not change with the expression.
+
+    Attributes:
+        n_mesh: vertices of the head mesh V.
+        n_total: V + shell vertices.
+        faces: (F + G, 3) uint32 merged triangles.
+        static: (n_total, 3) float32 interleaved uv (2) and region id (1).
+    """
+
+    def __init__(self, mesh: Mesh, shell: HairShell | None) -> None:
+        v, f = mesh.vertices, mesh.faces.astype(np.int64)
+        nv, nf = len(v), len(f)
+        self.n_mesh = nv
+        self.shell = shell
+        k = 0 if shell is None else len(shell.vertex_index)
+        self.n_total = nv + k
+        faces = [f]
+        uv = [mesh.uv]
+        reg = [mesh.regions.astype(np.float32)]
+        if shell is not None:
+            faces.append(shell.faces.astype(np.int64) + nv)
+            uv.append(mesh.uv[shell.vertex_index])
+            reg.append(np.full(k, HAIR_SHELL_REGION, np.float32))
+        self.faces = np.ascontiguousarray(np.concatenate(faces).astype(np.uint32))
+        self.static = np.ascontiguousarray(
+            np.c_[np.concatenate(uv), np.concatenate(reg)].astype(np.float32))
+        rows = f.ravel()
+        cols = np.repeat(np.arange(nf), 3)
+        self._v_of_f = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(nv, nf))
+        e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+        e = np.concatenate([e, e[:, ::-1]])
+        adj = sparse.csr_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(nv, nv))
+        adj.data[:] = 1.0
+        deg = np.asarray(adj.sum(axis=1)).ravel()
+        self._avg = sparse.diags(1.0 / np.maximum(deg, 1)) @ adj
+        self._avg2 = (self._avg @ self._avg).tocsr()
+        lengths = np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1)
+        edge = np.bincount(e[:, 0], lengths, minlength=nv) / np.maximum(np.bincount(
+            e[:, 0], minlength=nv), 1)
+        self._edge = np.maximum(edge, 1e-5).astype(np.float32)
+        regions = mesh.regions
+        self._eye = regions == region_id("eyeball")
+        self._mouth = regions == region_id("mouth_interior")
+        self._regions = regions
+        self._faces64 = f
+        self.eye_centres_now = eye_centres(v, regions)[:2]
+        self._buf = np.zeros((self.n_total, 8), np.float32)
+
+    def normals(self, vertices: np.ndarray) -> np.ndarray:
+        """(V, 3) float32 area-weighted unit vertex normals."""
+        t = vertices[self._faces64]
+        fn = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+        vn = np.asarray(self._v_of_f @ fn, dtype=np.float32)
+        vn /= np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
+        return vn
+
+    def ambient_occlusion(self, vertices: np.ndarray, normals: np.ndarray) -> np.ndarray:
+        """(V,) float32 in [0.3, 1]: darker where the surface is concave at the 2-ring scale
+        (creases, eye sockets, nostrils), recomputed per expression so folds deepen."""
+        lap = np.asarray(self._avg2 @ vertices, np.float32) - vertices
+        concave = np.einsum("ij,ij->i", lap, normals) / self._edge
+        ao = 1.0 - 0.9 * np.clip(concave, 0.0, 1.0)
+        ao = np.asarray(self._avg @ ao, np.float32)
+        ao[self._eye] = 0.75
+        ao[self._mouth] = 0.25
+        return np.clip(ao, 0.3, 1.0)
+
+    def dynamic(self, vertices: np.ndarray, heat: np.ndarray | None) -> bytes:
+        """Interleaved (n_total, 8) float32 position, normal, heat, AO as bytes."""
+        v = np.asarray(vertices, np.float32)
+        if v.shape != (self.n_mesh, 3):
+            raise ValueError(f"mesh has {v.shape} vertices, the bound topology {self.n_mesh}")
+        n = self.normals(v)
+        buf = self._buf
+        nv = self.n_mesh
+        buf[:nv, 0:3] = v
+        buf[:nv, 3:6] = n
+        if heat is None:
+            buf[:nv, 6] = 0.0
+        else:
+            h = np.asarray(heat, np.float32)
+            if h.shape != (nv,):
+                raise ValueError(f"heat must be (V,) = ({nv},), got {h.shape}")
+            buf[:nv, 6] = np.clip(h, 0.0, 1.0)
+        buf[:nv, 7] = self.ambient_occlusion(v, n)
+        if self.shell is not None:
+            idx = self.shell.vertex_index
+            buf[nv:, 0:3] = self.shell.positions(v, n)
+            buf[nv:, 3:6] = n[idx]
+            buf[nv:, 6] = buf[idx, 6]
+            buf[nv:, 7] = 1.0
+        self.eye_centres_now = eye_centres(v, self._regions)[:2] if self._eye.any() else (
+            self.eye_centres_now)
+        return buf.tobytes()
+
+
+_CACHE: dict[tuple, Topology] = {}
+
+
+def topology_key(mesh: Mesh, token: int | None) -> tuple:
+    """Cache key of a topology: face content hash, vertex count and the appearance token."""
+    digest = hashlib.sha1(np.ascontiguousarray(mesh.faces).tobytes()).digest()
+    return (digest, mesh.n_vertices, token)
+
+
+def topology_for(mesh: Mesh, shell: HairShell | None, key: tuple) -> Topology:
+    """The cached :class:`Topology` of a mesh topology + hair shell (a few kept)."""
+    topo = _CACHE.get(key)
+    if topo is None:
+        if len(_CACHE) >= 4:
+            _CACHE.pop(next(iter(_CACHE)))
+        topo = _CACHE[key] = Topology(mesh, shell)
+    return topo

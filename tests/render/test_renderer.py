@@ -1,0 +1,117 @@
+"""Renderer behaviour on tiny framebuffers (Mesa llvmpipe on CPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scenes import flat_appearance, quad
+
+from pain3d.face.mesh import PARTS
+from pain3d.render import Camera, Lighting, compose, default_views, heat_lut, wrinkle_weights
+
+DARK = Lighting(key_rgb=(0, 0, 0), fill_rgb=(0, 0, 0), rim_rgb=(0, 0, 0),
+                sky_rgb=(0.8, 0.8, 0.8), ground_rgb=(0.8, 0.8, 0.8), exposure=1.0)
+FRONT = Camera(yaw=0, pitch=0, distance=0.5, fov=20, target=(0, 0, 0))
+
+
+def expected_ambient_pixel(value: int, ambient: float) -> int:
+    """The shader's colour for uniform albedo under ambient light only (AO = 1)."""
+    lin = (value / 255.0) ** 2 * ambient
+    lin = lin / (1 + 0.12 * lin)
+    return int(round(np.sqrt(lin) * 255))
+
+
+def test_flat_quad_under_ambient_light_gives_exact_pixels(renderer):
+    res = renderer.render(quad(0.02), flat_appearance(160), FRONT, DARK)
+    h, w = res.mask.shape
+    c = res.rgb[h // 2, w // 2].astype(int)
+    assert np.abs(c - expected_ambient_pixel(160, 0.8)).max() <= 1
+    assert res.parts[h // 2, w // 2] == PARTS.index("skin")
+    assert res.mask[h // 2, w // 2] == 255
+    assert abs(res.depth[h // 2, w // 2] - 0.5) < 1e-4
+    # Corners are background in every pass.
+    for y, x in ((0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1)):
+        assert res.mask[y, x] == 0 and res.parts[y, x] == 0 and res.depth[y, x] == 0
+        assert res.rgb[y, x].tolist() == [0, 0, 0]
+
+
+def test_quad_lands_where_the_numpy_camera_projects_it(renderer):
+    centre = np.array([0.025, 0.015, 0.0])
+    cam = Camera(yaw=10, pitch=-5, roll=7, distance=0.5, fov=25, target=(0, 0, 0))
+    res = renderer.render(quad(0.006, centre=centre[:2]), flat_appearance(100), cam, DARK)
+    ys, xs = np.nonzero(res.mask)
+    px = cam.project(centre[None], renderer.size)[0]
+    assert abs(xs.mean() + 0.5 - px[0]) < 0.75
+    assert abs(ys.mean() + 0.5 - px[1]) < 0.75
+    assert abs(res.depth[ys, xs].mean() - px[2]) < 2e-3
+
+
+def test_parts_follow_regions(renderer):
+    res = renderer.render(quad(0.02, region="lips"), flat_appearance(100), FRONT, DARK)
+    assert set(np.unique(res.parts)) == {0, PARTS.index("lips")}
+
+
+def test_mask_depth_and_parts_agree_on_a_head(renderer, head, head_appearance):
+    for cam in default_views():
+        res = renderer.render(head, head_appearance, cam, Lighting())
+        inside = res.mask > 0
+        assert inside.mean() > 0.1
+        assert np.array_equal(inside, res.depth > 0)
+        assert np.array_equal(inside, res.parts > 0)
+        d = res.depth[inside]
+        assert d.min() > cam.distance - 0.2 and d.max() < cam.distance + 0.2
+        assert res.heatmap is None
+
+
+def test_neutral_heat_gives_a_black_heatmap(renderer, head, head_appearance):
+    res = renderer.render(head, head_appearance, default_views()[0], Lighting(),
+                          heat=np.zeros(head.n_vertices, np.float32))
+    assert res.heatmap.shape == (*renderer.size[::-1], 3)
+    assert res.heatmap.max() == 0
+
+
+def test_full_heat_is_white_on_the_head_and_black_outside(renderer, head, head_appearance):
+    res = renderer.render(head, head_appearance, default_views()[0], Lighting(),
+                          heat=np.ones(head.n_vertices, np.float32))
+    inside = res.mask > 0
+    assert (res.heatmap[inside] == 255).all()
+    assert (res.heatmap[~inside] == 0).all()
+
+
+def test_heat_lut_runs_black_red_yellow_white():
+    lut = heat_lut(4).tolist()
+    assert lut == [[0, 0, 0], [255, 0, 0], [255, 255, 0], [255, 255, 255]]
+    full = heat_lut().astype(int)
+    assert (np.diff(full, axis=0) >= 0).all()
+
+
+def test_same_inputs_render_identical_bytes(renderer, head, head_appearance):
+    cam = default_views()[1]
+    a = renderer.render(head, head_appearance, cam, Lighting(), aus=np.array([3, 2, 2, 1, 1, 0]))
+    b = renderer.render(head, head_appearance, cam, Lighting(), aus=np.array([3, 2, 2, 1, 1, 0]))
+    assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.depth, b.depth)
+
+
+def test_zero_aus_draw_no_expression_wrinkles(renderer, head, head_appearance):
+    cam = default_views()[0]
+    none = renderer.render(head, head_appearance, cam, Lighting(), aus=None)
+    zero = renderer.render(head, head_appearance, cam, Lighting(), aus=np.zeros(6))
+    assert np.array_equal(none.rgb, zero.rgb)
+    assert wrinkle_weights(np.zeros(6)).max() == 0
+    w = wrinkle_weights(np.array([5, 0, 0, 0, 0, 0]))
+    assert w[0] > 0.9 and w[1:].max() == 0
+
+
+def test_compose_keeps_head_pixels_and_background_elsewhere(renderer, head, head_appearance):
+    res = renderer.render(head, head_appearance, default_views()[0], Lighting())
+    bg = np.full_like(res.rgb, 77)
+    out = compose(res, bg, feather=0.0)
+    inside = res.mask > 0
+    assert np.array_equal(out[inside], res.rgb[inside])
+    assert (out[~inside] == 77).all()
+
+
+def test_wrong_heat_length_is_rejected(renderer, head, head_appearance):
+    with pytest.raises(ValueError, match="heat"):
+        renderer.render(head, head_appearance, default_views()[0], Lighting(),
+                        heat=np.zeros(3, np.float32))
