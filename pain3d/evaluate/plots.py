@@ -110,7 +110,8 @@ def plot_roc(df: pd.DataFrame, ref: str, levels: tuple[int, ...], path: Path) ->
         ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate",
                ylabel="true positive rate", title=f"PSPI ≥ {lv}")
         ax.set_aspect("equal")
-        ax.legend(loc="lower right", fontsize=7)
+        if fpr.size:
+            ax.legend(loc="lower right", fontsize=7)
     fig.suptitle(f"ROC curves ({ref}; thin: folds)", fontsize=10)
     return _save(fig, path)
 

@@ -151,9 +151,12 @@ class Scores:
 
     @property
     def primary(self) -> ReferenceScores:
-        """Label-free scores when present (the honest headline), else the first kind."""
-        if "label_free" in self.references:
-            return self.references["label_free"]
+        """The headline reference kind: label-free under the honest protocol, oracle under
+        the published one (when present), else the first kind scored."""
+        order = ("oracle", "label_free") if self.protocol == "published" else ("label_free",)
+        for kind in order:
+            if kind in self.references:
+                return self.references[kind]
         return next(iter(self.references.values()))
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,266 @@
+"""Training recipes: pretraining / fine-tuning (``train``), cross-validation (``cv``) and
+the production model, each writing one self-describing run folder.
+
+Run folder::
+
+    RUN/
+      config.yaml        resolved config (pain3d version included)
+      run.json           recipe, protocol, folds and their subjects, seed
+      fold_K/            one fit per fold (cv): checkpoints/, logs/, model/, predictions.csv
+      model/             pain3d checkpoint of the selected weights (train, production)
+      predictions.csv    every fold's un-augmented train and test predictions
+      report.md, report.html, metrics.json, plots/   (pain3d.evaluate)
+
+The honest protocol is the default: epochs are selected on an inner validation split of the
+training subjects, test folds are predicted with label-free references (oracle references are
+predicted as well and reported separately), thresholds come from un-augmented training
+predictions. ``cv.protocol = published`` selects on the test fold with oracle references.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pain3d.config import save_config, to_dict
+from pain3d.evaluate.report import Report, evaluate_run
+from pain3d.io import atomic_path, atomic_write_json
+from pain3d.train.config import TrainConfig
+from pain3d.train.data import RunData, cv_folds, inner_split, open_data, reference_label
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """A finished run.
+
+    Attributes:
+        run_dir: the run folder.
+        checkpoint_dir: pain3d checkpoint folder of the selected model (``load_model``-able);
+            for cv, fold 0's model (or the production model when trained).
+        metrics: headline numbers (mean over folds for cv): mae, pcc, auroc_1, f1_macro, ...
+        report: the evaluation report written into the run folder (None when not evaluated).
+    """
+
+    run_dir: Path
+    checkpoint_dir: Path
+    metrics: dict[str, float] = field(default_factory=dict)
+    report: Report | None = None
+
+
+def make_run_dir(cfg: TrainConfig, kind: str) -> Path:
+    """``cfg.run_dir`` or ``out_dir/<name>-<kind>-<UTC time>``; config and run.json inside."""
+    if cfg.run_dir:
+        rd = Path(cfg.run_dir)
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        rd = Path(cfg.out_dir) / f"{cfg.name}-{kind}-{stamp}"
+    rd.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, rd / "config.yaml")
+    return rd
+
+
+def _build(cfg: TrainConfig) -> Any:
+    from pain3d.model import build_model, load_model
+
+    if cfg.init:
+        model = load_model(cfg.init)
+        log.info("initialised from %s", cfg.init)
+        return model
+    return build_model(cfg.model)
+
+
+def _size(cfg: TrainConfig, model: Any) -> int:
+    return int(cfg.data.image_size or model.preprocessing["size"])
+
+
+def _eval_policy(cfg: TrainConfig, data: RunData) -> str:
+    if cfg.model.reference == "none" and not cfg.init:
+        return "none"
+    if cfg.data.reference in ("other-identity", "none"):
+        return cfg.data.reference
+    if data.kind == "synthetic":
+        return "same-identity"
+    return "oracle" if cfg.cv.protocol == "published" else "label-free"
+
+
+def _predict(model: Any, data: RunData, rows: np.ndarray, cfg: TrainConfig, policy: str,
+             fold: str, split: str) -> pd.DataFrame:
+    from pain3d.train.runner import predict_table
+
+    ds = data.dataset(rows, _size(cfg, model), policy, n=cfg.data.references,
+                      seed=cfg.trainer.seed, deterministic=True,
+                      label_free_frames=cfg.data.label_free_frames)
+    df = predict_table(model, ds, cfg.trainer.eval_batch_size, num_workers=0)
+    df.insert(0, "reference", reference_label(policy))
+    df.insert(0, "split", split)
+    df.insert(0, "fold", fold)
+    return df
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def _fit(cfg: TrainConfig, data: RunData, fit_rows: np.ndarray, val_rows: np.ndarray | None,
+         out: Path, callbacks: list[Any] | None = None) -> Any:
+    """Build (or load) the model, fit it in ``out`` and save the selected weights there."""
+    import torch
+
+    from pain3d.model import save_checkpoint
+    from pain3d.train.runner import fit_model
+
+    torch.manual_seed(cfg.trainer.seed)  # same head initialisation in every fold
+    model = _build(cfg)
+    size = _size(cfg, model)
+    policy = cfg.data.reference if not (cfg.model.reference == "none" and not cfg.init) else "none"
+    if data.kind == "synthetic" and policy == "label-free":
+        policy = "same-identity"
+    train_set = data.dataset(fit_rows, size, policy, seed=cfg.trainer.seed,
+                             label_free_frames=cfg.data.label_free_frames)
+    val_set = None
+    if val_rows is not None and len(val_rows):
+        val_set = data.dataset(val_rows, size, _eval_policy(cfg, data), n=1,
+                               seed=cfg.trainer.seed, deterministic=True,
+                               label_free_frames=cfg.data.label_free_frames)
+    res = fit_model(model, train_set, val_set, out, cfg.trainer, cfg.optim, cfg.loss,
+                    resume=cfg.resume, callbacks=callbacks)
+    save_checkpoint(model, out / "model", extra={
+        "epochs": res.epochs, "val_mae": None if np.isnan(res.best_score) else res.best_score,
+        "selected_from": str(res.best_path), "data": to_dict(cfg.data)})
+    return model
+
+
+def _headline(report: Report) -> dict[str, float]:
+    return {k: v["mean"] for k, v in report.summary.items()
+            if not k.startswith(("n_", "threshold"))}
+
+
+def pretrain(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
+    """Train one model (synthetic pretraining, or fine-tuning from ``cfg.init``).
+
+    Epochs are selected on the data's ``val`` split (or ``val_fraction`` of the training
+    identities when there is none); the selected model is evaluated on the ``test`` split
+    (``val`` when there is no test split) with thresholds from (at most
+    ``trainer.eval_train_max``) un-augmented training predictions.
+    """
+    rd = make_run_dir(cfg, "train")
+    data = open_data(cfg.data)
+    seed = cfg.trainer.seed
+    train_rows = data.rows(split="train")
+    val_rows = data.rows(split="val")
+    if len(train_rows) == 0:  # no split column: all frames, split by subject here
+        subs = np.unique(data.table.subject[data.rows()])
+        fit_s, val_s = inner_split(subs, max(cfg.val_fraction, 1e-6), seed) \
+            if cfg.val_fraction > 0 else (subs, np.array([], str))
+        train_rows, val_rows = data.rows(fit_s), data.rows(val_s) if len(val_s) else None
+    elif len(val_rows) == 0 and cfg.val_fraction > 0:
+        fit_s, val_s = inner_split(np.unique(data.table.subject[train_rows]), cfg.val_fraction,
+                                   seed)
+        train_rows, val_rows = data.rows(fit_s, "train"), data.rows(val_s, "train")
+    test_rows = data.rows(split="test")
+    if len(test_rows) == 0:
+        test_rows = val_rows if val_rows is not None else np.array([], np.int64)
+    atomic_write_json(rd / "run.json", {
+        "recipe": "train", "protocol": "honest", "seed": seed, "init": cfg.init,
+        "model": cfg.model.preset, "data": str(cfg.data.root), "kind": data.kind,
+        "frames": {"train": int(len(train_rows)),
+                   "val": int(0 if val_rows is None else len(val_rows)),
+                   "test": int(len(test_rows))}})
+    model = _fit(cfg, data, train_rows, val_rows, rd, callbacks)
+    report = None
+    if len(test_rows):
+        policy = _eval_policy(cfg, data)
+        rng = np.random.default_rng(seed)
+        cal = train_rows
+        if cfg.eval_train_max and len(cal) > cfg.eval_train_max:
+            cal = np.sort(rng.choice(cal, cfg.eval_train_max, replace=False))
+        df = pd.concat([_predict(model, data, cal, cfg, policy, "0", "train"),
+                        _predict(model, data, test_rows, cfg, policy, "0", "test")],
+                       ignore_index=True)
+        _write_csv(df, rd / "predictions.csv")
+        report = evaluate_run(rd)
+    return RunResult(rd, rd / "model", _headline(report) if report else {}, report)
+
+
+def cross_validate(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
+    """K-fold / LOSO cross-validation by subject, every fold from the same initial weights.
+
+    With ``cv.production`` a final model is trained on all subjects (epochs selected on an
+    inner validation split) into ``RUN/production/model``.
+    """
+    cv = cfg.cv
+    rd = make_run_dir(cfg, "cv" if not cv.production else "production")
+    data = open_data(cfg.data)
+    seed = cfg.trainer.seed
+    folds = cv_folds(data, cv.scheme, cv.folds, seed)
+    chosen = [k for k in range(len(folds)) if not cv.only_folds or k in cv.only_folds]
+    plan = []
+    for k in chosen:
+        train_s, test_s = folds[k]
+        if cv.protocol == "honest":
+            fit_s, val_s = inner_split(train_s, cv.inner_val_fraction, seed + k)
+        else:  # published: the test fold doubles as the selection set
+            fit_s, val_s = train_s, test_s
+        plan.append({"fold": k, "fit": fit_s.tolist(), "val": val_s.tolist(),
+                     "test": test_s.tolist()})
+    atomic_write_json(rd / "run.json", {
+        "recipe": "cv", "protocol": cv.protocol, "cv": f"{cv.scheme} ({len(folds)} folds)",
+        "seed": seed, "init": cfg.init, "model": cfg.model.preset, "data": str(cfg.data.root),
+        "folds": plan, "production": cv.production})
+    policy = _eval_policy(cfg, data)
+    first_model_dir = None
+    parts = []
+    for p in plan:
+        k = p["fold"]
+        out = rd / f"fold_{k}"
+        pred_path = out / "predictions.csv"
+        if cfg.resume and pred_path.is_file():
+            log.info("fold %d already done (%s)", k, pred_path)
+            parts.append(pd.read_csv(pred_path, dtype={"fold": str, "subject": str}))
+            first_model_dir = first_model_dir or out / "model"
+            continue
+        log.info("fold %d/%d: fit %d subjects, select on %d, test %d", k + 1, len(folds),
+                 len(p["fit"]), len(p["val"]), len(p["test"]))
+        model = _fit(cfg, data, data.rows(np.array(p["fit"])), data.rows(np.array(p["val"])),
+                     out, callbacks)
+        first_model_dir = first_model_dir or out / "model"
+        train_rows = data.rows(np.array(p["fit"] + (p["val"] if cv.protocol == "honest" else [])))
+        dfs = [_predict(model, data, train_rows, cfg, policy, str(k), "train"),
+               _predict(model, data, data.rows(np.array(p["test"])), cfg, policy, str(k),
+                        "test")]
+        if cv.evaluate_oracle and policy != "oracle" and policy != "none" \
+                and data.kind != "synthetic":
+            dfs.append(_predict(model, data, data.rows(np.array(p["test"])), cfg, "oracle",
+                                str(k), "test"))
+        df = pd.concat(dfs, ignore_index=True)
+        _write_csv(df, pred_path)
+        parts.append(df)
+    _write_csv(pd.concat(parts, ignore_index=True), rd / "predictions.csv")
+    report = evaluate_run(rd, protocol=cv.protocol)
+    ckpt = first_model_dir or rd
+    if cv.production:
+        ckpt = production(cfg, data, rd / "production")
+    return RunResult(rd, ckpt, _headline(report), report)
+
+
+def production(cfg: TrainConfig, data: RunData | None = None, out: Path | None = None) -> Path:
+    """Train one model on every subject; epochs selected on an inner validation split.
+
+    Returns:
+        The pain3d checkpoint folder of the production model.
+    """
+    data = data or open_data(cfg.data)
+    out = out or make_run_dir(cfg, "production")
+    fit_s, val_s = inner_split(data.subjects, cfg.cv.inner_val_fraction, cfg.trainer.seed)
+    atomic_write_json(out / "production.json", {"fit": fit_s.tolist(), "val": val_s.tolist()})
+    _fit(cfg, data, data.rows(fit_s), data.rows(val_s), out)
+    return out / "model"

@@ -1,0 +1,285 @@
+"""One Lightning fit in one folder, and deterministic prediction into predictions tables.
+
+``fit_model`` is the only place that builds a ``lightning.Trainer``: precision, devices and
+DDP, gradient clipping, loggers (TensorBoard, CSV, optional wandb), the best checkpoint on
+validation MAE, ``last.ckpt`` every N steps and every epoch, and resuming from it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+
+from pain3d.facs import AU_NAMES
+from pain3d.io import atomic_write_json
+from pain3d.model.loss import LossWeights
+from pain3d.model.vitpain import ViTPain
+from pain3d.train.config import OptimConfig, TrainerConfig
+from pain3d.train.module import PainModule
+from pain3d.train.sampling import make_loader, pain_weights
+
+log = logging.getLogger(__name__)
+
+LAST = "last.ckpt"
+BEST = "best.ckpt"
+
+
+@dataclass
+class FitResult:
+    """What a fit left behind.
+
+    Attributes:
+        best_path: Lightning checkpoint with the best validation MAE (or the last epoch when
+            there was no validation set).
+        best_score: its validation MAE (NaN without validation).
+        epochs: epochs trained in total.
+        resumed: whether this call continued an interrupted fit.
+    """
+
+    best_path: Path
+    best_score: float
+    epochs: int
+    resumed: bool
+
+
+def resolve_precision(p: str) -> str:
+    """``auto`` -> ``bf16-mixed`` on a CUDA device with bf16, else ``32-true``."""
+    if p == "auto":
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return "bf16-mixed"
+        return "32-true"
+    return "32-true" if p == "32" else p
+
+
+def _devices(spec: str) -> Any:
+    if spec == "auto":
+        return "auto"
+    if "," in spec:
+        return [int(d) for d in spec.split(",") if d.strip()]
+    return int(spec)
+
+
+def _n_devices(devices: Any) -> int:
+    if devices == "auto":
+        return max(torch.cuda.device_count(), 1)
+    return len(devices) if isinstance(devices, list) else int(devices)
+
+
+class _LastCheckpoint(L.Callback):
+    """``last.ckpt`` every ``every`` optimiser steps and at each epoch end (atomic)."""
+
+    def __init__(self, path: Path, every: int) -> None:
+        self.path, self.every = path, every
+
+    def _save(self, trainer: L.Trainer) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        trainer.save_checkpoint(tmp)
+        if trainer.is_global_zero:
+            tmp.replace(self.path)
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if trainer.global_step % self.every == 0:
+            self._save(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._save(trainer)
+
+
+def _loggers(cfg: TrainerConfig, run_dir: Path, resumed: bool) -> list[Any]:
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    out: list[Any] = []
+    if cfg.csv:
+        # The CSV logger rewrites its folder: a resumed fit logs beside the interrupted one.
+        version = "csv"
+        if resumed:
+            n = len(list((run_dir / "logs").glob("csv-resumed-*"))) + 1
+            version = f"csv-resumed-{n}"
+        out.append(CSVLogger(save_dir=str(run_dir), name="logs", version=version))
+    if cfg.tensorboard:
+        try:
+            out.append(TensorBoardLogger(save_dir=str(run_dir), name="logs",
+                                         version="tensorboard", default_hp_metric=False))
+        except ModuleNotFoundError:
+            log.warning("tensorboard is not installed: TensorBoard logging off (CSV still on)")
+    if cfg.wandb:
+        from lightning.pytorch.loggers import WandbLogger
+
+        out.append(WandbLogger(save_dir=str(run_dir), project="pain3d", name=run_dir.name))
+    return out
+
+
+def fit_model(model: ViTPain, train_set: Any, val_set: Any | None, run_dir: str | Path,
+              trainer_cfg: TrainerConfig, optim: OptimConfig, loss: LossWeights,
+              resume: bool = True, callbacks: list[Any] | None = None) -> FitResult:
+    """Train ``model`` in place on ``train_set``; select the epoch on ``val_set``.
+
+    On return the model holds the selected (best) weights. When ``run_dir/checkpoints``
+    holds a ``last.ckpt`` and ``resume`` is set, training continues from it (same batches,
+    augmentation and dropout as an uninterrupted run with the same seed); a finished fit
+    (``fit.json``) is not repeated.
+
+    Args:
+        model: the network to train.
+        train_set, val_set: datasets of training samples (``pain3d.data.PainDataset``).
+        run_dir: folder for ``checkpoints/``, ``logs/`` and ``fit.json``.
+        trainer_cfg, optim, loss: settings.
+        resume: continue from ``last.ckpt`` when present.
+        callbacks: extra Lightning callbacks (tests use one to simulate a crash).
+    """
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+
+    from pain3d.data.common import collate
+
+    tc = trainer_cfg
+    _quiet_lightning()
+    model.train()  # load_model returns eval mode; Lightning expects training mode
+    run_dir = Path(run_dir)
+    ckpt_dir = run_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    done = run_dir / "fit.json"
+    module = PainModule(model, optim, loss, augment=tc.augment, seed=tc.seed, epochs=tc.epochs)
+    if resume and done.is_file():
+        info = json.loads(done.read_text())
+        best = Path(info["best_path"])
+        _load_weights(module, best)
+        log.info("fit in %s already finished; using %s", run_dir, best)
+        return FitResult(best, float(info["best_score"] if info["best_score"] is not None
+                                     else np.nan), int(info["epochs"]), False)
+
+    L.seed_everything(tc.seed, workers=True, verbose=False)
+    devices = _devices(tc.devices)
+    strategy = tc.strategy
+    if strategy == "auto" and (_n_devices(devices) > 1 and tc.accelerator != "cpu"
+                               or tc.num_nodes > 1):
+        strategy = "ddp"
+    # Each rank takes its share of one global order (EpochBatchSampler reads rank and world
+    # size once Lightning has started DDP); Lightning must not swap in a DistributedSampler.
+    labels = train_set.labels() if hasattr(train_set, "labels") else None
+    weights = pain_weights(labels["pspi"], tc.pain_weight) if labels is not None else None
+    pin = torch.cuda.is_available()
+    train_loader = make_loader(train_set, tc.batch_size, collate, seed=tc.seed, train=True,
+                               weights=weights, num_workers=tc.num_workers, pin_memory=pin)
+    module.train_loader_sampler = train_loader.batch_sampler
+    val_loader = (make_loader(val_set, tc.eval_batch_size, collate, seed=tc.seed, train=False,
+                              num_workers=tc.num_workers, pin_memory=pin)
+                  if val_set is not None and len(val_set) else None)
+    cbs: list[Any] = [_LastCheckpoint(ckpt_dir / LAST, tc.checkpoint_every_n_steps)]
+    if val_loader is not None:
+        cbs.append(ModelCheckpoint(dirpath=str(ckpt_dir), filename="best", monitor="val/mae",
+                                   mode="min", save_top_k=1, auto_insert_metric_name=False,
+                                   enable_version_counter=False))
+    last = ckpt_dir / LAST
+    resumed = bool(resume and last.is_file())
+    loggers = _loggers(tc, run_dir, resumed)
+    if loggers:
+        cbs.append(LearningRateMonitor(logging_interval="epoch"))
+    cbs += callbacks or []
+    trainer = L.Trainer(
+        max_epochs=tc.epochs, accelerator=tc.accelerator, devices=devices,
+        num_nodes=tc.num_nodes, strategy=strategy, precision=resolve_precision(tc.precision),
+        gradient_clip_val=optim.grad_clip or None, logger=loggers or False, callbacks=cbs,
+        log_every_n_steps=tc.log_every_n_steps, deterministic=tc.deterministic or None,
+        use_distributed_sampler=False, default_root_dir=str(run_dir),
+        enable_checkpointing=True, enable_progress_bar=sys.stderr.isatty(),
+        enable_model_summary=False, num_sanity_val_steps=0,
+        limit_train_batches=tc.max_steps_per_epoch or None,
+    )
+    if resumed:
+        log.info("resuming %s from %s", run_dir, last)
+    trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resumed else None)
+    best_path, best_score = last, float("nan")
+    for cb in cbs:
+        if isinstance(cb, ModelCheckpoint) and cb.best_model_path:
+            best_path = Path(cb.best_model_path)
+            if cb.best_model_score is not None:
+                best_score = float(cb.best_model_score)
+    if best_path != last:
+        _load_weights(module, best_path)
+    else:
+        trainer.save_checkpoint(ckpt_dir / BEST)
+        best_path = ckpt_dir / BEST
+    if trainer.is_global_zero:
+        atomic_write_json(done, {"best_path": str(best_path), "best_score": None if
+                                 np.isnan(best_score) else best_score,
+                                 "epochs": trainer.current_epoch, "resumed": resumed})
+    return FitResult(best_path, best_score, trainer.current_epoch, resumed)
+
+
+def _quiet_lightning() -> None:
+    """Keep Lightning's per-fit banners (tips, weights_only notes) out of user logs."""
+    import warnings
+
+    for name in ("lightning.pytorch.utilities.rank_zero",
+                 "lightning.pytorch.trainer.connectors.checkpoint_connector",
+                 "lightning.fabric.utilities.seed"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*The given NumPy array is not writable.*")
+
+
+def _load_weights(module: PainModule, path: Path) -> None:
+    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    trainable = {f"model.{k}" for k in module.model.trainable_state_dict()}
+    lost = sorted(trainable & set(missing))
+    if lost or unexpected:
+        raise RuntimeError(f"checkpoint {path} does not fit this model: missing {lost[:5]}, "
+                           f"unexpected {list(unexpected)[:5]}")
+
+
+@torch.inference_mode()
+def predict_table(model: ViTPain, dataset: Any, batch_size: int = 64, num_workers: int = 0,
+                  device: str | torch.device | None = None) -> pd.DataFrame:
+    """Un-augmented predictions for every sample of ``dataset``, in dataset order.
+
+    Deterministic: eval mode, fixed order, the dataset's (deterministic) references.
+
+    Returns:
+        One row per sample: ``subject``, ``pred``, ``true``, ``pred_<AU>``, ``true_<AU>``,
+        ``sequence``, ``frame``, ``path``.
+    """
+    from pain3d.data.common import collate
+
+    dev = torch.device(device) if device else torch.device(
+        "cuda" if torch.cuda.is_available() else "cpu")
+    was_training = model.training
+    model.eval().to(dev)
+    loader = make_loader(dataset, batch_size, collate, train=False, num_workers=num_workers)
+    cols: dict[str, list[Any]] = {k: [] for k in ("subject", "sequence", "frame", "path")}
+    preds, trues, paus, taus = [], [], [], []
+    for batch in loader:
+        image = model.normalize(batch["image"].to(dev))
+        neutral = batch.get("neutral")
+        neutral = model.normalize(neutral.to(dev)) if neutral is not None else None
+        out = model(image, neutral=neutral)
+        preds.append(out.pspi.float().cpu().numpy())
+        paus.append(out.au.float().cpu().numpy())
+        trues.append(batch["pspi"].float().numpy())
+        taus.append(batch["au"].float().numpy())
+        cols["subject"] += list(batch["subject"])
+        for m in batch["meta"]:
+            cols["sequence"].append(m.get("sequence", ""))
+            cols["frame"].append(m.get("frame", 0))
+            cols["path"].append(m.get("path", ""))
+    model.train(was_training)
+    pau, tau = np.concatenate(paus), np.concatenate(taus)
+    df = pd.DataFrame({"subject": cols["subject"], "pred": np.concatenate(preds),
+                       "true": np.concatenate(trues)})
+    for j, a in enumerate(AU_NAMES):
+        df[f"pred_{a}"] = pau[:, j]
+        df[f"true_{a}"] = tau[:, j]
+    for k in ("sequence", "frame", "path"):
+        df[k] = cols[k]
+    return df

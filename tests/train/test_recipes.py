@@ -1,0 +1,128 @@
+"""End to end on tiny data: cross-validation, reports, resume, determinism, saved config."""
+
+from __future__ import annotations
+
+import json
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import pytest
+
+from pain3d.evaluate import metrics as M
+from pain3d.evaluate.protocol import read_predictions
+
+
+@pytest.fixture(scope="module")
+def cv_run(unbc_file, tiny_config, tmp_path_factory):
+    """A 5-fold honest cross-validation of the tiny model on the fake UNBC file (1 epoch)."""
+    from pain3d.train.recipes import cross_validate
+
+    cfg = tiny_config(**{"data.root": str(unbc_file), "trainer.epochs": 1,
+                         "run_dir": str(tmp_path_factory.mktemp("cv") / "run")})
+    return cross_validate(cfg)
+
+
+def test_cv_report_equals_metrics_recomputed_from_the_saved_predictions(cv_run):
+    rd = cv_run.run_dir
+    df = read_predictions(rd / "predictions.csv")
+    data = json.loads((rd / "metrics.json").read_text())
+    summary = data["references"]["label_free"]["summary"]
+    maes, aucs, f1s = [], [], []
+    for fold in sorted(df.fold.unique()):
+        te = df[(df.fold == fold) & (df.split == "test") & (df.reference == "label_free")]
+        tr = df[(df.fold == fold) & (df.split == "train")]
+        maes.append(np.mean(np.abs(te.pred - te.true)))
+        aucs.append(M.auroc_at(te.pred, te.true, 1))
+        th = M.calibrate_threshold(tr.pred, tr.true, 1)
+        f1s.append(M.f1_at(te.pred, te.true, 1, th))
+    assert summary["mae"]["mean"] == pytest.approx(np.mean(maes))
+    assert summary["auroc_1"]["mean"] == pytest.approx(np.nanmean(aucs))
+    assert summary["f1_1"]["mean"] == pytest.approx(np.nanmean(f1s))
+    assert cv_run.metrics["mae"] == pytest.approx(np.mean(maes))
+    md = (rd / "report.md").read_text()
+    assert "Protocol: honest" in md and "ORACLE references" in md
+    assert (rd / "report.html").is_file() and (rd / "plots" / "roc.png").is_file()
+
+
+def test_honest_cv_selects_on_training_subjects_and_tests_every_subject_once(cv_run, unbc_file):
+    run = json.loads((cv_run.run_dir / "run.json").read_text())
+    assert run["protocol"] == "honest" and len(run["folds"]) == 5
+    tested = []
+    for f in run["folds"]:
+        assert not set(f["val"]) & set(f["test"]) and not set(f["fit"]) & set(f["test"])
+        assert f["val"]  # an inner validation split exists
+        tested += f["test"]
+    assert len(tested) == len(set(tested)) == 10
+    df = read_predictions(cv_run.run_dir / "predictions.csv")
+    for f in run["folds"]:
+        rows = df[df.fold == str(f["fold"])]
+        assert set(rows[rows.split == "test"].subject) == set(f["test"])
+        assert set(rows[rows.split == "train"].subject) == set(f["fit"]) | set(f["val"])
+    assert set(df.reference) == {"label_free", "oracle"}
+
+
+def test_every_fold_saves_a_loadable_model_logs_and_the_resolved_config(cv_run):
+    from pain3d.config import load_config
+    from pain3d.model import load_model
+    from pain3d.train.config import TrainConfig
+
+    rd = cv_run.run_dir
+    cfg = load_config(TrainConfig, rd / "config.yaml")
+    assert cfg.model.preset == "tiny" and cfg.trainer.epochs == 1
+    for k in range(5):
+        assert (rd / f"fold_{k}" / "logs" / "csv" / "metrics.csv").is_file()
+        assert (rd / f"fold_{k}" / "checkpoints" / "last.ckpt").is_file()
+    model = load_model(cv_run.checkpoint_dir)
+    assert model.preprocessing["size"] == 32
+
+
+def test_evaluation_of_a_checkpoint_is_deterministic(cv_run, unbc_file, tiny_config):
+    from pain3d.model import load_model
+    from pain3d.train.data import open_data
+    from pain3d.train.runner import predict_table
+
+    cfg = tiny_config(**{"data.root": str(unbc_file)})
+    data = open_data(cfg.data)
+    rows = data.rows()
+    model = load_model(cv_run.checkpoint_dir)
+    runs = [predict_table(model, data.dataset(rows, 32, "label-free", seed=42,
+                                              deterministic=True, label_free_frames=2),
+                          batch_size=16) for _ in range(2)]
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    saved = pd.read_csv(cv_run.run_dir / "fold_0" / "predictions.csv", dtype={"subject": str})
+    saved = saved[(saved.split == "test") & (saved.reference == "label_free")]
+    again = runs[0].set_index("path").loc[saved.path]
+    np.testing.assert_allclose(again.pred.to_numpy(), saved.pred.to_numpy(), rtol=1e-5)
+
+
+class _Crash(L.Callback):
+    """Stops the process-equivalent of a kill right after step ``at`` was checkpointed."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step == self.at:
+            raise SystemExit(f"simulated kill at step {self.at}")
+
+
+def test_a_run_killed_mid_epoch_resumes_to_the_same_numbers(synthetic_root, tiny_config,
+                                                             tmp_path):
+    from pain3d.train.recipes import pretrain
+
+    over = {"data.root": str(synthetic_root), "trainer.batch_size": 4, "trainer.epochs": 2,
+            "trainer.checkpoint_every_n_steps": 1, "trainer.augment": "synthetic"}
+    whole = pretrain(tiny_config(**over, run_dir=str(tmp_path / "whole")))
+    # 18 training frames / batch 4 = 4 steps per epoch: step 6 is inside epoch 2.
+    with pytest.raises(SystemExit, match="step 6"):
+        pretrain(tiny_config(**over, run_dir=str(tmp_path / "killed")), callbacks=[_Crash(6)])
+    assert not (tmp_path / "killed" / "fit.json").exists()
+    resumed = pretrain(tiny_config(**over, run_dir=str(tmp_path / "killed")))
+    fit = json.loads((tmp_path / "killed" / "fit.json").read_text())
+    assert fit["resumed"] is True
+    a = pd.read_csv(whole.run_dir / "predictions.csv")
+    b = pd.read_csv(resumed.run_dir / "predictions.csv")
+    np.testing.assert_allclose(a.pred.to_numpy(), b.pred.to_numpy(), rtol=1e-5, atol=1e-6)
+    assert resumed.metrics["mae"] == pytest.approx(whole.metrics["mae"], rel=1e-5)
+    assert a.pred.std() > 0  # the comparison is not between two constant outputs
