@@ -1,0 +1,75 @@
+"""Face geometry: identities, neutral whole-head meshes, the AU rig, export.
+
+Units and frame (everything in this package returns them): metres; head frame with x to
+the subject's left (the viewer's right in a frontal view), y up, z toward the camera (out of
+the face); origin midway between the eye centres; triangles counter-clockwise seen from
+outside. Internally the built-in head is built in centimetres (the canonical face's unit)
+and converted once, in :func:`identity_mesh`.
+
+Pure numpy (and scipy.sparse); torch is never imported. Typical use::
+
+    from pain3d.face import sample_identities, identity_mesh, express, displacement
+    ids = sample_identities(100, seed=0)
+    neutral = identity_mesh(ids[0])                 # whole head, eyeballs, mouth interior
+    pain = express(neutral, [4, 3, 3, 2, 2, 0])     # AU4, AU6, AU7, AU9, AU10, AU43
+    heat = displacement(neutral, pain) / HEATMAP_SCALE_M
+
+The mesh's regions (:data:`pain3d.face.mesh.REGIONS`) label every vertex, eyeballs and the
+mouth interior included; the UV layout is described in :mod:`pain3d.face.head`.
+"""
+
+from __future__ import annotations
+
+from pain3d.face.expression import au_attribution, displacement, express
+from pain3d.face.identity import (
+    DEMOGRAPHIC_SHIFTS,
+    SHAPE_PARAMS,
+    Identity,
+    sample_identities,
+)
+from pain3d.face.mesh import PARTS, REGIONS, Mesh, region_id
+from pain3d.face.rig import BASIS_AUS, HEATMAP_SCALE_M, NUISANCE_AUS
+
+
+def identity_mesh(identity: Identity, flame=None) -> Mesh:
+    """Neutral whole-head mesh (metres, head frame) of an identity, with its AU rig attached.
+
+    Args:
+        identity: from :func:`sample_identities`.
+        flame: for ``identity.face_model == "flame"``, the model from
+            :func:`pain3d.face.flame.load_flame`.
+    """
+    if identity.face_model == "flame":
+        if flame is None:
+            raise ValueError("a FLAME identity needs flame=load_flame(folder)")
+        return flame.identity_mesh(identity)
+    from pain3d.face.builtin import builtin_mesh
+
+    return builtin_mesh(identity)
+
+
+def export_obj(mesh: Mesh, path, texture=None):
+    """Write ``mesh`` as OBJ + MTL (+ PNG texture); see :func:`pain3d.face.export.export_obj`."""
+    from pain3d.face.export import export_obj as _export
+
+    return _export(mesh, path, texture)
+
+
+__all__ = [
+    "BASIS_AUS",
+    "DEMOGRAPHIC_SHIFTS",
+    "HEATMAP_SCALE_M",
+    "NUISANCE_AUS",
+    "PARTS",
+    "REGIONS",
+    "SHAPE_PARAMS",
+    "Identity",
+    "Mesh",
+    "au_attribution",
+    "displacement",
+    "export_obj",
+    "express",
+    "identity_mesh",
+    "region_id",
+    "sample_identities",
+]

@@ -8,6 +8,7 @@ origin is midway between the eye centres. Triangles wind counter-clockwise seen 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -74,12 +75,16 @@ class Mesh:
         faces: (F, 3) int32 vertex indices, counter-clockwise seen from outside.
         uv: (V, 2) float32 texture coordinates in [0, 1] (origin bottom-left), or None.
         regions: (V,) uint8 ids into :data:`REGIONS`, or None.
+        rig: the identity's AU rig (:class:`pain3d.face.rig.Rig`) when the mesh came from
+            :func:`pain3d.face.identity_mesh`; kept by :meth:`with_vertices`, so an expressed
+            mesh still knows its rig. None for meshes from elsewhere.
     """
 
     vertices: np.ndarray
     faces: np.ndarray
     uv: np.ndarray | None = None
     regions: np.ndarray | None = None
+    rig: Any = None
 
     def __post_init__(self) -> None:
         v, f = self.vertices, self.faces

