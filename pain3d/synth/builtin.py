@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from pain3d.demographics import Demographics
+from pain3d.synth import layout
 from pain3d.synth.renderer import RenderedImage
 from pain3d.synth.spec import GenerateConfig, IdentitySpec, SampleSpec
 
@@ -60,6 +61,12 @@ class BuiltinRenderer:
                             self.cfg.flame_dir)[identity.index]
         mesh = identity_mesh(ident)
         app = sample_appearance(ident, identity.seed, mesh=mesh, texture_size=_TEXTURE_SIZE)
+        # The renderer derives per-topology data from the first mesh it binds for an
+        # appearance; binding the neutral mesh first makes every later render independent of
+        # which samples came before (so one sample regenerates alone, byte for byte).
+        from pain3d.render.camera import Camera
+
+        self.renderer.render(mesh, app, Camera(distance=self.cfg.distance, fov=self.cfg.fov))
         return {"spec": identity, "identity": ident, "neutral": mesh, "appearance": app,
                 "expressed": (None, None), "heat": (None, None)}
 
@@ -129,7 +136,7 @@ class BuiltinRenderer:
             export_obj(state["neutral"], obj, texture=texture)
             files = {p.name: p.read_bytes() for p in Path(tmp).iterdir()}
         out = {}
-        for suffix in (".obj", ".mtl", "_texture.png"):
+        for suffix in layout.MESH_SUFFIXES:
             if f"{name}{suffix}" not in files:
                 raise RuntimeError(f"export_obj wrote {sorted(files)}; expected {name}{suffix}")
             out[suffix] = files[f"{name}{suffix}"]

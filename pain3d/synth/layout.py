@@ -6,7 +6,7 @@ code reads (FORMATS.md section 2)::
     meshes_inpainted/flame_sample_0007_pain_3_textured_view_001_inpainted.jpg
     annotations/flame_sample_0007_pain_3_annotations.json      (pain configurations only)
     heatmaps/flame_sample_0007_pain_3_heatmap.png               (one per pain configuration)
-    textured_meshes/flame_sample_0007/flame_sample_0007.obj     (+ .mtl, _texture.png)
+    textured_meshes/flame_sample_0007/flame_sample_0007.obj     (+ .mtl, .png texture)
     masks/<image stem>_mask.png, depth/<image stem>_depth.png    (optional extras)
 
 The hub layout packs the same files, under the same member names (without the folder),
@@ -27,7 +27,7 @@ from pain3d.synth.spec import GenerateConfig, SampleSpec, UnitSpec, identity_nam
 
 IMAGES_DIR = "meshes_inpainted"
 HUB_FOLDERS: tuple[str, ...] = ("images", "annotations", "heatmaps", "textured_meshes")
-MESH_SUFFIXES: tuple[str, ...] = (".obj", ".mtl", "_texture.png")
+MESH_SUFFIXES: tuple[str, ...] = (".obj", ".mtl", ".png")
 STATE_DIR = ".pain3d"  # completion records and staging; not part of the dataset
 RUN_LOG = "run_log.jsonl"  # the only file whose bytes depend on the run (times, workers)
 

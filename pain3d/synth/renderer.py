@@ -48,10 +48,10 @@ class SampleRenderer(Protocol):
         """(H, W, 3) uint8 RGB heatmap of ``sample``'s pain configuration from its camera."""
 
     def mesh_files(self, state: Any) -> dict[str, bytes]:
-        """The textured neutral mesh: suffix -> bytes for ``.obj``, ``.mtl``, ``_texture.png``.
+        """The textured neutral mesh: suffix -> bytes for ``.obj``, ``.mtl``, ``.png``.
 
         The OBJ must reference the MTL and the MTL the texture by the bare file names
-        ``<identity>.mtl`` and ``<identity>_texture.png``.
+        ``<identity>.mtl`` and ``<identity>.png``.
         """
 
 

@@ -64,11 +64,11 @@ class PlainRenderer:
             f"mtllib {name}.mtl\nusemtl skin\n"
             "v 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nf 1/1 2/2 3/3\n"
         )
-        mtl = f"newmtl skin\nmap_Kd {name}_texture.png\n"
+        mtl = f"newmtl skin\nmap_Kd {name}.png\n"
         tex = np.zeros((4, 4, 3), np.uint8)
         tex[:] = state["colour"]
         ok, png = cv2.imencode(".png", tex)
-        return {".obj": obj.encode(), ".mtl": mtl.encode(), "_texture.png": png.tobytes()}
+        return {".obj": obj.encode(), ".mtl": mtl.encode(), ".png": png.tobytes()}
 
 
 class SlowPlainRenderer(PlainRenderer):

@@ -183,7 +183,7 @@ def _expected_files(rows: list[dict]) -> dict[str, set[str]]:
                                    f"_annotations.json")
         if r["mesh_path"]:
             stem = r["mesh_path"][: -len(".obj")]
-            out["textured_meshes"].update({stem + ".obj", stem + ".mtl", stem + "_texture.png"})
+            out["textured_meshes"].update({stem + ".obj", stem + ".mtl", stem + ".png"})
         for col in ("mask_path", "depth_path"):
             if r.get(col):
                 out["extras"].add(r[col])
@@ -199,7 +199,7 @@ def _check_content(rel: str, data: bytes | None, labels: dict[str, dict], size: 
         img = _decode(data)
         if img is None:
             problem(f"{rel}: does not decode as an image (corrupt or truncated)")
-        elif size and img.shape[:2] != (size, size) and not rel.endswith("_texture.png"):
+        elif size and img.shape[:2] != (size, size) and "textured_meshes/" not in rel:
             problem(f"{rel}: is {img.shape[1]}x{img.shape[0]}, the config says {size}x{size}")
     elif rel.endswith("_annotations.json"):
         _check_annotation(rel, data, labels, problem)

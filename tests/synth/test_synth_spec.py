@@ -102,3 +102,12 @@ def test_select_finds_identities_configurations_and_images():
 def test_config_rejects_bad_values_with_the_key(kw, match):
     with pytest.raises(ValueError, match=match):
         GenerateConfig(**kw)
+
+
+def test_shipped_config_file_is_the_default_config():
+    from pathlib import Path
+
+    from pain3d.config import load_config
+
+    path = Path(__file__).parents[2] / "configs" / "generate.yaml"
+    assert load_config(GenerateConfig, path) == GenerateConfig()
