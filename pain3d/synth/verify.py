@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,6 +231,23 @@ def _check_annotation(rel: str, data: bytes, labels: dict[str, dict],
             problem(f"{rel}: PSPI {ann.get('PSPI')} differs from the manifest {row['PSPI']:g}")
 
 
+def _tar_batches(path: Path, n: int) -> Iterator[list[tuple[str, bytes]]]:
+    """(name, bytes) of the regular members of a tar.gz, ``n`` at a time, in stream order."""
+    import tarfile
+
+    batch: list[tuple[str, bytes]] = []
+    with tarfile.open(path, "r|gz") as tar:
+        for m in tar:
+            if m.isfile():
+                fh = tar.extractfile(m)
+                batch.append((m.name, fh.read() if fh else b""))
+                if len(batch) == n:
+                    yield batch
+                    batch = []
+    if batch:
+        yield batch
+
+
 def _annotation_labels(rows: list[dict]) -> dict[str, dict]:
     return {f"annotations/{r['identity_name']}_{r['expression']}_annotations.json": r
             for r in rows if r["expression"] != "neutral"}
@@ -282,13 +300,6 @@ def _check_hub(root: Path, expected: dict[str, set[str]], rows: list[dict], size
         seen: set[str] = set()
         for shard in shards:
             rel_shard = shard.relative_to(root).as_posix()
-            try:
-                with tarfile.open(shard, "r:gz") as tar:
-                    members = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
-            except (tarfile.TarError, OSError, EOFError) as exc:
-                rep.problems.append(f"{rel_shard}: unreadable shard ({exc})")
-                continue
-            rep.checked["shards"] += 1
 
             def check(item: tuple[str, bytes], rel_shard: str = rel_shard,
                       want: dict[str, str] = want) -> list[str]:
@@ -302,9 +313,16 @@ def _check_hub(root: Path, expected: dict[str, set[str]], rows: list[dict], size
                 _check_content(where, data, {where: row} if row else {}, size, found.append)
                 return found
 
-            for found in pool.map(check, members.items()):
-                rep.problems.extend(found)
-            rep.checked["shard members"] += len(members)
-            seen |= set(members)
+            try:
+                # Streamed in batches: a shard of 100 identities holds ~400 MB of images.
+                for batch in _tar_batches(shard, 256):
+                    for found in pool.map(check, batch):
+                        rep.problems.extend(found)
+                    rep.checked["shard members"] += len(batch)
+                    seen.update(name for name, _ in batch)
+            except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+                rep.problems.append(f"{rel_shard}: unreadable shard ({exc})")
+                continue
+            rep.checked["shards"] += 1
         for name in sorted(set(want) - seen):
             rep.problems.append(f"{folder}/{name}: missing from every {folder} shard")

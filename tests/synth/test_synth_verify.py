@@ -107,3 +107,12 @@ def test_inspect_prints_tables_and_writes_a_contact_sheet(dataset_both, tmp_path
     img = cv2.imread(str(sheet))
     # 2 identities x (image row + heatmap row), neutral + 3 pain columns, 128-px tiles.
     assert img.shape == (2 * 2 * 128, 4 * 128, 3)
+
+
+def test_verify_reports_a_truncated_shard(fresh_dataset):
+    root, _ = fresh_dataset(layout="hub")
+    shard = root / "images" / "images_00000.tar.gz"
+    shard.write_bytes(shard.read_bytes()[:-300])
+    problems = verify(root).problems
+    assert problems[0].startswith("images/images_00000.tar.gz: unreadable shard")
+    assert all("images" in p for p in problems)
