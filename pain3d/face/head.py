@@ -174,6 +174,7 @@ def _sphere_grid(rings: int, segments: int) -> tuple[np.ndarray, np.ndarray, np.
     return verts, np.asarray(faces, dtype=np.int64), polar
 
 
+@lru_cache(maxsize=1)
 def unit_eyeball() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Eyeball sphere with its front pole on +z: (N, 3) unit vertices, faces, polar angle."""
     return _sphere_grid(EYEBALL_RINGS, EYEBALL_SEGMENTS)
@@ -203,6 +204,7 @@ def loop_closure_field(
     mu: float,
     reach_up: float,
     reach_down: float,
+    corner_mu: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Displacements that bring two margins (lids, lips) together, spread over the skin.
 
@@ -217,12 +219,18 @@ def loop_closure_field(
         candidates: (M,) indices allowed to move (margins included).
         mu: 0 meets at the lower margin, 1 at the upper one.
         reach_up, reach_down: falloff distances, units of ``points``.
+        corner_mu: ``mu`` next to the corners (blending to ``mu`` over the outer quarters),
+            so the meeting line does not dip below the corners where the skin beyond them
+            would fold; default ``mu`` everywhere.
 
     Returns:
         upper_field, lower_field: (N, 3) displacement of full closure for each side.
     """
     up, lo = points[upper], points[lower]
-    meet = lo + mu * (up - lo)
+    t = np.linspace(0.0, 1.0, len(upper))
+    near_corner = 1 - _smoothstep(np.minimum(t, 1 - t) / 0.25)
+    mu_k = mu + ((mu if corner_mu is None else corner_mu) - mu) * near_corner
+    meet = lo + mu_k[:, None] * (up - lo)
     du, dl = meet - up, meet - lo
     c0, c1 = up[0], up[-1]
     axis = (c1 - c0) / np.linalg.norm(c1 - c0)
@@ -276,10 +284,10 @@ def _face_regions(v: np.ndarray) -> np.ndarray:
     reg = np.full(len(v), region_id("cheek"), dtype=np.uint8)
     reg[(y > 1.2) | ((ax > 5.6) & (y > -3.0))] = region_id("skin")
     reg[y > 1.9] = region_id("forehead")
-    reg[(ax < 1.15) & (y > 0.7) & (y < 2.9)] = region_id("glabella")
+    reg[(ax < 1.15) & (y > 0.75) & (y < 2.9)] = region_id("glabella")
     reg[list(cf.BROW_R + cf.BROW_L)] = region_id("brow")
-    half_w = np.interp(y, [-4.9, -4.2, -3.4, -1.0, 0.6], [1.3, 2.0, 2.05, 1.2, 0.85])
-    reg[(y > -4.9) & (y < 0.6) & (ax < half_w)] = region_id("nose")
+    half_w = np.interp(y, [-4.9, -4.2, -3.4, -1.0, 0.8], [1.3, 2.0, 2.05, 1.2, 0.85])
+    reg[(y > -4.9) & (y <= 0.75) & (ax < half_w)] = region_id("nose")
     lips_poly = v[list(cf.LIPS_UPPER_OUTER) + list(cf.LIPS_LOWER_OUTER[-2:0:-1])][:, :2]
     top = np.interp(x, lips_poly[:11, 0], lips_poly[:11, 1])
     reg[(ax < 2.9) & (y > top - 0.05) & (y <= -4.6) & ~(reg == region_id("nose"))] = region_id(

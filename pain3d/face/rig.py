@@ -96,7 +96,7 @@ FACS_ANCHORS: dict[str, dict[int, tuple[float, float, float]]] = {
     "AU6": {50: (0.0, 0.45, 0.1), 101: (0.0, 0.45, 0.1), 118: (0.0, 0.4, 0.1),
             117: (-0.05, 0.35, 0.05), 123: (-0.05, 0.3, 0.05), 205: (0.0, 0.3, 0.1)},
     "AU9": {4: (0.0, 0.12, 0.0), 129: (0.0, 0.35, 0.05), 98: (0.0, 0.35, 0.05),
-            2: (0.0, 0.3, 0.0), 0: (0.0, 0.3, 0.05), 6: (0.0, -0.15, -0.05),
+            2: (0.0, 0.35, 0.0), 0: (0.0, 0.42, 0.05), 6: (0.0, -0.15, -0.05),
             197: (0.0, -0.1, 0.0), 168: (0.0, -0.2, -0.05)},
     "AU10": {0: (0.0, 0.45, 0.08), 37: (0.0, 0.45, 0.08), 39: (0.0, 0.38, 0.06),
              40: (0.0, 0.28, 0.03), 13: (0.0, 0.42, 0.05), 82: (0.0, 0.4, 0.05),
@@ -195,28 +195,48 @@ def template_bases() -> np.ndarray:
     return out
 
 
-def _one_ring_jacobians(src: np.ndarray, dst: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(V, 3, 3) least-squares local linear maps taking src edge vectors to dst ones."""
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    a, b = e[:, 0], e[:, 1]
-    es, ed = src[b] - src[a], dst[b] - dst[a]
-    n = len(src)
+@lru_cache(maxsize=1)
+def _jacobian_operators() -> tuple:
+    """Edge list, vertex-edge incidence (V, E) and the inverse template edge covariance."""
+    import scipy.sparse as sp
+
+    tpl = head_template()
+    f = tpl.coarse_faces
+    e = np.unique(np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), 1), axis=0)
+    n, m = len(tpl.coarse), len(e)
+    inc = sp.csr_matrix((np.ones(2 * m), (e.T.ravel(), np.tile(np.arange(m), 2))), shape=(n, m))
+    es = tpl.coarse[e[:, 1]] - tpl.coarse[e[:, 0]]
     lam = 1e-2 * np.mean((es**2).sum(1))
-    ss = np.zeros((n, 3, 3)) + lam * np.eye(3)
-    ds = np.zeros((n, 3, 3)) + lam * np.eye(3)
-    outer_s = es[:, :, None] * es[:, None, :]
-    outer_d = ed[:, :, None] * es[:, None, :]
-    for idx in (a, b):
-        np.add.at(ss, idx, outer_s)
-        np.add.at(ds, idx, outer_d)
-    return ds @ np.linalg.inv(ss)
+    ss = (inc @ (es[:, :, None] * es[:, None, :]).reshape(m, 9)).reshape(n, 3, 3)
+    ss_inv = np.linalg.inv(ss + lam * np.eye(3))
+    return e, inc, es, lam, ss_inv
+
+
+def _one_ring_jacobians(dst: np.ndarray) -> np.ndarray:
+    """(Vc, 3, 3) least-squares local linear maps taking template one-ring edges to ``dst``'s.
+
+    Regularised toward the identity where the one-ring is flat (the normal direction).
+    """
+    e, inc, es, lam, ss_inv = _jacobian_operators()
+    ed = dst[e[:, 1]] - dst[e[:, 0]]
+    ds = (inc @ (ed[:, :, None] * es[:, None, :]).reshape(len(e), 9)).reshape(-1, 3, 3)
+    return (ds + lam * np.eye(3)) @ ss_inv
 
 
 def transfer_bases(coarse_identity: np.ndarray) -> np.ndarray:
     """(K, Vc, 3) template bases mapped through the template-to-identity Jacobians, cm."""
-    tpl = head_template()
-    jac = _one_ring_jacobians(tpl.coarse, coarse_identity, tpl.coarse_faces)
-    return np.einsum("vij,kvj->kvi", jac, template_bases())
+    bases = template_bases()
+    moving = _moving_vertices()
+    jac = _one_ring_jacobians(coarse_identity)[moving]
+    out = np.zeros_like(bases)
+    out[:, moving] = (bases[:, moving, None, :] @ jac.transpose(0, 2, 1)[None])[:, :, 0]
+    return out
+
+
+@lru_cache(maxsize=1)
+def _moving_vertices() -> np.ndarray:
+    """Coarse vertices that any AU basis moves."""
+    return np.nonzero(np.abs(template_bases()).sum((0, 2)) > 0)[0]
 
 
 def lid_fields(fine_cm: np.ndarray, eye_centres_cm: np.ndarray, eye_radius_cm: float):
@@ -234,7 +254,7 @@ def lid_fields(fine_cm: np.ndarray, eye_centres_cm: np.ndarray, eye_radius_cm: f
         near = np.linalg.norm(fine_cm[cand_all] - centre, axis=1) < 3.0
         width = np.linalg.norm(fine_cm[upper[0]] - fine_cm[upper[-1]])
         u, lo = loop_closure_field(
-            fine_cm, upper, lower, cand_all[near], LID_MEET, 0.4 * width, 0.25 * width
+            fine_cm, upper, lower, cand_all[near], LID_MEET, 0.4 * width, 0.25 * width, 0.6
         )
         # Keep the meeting line in front of the eyeball.
         meet = fine_cm[upper] + u[upper]

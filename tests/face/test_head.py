@@ -1,0 +1,82 @@
+"""The neutral whole head: topology, frame, regions, UVs, eyes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pain3d.face import REGIONS, region_id
+from pain3d.face.head import head_template
+
+
+def _directed_edges(faces: np.ndarray) -> np.ndarray:
+    return np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+
+
+def test_mesh_is_an_oriented_manifold_with_only_the_expected_openings(meshes):
+    mesh = meshes[0]
+    d = _directed_edges(mesh.faces.astype(np.int64))
+    keys = d[:, 0] * mesh.n_vertices + d[:, 1]
+    assert len(np.unique(keys)) == len(keys)  # consistent winding, no edge used twice one way
+    rev = d[:, 1] * mesh.n_vertices + d[:, 0]
+    open_edges = d[~np.isin(rev, keys)]
+    # Openings: the two socket rings inside the eyeballs and the neck's two ends.
+    regions = set(mesh.regions[open_edges.ravel()].tolist())
+    assert regions <= {region_id("neck"), region_id("upper_eyelid"), region_id("lower_eyelid")}
+
+
+def test_head_has_several_thousand_vertices_and_every_region(meshes):
+    mesh = meshes[0]
+    assert 4000 < mesh.n_vertices < 20000
+    assert set(np.unique(mesh.regions).tolist()) == set(range(len(REGIONS)))
+    assert mesh.vertices.dtype == np.float32 and mesh.faces.dtype == np.int32
+
+
+def test_frame_is_metres_with_the_origin_between_the_eyes(meshes):
+    for mesh in meshes:
+        c = mesh.rig.eye_centres
+        mid = c.mean(0)
+        assert abs(mid[0]) < 1e-3 and abs(mid[1]) < 0.005
+        assert 0.05 < c[1, 0] - c[0, 0] < 0.075  # left eye at +x, ~6 cm apart
+        v = mesh.vertices
+        face = mesh.regions == region_id("nose")
+        assert v[face, 2].max() > 0.02  # nose toward the camera (+z)
+        top = v[mesh.regions == region_id("scalp"), 1].max()
+        assert 0.09 < top < 0.15  # crown above the eyes
+        assert 0.17 < v[:, 2].max() - v[:, 2].min() < 0.26  # head depth
+
+
+def test_outward_normals(meshes):
+    mesh = meshes[0]
+    n = mesh.vertex_normals()
+    v = mesh.vertices
+    centre = np.array([0.0, 0.01, -0.075])
+    head = np.isin(mesh.regions, [region_id("scalp"), region_id("forehead"), region_id("cheek")])
+    assert np.mean(((v[head] - centre) * n[head]).sum(1) > 0) > 0.97
+
+
+def test_uvs_lie_in_the_unit_square_and_the_face_is_not_mirrored(meshes):
+    mesh = meshes[0]
+    assert mesh.uv.min() >= 0 and mesh.uv.max() <= 1
+    cheek = mesh.regions == region_id("cheek")
+    left = cheek & (mesh.vertices[:, 0] > 0.002)
+    assert np.all(mesh.uv[left, 0] > 0.5)  # subject's left -> right half of the texture
+
+
+def test_eyeballs_sit_behind_the_lids(meshes):
+    for mesh in meshes:
+        rig = mesh.rig
+        lids = np.isin(mesh.regions, [region_id("upper_eyelid"), region_id("lower_eyelid")])
+        lids &= ~np.isin(np.arange(mesh.n_vertices), rig.socket_vertices)
+        v = mesh.vertices[lids]
+        side = (v[:, 0] > 0).astype(int)
+        r = np.linalg.norm(v - rig.eye_centres[side], axis=1)
+        assert r.min() >= rig.eye_radius
+        eye = mesh.vertices[mesh.regions == region_id("eyeball")]
+        assert len(eye) > 200
+
+
+def test_subdivision_keeps_the_coarse_vertices_first():
+    tpl = head_template()
+    assert tpl.subdivide.shape == (tpl.n_fine, len(tpl.coarse))
+    rows = np.asarray(tpl.subdivide.sum(1)).ravel()
+    np.testing.assert_allclose(rows, 1.0, atol=1e-12)  # affine: translations commute
