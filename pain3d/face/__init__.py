@@ -6,13 +6,17 @@ the face); origin midway between the eye centres; triangles counter-clockwise se
 outside. Internally the built-in head is built in centimetres (the canonical face's unit)
 and converted once, in :func:`identity_mesh`.
 
-Pure numpy (and scipy.sparse); torch is never imported. Typical use::
+Pure numpy (and scipy); torch is never imported. Typical use::
 
     from pain3d.face import sample_identities, identity_mesh, express, displacement
     ids = sample_identities(100, seed=0)
     neutral = identity_mesh(ids[0])                 # whole head, eyeballs, mouth interior
     pain = express(neutral, [4, 3, 3, 2, 2, 0])     # AU4, AU6, AU7, AU9, AU10, AU43
     heat = displacement(neutral, pain) / HEATMAP_SCALE_M
+
+FLAME (``face_model="flame"``): ``flame = load_flame(folder)``, then
+``sample_identities(n, seed, face_model="flame", flame=flame)`` and
+``identity_mesh(identity, flame=flame)``; the same ``express`` applies.
 
 The mesh's regions (:data:`pain3d.face.mesh.REGIONS`) label every vertex, eyeballs and the
 mouth interior included; the UV layout is described in :mod:`pain3d.face.head`.
@@ -21,6 +25,7 @@ mouth interior included; the UV layout is described in :mod:`pain3d.face.head`.
 from __future__ import annotations
 
 from pain3d.face.expression import au_attribution, displacement, express
+from pain3d.face.flame import FlameError, FlameModel, load_flame
 from pain3d.face.identity import (
     DEMOGRAPHIC_SHIFTS,
     SHAPE_PARAMS,
@@ -58,6 +63,8 @@ def export_obj(mesh: Mesh, path, texture=None):
 __all__ = [
     "BASIS_AUS",
     "DEMOGRAPHIC_SHIFTS",
+    "FlameError",
+    "FlameModel",
     "HEATMAP_SCALE_M",
     "NUISANCE_AUS",
     "PARTS",
@@ -70,6 +77,7 @@ __all__ = [
     "export_obj",
     "express",
     "identity_mesh",
+    "load_flame",
     "region_id",
     "sample_identities",
 ]
