@@ -20,7 +20,7 @@ from pain3d.appearance.background import photo_background, procedural_background
 from pain3d.appearance.effects import CameraEffects, camera_effects, sample_effects
 from pain3d.appearance.hair import HAIR_SHELL_REGION, HairShell, build_hair_shell
 from pain3d.appearance.landmarks import face_landmarks
-from pain3d.appearance.textures import AUX_CHANNELS, WRINKLE_CHANNELS, paint_textures
+from pain3d.appearance.textures import WRINKLE_CHANNELS, paint_textures
 from pain3d.appearance.traits import MONK_TONES, Traits, monk_tone_probabilities, sample_traits
 from pain3d.demographics import Demographics
 from pain3d.face.mesh import Mesh
@@ -29,7 +29,7 @@ __all__ = [
     "Appearance", "sample_appearance", "appearance_from_traits", "Traits", "sample_traits",
     "MONK_TONES", "monk_tone_probabilities", "procedural_background", "photo_background",
     "CameraEffects", "camera_effects", "sample_effects", "HairShell", "HAIR_SHELL_REGION",
-    "AUX_CHANNELS", "WRINKLE_CHANNELS",
+    "WRINKLE_CHANNELS",
 ]
 
 _TOKENS = itertools.count(1)
@@ -45,9 +45,12 @@ class Appearance:
         demographics: who the identity is meant to look like.
         traits: visible traits (Monk tone 1..10, hair style and colour, iris colour, ...).
         albedo: (S, S, 3) sRGB skin, lips, brows, facial and scalp hair, clothing.
-        aux: (S, S, 4) specular, hair coverage, detail height, static creases (age lines).
+        height: (S, S) fine relief for bump shading, 128 = flat (age creases, pores,
+            hair strands).
         wrinkles: (S, S, 4) expression-wrinkle depth for glabellar lines (AU4), nose wrinkles
             (AU9), crow's feet (AU6/AU7), infraorbital furrow + nasolabial fold (AU7/AU6/AU10).
+        vertex_spec: (V,) float32 specular strength per vertex of the neutral mesh.
+        vertex_hair: (V,) float32 scalp-hair coverage per vertex (parts: hair vs skin).
         hair_shell: volume geometry for the hair style, or None.
         seed: the seed that drew it.
         token: unique id used by the renderer to cache uploaded textures.
@@ -56,8 +59,10 @@ class Appearance:
     demographics: Demographics
     traits: Traits
     albedo: np.ndarray
-    aux: np.ndarray
+    height: np.ndarray
     wrinkles: np.ndarray
+    vertex_spec: np.ndarray
+    vertex_hair: np.ndarray
     hair_shell: HairShell | None
     seed: int
     token: int = field(default_factory=lambda: next(_TOKENS))
@@ -78,7 +83,8 @@ def appearance_from_traits(mesh: Mesh, demographics: Demographics, traits: Trait
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA77E]))
     tex = paint_textures(mesh, traits, rng, size=texture_size, sex=demographics.sex)
     shell = build_hair_shell(mesh, face_landmarks(mesh), traits.hair_style, rng)
-    return Appearance(demographics, traits, tex.albedo, tex.aux, tex.wrinkles, shell, seed)
+    return Appearance(demographics, traits, tex.albedo, tex.height, tex.wrinkles,
+                      tex.vertex_spec, tex.vertex_hair, shell, seed)
 
 
 def sample_appearance(identity: Any, seed: int, mesh: Mesh | None = None,

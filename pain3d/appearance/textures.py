@@ -1,4 +1,4 @@
-"""Procedural UV textures of one identity: skin albedo, shading aux maps, AU wrinkle maps.
+"""Procedural UV textures of one identity: skin albedo, relief (height), AU wrinkle maps.
 
 All features are painted from the per-texel head-frame position of the neutral mesh (the
 position map), so they stay anatomically placed whatever the UV layout. Arrays are in OpenGL
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pain3d.appearance.hair import hair_coverage
 from pain3d.appearance.landmarks import FaceLandmarks, face_landmarks
 from pain3d.appearance.paint import (
     Canvas,
@@ -30,18 +31,17 @@ WRINKLE_CHANNELS: tuple[str, ...] = ("glabellar", "nose", "crows_feet", "infraor
 """Channels of the wrinkle map: glabellar lines (AU4), nose wrinkles (AU9), crow's feet
 (AU6/AU7), infraorbital furrow and nasolabial fold (AU7/AU6/AU10)."""
 
-AUX_CHANNELS: tuple[str, ...] = ("specular", "hair", "detail", "crease")
-"""Channels of the aux map: specular strength, scalp-hair coverage, fine detail height
-(pores, hair strands), static creases (age lines)."""
 
 
 @dataclass(frozen=True, eq=False)
 class TextureSet:
-    """Textures of one identity (S x S, OpenGL row order, uint8)."""
+    """Textures of one identity (S x S, OpenGL row order) and per-vertex shading values."""
 
-    albedo: np.ndarray  # (S, S, 3) sRGB
-    aux: np.ndarray  # (S, S, 4) AUX_CHANNELS
-    wrinkles: np.ndarray  # (S, S, 4) WRINKLE_CHANNELS
+    albedo: np.ndarray  # (S, S, 3) uint8 sRGB
+    height: np.ndarray  # (S, S) uint8 fine relief, 128 = flat (creases, pores, hair strands)
+    wrinkles: np.ndarray  # (S, S, 4) uint8 WRINKLE_CHANNELS
+    vertex_spec: np.ndarray  # (V,) float32 specular strength
+    vertex_hair: np.ndarray  # (V,) float32 scalp-hair coverage
     texels_per_mm: float
 
 
@@ -219,8 +219,6 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
         albedo = _mix(albedo, hair_rgb * (0.8 if traits.facial_hair == "stubble" else 1.0), a)
 
     # --- scalp hair (painted under the hair shell so gaps read as hair) --------------------
-    from pain3d.appearance.hair import hair_coverage
-
     cov = hair_coverage(pos, reg, lm, traits.hair_style)
     scalp_strands = np.clip(0.5 + 0.5 * blur_texels(
         rng.standard_normal((S, S)).astype(np.float32), 0.7) * 1.3, 0, 1)
@@ -245,8 +243,13 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     spec = spec * (1.0 - 0.85 * cov) * (1.0 - 0.7 * brow) * (1.0 - 0.4 * age)
     detail = np.clip(0.5 + 0.18 * pores, 0, 1)
     detail = np.where(cov > 0.5, scalp_strands, detail)
-    aux = np.stack([np.clip(spec, 0, 1), cov, detail, crease], -1)
-    return TextureSet(albedo=to_u8(np.clip(albedo, 0, 1)), aux=to_u8(aux), wrinkles=to_u8(wr),
+    height = np.clip(0.5 - 0.4 * crease + 0.25 * (detail - 0.5), 0, 1)
+    # Per-vertex shading values: the maps sampled at each vertex's texel.
+    uv = np.clip((mesh.uv * S).astype(np.int64), 0, S - 1)
+    vspec = np.clip(spec, 0, 1)[uv[:, 1], uv[:, 0]].astype(np.float32)
+    vhair = hair_coverage(mesh.vertices, mesh.regions, lm, traits.hair_style)
+    return TextureSet(albedo=to_u8(np.clip(albedo, 0, 1)), height=to_u8(height),
+                      wrinkles=to_u8(wr), vertex_spec=vspec, vertex_hair=vhair,
                       texels_per_mm=tpm)
 
 

@@ -20,26 +20,34 @@ class Topology:
         n_mesh: vertices of the head mesh V.
         n_total: V + shell vertices.
         faces: (F + G, 3) uint32 merged triangles.
-        static: (n_total, 3) float32 interleaved uv (2) and region id (1).
+        static: (n_total, 5) float32 interleaved uv (2), region id, specular strength and
+            scalp-hair coverage.
     """
 
-    def __init__(self, mesh: Mesh, shell: HairShell | None) -> None:
+    def __init__(self, mesh: Mesh, shell: HairShell | None, spec: np.ndarray,
+                 hair: np.ndarray) -> None:
         v, f = mesh.vertices, mesh.faces.astype(np.int64)
         nv, nf = len(v), len(f)
+        draw_faces = _inward_mouth(v, f, mesh.regions)
         self.n_mesh = nv
         self.shell = shell
         k = 0 if shell is None else len(shell.vertex_index)
         self.n_total = nv + k
-        faces = [f]
+        faces = [draw_faces]
         uv = [mesh.uv]
         reg = [mesh.regions.astype(np.float32)]
+        spc = [np.broadcast_to(np.asarray(spec, np.float32), (nv,))]
+        hr = [np.broadcast_to(np.asarray(hair, np.float32), (nv,))]
         if shell is not None:
             faces.append(shell.faces.astype(np.int64) + nv)
             uv.append(mesh.uv[shell.vertex_index])
             reg.append(np.full(k, HAIR_SHELL_REGION, np.float32))
+            spc.append(np.full(k, 0.12, np.float32))
+            hr.append(np.ones(k, np.float32))
         self.faces = np.ascontiguousarray(np.concatenate(faces).astype(np.uint32))
-        self.static = np.ascontiguousarray(
-            np.c_[np.concatenate(uv), np.concatenate(reg)].astype(np.float32))
+        self.static = np.ascontiguousarray(np.c_[np.concatenate(uv), np.concatenate(reg),
+                                                 np.concatenate(spc), np.concatenate(hr)
+                                                 ].astype(np.float32))
         rows = f.ravel()
         cols = np.repeat(np.arange(nf), 3)
         self._v_of_f = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(nv, nf))
@@ -110,6 +118,22 @@ class Topology:
         return buf.tobytes()
 
 
+def _inward_mouth(v: np.ndarray, f: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """Faces to draw: the mouth-interior bag is seen from inside, so its triangles are wound
+    to face its centre (the renderer culls back faces)."""
+    mouth = (regions == region_id("mouth_interior"))[f].all(axis=1)
+    if not mouth.any():
+        return f
+    out = f.copy()
+    t = v[f[mouth]].astype(np.float64)
+    normal = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+    to_centre = t.reshape(-1, 3).mean(0) - t.mean(axis=1)
+    flip = np.einsum("ij,ij->i", normal, to_centre) < 0
+    rows = np.flatnonzero(mouth)[flip]
+    out[rows] = out[rows][:, ::-1]
+    return out
+
+
 _CACHE: dict[tuple, Topology] = {}
 
 
@@ -119,11 +143,12 @@ def topology_key(mesh: Mesh, token: int | None) -> tuple:
     return (digest, mesh.n_vertices, token)
 
 
-def topology_for(mesh: Mesh, shell: HairShell | None, key: tuple) -> Topology:
+def topology_for(mesh: Mesh, shell: HairShell | None, spec: np.ndarray, hair: np.ndarray,
+                 key: tuple) -> Topology:
     """The cached :class:`Topology` of a mesh topology + hair shell (a few kept)."""
     topo = _CACHE.get(key)
     if topo is None:
         if len(_CACHE) >= 4:
             _CACHE.pop(next(iter(_CACHE)))
-        topo = _CACHE[key] = Topology(mesh, shell)
+        topo = _CACHE[key] = Topology(mesh, shell, spec, hair)
     return topo

@@ -19,13 +19,13 @@ def flat_traits() -> Traits:
                   lip_fullness=1.0, freckles=0.0, clothing_rgb=(0.2, 0.2, 0.2), age_level=0.0)
 
 
-def flat_appearance(value: int, size: int = 8) -> Appearance:
+def flat_appearance(value: int, n_vertices: int = 25, size: int = 8) -> Appearance:
     """Uniform grey albedo ``value``, no specular, no hair, no wrinkles."""
     albedo = np.full((size, size, 3), value, np.uint8)
-    aux = np.zeros((size, size, 4), np.uint8)
-    aux[..., 2] = 128  # neutral detail height
-    return Appearance(DEMO, flat_traits(), albedo, aux, np.zeros((size, size, 4), np.uint8),
-                      None, seed=0)
+    height = np.full((size, size), 128, np.uint8)
+    return Appearance(DEMO, flat_traits(), albedo, height, np.zeros((size, size, 4), np.uint8),
+                      vertex_spec=np.zeros(n_vertices, np.float32),
+                      vertex_hair=np.zeros(n_vertices, np.float32), hair_shell=None, seed=0)
 
 
 def quad(half: float = 0.05, z: float = 0.0, centre=(0.0, 0.0), region: str = "skin") -> Mesh:
