@@ -39,6 +39,28 @@ def _single_threaded_worker() -> None:
     cv2.setNumThreads(1)
 
 
+def _pool_worker_init() -> None:
+    _single_threaded_worker()
+    _exit_with_parent()
+
+
+def _exit_with_parent(poll_s: float = 0.5) -> None:
+    """End this worker when the driver dies (even by SIGKILL), instead of rendering on as an
+    orphan: a daemon thread watches the parent process id."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="pain3d-parent-watch").start()
+
+
 def run_units(
     cfg: GenerateConfig,
     units: Sequence[UnitSpec],
@@ -75,7 +97,7 @@ def _run_local(cfg: GenerateConfig, units: Sequence[UnitSpec], n: int) -> Iterat
         return
     # spawn, not fork: workers own EGL contexts and threads that must not be inherited.
     with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"),
-                             initializer=_single_threaded_worker) as pool:
+                             initializer=_pool_worker_init) as pool:
         todo = list(units)[::-1]
         pending: set[Future] = set()
         window = 2 * n  # bounded, so finished results never pile up in memory

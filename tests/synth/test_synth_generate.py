@@ -136,10 +136,29 @@ def test_resume_repairs_what_a_kill_leaves_behind(tmp_path):
     assert tree_digest(root) == ref
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        try:
+            if p.name.isdigit() and int((p / "stat").read_text().split(") ")[1].split()[1]) == pid:
+                out.append(int(p.name))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().split(") ")[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def test_resume_after_sigkill_of_a_real_run_gives_the_same_files(tmp_path):
     cfg_args = ["--identities", "6", "--per-identity", "2", "--views", "2", "--size", "32",
                 "--seed", "3", "--layout", "both", "--renderer",
-                "pain3d.synth.testing:SlowPlainRenderer", "--workers", "1", "--no-progress"]
+                "pain3d.synth.testing:SlowPlainRenderer", "--workers", "2", "--no-progress"]
     env = {**os.environ, "PAIN3D_TEST_DELAY": "0.4"}
     root = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "pain3d", "generate", "--out", str(root),
@@ -149,8 +168,13 @@ def test_resume_after_sigkill_of_a_real_run_gives_the_same_files(tmp_path):
     deadline = time.time() + 30
     while time.time() < deadline and len(list(units.glob("*.json")) if units.exists() else []) < 2:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
+    workers = _children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)  # the driver only: its pool workers must not live on
     proc.wait()
+    time.sleep(1.5)
+    orphans = [pid for pid in workers if _alive(pid)]
+    os.killpg(proc.pid, signal.SIGKILL)  # clean up whatever is left before asserting
+    assert workers and not orphans, "pool workers outlived their killed driver"
     done = len(list(units.glob("*.json")))
     assert 2 <= done < 6, "the run must be killed in the middle"
     assert not (root / "manifest.parquet").exists()
