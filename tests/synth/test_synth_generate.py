@@ -241,3 +241,16 @@ def test_masks_and_depth_match_the_images(dataset_both):
     assert mask.dtype == np.uint8 and depth.dtype == np.uint16
     assert ((mask > 0) == (depth > 0)).all() and mask.any()
     assert np.allclose(depth[depth > 0], row["distance"] * 1000, atol=1)
+
+
+def test_the_data_readers_index_what_generate_writes(dataset_both, tmp_path):
+    synthetic = pytest.importorskip("pain3d.data.synthetic")
+    root, cfg = dataset_both
+    df = pd.read_parquet(root / "manifest.parquet")
+    for lay in ("manifest", "3dpain"):
+        t = synthetic.index_synthetic(root, layout=lay, cache_dir=tmp_path / lay).table
+        assert sorted(t.key) == sorted(df["path"]), lay
+        assert int(t.neutral.sum()) == (df["expression"] == "neutral").sum()
+        assert np.isclose(t.pspi.sum(), df["PSPI"].sum())
+    hub = synthetic.index_synthetic(root / "hub", layout="hub", cache_dir=tmp_path / "hub").table
+    assert len(hub.key) == len(df) and np.isclose(hub.pspi.sum(), df["PSPI"].sum())
