@@ -123,6 +123,8 @@ class DataConfig:
         folds_file: UNBC folds HDF5 (``fold-0`` .. groups) for ``cv.scheme = file``.
         reference: training reference policy (``label-free`` by default; published used
             ``oracle`` on UNBC and ``same-identity`` on synthetic data).
+        eval_reference: validation / test reference policy; None: label-free (honest) or
+            oracle (published protocol); synthetic data uses its neutral renders.
         references: neutral references per sample at evaluation (multi-shot averaging).
         label_free_frames: first frames of a sequence usable as label-free references.
         image_size: pixels; None takes the model's preprocessing size.
@@ -136,6 +138,7 @@ class DataConfig:
     annotations: str | None = None
     folds_file: str | None = None
     reference: ReferencePolicy = "label-free"
+    eval_reference: ReferencePolicy | None = None
     references: int = 1
     label_free_frames: int = 5
     image_size: int | None = None
@@ -146,6 +149,27 @@ class DataConfig:
             raise ValueError(f"data.references must be >= 1, got {self.references}")
         if self.label_free_frames < 1:
             raise ValueError(f"data.label_free_frames must be >= 1, got {self.label_free_frames}")
+
+
+@dataclass
+class DistillSettings:
+    """Cross-modal distillation from a frozen heatmap teacher (``pain3d.model.distill``).
+
+    Attributes:
+        teacher: checkpoint folder of a ViTPain trained on heatmap renders; None = off.
+            The training samples must carry a ``heatmap`` (3, H, W) image.
+        feature: ``cosine`` or ``mse`` on the post-cross-attention CLS features.
+        feature_weight, prediction_weight: weights of the feature and prediction terms.
+    """
+
+    teacher: str | None = None
+    feature: Literal["cosine", "mse"] = "cosine"
+    feature_weight: float = 1.0
+    prediction_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.feature_weight < 0 or self.prediction_weight < 0:
+            raise ValueError("distill weights must be >= 0")
 
 
 @dataclass
@@ -199,7 +223,7 @@ class TrainConfig:
             identities held out for checkpoint selection.
         eval_train_max: at most this many training frames are predicted to calibrate
             thresholds after ``train`` (0 = all; cv always uses all of them).
-        data, model, loss, optim, trainer, cv: nested settings.
+        data, model, loss, optim, trainer, cv, distill: nested settings.
     """
 
     name: str = "run"
@@ -215,6 +239,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     cv: CVSettings = field(default_factory=CVSettings)
+    distill: DistillSettings = field(default_factory=DistillSettings)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0:

@@ -44,10 +44,13 @@ class PainModule(L.LightningModule):
         augment: ``synthetic``, ``unbc`` or ``none``.
         seed: run seed (step-level re-seeding).
         epochs: schedule length in epochs.
+        teacher: a ``pain3d.model.distill.HeatmapTeacher`` for cross-modal distillation
+            (batches must then carry ``heatmap``), or None.
     """
 
     def __init__(self, model: ViTPain, optim: OptimConfig, loss: LossWeights,
-                 augment: str = "none", seed: int = 42, epochs: int = 1) -> None:
+                 augment: str = "none", seed: int = 42, epochs: int = 1,
+                 teacher: Any = None) -> None:
         super().__init__()
         self.model = model
         self.optim = optim
@@ -55,6 +58,7 @@ class PainModule(L.LightningModule):
         self.seed = seed
         self.epochs = epochs
         self.augment = build_augment(augment, model, seed)
+        self.teacher = teacher
         self._val: list[tuple[np.ndarray, np.ndarray]] = []
         self.train_loader_sampler: Any = None  # set by the runner: position for resume
 
@@ -80,6 +84,14 @@ class PainModule(L.LightningModule):
         image, neutral = self._inputs(batch, train=True)
         out = self.model(image, neutral=neutral)
         loss, parts = vitpain_loss(out, batch["au"], batch["pspi"], self.loss_weights)
+        if self.teacher is not None:
+            if "heatmap" not in batch:
+                raise ValueError("distillation is on (distill.teacher) but the training samples "
+                                 "carry no 'heatmap': use a dataset written with heatmaps")
+            heat = self.model.normalize(batch["heatmap"])
+            d_loss, d_parts = self.teacher(out, heat, neutral=neutral)
+            loss = loss + d_loss
+            parts = {**parts, "distill": d_parts["distill"], "loss": loss.detach()}
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"non-finite training loss at step {self.global_step}: {parts}; lower the "

@@ -84,6 +84,10 @@ def _size(cfg: TrainConfig, model: Any) -> int:
 def _eval_policy(cfg: TrainConfig, data: RunData) -> str:
     if cfg.model.reference == "none" and not cfg.init:
         return "none"
+    if cfg.data.eval_reference:
+        if data.kind == "synthetic" and cfg.data.eval_reference == "label-free":
+            return "same-identity"
+        return cfg.data.eval_reference
     if cfg.data.reference in ("other-identity", "none"):
         return cfg.data.reference
     if data.kind == "synthetic":
@@ -132,7 +136,7 @@ def _fit(cfg: TrainConfig, data: RunData, fit_rows: np.ndarray, val_rows: np.nda
                                seed=cfg.trainer.seed, deterministic=True,
                                label_free_frames=cfg.data.label_free_frames)
     res = fit_model(model, train_set, val_set, out, cfg.trainer, cfg.optim, cfg.loss,
-                    resume=cfg.resume, callbacks=callbacks)
+                    resume=cfg.resume, callbacks=callbacks, distill=cfg.distill)
     save_checkpoint(model, out / "model", extra={
         "epochs": res.epochs, "val_mae": None if np.isnan(res.best_score) else res.best_score,
         "selected_from": str(res.best_path), "data": to_dict(cfg.data)})

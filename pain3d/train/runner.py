@@ -23,7 +23,7 @@ from pain3d.facs import AU_NAMES
 from pain3d.io import atomic_write_json
 from pain3d.model.loss import LossWeights
 from pain3d.model.vitpain import ViTPain
-from pain3d.train.config import OptimConfig, TrainerConfig
+from pain3d.train.config import DistillSettings, OptimConfig, TrainerConfig
 from pain3d.train.module import PainModule
 from pain3d.train.sampling import make_loader, pain_weights
 
@@ -120,7 +120,8 @@ def _loggers(cfg: TrainerConfig, run_dir: Path, resumed: bool) -> list[Any]:
 
 def fit_model(model: ViTPain, train_set: Any, val_set: Any | None, run_dir: str | Path,
               trainer_cfg: TrainerConfig, optim: OptimConfig, loss: LossWeights,
-              resume: bool = True, callbacks: list[Any] | None = None) -> FitResult:
+              resume: bool = True, callbacks: list[Any] | None = None,
+              distill: DistillSettings | None = None) -> FitResult:
     """Train ``model`` in place on ``train_set``; select the epoch on ``val_set``.
 
     On return the model holds the selected (best) weights. When ``run_dir/checkpoints``
@@ -135,6 +136,7 @@ def fit_model(model: ViTPain, train_set: Any, val_set: Any | None, run_dir: str 
         trainer_cfg, optim, loss: settings.
         resume: continue from ``last.ckpt`` when present.
         callbacks: extra Lightning callbacks (tests use one to simulate a crash).
+        distill: heatmap-teacher distillation (off when None or without a teacher).
     """
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 
@@ -147,7 +149,8 @@ def fit_model(model: ViTPain, train_set: Any, val_set: Any | None, run_dir: str 
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     done = run_dir / "fit.json"
-    module = PainModule(model, optim, loss, augment=tc.augment, seed=tc.seed, epochs=tc.epochs)
+    module = PainModule(model, optim, loss, augment=tc.augment, seed=tc.seed, epochs=tc.epochs,
+                        teacher=_teacher(distill))
     if resume and done.is_file():
         info = json.loads(done.read_text())
         best = Path(info["best_path"])
@@ -213,6 +216,16 @@ def fit_model(model: ViTPain, train_set: Any, val_set: Any | None, run_dir: str 
                                  np.isnan(best_score) else best_score,
                                  "epochs": trainer.current_epoch, "resumed": resumed})
     return FitResult(best_path, best_score, trainer.current_epoch, resumed)
+
+
+def _teacher(distill: DistillSettings | None) -> Any:
+    if distill is None or not distill.teacher:
+        return None
+    from pain3d.model import load_model
+    from pain3d.model.distill import DistillConfig, HeatmapTeacher
+
+    cfg = DistillConfig(distill.feature, distill.feature_weight, distill.prediction_weight)
+    return HeatmapTeacher(load_model(distill.teacher), cfg)
 
 
 def _quiet_lightning() -> None:

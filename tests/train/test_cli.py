@@ -1,0 +1,119 @@
+"""The train / cv / evaluate / ablate commands and the published ``train.py`` entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from pain3d.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = str(ROOT / "configs" / "tiny_cpu.yaml")
+FAST = ["--set", "model.image_size=32", "--set", "data.label_free_frames=2"]
+
+
+@pytest.fixture(scope="module")
+def cli_cv(unbc_file, tmp_path_factory):
+    """``pain3d cv`` on fold 1 under the published protocol, and what it printed."""
+    import contextlib
+    import io
+
+    rd = tmp_path_factory.mktemp("cli") / "cv"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["cv", "--config", TINY, "--data", str(unbc_file), "--run-dir", str(rd),
+                     "--epochs", "1", "--folds", "1", "--protocol", "published", *FAST])
+    return code, rd, buf.getvalue()
+
+
+def test_cv_command_runs_the_chosen_folds_and_reports(cli_cv):
+    code, rd, out = cli_cv
+    assert code == 0
+    assert "published protocol" in out and "mean over folds" in out
+    assert sorted(p.name for p in rd.glob("fold_*")) == ["fold_1"]
+    run = json.loads((rd / "run.json").read_text())
+    # Published protocol: the test fold doubles as the selection set (and says so).
+    assert all(f["val"] == f["test"] for f in run["folds"])
+    assert "Protocol: published" in (rd / "report.md").read_text()
+    saved = yaml.safe_load((rd / "config.yaml").read_text())
+    assert saved["trainer"]["epochs"] == 1 and saved["cv"]["protocol"] == "published"
+
+
+def test_evaluate_command_rescoring_a_run_gives_the_same_json(cli_cv, capsys):
+    _, rd, _ = cli_cv
+    before = json.loads((rd / "metrics.json").read_text())
+    (rd / "metrics.json").unlink()
+    assert main(["evaluate", str(rd), "--no-plots"]) == 0
+    after = json.loads((rd / "metrics.json").read_text())
+    assert after["references"] == before["references"] and after["protocol"] == "published"
+    assert "published protocol, 1 fold(s), reference oracle" in capsys.readouterr().out
+
+
+def test_evaluate_scores_any_predictions_csv(tmp_path, capsys):
+    rows = []
+    for fold in range(3):
+        for split in ("train", "test"):
+            for i in range(12):
+                rows.append({"fold": fold, "split": split, "subject": f"s{fold}{split[1]}",
+                             "pred": (i % 4) + 0.1 * fold, "true": float(i % 4)})
+    csv = tmp_path / "other_method.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    assert main(["evaluate", "--predictions", str(csv), "--out", str(tmp_path / "rep")]) == 0
+    assert (tmp_path / "rep" / "report.html").is_file()
+    assert "3 fold(s)" in capsys.readouterr().out
+
+
+def test_evaluate_refuses_a_folder_without_predictions(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "no predictions.csv" in capsys.readouterr().err
+
+
+def test_published_train_py_command_line_overrides_the_file(synthetic_root, tmp_path):
+    from pain3d.train.compat import main as train_py
+
+    cfg = {"batch_size": 8, "epochs": 3, "lr": 1e-3, "model_size": "tiny"}
+    (tmp_path / "vit_pain.yaml").write_text(yaml.safe_dump(cfg))
+    code = train_py(["--config", str(tmp_path / "vit_pain.yaml"), "--batch_size", "4",
+                     "--epochs", "1", "--data_dir", str(synthetic_root), "--output_dir",
+                     str(tmp_path / "runs"), "--set", "model.image_size=32",
+                     "--set", "trainer.augment=none", "--set", "trainer.num_workers=0",
+                     "--set", "model.pspi_hidden=32", "--set", "trainer.accelerator=cpu"])
+    assert code == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["trainer"]["batch_size"] == 4  # the flag beats the file
+    assert saved["optim"]["lr_heads"] == pytest.approx(1e-3)  # the file beats the default
+    assert (run / "model" / "config.json").is_file()
+
+
+def test_ablation_variants_change_one_thing_each(tiny_config):
+    from pain3d.train.ablate import variants
+
+    base = tiny_config(init="ckpt")
+    vs = {(v.axis, v.value): v for v in variants(base)}
+    assert vs[("reference", "oracle")].cfg.data.eval_reference == "oracle"
+    none = vs[("reference", "none")].cfg
+    assert none.model.reference == "none" and none.init is None
+    assert vs[("pretraining", "synthetic")].cfg.init == "ckpt"
+    assert vs[("pretraining", "none")].cfg.init is None
+    assert vs[("encoders", "shared")].cfg.model.encoder_mode == "shared"
+    assert vs[("distillation", "on")].cfg is None  # no teacher configured: named, not run
+    with pytest.raises(ValueError, match="unknown ablation axis"):
+        variants(base, ("colour",))
+
+
+@pytest.mark.slow
+def test_ablate_tabulates_variants_and_names_the_ones_it_cannot_run(unbc_file, tmp_path,
+                                                                      capsys):
+    out = tmp_path / "abl"
+    assert main(["ablate", "--config", TINY, "--data", str(unbc_file), "--run-dir", str(out),
+                 "--epochs", "1", "--folds", "0", "--axes", "pretraining", *FAST]) == 0
+    table = (out / "ablation.md").read_text()
+    assert "| pretraining | synthetic |" in table and "skipped: no init checkpoint" in table
+    assert "| pretraining | none |" in table
+    df = pd.read_csv(out / "ablation.csv")
+    assert df.loc[df.variant == "none", "mae"].notna().all()
