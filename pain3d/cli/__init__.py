@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pain3d import __version__
 
 # Modules under pain3d.cli that contribute subcommands, in help order.
-COMMAND_MODULES: tuple[str, ...] = ("facs", "demo", "generate", "predict", "data", "model")
+COMMAND_MODULES: tuple[str, ...] = ("facs", "demo", "generate", "predict", "data", "model", "train")
 
 
 class CLIError(Exception):
