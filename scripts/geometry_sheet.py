@@ -143,26 +143,39 @@ def _pain_aus(pspi: int) -> np.ndarray:
     return aus
 
 
-def make_sheet(out: Path, n_identities: int = 16, size: int = 160, seed: int = 0) -> Path:
-    """Render the sheet and write it to ``out`` (PNG)."""
-    from PIL import Image
+def make_sheet(out: Path, n_identities: int = 16, size: int = 112, seed: int = 0) -> Path:
+    """Render the sheet (identities in two column groups) and write it to ``out`` (PNG)."""
+    from PIL import Image, ImageDraw
 
     from pain3d.face import express, identity_mesh, sample_identities
 
     renderer = ShadedRenderer(size)
     levels = (0, 4, 8, 12, 16)
     ids = sample_identities(n_identities, seed=seed)
+    per_group = (n_identities + 1) // 2
     cols = len(levels) + 1
-    sheet = np.zeros((size * n_identities, size * cols, 3), np.uint8)
+    header = 18
+    gap = 12
+    width = 2 * cols * size + gap
+    sheet = np.full((header + per_group * size, width, 3), 24, np.uint8)
     for i, ident in enumerate(ids):
+        row, group = i % per_group, i // per_group
+        x0, y0 = group * (cols * size + gap), header + row * size
         neutral = identity_mesh(ident)
-        sheet[i * size : (i + 1) * size, :size] = renderer.render(neutral, yaw=40.0)
-        for j, level in enumerate(levels):
-            mesh = express(neutral, _pain_aus(level))
-            tile = renderer.render(mesh, yaw=0.0)
-            sheet[i * size : (i + 1) * size, (j + 1) * size : (j + 2) * size] = tile
+        tiles = [renderer.render(neutral, yaw=40.0, distance=1.05)]
+        tiles += [renderer.render(express(neutral, _pain_aus(lv)), distance=0.62) for lv in levels]
+        for j, tile in enumerate(tiles):
+            sheet[y0 : y0 + size, x0 + j * size : x0 + (j + 1) * size] = tile
+    img = Image.fromarray(sheet)
+    draw = ImageDraw.Draw(img)
+    labels = ["yaw 40", "neutral"] + [f"PSPI {lv}" for lv in levels[1:]]
+    for group in range(2):
+        for j, text in enumerate(labels):
+            draw.text((group * (cols * size + gap) + j * size + 6, 3), text, fill=(220, 220, 220))
     out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(sheet).save(out, optimize=True)
+    # A 40-colour palette keeps the sheet small enough for the docs.
+    img = img.quantize(colors=40, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    img.save(out, optimize=True)
     log.info("wrote %s", out)
     return out
 
@@ -171,7 +184,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/img/geometry_sheet.png"))
     parser.add_argument("--identities", type=int, default=16)
-    parser.add_argument("--size", type=int, default=160)
+    parser.add_argument("--size", type=int, default=112)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)

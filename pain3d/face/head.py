@@ -48,8 +48,11 @@ UV_CHART_CENTRE_CM = np.array([0.0, 0.0, -7.0])
 EYEBALL_RADIUS_CM = 1.2
 EYEBALL_RINGS, EYEBALL_SEGMENTS = 12, 20
 
-NEUTRAL_EYE_OPENING = -0.35
+NEUTRAL_EYE_OPENING = -0.6
 """Lid closure applied to the canonical face for the neutral pose (negative opens)."""
+
+EAR_CENTRE_CM = np.array([8.1, -2.0, -8.0])
+"""Centre of the subject's left ear (the right one is mirrored in x), cm."""
 
 SKULL_CENTRE_CM = np.array([0.0, 1.0, -7.5])
 SKULL_AXES_CM = {"x": 8.0, "up": 10.5, "down": 8.0, "back": 9.5, "front": 9.5}
@@ -471,6 +474,10 @@ def head_template() -> HeadTemplate:
     edge_reg = np.where(_RANK_ARR[ra] >= _RANK_ARR[rb], ra, rb)
     fine_regions = np.concatenate([coarse_regions, edge_reg]).astype(np.uint8)
     fine_part = np.concatenate([part, np.maximum(part[ea], part[eb])]).astype(np.int8)
+    # The hairline is drawn at the fine resolution (coarse labels would make it stepped).
+    shell = np.nonzero(fine_part == 3)[0]
+    fine_pos = sub.matrix @ coarse
+    fine_regions[shell] = _shell_regions(fine_pos[shell])
     # Fine UVs: subdivide the chart linearly, except the ears which keep their island map.
     uv_fine = sub.matrix @ uv_coarse
     edge_key = {(int(a), int(b)): n_c + i for i, (a, b) in enumerate(sub.edges)}
@@ -533,15 +540,15 @@ def _ear(side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One ear (cm): a cupped, flattened ellipsoid; returns vertices, faces, island UVs."""
     unit, faces, polar = _sphere_grid(8, 14)
     x, y, z = unit[:, 0], unit[:, 1], unit[:, 2]
-    lateral = 0.55 * z - 0.75 * np.maximum(z, 0) ** 3
+    lateral = 0.7 * z - 0.85 * np.maximum(z, 0) ** 3
     yaw, tilt = np.radians(25.0), np.radians(15.0)
     nrm = np.array([side * np.cos(yaw), 0.0, np.sin(yaw)])
     up = np.array([0.0, np.cos(tilt), -np.sin(tilt)])
     up = up - (up @ nrm) * nrm
     up /= np.linalg.norm(up)
     fwd = np.cross(nrm, up) * side
-    centre = np.array([side * 7.55, -2.3, -8.2])
-    v = centre + lateral[:, None] * nrm + (3.1 * y)[:, None] * up + (1.8 * x)[:, None] * fwd
+    centre = side * np.array([1.0, 0, 0]) * EAR_CENTRE_CM[0] + np.array([0, *EAR_CENTRE_CM[1:]])
+    v = centre + lateral[:, None] * nrm + (3.2 * y)[:, None] * up + (2.0 * x)[:, None] * fwd
     # Winding: the local frame (fwd, up, nrm) is right-handed for side=+1 and mirrored for -1.
     if np.linalg.det(np.stack([fwd, up, nrm])) < 0:
         faces = faces[:, ::-1]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from pain3d.demographics import Demographics, balanced_demographics
-from pain3d.face.head import HeadTemplate, head_template
+from pain3d.face.head import EAR_CENTRE_CM, HeadTemplate, head_template
 from pain3d.face.mesh import region_id
 
 SHAPE_PARAMS: tuple[str, ...] = (
@@ -60,10 +60,10 @@ PARAM_CLIP = 3.0
 # Mean shifts (in parameter units) per demographic value. They encode broad average trends
 # only; the within-group spread (PARAM_SD) is as large as the shifts.
 DEMOGRAPHIC_SHIFTS: dict[str, dict[str, float]] = {
-    "female": {"head_scale": -0.8, "jaw_width": -0.6, "jaw_angle": -0.7, "brow_ridge": -0.9,
+    "female": {"head_scale": -0.8, "jaw_width": -0.9, "jaw_angle": -0.9, "brow_ridge": -1.1,
                "forehead_slope": -0.6, "nose_length": -0.3, "neck_width": -1.0,
                "lip_fullness": 0.3, "eye_size": 0.3, "chin_length": -0.3, "hair_volume": 0.8},
-    "male": {"head_scale": 0.8, "jaw_width": 0.6, "jaw_angle": 0.7, "brow_ridge": 0.9,
+    "male": {"head_scale": 0.8, "jaw_width": 0.9, "jaw_angle": 0.9, "brow_ridge": 1.1,
              "forehead_slope": 0.6, "nose_length": 0.3, "neck_width": 1.0, "lip_fullness": -0.3,
              "eye_size": -0.3, "chin_length": 0.3, "hair_volume": -0.5},
     "20-35": {"sagging": -0.8, "lid_fold": -0.3, "fullness": 0.2, "lip_fullness": 0.3},
@@ -259,7 +259,7 @@ def shape_fields() -> np.ndarray:
     mouth = _gauss(p, (0, -7.0, 1.5), (2.2, 1.2, 2.0)) * face
     f["lip_width"] = vec(mouth * x * 0.08, dx=1)
     f["mouth_height"] = vec(_smooth((-y - 5.0) / 1.5) * _smooth((7.0 - ax) / 3.0) * face, dy=-0.22)
-    ear_c = np.array([7.55, -2.3, -8.2])
+    ear_c = EAR_CENTRE_CM
     rel_e = p - np.where(x[:, None] < 0, ear_c * [-1, 1, 1], ear_c)
     f["ear_size"] = 0.1 * rel_e * ear[:, None]
     sag = _gauss(p, (4.3, -8.0, 0.0), (1.8, 2.0, 2.5), True) + 0.5 * _gauss(

@@ -70,3 +70,29 @@ def test_identities_give_different_meshes():
     a, b = (identity_mesh(i) for i in sample_identities(2, seed=5))
     gap = np.linalg.norm(a.vertices - b.vertices, axis=1)
     assert gap.max() > 0.004  # several millimetres somewhere on the head
+
+
+def test_extreme_parameters_keep_the_surface_unfolded():
+    from pain3d.demographics import Demographics
+    from pain3d.face.identity import N_SHAPE, PARAM_CLIP
+
+    demo = Demographics("female", "20-35", "african")
+    base = identity_mesh(Identity(0, 0, demo, (0.0,) * N_SHAPE))
+
+    def normals(m):
+        t = m.vertices.astype(np.float64)[m.faces]
+        n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+        return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
+
+    n0 = normals(base)
+    rng = np.random.default_rng(0)
+    configs = [np.eye(N_SHAPE)[k] * s * PARAM_CLIP for k in range(N_SHAPE) for s in (-1, 1)]
+    configs += [rng.choice([-PARAM_CLIP, PARAM_CLIP], N_SHAPE) for _ in range(6)]
+    for p in configs:
+        m = identity_mesh(Identity(0, 0, demo, tuple(p)))
+        cos = (normals(m) * n0).sum(1)
+        assert cos.min() > 0.0, p
+        lids = m.rig.lid_vertices
+        v = m.vertices[lids]
+        r = np.linalg.norm(v - m.rig.eye_centres[(v[:, 0] > 0).astype(int)], axis=1)
+        assert r.min() >= m.rig.eye_radius - 1e-6
