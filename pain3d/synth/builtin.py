@@ -24,16 +24,19 @@ from pain3d.synth.spec import GenerateConfig, IdentitySpec, SampleSpec
 _TEXTURE_SIZE = 512
 
 
+@lru_cache(maxsize=1)
+def _flame(flame_dir: str):
+    from pain3d.face.flame import load_flame
+
+    return load_flame(flame_dir)
+
+
 @lru_cache(maxsize=2)
 def _identities(n: int, seed: int, face_model: str, flame_dir: str | None) -> tuple:
     from pain3d import face
 
     if face_model == "flame":
-        try:
-            return tuple(face.sample_identities(n, seed, face_model="flame", flame_dir=flame_dir))
-        except TypeError as exc:
-            raise ValueError("this pain3d.face has no FLAME backend for generate yet; use "
-                             "--face-model builtin") from exc
+        return tuple(face.sample_identities(n, seed, face_model="flame", flame=_flame(flame_dir)))
     return tuple(face.sample_identities(n, seed))
 
 
@@ -59,7 +62,8 @@ class BuiltinRenderer:
 
         ident = _identities(self.cfg.identities, self.cfg.seed, self.cfg.face_model,
                             self.cfg.flame_dir)[identity.index]
-        mesh = identity_mesh(ident)
+        flame = _flame(self.cfg.flame_dir) if self.cfg.face_model == "flame" else None
+        mesh = identity_mesh(ident, flame=flame)
         app = sample_appearance(ident, identity.seed, mesh=mesh, texture_size=_TEXTURE_SIZE)
         return {"spec": identity, "identity": ident, "neutral": mesh, "appearance": app,
                 "expressed": (None, None), "heat": (None, None), "bound": False}

@@ -78,3 +78,42 @@ def test_real_renders_do_not_depend_on_the_worker_count(tmp_path, real_dataset):
     root, cfg = real_dataset
     two = make(tmp_path / "w2", cfg, workers=2)
     assert tree_digest(two) == tree_digest(root)
+
+
+def _fake_flame_folder(folder):
+    """A tiny FLAME-like model (ellipsoid with a nose bump) with the keys FLAME files have."""
+    import pickle
+
+    import scipy.sparse as sp
+
+    from pain3d.face.head import _sphere_grid
+
+    unit, faces, _ = _sphere_grid(16, 24)
+    v = unit * np.array([0.075, 0.11, 0.095])
+    v[:, 2] += 0.02 * np.exp(-((v[:, 0] / 0.015) ** 2 + ((v[:, 1] + 0.01) / 0.02) ** 2))
+    n = len(v)
+    rng = np.random.default_rng(0)
+    data = {"v_template": v,
+            "shapedirs": 0.002 * np.tanh(v[:, :, None] * rng.normal(size=(1, 3, 12)) * 20),
+            "posedirs": np.zeros((n, 3, 36)), "J_regressor": sp.csc_matrix(np.full((5, n), 1 / n)),
+            "weights": np.full((n, 5), 0.2), "f": faces.astype(np.uint32),
+            "kintree_table": np.array([[4294967295, 0, 1, 1, 1], [0, 1, 2, 3, 4]])}
+    folder.mkdir()
+    (folder / "generic_model.pkl").write_bytes(pickle.dumps(data, protocol=2))
+    return folder
+
+
+def test_flame_face_model_and_photo_backgrounds_generate_valid_datasets(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(photos / f"p{i}.png"), np.full((80, 120, 3), (0, 230, 0), np.uint8))
+    cfg = tiny_builtin(identities=1, per_identity=1, views=2, size=48, extras=(),
+                       face_model="flame", flame_dir=str(_fake_flame_folder(tmp_path / "flame")),
+                       backgrounds=str(photos))
+    root = make(tmp_path / "ds", cfg)
+    rep = verify(root)
+    assert rep.ok, rep.text()
+    corner = _read(root, "meshes_inpainted/flame_sample_0000_neutral_textured_view_000_inpainted"
+                   ".jpg")[:6, :6].reshape(-1, 3).mean(0)  # BGR
+    assert corner[1] > 140 and corner[0] < 60 and corner[2] < 60  # the green photo
