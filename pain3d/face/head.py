@@ -241,12 +241,19 @@ def loop_closure_field(
     p = points[candidates]
     s = (p - c0) @ axis
 
-    def interp(sk: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    def interp(sk: np.ndarray, vals: np.ndarray, at: np.ndarray = s) -> np.ndarray:
         order = np.argsort(sk)
-        return np.stack([np.interp(s, sk[order], vals[order, k]) for k in range(3)], -1)
+        return np.stack([np.interp(at, sk[order], vals[order, k]) for k in range(3)], -1)
+
+    def spread(sk: np.ndarray, vals: np.ndarray, margin_pos: np.ndarray) -> np.ndarray:
+        # Average the margin's motion over a window that widens with the distance from the
+        # margin, so skin away from the margin never shears faster than it is spaced.
+        d = np.linalg.norm(p - margin_pos, axis=1)
+        taps = [interp(sk, vals, s + k * d) for k in (-1.0, -0.5, 0.0, 0.5, 1.0)]
+        return np.mean(taps, axis=0)
 
     mu_pos, ml_pos = interp(s_up, up), interp(s_lo, lo)
-    fu, fl = interp(s_up, du), interp(s_lo, dl)
+    fu, fl = spread(s_up, du, mu_pos), spread(s_lo, dl, ml_pos)
     # "Up" is the direction from the lower margin to the upper one, per column.
     gap_dir = mu_pos - ml_pos
     gap_dir /= np.maximum(np.linalg.norm(gap_dir, axis=1, keepdims=True), 1e-9)

@@ -250,11 +250,11 @@ def shape_fields() -> np.ndarray:
     ge2 = _gauss(p, eyes_c, (1.8, 1.6, 2.0), True) * face
     f["eye_spacing"] = vec(ge2 * sx, dx=0.22)
     f["eye_height"] = vec(_gauss(p, (2.9, 0.6, 0.0), (2.3, 1.8, 2.0), True) * face, dy=0.25)
-    lid = _gauss(p, (3.0, 0.9, 0.6), (1.0, 0.35, 1.0), True) * face
-    f["lid_fold"] = vec(lid, dy=-0.12, dz=0.1)
+    lid = _gauss(p, (3.0, 0.95, 0.6), (1.1, 0.45, 1.0), True) * face
+    f["lid_fold"] = vec(lid, dy=-0.08, dz=0.07)
     lips = _gauss(p, (0, -6.9, 1.5), (2.0, 0.9, 1.5)) * face
     f["lip_fullness"] = lips[:, None] * np.stack(
-        [0 * x, 0.12 * np.tanh((y + 6.9) / 0.3), 0.22 + 0 * x], -1
+        [0 * x, 0.08 * np.tanh((y + 6.9) / 0.4), 0.15 + 0 * x], -1
     )
     mouth = _gauss(p, (0, -7.0, 1.5), (2.2, 1.2, 2.0)) * face
     f["lip_width"] = vec(mouth * x * 0.08, dx=1)

@@ -169,7 +169,7 @@ def template_bases() -> np.ndarray:
     flip = np.array([-1.0, 1.0, 1.0])
     eye_margin = np.asarray(cf.EYE_R_UPPER + cf.EYE_R_LOWER + cf.EYE_L_UPPER + cf.EYE_L_LOWER)
     d_eye = np.linalg.norm(canon[:, None] - canon[None, eye_margin], axis=-1).min(1)
-    lid_mask = _smoothstep((d_eye - 0.1) / 0.9)
+    lid_mask = _smoothstep((d_eye - 0.1) / 1.5)
     out = np.zeros((len(BASIS_AUS),) + tpl.coarse.shape)
     for k, au in enumerate(BASIS_AUS):
         raw = pls.coef[pls.columns.index(_PLS_NAME[au])]
@@ -228,6 +228,9 @@ def transfer_bases(coarse_identity: np.ndarray) -> np.ndarray:
     bases = template_bases()
     moving = _moving_vertices()
     jac = _one_ring_jacobians(coarse_identity)[moving]
+    # Local stretch of the identity only rescales AU motion within sane bounds.
+    u, sv, vt = np.linalg.svd(jac)
+    jac = u @ (np.clip(sv, 0.6, 1.6)[..., None] * vt)
     out = np.zeros_like(bases)
     out[:, moving] = (bases[:, moving, None, :] @ jac.transpose(0, 2, 1)[None])[:, :, 0]
     return out

@@ -183,3 +183,16 @@ def test_invalid_aus_are_rejected_with_their_name(meshes):
         express(meshes[0], aus(AU43=0.5))
     with pytest.raises(ValueError, match="AU5"):
         express(meshes[0], np.zeros(6), nuisance={"AU5": 1})
+
+
+@pytest.mark.slow
+def test_no_flips_across_many_identities():
+    from pain3d.face import identity_mesh, sample_identities
+
+    for ident in sample_identities(120, seed=11):
+        mesh = identity_mesh(ident)
+        visible = _visible_faces(mesh)
+        n0 = face_normals(mesh)[visible]
+        for cfg in CONFIGS:
+            n1 = face_normals(express(mesh, cfg, nuisance={"AU25": 5, "AU26": 5}))[visible]
+            assert ((n0 * n1).sum(1) > 0).all(), (ident.index, cfg)
