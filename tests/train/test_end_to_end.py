@@ -1,0 +1,40 @@
+"""The long version: generate a synthetic set, pretrain, 5-fold CV on UNBC from it, report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from pain3d.evaluate.protocol import read_predictions
+
+
+@pytest.mark.slow
+def test_generate_pretrain_cross_validate_and_report(unbc_file, tmp_path):
+    from pain3d.synth.generate import RunOptions, generate
+    from pain3d.synth.spec import GenerateConfig
+    from pain3d.train.presets import tiny_config
+    from pain3d.train.recipes import cross_validate, pretrain
+
+    ds = tmp_path / "synthetic"
+    generate(GenerateConfig(identities=12, per_identity=4, views=1, size=64, seed=3),
+             RunOptions(out=ds, workers=1, progress=False))
+    pre = pretrain(tiny_config(ds, tmp_path / "pretrain", trainer__epochs=3,
+                               trainer__augment="synthetic"))
+    assert (pre.checkpoint_dir / "config.json").is_file() and "mae" in pre.metrics
+    cv = cross_validate(tiny_config(unbc_file, tmp_path / "cv", init=str(pre.checkpoint_dir),
+                                    trainer__epochs=2, cv__production=True,
+                                    model__image_size=64))
+    run = json.loads((cv.run_dir / "run.json").read_text())
+    assert run["init"] == str(pre.checkpoint_dir) and len(run["folds"]) == 5
+    assert (cv.run_dir / "production" / "model" / "config.json").is_file()
+    # Independent recomputation of the pooled AUROC from the saved predictions.
+    df = read_predictions(cv.run_dir / "predictions.csv")
+    te = df[(df.split == "test") & (df.reference == "label_free")]
+    data = json.loads((cv.run_dir / "metrics.json").read_text())
+    pooled = data["references"]["label_free"]["pooled"]["auroc_1"]
+    assert pooled == pytest.approx(roc_auc_score(te.true >= 1, te.pred))
+    per_fold = [f["mae"] for f in data["references"]["label_free"]["folds"]]
+    assert np.mean(per_fold) == pytest.approx(cv.metrics["mae"])
