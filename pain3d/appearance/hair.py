@@ -44,6 +44,10 @@ class HairShell:
 def hair_coverage(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks, style: str) -> np.ndarray:
     """Scalp-hair coverage in [0, 1] at head-frame points.
 
+    The hairline is a height that depends on the angle around a vertical axis through the
+    skull: the forehead hairline in front, the temples and sideburns, above the ears, and
+    down to the nape (or the shoulders for long hair) behind.
+
     Args:
         pos: (..., 3) metres, head frame (texels of the position map or vertices).
         reg: (...) region ids of the same points.
@@ -52,26 +56,28 @@ def hair_coverage(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks, style: st
     """
     x, y, z = pos[..., 0], pos[..., 1], pos[..., 2]
     male_like = style in ("bald", "buzz", "short")
-    hairline = lm.brow_y + (0.052 if male_like else 0.046)
-    recess = 0.012 if male_like else 0.004
-    y_front = hairline + recess * np.clip(np.abs(x) / 0.05, 0, 1.5) ** 2
-    # Hairline drops from the forehead to the sideburns and the nape as we go back.
-    t = smoothstep(lm.face_z - 0.045, lm.face_z - 0.11, z)
-    long_hair = style in ("long",)
-    y_back = -0.075 if not long_hair else -0.16
-    y_side = lm.eye_left[1] + 0.012
-    y_b = y_front * (1 - t) + (y_side * (1 - t) + y_back * t) * t
-    y_b = np.where(t > 0.999, y_back, y_b)
-    cov = smoothstep(y_b - 0.002, y_b + 0.004, y)
+    front = lm.brow_y + (0.05 if male_like else 0.044)
+    recess = 0.006 if male_like else 0.0
+    eye_y = float(lm.eye_left[1])
+    z_c = lm.face_z - 0.085  # vertical axis through the middle of the skull
+    phi = np.degrees(np.arctan2(np.abs(x), z - z_c))  # 0 = straight ahead, 180 = behind
+    long_hair = style == "long"
+    nape = -0.16 if long_hair else -0.075
+    ear_top = eye_y + 0.03
+    hairline = np.interp(
+        phi,
+        [0, 25, 40, 52, 62, 72, 100, 125, 150, 180],
+        [front, front + recess * 0.5, front + recess - 0.004, eye_y + 0.03, eye_y + 0.012,
+         ear_top if not long_hair else nape, ear_top if not long_hair else nape,
+         eye_y - 0.01 if not long_hair else nape, nape, nape])
+    cov = smoothstep(hairline - 0.002, hairline + 0.004, y)
     for name in _NO_HAIR:
         cov = np.where(reg == region_id(name), 0.0, cov)
     if not long_hair:
         cov = np.where(reg == region_id("ear"), 0.0, cov)
     if style == "bald":
         crown = lm.brow_y + 0.11
-        cov *= smoothstep(crown - 0.02, crown - 0.045, y) * smoothstep(0.3, 0.7, t)
-    # The face itself never grows scalp hair, whatever the geometry of the forehead.
-    cov *= 1.0 - smoothstep(hairline - 0.003, hairline - 0.01, y) * (1.0 - t)
+        cov *= smoothstep(crown - 0.02, crown - 0.045, y) * smoothstep(60, 100, phi)
     return np.clip(cov, 0.0, 1.0).astype(np.float32)
 
 

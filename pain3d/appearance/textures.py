@@ -45,6 +45,18 @@ class TextureSet:
     texels_per_mm: float
 
 
+def skin_albedo(swatch: tuple[float, float, float]) -> np.ndarray:
+    """(3,) sRGB diffuse albedo for a Monk swatch colour.
+
+    The swatches are how skin looks in a well-lit photo, already mixed with specular sheen;
+    the diffuse albedo under it is more saturated and a little darker.
+    """
+    c = np.asarray(swatch, np.float32)
+    m = float(c.mean())
+    out = (m + (c - m) * 1.45) * 0.9 + np.array([0.01, 0.0, -0.01], np.float32)
+    return np.clip(out, 0.02, 1.0)
+
+
 def texel_density(mesh: Mesh, size: int) -> float:
     """Median texels per millimetre of the front face (UV scale over 3-D scale)."""
     v, f, uv = mesh.vertices.astype(np.float64), mesh.faces, mesh.uv.astype(np.float64)
@@ -93,7 +105,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     front = smoothstep(lm.face_z - 0.06, lm.face_z - 0.025, pos[..., 2])
 
     # --- skin base: tone, blotchy melanin / haemoglobin variation, pores -------------------
-    base = np.asarray(traits.skin_rgb, np.float32)
+    base = skin_albedo(traits.skin_rgb)
     lum = float(base.mean())
     tone_noise = fractal_noise(rng, S, (6, 12, 24))
     red_noise = fractal_noise(rng, S, (8, 16, 48))
@@ -123,18 +135,18 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
 
     # Freckles and age spots: sparse soft dots on the front of the face.
     spots = np.zeros((S, S), np.float32)
-    n_spots = int(traits.freckles * 150 + max(traits.age_level - 0.45, 0) * 60)
+    n_spots = int(traits.freckles * 150 + max(traits.age_level - 0.45, 0) * 40)
     if n_spots:
         seeds = np.zeros((S, S), np.float32)
         face_texels = np.flatnonzero((front > 0.5).ravel() & (reg.ravel() != region_id("eyeball")))
         if len(face_texels):
             pick = rng.choice(face_texels, size=min(n_spots, len(face_texels)), replace=False)
             seeds.ravel()[pick] = rng.uniform(0.4, 1.0, len(pick))
-            spots = np.clip(blur_texels(seeds, max(0.8 * tpm, 0.7)) * 10, 0, 1)
-    albedo *= (1.0 - 0.35 * spots[..., None] * np.array([0.8, 1.0, 1.15], np.float32))
+            spots = np.clip(blur_texels(seeds, max(0.5 * tpm, 0.6)) * 6, 0, 1)
+    albedo *= (1.0 - 0.2 * spots[..., None] * np.array([0.8, 1.0, 1.15], np.float32))
 
     # --- lips and mouth -------------------------------------------------------------------
-    lip_rgb = base * np.array([0.86, 0.58, 0.60], np.float32) * (1.05 - 0.15 * lum)
+    lip_rgb = base * np.array([0.80, 0.52, 0.52], np.float32) * (1.0 - 0.15 * lum)
     lip_rgb = lip_rgb * rng.uniform(0.9, 1.1)
     albedo = _mix(albedo, lip_rgb, lips * (0.55 + 0.4 * traits.lip_fullness))
     albedo = _mix(albedo, [0.30, 0.09, 0.09], mouth_in)
@@ -195,7 +207,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     strands = np.clip(0.5 + 0.5 * blur_texels(rng.standard_normal((S, S)).astype(np.float32),
                                               0.6) * 1.5, 0, 1)
     brow = np.zeros((S, S), np.float32)
-    thick = 0.0042 if sex == "male" else 0.0032
+    thick = 0.0052 if sex == "male" else 0.004
     for eye in (lm.eye_left, lm.eye_right):
         s = float(np.sign(eye[0]))
         xs = np.linspace(eye[0] - s * 0.017, eye[0] + s * 0.024, 9)
@@ -205,10 +217,19 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
             width = thick * (1.0 - 0.55 * t[i]) * traits.brow_density
             cv.stroke(brow, [xs[i], ys[i]], [xs[i + 1], ys[i + 1]], max(width, 0.0012) * 0.55,
                       taper=0.02, mode="max")
-    brow *= front * (1.0 - eyeball)
-    brow_a = np.clip(brow * (0.45 + 0.55 * strands) * 1.25 * (0.5 + 0.5 * traits.brow_density),
+    brow = np.clip(brow * 1.8, 0, 1) * front * (1.0 - eyeball)  # flat-topped profile
+    brow_a = np.clip(brow * (0.5 + 0.5 * strands) * 1.2 * (0.55 + 0.45 * traits.brow_density),
                      0, 0.95)
     albedo = _mix(albedo, brow_rgb, brow_a)
+
+    # --- lashes: a dark line where the lids meet the eyeball --------------------------------
+    lash_rgb = np.minimum(brow_rgb, 0.08)
+    for name, amount in (("upper_eyelid", 0.9), ("lower_eyelid", 0.45)):
+        lid = reg == region_id(name)
+        for eye in (lm.eye_left, lm.eye_right):
+            dist = np.linalg.norm(pos - eye.astype(np.float32), axis=-1) - lm.eye_radius
+            lash = lid * smoothstep(0.0022, 0.0006, dist) * (pos[..., 2] > eye[2])
+            albedo = _mix(albedo, lash_rgb, lash.astype(np.float32) * amount)
 
     # --- facial hair ----------------------------------------------------------------------
     beard = _facial_hair_mask(pos, lm, traits.facial_hair, front, tpm)
@@ -227,23 +248,16 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     else:
         albedo = _mix(albedo, hair_rgb * (0.7 + 0.5 * scalp_strands[..., None]), cov)
 
-    # --- clothing on the low neck -----------------------------------------------------------
-    neck = reg == region_id("neck")
-    if neck.any():
-        y_low = float(mesh.vertices[mesh.regions == region_id("neck"), 1].min())
-        cloth = smoothstep(y_low + 0.045, y_low + 0.035, pos[..., 1])
-        fabric = 1.0 + 0.06 * smooth_noise(rng, S, S // 4)
-        albedo = _mix(albedo, np.asarray(traits.clothing_rgb, np.float32), cloth)
-        albedo[cloth > 0.5] *= fabric[cloth > 0.5, None]
-
-    # --- aux maps ---------------------------------------------------------------------------
+    # --- shading maps ---------------------------------------------------------------------------
     tzone = np.clip(gaussian_blob(pos, lm.nose_tip, (0.012, 0.03, 0.06))
                     + gaussian_blob(pos, [0, lm.brow_y + 0.03, 0], (0.04, 0.015, 0.06)), 0, 1)
     spec = (0.35 + 0.35 * tzone * rng.uniform(0.5, 1.2) + 0.35 * lips) * (1 - 0.7 * beard)
     spec = spec * (1.0 - 0.85 * cov) * (1.0 - 0.7 * brow) * (1.0 - 0.4 * age)
-    detail = np.clip(0.5 + 0.18 * pores, 0, 1)
-    detail = np.where(cov > 0.5, scalp_strands, detail)
-    height = np.clip(0.5 - 0.4 * crease + 0.25 * (detail - 0.5), 0, 1)
+    # Relief: creases cut in, pores and beard stubble roughen; the hair shell reads the
+    # strand pattern from the same channel (see the shader).
+    relief = np.where(cov > 0.5, 0.25 * (scalp_strands - 0.5),
+                      0.08 * pores + 0.1 * beard * (strands - 0.5))
+    height = np.clip(0.5 - 0.4 * crease + relief, 0, 1)
     # Per-vertex shading values: the maps sampled at each vertex's texel.
     uv = np.clip((mesh.uv * S).astype(np.int64), 0, S - 1)
     vspec = np.clip(spec, 0, 1)[uv[:, 1], uv[:, 0]].astype(np.float32)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_TARGET: tuple[float, float, float] = (0.0, -0.012, -0.02)
+DEFAULT_TARGET: tuple[float, float, float] = (0.0, -0.005, -0.02)
 """Point the cameras look at, metres in the head frame: just below the eyes and a little
 inside the head, so the whole head with some neck fits a square frame at the default
 distance."""
@@ -42,7 +42,7 @@ class Camera:
     yaw: float = 0.0
     pitch: float = 0.0
     roll: float = 0.0
-    distance: float = 0.9
+    distance: float = 0.8
     fov: float = 20.0
     target: tuple[float, float, float] = DEFAULT_TARGET
     near: float = 0.05
@@ -123,7 +123,7 @@ class Camera:
                 "distance": self.distance}
 
 
-def default_views(distance: float = 0.9, fov: float = 20.0) -> tuple[Camera, Camera, Camera]:
+def default_views(distance: float = 0.8, fov: float = 20.0) -> tuple[Camera, Camera, Camera]:
     """The three views of the published dataset.
 
     View 0 is near-frontal and slightly from above, view 1 a clear yaw to one side (the

@@ -94,26 +94,26 @@ def sample_lighting(rng: np.random.Generator, style: str | None = None) -> Light
         raise ValueError(f"lighting style {style!r} is not one of {styles}")
     side = rng.choice([-1.0, 1.0])
     if style == "studio":
-        key_az, key_el, key_i, fill_i = rng.uniform(15, 40), rng.uniform(15, 35), 1.05, 0.3
+        key_az, key_el, key_i, fill_i = rng.uniform(15, 40), rng.uniform(15, 35), 1.2, 0.25
         kt, ft = _tint(rng, 5000, 6500), _tint(rng, 5500, 7500)
-        amb = 0.2
+        amb = 0.16
     elif style == "window":
-        key_az, key_el, key_i, fill_i = rng.uniform(40, 70), rng.uniform(0, 20), 1.2, 0.15
+        key_az, key_el, key_i, fill_i = rng.uniform(40, 70), rng.uniform(0, 20), 1.35, 0.12
         kt, ft = _tint(rng, 5500, 7500), _tint(rng, 6500, 9000)
-        amb = 0.15
+        amb = 0.12
     elif style == "indoor":
-        key_az, key_el, key_i, fill_i = rng.uniform(0, 30), rng.uniform(35, 60), 1.0, 0.28
+        key_az, key_el, key_i, fill_i = rng.uniform(0, 30), rng.uniform(35, 60), 1.15, 0.22
         kt, ft = _tint(rng, 2900, 4200), _tint(rng, 3200, 4500)
-        amb = 0.22
+        amb = 0.18
     else:
-        key_az, key_el, key_i, fill_i = rng.uniform(10, 60), rng.uniform(25, 55), 1.15, 0.25
+        key_az, key_el, key_i, fill_i = rng.uniform(10, 60), rng.uniform(25, 55), 1.3, 0.2
         kt, ft = _tint(rng, 5200, 6000), _tint(rng, 8000, 11000)
-        amb = 0.28
+        amb = 0.22
     key_i *= rng.uniform(0.85, 1.15)
     key = kt * key_i
     fill = ft * fill_i * rng.uniform(0.7, 1.3)
-    rim = _tint(rng, 4000, 9000) * rng.uniform(0.0, 0.9)
-    sky = _tint(rng, 6000, 10000) * amb * rng.uniform(0.8, 1.2)
+    rim = _tint(rng, 5000, 8000) * rng.uniform(0.0, 0.6)
+    sky = _tint(rng, 5500, 8000) * amb * rng.uniform(0.8, 1.2)
     ground = np.array([0.5, 0.45, 0.4]) * amb * rng.uniform(0.5, 0.9)
     return Lighting(
         key_dir=_direction(side * key_az, key_el),

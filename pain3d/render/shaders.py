@@ -89,13 +89,15 @@ void main() {
         float fwd = step(0.0, d.z);
         float ang = atan(d.y, d.x);
         float streak = 0.8 + 0.2 * sin(ang * 23.0) * sin(ang * 9.0 + 1.7);
-        vec3 iris = iris_rgb * iris_rgb * streak * mix(1.35, 0.55, smoothstep(0.22, 0.52, r));
-        vec3 sclera = mix(vec3(0.55, 0.52, 0.50), vec3(0.50, 0.36, 0.33),
+        vec3 iris = iris_rgb * iris_rgb * 1.6 * streak * mix(1.4, 0.5, smoothstep(0.22, 0.52, r));
+        vec3 sclera = mix(vec3(0.36, 0.33, 0.31), vec3(0.33, 0.22, 0.20),
                           smoothstep(0.55, 0.98, r));
-        float in_iris = fwd * (1.0 - smoothstep(0.49, 0.53, r));
+        float in_iris = fwd * (1.0 - smoothstep(0.48, 0.53, r));
         float in_pupil = fwd * (1.0 - smoothstep(0.17, 0.2, r));
         base = mix(sclera, iris, in_iris);
         base = mix(base, vec3(0.004), in_pupil);
+        // The upper lid and lashes shade the top of the eyeball.
+        base *= 1.0 - 0.55 * smoothstep(-0.05, 0.45, d.y);
         spec_k = 1.2;
         glossy = 1.0;
         wrap = vec3(0.1);
@@ -121,21 +123,27 @@ void main() {
     n = normalize(abs(det) * n - grad);
 
     vec3 v = normalize(cam_pos - v_pos);
+    float nv = max(dot(n, v), 0.0);
     vec3 dk = clamp((dot(n, key_dir) + wrap) / (1.0 + wrap), 0.0, 1.0);
     vec3 df = clamp((dot(n, fill_dir) + wrap) / (1.0 + wrap), 0.0, 1.0);
-    float dr = max(dot(n, rim_dir), 0.0);
+    float dr = max(dot(n, rim_dir), 0.0) * (1.0 - nv);  // rim lights grazing surfaces only
     vec3 diff = key_rgb * dk + fill_rgb * df + rim_rgb * dr;
     vec3 amb = mix(ground_rgb, sky_rgb, 0.5 + 0.5 * n.y) * v_ao;
-    float nv = max(dot(n, v), 0.0);
     float fv = 1.0 - nv;
     float fv2 = fv * fv;
     float fres = 0.04 + 0.96 * fv2 * fv2 * fv;
     float sk = p16(max(dot(n, normalize(key_dir + v)), 0.0)) * step(0.0, dot(n, key_dir));
-    float sf = p16(max(dot(n, normalize(fill_dir + v)), 0.0));
-    float sk4 = sk * sk;
-    sk = mix(0.5 * sk + 0.5 * sk4 * sk4, sk4 * sk4 * sk4 * sk4, glossy);
-    vec3 spec = spec_k * (0.10 + 0.5 * fres) * (key_rgb * sk + fill_rgb * sf * sf);
-    vec3 sheen = rim_rgb * spec_k * 0.5 * fv2 * fv * max(dot(n, rim_dir) + 0.3, 0.0);
+    float sf = p16(max(dot(n, normalize(fill_dir + v)), 0.0)) * step(0.0, dot(n, fill_dir));
+    if (glossy > 0.5) {  // wet eyes: small sharp highlights only
+        sk = p16(p16(sk));
+        sf = p16(p16(sf));
+    } else {
+        float sk4 = sk * sk;
+        sk = 0.6 * sk + 0.4 * sk4 * sk4;
+        sf *= sf;
+    }
+    vec3 spec = spec_k * (0.05 + 0.5 * fres) * (key_rgb * sk + fill_rgb * sf);
+    vec3 sheen = rim_rgb * spec_k * 0.4 * fv2 * fv * max(dot(n, rim_dir) + 0.3, 0.0);
     vec3 col = (base * (diff * mix(1.0, v_ao, 0.6) + amb) + spec + sheen) * exposure;
     col = col / (1.0 + 0.12 * col);  // soft shoulder for highlights
     f_rgb = vec4(sqrt(clamp(col, 0.0, 1.0)), 1.0);
