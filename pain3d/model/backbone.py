@@ -211,7 +211,8 @@ def build_backbone(cfg: ViTPainConfig) -> tuple[nn.Module, dict[str, Any]]:
         model.config.pos_embed_jitter = None
         model.config.pos_embed_rescale = None
     if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+        enable = getattr(model, "activation_checkpointing_enable", None)
+        (enable or model.gradient_checkpointing_enable)()  # renamed in transformers 5
     c = model.config
     size = int(c.image_size if isinstance(c.image_size, int) else c.image_size[0])
     prep = {

@@ -182,3 +182,74 @@ def test_invalid_configs_are_rejected_with_the_offending_value():
         build_model(tiny_config(cross_attn_heads=5))
     with pytest.raises(ValueError, match="mean needs 3"):
         tiny_config(mean=(0.5, 0.5))
+
+
+def test_config_loads_from_yaml_style_overrides():
+    from pain3d.config import load_config
+
+    cfg = load_config(ViTPainConfig, overrides={"preset": "tiny", "lora.rank": 2,
+                                                "backbone_overrides.num_hidden_layers": 3,
+                                                "binary_thresholds": "1,4"})
+    assert cfg.lora.rank == 2 and cfg.binary_thresholds == (1.0, 4.0)
+    model = build_model(cfg, image_size=SIZE, cross_attn_heads=4)
+    assert len(model.encoder.model.model.layer) == 3
+    assert model(torch.zeros(1, 3, SIZE, SIZE), neutral=torch.zeros(1, 3, SIZE, SIZE)
+                 ).binary_logits.shape == (1, 2)
+
+
+def test_rope_jitter_is_off_in_training_unless_asked(make_model, images):
+    x = images(2)
+    for augment in (False, True):
+        model = make_model(rope_augment=augment, head_dropout=0.0).train()
+        torch.manual_seed(0)
+        a = model.encode(x)
+        b = model.encode(x)
+        assert torch.equal(a, b) != augment
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(make_model, images):
+    x, n = images(2), images(2, seed=2)
+    grads = []
+    for ckpt in (False, True):
+        model = make_model(gradient_checkpointing=ckpt, head_dropout=0.0).train()
+        out = model(x, neutral=n)
+        (out.pspi.sum() + out.au.sum() + out.binary_logits.sum()).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad]))
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+def test_timm_backbone_without_timm_says_what_to_install():
+    try:
+        import timm  # noqa: F401
+    except Exception:  # noqa: BLE001 - timm missing or broken (torchvision): the CPU case
+        with pytest.raises(ImportError, match="timm"):
+            build_model(preset="small", backbone_impl="timm")
+    else:
+        pytest.skip("timm is installed; the GPU test covers the timm backbone")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mode", ["separate", "shared"])
+def test_cuda_bf16_training_step_and_cached_inference(mode):
+    torch.manual_seed(0)
+    model = build_model(tiny_config(encoder_mode=mode)).cuda().train()
+    x = torch.randn(4, 3, SIZE, SIZE, device="cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = model(x, neutral=x.flip(0))
+    out.pspi.float().sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.requires_grad)
+    model.eval()
+    with torch.no_grad():
+        ref = model.encode_reference(x[:1])
+        assert torch.allclose(model(x, reference=ref).pspi,
+                              model(x, neutral=x[:1].expand(4, -1, -1, -1)).pspi, atol=1e-4)
+
+
+@pytest.mark.gpu
+def test_timm_backbone_builds_and_predicts():
+    pytest.importorskip("timm")
+    model = build_model(preset="small", backbone_impl="timm", image_size=SIZE).cuda().eval()
+    x = torch.randn(2, 3, SIZE, SIZE, device="cuda")
+    with torch.no_grad():
+        _check_output(model(x, neutral=x), 2, 384)
+    assert any("lora_" in n for n, _ in model.encoder.named_parameters())
