@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,7 +67,7 @@ class GenerateSummary:
     workers: int
     engine: str
     peak_rss_mb: float = 0.0
-    extra: dict = field(default_factory=dict)
+    cpu_seconds: float = 0.0
 
     def text(self) -> str:
         return (
@@ -75,7 +75,8 @@ class GenerateSummary:
             f"{self.annotations} annotations, {self.meshes} meshes "
             f"({self.units_rendered} identities rendered now, {self.units_skipped} already done) "
             f"in {self.seconds:.1f} s, {self.images_per_s:.1f} images/s with {self.workers} "
-            f"{self.engine} worker(s), peak worker memory {self.peak_rss_mb:.0f} MB, "
+            f"{self.engine} worker(s) ({self.cpu_seconds:.1f} CPU s), peak worker memory "
+            f"{self.peak_rss_mb:.0f} MB, "
             f"{self.disk_bytes / 1e6:.1f} MB on disk"
         )
 
@@ -130,7 +131,7 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
     Raises:
         FileExistsError: if the folder holds another config or unrelated files.
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     root = Path(opts.out)
     plan = build_plan(cfg)
@@ -142,7 +143,7 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
     todo = [u for u in plan.units if not writer.unit_done(u)]
     skipped = len(plan.units) - len(todo)
     workers = opts.workers or default_workers()
-    peak_rss = 0.0
+    peak_rss = worker_cpu = 0.0
     t_render = time.perf_counter()
     with _progress(plan.n_images, sum(u.n_images for u in plan.units) - sum(
             u.n_images for u in todo), opts.progress) as bar:
@@ -151,6 +152,7 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
             writer.write(res.files)
             state.mark_unit(root, res.identity, {k: len(v) for k, v in res.files.items()})
             peak_rss = max(peak_rss, res.peak_rss_mb)
+            worker_cpu += res.cpu_seconds
             bar.update(res.n_images)
     render_seconds = time.perf_counter() - t_render
     if cfg.layout in ("hub", "both"):
@@ -158,6 +160,9 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
     _write_root_files(root, plan)
     state.sweep_temporaries(root)
     seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0  # this process: writes, packing, manifest
+    in_process = opts.engine == "local" and workers == 1
+    cpu += 0.0 if in_process else worker_cpu  # in-process units are already in `cpu`
     rendered_images = sum(u.n_images for u in todo)
     n_pain = sum(len(u.heatmaps) for u in plan.units)
     summary = GenerateSummary(
@@ -175,6 +180,7 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
         workers=workers,
         engine=opts.engine,
         peak_rss_mb=peak_rss,
+        cpu_seconds=cpu,
     )
     _append_run_log(root, started, summary)
     log.info("%s", summary.text())

@@ -30,6 +30,7 @@ class UnitResult:
     files: dict[str, bytes] = field(repr=False)
     n_images: int
     seconds: float
+    cpu_seconds: float
     peak_rss_mb: float
 
 
@@ -121,7 +122,7 @@ def render_samples(cfg: GenerateConfig, samples: Iterable[SampleSpec], *,
 
 def render_unit(cfg: GenerateConfig, unit: UnitSpec) -> UnitResult:
     """All files of one identity (what an engine task runs)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     files = render_samples(cfg, unit.samples)
     expected = set(layout.all_unit_files(cfg, unit))
     if set(files) != expected:
@@ -133,5 +134,6 @@ def render_unit(cfg: GenerateConfig, unit: UnitSpec) -> UnitResult:
         files=files,
         n_images=unit.n_images,
         seconds=time.perf_counter() - t0,
+        cpu_seconds=time.process_time() - c0,  # all threads of the worker (llvmpipe too)
         peak_rss_mb=rss,
     )
