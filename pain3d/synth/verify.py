@@ -94,6 +94,8 @@ def verify(root: Path, workers: int | None = None) -> VerifyReport:
     pool = ThreadPoolExecutor(max_workers=workers or default_workers())
     if lay in ("3dpain", "both"):
         _check_loose(root, expected, rows, size, pool, rep)
+    else:  # hub only: masks and depth maps are still loose files
+        _check_loose(root, {"extras": expected.get("extras", set())}, rows, size, pool, rep)
     if lay in ("hub", "both"):
         _check_hub(root, expected, rows, size, pool, rep, hub="hub" if lay == "both" else "")
     pool.shutdown()

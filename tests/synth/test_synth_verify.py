@@ -116,3 +116,11 @@ def test_verify_reports_a_truncated_shard(fresh_dataset):
     problems = verify(root).problems
     assert problems[0].startswith("images/images_00000.tar.gz: unreadable shard")
     assert all("images" in p for p in problems)
+
+
+def test_verify_checks_loose_extras_of_a_hub_dataset(fresh_dataset):
+    root, _ = fresh_dataset(layout="hub", extras=("masks",))
+    assert verify(root).ok
+    mask = sorted((root / "masks").glob("*.png"))[3]
+    mask.unlink()
+    assert verify(root).problems == [f"masks/{mask.name}: missing"]
