@@ -90,7 +90,7 @@ def _look(yaw_deg: float, distance: float, size: int) -> tuple[np.ndarray, np.nd
     )
     view = np.eye(4, dtype=np.float32)
     view[:3, :3] = rot
-    view[:3, 3] = (0.0, 0.03, -distance)
+    view[:3, 3] = (0.0, 0.03 if distance > 0.4 else 0.06, -distance)
     return proj @ view, rot
 
 

@@ -54,6 +54,9 @@ NEUTRAL_EYE_OPENING = -0.6
 EAR_CENTRE_CM = np.array([8.1, -2.0, -8.0])
 """Centre of the subject's left ear (the right one is mirrored in x), cm."""
 
+NECK_AXIS_Z_CM = -9.0
+"""Depth of the neck tube's axis, cm (behind the oral cavity)."""
+
 SKULL_CENTRE_CM = np.array([0.0, 1.0, -7.5])
 SKULL_AXES_CM = {"x": 8.0, "up": 10.5, "down": 8.0, "back": 9.5, "front": 9.5}
 
@@ -388,13 +391,22 @@ def head_template() -> HeadTemplate:
         uv_src = centre + 0.6 * (p - centre)
         add(ring, _strip(loop, idx, existing), reg.astype(np.uint8), 1, uv_src, sock=np.array(loop))
 
-    # Mouth interior: three rings and a cap behind the inner lip line.
+    # Mouth interior: an oral cavity behind the inner lip line (three rings and a cap). Its
+    # upper half rises behind the upper lip, its lower half drops behind the lower lip and
+    # follows it, so an open mouth shows the cavity, never the inside of the face.
     loop = _loop(cf.MOUTH_UPPER, cf.MOUTH_LOWER)
     p = face_v[loop]
     centre = p.mean(0)
+    upper_half = np.isin(loop, cf.MOUTH_UPPER[1:-1])
+    lower_half = np.isin(loop, cf.MOUTH_LOWER[1:-1])
+    sign = upper_half.astype(float) - lower_half.astype(float)
     prev = loop
-    for k, (scale, depth, w) in enumerate(((0.9, 0.5, 0.9), (0.72, 1.6, 0.6), (0.45, 2.7, 0.35))):
-        ring = centre + scale * (p - centre) * np.array([1, 1.6 + k, 1]) - np.array([0, 0, depth])
+    rings = ((0.95, 0.5, 0.5, 1.0), (0.85, 1.5, 1.3, 0.9), (0.6, 2.5, 1.5, 0.7))
+    for k, (sx, depth, rise, w) in enumerate(rings):
+        ring = p.copy()
+        ring[:, 0] = centre[0] + sx * (p[:, 0] - centre[0])
+        ring[:, 1] += sign * rise * np.cos(0.5 * np.pi * (p[:, 0] - centre[0]) / 3.0)
+        ring[:, 2] = centre[2] + 0.4 * (p[:, 2] - centre[2]) - depth
         idx = list(range(n, n + len(loop)))
         uv_src = centre + (0.75 - 0.25 * k) * (p - centre)
         add(
@@ -407,7 +419,7 @@ def head_template() -> HeadTemplate:
             fw=np.full(len(loop), w),
         )
         prev = idx
-    cap = centre - np.array([0, 0, 3.2])
+    cap = centre - np.array([0, 0, 2.9])
     add(
         cap[None],
         _fan(prev, n, existing),
@@ -565,14 +577,19 @@ def _ear(side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _neck() -> tuple[np.ndarray, np.ndarray]:
     """An open tube (cm) from inside the head down to the shoulders, faces outward."""
-    seg, ys = 24, np.linspace(-3.5, -24.0, 8)
+    seg, ys = 24, np.linspace(-4.5, -24.0, 8)
     phi = np.linspace(0, 2 * np.pi, seg, endpoint=False)
     rows = []
     for y in ys:
         flare = 1 + 0.3 * _smoothstep((-y - 17.0) / 7.0)
         rows.append(
             np.stack(
-                [5.3 * flare * np.cos(phi), np.full(seg, y), -8.0 + 5.6 * flare * np.sin(phi)], -1
+                [
+                    5.3 * flare * np.cos(phi),
+                    np.full(seg, y),
+                    NECK_AXIS_Z_CM + 5.2 * flare * np.sin(phi),
+                ],
+                -1,
             )
         )
     v = np.concatenate(rows)
@@ -585,7 +602,7 @@ def _neck() -> tuple[np.ndarray, np.ndarray]:
     f = np.asarray(faces, dtype=np.int64)
     tri = v[f]
     outward = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    radial = tri.mean(1) - np.array([0, 0, -8.0])
+    radial = tri.mean(1) - np.array([0, 0, NECK_AXIS_Z_CM])
     radial[:, 1] = 0
     if (outward * radial).sum() < 0:
         f = f[:, ::-1]

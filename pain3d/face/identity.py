@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from pain3d.demographics import Demographics, balanced_demographics
-from pain3d.face.head import EAR_CENTRE_CM, HeadTemplate, head_template
+from pain3d.face.head import EAR_CENTRE_CM, NECK_AXIS_Z_CM, HeadTemplate, head_template
 from pain3d.face.mesh import region_id
 
 SHAPE_PARAMS: tuple[str, ...] = (
@@ -270,7 +270,7 @@ def shape_fields() -> np.ndarray:
     f["fullness"] = full[:, None] * np.stack([0.3 * sx, 0 * x, 0.15 + 0 * x], -1) + vec(
         _gauss(p, (0, -11.5, -2.0), (3.0, 1.2, 2.0)), dy=-0.3
     )
-    neck_rel = p - np.array([0, 0, -7.5])
+    neck_rel = p - np.array([0, 0, NECK_AXIS_Z_CM])
     neck_rel[:, 1] = 0
     f["neck_width"] = 0.07 * neck_rel * neck[:, None]
     scalp = (tpl.coarse_regions == region_id("scalp")).astype(float)

@@ -80,3 +80,14 @@ def test_subdivision_keeps_the_coarse_vertices_first():
     assert tpl.subdivide.shape == (tpl.n_fine, len(tpl.coarse))
     rows = np.asarray(tpl.subdivide.sum(1)).ravel()
     np.testing.assert_allclose(rows, 1.0, atol=1e-12)  # affine: translations commute
+
+
+def test_mouth_interior_is_clear_of_the_neck_and_eyes_clear_of_each_other(meshes):
+    tpl = head_template()
+    for mesh in meshes:
+        part = np.concatenate([tpl.fine_part, np.full(mesh.n_vertices - tpl.n_fine, 9)])
+        bag, neck = mesh.vertices[part == 2], mesh.vertices[part == 5]
+        neck = neck[neck[:, 1] > bag[:, 1].min() - 0.005]
+        assert bag[:, 2].min() > neck[:, 2].max() + 0.003
+        c = mesh.rig.eye_centres
+        assert np.linalg.norm(c[1] - c[0]) > 2 * mesh.rig.eye_radius + 0.005
