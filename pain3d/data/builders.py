@@ -70,8 +70,8 @@ class DataConfig:
     skip_bad: bool = False
 
     def __post_init__(self) -> None:
-        if self.size < 16:
-            raise ValueError(f"size must be >= 16 pixels, got {self.size}")
+        if self.size < 4:
+            raise ValueError(f"size must be >= 4 pixels, got {self.size}")
         if not 0 <= self.inner_val_fraction < 1:
             raise ValueError(f"inner_val_fraction must be in [0, 1), got "
                              f"{self.inner_val_fraction}")

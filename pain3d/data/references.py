@@ -117,6 +117,10 @@ class ReferenceSampler:
         if has_neutral_renders and cfg.view == "same" and p != "other-identity":
             sv = np.char.add(np.char.add(table.subject[pool], "|"), table.view[pool].astype(str))
             self.by_subject_view = _groups(sv, pool)
+        self.by_sequence: dict[object, np.ndarray] = {}
+        if p == "label-free" and not has_neutral_renders:
+            ss = np.char.add(np.char.add(table.subject[pool], "|"), table.sequence[pool])
+            self.by_sequence = _groups(ss, pool)
         self.subject_list = np.array(sorted(self.by_subject))
 
     @staticmethod
@@ -165,7 +169,9 @@ class ReferenceSampler:
             cand = self.by_subject[str(others[rng.integers(len(others))])]
         else:
             cand = None
-            if self.by_subject_view:
+            if self.by_sequence:
+                cand = self.by_sequence.get(f"{subject}|{self.table.sequence[row]}")
+            elif self.by_subject_view:
                 cand = self.by_subject_view.get(f"{subject}|{int(self.table.view[row])}")
             if cand is None:
                 cand = self.by_subject.get(subject)

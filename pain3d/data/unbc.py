@@ -397,8 +397,11 @@ def prepare_unbc(raw: str | Path, out: str | Path, cfg: PrepareConfig | None = N
             h5.create_dataset(f"sequence_labels/{scale}",
                               data=np.array(seq_labels[scale], np.float32))
         ids = h5["subject_id"][:]
-        write_folds(h5, "kfold5" if cfg.folds == 5 else f"kfold{cfg.folds}",
-                    kfold_subjects(ids, cfg.folds, cfg.fold_seed))
+        if len(np.unique(ids)) >= cfg.folds:
+            write_folds(h5, f"kfold{cfg.folds}", kfold_subjects(ids, cfg.folds, cfg.fold_seed))
+        else:
+            log.warning("only %d subject(s): no %d-fold split written (leave-one-subject-out "
+                        "folds are)", len(np.unique(ids)), cfg.folds)
         write_folds(h5, "loso", loso_subjects(ids))
         summary = {
             "frames": n, "subjects": int(len(np.unique(ids))),

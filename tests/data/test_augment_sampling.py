@@ -1,0 +1,143 @@
+"""GpuAugment, sample weights, the face-crop geometry, collate and worker loading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from data_helpers import decode_colour
+
+from pain3d.data import GpuAugment, collate, make_loader, sample_weights, synthetic_dataset
+from pain3d.data.align import (
+    DEFAULT_GEOMETRY,
+    alignment_matrix,
+    crop_from_landmarks,
+    face_keypoints,
+)
+from pain3d.data.augment import PRESETS
+
+MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+
+
+def _img(b=4, s=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, 3, s, s, generator=g)
+
+
+def test_eval_mode_only_normalises_with_the_given_statistics():
+    aug = GpuAugment("synthetic", MEAN, STD).eval()
+    x = _img()
+    y, n = aug(x, x[:, None].repeat(1, 2, 1, 1, 1))
+    expected = (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+    torch.testing.assert_close(y, expected)
+    torch.testing.assert_close(n[:, 1], expected)
+
+
+def test_joint_augmentation_applies_the_same_transform_to_the_pair():
+    x = _img(6)
+    aug = GpuAugment("synthetic", MEAN, STD, joint=True, seed=0).train()
+    y, n = aug(x, x.clone())
+    torch.testing.assert_close(y, n)
+    multi = x[:, None].repeat(1, 3, 1, 1, 1)
+    y, n = GpuAugment("synthetic", MEAN, STD, joint=True, seed=1).train()(x, multi)
+    for k in range(3):
+        torch.testing.assert_close(n[:, k], y)
+
+
+def test_independent_augmentation_differs_across_the_pair_and_is_seeded():
+    x = _img(6)
+    y1, n1 = GpuAugment("synthetic", MEAN, STD, seed=5).train()(x, x.clone())
+    y2, n2 = GpuAugment("synthetic", MEAN, STD, seed=5).train()(x, x.clone())
+    assert not torch.allclose(y1, n1)
+    torch.testing.assert_close(y1, y2)
+    torch.testing.assert_close(n1, n2)
+
+
+def test_flip_only_mirrors_the_image():
+    x = _img(8)
+    aug = GpuAugment("none", (0, 0, 0), (1, 1, 1), seed=0, flip=1.0).train()
+    y, _ = aug(x)
+    torch.testing.assert_close(y, x.flip(-1), atol=1e-5, rtol=0)
+
+
+def test_presets_hold_the_published_values():
+    s, u = PRESETS["synthetic"], PRESETS["unbc"]
+    assert (s.flip, s.rotation, s.translate, s.scale, s.blur_kernel) == (0.3, 5, 0.1,
+                                                                         (0.9, 1.1), 3)
+    assert (s.brightness, s.contrast, s.saturation, s.hue) == (0.3, 0.3, 0.2, 0.1)
+    assert (u.flip, u.rotation, u.brightness, u.contrast) == (0.3, 15, 0.2, 0.2)
+
+
+def test_augmented_batch_dict_keeps_shapes_and_labels():
+    batch = {"image": _img(2), "neutral": _img(2, seed=1), "pspi": torch.tensor([1.0, 2.0])}
+    out = GpuAugment.from_preprocessing({"mean": MEAN, "std": STD, "size": 32}, "unbc").train()(
+        batch)
+    assert out["image"].shape == (2, 3, 32, 32) and out["neutral"].shape == (2, 3, 32, 32)
+    assert out["pspi"] is batch["pspi"] and torch.isfinite(out["image"]).all()
+
+
+def test_published_weights_double_pain_frames():
+    w = sample_weights(np.array([0, 0, 1, 3, 0.0]), "published")
+    assert w[2] == pytest.approx(2 * w[0]) and w.mean() == pytest.approx(1.0)
+
+
+def test_inverse_frequency_balances_pspi_levels():
+    p = np.array([0] * 80 + [1] * 15 + [5] * 5, float)
+    w = sample_weights(p, "inverse-frequency")
+    totals = [w[p == v].sum() for v in (0, 1, 5)]
+    np.testing.assert_allclose(totals, totals[0])
+
+
+def test_face_keypoints_are_mapped_to_the_canonical_geometry_for_every_scheme():
+    rng = np.random.default_rng(0)
+    canon = DEFAULT_GEOMETRY.keypoints(100)
+    for n in (66, 68, 468, 478):
+        pts = rng.uniform(0, 200, size=(n, 3))
+        a = np.deg2rad(20)
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        # place the keypoints where a rotated, scaled, shifted canonical face would be
+        target = (canon - 50) @ rot.T * 1.7 + [120, 90]
+        k = face_keypoints(pts)
+        pts[:, :2] += 0  # keep the scheme's own subsets; shift them to the targets below
+        for j, idx in enumerate(_subsets(n)):
+            pts[idx, :2] += target[j] - k[j]
+        m = alignment_matrix(pts, 100)
+        mapped = face_keypoints(pts) @ m[:, :2].T + m[:, 2]
+        np.testing.assert_allclose(mapped, canon, atol=1e-6)
+    with pytest.raises(ValueError, match="supported schemes"):
+        face_keypoints(np.zeros((10, 2)))
+
+
+def _subsets(n):
+    from pain3d.data import align as A
+
+    if n in (66, 68):
+        return [list(A._IBUG_RIGHT_EYE), list(A._IBUG_LEFT_EYE), list(range(48, n))]
+    if n == 478:
+        return [[A._MP_RIGHT_IRIS], [A._MP_LEFT_IRIS], list(A._MP_MOUTH)]
+    return [list(A._MP_RIGHT_EYE), list(A._MP_LEFT_EYE), list(A._MP_MOUTH)]
+
+
+def test_crop_keeps_dtype_and_size():
+    img = np.full((50, 60, 3), 7, np.uint8)
+    pts = np.random.default_rng(1).uniform(10, 40, (68, 2))
+    out = crop_from_landmarks(img, pts, size=24)
+    assert out.shape == (24, 24, 3) and out.dtype == np.uint8 and (out == 7).all()
+
+
+def test_collate_stacks_samples(folder_ds):
+    ds = synthetic_dataset(folder_ds, "train", size=8)
+    b = collate([ds[0], ds[1], ds[2]])
+    assert b["image"].shape == (3, 3, 8, 8) and b["neutral"].shape == (3, 3, 8, 8)
+    assert b["au"].shape == (3, 6) and b["pspi"].shape == (3,) and len(b["meta"]) == 3
+
+
+def test_two_workers_read_hub_shards_with_per_worker_handles(hub_ds, tmp_path):
+    ds = synthetic_dataset(hub_ds, "all", size=8, cache_dir=tmp_path / "c")
+    loader = make_loader(ds, batch_size=8, num_workers=2)
+    seen = 0
+    for batch in loader:
+        for img, m in zip(batch["image"], batch["meta"], strict=True):
+            assert decode_colour(img)[:2] == (m["identity"], m["frame"])
+            seen += 1
+    assert seen == len(ds)

@@ -1,0 +1,131 @@
+"""Reference policies: identities are never crossed except by the ablation; determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from data_helpers import decode_colour
+
+from pain3d.data import DataError, FrameTable, ReferenceConfig, synthetic_dataset
+from pain3d.data.references import ReferenceSampler
+
+
+def _video_table() -> FrameTable:
+    """3 subjects x 2 sequences x 6 frames; PSPI 0 on frames 0 and 3 only."""
+    subj, seq, frame, pspi = [], [], [], []
+    for s in range(3):
+        for q in range(2):
+            for f in range(6):
+                subj.append(f"s{s}")
+                seq.append(f"s{s}q{q}")
+                frame.append(f + 1)
+                pspi.append(0.0 if f in (0, 3) else float(f))
+    n = len(subj)
+    return FrameTable(key=np.arange(n).astype(str), subject=subj, au=np.zeros((n, 6)),
+                      pspi=pspi, sequence=seq, frame=frame)
+
+
+@pytest.mark.parametrize("policy", ["oracle", "label-free", "same-identity", "other-identity"])
+@pytest.mark.parametrize("view", ["same", "any"])
+def test_only_the_ablation_crosses_identities(folder_ds, policy, view):
+    ds = synthetic_dataset(folder_ds, "all", size=4,
+                           reference=ReferenceConfig(policy=policy, n=3, view=view, seed=1))
+    t = ds.table
+    for i in range(len(ds)):
+        for _ in range(3):
+            refs = ds.neutral_rows(i)
+            assert len(refs) == 3 and t.neutral[refs].all()
+            same = t.subject[refs] == t.subject[ds.rows[i]]
+            if policy == "other-identity":
+                assert not same.any()
+            else:
+                assert same.all()
+                if view == "same":
+                    assert (t.view[refs] == t.view[ds.rows[i]]).all()
+
+
+def test_multi_shot_neutral_has_n_images_of_the_same_person(folder_ds):
+    ds = synthetic_dataset(folder_ds, "train", size=8,
+                           reference=ReferenceConfig(policy="same-identity", n=3, view="any"))
+    s = ds[5]
+    assert s["neutral"].shape == (3, 3, 8, 8)
+    for k in range(3):
+        assert decode_colour(s["neutral"][k])[:2] == (s["meta"]["identity"], 0)
+    assert s["meta"]["reference_subject"] == s["subject"]
+
+
+def test_none_policy_gives_no_neutral(folder_ds):
+    s = synthetic_dataset(folder_ds, "train", size=8, reference=ReferenceConfig(policy="none"))[0]
+    assert "neutral" not in s and s["meta"]["reference_policy"] == "none"
+
+
+def test_deterministic_references_repeat_and_depend_on_the_seed():
+    t = _video_table()
+    a = ReferenceSampler(t, ReferenceConfig(policy="oracle", n=2, seed=3, deterministic=True))
+    b = ReferenceSampler(t, ReferenceConfig(policy="oracle", n=2, seed=4, deterministic=True))
+    picks_a = [a.select(r, a.rng_for(r)).tolist() for r in range(len(t))]
+    assert picks_a == [a.select(r, a.rng_for(r)).tolist() for r in range(len(t))]
+    assert picks_a != [b.select(r, b.rng_for(r)).tolist() for r in range(len(t))]
+
+
+def test_dataset_eval_references_are_stable_across_epochs(folder_ds):
+    ref = ReferenceConfig(policy="same-identity", view="any", deterministic=True, seed=9)
+    ds = synthetic_dataset(folder_ds, "val", size=4, reference=ref)
+    first = [ds.neutral_rows(i).tolist() for i in range(len(ds))]
+    torch.manual_seed(123)
+    assert first == [ds.neutral_rows(i).tolist() for i in range(len(ds))]
+
+
+def test_oracle_uses_pspi_zero_frames_of_the_same_subject():
+    t = _video_table()
+    s = ReferenceSampler(t, ReferenceConfig(policy="oracle", n=4))
+    rng = np.random.default_rng(0)
+    for r in range(len(t)):
+        refs = s.select(r, rng)
+        assert (t.pspi[refs] == 0).all() and (t.subject[refs] == t.subject[r]).all()
+
+
+def test_label_free_uses_first_frames_of_the_sequence_not_labels():
+    t = _video_table()
+    t.pspi[:] = 7.0  # labels must not matter
+    s = ReferenceSampler(t, ReferenceConfig(policy="label-free", n=2, label_free_frames=2))
+    rng = np.random.default_rng(0)
+    for r in range(len(t)):
+        refs = s.select(r, rng)
+        assert (t.sequence[refs] == t.sequence[r]).all()
+        assert set(t.frame[refs]) <= {1, 2}
+
+
+def test_label_free_user_image_is_used_for_its_subject(folder_ds, tmp_path):
+    from data_helpers import encode
+
+    user = tmp_path / "neutral.png"
+    user.write_bytes(encode(9, 9, 0))
+    ref = ReferenceConfig(policy="label-free", user_images={"flame_sample_0000": str(user)})
+    ds = synthetic_dataset(folder_ds, "train", size=8, reference=ref)
+    for i in range(len(ds)):
+        s = ds[i]
+        if s["subject"] == "flame_sample_0000":
+            assert decode_colour(s["neutral"])[:2] == (9, 9)
+        else:
+            assert decode_colour(s["neutral"])[0] == s["meta"]["identity"]
+
+
+def test_same_identity_on_real_data_is_refused():
+    with pytest.raises(DataError, match="same-identity"):
+        ReferenceSampler(_video_table(), ReferenceConfig(policy="same-identity"))
+
+
+def test_subject_without_reference_is_an_error_or_dropped(folder_ds):
+    from pain3d.data import index_synthetic
+    from pain3d.data.dataset import PainDataset
+
+    idx = index_synthetic(folder_ds)
+    keep = ~((idx.table.subject == "flame_sample_0001") & idx.table.neutral)
+    t = idx.table.take(np.flatnonzero(keep))
+    src = type(idx.source)(idx.source.root, t.key)
+    with pytest.raises(DataError, match="flame_sample_0001"):
+        PainDataset(t, src, reference=ReferenceConfig(policy="oracle"))
+    ds = PainDataset(t, src, reference=ReferenceConfig(policy="oracle"), skip_bad=True)
+    assert "flame_sample_0001" not in set(ds.labels()["subject"])
