@@ -4,7 +4,7 @@ Construction (all in centimetres, head frame, origin between the eye centres):
 
 1. The canonical face with its eye and mouth openings cut open.
 2. Eye sockets: each lid margin is extruded back onto the eyeball so that no gap shows.
-3. Mouth interior: the inner lip line is extruded into a closed bag.
+3. Mouth interior: the inner lip line is extruded into a closed oral cavity.
 4. Skull shell: rings from the face outline back to a pole at the occiput, blending from
    the face outline onto an ellipsoid skull.
 5. Ears (flattened, cupped ellipsoids) and a neck tube, separate surfaces that sink into
@@ -13,13 +13,21 @@ Construction (all in centimetres, head frame, origin between the eye centres):
 7. Eyeballs are added per identity (they are rigid spheres placed behind the lids).
 
 UV layout (defined once, per vertex, no seams on the head): the head uses an azimuthal
-chart around the forward axis from a point inside the skull, ``rho = 0.5 (alpha / pi)^0.6``
-(alpha is the angle from +z), ``u = 0.5 + rho cos(beta)``, ``v = 0.5 + rho sin(beta)``
-(beta the azimuth in the x-y plane), so the face appears as in a frontal photo in the middle
-of the texture and the occiput lies on the rim. The corners hold separate islands, discs of
-radius :data:`ISLAND_RADIUS`: the subject's right eyeball at top-left, left eyeball at
-top-right (pupil at the disc centre, ``rho = R (theta / pi)^0.5`` with theta the angle from
-the gaze axis), the mouth interior at bottom-left and both ears at bottom-right.
+chart around the forward axis from :data:`UV_CHART_CENTRE_CM` inside the skull,
+``rho = 0.5 (alpha / pi)^0.6`` (alpha is the angle from +z), ``u = 0.5 + rho cos(beta)``,
+``v = 0.5 + rho sin(beta)`` (beta the azimuth in the x-y plane), so the face appears as in a
+frontal photo in the middle of the texture (subject's left at u > 0.5) and the occiput lies
+on the rim. It is computed on the canonical face before the lips are closed, so the lip slit
+and the eye openings are texture areas no skin uses; the mouth interior and the eye sockets
+map into them (shrunk toward their centres). The neck shares the chart (it overlaps the
+skin under the jaw). The corners hold separate islands, discs of radius
+:data:`ISLAND_RADIUS` centred at :data:`ISLAND_CENTRES`: the subject's right eyeball at
+top-left and left eyeball at top-right (pupil at the disc centre, ``rho = R (theta /
+pi)^0.5`` with theta the angle from the gaze axis, so the iris edge at ~30 degrees lies at
+~0.41 R), and both ears at bottom-right (``rho = R theta / pi`` around the ear's outward
+axis). The bottom-left corner is free.
+
+Units here are centimetres; :func:`pain3d.face.identity_mesh` converts to metres.
 """
 
 from __future__ import annotations
@@ -41,7 +49,6 @@ ISLAND_RADIUS = 0.07
 ISLAND_CENTRES: dict[str, tuple[float, float]] = {
     "eye_r": (0.075, 0.925),
     "eye_l": (0.925, 0.925),
-    "mouth": (0.075, 0.075),
     "ear": (0.925, 0.075),
 }
 UV_CHART_CENTRE_CM = np.array([0.0, 0.0, -7.0])
