@@ -252,15 +252,22 @@ def loop_closure_field(
     s = (p - c0) @ axis
 
     def interp(sk: np.ndarray, vals: np.ndarray, at: np.ndarray = s) -> np.ndarray:
+        # Piecewise-linear in sk, clamped at the ends (np.interp for 3 columns at once).
         order = np.argsort(sk)
-        return np.stack([np.interp(at, sk[order], vals[order, k]) for k in range(3)], -1)
+        xs, vs = sk[order], vals[order]
+        at = np.clip(at, xs[0], xs[-1])
+        j = np.clip(np.searchsorted(xs, at, side="right") - 1, 0, len(xs) - 2)
+        span = xs[j + 1] - xs[j]
+        t = np.where(span > 0, (at - xs[j]) / np.where(span > 0, span, 1.0), 0.0)[:, None]
+        return vs[j] * (1 - t) + vs[j + 1] * t
 
     def spread(sk: np.ndarray, vals: np.ndarray, margin_pos: np.ndarray) -> np.ndarray:
         # Average the margin's motion over a window that widens with the distance from the
         # margin, so skin away from the margin never shears faster than it is spaced.
         d = np.linalg.norm(p - margin_pos, axis=1)
-        taps = [interp(sk, vals, s + k * d) for k in (-1.0, -0.5, 0.0, 0.5, 1.0)]
-        return np.mean(taps, axis=0)
+        offsets = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+        taps = interp(sk, vals, (s[None] + offsets[:, None] * d[None]).ravel())
+        return taps.reshape(len(offsets), len(s), 3).mean(0)
 
     mu_pos, ml_pos = interp(s_up, up), interp(s_lo, lo)
     fu, fl = spread(s_up, du, mu_pos), spread(s_lo, dl, ml_pos)
