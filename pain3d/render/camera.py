@@ -131,7 +131,7 @@ def default_views(distance: float = 0.8, fov: float = 20.0) -> tuple[Camera, Cam
     """
     return (
         Camera(yaw=3.0, pitch=10.0, distance=distance, fov=fov),
-        Camera(yaw=-35.0, pitch=2.0, distance=distance, fov=fov),
+        Camera(yaw=-30.0, pitch=2.0, distance=distance, fov=fov),
         Camera(yaw=18.0, pitch=-6.0, distance=distance, fov=fov),
     )
 

@@ -14,7 +14,7 @@ from pain3d.render.toy import toy_head
 def renderer():
     from pain3d.render import Renderer
 
-    r = Renderer(48)
+    r = Renderer(48, auto_exposure=False)  # exact-pixel tests need the plain exposure
     yield r
     r.release()
 

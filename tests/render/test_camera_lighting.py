@@ -51,3 +51,12 @@ def test_sampled_lighting_is_seeded_varied_and_lights_the_face():
 def test_lighting_rejects_negative_colours():
     with pytest.raises(ValueError, match="key_rgb"):
         Lighting(key_rgb=(-1, 0, 0))
+
+
+def test_face_exposure_brightens_darker_skin_within_bounds():
+    from pain3d.appearance.traits import MONK_TONES
+    from pain3d.render.renderer import face_exposure
+
+    gains = [face_exposure(tuple(t)) for t in MONK_TONES]
+    assert (np.diff(gains) >= 0).all()
+    assert min(gains) >= 0.9 and max(gains) <= 1.6 and gains[-1] > gains[0] + 0.3

@@ -1,0 +1,114 @@
+"""Procedural appearance: demographic-linked traits, seeded textures, age and AU cues."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from pain3d.appearance import WRINKLE_CHANNELS, appearance_from_traits, sample_appearance
+from pain3d.appearance.hair import hair_coverage
+from pain3d.appearance.landmarks import face_landmarks
+from pain3d.appearance.traits import (
+    HAIR_STYLES,
+    MONK_TONES,
+    monk_tone_probabilities,
+    sample_traits,
+)
+from pain3d.appearance.uvmap import cached_raster, rasterize_uv
+from pain3d.demographics import ANCESTRIES, Demographics, demographic_grid
+from pain3d.face.mesh import region_id
+
+
+def test_monk_tones_cover_the_scale_and_ancestries_overlap():
+    tones: dict[str, set[int]] = {a: set() for a in ANCESTRIES}
+    for i, demo in enumerate(demographic_grid() * 20):
+        tones[demo.ancestry].add(sample_traits(demo, np.random.default_rng(i)).monk_tone)
+    assert set().union(*tones.values()) == set(range(1, 11))
+    assert all(len(t) >= 3 for t in tones.values())
+    assert tones["european"] & tones["east_asian"] and tones["south_asian"] & tones["african"]
+    # Darker tones are more likely for African than for European ancestry.
+    mean = {a: (np.arange(1, 11) * monk_tone_probabilities(a)).sum() for a in ANCESTRIES}
+    assert mean["african"] > mean["south_asian"] > mean["european"]
+    assert MONK_TONES.shape == (10, 3) and (np.diff(MONK_TONES.mean(1)) < 0.01).all()
+
+
+def test_facial_hair_only_on_men_and_styles_are_known():
+    for i, demo in enumerate(demographic_grid() * 5):
+        t = sample_traits(demo, np.random.default_rng(i))
+        assert t.hair_style in HAIR_STYLES
+        if demo.sex == "female":
+            assert t.facial_hair == "none"
+
+
+def test_same_seed_gives_identical_textures_and_another_seed_differs(head):
+    demo = Demographics("male", "36-60", "african")
+    a = sample_appearance(demo, 5, mesh=head, texture_size=64)
+    b = sample_appearance(demo, 5, mesh=head, texture_size=64)
+    c = sample_appearance(demo, 6, mesh=head, texture_size=64)
+    for name in ("albedo", "height", "wrinkles"):
+        assert np.array_equal(getattr(a, name), getattr(b, name))
+    assert not np.array_equal(a.albedo, c.albedo)
+    assert a.albedo.shape == (64, 64, 3) and a.albedo.dtype == np.uint8
+    assert a.wrinkles.shape == (64, 64, len(WRINKLE_CHANNELS))
+    assert a.vertex_spec.shape == a.vertex_hair.shape == (head.n_vertices,)
+    assert a.to_dict()["monk_tone"] == a.monk_tone
+
+
+def test_darker_monk_tone_paints_darker_skin(head):
+    demo = Demographics("female", "20-35", "latino")
+    base = sample_traits(demo, np.random.default_rng(0))
+    light = dataclasses.replace(base, monk_tone=2, skin_rgb=tuple(MONK_TONES[1]))
+    dark = dataclasses.replace(base, monk_tone=9, skin_rgb=tuple(MONK_TONES[8]))
+    a = appearance_from_traits(head, demo, light, 0, texture_size=64)
+    b = appearance_from_traits(head, demo, dark, 0, texture_size=64)
+    raster = cached_raster(head.uv, head.faces, 64)
+    cheek = head.regions[raster.nearest_vertex(head.faces)] == region_id("cheek")
+    assert a.albedo[cheek].mean() > b.albedo[cheek].mean() + 100
+
+
+def test_age_deepens_static_creases(head):
+    demo = Demographics("female", "61-85", "european")
+    base = sample_traits(demo, np.random.default_rng(1))
+    young = appearance_from_traits(head, demo, dataclasses.replace(base, age_level=0.0), 0, 128)
+    old = appearance_from_traits(head, demo, dataclasses.replace(base, age_level=1.0), 0, 128)
+    raster = cached_raster(head.uv, head.faces, 128)
+    forehead = head.regions[raster.nearest_vertex(head.faces)] == region_id("forehead")
+    # Creases cut into the relief map (below 128 = flat).
+    assert (old.height[forehead] < 100).sum() > 3 * max((young.height[forehead] < 100).sum(), 1)
+
+
+def test_glabellar_wrinkles_sit_between_the_brows(head):
+    app = sample_appearance(Demographics("male", "20-35", "east_asian"), 0, mesh=head,
+                            texture_size=128)
+    raster = cached_raster(head.uv, head.faces, 128)
+    pos = raster.interpolate(head.faces, head.vertices)
+    lm = face_landmarks(head)
+    glab = app.wrinkles[..., WRINKLE_CHANNELS.index("glabellar")] > 64
+    assert glab.any()
+    assert np.abs(pos[glab][:, 0]).max() < 0.016
+    assert np.abs(pos[glab][:, 1] - lm.brow_y).max() < 0.03
+
+
+def test_hair_covers_the_crown_but_never_the_face(head):
+    lm = face_landmarks(head)
+    crown = np.array([[0.0, lm.brow_y + 0.09, lm.face_z - 0.08]])
+    face = np.array([[0.0, lm.brow_y - 0.02, lm.face_z]])
+    reg = np.zeros(1, np.uint8)
+    for style in ("short", "medium", "long"):
+        assert hair_coverage(crown, reg, lm, style)[0] > 0.9
+        assert hair_coverage(face, reg, lm, style)[0] == 0
+    assert hair_coverage(crown, reg, lm, "bald")[0] < 0.1
+
+
+def test_uv_raster_interpolates_linear_functions_exactly():
+    uv = np.array([[0.1, 0.1], [0.9, 0.1], [0.1, 0.9], [0.9, 0.9]])
+    faces = np.array([[0, 1, 2], [1, 3, 2]])
+    values = uv @ np.array([2.0, -3.0]) + 0.5
+    r = rasterize_uv(uv, faces, 32)
+    got = r.interpolate(faces, values)
+    centres = (np.arange(32) + 0.5) / 32
+    want = 2.0 * centres[None, :] - 3.0 * centres[:, None] + 0.5  # row = v, column = u
+    assert np.allclose(got[r.covered], want[r.covered], atol=1e-5)
+    assert r.covered.sum() == pytest.approx(0.64 * 32 * 32, rel=0.1)

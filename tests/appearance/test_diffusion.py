@@ -1,0 +1,94 @@
+"""Diffusion back-ends: the plumbing, checked with fake pipeline objects (diffusers is an
+optional extra and is not needed here)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from pain3d.appearance.diffusion import (
+    BackgroundInpainter,
+    DepthPortrait,
+    DiffusionConfig,
+    DiffusionUnavailable,
+    depth_to_control,
+    project_to_texture,
+)
+
+
+class FakePipeline:
+    """Records its call and returns a constant image, like a diffusers pipeline output."""
+
+    def __init__(self, value: int = 200) -> None:
+        self.value = value
+        self.kwargs: dict = {}
+
+    def __call__(self, **kwargs):
+        self.kwargs = kwargs
+        h, w = kwargs.get("height", 32), kwargs.get("width", 32)
+
+        class Out:
+            images = [np.full((h, w, 3), self.value, np.uint8)]
+
+        return Out()
+
+
+def test_inpainting_keeps_the_face_pixels_and_repaints_the_rest():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    mask = np.zeros((32, 40), np.uint8)
+    mask[8:24, 10:30] = 255
+    pipe = FakePipeline(200)
+    out = BackgroundInpainter(pipeline=pipe).inpaint(image, mask, "a hospital room", feather=0)
+    assert out.shape == image.shape
+    assert np.array_equal(out[mask > 0], image[mask > 0])
+    assert (out[mask == 0] == 200).all()
+    repaint = pipe.kwargs["mask_image"]
+    assert repaint.shape == mask.shape and repaint[16, 20] == 0 and repaint[0, 0] == 255
+    assert pipe.kwargs["prompt"] == "a hospital room"
+
+
+def test_depth_portrait_sends_a_near_is_white_control_image():
+    depth = np.zeros((24, 24), np.float32)
+    depth[4:20, 4:20] = np.linspace(0.7, 0.8, 16)[None, :]
+    pipe = FakePipeline(90)
+    out = DepthPortrait(pipeline=pipe).generate(depth, "a young Latino man", seed=3)
+    assert out.shape == (24, 24, 3) and (out == 90).all()
+    control = pipe.kwargs["image"]
+    assert control[10, 4, 0] == 255 and control[10, 19, 0] < control[10, 4, 0]
+    assert control[0, 0].tolist() == [0, 0, 0]
+    assert np.array_equal(depth_to_control(depth), control)
+
+
+def test_projection_paints_only_visible_front_texels():
+    from pain3d.appearance import sample_appearance
+    from pain3d.demographics import Demographics
+    from pain3d.render import Camera, Lighting, Renderer
+    from pain3d.render.toy import toy_head
+
+    head = toy_head(24, 32)
+    app = sample_appearance(Demographics("female", "20-35", "african"), 0, mesh=head,
+                            texture_size=64)
+    cam = Camera(target=(0, 0, -0.02))
+    with Renderer(64) as r:
+        res = r.render(head, app, cam, Lighting())
+    red = np.zeros((64, 64, 3), np.uint8)
+    red[..., 0] = 255
+    new = project_to_texture(red, res.depth, cam, head, app.albedo)
+    changed = np.any(new != app.albedo, axis=-1)
+    assert 0.02 < changed.mean() < 0.7  # the front, not the back of the head
+    assert (new[changed][:, 0] >= app.albedo[changed][:, 0]).all()
+
+
+def test_missing_diffusers_or_gpu_is_a_clear_error():
+    if importlib.util.find_spec("diffusers") is None:
+        with pytest.raises(DiffusionUnavailable, match="pip install"):
+            _ = BackgroundInpainter().pipeline
+    else:
+        import torch
+
+        if not torch.cuda.is_available():
+            with pytest.raises(DiffusionUnavailable, match="GPU"):
+                _ = BackgroundInpainter(DiffusionConfig(device="cuda")).pipeline
