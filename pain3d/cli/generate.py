@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _generate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from pain3d.cli import CLIError
     from pain3d.config import load_config
+    from pain3d.synth.engine import EngineUnavailable
     from pain3d.synth.generate import GenerateConfig, RunOptions, generate, regenerate
 
     overrides = {
@@ -83,8 +84,11 @@ def _generate(args: argparse.Namespace) -> int:
         return 0
     opts = RunOptions(out=Path(args.out), workers=args.workers, engine=args.engine,
                       ray_address=args.ray_address,
-                      progress=not args.no_progress and sys.stderr.isatty())
-    summary = generate(cfg, opts)
+                      progress=not args.no_progress)
+    try:
+        summary = generate(cfg, opts)
+    except EngineUnavailable as exc:
+        raise CLIError(str(exc)) from exc
     print(summary.text())
     return 0
 

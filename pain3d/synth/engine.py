@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 Engine = Literal["local", "ray"]
 
 
+class EngineUnavailable(RuntimeError):
+    """The chosen engine cannot run here (e.g. Ray is not installed)."""
+
+
 def default_workers() -> int:
     """All cores this process may use."""
     try:
@@ -112,8 +116,11 @@ def _run_local(cfg: GenerateConfig, units: Sequence[UnitSpec], n: int) -> Iterat
 def _import_ray():
     try:
         import ray
+
+        if not hasattr(ray, "remote"):  # e.g. a stray ./ray folder imported as a namespace
+            raise ImportError(f"{getattr(ray, '__path__', ray)} is not the Ray package")
     except ImportError as exc:
-        raise RuntimeError(
+        raise EngineUnavailable(
             "--engine ray needs Ray, an optional extra: pip install 'pain3d[ray]' "
             "(or use the default --engine local)"
         ) from exc

@@ -119,10 +119,14 @@ class _Writer:
 
 
 def _progress(total: int, initial: int, enabled: bool):
+    import sys
+
     from tqdm import tqdm
 
+    # In a terminal the bar redraws twice a second; in a log file a line every 30 s.
+    interval = 0.5 if sys.stderr.isatty() else 30.0
     return tqdm(total=total, initial=initial, unit="img", desc="generate", disable=not enabled,
-                smoothing=0.1, dynamic_ncols=True)
+                smoothing=0.1, dynamic_ncols=True, mininterval=interval)
 
 
 def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
@@ -183,7 +187,7 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
         cpu_seconds=cpu,
     )
     _append_run_log(root, started, summary)
-    log.info("%s", summary.text())
+    log.debug("%s", summary.text())
     return summary
 
 
