@@ -60,6 +60,13 @@ def export_obj(mesh: Mesh, path, texture=None):
     return _export(mesh, path, texture)
 
 
+def export_glb(mesh: Mesh, path, texture=None):
+    """Write ``mesh`` as one binary glTF (texture embedded); see :mod:`pain3d.face.export`."""
+    from pain3d.face.export import export_glb as _export
+
+    return _export(mesh, path, texture)
+
+
 __all__ = [
     "BASIS_AUS",
     "DEMOGRAPHIC_SHIFTS",
@@ -74,6 +81,7 @@ __all__ = [
     "Mesh",
     "au_attribution",
     "displacement",
+    "export_glb",
     "export_obj",
     "express",
     "identity_mesh",

@@ -1,8 +1,10 @@
-"""Textured-mesh export: Wavefront OBJ with UVs and normals, its MTL, and the texture PNG."""
+"""Textured-mesh export: Wavefront OBJ (+ MTL + PNG) and binary glTF (GLB)."""
 
 from __future__ import annotations
 
 import io
+import json
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -57,15 +59,8 @@ def export_obj(mesh: Mesh, path: str | Path, texture: np.ndarray | None = None) 
     mtl = path.with_suffix(".mtl")
     mtl_lines = ["newmtl skin", "Ka 0 0 0", "Kd 0.8 0.8 0.8", "Ks 0.05 0.05 0.05", "Ns 10"]
     if texture is not None:
-        tex = np.asarray(texture)
-        if tex.ndim != 3 or tex.shape[2] not in (3, 4) or tex.dtype != np.uint8:
-            raise ValueError(f"texture must be (H, W, 3|4) uint8, got {tex.shape} {tex.dtype}")
-        from PIL import Image
-
         png = path.with_suffix(".png")
-        buf = io.BytesIO()
-        Image.fromarray(tex).save(buf, format="PNG")
-        atomic_write_bytes(png, buf.getvalue())
+        atomic_write_bytes(png, _png_bytes(texture))
         mtl_lines.append(f"map_Kd {png.name}")
     atomic_write_text(mtl, "\n".join(mtl_lines) + "\n")
     atomic_write_text(path, obj_text(mesh, mtl.name))
@@ -83,3 +78,104 @@ def read_obj(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | Non
         elif line.startswith("f "):
             f.append([int(tok.split("/")[0]) - 1 for tok in line.split()[1:4]])
     return np.asarray(v), np.asarray(f, dtype=np.int64), (np.asarray(vt) if vt else None)
+
+
+def _png_bytes(texture: np.ndarray) -> bytes:
+    from PIL import Image
+
+    tex = np.asarray(texture)
+    if tex.ndim != 3 or tex.shape[2] not in (3, 4) or tex.dtype != np.uint8:
+        raise ValueError(f"texture must be (H, W, 3|4) uint8, got {tex.shape} {tex.dtype}")
+    buf = io.BytesIO()
+    Image.fromarray(tex).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def glb_bytes(mesh: Mesh, texture: np.ndarray | None = None) -> bytes:
+    """The mesh as a binary glTF 2.0 file (positions, normals, UVs, texture embedded).
+
+    glTF's UV origin is the top-left corner, so ``v`` is stored as ``1 - v``; ``texture``
+    is (H, W, 3) uint8 in image order (row 0 at the top).
+    """
+    pos = mesh.vertices.astype("<f4")
+    nrm = mesh.vertex_normals().astype("<f4")
+    idx = mesh.faces.astype("<u4").reshape(-1)
+    chunks: list[bytes] = []
+    views, accessors = [], []
+
+    def add_view(data: bytes, target: int | None = None) -> int:
+        offset = sum(len(c) for c in chunks)
+        chunks.append(data + b"\0" * (-len(data) % 4))
+        view = {"buffer": 0, "byteOffset": offset, "byteLength": len(data)}
+        if target is not None:
+            view["target"] = target
+        views.append(view)
+        return len(views) - 1
+
+    def add_accessor(arr: np.ndarray, kind: str, ctype: int, target: int, bounds: bool = False):
+        acc = {"bufferView": add_view(arr.tobytes(), target), "componentType": ctype,
+               "count": int(len(arr) if arr.ndim > 1 else arr.size), "type": kind}  # fmt: skip
+        if bounds:
+            acc["min"] = arr.min(0).tolist()
+            acc["max"] = arr.max(0).tolist()
+        accessors.append(acc)
+        return len(accessors) - 1
+
+    attrs = {
+        "POSITION": add_accessor(pos, "VEC3", 5126, 34962, bounds=True),
+        "NORMAL": add_accessor(nrm, "VEC3", 5126, 34962),
+    }
+    if mesh.uv is not None:
+        uv = mesh.uv.astype("<f4").copy()
+        uv[:, 1] = 1.0 - uv[:, 1]
+        attrs["TEXCOORD_0"] = add_accessor(uv, "VEC2", 5126, 34962)
+    index_acc = add_accessor(idx, "SCALAR", 5125, 34963)
+    material = {"name": "skin", "pbrMetallicRoughness": {"metallicFactor": 0.0,
+                                                          "roughnessFactor": 0.8}}  # fmt: skip
+    doc: dict = {
+        "asset": {"version": "2.0", "generator": "pain3d"},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0, "name": "head"}],
+        "meshes": [{"primitives": [{"attributes": attrs, "indices": index_acc, "material": 0}]}],
+        "materials": [material],
+    }
+    if texture is not None:
+        doc["images"] = [{"bufferView": add_view(_png_bytes(texture)), "mimeType": "image/png"}]
+        doc["samplers"] = [{"magFilter": 9729, "minFilter": 9987}]
+        doc["textures"] = [{"sampler": 0, "source": 0}]
+        material["pbrMetallicRoughness"]["baseColorTexture"] = {"index": 0}
+    binary = b"".join(chunks)
+    doc["buffers"] = [{"byteLength": len(binary)}]
+    doc["bufferViews"] = views
+    doc["accessors"] = accessors
+    js = json.dumps(doc, separators=(",", ":")).encode()
+    js += b" " * (-len(js) % 4)
+    total = 12 + 8 + len(js) + 8 + len(binary)
+    return b"".join([
+        struct.pack("<4sII", b"glTF", 2, total),
+        struct.pack("<I4s", len(js), b"JSON"), js,
+        struct.pack("<I4s", len(binary), b"BIN\0"), binary,
+    ])  # fmt: skip
+
+
+def export_glb(mesh: Mesh, path: str | Path, texture: np.ndarray | None = None) -> Path:
+    """Write ``mesh`` (and its texture, embedded) as one ``.glb`` file."""
+    path = Path(path)
+    if path.suffix.lower() != ".glb":
+        raise ValueError(f"{path}: export_glb writes .glb files")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, glb_bytes(mesh, texture))
+    return path
+
+
+def read_glb_json(path: str | Path) -> tuple[dict, bytes]:
+    """The JSON document and binary chunk of a ``.glb`` (for tests and inspection)."""
+    data = Path(path).read_bytes()
+    magic, version, total = struct.unpack_from("<4sII", data, 0)
+    if magic != b"glTF" or version != 2 or total != len(data):
+        raise ValueError(f"{path} is not a glTF 2.0 binary")
+    jlen, _ = struct.unpack_from("<I4s", data, 12)
+    doc = json.loads(data[20 : 20 + jlen])
+    blen, _ = struct.unpack_from("<I4s", data, 20 + jlen)
+    return doc, data[28 + jlen : 28 + jlen + blen]

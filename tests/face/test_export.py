@@ -27,3 +27,20 @@ def test_obj_round_trips_vertices_faces_and_uvs(meshes, tmp_path):
 def test_export_rejects_a_bad_texture(meshes, tmp_path):
     with pytest.raises(ValueError, match="texture"):
         export_obj(meshes[0], tmp_path / "x.obj", texture=np.zeros((4, 4), np.float32))
+
+
+def test_glb_round_trips_positions_and_embeds_the_texture(meshes, tmp_path):
+    from pain3d.face.export import export_glb, read_glb_json
+
+    mesh = meshes[0]
+    tex = np.full((8, 8, 3), 90, np.uint8)
+    doc, binary = read_glb_json(export_glb(mesh, tmp_path / "head.glb", texture=tex))
+    prim = doc["meshes"][0]["primitives"][0]
+    pos_acc = doc["accessors"][prim["attributes"]["POSITION"]]
+    view = doc["bufferViews"][pos_acc["bufferView"]]
+    pos = np.frombuffer(binary, "<f4", pos_acc["count"] * 3, view["byteOffset"]).reshape(-1, 3)
+    np.testing.assert_array_equal(pos, mesh.vertices)
+    idx_acc = doc["accessors"][prim["indices"]]
+    assert idx_acc["count"] == mesh.faces.size
+    img_view = doc["bufferViews"][doc["images"][0]["bufferView"]]
+    assert binary[img_view["byteOffset"] : img_view["byteOffset"] + 8] == b"\x89PNG\r\n\x1a\n"
