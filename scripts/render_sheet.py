@@ -1,7 +1,7 @@
 """Contact sheets of the built-in generator: identities x {neutral, low, mid, high PSPI} x views.
 
     .venv/bin/python scripts/render_sheet.py                       # 24 identities -> out/sheets
-    .venv/bin/python scripts/render_sheet.py --identities 8 --docs  # + reduced docs/img copies
+    .venv/bin/python scripts/render_sheet.py --docs       # + reduced docs/img copies (8 rows)
 
 Writes ``render_sheet.png`` (composited photos with backgrounds and camera effects) and
 ``heatmap_sheet.png`` (the displacement heatmaps of the same renders, black -> red -> yellow
@@ -105,7 +105,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("out/sheets"))
     ap.add_argument("--docs", action="store_true",
-                    help="also write reduced copies to docs/img (< 300 KB each)")
+                    help="also write reduced copies (first --docs-rows identities, palette "
+                         "PNG < 300 KB) to docs/img")
+    ap.add_argument("--docs-rows", type=int, default=8)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rgb, heat = build_sheets(args.identities, args.size, args.tile, args.seed)
@@ -113,7 +115,8 @@ def main() -> None:
         n = save_png(args.out / name, img)
         log.info("wrote %s (%d KB)", args.out / name, n // 1024)
         if args.docs:
-            n = save_png(Path("docs/img") / name, img, max_bytes=295_000)
+            rows = img[: args.docs_rows * args.tile]
+            n = save_png(Path("docs/img") / name, rows, max_bytes=295_000)
             log.info("wrote docs/img/%s (%d KB)", name, n // 1024)
 
 

@@ -73,8 +73,9 @@ def hair_coverage(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks, style: st
     cov = smoothstep(hairline - 0.002, hairline + 0.004, y)
     for name in _NO_HAIR:
         cov = np.where(reg == region_id(name), 0.0, cov)
-    if not long_hair:
-        cov = np.where(reg == region_id("ear"), 0.0, cov)
+    # Ears stay uncovered (long hair is tucked behind them): a shell over the ear would
+    # bulge like a headphone.
+    cov = np.where(reg == region_id("ear"), 0.0, cov)
     if style == "bald":
         crown = lm.brow_y + 0.11
         cov *= smoothstep(crown - 0.02, crown - 0.045, y) * smoothstep(60, 100, phi)

@@ -39,8 +39,16 @@ def smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
 
 def gaussian_blob(pos: np.ndarray, centre: np.ndarray, sigma: np.ndarray | float) -> np.ndarray:
     """exp(-|(pos - centre) / sigma|^2 / 2) per texel; pos (..., 3) metres, sigma per axis."""
-    d = (pos - np.asarray(centre, np.float32)) / np.asarray(sigma, np.float32)
-    return np.exp(-0.5 * np.sum(d * d, axis=-1))
+    c = np.asarray(centre, np.float32).reshape(3)
+    sg = np.broadcast_to(np.asarray(sigma, np.float32), (3,))
+    acc = None
+    for k in range(3):
+        t = pos[..., k] - c[k]
+        t *= np.float32(1.0 / sg[k])
+        t *= t
+        acc = t if acc is None else acc + t
+    acc *= np.float32(-0.5)
+    return np.exp(acc, out=acc)
 
 
 def stroke(pos: np.ndarray, a: np.ndarray, b: np.ndarray, width: float,

@@ -71,7 +71,15 @@ def texel_density(mesh: Mesh, size: int) -> float:
 
 
 def _mix(dst: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    return dst + (np.asarray(colour, np.float32) - dst) * alpha[..., None]
+    """dst + (colour - dst) * alpha, touching only texels with alpha > 0 (in place)."""
+    idx = np.flatnonzero(alpha.ravel() > 1e-4)
+    flat = dst.reshape(-1, 3)
+    col = np.asarray(colour, np.float32)
+    if col.ndim == 3:
+        col = col.reshape(-1, 3)[idx]
+    a = alpha.ravel()[idx, None].astype(np.float32)
+    flat[idx] += (col - flat[idx]) * a
+    return dst
 
 
 def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: int = 512,

@@ -83,7 +83,7 @@ class Topology:
         (creases, eye sockets, nostrils), recomputed per expression so folds deepen."""
         lap = np.asarray(self._avg2 @ vertices, np.float32) - vertices
         concave = np.einsum("ij,ij->i", lap, normals) / self._edge
-        ao = 1.0 - 0.9 * np.clip(concave, 0.0, 1.0)
+        ao = 1.0 - 1.6 * np.clip(concave, 0.0, 0.45)
         ao = np.asarray(self._avg @ ao, np.float32)
         ao[self._eye] = 0.75
         ao[self._mouth] = 0.25
