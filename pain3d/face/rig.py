@@ -46,7 +46,7 @@ AU_PEAK_CM: dict[str, float] = {
 
 # Lid closure per unit FACS/5 for (upper, lower) lid; AU43 is binary and closes fully.
 LID_CLOSURE: dict[str, tuple[float, float]] = {
-    "AU4": (0.12, 0.0), "AU6": (0.05, 0.35), "AU7": (0.3, 0.6), "AU9": (0.05, 0.15),
+    "AU4": (0.12, 0.0), "AU6": (0.05, 0.45), "AU7": (0.3, 0.6), "AU9": (0.05, 0.15),
 }  # fmt: skip
 LID_MEET = 0.3
 """Where closed lids meet: 0 at the lower margin, 1 at the upper one."""
@@ -95,18 +95,23 @@ FACS_ANCHORS: dict[str, dict[int, tuple[float, float, float]]] = {
     "AU4": {107: (0.3, -0.75, 0.1), 55: (0.3, -0.75, 0.1), 66: (0.2, -0.7, 0.1),
             65: (0.2, -0.7, 0.1), 105: (0.1, -0.5, 0.05), 52: (0.1, -0.5, 0.05),
             9: (0.0, -0.35, 0.05)},
-    "AU6": {50: (0.0, 0.45, 0.1), 101: (0.0, 0.45, 0.1), 118: (0.0, 0.4, 0.1),
-            117: (-0.05, 0.35, 0.05), 123: (-0.05, 0.3, 0.05), 205: (0.0, 0.3, 0.1)},
+    "AU6": {50: (0.0, 0.6, 0.15), 101: (0.0, 0.6, 0.15), 118: (0.0, 0.55, 0.12),
+            117: (-0.05, 0.45, 0.08), 123: (-0.05, 0.4, 0.08), 205: (0.0, 0.4, 0.12)},
     "AU9": {4: (0.0, 0.12, 0.0), 129: (0.0, 0.35, 0.05), 98: (0.0, 0.35, 0.05),
             2: (0.0, 0.35, 0.0), 0: (0.0, 0.42, 0.05), 6: (0.0, -0.15, -0.05),
             197: (0.0, -0.1, 0.0), 168: (0.0, -0.2, -0.05)},
     "AU10": {0: (0.0, 0.45, 0.08), 37: (0.0, 0.45, 0.08), 39: (0.0, 0.38, 0.06),
              40: (0.0, 0.28, 0.03), 13: (0.0, 0.42, 0.05), 82: (0.0, 0.4, 0.05),
-             81: (0.0, 0.35, 0.04), 164: (0.0, 0.3, 0.05), 98: (0.0, 0.15, 0.03)},
+             81: (0.0, 0.35, 0.04), 164: (0.0, 0.3, 0.05), 98: (0.0, 0.15, 0.03),
+             14: (0.0, -0.05, 0.0), 17: (0.0, 0.0, 0.0), 18: (0.0, 0.0, 0.0)},
     "AU12": {61: (-0.45, 0.35, -0.15), 78: (-0.45, 0.35, -0.15), 185: (-0.3, 0.25, -0.05),
              146: (-0.3, 0.25, -0.05)},
+    "AU26": {14: (0.0, -0.95, -0.1), 87: (0.0, -0.9, -0.1), 17: (0.0, -1.05, -0.25),
+             152: (0.0, -1.1, -0.35), 175: (0.0, -1.1, -0.3), 13: (0.0, 0.0, 0.0)},
     "AU25": {13: (0.0, 0.12, 0.0), 82: (0.0, 0.11, 0.0), 81: (0.0, 0.08, 0.0),
-             14: (0.0, -0.3, 0.0), 87: (0.0, -0.28, 0.0), 178: (0.0, -0.2, 0.0)},
+             0: (0.0, 0.05, 0.0), 14: (0.0, -0.22, 0.0), 87: (0.0, -0.2, 0.0),
+             178: (0.0, -0.15, 0.0), 17: (0.0, -0.15, 0.0), 18: (0.0, -0.1, 0.0),
+             200: (0.0, -0.05, 0.0)},
     "AU1": {107: (0.0, 0.55, 0.0), 55: (0.0, 0.5, 0.0), 66: (0.0, 0.45, 0.0),
             65: (0.0, 0.4, 0.0)},
     "AU2": {105: (0.0, 0.5, 0.0), 52: (0.0, 0.45, 0.0), 63: (0.0, 0.55, 0.0),
@@ -148,10 +153,23 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 
 
 def _region_vertices(au: str) -> np.ndarray:
+    """Canonical vertices of an AU's region (py-feat's map, completed where it is partial)."""
     if au == "AU25":
         return np.asarray(
             cf.MOUTH_UPPER + cf.MOUTH_LOWER + cf.LIPS_UPPER_OUTER + cf.LIPS_LOWER_OUTER
         )
+    if au == "AU26":
+        # py-feat maps AU26 to the masseter only; the jaw that drops is everything below
+        # the mouth corners.
+        v = cf.canonical_vertices()
+        corner_y = v[list(cf.MOUTH_CORNERS), 1].mean()
+        below = np.nonzero((v[:, 1] < corner_y - 0.2) & (np.abs(v[:, 0]) < 6.0))[0]
+        return np.concatenate([_feat_region("AU26"), below])
+    return _feat_region(au)
+
+
+def _feat_region(au: str) -> np.ndarray:
+    """Canonical vertices of py-feat's ``au_region_map`` entry for ``au``."""
     regions = json.loads(feat_resource("au_region_map.json").read_text())["regions"]
     key = _PLS_NAME[au]
     if key not in regions:
