@@ -51,6 +51,7 @@ def _worker(size: int, seconds: float, queue) -> None:
     from pain3d.render import Renderer, compose, default_views, sample_lighting
 
     kind, demo, neutral, pains = _meshes()
+    sample_appearance(demo, 0, mesh=neutral, texture_size=512)  # once: UV raster cache, imports
     c0 = time.process_time()
     app = sample_appearance(demo, 1, mesh=neutral, texture_size=512)
     t_app = time.process_time() - c0

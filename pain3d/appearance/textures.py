@@ -137,7 +137,8 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     for eye in (lm.eye_left, lm.eye_right):
         dark = gaussian_blob(pos, eye + [0, -0.016, 0], (0.014, 0.006, 0.04)) * 0.12
         albedo *= (1.0 - dark[..., None] * np.array([0.9, 1.0, 0.9], np.float32))
-    pores = smooth_noise(rng, S, S // 2) * 0.6 + rng.standard_normal((S, S)).astype(np.float32) * 0.4
+    white = rng.standard_normal((S, S)).astype(np.float32)
+    pores = smooth_noise(rng, S, S // 2) * 0.6 + white * 0.4
     pores = blur_texels(pores, 0.5)
     albedo *= (1.0 + 0.025 * pores)[..., None]
 

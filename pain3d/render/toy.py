@@ -62,11 +62,9 @@ def toy_head(n_lat: int = 48, n_lon: int = 64, eyes: bool = True) -> Mesh:
         for side in (-1.0, 1.0):
             c = np.array([0.032 * side, 0.0, 0.005])
             ev_s = ev * 0.012 + c
-            off = sum(len(p.vertices) for p in parts)
             parts.append(Mesh(ev_s.astype(np.float32), ef + 0,
                               (euv * 0.1 + [0.9 if side > 0 else 0.8, 0.9]).astype(np.float32),
                               np.full(len(ev_s), region_id("eyeball"), np.uint8)))
-            del off
     verts, faces, uvs, regs, off = [], [], [], [], 0
     for p in parts:
         verts.append(p.vertices)
