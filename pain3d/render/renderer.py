@@ -81,10 +81,14 @@ class Renderer:
             slower on llvmpipe).
         auto_exposure: expose for the face like a portrait camera: darker skin tones get up
             to 1.6x more exposure (see :func:`face_exposure`).
+        supersample: render at this factor and average down (full-scene anti-aliasing; costs
+            factor^2 in fragment work, cheap on a GPU). 1 = off: silhouettes are then
+            smoothed only by :func:`pain3d.render.compose`'s feathered alpha.
     """
 
     def __init__(self, size: int | tuple[int, int] = 512, backend: str | None = "egl",
-                 texture_filter: str = "bilinear", auto_exposure: bool = True) -> None:
+                 texture_filter: str = "bilinear", auto_exposure: bool = True,
+                 supersample: int = 1) -> None:
         import moderngl
 
         w, h = (size, size) if isinstance(size, int) else size
@@ -92,7 +96,11 @@ class Renderer:
             raise ValueError(f"render size {size} must be within 8..8192 pixels")
         if texture_filter not in ("trilinear", "bilinear"):
             raise ValueError(f"texture_filter {texture_filter!r} is not trilinear/bilinear")
+        if supersample not in (1, 2, 3, 4):
+            raise ValueError(f"supersample = {supersample} must be 1, 2, 3 or 4")
         self.size = (int(w), int(h))
+        self.supersample = int(supersample)
+        fb_size = (int(w) * self.supersample, int(h) * self.supersample)
         self._mgl = moderngl
         self.ctx = create_context(backend)
         self._mipmaps = texture_filter == "trilinear"
@@ -102,9 +110,9 @@ class Renderer:
         for unit, name in enumerate(("albedo_tex", "wrinkle_tex")):
             self.prog[name].value = unit
         self.fbo = self.ctx.framebuffer(
-            color_attachments=[self.ctx.renderbuffer(self.size, 4),
-                               self.ctx.renderbuffer(self.size, 4)],
-            depth_attachment=self.ctx.depth_renderbuffer(self.size),
+            color_attachments=[self.ctx.renderbuffer(fb_size, 4),
+                               self.ctx.renderbuffer(fb_size, 4)],
+            depth_attachment=self.ctx.depth_renderbuffer(fb_size),
         )
         self._topo: Topology | None = None
         self._topo_key: tuple | None = None
@@ -245,20 +253,35 @@ class Renderer:
         p["hair_rgb"].value = tr.hair_rgb
 
     def _read(self, camera: Camera, want_heat: bool, want_depth: bool = True) -> RenderResult:
-        w, h = self.size
+        k = self.supersample
+        w, h = self.size[0] * k, self.size[1] * k
         rgb = np.frombuffer(self.fbo.read(components=3, attachment=0), np.uint8).reshape(h, w, 3)
         lab = np.frombuffer(self.fbo.read(components=2, attachment=1), np.uint8).reshape(h, w, 2)
-        parts = np.ascontiguousarray(lab[..., 0])
-        mask = np.where(parts > 0, np.uint8(255), np.uint8(0))
-        depth = None
+        zbuf = None
         if want_depth:
             raw = self.fbo.read(components=1, attachment=-1, dtype="f4")
-            depth = linear_depth(np.frombuffer(raw, np.float32).reshape(h, w), camera)
+            zbuf = np.frombuffer(raw, np.float32).reshape(h, w)
+        if k > 1:
+            import cv2
+
+            # Colour and heat are averaged over each k x k block; ids and depth are sampled
+            # at one sub-pixel (averaging would invent part ids and depths).
+            rgb = cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
+            heat_full = lab[..., 1]
+            lab = lab[k // 2::k, k // 2::k]
+            if want_heat:
+                lab = np.dstack([lab[..., 0],
+                                 cv2.resize(heat_full, self.size, interpolation=cv2.INTER_AREA)])
+            if zbuf is not None:
+                zbuf = zbuf[k // 2::k, k // 2::k].copy()
+        parts = np.ascontiguousarray(lab[..., 0])
+        mask = np.where(parts > 0, np.uint8(255), np.uint8(0))
+        depth = linear_depth(zbuf, camera) if zbuf is not None else None
         heat = heatmap = None
         if want_heat:
             heat = np.ascontiguousarray(lab[..., 1])
             heatmap = colourise(heat)
-        return RenderResult(rgb=rgb.copy(), mask=mask, parts=parts, depth=depth,
+        return RenderResult(rgb=np.array(rgb), mask=mask, parts=parts, depth=depth,
                             heatmap=heatmap, heat=heat, camera=camera)
 
 

@@ -115,3 +115,19 @@ def test_wrong_heat_length_is_rejected(renderer, head, head_appearance):
     with pytest.raises(ValueError, match="heat"):
         renderer.render(head, head_appearance, default_views()[0], Lighting(),
                         heat=np.zeros(3, np.float32))
+
+
+def test_supersampling_keeps_the_passes_and_smooths_edges(renderer, head, head_appearance):
+    from pain3d.render import Renderer
+
+    cam = default_views()[1]
+    plain = renderer.render(head, head_appearance, cam, Lighting(), heat=np.ones(head.n_vertices))
+    with Renderer(renderer.size, supersample=2, auto_exposure=False) as ss:
+        smooth = ss.render(head, head_appearance, cam, Lighting(), heat=np.ones(head.n_vertices))
+    a, b = plain.mask > 0, smooth.mask > 0
+    assert (a & b).sum() / (a | b).sum() > 0.9
+    assert smooth.rgb.shape == plain.rgb.shape and smooth.depth.shape == plain.depth.shape
+    assert np.array_equal(smooth.mask > 0, smooth.depth > 0)
+    # Averaged silhouette pixels take in-between values that a single sample never has.
+    edge = b & ~np.pad(b, 1)[2:, 1:-1]
+    assert smooth.heat[edge].min() < 255 and plain.heat[a].min() == 255
