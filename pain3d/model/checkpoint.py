@@ -74,6 +74,9 @@ def save_checkpoint(
     Returns:
         The folder path.
     """
+    if model.lora_merged:
+        raise ValueError("the model's LoRA adapters are merged into the backbone; call "
+                         "model.unmerge_lora() before saving")
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     cfg = model.config
@@ -140,6 +143,7 @@ def load_model(
     device: str | torch.device | None = None,
     backbone_weights: str | None = None,
     check_backbone: bool = True,
+    merge_lora: bool = False,
 ) -> ViTPain:
     """Rebuild a model from a checkpoint folder, in eval mode.
 
@@ -149,6 +153,8 @@ def load_model(
         backbone_weights: another location of the backbone weights named in the checkpoint
             (when the folder moved); ignored when the checkpoint stores its backbone.
         check_backbone: refuse backbone weights whose fingerprint differs from training's.
+        merge_lora: fold the adapters into the backbone weights (faster inference; call
+            ``model.unmerge_lora()`` before training or saving it again).
 
     Returns:
         The model in eval mode; call it with normalised image and reference tensors.
@@ -201,6 +207,8 @@ def load_model(
                 f"in training (fingerprint {got} != {bb['fingerprint']}); point "
                 "backbone_weights= at the right weights or pass check_backbone=False"
             )
+    if merge_lora:
+        model.merge_lora()
     if device is not None:
         model.to(device)
     return model.eval()

@@ -216,6 +216,29 @@ class ViTPain(nn.Module):
                 groups["lora" if is_lora_parameter(name) else "heads"].append(p)
         return groups
 
+    def _lora_layers(self) -> list[nn.Module]:
+        return [m for m in self.modules() if hasattr(m, "lora_A") and hasattr(m, "merge")]
+
+    def merge_lora(self) -> ViTPain:
+        """Fold the adapters into the frozen weights for faster inference (same outputs up to
+        rounding). Undo with :meth:`unmerge_lora` before training or saving."""
+        for m in self._lora_layers():
+            if not m.merged:
+                m.merge()
+        return self
+
+    def unmerge_lora(self) -> ViTPain:
+        """Undo :meth:`merge_lora`."""
+        for m in self._lora_layers():
+            if m.merged:
+                m.unmerge()
+        return self
+
+    @property
+    def lora_merged(self) -> bool:
+        """Whether the adapters are currently folded into the backbone weights."""
+        return any(m.merged for m in self._lora_layers())
+
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """The state entries that training changes (what a checkpoint must store)."""
         names = {n for n, p in self.named_parameters() if p.requires_grad}

@@ -115,3 +115,18 @@ def test_a_lightning_file_gets_a_conversion_hint(tmp_path):
         load_model(ckpt)
     with pytest.raises(FileNotFoundError, match="config.json"):
         load_model(tmp_path)
+
+
+def test_merged_adapters_predict_the_same_and_refuse_to_be_saved(tmp_path, make_model, images):
+    model = make_model()
+    _perturb_trained(model)
+    save_checkpoint(model, tmp_path / "ck")
+    x, n = images(2), images(2, seed=2)
+    merged = load_model(tmp_path / "ck", merge_lora=True)
+    assert merged.lora_merged
+    assert torch.allclose(merged(x, neutral=n).pspi, model(x, neutral=n).pspi, atol=1e-5)
+    with pytest.raises(ValueError, match="unmerge_lora"):
+        save_checkpoint(merged, tmp_path / "again")
+    merged.unmerge_lora()
+    assert not merged.lora_merged
+    assert torch.allclose(merged(x, neutral=n).pspi, model(x, neutral=n).pspi, atol=1e-5)
