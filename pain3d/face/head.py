@@ -19,13 +19,15 @@ chart around the forward axis from :data:`UV_CHART_CENTRE_CM` inside the skull,
 frontal photo in the middle of the texture (subject's left at u > 0.5) and the occiput lies
 on the rim. It is computed on the canonical face before the lips are closed, so the lip slit
 and the eye openings are texture areas no skin uses; the mouth interior and the eye sockets
-map into them (shrunk toward their centres). The neck shares the chart (it overlaps the
-skin under the jaw). The corners hold separate islands, discs of radius
+map into them (shrunk toward their centres). The corners hold separate islands, discs of radius
 :data:`ISLAND_RADIUS` centred at :data:`ISLAND_CENTRES`: the subject's right eyeball at
 top-left and left eyeball at top-right (pupil at the disc centre, ``rho = R (theta /
 pi)^0.5`` with theta the angle from the gaze axis, so the iris edge at ~30 degrees lies at
 ~0.41 R), and both ears at bottom-right (``rho = R theta / pi`` around the ear's outward
-axis). The bottom-left corner is free.
+axis), and the neck at bottom-left (the tube unrolled into an annulus: top edge at 0.3 R,
+bottom edge at R, angle = azimuth around the neck axis, so it has no seam). The chart
+itself is seam-free except at the occiput pole (a few hair-covered triangles there span
+the rim).
 
 Units here are centimetres; :func:`pain3d.face.identity_mesh` converts to metres.
 """
@@ -50,8 +52,11 @@ ISLAND_CENTRES: dict[str, tuple[float, float]] = {
     "eye_r": (0.075, 0.925),
     "eye_l": (0.925, 0.925),
     "ear": (0.925, 0.075),
+    "neck": (0.075, 0.075),
 }
-UV_CHART_CENTRE_CM = np.array([0.0, 0.0, -7.0])
+UV_CHART_CENTRE_CM = np.array([0.0, 1.0, -7.0])
+"""Centre of the head chart, on the line from the skull centre to the occiput pole, so the
+chart's one singular direction falls inside the occiput cap."""
 EYEBALL_RADIUS_CM = 1.2
 EYEBALL_RINGS, EYEBALL_SEGMENTS = 12, 20
 
@@ -63,6 +68,7 @@ EAR_CENTRE_CM = np.array([8.1, -2.0, -8.0])
 
 NECK_AXIS_Z_CM = -9.0
 """Depth of the neck tube's axis, cm (behind the oral cavity)."""
+NECK_TOP_CM, NECK_BOTTOM_CM = -4.5, -24.0
 
 SKULL_CENTRE_CM = np.array([0.0, 1.0, -7.5])
 SKULL_AXES_CM = {"x": 8.0, "up": 10.5, "down": 8.0, "back": 9.5, "front": 9.5}
@@ -77,7 +83,7 @@ class HeadTemplate:
         coarse_faces: (Fc, 3) int64.
         coarse_regions: (Vc,) uint8 region ids.
         part: (Vc,) int8 which construction piece: 0 face, 1 socket, 2 mouth, 3 shell,
-            4 ear, 5 neck.
+            4 ear, 5 neck, 6 occiput cap.
         subdivide: (Vf, Vc) sparse operator, fine = subdivide @ coarse.
         faces: (Ff, 3) int64 fine triangles.
         regions: (Vf,) uint8 fine region ids.
@@ -456,7 +462,8 @@ def head_template() -> HeadTemplate:
     n_rings = 11
     prev = oval
     for j in range(1, n_rings + 1):
-        t = j / (n_rings + 1)
+        # Rings crowd toward the occiput so the cap closing the last ring is tiny (~3 mm).
+        t = 1 - (1 - j / (n_rings + 1)) ** 1.6
         alpha = alpha0 + (np.pi - alpha0) * t
         d = np.stack(
             [np.sin(alpha) * np.cos(beta), np.sin(alpha) * np.sin(beta), np.cos(alpha)], -1
@@ -475,8 +482,19 @@ def head_template() -> HeadTemplate:
             fw=fw,
         )
         prev = idx
+    # The occiput cap: a separate fan over duplicates of the last ring, so the head chart
+    # has no singular pole (the cap's UVs sit inside the neck island's hole).
     pole = SKULL_CENTRE_CM - np.array([0, 0, SKULL_AXES_CM["back"]])
-    add(pole[None], _fan(prev, n, existing), _shell_regions(pole[None]), 3, pole[None])
+    all_v = np.concatenate(verts)
+    cap_v = np.concatenate([all_v[prev], pole[None]])
+    fan = _fan(prev, -1, existing)  # wound as the shell continues across the last ring
+    remap = {old: n + k for k, old in enumerate(prev)}
+    remap[-1] = n + len(prev)
+    cap_f = np.vectorize(remap.get)(fan)
+    add(cap_v, cap_f, _shell_regions(cap_v), 6, cap_v)
+    cap_uv = island_uv("neck", np.concatenate([np.full(len(prev), np.pi), [0.0]]),
+                       np.concatenate([beta, [0.0]]), power=1.0)  # fmt: skip
+    cap_uv = ISLAND_CENTRES["neck"] + 0.25 * (cap_uv - ISLAND_CENTRES["neck"])
 
     # Ears and neck.
     ear_uv = []
@@ -495,6 +513,9 @@ def head_template() -> HeadTemplate:
     uv_coarse = head_chart_uv(np.concatenate(uv_chart_src))
     ear_rows = np.nonzero(part == 4)[0]
     uv_coarse[ear_rows] = np.concatenate(ear_uv)
+    neck_rows = np.nonzero(part == 5)[0]
+    uv_coarse[neck_rows] = _neck_uv(coarse[neck_rows])
+    uv_coarse[part == 6] = cap_uv
 
     crease = []
     for upper, lower in list(eyes.values()) + [(cf.MOUTH_UPPER, cf.MOUTH_LOWER)]:
@@ -508,7 +529,7 @@ def head_template() -> HeadTemplate:
     fine_regions = np.concatenate([coarse_regions, edge_reg]).astype(np.uint8)
     fine_part = np.concatenate([part, np.maximum(part[ea], part[eb])]).astype(np.int8)
     # The hairline is drawn at the fine resolution (coarse labels would make it stepped).
-    shell = np.nonzero(fine_part == 3)[0]
+    shell = np.nonzero((fine_part == 3) | (fine_part == 6))[0]
     fine_pos = sub.matrix @ coarse
     fine_regions[shell] = _shell_regions(fine_pos[shell])
     # Fine UVs: subdivide the chart linearly, except the ears which keep their island map.
@@ -589,9 +610,18 @@ def _ear(side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return v, faces, uv
 
 
+def _neck_uv(v: np.ndarray) -> np.ndarray:
+    """Neck island: the tube unrolled into an annulus (top inside, bottom outside, no seam)."""
+    phi = np.arctan2(v[:, 2] - NECK_AXIS_Z_CM, v[:, 0])
+    t = (NECK_TOP_CM - v[:, 1]) / (NECK_TOP_CM - NECK_BOTTOM_CM)
+    rho = ISLAND_RADIUS * (0.3 + 0.7 * np.clip(t, 0, 1))
+    cu, cv = ISLAND_CENTRES["neck"]
+    return np.stack([cu + rho * np.cos(phi), cv + rho * np.sin(phi)], -1)
+
+
 def _neck() -> tuple[np.ndarray, np.ndarray]:
     """An open tube (cm) from inside the head down to the shoulders, faces outward."""
-    seg, ys = 24, np.linspace(-4.5, -24.0, 8)
+    seg, ys = 24, np.linspace(NECK_TOP_CM, NECK_BOTTOM_CM, 8)
     phi = np.linspace(0, 2 * np.pi, seg, endpoint=False)
     rows = []
     for y in ys:

@@ -19,9 +19,16 @@ def test_mesh_is_an_oriented_manifold_with_only_the_expected_openings(meshes):
     assert len(np.unique(keys)) == len(keys)  # consistent winding, no edge used twice one way
     rev = d[:, 1] * mesh.n_vertices + d[:, 0]
     open_edges = d[~np.isin(rev, keys)]
-    # Openings: the two socket rings inside the eyeballs and the neck's two ends.
-    regions = set(mesh.regions[open_edges.ravel()].tolist())
-    assert regions <= {region_id("neck"), region_id("upper_eyelid"), region_id("lower_eyelid")}
+    # Openings: the two socket rings inside the eyeballs, the neck's two ends, and the seam
+    # of the occiput cap, whose edges coincide in space with the skull's last ring.
+    regions = mesh.regions[open_edges]
+    scalp = (regions == region_id("scalp")).all(1)
+    others = {region_id("neck"), region_id("upper_eyelid"), region_id("lower_eyelid")}
+    assert set(regions[~scalp].ravel().tolist()) <= others
+    seam = mesh.vertices[open_edges[scalp]].round(6)
+    fwd = {tuple(e.ravel()) for e in seam}
+    assert all(tuple(e[::-1].ravel()) in fwd for e in seam)  # every seam edge has a twin
+    assert scalp.sum() >= 36
 
 
 def test_head_has_several_thousand_vertices_and_every_region(meshes):
@@ -57,6 +64,10 @@ def test_outward_normals(meshes):
 def test_uvs_lie_in_the_unit_square_and_the_face_is_not_mirrored(meshes):
     mesh = meshes[0]
     assert mesh.uv.min() >= 0 and mesh.uv.max() <= 1
+    # No triangle spans the chart (rim-adjacent ones at the occiput are long, ~0.16).
+    head = ~np.isin(mesh.regions, [region_id("eyeball")])[mesh.faces].any(1)
+    t = mesh.uv[mesh.faces[head]]
+    assert np.linalg.norm(t - t[:, [1, 2, 0]], axis=2).max() < 0.2
     cheek = mesh.regions == region_id("cheek")
     left = cheek & (mesh.vertices[:, 0] > 0.002)
     assert np.all(mesh.uv[left, 0] > 0.5)  # subject's left -> right half of the texture
