@@ -123,7 +123,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     albedo += undertone * lum
     redden = np.array([1.0, 0.86, 0.86], np.float32)
     # Haemoglobin: cheeks, nose, ears, chin; stronger on light skin.
-    red_amt = 0.55 - 0.35 * (traits.monk_tone - 1) / 9.0
+    red_amt = 0.8 - 0.5 * (traits.monk_tone - 1) / 9.0
     red = np.zeros((S, S), np.float32)
     for eye in (lm.eye_left, lm.eye_right):
         red += gaussian_blob(pos, eye + [np.sign(eye[0]) * 0.008, -0.035, 0.0],
@@ -209,10 +209,13 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
 
     # --- brows ----------------------------------------------------------------------------
     hair_rgb = np.asarray(traits.hair_rgb, np.float32)
-    brow_rgb = hair_rgb if traits.hair_colour not in ("white", "grey", "blond") else (
-        hair_rgb * 0.6)
-    if traits.age_level > 0.8 and rng.random() < 0.5:
-        brow_rgb = 0.5 * brow_rgb + 0.5 * np.asarray([0.6, 0.58, 0.55], np.float32)
+    if traits.hair_colour in ("white", "grey"):
+        # Brows grey later than scalp hair: a salt-and-pepper mix, still darker than the skin.
+        brow_rgb = np.asarray([0.16, 0.14, 0.13], np.float32) * rng.uniform(0.7, 1.6)
+    elif traits.hair_colour == "blond":
+        brow_rgb = hair_rgb * 0.6
+    else:
+        brow_rgb = hair_rgb
     strands = np.clip(0.5 + 0.5 * blur_texels(rng.standard_normal((S, S)).astype(np.float32),
                                               0.6) * 1.5, 0, 1)
     brow = np.zeros((S, S), np.float32)
@@ -250,8 +253,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
 
     # --- scalp hair (painted under the hair shell so gaps read as hair) --------------------
     cov = hair_coverage(pos, reg, lm, traits.hair_style)
-    scalp_strands = np.clip(0.5 + 0.5 * blur_texels(
-        rng.standard_normal((S, S)).astype(np.float32), 0.7) * 1.3, 0, 1)
+    scalp_strands = hair_strands(pos, lm, rng, S, tpm)
     if traits.hair_style == "buzz":
         albedo = _mix(albedo, hair_rgb, cov * (0.45 + 0.3 * scalp_strands))
     else:
@@ -260,12 +262,12 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     # --- shading maps ---------------------------------------------------------------------------
     tzone = np.clip(gaussian_blob(pos, lm.nose_tip, (0.012, 0.03, 0.06))
                     + gaussian_blob(pos, [0, lm.brow_y + 0.03, 0], (0.04, 0.015, 0.06)), 0, 1)
-    spec = (0.35 + 0.35 * tzone * rng.uniform(0.5, 1.2) + 0.35 * lips) * (1 - 0.7 * beard)
+    spec = (0.35 + 0.35 * tzone * rng.uniform(0.5, 1.2) + 0.2 * lips) * (1 - 0.7 * beard)
     spec = spec * (1.0 - 0.85 * cov) * (1.0 - 0.7 * brow) * (1.0 - 0.4 * age)
     # Relief: creases cut in, pores and beard stubble roughen; the hair shell reads the
     # strand pattern from the same channel (see the shader).
     relief = np.where(cov > 0.5, 0.25 * (scalp_strands - 0.5),
-                      0.08 * pores + 0.1 * beard * (strands - 0.5))
+                      0.04 * pores + 0.1 * beard * (strands - 0.5))
     height = np.clip(0.5 - 0.4 * crease + relief, 0, 1)
     # Per-vertex shading values: the maps sampled at each vertex's texel.
     uv = np.clip((mesh.uv * S).astype(np.int64), 0, S - 1)
@@ -274,6 +276,27 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     return TextureSet(albedo=to_u8(np.clip(albedo, 0, 1)), height=to_u8(height),
                       wrinkles=to_u8(wr), vertex_spec=vspec, vertex_hair=vhair,
                       texels_per_mm=tpm)
+
+
+def hair_strands(pos: np.ndarray, lm: FaceLandmarks, rng: np.random.Generator, size: int,
+                 tpm: float) -> np.ndarray:
+    """(S, S) float in [0, 1]: strand streaks that run from the crown down and back.
+
+    Strands are stripes in the azimuth around a vertical axis through the skull (so they
+    run along the meridians, like combed hair), with a wavy phase and clumps; evaluated on
+    the position map, so they follow the head whatever the UV layout.
+    """
+    x, y, z = pos[..., 0], pos[..., 1], pos[..., 2]
+    z_c = lm.face_z - 0.085
+    phi = np.arctan2(x, z - z_c).astype(np.float32)
+    height = y.astype(np.float32)
+    wave = smooth_noise(rng, size, 6) * 0.06 + height * rng.uniform(-2.0, 2.0)
+    out = np.zeros(pos.shape[:2], np.float32)
+    for freq, amp in ((60.0, 0.4), (140.0, 0.35), (300.0, 0.25)):
+        out += amp * np.sin((phi + wave) * freq + rng.uniform(0, 6.3))
+    clumps = smooth_noise(rng, size, 24) * 0.35
+    out = 0.5 + 0.35 * out + clumps
+    return np.clip(blur_texels(out, 0.4), 0, 1).astype(np.float32)
 
 
 def _facial_hair_mask(pos: np.ndarray, lm: FaceLandmarks, style: str, front: np.ndarray,

@@ -90,7 +90,7 @@ void main() {
         float ang = atan(d.y, d.x);
         float streak = 0.8 + 0.2 * sin(ang * 23.0) * sin(ang * 9.0 + 1.7);
         vec3 iris = iris_rgb * iris_rgb * 1.6 * streak * mix(1.4, 0.5, smoothstep(0.22, 0.52, r));
-        vec3 sclera = mix(vec3(0.36, 0.33, 0.31), vec3(0.33, 0.22, 0.20),
+        vec3 sclera = mix(vec3(0.30, 0.28, 0.26), vec3(0.28, 0.19, 0.17),
                           smoothstep(0.55, 0.98, r));
         float in_iris = fwd * (1.0 - smoothstep(0.48, 0.53, r));
         float in_pupil = fwd * (1.0 - smoothstep(0.17, 0.2, r));
@@ -110,7 +110,7 @@ void main() {
     } else {
         if (reg == 13) part = v_hair > 0.5 ? 5 : 1;
         float crease = clamp(dot(texture(wrinkle_tex, v_uv), au_w), 0.0, 1.0);
-        base *= 1.0 - 0.45 * crease;
+        base *= 1.0 - 0.3 * crease;
         h -= 0.0009 * crease;
     }
     // Bump mapping from a height field without tangents (screen-space derivatives).
