@@ -110,3 +110,18 @@ def test_pickles_with_foreign_classes_are_refused(tmp_path):
     (tmp_path / "generic_model.pkl").write_bytes(pickle.dumps({"x": types.SimpleNamespace()}))
     with pytest.raises(FlameError, match="refusing"):
         load_flame(tmp_path)
+
+
+def test_landmark_embedding_file_sets_the_correspondences(flame_folder):
+    from pain3d.face.flame import EMBEDDING_NAME
+
+    plain = load_flame(flame_folder, n_shape=4)
+    faces = plain.lmk_faces[:60]
+    bary = np.full((60, 3), 1 / 3)
+    np.savez(flame_folder / EMBEDDING_NAME, landmark_indices=plain.landmarks[:60],
+             lmk_face_idx=faces, lmk_b_coords=bary)  # fmt: skip
+    model = load_flame(flame_folder, n_shape=4)
+    assert len(model.landmarks) == 60
+    np.testing.assert_array_equal(model.lmk_faces, faces)
+    mesh = identity_mesh(sample_identities(1, face_model="flame", flame=model)[0], flame=model)
+    assert displacement(mesh, express(mesh, [5, 0, 0, 0, 0, 0])).max() > 0
