@@ -96,6 +96,8 @@ def _clear_of_eyeballs(p: np.ndarray, rig: Rig) -> np.ndarray:
     """Push points that entered an eyeball back onto a shell just outside it."""
     from pain3d.face.rig import EYE_CLEARANCE_CM
 
+    if rig.eye_radius <= 0:  # no eyeball model (FLAME backend)
+        return p
     need = rig.eye_radius + 0.01 * EYE_CLEARANCE_CM
     side = (p[:, 0] > 0).astype(int)
     c = rig.eye_centres[side]
