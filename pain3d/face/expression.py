@@ -88,7 +88,12 @@ def express(
         p = verts[sock] + cu * rig.lid_upper[sock] + cl * rig.lid_lower[sock]
         c = rig.eye_centres[(p[:, 0] > 0).astype(int)]
         d = p - c
-        verts[sock] = c + d * (rig.socket_radius / np.linalg.norm(d, axis=1))[:, None]
+        # As the lids close, the socket sinks into the eyeball (hidden behind the lids).
+        k = max(cu, cl)
+        radius = (1 - k) * rig.socket_radius + k * np.minimum(
+            rig.socket_radius, rig.eye_radius - 0.001
+        )
+        verts[sock] = c + d * (radius / np.linalg.norm(d, axis=1))[:, None]
     return mesh.with_vertices(verts)
 
 

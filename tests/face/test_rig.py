@@ -151,7 +151,9 @@ def test_eye_sockets_stay_hidden_inside_the_eyeballs(meshes):
         for cfg in CONFIGS:
             v = express(mesh, cfg).vertices[rig.socket_vertices]
             r = np.linalg.norm(v - rig.eye_centres[(v[:, 0] > 0).astype(int)], axis=1)
-            np.testing.assert_allclose(r, rig.socket_radius, rtol=1e-4)
+            assert np.all(r <= rig.socket_radius * (1 + 1e-4))  # never further out
+            if cfg[-1] == 1:  # closed lids: the whole socket sinks into the eyeball
+                assert r.max() < rig.eye_radius
         ring = rig.socket_vertices[rig.socket_radius < rig.eye_radius]
         assert len(ring) >= 32  # the coarse socket rings (16 per eye) sit inside the eyeball
 
