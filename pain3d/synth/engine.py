@@ -100,8 +100,9 @@ def _run_local(cfg: GenerateConfig, units: Sequence[UnitSpec], n: int) -> Iterat
             yield render_unit(cfg, unit)
         return
     # spawn, not fork: workers own EGL contexts and threads that must not be inherited.
-    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"),
-                             initializer=_pool_worker_init) as pool:
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"),
+                               initializer=_pool_worker_init)
+    try:
         todo = list(units)[::-1]
         pending: set[Future] = set()
         window = 2 * n  # bounded, so finished results never pile up in memory
@@ -111,6 +112,9 @@ def _run_local(cfg: GenerateConfig, units: Sequence[UnitSpec], n: int) -> Iterat
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 yield fut.result()
+    finally:
+        # On an error or Ctrl-C, drop queued units instead of rendering them first.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _import_ray():
