@@ -240,10 +240,16 @@ class ViTPain(nn.Module):
         return any(m.merged for m in self._lora_layers())
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        """The state entries that training changes (what a checkpoint must store)."""
-        names = {n for n, p in self.named_parameters() if p.requires_grad}
-        return {k: v for k, v in self.state_dict().items() if k in names}
+        """Everything but the frozen backbone weights: adapters, cross-attention, heads, AU
+        queries (what a checkpoint must store). Decided by structure, not by the current
+        ``requires_grad`` flags, so temporarily frozen parts are still saved."""
+        return {k: v for k, v in self.state_dict().items() if not is_frozen_backbone_key(k)}
 
+
+
+def is_frozen_backbone_key(key: str) -> bool:
+    """Whether a state-dict key is a frozen backbone weight (not an adapter)."""
+    return key.startswith(("encoder.", "reference_encoder.")) and not is_lora_parameter(key)
 
 
 def build_model(cfg: ViTPainConfig | None = None, **overrides: Any) -> ViTPain:

@@ -130,3 +130,12 @@ def test_merged_adapters_predict_the_same_and_refuse_to_be_saved(tmp_path, make_
     merged.unmerge_lora()
     assert not merged.lora_merged
     assert torch.allclose(merged(x, neutral=n).pspi, model(x, neutral=n).pspi, atol=1e-5)
+
+
+def test_temporarily_frozen_heads_are_still_saved(tmp_path, make_model, images):
+    model = make_model()
+    _perturb_trained(model)
+    model.pspi_head.requires_grad_(False)  # e.g. a stage that trains only the adapters
+    save_checkpoint(model, tmp_path / "ck")
+    x = images(1)
+    assert torch.equal(load_model(tmp_path / "ck")(x, neutral=x).pspi, model(x, neutral=x).pspi)
