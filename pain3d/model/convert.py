@@ -41,6 +41,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -339,24 +340,47 @@ def import_published(
     return model.eval()
 
 
-def convert_checkpoint(
-    checkpoint: str | Path,
-    out: str | Path,
-    *,
-    published_forward: bool = False,
-    trust_pickle: bool = False,
-    num_heads: int | None = None,
-    cross_attn_heads: int = 8,
-) -> Path:
-    """Convert a published ViTPain ``.ckpt`` into a self-contained pain3d checkpoint folder."""
+@dataclass
+class ConvertConfig:
+    """``pain3d convert-checkpoint`` settings.
+
+    Attributes:
+        checkpoint: the published Lightning ``.ckpt`` file.
+        out: the pain3d checkpoint folder to write.
+        published_forward: run the backbone as the published code did (no RoPE, no
+            registers): reproduces the published predictions.
+        trust_pickle: allow full unpickling if safe loading fails (trusted files only).
+        num_heads: backbone attention heads (default: from the model name, else D / 64).
+        cross_attn_heads: heads of the published cross-attention.
+    """
+
+    checkpoint: str = ""
+    out: str = ""
+    published_forward: bool = False
+    trust_pickle: bool = False
+    num_heads: int | None = None
+    cross_attn_heads: int = 8
+
+    def __post_init__(self) -> None:
+        if self.num_heads is not None and self.num_heads < 1:
+            raise ValueError(f"num_heads must be >= 1, got {self.num_heads}")
+        if self.cross_attn_heads < 1:
+            raise ValueError(f"cross_attn_heads must be >= 1, got {self.cross_attn_heads}")
+
+
+def convert_checkpoint(cfg: ConvertConfig) -> Path:
+    """Convert a published ViTPain ``.ckpt`` into a self-contained pain3d checkpoint folder
+    (backbone included, since the published file carries its own backbone weights)."""
     from pain3d.model.checkpoint import save_checkpoint
 
-    state, hparams = load_lightning_checkpoint(checkpoint, trust_pickle=trust_pickle)
-    model = import_published(state, hparams, published_forward=published_forward,
-                             num_heads=num_heads, cross_attn_heads=cross_attn_heads)
-    if not published_forward:
+    if not cfg.checkpoint or not cfg.out:
+        raise ValueError("convert_checkpoint needs both checkpoint and out")
+    state, hparams = load_lightning_checkpoint(cfg.checkpoint, trust_pickle=cfg.trust_pickle)
+    model = import_published(state, hparams, published_forward=cfg.published_forward,
+                             num_heads=cfg.num_heads, cross_attn_heads=cfg.cross_attn_heads)
+    if not cfg.published_forward:
         log.warning("converted without --published-forward: the imported weights were trained "
                     "without RoPE and register tokens, so predictions differ until fine-tuned")
     plain = {k: v for k, v in hparams.items() if isinstance(v, (str, int, float, bool))}
-    return save_checkpoint(model, out, include_backbone=True,
-                           extra={"converted_from": str(checkpoint), "published_hparams": plain})
+    extra = {"converted_from": str(cfg.checkpoint), "published_hparams": plain}
+    return save_checkpoint(model, cfg.out, include_backbone=True, extra=extra)

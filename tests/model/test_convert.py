@@ -201,3 +201,4 @@ def test_convert_checkpoint_cli_writes_a_loadable_checkpoint(tmp_path):
     meta = json.loads((out / "config.json").read_text())
     assert meta["model"]["published_forward"] is True
     assert meta["extra"]["published_hparams"]["lora_alpha"] == ALPHA
+    assert (out / "convert.yaml").is_file()
