@@ -8,16 +8,24 @@ Public API::
     out.pspi, out.au, out.binary_logits
 
     model = pain3d.load_model("checkpoint_dir")      # eval mode, preprocessing included
+
+Modules: ``config`` (ViTPainConfig), ``backbone`` (DINOv3 via transformers, optional timm),
+``lora`` (peft adapters), ``attention`` (reference cross-attention), ``heads``, ``vitpain``
+(the model), ``loss``, ``distill`` (heatmap teacher), ``checkpoint`` (safetensors + JSON),
+``convert`` (published Lightning checkpoints; ``pain3d convert-checkpoint``).
 """
 
 from pain3d.model.backbone import HUB_IDS, PRESETS
 from pain3d.model.checkpoint import load_model, read_checkpoint_config, save_checkpoint
 from pain3d.model.config import LoraSettings, ViTPainConfig
+from pain3d.model.distill import DistillConfig, HeatmapTeacher
 from pain3d.model.loss import LossWeights, vitpain_loss
 from pain3d.model.vitpain import ViTPain, ViTPainOutput, build_model
 
 __all__ = [
     "HUB_IDS",
+    "DistillConfig",
+    "HeatmapTeacher",
     "PRESETS",
     "LoraSettings",
     "LossWeights",
