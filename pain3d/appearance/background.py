@@ -73,23 +73,24 @@ def procedural_background(rng: np.random.Generator, size: int | tuple[int, int] 
     fall = 1.0 - rng.uniform(0.0, 0.35) * ((xx - cx) ** 2 + (yy - cy) ** 2)
     img *= fall[..., None]
     img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), rng.uniform(0.6, 2.0))
-    big = cv2.resize(img, (w, h), interpolation=cv2.INTER_CUBIC)
+    big = cv2.resize(img * np.float32(255.0), (w, h), interpolation=cv2.INTER_CUBIC)
     grain = _grain_tile()
-    gh, gw = grain.shape
+    gh, gw = grain.shape[:2]
     if h <= gh and w <= gw:
         oy, ox = int(rng.integers(0, gh - h + 1)), int(rng.integers(0, gw - w + 1))
-        g = grain[oy:oy + h, ox:ox + w]
+        g = np.ascontiguousarray(grain[oy:oy + h, ox:ox + w])
     else:
-        g = np.resize(grain, (h, w))
-    big *= (1.0 + rng.uniform(0.0, 0.05) * g)[..., None]
-    return np.clip(big * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        g = np.resize(grain, (h, w, 3))
+    amount = rng.uniform(0.0, 0.05) * float(big.mean())
+    return cv2.convertScaleAbs(cv2.scaleAdd(g, amount, big))
 
 
 @lru_cache(maxsize=1)
 def _grain_tile() -> np.ndarray:
+    """(1024, 1024, 3) float32 soft grain, unit-ish std, the same in every channel."""
     r = np.random.default_rng(12345)
-    tile = r.standard_normal((1024, 1024)).astype(np.float32)
-    return cv2.GaussianBlur(tile, (0, 0), 1.2) * 2.0
+    tile = cv2.GaussianBlur(r.standard_normal((1024, 1024)).astype(np.float32), (0, 0), 1.2)
+    return np.repeat((tile * 2.0)[..., None], 3, axis=2)
 
 
 @lru_cache(maxsize=16)

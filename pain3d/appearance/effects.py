@@ -56,7 +56,7 @@ def sample_effects(rng: np.random.Generator, strength: float = 1.0) -> CameraEff
         wb_blue=float(np.clip(1 + rng.normal(0, 0.06) * s, 0.3, 3)),
         blur=float(max(0.0, rng.uniform(-0.3, 0.9) * s)),
         noise=float(rng.uniform(0.0, 4.0) * s),
-        vignette=float(np.clip(rng.uniform(0, 0.3) * s, 0, 1)),
+        vignette=float(np.clip(round(rng.uniform(0, 0.3) * s, 2), 0, 1)),
         jpeg_quality=int(np.clip(round(95 - rng.uniform(0, 25) * s), 1, 100)),
     )
 
@@ -79,11 +79,13 @@ def _noise_tile(n: int = 1024) -> np.ndarray:
     return np.random.default_rng(7).standard_normal((n, n, 3)).astype(np.float32)
 
 
-@lru_cache(maxsize=8)
-def _vignette(h: int, w: int) -> np.ndarray:
+@lru_cache(maxsize=16)
+def _vignette(h: int, w: int, amount: float) -> np.ndarray:
+    """(H, W, 3) float32 gain: 1 at the centre, 1 - amount in the corners."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     r2 = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
-    return (r2 / 2.0).astype(np.float32)
+    g = (1.0 - amount * r2 / 2.0).astype(np.float32)
+    return np.repeat(g[..., None], 3, axis=2)
 
 
 def camera_effects(image: np.ndarray, effects: CameraEffects, rng: np.random.Generator,
@@ -107,24 +109,26 @@ def camera_effects(image: np.ndarray, effects: CameraEffects, rng: np.random.Gen
     img = image
     if abs(gain - 1) > 1e-3 or abs(e.wb_red - 1) > 1e-3 or abs(e.wb_blue - 1) > 1e-3:
         lut = _tone_lut(round(gain * e.wb_red, 3), round(gain, 3), round(gain * e.wb_blue, 3))
-        img = np.stack([cv2.LUT(img[..., c], lut[c]) for c in range(3)], -1)
+        img = cv2.LUT(np.ascontiguousarray(img), np.ascontiguousarray(lut.T.reshape(256, 1, 3)))
     if e.blur >= 0.3:
         img = cv2.GaussianBlur(img, (0, 0), e.blur)
     h, w = img.shape[:2]
     if e.vignette > 0 or e.noise > 0:
         f = img.astype(np.float32)
         if e.vignette > 0:
-            f *= (1.0 - e.vignette * _vignette(h, w))[..., None]
+            f = cv2.multiply(f, _vignette(h, w, round(e.vignette, 3)))
         if e.noise > 0:
             tile = _noise_tile()
             th, tw = tile.shape[:2]
             if h <= th and w <= tw:
                 y0 = int(rng.integers(0, th - h + 1))
                 x0 = int(rng.integers(0, tw - w + 1))
-                f += tile[y0:y0 + h, x0:x0 + w] * e.noise
+                noise = tile[y0:y0 + h, x0:x0 + w]
             else:
-                f += rng.standard_normal(f.shape).astype(np.float32) * e.noise
-        img = np.clip(f + 0.5, 0, 255).astype(np.uint8)
+                noise = rng.standard_normal(f.shape).astype(np.float32)
+            f = cv2.scaleAdd(np.ascontiguousarray(noise), float(e.noise), f)
+        # Saturating conversion; values a little below 0 fold to small positives, harmless.
+        img = cv2.convertScaleAbs(f)
     if jpeg_roundtrip:
         ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, e.jpeg_quality])
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]

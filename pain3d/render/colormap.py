@@ -17,6 +17,7 @@ def heat_lut(n: int = 256) -> np.ndarray:
 
 
 _LUT = heat_lut()
+_LUT_CV = np.ascontiguousarray(_LUT.reshape(256, 1, 3))
 
 
 def normalise_heat(values: np.ndarray, scale: float) -> np.ndarray:
@@ -32,4 +33,7 @@ def normalise_heat(values: np.ndarray, scale: float) -> np.ndarray:
 
 def colourise(heat_u8: np.ndarray) -> np.ndarray:
     """(H, W) uint8 heat codes 0..255 -> (H, W, 3) uint8 RGB through :func:`heat_lut`."""
-    return _LUT[heat_u8]
+    import cv2
+
+    grey = np.ascontiguousarray(heat_u8, dtype=np.uint8)
+    return cv2.LUT(cv2.merge([grey, grey, grey]), _LUT_CV)

@@ -275,7 +275,7 @@ class Renderer:
             if zbuf is not None:
                 zbuf = zbuf[k // 2::k, k // 2::k].copy()
         parts = np.ascontiguousarray(lab[..., 0])
-        mask = np.where(parts > 0, np.uint8(255), np.uint8(0))
+        mask = (parts > 0).view(np.uint8) * np.uint8(255)
         depth = linear_depth(zbuf, camera) if zbuf is not None else None
         heat = heatmap = None
         if want_heat:
