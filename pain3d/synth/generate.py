@@ -68,6 +68,8 @@ class GenerateSummary:
     engine: str
     peak_rss_mb: float = 0.0
     cpu_seconds: float = 0.0
+    driver_cpu_seconds: float = 0.0
+    unit_cpu_median_s: float = 0.0
 
     def text(self) -> str:
         return (
@@ -148,6 +150,7 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
     skipped = len(plan.units) - len(todo)
     workers = opts.workers or default_workers()
     peak_rss = worker_cpu = 0.0
+    unit_cpu: list[float] = []
     t_render = time.perf_counter()
     with _progress(plan.n_images, sum(u.n_images for u in plan.units) - sum(
             u.n_images for u in todo), opts.progress) as bar:
@@ -157,6 +160,7 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
             state.mark_unit(root, res.identity, {k: len(v) for k, v in res.files.items()})
             peak_rss = max(peak_rss, res.peak_rss_mb)
             worker_cpu += res.cpu_seconds
+            unit_cpu.append(res.cpu_seconds)
             bar.update(res.n_images)
     render_seconds = time.perf_counter() - t_render
     if cfg.layout in ("hub", "both"):
@@ -166,6 +170,7 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - c0  # this process: writes, packing, manifest
     in_process = opts.engine == "local" and workers == 1
+    driver_cpu = cpu - worker_cpu if in_process else cpu
     cpu += 0.0 if in_process else worker_cpu  # in-process units are already in `cpu`
     rendered_images = sum(u.n_images for u in todo)
     n_pain = sum(len(u.heatmaps) for u in plan.units)
@@ -185,6 +190,10 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
         engine=opts.engine,
         peak_rss_mb=peak_rss,
         cpu_seconds=cpu,
+        driver_cpu_seconds=driver_cpu,
+        # Per identity, steady state: the median leaves out each worker's first unit, which
+        # also pays for building its renderer and identity table.
+        unit_cpu_median_s=float(sorted(unit_cpu)[len(unit_cpu) // 2]) if unit_cpu else 0.0,
     )
     _append_run_log(root, started, summary)
     log.debug("%s", summary.text())
