@@ -53,7 +53,7 @@ def skin_albedo(swatch: tuple[float, float, float]) -> np.ndarray:
     """
     c = np.asarray(swatch, np.float32)
     m = float(c.mean())
-    out = (m + (c - m) * 1.45) * 0.9 + np.array([0.01, 0.0, -0.01], np.float32)
+    out = (m + (c - m) * 1.25) * 0.9 + np.array([0.01, 0.0, -0.01], np.float32)
     return np.clip(out, 0.02, 1.0)
 
 
@@ -158,7 +158,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     lip_rgb = base * np.array([0.80, 0.52, 0.52], np.float32) * (1.0 - 0.15 * lum)
     lip_rgb = lip_rgb * rng.uniform(0.9, 1.1)
     albedo = _mix(albedo, lip_rgb, lips * (0.55 + 0.4 * traits.lip_fullness))
-    albedo = _mix(albedo, [0.30, 0.09, 0.09], mouth_in)
+    albedo = _mix(albedo, [0.14, 0.04, 0.04], np.clip(blur_texels(mouth_in, 1.0) * 1.5, 0, 1))
 
     # --- age creases (static) and AU wrinkle maps -----------------------------------------
     crease = np.zeros((S, S), np.float32)
@@ -175,9 +175,9 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
         s = float(np.sign(eye[0]))
         canthus = eye[:2] + [s * 0.017, 0.0]
         for ang in (-0.55, -0.18, 0.2, 0.5):
-            a = canthus + [s * 0.004 * np.cos(ang), 0.004 * np.sin(ang)]
-            b = canthus + [s * 0.019 * np.cos(ang), 0.019 * np.sin(ang) - 0.003]
-            cv.stroke(crows, a, b, w * 1.1)
+            a = canthus + [s * 0.005 * np.cos(ang), 0.005 * np.sin(ang)]
+            b = canthus + [s * 0.016 * np.cos(ang), 0.016 * np.sin(ang) - 0.002]
+            cv.stroke(crows, a, b, w * 1.6, weight=0.6, taper=0.45)
         # Infraorbital furrow: an arc under the lower lid, deepened by AU7/AU6.
         infra += arc(pos, eye[:2] + [0, 0.006], 0.021, -np.pi / 2 - 0.75,
                           -np.pi / 2 + 0.75, w * 1.3)
@@ -193,11 +193,12 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
         # Nose wrinkles: oblique lines on the sides of the bridge.
         for k in range(3):
             y0 = (lm.eye_left[1] - 0.009) - 0.004 * k
-            cv.stroke(nose, [s * 0.004, y0 + 0.002], [s * 0.016, y0 - 0.005], w)
+            cv.stroke(nose, [s * 0.004, y0 + 0.002], [s * 0.016, y0 - 0.005], w * 1.5,
+                      weight=0.7, taper=0.45)
     cv.stroke(glab, [-0.012, lm.brow_y - 0.01], [0.012, lm.brow_y - 0.01], w, weight=0.6)
     for k in range(3):
         y0 = lm.eye_left[1] - 0.008 - 0.003 * k
-        cv.stroke(nose, [-0.008, y0], [0.008, y0], w, weight=0.8, taper=0.4)
+        cv.stroke(nose, [-0.008, y0], [0.008, y0], w * 1.5, weight=0.45, taper=0.45)
     crease += 0.7 * age * crows
     wr = np.stack([glab, nose, crows, infra], -1)
     not_face = np.clip(eyeball + lips + mouth_in, 0, 1)
@@ -219,7 +220,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     strands = np.clip(0.5 + 0.5 * blur_texels(rng.standard_normal((S, S)).astype(np.float32),
                                               0.6) * 1.5, 0, 1)
     brow = np.zeros((S, S), np.float32)
-    thick = 0.0052 if sex == "male" else 0.004
+    thick = 0.007 if sex == "male" else 0.0055
     for eye in (lm.eye_left, lm.eye_right):
         s = float(np.sign(eye[0]))
         xs = np.linspace(eye[0] - s * 0.017, eye[0] + s * 0.024, 9)
@@ -247,7 +248,9 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     beard = _facial_hair_mask(pos, lm, traits.facial_hair, front, tpm)
     beard *= (1.0 - lips * 0.9) * (1.0 - eyeball)
     if traits.facial_hair != "none":
-        density = 0.45 if traits.facial_hair == "stubble" else 0.92
+        density = 0.4 if traits.facial_hair == "stubble" else 0.92
+        if traits.hair_colour in ("grey", "white"):
+            density *= 0.7
         a = np.clip(beard * density * (0.55 + 0.45 * strands), 0, 1)
         albedo = _mix(albedo, hair_rgb * (0.8 if traits.facial_hair == "stubble" else 1.0), a)
 
@@ -314,7 +317,7 @@ def _facial_hair_mask(pos: np.ndarray, lm: FaceLandmarks, style: str, front: np.
     # Full beard: below a line from the sideburns to just above the mouth corners.
     cheek_line = np.interp(ax, [0.0, lm.mouth_half_width + 0.005, 0.058, 0.08],
                            [my + 0.016, my + 0.012, lm.nose_tip[1] + 0.02, lm.eye_left[1] - 0.01])
-    full = smoothstep(cheek_line + 0.003, cheek_line - 0.004, y)
+    full = smoothstep(cheek_line + 0.006, cheek_line - 0.008, y)
     full *= smoothstep(lm.chin_y - 0.045, lm.chin_y - 0.025, y)
     full *= smoothstep(lm.face_z - 0.13, lm.face_z - 0.09, z)
     if style == "moustache":

@@ -41,7 +41,7 @@ class Lighting:
     """
 
     key_dir: _VEC3 = _direction(-30.0, 25.0)
-    key_rgb: _VEC3 = (1.05, 1.0, 0.95)
+    key_rgb: _VEC3 = (0.95, 0.9, 0.85)
     fill_dir: _VEC3 = _direction(45.0, 5.0)
     fill_rgb: _VEC3 = (0.25, 0.27, 0.3)
     rim_dir: _VEC3 = _direction(150.0, 30.0)
@@ -94,19 +94,19 @@ def sample_lighting(rng: np.random.Generator, style: str | None = None) -> Light
         raise ValueError(f"lighting style {style!r} is not one of {styles}")
     side = rng.choice([-1.0, 1.0])
     if style == "studio":
-        key_az, key_el, key_i, fill_i = rng.uniform(15, 40), rng.uniform(15, 35), 1.2, 0.25
+        key_az, key_el, key_i, fill_i = rng.uniform(20, 45), rng.uniform(15, 35), 1.0, 0.22
         kt, ft = _tint(rng, 5000, 6500), _tint(rng, 5500, 7500)
         amb = 0.16
     elif style == "window":
-        key_az, key_el, key_i, fill_i = rng.uniform(40, 70), rng.uniform(0, 20), 1.35, 0.12
+        key_az, key_el, key_i, fill_i = rng.uniform(40, 70), rng.uniform(0, 20), 1.15, 0.1
         kt, ft = _tint(rng, 5500, 7500), _tint(rng, 6500, 9000)
         amb = 0.12
     elif style == "indoor":
-        key_az, key_el, key_i, fill_i = rng.uniform(0, 30), rng.uniform(35, 60), 1.15, 0.22
+        key_az, key_el, key_i, fill_i = rng.uniform(10, 35), rng.uniform(35, 60), 0.95, 0.2
         kt, ft = _tint(rng, 2900, 4200), _tint(rng, 3200, 4500)
         amb = 0.18
     else:
-        key_az, key_el, key_i, fill_i = rng.uniform(10, 60), rng.uniform(25, 55), 1.3, 0.2
+        key_az, key_el, key_i, fill_i = rng.uniform(15, 60), rng.uniform(25, 55), 1.1, 0.18
         kt, ft = _tint(rng, 5200, 6000), _tint(rng, 8000, 11000)
         amb = 0.22
     key_i *= rng.uniform(0.85, 1.15)

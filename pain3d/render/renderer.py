@@ -237,7 +237,6 @@ class Renderer:
         mvp = (proj @ camera.view_matrix()).astype(np.float32)
         p = self.prog
         p["mvp"].write(mvp.T.copy().tobytes())
-        p["flip_facing"].value = -1.0  # the y flip reverses the winding seen by GL
         p["cam_pos"].value = tuple(camera.position)
         for name in ("key_dir", "key_rgb", "fill_dir", "fill_rgb", "rim_dir", "rim_rgb",
                      "sky_rgb", "ground_rgb"):

@@ -63,7 +63,6 @@ uniform vec3 eye_l;
 uniform vec3 eye_r;
 uniform vec3 iris_rgb;
 uniform vec3 hair_rgb;
-uniform float flip_facing;
 uniform int part_of[17];
 layout(location = 0) out vec4 f_rgb;
 layout(location = 1) out vec4 f_lab;
@@ -74,7 +73,7 @@ float p16(float x) { x *= x; x *= x; x *= x; return x * x; }
 void main() {
     int reg = v_region;
     vec3 n = normalize(v_nrm);
-    if (gl_FrontFacing != (flip_facing > 0.0)) n = -n;
+    if (!gl_FrontFacing) n = -n;  // seen from behind (only if culling is off)
     vec4 tex = texture(albedo_tex, v_uv);
     vec3 base = tex.rgb * tex.rgb;  // sRGB -> approximately linear (gamma 2)
     float spec_k = v_spec;
@@ -89,11 +88,12 @@ void main() {
         float fwd = step(0.0, d.z);
         float ang = atan(d.y, d.x);
         float streak = 0.8 + 0.2 * sin(ang * 23.0) * sin(ang * 9.0 + 1.7);
-        vec3 iris = iris_rgb * iris_rgb * 1.6 * streak * mix(1.4, 0.5, smoothstep(0.22, 0.52, r));
+        vec3 iris = iris_rgb * iris_rgb * 1.1 * streak * mix(1.4, 0.6, smoothstep(0.22, 0.5, r));
+        iris *= 1.0 - 0.7 * smoothstep(0.4, 0.5, r);  // dark limbal ring
         vec3 sclera = mix(vec3(0.30, 0.28, 0.26), vec3(0.28, 0.19, 0.17),
                           smoothstep(0.55, 0.98, r));
-        float in_iris = fwd * (1.0 - smoothstep(0.48, 0.53, r));
-        float in_pupil = fwd * (1.0 - smoothstep(0.17, 0.2, r));
+        float in_iris = fwd * (1.0 - smoothstep(0.48, 0.52, r));
+        float in_pupil = fwd * (1.0 - smoothstep(0.2, 0.23, r));
         base = mix(sclera, iris, in_iris);
         base = mix(base, vec3(0.004), in_pupil);
         // The upper lid and lashes shade the top of the eyeball.

@@ -131,3 +131,13 @@ def test_supersampling_keeps_the_passes_and_smooths_edges(renderer, head, head_a
     # Averaged silhouette pixels take in-between values that a single sample never has.
     edge = b & ~np.pad(b, 1)[2:, 1:-1]
     assert smooth.heat[edge].min() < 255 and plain.heat[a].min() == 255
+
+
+def test_a_light_in_front_lights_the_face_and_one_behind_does_not(renderer):
+    dark = dict(fill_rgb=(0, 0, 0), rim_rgb=(0, 0, 0), sky_rgb=(0, 0, 0), ground_rgb=(0, 0, 0))
+    front = Lighting(key_dir=(0, 0, 1), key_rgb=(1, 1, 1), **dark)
+    behind = Lighting(key_dir=(0, 0, -1), key_rgb=(1, 1, 1), **dark)
+    app = flat_appearance(160)
+    lit = renderer.render(quad(0.02), app, FRONT, front).rgb[24, 24].astype(int)
+    unlit = renderer.render(quad(0.02), app, FRONT, behind).rgb[24, 24].astype(int)
+    assert lit.min() > 100 and unlit.max() < 60
