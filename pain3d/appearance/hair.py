@@ -70,7 +70,10 @@ def hair_coverage(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks, style: st
         [front, front + recess * 0.5, front + recess - 0.004, eye_y + 0.03, eye_y + 0.012,
          ear_top if not long_hair else nape, ear_top if not long_hair else nape,
          eye_y - 0.01 if not long_hair else nape, nape, nape])
-    cov = smoothstep(hairline - 0.002, hairline + 0.004, y)
+    # An irregular hairline: wisps a few millimetres up and down (deterministic in x, z so
+    # vertices and texels agree), and a soft edge where the hair thins out.
+    hairline = hairline + 0.0025 * np.sin(x * 410.0) * np.sin(x * 170.0 + z * 230.0 + 1.0)
+    cov = smoothstep(hairline - 0.003, hairline + 0.006, y)
     for name in _NO_HAIR:
         cov = np.where(reg == region_id(name), 0.0, cov)
     # Ears stay uncovered (long hair is tucked behind them): a shell over the ear would

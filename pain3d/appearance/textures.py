@@ -123,7 +123,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     albedo += undertone * lum
     redden = np.array([1.0, 0.86, 0.86], np.float32)
     # Haemoglobin: cheeks, nose, ears, chin; stronger on light skin.
-    red_amt = 0.8 - 0.5 * (traits.monk_tone - 1) / 9.0
+    red_amt = 0.6 - 0.4 * (traits.monk_tone - 1) / 9.0
     red = np.zeros((S, S), np.float32)
     for eye in (lm.eye_left, lm.eye_right):
         red += gaussian_blob(pos, eye + [np.sign(eye[0]) * 0.008, -0.035, 0.0],
@@ -158,7 +158,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     lip_rgb = base * np.array([0.80, 0.52, 0.52], np.float32) * (1.0 - 0.15 * lum)
     lip_rgb = lip_rgb * rng.uniform(0.9, 1.1)
     albedo = _mix(albedo, lip_rgb, lips * (0.55 + 0.4 * traits.lip_fullness))
-    albedo = _mix(albedo, [0.14, 0.04, 0.04], np.clip(blur_texels(mouth_in, 1.0) * 1.5, 0, 1))
+    albedo = _mix(albedo, [0.16, 0.05, 0.05], mouth_in)
 
     # --- age creases (static) and AU wrinkle maps -----------------------------------------
     crease = np.zeros((S, S), np.float32)
