@@ -83,7 +83,9 @@ def plot_fold_bars(scores: ReferenceScores, path: Path) -> Path:
                 ms=5, capsize=6, lw=1.5, label="mean ± 95% CI")
     ax.set_xticks(x, [METRIC_LABELS.get(m, m) for m in names], fontsize=8)
     ax.axhline(0, color="0.3", lw=0.8)
-    ax.set(ylim=(min(-0.05, min(np.nan_to_num(means)) - 0.1), 1.05), ylabel="score",
+    lows = [f[m] for f in folds for m in names if math.isfinite(f[m])]
+    lows += [mu - h for mu, h in zip(means, cis, strict=True) if math.isfinite(mu - h)]
+    ax.set(ylim=(min([-0.05, *lows]) - 0.05, 1.05), ylabel="score",
            title=f"Per-fold metrics ({scores.reference}; {nf} folds)")
     ax.legend(fontsize=7, ncol=min(nf + 1, 6), loc="lower center", bbox_to_anchor=(0.5, -0.22))
     ax.grid(axis="y", alpha=0.3)

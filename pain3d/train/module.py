@@ -101,7 +101,7 @@ class PainModule(L.LightningModule):
             self.train_loader_sampler.completed = batch_idx + 1
         bs = image.shape[0]
         self.log_dict({f"train/{k}": v for k, v in parts.items()}, on_step=True, on_epoch=True,
-                      batch_size=bs, prog_bar=False)
+                      batch_size=bs, prog_bar=False, sync_dist=True)
         self.log("train/loss_step", parts["loss"], prog_bar=True, batch_size=bs,
                  on_step=True, on_epoch=False, logger=False)
         return loss

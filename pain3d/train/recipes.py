@@ -143,6 +143,17 @@ def _fit(cfg: TrainConfig, data: RunData, fit_rows: np.ndarray, val_rows: np.nda
     return model
 
 
+def _primary_process() -> bool:
+    """False on the non-zero ranks of a DDP run: only rank 0 predicts and writes reports.
+
+    Lightning's DDP launcher runs the whole recipe in every process; fits are collective,
+    everything after them happens once.
+    """
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
 def _headline(report: Report) -> dict[str, float]:
     return {k: v["mean"] for k, v in report.summary.items()
             if not k.startswith(("n_", "threshold"))}
@@ -181,6 +192,8 @@ def pretrain(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
                    "test": int(len(test_rows))}})
     model = _fit(cfg, data, train_rows, val_rows, rd, callbacks)
     report = None
+    if not _primary_process():
+        return RunResult(rd, rd / "model")
     if len(test_rows):
         policy = _eval_policy(cfg, data)
         rng = np.random.default_rng(seed)
@@ -237,6 +250,8 @@ def cross_validate(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunR
         model = _fit(cfg, data, data.rows(np.array(p["fit"])), data.rows(np.array(p["val"])),
                      out, callbacks)
         first_model_dir = first_model_dir or out / "model"
+        if not _primary_process():
+            continue  # DDP: the other ranks only join the next fit
         train_rows = data.rows(np.array(p["fit"] + (p["val"] if cv.protocol == "honest" else [])))
         dfs = [_predict(model, data, train_rows, cfg, policy, str(k), "train"),
                _predict(model, data, data.rows(np.array(p["test"])), cfg, policy, str(k),
@@ -248,6 +263,10 @@ def cross_validate(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunR
         df = pd.concat(dfs, ignore_index=True)
         _write_csv(df, pred_path)
         parts.append(df)
+    if not _primary_process():
+        if cv.production:
+            production(cfg, data, rd / "production")
+        return RunResult(rd, first_model_dir or rd)
     _write_csv(pd.concat(parts, ignore_index=True), rd / "predictions.csv")
     report = evaluate_run(rd, protocol=cv.protocol)
     ckpt = first_model_dir or rd

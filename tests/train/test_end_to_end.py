@@ -38,3 +38,28 @@ def test_generate_pretrain_cross_validate_and_report(unbc_file, tmp_path):
     assert pooled == pytest.approx(roc_auc_score(te.true >= 1, te.pred))
     per_fold = [f["mae"] for f in data["references"]["label_free"]["folds"]]
     assert np.mean(per_fold) == pytest.approx(cv.metrics["mae"])
+
+
+@pytest.mark.slow
+def test_ddp_flags_train_with_two_processes_and_write_once(synthetic_root, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    rd = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "pain3d", "train", "--config",
+           str(root / "configs" / "tiny_cpu.yaml"), "--data", str(synthetic_root),
+           "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--epochs", "2",
+           "--batch-size", "4", "--run-dir", str(rd), "--set", "model.image_size=32"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    fit = json.loads((rd / "fit.json").read_text())
+    assert fit["epochs"] == 2
+    # 18 training frames, batch 4 per process, 2 processes: 2 steps per epoch, 4 in all
+    # (the epoch-end rows are logged at step global_step - 1).
+    import pandas as pd
+
+    m = pd.read_csv(rd / "logs" / "csv" / "metrics.csv")
+    assert m["step"].max() == 3
+    assert (rd / "report.md").is_file() and (rd / "model" / "config.json").is_file()

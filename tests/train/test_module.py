@@ -1,0 +1,62 @@
+"""The Lightning module's optimiser recipe and the trainer settings it is run with."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from pain3d.model.loss import LossWeights
+from pain3d.train.config import OptimConfig, TrainerConfig
+from pain3d.train.module import PainModule
+from pain3d.train.runner import _devices, resolve_precision
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    from pain3d.model import ViTPainConfig, build_model
+
+    torch.manual_seed(0)
+    return build_model(ViTPainConfig(preset="tiny", image_size=32, pspi_hidden=(16,),
+                                     au_hidden=16, cross_attn_heads=2))
+
+
+def test_every_trainable_parameter_is_optimised_with_its_group_rate(tiny_model):
+    module = PainModule(tiny_model, OptimConfig(lr_heads=1e-3, lr_lora=1e-4), LossWeights())
+    opt = module.configure_optimizers()["optimizer"]
+    in_opt = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    trainable = [(n, p) for n, p in tiny_model.named_parameters() if p.requires_grad]
+    assert {id(p) for _, p in trainable} == set(in_opt)  # AU queries included
+    for n, p in trainable:
+        assert in_opt[id(p)] == (1e-4 if "lora_" in n else 1e-3), n
+    assert all(g["weight_decay"] == 0.1 for g in opt.param_groups)
+
+
+def test_cosine_schedule_runs_per_epoch_from_the_base_rate_to_min_lr(tiny_model):
+    epochs = 10
+    module = PainModule(tiny_model, OptimConfig(lr_heads=1e-3, lr_lora=1e-4, min_lr=1e-6),
+                        LossWeights(), epochs=epochs)
+    out = module.configure_optimizers()
+    opt, sched = out["optimizer"], out["lr_scheduler"]["scheduler"]
+    assert out["lr_scheduler"]["interval"] == "epoch"
+    seen = []
+    for _ in range(epochs + 1):
+        seen.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    assert seen[0] == pytest.approx([1e-3, 1e-4])
+    assert seen[epochs] == pytest.approx([1e-6, 1e-6])
+    mid = 1e-6 + (1e-3 - 1e-6) * 0.5 * (1 + math.cos(math.pi * 0.5))
+    assert seen[5][0] == pytest.approx(mid)
+    assert all(a[0] >= b[0] for a, b in zip(seen, seen[1:], strict=False))
+
+
+def test_trainer_settings_resolve_for_cpu_and_multi_gpu():
+    assert resolve_precision("32") == "32-true"
+    if not torch.cuda.is_available():
+        assert resolve_precision("auto") == "32-true"
+    assert resolve_precision("bf16-mixed") == "bf16-mixed"
+    assert _devices("auto") == "auto" and _devices("4") == 4 and _devices("0,1") == [0, 1]
+    with pytest.raises(ValueError, match="pain_weight"):
+        TrainerConfig(pain_weight=0)
