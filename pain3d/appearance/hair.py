@@ -115,8 +115,8 @@ def build_hair_shell(mesh: Mesh, lm: FaceLandmarks, style: str,
     off = thick * (0.45 + 0.55 * np.maximum(top, back))
     if style == "long":
         drop = smoothstep(0.02, -0.12, y)
-        off += (0.008 + 0.025 * back) * drop * rng.uniform(0.7, 1.3)
-        off += 0.006 * smoothstep(0.05, 0.075, np.abs(x)) * drop
+        off += (0.014 + 0.03 * back) * drop * rng.uniform(0.8, 1.25)
+        off += 0.014 * smoothstep(0.04, 0.07, np.abs(x)) * drop
     if style == "bun":
         bun_c = np.array([0.0, lm.brow_y + 0.075, lm.face_z - 0.19])
         d = np.linalg.norm((p - bun_c) / [0.04, 0.035, 0.05], axis=1)

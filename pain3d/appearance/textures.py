@@ -248,11 +248,15 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     beard = _facial_hair_mask(pos, lm, traits.facial_hair, front, tpm)
     beard *= (1.0 - lips * 0.9) * (1.0 - eyeball)
     if traits.facial_hair != "none":
-        density = 0.4 if traits.facial_hair == "stubble" else 0.92
+        density = 0.4 if traits.facial_hair == "stubble" else 0.85
         if traits.hair_colour in ("grey", "white"):
-            density *= 0.7
-        a = np.clip(beard * density * (0.55 + 0.45 * strands), 0, 1)
-        albedo = _mix(albedo, hair_rgb * (0.8 if traits.facial_hair == "stubble" else 1.0), a)
+            density *= 0.65
+        # Patchy, thinning edges: a beard has no drawn outline.
+        patches = np.clip(0.55 + 0.6 * smooth_noise(rng, S, 48), 0, 1)
+        edge = np.clip(beard * 1.6, 0, 1) ** 1.5
+        a = np.clip(edge * density * (0.45 + 0.55 * strands) * (0.5 + 0.5 * patches), 0, 1)
+        beard_rgb = hair_rgb * (0.8 if traits.facial_hair == "stubble" else 1.0)
+        albedo = _mix(albedo, beard_rgb * (0.75 + 0.5 * strands[..., None]), a)
 
     # --- scalp hair (painted under the hair shell so gaps read as hair) --------------------
     cov = hair_coverage(pos, reg, lm, traits.hair_style)
@@ -317,7 +321,7 @@ def _facial_hair_mask(pos: np.ndarray, lm: FaceLandmarks, style: str, front: np.
     # Full beard: below a line from the sideburns to just above the mouth corners.
     cheek_line = np.interp(ax, [0.0, lm.mouth_half_width + 0.005, 0.058, 0.08],
                            [my + 0.016, my + 0.012, lm.nose_tip[1] + 0.02, lm.eye_left[1] - 0.01])
-    full = smoothstep(cheek_line + 0.006, cheek_line - 0.008, y)
+    full = smoothstep(cheek_line + 0.004, cheek_line - 0.014, y)
     full *= smoothstep(lm.chin_y - 0.045, lm.chin_y - 0.025, y)
     full *= smoothstep(lm.face_z - 0.13, lm.face_z - 0.09, z)
     if style == "moustache":
