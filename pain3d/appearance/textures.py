@@ -266,6 +266,17 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     else:
         albedo = _mix(albedo, hair_rgb * (0.7 + 0.5 * scalp_strands[..., None]), cov)
 
+    # --- clothing: a collar on the low neck (seen when the camera frames the shoulders) -------
+    neck = mesh.regions == region_id("neck")
+    if neck.any():
+        y_low = float(mesh.vertices[neck, 1].min())
+        collar_y = max(lm.chin_y - 0.06, y_low + 0.03)
+        cloth = smoothstep(collar_y + 0.004, collar_y - 0.004, pos[..., 1]) * (reg == region_id(
+            "neck"))
+        fabric = 1.0 + 0.08 * smooth_noise(rng, S, 64, 1)
+        albedo = _mix(albedo, np.asarray(traits.clothing_rgb, np.float32)[None, None]
+                      * fabric[..., None], cloth.astype(np.float32))
+
     # --- shading maps ---------------------------------------------------------------------------
     tzone = np.clip(gaussian_blob(pos, lm.nose_tip, (0.012, 0.03, 0.06))
                     + gaussian_blob(pos, [0, lm.brow_y + 0.03, 0], (0.04, 0.015, 0.06)), 0, 1)
