@@ -13,7 +13,8 @@ from pain3d.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "configs" / "tiny_cpu.yaml")
-FAST = ["--set", "model.image_size=32", "--set", "data.label_free_frames=2"]
+FAST = ["--set", "model.image_size=32", "--set", "data.label_free_frames=2",
+        "--set", "trainer.max_steps_per_epoch=3"]
 
 
 @pytest.fixture(scope="module")

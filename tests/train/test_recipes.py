@@ -19,6 +19,7 @@ def cv_run(unbc_file, tiny_config, tmp_path_factory):
     from pain3d.train.recipes import cross_validate
 
     cfg = tiny_config(**{"data.root": str(unbc_file), "trainer.epochs": 1,
+                         "trainer.max_steps_per_epoch": 3,
                          "run_dir": str(tmp_path_factory.mktemp("cv") / "run")})
     return cross_validate(cfg)
 
