@@ -238,8 +238,21 @@ def score_predictions(df: pd.DataFrame, protocol: Protocol = "honest",
         keys = [k for k in folds[0] if k not in ("fold",)]
         summary = _summarise(folds, keys)
         pooled = M.regression_metrics(test["pred"].to_numpy(), test["true"].to_numpy())
+        th_of = {f["fold"]: f for f in folds}
+        called = {lv: np.zeros(len(test), bool) for lv in levels}
+        fold_col = test["fold"].to_numpy()
+        for fold, f in th_of.items():
+            here = fold_col == fold
+            for lv in levels:
+                called[lv][here] = test["pred"].to_numpy()[here] >= f[f"threshold_{lv}"]
+        pooled_f1 = []
         for lv in levels:
             pooled[f"auroc_{lv}"] = M.auroc_at(test["pred"].to_numpy(), test["true"].to_numpy(), lv)
+            # Each fold's own threshold on its own test frames, counted together.
+            pooled[f"f1_{lv}"] = M.f1_binary(called[lv], test["true"].to_numpy() >= lv)
+            pooled_f1.append(pooled[f"f1_{lv}"])
+        finite = [v for v in pooled_f1 if math.isfinite(v)]
+        pooled["f1_macro"] = float(np.mean(finite)) if finite else math.nan
         subj = {}
         for s, g in test.groupby("subject", sort=True):
             subj[str(s)] = M.pcc(g["pred"].to_numpy(), g["true"].to_numpy())

@@ -97,7 +97,7 @@ def _blocks(df: pd.DataFrame, scores: Scores, plots: dict[str, Path], title: str
              _fmt(ref.pooled.get(m, math.nan))] for m in PRIMARY_METRICS]
     rows.append(["per-subject PCC", _mean_ci(ref.per_subject_summary),
                  str(ref.per_subject_summary["n"]), ""])
-    b.append(("table", (["metric", "mean ± 95% CI", "folds", "pooled test frames"], rows)))
+    b.append(("table", (["metric", "mean ± 95% CI", "folds", "all test frames pooled"], rows)))
 
     for kind, rs in scores.references.items():
         if kind == ref.reference:

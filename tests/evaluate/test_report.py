@@ -91,3 +91,22 @@ def test_bad_predictions_files_name_the_row_and_column(tmp_path, predictions):
     predictions.drop(columns=["true"]).to_csv(csv, index=False)
     with pytest.raises(ValueError, match=r"missing column\(s\) \['true'\]"):
         read_predictions(csv)
+
+
+def test_pooled_f1_applies_each_folds_threshold_to_its_own_frames(predictions):
+    ref = score_predictions(predictions).primary
+    called, positive = [], []
+    for f in ref.folds:
+        te = predictions[(predictions.fold.astype(str) == f["fold"])
+                         & (predictions.split == "test")]
+        called += list(te.pred >= f["threshold_2"])
+        positive += list(te.true >= 2)
+    assert ref.pooled["f1_2"] == pytest.approx(f1_score(positive, called))
+
+
+def test_per_subject_pcc_is_computed_on_each_subjects_test_frames(predictions):
+    ref = score_predictions(predictions).primary
+    te = predictions[predictions.split == "test"]
+    for subject, g in te.groupby("subject"):
+        assert ref.per_subject_pcc[subject] == pytest.approx(stats.pearsonr(g.pred, g.true)[0])
+    assert ref.per_subject_summary["n"] == te.subject.nunique()
