@@ -126,6 +126,8 @@ class DataConfig:
         eval_reference: validation / test reference policy; None: label-free (honest) or
             oracle (published protocol); synthetic data uses its neutral renders.
         references: neutral references per sample at evaluation (multi-shot averaging).
+        reference_images: CSV ``subject,path`` of given neutral images; under the
+            ``label-free`` policy these subjects use them instead of first frames.
         label_free_frames: first frames of a sequence usable as label-free references.
         image_size: pixels; None takes the model's preprocessing size.
         skip_bad: skip unreadable images instead of stopping.
@@ -140,6 +142,7 @@ class DataConfig:
     reference: ReferencePolicy = "label-free"
     eval_reference: ReferencePolicy | None = None
     references: int = 1
+    reference_images: str | None = None
     label_free_frames: int = 5
     image_size: int | None = None
     skip_bad: bool = False

@@ -47,6 +47,7 @@ class RunData:
     kind: str
     folds: dict[str, list[Fold]] = field(default_factory=dict)
     skip_bad: bool = False
+    user_images: dict[str, str] = field(default_factory=dict)
 
     @property
     def subjects(self) -> np.ndarray:
@@ -75,8 +76,10 @@ class RunData:
 
         if len(rows) == 0:
             raise ValueError("no frames selected: check the subjects / split of the data")
+        user = self.user_images if policy == "label-free" else {}
         ref = ReferenceConfig(policy=policy, n=n, seed=seed, deterministic=deterministic,
-                              label_free_frames=label_free_frames)  # type: ignore[arg-type]
+                              label_free_frames=label_free_frames,
+                              user_images=user)  # type: ignore[arg-type]
         return PainDataset(self.table, self.source, rows, size, ref, skip_bad=self.skip_bad)
 
 
@@ -88,7 +91,35 @@ def _ids_to_names(table: Any, folds: list[tuple[np.ndarray, np.ndarray]]) -> lis
             for tr, te in folds]
 
 
+def read_reference_images(path: str | Path) -> dict[str, str]:
+    """``subject,path`` CSV -> {subject: absolute image path} (relative paths: to the CSV)."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"data.reference_images {p} does not exist")
+    df = pd.read_csv(p, dtype=str, keep_default_na=False)
+    if not {"subject", "path"} <= set(df.columns):
+        raise ValueError(f"{p}: needs columns subject,path (got {list(df.columns)})")
+    out = {}
+    for i, (s, f) in enumerate(zip(df["subject"], df["path"], strict=True)):
+        img = Path(f) if Path(f).is_absolute() else p.parent / f
+        if not img.is_file():
+            raise FileNotFoundError(f"{p}: row {i + 2}: image {img} does not exist")
+        out[s] = str(img)
+    return out
+
+
 def open_data(cfg: DataConfig) -> RunData:
+    """Open ``cfg.root`` as synthetic or UNBC data (see :func:`_open`), with given
+    reference images attached."""
+    data = _open(cfg)
+    if cfg.reference_images:
+        data.user_images = read_reference_images(cfg.reference_images)
+    return data
+
+
+def _open(cfg: DataConfig) -> RunData:
     """Open ``cfg.root`` as synthetic or UNBC data.
 
     Raises:

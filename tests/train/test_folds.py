@@ -35,3 +35,21 @@ def test_reference_labels_match_the_predictions_protocol():
     assert reference_label("label-free") == "label_free"
     assert reference_label("same-identity") == "label_free"
     assert reference_label("other-identity") == "other_identity"
+
+
+def test_given_reference_images_replace_first_frames_under_label_free(unbc_file, tmp_path):
+    from PIL import Image
+
+    from pain3d.train.config import DataConfig
+    from pain3d.train.data import open_data
+
+    Image.new("RGB", (32, 32), (255, 0, 0)).save(tmp_path / "ref.png")
+    (tmp_path / "refs.csv").write_text("subject,path\n040-xx040,ref.png\n")
+    data = open_data(DataConfig(root=str(unbc_file), reference_images=str(tmp_path / "refs.csv")))
+    rows = data.rows(np.array(["040-xx040"]))
+    ds = data.dataset(rows, 32, "label-free", deterministic=True)
+    sample = ds[3]
+    assert sample["meta"]["reference"] == [str(tmp_path / "ref.png")]
+    assert float(sample["neutral"][0].mean()) == pytest.approx(1.0)  # the red image
+    oracle = data.dataset(rows, 32, "oracle", deterministic=True)[3]
+    assert oracle["meta"]["reference"] != [str(tmp_path / "ref.png")]
