@@ -127,3 +127,16 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_numbers(synthetic_root, tiny
     np.testing.assert_allclose(a.pred.to_numpy(), b.pred.to_numpy(), rtol=1e-5, atol=1e-6)
     assert resumed.metrics["mae"] == pytest.approx(whole.metrics["mae"], rel=1e-5)
     assert a.pred.std() > 0  # the comparison is not between two constant outputs
+
+
+def test_rerunning_a_finished_cv_reuses_every_fold(cv_run, unbc_file, tiny_config):
+    from pain3d.train.recipes import cross_validate
+
+    stamps = {k: (cv_run.run_dir / f"fold_{k}" / "predictions.csv").stat().st_mtime_ns
+              for k in range(5)}
+    again = cross_validate(tiny_config(**{"data.root": str(unbc_file), "trainer.epochs": 1,
+                                          "trainer.max_steps_per_epoch": 3,
+                                          "run_dir": str(cv_run.run_dir)}))
+    assert again.metrics == pytest.approx(cv_run.metrics, nan_ok=True)
+    assert all((cv_run.run_dir / f"fold_{k}" / "predictions.csv").stat().st_mtime_ns == t
+               for k, t in stamps.items())
