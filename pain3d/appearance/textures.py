@@ -95,19 +95,24 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     """
     if mesh.uv is None or mesh.regions is None:
         raise ValueError("paint_textures needs a mesh with uv and regions (got None)")
-    raster = cached_raster(mesh.uv, mesh.faces, size)
-    pos = raster.interpolate(mesh.faces, mesh.vertices)  # (S, S, 3) metres
-    reg = mesh.regions[raster.nearest_vertex(mesh.faces)]
+    # Eyeballs and the mouth interior are shaded procedurally by the renderer; leaving them
+    # out of the raster keeps their UVs (which may overlap the lips) from stealing texels.
+    skip = np.isin(mesh.regions, [region_id("eyeball"), region_id("mouth_interior")])
+    faces = mesh.faces[~skip[mesh.faces].any(axis=1)]
+    raster = cached_raster(mesh.uv, faces, size)
+    pos = raster.interpolate(faces, mesh.vertices)  # (S, S, 3) metres
+    reg = mesh.regions[raster.nearest_vertex(faces)]
     lm = face_landmarks(mesh)
     tpm = texel_density(mesh, size)
     S = size
 
     def is_(name: str) -> np.ndarray:
-        return (reg == region_id(name)).astype(np.float32)
+        # Interpolated per-vertex indicator: smooth across triangles, no texel staircase.
+        return raster.interpolate(faces, (mesh.regions == region_id(name)).astype(np.float32))
 
     # Soft region masks (blurred ~1.5 mm) so colour changes do not follow triangle edges.
     sig = 1.5 * tpm
-    lips = blur_texels(is_("lips"), sig * 0.6)
+    lips = np.clip(blur_texels(is_("lips"), sig * 0.5) * 1.6 - 0.3, 0, 1)
     mouth_in = is_("mouth_interior")
     eyeball = is_("eyeball")
     front = smoothstep(lm.face_z - 0.06, lm.face_z - 0.025, pos[..., 2])
@@ -158,7 +163,6 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     lip_rgb = base * np.array([0.80, 0.52, 0.52], np.float32) * (1.0 - 0.15 * lum)
     lip_rgb = lip_rgb * rng.uniform(0.9, 1.1)
     albedo = _mix(albedo, lip_rgb, lips * (0.55 + 0.4 * traits.lip_fullness))
-    albedo = _mix(albedo, [0.16, 0.05, 0.05], mouth_in)
 
     # --- age creases (static) and AU wrinkle maps -----------------------------------------
     crease = np.zeros((S, S), np.float32)

@@ -247,6 +247,7 @@ class Renderer:
         el, er = topo.eye_centres_now
         p["eye_l"].value = tuple(el)
         p["eye_r"].value = tuple(er)
+        p["mouth_c"].value = tuple(float(c) for c in topo.mouth_centre_now)
         tr = appearance.traits
         p["iris_rgb"].value = tr.iris_rgb
         p["hair_rgb"].value = tr.hair_rgb

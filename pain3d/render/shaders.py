@@ -62,6 +62,7 @@ uniform vec4 au_w;
 uniform vec3 eye_l;
 uniform vec3 eye_r;
 uniform vec3 iris_rgb;
+uniform vec3 mouth_c;   // centre of the inner lip line (head frame, metres)
 uniform vec3 hair_rgb;
 uniform int part_of[17];
 layout(location = 0) out vec4 f_rgb;
@@ -106,7 +107,19 @@ void main() {
         base = hair_rgb * hair_rgb * (1.0 + 4.4 * (tex.a - 0.5));
         wrap = vec3(0.3);
     } else if (reg == 11) {
+        // Mouth interior: dark, with upper and lower teeth seen through the lip opening
+        // (painted on whatever interior surface lies behind it, darker further back).
+        vec3 q = v_pos - mouth_c;
+        float depth_fade = smoothstep(-0.035, -0.004, q.z);
+        float centre = 1.0 - smoothstep(0.011, 0.02, abs(q.x));
+        float band = smoothstep(0.0005, 0.0015, abs(q.y)) * (1.0 - smoothstep(0.007, 0.01, abs(q.y)));
+        float teeth = centre * band * step(-0.035, q.z);
+        teeth *= 0.8 + 0.2 * smoothstep(0.15, 0.5, abs(sin(q.x * 640.0)));
+        base = mix(vec3(0.03, 0.008, 0.008), vec3(0.40, 0.38, 0.32) * (0.35 + 0.65 * depth_fade),
+                   teeth);
+        spec_k = 0.4 * teeth;
         wrap = vec3(0.1);
+        h = 0.0;
     } else {
         if (reg == 13) part = v_hair > 0.5 ? 5 : 1;
         float crease = clamp(dot(texture(wrinkle_tex, v_uv), au_w), 0.0, 1.0);

@@ -68,7 +68,17 @@ class Topology:
         self._regions = regions
         self._faces64 = f
         self.eye_centres_now = eye_centres(v, regions)[:2]
+        self._mouth_idx = np.flatnonzero(self._mouth)
+        self.mouth_centre_now = self._mouth_centre(v)
         self._buf = np.zeros((self.n_total, 8), np.float32)
+
+    def _mouth_centre(self, v: np.ndarray) -> np.ndarray:
+        """(3,) centre of the mouth opening: the front-most ring of the mouth interior."""
+        if len(self._mouth_idx) == 0:
+            return np.array([0.0, -1.0, -1.0])  # far away: no teeth drawn
+        m = v[self._mouth_idx]
+        front = m[m[:, 2] > m[:, 2].max() - 0.003]
+        return np.array([0.0, float(front[:, 1].mean()), float(front[:, 2].max())])
 
     def normals(self, vertices: np.ndarray) -> np.ndarray:
         """(V, 3) float32 area-weighted unit vertex normals."""
@@ -115,6 +125,7 @@ class Topology:
             buf[nv:, 7] = 1.0
         self.eye_centres_now = eye_centres(v, self._regions)[:2] if self._eye.any() else (
             self.eye_centres_now)
+        self.mouth_centre_now = self._mouth_centre(v)
         return buf.tobytes()
 
 
