@@ -112,7 +112,8 @@ void main() {
         vec3 q = v_pos - mouth_c;
         float depth_fade = smoothstep(-0.035, -0.004, q.z);
         float centre = 1.0 - smoothstep(0.011, 0.02, abs(q.x));
-        float band = smoothstep(0.0005, 0.0015, abs(q.y)) * (1.0 - smoothstep(0.007, 0.01, abs(q.y)));
+        float ay = abs(q.y);
+        float band = smoothstep(0.0005, 0.0015, ay) * (1.0 - smoothstep(0.007, 0.01, ay));
         float teeth = centre * band * step(-0.035, q.z);
         teeth *= 0.8 + 0.2 * smoothstep(0.15, 0.5, abs(sin(q.x * 640.0)));
         base = mix(vec3(0.03, 0.008, 0.008), vec3(0.40, 0.38, 0.32) * (0.35 + 0.65 * depth_fade),
