@@ -72,9 +72,15 @@ def _build(cfg: TrainConfig) -> Any:
 
     if cfg.init:
         model = load_model(cfg.init)
-        log.info("initialised from %s", cfg.init)
+        log.info("initialised from %s (its architecture replaces the model.* settings)",
+                 cfg.init)
         return model
     return build_model(cfg.model)
+
+
+def _model_label(cfg: TrainConfig) -> str:
+    """What run.json records as the model: the init checkpoint decides when there is one."""
+    return f"from {cfg.init}" if cfg.init else f"{cfg.model.preset} ({cfg.model.encoder_mode})"
 
 
 def _size(cfg: TrainConfig, model: Any) -> int:
@@ -102,7 +108,8 @@ def _predict(model: Any, data: RunData, rows: np.ndarray, cfg: TrainConfig, poli
     ds = data.dataset(rows, _size(cfg, model), policy, n=cfg.data.references,
                       seed=cfg.trainer.seed, deterministic=True,
                       label_free_frames=cfg.data.label_free_frames)
-    df = predict_table(model, ds, cfg.trainer.eval_batch_size, num_workers=0)
+    df = predict_table(model, ds, cfg.trainer.eval_batch_size,
+                       num_workers=cfg.trainer.num_workers)
     df.insert(0, "reference", reference_label(policy))
     df.insert(0, "split", split)
     df.insert(0, "fold", fold)
@@ -186,7 +193,7 @@ def pretrain(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
         test_rows = val_rows if val_rows is not None else np.array([], np.int64)
     atomic_write_json(rd / "run.json", {
         "recipe": "train", "protocol": "honest", "seed": seed, "init": cfg.init,
-        "model": cfg.model.preset, "data": str(cfg.data.root), "kind": data.kind,
+        "model": _model_label(cfg), "data": str(cfg.data.root), "kind": data.kind,
         "frames": {"train": int(len(train_rows)),
                    "val": int(0 if val_rows is None else len(val_rows)),
                    "test": int(len(test_rows))}})
@@ -231,7 +238,7 @@ def cross_validate(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunR
                      "test": test_s.tolist()})
     atomic_write_json(rd / "run.json", {
         "recipe": "cv", "protocol": cv.protocol, "cv": f"{cv.scheme} ({len(folds)} folds)",
-        "seed": seed, "init": cfg.init, "model": cfg.model.preset, "data": str(cfg.data.root),
+        "seed": seed, "init": cfg.init, "model": _model_label(cfg), "data": str(cfg.data.root),
         "folds": plan, "production": cv.production})
     policy = _eval_policy(cfg, data)
     first_model_dir = None
