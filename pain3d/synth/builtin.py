@@ -49,6 +49,10 @@ class BuiltinRenderer:
         self.cfg = cfg
         self.renderer = Renderer(size=cfg.size)
 
+    def release(self) -> None:
+        """Free the OpenGL context."""
+        self.renderer.release()
+
     @staticmethod
     def identity_demographics(cfg: GenerateConfig) -> list[Demographics]:
         """Demographics of the face model's identities, so the plan matches the renders."""

@@ -81,6 +81,12 @@ def get_renderer(cfg: GenerateConfig) -> SampleRenderer:
     """The renderer of ``cfg`` for this process, built once (it may own a GL context)."""
     key = repr(cfg)
     if key not in _CACHE:
-        _CACHE.clear()  # one renderer per process: a new config replaces the old one
+        # One renderer per process: a new config replaces the old one, whose GL context is
+        # released now rather than whenever the garbage collector gets to it.
+        for old in _CACHE.values():
+            release = getattr(old, "release", None)
+            if release is not None:
+                release()
+        _CACHE.clear()
         _CACHE[key] = renderer_class(cfg.renderer)(cfg)
     return _CACHE[key]
