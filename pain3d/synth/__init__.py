@@ -29,6 +29,8 @@ _EXPORTS = {
     "GenerateSummary": "pain3d.synth.generate",
     "sample_files": "pain3d.synth.generate",
     "regenerate": "pain3d.synth.generate",
+    "render_samples": "pain3d.synth.worker",
+    "sample_from_json": "pain3d.synth.spec",
     "VerifyReport": "pain3d.synth.verify",
     "inspect_dataset": "pain3d.synth.inspect",
     "SampleRenderer": "pain3d.synth.renderer",

@@ -1,7 +1,8 @@
 """The manifest (one row per image) and the published split file, built from the plan alone.
 
 Columns: the shared contract (``path`` ... ``mesh_path``) followed by pain3d extras
-(``config``, ``depth_path``, ``shard``, ``light_seed``, ``background_seed``). Paths are
+(``config``, ``depth_path``, ``shard``, ``identity_seed``, ``light_seed``,
+``background_seed``). Paths are
 relative to the dataset root and name the loose file; in the hub layout they are the paths
 after extracting the shards in place, and ``shard`` names the tar.gz holding the image.
 """
@@ -23,9 +24,10 @@ COLUMNS: tuple[str, ...] = (
     "distance", *AU_NAMES, "PSPI", "sex", "age_band", "ancestry", "seed", "split",
     "heatmap_path", "mask_path", "mesh_path",
     # pain3d extras
-    "config", "depth_path", "shard", "light_seed", "background_seed",
+    "config", "depth_path", "shard", "identity_seed", "light_seed", "background_seed",
 )
-_INT_COLUMNS = {"identity", "view", "seed", "config", "light_seed", "background_seed"}
+_INT_COLUMNS = {"identity", "view", "seed", "config", "identity_seed", "light_seed",
+                "background_seed"}
 _FLOAT_COLUMNS = {"yaw", "pitch", "roll", "distance", *AU_NAMES, "PSPI"}
 
 
@@ -65,6 +67,7 @@ def manifest_rows(plan: DatasetPlan) -> list[dict[str, Any]]:
                 config=s.config,
                 depth_path=layout.depth_path(s) if "depth" in cfg.extras else "",
                 shard=shard if hub else "",
+                identity_seed=s.identity.seed,
                 light_seed=s.view.light_seed,
                 background_seed=s.view.background_seed,
             )

@@ -20,6 +20,10 @@ from synth_helpers import make, parse_published_name, tiny_config, tree_digest
 from pain3d.facs import AU_NAMES, pspi
 from pain3d.synth.generate import RunOptions, generate, regenerate, sample_files
 from pain3d.synth.manifest import COLUMNS
+from pain3d.synth.spec import build_plan, sample_from_json, select
+from pain3d.synth.worker import render_samples
+
+IMG_0002 = "meshes_inpainted/flame_sample_0002_pain_2_textured_view_001_inpainted.jpg"
 
 
 def _shard_members(path: Path) -> dict[str, bytes]:
@@ -204,6 +208,11 @@ def test_one_sample_regenerates_alone_byte_for_byte(tmp_path, dataset_both):
     ])
     for rel, data in files.items():
         assert (root / rel).read_bytes() == data, rel
+    # A spec alone, e.g. stored as JSON, regenerates its image.
+    spec = select(build_plan(cfg), "flame_sample_0002_pain_2_textured_view_001_inpainted")[0]
+    again = sample_from_json(json.loads(json.dumps(spec.to_json())))
+    one = render_samples(cfg, [again], heatmaps=False, mesh=False)
+    assert one[IMG_0002] == (root / IMG_0002).read_bytes()
     out = tmp_path / "one"
     written = regenerate(cfg, out, "flame_sample_0001")
     assert "textured_meshes/flame_sample_0001/flame_sample_0001.obj" in written
