@@ -68,9 +68,10 @@ def test_optimiser_steps_change_exactly_lora_cross_attention_heads_and_au_querie
 
 def test_tiny_model_overfits_a_batch_of_16_pairs(images):
     torch.manual_seed(0)
-    model = build_model(tiny_config(head_dropout=0.0, encoder_mode="shared"))
+    # 32 px (2 x 2 patches) keeps this under a few seconds; the point is the whole pipeline.
+    model = build_model(tiny_config(head_dropout=0.0, encoder_mode="shared", image_size=32))
     model.train()
-    x, n = images(16), images(16, seed=2)
+    x, n = images(16)[..., :32, :32], images(16, seed=2)[..., :32, :32]
     g = torch.Generator().manual_seed(3)
     au = torch.randint(0, 4, (16, 6), generator=g).float()
     au[:, 5] = au[:, 5].clamp(max=1)
