@@ -44,7 +44,15 @@ class Topology:
             reg.append(np.full(k, HAIR_SHELL_REGION, np.float32))
             spc.append(np.full(k, 0.12, np.float32))
             hr.append(np.ones(k, np.float32))
-        self.faces = np.ascontiguousarray(np.concatenate(faces).astype(np.uint32))
+        merged = np.concatenate(faces)
+        if shell is not None:
+            # Front-to-back order for the usual views (faces facing the camera first, the hair
+            # shell before the scalp under it) lets early depth tests skip hidden fragments.
+            pos = np.concatenate([v, shell.positions(v, self._normals_once(v, f))])
+            order = np.argsort(-pos[merged].mean(axis=1)[:, 2], kind="stable")
+        else:
+            order = np.argsort(-v[merged].mean(axis=1)[:, 2], kind="stable")
+        self.faces = np.ascontiguousarray(merged[order].astype(np.uint32))
         self.static = np.ascontiguousarray(np.c_[np.concatenate(uv), np.concatenate(reg),
                                                  np.concatenate(spc), np.concatenate(hr)
                                                  ].astype(np.float32))
@@ -71,6 +79,16 @@ class Topology:
         self._mouth_idx = np.flatnonzero(self._mouth)
         self.mouth_centre_now = self._mouth_centre(v)
         self._buf = np.zeros((self.n_total, 8), np.float32)
+
+    @staticmethod
+    def _normals_once(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+        t = v[f].astype(np.float64)
+        fn = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+        vn = np.zeros_like(v, dtype=np.float64)
+        for k in range(3):
+            np.add.at(vn, f[:, k], fn)
+        return (vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)).astype(
+            np.float32)
 
     def _mouth_centre(self, v: np.ndarray) -> np.ndarray:
         """(3,) centre of the mouth opening: the front-most ring of the mouth interior."""
