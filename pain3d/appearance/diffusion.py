@@ -156,7 +156,7 @@ class DepthPortrait:
             (H, W, 3) uint8 RGB.
         """
         h, w = depth.shape
-        control = depth_to_control(depth, mask)
+        control = _pil(depth_to_control(depth, mask))
         kwargs: dict[str, Any] = {"prompt": prompt, "image": control,
                                   "num_inference_steps": self.cfg.steps,
                                   "guidance_scale": self.cfg.guidance,
@@ -200,7 +200,7 @@ class BackgroundInpainter:
         grown = cv2.dilate(keep, np.ones((3, 3), np.uint8))
         repaint = ((1 - grown) * 255).astype(np.uint8)
         out = _first_image(self.pipeline(
-            prompt=prompt, image=image, mask_image=repaint, height=h, width=w,
+            prompt=prompt, image=_pil(image), mask_image=_pil(repaint), height=h, width=w,
             num_inference_steps=self.cfg.steps, guidance_scale=self.cfg.guidance,
             negative_prompt=self.cfg.negative_prompt,
             generator=_generator(self.cfg.device, seed)), (w, h))
@@ -208,6 +208,13 @@ class BackgroundInpainter:
 
         a = soft_alpha(mask, feather)
         return cv2.blendLinear(image, out, a, 1.0 - a)
+
+
+def _pil(array: np.ndarray) -> Any:
+    """uint8 array -> PIL image (diffusers reads numpy input as floats in [0, 1])."""
+    from PIL import Image
+
+    return Image.fromarray(np.ascontiguousarray(array))
 
 
 def _generator(device: str, seed: int) -> Any:
