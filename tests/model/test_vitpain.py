@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from model_fixtures import SIZE, tiny_config
@@ -253,3 +255,13 @@ def test_timm_backbone_builds_and_predicts():
     with torch.no_grad():
         _check_output(model(x, neutral=x), 2, 384)
     assert any("lora_" in n for n, _ in model.encoder.named_parameters())
+
+
+def test_bf16_weights_predict_close_to_fp32(make_model, images):
+    model = make_model()
+    x, n = images(2), images(2, seed=2)
+    ref = model(x, neutral=n)
+    half = copy.deepcopy(model).to(torch.bfloat16)
+    got = half(x.bfloat16(), reference=half.encode_reference(n.bfloat16()))
+    assert got.pspi.dtype == torch.bfloat16
+    assert torch.allclose(got.pspi.float(), ref.pspi, atol=0.3)
