@@ -112,3 +112,16 @@ def test_uv_raster_interpolates_linear_functions_exactly():
     want = 2.0 * centres[None, :] - 3.0 * centres[:, None] + 0.5  # row = v, column = u
     assert np.allclose(got[r.covered], want[r.covered], atol=1e-5)
     assert r.covered.sum() == pytest.approx(0.64 * 32 * 32, rel=0.1)
+
+
+def test_hair_shell_sits_outside_the_scalp_and_indexes_its_own_vertices(head):
+    from pain3d.appearance.hair import build_hair_shell
+
+    lm = face_landmarks(head)
+    shell = build_hair_shell(head, lm, "medium", np.random.default_rng(0))
+    assert shell is not None
+    assert (shell.offset > 0).all() and shell.offset.max() < 0.05
+    assert shell.faces.min() == 0 and shell.faces.max() == len(shell.vertex_index) - 1
+    assert build_hair_shell(head, lm, "buzz", np.random.default_rng(0)) is None
+    with pytest.raises(ValueError, match="hair style"):
+        build_hair_shell(head, lm, "mohawk", np.random.default_rng(0))

@@ -60,3 +60,23 @@ def test_face_exposure_brightens_darker_skin_within_bounds():
     gains = [face_exposure(tuple(t)) for t in MONK_TONES]
     assert (np.diff(gains) >= 0).all()
     assert min(gains) >= 0.9 and max(gains) <= 1.6 and gains[-1] > gains[0] + 0.3
+
+
+def test_heat_is_normalised_by_the_fixed_scale_and_saturates():
+    from pain3d.render import normalise_heat
+
+    got = normalise_heat(np.array([0.0, 0.001, 0.002, 0.01]), scale=0.002)
+    assert got.tolist() == [0.0, 0.5, 1.0, 1.0]
+    with pytest.raises(ValueError, match="scale"):
+        normalise_heat(np.zeros(2), 0.0)
+
+
+def test_detection_rates_group_records_by_key():
+    from pain3d.render.quality import detection_rates
+
+    recs = [{"view": 0, "sex": "male", "detected": True},
+            {"view": 0, "sex": "female", "detected": False},
+            {"view": 1, "sex": "male", "detected": True}]
+    rates = detection_rates(recs, by=("view", "sex"))
+    assert rates["view"] == {"0": (0.5, 2), "1": (1.0, 1)}
+    assert rates["sex"] == {"female": (0.0, 1), "male": (1.0, 2)}
