@@ -117,6 +117,7 @@ class Renderer:
         self._topo: Topology | None = None
         self._topo_key: tuple | None = None
         self._faces_obj = None
+        self._last_upload: tuple = (None, None, None)
         self._topo_token: int | None = None
         self._vao = None
         self._dyn = None
@@ -198,7 +199,8 @@ class Renderer:
 
         Args:
             mesh: the (expressed) mesh; same topology, uv and regions as the neutral mesh the
-                appearance was painted on.
+                appearance was painted on. Its arrays are treated as immutable: the vertex
+                upload is skipped when the same array object is drawn again.
             appearance: a :class:`pain3d.appearance.Appearance`.
             camera: where to look from.
             lighting: light rig (default: :class:`Lighting` defaults).
@@ -217,7 +219,12 @@ class Renderer:
         lighting = lighting or Lighting()
         topo = self._bind_geometry(mesh, appearance)
         self._bind_textures(appearance)
-        self._dyn.write(topo.dynamic(mesh.vertices, heat))
+        # The same mesh is usually drawn from several views in a row: upload it once. Holding
+        # the arrays (not their ids) makes the identity check safe.
+        if not (self._last_upload[0] is mesh.vertices and self._last_upload[1] is heat
+                and self._last_upload[2] is topo):
+            self._dyn.write(topo.dynamic(mesh.vertices, heat))
+            self._last_upload = (mesh.vertices, heat, topo)
         self._set_uniforms(topo, appearance, camera, lighting, aus)
         ctx = self.ctx
         self.fbo.use()

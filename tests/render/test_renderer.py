@@ -141,3 +141,13 @@ def test_a_light_in_front_lights_the_face_and_one_behind_does_not(renderer):
     lit = renderer.render(quad(0.02), app, FRONT, front).rgb[24, 24].astype(int)
     unlit = renderer.render(quad(0.02), app, FRONT, behind).rgb[24, 24].astype(int)
     assert lit.min() > 100 and unlit.max() < 60
+
+
+def test_a_new_vertex_array_is_uploaded_even_right_after_another(renderer, head, head_appearance):
+    cam = default_views()[0]
+    a = renderer.render(head, head_appearance, cam, Lighting())
+    moved = head.with_vertices(head.vertices + np.float32([0.01, 0, 0]))
+    b = renderer.render(moved, head_appearance, cam, Lighting())
+    again = renderer.render(head, head_appearance, cam, Lighting())
+    assert not np.array_equal(a.mask, b.mask)
+    assert np.array_equal(a.rgb, again.rgb)
