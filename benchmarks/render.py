@@ -62,7 +62,7 @@ def _worker(size: int, seconds: float, queue) -> None:
     heat = np.clip(rng.random(neutral.n_vertices).astype(np.float32), 0, 1)
 
     def one(i: int) -> None:
-        mesh = pains[i % len(pains)]
+        mesh = pains[(i // 3) % len(pains)]  # each expression from the 3 views in a row
         res = renderer.render(mesh, app, views[i % 3], sample_lighting(rng), aus=aus, heat=heat,
                               depth=False)
         out = compose(res, procedural_background(rng, size), sample_effects(rng), rng)
