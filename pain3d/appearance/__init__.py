@@ -52,6 +52,8 @@ class Appearance:
         vertex_spec: (V,) float32 specular strength per vertex of the neutral mesh.
         vertex_hair: (V,) float32 scalp-hair coverage per vertex (parts: hair vs skin).
         hair_shell: volume geometry for the hair style, or None.
+        labels: (S, S, 2) painted brow and lip coverage, so the part pass follows the painted
+            brows and lips rather than triangle edges; None to label by mesh regions only.
         seed: the seed that drew it.
         token: unique id used by the renderer to cache uploaded textures.
     """
@@ -65,6 +67,7 @@ class Appearance:
     vertex_hair: np.ndarray
     hair_shell: HairShell | None
     seed: int
+    labels: np.ndarray | None = None
     token: int = field(default_factory=lambda: next(_TOKENS))
 
     @property
@@ -84,7 +87,7 @@ def appearance_from_traits(mesh: Mesh, demographics: Demographics, traits: Trait
     tex = paint_textures(mesh, traits, rng, size=texture_size, sex=demographics.sex)
     shell = build_hair_shell(mesh, face_landmarks(mesh), traits.hair_style, rng)
     return Appearance(demographics, traits, tex.albedo, tex.height, tex.wrinkles,
-                      tex.vertex_spec, tex.vertex_hair, shell, seed)
+                      tex.vertex_spec, tex.vertex_hair, shell, seed, labels=tex.labels)
 
 
 def sample_appearance(identity: Any, seed: int, mesh: Mesh | None = None,

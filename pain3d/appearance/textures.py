@@ -42,6 +42,7 @@ class TextureSet:
     wrinkles: np.ndarray  # (S, S, 4) uint8 WRINKLE_CHANNELS
     vertex_spec: np.ndarray  # (V,) float32 specular strength
     vertex_hair: np.ndarray  # (V,) float32 scalp-hair coverage
+    labels: np.ndarray  # (S, S, 2) uint8 painted brow and lip coverage (part labels)
     texels_per_mm: float
 
 
@@ -295,9 +296,10 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     uv = np.clip((mesh.uv * S).astype(np.int64), 0, S - 1)
     vspec = np.clip(spec, 0, 1)[uv[:, 1], uv[:, 0]].astype(np.float32)
     vhair = hair_coverage(mesh.vertices, mesh.regions, lm, traits.hair_style)
+    labels = np.stack([np.clip(brow * 1.2, 0, 1), lips], -1)
     return TextureSet(albedo=to_u8(np.clip(albedo, 0, 1)), height=to_u8(height),
                       wrinkles=to_u8(wr), vertex_spec=vspec, vertex_hair=vhair,
-                      texels_per_mm=tpm)
+                      labels=to_u8(labels), texels_per_mm=tpm)
 
 
 def hair_strands(pos: np.ndarray, lm: FaceLandmarks, rng: np.random.Generator, size: int,

@@ -107,7 +107,7 @@ class Renderer:
         self.auto_exposure = auto_exposure
         self.prog = self.ctx.program(vertex_shader=VERTEX, fragment_shader=FRAGMENT)
         self.prog["part_of"].value = _PART_OF
-        for unit, name in enumerate(("albedo_tex", "wrinkle_tex")):
+        for unit, name in enumerate(("albedo_tex", "wrinkle_tex", "label_tex")):
             self.prog[name].value = unit
         self.fbo = self.ctx.framebuffer(
             color_attachments=[self.ctx.renderbuffer(fb_size, 4),
@@ -173,12 +173,19 @@ class Renderer:
         if appearance.token == self._tex_token:
             return
         ctx, mgl = self.ctx, self._mgl
-        arrays = (np.dstack([appearance.albedo, appearance.height]), appearance.wrinkles)
+        labels = getattr(appearance, "labels", None)
+        self.prog["use_labels"].value = 0.0 if labels is None else 1.0
+        if labels is None:
+            labels = np.zeros((*appearance.albedo.shape[:2], 2), np.uint8)
+        arrays = (np.dstack([appearance.albedo, appearance.height]), appearance.wrinkles,
+                  labels)
         s = appearance.albedo.shape[0]
         if self._tex_size != s or not self._textures:
             for t in self._textures:
                 t.release()
             self._textures = [ctx.texture((s, s), a.shape[2]) for a in arrays]
+            for t in self._textures:
+                t.alignment = 1  # 2-channel rows need no 4-byte padding
             self._tex_size = s
         for unit, (tex, arr) in enumerate(zip(self._textures, arrays, strict=True)):
             tex.write(np.ascontiguousarray(arr).tobytes())

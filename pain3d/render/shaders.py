@@ -48,6 +48,8 @@ in float v_hair;
 flat in int v_region;
 uniform sampler2D albedo_tex;   // rgb albedo (sRGB), a = static height (creases, pores)
 uniform sampler2D wrinkle_tex;  // AU wrinkle depths, weighted by au_w
+uniform sampler2D label_tex;    // r = painted brow coverage, g = painted lip coverage
+uniform float use_labels;
 uniform vec3 cam_pos;
 uniform vec3 key_dir;
 uniform vec3 key_rgb;
@@ -123,6 +125,10 @@ void main() {
         h = 0.0;
     } else {
         if (reg == 13) part = v_hair > 0.5 ? 5 : 1;
+        if (use_labels > 0.5 && part <= 4) {  // skin, brows, lips: follow the painted masks
+            vec2 lab = texture(label_tex, v_uv).rg;
+            part = lab.g > 0.5 ? 4 : (lab.r > 0.5 ? 2 : 1);
+        }
         float crease = clamp(dot(texture(wrinkle_tex, v_uv), au_w), 0.0, 1.0);
         base *= 1.0 - 0.3 * crease;
         h -= 0.0009 * crease;

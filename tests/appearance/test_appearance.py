@@ -53,6 +53,7 @@ def test_same_seed_gives_identical_textures_and_another_seed_differs(head):
     assert a.albedo.shape == (64, 64, 3) and a.albedo.dtype == np.uint8
     assert a.wrinkles.shape == (64, 64, len(WRINKLE_CHANNELS))
     assert a.vertex_spec.shape == a.vertex_hair.shape == (head.n_vertices,)
+    assert a.labels.shape == (64, 64, 2) and a.labels[..., 1].max() > 200  # painted lips
     assert a.to_dict()["monk_tone"] == a.monk_tone
 
 
