@@ -124,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             k, _, v = item.partition("=")
             overrides[k.strip()] = v.strip()
         cfg = load_config(TrainConfig, None, overrides)
+        if not cfg.data.root:
+            raise ConfigError("no dataset: pass --data_dir PATH (a synthetic dataset folder) "
+                              "or set data_dir / data.root in the config file")
         res = pretrain(cfg)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
         print(f"train.py: error: {exc}", file=sys.stderr)
