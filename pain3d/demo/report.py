@@ -186,7 +186,8 @@ def write_demo_report(ctx: dict[str, Any]) -> Path:
     if run is not None:
         curve = training_curve(run.run_dir, out / "training_curve.png")
         parts.append(f"<p>Tiny ViTPain (frozen random backbone + LoRA rank {cfg.lora_rank}, "
-                     f"reference cross-attention, PSPI/AU/binary heads), {cfg.epochs} epochs, "
+                     f"{cfg.encoder_mode} encoder, reference cross-attention, PSPI/AU/binary "
+                     f"heads), {cfg.epochs} epochs, "
                      f"batch {cfg.batch_size}, on CPU. The epoch is chosen on the validation "
                      "identities; the test identities are used only below.</p>")
         parts.append(_img(curve, "training curve"))
@@ -206,7 +207,19 @@ def write_demo_report(ctx: dict[str, Any]) -> Path:
                      f"{html.escape(str(tm['reference']))} neutral references; F1 thresholds "
                      "calibrated on training predictions (honest protocol). A constant "
                      "prediction would give Pearson r = 0 and AUROC = 0.5.</p>")
-        parts.append(_table(rows, ("metric", "value")))
+        bl = numbers.get("baseline")
+        if bl:
+            rows = [(r[0], r[1], _num(bl.get("mae")) if "MAE" in r[0] else
+                     _num(bl.get("pcc")) if "Pearson" in r[0] else "") for r in rows]
+            parts.append(_table(rows, ("metric", "ViTPain (tiny)", "pixel-difference ridge")))
+            parts.append("<p>Reference points on the same test identities: predicting the "
+                         f"training mean gives MAE {_num(bl.get('mae_constant'))}; the "
+                         "<i>pixel-difference ridge</i> regresses PSPI on the pooled absolute "
+                         "difference between each pain image and its paired neutral render "
+                         "(<code>pain3d.demo.baseline</code>), showing how much signal the "
+                         "images carry for a method told where to look.</p>")
+        else:
+            parts.append(_table(rows, ("metric", "value")))
         if trivial:
             parts.append("<p class='note'>The test samples are pain configurations only (the "
                          "synthetic neutral renders serve as references, not as PSPI-0 "

@@ -53,6 +53,7 @@ class DetectConfig:
 
     Attributes:
         model: mediapipe detector: "short" (faces within ~2 m, webcam) or "full" (to ~5 m).
+        fallback: when ``model`` finds no face, try the other detector before giving up.
         min_confidence: detector score threshold, 0..1.
         select: several faces: "largest" box, or "track" (the face overlapping the previous
             frame's face most, IoU >= ``track_iou``; the largest when none does).
@@ -66,6 +67,7 @@ class DetectConfig:
     """
 
     model: Literal["short", "full"] = "full"
+    fallback: bool = True
     min_confidence: float = 0.5
     select: Literal["largest", "track"] = "largest"
     track_iou: float = 0.3
@@ -193,10 +195,10 @@ class FaceDetector:
         import mediapipe as mp
 
         self.cfg = cfg or DetectConfig()
-        self._det = mp.solutions.face_detection.FaceDetection(
-            model_selection=1 if self.cfg.model == "full" else 0,
-            min_detection_confidence=self.cfg.min_confidence,
-        )
+        primary = 1 if self.cfg.model == "full" else 0
+        self._dets = [mp.solutions.face_detection.FaceDetection(
+            model_selection=sel, min_detection_confidence=self.cfg.min_confidence)
+            for sel in ((primary, 1 - primary) if self.cfg.fallback else (primary,))]
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=1, refine_landmarks=True,
             min_detection_confidence=0.3,
@@ -210,7 +212,8 @@ class FaceDetector:
         self.close()
 
     def close(self) -> None:
-        self._det.close()
+        for d in self._dets:
+            d.close()
         self._mesh.close()
 
     def reset_track(self) -> None:
@@ -221,9 +224,13 @@ class FaceDetector:
         """Every face the detector finds in an (H, W, 3) uint8 RGB frame (boxes only)."""
         image = _check_image(image)
         h, w = image.shape[:2]
-        res = self._det.process(image)
+        detections = []
+        for det in self._dets:
+            detections = det.process(image).detections or []
+            if detections:
+                break
         faces = []
-        for d in res.detections or []:
+        for d in detections:
             b = d.location_data.relative_bounding_box
             box = np.array([b.xmin * w, b.ymin * h, (b.xmin + b.width) * w,
                             (b.ymin + b.height) * h], dtype=np.float32)
