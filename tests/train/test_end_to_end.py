@@ -63,3 +63,47 @@ def test_ddp_flags_train_with_two_processes_and_write_once(synthetic_root, tmp_p
     m = pd.read_csv(rd / "logs" / "csv" / "metrics.csv")
     assert m["step"].max() == 3
     assert (rd / "report.md").is_file() and (rd / "model" / "config.json").is_file()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(synthetic_root, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import pandas as pd
+
+    root = Path(__file__).resolve().parents[2]
+
+    def cmd(rd: Path) -> list[str]:
+        return [sys.executable, "-m", "pain3d", "train", "--config",
+                str(root / "configs" / "tiny_cpu.yaml"), "--data", str(synthetic_root),
+                "--epochs", "6", "--batch-size", "4", "--run-dir", str(rd),
+                "--set", "model.image_size=32", "--set", "trainer.checkpoint_every_n_steps=1",
+                "--set", "trainer.augment=synthetic"]
+
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert subprocess.run(cmd(whole), capture_output=True, timeout=900).returncode == 0
+    proc = subprocess.Popen(cmd(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = killed / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if last.is_file() and last.stat().st_size and time.time() - last.stat().st_mtime < 5:
+            import torch
+
+            step = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+            if step >= 6:  # inside epoch 2 of 6 (4 steps per epoch)
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+        time.sleep(0.2)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (killed / "fit.json").exists()
+    assert subprocess.run(cmd(killed), capture_output=True, timeout=900).returncode == 0
+    assert json.loads((killed / "fit.json").read_text())["resumed"] is True
+    a = pd.read_csv(whole / "predictions.csv")
+    b = pd.read_csv(killed / "predictions.csv")
+    np.testing.assert_allclose(a.pred.to_numpy(), b.pred.to_numpy(), rtol=1e-5, atol=1e-6)
