@@ -139,3 +139,12 @@ def test_temporarily_frozen_heads_are_still_saved(tmp_path, make_model, images):
     save_checkpoint(model, tmp_path / "ck")
     x = images(1)
     assert torch.equal(load_model(tmp_path / "ck")(x, neutral=x).pspi, model(x, neutral=x).pspi)
+
+
+def test_import_pain3d_stays_light_until_load_model_is_used():
+    import subprocess
+    import sys
+
+    code = ("import sys, pain3d; assert 'torch' not in sys.modules; "
+            "assert callable(pain3d.load_model); assert 'torch' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

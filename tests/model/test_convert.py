@@ -112,14 +112,15 @@ def _published_tokens(sd, enc: str, x: torch.Tensor) -> torch.Tensor:
     return F.layer_norm(h, (D,), sd[p + "norm.weight"], sd[p + "norm.bias"], 1e-5)
 
 
-def _published_forward(sd, image, neutral):
-    pain, ref = _published_tokens(sd, "vit_model", image), _published_tokens(
-        sd, "neutral_encoder", neutral)
-    attn = nn.MultiheadAttention(D, 8, batch_first=True)
-    attn.load_state_dict({k.split(".", 1)[1]: v for k, v in sd.items()
-                          if k.startswith("neutral_cross_attn.")})
-    out, _ = attn.eval()(pain, ref, ref)
-    x = F.layer_norm(pain + out, (D,), sd["neutral_norm.weight"], sd["neutral_norm.bias"])
+def _published_forward(sd, image, neutral=None):
+    x = _published_tokens(sd, "vit_model", image)
+    if neutral is not None:
+        ref = _published_tokens(sd, "neutral_encoder", neutral)
+        attn = nn.MultiheadAttention(D, 8, batch_first=True)
+        attn.load_state_dict({k.split(".", 1)[1]: v for k, v in sd.items()
+                              if k.startswith("neutral_cross_attn.")})
+        out, _ = attn.eval()(x, ref, ref)
+        x = F.layer_norm(x + out, (D,), sd["neutral_norm.weight"], sd["neutral_norm.bias"])
     cls, patches = x[:, 0], x[:, 1:]
     head = _published_pspi_head().eval()
     head.load_state_dict({k[len("pspi_head."):]: v for k, v in sd.items()
@@ -155,6 +156,18 @@ def test_imported_weights_reproduce_the_published_forward_pass(bias):
     for name, value in expected.items():
         assert torch.allclose(getattr(got, name), value, atol=1e-4), name
     assert (got.au > 0).any() and got.pspi_unit.std() > 0  # not a degenerate comparison
+
+
+def test_published_single_image_model_imports_without_a_reference():
+    sd = {k: v for k, v in _fake_published_state().items()
+          if not k.startswith(("neutral_encoder.", "neutral_cross_attn.", "neutral_norm."))}
+    model = import_published(sd, {"lora_alpha": ALPHA}, num_heads=HEADS)
+    assert model.config.reference == "none" and model.cross_attention is None
+    x = _images(1)
+    with torch.no_grad():
+        got = model(x)
+    for name, value in _published_forward(sd, x).items():
+        assert torch.allclose(getattr(got, name), value, atol=1e-4), name
 
 
 def test_sizes_are_read_from_the_weights():
