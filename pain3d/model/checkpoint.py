@@ -5,7 +5,8 @@ Layout of a checkpoint folder::
     config.json            format, package version, model config (with the resolved
                            preprocessing), LoRA settings, preprocessing, backbone reference
     model.safetensors      the trained parameters only (LoRA, cross-attention, heads, AU queries)
-    backbone.safetensors   optional: the frozen backbone weights, written when the backbone
+    backbone.safetensors   optional: the frozen backbone weights (a reference encoder equal
+                           to the pain encoder is stored once), written when the backbone
                            has no loadable source (random init, imported published weights)
                            or when asked (``include_backbone=True``)
 
@@ -55,6 +56,30 @@ def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
         save_file(data, str(tmp), metadata={"format": "pt", "pain3d_version": __version__})
 
 
+_REF = "reference_encoder."
+
+
+def _dedupe_reference(frozen: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop reference-encoder weights equal to the pain encoder's (the usual case: both start
+    from the same backbone), halving a self-contained checkpoint."""
+    out = {}
+    for k, v in frozen.items():
+        twin = "encoder." + k[len(_REF):] if k.startswith(_REF) else None
+        if twin is None or twin not in frozen or not torch.equal(frozen[twin], v):
+            out[k] = v
+    return out
+
+
+def _restore_reference(stored: dict[str, torch.Tensor],
+                       expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Undo :func:`_dedupe_reference` for the keys the model expects."""
+    out = dict(stored)
+    for k in expected:
+        if k.startswith(_REF) and k not in out and "encoder." + k[len(_REF):] in out:
+            out[k] = out["encoder." + k[len(_REF):]]
+    return out
+
+
 def save_checkpoint(
     model: ViTPain,
     directory: str | Path,
@@ -86,7 +111,7 @@ def save_checkpoint(
     _save_tensors(trained, out / WEIGHTS_FILE)
     if store_backbone:
         frozen = {k: v for k, v in model.state_dict().items() if k not in trained}
-        _save_tensors(frozen, out / BACKBONE_FILE)
+        _save_tensors(_dedupe_reference(frozen), out / BACKBONE_FILE)
     elif (out / BACKBONE_FILE).exists():
         (out / BACKBONE_FILE).unlink()
     meta = {
@@ -181,9 +206,9 @@ def load_model(
                                            backbone_overrides=dict(meta["model"].get(
                                                "backbone_overrides") or {}))
     state = load_file(str(path / WEIGHTS_FILE))
-    if stored:
-        state.update(load_file(str(path / BACKBONE_FILE)))
     expected = model.state_dict()
+    if stored:
+        state.update(_restore_reference(load_file(str(path / BACKBONE_FILE)), expected))
     unexpected = sorted(set(state) - set(expected))
     if unexpected:
         raise ValueError(

@@ -148,3 +148,19 @@ def test_import_pain3d_stays_light_until_load_model_is_used():
     code = ("import sys, pain3d; assert 'torch' not in sys.modules; "
             "assert callable(pain3d.load_model); assert 'torch' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_self_contained_checkpoint_stores_a_shared_backbone_once(tmp_path, make_model, images):
+    model = make_model()
+    save_checkpoint(model, tmp_path / "ck")
+    stored = load_file(str(tmp_path / "ck" / "backbone.safetensors"))
+    assert stored and not any(k.startswith("reference_encoder.") for k in stored)
+    # Different frozen weights (e.g. an imported model's merged patch embedding) are kept.
+    with torch.no_grad():
+        model.reference_encoder.model.embeddings.patch_embeddings.weight.mul_(2)
+    save_checkpoint(model, tmp_path / "ck2")
+    stored = load_file(str(tmp_path / "ck2" / "backbone.safetensors"))
+    assert [k for k in stored if k.startswith("reference_encoder.")] == [
+        "reference_encoder.model.embeddings.patch_embeddings.weight"]
+    x, n = images(1), images(1, seed=2)
+    assert torch.equal(load_model(tmp_path / "ck2")(x, neutral=n).pspi, model(x, neutral=n).pspi)
