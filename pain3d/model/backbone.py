@@ -261,8 +261,9 @@ def fingerprint(backbone: nn.Module) -> str:
     for name, p in sorted(backbone.named_parameters()):
         if "lora_" in name or p.requires_grad:
             continue
-        if name.endswith(("patch_embeddings.weight", "patch_embed.proj.weight",
-                          "patch_embed.proj.base_layer.weight", "norm.weight", "cls_token")):
+        if name.endswith(("patch_embeddings.weight", "patch_embeddings.base_layer.weight",
+                          "patch_embed.proj.weight", "patch_embed.proj.base_layer.weight",
+                          "norm.weight", "cls_token")):
             h.update(name.encode())
             h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]

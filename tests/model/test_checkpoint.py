@@ -164,3 +164,20 @@ def test_self_contained_checkpoint_stores_a_shared_backbone_once(tmp_path, make_
         "reference_encoder.model.embeddings.patch_embeddings.weight"]
     x, n = images(1), images(1, seed=2)
     assert torch.equal(load_model(tmp_path / "ck2")(x, neutral=n).pspi, model(x, neutral=n).pspi)
+
+
+def test_adapters_on_mlp_and_patch_embedding_round_trip(tmp_path, make_model, images):
+    from pain3d.model import LoraSettings
+
+    lora = LoraSettings(rank=2, alpha=4.0, dropout=0.0,
+                        targets=("q_proj", "v_proj", "up_proj", "down_proj", "patch_embeddings"))
+    for published in (False, True):
+        model = make_model(lora=lora, published_forward=published)
+        names = [n for n, p in model.named_parameters() if p.requires_grad and "lora_" in n]
+        assert any("patch_embeddings.lora_A" in n for n in names)
+        assert any("mlp.up_proj.lora_B" in n for n in names)
+        _perturb_trained(model)
+        save_checkpoint(model, tmp_path / str(published))
+        x, n = images(1), images(1, seed=2)
+        loaded = load_model(tmp_path / str(published))
+        assert torch.equal(loaded(x, neutral=n).pspi, model(x, neutral=n).pspi)
