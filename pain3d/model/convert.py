@@ -329,7 +329,8 @@ def import_published(
     for k, v in mapped.items():
         if v.shape != target[k].shape:
             raise ValueError(f"{k}: published shape {tuple(v.shape)} != {tuple(target[k].shape)}")
-    left = sorted(k for k in set(target) - set(mapped) if not k.endswith("mask_token"))
+    left = sorted(k for k in set(target) - set(mapped)
+                  if not k.endswith("mask_token") and target[k].numel())  # 0 registers
     if left:
         raise ValueError(f"published state dict lacks weights for {left[:5]} ({len(left)} in all)")
     model.load_state_dict(mapped, strict=False)

@@ -170,6 +170,16 @@ def test_published_single_image_model_imports_without_a_reference():
         assert torch.allclose(getattr(got, name), value, atol=1e-4), name
 
 
+def test_backbone_without_register_tokens_imports():
+    sd = {k: v for k, v in _fake_published_state().items() if not k.endswith("reg_token")}
+    model = import_published(sd, {"lora_alpha": ALPHA}, num_heads=HEADS)
+    assert model.encoder.num_register_tokens == 0
+    x, n = _images(1), _images(2)
+    with torch.no_grad():
+        got = model(x, neutral=n).pspi_unit
+    assert torch.allclose(got, _published_forward(sd, x, n)["pspi_unit"], atol=1e-4)
+
+
 def test_sizes_are_read_from_the_weights():
     cfg = published_config(_fake_published_state(), {"model_name":
                                                      "timm/vit_small_patch16_dinov3.lvd1689m"})
