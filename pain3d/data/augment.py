@@ -4,11 +4,14 @@ Images arrive from the loader as float32 in [0, 1] (not normalised). ``GpuAugmen
 per-sample parameters, applies
 
 1. one affine warp composing horizontal flip, rotation, translation and scale about the image
-   centre (a single resampling instead of three; zero padding as torchvision's defaults);
-2. colour jitter in a fixed order: brightness (multiplicative), contrast (blend with the
-   image's mean grey), saturation (blend with per-pixel grey), hue (rotation, ``hue`` is a
-   fraction of a full turn as in torchvision);
-3. Gaussian blur (kernel ``blur_kernel``, sigma drawn in ``blur_sigma``),
+   centre (a single ``grid_sample`` instead of three; zero padding as torchvision's defaults);
+2. colour jitter as one per-sample 3 x 3 linear map plus offset, composing in this order
+   brightness (multiplicative), contrast (blend with the image's mean grey), saturation
+   (blend with per-pixel grey) and hue (a rotation of the YIQ chroma plane; ``hue`` is a
+   fraction of a full turn as in torchvision), clamped once at the end. This is ~10x cheaper
+   than HSV round trips and matches torchvision except where intermediate values saturate;
+3. Gaussian blur (kernel ``blur_kernel``, sigma drawn in ``blur_sigma``; separable, checked
+   against ``kornia.filters.gaussian_blur2d`` in the tests),
 
 then normalises with the model's mean / std (``model.preprocessing``). In ``eval()`` mode it
 only normalises. The pain image and its neutral reference(s) get independent parameters, or
@@ -91,8 +94,38 @@ PRESETS: dict[str, AugmentConfig] = {
 }
 
 
-def _grey(x: torch.Tensor) -> torch.Tensor:
-    return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+_GREY = torch.tensor([0.299, 0.587, 0.114])
+_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_YIQ_INV = torch.linalg.inv(_YIQ)
+
+
+def gaussian_blur(x: torch.Tensor, k: int, sigma: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian blur with a per-sample sigma (reflect padding).
+
+    Args:
+        x: (B, C, H, W).
+        k: odd kernel size.
+        sigma: (B,) pixels; 0 leaves that sample unchanged.
+
+    A loop of ``k`` shifted multiply-adds per axis: for the small kernels used in
+    augmentation this is several times faster than a grouped convolution with per-sample
+    kernels (``kornia.filters.gaussian_blur2d``) and gives the same result.
+    """
+    b = x.shape[0]
+    r = k // 2
+    taps = torch.arange(-r, r + 1, device=x.device, dtype=x.dtype)
+    s = sigma.clamp_min(1e-6).view(b, 1)
+    wts = torch.exp(-(taps.view(1, -1) ** 2) / (2 * s**2))
+    wts = wts / wts.sum(dim=1, keepdim=True)  # (B, k); sigma -> 0 gives [0, .., 1, .., 0]
+    for dim in (3, 2):
+        pad = (r, r, 0, 0) if dim == 3 else (0, 0, r, r)
+        xp = torch.nn.functional.pad(x, pad, mode="reflect")
+        n = x.shape[dim]
+        out = xp.narrow(dim, 0, n) * wts[:, 0].view(b, 1, 1, 1)
+        for t in range(1, k):
+            out = out + xp.narrow(dim, t, n) * wts[:, t].view(b, 1, 1, 1)
+        x = out
+    return x
 
 
 class GpuAugment(nn.Module):
@@ -103,12 +136,16 @@ class GpuAugment(nn.Module):
         mean, std: per-channel normalisation from the model config (``model.preprocessing``).
         joint: the same parameters for an image and its neutral reference(s).
         seed: seed of the parameter generator (CPU), for reproducible runs.
+        normalize: normalise after augmenting (False keeps [0, 1] images, e.g. when the
+            augmentation runs in DataLoader workers on a CPU-only machine and the model
+            normalises later).
         **overrides: fields of the preset to change, e.g. ``flip=0.5``.
     """
 
     def __init__(self, preset: str | AugmentConfig = "synthetic",
                  mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-                 joint: bool = False, seed: int | None = None, **overrides: Any):
+                 joint: bool = False, seed: int | None = None, normalize: bool = True,
+                 **overrides: Any):
         super().__init__()
         if isinstance(preset, str):
             if preset not in PRESETS:
@@ -122,6 +159,7 @@ class GpuAugment(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1),
                              persistent=False)
         self.joint = joint
+        self.normalize = normalize
         self.gen = torch.Generator()
         if seed is not None:
             self.gen.manual_seed(int(seed))
@@ -167,34 +205,55 @@ class GpuAugment(nn.Module):
         m[:, 1, 2] = cy + p["ty"] * h - (m[:, 1, 0] * cx + m[:, 1, 1] * cy)
         return m
 
+    def colour_matrices(self, p: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Brightness, contrast, saturation and hue as one per-sample linear map.
+
+        Returns ``A`` (B, 3, 3) and ``c*b`` contrast-brightness factor (B,) so that
+        ``x' = A x + (1 - c) * b * mean_grey(x)``. Hue is a rotation of the chroma plane in
+        YIQ space (cheap and grey-preserving, close to torchvision's HSV hue shift).
+        Intermediate clamping between the four steps is dropped (one clamp at the end).
+        """
+        b = len(p["hue"])
+        w = _GREY.view(1, 1, 3)
+        eye = torch.eye(3).expand(b, 3, 3)
+        s = p["saturation"].view(b, 1, 1)
+        sat = s * eye + (1 - s) * w.expand(b, 3, 3)
+        theta = p["hue"] * 2 * math.pi
+        cos, sin = torch.cos(theta), torch.sin(theta)
+        rot = torch.zeros(b, 3, 3)
+        rot[:, 0, 0] = 1
+        rot[:, 1, 1], rot[:, 1, 2] = cos, -sin
+        rot[:, 2, 1], rot[:, 2, 2] = sin, cos
+        hue = _YIQ_INV @ rot @ _YIQ
+        cb = p["contrast"] * p["brightness"]
+        return cb.view(b, 1, 1) * (hue @ sat), cb
+
     def apply(self, x: torch.Tensor, p: dict[str, torch.Tensor]) -> torch.Tensor:
         """Augment (B, 3, H, W) in [0, 1] with parameters ``p``; returns [0, 1] images."""
-        import kornia
-
         c = self.cfg
         b, _, h, w = x.shape
-        dev = x.device
-        p = {k: v.to(dev) for k, v in p.items()}
+        dev, dt = x.device, x.dtype
         geometric = c.flip > 0 or c.rotation > 0 or c.translate > 0 or c.scale != (1.0, 1.0)
         if geometric:
-            m = self._matrices({k: v.cpu() for k, v in p.items()}, h, w).to(dev, x.dtype)
-            x = kornia.geometry.transform.warp_affine(x, m, (h, w), padding_mode="zeros",
-                                                      align_corners=True)
-        view = (b, 1, 1, 1)
-        if c.brightness > 0:
-            x = (x * p["brightness"].view(view)).clamp_(0, 1)
-        if c.contrast > 0:
-            mean = _grey(x).mean(dim=(1, 2, 3), keepdim=True)
-            x = ((x - mean) * p["contrast"].view(view) + mean).clamp_(0, 1)
-        if c.saturation > 0:
-            g = _grey(x)
-            x = ((x - g) * p["saturation"].view(view) + g).clamp_(0, 1)
-        if c.hue > 0:
-            x = kornia.enhance.adjust_hue(x, p["hue"] * 2 * math.pi).clamp_(0, 1)
+            # One resampling for flip + rotation + translation + scale: invert the pixel map
+            # (grid_sample pulls from the source) and express it in [-1, 1] coordinates.
+            m = torch.cat([self._matrices(p, h, w), torch.tensor([[[0.0, 0.0, 1.0]]]).expand(
+                b, 1, 3)], dim=1)
+            norm = torch.tensor([[2 / (w - 1), 0, -1], [0, 2 / (h - 1), -1], [0, 0, 1.0]])
+            theta = norm @ torch.linalg.inv(m) @ torch.linalg.inv(norm)
+            grid = torch.nn.functional.affine_grid(theta[:, :2].to(dev, dt), [b, 3, h, w],
+                                                   align_corners=True)
+            x = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros",
+                                                align_corners=True)
+        if c.brightness > 0 or c.contrast > 0 or c.saturation > 0 or c.hue > 0:
+            a, cb = self.colour_matrices(p)
+            grey_mean = (x.mean(dim=(2, 3)) @ _GREY.to(dev, dt))  # (B,)
+            offset = ((1 - p["contrast"]) * p["brightness"]).to(dev, dt) * grey_mean
+            x = torch.bmm(a.to(dev, dt), x.reshape(b, 3, h * w)).reshape(b, 3, h, w)
+            x = (x + offset.view(b, 1, 1, 1)).clamp_(0, 1)
         if c.blur_kernel:
-            sig = p["sigma"].to(x.dtype).view(b, 1).expand(b, 2).contiguous()
-            blurred = kornia.filters.gaussian_blur2d(x, (c.blur_kernel, c.blur_kernel), sig)
-            x = torch.where(p["blur"].view(view), blurred, x)
+            sigma = torch.where(p["blur"], p["sigma"], torch.zeros_like(p["sigma"]))
+            x = gaussian_blur(x, c.blur_kernel, sigma.to(dev, dt))
         return x
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
@@ -238,7 +297,26 @@ class GpuAugment(nn.Module):
                 else:
                     q = self.sample_params(b * n)
                 neutral = self.apply(flat, q).reshape(neutral.shape)
-        image = self.normalise(image)
-        if neutral is not None:
-            neutral = self.normalise(neutral)
+        if self.normalize:
+            image = self.normalise(image)
+            if neutral is not None:
+                neutral = self.normalise(neutral)
         return image, neutral
+
+
+class AugmentCollate:
+    """``collate`` followed by augmentation inside DataLoader workers (CPU-only training).
+
+    On a machine without a GPU the main process is the bottleneck if it augments every batch;
+    running the same batched augmentation in the workers spreads it over the cores. Use with
+    ``GpuAugment(..., normalize=False)`` so batches stay in [0, 1] and the model normalises.
+    """
+
+    def __init__(self, augment: GpuAugment):
+        self.augment = augment.train()
+
+    def __call__(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        from pain3d.data.common import collate
+
+        with torch.no_grad():
+            return self.augment(collate(samples))

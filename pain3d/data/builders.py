@@ -175,24 +175,31 @@ def train_sampler(dataset: PainDataset, cfg: DataConfig):
 
 
 def worker_init(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: one OpenCV thread per worker (workers are the
-    parallelism), and a fresh numpy seed per worker."""
-    import cv2
+    """DataLoader ``worker_init_fn``: one torch thread per worker (workers are the
+    parallelism) and a distinct numpy seed per worker. File handles are not opened here:
+    sources open them lazily on first use in each worker (see ``LazyHandle``)."""
     import torch
 
-    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
     np.random.seed((torch.initial_seed() + worker_id) % 2**32)
 
 
 def make_loader(dataset: PainDataset, batch_size: int, *, shuffle: bool = False,
-                sampler=None, num_workers: int = 2, drop_last: bool = False, **kwargs):
+                sampler=None, num_workers: int = 2, drop_last: bool = False,
+                augment=None, **kwargs):
     """A ``DataLoader`` with :func:`pain3d.data.collate`, per-worker set-up and, when workers
-    are used, persistent workers (handles opened once per worker for the whole run)."""
+    are used, persistent workers (handles opened once per worker for the whole run).
+
+    ``augment`` (a :class:`~pain3d.data.augment.GpuAugment`) runs the batched augmentation in
+    the workers instead of the training process: for CPU-only machines (see AugmentCollate).
+    """
     from torch.utils.data import DataLoader
 
+    from pain3d.data.augment import AugmentCollate
     from pain3d.data.common import collate
 
+    collate_fn = AugmentCollate(augment) if augment is not None else collate
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None,
-                      sampler=sampler, num_workers=num_workers, collate_fn=collate,
+                      sampler=sampler, num_workers=num_workers, collate_fn=collate_fn,
                       worker_init_fn=worker_init, drop_last=drop_last,
                       persistent_workers=num_workers > 0, **kwargs)

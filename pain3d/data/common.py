@@ -162,7 +162,10 @@ class FrameTable:
 
 
 def to_rgb_square(arr: np.ndarray, size: int | None) -> np.ndarray:
-    """Centre-crop to a square (when not square) and resize to ``size`` (INTER_AREA down).
+    """Centre-crop to a square (when not square) and resize to ``size``.
+
+    Resizing uses Pillow (antialiased bilinear), not OpenCV: OpenCV's thread pool, once used
+    in a parent process, can deadlock in forked DataLoader workers.
 
     Args:
         arr: (H, W, 3) uint8 RGB.
@@ -170,16 +173,16 @@ def to_rgb_square(arr: np.ndarray, size: int | None) -> np.ndarray:
     """
     if size is None:
         return arr
-    import cv2
-
     h, w = arr.shape[:2]
     if h != w:
         s = min(h, w)
         y0, x0 = (h - s) // 2, (w - s) // 2
         arr = arr[y0:y0 + s, x0:x0 + s]
     if arr.shape[0] != size:
-        interp = cv2.INTER_AREA if arr.shape[0] > size else cv2.INTER_LINEAR
-        arr = cv2.resize(arr, (size, size), interpolation=interp)
+        from PIL import Image
+
+        arr = np.array(Image.fromarray(np.ascontiguousarray(arr)).resize(
+            (size, size), Image.Resampling.BILINEAR))
     return np.ascontiguousarray(arr)
 
 
@@ -206,6 +209,8 @@ def decode_image(data: bytes | np.ndarray, size: int | None, where: str) -> np.n
             if size is not None and im.format == "JPEG":
                 im.draft("RGB", (size, size))
             im = im.convert("RGB")
+            if size is not None and im.width == im.height and im.width != size:
+                im = im.resize((size, size), Image.Resampling.BILINEAR)
             arr = np.array(im)  # writable, so torch.from_numpy needs no copy
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{where}: not a readable image ({exc.__class__.__name__}: {exc})"

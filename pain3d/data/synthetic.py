@@ -67,7 +67,7 @@ ANNOTATION_SUFFIX = "_annotations.json"
 
 
 def parse_names(names: Sequence[str]) -> dict[str, np.ndarray]:
-    """Parse published image names (vectorised).
+    """Parse published image names (one compiled expression per name).
 
     Args:
         names: (N,) file or member names (a leading folder is allowed).
@@ -77,26 +77,40 @@ def parse_names(names: Sequence[str]) -> dict[str, np.ndarray]:
         (``flame_sample_XXXX_pain_Y`` / ``..._neutral``), ``identity`` (N,) int64,
         ``config`` (N,) int64 (0 = neutral), ``view`` (N,) int64 (0 when the name has none).
     """
-    import pandas as pd
-
-    s = pd.Series(np.asarray(names, dtype=str), dtype=object)
-    m = s.str.extract(NAME_RE)
-    ok = m["base"].notna().to_numpy()
-    view = m["rest"].fillna("").str.extract(VIEW_RE)[0]
-    return {
-        "ok": ok,
-        "base": m["base"].fillna("").to_numpy(dtype=str),
-        "identity": pd.to_numeric(m["identity"], errors="coerce").fillna(-1).to_numpy(np.int64),
-        "config": pd.to_numeric(m["config"], errors="coerce").fillna(0).to_numpy(np.int64),
-        "view": pd.to_numeric(view, errors="coerce").fillna(0).to_numpy(np.int64),
-    }
+    n = len(names)
+    ok = np.zeros(n, bool)
+    base = [""] * n
+    ident = np.full(n, -1, np.int64)
+    config = np.zeros(n, np.int64)
+    view = np.zeros(n, np.int64)
+    search, view_search = NAME_RE.search, VIEW_RE.search
+    for i, name in enumerate(names):
+        m = search(name)
+        if m is None:
+            continue
+        ok[i] = True
+        base[i] = m.group("base")
+        ident[i] = int(m.group("identity"))
+        c = m.group("config")
+        if c:
+            config[i] = int(c)
+        rest = m.group("rest")
+        if rest:
+            v = view_search(rest)
+            if v:
+                view[i] = int(v.group(1))
+    return {"ok": ok, "base": np.array(base, dtype=str), "identity": ident, "config": config,
+            "view": view}
 
 
 def parse_annotation(data: bytes | str, where: str) -> tuple[np.ndarray, float]:
-    """Labels of one annotation JSON (AU4..AU43 required, PSPI optional and preferred).
+    """Raw labels of one annotation JSON: ``(AUs (6,) float64, stored PSPI or NaN)``.
+
+    Only the structure is checked here (valid JSON object, all six AUs present and numeric);
+    ranges are checked for all annotations at once by :func:`validate_labels`.
 
     Raises:
-        DataError: naming ``where`` for malformed JSON, a missing AU or an out-of-range value.
+        DataError: naming ``where`` for malformed JSON, a missing or non-numeric AU.
     """
     try:
         obj = json.loads(data)
@@ -104,15 +118,56 @@ def parse_annotation(data: bytes | str, where: str) -> tuple[np.ndarray, float]:
         raise DataError(f"{where}: malformed JSON ({exc})") from exc
     if not isinstance(obj, dict):
         raise DataError(f"{where}: expected a JSON object with AU4..AU43, got {type(obj).__name__}")
-    aus = {}
-    for name in AU_NAMES:
-        for key in (name, f"AU0{name[2:]}" if len(name) == 3 else name):
-            if key in obj:
-                aus[name] = obj[key]
-                break
-        else:
+    out = np.empty(len(AU_NAMES), np.float64)
+    for j, name in enumerate(AU_NAMES):
+        v = obj.get(name, obj.get(f"AU0{name[2:]}") if len(name) == 3 else None)
+        if v is None:
             raise DataError(f"{where}: missing key {name!r} (need {', '.join(AU_NAMES)})")
-    return checked_labels(aus, obj.get("PSPI"), where)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise DataError(f"{where}: {name} = {v!r} is not a number")
+        out[j] = v
+    given = obj.get("PSPI")
+    if given is not None and (isinstance(given, bool) or not isinstance(given, (int, float))):
+        raise DataError(f"{where}: PSPI = {given!r} is not a number")
+    return out, (float("nan") if given is None else float(given))
+
+
+def validate_labels(au: np.ndarray, given: np.ndarray, wheres: Sequence[str],
+                    report: SkipReport | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check many annotations at once; a stored PSPI (non-NaN) is preferred, as published.
+
+    Args:
+        au: (M, 6) raw AU values.
+        given: (M,) stored PSPI or NaN.
+        wheres: (M,) names for messages.
+        report: collects bad rows (None: raise on the first).
+
+    Returns:
+        ``au`` (M, 6) float32, ``pspi`` (M,) float32, ``ok`` (M,) bool.
+    """
+    ok = np.ones(len(au), bool)
+    try:
+        au_vector(au) if len(au) else None
+        bad = np.zeros(len(au), bool)
+    except AUValueError:
+        bad = np.ones(len(au), bool)  # locate the offending rows one by one below
+    has = ~np.isnan(given)
+    bad |= has & ~((given >= 0) & (given <= 16))
+    for i in np.flatnonzero(bad):
+        try:
+            checked_labels(au[i], None if np.isnan(given[i]) else given[i], wheres[i])
+        except DataError as exc:
+            fail_or_skip(report, wheres[i].rsplit("/", 1)[-1].removesuffix(ANNOTATION_SUFFIX),
+                         str(exc))
+            ok[i] = False
+    value = pspi_of(au, validate=False) if len(au) else np.zeros(0)
+    differs = has & ok & (np.abs(np.where(has, given, 0) - value) > 1e-3)
+    if differs.any():
+        log.warning("%d annotation(s) store a PSPI that differs from their AUs' PSPI; the "
+                    "stored value is used (published convention), e.g. %s",
+                    int(differs.sum()), wheres[int(np.flatnonzero(differs)[0])])
+    value = np.where(has, given, value)
+    return au.astype(np.float32), value.astype(np.float32), ok
 
 
 def read_split_csv(path: Path) -> dict[int, str]:
@@ -164,7 +219,7 @@ def default_split(identities: np.ndarray, seed: int = 0,
 
 def build_table(
     keys: Sequence[str],
-    annotation: Callable[[str], tuple[np.ndarray, float] | None],
+    annotation: Callable[[str], tuple[np.ndarray, float, str] | None],
     splits: dict[int, str] | None,
     report: SkipReport | None,
 ) -> tuple[FrameTable, np.ndarray]:
@@ -172,7 +227,8 @@ def build_table(
 
     Args:
         keys: (N,) image names or relative paths.
-        annotation: base name -> labels, or None when it has no JSON (an error for pain).
+        annotation: base name -> ``(raw AUs (6,), stored PSPI or NaN, where)`` from
+            :func:`parse_annotation`, or None when it has no JSON (an error for pain).
         splits: identity -> split; None gives the default 70/20/10 split by identity.
         report: collects skipped items (None: raise on the first problem).
 
@@ -185,25 +241,36 @@ def build_table(
     if (~keep).any():
         log.info("ignored %d file(s) that do not follow the flame_sample_XXXX naming, e.g. %s",
                  int((~keep).sum()), keys[~keep][0])
+    pain = np.flatnonzero(keep & (p["config"] > 0))
+    bases, inverse = np.unique(p["base"][pain], return_inverse=True)
+    raw = np.zeros((len(bases), len(AU_NAMES)), np.float64)
+    given = np.full(len(bases), np.nan)
+    found = np.zeros(len(bases), bool)
+    wheres = list(bases)
+    for j, base in enumerate(bases.tolist()):
+        try:
+            lab = annotation(base)
+        except DataError as exc:
+            fail_or_skip(report, base, str(exc))
+            continue
+        if lab is None:
+            first = keys[pain[np.flatnonzero(inverse == j)[0]]]
+            fail_or_skip(report, str(first), f"missing annotation: no {base}{ANNOTATION_SUFFIX}")
+            continue
+        raw[j], given[j], wheres[j] = lab[0], lab[1], lab[2]
+        found[j] = True
+    au_b, ps_b, ok_b = validate_labels(raw[found], given[found],
+                                       [w for w, f in zip(wheres, found, strict=True) if f],
+                                       report)
+    good = np.zeros(len(bases), bool)
+    good[np.flatnonzero(found)[ok_b]] = True
+    au_all = np.zeros((len(bases), len(AU_NAMES)), np.float32)
+    ps_all = np.zeros(len(bases), np.float32)
+    au_all[found], ps_all[found] = au_b, ps_b
     au = np.zeros((len(keys), len(AU_NAMES)), np.float32)
     ps = np.zeros(len(keys), np.float32)
-    labels: dict[str, tuple[np.ndarray, float] | None] = {}
-    for i in np.flatnonzero(keep & (p["config"] > 0)):
-        base = p["base"][i]
-        if base not in labels:
-            try:
-                labels[base] = annotation(base)
-                if labels[base] is None:
-                    fail_or_skip(report, str(keys[i]),
-                                 f"missing annotation: no {base}{ANNOTATION_SUFFIX}")
-            except DataError as exc:
-                fail_or_skip(report, base, str(exc))
-                labels[base] = None
-        lab = labels[base]
-        if lab is None:
-            keep[i] = False
-        else:
-            au[i], ps[i] = lab
+    au[pain], ps[pain] = au_all[inverse], ps_all[inverse]
+    keep[pain[~good[inverse]]] = False
     if splits is None:
         splits = default_split(p["identity"][keep])
         log.info("no split file: using a deterministic 70/20/10 split by identity")
@@ -436,11 +503,13 @@ def _index_folder(root: Path, split_path: Path | None, cache: Path, report: Skip
         return idx
     ann_set = set(ann_names)
 
-    def annotation(base: str) -> tuple[np.ndarray, float] | None:
+    def annotation(base: str) -> tuple[np.ndarray, float, str] | None:
         fn = base + ANNOTATION_SUFFIX
         if fn not in ann_set:
             return None
-        return parse_annotation((ann_dir / fn).read_bytes(), str(ann_dir / fn))
+        where = os.path.join(ann_dir, fn)
+        with open(where, "rb") as fh:
+            return (*parse_annotation(fh.read(), where), where)
 
     keys = [f"meshes_inpainted/{n}" for n in names]
     table, _ = build_table(keys, annotation, _splits(split_path), report)
@@ -465,7 +534,7 @@ def _index_hub(root: Path, split_path: Path | None, cache: Path, report: SkipRep
     ann_pos = {os.path.basename(n): i for i, n in enumerate(anns["name"])}
     fds: dict[int, int] = {}
 
-    def annotation(base: str) -> tuple[np.ndarray, float] | None:
+    def annotation(base: str) -> tuple[np.ndarray, float, str] | None:
         i = ann_pos.get(base + ANNOTATION_SUFFIX)
         if i is None:
             return None
@@ -473,7 +542,8 @@ def _index_hub(root: Path, split_path: Path | None, cache: Path, report: SkipRep
         if s not in fds:
             fds[s] = os.open(anns["tars"][s], os.O_RDONLY)
         data = os.pread(fds[s], int(anns["size"][i]), int(anns["offset"][i]))
-        return parse_annotation(data, f"{ann_shards[s]}:{anns['name'][i]}")
+        where = f"{ann_shards[s]}:{anns['name'][i]}"
+        return (*parse_annotation(data, where), where)
 
     is_img = np.char.endswith(np.char.lower(imgs["name"]), IMAGE_EXTS[0])
     for ext in IMAGE_EXTS[1:]:

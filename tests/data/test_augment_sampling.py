@@ -141,3 +141,45 @@ def test_two_workers_read_hub_shards_with_per_worker_handles(hub_ds, tmp_path):
             assert decode_colour(img)[:2] == (m["identity"], m["frame"])
             seen += 1
     assert seen == len(ds)
+
+
+def test_colour_jitter_matches_the_step_by_step_definition_away_from_clipping():
+    x = 0.3 + 0.4 * _img(5)
+    aug = GpuAugment("none", seed=0, brightness=0.2, contrast=0.2, saturation=0.3).train()
+    p = aug.sample_params(5)
+    y = aug.apply(x, p)
+    grey = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    v = (1, 1, 1)
+    z = x * p["brightness"].view(-1, *v)
+    m = (z * grey).sum(1, keepdim=True).mean(dim=(2, 3), keepdim=True)
+    z = (z - m) * p["contrast"].view(-1, *v) + m
+    g = (z * grey).sum(1, keepdim=True)
+    z = ((z - g) * p["saturation"].view(-1, *v) + g).clamp(0, 1)
+    torch.testing.assert_close(y, z, atol=1e-5, rtol=0)
+
+
+def test_hue_and_saturation_leave_grey_images_grey():
+    x = _img(4)[:, :1].repeat(1, 3, 1, 1)
+    y = GpuAugment("none", seed=1, saturation=0.5, hue=0.5).train().apply(
+        x, GpuAugment("none", seed=1, saturation=0.5, hue=0.5).sample_params(4))
+    torch.testing.assert_close(y, x, atol=1e-5, rtol=0)
+
+
+def test_separable_blur_equals_kornia_gaussian_blur():
+    import kornia
+
+    from pain3d.data.augment import gaussian_blur
+
+    x = _img(3, 20)
+    sigma = torch.tensor([0.3, 1.0, 2.0])
+    ref = kornia.filters.gaussian_blur2d(x, (3, 3), sigma.view(3, 1).expand(3, 2).contiguous())
+    torch.testing.assert_close(gaussian_blur(x, 3, sigma), ref, atol=1e-5, rtol=0)
+    torch.testing.assert_close(gaussian_blur(x, 5, torch.zeros(3)), x)
+
+
+def test_augmentation_in_workers_keeps_images_in_unit_range(folder_ds):
+    ds = synthetic_dataset(folder_ds, "train", size=16)
+    aug = GpuAugment("synthetic", seed=0, normalize=False)
+    batch = next(iter(make_loader(ds, batch_size=4, num_workers=0, augment=aug)))
+    assert batch["image"].shape == (4, 3, 16, 16) and batch["neutral"].shape == (4, 3, 16, 16)
+    assert 0 <= float(batch["image"].min()) and float(batch["image"].max()) <= 1
