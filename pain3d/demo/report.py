@@ -60,7 +60,7 @@ def _num(v: Any, digits: int = 3) -> str:
         return html.escape(str(v))
     if not np.isfinite(f):
         return "n/a"
-    return f"{f:.{digits}f}" if not float(f).is_integer() or digits == 0 else f"{int(f)}"
+    return f"{f:.{digits}f}"
 
 
 def training_curve(run_dir: Path, path: Path) -> Path | None:
@@ -203,8 +203,9 @@ def write_demo_report(ctx: dict[str, Any]) -> Path:
                 if k != "reference" and not k.startswith(("n_", "threshold"))
                 and not (trivial and k in ("f1_1", "f1_macro", "auroc_1"))]
         n_test = ds["identities_by_split"]["test"] if ds else "?"
-        parts.append(f"<p>Test split: {n_test} held-out identities, "
-                     f"{html.escape(str(tm['reference']))} neutral references; F1 thresholds "
+        parts.append(f"<p>Test split: {n_test} held-out identities, each pain image "
+                     "compared with the neutral render of the same identity and view (scored "
+                     f"as <code>{html.escape(str(tm['reference']))}</code>); F1 thresholds "
                      "calibrated on training predictions (honest protocol). A constant "
                      "prediction would give Pearson r = 0 and AUROC = 0.5.</p>")
         bl = numbers.get("baseline")
@@ -220,6 +221,21 @@ def write_demo_report(ctx: dict[str, Any]) -> Path:
                          "images carry for a method told where to look.</p>")
         else:
             parts.append(_table(rows, ("metric", "value")))
+        r, m = tm.get("pcc"), tm.get("mae")
+        if r is None or r < 0.2:
+            parts.append("<p class='note'><b>Verdict:</b> in this run the tiny ViTPain did "
+                         f"<b>not</b> learn to rank pain on new identities (Pearson r = "
+                         f"{_num(r)}, MAE {_num(m)}"
+                         + (f" vs {_num(bl.get('mae_constant'))} for predicting the training "
+                            f"mean; the pixel-difference baseline reaches r = "
+                            f"{_num(bl.get('pcc'))}, so the images do carry the signal"
+                            if bl else "") +
+                         "). A frozen, randomly initialised backbone adapted for a few hundred "
+                         "CPU steps is too weak; this is the expected outcome of the CPU demo, "
+                         "not a result about ViTPain.</p>")
+        else:
+            parts.append(f"<p><b>Verdict:</b> the tiny ViTPain learned a usable ranking on new "
+                         f"identities (Pearson r = {_num(r)}, MAE {_num(m)}).</p>")
         if trivial:
             parts.append("<p class='note'>The test samples are pain configurations only (the "
                          "synthetic neutral renders serve as references, not as PSPI-0 "
@@ -256,6 +272,15 @@ def write_demo_report(ctx: dict[str, Any]) -> Path:
         parts.append(_img(out / "timeline.png", "predicted vs true PSPI over time"))
         pr = ctx.get("predict")
         if pr is not None:
+            y = pr["frames"]["pspi"].to_numpy(dtype=float)
+            if np.isfinite(y).sum() > 1 and np.nanstd(y) < 0.5:
+                parts.append("<p class='note'>The predicted timeline is flat (standard "
+                             f"deviation {np.nanstd(y):.2f} PSPI): the model of this run "
+                             "predicts nearly the same value for every face (see the verdict "
+                             "above). The detection, alignment, reference choice and per-frame "
+                             "table work; the model does not yet.</p>")
+        pr = ctx.get("predict")
+        if pr is not None:
             strip = frame_strip(ctx["video"]["frames"], pr["crops"], pr["frames"],
                                 out / "video_strip.png")
             parts.append("<p>Frames (top), the aligned crops the model saw (middle), predicted "
@@ -271,7 +296,15 @@ def write_demo_report(ctx: dict[str, Any]) -> Path:
                  "synthetic faces says nothing about real patients. Real-data evaluation "
                  "(UNBC-McMaster, <code>pain3d cv</code>) is the measure that matters.</li>"
                  "<li>The video's reference frames are chosen without labels; a face already in "
-                 "pain during the first seconds would bias every prediction.</li></ul>")
+                 "pain during the first seconds would bias every prediction.</li>"
+                 "<li>Synthetic training uses the neutral renders only as references, never as "
+                 "PSPI-0 samples (as <code>pain3d.train</code> reads the data today), so the "
+                 "model never sees a face without pain: it cannot learn to output 0 for the "
+                 "neutral phases of the video, and P(PSPI&ge;1) stays near 1.</li>"
+                 "<li>Training crops are the generator's full renders; at inference faces are "
+                 "cropped with mediapipe landmarks (<code>pain3d.data.align</code>), which "
+                 "frames the face about 1.2&times; tighter (compare the two rows of the video "
+                 "strip).</li></ul>")
     if ctx.get("tracebacks"):
         parts.append("<h2>Errors</h2>")
         for name, tb in ctx["tracebacks"].items():

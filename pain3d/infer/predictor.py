@@ -161,14 +161,19 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, cfg: PredictConfig | None = None) -> Predictor:
-        """Load a checkpoint directory written by ``pain3d.model.save_checkpoint``."""
+        """Load a checkpoint directory written by ``pain3d.model.save_checkpoint``.
+
+        A training run folder (holding ``model/``) is accepted too.
+        """
         from pain3d.model import load_model
 
         p = Path(path)
         if not p.exists():
             raise FileNotFoundError(f"checkpoint {p} does not exist; train one with "
                                     "`pain3d train` or run `pain3d demo`")
-        return cls(load_model(p), cfg)
+        if not (p / "config.json").is_file() and (p / "model" / "config.json").is_file():
+            p = p / "model"  # a run folder: its selected model
+        return cls(load_model(p, device=(cfg or PredictConfig()).device), cfg)
 
     # -- faces ---------------------------------------------------------------------------
     @property

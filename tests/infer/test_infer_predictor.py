@@ -60,8 +60,10 @@ def test_multi_shot_reference_averages_over_references(predictor, photo):
     assert p.pspi == pytest.approx(np.mean(singles), abs=1e-4)
 
 
-def test_from_checkpoint_reproduces_the_model(checkpoint, predictor, photo):
-    loaded = Predictor.from_checkpoint(checkpoint)
+@pytest.mark.parametrize("run_folder", [False, True])
+def test_from_checkpoint_reproduces_the_model(checkpoint, predictor, photo, run_folder):
+    # a run folder holding model/ is accepted as well as the model folder itself
+    loaded = Predictor.from_checkpoint(checkpoint.parent if run_folder else checkpoint)
     try:
         ref = shifted(photo, 5, 3)
         assert loaded.predict(photo, reference=ref).pspi == pytest.approx(
