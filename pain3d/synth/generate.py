@@ -12,7 +12,6 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -88,33 +87,47 @@ def _is_extra(path: str) -> bool:
 
 
 class _Writer:
-    """Places the loose files of units: at the root, or in staging for hub-only datasets."""
+    """Places unit files: loose at the root, or for hub-only datasets one staged plain tar
+    per identity (few large files instead of ~44 small ones each) until its shards exist."""
 
     def __init__(self, root: Path, cfg: GenerateConfig) -> None:
         self.root, self.cfg = root, cfg
         self.staged = cfg.layout == "hub"
 
-    def location(self, rel: str) -> Path:
-        if self.staged and not _is_extra(rel):
-            return state.staging_dir(self.root) / rel
-        return self.root / rel
+    def staged_unit(self, identity: int) -> Path:
+        return state.staging_dir(self.root) / f"{identity:05d}.tar"
 
-    def write(self, files: dict[str, bytes]) -> None:
-        for rel in sorted(files):
-            atomic_write_bytes(self.location(rel), files[rel])
+    def write(self, identity: int, files: dict[str, bytes]) -> None:
+        loose = {k: v for k, v in files.items() if not self.staged or _is_extra(k)}
+        for rel in sorted(loose):
+            atomic_write_bytes(self.root / rel, loose[rel])
+        if self.staged:
+            layout.write_tar(self.staged_unit(identity),
+                             {k: v for k, v in files.items() if not _is_extra(k)})
+
+    def unit_files(self, unit: UnitSpec, folders: tuple[str, ...]) -> dict[str, bytes]:
+        """The unit's files of some hub folders, from staging or the loose layout."""
+        if self.staged:
+            return layout.read_tar_members(self.staged_unit(unit.identity.index))
+        paths = layout.unit_paths(self.cfg, unit)
+        return {rel: (self.root / rel).read_bytes() for f in folders for rel in paths[f]}
+
+    def _shards_done(self, identity: int) -> bool:
+        s = layout.shard_of(self.cfg, identity)
+        return all(state.shard_done(self.root, layout.shard_path(self.cfg, f, s), f, s)
+                   for f in layout.HUB_FOLDERS)
 
     def unit_done(self, unit: UnitSpec) -> bool:
         files = state.read_unit(self.root, unit.identity.index)
         if files is None:
             return False
-        shard = layout.shard_of(self.cfg, unit.identity.index)
+        if self.staged and not (self.staged_unit(unit.identity.index).is_file()
+                                or self._shards_done(unit.identity.index)):
+            return False
         for rel, size in files.items():
             if self.staged and not _is_extra(rel):
-                folder = "images" if rel.startswith(layout.IMAGES_DIR) else rel.split("/")[0]
-                if state.shard_done(self.root, layout.shard_path(self.cfg, folder, shard),
-                                    folder, shard):
-                    continue
-            p = self.location(rel)
+                continue
+            p = self.root / rel
             if not p.is_file() or p.stat().st_size != size:
                 return False
         return True
@@ -156,7 +169,7 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
             u.n_images for u in todo), opts.progress) as bar:
         for res in run_units(cfg, todo, engine=opts.engine, workers=workers,
                              ray_address=opts.ray_address):
-            writer.write(res.files)
+            writer.write(res.identity, res.files)
             state.mark_unit(root, res.identity, {k: len(v) for k, v in res.files.items()})
             peak_rss = max(peak_rss, res.peak_rss_mb)
             worker_cpu += res.cpu_seconds
@@ -200,33 +213,38 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
     return summary
 
 
-def _shard_members(plan: DatasetPlan, writer: _Writer, folder: str,
-                   shard: int) -> Iterator[tuple[str, bytes]]:
+def _pack_shard(root: Path, plan: DatasetPlan, writer: _Writer, shard: int) -> None:
+    """Write the missing folders' tar.gz of one shard, reading each identity once."""
     cfg = plan.config
-    for i in layout.shard_identities(cfg, shard):
-        for rel in layout.unit_paths(cfg, plan.units[i])[folder]:
-            yield layout.member_name(folder, rel), writer.location(rel).read_bytes()
+    folders = tuple(f for f in layout.HUB_FOLDERS
+                    if not state.shard_done(root, layout.shard_path(cfg, f, shard), f, shard))
+    if not folders:
+        return
+    tars = {f: layout.TarGzWriter(root / layout.shard_path(cfg, f, shard), layout.gzip_level(f))
+            for f in folders}
+    try:
+        for i in layout.shard_identities(cfg, shard):
+            unit = plan.units[i]
+            files = writer.unit_files(unit, folders)
+            paths = layout.unit_paths(cfg, unit)
+            for f in folders:
+                for rel in paths[f]:
+                    tars[f].add(layout.member_name(f, rel), files[rel])
+    except BaseException:
+        for t in tars.values():
+            t.abort()
+        raise
+    for f, t in tars.items():
+        t.commit()
+        state.mark_shard(root, f, shard, t.members, t.path.stat().st_size)
 
 
 def _pack_shards(root: Path, plan: DatasetPlan, writer: _Writer, workers: int) -> None:
     cfg = plan.config
-    jobs = [
-        (folder, s)
-        for s in range(layout.n_shards(cfg))
-        for folder in layout.HUB_FOLDERS
-        if not state.shard_done(root, layout.shard_path(cfg, folder, s), folder, s)
-    ]
-
-    def pack(job: tuple[str, int]) -> None:
-        folder, s = job
-        rel = layout.shard_path(cfg, folder, s)
-        members = list(_shard_members(plan, writer, folder, s))
-        layout.write_tar_gz(root / rel, members, level=layout.gzip_level(folder))
-        state.mark_shard(root, folder, s, len(members), (root / rel).stat().st_size)
-
+    log.info("packing %d shards per hub folder", layout.n_shards(cfg))
     # zlib releases the GIL, so threads pack shards in parallel.
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(pack, jobs))
+        list(pool.map(lambda s: _pack_shard(root, plan, writer, s), range(layout.n_shards(cfg))))
     hub = root / layout.hub_root(cfg)
     for folder in layout.HUB_FOLDERS:
         files = sum(len(layout.unit_paths(cfg, u)[folder]) for u in plan.units)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import tarfile
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -113,25 +115,71 @@ def shard_identities(cfg: GenerateConfig, shard: int) -> range:
     return range(start, min(start + cfg.shard_identities, cfg.identities))
 
 
-def write_tar_gz(path: Path, members: Iterable[tuple[str, bytes]], level: int = 6) -> None:
-    """Write a tar.gz whose bytes depend only on the member names, order and contents.
+class TarGzWriter:
+    """A tar.gz whose bytes depend only on the member names, order and contents.
 
-    Fixed mtime, uid/gid, owner names and mode; gzip header without name or time.
-    Written to a temporary name and renamed, so ``path`` is absent or complete.
+    Fixed mtime, uid/gid, owner names and mode; gzip header without name or time. Members go
+    to a temporary file beside ``path``, renamed onto it by :meth:`commit`, so ``path`` is
+    absent or complete.
     """
+
+    def __init__(self, path: Path, level: int = 6) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                   dir=self.path.parent)
+        self._tmp = Path(tmp)
+        self._raw = os.fdopen(fd, "wb")
+        self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw,
+                                 compresslevel=level, mtime=0)
+        self._tar = tarfile.open(fileobj=self._gz, mode="w", format=tarfile.GNU_FORMAT)
+        self.members = 0
+
+    def add(self, name: str, data: bytes) -> None:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        info.mtime = 0
+        info.mode = 0o644
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        self._tar.addfile(info, io.BytesIO(data))
+        self.members += 1
+
+    def _close(self) -> None:
+        for f in (self._tar, self._gz, self._raw):
+            f.close()
+
+    def commit(self) -> None:
+        self._close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            self._close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+
+def write_tar_gz(path: Path, members: Iterable[tuple[str, bytes]], level: int = 6) -> None:
+    """Write ``members`` (name, bytes) as a deterministic tar.gz (see :class:`TarGzWriter`)."""
+    w = TarGzWriter(path, level)
+    try:
+        for name, data in members:
+            w.add(name, data)
+    except BaseException:
+        w.abort()
+        raise
+    w.commit()
+
+
+def write_tar(path: Path, files: dict[str, bytes]) -> None:
+    """A plain tar of ``files`` (sorted), written atomically (staging of hub-only runs)."""
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as raw:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=level,
-                               mtime=0) as gz:
-                with tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
-                    for name, data in members:
-                        info = tarfile.TarInfo(name)
-                        info.size = len(data)
-                        info.mtime = 0
-                        info.mode = 0o644
-                        info.uid = info.gid = 0
-                        info.uname = info.gname = ""
-                        tar.addfile(info, io.BytesIO(data))
+        with tarfile.open(tmp, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for name in sorted(files):
+                info = tarfile.TarInfo(name)
+                info.size = len(files[name])
+                tar.addfile(info, io.BytesIO(files[name]))
 
 
 def gzip_level(folder: str) -> int:
@@ -139,9 +187,9 @@ def gzip_level(folder: str) -> int:
 
 
 def read_tar_members(path: Path) -> dict[str, bytes]:
-    """All regular members of a tar.gz, name -> bytes."""
+    """All regular members of a tar or tar.gz, name -> bytes."""
     out = {}
-    with tarfile.open(path, mode="r:gz") as tar:
+    with tarfile.open(path, mode="r:*") as tar:
         for info in tar:
             if info.isfile():
                 fh = tar.extractfile(info)

@@ -159,9 +159,10 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_resume_after_sigkill_of_a_real_run_gives_the_same_files(tmp_path):
+@pytest.mark.parametrize("layout", ["both", "hub"])
+def test_resume_after_sigkill_of_a_real_run_gives_the_same_files(tmp_path, layout):
     cfg_args = ["--identities", "8", "--per-identity", "2", "--views", "2", "--size", "32",
-                "--seed", "3", "--layout", "both", "--renderer",
+                "--seed", "3", "--layout", layout, "--renderer",
                 "pain3d.synth.testing:SlowPlainRenderer", "--workers", "2", "--no-progress"]
     env = {**os.environ, "PAIN3D_TEST_DELAY": "1.0"}
     root = tmp_path / "killed"
@@ -265,3 +266,14 @@ def test_the_data_readers_index_what_generate_writes(dataset_both, tmp_path):
         assert np.isclose(t.pspi.sum(), df["PSPI"].sum())
     hub = synthetic.index_synthetic(root / "hub", layout="hub", cache_dir=tmp_path / "hub").table
     assert len(hub.key) == len(df) and np.isclose(hub.pspi.sum(), df["PSPI"].sum())
+
+
+def test_hub_only_resume_rebuilds_a_lost_shard(tmp_path):
+    cfg = tiny_config(layout="hub")
+    ref = tree_digest(make(tmp_path / "ref", cfg))
+    root = make(tmp_path / "ds", cfg)
+    (root / "heatmaps" / "heatmaps_00001.tar.gz").unlink()
+    (root / ".pain3d" / "shards" / "heatmaps_00001.json").unlink()
+    s = generate(cfg, RunOptions(out=root, workers=1, progress=False))
+    assert s.units_rendered == 1  # identity 2, the only one of shard 1 (2 identities a shard)
+    assert tree_digest(root) == ref and not (root / ".pain3d" / "staging").exists()
