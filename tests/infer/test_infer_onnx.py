@@ -32,3 +32,14 @@ def test_parity_check_catches_a_different_model(tiny_model, tmp_path):
             p.add_(torch.from_numpy(np.full(p.shape, 0.05, np.float32)))
     with pytest.raises(ValueError, match="does not match"):
         check_parity(other, path)
+
+
+def test_cli_export_onnx_writes_graph_and_reports_parity(checkpoint, tmp_path, capsys):
+    from pain3d.cli import main
+
+    out = tmp_path / "m.onnx"
+    assert main(["export-onnx", "--checkpoint", str(checkpoint), "--out", str(out),
+                 "--references", "2"]) == 0
+    assert out.is_file() and "max |ONNX - PyTorch|" in capsys.readouterr().out
+    meta = json.loads(out.with_suffix(".preprocessing.json").read_text())
+    assert meta["references"] == 2 and meta["opset"] == 17

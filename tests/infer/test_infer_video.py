@@ -7,7 +7,7 @@ import json
 import cv2
 import numpy as np
 import pandas as pd
-from infer_frames import blank, shifted
+from infer_frames import blank, face_photo, shifted
 
 from pain3d.cli import main
 from pain3d.infer.pipeline import predict_video
@@ -80,3 +80,21 @@ def test_cli_image_without_reference_is_a_clear_error(checkpoint, photo, tmp_pat
     cv2.imwrite(str(img), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
     assert main(["predict", str(img), "--checkpoint", str(checkpoint)]) == 2
     assert "neutral reference" in capsys.readouterr().err
+
+
+def test_frame_step_and_max_frames_select_the_analysed_frames(tiny_model, video_path):
+    from pain3d.infer.predictor import PredictConfig, Predictor
+
+    p = Predictor(tiny_model, PredictConfig(frame_step=3, max_frames=10, reference_seconds=1.0))
+    try:
+        res = predict_video(p, video_path, reference=face_frame())
+    finally:
+        p.close()
+    assert res.frames["frame"].tolist() == [0, 3, 6, 9]
+    assert np.allclose(res.frames["time_s"], [0.0, 0.75, 1.5, 2.25])
+    assert res.reference_frames == []  # an explicit reference: no frame is chosen
+    assert res.frames["pspi"].notna().tolist() == [True, True, False, True]
+
+
+def face_frame():
+    return shifted(face_photo(), 1, 1)
