@@ -159,7 +159,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.parametrize("layout", ["both", "hub"])
+@pytest.mark.parametrize("layout", ["both", pytest.param("hub", marks=pytest.mark.slow)])
 def test_resume_after_sigkill_of_a_real_run_gives_the_same_files(tmp_path, layout):
     cfg_args = ["--identities", "8", "--per-identity", "2", "--views", "2", "--size", "32",
                 "--seed", "3", "--layout", layout, "--renderer",
