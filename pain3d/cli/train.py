@@ -73,7 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "choose the folds; combine with commas, e.g. loso,published")
     c.add_argument("--folds", help="run only these fold indices, e.g. 0,2")
     c.add_argument("--production", action="store_true",
-                   help="also train one model on all subjects (RUN/production/model)")
+                   help="train one deployment model on all subjects instead of the folds "
+                   "(epochs selected on an inner validation split; RUN/model)")
     c.set_defaults(handler=_cv)
 
     e = sub.add_parser(
@@ -168,10 +169,11 @@ def _cv(args: argparse.Namespace) -> int:
 
     cfg = load_train_config(args)
     res = cross_validate(cfg)
+    if cfg.cv.production:
+        print(f"run folder: {res.run_dir}\nproduction model: {res.checkpoint_dir}")
+        return 0
     print(f"run folder: {res.run_dir} ({cfg.cv.scheme}, {cfg.cv.protocol} protocol)")
     print(f"mean over folds: {_summary(res.metrics)}\nreport: {res.run_dir / 'report.md'}")
-    if cfg.cv.production:
-        print(f"production model: {res.checkpoint_dir}")
     return 0
 
 

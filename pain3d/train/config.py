@@ -188,7 +188,8 @@ class CVSettings:
             the test fold; oracle references), written into every report.
         inner_val_fraction: share of a fold's training subjects held out for checkpoint
             selection (honest protocol).
-        production: train one model on all subjects (no test fold) for deployment.
+        production: instead of the folds, train one model on all subjects (no test set)
+            for deployment.
         only_folds: run these fold indices only (empty = all).
         evaluate_oracle: also predict the test folds with oracle references (reported
             separately and labelled).

@@ -19,6 +19,7 @@ predictions. ``cv.protocol = published`` selects on the test fold with oracle re
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ class RunResult:
     Attributes:
         run_dir: the run folder.
         checkpoint_dir: pain3d checkpoint folder of the selected model (``load_model``-able);
-            for cv, fold 0's model (or the production model when trained).
+            for cv, fold 0's model; for production, the production model.
         metrics: headline numbers (mean over folds for cv): mae, pcc, auroc_1, f1_macro, ...
         report: the evaluation report written into the run folder (None when not evaluated).
     """
@@ -218,11 +219,13 @@ def pretrain(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
 def cross_validate(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
     """K-fold / LOSO cross-validation by subject, every fold from the same initial weights.
 
-    With ``cv.production`` a final model is trained on all subjects (epochs selected on an
-    inner validation split) into ``RUN/production/model``.
+    With ``cv.production`` no folds are run: one deployment model is trained on every subject
+    instead (:func:`production`).
     """
     cv = cfg.cv
-    rd = make_run_dir(cfg, "cv" if not cv.production else "production")
+    if cv.production:
+        return production(cfg, callbacks)
+    rd = make_run_dir(cfg, "cv")
     data = open_data(cfg.data)
     seed = cfg.trainer.seed
     folds = cv_folds(data, cv.scheme, cv.folds, seed)
@@ -239,7 +242,7 @@ def cross_validate(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunR
     atomic_write_json(rd / "run.json", {
         "recipe": "cv", "protocol": cv.protocol, "cv": f"{cv.scheme} ({len(folds)} folds)",
         "seed": seed, "init": cfg.init, "model": _model_label(cfg), "data": str(cfg.data.root),
-        "folds": plan, "production": cv.production})
+        "folds": plan})
     policy = _eval_policy(cfg, data)
     first_model_dir = None
     parts = []
@@ -271,26 +274,27 @@ def cross_validate(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunR
         _write_csv(df, pred_path)
         parts.append(df)
     if not _primary_process():
-        if cv.production:
-            production(cfg, data, rd / "production")
         return RunResult(rd, first_model_dir or rd)
     _write_csv(pd.concat(parts, ignore_index=True), rd / "predictions.csv")
     report = evaluate_run(rd, protocol=cv.protocol)
-    ckpt = first_model_dir or rd
-    if cv.production:
-        ckpt = production(cfg, data, rd / "production")
-    return RunResult(rd, ckpt, _headline(report), report)
+    return RunResult(rd, first_model_dir or rd, _headline(report), report)
 
 
-def production(cfg: TrainConfig, data: RunData | None = None, out: Path | None = None) -> Path:
-    """Train one model on every subject; epochs selected on an inner validation split.
+def production(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
+    """Train one deployment model on every subject (``pain3d cv --production``).
 
-    Returns:
-        The pain3d checkpoint folder of the production model.
+    Epochs are selected on an inner validation split of the subjects, so there is no test
+    set: the run reports no metrics (use ``pain3d cv`` for those). ``metrics`` holds only
+    ``selection_mae``, the validation MAE the epoch was chosen on (optimistic by design).
     """
-    data = data or open_data(cfg.data)
-    out = out or make_run_dir(cfg, "production")
+    rd = make_run_dir(cfg, "production")
+    data = open_data(cfg.data)
     fit_s, val_s = inner_split(data.subjects, cfg.cv.inner_val_fraction, cfg.trainer.seed)
-    atomic_write_json(out / "production.json", {"fit": fit_s.tolist(), "val": val_s.tolist()})
-    _fit(cfg, data, data.rows(fit_s), data.rows(val_s), out)
-    return out / "model"
+    atomic_write_json(rd / "run.json", {
+        "recipe": "production", "protocol": cfg.cv.protocol, "seed": cfg.trainer.seed,
+        "init": cfg.init, "model": _model_label(cfg), "data": str(cfg.data.root),
+        "fit": fit_s.tolist(), "val": val_s.tolist()})
+    _fit(cfg, data, data.rows(fit_s), data.rows(val_s), rd, callbacks)
+    fit = json.loads((rd / "fit.json").read_text()) if (rd / "fit.json").is_file() else {}
+    score = fit.get("best_score")
+    return RunResult(rd, rd / "model", {} if score is None else {"selection_mae": score})

@@ -118,3 +118,14 @@ def test_ablate_tabulates_variants_and_names_the_ones_it_cannot_run(unbc_file, t
     assert "| pretraining | none |" in table
     df = pd.read_csv(out / "ablation.csv")
     assert df.loc[df.variant == "none", "mae"].notna().all()
+
+
+def test_production_trains_one_model_on_every_subject(unbc_file, tmp_path, capsys):
+    rd = tmp_path / "prod"
+    assert main(["cv", "--config", TINY, "--data", str(unbc_file), "--run-dir", str(rd),
+                 "--epochs", "1", "--production", *FAST]) == 0
+    assert "production model" in capsys.readouterr().out
+    run = json.loads((rd / "run.json").read_text())
+    assert run["recipe"] == "production" and len(run["fit"]) + len(run["val"]) == 10
+    assert not set(run["fit"]) & set(run["val"]) and not list(rd.glob("fold_*"))
+    assert (rd / "model" / "config.json").is_file()

@@ -11,6 +11,13 @@ from sklearn.metrics import roc_auc_score
 from pain3d.evaluate.protocol import read_predictions
 
 
+def df_subjects(unbc_file) -> list[str]:
+    import h5py
+
+    with h5py.File(unbc_file, "r") as h5:
+        return sorted({s.decode() for s in h5["subject"][:]})
+
+
 @pytest.mark.slow
 def test_generate_pretrain_cross_validate_and_report(unbc_file, tmp_path):
     from pain3d.synth.generate import RunOptions, generate
@@ -25,11 +32,14 @@ def test_generate_pretrain_cross_validate_and_report(unbc_file, tmp_path):
                                trainer__augment="synthetic"))
     assert (pre.checkpoint_dir / "config.json").is_file() and "mae" in pre.metrics
     cv = cross_validate(tiny_config(unbc_file, tmp_path / "cv", init=str(pre.checkpoint_dir),
-                                    trainer__epochs=2, cv__production=True,
-                                    model__image_size=64))
+                                    trainer__epochs=2))
     run = json.loads((cv.run_dir / "run.json").read_text())
     assert run["init"] == str(pre.checkpoint_dir) and len(run["folds"]) == 5
-    assert (cv.run_dir / "production" / "model" / "config.json").is_file()
+    prod = cross_validate(tiny_config(unbc_file, tmp_path / "prod", trainer__epochs=1,
+                                      init=str(pre.checkpoint_dir), cv__production=True))
+    info = json.loads((prod.run_dir / "run.json").read_text())
+    assert sorted(info["fit"] + info["val"]) == sorted(df_subjects(unbc_file))
+    assert (prod.checkpoint_dir / "config.json").is_file() and "selection_mae" in prod.metrics
     # Independent recomputation of the pooled AUROC from the saved predictions.
     df = read_predictions(cv.run_dir / "predictions.csv")
     te = df[(df.split == "test") & (df.reference == "label_free")]
