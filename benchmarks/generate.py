@@ -65,9 +65,10 @@ def main() -> None:
     base = None
     for w in a.workers:
         r = run(w, a.identities, a.size, a.renderer, a.layout)
-        base = base or r["img_s"] / w
+        base = r["img_s"] if w == 1 else base
+        speed_up = f"{r['img_s'] / base:.2f}" if base else "-"
         print(f"{r['workers']:>7} {r['images']:>7} {r['wall_s']:>8.1f} {r['img_s']:>7.1f} "
-              f"{r['img_s'] / base:>8.2f} {r['cpu_ms']:>10.1f} {r['rss_mb']:>19.0f} "
+              f"{speed_up:>8} {r['cpu_ms']:>10.1f} {r['rss_mb']:>19.0f} "
               f"{r['mb_per_img']:>7.3f} {r['full_min']:>15.1f} {r['full_cpu_min']:>14.1f}")
     print("full = the 2,500-identity dataset (82,500 images + 25,000 heatmaps + 2,500 meshes). "
           "'wall': projected from the measured images/s (start-up included; on a shared, "
