@@ -87,3 +87,13 @@ def test_atomic_write_leaves_old_file_when_writing_fails(tmp_path):
             raise Boom
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_atomic_write_gives_normal_permissions(tmp_path):
+    import os
+
+    target = tmp_path / "b.txt"
+    atomic_write_text(target, "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
