@@ -227,6 +227,7 @@ class TrainConfig:
             identities held out for checkpoint selection.
         eval_train_max: at most this many training frames are predicted to calibrate
             thresholds after ``train`` (0 = all; cv always uses all of them).
+        plots: draw the report figures (numbers and tables are always written).
         data, model, loss, optim, trainer, cv, distill: nested settings.
     """
 
@@ -237,6 +238,7 @@ class TrainConfig:
     resume: bool = True
     val_fraction: float = 0.1
     eval_train_max: int = 5000
+    plots: bool = True
     data: DataConfig = field(default_factory=DataConfig)
     model: ViTPainConfig = field(default_factory=ViTPainConfig)
     loss: LossWeights = field(default_factory=LossWeights)

@@ -212,7 +212,7 @@ def pretrain(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
                         _predict(model, data, test_rows, cfg, policy, "0", "test")],
                        ignore_index=True)
         _write_csv(df, rd / "predictions.csv")
-        report = evaluate_run(rd)
+        report = evaluate_run(rd, plots=cfg.plots)
     return RunResult(rd, rd / "model", _headline(report) if report else {}, report)
 
 
@@ -276,7 +276,7 @@ def cross_validate(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunR
     if not _primary_process():
         return RunResult(rd, first_model_dir or rd)
     _write_csv(pd.concat(parts, ignore_index=True), rd / "predictions.csv")
-    report = evaluate_run(rd, protocol=cv.protocol)
+    report = evaluate_run(rd, protocol=cv.protocol, plots=cfg.plots)
     return RunResult(rd, first_model_dir or rd, _headline(report), report)
 
 

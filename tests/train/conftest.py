@@ -117,7 +117,7 @@ def tiny_overrides(**extra) -> dict:
         "trainer.num_workers": 0, "trainer.accelerator": "cpu", "trainer.devices": "1",
         "trainer.precision": "32", "trainer.augment": "none", "trainer.tensorboard": False,
         "trainer.log_every_n_steps": 1, "trainer.checkpoint_every_n_steps": 2,
-        "data.label_free_frames": 2,
+        "data.label_free_frames": 2, "plots": False,
     }
     base.update(extra)
     return base

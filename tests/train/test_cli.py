@@ -14,7 +14,7 @@ from pain3d.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "configs" / "tiny_cpu.yaml")
 FAST = ["--set", "model.image_size=32", "--set", "data.label_free_frames=2",
-        "--set", "trainer.max_steps_per_epoch=3"]
+        "--set", "trainer.max_steps_per_epoch=3", "--set", "plots=false"]
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,8 @@ def test_published_train_py_command_line_overrides_the_file(synthetic_root, tmp_
                      "--epochs", "1", "--data_dir", str(synthetic_root), "--output_dir",
                      str(tmp_path / "runs"), "--set", "model.image_size=32",
                      "--set", "trainer.augment=none", "--set", "trainer.num_workers=0",
-                     "--set", "model.pspi_hidden=32", "--set", "trainer.accelerator=cpu"])
+                     "--set", "model.pspi_hidden=32", "--set", "trainer.accelerator=cpu",
+                     "--set", "plots=false"])
     assert code == 0
     (run,) = (tmp_path / "runs").iterdir()
     saved = yaml.safe_load((run / "config.yaml").read_text())

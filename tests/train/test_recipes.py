@@ -19,7 +19,7 @@ def cv_run(unbc_file, tiny_config, tmp_path_factory):
     from pain3d.train.recipes import cross_validate
 
     cfg = tiny_config(**{"data.root": str(unbc_file), "trainer.epochs": 1,
-                         "trainer.max_steps_per_epoch": 3,
+                         "trainer.max_steps_per_epoch": 3, "plots": True,
                          "run_dir": str(tmp_path_factory.mktemp("cv") / "run")})
     return cross_validate(cfg)
 
@@ -85,7 +85,8 @@ def test_evaluation_of_a_checkpoint_is_deterministic(cv_run, unbc_file, tiny_con
 
     cfg = tiny_config(**{"data.root": str(unbc_file)})
     data = open_data(cfg.data)
-    rows = data.rows()
+    run = json.loads((cv_run.run_dir / "run.json").read_text())
+    rows = data.rows(np.array(run["folds"][0]["test"]))
     model = load_model(cv_run.checkpoint_dir)
     runs = [predict_table(model, data.dataset(rows, 32, "label-free", seed=42,
                                               deterministic=True, label_free_frames=2),
