@@ -154,6 +154,8 @@ def fit_model(model: ViTPain, train_set: Any, val_set: Any | None, run_dir: str 
     if resume and done.is_file():
         info = json.loads(done.read_text())
         best = Path(info["best_path"])
+        if not best.is_absolute():  # stored relative to the run folder, which may have moved
+            best = run_dir / best
         _load_weights(module, best)
         log.info("fit in %s already finished; using %s", run_dir, best)
         return FitResult(best, float(info["best_score"] if info["best_score"] is not None
@@ -212,7 +214,8 @@ def fit_model(model: ViTPain, train_set: Any, val_set: Any | None, run_dir: str 
         trainer.save_checkpoint(ckpt_dir / BEST)
         best_path = ckpt_dir / BEST
     if trainer.is_global_zero:
-        atomic_write_json(done, {"best_path": str(best_path), "best_score": None if
+        rel = best_path.relative_to(run_dir) if best_path.is_relative_to(run_dir) else best_path
+        atomic_write_json(done, {"best_path": str(rel), "best_score": None if
                                  np.isnan(best_score) else best_score,
                                  "epochs": trainer.current_epoch, "resumed": resumed})
     return FitResult(best_path, best_score, trainer.current_epoch, resumed)

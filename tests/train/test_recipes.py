@@ -128,6 +128,13 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_numbers(synthetic_root, tiny
     np.testing.assert_allclose(a.pred.to_numpy(), b.pred.to_numpy(), rtol=1e-5, atol=1e-6)
     assert resumed.metrics["mae"] == pytest.approx(whole.metrics["mae"], rel=1e-5)
     assert a.pred.std() > 0  # the comparison is not between two constant outputs
+    # A finished fit is not repeated: running again (even from a moved folder) re-predicts.
+    moved = tmp_path / "moved"
+    resumed.run_dir.rename(moved)
+    again = pretrain(tiny_config(**over, run_dir=str(moved)))
+    assert json.loads((moved / "fit.json").read_text())["resumed"] is True
+    np.testing.assert_allclose(pd.read_csv(again.run_dir / "predictions.csv").pred, a.pred,
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_rerunning_a_finished_cv_reuses_every_fold(cv_run, unbc_file, tiny_config):
