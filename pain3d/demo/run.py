@@ -70,6 +70,8 @@ class DemoConfig:
             backbone needs more room to adapt than a pretrained one).
         encoder_mode: ``shared`` (one encoder for pain and neutral images: half the CPU
             time of the published ``separate``).
+        model_size: model input side in pixels (multiple of 16).
+        augment: training augmentation preset (``synthetic``, ``unbc``, ``none``).
         video_fps: frames per second of the demo video (its timing is fixed:
             :class:`pain3d.demo.video.VideoPlan`, 10 s).
         video_size: video frame side in pixels.
@@ -91,6 +93,8 @@ class DemoConfig:
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "up_proj",
                                      "down_proj", "patch_embeddings")
     encoder_mode: str = "shared"
+    model_size: int = 112
+    augment: str = "synthetic"
     video_fps: float = 6.0
     video_size: int = 256
     seed: int = 0
@@ -106,6 +110,10 @@ class DemoConfig:
                 raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
         if self.image_size < 64 or self.video_size < 128:
             raise ValueError("image_size must be >= 64 and video_size >= 128 pixels")
+        if self.model_size < 32 or self.model_size % 16:
+            raise ValueError(f"model_size must be a multiple of 16 >= 32, got {self.model_size}")
+        if self.augment not in ("synthetic", "unbc", "none"):
+            raise ValueError(f"augment must be synthetic, unbc or none, got {self.augment!r}")
         if self.encoder_mode not in ("shared", "separate"):
             raise ValueError(f"encoder_mode must be shared or separate, got {self.encoder_mode!r}")
         self.lora_targets = tuple(self.lora_targets)
@@ -275,7 +283,7 @@ def _train(ctx: dict[str, Any]) -> str:
     tc = TrainConfig(
         name="demo", run_dir=str(ctx["out"] / "run"), resume=False, eval_train_max=2000,
         data=DataConfig(root=str(ctx["data"]), kind="synthetic", references=1),
-        model=ViTPainConfig(preset="tiny", image_size=None, encoder_mode=cfg.encoder_mode,
+        model=ViTPainConfig(preset="tiny", image_size=cfg.model_size, encoder_mode=cfg.encoder_mode,
                             lora=LoraSettings(rank=cfg.lora_rank, alpha=2.0 * cfg.lora_rank,
                                               dropout=0.0, targets=cfg.lora_targets),
                             head_dropout=0.1),
@@ -284,7 +292,7 @@ def _train(ctx: dict[str, Any]) -> str:
         trainer=TrainerConfig(epochs=cfg.epochs, batch_size=cfg.batch_size,
                               eval_batch_size=32, precision="32", accelerator="cpu",
                               devices="1", num_workers=0, seed=cfg.seed + 42,
-                              augment="synthetic", tensorboard=False, csv=True,
+                              augment=cfg.augment, tensorboard=False, csv=True,
                               log_every_n_steps=5),
     )
     result = pretrain(tc)

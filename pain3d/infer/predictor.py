@@ -173,7 +173,8 @@ class Predictor:
                                     "`pain3d train` or run `pain3d demo`")
         if not (p / "config.json").is_file() and (p / "model" / "config.json").is_file():
             p = p / "model"  # a run folder: its selected model
-        return cls(load_model(p, device=(cfg or PredictConfig()).device), cfg)
+        # Adapters folded into the backbone: same outputs, less work per frame.
+        return cls(load_model(p, device=(cfg or PredictConfig()).device, merge_lora=True), cfg)
 
     # -- faces ---------------------------------------------------------------------------
     @property
