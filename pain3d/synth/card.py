@@ -123,7 +123,7 @@ faces are a simplified model of real pain expressions.
 {dump_config(cfg).rstrip()}
 ```
 
-Files: {", ".join(sorted({layout.IMAGES_DIR, "annotations", "heatmaps", "textured_meshes"}))};
-`{layout.RUN_LOG}` records when and how each run was executed (the only file that differs
-between runs).
+`{layout.CHECKSUMS}` holds the SHA-256 of every file (`sha256sum -c {layout.CHECKSUMS}`;
+`pain3d verify` checks it too); `{layout.RUN_LOG}` records when and how each run was executed
+(the only file that differs between runs).
 """

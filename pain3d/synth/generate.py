@@ -2,12 +2,14 @@
 
 Order of writes (each one atomic): ``config.yaml`` (claims the folder) -> per identity its
 files, then its completion record -> per hub shard its tar.gz, then its record -> splits,
-manifest, hub READMEs and dataset card -> one line appended to ``run_log.jsonl``. A run killed
+manifest, hub READMEs and dataset card -> ``SHA256SUMS`` -> one line appended to
+``run_log.jsonl``. A run killed
 anywhere and started again redoes only units and shards without a record.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -170,7 +172,7 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
         for res in run_units(cfg, todo, engine=opts.engine, workers=workers,
                              ray_address=opts.ray_address):
             writer.write(res.identity, res.files)
-            state.mark_unit(root, res.identity, {k: len(v) for k, v in res.files.items()})
+            state.mark_unit(root, res.identity, res.files)
             peak_rss = max(peak_rss, res.peak_rss_mb)
             worker_cpu += res.cpu_seconds
             unit_cpu.append(res.cpu_seconds)
@@ -179,6 +181,7 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
     if cfg.layout in ("hub", "both"):
         _pack_shards(root, plan, writer, workers)
     _write_root_files(root, plan)
+    _write_checksums(root, plan, writer)
     state.sweep_temporaries(root)
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - c0  # this process: writes, packing, manifest
@@ -259,6 +262,41 @@ def _write_root_files(root: Path, plan: DatasetPlan) -> None:
     rows = manifest_rows(plan)
     write_manifest(root, rows)
     atomic_write_text(root / "dataset_card.md", dataset_card(plan, rows))
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_checksums(root: Path, plan: DatasetPlan, writer: _Writer) -> None:
+    """``SHA256SUMS`` (``sha256sum -c`` format) of every dataset file.
+
+    Loose files take the hashes recorded when they were written; shards and root files are
+    read once more.
+    """
+    cfg = plan.config
+    sums: dict[str, str] = {}
+    for unit in plan.units:
+        for rel, digest in state.read_unit_hashes(root, unit.identity.index).items():
+            if not writer.staged or _is_extra(rel):
+                sums[rel] = digest
+    if cfg.layout in ("hub", "both"):
+        hub = f"{layout.hub_root(cfg)}/" if layout.hub_root(cfg) else ""
+        for folder in layout.HUB_FOLDERS:
+            sums[f"{hub}{folder}/README.txt"] = ""
+            for s in range(layout.n_shards(cfg)):
+                sums[layout.shard_path(cfg, folder, s)] = ""
+    for name in ("config.yaml", "splits.csv", "manifest.parquet", "manifest.csv",
+                 "dataset_card.md"):
+        sums[name] = ""
+    for rel in sums:
+        sums[rel] = sums[rel] or _sha256_file(root / rel)
+    text = "".join(f"{sums[rel]}  {rel}\n" for rel in sorted(sums))
+    atomic_write_text(root / layout.CHECKSUMS, text)
 
 
 def _disk_bytes(root: Path) -> int:

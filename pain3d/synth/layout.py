@@ -31,6 +31,7 @@ IMAGES_DIR = "meshes_inpainted"
 HUB_FOLDERS: tuple[str, ...] = ("images", "annotations", "heatmaps", "textured_meshes")
 MESH_SUFFIXES: tuple[str, ...] = (".obj", ".mtl", ".png")
 STATE_DIR = ".pain3d"  # completion records and staging; not part of the dataset
+CHECKSUMS = "SHA256SUMS"  # `sha256sum -c SHA256SUMS` checks every dataset file
 RUN_LOG = "run_log.jsonl"  # the only file whose bytes depend on the run (times, workers)
 
 # Images and PNGs barely compress; a low level saves CPU at no cost in size.

@@ -8,6 +8,7 @@ files themselves), so a run killed at any moment resumes with exactly the missin
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -85,18 +86,31 @@ def shard_record(root: Path, folder: str, shard: int) -> Path:
     return state_dir(root) / "shards" / f"{folder}_{shard:05d}.json"
 
 
-def mark_unit(root: Path, identity: int, files: dict[str, int]) -> None:
-    """Record that all files of an identity are on disk (``files``: path -> size)."""
-    atomic_write_text(unit_record(root, identity), json.dumps({"identity": identity,
-                                                                "files": files}, indent=1))
+def mark_unit(root: Path, identity: int, files: dict[str, bytes]) -> None:
+    """Record that all files of an identity are on disk, with their sizes and SHA-256."""
+    record = {"identity": identity,
+              "files": {k: len(v) for k, v in sorted(files.items())},
+              "sha256": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(files.items())}}
+    atomic_write_text(unit_record(root, identity), json.dumps(record, indent=1))
+
+
+def _read_record(root: Path, identity: int) -> dict | None:
+    try:
+        return json.loads(unit_record(root, identity).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
 
 
 def read_unit(root: Path, identity: int) -> dict[str, int] | None:
-    p = unit_record(root, identity)
-    try:
-        return json.loads(p.read_text())["files"]
-    except (FileNotFoundError, json.JSONDecodeError, KeyError):
-        return None
+    """Sizes of a finished identity's files, or None if it has no (valid) record."""
+    rec = _read_record(root, identity)
+    return rec.get("files") if rec else None
+
+
+def read_unit_hashes(root: Path, identity: int) -> dict[str, str]:
+    """SHA-256 of a finished identity's files (empty if unknown)."""
+    rec = _read_record(root, identity)
+    return dict(rec.get("sha256", {})) if rec else {}
 
 
 def mark_shard(root: Path, folder: str, shard: int, members: int, size: int) -> None:

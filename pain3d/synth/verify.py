@@ -5,11 +5,13 @@ completeness against the manifest (images, heatmaps, annotations, meshes, extras
 shards and their members), stray or half-written files, that every image and heatmap
 decodes at the configured size, that PSPI equals the PSPI of the AUs in the manifest and in
 every annotation JSON (and that the JSON agrees with the manifest), neutral images with zero
-labels, neutral/pain pairs for every view, and the split file.
+labels, neutral/pain pairs for every view, the split file, and every file's SHA-256 against
+``SHA256SUMS`` (damage that still decodes).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import zlib
@@ -98,8 +100,48 @@ def verify(root: Path, workers: int | None = None) -> VerifyReport:
         _check_loose(root, {"extras": expected.get("extras", set())}, rows, size, pool, rep)
     if lay in ("hub", "both"):
         _check_hub(root, expected, rows, size, pool, rep, hub="hub" if lay == "both" else "")
+    _check_checksums(root, pool, rep)
     pool.shutdown()
     return rep
+
+
+def _check_checksums(root: Path, pool: ThreadPoolExecutor, rep: VerifyReport) -> None:
+    """Every file listed in SHA256SUMS still has its hash: catches damage that still decodes.
+
+    Files that already have a problem are not reported twice.
+    """
+    path = root / layout.CHECKSUMS
+    if not path.is_file():
+        rep.problems.append(f"{layout.CHECKSUMS} is missing (cannot check file integrity)")
+        return
+    sums = {}
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        digest, sep, rel = line.partition("  ")
+        if not sep or len(digest) != 64:
+            rep.problems.append(f"{layout.CHECKSUMS} line {n}: not '<sha256>  <path>'")
+            continue
+        sums[rel] = digest
+    reported = {p.split(": ", 1)[0].split(":", 1)[0] for p in rep.problems}
+
+    def check(item: tuple[str, str]) -> str | None:
+        rel, digest = item
+        if rel in reported:
+            return None
+        p = root / rel
+        if not p.is_file():
+            return f"{rel}: missing (listed in {layout.CHECKSUMS})"
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        if h.hexdigest() != digest:
+            return f"{rel}: content differs from {layout.CHECKSUMS} (modified or corrupted)"
+        return None
+
+    for found in pool.map(check, sorted(sums.items()), chunksize=64):
+        if found:
+            rep.problems.append(found)
+    rep.checked["checksums"] += len(sums)
 
 
 def _check_manifest_csv(root: Path, df, problem: Callable[[str], None]) -> None:

@@ -8,6 +8,7 @@ import sys
 import tarfile
 
 import cv2
+import numpy as np
 
 from pain3d.synth.inspect import inspect_dataset
 from pain3d.synth.verify import verify
@@ -38,6 +39,18 @@ def test_verify_catches_a_corrupted_jpeg(fresh_dataset):
     (root / IMG).write_bytes(data[:40])  # truncated: header only
     rep = verify(root)
     assert rep.problems == [f"{IMG}: does not decode as an image (corrupt or truncated)"]
+
+
+def test_verify_catches_damage_that_still_decodes(fresh_dataset):
+    root, _ = fresh_dataset()
+    data = bytearray((root / IMG).read_bytes())
+    data[len(data) // 2] ^= 0x10  # one bit in the entropy-coded data
+    (root / IMG).write_bytes(bytes(data))
+    assert cv2.imdecode(np.frombuffer(bytes(data), np.uint8), cv2.IMREAD_COLOR) is not None
+    assert verify(root).problems == [
+        f"{IMG}: content differs from SHA256SUMS (modified or corrupted)"]
+    (root / "dataset_card.md").unlink()
+    assert "dataset_card.md: missing (listed in SHA256SUMS)" in verify(root).problems
 
 
 def test_verify_catches_an_edited_annotation(fresh_dataset):
@@ -82,7 +95,11 @@ def test_verify_reads_hub_shards(fresh_dataset):
 
             tar.addfile(m, io.BytesIO(data))
     problems = verify(root).problems
-    assert problems == [f"annotations/{members[0][0].name}: missing from every annotations shard"]
+    assert problems == [
+        f"annotations/{members[0][0].name}: missing from every annotations shard",
+        "annotations/annotations_00001.tar.gz: content differs from SHA256SUMS (modified or "
+        "corrupted)",
+    ]
 
 
 def test_verify_cli_exits_non_zero_with_a_readable_list(fresh_dataset):
