@@ -239,7 +239,7 @@ def _pack_shard(root: Path, plan: DatasetPlan, writer: _Writer, shard: int) -> N
         raise
     for f, t in tars.items():
         t.commit()
-        state.mark_shard(root, f, shard, t.members, t.path.stat().st_size)
+        state.mark_shard(root, f, shard, t.members, t.path.stat().st_size, t.sha256)
 
 
 def _pack_shards(root: Path, plan: DatasetPlan, writer: _Writer, workers: int) -> None:
@@ -275,8 +275,8 @@ def _sha256_file(path: Path) -> str:
 def _write_checksums(root: Path, plan: DatasetPlan, writer: _Writer) -> None:
     """``SHA256SUMS`` (``sha256sum -c`` format) of every dataset file.
 
-    Loose files take the hashes recorded when they were written; shards and root files are
-    read once more.
+    Loose files and shards take the hashes recorded when they were written; the few root
+    files are read once more.
     """
     cfg = plan.config
     sums: dict[str, str] = {}
@@ -289,7 +289,7 @@ def _write_checksums(root: Path, plan: DatasetPlan, writer: _Writer) -> None:
         for folder in layout.HUB_FOLDERS:
             sums[f"{hub}{folder}/README.txt"] = ""
             for s in range(layout.n_shards(cfg)):
-                sums[layout.shard_path(cfg, folder, s)] = ""
+                sums[layout.shard_path(cfg, folder, s)] = state.shard_hash(root, folder, s)
     for name in ("config.yaml", "splits.csv", "manifest.parquet", "manifest.csv",
                  "dataset_card.md"):
         sums[name] = ""

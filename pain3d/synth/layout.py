@@ -17,6 +17,7 @@ into ``<folder>/<folder>_00000.tar.gz`` shards of ``shard_identities`` identitie
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import tarfile
@@ -131,10 +132,24 @@ class TarGzWriter:
                                    dir=self.path.parent)
         self._tmp = Path(tmp)
         self._raw = os.fdopen(fd, "wb")
-        self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw,
+        self._hash = hashlib.sha256()
+        self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=self,
                                  compresslevel=level, mtime=0)
         self._tar = tarfile.open(fileobj=self._gz, mode="w", format=tarfile.GNU_FORMAT)
         self.members = 0
+
+    # The gzip stream writes through these two methods, so the file is hashed as it is written.
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        return self._raw.write(data)
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the bytes written so far (of the whole file after commit)."""
+        return self._hash.hexdigest()
 
     def add(self, name: str, data: bytes) -> None:
         info = tarfile.TarInfo(name)

@@ -113,9 +113,18 @@ def read_unit_hashes(root: Path, identity: int) -> dict[str, str]:
     return dict(rec.get("sha256", {})) if rec else {}
 
 
-def mark_shard(root: Path, folder: str, shard: int, members: int, size: int) -> None:
+def mark_shard(root: Path, folder: str, shard: int, members: int, size: int,
+               sha256: str) -> None:
     atomic_write_text(shard_record(root, folder, shard),
-                      json.dumps({"members": members, "bytes": size}))
+                      json.dumps({"members": members, "bytes": size, "sha256": sha256}))
+
+
+def shard_hash(root: Path, folder: str, shard: int) -> str:
+    """SHA-256 recorded for a finished shard ("" if unknown)."""
+    try:
+        return str(json.loads(shard_record(root, folder, shard).read_text()).get("sha256", ""))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return ""
 
 
 def shard_done(root: Path, rel_path: str, folder: str, shard: int) -> bool:
