@@ -29,6 +29,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,10 @@ BLACK_MAX = 8  # a frame whose brightest pixel is below this is treated as black
 LandmarkFn = Callable[[np.ndarray], "np.ndarray | None"]
 
 
+@lru_cache(maxsize=64)
 def resolve(root: Path, *parts: str) -> Path:
-    """``root/parts...``, descending into doubled folders (``Images/Images``)."""
+    """``root/parts...``, descending into doubled folders (``Images/Images``); cached, since
+    it is asked for every frame."""
     d = root
     for part in parts:
         d = d / part
