@@ -112,6 +112,11 @@ def test_verify_cli_exits_non_zero_with_a_readable_list(fresh_dataset):
                          capture_output=True, text=True)
     assert bad.returncode == 1
     assert "1 problem(s)" in bad.stdout and f"  - {IMG}: missing" in bad.stdout
+    sheet = root.parent / "sheet.png"
+    shown = subprocess.run([sys.executable, "-m", "pain3d", "inspect", str(root), "--sheet",
+                            str(sheet)], capture_output=True, text=True)
+    assert shown.returncode == 0 and "PSPI of 9 pain configurations" in shown.stdout
+    assert cv2.imread(str(sheet)) is not None
 
 
 def test_inspect_prints_tables_and_writes_a_contact_sheet(dataset_both, tmp_path):
