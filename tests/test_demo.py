@@ -50,5 +50,9 @@ def test_reduced_demo_runs_end_to_end(tmp_path, capsys):
     truth = pd.read_csv(out / "video" / "truth.csv")
     assert len(frames) == len(truth) and frames["pspi"].notna().mean() > 0.8
     assert truth["pspi"].max() > 8 and truth["pspi"].iloc[0] == 0
+    # the label-free reference rule picked neutral frames of the rendered face
+    summary = json.loads((out / "summary.json").read_text())
+    refs = summary["numbers"]["video_prediction"]["reference_frames"]
+    assert refs and (truth.loc[refs, "pspi"] == 0).all()
     # a second run replaces the first (the folder holds a previous demo)
     assert main(["demo", "--small", "--out", str(out), "--epochs", "1"]) == 0
