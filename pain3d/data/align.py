@@ -17,7 +17,10 @@ Supported landmark schemes (detected from the number of points):
 
 - 66-point AAM (UNBC-McMaster): iBUG-68 without the two inner mouth corners;
 - 68-point iBUG / dlib;
-- 468 / 478-point MediaPipe face mesh (478 adds the iris centres, which are used when present).
+- 468 / 478-point MediaPipe face mesh (478 adds the iris centres, which are used when present);
+- 3 points: the keypoints themselves (right eye, left eye, mouth centre), as recorded per
+  image by ``pain3d generate`` (iris centres and MediaPipe's mouth points, projected from the
+  rendered mesh; see :mod:`pain3d.synth.landmarks`).
 
 Pure numpy + ``cv2.warpAffine``; no detector is imported here.
 """
@@ -38,7 +41,8 @@ _MP_MOUTH = (61, 291, 13, 14, 0, 17)
 _MP_RIGHT_IRIS = 468  # 468..472: right iris centre + 4 contour points
 _MP_LEFT_IRIS = 473
 
-SCHEMES: dict[int, str] = {66: "aam66", 68: "ibug68", 468: "mediapipe468", 478: "mediapipe478"}
+SCHEMES: dict[int, str] = {3: "keypoints3", 66: "aam66", 68: "ibug68", 468: "mediapipe468",
+                           478: "mediapipe478"}
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,9 @@ def face_keypoints(landmarks: np.ndarray) -> np.ndarray:
     """Right-eye, left-eye and mouth centres from a landmark set.
 
     Args:
-        landmarks: (66 | 68 | 468 | 478, 2+) image pixels (x right, y down); extra columns
-            (e.g. MediaPipe depth) are ignored.
+        landmarks: (3 | 66 | 68 | 468 | 478, 2+) image pixels (x right, y down); extra
+            columns (e.g. MediaPipe depth) are ignored. Three points are taken as the
+            keypoints themselves.
 
     Returns:
         (3, 2) float64 image pixels: subject's right eye, left eye, mouth centre.
@@ -88,10 +93,12 @@ def face_keypoints(landmarks: np.ndarray) -> np.ndarray:
     n = len(pts)
     if n not in SCHEMES:
         raise ValueError(
-            f"{n} landmarks: supported schemes are 66-point AAM, 68-point iBUG and "
-            "468/478-point MediaPipe"
+            f"{n} landmarks: supported schemes are 3 keypoints, 66-point AAM, 68-point iBUG "
+            "and 468/478-point MediaPipe"
         )
-    if n in (66, 68):
+    if n == 3:
+        right, left, mouth = pts
+    elif n in (66, 68):
         right = pts[list(_IBUG_RIGHT_EYE)].mean(axis=0)
         left = pts[list(_IBUG_LEFT_EYE)].mean(axis=0)
         mouth = pts[48:].mean(axis=0)  # outer + inner lip contours (18 or 20 points)
@@ -157,7 +164,7 @@ def crop_from_landmarks(
 
     Args:
         image: (H, W) or (H, W, C) uint8 or float image (any channel order; kept as is).
-        landmarks: (66 | 68 | 468 | 478, 2+) image pixels, see :func:`face_keypoints`.
+        landmarks: (3 | 66 | 68 | 468 | 478, 2+) image pixels, see :func:`face_keypoints`.
         size: output side in pixels.
         geometry: canonical keypoint positions.
         border: ``"replicate"`` (edge pixels) or ``"constant"`` (black) outside the image.
