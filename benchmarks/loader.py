@@ -109,10 +109,48 @@ def make_images(root: Path, identities: int, side: int) -> Path:
     return root
 
 
+def make_hub(src: Path, dst: Path, shards: int = 2) -> Path:
+    """The same images and annotations packed as hub ``.tar.gz`` shards."""
+    import tarfile
+
+    for folder, sub in (("images", "meshes_inpainted"), ("annotations", "annotations")):
+        names = sorted(os.listdir(src / sub))
+        (dst / folder).mkdir(parents=True)
+        for s in range(shards):
+            with tarfile.open(dst / folder / f"{folder}_{s:05d}.tar.gz", "w:gz",
+                              compresslevel=1) as tf:
+                for n in names[s::shards]:
+                    tf.add(src / sub / n, arcname=n)
+    (dst / "splits.csv").write_bytes((src / "splits.csv").read_bytes())
+    return dst
+
+
 def _timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def bench_hub(root: Path, workers: int, batches: int, batch_size: int) -> dict[str, float]:
+    """Inflate-once time and load-only pairs/s reading hub shards."""
+    from pain3d.data import ReferenceConfig, make_loader, synthetic_dataset
+
+    t0 = time.perf_counter()
+    ds = synthetic_dataset(root, "train", size=224, include_neutral=False,
+                           cache_dir=root / "cache",
+                           reference=ReferenceConfig(policy="same-identity"))
+    first = time.perf_counter() - t0
+    it = iter(make_loader(ds, batch_size, shuffle=True, num_workers=workers, drop_last=True))
+    next(it)
+    t0 = time.perf_counter()
+    n = 0
+    for _ in range(batches):
+        try:
+            n += len(next(it)["image"])
+        except StopIteration:
+            it = iter(make_loader(ds, batch_size, shuffle=True, num_workers=workers,
+                                  drop_last=True))
+    return {"hub_first_index_s": first, "hub_load_pairs_s": n / (time.perf_counter() - t0)}
 
 
 def bench_throughput(root: Path, workers: int, batches: int, batch_size: int) -> dict[str, float]:
@@ -184,6 +222,7 @@ def main() -> None:
         root = make_images(tmp / "imgs", args.identities, args.image_size)
         r = bench_throughput(root, args.workers, args.batches, args.batch_size)
         ncpu = min(args.workers, os.cpu_count() or 1)
+        h = bench_hub(make_hub(root, tmp / "hub"), args.workers, args.batches, args.batch_size)
         rows += [(f"pairs/s, load only ({args.workers} workers, {args.image_size}px JPEG->224)",
                   f"{r['load_pairs_s']:.0f}"),
                  ("pairs/s, load + GpuAugment on CPU (main process)",
@@ -193,6 +232,10 @@ def main() -> None:
                  ("pairs/s, GpuAugment alone (1 thread)", f"{r['augment_only_pairs_s']:.0f}"),
                  ("CPU ms per pair, load (best of 40)", f"{r['sample_ms']:.2f}"),
                  ("CPU ms per pair, augment (best of 5 batches)", f"{r['aug_ms_per_pair']:.2f}"),
+                 ("hub shards: first index incl. inflating (s)",
+                  f"{h['hub_first_index_s']:.2f}"),
+                 (f"hub shards: pairs/s, load only ({args.workers} workers)",
+                  f"{h['hub_load_pairs_s']:.0f}"),
                  ("projected pairs/s on an idle machine, load only",
                   f"{ncpu * 1e3 / r['sample_ms']:.0f}"),
                  ("projected pairs/s on an idle machine, load + augment",
