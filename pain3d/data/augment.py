@@ -123,12 +123,17 @@ def gaussian_blur(x: torch.Tensor, k: int, sigma: torch.Tensor) -> torch.Tensor:
     wts = torch.exp(-(taps.view(1, -1) ** 2) / (2 * s**2))
     wts = wts / wts.sum(dim=1, keepdim=True)  # (B, k); sigma -> 0 gives [0, .., 1, .., 0]
     for dim in (3, 2):
-        pad = (r, r, 0, 0) if dim == 3 else (0, 0, r, r)
-        xp = torch.nn.functional.pad(x, pad, mode="reflect")
         n = x.shape[dim]
-        out = xp.narrow(dim, 0, n) * wts[:, 0].view(b, 1, 1, 1)
-        for t in range(1, k):
-            out = out + xp.narrow(dim, t, n) * wts[:, t].view(b, 1, 1, 1)
+        out = x * wts[:, r].view(b, 1, 1, 1)
+        for t in range(1, r + 1):
+            wt = wts[:, r + t].view(b, 1, 1, 1)  # symmetric: same weight at -t and +t
+            # interior: neighbours at -t and +t, accumulated in place (no padded copy)
+            out.narrow(dim, t, n - t).add_(x.narrow(dim, 0, n - t) * wt)
+            out.narrow(dim, 0, n - t).add_(x.narrow(dim, t, n - t) * wt)
+            # reflected border: column j < t sees column t - j, and mirrored at the far end
+            for j in range(t):
+                out.narrow(dim, j, 1).add_(x.narrow(dim, t - j, 1) * wt)
+                out.narrow(dim, n - 1 - j, 1).add_(x.narrow(dim, n - 1 - t + j, 1) * wt)
         x = out
     return x
 
