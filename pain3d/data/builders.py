@@ -46,6 +46,10 @@ class DataConfig:
         sampling: sample weighting scheme of the training set.
         pain_weight: weight of PSPI >= 1 under ``published`` sampling.
         skip_bad: skip unreadable items with a report instead of stopping.
+        face_crop: synthetic datasets whose manifest records face keypoints (``pain3d
+            generate``) are read as face crops with the inference geometry
+            (:func:`pain3d.data.align.crop_from_landmarks`); False keeps whole renders.
+            Datasets without keypoints (published 3DPain) always give whole images.
     """
 
     source: str = ""
@@ -68,6 +72,7 @@ class DataConfig:
     sampling: Scheme = "uniform"
     pain_weight: float = 2.0
     skip_bad: bool = False
+    face_crop: bool = True
 
     def __post_init__(self) -> None:
         if self.size < 4:
@@ -100,8 +105,10 @@ def guess_kind(source: Path) -> str:
 
 def synthetic_dataset(root: str | Path, split: str = "train", size: int | None = 224,
                       reference: ReferenceConfig | None = None, include_neutral: bool = True,
-                      **index_kwargs) -> PainDataset:
-    """Training samples of one split (``train``/``val``/``test``/``all``) of a synthetic set."""
+                      face_crop: bool = True, **index_kwargs) -> PainDataset:
+    """Training samples of one split (``train``/``val``/``test``/``all``) of a synthetic set
+    (face crops when the manifest records keypoints and ``face_crop``, see
+    :class:`DataConfig`)."""
     from pain3d.data.synthetic import index_synthetic
 
     idx = index_synthetic(root, **index_kwargs)
@@ -113,7 +120,8 @@ def synthetic_dataset(root: str | Path, split: str = "train", size: int | None =
         mask &= ~t.neutral
     return PainDataset(t, idx.source, np.flatnonzero(mask), size,
                        reference or ReferenceConfig(policy="same-identity"),
-                       skip_bad=bool(index_kwargs.get("skip_bad")), report=idx.report)
+                       skip_bad=bool(index_kwargs.get("skip_bad")), report=idx.report,
+                       face_crop=face_crop)
 
 
 def inner_split(subject_ids: np.ndarray, fraction: float, seed: int
@@ -136,7 +144,8 @@ def build_datasets(cfg: DataConfig) -> dict[str, PainDataset]:
         kw = dict(layout=cfg.layout, split_csv=cfg.split_csv or None,
                   cache_dir=cfg.cache_dir or None, skip_bad=cfg.skip_bad)
         return {s: synthetic_dataset(source, s, cfg.size, train_ref if s == "train" else eval_ref,
-                                     cfg.include_neutral, **kw) for s in SPLITS}
+                                     cfg.include_neutral, cfg.face_crop, **kw)
+                for s in SPLITS}
     if kind in ("unbc", "unbc-trio"):
         from pain3d.data.hdf5 import open_unbc, open_unbc_trio
 

@@ -19,6 +19,33 @@ except ImportError:  # pragma: no cover
     _TorchDataset = object  # type: ignore[assignment,misc]
 
 
+def table_keypoints(table: FrameTable) -> np.ndarray | None:
+    """(N, 3, 2) float64 face keypoints (right eye, left eye, mouth; stored-image pixels) of
+    a table with :data:`~pain3d.data.synthetic.KEYPOINT_COLUMNS`, NaN where unknown; None
+    when the table has no such columns (published datasets, UNBC, labelled tables)."""
+    from pain3d.data.synthetic import KEYPOINT_COLUMNS
+
+    if not all(c in table.extra for c in KEYPOINT_COLUMNS):
+        return None
+    cols = [np.asarray(table.extra[c], dtype=np.float64) for c in KEYPOINT_COLUMNS]
+    return np.stack(cols, axis=1).reshape(len(table), 3, 2)
+
+
+def face_crop(image: np.ndarray, keypoints: np.ndarray, size: int) -> np.ndarray:
+    """(size, size, 3) uint8 face crop of a whole image from its (3, 2) keypoints, with the
+    inference crop geometry (:func:`pain3d.infer.align.align_face`: low-pass before a strong
+    shrink, then :func:`pain3d.data.align.crop_from_landmarks`)."""
+    import cv2
+
+    from pain3d.data.align import alignment_matrix, crop_from_landmarks
+
+    m = alignment_matrix(keypoints, size)
+    scale = float(np.hypot(m[0, 0], m[0, 1]))
+    if scale < 0.5:  # as at inference: low-pass so the linear resample does not alias
+        image = cv2.GaussianBlur(image, (0, 0), sigmaX=0.3 / scale)
+    return crop_from_landmarks(image, keypoints, size=size)
+
+
 class PainDataset(_TorchDataset):
     """Training samples (see ``pain3d.data``) for selected rows of a frame table.
 
@@ -32,6 +59,12 @@ class PainDataset(_TorchDataset):
             ``self.skipped`` (per worker process) and return the next good sample instead of
             raising. The label always travels with its own image, so nothing is mislabelled.
         report: what the reader skipped while indexing (kept for the caller).
+        face_crop: when the table has face keypoints (``extra`` columns
+            :data:`~pain3d.data.synthetic.KEYPOINT_COLUMNS`, recorded by ``pain3d generate``),
+            cut each image (and each reference) with
+            :func:`pain3d.data.align.crop_from_landmarks` at ``size``: the framing of
+            inference crops. Rows without finite keypoints keep the whole image. False
+            always keeps whole images.
     """
 
     def __init__(
@@ -43,6 +76,7 @@ class PainDataset(_TorchDataset):
         reference: ReferenceConfig | None = None,
         skip_bad: bool = False,
         report: SkipReport | None = None,
+        face_crop: bool = True,
     ):
         self.table = table
         self.source = source
@@ -52,6 +86,8 @@ class PainDataset(_TorchDataset):
         self.skip_bad = skip_bad
         self.report = report or SkipReport()
         self.skipped = SkipReport()
+        self.face_crop = face_crop
+        self.keypoints = table_keypoints(table) if face_crop else None
         self.refs = ReferenceSampler(table, self.reference)
         missing = self.refs.missing_subjects(self.rows)
         if missing:
@@ -73,8 +109,13 @@ class PainDataset(_TorchDataset):
         return fn(row) if fn else str(self.table.key[row])
 
     def load(self, row: int) -> np.ndarray:
-        """(S, S, 3) uint8 RGB image of table row ``row``."""
-        return decode_image(self.source.read(row), self.size, self._where(row))
+        """(S, S, 3) uint8 RGB image of table row ``row`` (its face crop when it has keypoints,
+        see ``face_crop``)."""
+        kp = None if self.keypoints is None else self.keypoints[row]
+        if kp is None or not np.isfinite(kp).all():
+            return decode_image(self.source.read(row), self.size, self._where(row))
+        arr = decode_image(self.source.read(row), None, self._where(row))
+        return face_crop(arr, kp, self.size or max(arr.shape[:2]))
 
     def _tensor(self, arr: np.ndarray) -> Any:
         import torch
@@ -154,9 +195,9 @@ class PainDataset(_TorchDataset):
     def subset(self, mask: np.ndarray) -> PainDataset:
         """The same dataset restricted to samples where ``mask`` (len(self),) is True."""
         return PainDataset(self.table, self.source, self.rows[np.asarray(mask, bool)],
-                           self.size, self.reference, self.skip_bad, self.report)
+                           self.size, self.reference, self.skip_bad, self.report, self.face_crop)
 
     def with_reference(self, reference: ReferenceConfig) -> PainDataset:
         """The same samples with another reference policy (e.g. evaluation)."""
         return PainDataset(self.table, self.source, self.rows, self.size, reference,
-                           self.skip_bad, self.report)
+                           self.skip_bad, self.report, self.face_crop)

@@ -5,7 +5,8 @@ Layouts (``FORMATS.md`` section 2):
 
 - ``manifest``: ``<root>/manifest.parquet`` (or ``.csv``) written by ``pain3d generate``; one
   row per image with its labels and split. Images are files at ``path``, or members of
-  ``<root>/images/*.tar.gz`` shards with the same base name.
+  ``<root>/images/*.tar.gz`` shards with the same base name. Face keypoint columns
+  (:data:`KEYPOINT_COLUMNS`), when present, make samples face crops (see there).
 - ``3dpain``: ``<root>/meshes_inpainted/*.{png,jpg,jpeg}`` with
   ``<root>/annotations/<base>_annotations.json`` (AU4..AU43 and optional PSPI; neutral images
   have none: all zeros) and a split CSV ``annotation_base_name,split`` (0/1/2 = train/val/test).
@@ -58,7 +59,7 @@ from pain3d.facs import pspi as pspi_of
 log = logging.getLogger(__name__)
 
 Layout = Literal["auto", "manifest", "3dpain", "hub"]
-INDEX_VERSION = 1  # bump when the cached index format changes
+INDEX_VERSION = 2  # bump when the cached index format changes (2: face keypoint columns)
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,6 +335,12 @@ def _index_hub(root: Path, split_path: Path | None, cache: Path, report: SkipRep
 
 
 MANIFEST_REQUIRED = ("path", "identity", "expression", "view", *AU_NAMES, "PSPI")
+KEYPOINT_COLUMNS: tuple[str, ...] = ("lm_reye_x", "lm_reye_y", "lm_leye_x", "lm_leye_y",
+                                     "lm_mouth_x", "lm_mouth_y")
+"""Optional manifest columns (``pain3d generate``, :mod:`pain3d.synth.landmarks`): the
+subject's right eye, left eye and mouth centres in pixels of the stored image. When present
+they are kept in the table (``extra``) and :class:`~pain3d.data.dataset.PainDataset` crops
+each image with :func:`pain3d.data.align.crop_from_landmarks`, like inference does."""
 _MANIFEST_META = ("identity", "expression", "yaw", "pitch", "roll", "sex", "age_band",
                   "ancestry")
 
@@ -364,6 +371,8 @@ def _index_manifest(root: Path, split_path: Path | None, cache: Path, report: Sk
     path, idx = _cached(cache, "manifest", sig, root, rebuild)
     if idx is not None:
         return idx
+    import pandas as pd
+
     mpath, df = _read_manifest(root)
     if "kind" in df.columns:
         df = df[df["kind"].astype(str).isin(["image", ""])].reset_index(drop=True)
@@ -401,6 +410,9 @@ def _index_manifest(root: Path, split_path: Path | None, cache: Path, report: Sk
     keys = df["path"].astype(str).to_numpy()
     extra = {c: df[c].to_numpy() for c in _MANIFEST_META if c in df.columns}
     extra = {c: (v.astype(str) if v.dtype == object else v) for c, v in extra.items()}
+    if all(c in df.columns for c in KEYPOINT_COLUMNS):
+        for c in KEYPOINT_COLUMNS:  # empty / non-numeric cells (CSV) become NaN: no crop
+            extra[c] = pd.to_numeric(df[c], errors="coerce").to_numpy(np.float64)
     au_k = df[list(AU_NAMES)].to_numpy(np.float32)
     table = FrameTable(key=keys, subject=subject, au=au_k, pspi=df["PSPI"].to_numpy(np.float32),
                        sequence=subject, frame=frame, view=df["view"].to_numpy(np.int64),
