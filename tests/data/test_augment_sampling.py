@@ -183,3 +183,11 @@ def test_augmentation_in_workers_keeps_images_in_unit_range(folder_ds):
     batch = next(iter(make_loader(ds, batch_size=4, num_workers=0, augment=aug)))
     assert batch["image"].shape == (4, 3, 16, 16) and batch["neutral"].shape == (4, 3, 16, 16)
     assert 0 <= float(batch["image"].min()) and float(batch["image"].max()) <= 1
+
+
+def test_fast_affine_grid_equals_torch():
+    from pain3d.data.augment import affine_grid
+
+    theta = torch.eye(2, 3).expand(3, 2, 3) + 0.1 * torch.randn(3, 2, 3)
+    ref = torch.nn.functional.affine_grid(theta, [3, 3, 7, 9], align_corners=True)
+    torch.testing.assert_close(affine_grid(theta, 7, 9), ref, atol=1e-6, rtol=0)
