@@ -27,21 +27,21 @@ def _keypoints(rng: np.random.Generator) -> np.ndarray:
 def _image(kp: np.ndarray) -> np.ndarray:
     img = np.full((SIDE, SIDE, 3), 128, np.uint8)
     for (x, y), c in zip(kp, DOT_COLOURS, strict=True):
-        # sub-pixel centre (shift 4 = 1/16 px); OpenCV's integer pixel centres are x - 0.5
-        cv2.circle(img, (int(round((x - 0.5) * 16)), int(round((y - 0.5) * 16))), 40, c, -1,
+        # sub-pixel centre (shift 4 = 1/16 px), in the index coordinates cv2.warpAffine uses
+        cv2.circle(img, (int(round(x * 16)), int(round(y * 16))), 40, c, -1,
                    lineType=cv2.LINE_AA, shift=4)
     return img
 
 
 def _dots(img: np.ndarray) -> np.ndarray:
-    """(3, 2) centroids of the red, green and blue dots, pixel-centre convention + 0.5."""
+    """(3, 2) centroids of the red, green and blue dots (pixel index coordinates)."""
     out = []
     for c in DOT_COLOURS:
         ch = int(np.argmax(c))
         others = [k for k in range(3) if k != ch]
         w = np.clip(img[..., ch].astype(float) - img[..., others].astype(float).max(-1), 0, None)
         ys, xs = np.mgrid[: img.shape[0], : img.shape[1]]
-        out.append([(w * xs).sum() / w.sum() + 0.5, (w * ys).sum() / w.sum() + 0.5])
+        out.append([(w * xs).sum() / w.sum(), (w * ys).sum() / w.sum()])
     return np.array(out)
 
 
@@ -80,7 +80,7 @@ def test_keypoints_put_image_and_reference_at_the_canonical_crop_positions(tmp_p
         s = ds[i]
         for img in (s["image"], s["neutral"]):
             arr = (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-            np.testing.assert_allclose(_dots(arr), want, atol=0.5, err_msg=s["meta"]["path"])
+            np.testing.assert_allclose(_dots(arr), want, atol=0.25, err_msg=s["meta"]["path"])
     # Switched off: the whole image, only resized.
     whole = synthetic_dataset(tmp_path / "ds", "all", size=size, cache_dir=tmp_path / "c",
                               face_crop=False)
