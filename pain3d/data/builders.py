@@ -87,6 +87,9 @@ class DataConfig:
 def guess_kind(source: Path) -> str:
     """The reader for ``source`` (see :class:`DataConfig`)."""
     if source.is_dir():
+        if (source / "Images").is_dir() or (source / "Frame_Labels").is_dir():
+            raise DataError(f"{source} is a raw UNBC-McMaster archive: prepare it once with "
+                            f"`pain3d prepare-unbc {source} --out unbc.h5` and use unbc.h5")
         if (source / "labels.csv").is_file():
             return "table"
         try:

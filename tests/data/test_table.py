@@ -88,3 +88,8 @@ def test_index_command_fails_readably_on_a_bad_annotation(folder_ds):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert "flame_sample_0003_pain_1_annotations.json" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_raw_unbc_folder_is_pointed_to_prepare_unbc(raw_unbc):
+    with pytest.raises(DataError, match="pain3d prepare-unbc"):
+        build_datasets(DataConfig(source=str(raw_unbc)))
