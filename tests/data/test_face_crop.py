@@ -53,7 +53,8 @@ def _write(root, csv: bool = False, missing_identity: int | None = None):
     for ident in range(3):
         for expr, aus in (("neutral", [0.0] * 6), ("pain_1", [2.0, 1.0, 1.0, 0.0, 0.0, 0.0])):
             kp = _keypoints(rng)
-            rel = f"meshes_inpainted/flame_sample_{ident:04d}_{expr}_textured_view_000_inpainted.png"
+            stem = f"flame_sample_{ident:04d}_{expr}_textured_view_000_inpainted"
+            rel = f"meshes_inpainted/{stem}.png"
             cv2.imwrite(str(root / rel), cv2.cvtColor(_image(kp), cv2.COLOR_RGB2BGR))
             truth[rel] = kp
             row = {"path": rel, "identity": ident, "identity_name": f"flame_sample_{ident:04d}",
