@@ -119,7 +119,8 @@ class BuiltinRenderer:
 
             heat = normalise_heat(displacement(state["neutral"], mesh), HEATMAP_SCALE_M)
         lighting = sample_lighting(np.random.default_rng(sample.view.light_seed))
-        result = self.renderer.render(mesh, state["appearance"], self._camera(sample),
+        camera = self._camera(sample)
+        result = self.renderer.render(mesh, state["appearance"], camera,
                                       lighting, aus=np.asarray(sample.aus), heat=heat)
         if heat is not None:
             state["heat"] = (sample.name, result.heatmap)
@@ -131,7 +132,15 @@ class BuiltinRenderer:
         rng = np.random.default_rng(sample.seed)
         rgb = compose(result, background, sample_effects(rng), rng)
         return RenderedImage(rgb=rgb, mask=result.mask if mask else None,
-                             depth=result.depth if depth else None)
+                             depth=result.depth if depth else None,
+                             landmarks=self._landmarks(mesh, camera, sample.size))
+
+    def _landmarks(self, mesh, camera, size: int) -> np.ndarray | None:
+        """Eye and mouth centres of the rendered mesh, projected by the render's camera."""
+        from pain3d.synth.landmarks import keypoints_3d, project_keypoints
+
+        pts = keypoints_3d(mesh, canonical_first=self.cfg.face_model == "builtin")
+        return None if pts is None else project_keypoints(pts, camera, size)
 
     def heatmap(self, state: dict, sample: SampleSpec) -> np.ndarray:
         name, heat = state["heat"]

@@ -172,7 +172,7 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
         for res in run_units(cfg, todo, engine=opts.engine, workers=workers,
                              ray_address=opts.ray_address):
             writer.write(res.identity, res.files)
-            state.mark_unit(root, res.identity, res.files)
+            state.mark_unit(root, res.identity, res.files, res.landmarks)
             peak_rss = max(peak_rss, res.peak_rss_mb)
             worker_cpu += res.cpu_seconds
             unit_cpu.append(res.cpu_seconds)
@@ -259,7 +259,10 @@ def _pack_shards(root: Path, plan: DatasetPlan, writer: _Writer, workers: int) -
 
 def _write_root_files(root: Path, plan: DatasetPlan) -> None:
     atomic_write_text(root / "splits.csv", splits_csv(plan))
-    rows = manifest_rows(plan)
+    keypoints: dict[str, list[float] | None] = {}
+    for unit in plan.units:
+        keypoints.update(state.read_unit_landmarks(root, unit.identity.index))
+    rows = manifest_rows(plan, keypoints)
     write_manifest(root, rows)
     atomic_write_text(root / "dataset_card.md", dataset_card(plan, rows))
 

@@ -2,7 +2,8 @@
 
 Columns: the shared contract (``path`` ... ``mesh_path``) followed by pain3d extras
 (``config``, ``depth_path``, ``shard``, ``identity_seed``, ``light_seed``,
-``background_seed``). Paths are
+``background_seed``, and the face keypoints ``lm_reye_x`` ... ``lm_mouth_y`` in pixels of the
+image, see :mod:`pain3d.synth.landmarks`; NaN when the renderer gave none). Paths are
 relative to the dataset root and name the loose file; in the hub layout they are the paths
 after extracting the shards in place, and ``shard`` names the tar.gz holding the image.
 """
@@ -17,6 +18,8 @@ from typing import Any
 from pain3d.facs import AU_NAMES
 from pain3d.io import atomic_path, atomic_write_text
 from pain3d.synth import layout
+from pain3d.synth.landmarks import COLUMNS as LANDMARK_COLUMNS
+from pain3d.synth.landmarks import keypoint_columns
 from pain3d.synth.spec import SPLIT_NAMES, DatasetPlan
 
 COLUMNS: tuple[str, ...] = (
@@ -25,14 +28,23 @@ COLUMNS: tuple[str, ...] = (
     "heatmap_path", "mask_path", "mesh_path",
     # pain3d extras
     "config", "depth_path", "shard", "identity_seed", "light_seed", "background_seed",
+    *LANDMARK_COLUMNS,
 )
 _INT_COLUMNS = {"identity", "view", "seed", "config", "identity_seed", "light_seed",
                 "background_seed"}
-_FLOAT_COLUMNS = {"yaw", "pitch", "roll", "distance", *AU_NAMES, "PSPI"}
+_FLOAT_COLUMNS = {"yaw", "pitch", "roll", "distance", *AU_NAMES, "PSPI", *LANDMARK_COLUMNS}
 
 
-def manifest_rows(plan: DatasetPlan) -> list[dict[str, Any]]:
-    """One dict per image, in plan order (identity, expression, view)."""
+def manifest_rows(plan: DatasetPlan,
+                  landmarks: dict[str, list[float] | None] | None = None) -> list[dict[str, Any]]:
+    """One dict per image, in plan order (identity, expression, view).
+
+    Args:
+        plan: the dataset plan.
+        landmarks: image path -> face keypoints recorded by the workers
+            (:func:`pain3d.synth.landmarks.keypoint_values`); images without are NaN.
+    """
+    landmarks = landmarks or {}
     cfg = plan.config
     hub = cfg.layout in ("hub", "both")
     rows = []
@@ -71,6 +83,7 @@ def manifest_rows(plan: DatasetPlan) -> list[dict[str, Any]]:
                 light_seed=s.view.light_seed,
                 background_seed=s.view.background_seed,
             )
+            row.update(keypoint_columns(landmarks.get(row["path"])))
             rows.append(row)
     return rows
 

@@ -26,11 +26,15 @@ class RenderedImage:
         rgb: (H, W, 3) uint8 RGB, the final composited photo.
         mask: (H, W) uint8 head mask (255 = head), or None when not asked for.
         depth: (H, W) float32 camera distance in metres (0 = background), or None.
+        landmarks: (3, 2) float64 image pixels of the subject's right eye centre, left eye
+            centre and mouth centre (:mod:`pain3d.synth.landmarks`), or None when the renderer
+            does not know them (the dataset then has no face-crop keypoints).
     """
 
     rgb: np.ndarray
     mask: np.ndarray | None = None
     depth: np.ndarray | None = None
+    landmarks: np.ndarray | None = None
 
 
 class SampleRenderer(Protocol):

@@ -86,11 +86,15 @@ def shard_record(root: Path, folder: str, shard: int) -> Path:
     return state_dir(root) / "shards" / f"{folder}_{shard:05d}.json"
 
 
-def mark_unit(root: Path, identity: int, files: dict[str, bytes]) -> None:
-    """Record that all files of an identity are on disk, with their sizes and SHA-256."""
+def mark_unit(root: Path, identity: int, files: dict[str, bytes],
+              landmarks: dict[str, list[float] | None] | None = None) -> None:
+    """Record that all files of an identity are on disk, with their sizes and SHA-256, and
+    the face keypoints of its images (image path -> six pixel values or None) for the
+    manifest."""
     record = {"identity": identity,
               "files": {k: len(v) for k, v in sorted(files.items())},
-              "sha256": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(files.items())}}
+              "sha256": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(files.items())},
+              "landmarks": dict(sorted((landmarks or {}).items()))}
     atomic_write_text(unit_record(root, identity), json.dumps(record, indent=1))
 
 
@@ -111,6 +115,13 @@ def read_unit_hashes(root: Path, identity: int) -> dict[str, str]:
     """SHA-256 of a finished identity's files (empty if unknown)."""
     rec = _read_record(root, identity)
     return dict(rec.get("sha256", {})) if rec else {}
+
+
+def read_unit_landmarks(root: Path, identity: int) -> dict[str, list[float] | None]:
+    """Face keypoints of a finished identity's images (empty if unknown, e.g. a record
+    written before keypoints were recorded)."""
+    rec = _read_record(root, identity)
+    return dict(rec.get("landmarks", {})) if rec else {}
 
 
 def mark_shard(root: Path, folder: str, shard: int, members: int, size: int,

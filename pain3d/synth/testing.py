@@ -50,7 +50,16 @@ class PlainRenderer:
         d = None
         if depth:
             d = np.where(face > 0, sample.view.distance, 0.0).astype(np.float32)
-        return RenderedImage(rgb=rgb, mask=face if mask else None, depth=d)
+        return RenderedImage(rgb=rgb, mask=face if mask else None, depth=d,
+                             landmarks=self._keypoints(sample))
+
+    def _keypoints(self, sample: SampleSpec) -> np.ndarray:
+        """(3, 2) stand-in right eye, left eye, mouth inside the ellipse (rotated with it)."""
+        _, (cx, cy), (ax, ay) = self._ellipse(sample)
+        offsets = np.array([[-0.45 * ax, -0.2 * ay], [0.45 * ax, -0.2 * ay], [0.0, 0.5 * ay]])
+        a = np.radians(sample.view.roll)
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        return offsets @ rot.T + np.array([cx, cy], dtype=np.float64)
 
     def heatmap(self, state: Any, sample: SampleSpec) -> np.ndarray:
         face, _, _ = self._ellipse(sample)

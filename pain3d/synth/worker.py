@@ -18,6 +18,7 @@ import numpy as np
 
 from pain3d.facs import AU_NAMES, pspi
 from pain3d.synth import layout
+from pain3d.synth.landmarks import keypoint_values
 from pain3d.synth.renderer import get_renderer
 from pain3d.synth.spec import GenerateConfig, SampleSpec, UnitSpec
 
@@ -32,6 +33,8 @@ class UnitResult:
     seconds: float
     cpu_seconds: float
     peak_rss_mb: float
+    landmarks: dict[str, list[float] | None] = field(default_factory=dict, repr=False)
+    """Image path -> its face keypoints as :data:`pain3d.synth.landmarks.COLUMNS` values."""
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
@@ -74,7 +77,9 @@ def _check_image(arr: np.ndarray, sample: SampleSpec, what: str, channels: int |
 
 
 def render_samples(cfg: GenerateConfig, samples: Iterable[SampleSpec], *,
-                   heatmaps: bool = True, mesh: bool = True) -> dict[str, bytes]:
+                   heatmaps: bool = True, mesh: bool = True,
+                   landmarks: dict[str, list[float] | None] | None = None
+                   ) -> dict[str, bytes]:
     """Render and encode the files of some samples of ONE identity.
 
     Args:
@@ -82,6 +87,8 @@ def render_samples(cfg: GenerateConfig, samples: Iterable[SampleSpec], *,
         samples: specs of one identity, e.g. ``select(plan, "flame_sample_0003_pain_2")``.
         heatmaps: also write the heatmap and annotation of each pain sample seen at view 0.
         mesh: also write the identity's textured mesh.
+        landmarks: if given, filled with image path -> the image's face keypoints
+            (:func:`pain3d.synth.landmarks.keypoint_values`; NaN when the renderer has none).
 
     Returns:
         ``{loose relative path: bytes}``.
@@ -99,6 +106,8 @@ def render_samples(cfg: GenerateConfig, samples: Iterable[SampleSpec], *,
         out = renderer.render(state, s, mask=want_mask, depth=want_depth)
         _check_image(out.rgb, s, "rgb", 3)
         files[layout.image_path(s)] = encode_jpeg(out.rgb, cfg.jpeg_quality)
+        if landmarks is not None:
+            landmarks[layout.image_path(s)] = keypoint_values(out.landmarks, s.size)
         if want_mask:
             _check_image(out.mask, s, "mask", None)
             files[layout.mask_path(s)] = encode_png(out.mask.astype(np.uint8))
@@ -123,7 +132,8 @@ def render_samples(cfg: GenerateConfig, samples: Iterable[SampleSpec], *,
 def render_unit(cfg: GenerateConfig, unit: UnitSpec) -> UnitResult:
     """All files of one identity (what an engine task runs)."""
     t0, c0 = time.perf_counter(), time.process_time()
-    files = render_samples(cfg, unit.samples)
+    keypoints: dict[str, list[float] | None] = {}
+    files = render_samples(cfg, unit.samples, landmarks=keypoints)
     expected = set(layout.all_unit_files(cfg, unit))
     if set(files) != expected:
         missing, extra = sorted(expected - set(files)), sorted(set(files) - expected)
@@ -136,4 +146,5 @@ def render_unit(cfg: GenerateConfig, unit: UnitSpec) -> UnitResult:
         seconds=time.perf_counter() - t0,
         cpu_seconds=time.process_time() - c0,  # all threads of the worker (llvmpipe too)
         peak_rss_mb=rss,
+        landmarks=keypoints,
     )
