@@ -5,8 +5,9 @@ completeness against the manifest (images, heatmaps, annotations, meshes, extras
 shards and their members), stray or half-written files, that every image and heatmap
 decodes at the configured size, that PSPI equals the PSPI of the AUs in the manifest and in
 every annotation JSON (and that the JSON agrees with the manifest), neutral images with zero
-labels, neutral/pain pairs for every view, the split file, and every file's SHA-256 against
-``SHA256SUMS`` (damage that still decodes).
+labels, neutral/pain pairs for every view, the split file, face keypoints (all six values or
+none, inside the image), and every file's SHA-256 against ``SHA256SUMS`` (damage that still
+decodes).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def verify(root: Path, workers: int | None = None) -> VerifyReport:
     size = int(cfg.get("size", 0)) or None
     _check_manifest_csv(root, df, problem)
     _check_labels(rows, problem)
+    _check_keypoints(rows, size, problem)
     _check_pairs(rows, problem)
     _check_splits(root, rows, problem)
     leftovers = [p for p in root.rglob(".*.tmp")]
@@ -172,6 +174,24 @@ def _check_labels(rows: list[dict], problem: Callable[[str], None]) -> None:
             problem(f"manifest row {r['path']}: PSPI {r['PSPI']:g} != PSPI of its AUs {expect:g}")
         if r["expression"] == "neutral" and (aus.any() or float(r["PSPI"]) != 0):
             problem(f"manifest row {r['path']}: a neutral image has non-zero AUs or PSPI")
+
+
+def _check_keypoints(rows: list[dict], size: int | None,
+                     problem: Callable[[str], None]) -> None:
+    """Each row has all six ``lm_*`` values or none (NaN), and they lie inside the image."""
+    from pain3d.synth.landmarks import COLUMNS
+
+    if not rows or not all(c in rows[0] for c in COLUMNS):
+        return  # a dataset written before keypoints were recorded
+    for r in rows:
+        vals = np.array([float(r[c]) if r[c] != "" else np.nan for c in COLUMNS])
+        known = np.isfinite(vals)
+        if known.any() and not known.all():
+            problem(f"manifest row {r['path']}: face keypoints are partly missing "
+                    f"({dict(zip(COLUMNS, vals.tolist(), strict=True))})")
+        elif known.all() and size and ((vals < 0) | (vals > size)).any():
+            problem(f"manifest row {r['path']}: face keypoints {vals.tolist()} lie outside "
+                    f"the {size} px image")
 
 
 def _check_pairs(rows: list[dict], problem: Callable[[str], None]) -> None:

@@ -78,3 +78,16 @@ def test_keypoints_from_a_mesh_sit_on_the_eyes_and_mouth():
     px = lm.project_keypoints(pts, Camera(yaw=0.0, pitch=0.0), 200)
     assert px[0, 0] < 100 < px[1, 0] and px[2, 1] > px[0, 1]  # mirror-free image order
     assert lm.keypoints_3d(mesh, canonical_first=False) is None
+
+
+def test_verify_catches_partial_or_outside_keypoints(fresh_dataset):
+    root, cfg = fresh_dataset()
+    df = pd.read_parquet(root / "manifest.parquet")
+    df.loc[0, "lm_mouth_y"] = np.nan
+    df.loc[1, "lm_reye_x"] = cfg.size + 5.0
+    df.to_parquet(root / "manifest.parquet")
+    problems = verify(root).problems
+    assert any(p.startswith(f"manifest row {df['path'][0]}: face keypoints are partly missing")
+               for p in problems), problems
+    assert any(p.startswith(f"manifest row {df['path'][1]}: face keypoints")
+               and "outside the 48 px image" in p for p in problems), problems
