@@ -189,7 +189,11 @@ def train_sampler(dataset: PainDataset, cfg: DataConfig):
 def worker_init(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: one torch thread per worker (workers are the
     parallelism) and a distinct numpy seed per worker. File handles are not opened here:
-    sources open them lazily on first use in each worker (see ``LazyHandle``)."""
+    sources open them lazily on first use in each worker (see ``LazyHandle``).
+
+    Do not call ``cv2.setNumThreads`` here: in a forked worker whose parent has already used
+    OpenCV's thread pool it deadlocks (reproduced with torch 2.13 / OpenCV 4.x: the loader
+    hangs forever in the first batch)."""
     import torch
 
     torch.set_num_threads(1)
