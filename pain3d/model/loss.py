@@ -41,7 +41,7 @@ def vitpain_loss(
 
     Args:
         out: model output for ``B`` samples.
-        au: ``(B, 6)`` target AUs, FACS 0..5.
+        au: ``(B, 6)`` target AUs, FACS 0..5; NaN where unknown (left out of the AU term).
         pspi: ``(B,)`` target PSPI, 0..16.
         weights: term weights; thresholds must match the model's binary heads.
 
@@ -57,7 +57,14 @@ def vitpain_loss(
             f"thresholds {w.thresholds}; make LossWeights.thresholds match the model config"
         )
     pspi_term = F.mse_loss(out.pspi_unit.float(), (pspi / PSPI_MAX).float())
-    au_term = F.mse_loss(out.au.float(), au.float())
+    # Datasets labelled with PSPI only carry NaN AU targets: those entries add no AU loss.
+    known = torch.isfinite(au)
+    if known.all():
+        au_term = F.mse_loss(out.au.float(), au.float())
+    elif known.any():
+        au_term = F.mse_loss(out.au.float()[known], au.float()[known])
+    else:
+        au_term = out.au.float().sum() * 0.0
     targets = torch.stack([(pspi >= t) for t in w.thresholds], dim=-1).float()
     binary_term = F.binary_cross_entropy_with_logits(out.binary_logits.float(), targets)
     # BCE over (B, K) averages over samples and thresholds: the mean of the K per-threshold

@@ -49,3 +49,15 @@ def test_threshold_count_mismatch_is_an_error():
     out = _output([0.1], torch.zeros(1, 6), [[0.0, 0.0, 0.0]])
     with pytest.raises(ValueError, match="binary heads"):
         vitpain_loss(out, torch.zeros(1, 6), torch.zeros(1), LossWeights(thresholds=(1.0,)))
+
+
+def test_unknown_au_targets_are_left_out_of_the_au_term():
+    au_pred = torch.tensor([[1.0, 1, 1, 1, 1, 1], [0.0, 0, 0, 0, 0, 0]], requires_grad=True)
+    out = _output([0.5, 0.5], au_pred, [[0.0] * 3, [0.0] * 3])
+    target = torch.tensor([[3.0, 1, 1, 1, 1, 1], [float("nan")] * 6])
+    loss, parts = vitpain_loss(out, target, torch.tensor([4.0, 0.0]))
+    assert parts["au"].item() == pytest.approx(4.0 / 6)  # only the labelled row counts
+    loss.backward()
+    assert torch.isfinite(au_pred.grad).all() and (au_pred.grad[1] == 0).all()
+    _, parts = vitpain_loss(out, torch.full((2, 6), float("nan")), torch.tensor([4.0, 0.0]))
+    assert parts["au"].item() == 0.0
