@@ -183,15 +183,22 @@ def _check_keypoints(rows: list[dict], size: int | None,
 
     if not rows or not all(c in rows[0] for c in COLUMNS):
         return  # a dataset written before keypoints were recorded
+    n_known = 0
     for r in rows:
         vals = np.array([float(r[c]) if r[c] != "" else np.nan for c in COLUMNS])
         known = np.isfinite(vals)
+        n_known += bool(known.all())
         if known.any() and not known.all():
             problem(f"manifest row {r['path']}: face keypoints are partly missing "
                     f"({dict(zip(COLUMNS, vals.tolist(), strict=True))})")
         elif known.all() and size and ((vals < 0) | (vals > size)).any():
             problem(f"manifest row {r['path']}: face keypoints {vals.tolist()} lie outside "
                     f"the {size} px image")
+    if 0 < n_known < len(rows):
+        # e.g. a run started by a pain3d without keypoints and finished by one with them:
+        # training would mix face crops and whole images.
+        problem(f"face keypoints are known for {n_known} of {len(rows)} images; regenerate "
+                f"the dataset in a new folder so that all images are framed alike")
 
 
 def _check_pairs(rows: list[dict], problem: Callable[[str], None]) -> None:

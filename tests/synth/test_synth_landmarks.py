@@ -91,3 +91,4 @@ def test_verify_catches_partial_or_outside_keypoints(fresh_dataset):
                for p in problems), problems
     assert any(p.startswith(f"manifest row {df['path'][1]}: face keypoints")
                and "outside the 48 px image" in p for p in problems), problems
+    assert f"face keypoints are known for {len(df) - 1} of {len(df)} images" in " ".join(problems)
