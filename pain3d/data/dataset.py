@@ -28,7 +28,13 @@ def table_keypoints(table: FrameTable) -> np.ndarray | None:
     if not all(c in table.extra for c in KEYPOINT_COLUMNS):
         return None
     cols = [np.asarray(table.extra[c], dtype=np.float64) for c in KEYPOINT_COLUMNS]
-    return np.stack(cols, axis=1).reshape(len(table), 3, 2)
+    kp = np.stack(cols, axis=1).reshape(len(table), 3, 2)
+    known = np.isfinite(kp).all(axis=(1, 2))
+    if known.any() and not known.all():
+        log.warning("face keypoints are known for %d of %d images (e.g. %s has none): those "
+                    "are face crops, the others whole images; regenerate the dataset so all "
+                    "are framed alike", known.sum(), len(known), table.key[~known][0])
+    return kp
 
 
 def face_crop(image: np.ndarray, keypoints: np.ndarray, size: int) -> np.ndarray:
