@@ -90,11 +90,13 @@ def test_keypoints_put_image_and_reference_at_the_canonical_crop_positions(tmp_p
     np.testing.assert_allclose(_dots(arr), truth[s["meta"]["path"]] * size / SIDE, atol=1.0)
 
 
-def test_data_config_switch_and_rows_without_keypoints_keep_whole_images(tmp_path):
+def test_data_config_switch_and_rows_without_keypoints_keep_whole_images(tmp_path, caplog):
     _write(tmp_path / "ds", csv=True, missing_identity=1)
     size = 48
-    on = build_datasets(DataConfig(source=str(tmp_path / "ds"), size=size,
-                                   cache_dir=str(tmp_path / "c")))["train"]
+    with caplog.at_level("WARNING", logger="pain3d.data.dataset"):
+        on = build_datasets(DataConfig(source=str(tmp_path / "ds"), size=size,
+                                       cache_dir=str(tmp_path / "c")))["train"]
+    assert "face keypoints are known for 4 of 6 images" in caplog.text
     off = build_datasets(DataConfig(source=str(tmp_path / "ds"), size=size, face_crop=False,
                                     cache_dir=str(tmp_path / "c")))["train"]
     assert on.keypoints is not None and off.keypoints is None
