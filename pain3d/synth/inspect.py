@@ -13,6 +13,7 @@ import numpy as np
 from pain3d.facs import PSPI_MAX
 from pain3d.io import atomic_path
 from pain3d.synth.card import label_tables
+from pain3d.synth.landmarks import keypoints_from_row
 from pain3d.synth.manifest import read_manifest
 
 log = logging.getLogger(__name__)
@@ -72,14 +73,23 @@ class _Reader:
         return self._tars[tar_rel].get(member)
 
 
-def _tile(data: bytes | None, n: int, label: str) -> np.ndarray:
+def _tile(data: bytes | None, n: int, label: str, points: np.ndarray | None = None
+          ) -> np.ndarray:
+    """A labelled ``n`` px tile; ``points`` (K, 2) image pixels are marked with small
+    crosses (the face keypoints of the manifest)."""
     img = None
     if data is not None:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None:
         img = np.full((n, n, 3), 40, np.uint8)
         cv2.line(img, (0, 0), (n - 1, n - 1), (0, 0, 255), 1)
+        points = None
+    scale_px = n / img.shape[1]
     img = cv2.resize(img, (n, n), interpolation=cv2.INTER_AREA)
+    if points is not None:
+        for x, y in np.asarray(points) * scale_px:
+            cv2.drawMarker(img, (int(x), int(y)), (0, 255, 255), cv2.MARKER_CROSS,
+                           max(3, n // 24), 1)
     if label:
         scale = n / 256
         cv2.putText(img, label, (3, int(22 * scale) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.7 * scale,
@@ -92,7 +102,8 @@ def _tile(data: bytes | None, n: int, label: str) -> np.ndarray:
 def contact_sheet(root: Path, rows: list[dict], identities: int = 6, tile: int = 128,
                   view: int = 0) -> np.ndarray:
     """(H, W, 3) uint8 BGR sheet: per identity a row of images (neutral, then pain by PSPI)
-    from ``view`` and below it the heatmap of each pain configuration."""
+    from ``view`` with the face keypoints marked (yellow crosses), and below it the heatmap
+    of each pain configuration."""
     reader = _Reader(root)
     idents = sorted({int(r["identity"]) for r in rows})
     # Spread the chosen identities over the dataset so several demographic cells show up.
@@ -111,7 +122,8 @@ def contact_sheet(root: Path, rows: list[dict], identities: int = 6, tile: int =
         for r in own:
             who = f"{r['identity_name'][-4:]} {r['sex'][0]}{r['age_band'][:2]}"
             label = who if r["expression"] == "neutral" else f"PSPI {float(r['PSPI']):g}"
-            top.append(_tile(reader.read(r["path"], r.get("shard", "")), tile, label))
+            top.append(_tile(reader.read(r["path"], r.get("shard", "")), tile, label,
+                             keypoints_from_row(r)))
             heat = reader.read(r["heatmap_path"], r.get("shard", "")) if r["heatmap_path"] else None
             bottom.append(_tile(heat, tile, "") if heat else np.zeros((tile, tile, 3), np.uint8))
         lines += [np.concatenate(top, axis=1), np.concatenate(bottom, axis=1)]
