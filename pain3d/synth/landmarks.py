@@ -22,9 +22,12 @@ pixel ``i`` covering ``[i, i + 1)``, as MediaPipe's ``normalised * size``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from pain3d.face.mesh import Mesh, region_id
+if TYPE_CHECKING:  # the face package is imported only where meshes are handled
+    from pain3d.face.mesh import Mesh
 
 N_CANONICAL = 468
 MOUTH_VERTICES: tuple[int, ...] = (61, 291, 13, 14, 0, 17)
@@ -45,6 +48,8 @@ def keypoints_3d(mesh: Mesh, canonical_first: bool = True) -> np.ndarray | None:
     Returns:
         (3, 3) float64 head-frame metres, or None when the mesh lacks the needed parts.
     """
+    from pain3d.face.mesh import region_id
+
     if not canonical_first or mesh.regions is None or mesh.n_vertices < N_CANONICAL:
         return None
     v = np.asarray(mesh.vertices, dtype=np.float64)
