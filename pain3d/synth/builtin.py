@@ -133,13 +133,16 @@ class BuiltinRenderer:
         rgb = compose(result, background, sample_effects(rng), rng)
         return RenderedImage(rgb=rgb, mask=result.mask if mask else None,
                              depth=result.depth if depth else None,
-                             landmarks=self._landmarks(mesh, camera, sample.size))
+                             landmarks=self._landmarks(state, mesh, camera, sample.size))
 
-    def _landmarks(self, mesh, camera, size: int) -> np.ndarray | None:
+    def _landmarks(self, state: dict, mesh, camera, size: int) -> np.ndarray | None:
         """Eye and mouth centres of the rendered mesh, projected by the render's camera."""
-        from pain3d.synth.landmarks import keypoints_3d, project_keypoints
+        from pain3d.synth.landmarks import flame_keypoints_3d, keypoints_3d, project_keypoints
 
-        pts = keypoints_3d(mesh, canonical_first=self.cfg.face_model == "builtin")
+        if self.cfg.face_model == "flame":
+            pts = flame_keypoints_3d(state["neutral"], mesh, _flame(self.cfg.flame_dir))
+        else:
+            pts = keypoints_3d(mesh)
         return None if pts is None else project_keypoints(pts, camera, size)
 
     def heatmap(self, state: dict, sample: SampleSpec) -> np.ndarray:

@@ -14,7 +14,13 @@ Keypoints (head frame, then image pixels):
 - mouth centre: the mean of the canonical face vertices used for the mouth by
   :func:`pain3d.data.align.face_keypoints` (lip corners 61 / 291, inner lips 13 / 14, outer
   lips 0 / 17). The built-in head keeps the 468 canonical vertices first (subdivision adds
-  vertices after them); other meshes (FLAME) have no such correspondence and get no keypoints.
+  vertices after them).
+
+FLAME meshes (:func:`flame_keypoints_3d`) have no eyeballs of region ``eyeball``; their
+keypoints come from the model's canonical-face correspondences (surface points): the mouth
+as above, each eye centre as the mean of MediaPipe's eight eye-contour points of the
+*neutral* mesh (the 468-point scheme of :func:`pain3d.data.align.face_keypoints`; lids
+closing by AU43 do not move it). Other meshes get no keypoints.
 
 Pixel convention: continuous coordinates with the image's top-left corner at (0, 0) and
 pixel ``i`` covering ``[i, i + 1)``, as MediaPipe's ``normalised * size``.
@@ -31,6 +37,10 @@ if TYPE_CHECKING:  # the face package is imported only where meshes are handled
 
 N_CANONICAL = 468
 MOUTH_VERTICES: tuple[int, ...] = (61, 291, 13, 14, 0, 17)
+EYE_CONTOURS: tuple[tuple[int, ...], tuple[int, ...]] = (
+    (33, 133, 159, 145, 160, 144, 158, 153),  # subject's right eye
+    (362, 263, 386, 374, 385, 380, 387, 373),  # subject's left eye
+)
 KEYPOINT_NAMES: tuple[str, ...] = ("reye", "leye", "mouth")
 """Order of the keypoints: subject's right eye, subject's left eye, mouth centre."""
 COLUMNS: tuple[str, ...] = tuple(f"lm_{k}_{a}" for k in KEYPOINT_NAMES for a in ("x", "y"))
@@ -64,6 +74,35 @@ def keypoints_3d(mesh: Mesh, canonical_first: bool = True) -> np.ndarray | None:
         poles.append(pts[np.argmax(pts[:, 2])])  # the front pole: gaze along +z
     mouth = v[list(MOUTH_VERTICES)].mean(axis=0)
     return np.stack([poles[0], poles[1], mouth])
+
+
+def flame_keypoints_3d(neutral: Mesh, expressed: Mesh, flame) -> np.ndarray | None:
+    """Right eye, left eye and mouth centres of a FLAME head (see the module docstring).
+
+    Args:
+        neutral: the identity's neutral FLAME mesh (eye centres), head frame, metres.
+        expressed: the same mesh deformed by the AUs (mouth centre).
+        flame: the :class:`pain3d.face.flame.FlameModel` with ``landmarks`` (canonical
+            indices), ``lmk_faces`` and ``lmk_bary`` (their surface points).
+
+    Returns:
+        (3, 3) float64 head-frame metres, or None when a needed canonical point has no
+        correspondence.
+    """
+    pos = {int(c): i for i, c in enumerate(np.asarray(flame.landmarks))}
+    needed = [*EYE_CONTOURS[0], *EYE_CONTOURS[1], *MOUTH_VERTICES]
+    if any(c not in pos for c in needed):
+        return None
+    faces = np.asarray(flame.faces, dtype=np.int64)
+
+    def surface(mesh: Mesh, canonical: tuple[int, ...]) -> np.ndarray:
+        rows = [pos[c] for c in canonical]
+        tri = faces[np.asarray(flame.lmk_faces)[rows]]
+        bary = np.asarray(flame.lmk_bary, dtype=np.float64)[rows]
+        return (np.asarray(mesh.vertices, dtype=np.float64)[tri] * bary[:, :, None]).sum(1)
+
+    eyes = [surface(neutral, contour).mean(axis=0) for contour in EYE_CONTOURS]
+    return np.stack([eyes[0], eyes[1], surface(expressed, MOUTH_VERTICES).mean(axis=0)])
 
 
 def project_keypoints(points: np.ndarray, camera, size: int) -> np.ndarray:

@@ -119,6 +119,14 @@ def test_flame_face_model_and_photo_backgrounds_generate_valid_datasets(tmp_path
     corner = _read(root, "meshes_inpainted/flame_sample_0000_neutral_textured_view_000_inpainted"
                    ".jpg")[:6, :6].reshape(-1, 3).mean(0)  # BGR
     assert corner[1] > 140 and corner[0] < 60 and corner[2] < 60  # the green photo
+    # FLAME keypoints from the canonical correspondences: eyes side by side, mouth below
+    df = pd.read_parquet(root / "manifest.parquet")
+    from pain3d.synth.landmarks import keypoints_from_row
+
+    for _, row in df.iterrows():
+        kp = keypoints_from_row(row)
+        assert kp is not None and ((kp > 0) & (kp < 48)).all(), row["path"]
+        assert kp[0, 0] < kp[1, 0] and kp[2, 1] > kp[:2, 1].max() + 3, kp
 
 
 def test_generator_keypoints_crop_like_mediapipe_at_inference(tmp_path):
