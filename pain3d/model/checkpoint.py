@@ -4,7 +4,8 @@ Layout of a checkpoint folder::
 
     config.json            format, package version, model config (with the resolved
                            preprocessing), LoRA settings, preprocessing, backbone reference
-    model.safetensors      the trained parameters only (LoRA, cross-attention, heads, AU queries)
+    model.safetensors      the trained parameters only (LoRA, cross-attention, heads, AU queries;
+                           every backbone weight too when the model has train_backbone)
     backbone.safetensors   optional: the frozen backbone weights (a reference encoder equal
                            to the pain encoder is stored once), written when the backbone
                            has no loadable source (random init, imported published weights)
@@ -106,7 +107,7 @@ def save_checkpoint(
     out.mkdir(parents=True, exist_ok=True)
     cfg = model.config
     store_backbone = include_backbone if include_backbone is not None else (
-        cfg.backbone_weights is None)
+        cfg.backbone_weights is None and not cfg.train_backbone)  # trained: in WEIGHTS_FILE
     trained = model.trainable_state_dict()
     _save_tensors(trained, out / WEIGHTS_FILE)
     if store_backbone:
@@ -189,7 +190,8 @@ def load_model(
     cfg = from_dict(ViTPainConfig, meta["model"], where=f"{path / CONFIG_FILE}:model")
     bb = meta.get("backbone", {})
     stored = (path / BACKBONE_FILE).is_file()
-    if stored:
+    # A trained backbone is in WEIGHTS_FILE: rebuild its architecture, never reload weights.
+    if stored or cfg.train_backbone:
         arch = {k: v for k, v in (bb.get("config") or {}).items() if k in _ARCH_KEYS}
         cfg = dataclasses.replace(
             cfg, backbone_weights=None, backbone_overrides={**cfg.backbone_overrides, **arch})
@@ -200,7 +202,7 @@ def load_model(
             f"{path} has neither {BACKBONE_FILE} nor a backbone reference; it cannot be rebuilt"
         )
     model = ViTPain(cfg)
-    if stored:
+    if stored or cfg.train_backbone:
         # The stored config names the original weights; the architecture came from the file.
         model.config = dataclasses.replace(model.config, backbone_weights=bb.get("weights"),
                                            backbone_overrides=dict(meta["model"].get(
@@ -224,7 +226,7 @@ def load_model(
             raise ValueError(f"{path}: tensor {k} has shape {tuple(v.shape)}, the model needs "
                              f"{tuple(expected[k].shape)}")
     model.load_state_dict(state, strict=False)
-    if not stored and check_backbone and bb.get("fingerprint"):
+    if not (stored or cfg.train_backbone) and check_backbone and bb.get("fingerprint"):
         got = fingerprint(model.encoder)
         if got != bb["fingerprint"]:
             raise ValueError(

@@ -81,6 +81,10 @@ class ViTPainConfig:
         rope_augment: keep DINOv3's training-time RoPE coordinate jitter. Off by default so
             training and inference see the same positions.
         gradient_checkpointing: trade compute for activation memory in the backbone.
+        train_backbone: train every backbone weight too (not only the adapters). For
+            randomly initialised backbones (the tiny CPU demo), whose frozen random features
+            carry little a low-rank adapter can use; checkpoints then store the backbone in
+            ``model.safetensors``. Default False: frozen backbone + LoRA, as published.
     """
 
     preset: Preset = "small"
@@ -103,6 +107,7 @@ class ViTPainConfig:
     published_forward: bool = False
     rope_augment: bool = False
     gradient_checkpointing: bool = False
+    train_backbone: bool = False
 
     def __post_init__(self) -> None:
         if self.preset not in ("tiny", "small", "base", "large"):

@@ -79,6 +79,10 @@ class ViTPain(nn.Module):
         self.reference_encoder = (
             apply_lora(reference_encoder, cfg.lora, timm=timm) if reference_encoder else None
         )
+        if cfg.train_backbone:
+            self.encoder.requires_grad_(True)
+            if self.reference_encoder is not None:
+                self.reference_encoder.requires_grad_(True)
         dim = self.encoder.hidden_size
         self.cross_attention = (
             ReferenceCrossAttention(dim, cfg.cross_attn_heads, cfg.cross_attn_layers,
@@ -204,8 +208,9 @@ class ViTPain(nn.Module):
     # ------------------------------------------------------------------ training helpers
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Every trainable parameter, split into ``lora`` (adapters) and ``heads``
-        (cross-attention, heads, AU queries), for per-group learning rates.
+        """Every trainable parameter, split into ``lora`` (adapters, and the backbone weights
+        when ``config.train_backbone``) and ``heads`` (cross-attention, heads, AU queries),
+        for per-group learning rates.
 
         Every parameter with ``requires_grad`` lands in exactly one group, so nothing that is
         meant to train is left out of the optimiser (the published AU queries were).
@@ -213,7 +218,9 @@ class ViTPain(nn.Module):
         groups: dict[str, list[nn.Parameter]] = {"lora": [], "heads": []}
         for name, p in self.named_parameters():
             if p.requires_grad:
-                groups["lora" if is_lora_parameter(name) else "heads"].append(p)
+                backbone = is_lora_parameter(name) or name.startswith(
+                    ("encoder.", "reference_encoder."))
+                groups["lora" if backbone else "heads"].append(p)
         return groups
 
     def _lora_layers(self) -> list[nn.Module]:
@@ -242,7 +249,10 @@ class ViTPain(nn.Module):
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """Everything but the frozen backbone weights: adapters, cross-attention, heads, AU
         queries (what a checkpoint must store). Decided by structure, not by the current
-        ``requires_grad`` flags, so temporarily frozen parts are still saved."""
+        ``requires_grad`` flags, so temporarily frozen parts are still saved. With
+        ``config.train_backbone`` the backbone is trained too, so this is everything."""
+        if self.config.train_backbone:
+            return dict(self.state_dict())
         return {k: v for k, v in self.state_dict().items() if not is_frozen_backbone_key(k)}
 
 

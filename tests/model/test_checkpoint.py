@@ -10,7 +10,7 @@ from model_fixtures import tiny_config
 from safetensors.torch import load_file
 
 import pain3d
-from pain3d.model import build_model, load_model, save_checkpoint
+from pain3d.model import LoraSettings, build_model, load_model, save_checkpoint
 from pain3d.model.backbone import preset_hf_config
 
 
@@ -181,3 +181,16 @@ def test_adapters_on_mlp_and_patch_embedding_round_trip(tmp_path, make_model, im
         x, n = images(1), images(1, seed=2)
         loaded = load_model(tmp_path / str(published))
         assert torch.equal(loaded(x, neutral=n).pspi, model(x, neutral=n).pspi)
+
+
+def test_a_trained_backbone_is_saved_with_the_model_and_reloaded(tmp_path, make_model, images):
+    model = make_model(lora=LoraSettings(rank=0), train_backbone=True)
+    _perturb_trained(model)  # every backbone weight moves, as full training would
+    save_checkpoint(model, tmp_path / "ck")
+    assert not (tmp_path / "ck" / "backbone.safetensors").exists()
+    stored = load_file(str(tmp_path / "ck" / "model.safetensors"))
+    assert "encoder.model.embeddings.patch_embeddings.weight" in stored
+    x, n = images(2), images(2, seed=2)
+    loaded = load_model(tmp_path / "ck")
+    assert loaded.config.train_backbone
+    assert torch.equal(loaded(x, neutral=n).pspi, model(x, neutral=n).pspi)

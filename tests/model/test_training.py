@@ -94,3 +94,19 @@ def test_tiny_model_overfits_a_batch_of_16_pairs(images):
     assert (out.au - au).abs().mean() < 0.25
     assert ((out.binary_logits[:, 0] > 0) == (pspi >= 1)).all()
     assert vitpain_loss(out, au, pspi)[0].item() < 0.05 * first
+
+
+def test_train_backbone_optimises_every_backbone_weight_in_the_lora_group(make_model, images):
+    model = make_model(lora=LoraSettings(rank=0), train_backbone=True).train()
+    groups = model.parameter_groups()
+    backbone = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
+    assert backbone and all(p.requires_grad for p in backbone)
+    assert {id(p) for p in backbone} <= {id(p) for p in groups["lora"]}
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.AdamW([p for g in groups.values() for p in g], lr=1e-3, weight_decay=0.0)
+    loss, _ = vitpain_loss(model(images(4), neutral=images(4, seed=2)), torch.rand(4, 6) * 3,
+                           torch.tensor([0.0, 2.0, 5.0, 9.0]))
+    loss.backward()
+    opt.step()
+    assert not torch.equal(model.encoder.model.embeddings.patch_embeddings.weight,
+                           before["encoder.model.embeddings.patch_embeddings.weight"])
