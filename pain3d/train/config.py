@@ -131,6 +131,9 @@ class DataConfig:
         label_free_frames: first frames of a sequence usable as label-free references.
         image_size: pixels; None takes the model's preprocessing size.
         skip_bad: skip unreadable images instead of stopping.
+        include_neutral: synthetic data: also train on the neutral renders as PSPI-0 samples
+            (the published pretraining did); otherwise they are only references. Validation
+            and test frames are unaffected.
     """
 
     root: str = ""
@@ -146,6 +149,7 @@ class DataConfig:
     label_free_frames: int = 5
     image_size: int | None = None
     skip_bad: bool = False
+    include_neutral: bool = False
 
     def __post_init__(self) -> None:
         if self.references < 1:

@@ -178,17 +178,20 @@ def pretrain(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
     rd = make_run_dir(cfg, "train")
     data = open_data(cfg.data)
     seed = cfg.trainer.seed
-    train_rows = data.rows(split="train")
+    neutral = cfg.data.include_neutral  # neutral renders as PSPI-0 training samples
+    train_rows = data.rows(split="train", include_neutral=neutral)
     val_rows = data.rows(split="val")
     if len(train_rows) == 0:  # no split column: all frames, split by subject here
         subs = np.unique(data.table.subject[data.rows()])
         fit_s, val_s = inner_split(subs, max(cfg.val_fraction, 1e-6), seed) \
             if cfg.val_fraction > 0 else (subs, np.array([], str))
-        train_rows, val_rows = data.rows(fit_s), data.rows(val_s) if len(val_s) else None
+        train_rows = data.rows(fit_s, include_neutral=neutral)
+        val_rows = data.rows(val_s) if len(val_s) else None
     elif len(val_rows) == 0 and cfg.val_fraction > 0:
         fit_s, val_s = inner_split(np.unique(data.table.subject[train_rows]), cfg.val_fraction,
                                    seed)
-        train_rows, val_rows = data.rows(fit_s, "train"), data.rows(val_s, "train")
+        train_rows = data.rows(fit_s, "train", include_neutral=neutral)
+        val_rows = data.rows(val_s, "train")
     test_rows = data.rows(split="test")
     if len(test_rows) == 0:
         test_rows = val_rows if val_rows is not None else np.array([], np.int64)
