@@ -17,6 +17,22 @@ def test_small_preset_is_smaller_and_validated():
         DemoConfig(identities=2)
 
 
+def test_demo_trains_a_random_backbone_whole_on_pain_and_neutral_renders(tmp_path):
+    from pain3d.demo.run import train_config
+    from pain3d.model import build_model
+
+    tc = train_config(DemoConfig(), tmp_path / "data", tmp_path / "run")
+    assert tc.model.train_backbone and tc.model.lora.rank == 0 and tc.data.include_neutral
+    model = build_model(tc.model)
+    backbone = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
+    assert backbone and all(p.requires_grad for p in backbone)
+    # the published frozen backbone + LoRA stays available
+    lora = train_config(DemoConfig(train_backbone=False, lora_rank=8), tmp_path, tmp_path)
+    model = build_model(lora.model)
+    assert not any(p.requires_grad for n, p in model.named_parameters()
+                   if n.startswith("encoder.") and "lora_" not in n)
+
+
 def test_every_stage_declares_what_it_needs():
     for stage in STAGES:
         assert isinstance(missing_parts(stage), list)

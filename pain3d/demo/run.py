@@ -284,15 +284,14 @@ def _generate(ctx: dict[str, Any]) -> str:
             f"{splits['train']} train / {splits['val']} val / {splits['test']} test")
 
 
-def _train(ctx: dict[str, Any]) -> str:
+def train_config(cfg: DemoConfig, data: Path, run_dir: Path) -> Any:
+    """The ``pain3d.train.TrainConfig`` of the demo's training stage."""
     from pain3d.model.config import LoraSettings, ViTPainConfig
     from pain3d.train.config import DataConfig, OptimConfig, TrainConfig, TrainerConfig
-    from pain3d.train.recipes import pretrain
 
-    cfg: DemoConfig = ctx["cfg"]
-    tc = TrainConfig(
-        name="demo", run_dir=str(ctx["out"] / "run"), resume=False, eval_train_max=2000,
-        data=DataConfig(root=str(ctx["data"]), kind="synthetic", references=1,
+    return TrainConfig(
+        name="demo", run_dir=str(run_dir), resume=False, eval_train_max=2000,
+        data=DataConfig(root=str(data), kind="synthetic", references=1,
                         include_neutral=cfg.include_neutral),
         # Heads sized for the 96-wide tiny backbone (the published 512-wide ones overfit).
         model=ViTPainConfig(preset="tiny", image_size=cfg.model_size, encoder_mode=cfg.encoder_mode,
@@ -309,6 +308,13 @@ def _train(ctx: dict[str, Any]) -> str:
                               augment=cfg.augment, tensorboard=False, csv=True,
                               log_every_n_steps=5),
     )
+
+
+def _train(ctx: dict[str, Any]) -> str:
+    from pain3d.train.recipes import pretrain
+
+    cfg: DemoConfig = ctx["cfg"]
+    tc = train_config(cfg, ctx["data"], ctx["out"] / "run")
     result = pretrain(tc)
     ctx["run"] = result
     ctx["run_size"] = int(result_size(result.checkpoint_dir))
