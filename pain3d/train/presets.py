@@ -1,7 +1,10 @@
 """Ready-made configs for code that wants a run without a YAML file (the demo, notebooks).
 
 ``tiny_config`` trains in seconds on a CPU (a 2-layer random-weight backbone at 64 px): it
-exercises the whole pipeline, it does not produce a useful model.
+exercises the whole pipeline, it does not produce a useful model (frozen random backbone +
+LoRA). For a tiny CPU model that does learn, train the random backbone whole and add the
+neutral renders as PSPI-0 samples, as the demo does (``pain3d.demo.run.train_config``:
+``model.train_backbone``, ``data.include_neutral``, 64 px, lr 3e-4, no augmentation).
 """
 
 from __future__ import annotations
