@@ -155,8 +155,8 @@ def write_demo_report(ctx: dict[str, Any]) -> Path:
                  "dataset from pain3d's built-in generator, a <b>tiny</b> ViTPain trained on "
                  "the CPU for a few epochs from a <b>randomly initialised</b> backbone (no "
                  "pretrained DINOv3 weights), evaluated on identities it never saw. The "
-                 "numbers are real and modest by design: they show the pipeline working, not "
-                 "the accuracy of a full model.</p>")
+                 "numbers are real and modest by design: they show the pipeline working and "
+                 "learning, not the accuracy of a full model.</p>")
     if res:
         rows = [(s.name, f"<span class='{s.status}'>{s.status}</span>", f"{s.seconds:.1f}",
                  html.escape(s.message)) for s in res.stages.values()]
@@ -294,8 +294,8 @@ def write_demo_report(ctx: dict[str, Any]) -> Path:
     parts.append("<h2>Limitations</h2><ul>"
                  "<li>The backbone is randomly initialised and tiny; with real DINOv3 weights "
                  "(<code>model.backbone_weights</code>) and the published 150 epochs on "
-                 "82,500 images the model is a different thing. These numbers only show that "
-                 "every stage works end to end.</li>"
+                 "82,500 images the model is a different thing. These numbers show the pipeline "
+                 "learning on a few hundred synthetic faces, not the accuracy of ViTPain.</li>"
                  "<li>Train and test faces come from the same built-in generator; accuracy on "
                  "synthetic faces says nothing about real patients. Real-data evaluation "
                  "(UNBC-McMaster, <code>pain3d cv</code>) is the measure that matters.</li>"
