@@ -127,6 +127,25 @@ def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML config file (without the ``pain3d_version`` stamp).
+
+    Raises:
+        ConfigError: naming the file when it is missing, not YAML, or not a mapping.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} does not exist")
+    try:
+        loaded = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {p} is not valid YAML: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {p}: top level must be a mapping")
+    loaded.pop("pain3d_version", None)
+    return loaded
+
+
 def load_config(
     cls: type[T],
     path: str | Path | None = None,
@@ -138,17 +157,7 @@ def load_config(
     """
     tree: dict[str, Any] = to_dict(cls())  # type: ignore[call-arg]
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist")
-        try:
-            loaded = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {p} is not valid YAML: {exc}") from exc
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {p}: top level must be a mapping")
-        loaded.pop("pain3d_version", None)
-        _merge(tree, loaded)
+        _merge(tree, read_config_file(path))
     for key, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(tree, key, value)

@@ -11,10 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 # Published flag / flat YAML key -> pain3d dotted config key.
 ALIASES: dict[str, str] = {
@@ -88,7 +85,7 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the published command line, run :func:`pain3d.train.pretrain`, print the result."""
-    from pain3d.config import ConfigError, load_config
+    from pain3d.config import ConfigError, load_config, read_config_file
     from pain3d.train.config import TrainConfig
     from pain3d.train.recipes import pretrain
 
@@ -104,18 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         overrides: dict[str, Any] = {}
         if args.config:
-            p = Path(args.config)
-            if not p.is_file():
-                raise ConfigError(f"config file {p} does not exist")
-            try:
-                raw = yaml.safe_load(p.read_text()) or {}
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"config file {p} is not valid YAML: {exc}") from exc
-            if not isinstance(raw, dict):
-                raise ConfigError(f"config file {p}: top level must be a mapping")
-            raw.pop("pain3d_version", None)
+            raw = read_config_file(args.config)
             # The file's values become overrides of the defaults; flags come after them.
-            overrides.update(flatten(translate(raw, str(p))))
+            overrides.update(flatten(translate(raw, str(args.config))))
         for flag in ALIASES:
             v = getattr(args, flag)
             if v is not None:
