@@ -55,6 +55,9 @@ class Appearance:
         labels: (S, S, 2) painted brow and lip coverage, so the part pass follows the painted
             brows and lips rather than triangle edges; None to label by mesh regions only.
         seed: the seed that drew it.
+        rest_mesh: the neutral mesh the textures were painted on; the renderer derives its
+            per-topology data (draw order, mouth faces, hair shell) from it, so a render does
+            not depend on which expression was drawn first. None: the first mesh drawn.
         token: unique id used by the renderer to cache uploaded textures.
     """
 
@@ -68,6 +71,7 @@ class Appearance:
     hair_shell: HairShell | None
     seed: int
     labels: np.ndarray | None = None
+    rest_mesh: Mesh | None = None
     token: int = field(default_factory=lambda: next(_TOKENS))
 
     @property
@@ -87,7 +91,8 @@ def appearance_from_traits(mesh: Mesh, demographics: Demographics, traits: Trait
     tex = paint_textures(mesh, traits, rng, size=texture_size, sex=demographics.sex)
     shell = build_hair_shell(mesh, face_landmarks(mesh), traits.hair_style, rng)
     return Appearance(demographics, traits, tex.albedo, tex.height, tex.wrinkles,
-                      tex.vertex_spec, tex.vertex_hair, shell, seed, labels=tex.labels)
+                      tex.vertex_spec, tex.vertex_hair, shell, seed, labels=tex.labels,
+                      rest_mesh=mesh)
 
 
 def sample_appearance(identity: Any, seed: int, mesh: Mesh | None = None,

@@ -150,6 +150,12 @@ class Renderer:
             if arr is not None and len(arr) != mesh.n_vertices:
                 raise ValueError(f"appearance.{name} has {len(arr)} values for a mesh of "
                                  f"{mesh.n_vertices} vertices: paint it on this identity's mesh")
+        # Build from the neutral mesh the appearance was painted on (when it has this
+        # topology), so the result is the same whichever expression is drawn first.
+        rest = getattr(appearance, "rest_mesh", None)
+        if rest is not None and rest.faces.shape == mesh.faces.shape \
+                and rest.n_vertices == mesh.n_vertices:
+            mesh = rest
         topo = topology_for(mesh, shell, 0.3 if spec is None else spec,
                             0.0 if hair is None else hair, key)
         for obj in (self._vao, self._dyn, getattr(self, "_static", None),

@@ -70,19 +70,7 @@ class BuiltinRenderer:
         mesh = identity_mesh(ident, flame=flame)
         app = sample_appearance(ident, identity.seed, mesh=mesh, texture_size=_TEXTURE_SIZE)
         return {"spec": identity, "identity": ident, "neutral": mesh, "appearance": app,
-                "expressed": (None, None), "heat": (None, None), "bound": False}
-
-    def _bind_neutral_first(self, state: dict, sample: SampleSpec) -> None:
-        """The renderer derives per-topology data from the first mesh it draws for an
-        appearance; drawing the neutral mesh first makes every later render independent of
-        which samples came before, so one sample regenerates alone byte for byte. Full units
-        start with a neutral image, so this costs an extra draw only for lone samples."""
-        if not state["bound"] and sample.expression != "neutral":
-            from pain3d.render.camera import Camera
-
-            self.renderer.render(state["neutral"], state["appearance"],
-                                 Camera(distance=self.cfg.distance, fov=self.cfg.fov))
-        state["bound"] = True
+                "expressed": (None, None), "heat": (None, None)}
 
     def _expressed(self, state: dict, sample: SampleSpec):
         key, mesh = state["expressed"]
@@ -110,7 +98,6 @@ class BuiltinRenderer:
         from pain3d.render.compose import compose
         from pain3d.render.lighting import sample_lighting
 
-        self._bind_neutral_first(state, sample)
         mesh = self._expressed(state, sample)
         heat = None
         if sample.expression != "neutral" and sample.view.index == 0:
@@ -121,7 +108,8 @@ class BuiltinRenderer:
         lighting = sample_lighting(np.random.default_rng(sample.view.light_seed))
         camera = self._camera(sample)
         result = self.renderer.render(mesh, state["appearance"], camera,
-                                      lighting, aus=np.asarray(sample.aus), heat=heat)
+                                      lighting, aus=np.asarray(sample.aus), heat=heat,
+                                      depth=depth)
         if heat is not None:
             state["heat"] = (sample.name, result.heatmap)
         bg_rng = np.random.default_rng(sample.view.background_seed)
