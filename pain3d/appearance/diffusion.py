@@ -9,13 +9,19 @@
 diffusers (and torch) are imported only when a back-end loads its pipeline; a missing
 package, missing weights or a missing GPU raise :class:`DiffusionUnavailable` with what to do.
 A back-end accepts a ready ``pipeline`` object instead (any callable returning an object with
-``.images``), which is how tests check the plumbing without weights.
+``.images``), which is how tests check the plumbing without weights;
+:func:`portrait_appearance` chains render -> portrait -> texture for one identity.
+
+Image conventions: every image here is top row first, x to the right of the picture (the
+subject's right eye is on the image's left in a frontal view), like :class:`RenderResult`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -47,9 +53,9 @@ class DiffusionConfig:
         negative_prompt: what to avoid.
     """
 
-    base_model: str = "runwayml/stable-diffusion-v1-5"
+    base_model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
     depth_controlnet: str = "lllyasviel/control_v11f1p_sd15_depth"
-    inpaint_model: str = "runwayml/stable-diffusion-inpainting"
+    inpaint_model: str = "stable-diffusion-v1-5/stable-diffusion-inpainting"
     device: str = "cuda"
     dtype: str = "float16"
     steps: int = 30
@@ -62,6 +68,15 @@ class DiffusionConfig:
             raise ValueError(f"DiffusionConfig.dtype = {self.dtype!r}: use float16 or float32")
         if self.steps < 1:
             raise ValueError(f"DiffusionConfig.steps = {self.steps} must be >= 1")
+        if self.guidance < 0:
+            raise ValueError(f"DiffusionConfig.guidance = {self.guidance} must be >= 0")
+        if not (self.device == "cpu" or self.device.startswith(("cuda", "mps"))):
+            raise ValueError(f"DiffusionConfig.device = {self.device!r}: use cuda, cuda:N, "
+                             "mps or cpu")
+        if self.dtype == "float16" and self.device == "cpu":
+            raise ValueError("DiffusionConfig.dtype = 'float16' with device 'cpu': Stable "
+                             "Diffusion does not run in half precision on a CPU; use dtype "
+                             "float32 on a CPU (very slow) or device cuda with a GPU")
 
 
 def _import_diffusers():
@@ -79,23 +94,73 @@ def _check_device(device: str) -> Any:
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise DiffusionUnavailable(
-            f"device {device!r} requested but no CUDA GPU is visible; run on a GPU machine or "
-            "set DiffusionConfig.device='cpu' (very slow)")
+            f"device {device!r} requested but no CUDA GPU is visible to torch; run on a GPU "
+            "machine (with a CUDA build of torch) or set device 'cpu' with dtype float32 "
+            "(very slow)")
     return torch
 
 
-def _load(cls_name: str, model: str, cfg: DiffusionConfig, **kwargs: Any) -> Any:
-    diffusers = _import_diffusers()
-    torch = _check_device(cfg.device)
-    cls = getattr(diffusers, cls_name)
+def _from_pretrained(cls: Any, model: str, cfg: DiffusionConfig, key: str,
+                     **kwargs: Any) -> Any:
+    """``cls.from_pretrained`` with the config's dtype; DiffusionUnavailable naming ``key``."""
+    import warnings
+
+    import torch
+
     try:
-        pipe = cls.from_pretrained(model, torch_dtype=getattr(torch, cfg.dtype),
-                                   local_files_only=cfg.local_files_only, **kwargs)
+        with warnings.catch_warnings():  # newer diffusers rename torch_dtype to dtype
+            warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
+            return cls.from_pretrained(model, torch_dtype=getattr(torch, cfg.dtype),
+                                       local_files_only=cfg.local_files_only, **kwargs)
     except (OSError, ValueError) as exc:
         raise DiffusionUnavailable(
-            f"cannot load {cls_name} weights from {model!r}: {exc}. Download them once "
-            "(huggingface-cli download <id>) or give a local folder in DiffusionConfig") from exc
+            f"cannot load {cls.__name__} weights from {key}={model!r}: {exc}. Download them "
+            f"once (huggingface-cli download <id>) or give a local folder") from exc
+
+
+def _load(cls_name: str, model: str, cfg: DiffusionConfig, key: str, **kwargs: Any) -> Any:
+    diffusers = _import_diffusers()
+    _check_device(cfg.device)
+    pipe = _from_pretrained(getattr(diffusers, cls_name), model, cfg, key, **kwargs)
+    if hasattr(pipe, "set_progress_bar_config"):
+        pipe.set_progress_bar_config(disable=True)
     return pipe.to(cfg.device) if hasattr(pipe, "to") else pipe
+
+
+def _looks_like_path(model: str) -> bool:
+    return model.startswith(("/", "./", "../", "~")) or Path(model).expanduser().exists()
+
+
+def check_available(cfg: DiffusionConfig, portrait: bool = True, inpaint: bool = True) -> None:
+    """Fail fast, without loading any weights: diffusers importable, the device present and
+    every needed model a local folder or in the Hugging Face cache.
+
+    Raises:
+        DiffusionUnavailable: naming the config key (``base_model``, ``depth_controlnet``,
+            ``inpaint_model``, ``device``) and what to do.
+    """
+    _import_diffusers()
+    _check_device(cfg.device)
+    needed = []
+    if portrait:
+        needed += [("base_model", cfg.base_model, "model_index.json"),
+                   ("depth_controlnet", cfg.depth_controlnet, "config.json")]
+    if inpaint:
+        needed.append(("inpaint_model", cfg.inpaint_model, "model_index.json"))
+    for key, model, marker in needed:
+        if _looks_like_path(model):
+            folder = Path(model).expanduser()
+            if not (folder / marker).is_file():
+                raise DiffusionUnavailable(
+                    f"{key}={model!r}: {folder} is not a diffusers model folder (no {marker}); "
+                    f"give the folder of a downloaded model or a Hugging Face model id")
+        elif cfg.local_files_only:
+            from huggingface_hub import try_to_load_from_cache
+
+            if not isinstance(try_to_load_from_cache(model, marker), str):
+                raise DiffusionUnavailable(
+                    f"{key}={model!r} is not in the local Hugging Face cache; download it once "
+                    f"(huggingface-cli download {model}) or give a local folder")
 
 
 def depth_to_control(depth: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -110,6 +175,8 @@ def depth_to_control(depth: np.ndarray, mask: np.ndarray | None = None) -> np.nd
 
 
 def _first_image(result: Any, size: tuple[int, int]) -> np.ndarray:
+    if any(getattr(result, "nsfw_content_detected", None) or []):
+        log.warning("the pipeline's safety checker blanked an image; it is used as it is")
     images = getattr(result, "images", result)
     img = np.asarray(images[0])
     if img.dtype != np.uint8:
@@ -131,15 +198,10 @@ class DepthPortrait:
         if self._pipe is None:
             diffusers = _import_diffusers()
             _check_device(self.cfg.device)
-            try:
-                controlnet = diffusers.ControlNetModel.from_pretrained(
-                    self.cfg.depth_controlnet, local_files_only=self.cfg.local_files_only)
-            except (OSError, ValueError) as exc:
-                raise DiffusionUnavailable(
-                    f"cannot load the depth ControlNet {self.cfg.depth_controlnet!r}: {exc}. "
-                    "Download it once or give a local folder") from exc
+            controlnet = _from_pretrained(diffusers.ControlNetModel, self.cfg.depth_controlnet,
+                                          self.cfg, "depth_controlnet")
             self._pipe = _load("StableDiffusionControlNetPipeline", self.cfg.base_model,
-                               self.cfg, controlnet=controlnet)
+                               self.cfg, "base_model", controlnet=controlnet)
         return self._pipe
 
     def generate(self, depth: np.ndarray, prompt: str, seed: int = 0,
@@ -176,11 +238,12 @@ class BackgroundInpainter:
     @property
     def pipeline(self) -> Any:
         if self._pipe is None:
-            self._pipe = _load("StableDiffusionInpaintPipeline", self.cfg.inpaint_model, self.cfg)
+            self._pipe = _load("StableDiffusionInpaintPipeline", self.cfg.inpaint_model, self.cfg,
+                               "inpaint_model")
         return self._pipe
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray, prompt: str, seed: int = 0,
-                feather: float = 1.0) -> np.ndarray:
+                feather: float = 1.0, work_size: tuple[int, int] | None = None) -> np.ndarray:
         """Replace everything outside ``mask`` with a generated scene.
 
         Args:
@@ -189,25 +252,47 @@ class BackgroundInpainter:
             prompt: scene description, e.g. "a hospital room, soft daylight".
             seed: generator seed.
             feather: edge softening in pixels when pasting the head back.
+            work_size: (width, height) the pipeline runs at (multiples of 8; e.g. 512 x 512
+                for Stable Diffusion 1.5); None = the image size (must then be multiples of 8).
+                The result is resized back to (W, H).
 
         Returns:
-            (H, W, 3) uint8 RGB with the head pixels of ``image`` unchanged inside the mask
-            (up to the feathered inner edge).
+            (H, W, 3) uint8 RGB. Pixels of ``mask`` eroded by ``keep_margin(feather)`` are
+            exactly those of ``image``; the inner edge blends over the generated scene.
         """
         h, w = mask.shape
+        ww, wh = work_size or (w, h)
+        if ww % 8 or wh % 8:
+            raise ValueError(f"inpainting runs at {ww}x{wh} pixels; Stable Diffusion needs "
+                             "multiples of 8 (give work_size)")
         keep = (mask > 127).astype(np.uint8)
         # The pipeline repaints white pixels: everything but the (slightly grown) head.
         grown = cv2.dilate(keep, np.ones((3, 3), np.uint8))
         repaint = ((1 - grown) * 255).astype(np.uint8)
+        src, rep = image, repaint
+        if (ww, wh) != (w, h):
+            src = cv2.resize(image, (ww, wh), interpolation=cv2.INTER_CUBIC)
+            rep = cv2.resize(repaint, (ww, wh), interpolation=cv2.INTER_NEAREST)
         out = _first_image(self.pipeline(
-            prompt=prompt, image=_pil(image), mask_image=_pil(repaint), height=h, width=w,
+            prompt=prompt, image=_pil(src), mask_image=_pil(rep), height=wh, width=ww,
             num_inference_steps=self.cfg.steps, guidance_scale=self.cfg.guidance,
             negative_prompt=self.cfg.negative_prompt,
             generator=_generator(self.cfg.device, seed)), (w, h))
         from pain3d.render.compose import soft_alpha
 
         a = soft_alpha(mask, feather)
+        m = keep_margin(feather)
+        if m:
+            inner = cv2.erode(keep, np.ones((2 * m + 1, 2 * m + 1), np.uint8))
+        else:
+            inner = keep
+        a[inner > 0] = 1.0  # the head interior is the render, bit for bit
         return cv2.blendLinear(image, out, a, 1.0 - a)
+
+
+def keep_margin(feather: float) -> int:
+    """Pixels inside the mask edge that blend when pasting the head back (3 sigma)."""
+    return int(np.ceil(3.0 * feather)) if feather > 0 else 0
 
 
 def _pil(array: np.ndarray) -> Any:
@@ -264,3 +349,51 @@ def project_to_texture(image: np.ndarray, depth: np.ndarray, camera: Any, mesh: 
     out = albedo.reshape(-1, 3).astype(np.float32)
     out += (colour - out) * wgt[:, None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8).reshape(albedo.shape)
+
+
+def with_albedo(appearance: Any, albedo: np.ndarray) -> Any:
+    """A copy of an :class:`pain3d.appearance.Appearance` with another albedo (and a new
+    renderer cache token, so the new texture is uploaded)."""
+    from pain3d.appearance import _TOKENS
+
+    if albedo.shape != appearance.albedo.shape or albedo.dtype != np.uint8:
+        raise ValueError(f"albedo must be {appearance.albedo.shape} uint8 like the "
+                         f"appearance's, got {albedo.shape} {albedo.dtype}")
+    return dataclasses.replace(appearance, albedo=albedo, token=next(_TOKENS))
+
+
+def portrait_appearance(renderer: Any, mesh: Mesh, appearance: Any, camera: Any,
+                        portrait: DepthPortrait, prompt: str, seed: int,
+                        size: int | None = None) -> tuple[Any, np.ndarray]:
+    """The diffusion appearance of one identity: render the depth of ``mesh`` from
+    ``camera``, generate a portrait that follows it, bake the portrait onto the albedo.
+
+    Args:
+        renderer: a :class:`pain3d.render.Renderer` (its size sets the depth render).
+        mesh: the identity's neutral mesh (the texture is shared by all its expressions).
+        appearance: its procedural :class:`pain3d.appearance.Appearance` (kept where the
+            camera does not see the surface: sides, back, inside the mouth).
+        camera: the portrait camera, e.g. a frontal :class:`pain3d.render.Camera`.
+        portrait: the :class:`DepthPortrait` back-end.
+        prompt: the portrait prompt, e.g. ``Demographics.prompt`` + ", studio portrait".
+        seed: generator seed of the portrait.
+        size: side of the portrait in pixels (a multiple of 8); None = the render size.
+            The depth and mask are resized to it (nearest), so a small dataset still gets a
+            full-resolution portrait.
+
+    Returns:
+        (new appearance, (size, size, 3) uint8 portrait).
+    """
+    from pain3d.render.lighting import Lighting
+
+    result = renderer.render(mesh, appearance, camera, Lighting(), depth=True)
+    depth, mask = result.depth, result.mask
+    side = size or depth.shape[0]
+    if side % 8:
+        raise ValueError(f"portrait size {side} must be a multiple of 8 for Stable Diffusion")
+    if depth.shape != (side, side):
+        depth = cv2.resize(depth, (side, side), interpolation=cv2.INTER_NEAREST)
+        mask = cv2.resize(mask, (side, side), interpolation=cv2.INTER_NEAREST)
+    image = portrait.generate(depth, prompt, seed=seed, mask=mask)
+    albedo = project_to_texture(image, depth, camera, mesh, appearance.albedo)
+    return with_albedo(appearance, albedo), image

@@ -92,3 +92,46 @@ def test_missing_diffusers_or_gpu_is_a_clear_error():
         if not torch.cuda.is_available():
             with pytest.raises(DiffusionUnavailable, match="GPU"):
                 _ = BackgroundInpainter(DiffusionConfig(device="cuda")).pipeline
+
+
+class PatternPipeline:
+    """Left half of the picture red, right half blue, top third plus green."""
+
+    def __call__(self, **kwargs):
+        h, w = kwargs["height"], kwargs["width"]
+        img = np.zeros((h, w, 3), np.uint8)
+        img[:, : w // 2, 0] = 255
+        img[:, w // 2:, 2] = 255
+        img[: h // 3, :, 1] = 255
+
+        class Out:
+            images = [img]
+
+        return Out()
+
+
+def test_the_portrait_lands_on_the_texture_where_the_camera_saw_it_not_mirrored(head):
+    from pain3d.appearance import sample_appearance
+    from pain3d.appearance.diffusion import portrait_appearance
+    from pain3d.demographics import Demographics
+    from pain3d.render import Camera, Lighting, Renderer
+
+    app = sample_appearance(Demographics("female", "36-60", "east_asian"), 2, mesh=head,
+                            texture_size=128)
+    cam = Camera(target=(0, 0, -0.02))
+    with Renderer(64) as r:
+        new, portrait = portrait_appearance(r, head, app, cam, DepthPortrait(
+            pipeline=PatternPipeline()), "a woman", seed=0, size=128)
+        res = r.render(head, new, cam, Lighting())
+    assert portrait.shape == (128, 128, 3) and new.token != app.token
+    rgb = res.rgb.astype(int)
+    ys, xs = np.nonzero(res.mask)
+    cx, cy = xs.mean(), ys.mean()
+    band = (ys > cy - 4) & (ys < cy + 8)  # mid-face, below the green top third
+    left = band & (xs < cx - 4)
+    right = band & (xs > cx + 4)
+    red_minus_blue = rgb[..., 0] - rgb[..., 2]
+    assert red_minus_blue[ys[left], xs[left]].mean() > 60  # image left stays red
+    assert red_minus_blue[ys[right], xs[right]].mean() < -60  # image right stays blue
+    top = ys < ys.min() + 0.2 * (ys.max() - ys.min())
+    assert rgb[ys[top], xs[top], 1].mean() > rgb[ys[band], xs[band], 1].mean() + 40  # not flipped
