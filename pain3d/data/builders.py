@@ -50,6 +50,10 @@ class DataConfig:
             generate``) are read as face crops with the inference geometry
             (:func:`pain3d.data.align.crop_from_landmarks`); False keeps whole renders.
             Datasets without keypoints (published 3DPain) always give whole images.
+        heatmaps: synthetic data: every sample also carries its pain configuration's
+            ``heatmap`` (see :mod:`pain3d.data.heatmaps`); off by default (nothing extra read).
+        input: ``rgb``, or ``heatmap`` (synthetic data): the heatmap is the sample's image and
+            an all-black heatmap its reference (training a heatmap teacher).
     """
 
     source: str = ""
@@ -73,8 +77,12 @@ class DataConfig:
     pain_weight: float = 2.0
     skip_bad: bool = False
     face_crop: bool = True
+    heatmaps: bool = False
+    input: Literal["rgb", "heatmap"] = "rgb"
 
     def __post_init__(self) -> None:
+        if self.input not in ("rgb", "heatmap"):
+            raise ValueError(f"input must be rgb or heatmap, got {self.input!r}")
         if self.size < 4:
             raise ValueError(f"size must be >= 4 pixels, got {self.size}")
         if not 0 <= self.inner_val_fraction < 1:
@@ -108,10 +116,12 @@ def guess_kind(source: Path) -> str:
 
 def synthetic_dataset(root: str | Path, split: str = "train", size: int | None = 224,
                       reference: ReferenceConfig | None = None, include_neutral: bool = True,
-                      face_crop: bool = True, **index_kwargs) -> PainDataset:
+                      face_crop: bool = True, heatmaps: bool = False, input: str = "rgb",
+                      **index_kwargs) -> PainDataset:
     """Training samples of one split (``train``/``val``/``test``/``all``) of a synthetic set
-    (face crops when the manifest records keypoints and ``face_crop``, see
-    :class:`DataConfig`)."""
+    (face crops when the manifest records keypoints and ``face_crop``; with ``heatmaps``
+    or ``input="heatmap"`` the samples carry heatmaps, see :class:`DataConfig`)."""
+    from pain3d.data.heatmaps import heatmap_source
     from pain3d.data.synthetic import index_synthetic
 
     idx = index_synthetic(root, **index_kwargs)
@@ -121,10 +131,12 @@ def synthetic_dataset(root: str | Path, split: str = "train", size: int | None =
         raise ValueError(f"split must be one of {SPLITS} or 'all', got {split!r}")
     if not include_neutral:
         mask &= ~t.neutral
+    hm = (heatmap_source(t, root, index_kwargs.get("cache_dir"))
+          if heatmaps or input == "heatmap" else None)
     return PainDataset(t, idx.source, np.flatnonzero(mask), size,
                        reference or ReferenceConfig(policy="same-identity"),
                        skip_bad=bool(index_kwargs.get("skip_bad")), report=idx.report,
-                       face_crop=face_crop)
+                       face_crop=face_crop, heatmaps=hm, input=input)
 
 
 def inner_split(subject_ids: np.ndarray, fraction: float, seed: int
@@ -147,8 +159,12 @@ def build_datasets(cfg: DataConfig) -> dict[str, PainDataset]:
         kw = dict(layout=cfg.layout, split_csv=cfg.split_csv or None,
                   cache_dir=cfg.cache_dir or None, skip_bad=cfg.skip_bad)
         return {s: synthetic_dataset(source, s, cfg.size, train_ref if s == "train" else eval_ref,
-                                     cfg.include_neutral, cfg.face_crop, **kw)
+                                     cfg.include_neutral, cfg.face_crop, cfg.heatmaps,
+                                     cfg.input, **kw)
                 for s in SPLITS}
+    if cfg.heatmaps or cfg.input == "heatmap":
+        raise DataError(f"{source}: heatmaps exist for synthetic data only ({kind} data has "
+                        "none); use heatmaps=False, input='rgb'")
     if kind in ("unbc", "unbc-trio"):
         from pain3d.data.hdf5 import open_unbc, open_unbc_trio
 

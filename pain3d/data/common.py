@@ -314,7 +314,9 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     Returns:
         ``image`` (B, 3, H, W), ``neutral`` (B, 3, H, W) or (B, N, 3, H, W) when the samples
-        have it, ``au`` (B, 6), ``pspi`` (B,), ``subject`` list of str, ``meta`` list of dicts.
+        have it, ``heatmap`` (B, 3, H, W) when the samples carry one (synthetic data read
+        with heatmaps), ``au`` (B, 6), ``pspi`` (B,), ``subject`` list of str, ``meta`` list
+        of dicts.
     """
     import torch
 
@@ -332,4 +334,8 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if not all(has):
             raise ValueError("some samples have a neutral reference and some do not")
         out["neutral"] = torch.stack([s["neutral"] for s in samples])
+    if any("heatmap" in s for s in samples):
+        if not all("heatmap" in s for s in samples):
+            raise ValueError("some samples have a heatmap and some do not")
+        out["heatmap"] = torch.stack([s["heatmap"] for s in samples])
     return out

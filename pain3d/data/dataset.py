@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from pain3d.data.common import DataError, FrameTable, ImageSource, SkipReport, decode_image
+from pain3d.data.heatmaps import HeatmapSource
 from pain3d.data.references import ReferenceConfig, ReferenceSampler
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,14 @@ class PainDataset(_TorchDataset):
             :func:`pain3d.data.align.crop_from_landmarks` at ``size``: the framing of
             inference crops. Rows without finite keypoints keep the whole image. False
             always keeps whole images.
+        heatmaps: a :class:`~pain3d.data.heatmaps.HeatmapSource` (synthetic data): every
+            sample also carries ``heatmap`` (3, H, W) float32 in [0, 1], its pain
+            configuration's heatmap framed like the configuration's view-0 image (cropped
+            with that image's keypoints, or resized like it), all black for neutral rows.
+            None (default) reads no heatmap.
+        input: ``rgb`` (default) or ``heatmap``: the sample's ``image`` is its heatmap and
+            its ``neutral`` an all-black heatmap of the same shape (the neutral's heatmap:
+            no deformation), for training a heatmap teacher. Needs ``heatmaps``.
     """
 
     def __init__(
@@ -83,7 +92,17 @@ class PainDataset(_TorchDataset):
         skip_bad: bool = False,
         report: SkipReport | None = None,
         face_crop: bool = True,
+        heatmaps: HeatmapSource | None = None,
+        input: str = "rgb",
     ):
+        if input not in ("rgb", "heatmap"):
+            raise ValueError(f"input must be rgb or heatmap, got {input!r}")
+        if input == "heatmap" and heatmaps is None:
+            raise ValueError("input='heatmap' needs a HeatmapSource (synthetic data)")
+        if heatmaps is not None and len(heatmaps) != len(table):
+            raise ValueError(f"heatmap source has {len(heatmaps)} rows, the table {len(table)}")
+        self.heatmaps = heatmaps
+        self.input = input
         self.table = table
         self.source = source
         self.rows = np.arange(len(table)) if rows is None else np.asarray(rows, dtype=np.int64)
@@ -123,6 +142,36 @@ class PainDataset(_TorchDataset):
         arr = decode_image(self.source.read(row), None, self._where(row))
         return face_crop(arr, kp, self.size or max(arr.shape[:2]))
 
+    def load_heatmap(self, row: int) -> np.ndarray | None:
+        """(S, S, 3) uint8 heatmap of row ``row`` framed like its configuration's view-0 image
+        (see :mod:`pain3d.data.heatmaps`), or None for neutral rows (black)."""
+        hm = self.heatmaps
+        if hm is None:
+            raise ValueError("this dataset reads no heatmaps (heatmaps=None)")
+        if not hm.has_heatmap(row):
+            return None
+        data = hm.read(row, str(self.table.key[row]))
+        fr = int(hm.frame_row[row])
+        kp = None if self.keypoints is None or fr < 0 else self.keypoints[fr]
+        if kp is None or not np.isfinite(kp).all():
+            return decode_image(data, self.size, hm.where(row))
+        arr = decode_image(data, None, hm.where(row))
+        return face_crop(arr, kp, self.size or max(arr.shape[:2]))
+
+    def _heatmap_tensor(self, row: int, like: Any) -> Any:
+        import torch
+
+        arr = self.load_heatmap(row)
+        if arr is None:
+            return torch.zeros_like(like)
+        heat = self._tensor(arr)
+        if heat.shape != like.shape:
+            raise DataError(f"{self.heatmaps.where(row)}: heatmap is {tuple(heat.shape[1:])} "
+                            f"after framing but its image {self.table.key[row]} is "
+                            f"{tuple(like.shape[1:])}; heatmaps must be rendered by the "
+                            "configuration's view-0 camera at the image size")
+        return heat
+
     def _tensor(self, arr: np.ndarray) -> Any:
         import torch
 
@@ -147,7 +196,14 @@ class PainDataset(_TorchDataset):
 
         t = self.table
         row = int(self.rows[index])
-        image = self._tensor(self.load(row))
+        if self.input == "heatmap" and self.heatmaps.has_heatmap(row) and self.size:
+            heat = self._tensor(self.load_heatmap(row))  # the RGB image is not needed
+            image = heat
+        else:
+            image = self._tensor(self.load(row))
+            heat = self._heatmap_tensor(row, image) if self.heatmaps is not None else None
+            if self.input == "heatmap":
+                image = heat
         meta: dict[str, Any] = {
             "path": str(t.key[row]), "row": row, "sequence": str(t.sequence[row]),
             "frame": int(t.frame[row]), "view": int(t.view[row]), "split": str(t.split[row]),
@@ -164,7 +220,12 @@ class PainDataset(_TorchDataset):
             "meta": meta,
         }
         refs = self.refs.select(row, self._rng(row))
-        if isinstance(refs, str):
+        if self.input == "heatmap" and not isinstance(refs, str) and len(refs):
+            # The neutral's heatmap (no deformation) is black: no reference image is read.
+            meta["reference"] = ["black heatmap"] * self.reference.n
+            meta["reference_subject"] = str(t.subject[refs[0]])
+            neutrals = [torch.zeros_like(image)] * self.reference.n
+        elif isinstance(refs, str):
             arr = decode_image(Path(refs).read_bytes(), self.size, refs)
             neutrals = [self._tensor(arr)] * self.reference.n
             meta["reference"] = [refs] * self.reference.n
@@ -177,6 +238,10 @@ class PainDataset(_TorchDataset):
             neutrals = []
         if neutrals:
             sample["neutral"] = neutrals[0] if self.reference.n == 1 else torch.stack(neutrals)
+        if heat is not None:
+            meta["heatmap"] = str(self.heatmaps.keys[row])
+            if self.input == "rgb":
+                sample["heatmap"] = heat
         return sample
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -201,9 +266,10 @@ class PainDataset(_TorchDataset):
     def subset(self, mask: np.ndarray) -> PainDataset:
         """The same dataset restricted to samples where ``mask`` (len(self),) is True."""
         return PainDataset(self.table, self.source, self.rows[np.asarray(mask, bool)],
-                           self.size, self.reference, self.skip_bad, self.report, self.face_crop)
+                           self.size, self.reference, self.skip_bad, self.report, self.face_crop,
+                           self.heatmaps, self.input)
 
     def with_reference(self, reference: ReferenceConfig) -> PainDataset:
         """The same samples with another reference policy (e.g. evaluation)."""
         return PainDataset(self.table, self.source, self.rows, self.size, reference,
-                           self.skip_bad, self.report, self.face_crop)
+                           self.skip_bad, self.report, self.face_crop, self.heatmaps, self.input)

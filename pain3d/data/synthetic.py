@@ -59,7 +59,7 @@ from pain3d.facs import pspi as pspi_of
 log = logging.getLogger(__name__)
 
 Layout = Literal["auto", "manifest", "3dpain", "hub"]
-INDEX_VERSION = 2  # bump when the cached index format changes (2: face keypoint columns)
+INDEX_VERSION = 3  # bump when the cached index format changes (2: face keypoints, 3: heatmaps)
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,7 +342,7 @@ subject's right eye, left eye and mouth centres in pixels of the stored image. W
 they are kept in the table (``extra``) and :class:`~pain3d.data.dataset.PainDataset` crops
 each image with :func:`pain3d.data.align.crop_from_landmarks`, like inference does."""
 _MANIFEST_META = ("identity", "expression", "yaw", "pitch", "roll", "sex", "age_band",
-                  "ancestry")
+                  "ancestry", "heatmap_path")
 
 
 def _read_manifest(root: Path):  # -> pandas.DataFrame
