@@ -98,13 +98,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     a = sub.add_parser(
         "ablate", help="run and tabulate the standard ablations (one cv per variant)",
         description="Axes: reference {label-free, oracle, other-identity, none}, pretraining "
-        "{synthetic, none}, encoders {shared, separate}, distillation {on, off}. Writes "
-        "ablation.md and ablation.csv in the output folder.")
+        "{synthetic, none}, encoders {shared, separate}, distillation {on, off} (heatmap "
+        "teacher: during the training on synthetic data, during the synthetic pretraining of "
+        "--pretrain-config on real data). Writes ablation.md and ablation.csv in the output "
+        "folder; running it again reuses finished variants.")
     _common(a)
     a.add_argument("--axes", default="reference,pretraining,encoders,distillation",
                    help="comma-separated axes to run")
     a.add_argument("--protocol", help="as for pain3d cv")
     a.add_argument("--folds", help="run only these fold indices in every variant, e.g. 0")
+    a.add_argument("--pretrain-config", dest="pretrain_config",
+                   help="real data: a synthetic pretraining config (YAML with data.root); the "
+                   "distillation axis pretrains with it without / with the heatmap teacher "
+                   "(trained first when distill.teacher is unset) and cross-validates from each")
     a.set_defaults(handler=_ablate)
 
 
@@ -138,6 +144,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["cv.only_folds"] = args.folds
     if getattr(args, "production", False):
         out["cv.production"] = True
+    if getattr(args, "pretrain_config", None):
+        out["ablate.pretrain_config"] = args.pretrain_config
     return out
 
 

@@ -1,7 +1,10 @@
 """Heatmap-teacher distillation: a frozen ViTPain trained on pain heatmaps guides the RGB student.
 
 The teacher has the student's architecture but sees the heatmap render of the same sample
-(``(B, 3, H, W)``, normalised like images) instead of the photo. The student is pulled toward
+(``(B, 3, H, W)``, normalised like images) instead of the photo, and as its reference the
+neutral's heatmap, which is all black (no deformation): that is how a teacher is trained
+(``pain3d train`` with ``data.input = heatmap``, ``configs/teacher_heatmap.yaml``) and what
+:meth:`HeatmapTeacher.distill` feeds it while the student trains. The student is pulled toward
 the teacher's post-cross-attention CLS features (cosine or MSE) and, optionally, its
 predictions. The teacher is frozen, stays in eval mode and is held outside the module tree,
 so it is neither trained nor saved with the student (nor with a Lightning module that holds
@@ -83,6 +86,7 @@ class HeatmapTeacher(nn.Module):
         teacher.eval()
         # A tuple hides the teacher from parameters(), state_dict() and optimisers.
         self._held = (teacher,)
+        self._black: dict[tuple[str, str, int], torch.Tensor] = {}
 
     @property
     def teacher(self) -> ViTPain:
@@ -90,6 +94,7 @@ class HeatmapTeacher(nn.Module):
 
     def _apply(self, fn, recurse: bool = True):  # type: ignore[override]
         self.teacher._apply(fn)
+        self._black.clear()
         return super()._apply(fn, recurse)
 
     def train(self, mode: bool = True) -> HeatmapTeacher:
@@ -126,3 +131,38 @@ class HeatmapTeacher(nn.Module):
                 "(set feature_weight=0 to distil predictions only)"
             )
         return distillation_loss(student_out, self.predict(heatmap, neutral, reference), self.cfg)
+
+    @torch.no_grad()
+    def black_reference(self, like: torch.Tensor) -> torch.Tensor | None:
+        """Reference tokens ``(1, S, D)`` of the all-black neutral heatmap at ``like``'s
+        size, device and dtype (encoded once, then cached); None for ``reference='none'``
+        teachers."""
+        t = self.teacher
+        if not t.config.uses_reference:
+            return None
+        key = (str(like.device), str(like.dtype), int(like.shape[-1]))
+        if key not in self._black:
+            black = torch.zeros(1, 3, *like.shape[-2:], device=like.device, dtype=like.dtype)
+            self._black[key] = t.encode_reference(t.normalize(black))
+        return self._black[key]
+
+    def distill(self, student_out: ViTPainOutput, heatmap: torch.Tensor
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Distillation loss for heatmaps in [0, 1] (the batch's ``heatmap``, not normalised).
+
+        The heatmaps are resized to the teacher's input size when it differs, normalised
+        with the teacher's own mean / std, and compared with the black neutral heatmap, as
+        the teacher was trained.
+
+        Args:
+            student_out: the student's outputs for the same samples.
+            heatmap: ``(B, 3, H, W)`` float in [0, 1].
+        """
+        t = self.teacher
+        size = int(t.preprocessing["size"])
+        x = heatmap.float()
+        if tuple(x.shape[-2:]) != (size, size):
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
+                              antialias=True)
+        x = t.normalize(x)
+        return self(student_out, x, reference=self.black_reference(x))

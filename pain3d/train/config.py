@@ -66,7 +66,9 @@ class TrainerConfig:
         strategy: ``auto`` or ``ddp`` (``ddp`` is chosen for more than one device).
         num_workers: data-loading processes per device.
         seed: seeds everything (data order, references, augmentation, dropout, init).
-        augment: on-device augmentation preset: ``synthetic``, ``unbc`` or ``none``.
+        augment: on-device augmentation preset: ``synthetic``, ``unbc``, ``geometric`` (the
+            synthetic preset's flip, rotation, translation and scale without colour jitter or
+            blur: for heatmap inputs) or ``none``.
         pain_weight: sampling weight of frames with PSPI >= 1 (published 2 on UNBC; 1 =
             plain shuffling).
         checkpoint_every_n_steps: write ``last.ckpt`` this often (resume after a kill).
@@ -86,7 +88,7 @@ class TrainerConfig:
     strategy: str = "auto"
     num_workers: int = 4
     seed: int = 42
-    augment: Literal["synthetic", "unbc", "none"] = "synthetic"
+    augment: Literal["synthetic", "unbc", "geometric", "none"] = "synthetic"
     pain_weight: float = 1.0
     checkpoint_every_n_steps: int = 200
     log_every_n_steps: int = 20
@@ -134,6 +136,14 @@ class DataConfig:
         include_neutral: synthetic data: also train on the neutral renders as PSPI-0 samples
             (the published pretraining did); otherwise they are only references. Validation
             and test frames are unaffected.
+        input: ``rgb`` (the photos) or ``heatmap``: synthetic data only; each sample's image
+            is its pain configuration's heatmap and its reference the neutral's heatmap (all
+            black). This is how the heatmap teacher of ``distill.teacher`` is trained
+            (``configs/teacher_heatmap.yaml``); photometric augmentation is then replaced by
+            its geometric part (``trainer.augment = geometric``).
+        heatmaps: also read each training sample's heatmap (``pain3d.data.heatmaps``). Off by
+            default (no cost); turned on automatically for the training set when
+            ``distill.teacher`` is set.
     """
 
     root: str = ""
@@ -150,8 +160,12 @@ class DataConfig:
     image_size: int | None = None
     skip_bad: bool = False
     include_neutral: bool = False
+    input: Literal["rgb", "heatmap"] = "rgb"
+    heatmaps: bool = False
 
     def __post_init__(self) -> None:
+        if self.input not in ("rgb", "heatmap"):
+            raise ValueError(f"data.input must be rgb or heatmap, got {self.input!r}")
         if self.references < 1:
             raise ValueError(f"data.references must be >= 1, got {self.references}")
         if self.label_free_frames < 1:
@@ -162,9 +176,15 @@ class DataConfig:
 class DistillSettings:
     """Cross-modal distillation from a frozen heatmap teacher (``pain3d.model.distill``).
 
+    The teacher sees each training sample's heatmap (``data.heatmaps`` is implied) with
+    the neutral's black heatmap as its reference, exactly as it was trained
+    (``data.input = heatmap``); the student sees the photo and its neutral photo.
+    Heatmaps exist only for synthetic data, so distillation happens during synthetic
+    (pre)training.
+
     Attributes:
-        teacher: checkpoint folder of a ViTPain trained on heatmap renders; None = off.
-            The training samples must carry a ``heatmap`` (3, H, W) image.
+        teacher: checkpoint folder of a ViTPain trained on heatmaps (``pain3d train
+            --config configs/teacher_heatmap.yaml``, then ``RUN/model``); None = off.
         feature: ``cosine`` or ``mse`` on the post-cross-attention CLS features.
         feature_weight, prediction_weight: weights of the feature and prediction terms.
     """
@@ -217,6 +237,22 @@ class CVSettings:
 
 
 @dataclass
+class AblateSettings:
+    """``pain3d ablate`` settings.
+
+    Attributes:
+        pretrain_config: a synthetic pretraining config (YAML, e.g.
+            ``configs/pretrain_synthetic.yaml`` with ``data.root`` set) for ablations on real
+            data: the ``distillation`` axis runs this pretraining without and with the
+            heatmap teacher (training the teacher first when ``distill.teacher`` is unset)
+            and cross-validates from each; ``pretraining = synthetic`` uses its
+            distillation-off model when ``init`` is not given. Not needed on synthetic data.
+    """
+
+    pretrain_config: str | None = None
+
+
+@dataclass
 class TrainConfig:
     """One training run (``pain3d train``) or cross-validation (``pain3d cv``).
 
@@ -232,7 +268,7 @@ class TrainConfig:
         eval_train_max: at most this many training frames are predicted to calibrate
             thresholds after ``train`` (0 = all; cv always uses all of them).
         plots: draw the report figures (numbers and tables are always written).
-        data, model, loss, optim, trainer, cv, distill: nested settings.
+        data, model, loss, optim, trainer, cv, distill, ablate: nested settings.
     """
 
     name: str = "run"
@@ -250,7 +286,11 @@ class TrainConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     cv: CVSettings = field(default_factory=CVSettings)
     distill: DistillSettings = field(default_factory=DistillSettings)
+    ablate: AblateSettings = field(default_factory=AblateSettings)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.data.input == "heatmap" and self.distill.teacher:
+            raise ValueError("data.input = heatmap trains a heatmap teacher: it cannot itself "
+                             "be distilled from distill.teacher (unset one of them)")

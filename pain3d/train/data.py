@@ -48,6 +48,24 @@ class RunData:
     folds: dict[str, list[Fold]] = field(default_factory=dict)
     skip_bad: bool = False
     user_images: dict[str, str] = field(default_factory=dict)
+    root: str = ""
+    _heatmaps: Any = None
+
+    def heatmap_source(self) -> Any:
+        """The ``pain3d.data.heatmaps.HeatmapSource`` of synthetic data (built once).
+
+        Raises:
+            ValueError: for real data, which has no heatmaps.
+        """
+        if self.kind != "synthetic":
+            raise ValueError(f"heatmaps exist for synthetic data only, not {self.kind} data "
+                             f"({self.root}): distillation and heatmap inputs belong to "
+                             "synthetic (pre)training")
+        if self._heatmaps is None:
+            from pain3d.data.heatmaps import heatmap_source
+
+            self._heatmaps = heatmap_source(self.table, self.root)
+        return self._heatmaps
 
     @property
     def subjects(self) -> np.ndarray:
@@ -69,8 +87,12 @@ class RunData:
         return np.flatnonzero(keep)
 
     def dataset(self, rows: np.ndarray, size: int | None, policy: str, n: int = 1,
-                seed: int = 0, deterministic: bool = False, label_free_frames: int = 5) -> Any:
-        """A ``pain3d.data.PainDataset`` over ``rows`` with a reference policy."""
+                seed: int = 0, deterministic: bool = False, label_free_frames: int = 5,
+                heatmaps: bool = False, input: str = "rgb") -> Any:
+        """A ``pain3d.data.PainDataset`` over ``rows`` with a reference policy.
+
+        ``heatmaps`` adds each sample's ``heatmap``; ``input="heatmap"`` makes the heatmap
+        the image and a black heatmap the reference (see ``PainDataset``)."""
         from pain3d.data.dataset import PainDataset
         from pain3d.data.references import ReferenceConfig
 
@@ -80,7 +102,9 @@ class RunData:
         ref = ReferenceConfig(policy=policy, n=n, seed=seed, deterministic=deterministic,
                               label_free_frames=label_free_frames,
                               user_images=user)  # type: ignore[arg-type]
-        return PainDataset(self.table, self.source, rows, size, ref, skip_bad=self.skip_bad)
+        hm = self.heatmap_source() if heatmaps or input == "heatmap" else None
+        return PainDataset(self.table, self.source, rows, size, ref, skip_bad=self.skip_bad,
+                           heatmaps=hm, input=input)
 
 
 def _ids_to_names(table: Any, folds: list[tuple[np.ndarray, np.ndarray]]) -> list[Fold]:
@@ -151,14 +175,14 @@ def _open(cfg: DataConfig) -> RunData:
         folds = {name: _ids_to_names(d.table, f) for name, f in d.folds.items()}
         log.info("opened UNBC data %s: %d frames, %d subjects, stored folds %s", root,
                  len(d.table), len(np.unique(d.table.subject)), sorted(folds))
-        return RunData(d.table, d.source, "unbc", folds, cfg.skip_bad)
+        return RunData(d.table, d.source, "unbc", folds, cfg.skip_bad, root=str(root))
     from pain3d.data.synthetic import index_synthetic
 
     idx = index_synthetic(root, layout=cfg.layout, split_csv=cfg.split_csv,  # type: ignore[arg-type]
                           skip_bad=cfg.skip_bad)
     log.info("opened synthetic data %s (%s layout): %d images, %d identities", root,
              idx.layout, len(idx.table), len(np.unique(idx.table.subject)))
-    return RunData(idx.table, idx.source, "synthetic", {}, cfg.skip_bad)
+    return RunData(idx.table, idx.source, "synthetic", {}, cfg.skip_bad, root=str(root))
 
 
 def kfold(subjects: np.ndarray, k: int, seed: int) -> list[Fold]:

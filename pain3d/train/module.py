@@ -24,13 +24,23 @@ from pain3d.train.config import OptimConfig
 log = logging.getLogger(__name__)
 
 
+GEOMETRIC_ONLY = {"brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "hue": 0.0,
+                  "blur_kernel": 0}
+"""Overrides that turn the ``synthetic`` preset into ``geometric`` (flip, rotation,
+translation, scale; no colour jitter, no blur): the augmentation of heatmap inputs, whose
+colours encode the deformation."""
+
+
 def build_augment(preset: str, model: ViTPain, seed: int = 0) -> Any:
-    """``pain3d.data.GpuAugment`` for ``preset`` (``synthetic``/``unbc``), or None for
-    ``none``. It normalises with the model's own mean/std (``model.preprocessing``)."""
+    """``pain3d.data.GpuAugment`` for ``preset`` (``synthetic``/``unbc``/``geometric``), or
+    None for ``none``. It normalises with the model's own mean/std (``model.preprocessing``)."""
     if preset == "none":
         return None
     from pain3d.data import GpuAugment
 
+    if preset == "geometric":
+        return GpuAugment.from_preprocessing(model.preprocessing, preset="synthetic", seed=seed,
+                                             **GEOMETRIC_ONLY)
     return GpuAugment.from_preprocessing(model.preprocessing, preset=preset, seed=seed)
 
 
@@ -45,7 +55,8 @@ class PainModule(L.LightningModule):
         seed: run seed (step-level re-seeding).
         epochs: schedule length in epochs.
         teacher: a ``pain3d.model.distill.HeatmapTeacher`` for cross-modal distillation
-            (batches must then carry ``heatmap``), or None.
+            (batches must then carry ``heatmap``, in [0, 1]: the teacher sees it un-augmented
+            with a black neutral heatmap as reference), or None.
     """
 
     def __init__(self, model: ViTPain, optim: OptimConfig, loss: LossWeights,
@@ -88,10 +99,10 @@ class PainModule(L.LightningModule):
             if "heatmap" not in batch:
                 raise ValueError("distillation is on (distill.teacher) but the training samples "
                                  "carry no 'heatmap': use a dataset written with heatmaps")
-            heat = self.model.normalize(batch["heatmap"])
-            d_loss, d_parts = self.teacher(out, heat, neutral=neutral)
+            d_loss, d_parts = self.teacher.distill(out, batch["heatmap"])
             loss = loss + d_loss
-            parts = {**parts, "distill": d_parts["distill"], "loss": loss.detach()}
+            parts = {**parts, "distill": d_parts["distill"],
+                     "distill_feature": d_parts["feature"], "loss": loss.detach()}
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"non-finite training loss at step {self.global_step}: {parts}; lower the "

@@ -108,7 +108,7 @@ def _predict(model: Any, data: RunData, rows: np.ndarray, cfg: TrainConfig, poli
 
     ds = data.dataset(rows, _size(cfg, model), policy, n=cfg.data.references,
                       seed=cfg.trainer.seed, deterministic=True,
-                      label_free_frames=cfg.data.label_free_frames)
+                      label_free_frames=cfg.data.label_free_frames, input=cfg.data.input)
     df = predict_table(model, ds, cfg.trainer.eval_batch_size,
                        num_workers=cfg.trainer.num_workers)
     df.insert(0, "reference", reference_label(policy))
@@ -120,6 +120,19 @@ def _predict(model: Any, data: RunData, rows: np.ndarray, cfg: TrainConfig, poli
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def trainer_settings(cfg: TrainConfig) -> Any:
+    """``cfg.trainer``, with photometric augmentation reduced to ``geometric`` for heatmap
+    inputs (their colours encode the deformation; jitter or blur would change the label)."""
+    import dataclasses
+
+    tc = cfg.trainer
+    if cfg.data.input == "heatmap" and tc.augment in ("synthetic", "unbc"):
+        log.info("heatmap inputs: trainer.augment %s -> geometric (no colour jitter or blur)",
+                 tc.augment)
+        return dataclasses.replace(tc, augment="geometric")
+    return tc
 
 
 def _fit(cfg: TrainConfig, data: RunData, fit_rows: np.ndarray, val_rows: np.ndarray | None,
@@ -136,14 +149,17 @@ def _fit(cfg: TrainConfig, data: RunData, fit_rows: np.ndarray, val_rows: np.nda
     policy = cfg.data.reference if not (cfg.model.reference == "none" and not cfg.init) else "none"
     if data.kind == "synthetic" and policy == "label-free":
         policy = "same-identity"
+    heat = bool(cfg.data.heatmaps or cfg.distill.teacher)
     train_set = data.dataset(fit_rows, size, policy, seed=cfg.trainer.seed,
-                             label_free_frames=cfg.data.label_free_frames)
+                             label_free_frames=cfg.data.label_free_frames, heatmaps=heat,
+                             input=cfg.data.input)
     val_set = None
     if val_rows is not None and len(val_rows):
         val_set = data.dataset(val_rows, size, _eval_policy(cfg, data), n=1,
                                seed=cfg.trainer.seed, deterministic=True,
-                               label_free_frames=cfg.data.label_free_frames)
-    res = fit_model(model, train_set, val_set, out, cfg.trainer, cfg.optim, cfg.loss,
+                               label_free_frames=cfg.data.label_free_frames,
+                               input=cfg.data.input)
+    res = fit_model(model, train_set, val_set, out, trainer_settings(cfg), cfg.optim, cfg.loss,
                     resume=cfg.resume, callbacks=callbacks, distill=cfg.distill)
     save_checkpoint(model, out / "model", extra={
         "epochs": res.epochs, "val_mae": None if np.isnan(res.best_score) else res.best_score,

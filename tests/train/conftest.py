@@ -24,6 +24,15 @@ def face(colour: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarr
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def heatmap(level: float) -> np.ndarray:
+    """(SIZE, SIZE, 3) uint8 heatmap of a pain configuration: black with a brow region whose
+    colour runs black -> red -> yellow with PSPI (the look of a deformation heatmap)."""
+    img = np.zeros((SIZE, SIZE, 3), np.uint8)
+    v = 3.0 * level / 16.0
+    img[8:14, 6:26] = np.round(255 * np.clip([v, v - 1.0, v - 2.0], 0, 1)).astype(np.uint8)
+    return img
+
+
 def random_aus(rng: np.random.Generator, n: int, p_zero: float = 0.0) -> np.ndarray:
     a = rng.integers(0, 4, (n, 6)).astype(np.float32)
     a[:, 5] = rng.integers(0, 2, n)
@@ -32,10 +41,12 @@ def random_aus(rng: np.random.Generator, n: int, p_zero: float = 0.0) -> np.ndar
 
 
 def write_synthetic(root: Path, identities: int = 8, configs: int = 3, seed: int = 0) -> Path:
-    """A 3dpain-layout dataset: neutral + ``configs`` pain images per identity, one view."""
+    """A 3dpain-layout dataset: neutral + ``configs`` pain images per identity, one view,
+    with a heatmap per pain configuration (``heatmaps/<base>_heatmap.png``)."""
     rng = np.random.default_rng(seed)
     (root / "meshes_inpainted").mkdir(parents=True)
     (root / "annotations").mkdir()
+    (root / "heatmaps").mkdir()
     split_rows = ["annotation_base_name,split"]
     for i in range(identities):
         colour = rng.integers(80, 200, 3).astype(np.float32)
@@ -47,6 +58,8 @@ def write_synthetic(root: Path, identities: int = 8, configs: int = 3, seed: int
             base = f"{name}_pain_{k}"
             Image.fromarray(face(colour, float(pspi(aus)), rng)).save(
                 root / "meshes_inpainted" / f"{base}_textured_view_000_inpainted.png")
+            Image.fromarray(heatmap(float(pspi(aus)))).save(
+                root / "heatmaps" / f"{base}_heatmap.png")
             (root / "annotations" / f"{base}_annotations.json").write_text(json.dumps(
                 {n: float(v) for n, v in zip(("AU4", "AU6", "AU7", "AU9", "AU10", "AU43"),
                                               aus, strict=True)}))
@@ -133,3 +146,16 @@ def tiny_config():
         return load_config(TrainConfig, None, tiny_overrides(**extra))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def make_synthetic():
+    """``write_synthetic(root, identities, configs, seed) -> root`` for tests that need
+    their own synthetic set."""
+    return write_synthetic
+
+
+@pytest.fixture(scope="session")
+def overrides():
+    """``tiny_overrides(**extra) -> dict`` of dotted keys (e.g. to write a config file)."""
+    return tiny_overrides

@@ -103,7 +103,17 @@ def test_ablation_variants_change_one_thing_each(tiny_config):
     assert vs[("pretraining", "synthetic")].cfg.init == "ckpt"
     assert vs[("pretraining", "none")].cfg.init is None
     assert vs[("encoders", "shared")].cfg.model.encoder_mode == "shared"
-    assert vs[("distillation", "on")].cfg is None  # no teacher configured: named, not run
+    assert vs[("distillation", "off")].cfg.distill.teacher is None
+    # synthetic data: the teacher (trained by ablate when none is given) guides this training
+    assert vs[("distillation", "on")].teacher_stage
+    real = {(v.axis, v.value): v for v in variants(base, kind="unbc")}
+    assert real[("distillation", "on")].cfg is None  # real data, no pretrain_config: named
+    assert "pretrain_config" in real[("distillation", "on")].skip_reason
+    with_pre = {(v.axis, v.value): v for v in variants(
+        tiny_config(**{"ablate.pretrain_config": "p.yaml"}), kind="unbc")}
+    assert with_pre[("distillation", "on")].init_stage == "pretrain-distill-on"
+    assert with_pre[("distillation", "off")].init_stage == "pretrain-distill-off"
+    assert with_pre[("pretraining", "synthetic")].init_stage == "pretrain-distill-off"
     with pytest.raises(ValueError, match="unknown ablation axis"):
         variants(base, ("colour",))
 
