@@ -214,6 +214,7 @@ def pretrain(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
     atomic_write_json(rd / "run.json", {
         "recipe": "train", "protocol": "honest", "seed": seed, "init": cfg.init,
         "model": _model_label(cfg), "data": str(cfg.data.root), "kind": data.kind,
+        "input": cfg.data.input, "distill_teacher": cfg.distill.teacher,
         "frames": {"train": int(len(train_rows)),
                    "val": int(0 if val_rows is None else len(val_rows)),
                    "test": int(len(test_rows))}})
@@ -261,7 +262,7 @@ def cross_validate(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunR
     atomic_write_json(rd / "run.json", {
         "recipe": "cv", "protocol": cv.protocol, "cv": f"{cv.scheme} ({len(folds)} folds)",
         "seed": seed, "init": cfg.init, "model": _model_label(cfg), "data": str(cfg.data.root),
-        "folds": plan})
+        "input": cfg.data.input, "distill_teacher": cfg.distill.teacher, "folds": plan})
     policy = _eval_policy(cfg, data)
     first_model_dir = None
     parts = []

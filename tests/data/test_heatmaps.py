@@ -139,3 +139,24 @@ def test_published_layout_heatmaps_are_found_by_name_and_resized_like_the_image(
         assert torch.equal(s["heatmap"], ref["image"])
         seen += 1
     assert seen == 3 * 2 * 2
+
+
+def test_hub_layout_heatmaps_are_read_from_their_shards(tmp_path):
+    from data_helpers import published_files, write_hub, write_tar_gz
+
+    root = write_hub(tmp_path / "hub", n_ids=3, n_cfg=2, views=1)
+    images, _, _ = published_files(n_ids=3, n_cfg=2, views=1)
+    p = parse_names(list(images))
+    heat = {f"{b}_heatmap.png": images[n] for n, b, c in zip(images, p["base"], p["config"],
+                                                             strict=True) if c}
+    write_tar_gz(root / "heatmaps" / "heatmaps_00000.tar.gz", heat)
+    ds = synthetic_dataset(root, "all", 8, heatmaps=True)
+    n_pain = 0
+    for s in (ds[i] for i in range(len(ds))):
+        if s["meta"]["expression"] == "neutral":
+            assert torch.count_nonzero(s["heatmap"]) == 0
+        else:
+            assert s["meta"]["heatmap"].endswith("_heatmap.png")
+            assert torch.equal(s["heatmap"], s["image"])  # same bytes, same decoding
+            n_pain += 1
+    assert n_pain == 3 * 2
