@@ -121,7 +121,9 @@ def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
     parts = key.split(".")
     node = tree
     for p in parts[:-1]:
-        node = node.setdefault(p, {})
+        if node.get(p) is None:  # an optional nested config left unset (null) gets one
+            node[p] = {}
+        node = node[p]
         if not isinstance(node, dict):
             raise ConfigError(f"override {key!r}: {p!r} is not a nested config")
     node[parts[-1]] = value

@@ -17,7 +17,7 @@ from pathlib import Path
 # channels, one transformer layer, a 514-token character-level vocabulary.
 _CHANNELS = (8, 16)
 _TEXT_DIM = 16
-_MAX_TOKENS = 128
+_MAX_TOKENS = 256
 
 
 def _byte_chars() -> list[str]:

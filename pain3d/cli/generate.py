@@ -28,6 +28,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--backgrounds", help="folder of background photos (default: procedural)")
     g.add_argument("--jpeg-quality", type=int)
     g.add_argument("--renderer", help="'builtin' (default) or module:Class (testing seam)")
+    d = g.add_argument_group(
+        "diffusion appearance", "a Stable Diffusion portrait per identity baked onto its "
+        "texture, optional inpainted backgrounds; needs pain3d[diffusion], the weights and a "
+        "GPU (docs/generate.md). Other keys: diffusion.* in the --config YAML")
+    d.add_argument("--appearance", choices=["procedural", "diffusion"])
+    d.add_argument("--base-model", help="SD 1.5-family model id or folder")
+    d.add_argument("--depth-controlnet", help="depth ControlNet id or folder")
+    d.add_argument("--inpaint-model", help="inpainting model id or folder")
+    d.add_argument("--diffusion-device", help="cuda (default), cuda:N or cpu")
+    d.add_argument("--diffusion-dtype", choices=["float16", "float32"])
+    d.add_argument("--diffusion-steps", type=int, help="denoising steps (default 30)")
+    d.add_argument("--background-prompt",
+                   help="scene prompt to inpaint the backgrounds, e.g. 'a hospital room'")
     g.add_argument("--workers", type=int, help="worker processes (default: all cores)")
     g.add_argument("--engine", choices=["local", "ray"], default="local")
     g.add_argument("--ray-address", help="address of a running Ray cluster (default: local)")
@@ -58,6 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _generate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from pain3d.appearance.diffusion import DiffusionUnavailable
     from pain3d.cli import CLIError
     from pain3d.config import load_config
     from pain3d.synth.engine import EngineUnavailable
@@ -76,18 +90,26 @@ def _generate(args: argparse.Namespace) -> int:
         "backgrounds": args.backgrounds,
         "jpeg_quality": args.jpeg_quality,
         "renderer": args.renderer,
+        "appearance": args.appearance,
+        "diffusion.base_model": args.base_model,
+        "diffusion.depth_controlnet": args.depth_controlnet,
+        "diffusion.inpaint_model": args.inpaint_model,
+        "diffusion.device": args.diffusion_device,
+        "diffusion.dtype": args.diffusion_dtype,
+        "diffusion.steps": args.diffusion_steps,
+        "diffusion.background_prompt": args.background_prompt,
     }
     cfg = load_config(GenerateConfig, args.config, overrides)
-    if args.only:
-        paths = regenerate(cfg, Path(args.out), args.only)
-        print(f"wrote {len(paths)} files of {args.only} into {args.out}")
-        return 0
-    opts = RunOptions(out=Path(args.out), workers=args.workers, engine=args.engine,
-                      ray_address=args.ray_address,
-                      progress=not args.no_progress)
     try:
+        if args.only:
+            paths = regenerate(cfg, Path(args.out), args.only)
+            print(f"wrote {len(paths)} files of {args.only} into {args.out}")
+            return 0
+        opts = RunOptions(out=Path(args.out), workers=args.workers, engine=args.engine,
+                          ray_address=args.ray_address,
+                          progress=not args.no_progress)
         summary = generate(cfg, opts)
-    except EngineUnavailable as exc:
+    except (EngineUnavailable, DiffusionUnavailable) as exc:
         raise CLIError(str(exc)) from exc
     print(summary.text())
     return 0

@@ -5,6 +5,8 @@ and painted appearance. Per image: the AU rig deforms the neutral mesh (cached p
 expression), the camera of the spec's view, a light rig and background seeded by the view,
 camera effects seeded by the sample. The heatmap comes out of the same draw as the view-0
 image of each pain configuration. Every random draw is seeded from the spec alone.
+With ``appearance: diffusion`` the identity's texture and (optionally) the backgrounds come
+from :mod:`pain3d.synth.diffusion`.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ class BuiltinRenderer:
 
         self.cfg = cfg
         self.renderer = Renderer(size=cfg.size)
+        self.diffusion = None
+        if cfg.appearance == "diffusion":
+            from pain3d.synth.diffusion import DiffusionStage
+
+            self.diffusion = DiffusionStage(cfg)
 
     def release(self) -> None:
         """Free the OpenGL context."""
@@ -69,6 +76,9 @@ class BuiltinRenderer:
         flame = _flame(self.cfg.flame_dir) if self.cfg.face_model == "flame" else None
         mesh = identity_mesh(ident, flame=flame)
         app = sample_appearance(ident, identity.seed, mesh=mesh, texture_size=_TEXTURE_SIZE)
+        if self.diffusion is not None:
+            app = self.diffusion.appearance(self.renderer, mesh, app, ident.demographics,
+                                            identity.seed)
         return {"spec": identity, "identity": ident, "neutral": mesh, "appearance": app,
                 "expressed": (None, None), "heat": (None, None)}
 
@@ -118,7 +128,15 @@ class BuiltinRenderer:
         else:
             background = procedural_background(bg_rng, sample.size)
         rng = np.random.default_rng(sample.seed)
-        rgb = compose(result, background, sample_effects(rng), rng)
+        if self.diffusion is not None and self.diffusion.inpaints:
+            from pain3d.appearance.effects import camera_effects
+
+            effects = sample_effects(rng)
+            scene = self.diffusion.background(compose(result, background), result.mask,
+                                              seed=sample.view.background_seed)
+            rgb = camera_effects(scene, effects, rng)
+        else:
+            rgb = compose(result, background, sample_effects(rng), rng)
         return RenderedImage(rgb=rgb, mask=result.mask if mask else None,
                              depth=result.depth if depth else None,
                              landmarks=self._landmarks(state, mesh, camera, sample.size))

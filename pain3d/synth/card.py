@@ -49,6 +49,22 @@ def label_tables(rows: list[dict[str, Any]]) -> dict[str, str]:
     return out
 
 
+def _appearance_text(cfg) -> str:
+    """How the identities' textures (and backgrounds) were made."""
+    if cfg.appearance != "diffusion":
+        return ("Appearance: procedural (pain3d's painted skin, hair, eyes and age cues, "
+                "seeded per identity).")
+    d = cfg.diffusion
+    text = (f"Appearance: diffusion. Per identity a depth-conditioned portrait "
+            f"(`{d.base_model}` with the ControlNet `{d.depth_controlnet}`, {d.steps} steps, "
+            f"{d.dtype} on {d.device}) from its demographic prompt, rendered from a frontal "
+            f"camera and baked onto its procedural texture; all its images share it.")
+    if d.background_prompt is not None:
+        text += (f" Backgrounds inpainted by `{d.inpaint_model}` from the prompt "
+                 f"\"{d.background_prompt}\" around the head mask (head pixels kept).")
+    return text + (" Reproducible on the same weights, library versions and hardware.")
+
+
 def dataset_card(plan: DatasetPlan, rows: list[dict[str, Any]]) -> str:
     cfg = plan.config
     n_pain = sum(len(u.heatmaps) for u in plan.units)
@@ -113,6 +129,7 @@ AU intensities of the pain configurations (FACS 0-5; AU43 is 0 or 1):
    neutral -> pain on a fixed dataset-wide scale, rendered from view 0.
 4. Each expression is rendered from {cfg.views} cameras shared with the neutral images
    (paired references), with seeded lighting, background and camera effects.
+5. {_appearance_text(cfg)}
 
 Synthetic faces: not photographs of real people; labels are exact by construction but the
 faces are a simplified model of real pain expressions.

@@ -23,6 +23,7 @@ from pain3d.config import dump_config
 from pain3d.io import atomic_write_bytes, atomic_write_text
 from pain3d.synth import layout, state
 from pain3d.synth.card import dataset_card
+from pain3d.synth.diffusion import check_diffusion
 from pain3d.synth.engine import Engine, default_workers, run_units
 from pain3d.synth.manifest import manifest_rows, splits_csv, write_manifest
 from pain3d.synth.spec import DatasetPlan, GenerateConfig, UnitSpec, build_plan, select
@@ -149,12 +150,18 @@ def _progress(total: int, initial: int, enabled: bool):
 def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
     """Generate (or finish) the dataset of ``cfg`` in ``opts.out``.
 
+    With ``appearance: diffusion`` the default is one worker (each worker loads the
+    pipelines onto the GPU).
+
     Raises:
         FileExistsError: if the folder holds another config or unrelated files.
+        DiffusionUnavailable: before anything is written, when the diffusion appearance
+            lacks diffusers, its weights or its device.
     """
     t0, c0 = time.perf_counter(), time.process_time()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     root = Path(opts.out)
+    check_diffusion(cfg)
     plan = build_plan(cfg)
     resumed = state.claim(root, dump_config(cfg))
     swept = state.sweep_temporaries(root)
@@ -163,7 +170,7 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
     writer = _Writer(root, cfg)
     todo = [u for u in plan.units if not writer.unit_done(u)]
     skipped = len(plan.units) - len(todo)
-    workers = opts.workers or default_workers()
+    workers = opts.workers or (1 if cfg.appearance == "diffusion" else default_workers())
     peak_rss = worker_cpu = 0.0
     unit_cpu: list[float] = []
     t_render = time.perf_counter()
@@ -326,6 +333,7 @@ def sample_files(cfg: GenerateConfig, name: str) -> dict[str, bytes]:
     Returns:
         ``{loose relative path: bytes}``, byte-identical to the files of a full run.
     """
+    check_diffusion(cfg)
     plan = build_plan(cfg)
     specs = select(plan, name)
     whole_identity = specs[0].identity.name == name.rsplit("/", 1)[-1].split(".")[0]
@@ -338,6 +346,7 @@ def regenerate(cfg: GenerateConfig, out: Path, name: str) -> list[str]:
     ``out`` must be empty, or hold a dataset of the same ``cfg``.
     """
     root = Path(out)
+    check_diffusion(cfg)
     state.claim(root, dump_config(cfg))
     files = sample_files(cfg, name)
     for rel in sorted(files):

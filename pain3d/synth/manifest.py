@@ -2,8 +2,9 @@
 
 Columns: the shared contract (``path`` ... ``mesh_path``) followed by pain3d extras
 (``config``, ``depth_path``, ``shard``, ``identity_seed``, ``light_seed``,
-``background_seed``, and the face keypoints ``lm_reye_x`` ... ``lm_mouth_y`` in pixels of the
-image, see :mod:`pain3d.synth.landmarks`; NaN when the renderer gave none). Paths are
+``background_seed``, ``appearance`` (``procedural`` or ``diffusion``), and the face keypoints
+``lm_reye_x`` ... ``lm_mouth_y`` in pixels of the image, see :mod:`pain3d.synth.landmarks`;
+NaN when the renderer gave none). Paths are
 relative to the dataset root and name the loose file; in the hub layout they are the paths
 after extracting the shards in place, and ``shard`` names the tar.gz holding the image.
 """
@@ -28,7 +29,7 @@ COLUMNS: tuple[str, ...] = (
     "heatmap_path", "mask_path", "mesh_path",
     # pain3d extras
     "config", "depth_path", "shard", "identity_seed", "light_seed", "background_seed",
-    *LANDMARK_COLUMNS,
+    "appearance", *LANDMARK_COLUMNS,
 )
 _INT_COLUMNS = {"identity", "view", "seed", "config", "identity_seed", "light_seed",
                 "background_seed"}
@@ -82,6 +83,7 @@ def manifest_rows(plan: DatasetPlan,
                 identity_seed=s.identity.seed,
                 light_seed=s.view.light_seed,
                 background_seed=s.view.background_seed,
+                appearance=cfg.appearance,
             )
             row.update(keypoint_columns(landmarks.get(row["path"])))
             rows.append(row)

@@ -24,6 +24,7 @@ from pain3d.demographics import balanced_demographics
 from pain3d.facs import AU_NAMES, PlanConfig, pspi, sample_plan
 
 Layout = Literal["3dpain", "hub", "both"]
+AppearanceKind = Literal["procedural", "diffusion"]
 EXTRAS: tuple[str, ...] = ("masks", "depth")
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 MAX_IDENTITIES = 10_000  # names carry 4 digits: flame_sample_0000 .. flame_sample_9999
@@ -31,6 +32,69 @@ MAX_IDENTITIES = 10_000  # names carry 4 digits: flame_sample_0000 .. flame_samp
 # Seed-stream tags: each random quantity draws from its own stream keyed by these, so adding
 # a new quantity never shifts the values of the existing ones.
 _TAG_IDENTITY, _TAG_VIEW, _TAG_SAMPLE, _TAG_SPLIT = 0x1D, 0x71E, 0x5A3, 0x5B1
+TAG_PORTRAIT = 0xD1F  # the diffusion portrait of an identity: derive_seed(identity.seed, TAG)
+
+
+@dataclass(frozen=True)
+class DiffusionSettings:
+    """The diffusion appearance of ``GenerateConfig(appearance="diffusion")``.
+
+    Per identity a depth-conditioned Stable Diffusion portrait (prompt: the identity's
+    ``Demographics.prompt`` + ``portrait_prompt``) is generated from a frontal render of its
+    neutral mesh and baked onto its procedural texture, which all its images share; with
+    ``background_prompt`` every image's background is inpainted around the head mask.
+
+    Attributes:
+        base_model: Stable Diffusion 1.5-family model id (Hugging Face cache) or folder.
+        depth_controlnet: depth ControlNet id or folder for that base model.
+        inpaint_model: inpainting model id or folder (used only with ``background_prompt``).
+        device: torch device: ``cuda``, ``cuda:N`` (``cpu`` works, very slowly, in float32).
+        dtype: ``float16`` (GPU) or ``float32``.
+        steps: denoising steps per portrait / background.
+        guidance: classifier-free guidance scale.
+        portrait_size: side in pixels of the portrait (multiple of 8; 512 for SD 1.5),
+            independent of the dataset's image size.
+        portrait_prompt: appended to the demographic prompt.
+        negative_prompt: what the pipelines avoid.
+        background_prompt: scene prompt for inpainting the backgrounds, e.g. ``a hospital
+            room, soft daylight``; None keeps the procedural (or photo) backgrounds.
+    """
+
+    base_model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    depth_controlnet: str = "lllyasviel/control_v11f1p_sd15_depth"
+    inpaint_model: str = "stable-diffusion-v1-5/stable-diffusion-inpainting"
+    device: str = "cuda"
+    dtype: Literal["float16", "float32"] = "float16"
+    steps: int = 30
+    guidance: float = 7.0
+    portrait_size: int = 512
+    portrait_prompt: str = ("close-up studio portrait photo, looking straight at the camera, "
+                            "even soft light, detailed natural skin")
+    negative_prompt: str = ("cartoon, painting, illustration, deformed, blurry, glasses, hat, "
+                            "text, watermark")
+    background_prompt: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (64 <= self.portrait_size <= 2048 and self.portrait_size % 8 == 0):
+            raise ValueError(f"diffusion.portrait_size = {self.portrait_size}: use a multiple "
+                             "of 8 in 64..2048 (512 for Stable Diffusion 1.5)")
+        if self.background_prompt is not None and not self.background_prompt.strip():
+            raise ValueError("diffusion.background_prompt is empty: give a scene description "
+                             "or null for the procedural backgrounds")
+        try:
+            self.backend()
+        except ValueError as exc:  # DiffusionConfig names its field; say the generate key
+            raise ValueError(str(exc).replace("DiffusionConfig.", "diffusion.")) from None
+
+    def backend(self):
+        """The :class:`pain3d.appearance.diffusion.DiffusionConfig` of these settings."""
+        from pain3d.appearance.diffusion import DiffusionConfig
+
+        return DiffusionConfig(
+            base_model=self.base_model, depth_controlnet=self.depth_controlnet,
+            inpaint_model=self.inpaint_model, device=self.device, dtype=self.dtype,
+            steps=self.steps, guidance=self.guidance, local_files_only=True,
+            negative_prompt=self.negative_prompt)
 
 
 @dataclass(frozen=True)
@@ -61,6 +125,11 @@ class GenerateConfig:
         jpeg_quality: OpenCV JPEG quality of the images, 1..100.
         shard_identities: identities per hub shard.
         split_fractions: train/val/test fractions of identities.
+        appearance: ``procedural`` (built-in painted textures) or ``diffusion`` (a Stable
+            Diffusion portrait per identity baked onto its texture, and optionally inpainted
+            backgrounds; needs diffusers, the weights and a GPU; see ``diffusion``).
+        diffusion: the :class:`DiffusionSettings` of ``appearance: diffusion`` (defaults when
+            not given); must stay unset (null) for ``procedural``.
     """
 
     identities: int = 2500
@@ -88,6 +157,8 @@ class GenerateConfig:
     jpeg_quality: int = 95
     shard_identities: int = 100
     split_fractions: tuple[float, ...] = (0.7, 0.2, 0.1)
+    appearance: AppearanceKind = "procedural"
+    diffusion: DiffusionSettings | None = None
 
     def __post_init__(self) -> None:
         for key in ("extras", "nuisance_aus", "yaw", "pitch", "roll", "split_fractions"):
@@ -128,6 +199,19 @@ class GenerateConfig:
             raise ValueError(f"fov must be in 1..120 degrees, got {self.fov}")
         if self.jitter_deg < 0:
             raise ValueError(f"jitter_deg must be >= 0, got {self.jitter_deg}")
+        if self.appearance not in ("procedural", "diffusion"):
+            raise ValueError(f"appearance {self.appearance!r} is not one of procedural, "
+                             "diffusion")
+        if self.appearance == "diffusion":
+            if self.diffusion is None:
+                object.__setattr__(self, "diffusion", DiffusionSettings())
+            if self.renderer != "builtin":
+                raise ValueError(f"appearance 'diffusion' is a feature of the builtin renderer; "
+                                 f"renderer is {self.renderer!r}")
+        elif self.diffusion is not None:
+            raise ValueError("diffusion settings are given but appearance is 'procedural': set "
+                             "appearance: diffusion (--appearance diffusion) to use them, or "
+                             "remove the diffusion block")
         # Validates min_pspi, nuisance AU names and nuisance_max with the FACS module's messages.
         self.plan_config()
 
