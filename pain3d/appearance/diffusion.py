@@ -313,12 +313,13 @@ def _generator(device: str, seed: int) -> Any:
 
 def project_to_texture(image: np.ndarray, depth: np.ndarray, camera: Any, mesh: Mesh,
                        albedo: np.ndarray, min_facing: float = 0.25,
-                       depth_tolerance: float = 0.004) -> np.ndarray:
+                       depth_tolerance: float = 0.004,
+                       vertex_weight: np.ndarray | None = None) -> np.ndarray:
     """Bake an image seen from ``camera`` onto the mesh's UV texture.
 
     Texels that the camera sees (depth test against the render's depth, surface facing the
-    camera) take the image colour, blended by how squarely they face it; the rest keep
-    ``albedo``.
+    camera) take the image colour, blended by how squarely they face it (times
+    ``vertex_weight``); the rest keep ``albedo``.
 
     Args:
         image: (H, W, 3) uint8 RGB (e.g. from :class:`DepthPortrait`).
@@ -326,6 +327,10 @@ def project_to_texture(image: np.ndarray, depth: np.ndarray, camera: Any, mesh: 
         camera: the :class:`pain3d.render.Camera` of that view.
         mesh: the neutral mesh the texture belongs to.
         albedo: (S, S, 3) uint8 texture to update (OpenGL row order).
+        min_facing: cosine between normal and view direction below which nothing is baked.
+        depth_tolerance: metres between a texel's depth and the render's for it to be seen.
+        vertex_weight: optional (V,) float in [0, 1]: how much of the image each part of the
+            surface takes (0 keeps the albedo, e.g. under hair), interpolated over triangles.
 
     Returns:
         (S, S, 3) uint8 new albedo.
@@ -345,6 +350,12 @@ def project_to_texture(image: np.ndarray, depth: np.ndarray, camera: Any, mesh: 
     inside = (pix[:, 0] >= 0) & (pix[:, 0] < w) & (pix[:, 1] >= 0) & (pix[:, 1] < h)
     seen = inside & (np.abs(depth[yi, xi] - pix[:, 2]) < depth_tolerance) & (facing > min_facing)
     wgt = np.clip((facing - min_facing) / (1 - min_facing), 0, 1) * seen
+    if vertex_weight is not None:
+        vw = np.asarray(vertex_weight, np.float32).reshape(-1, 1)
+        if len(vw) != mesh.n_vertices:
+            raise ValueError(f"vertex_weight has {len(vw)} values for a mesh of "
+                             f"{mesh.n_vertices} vertices")
+        wgt = wgt * np.clip(raster.interpolate(mesh.faces, vw).reshape(-1), 0, 1)
     colour = image[yi, xi].astype(np.float32)
     out = albedo.reshape(-1, 3).astype(np.float32)
     out += (colour - out) * wgt[:, None]
@@ -395,5 +406,25 @@ def portrait_appearance(renderer: Any, mesh: Mesh, appearance: Any, camera: Any,
         depth = cv2.resize(depth, (side, side), interpolation=cv2.INTER_NEAREST)
         mask = cv2.resize(mask, (side, side), interpolation=cv2.INTER_NEAREST)
     image = portrait.generate(depth, prompt, seed=seed, mask=mask)
-    albedo = project_to_texture(image, depth, camera, mesh, appearance.albedo)
+    albedo = project_to_texture(image, depth, camera, mesh, appearance.albedo,
+                                vertex_weight=portrait_weight(mesh, appearance))
     return with_albedo(appearance, albedo), image
+
+
+# Regions that keep the procedural texture: the eyes and mouth interior are shaded by the
+# renderer (iris, pupil, wet highlight, teeth) and move with the rig, not with the portrait.
+_KEEP_REGIONS = ("eyeball", "mouth_interior")
+
+
+def portrait_weight(mesh: Mesh, appearance: Any) -> np.ndarray:
+    """(V,) float32 share of the portrait per vertex: 0 on the eyeballs, the mouth interior
+    and under the identity's scalp hair (its hair stays the same from every view), else 1."""
+    from pain3d.face.mesh import region_id
+
+    w = np.ones(mesh.n_vertices, np.float32)
+    hair = getattr(appearance, "vertex_hair", None)
+    if hair is not None and len(hair) == mesh.n_vertices:
+        w *= 1.0 - np.clip(np.asarray(hair, np.float32), 0, 1)
+    if mesh.regions is not None:
+        w[np.isin(mesh.regions, [region_id(r) for r in _KEEP_REGIONS])] = 0.0
+    return w

@@ -135,3 +135,28 @@ def test_the_portrait_lands_on_the_texture_where_the_camera_saw_it_not_mirrored(
     assert red_minus_blue[ys[right], xs[right]].mean() < -60  # image right stays blue
     top = ys < ys.min() + 0.2 * (ys.max() - ys.min())
     assert rgb[ys[top], xs[top], 1].mean() > rgb[ys[band], xs[band], 1].mean() + 40  # not flipped
+
+
+def test_eyes_mouth_interior_and_scalp_hair_keep_the_procedural_texture(head):
+    from pain3d.appearance import sample_appearance
+    from pain3d.appearance.diffusion import portrait_weight
+    from pain3d.demographics import Demographics
+    from pain3d.face.mesh import region_id
+    from pain3d.render import Camera, Lighting, Renderer
+
+    app = sample_appearance(Demographics("male", "20-35", "latino"), 4, mesh=head,
+                            texture_size=64)
+    w = portrait_weight(head, app)
+    keep = np.isin(head.regions, [region_id("eyeball"), region_id("mouth_interior")])
+    assert (w[keep] == 0).all()
+    assert np.allclose(w[~keep], 1 - app.vertex_hair[~keep])
+    cam = Camera(target=(0, 0, -0.02))
+    with Renderer(64) as r:
+        res = r.render(head, app, cam, Lighting())
+    red = np.zeros((64, 64, 3), np.uint8)
+    red[..., 0] = 255
+    none = project_to_texture(red, res.depth, cam, head, app.albedo,
+                              vertex_weight=np.zeros(head.n_vertices))
+    assert np.array_equal(none, app.albedo)
+    with pytest.raises(ValueError, match="vertex_weight"):
+        project_to_texture(red, res.depth, cam, head, app.albedo, vertex_weight=np.ones(3))
