@@ -37,6 +37,15 @@ class DiffusionUnavailable(RuntimeError):
     """diffusers, the weights or the GPU needed by a diffusion back-end are missing."""
 
 
+class SafetyCheckerRejected(RuntimeError):
+    """The pipeline's safety checker blanked every attempt for one image."""
+
+
+#: Attempts (seed, then derived seeds) before a blanked result is an error.
+SAFETY_ATTEMPTS = 3
+_SEED_STEP = 1_000_003
+
+
 @dataclass(frozen=True)
 class DiffusionConfig:
     """Where the weights are and how to run them.
@@ -174,9 +183,24 @@ def depth_to_control(depth: np.ndarray, mask: np.ndarray | None = None) -> np.nd
     return np.repeat((out * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=2)
 
 
+def _checked_call(pipeline: Any, kwargs: dict[str, Any], device: str, seed: int,
+                  what: str) -> Any:
+    """Run ``pipeline(**kwargs)`` with a seeded generator, retrying with derived seeds while
+    the safety checker blanks the result (a blank image must never become a face texture or
+    a background)."""
+    for attempt in range(SAFETY_ATTEMPTS):
+        s = int(seed) + attempt * _SEED_STEP
+        result = pipeline(**kwargs, generator=_generator(device, s))
+        if not any(getattr(result, "nsfw_content_detected", None) or []):
+            return result
+        log.warning("%s: the safety checker blanked the result for seed %d; retrying", what, s)
+    raise SafetyCheckerRejected(
+        f"{what}: the pipeline's safety checker blanked {SAFETY_ATTEMPTS} attempts (seed {seed} "
+        f"and {SAFETY_ATTEMPTS - 1} derived seeds) for prompt {kwargs.get('prompt')!r}; change "
+        "the prompt or negative_prompt, or load a pipeline without the checker")
+
+
 def _first_image(result: Any, size: tuple[int, int]) -> np.ndarray:
-    if any(getattr(result, "nsfw_content_detected", None) or []):
-        log.warning("the pipeline's safety checker blanked an image; it is used as it is")
     images = getattr(result, "images", result)
     img = np.asarray(images[0])
     if img.dtype != np.uint8:
@@ -224,8 +248,8 @@ class DepthPortrait:
                                   "guidance_scale": self.cfg.guidance,
                                   "negative_prompt": self.cfg.negative_prompt,
                                   "height": h, "width": w}
-        kwargs["generator"] = _generator(self.cfg.device, seed)
-        return _first_image(self.pipeline(**kwargs), (w, h))
+        result = _checked_call(self.pipeline, kwargs, self.cfg.device, seed, "portrait")
+        return _first_image(result, (w, h))
 
 
 class BackgroundInpainter:
@@ -273,11 +297,12 @@ class BackgroundInpainter:
         if (ww, wh) != (w, h):
             src = cv2.resize(image, (ww, wh), interpolation=cv2.INTER_CUBIC)
             rep = cv2.resize(repaint, (ww, wh), interpolation=cv2.INTER_NEAREST)
-        out = _first_image(self.pipeline(
-            prompt=prompt, image=_pil(src), mask_image=_pil(rep), height=wh, width=ww,
-            num_inference_steps=self.cfg.steps, guidance_scale=self.cfg.guidance,
-            negative_prompt=self.cfg.negative_prompt,
-            generator=_generator(self.cfg.device, seed)), (w, h))
+        kwargs = {"prompt": prompt, "image": _pil(src), "mask_image": _pil(rep),
+                  "height": wh, "width": ww, "num_inference_steps": self.cfg.steps,
+                  "guidance_scale": self.cfg.guidance,
+                  "negative_prompt": self.cfg.negative_prompt}
+        result = _checked_call(self.pipeline, kwargs, self.cfg.device, seed, "background")
+        out = _first_image(result, (w, h))
         from pain3d.render.compose import soft_alpha
 
         a = soft_alpha(mask, feather)

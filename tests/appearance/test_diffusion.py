@@ -160,3 +160,46 @@ def test_eyes_mouth_interior_and_scalp_hair_keep_the_procedural_texture(head):
     assert np.array_equal(none, app.albedo)
     with pytest.raises(ValueError, match="vertex_weight"):
         project_to_texture(red, res.depth, cam, head, app.albedo, vertex_weight=np.ones(3))
+
+
+class BlankingPipeline(FakePipeline):
+    """Flags its first ``blank`` calls as unsafe (black image), like SD's safety checker."""
+
+    def __init__(self, blank: int) -> None:
+        super().__init__(180)
+        self.blank = blank
+        self.seeds: list[int] = []
+
+    def __call__(self, **kwargs):
+        self.seeds.append(kwargs["generator"].initial_seed())
+        flagged = len(self.seeds) <= self.blank
+        h, w = kwargs["height"], kwargs["width"]
+
+        class Out:
+            images = [np.zeros((h, w, 3), np.uint8) if flagged
+                      else np.full((h, w, 3), 180, np.uint8)]
+            nsfw_content_detected = [flagged]
+
+        return Out()
+
+
+def test_a_portrait_blanked_by_the_safety_checker_is_retried_with_derived_seeds():
+    pipe = BlankingPipeline(blank=1)
+    depth = np.full((16, 24), 0.5, np.float32)
+    img = DepthPortrait(DiffusionConfig(device="cpu", dtype="float32"), pipeline=pipe).generate(
+        depth, "a face", seed=7)
+    assert (img == 180).all()
+    assert len(pipe.seeds) == 2 and pipe.seeds[0] == 7 and pipe.seeds[1] != 7
+
+
+def test_a_background_blanked_on_every_attempt_is_an_error_not_a_black_scene():
+    from pain3d.appearance.diffusion import SAFETY_ATTEMPTS, SafetyCheckerRejected
+
+    pipe = BlankingPipeline(blank=99)
+    image = np.full((16, 24, 3), 90, np.uint8)
+    mask = np.zeros((16, 24), np.uint8)
+    mask[4:12, 8:16] = 255
+    inp = BackgroundInpainter(DiffusionConfig(device="cpu", dtype="float32"), pipeline=pipe)
+    with pytest.raises(SafetyCheckerRejected, match="a hospital room"):
+        inp.inpaint(image, mask, "a hospital room", seed=3)
+    assert len(pipe.seeds) == SAFETY_ATTEMPTS
