@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/render.py                   # 512 and 256 px, 1 and N processes
     .venv/bin/python benchmarks/render.py --sizes 512 --seconds 10
+    .venv/bin/python benchmarks/render.py --sizes 512 --supersample 1 2   # anti-aliasing cost
 
 A complete image is what the dataset writer needs per sample: one draw (RGB, mask, parts,
 heat; depth is not read back), compositing over a procedural background with camera effects,
@@ -43,7 +44,7 @@ def _meshes():
         return "toy", Demographics("female", "36-60", "latino"), neutral, [neutral]
 
 
-def _worker(size: int, seconds: float, queue) -> None:
+def _worker(size: int, seconds: float, queue, supersample: int = 1) -> None:
     import cv2
     import numpy as np
 
@@ -55,7 +56,7 @@ def _worker(size: int, seconds: float, queue) -> None:
     c0 = time.process_time()
     app = sample_appearance(demo, 1, mesh=neutral, texture_size=512)
     t_app = time.process_time() - c0
-    renderer = Renderer(size)
+    renderer = Renderer(size, supersample=supersample)
     views = default_views()
     rng = np.random.default_rng(0)
     aus = np.array([3, 2, 3, 1, 2, 0], float)
@@ -81,11 +82,11 @@ def _worker(size: int, seconds: float, queue) -> None:
     queue.put((n, time.perf_counter() - t0, t_app, kind, neutral.n_vertices, cpu))
 
 
-def run(size: int, procs: int, seconds: float) -> dict:
+def run(size: int, procs: int, seconds: float, supersample: int = 1) -> dict:
     os.environ["LP_NUM_THREADS"] = "1"
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    ps = [ctx.Process(target=_worker, args=(size, seconds, q)) for _ in range(procs)]
+    ps = [ctx.Process(target=_worker, args=(size, seconds, q, supersample)) for _ in range(procs)]
     for p in ps:
         p.start()
     results = [q.get() for _ in ps]
@@ -94,7 +95,8 @@ def run(size: int, procs: int, seconds: float) -> dict:
     rate = sum(n / t for n, t, *_ in results)  # wall-clock rates, summed over processes
     t_app = max(r[2] for r in results)  # CPU seconds to paint one identity
     cpu = sum(r[5] for r in results) / len(results)  # CPU seconds per image
-    return {"size": size, "procs": procs, "img_s": rate, "cpu_ms": cpu * 1e3, "app_s": t_app,
+    return {"size": size, "procs": procs, "ss": supersample, "img_s": rate,
+            "cpu_ms": cpu * 1e3, "app_s": t_app,
             "idle": procs / cpu, "amortised": procs / (cpu + t_app / 33.0),
             "mesh": f"{results[0][3]} ({results[0][4]} v)"}
 
@@ -104,6 +106,8 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 256])
     ap.add_argument("--procs", type=int, nargs="+", default=None)
     ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--supersample", type=int, nargs="+", default=[1],
+                    help="renderer supersampling factors (generate's antialias) to compare")
     args = ap.parse_args()
     cores = os.cpu_count() or 1
     procs = args.procs or sorted({1, cores})
@@ -111,13 +115,16 @@ def main() -> None:
     print("img/s: measured wall-clock rate; cpu ms: CPU time per complete image; idle img/s:")
     print("procs / CPU time per image, what idle cores would give; amort.: the same including")
     print("the appearance painting (CPU s per identity) spread over 33 images")
-    print(f"{'size':>5} {'procs':>5} {'img/s':>7} {'cpu ms':>7} {'idle img/s':>11} "
+    print(f"{'size':>5} {'ss':>3} {'procs':>5} {'img/s':>7} {'cpu ms':>7} {'idle img/s':>11} "
           f"{'appear. s':>10} {'amort.':>7}  mesh")
     for size in args.sizes:
-        for p in procs:
-            r = run(size, p, args.seconds)
-            print(f"{r['size']:>5} {r['procs']:>5} {r['img_s']:>7.1f} {r['cpu_ms']:>7.1f} "
-                  f"{r['idle']:>11.1f} {r['app_s']:>10.2f} {r['amortised']:>7.1f}  {r['mesh']}")
+        for ss in args.supersample:
+            for p in procs:
+                r = run(size, p, args.seconds, ss)
+                print(f"{r['size']:>5} {r['ss']:>3} {r['procs']:>5} {r['img_s']:>7.1f} "
+                      f"{r['cpu_ms']:>7.1f} "
+                      f"{r['idle']:>11.1f} {r['app_s']:>10.2f} {r['amortised']:>7.1f}  "
+                      f"{r['mesh']}")
 
 
 if __name__ == "__main__":

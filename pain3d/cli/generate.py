@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--flame-dir")
     g.add_argument("--backgrounds", help="folder of background photos (default: procedural)")
     g.add_argument("--jpeg-quality", type=int)
+    g.add_argument("--antialias", type=int, choices=[1, 2, 3, 4],
+                   help="supersampling factor (default 1: silhouette feathering only)")
     g.add_argument("--renderer", help="'builtin' (default) or module:Class (testing seam)")
     d = g.add_argument_group(
         "diffusion appearance", "a Stable Diffusion portrait per identity baked onto its "
@@ -89,6 +91,7 @@ def _generate(args: argparse.Namespace) -> int:
         "flame_dir": args.flame_dir,
         "backgrounds": args.backgrounds,
         "jpeg_quality": args.jpeg_quality,
+        "antialias": args.antialias,
         "renderer": args.renderer,
         "appearance": args.appearance,
         "diffusion.base_model": args.base_model,

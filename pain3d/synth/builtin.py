@@ -49,7 +49,7 @@ class BuiltinRenderer:
         from pain3d.render.renderer import Renderer
 
         self.cfg = cfg
-        self.renderer = Renderer(size=cfg.size)
+        self.renderer = Renderer(size=cfg.size, supersample=cfg.antialias)
         self.diffusion = None
         if cfg.appearance == "diffusion":
             from pain3d.synth.diffusion import DiffusionStage

@@ -123,6 +123,9 @@ class GenerateConfig:
         fov: vertical field of view of the cameras, degrees.
         jitter_deg: per-identity uniform jitter added to every base angle, degrees.
         jpeg_quality: OpenCV JPEG quality of the images, 1..100.
+        antialias: the renderer's supersampling factor, 1..4. 1 = silhouette feathering only
+            (fastest); 2-4 also smooth interior edges (eyelids, lips, hairline) at roughly
+            k² times the shading work (``benchmarks/render.py --supersample 1 2``).
         shard_identities: identities per hub shard.
         split_fractions: train/val/test fractions of identities.
         appearance: ``procedural`` (built-in painted textures) or ``diffusion`` (a Stable
@@ -155,6 +158,7 @@ class GenerateConfig:
     fov: float = 20.0
     jitter_deg: float = 3.0
     jpeg_quality: int = 95
+    antialias: int = 1
     shard_identities: int = 100
     split_fractions: tuple[float, ...] = (0.7, 0.2, 0.1)
     appearance: AppearanceKind = "procedural"
@@ -186,6 +190,9 @@ class GenerateConfig:
             raise ValueError("face_model 'flame' needs flame_dir (--flame-dir DIR)")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must be in 1..100, got {self.jpeg_quality}")
+        if self.antialias not in (1, 2, 3, 4):
+            raise ValueError(f"antialias = {self.antialias}: use a supersampling factor of "
+                             "1, 2, 3 or 4")
         if self.shard_identities < 1:
             raise ValueError(f"shard_identities must be >= 1, got {self.shard_identities}")
         fr = self.split_fractions
