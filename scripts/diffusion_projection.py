@@ -20,19 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-
-class PatternPipeline:
-    def __call__(self, **kwargs):
-        h, w = kwargs["height"], kwargs["width"]
-        img = np.zeros((h, w, 3), np.uint8)
-        img[:, : w // 2, 0] = 255
-        img[:, w // 2:, 2] = 255
-        img[: h // 3, :, 1] = 255
-
-        class Out:
-            images = [img]
-
-        return Out()
+from pain3d.appearance.diffusion_testing import PatternPipeline
 
 
 def main() -> None:

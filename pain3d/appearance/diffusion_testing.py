@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 # Tiny architecture: 2 resolution levels (VAE and ControlNet downsample by 2, not 8), 8/16
 # channels, one transformer layer, a 514-token character-level vocabulary.
@@ -104,3 +105,23 @@ def save_tiny_models(root: str | Path, seed: int = 0) -> dict[str, Path]:
     StableDiffusionInpaintPipeline(unet=inpaint_unet, **parts).save_pretrained(
         out["inpaint_model"])
     return out
+
+
+class PatternPipeline:
+    """A stand-in pipeline whose "portrait" is a test pattern: left half of the picture red,
+    right half blue, top third plus green. Shows where (and which way round) a portrait lands
+    on the texture; needs no diffusers."""
+
+    def __call__(self, **kwargs: Any) -> Any:
+        import numpy as np
+
+        h, w = kwargs["height"], kwargs["width"]
+        img = np.zeros((h, w, 3), np.uint8)
+        img[:, : w // 2, 0] = 255
+        img[:, w // 2:, 2] = 255
+        img[: h // 3, :, 1] = 255
+
+        class Out:
+            images = [img]
+
+        return Out()

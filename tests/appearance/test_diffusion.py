@@ -16,6 +16,7 @@ from pain3d.appearance.diffusion import (
     depth_to_control,
     project_to_texture,
 )
+from pain3d.appearance.diffusion_testing import PatternPipeline
 
 
 class FakePipeline:
@@ -92,22 +93,6 @@ def test_missing_diffusers_or_gpu_is_a_clear_error():
         if not torch.cuda.is_available():
             with pytest.raises(DiffusionUnavailable, match="GPU"):
                 _ = BackgroundInpainter(DiffusionConfig(device="cuda")).pipeline
-
-
-class PatternPipeline:
-    """Left half of the picture red, right half blue, top third plus green."""
-
-    def __call__(self, **kwargs):
-        h, w = kwargs["height"], kwargs["width"]
-        img = np.zeros((h, w, 3), np.uint8)
-        img[:, : w // 2, 0] = 255
-        img[:, w // 2:, 2] = 255
-        img[: h // 3, :, 1] = 255
-
-        class Out:
-            images = [img]
-
-        return Out()
 
 
 def test_the_portrait_lands_on_the_texture_where_the_camera_saw_it_not_mirrored(head):
