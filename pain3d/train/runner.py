@@ -75,10 +75,19 @@ def _n_devices(devices: Any) -> int:
 
 
 class _LastCheckpoint(L.Callback):
-    """``last.ckpt`` every ``every`` optimiser steps and at each epoch end (atomic)."""
+    """``last.ckpt`` every ``every`` optimiser steps (atomic), only where a resumed fit
+    repeats the uninterrupted one exactly: after a batch that is not its epoch's last.
+
+    Lightning restores a checkpoint written after an epoch's last batch, inside
+    ``on_train_epoch_end`` or at the next ``on_train_epoch_start`` as one epoch further on
+    (the resumed fit then trains an epoch less). A save due on an epoch's last batch is
+    therefore made after the next epoch's first batch; a kill in between resumes from the
+    previous save and repeats the steps since. (Epochs of a single batch never save.)
+    """
 
     def __init__(self, path: Path, every: int) -> None:
         self.path, self.every = path, every
+        self._due = False
 
     def _save(self, trainer: L.Trainer) -> None:
         tmp = self.path.with_name(f".{self.path.name}.tmp")
@@ -86,12 +95,12 @@ class _LastCheckpoint(L.Callback):
         if trainer.is_global_zero:
             tmp.replace(self.path)
 
-    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        if trainer.global_step % self.every == 0:
+    def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, outputs: Any,
+                           batch: Any, batch_idx: int) -> None:
+        self._due = self._due or trainer.global_step % self.every == 0
+        if self._due and batch_idx + 1 < trainer.num_training_batches:
             self._save(trainer)
-
-    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        self._save(trainer)
+            self._due = False
 
 
 def _loggers(cfg: TrainerConfig, run_dir: Path, resumed: bool) -> list[Any]:
@@ -167,6 +176,10 @@ def fit_model(model: ViTPain, train_set: Any, val_set: Any | None, run_dir: str 
     if strategy == "auto" and (_n_devices(devices) > 1 and tc.accelerator != "cpu"
                                or tc.num_nodes > 1):
         strategy = "ddp"
+    if strategy == "ddp" and getattr(model.config, "train_backbone", False):
+        # A backbone trained whole has parameters no forward uses (DINOv3's mask_token, for
+        # masked-image pretraining); DDP must be told, or it stops at the first step.
+        strategy = "ddp_find_unused_parameters_true"
     # Each rank takes its share of one global order (EpochBatchSampler reads rank and world
     # size once Lightning has started DDP); Lightning must not swap in a DistributedSampler.
     labels = train_set.labels() if hasattr(train_set, "labels") else None

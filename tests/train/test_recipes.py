@@ -137,6 +137,64 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_numbers(synthetic_root, tiny
                                rtol=1e-5, atol=1e-6)
 
 
+class _CrashAtEpochBoundary(L.Callback):
+    """A kill at an epoch boundary after step ``at``: ``where`` is ``last-batch`` (right
+    after the epoch's last batch), ``epoch-end`` or ``next-epoch-start``."""
+
+    def __init__(self, at: int, where: str) -> None:
+        self.at, self.where = at, where
+
+    def _maybe(self, trainer, where: str) -> None:
+        if where == self.where and trainer.global_step == self.at:
+            raise SystemExit(f"simulated kill at step {self.at} ({where})")
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        self._maybe(trainer, "last-batch")
+
+    def on_train_epoch_end(self, trainer, *args) -> None:
+        self._maybe(trainer, "epoch-end")
+
+    def on_train_epoch_start(self, trainer, *args) -> None:
+        self._maybe(trainer, "next-epoch-start")
+
+
+@pytest.mark.parametrize("where", ["last-batch", "epoch-end", "next-epoch-start"])
+def test_a_run_killed_at_an_epoch_boundary_resumes_to_the_same_numbers(
+        synthetic_root, tiny_config, tmp_path, where):
+    """Lightning restores a checkpoint written after an epoch's last batch, inside
+    on_train_epoch_end or at the next epoch's start as one epoch further on; last.ckpt is
+    never written there."""
+    from pain3d.train.recipes import pretrain
+
+    over = {"data.root": str(synthetic_root), "trainer.batch_size": 4, "trainer.epochs": 2,
+            "trainer.checkpoint_every_n_steps": 1, "trainer.augment": "synthetic"}
+    whole = pretrain(tiny_config(**over, run_dir=str(tmp_path / "whole")))
+    # 18 training frames / batch 4 = 4 steps per epoch: step 4 ends epoch 1.
+    with pytest.raises(SystemExit, match="step 4"):
+        pretrain(tiny_config(**over, run_dir=str(tmp_path / "killed")),
+                 callbacks=[_CrashAtEpochBoundary(4, where)])
+    resumed = pretrain(tiny_config(**over, run_dir=str(tmp_path / "killed")))
+    assert json.loads((tmp_path / "killed" / "fit.json").read_text())["epochs"] == 2
+    a = pd.read_csv(whole.run_dir / "predictions.csv")
+    b = pd.read_csv(resumed.run_dir / "predictions.csv")
+    np.testing.assert_allclose(a.pred.to_numpy(), b.pred.to_numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_save_due_on_an_epochs_last_batch_is_made_after_the_next_first_batch(
+        synthetic_root, tiny_config, tmp_path):
+    import torch
+
+    from pain3d.train.recipes import pretrain
+
+    over = {"data.root": str(synthetic_root), "trainer.batch_size": 4, "trainer.epochs": 2,
+            "trainer.checkpoint_every_n_steps": 4, "run_dir": str(tmp_path / "run")}
+    with pytest.raises(SystemExit, match="step 6"):  # 4 steps per epoch: step 4 ends epoch 1
+        pretrain(tiny_config(**over), callbacks=[_Crash(6)])
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu",
+                      weights_only=False)
+    assert last["global_step"] == 5
+
+
 def test_rerunning_a_finished_cv_reuses_every_fold(cv_run, unbc_file, tiny_config):
     from pain3d.train.recipes import cross_validate
 
