@@ -285,29 +285,21 @@ def _generate(ctx: dict[str, Any]) -> str:
 
 
 def train_config(cfg: DemoConfig, data: Path, run_dir: Path) -> Any:
-    """The ``pain3d.train.TrainConfig`` of the demo's training stage."""
-    from pain3d.model.config import LoraSettings, ViTPainConfig
-    from pain3d.train.config import DataConfig, OptimConfig, TrainConfig, TrainerConfig
+    """The ``pain3d.train.TrainConfig`` of the demo's training stage: the tiny CPU recipe
+    (:func:`pain3d.train.presets.tiny_config`) with the demo's own settings."""
+    from pain3d.train.presets import tiny_config
 
-    return TrainConfig(
-        name="demo", run_dir=str(run_dir), resume=False, eval_train_max=2000,
-        data=DataConfig(root=str(data), kind="synthetic", references=1,
-                        include_neutral=cfg.include_neutral),
-        # Heads sized for the 96-wide tiny backbone (the published 512-wide ones overfit).
-        model=ViTPainConfig(preset="tiny", image_size=cfg.model_size, encoder_mode=cfg.encoder_mode,
-                            lora=LoraSettings(rank=cfg.lora_rank,
-                                              alpha=2.0 * max(cfg.lora_rank, 1),
-                                              dropout=0.0, targets=cfg.lora_targets),
-                            train_backbone=cfg.train_backbone, head_dropout=0.1,
-                            pspi_hidden=(128,), au_hidden=128, cross_attn_heads=4),
-        optim=OptimConfig(lr_heads=cfg.lr_heads, lr_lora=cfg.lr_lora, weight_decay=0.05,
-                          min_lr=cfg.lr_heads / 20, warmup_epochs=1),
-        trainer=TrainerConfig(epochs=cfg.epochs, batch_size=cfg.batch_size,
-                              eval_batch_size=32, precision="32", accelerator="cpu",
-                              devices="1", num_workers=0, seed=cfg.seed + 42,
-                              augment=cfg.augment, tensorboard=False, csv=True,
-                              log_every_n_steps=5),
-    )
+    return tiny_config(
+        data, run_dir, name="demo", resume=False, data__kind="synthetic",
+        data__include_neutral=cfg.include_neutral,
+        model__image_size=cfg.model_size, model__encoder_mode=cfg.encoder_mode,
+        model__train_backbone=cfg.train_backbone, model__lora__rank=cfg.lora_rank,
+        model__lora__alpha=2.0 * max(cfg.lora_rank, 1),
+        model__lora__targets=list(cfg.lora_targets),
+        optim__lr_heads=cfg.lr_heads, optim__lr_lora=cfg.lr_lora,
+        optim__min_lr=cfg.lr_heads / 20,
+        trainer__epochs=cfg.epochs, trainer__batch_size=cfg.batch_size,
+        trainer__seed=cfg.seed + 42, trainer__augment=cfg.augment)
 
 
 def _train(ctx: dict[str, Any]) -> str:

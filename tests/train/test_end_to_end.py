@@ -32,11 +32,12 @@ def test_generate_pretrain_cross_validate_and_report(unbc_file, tmp_path):
                                trainer__augment="synthetic"))
     assert (pre.checkpoint_dir / "config.json").is_file() and "mae" in pre.metrics
     cv = cross_validate(tiny_config(unbc_file, tmp_path / "cv", init=str(pre.checkpoint_dir),
-                                    trainer__epochs=2))
+                                    trainer__epochs=2, data__label_free_frames=2))
     run = json.loads((cv.run_dir / "run.json").read_text())
     assert run["init"] == str(pre.checkpoint_dir) and len(run["folds"]) == 5
     prod = cross_validate(tiny_config(unbc_file, tmp_path / "prod", trainer__epochs=1,
-                                      init=str(pre.checkpoint_dir), cv__production=True))
+                                      init=str(pre.checkpoint_dir), cv__production=True,
+                                      data__label_free_frames=2))
     info = json.loads((prod.run_dir / "run.json").read_text())
     assert sorted(info["fit"] + info["val"]) == sorted(df_subjects(unbc_file))
     assert (prod.checkpoint_dir / "config.json").is_file() and "selection_mae" in prod.metrics
@@ -61,7 +62,8 @@ def test_ddp_flags_train_with_two_processes_and_write_once(synthetic_root, tmp_p
     cmd = [sys.executable, "-m", "pain3d", "train", "--config",
            str(root / "configs" / "tiny_cpu.yaml"), "--data", str(synthetic_root),
            "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--epochs", "2",
-           "--batch-size", "4", "--run-dir", str(rd), "--set", "model.image_size=32"]
+           "--batch-size", "4", "--run-dir", str(rd), "--set", "model.image_size=32",
+           "--set", "data.include_neutral=false"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     fit = json.loads((rd / "fit.json").read_text())
@@ -93,7 +95,7 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(synthetic_root
                 str(root / "configs" / "tiny_cpu.yaml"), "--data", str(synthetic_root),
                 "--epochs", "6", "--batch-size", "4", "--run-dir", str(rd),
                 "--set", "model.image_size=32", "--set", "trainer.checkpoint_every_n_steps=1",
-                "--set", "trainer.augment=synthetic"]
+                "--set", "trainer.augment=synthetic", "--set", "data.include_neutral=false"]
 
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     assert subprocess.run(cmd(whole), capture_output=True, timeout=900).returncode == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -60,3 +61,27 @@ def test_trainer_settings_resolve_for_cpu_and_multi_gpu():
     assert _devices("auto") == "auto" and _devices("4") == 4 and _devices("0,1") == [0, 1]
     with pytest.raises(ValueError, match="pain_weight"):
         TrainerConfig(pain_weight=0)
+
+
+def test_tiny_cpu_yaml_is_the_tiny_preset_and_the_demo_builds_on_it(tmp_path):
+    from pain3d.config import load_config, to_dict
+    from pain3d.demo import DemoConfig
+    from pain3d.demo.run import train_config
+    from pain3d.train.config import TrainConfig
+    from pain3d.train.presets import tiny_config
+
+    root = Path(__file__).resolve().parents[2]
+    preset = to_dict(tiny_config("data", None))
+    yaml_cfg = to_dict(load_config(TrainConfig, root / "configs" / "tiny_cpu.yaml",
+                                   {"data.root": "data"}))
+    assert yaml_cfg == preset
+    assert preset["model"]["train_backbone"] and preset["data"]["include_neutral"]
+    demo = to_dict(train_config(DemoConfig(), Path("data"), tmp_path))
+    assert demo["optim"].pop("min_lr") == pytest.approx(preset["optim"].pop("min_lr"))
+    # the demo changes only its name, folder, data kind and fresh start (its seed is 42 too)
+    changed = {f"{s}.{k}" if isinstance(v, dict) else s
+               for s, v in demo.items()
+               for k in (v if isinstance(v, dict) else [None])
+               if (preset[s].get(k) if isinstance(v, dict) else preset[s]) != (
+                   v.get(k) if isinstance(v, dict) else v)}
+    assert changed == {"name", "run_dir", "resume", "data.kind"}
