@@ -47,7 +47,8 @@ PROTOCOL_DESCRIPTIONS: dict[str, str] = {
     "predictions",
     "published": "reproduces the published choices for comparison: checkpoint selected on "
     "the test fold, oracle references (ground-truth PSPI 0) at test; thresholds calibrated "
-    "on training predictions over the published grid",
+    "over the published grid on augmented, resampled training predictions (one epoch of the "
+    "training loader, as the published code; pain3d cv writes them under this protocol)",
 }
 REQUIRED_COLUMNS: tuple[str, ...] = ("fold", "split", "subject", "pred", "true")
 REFERENCE_KINDS: tuple[str, ...] = ("label_free", "oracle", "other_identity", "none")

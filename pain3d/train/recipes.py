@@ -14,7 +14,9 @@ Run folder::
 The honest protocol is the default: epochs are selected on an inner validation split of the
 training subjects, test folds are predicted with label-free references (oracle references are
 predicted as well and reported separately), thresholds come from un-augmented training
-predictions. ``cv.protocol = published`` selects on the test fold with oracle references.
+predictions. ``cv.protocol = published`` selects on the test fold with oracle references and
+calibrates thresholds on augmented, resampled training predictions (one epoch of the training
+loader), as the published code did.
 """
 
 from __future__ import annotations
@@ -117,6 +119,31 @@ def _predict(model: Any, data: RunData, rows: np.ndarray, cfg: TrainConfig, poli
     return df
 
 
+def _train_policy(cfg: TrainConfig, data: RunData) -> str:
+    """The reference policy of the training set (as ``_fit`` builds it)."""
+    policy = cfg.data.reference if not (cfg.model.reference == "none" and not cfg.init) else "none"
+    return "same-identity" if data.kind == "synthetic" and policy == "label-free" else policy
+
+
+def _predict_augmented(model: Any, data: RunData, rows: np.ndarray, cfg: TrainConfig,
+                       policy: str, fold: str, split: str) -> pd.DataFrame:
+    """Calibration predictions of the published protocol: one epoch of the training loader
+    (training references, ``trainer.pain_weight`` resampling, ``trainer.augment``), as the
+    published code calibrated its F1 thresholds. ``policy`` (the test policy) is unused:
+    the rows are labelled with the training policy."""
+    from pain3d.train.runner import predict_augmented
+
+    train_policy = _train_policy(cfg, data)
+    ds = data.dataset(rows, _size(cfg, model), train_policy, seed=cfg.trainer.seed,
+                      label_free_frames=cfg.data.label_free_frames, input=cfg.data.input)
+    df = predict_augmented(model, ds, trainer_settings(cfg))
+    df.insert(0, "calibration", "augmented-resampled")
+    df.insert(0, "reference", reference_label(train_policy))
+    df.insert(0, "split", split)
+    df.insert(0, "fold", fold)
+    return df
+
+
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, float_format="%.6g")
@@ -146,9 +173,7 @@ def _fit(cfg: TrainConfig, data: RunData, fit_rows: np.ndarray, val_rows: np.nda
     torch.manual_seed(cfg.trainer.seed)  # same head initialisation in every fold
     model = _build(cfg)
     size = _size(cfg, model)
-    policy = cfg.data.reference if not (cfg.model.reference == "none" and not cfg.init) else "none"
-    if data.kind == "synthetic" and policy == "label-free":
-        policy = "same-identity"
+    policy = _train_policy(cfg, data)
     heat = bool(cfg.data.heatmaps or cfg.distill.teacher)
     train_set = data.dataset(fit_rows, size, policy, seed=cfg.trainer.seed,
                              label_free_frames=cfg.data.label_free_frames, heatmaps=heat,
@@ -283,7 +308,8 @@ def cross_validate(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunR
         if not _primary_process():
             continue  # DDP: the other ranks only join the next fit
         train_rows = data.rows(np.array(p["fit"] + (p["val"] if cv.protocol == "honest" else [])))
-        dfs = [_predict(model, data, train_rows, cfg, policy, str(k), "train"),
+        calibrate = (_predict_augmented if cv.protocol == "published" else _predict)
+        dfs = [calibrate(model, data, train_rows, cfg, policy, str(k), "train"),
                _predict(model, data, data.rows(np.array(p["test"])), cfg, policy, str(k),
                         "test")]
         if cv.evaluate_oracle and policy != "oracle" and policy != "none" \

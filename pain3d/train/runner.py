@@ -268,30 +268,23 @@ def _load_weights(module: PainModule, path: Path) -> None:
                            f"unexpected {list(unexpected)[:5]}")
 
 
-@torch.inference_mode()
-def predict_table(model: ViTPain, dataset: Any, batch_size: int = 64, num_workers: int = 0,
-                  device: str | torch.device | None = None) -> pd.DataFrame:
-    """Un-augmented predictions for every sample of ``dataset``, in dataset order.
-
-    Deterministic: eval mode, fixed order, the dataset's (deterministic) references.
-
-    Returns:
-        One row per sample: ``subject``, ``pred``, ``true``, ``pred_<AU>``, ``true_<AU>``,
-        ``sequence``, ``frame``, ``path``.
-    """
-    from pain3d.data.common import collate
-
-    dev = torch.device(device) if device else torch.device(
-        "cuda" if torch.cuda.is_available() else "cpu")
+def _predictions(model: ViTPain, loader: Any, dev: torch.device, augment: Any = None
+                 ) -> pd.DataFrame:
+    """Run ``loader`` through ``model`` (eval mode): the predictions table of
+    :func:`predict_table`. ``augment`` (training mode) replaces plain normalisation."""
     was_training = model.training
     model.eval().to(dev)
-    loader = make_loader(dataset, batch_size, collate, train=False, num_workers=num_workers)
     cols: dict[str, list[Any]] = {k: [] for k in ("subject", "sequence", "frame", "path")}
     preds, trues, paus, taus = [], [], [], []
     for batch in loader:
-        image = model.normalize(batch["image"].to(dev))
+        image = batch["image"].to(dev)
         neutral = batch.get("neutral")
-        neutral = model.normalize(neutral.to(dev)) if neutral is not None else None
+        neutral = neutral.to(dev) if neutral is not None else None
+        if augment is not None:
+            image, neutral = augment(image, neutral)
+        else:
+            image = model.normalize(image)
+            neutral = model.normalize(neutral) if neutral is not None else None
         out = model(image, neutral=neutral)
         preds.append(out.pspi.float().cpu().numpy())
         paus.append(out.au.float().cpu().numpy())
@@ -312,3 +305,54 @@ def predict_table(model: ViTPain, dataset: Any, batch_size: int = 64, num_worker
     for k in ("sequence", "frame", "path"):
         df[k] = cols[k]
     return df
+
+
+def _device(device: str | torch.device | None) -> torch.device:
+    return torch.device(device) if device else torch.device(
+        "cuda" if torch.cuda.is_available() else "cpu")
+
+
+@torch.inference_mode()
+def predict_table(model: ViTPain, dataset: Any, batch_size: int = 64, num_workers: int = 0,
+                  device: str | torch.device | None = None) -> pd.DataFrame:
+    """Un-augmented predictions for every sample of ``dataset``, in dataset order.
+
+    Deterministic: eval mode, fixed order, the dataset's (deterministic) references.
+
+    Returns:
+        One row per sample: ``subject``, ``pred``, ``true``, ``pred_<AU>``, ``true_<AU>``,
+        ``sequence``, ``frame``, ``path``.
+    """
+    from pain3d.data.common import collate
+
+    loader = make_loader(dataset, batch_size, collate, train=False, num_workers=num_workers)
+    return _predictions(model, loader, _device(device))
+
+
+@torch.inference_mode()
+def predict_augmented(model: ViTPain, dataset: Any, trainer_cfg: TrainerConfig,
+                      device: str | torch.device | None = None) -> pd.DataFrame:
+    """Predictions on one epoch of the *training* loader: resampled with the training weights
+    (``trainer.pain_weight``, with replacement) and augmented with ``trainer.augment``.
+
+    This is how the published code calibrated its F1 thresholds; pain3d uses it only under
+    ``cv.protocol = published`` (the honest protocol calibrates on :func:`predict_table`).
+    Deterministic for a given seed; the model is in eval mode (no dropout).
+
+    Returns:
+        The columns of :func:`predict_table`, one row per drawn sample (a frame may appear
+        several times or not at all).
+    """
+    from pain3d.data.common import collate
+    from pain3d.train.module import build_augment
+
+    tc = trainer_cfg
+    dev = _device(device)
+    weights = pain_weights(dataset.labels()["pspi"], tc.pain_weight)
+    loader = make_loader(dataset, tc.eval_batch_size, collate, seed=tc.seed, train=True,
+                         weights=weights, num_workers=tc.num_workers, rank=0, world_size=1)
+    loader.batch_sampler.drop_last = False  # every draw of the epoch is predicted
+    augment = build_augment(tc.augment, model, seed=tc.seed)
+    if augment is not None:
+        augment = augment.to(dev).train()
+    return _predictions(model, loader, dev, augment)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -85,3 +88,30 @@ def test_tiny_cpu_yaml_is_the_tiny_preset_and_the_demo_builds_on_it(tmp_path):
                if (preset[s].get(k) if isinstance(v, dict) else preset[s]) != (
                    v.get(k) if isinstance(v, dict) else v)}
     assert changed == {"name", "run_dir", "resume", "data.kind"}
+
+
+def test_augmented_calibration_predictions_resample_and_augment_deterministically(
+        synthetic_root, tiny_config):
+    from pain3d.model import build_model
+    from pain3d.train.config import DataConfig
+    from pain3d.train.data import open_data
+    from pain3d.train.runner import predict_augmented, predict_table
+
+    cfg = tiny_config()
+    torch.manual_seed(0)
+    model = build_model(cfg.model)
+    data = open_data(DataConfig(root=str(synthetic_root)))
+    ds = data.dataset(data.rows(split="train", include_neutral=True), 32, "same-identity")
+    pain = ds.labels()["pspi"] >= 1
+    plain = predict_table(model, ds, 8)
+    tc = dataclasses.replace(cfg.trainer, augment="none", pain_weight=1000.0)
+    drawn = predict_augmented(model, ds, tc)
+    assert len(drawn) == len(ds)  # one epoch: as many draws as samples
+    assert (drawn.true >= 1).mean() > 0.95 > pain.mean()  # pain frames drawn far more often
+    # without augmentation a drawn frame gets exactly its un-augmented prediction
+    same = plain.set_index("path").loc[drawn.path, "pred"].to_numpy()
+    np.testing.assert_allclose(drawn.pred.to_numpy(), same, rtol=1e-5, atol=1e-5)
+    aug = dataclasses.replace(tc, augment="unbc")
+    a, b = predict_augmented(model, ds, aug), predict_augmented(model, ds, aug)
+    pd.testing.assert_frame_equal(a, b)  # deterministic for a seed
+    assert not np.allclose(a.pred.to_numpy(), drawn.pred.to_numpy())  # augmented

@@ -60,7 +60,11 @@ def test_honest_cv_selects_on_training_subjects_and_tests_every_subject_once(cv_
         rows = df[df.fold == str(f["fold"])]
         assert set(rows[rows.split == "test"].subject) == set(f["test"])
         assert set(rows[rows.split == "train"].subject) == set(f["fit"]) | set(f["val"])
+        # thresholds are calibrated on un-augmented predictions of every training frame once
+        assert not rows[rows.split == "train"].path.duplicated().any()
+        assert len(rows[rows.split == "train"]) == (len(f["fit"]) + len(f["val"])) * 2 * 8
     assert set(df.reference) == {"label_free", "oracle"}
+    assert "calibration" not in df.columns
 
 
 def test_every_fold_saves_a_loadable_model_logs_and_the_resolved_config(cv_run):

@@ -27,7 +27,8 @@ def cli_cv(unbc_file, tmp_path_factory):
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         code = main(["cv", "--config", TINY, "--data", str(unbc_file), "--run-dir", str(rd),
-                     "--epochs", "1", "--folds", "1", "--protocol", "published", *FAST])
+                     "--epochs", "1", "--folds", "1", "--protocol", "published", *FAST,
+                     "--set", "trainer.augment=unbc", "--set", "trainer.pain_weight=2"])
     return code, rd, buf.getvalue()
 
 
@@ -42,6 +43,31 @@ def test_cv_command_runs_the_chosen_folds_and_reports(cli_cv):
     assert "Protocol: published" in (rd / "report.md").read_text()
     saved = yaml.safe_load((rd / "config.yaml").read_text())
     assert saved["trainer"]["epochs"] == 1 and saved["cv"]["protocol"] == "published"
+
+
+def test_published_protocol_calibrates_on_augmented_resampled_training_predictions(
+        cli_cv, unbc_file):
+    """As the published code: thresholds come from one epoch of the training loader
+    (pain frames drawn twice as often, with replacement; UNBC augmentation)."""
+    from pain3d.evaluate import metrics as M
+    from pain3d.evaluate.protocol import read_predictions
+
+    _, rd, _ = cli_cv
+    df = read_predictions(rd / "predictions.csv")
+    train = df[df.split == "train"]
+    fit = json.loads((rd / "run.json").read_text())["folds"][0]["fit"]
+    assert (train["calibration"] == "augmented-resampled").all()
+    assert set(train.subject) == set(fit)
+    assert len(train) == len(fit) * 2 * 8  # one epoch: as many draws as frames (2 x 8 each)
+    assert train.path.duplicated().any()  # drawn with replacement
+    # the report's thresholds are the ones these rows give
+    te = df[(df.split == "test") & (df.reference == "oracle")]
+    want = M.fold_metrics(te.pred.to_numpy(), te.true.to_numpy(), train.pred.to_numpy(),
+                          train.true.to_numpy())
+    got = json.loads((rd / "metrics.json").read_text())
+    fold = got["references"]["oracle"]["folds"][0]
+    for lv in (1, 2, 3):
+        assert fold[f"threshold_{lv}"] == pytest.approx(want[f"threshold_{lv}"])
 
 
 def test_evaluate_command_rescoring_a_run_gives_the_same_json(cli_cv, capsys):
