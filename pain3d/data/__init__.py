@@ -5,6 +5,9 @@ Every reader yields the training sample of the architecture contract, a dict wit
 - ``image``: (3, H, W) float32 in [0, 1] (not normalised: :class:`GpuAugment` normalises on
   the device with the model's mean / std);
 - ``neutral``: (3, H, W), or (N, 3, H, W) for N references; absent under policy ``none``;
+- ``heatmap``: (3, H, W) float32 in [0, 1], only when asked for (synthetic data,
+  ``heatmaps=True``): the pain configuration's heatmap framed like its view-0 image, black
+  for neutral renders (:mod:`pain3d.data.heatmaps`);
 - ``au``: (6,) float32 FACS 0..5 in ``[AU4, AU6, AU7, AU9, AU10, AU43]`` order;
 - ``pspi``: () float32 0..16;
 - ``subject``: str;

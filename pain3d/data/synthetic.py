@@ -13,6 +13,9 @@ Layouts (``FORMATS.md`` section 2):
 - ``hub``: ``<root>/images/*.tar.gz`` and ``<root>/annotations/*.tar.gz`` shards (same names
   and JSON inside), optional split CSV.
 
+Heatmaps (one per pain configuration, ``heatmaps/`` or the manifest's ``heatmap_path``) are
+located by :mod:`pain3d.data.heatmaps` when a dataset is asked for them.
+
 The index is built once with vectorised steps (one directory scan or tar header listing, one
 compiled regular expression over all names, one pass over the JSON files) and cached in a small
 ``.npz`` keyed by a signature of the inputs (directory mtimes and counts, newest JSON mtime,

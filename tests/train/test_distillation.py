@@ -176,3 +176,16 @@ def test_ablate_distillation_on_real_data_runs_in_the_synthetic_pretraining(
     # pretraining=synthetic is the distillation-off pretraining: computed once, same numbers
     assert full.loc[("pretraining", "synthetic"), "mae"] == full.loc[("distillation", "off"),
                                                                      "mae"]
+
+
+def test_teacher_config_trains_on_heatmaps_from_the_command_line(synthetic_root, tmp_path):
+    rd = tmp_path / "teacher"
+    assert main(["train", "--config", str(ROOT / "configs" / "teacher_heatmap.yaml"),
+                 "--data", str(synthetic_root), "--run-dir", str(rd), "--preset", "tiny",
+                 "--epochs", "1", "--batch-size", "4", "--num-workers", "0",
+                 "--accelerator", "cpu", "--precision", "32", *FAST]) == 0
+    saved = yaml.safe_load((rd / "config.yaml").read_text())
+    assert saved["data"]["input"] == "heatmap" and saved["trainer"]["augment"] == "geometric"
+    run = json.loads((rd / "run.json").read_text())
+    assert run["input"] == "heatmap" and (rd / "model" / "config.json").is_file()
+    assert len(pd.read_csv(rd / "predictions.csv")) > 0  # evaluated on heatmaps too
