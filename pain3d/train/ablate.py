@@ -130,6 +130,8 @@ def variants(cfg: TrainConfig, axes: tuple[str, ...] = AXES,
     if unknown:
         raise ValueError(f"unknown ablation axis {unknown}; choose from {list(AXES)}")
     kind = kind or data_kind(cfg)
+    if kind != "synthetic":  # real data has no heatmaps: a teacher is for the pretraining only
+        cfg = _replace(cfg, distill={"teacher": None})
     out: list[Variant] = []
     if "reference" in axes:
         for policy in ("label-free", "oracle", "other-identity"):

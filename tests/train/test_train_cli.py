@@ -136,7 +136,10 @@ def test_ablation_variants_change_one_thing_each(tiny_config):
     assert real[("distillation", "on")].cfg is None  # real data, no pretrain_config: named
     assert "pretrain_config" in real[("distillation", "on")].skip_reason
     with_pre = {(v.axis, v.value): v for v in variants(
-        tiny_config(**{"ablate.pretrain_config": "p.yaml"}), kind="unbc")}
+        tiny_config(**{"ablate.pretrain_config": "p.yaml", "distill.teacher": "t"}),
+        kind="unbc")}
+    # on real data the teacher serves the synthetic pretraining, never a UNBC fine-tuning
+    assert all(v.cfg.distill.teacher is None for v in with_pre.values())
     assert with_pre[("distillation", "on")].init_stage == "pretrain-distill-on"
     assert with_pre[("distillation", "off")].init_stage == "pretrain-distill-off"
     assert with_pre[("pretraining", "synthetic")].init_stage == "pretrain-distill-off"
