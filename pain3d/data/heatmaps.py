@@ -155,6 +155,7 @@ def heatmap_source(table: FrameTable, root: str | Path, cache_dir: str | Path | 
         for ok, b, n in zip(p["ok"], p["base"], names, strict=True):
             if ok:
                 by_base.setdefault(str(b), f"{HEATMAP_DIR}/{n}")
+
     def on_disk() -> np.ndarray:
         return np.array([bool(k) and (root / k).is_file() for k in keys], bool)
 
