@@ -144,6 +144,11 @@ class DataConfig:
         heatmaps: also read each training sample's heatmap (``pain3d.data.heatmaps``). Off by
             default (no cost); turned on automatically for the training set when
             ``distill.teacher`` is set.
+        face_crop: synthetic data written with face keypoints (the ``lm_*`` manifest
+            columns of ``pain3d generate``) is cropped around the face exactly as
+            ``pain3d predict`` crops real photos; False trains on the whole render, resized
+            (e.g. to compare with a model trained on uncropped renders). Data without
+            keypoints is always resized whole.
     """
 
     root: str = ""
@@ -162,6 +167,7 @@ class DataConfig:
     include_neutral: bool = False
     input: Literal["rgb", "heatmap"] = "rgb"
     heatmaps: bool = False
+    face_crop: bool = True
 
     def __post_init__(self) -> None:
         if self.input not in ("rgb", "heatmap"):

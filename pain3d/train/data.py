@@ -40,6 +40,8 @@ class RunData:
         kind: ``synthetic`` or ``unbc``.
         folds: fold scheme name -> [(train subjects, test subjects)] stored with the data.
         skip_bad: skip unreadable images.
+        face_crop: crop synthetic images around their face keypoints (``lm_*`` manifest
+            columns) like inference does; False resizes the whole render.
     """
 
     table: Any
@@ -49,6 +51,7 @@ class RunData:
     skip_bad: bool = False
     user_images: dict[str, str] = field(default_factory=dict)
     root: str = ""
+    face_crop: bool = True
     _heatmaps: Any = None
 
     def heatmap_source(self) -> Any:
@@ -104,7 +107,7 @@ class RunData:
                               user_images=user)  # type: ignore[arg-type]
         hm = self.heatmap_source() if heatmaps or input == "heatmap" else None
         return PainDataset(self.table, self.source, rows, size, ref, skip_bad=self.skip_bad,
-                           heatmaps=hm, input=input)
+                           face_crop=self.face_crop, heatmaps=hm, input=input)
 
 
 def _ids_to_names(table: Any, folds: list[tuple[np.ndarray, np.ndarray]]) -> list[Fold]:
@@ -182,7 +185,8 @@ def _open(cfg: DataConfig) -> RunData:
                           skip_bad=cfg.skip_bad)
     log.info("opened synthetic data %s (%s layout): %d images, %d identities", root,
              idx.layout, len(idx.table), len(np.unique(idx.table.subject)))
-    return RunData(idx.table, idx.source, "synthetic", {}, cfg.skip_bad, root=str(root))
+    return RunData(idx.table, idx.source, "synthetic", {}, cfg.skip_bad, root=str(root),
+                   face_crop=cfg.face_crop)
 
 
 def kfold(subjects: np.ndarray, k: int, seed: int) -> list[Fold]:

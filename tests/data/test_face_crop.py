@@ -112,3 +112,20 @@ def test_keypoint_columns_match_what_the_generator_writes():
     from pain3d.synth.landmarks import COLUMNS
 
     assert tuple(COLUMNS) == KEYPOINT_COLUMNS
+
+
+def test_training_data_config_switches_the_face_crop_off(tmp_path):
+    from pain3d.train.config import DataConfig as TrainDataConfig
+    from pain3d.train.data import open_data
+
+    truth = _write(tmp_path / "ds")
+    size = 64
+    for crop in (True, False):
+        data = open_data(TrainDataConfig(root=str(tmp_path / "ds"), face_crop=crop))
+        ds = data.dataset(data.rows(include_neutral=True), size, "label-free",
+                          deterministic=True)
+        s = ds[0]
+        arr = (s["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        want = (DEFAULT_GEOMETRY.keypoints(size) if crop
+                else truth[s["meta"]["path"]] * size / SIDE)
+        np.testing.assert_allclose(_dots(arr), want, atol=1.0, err_msg=f"face_crop={crop}")
