@@ -6,7 +6,8 @@ uncompressed ``.tar`` in a cache folder (one sequential pass at gzip speed, a fe
 disk cost about the shard size, since JPEG/PNG members barely compress), and a member table
 (name, byte offset, size) is read from the tar headers. Samples are then single ``pread``
 calls on a file descriptor opened once per worker process. Nothing is extracted to loose
-files, and the cache survives between runs (keyed by shard name, size and mtime).
+files, and the cache survives between runs (keyed by shard path, size and mtime); when a
+shard is rewritten, its stale inflated copy is deleted as the new one is made.
 
 A truncated or corrupt shard raises :class:`~pain3d.data.common.DataError` naming the shard;
 with a skip report the members that were completely inflated before the damage are kept and
@@ -37,10 +38,27 @@ def shard_signature(path: Path) -> str:
     return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
 
 
+def _cache_stem(shard: Path) -> str:
+    """``<shard name>-<hash of its path>``: shared by every cached copy of one shard file."""
+    where = hashlib.sha1(str(shard.resolve()).encode()).hexdigest()[:8]
+    return f"{shard.name.removesuffix('.tar.gz').removesuffix('.tgz')}-{where}"
+
+
 def inflated_path(shard: Path, cache_dir: Path) -> Path:
-    """Where the uncompressed copy of ``shard`` lives in ``cache_dir``."""
-    tag = hashlib.sha1(f"{shard.resolve()}|{shard_signature(shard)}".encode()).hexdigest()[:12]
-    return cache_dir / f"{shard.name.removesuffix('.tar.gz').removesuffix('.tgz')}-{tag}.tar"
+    """Where the uncompressed copy of ``shard`` (as it is now: size and mtime) lives in
+    ``cache_dir``."""
+    version = hashlib.sha1(shard_signature(shard).encode()).hexdigest()[:8]
+    return cache_dir / f"{_cache_stem(shard)}-{version}.tar"
+
+
+def _prune_stale(shard: Path, current: Path) -> None:
+    """Delete cached copies of earlier versions of ``shard`` (it was rewritten since);
+    ``current`` and its ``.partial.tar`` stay."""
+    keep = {current, current.with_suffix(".partial.tar")}
+    for old in current.parent.glob(f"{_cache_stem(shard)}-*.tar"):
+        if old not in keep:
+            log.info("removing the stale inflated copy %s of %s", old, shard)
+            old.unlink(missing_ok=True)
 
 
 def inflate(shard: Path, cache_dir: Path, report: SkipReport | None) -> tuple[Path, bool]:
@@ -68,6 +86,7 @@ def inflate(shard: Path, cache_dir: Path, report: SkipReport | None) -> tuple[Pa
                     break
                 dst.write(buf)
         os.replace(tmp, out if complete else partial)
+        _prune_stale(shard, out)
     finally:
         if tmp.exists():
             tmp.unlink()

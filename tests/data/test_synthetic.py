@@ -215,3 +215,33 @@ def test_write_hub_helper_makes_shards(tmp_path):
     root = write_hub(tmp_path / "h", shards=3)
     assert len(list((root / "images").glob("*.tar.gz"))) == 3
     assert write_3dpain(tmp_path / "f").is_dir()
+
+
+def _write_tar_gz(path, members: dict[str, bytes], mtime_ns: int) -> None:
+    import io
+    import tarfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def test_a_rewritten_shard_replaces_its_stale_inflated_copy(tmp_path):
+    from pain3d.data.shards import inflate
+
+    cache = tmp_path / "cache"
+    shard = tmp_path / "a" / "images_00000.tar.gz"
+    twin = tmp_path / "b" / "images_00000.tar.gz"  # same name, another dataset, same cache
+    _write_tar_gz(shard, {"x.jpg": b"old"}, 1_000_000_000)
+    _write_tar_gz(twin, {"x.jpg": b"twin"}, 1_000_000_000)
+    old, _ = inflate(shard, cache, None)
+    kept, _ = inflate(twin, cache, None)
+    _write_tar_gz(shard, {"x.jpg": b"new!", "y.jpg": b"more"}, 2_000_000_000)
+    new, complete = inflate(shard, cache, None)
+    assert complete and new != old
+    assert sorted(p.name for p in cache.iterdir()) == sorted([new.name, kept.name])
+    assert b"new!" in new.read_bytes() and b"twin" in kept.read_bytes()
