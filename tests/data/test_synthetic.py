@@ -8,7 +8,14 @@ import time
 
 import numpy as np
 import pytest
-from data_helpers import aus_for, decode_colour, image_name, write_3dpain, write_hub
+from data_helpers import (
+    aus_for,
+    decode_colour,
+    image_name,
+    write_3dpain,
+    write_hub,
+    write_tar_gz,
+)
 
 from pain3d.data import DataError, index_synthetic, synthetic_dataset
 from pain3d.data import synthetic as syn
@@ -218,15 +225,7 @@ def test_write_hub_helper_makes_shards(tmp_path):
 
 
 def _write_tar_gz(path, members: dict[str, bytes], mtime_ns: int) -> None:
-    import io
-    import tarfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    write_tar_gz(path, members)
     os.utime(path, ns=(mtime_ns, mtime_ns))
 
 
