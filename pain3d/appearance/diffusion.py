@@ -34,7 +34,16 @@ log = logging.getLogger(__name__)
 
 
 class DiffusionUnavailable(RuntimeError):
-    """diffusers, the weights or the GPU needed by a diffusion back-end are missing."""
+    """diffusers, the weights or the GPU needed by a diffusion back-end are missing.
+
+    Attributes:
+        key: the :class:`DiffusionConfig` field to change (``base_model``,
+            ``depth_controlnet``, ``inpaint_model``, ``device``), or None (diffusers itself).
+    """
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class SafetyCheckerRejected(RuntimeError):
@@ -105,7 +114,7 @@ def _check_device(device: str) -> Any:
         raise DiffusionUnavailable(
             f"device {device!r} requested but no CUDA GPU is visible to torch; run on a GPU "
             "machine (with a CUDA build of torch) or set device 'cpu' with dtype float32 "
-            "(very slow)")
+            "(very slow)", key="device")
     return torch
 
 
@@ -124,7 +133,7 @@ def _from_pretrained(cls: Any, model: str, cfg: DiffusionConfig, key: str,
     except (OSError, ValueError) as exc:
         raise DiffusionUnavailable(
             f"cannot load {cls.__name__} weights from {key}={model!r}: {exc}. Download them "
-            f"once (huggingface-cli download <id>) or give a local folder") from exc
+            f"once (huggingface-cli download <id>) or give a local folder", key=key) from exc
 
 
 def _load(cls_name: str, model: str, cfg: DiffusionConfig, key: str, **kwargs: Any) -> Any:
@@ -162,14 +171,14 @@ def check_available(cfg: DiffusionConfig, portrait: bool = True, inpaint: bool =
             if not (folder / marker).is_file():
                 raise DiffusionUnavailable(
                     f"{key}={model!r}: {folder} is not a diffusers model folder (no {marker}); "
-                    f"give the folder of a downloaded model or a Hugging Face model id")
+                    f"give the folder of a downloaded model or a Hugging Face model id", key=key)
         elif cfg.local_files_only:
             from huggingface_hub import try_to_load_from_cache
 
             if not isinstance(try_to_load_from_cache(model, marker), str):
                 raise DiffusionUnavailable(
                     f"{key}={model!r} is not in the local Hugging Face cache; download it once "
-                    f"(huggingface-cli download {model}) or give a local folder")
+                    f"(huggingface-cli download {model}) or give a local folder", key=key)
 
 
 def depth_to_control(depth: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -210,12 +219,27 @@ def _first_image(result: Any, size: tuple[int, int]) -> np.ndarray:
     return img[..., :3]
 
 
-class DepthPortrait:
-    """Depth-conditioned portrait generation (ControlNet depth on Stable Diffusion)."""
+class _Backend:
+    """A diffusion back-end: its config and its pipeline (loaded on first use, or given)."""
 
     def __init__(self, cfg: DiffusionConfig | None = None, pipeline: Any = None) -> None:
         self.cfg = cfg or DiffusionConfig()
         self._pipe = pipeline
+
+    def _run(self, kwargs: dict[str, Any], seed: int, what: str,
+             size: tuple[int, int]) -> np.ndarray:
+        """One (H, W, 3) uint8 image of ``size`` = (W, H): the pipeline called with
+        ``kwargs`` plus the config's steps, guidance and negative prompt, seeded, a result
+        blanked by the safety checker retried (:func:`_checked_call`)."""
+        kwargs = {**kwargs, "num_inference_steps": self.cfg.steps,
+                  "guidance_scale": self.cfg.guidance,
+                  "negative_prompt": self.cfg.negative_prompt}
+        return _first_image(_checked_call(self.pipeline, kwargs, self.cfg.device, seed, what),
+                            size)
+
+
+class DepthPortrait(_Backend):
+    """Depth-conditioned portrait generation (ControlNet depth on Stable Diffusion)."""
 
     @property
     def pipeline(self) -> Any:
@@ -243,21 +267,12 @@ class DepthPortrait:
         """
         h, w = depth.shape
         control = _pil(depth_to_control(depth, mask))
-        kwargs: dict[str, Any] = {"prompt": prompt, "image": control,
-                                  "num_inference_steps": self.cfg.steps,
-                                  "guidance_scale": self.cfg.guidance,
-                                  "negative_prompt": self.cfg.negative_prompt,
-                                  "height": h, "width": w}
-        result = _checked_call(self.pipeline, kwargs, self.cfg.device, seed, "portrait")
-        return _first_image(result, (w, h))
+        return self._run({"prompt": prompt, "image": control, "height": h, "width": w},
+                         seed, "portrait", (w, h))
 
 
-class BackgroundInpainter:
+class BackgroundInpainter(_Backend):
     """Scene inpainting around the head; the head pixels always come from the render."""
-
-    def __init__(self, cfg: DiffusionConfig | None = None, pipeline: Any = None) -> None:
-        self.cfg = cfg or DiffusionConfig()
-        self._pipe = pipeline
 
     @property
     def pipeline(self) -> Any:
@@ -297,12 +312,8 @@ class BackgroundInpainter:
         if (ww, wh) != (w, h):
             src = cv2.resize(image, (ww, wh), interpolation=cv2.INTER_CUBIC)
             rep = cv2.resize(repaint, (ww, wh), interpolation=cv2.INTER_NEAREST)
-        kwargs = {"prompt": prompt, "image": _pil(src), "mask_image": _pil(rep),
-                  "height": wh, "width": ww, "num_inference_steps": self.cfg.steps,
-                  "guidance_scale": self.cfg.guidance,
-                  "negative_prompt": self.cfg.negative_prompt}
-        result = _checked_call(self.pipeline, kwargs, self.cfg.device, seed, "background")
-        out = _first_image(result, (w, h))
+        out = self._run({"prompt": prompt, "image": _pil(src), "mask_image": _pil(rep),
+                         "height": wh, "width": ww}, seed, "background", (w, h))
         from pain3d.render.compose import soft_alpha
 
         a = soft_alpha(mask, feather)

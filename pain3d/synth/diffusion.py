@@ -23,7 +23,7 @@ from pain3d.synth.spec import TAG_PORTRAIT, DiffusionSettings, GenerateConfig, d
 
 log = logging.getLogger(__name__)
 
-# The generate flag of each DiffusionSettings key named in a DiffusionUnavailable message.
+# The generate flag of each DiffusionSettings key a DiffusionUnavailable can name (.key).
 FLAGS = {
     "base_model": "--base-model", "depth_controlnet": "--depth-controlnet",
     "inpaint_model": "--inpaint-model", "device": "--diffusion-device",
@@ -47,12 +47,10 @@ def check_diffusion(cfg: GenerateConfig) -> None:
         check_available(settings.backend(), portrait=True,
                         inpaint=settings.background_prompt is not None)
     except DiffusionUnavailable as exc:
-        key = next((k for k in FLAGS if str(exc).startswith(f"{k}=")), None)
-        if key is None and "device" in str(exc):
-            key = "device"
-        where = f" (setting diffusion.{key}, flag {FLAGS[key]})" if key else ""
+        key = exc.key
+        where = f" (setting diffusion.{key}, flag {FLAGS[key]})" if key in FLAGS else ""
         raise DiffusionUnavailable(f"appearance 'diffusion': {exc}{where}; or use "
-                                   "appearance: procedural") from exc
+                                   "appearance: procedural", key=key) from exc
 
 
 def portrait_camera(cfg: GenerateConfig):

@@ -91,11 +91,13 @@ def test_a_missing_model_folder_is_named_in_the_error(tiny_cfg, tmp_path, key):
 
     missing = str(tmp_path / "no_such_model")
     cfg = dataclasses.replace(tiny_cfg, **{key: missing})
-    with pytest.raises(DiffusionUnavailable, match=f"{key}=.*no_such_model"):
+    with pytest.raises(DiffusionUnavailable, match=f"{key}=.*no_such_model") as err:
         check_available(cfg)
+    assert err.value.key == key
     backend = BackgroundInpainter(cfg) if key == "inpaint_model" else DepthPortrait(cfg)
-    with pytest.raises(DiffusionUnavailable, match=f"{key}=.*no_such_model"):
+    with pytest.raises(DiffusionUnavailable, match=f"{key}=.*no_such_model") as err:
         _ = backend.pipeline
+    assert err.value.key == key
     check_available(tiny_cfg)  # the real folders pass
 
 
@@ -116,8 +118,9 @@ def test_half_precision_on_a_cpu_and_cuda_without_a_gpu_are_clear_errors(tiny_sd
         pytest.skip("a GPU is present: cuda is a valid device here")
     cfg = DiffusionConfig(base_model=str(tiny_sd["base_model"]),
                           depth_controlnet=str(tiny_sd["depth_controlnet"]), device="cuda")
-    with pytest.raises(DiffusionUnavailable, match="no CUDA GPU"):
+    with pytest.raises(DiffusionUnavailable, match="no CUDA GPU") as err:
         check_available(cfg, inpaint=False)
+    assert err.value.key == "device"
     with pytest.raises(DiffusionUnavailable, match="no CUDA GPU"):
         _ = DepthPortrait(cfg).pipeline
 

@@ -132,3 +132,19 @@ def test_missing_weights_fail_before_the_folder_is_claimed(tmp_path):
     with pytest.raises(DiffusionUnavailable, match=r"diffusion\.base_model.*--base-model"):
         generate(cfg, RunOptions(out=tmp_path / "ds", workers=1, progress=False))
     assert not Path(tmp_path / "ds").exists()
+
+
+def test_a_missing_gpu_names_the_device_setting_and_flag(tiny_models):
+    import torch
+
+    from pain3d.appearance.diffusion import DiffusionUnavailable
+    from pain3d.synth.diffusion import check_diffusion
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: cuda is a valid device here")
+    cfg = GenerateConfig(**BASE, appearance="diffusion",
+                         diffusion=DiffusionSettings(**tiny_models, device="cuda"))
+    with pytest.raises(DiffusionUnavailable,
+                       match=r"diffusion\.device, flag --diffusion-device") as err:
+        check_diffusion(cfg)
+    assert err.value.key == "device"
