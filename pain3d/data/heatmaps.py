@@ -156,8 +156,10 @@ def heatmap_source(table: FrameTable, root: str | Path, cache_dir: str | Path | 
             if ok:
                 by_base.setdefault(str(b), f"{HEATMAP_DIR}/{n}")
 
-    def on_disk() -> np.ndarray:
-        return np.array([bool(k) and (root / k).is_file() for k in keys], bool)
+    def on_disk() -> np.ndarray:  # one stat per distinct file (all views share a heatmap)
+        uniq, inverse = np.unique(keys.astype(str), return_inverse=True)
+        found = np.array([bool(k) and (root / k).is_file() for k in uniq], bool)
+        return found[inverse]
 
     for r in np.flatnonzero(pain & ~on_disk()):
         keys[r] = by_base.get(str(base[r]), keys[r])
