@@ -95,6 +95,9 @@ PRESETS: dict[str, AugmentConfig] = {
                                blur_kernel=3),
     # Published UNBC fine-tuning: flip 0.3, rotation 15, jitter (0.2, 0.2).
     "unbc": AugmentConfig(flip=0.3, rotation=15.0, brightness=0.2, contrast=0.2),
+    # The geometry of "synthetic" only (no colour jitter, no blur): for heatmap inputs, whose
+    # colours encode the deformation (the heatmap teacher, data.input = heatmap).
+    "geometric": AugmentConfig(flip=0.3, rotation=5.0, translate=0.1, scale=(0.9, 1.1)),
     "none": AugmentConfig(),
 }
 

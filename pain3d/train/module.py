@@ -24,13 +24,6 @@ from pain3d.train.config import OptimConfig
 log = logging.getLogger(__name__)
 
 
-GEOMETRIC_ONLY = {"brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "hue": 0.0,
-                  "blur_kernel": 0}
-"""Overrides that turn the ``synthetic`` preset into ``geometric`` (flip, rotation,
-translation, scale; no colour jitter, no blur): the augmentation of heatmap inputs, whose
-colours encode the deformation."""
-
-
 def build_augment(preset: str, model: ViTPain, seed: int = 0) -> Any:
     """``pain3d.data.GpuAugment`` for ``preset`` (``synthetic``/``unbc``/``geometric``), or
     None for ``none``. It normalises with the model's own mean/std (``model.preprocessing``)."""
@@ -38,9 +31,6 @@ def build_augment(preset: str, model: ViTPain, seed: int = 0) -> Any:
         return None
     from pain3d.data import GpuAugment
 
-    if preset == "geometric":
-        return GpuAugment.from_preprocessing(model.preprocessing, preset="synthetic", seed=seed,
-                                             **GEOMETRIC_ONLY)
     return GpuAugment.from_preprocessing(model.preprocessing, preset=preset, seed=seed)
 
 

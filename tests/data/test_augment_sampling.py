@@ -68,6 +68,26 @@ def test_presets_hold_the_published_values():
     assert (u.flip, u.rotation, u.brightness, u.contrast) == (0.3, 15, 0.2, 0.2)
 
 
+def test_geometric_preset_moves_pixels_but_never_changes_their_colours():
+    g = PRESETS["geometric"]
+    s = PRESETS["synthetic"]
+    assert (g.flip, g.rotation, g.translate, g.scale) == (s.flip, s.rotation, s.translate,
+                                                          s.scale)
+    # A heatmap-like image: a few flat colour blocks. After geometric augmentation every
+    # pixel well inside a block keeps exactly that block's colour (no jitter, no blur).
+    x = torch.zeros(8, 3, 32, 32)
+    colours = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    for i, c in enumerate(colours):
+        x[:, :, :, i * 10:i * 10 + 10] = c.view(1, 3, 1, 1)
+    y, _ = GpuAugment("geometric", (0, 0, 0), (1, 1, 1), seed=3).train()(x)
+    assert not torch.allclose(y, x)  # it did move things
+    pix = y.permute(0, 2, 3, 1).reshape(-1, 3)
+    palette = torch.cat([colours, torch.zeros(1, 3)])
+    nearest = torch.cdist(pix, palette).min(dim=1).values
+    # interpolated edges are a small minority; most pixels are palette colours exactly
+    assert (nearest < 1e-5).float().mean() > 0.8
+
+
 def test_augmented_batch_dict_keeps_shapes_and_labels():
     batch = {"image": _img(2), "neutral": _img(2, seed=1), "pspi": torch.tensor([1.0, 2.0])}
     out = GpuAugment.from_preprocessing({"mean": MEAN, "std": STD, "size": 32}, "unbc").train()(
