@@ -80,9 +80,15 @@ class ViTPain(nn.Module):
             apply_lora(reference_encoder, cfg.lora, timm=timm) if reference_encoder else None
         )
         if cfg.train_backbone:
-            self.encoder.requires_grad_(True)
-            if self.reference_encoder is not None:
-                self.reference_encoder.requires_grad_(True)
+            for enc in (self.encoder, self.reference_encoder):
+                if enc is None:
+                    continue
+                enc.requires_grad_(True)
+                # Parameters no forward pass uses (DINOv3's mask_token serves masked-image
+                # pretraining) stay frozen: they get no gradient, which DDP would refuse.
+                for name, p in enc.named_parameters():
+                    if name.endswith("mask_token"):
+                        p.requires_grad_(False)
         dim = self.encoder.hidden_size
         self.cross_attention = (
             ReferenceCrossAttention(dim, cfg.cross_attn_heads, cfg.cross_attn_layers,

@@ -176,10 +176,6 @@ def fit_model(model: ViTPain, train_set: Any, val_set: Any | None, run_dir: str 
     if strategy == "auto" and (_n_devices(devices) > 1 and tc.accelerator != "cpu"
                                or tc.num_nodes > 1):
         strategy = "ddp"
-    if strategy == "ddp" and getattr(model.config, "train_backbone", False):
-        # A backbone trained whole has parameters no forward uses (DINOv3's mask_token, for
-        # masked-image pretraining); DDP must be told, or it stops at the first step.
-        strategy = "ddp_find_unused_parameters_true"
     # Each rank takes its share of one global order (EpochBatchSampler reads rank and world
     # size once Lightning has started DDP); Lightning must not swap in a DistributedSampler.
     labels = train_set.labels() if hasattr(train_set, "labels") else None

@@ -99,14 +99,19 @@ def test_tiny_model_overfits_a_batch_of_16_pairs(images):
 def test_train_backbone_optimises_every_backbone_weight_in_the_lora_group(make_model, images):
     model = make_model(lora=LoraSettings(rank=0), train_backbone=True).train()
     groups = model.parameter_groups()
-    backbone = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
-    assert backbone and all(p.requires_grad for p in backbone)
-    assert {id(p) for p in backbone} <= {id(p) for p in groups["lora"]}
+    backbone = {n: p for n, p in model.named_parameters() if n.startswith("encoder.")}
+    # every backbone weight trains but the masked-image-modelling token no forward uses
+    assert backbone and all(p.requires_grad != n.endswith("mask_token")
+                            for n, p in backbone.items())
+    trainable = [p for p in backbone.values() if p.requires_grad]
+    assert {id(p) for p in trainable} <= {id(p) for p in groups["lora"]}
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     opt = torch.optim.AdamW([p for g in groups.values() for p in g], lr=1e-3, weight_decay=0.0)
     loss, _ = vitpain_loss(model(images(4), neutral=images(4, seed=2)), torch.rand(4, 6) * 3,
                            torch.tensor([0.0, 2.0, 5.0, 9.0]))
     loss.backward()
+    # DDP's condition: every trainable parameter receives a gradient
+    assert not [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     opt.step()
     assert not torch.equal(model.encoder.model.embeddings.patch_embeddings.weight,
                            before["encoder.model.embeddings.patch_embeddings.weight"])
