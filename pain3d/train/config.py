@@ -8,6 +8,8 @@ folder as ``config.yaml``.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -16,6 +18,8 @@ from pain3d.model.loss import LossWeights
 
 Precision = Literal["auto", "32", "32-true", "bf16-mixed", "16-mixed", "bf16-true"]
 ReferencePolicy = Literal["oracle", "label-free", "same-identity", "other-identity", "none"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -300,3 +304,9 @@ class TrainConfig:
         if self.data.input == "heatmap" and self.distill.teacher:
             raise ValueError("data.input = heatmap trains a heatmap teacher: it cannot itself "
                              "be distilled from distill.teacher (unset one of them)")
+        if self.data.input == "heatmap" and self.trainer.augment in ("synthetic", "unbc"):
+            # Heatmap colours encode the deformation: colour jitter or blur would change the
+            # label. Resolved here, so the run's saved config.yaml says what was used.
+            log.info("heatmap inputs: trainer.augment %s -> geometric (no colour jitter or "
+                     "blur)", self.trainer.augment)
+            self.trainer = dataclasses.replace(self.trainer, augment="geometric")

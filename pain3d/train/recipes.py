@@ -136,7 +136,7 @@ def _predict_augmented(model: Any, data: RunData, rows: np.ndarray, cfg: TrainCo
     train_policy = _train_policy(cfg, data)
     ds = data.dataset(rows, _size(cfg, model), train_policy, seed=cfg.trainer.seed,
                       label_free_frames=cfg.data.label_free_frames, input=cfg.data.input)
-    df = predict_augmented(model, ds, trainer_settings(cfg))
+    df = predict_augmented(model, ds, cfg.trainer)
     df.insert(0, "calibration", "augmented-resampled")
     df.insert(0, "reference", reference_label(train_policy))
     df.insert(0, "split", split)
@@ -147,19 +147,6 @@ def _predict_augmented(model: Any, data: RunData, rows: np.ndarray, cfg: TrainCo
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, float_format="%.6g")
-
-
-def trainer_settings(cfg: TrainConfig) -> Any:
-    """``cfg.trainer``, with photometric augmentation reduced to ``geometric`` for heatmap
-    inputs (their colours encode the deformation; jitter or blur would change the label)."""
-    import dataclasses
-
-    tc = cfg.trainer
-    if cfg.data.input == "heatmap" and tc.augment in ("synthetic", "unbc"):
-        log.info("heatmap inputs: trainer.augment %s -> geometric (no colour jitter or blur)",
-                 tc.augment)
-        return dataclasses.replace(tc, augment="geometric")
-    return tc
 
 
 def _fit(cfg: TrainConfig, data: RunData, fit_rows: np.ndarray, val_rows: np.ndarray | None,
@@ -184,7 +171,7 @@ def _fit(cfg: TrainConfig, data: RunData, fit_rows: np.ndarray, val_rows: np.nda
                                seed=cfg.trainer.seed, deterministic=True,
                                label_free_frames=cfg.data.label_free_frames,
                                input=cfg.data.input)
-    res = fit_model(model, train_set, val_set, out, trainer_settings(cfg), cfg.optim, cfg.loss,
+    res = fit_model(model, train_set, val_set, out, cfg.trainer, cfg.optim, cfg.loss,
                     resume=cfg.resume, callbacks=callbacks, distill=cfg.distill)
     save_checkpoint(model, out / "model", extra={
         "epochs": res.epochs, "val_mae": None if np.isnan(res.best_score) else res.best_score,
