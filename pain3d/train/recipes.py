@@ -126,11 +126,11 @@ def _train_policy(cfg: TrainConfig, data: RunData) -> str:
 
 
 def _predict_augmented(model: Any, data: RunData, rows: np.ndarray, cfg: TrainConfig,
-                       policy: str, fold: str, split: str) -> pd.DataFrame:
-    """Calibration predictions of the published protocol: one epoch of the training loader
-    (training references, ``trainer.pain_weight`` resampling, ``trainer.augment``), as the
-    published code calibrated its F1 thresholds. ``policy`` (the test policy) is unused:
-    the rows are labelled with the training policy."""
+                       fold: str) -> pd.DataFrame:
+    """Calibration predictions (split ``train``) of the published protocol: one epoch of
+    the training loader (training references, ``trainer.pain_weight`` resampling,
+    ``trainer.augment``), as the published code calibrated its F1 thresholds; the rows are
+    labelled with the training reference policy."""
     from pain3d.train.runner import predict_augmented
 
     train_policy = _train_policy(cfg, data)
@@ -139,7 +139,7 @@ def _predict_augmented(model: Any, data: RunData, rows: np.ndarray, cfg: TrainCo
     df = predict_augmented(model, ds, cfg.trainer)
     df.insert(0, "calibration", "augmented-resampled")
     df.insert(0, "reference", reference_label(train_policy))
-    df.insert(0, "split", split)
+    df.insert(0, "split", "train")
     df.insert(0, "fold", fold)
     return df
 
@@ -295,8 +295,10 @@ def cross_validate(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunR
         if not _primary_process():
             continue  # DDP: the other ranks only join the next fit
         train_rows = data.rows(np.array(p["fit"] + (p["val"] if cv.protocol == "honest" else [])))
-        calibrate = (_predict_augmented if cv.protocol == "published" else _predict)
-        dfs = [calibrate(model, data, train_rows, cfg, policy, str(k), "train"),
+        calibration = (_predict_augmented(model, data, train_rows, cfg, str(k))
+                       if cv.protocol == "published" else
+                       _predict(model, data, train_rows, cfg, policy, str(k), "train"))
+        dfs = [calibration,
                _predict(model, data, data.rows(np.array(p["test"])), cfg, policy, str(k),
                         "test")]
         if cv.evaluate_oracle and policy != "oracle" and policy != "none" \
