@@ -44,6 +44,7 @@ from typing import Any
 
 from pain3d.io import atomic_write_json, atomic_write_text
 from pain3d.train.config import TrainConfig
+from pain3d.train.data import data_kind
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +94,6 @@ def _replace(cfg: TrainConfig, **sections: dict[str, Any]) -> TrainConfig:
     return out
 
 
-def data_kind(cfg: TrainConfig) -> str:
-    """``unbc`` or ``synthetic`` for the data of ``cfg`` (as ``pain3d.train.data`` opens it)."""
-    if cfg.data.kind != "auto":
-        return cfg.data.kind
-    return "unbc" if Path(cfg.data.root).suffix.lower() in (".h5", ".hdf5") else "synthetic"
-
-
 def _distillation(cfg: TrainConfig, kind: str) -> list[Variant]:
     off = _replace(cfg, distill={"teacher": None})
     if kind == "synthetic":
@@ -124,12 +118,12 @@ def variants(cfg: TrainConfig, axes: tuple[str, ...] = AXES,
     Args:
         cfg: the base cross-validation config.
         axes: which axes.
-        kind: ``synthetic`` or ``unbc`` (default: :func:`data_kind`).
+        kind: ``synthetic`` or ``unbc`` (default: what ``cfg.data`` holds).
     """
     unknown = sorted(set(axes) - set(AXES))
     if unknown:
         raise ValueError(f"unknown ablation axis {unknown}; choose from {list(AXES)}")
-    kind = kind or data_kind(cfg)
+    kind = kind or data_kind(cfg.data)
     if kind != "synthetic":  # real data has no heatmaps: a teacher is for the pretraining only
         cfg = _replace(cfg, distill={"teacher": None})
     out: list[Variant] = []
@@ -195,14 +189,14 @@ class _Stages:
 
     def synthetic_config(self) -> TrainConfig:
         """The synthetic config the teacher and pretrainings come from."""
-        if data_kind(self.cfg) == "synthetic":
+        if data_kind(self.cfg.data) == "synthetic":
             return self.cfg
         if self._pretrain is None:
             from pain3d.config import load_config
 
             path = self.cfg.ablate.pretrain_config
             self._pretrain = load_config(TrainConfig, path, {"resume": self.cfg.resume})
-            if data_kind(self._pretrain) != "synthetic" or not self._pretrain.data.root:
+            if data_kind(self._pretrain.data) != "synthetic" or not self._pretrain.data.root:
                 raise ValueError(f"ablate.pretrain_config {path}: data.root must be a synthetic "
                                  f"dataset folder (got {self._pretrain.data.root!r})")
         return self._pretrain

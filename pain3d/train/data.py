@@ -146,6 +146,24 @@ def open_data(cfg: DataConfig) -> RunData:
     return data
 
 
+def data_kind(cfg: DataConfig) -> str:
+    """``unbc`` or ``synthetic``: ``cfg.kind``, or for ``auto`` what ``cfg.root`` holds (a
+    ``.h5`` file is prepared UNBC data; anything else a synthetic dataset folder).
+
+    Raises:
+        ValueError: when ``root`` is a raw UNBC archive (prepare it first).
+    """
+    if cfg.kind != "auto":
+        return cfg.kind
+    root = Path(cfg.root)
+    if root.suffix.lower() in (".h5", ".hdf5"):
+        return "unbc"
+    if root.is_dir() and ((root / "Images").exists() or (root / "Frame_Labels").exists()):
+        raise ValueError(f"{root} is a raw UNBC archive: prepare it once with "
+                         f"`pain3d prepare-unbc {root} --out unbc.h5` and train on unbc.h5")
+    return "synthetic"
+
+
 def _open(cfg: DataConfig) -> RunData:
     """Open ``cfg.root`` as synthetic or UNBC data.
 
@@ -159,16 +177,7 @@ def _open(cfg: DataConfig) -> RunData:
     root = Path(cfg.root)
     if not root.exists():
         raise FileNotFoundError(f"data.root {root} does not exist")
-    kind = cfg.kind
-    if kind == "auto":
-        if root.is_file() and root.suffix.lower() in (".h5", ".hdf5"):
-            kind = "unbc"
-        elif root.is_dir() and ((root / "Images").exists() or (root / "Frame_Labels").exists()):
-            raise ValueError(f"{root} is a raw UNBC archive: prepare it once with "
-                             f"`pain3d prepare-unbc {root} --out unbc.h5` and train on unbc.h5")
-        else:
-            kind = "synthetic"
-    if kind == "unbc":
+    if data_kind(cfg) == "unbc":
         from pain3d.data.hdf5 import open_unbc, open_unbc_trio
 
         if cfg.annotations:
