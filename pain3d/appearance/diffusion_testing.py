@@ -8,7 +8,7 @@ weights of a few hundred kB, built here without any download. Loaded through
 64 px; their pictures are noise, which is all a plumbing test needs. Needs diffusers.
 
 Their autoencoder downsamples by 2 (Stable Diffusion's by 8), so keep images small: a 512 px
-portrait would mean self-attention over 65,536 latent tokens (minutes on a CPU); use
+portrait would mean self-attention over 65,536 latent tokens (far too slow on a CPU); use
 ``portrait_size: 64`` when generating with them.
 """
 
