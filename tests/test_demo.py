@@ -24,8 +24,10 @@ def test_demo_trains_a_random_backbone_whole_on_pain_and_neutral_renders(tmp_pat
     tc = train_config(DemoConfig(), tmp_path / "data", tmp_path / "run")
     assert tc.model.train_backbone and tc.model.lora.rank == 0 and tc.data.include_neutral
     model = build_model(tc.model)
-    backbone = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
-    assert backbone and all(p.requires_grad for p in backbone)
+    backbone = {n: p for n, p in model.named_parameters() if n.startswith("encoder.")}
+    # every weight a forward pass uses trains (the masked-image-modelling token does not)
+    assert backbone and all(p.requires_grad != n.endswith("mask_token")
+                            for n, p in backbone.items())
     # the published frozen backbone + LoRA stays available
     lora = train_config(DemoConfig(train_backbone=False, lora_rank=8), tmp_path, tmp_path)
     model = build_model(lora.model)
