@@ -100,7 +100,7 @@ def test_evaluate_refuses_a_folder_without_predictions(tmp_path, capsys):
 
 
 def test_published_train_py_command_line_overrides_the_file(synthetic_root, tmp_path):
-    from pain3d.train.compat import main as train_py
+    from pain3d.cli.train import published_main as train_py
 
     cfg = {"batch_size": 8, "epochs": 3, "lr": 1e-3, "model_size": "tiny"}
     (tmp_path / "vit_pain.yaml").write_text(yaml.safe_dump(cfg))
@@ -118,11 +118,11 @@ def test_published_train_py_command_line_overrides_the_file(synthetic_root, tmp_
     assert (run / "model" / "config.json").is_file()
 
 
-def test_ablation_variants_change_one_thing_each(tiny_config):
+def test_ablation_variants_change_one_thing_each(fast_config):
     from pain3d.train.ablate import variants
 
-    base = tiny_config(init="ckpt")
-    vs = {(v.axis, v.value): v for v in variants(base)}
+    base = fast_config(init="ckpt")
+    vs = {(v.axis, v.value): v for v in variants(base, kind="synthetic")}
     assert vs[("reference", "oracle")].cfg.data.eval_reference == "oracle"
     none = vs[("reference", "none")].cfg
     assert none.model.reference == "none" and none.init is None
@@ -136,7 +136,7 @@ def test_ablation_variants_change_one_thing_each(tiny_config):
     assert real[("distillation", "on")].cfg is None  # real data, no pretrain_config: named
     assert "pretrain_config" in real[("distillation", "on")].skip_reason
     with_pre = {(v.axis, v.value): v for v in variants(
-        tiny_config(**{"ablate.pretrain_config": "p.yaml", "distill.teacher": "t"}),
+        fast_config(**{"ablate.pretrain_config": "p.yaml", "distill.teacher": "t"}),
         kind="unbc")}
     # on real data the teacher serves the synthetic pretraining, never a UNBC fine-tuning
     assert all(v.cfg.distill.teacher is None for v in with_pre.values())
