@@ -169,3 +169,24 @@ def test_production_trains_one_model_on_every_subject(unbc_file, tmp_path, capsy
     assert run["recipe"] == "production" and len(run["fit"]) + len(run["val"]) == 10
     assert not set(run["fit"]) & set(run["val"]) and not list(rd.glob("fold_*"))
     assert (rd / "model" / "config.json").is_file()
+
+
+def test_a_run_config_saved_by_earlier_versions_still_loads(tmp_path):
+    """The data and distill sections as runs saved them before DataConfig moved to
+    pain3d.data and DistillSettings became TeacherConfig."""
+    from pain3d.config import load_config
+    from pain3d.train.config import TrainConfig
+
+    (tmp_path / "config.yaml").write_text(
+        "pain3d_version: 0.1.0\nname: run\n"
+        "data:\n  root: data/unbc.h5\n  kind: unbc\n  layout: auto\n  split_csv: null\n"
+        "  annotations: null\n  folds_file: null\n  reference: label-free\n"
+        "  eval_reference: oracle\n  references: 3\n  reference_images: null\n"
+        "  label_free_frames: 5\n  image_size: null\n  skip_bad: false\n"
+        "  include_neutral: false\n  input: rgb\n  heatmaps: false\n  face_crop: true\n"
+        "distill:\n  teacher: runs/t/model\n  feature: mse\n  feature_weight: 2.0\n"
+        "  prediction_weight: 0.5\n")
+    cfg = load_config(TrainConfig, tmp_path / "config.yaml")
+    assert (cfg.data.kind, cfg.data.eval_reference, cfg.data.references) == ("unbc", "oracle", 3)
+    assert (cfg.distill.teacher, cfg.distill.feature, cfg.distill.feature_weight) == (
+        "runs/t/model", "mse", 2.0)
