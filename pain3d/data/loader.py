@@ -28,8 +28,6 @@ from pain3d.data.common import collate as collate_samples
 
 log = logging.getLogger(__name__)
 
-EPOCH_SEED_STRIDE = 1_000_003
-
 
 def pain_weights(pspi: np.ndarray, pain_weight: float) -> np.ndarray | None:
     """Sampling weights: ``pain_weight`` for frames with PSPI >= 1, 1 for the others.
