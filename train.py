@@ -4,7 +4,7 @@
 
 import sys
 
-from pain3d.train.compat import main
+from pain3d.cli.train import published_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(published_main())

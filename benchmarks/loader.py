@@ -43,7 +43,8 @@ def _names(n_ids: int, n_cfg: int = 10, views: int = 3) -> list[str]:
 
 
 def bench_index(tmp: Path) -> dict[str, float]:
-    from pain3d.data.synthetic import index_synthetic, parse_names
+    from pain3d.data.naming import parse_names
+    from pain3d.data.synthetic import index_synthetic
 
     names = _names(2500)
     t0 = time.perf_counter()
@@ -133,14 +134,13 @@ def _timed(fn) -> float:
 
 def bench_hub(root: Path, workers: int, batches: int, batch_size: int) -> dict[str, float]:
     """Inflate-once time and load-only pairs/s reading hub shards."""
-    from pain3d.data import ReferenceConfig, make_loader, synthetic_dataset
+    from pain3d.data import DataConfig, make_loader, open_data
 
     t0 = time.perf_counter()
-    ds = synthetic_dataset(root, "train", size=224, include_neutral=False,
-                           cache_dir=root / "cache",
-                           reference=ReferenceConfig(policy="same-identity"))
+    data = open_data(DataConfig(root=str(root), cache_dir=str(root / "cache")))
+    ds = data.dataset(data.rows(split="train"), 224, "same-identity")
     first = time.perf_counter() - t0
-    it = iter(make_loader(ds, batch_size, shuffle=True, num_workers=workers, drop_last=True))
+    it = iter(make_loader(ds, batch_size, num_workers=workers))
     next(it)
     t0 = time.perf_counter()
     n = 0
@@ -148,25 +148,25 @@ def bench_hub(root: Path, workers: int, batches: int, batch_size: int) -> dict[s
         try:
             n += len(next(it)["image"])
         except StopIteration:
-            it = iter(make_loader(ds, batch_size, shuffle=True, num_workers=workers,
-                                  drop_last=True))
+            it = iter(make_loader(ds, batch_size, num_workers=workers))
     return {"hub_first_index_s": first, "hub_load_pairs_s": n / (time.perf_counter() - t0)}
 
 
 def bench_throughput(root: Path, workers: int, batches: int, batch_size: int) -> dict[str, float]:
     import torch
 
-    from pain3d.data import GpuAugment, ReferenceConfig, make_loader, synthetic_dataset
+    from pain3d.data import DataConfig, GpuAugment, make_loader, open_data
+    from pain3d.data.augment import AugmentCollate
 
     torch.set_num_threads(1)  # the workers use the other cores
-    ds = synthetic_dataset(root, "train", size=224, include_neutral=False,
-                           reference=ReferenceConfig(policy="same-identity"))
+    data = open_data(DataConfig(root=str(root)))
+    ds = data.dataset(data.rows(split="train"), 224, "same-identity")
     aug = GpuAugment("synthetic", seed=0).train()
 
     def run(augment: bool, in_workers: bool = False) -> float:
-        loader = make_loader(ds, batch_size, shuffle=True, num_workers=workers, drop_last=True,
-                             augment=GpuAugment("synthetic", seed=0, normalize=False)
-                             if in_workers else None)
+        collate = {"collate": AugmentCollate(GpuAugment("synthetic", seed=0, normalize=False))
+                   } if in_workers else {}
+        loader = make_loader(ds, batch_size, num_workers=workers, **collate)
         it = iter(loader)
         for _ in range(2):  # warm-up: worker start, first decodes
             b = next(it)

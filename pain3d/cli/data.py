@@ -73,41 +73,25 @@ def _prepare(args: argparse.Namespace) -> int:
 
 def _index(args: argparse.Namespace) -> int:
     import time
-    from pathlib import Path
 
     import numpy as np
 
-    from pain3d.data.builders import guess_kind
-    from pain3d.data.common import SkipReport
+    from pain3d.data import DataConfig, open_data
     from pain3d.io import atomic_write_json
 
-    path = Path(args.path)
+    cfg = DataConfig(root=args.path, layout=args.layout, split_csv=args.split_csv,
+                     cache_dir=args.cache_dir, skip_bad=args.skip_bad)
     t0 = time.perf_counter()
-    kind = guess_kind(path)
-    report = SkipReport()
-    if kind == "synthetic":
-        from pain3d.data.synthetic import index_synthetic
-
-        idx = index_synthetic(path, args.layout, args.split_csv, args.cache_dir, args.skip_bad,
-                              args.rebuild)
-        table, report, kind = idx.table, idx.report, f"synthetic ({idx.layout} layout)"
-    elif kind == "unbc":
-        from pain3d.data.hdf5 import open_unbc
-
-        table = open_unbc(path).table
-    else:
-        from pain3d.data.table import read_csv_table, read_folder_table
-
-        reader = read_folder_table if path.is_dir() else read_csv_table
-        table, _ = reader(path, report if args.skip_bad else None)
+    data = open_data(cfg, rebuild=args.rebuild)
     dt = time.perf_counter() - t0
+    table, report = data.table, data.report
     levels = np.bincount(np.clip(np.rint(table.pspi), 0, 16).astype(int), minlength=17)
     splits = {s or "(none)": int((table.split == s).sum()) for s in np.unique(table.split)}
-    summary = {"path": str(path), "kind": kind, "images": len(table),
+    summary = {"path": args.path, "kind": data.kind, "images": len(table),
                "subjects": int(len(np.unique(table.subject))), "splits": splits,
                "pspi_histogram": levels.tolist(), "seconds": round(dt, 3),
                **report.to_dict()}
-    print(f"{path}: {kind}, {len(table)} images of {summary['subjects']} subjects "
+    print(f"{args.path}: {data.kind}, {len(table)} images of {summary['subjects']} subjects "
           f"in {dt:.2f} s")
     print(f"  splits: {splits}")
     print(f"  PSPI 0..16: {levels.tolist()}")

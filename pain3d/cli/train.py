@@ -1,8 +1,10 @@
-"""``pain3d train``, ``pain3d cv``, ``pain3d evaluate`` and ``pain3d ablate``."""
+"""``pain3d train``, ``pain3d cv``, ``pain3d evaluate``, ``pain3d ablate``, and the published
+``python train.py`` command line (:func:`published_main`)."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
 # Flags shared by train / cv / ablate -> dotted TrainConfig keys.
@@ -28,7 +30,8 @@ COMMON_FLAGS: dict[str, str] = {
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML config (defaults); flags override it")
-    p.add_argument("--data", help="dataset: synthetic folder or prepared UNBC .h5")
+    p.add_argument("--data", help="dataset: synthetic folder, prepared UNBC .h5 or labelled "
+                   "CSV / folder")
     p.add_argument("--init", help="checkpoint folder to start from (e.g. synthetic-pretrained)")
     p.add_argument("--out", help="parent folder of run folders (default runs/)")
     p.add_argument("--run-dir", dest="run_dir",
@@ -214,4 +217,46 @@ def _ablate(args: argparse.Namespace) -> int:
     axes = tuple(a.strip() for a in args.axes.split(",") if a.strip())
     table = ablate(load_train_config(args), axes=axes)
     print(table.markdown.read_text())
+    return 0
+
+
+def published_main(argv: Sequence[str] | None = None) -> int:
+    """``python train.py --config configs/vit_pain.yaml --batch_size 32`` (the published
+    command line, keys in :data:`pain3d.train.compat.ALIASES`): :func:`pain3d.train.pretrain`
+    with the file's values, then the flags, then ``--set KEY=VALUE`` as overrides."""
+    import logging
+    import sys
+
+    from pain3d.config import ConfigError, load_config, read_config_file
+    from pain3d.train.compat import ALIASES, flatten, translate
+    from pain3d.train.config import TrainConfig
+    from pain3d.train.recipes import pretrain
+
+    parser = argparse.ArgumentParser(
+        prog="train.py", description="Published-style entry point (same as pain3d train).")
+    parser.add_argument("--config", help="YAML config (pain3d or published flat keys)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE")
+    for flag in sorted(ALIASES):
+        parser.add_argument(f"--{flag}", dest=flag, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        # The file's values become overrides of the defaults; flags come after them.
+        overrides = flatten(translate(read_config_file(args.config), str(args.config))
+                            ) if args.config else {}
+        overrides.update({ALIASES[f]: getattr(args, f) for f in ALIASES
+                          if getattr(args, f) is not None})
+        for item in args.overrides:
+            k, _, v = item.partition("=")
+            overrides[k.strip()] = v.strip()
+        cfg = load_config(TrainConfig, None, overrides)
+        if not cfg.data.root:
+            raise ConfigError("no dataset: pass --data_dir PATH (a synthetic dataset folder) "
+                              "or set data_dir / data.root in the config file")
+        res = pretrain(cfg)
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        print(f"train.py: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"run folder: {res.run_dir}\nmodel: {res.checkpoint_dir}")
     return 0

@@ -1,6 +1,10 @@
-"""Training data: readers, references, sampling and augmentation.
+"""Training data: one config, readers for every kind, folds, references, the loader and
+augmentation.
 
-Every reader yields the training sample of the architecture contract, a dict with
+Every dataset is opened the same way: :func:`open_data` reads a :class:`DataConfig` (a
+synthetic dataset, prepared UNBC data or a labelled CSV / folder) into an
+:class:`~pain3d.data.open.OpenedData` whose ``dataset(rows, size, policy)`` yields the
+training sample of the architecture contract, a dict with
 
 - ``image``: (3, H, W) float32 in [0, 1] (not normalised: :class:`GpuAugment` normalises on
   the device with the model's mean / std);
@@ -14,32 +18,27 @@ Every reader yields the training sample of the architecture contract, a dict wit
 - ``meta``: dict of plain values (``path``, ``row``, ``sequence``, ``frame``, ``view``,
   ``split``, ``reference``, ``reference_subject``, ``reference_policy``, ...).
 
-Entry points: :func:`build_datasets` (from a :class:`DataConfig`), :func:`synthetic_dataset`,
-:func:`open_unbc` / :func:`open_unbc_trio`, :func:`prepare_unbc`, :func:`collate`,
-:func:`sample_weights`, :class:`GpuAugment`, :func:`pain3d.data.align.crop_from_landmarks`.
+Folds by subject come from :mod:`pain3d.data.folds`, batches from :func:`make_loader`
+(resumable, reproducible per epoch), raw UNBC archives are prepared by :func:`prepare_unbc`.
 """
 
 from pain3d.data.augment import PRESETS, AugmentConfig, GpuAugment
-from pain3d.data.builders import (
-    DataConfig,
-    build_datasets,
-    make_loader,
-    synthetic_dataset,
-    train_sampler,
-    worker_init,
-)
 from pain3d.data.common import DataError, FrameTable, SkipReport, collate
+from pain3d.data.config import DataConfig, reference_policy
 from pain3d.data.dataset import PainDataset
+from pain3d.data.folds import cv_folds, inner_split, kfold_subjects, loso_subjects
 from pain3d.data.hdf5 import UNBCData, open_unbc, open_unbc_trio
-from pain3d.data.references import POLICIES, ReferenceConfig
-from pain3d.data.sampling import sample_weights, weighted_sampler
+from pain3d.data.loader import make_loader, pain_weights
+from pain3d.data.open import OpenedData, data_kind, open_data
+from pain3d.data.references import POLICIES, ReferenceConfig, reference_label
 from pain3d.data.synthetic import index_synthetic
-from pain3d.data.unbc import PrepareConfig, kfold_subjects, loso_subjects, prepare_unbc
+from pain3d.data.unbc import PrepareConfig, prepare_unbc
 
 __all__ = [
     "PRESETS", "POLICIES", "AugmentConfig", "DataConfig", "DataError", "FrameTable",
-    "GpuAugment", "PainDataset", "PrepareConfig", "ReferenceConfig", "SkipReport", "UNBCData",
-    "build_datasets", "collate", "index_synthetic", "kfold_subjects", "loso_subjects",
-    "make_loader", "open_unbc", "open_unbc_trio", "prepare_unbc", "sample_weights",
-    "synthetic_dataset", "train_sampler", "weighted_sampler", "worker_init",
+    "GpuAugment", "OpenedData", "PainDataset", "PrepareConfig", "ReferenceConfig",
+    "SkipReport", "UNBCData", "collate", "cv_folds", "data_kind", "index_synthetic",
+    "inner_split", "kfold_subjects", "loso_subjects", "make_loader", "open_data",
+    "open_unbc", "open_unbc_trio", "pain_weights", "prepare_unbc", "reference_label",
+    "reference_policy",
 ]

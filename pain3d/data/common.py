@@ -165,7 +165,7 @@ def to_rgb_square(arr: np.ndarray, size: int | None) -> np.ndarray:
     """Centre-crop to a square (when not square) and resize to ``size``.
 
     Resizing uses Pillow (antialiased bilinear), which keeps OpenCV's thread pool out of the
-    per-sample path of DataLoader workers (see ``pain3d.data.builders.worker_init``).
+    per-sample path of DataLoader workers (see ``pain3d.data.loader``).
 
     Args:
         arr: (H, W, 3) uint8 RGB.

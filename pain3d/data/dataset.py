@@ -1,4 +1,5 @@
-"""The one torch Dataset every reader returns: training samples over a frame table."""
+"""The one torch Dataset of training samples over a frame table (made by
+:meth:`pain3d.data.open.OpenedData.dataset`)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch.utils.data import Dataset
 
 from pain3d.data.common import DataError, FrameTable, ImageSource, SkipReport, decode_image
 from pain3d.data.heatmaps import HeatmapSource
 from pain3d.data.references import ReferenceConfig, ReferenceSampler
 
 log = logging.getLogger(__name__)
-
-try:  # torch is a hard dependency, but keep the module importable for index-only tools
-    from torch.utils.data import Dataset as _TorchDataset
-except ImportError:  # pragma: no cover
-    _TorchDataset = object  # type: ignore[assignment,misc]
 
 
 def table_keypoints(table: FrameTable) -> np.ndarray | None:
@@ -53,7 +50,7 @@ def face_crop(image: np.ndarray, keypoints: np.ndarray, size: int) -> np.ndarray
     return crop_from_landmarks(image, keypoints, size=size)
 
 
-class PainDataset(_TorchDataset):
+class PainDataset(Dataset):
     """Training samples (see ``pain3d.data``) for selected rows of a frame table.
 
     Args:
@@ -262,12 +259,6 @@ class PainDataset(_TorchDataset):
         ``subject`` (N,)."""
         return {"au": self.table.au[self.rows], "pspi": self.table.pspi[self.rows],
                 "subject": self.table.subject[self.rows]}
-
-    def subset(self, mask: np.ndarray) -> PainDataset:
-        """The same dataset restricted to samples where ``mask`` (len(self),) is True."""
-        return PainDataset(self.table, self.source, self.rows[np.asarray(mask, bool)],
-                           self.size, self.reference, self.skip_bad, self.report, self.face_crop,
-                           self.heatmaps, self.input)
 
     def with_reference(self, reference: ReferenceConfig) -> PainDataset:
         """The same samples with another reference policy (e.g. evaluation)."""

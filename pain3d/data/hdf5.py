@@ -15,77 +15,36 @@ is opened lazily once per worker process (:class:`~pain3d.data.common.H5Source`)
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pain3d.data.common import DataError, FrameTable, H5Source, SkipReport, checked_labels
-from pain3d.data.dataset import PainDataset
-from pain3d.data.references import ReferenceConfig
+from pain3d.data.folds import Fold, folds_by_name, read_folds
+from pain3d.data.unbc_archive import subject_id
 from pain3d.facs import AU_NAMES
 
 log = logging.getLogger(__name__)
 
-Fold = tuple[np.ndarray, np.ndarray]
 
-
+@dataclass
 class UNBCData:
-    """Prepared UNBC frames: the table, the image source and the folds.
+    """Prepared UNBC frames.
 
     Attributes:
         table: one row per frame; ``extra["subject_id"]`` holds the integer subject ids.
         source: the image dataset.
-        folds: protocol name (``kfold5``, ``loso``, ...) -> list of (train ids, test ids).
+        folds: stored fold scheme (``kfold5``, ``loso``, ...) -> [(train, test)] subject names.
     """
 
-    def __init__(self, table: FrameTable, source: H5Source, folds: dict[str, list[Fold]]):
-        self.table, self.source, self.folds = table, source, folds
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    @property
-    def subject_ids(self) -> np.ndarray:
-        return self.table.extra["subject_id"]
-
-    def fold(self, protocol: str, k: int) -> Fold:
-        """(train subject ids, test subject ids) of fold ``k`` of ``protocol``."""
-        if protocol not in self.folds:
-            raise DataError(f"no {protocol!r} folds in this data; available: {sorted(self.folds)}")
-        folds = self.folds[protocol]
-        if not 0 <= k < len(folds):
-            raise DataError(f"fold {k} does not exist: {protocol} has folds 0..{len(folds) - 1}")
-        return folds[k]
-
-    def dataset(self, subjects: np.ndarray | list[int] | None = None, size: int | None = 224,
-                reference: ReferenceConfig | None = None, skip_bad: bool = False) -> PainDataset:
-        """Training samples of the given subject ids (all when None)."""
-        rows = np.arange(len(self.table))
-        if subjects is not None:
-            wanted = np.asarray(subjects, np.int64)
-            unknown = np.setdiff1d(wanted, self.subject_ids)
-            if len(unknown):
-                raise DataError(f"subject id(s) {unknown.tolist()} are not in this data")
-            rows = rows[np.isin(self.subject_ids, wanted)]
-        return PainDataset(self.table, self.source, rows, size,
-                           reference or ReferenceConfig(policy="oracle"), skip_bad)
+    table: FrameTable
+    source: H5Source
+    folds: dict[str, list[Fold]]
 
 
 def _str(a: np.ndarray) -> np.ndarray:
     return np.char.decode(a, "utf-8") if a.dtype.kind == "S" else a.astype(str)
-
-
-def _read_folds(group) -> list[Fold]:
-    out = []
-    for name in sorted(group, key=lambda n: int(n.rsplit("-", 1)[-1])):
-        g = group[name]
-        test_key = "test_subjects" if "test_subjects" in g else "validation_subjects"
-        if "train_subjects" not in g or test_key not in g:
-            raise DataError(f"{g.file.filename}:{g.name}: needs train_subjects and "
-                            "test_subjects (or validation_subjects)")
-        out.append((np.asarray(g["train_subjects"][:], np.int64).ravel(),
-                    np.asarray(g[test_key][:], np.int64).ravel()))
-    return out
 
 
 def _check_au_range(au: np.ndarray, pspi: np.ndarray, where: str, keys: np.ndarray) -> None:
@@ -121,10 +80,16 @@ def open_unbc(path: str | Path) -> UNBCData:
         if "sequence_labels" in h5:
             for k in h5["sequence_labels"]:
                 extra[k] = h5["sequence_labels"][k][:].astype(np.float32)
-        folds = {name: _read_folds(h5["folds"][name]) for name in h5.get("folds", {})}
+        folds = {name: read_folds(h5["folds"][name]) for name in h5.get("folds", {})}
         table = FrameTable(key=keys, subject=subject, au=au, pspi=pspi,
                            sequence=_str(h5["sequence"][:]), frame=h5["frame"][:], extra=extra)
-    return UNBCData(table, H5Source(path, "image", np.arange(len(table))), folds)
+    return UNBCData(table, H5Source(path, "image", np.arange(len(table))),
+                    _by_name(folds, table))
+
+
+def _by_name(folds: dict[str, list[Fold]], table: FrameTable) -> dict[str, list[Fold]]:
+    return {name: folds_by_name(f, table.extra["subject_id"], table.subject)
+            for name, f in folds.items()}
 
 
 def open_unbc_trio(frames: str | Path, annotations: str | Path, folds: str | Path | None = None,
@@ -171,8 +136,6 @@ def open_unbc_trio(frames: str | Path, annotations: str | Path, folds: str | Pat
     subject, au, pspi, ann_index = subject[found], au[found], pspi[found], ann_index[found]
     keys = np.char.add("index ", ann_index.astype(str))
     _check_au_range(au, pspi.astype(np.float32), str(annotations), keys)
-    from pain3d.data.unbc import subject_id
-
     ids = np.array([subject_id(s) for s in subject], np.int64)
     fold_sets: dict[str, list[Fold]] = {}
     if folds:
@@ -180,10 +143,10 @@ def open_unbc_trio(frames: str | Path, annotations: str | Path, folds: str | Pat
             groups = [k for k in h5 if k.startswith("fold-")]
             if not groups:
                 raise DataError(f"{folds}: no fold-K groups")
-            fold_sets["kfold5" if len(groups) == 5 else f"kfold{len(groups)}"] = _read_folds(
+            fold_sets["kfold5" if len(groups) == 5 else f"kfold{len(groups)}"] = read_folds(
                 {k: h5[k] for k in groups})
     log.info("%s: no sequence information; label-free references use each subject's first "
              "frames in file order", annotations)
     table = FrameTable(key=keys, subject=subject, au=au, pspi=pspi, sequence=subject,
                        frame=np.arange(len(subject)), extra={"subject_id": ids})
-    return UNBCData(table, H5Source(frames, "image", rows), fold_sets)
+    return UNBCData(table, H5Source(frames, "image", rows), _by_name(fold_sets, table))

@@ -31,6 +31,14 @@ Policy = Literal["oracle", "label-free", "same-identity", "other-identity", "non
 POLICIES: tuple[str, ...] = ("oracle", "label-free", "same-identity", "other-identity", "none")
 
 
+def reference_label(policy: str) -> str:
+    """The predictions-CSV name of a reference policy (``label-free`` -> ``label_free``).
+
+    Synthetic ``same-identity`` references need no labels, so they count as label-free.
+    """
+    return {"same-identity": "label_free"}.get(policy, policy.replace("-", "_"))
+
+
 @dataclass(frozen=True)
 class ReferenceConfig:
     """How neutral references are chosen.

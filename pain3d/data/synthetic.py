@@ -42,18 +42,13 @@ from pain3d.data.common import (
     checked_labels,
     fail_or_skip,
 )
-from pain3d.data.naming import (  # noqa: F401  (re-exported: the synthetic readers' API)
+from pain3d.data.naming import (
     ANNOTATION_SUFFIX,
     IMAGE_EXTS,
-    NAME_RE,
-    SPLIT_NAMES,
-    VIEW_RE,
     build_table,
     default_split,
     parse_annotation,
-    parse_names,
     read_split_csv,
-    validate_labels,
 )
 from pain3d.data.shards import TarSource, index_shards, shard_signature
 from pain3d.facs import AU_NAMES, AUValueError, au_vector

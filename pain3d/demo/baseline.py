@@ -42,9 +42,8 @@ def pixel_difference_baseline(data_root: str | Path, size: int = 112, grid: int 
     """
     from sklearn.linear_model import RidgeCV
 
+    from pain3d.data import DataConfig, open_data
     from pain3d.evaluate.metrics import mae, pcc
-    from pain3d.train.config import DataConfig
-    from pain3d.train.data import open_data
 
     data = open_data(DataConfig(root=str(data_root), kind="synthetic"))
     sets = {}

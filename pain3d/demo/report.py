@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from pain3d.demo.config import DemoConfig, DemoContext, DemoResult
 from pain3d.io import atomic_write_bytes, atomic_write_text
 
 _CSS = """
@@ -135,28 +136,37 @@ def frame_strip(frames: list[np.ndarray], crops: dict[int, np.ndarray | None], t
     return path
 
 
-def write_demo_report(ctx: dict[str, Any]) -> Path:
+def write_demo_report(ctx: DemoContext) -> Path:
     """Write ``<out>/report.html`` from the demo context (see :mod:`pain3d.demo.run`)."""
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>pain3d demo</title>"
+             f"<style>{_CSS}</style></head><body>", "<h1>pain3d demo report</h1>",
+             *_stages_section(ctx.result), *_dataset_section(ctx), *_training_section(ctx),
+             *_metrics_section(ctx), *_video_section(ctx), _limitations(ctx.cfg)]
+    if ctx.tracebacks:
+        parts.append("<h2>Errors</h2>")
+        for name, tb in ctx.tracebacks.items():
+            parts.append(f"<h3>{html.escape(name)}</h3><pre>{html.escape(tb)}</pre>")
+    parts.append("</body></html>")
+    path = ctx.out / "report.html"
+    atomic_write_text(path, "\n".join(p for p in parts if p))
+    return path
+
+
+def _stages_section(res: DemoResult | None) -> list[str]:
+    """The machine line, what the numbers are, and the table of stages."""
     import torch
 
     from pain3d import __version__
 
-    out: Path = ctx["out"]
-    res = ctx.get("result")
-    numbers = ctx.get("numbers", {})
-    cfg = ctx["cfg"]
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>pain3d demo</title>"
-             f"<style>{_CSS}</style></head><body>",
-             "<h1>pain3d demo report</h1>",
-             f"<p>pain3d {__version__} &middot; {html.escape(platform.platform())} &middot; "
+    parts = [f"<p>pain3d {__version__} &middot; {html.escape(platform.platform())} &middot; "
              f"{os.cpu_count()} CPU cores &middot; torch {torch.__version__} &middot; "
-             f"total {res.seconds:.0f} s</p>" if res else ""]
-    parts.append("<p>Everything below was produced by this run from nothing: a synthetic "
-                 "dataset from pain3d's built-in generator, a <b>tiny</b> ViTPain trained on "
-                 "the CPU for a few epochs from a <b>randomly initialised</b> backbone (no "
-                 "pretrained DINOv3 weights), evaluated on identities it never saw. The "
-                 "numbers are real and modest by design: they show the pipeline working and "
-                 "learning, not the accuracy of a full model.</p>")
+             f"total {res.seconds:.0f} s</p>" if res else "",
+             "<p>Everything below was produced by this run from nothing: a synthetic "
+             "dataset from pain3d's built-in generator, a <b>tiny</b> ViTPain trained on "
+             "the CPU for a few epochs from a <b>randomly initialised</b> backbone (no "
+             "pretrained DINOv3 weights), evaluated on identities it never saw. The "
+             "numbers are real and modest by design: they show the pipeline working and "
+             "learning, not the accuracy of a full model.</p>"]
     if res:
         rows = [(s.name, f"<span class='{s.status}'>{s.status}</span>", f"{s.seconds:.1f}",
                  html.escape(s.message)) for s in res.stages.values()]
@@ -166,10 +176,12 @@ def write_demo_report(ctx: dict[str, Any]) -> Path:
             parts.append("<p class='note'>Not every stage ran: "
                          + "; ".join(f"<b>{s.name}</b> {s.status} ({html.escape(s.message)})"
                                      for s in bad) + ". Their sections are left empty.</p>")
+    return parts
 
-    # Dataset
-    parts.append("<h2>1. Synthetic dataset</h2>")
-    ds = numbers.get("dataset")
+
+def _dataset_section(ctx: DemoContext) -> list[str]:
+    parts = ["<h2>1. Synthetic dataset</h2>"]
+    ds, cfg = ctx.numbers.get("dataset"), ctx.cfg
     if ds:
         sp = ds["identities_by_split"]
         parts.append(f"<p>{ds['images']} images ({cfg.views} view(s), {cfg.image_size} px) and "
@@ -178,13 +190,15 @@ def write_demo_report(ctx: dict[str, Any]) -> Path:
                      f"generated in {ds['seconds']} s ({ds['images_per_s']} images/s). Each row "
                      "below: one identity's neutral face then its pain configurations by PSPI; "
                      "under each, the heatmap of the vertex displacement neutral &rarr; pain.</p>")
-        parts.append(_img(out / "dataset_sheet.png", "contact sheet with heatmaps"))
+        parts.append(_img(ctx.out / "dataset_sheet.png", "contact sheet with heatmaps"))
+    return parts
 
-    # Training and evaluation
-    parts.append("<h2>2. Training and held-out evaluation</h2>")
-    run = ctx.get("run")
-    if run is not None:
-        curve = training_curve(run.run_dir, out / "training_curve.png")
+
+def _training_section(ctx: DemoContext) -> list[str]:
+    parts = ["<h2>2. Training and held-out evaluation</h2>"]
+    cfg = ctx.cfg
+    if ctx.run is not None:
+        curve = training_curve(ctx.run.run_dir, ctx.out / "training_curve.png")
         bb = ("randomly initialised backbone trained whole" if cfg.train_backbone else
               f"frozen random backbone + LoRA rank {cfg.lora_rank}")
         neu = ("neutral renders also trained on as PSPI-0 samples" if cfg.include_neutral
@@ -195,15 +209,22 @@ def write_demo_report(ctx: dict[str, Any]) -> Path:
                      f"batch {cfg.batch_size}, on CPU. The epoch is chosen on the validation "
                      "identities; the test identities are used only below.</p>")
         parts.append(_img(curve, "training curve"))
-    tm = numbers.get("test_metrics")
-    ev = ctx.get("eval")
-    if tm:
-        names = {"mae": "MAE (PSPI)", "rmse": "RMSE", "pcc": "Pearson r", "icc": "ICC(3,1)",
+    return parts
+
+
+_METRIC_NAMES = {"mae": "MAE (PSPI)", "rmse": "RMSE", "pcc": "Pearson r", "icc": "ICC(3,1)",
                  "auroc_1": "AUROC PSPI&ge;1", "auroc_2": "AUROC PSPI&ge;2",
                  "auroc_3": "AUROC PSPI&ge;3", "f1_1": "F1 PSPI&ge;1", "f1_2": "F1 PSPI&ge;2",
                  "f1_3": "F1 PSPI&ge;3", "f1_macro": "macro F1"}
+
+
+def _metrics_section(ctx: DemoContext) -> list[str]:
+    """Held-out metrics beside the baselines, the verdict, and the evaluation plots."""
+    parts: list[str] = []
+    tm, bl, ds = (ctx.numbers.get(k) for k in ("test_metrics", "baseline", "dataset"))
+    if tm:
         trivial = tm.get("auroc_1") is None  # no PSPI-0 test samples: >=1 metrics are moot
-        rows = [(names.get(k, html.escape(k)), _num(v)) for k, v in tm.items()
+        rows = [(_METRIC_NAMES.get(k, html.escape(k)), _num(v)) for k, v in tm.items()
                 if k != "reference" and not k.startswith(("n_", "threshold"))
                 and not (trivial and k in ("f1_1", "f1_macro", "auroc_1"))]
         n_test = ds["identities_by_split"]["test"] if ds else "?"
@@ -212,7 +233,6 @@ def write_demo_report(ctx: dict[str, Any]) -> Path:
                      f"as <code>{html.escape(str(tm['reference']))}</code>); F1 thresholds "
                      "calibrated on training predictions (honest protocol). A constant "
                      "prediction would give Pearson r = 0 and AUROC = 0.5.</p>")
-        bl = numbers.get("baseline")
         if bl:
             rows = [(r[0], r[1], _num(bl.get("mae")) if "MAE" in r[0] else
                      _num(bl.get("pcc")) if "Pearson" in r[0] else "") for r in rows]
@@ -225,21 +245,7 @@ def write_demo_report(ctx: dict[str, Any]) -> Path:
                          "images carry for a method told where to look.</p>")
         else:
             parts.append(_table(rows, ("metric", "value")))
-        r, m = tm.get("pcc"), tm.get("mae")
-        if r is None or r < 0.2:
-            parts.append("<p class='note'><b>Verdict:</b> in this run the tiny ViTPain did "
-                         f"<b>not</b> learn to rank pain on new identities (Pearson r = "
-                         f"{_num(r)}, MAE {_num(m)}"
-                         + (f" vs {_num(bl.get('mae_constant'))} for predicting the training "
-                            f"mean; the pixel-difference baseline reaches r = "
-                            f"{_num(bl.get('pcc'))}, so the images do carry the signal"
-                            if bl else "") +
-                         "). A tiny randomly initialised backbone trained for a few hundred "
-                         "CPU steps on a few hundred images can fail this way (a frozen one "
-                         "with LoRA always did); this is not a result about ViTPain.</p>")
-        else:
-            parts.append(f"<p><b>Verdict:</b> the tiny ViTPain learned a usable ranking on new "
-                         f"identities (Pearson r = {_num(r)}, MAE {_num(m)}).</p>")
+        parts.append(_verdict(tm, bl))
         if trivial:
             parts.append("<p class='note'>The test samples are pain configurations only (the "
                          "synthetic neutral renders serve as references, not as PSPI-0 test "
@@ -247,76 +253,88 @@ def write_demo_report(ctx: dict[str, Any]) -> Path:
                          "are left out; the F1 values at PSPI&ge;2, 3 are dominated by the "
                          "share of positives. MAE, Pearson r, ICC and the AUROCs at PSPI&ge;2, "
                          "3 are the informative numbers.</p>")
+    ev = ctx.eval
     if ev is not None:
         figs = "".join(f"<figure>{_img(p, k)}<figcaption>{html.escape(k)}</figcaption></figure>"
                        for k, p in ev.plots.items())
         parts.append(f"<div class='grid'>{figs}</div>")
         parts.append(f"<p>Full evaluation report: <code>{html.escape(str(ev.html))}</code></p>")
+    return parts
 
-    # Video
-    parts.append("<h2>3. Video: neutral &rarr; pain &rarr; neutral</h2>")
-    vn, pn = numbers.get("video"), numbers.get("video_prediction")
+
+def _verdict(tm: dict[str, Any], bl: dict[str, Any] | None) -> str:
+    r, m = tm.get("pcc"), tm.get("mae")
+    if r is not None and r >= 0.2:
+        return (f"<p><b>Verdict:</b> the tiny ViTPain learned a usable ranking on new "
+                f"identities (Pearson r = {_num(r)}, MAE {_num(m)}).</p>")
+    return ("<p class='note'><b>Verdict:</b> in this run the tiny ViTPain did "
+            f"<b>not</b> learn to rank pain on new identities (Pearson r = "
+            f"{_num(r)}, MAE {_num(m)}"
+            + (f" vs {_num(bl.get('mae_constant'))} for predicting the training "
+               f"mean; the pixel-difference baseline reaches r = "
+               f"{_num(bl.get('pcc'))}, so the images do carry the signal"
+               if bl else "") +
+            "). A tiny randomly initialised backbone trained for a few hundred "
+            "CPU steps on a few hundred images can fail this way (a frozen one "
+            "with LoRA always did); this is not a result about ViTPain.</p>")
+
+
+def _video_section(ctx: DemoContext) -> list[str]:
+    parts = ["<h2>3. Video: neutral &rarr; pain &rarr; neutral</h2>"]
+    vn, pn = ctx.numbers.get("video"), ctx.numbers.get("video_prediction")
     if vn:
         parts.append(f"<p>{vn['frames']} frames ({vn['seconds']:g} s at {vn['fps']:g} fps) of "
                      f"held-out test identity {vn['identity']}, rendered with continuous AU "
                      f"intensities rising to PSPI {vn['peak_pspi']:g} and back, the head turning "
                      "slightly. File: <code>video/pain_video.mp4</code>.</p>")
-    if pn:
-        parts.append("<p>Run through <code>pain3d predict</code>: mediapipe face detection, "
-                     "478 landmarks, alignment to the training crop geometry, reference frames "
-                     "chosen without labels (lowest landmark expression energy in the first "
-                     f"seconds: frames {pn['reference_frames']}), the checkpoint above. "
-                     f"{pn['frames_with_prediction']} of {pn['frames']} frames predicted, "
-                     f"{pn['frames_per_second_processed']} frames/s end to end.</p>")
-        parts.append(_table([("MAE vs true PSPI", _num(pn.get("mae"))),
-                             ("Pearson r vs true PSPI", _num(pn.get("pcc"))),
-                             ("mean predicted PSPI", _num(pn.get("pspi_mean"))),
-                             ("max predicted PSPI", _num(pn.get("pspi_max")))],
-                            ("video metric", "value")))
-        parts.append(_img(out / "timeline.png", "predicted vs true PSPI over time"))
-        pr = ctx.get("predict")
-        if pr is not None:
-            y = pr["frames"]["pspi"].to_numpy(dtype=float)
-            if np.isfinite(y).sum() > 1 and np.nanstd(y) < 0.5:
-                parts.append("<p class='note'>The predicted timeline is flat (standard "
-                             f"deviation {np.nanstd(y):.2f} PSPI): the model of this run "
-                             "predicts nearly the same value for every face (see the verdict "
-                             "above). The detection, alignment, reference choice and per-frame "
-                             "table work; the model does not yet.</p>")
-        pr = ctx.get("predict")
-        if pr is not None:
-            strip = frame_strip(ctx["video"]["frames"], pr["crops"], pr["frames"],
-                                out / "video_strip.png")
-            parts.append("<p>Frames (top), the aligned crops the model saw (middle), predicted "
-                         "and true PSPI (bottom; <i>ref</i> = a reference frame).</p>")
-            parts.append(_img(strip, "video frames and aligned crops"))
+    if not pn:
+        return parts
+    parts.append("<p>Run through <code>pain3d predict</code>: mediapipe face detection, "
+                 "478 landmarks, alignment to the training crop geometry, reference frames "
+                 "chosen without labels (lowest landmark expression energy in the first "
+                 f"seconds: frames {pn['reference_frames']}), the checkpoint above. "
+                 f"{pn['frames_with_prediction']} of {pn['frames']} frames predicted, "
+                 f"{pn['frames_per_second_processed']} frames/s end to end.</p>")
+    parts.append(_table([("MAE vs true PSPI", _num(pn.get("mae"))),
+                         ("Pearson r vs true PSPI", _num(pn.get("pcc"))),
+                         ("mean predicted PSPI", _num(pn.get("pspi_mean"))),
+                         ("max predicted PSPI", _num(pn.get("pspi_max")))],
+                        ("video metric", "value")))
+    parts.append(_img(ctx.out / "timeline.png", "predicted vs true PSPI over time"))
+    if ctx.frames is not None:
+        y = ctx.frames["pspi"].to_numpy(dtype=float)
+        if np.isfinite(y).sum() > 1 and np.nanstd(y) < 0.5:
+            parts.append("<p class='note'>The predicted timeline is flat (standard "
+                         f"deviation {np.nanstd(y):.2f} PSPI): the model of this run "
+                         "predicts nearly the same value for every face (see the verdict "
+                         "above). The detection, alignment, reference choice and per-frame "
+                         "table work; the model does not yet.</p>")
+        strip = frame_strip(ctx.video_frames, ctx.crops, ctx.frames, ctx.out / "video_strip.png")
+        parts.append("<p>Frames (top), the aligned crops the model saw (middle), predicted "
+                     "and true PSPI (bottom; <i>ref</i> = a reference frame).</p>")
+        parts.append(_img(strip, "video frames and aligned crops"))
+    return parts
 
-    parts.append("<h2>Limitations</h2><ul>"
-                 "<li>The backbone is randomly initialised and tiny; with real DINOv3 weights "
-                 "(<code>model.backbone_weights</code>) and the published 150 epochs on "
-                 "82,500 images the model is a different thing. These numbers show the pipeline "
-                 "learning on a few hundred synthetic faces, not the accuracy of ViTPain.</li>"
-                 "<li>Train and test faces come from the same built-in generator; accuracy on "
-                 "synthetic faces says nothing about real patients. Real-data evaluation "
-                 "(UNBC-McMaster, <code>pain3d cv</code>) is the measure that matters.</li>"
-                 "<li>The video's reference frames are chosen without labels; a face already in "
-                 "pain during the first seconds would bias every prediction.</li>"
-                 + ("<li>The neutral renders are the only PSPI-0 training samples (one per "
-                    "identity and view, paired with themselves as reference), and the test "
-                    "split has none, so detecting PSPI&ge;1 is not measured.</li>"
-                    if cfg.include_neutral else
-                    "<li>Synthetic training uses the neutral renders only as references, never "
-                    "as PSPI-0 samples, so the model never sees a face without pain: it cannot "
-                    "learn to output 0 for the neutral phases of the video.</li>") +
-                 "<li>Training crops are the generator's full renders; at inference faces are "
-                 "cropped with mediapipe landmarks (<code>pain3d.data.align</code>), which "
-                 "frames the face about 1.2&times; tighter (compare the two rows of the video "
-                 "strip).</li></ul>")
-    if ctx.get("tracebacks"):
-        parts.append("<h2>Errors</h2>")
-        for name, tb in ctx["tracebacks"].items():
-            parts.append(f"<h3>{html.escape(name)}</h3><pre>{html.escape(tb)}</pre>")
-    parts.append("</body></html>")
-    path = out / "report.html"
-    atomic_write_text(path, "\n".join(p for p in parts if p))
-    return path
+
+def _limitations(cfg: DemoConfig) -> str:
+    return ("<h2>Limitations</h2><ul>"
+            "<li>The backbone is randomly initialised and tiny; with real DINOv3 weights "
+            "(<code>model.backbone_weights</code>) and the published 150 epochs on "
+            "82,500 images the model is a different thing. These numbers show the pipeline "
+            "learning on a few hundred synthetic faces, not the accuracy of ViTPain.</li>"
+            "<li>Train and test faces come from the same built-in generator; accuracy on "
+            "synthetic faces says nothing about real patients. Real-data evaluation "
+            "(UNBC-McMaster, <code>pain3d cv</code>) is the measure that matters.</li>"
+            "<li>The video's reference frames are chosen without labels; a face already in "
+            "pain during the first seconds would bias every prediction.</li>"
+            + ("<li>The neutral renders are the only PSPI-0 training samples (one per "
+               "identity and view, paired with themselves as reference), and the test "
+               "split has none, so detecting PSPI&ge;1 is not measured.</li>"
+               if cfg.include_neutral else
+               "<li>Synthetic training uses the neutral renders only as references, never "
+               "as PSPI-0 samples, so the model never sees a face without pain: it cannot "
+               "learn to output 0 for the neutral phases of the video.</li>") +
+            "<li>Training crops are the generator's full renders; at inference faces are "
+            "cropped with mediapipe landmarks (<code>pain3d.data.align</code>), which "
+            "frames the face about 1.2&times; tighter (compare the two rows of the video "
+            "strip).</li></ul>")

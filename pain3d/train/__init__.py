@@ -1,5 +1,9 @@
 """Training recipes over :mod:`pain3d.model` and :mod:`pain3d.data` (Lightning underneath).
 
+The data side (config, opening, folds, references, loader) lives in :mod:`pain3d.data`;
+this package holds the training loop (:mod:`~pain3d.train.module`,
+:mod:`~pain3d.train.runner`), the recipes, presets, ablations and their configs.
+
 Public API::
 
     from pain3d.train import TrainConfig, pretrain, cross_validate, production
@@ -13,10 +17,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pain3d.train.config import CVSettings, DataConfig, OptimConfig, TrainConfig, TrainerConfig
+from pain3d.train.config import (
+    AblateConfig,
+    CVConfig,
+    OptimConfig,
+    TeacherConfig,
+    TrainConfig,
+    TrainerConfig,
+)
 
-__all__ = ["CVSettings", "DataConfig", "OptimConfig", "RunResult", "TrainConfig",
-           "TrainerConfig", "ablate", "cross_validate", "pretrain", "production"]
+__all__ = ["AblateConfig", "CVConfig", "OptimConfig", "RunResult", "TeacherConfig",
+           "TrainConfig", "TrainerConfig", "ablate", "cross_validate", "pretrain", "production"]
 
 
 def __getattr__(name: str) -> Any:

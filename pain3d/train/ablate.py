@@ -42,9 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pain3d.data.open import data_kind
 from pain3d.io import atomic_write_json, atomic_write_text
 from pain3d.train.config import TrainConfig
-from pain3d.train.data import data_kind
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class _Stages:
 
             path = self.cfg.ablate.pretrain_config
             self._pretrain = load_config(TrainConfig, path, {"resume": self.cfg.resume})
-            if data_kind(self._pretrain.data) != "synthetic" or not self._pretrain.data.root:
+            if not self._pretrain.data.root or data_kind(self._pretrain.data) != "synthetic":
                 raise ValueError(f"ablate.pretrain_config {path}: data.root must be a synthetic "
                                  f"dataset folder (got {self._pretrain.data.root!r})")
         return self._pretrain

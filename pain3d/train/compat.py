@@ -1,16 +1,14 @@
-"""The published entry point, ``python train.py --config configs/vit_pain.yaml --batch_size 32``.
+"""The published configuration keys, translated to pain3d's (pure; no argument parsing).
 
-Newcomers follow the published README; this keeps its command line working on top of
-``pain3d train``. Snake-case flags (and flat keys in a published-style YAML) are translated to
-pain3d config keys; anything else can still be given as ``--set KEY=VALUE``.
+Newcomers follow the published README (``python train.py --config configs/vit_pain.yaml
+--batch_size 32``); :func:`pain3d.cli.train.published_main` keeps that command line working
+on top of ``pain3d train``. Snake-case flags (and flat keys in a published-style YAML) are
+translated to pain3d config keys here; anything else can still be given as
+``--set KEY=VALUE``.
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
-from collections.abc import Sequence
 from typing import Any
 
 # Published flag / flat YAML key -> pain3d dotted config key.
@@ -81,43 +79,3 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[key] = v
     return out
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the published command line, run :func:`pain3d.train.pretrain`, print the result."""
-    from pain3d.config import ConfigError, load_config, read_config_file
-    from pain3d.train.config import TrainConfig
-    from pain3d.train.recipes import pretrain
-
-    parser = argparse.ArgumentParser(
-        prog="train.py", description="Published-style entry point (same as pain3d train).")
-    parser.add_argument("--config", help="YAML config (pain3d or published flat keys)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE")
-    for flag in sorted(ALIASES):
-        parser.add_argument(f"--{flag}", dest=flag, default=None)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        overrides: dict[str, Any] = {}
-        if args.config:
-            raw = read_config_file(args.config)
-            # The file's values become overrides of the defaults; flags come after them.
-            overrides.update(flatten(translate(raw, str(args.config))))
-        for flag in ALIASES:
-            v = getattr(args, flag)
-            if v is not None:
-                overrides[ALIASES[flag]] = v
-        for item in args.overrides:
-            k, _, v = item.partition("=")
-            overrides[k.strip()] = v.strip()
-        cfg = load_config(TrainConfig, None, overrides)
-        if not cfg.data.root:
-            raise ConfigError("no dataset: pass --data_dir PATH (a synthetic dataset folder) "
-                              "or set data_dir / data.root in the config file")
-        res = pretrain(cfg)
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
-        print(f"train.py: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"run folder: {res.run_dir}\nmodel: {res.checkpoint_dir}")
-    return 0

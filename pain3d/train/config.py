@@ -1,7 +1,8 @@
 """Configs of the training jobs (``pain3d train``, ``pain3d cv``, ``pain3d ablate``).
 
-One :class:`TrainConfig` describes a run: data, model, loss, optimiser, trainer, and the
-cross-validation settings ``pain3d cv`` reads. YAML files under ``configs/`` set defaults and
+One :class:`TrainConfig` describes a run: data (:class:`pain3d.data.DataConfig`), model,
+loss, optimiser, trainer, distillation, and the cross-validation settings ``pain3d cv``
+reads. YAML files under ``configs/`` set defaults and
 flags override (``pain3d.config.load_config``); the resolved config is saved in every run
 folder as ``config.yaml``.
 """
@@ -13,11 +14,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pain3d.data.config import DataConfig
 from pain3d.model.config import ViTPainConfig
+from pain3d.model.distill import DistillConfig
 from pain3d.model.loss import LossWeights
 
 Precision = Literal["auto", "32", "32-true", "bf16-mixed", "16-mixed", "bf16-true"]
-ReferencePolicy = Literal["oracle", "label-free", "same-identity", "other-identity", "none"]
 
 log = logging.getLogger(__name__)
 
@@ -115,76 +117,10 @@ class TrainerConfig:
 
 
 @dataclass
-class DataConfig:
-    """Where the data is and how references are drawn.
-
-    Attributes:
-        root: a synthetic dataset folder (pain3d manifest, ``3dpain`` or hub layout), a
-            prepared UNBC HDF5 frames file, or a raw UNBC archive folder.
-        kind: ``synthetic``, ``unbc`` or ``auto`` (from what ``root`` holds).
-        layout: synthetic layout passed to ``pain3d.data`` (``auto``, ``manifest``,
-            ``3dpain``, ``hub``).
-        split_csv: synthetic split file (``annotation_base_name,split``).
-        annotations: UNBC annotations HDF5 (beside the frames file by default).
-        folds_file: UNBC folds HDF5 (``fold-0`` .. groups) for ``cv.scheme = file``.
-        reference: training reference policy (``label-free`` by default; published used
-            ``oracle`` on UNBC and ``same-identity`` on synthetic data).
-        eval_reference: validation / test reference policy; None: label-free (honest) or
-            oracle (published protocol); synthetic data uses its neutral renders.
-        references: neutral references per sample at evaluation (multi-shot averaging).
-        reference_images: CSV ``subject,path`` of given neutral images; under the
-            ``label-free`` policy these subjects use them instead of first frames.
-        label_free_frames: first frames of a sequence usable as label-free references.
-        image_size: pixels; None takes the model's preprocessing size.
-        skip_bad: skip unreadable images instead of stopping.
-        include_neutral: synthetic data: also train on the neutral renders as PSPI-0 samples
-            (the published pretraining did); otherwise they are only references. Validation
-            and test frames are unaffected.
-        input: ``rgb`` (the photos) or ``heatmap``: synthetic data only; each sample's image
-            is its pain configuration's heatmap and its reference the neutral's heatmap (all
-            black). This is how the heatmap teacher of ``distill.teacher`` is trained
-            (``configs/teacher_heatmap.yaml``); photometric augmentation is then replaced by
-            its geometric part (``trainer.augment = geometric``).
-        heatmaps: also read each training sample's heatmap (``pain3d.data.heatmaps``). Off by
-            default (no cost); turned on automatically for the training set when
-            ``distill.teacher`` is set.
-        face_crop: synthetic data written with face keypoints (the ``lm_*`` manifest
-            columns of ``pain3d generate``) is cropped around the face exactly as
-            ``pain3d predict`` crops real photos; False trains on the whole render, resized
-            (e.g. to compare with a model trained on uncropped renders). Data without
-            keypoints is always resized whole.
-    """
-
-    root: str = ""
-    kind: Literal["auto", "synthetic", "unbc"] = "auto"
-    layout: str = "auto"
-    split_csv: str | None = None
-    annotations: str | None = None
-    folds_file: str | None = None
-    reference: ReferencePolicy = "label-free"
-    eval_reference: ReferencePolicy | None = None
-    references: int = 1
-    reference_images: str | None = None
-    label_free_frames: int = 5
-    image_size: int | None = None
-    skip_bad: bool = False
-    include_neutral: bool = False
-    input: Literal["rgb", "heatmap"] = "rgb"
-    heatmaps: bool = False
-    face_crop: bool = True
-
-    def __post_init__(self) -> None:
-        if self.input not in ("rgb", "heatmap"):
-            raise ValueError(f"data.input must be rgb or heatmap, got {self.input!r}")
-        if self.references < 1:
-            raise ValueError(f"data.references must be >= 1, got {self.references}")
-        if self.label_free_frames < 1:
-            raise ValueError(f"data.label_free_frames must be >= 1, got {self.label_free_frames}")
-
-
-@dataclass
-class DistillSettings:
-    """Cross-modal distillation from a frozen heatmap teacher (``pain3d.model.distill``).
+class TeacherConfig(DistillConfig):
+    """Cross-modal distillation from a frozen heatmap teacher (``pain3d.model.distill``): the
+    teacher's checkpoint and the distillation terms (``feature``, ``feature_weight``,
+    ``prediction_weight`` of :class:`~pain3d.model.distill.DistillConfig`).
 
     The teacher sees each training sample's heatmap (``data.heatmaps`` is implied) with
     the neutral's black heatmap as its reference, exactly as it was trained
@@ -195,22 +131,13 @@ class DistillSettings:
     Attributes:
         teacher: checkpoint folder of a ViTPain trained on heatmaps (``pain3d train
             --config configs/teacher_heatmap.yaml``, then ``RUN/model``); None = off.
-        feature: ``cosine`` or ``mse`` on the post-cross-attention CLS features.
-        feature_weight, prediction_weight: weights of the feature and prediction terms.
     """
 
     teacher: str | None = None
-    feature: Literal["cosine", "mse"] = "cosine"
-    feature_weight: float = 1.0
-    prediction_weight: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.feature_weight < 0 or self.prediction_weight < 0:
-            raise ValueError("distill weights must be >= 0")
 
 
 @dataclass
-class CVSettings:
+class CVConfig:
     """Cross-validation on real data (``pain3d cv``).
 
     Attributes:
@@ -247,7 +174,7 @@ class CVSettings:
 
 
 @dataclass
-class AblateSettings:
+class AblateConfig:
     """``pain3d ablate`` settings.
 
     Attributes:
@@ -294,9 +221,9 @@ class TrainConfig:
     loss: LossWeights = field(default_factory=LossWeights)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    cv: CVSettings = field(default_factory=CVSettings)
-    distill: DistillSettings = field(default_factory=DistillSettings)
-    ablate: AblateSettings = field(default_factory=AblateSettings)
+    cv: CVConfig = field(default_factory=CVConfig)
+    distill: TeacherConfig = field(default_factory=TeacherConfig)
+    ablate: AblateConfig = field(default_factory=AblateConfig)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0:

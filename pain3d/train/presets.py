@@ -1,6 +1,6 @@
 """Ready-made configs for code that wants a run without a YAML file (the demo, notebooks).
 
-``tiny_config`` is the recipe with which a tiny ViTPain learns on a CPU without pretrained
+``tiny_cpu_config`` is the recipe with which a tiny ViTPain learns on a CPU without pretrained
 weights (the demo trains with it: held-out PCC about 0.8 on its synthetic faces):
 
 - the ``tiny`` random backbone (2 layers, 96 wide) at 64 px, trained whole
@@ -44,7 +44,7 @@ TINY_CPU: dict[str, Any] = {
 }
 
 
-def tiny_config(data_root: str | Path, run_dir: str | Path | None = None,
+def tiny_cpu_config(data_root: str | Path, run_dir: str | Path | None = None,
                 **overrides: Any) -> TrainConfig:
     """A TrainConfig of the tiny CPU recipe (:data:`TINY_CPU`) on ``data_root``.
 

@@ -26,16 +26,19 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from pain3d.config import save_config, to_dict
+from pain3d.data.config import reference_policy
+from pain3d.data.folds import cv_folds, inner_split
+from pain3d.data.open import OpenedData, open_data
+from pain3d.data.references import reference_label
 from pain3d.evaluate.report import Report, evaluate_run
 from pain3d.io import atomic_path, atomic_write_json
 from pain3d.train.config import TrainConfig
-from pain3d.train.data import RunData, cv_folds, inner_split, open_data, reference_label
 
 log = logging.getLogger(__name__)
 
@@ -90,27 +93,19 @@ def _size(cfg: TrainConfig, model: Any) -> int:
     return int(cfg.data.image_size or model.preprocessing["size"])
 
 
-def _eval_policy(cfg: TrainConfig, data: RunData) -> str:
-    if cfg.model.reference == "none" and not cfg.init:
-        return "none"
-    if cfg.data.eval_reference:
-        if data.kind == "synthetic" and cfg.data.eval_reference == "label-free":
-            return "same-identity"
-        return cfg.data.eval_reference
-    if cfg.data.reference in ("other-identity", "none"):
-        return cfg.data.reference
-    if data.kind == "synthetic":
-        return "same-identity"
-    return "oracle" if cfg.cv.protocol == "published" else "label-free"
+def _policy(cfg: TrainConfig, data: OpenedData, role: Literal["train", "eval"]) -> str:
+    """The reference policy of the training set (``train``) or of validation and test
+    (``eval``): :func:`pain3d.data.config.reference_policy` for this run."""
+    single = cfg.model.reference == "none" and not cfg.init
+    return reference_policy(cfg.data, data.kind, role, single, cfg.cv.protocol)
 
 
-def _predict(model: Any, data: RunData, rows: np.ndarray, cfg: TrainConfig, policy: str,
+def _predict(model: Any, data: OpenedData, rows: np.ndarray, cfg: TrainConfig, policy: str,
              fold: str, split: str) -> pd.DataFrame:
     from pain3d.train.runner import predict_table
 
     ds = data.dataset(rows, _size(cfg, model), policy, n=cfg.data.references,
-                      seed=cfg.trainer.seed, deterministic=True,
-                      label_free_frames=cfg.data.label_free_frames, input=cfg.data.input)
+                      seed=cfg.trainer.seed, deterministic=True)
     df = predict_table(model, ds, cfg.trainer.eval_batch_size,
                        num_workers=cfg.trainer.num_workers)
     df.insert(0, "reference", reference_label(policy))
@@ -119,13 +114,7 @@ def _predict(model: Any, data: RunData, rows: np.ndarray, cfg: TrainConfig, poli
     return df
 
 
-def _train_policy(cfg: TrainConfig, data: RunData) -> str:
-    """The reference policy of the training set (as ``_fit`` builds it)."""
-    policy = cfg.data.reference if not (cfg.model.reference == "none" and not cfg.init) else "none"
-    return "same-identity" if data.kind == "synthetic" and policy == "label-free" else policy
-
-
-def _predict_augmented(model: Any, data: RunData, rows: np.ndarray, cfg: TrainConfig,
+def _predict_augmented(model: Any, data: OpenedData, rows: np.ndarray, cfg: TrainConfig,
                        fold: str) -> pd.DataFrame:
     """Calibration predictions (split ``train``) of the published protocol: one epoch of
     the training loader (training references, ``trainer.pain_weight`` resampling,
@@ -133,9 +122,8 @@ def _predict_augmented(model: Any, data: RunData, rows: np.ndarray, cfg: TrainCo
     labelled with the training reference policy."""
     from pain3d.train.runner import predict_augmented
 
-    train_policy = _train_policy(cfg, data)
-    ds = data.dataset(rows, _size(cfg, model), train_policy, seed=cfg.trainer.seed,
-                      label_free_frames=cfg.data.label_free_frames, input=cfg.data.input)
+    train_policy = _policy(cfg, data, "train")
+    ds = data.dataset(rows, _size(cfg, model), train_policy, seed=cfg.trainer.seed)
     df = predict_augmented(model, ds, cfg.trainer)
     df.insert(0, "calibration", "augmented-resampled")
     df.insert(0, "reference", reference_label(train_policy))
@@ -149,7 +137,7 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
         df.to_csv(tmp, index=False, float_format="%.6g")
 
 
-def _fit(cfg: TrainConfig, data: RunData, fit_rows: np.ndarray, val_rows: np.ndarray | None,
+def _fit(cfg: TrainConfig, data: OpenedData, fit_rows: np.ndarray, val_rows: np.ndarray | None,
          out: Path, callbacks: list[Any] | None = None) -> Any:
     """Build (or load) the model, fit it in ``out`` and save the selected weights there."""
     import torch
@@ -160,17 +148,13 @@ def _fit(cfg: TrainConfig, data: RunData, fit_rows: np.ndarray, val_rows: np.nda
     torch.manual_seed(cfg.trainer.seed)  # same head initialisation in every fold
     model = _build(cfg)
     size = _size(cfg, model)
-    policy = _train_policy(cfg, data)
     heat = bool(cfg.data.heatmaps or cfg.distill.teacher)
-    train_set = data.dataset(fit_rows, size, policy, seed=cfg.trainer.seed,
-                             label_free_frames=cfg.data.label_free_frames, heatmaps=heat,
-                             input=cfg.data.input)
+    train_set = data.dataset(fit_rows, size, _policy(cfg, data, "train"), seed=cfg.trainer.seed,
+                             heatmaps=heat)
     val_set = None
     if val_rows is not None and len(val_rows):
-        val_set = data.dataset(val_rows, size, _eval_policy(cfg, data), n=1,
-                               seed=cfg.trainer.seed, deterministic=True,
-                               label_free_frames=cfg.data.label_free_frames,
-                               input=cfg.data.input)
+        val_set = data.dataset(val_rows, size, _policy(cfg, data, "eval"),
+                               seed=cfg.trainer.seed, deterministic=True)
     res = fit_model(model, train_set, val_set, out, cfg.trainer, cfg.optim, cfg.loss,
                     resume=cfg.resume, callbacks=callbacks, distill=cfg.distill)
     save_checkpoint(model, out / "model", extra={
@@ -206,23 +190,9 @@ def pretrain(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
     rd = make_run_dir(cfg, "train")
     data = open_data(cfg.data)
     seed = cfg.trainer.seed
-    neutral = cfg.data.include_neutral  # neutral renders as PSPI-0 training samples
-    train_rows = data.rows(split="train", include_neutral=neutral)
-    val_rows = data.rows(split="val")
-    if len(train_rows) == 0:  # no split column: all frames, split by subject here
-        subs = np.unique(data.table.subject[data.rows()])
-        fit_s, val_s = inner_split(subs, max(cfg.val_fraction, 1e-6), seed) \
-            if cfg.val_fraction > 0 else (subs, np.array([], str))
-        train_rows = data.rows(fit_s, include_neutral=neutral)
-        val_rows = data.rows(val_s) if len(val_s) else None
-    elif len(val_rows) == 0 and cfg.val_fraction > 0:
-        fit_s, val_s = inner_split(np.unique(data.table.subject[train_rows]), cfg.val_fraction,
-                                   seed)
-        train_rows = data.rows(fit_s, "train", include_neutral=neutral)
-        val_rows = data.rows(val_s, "train")
-    test_rows = data.rows(split="test")
-    if len(test_rows) == 0:
-        test_rows = val_rows if val_rows is not None else np.array([], np.int64)
+    # neutral images as PSPI-0 training samples with data.include_neutral
+    train_rows, val_rows, test_rows = data.split_rows(cfg.val_fraction, seed,
+                                                      cfg.data.include_neutral)
     atomic_write_json(rd / "run.json", {
         "recipe": "train", "protocol": "honest", "seed": seed, "init": cfg.init,
         "model": _model_label(cfg), "data": str(cfg.data.root), "kind": data.kind,
@@ -235,7 +205,7 @@ def pretrain(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
     if not _primary_process():
         return RunResult(rd, rd / "model")
     if len(test_rows):
-        policy = _eval_policy(cfg, data)
+        policy = _policy(cfg, data, "eval")
         rng = np.random.default_rng(seed)
         cal = train_rows
         if cfg.eval_train_max and len(cal) > cfg.eval_train_max:
@@ -260,7 +230,7 @@ def cross_validate(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunR
     rd = make_run_dir(cfg, "cv")
     data = open_data(cfg.data)
     seed = cfg.trainer.seed
-    folds = cv_folds(data, cv.scheme, cv.folds, seed)
+    folds = cv_folds(data.folds, data.subjects, cv.scheme, cv.folds, seed)
     chosen = [k for k in range(len(folds)) if not cv.only_folds or k in cv.only_folds]
     plan = []
     for k in chosen:
@@ -275,7 +245,7 @@ def cross_validate(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunR
         "recipe": "cv", "protocol": cv.protocol, "cv": f"{cv.scheme} ({len(folds)} folds)",
         "seed": seed, "init": cfg.init, "model": _model_label(cfg), "data": str(cfg.data.root),
         "input": cfg.data.input, "distill_teacher": cfg.distill.teacher, "folds": plan})
-    policy = _eval_policy(cfg, data)
+    policy = _policy(cfg, data, "eval")
     first_model_dir = None
     parts = []
     for p in plan:

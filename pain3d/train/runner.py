@@ -1,8 +1,10 @@
 """One Lightning fit in one folder, and deterministic prediction into predictions tables.
 
-``fit_model`` is the only place that builds a ``lightning.Trainer``: precision, devices and
-DDP, gradient clipping, loggers (TensorBoard, CSV, optional wandb), the best checkpoint on
-validation MAE, ``last.ckpt`` every N steps and every epoch, and resuming from it.
+``fit_model`` is the only place that builds a ``lightning.Trainer``, in named steps: a
+finished fit is reused (``_finished_fit``), loaders (``_loaders``), callbacks and loggers
+(``_callbacks``: ``last.ckpt`` every N steps, the best checkpoint on validation MAE), the
+trainer with its precision, devices and DDP (``_trainer``), then the fit (resumed from
+``last.ckpt`` when there is one) and the selection of the best epoch (``_select_best``).
 """
 
 from __future__ import annotations
@@ -19,18 +21,19 @@ import numpy as np
 import pandas as pd
 import torch
 
+from pain3d.data.loader import make_loader, pain_weights
 from pain3d.facs import AU_NAMES
 from pain3d.io import atomic_write_json
 from pain3d.model.loss import LossWeights
 from pain3d.model.vitpain import ViTPain
-from pain3d.train.config import DistillSettings, OptimConfig, TrainerConfig
+from pain3d.train.config import OptimConfig, TeacherConfig, TrainerConfig
 from pain3d.train.module import PainModule
-from pain3d.train.sampling import make_loader, pain_weights
 
 log = logging.getLogger(__name__)
 
 LAST = "last.ckpt"
 BEST = "best.ckpt"
+FIT_DONE = "fit.json"
 
 
 @dataclass
@@ -130,7 +133,7 @@ def _loggers(cfg: TrainerConfig, run_dir: Path, resumed: bool) -> list[Any]:
 def fit_model(model: ViTPain, train_set: Any, val_set: Any | None, run_dir: str | Path,
               trainer_cfg: TrainerConfig, optim: OptimConfig, loss: LossWeights,
               resume: bool = True, callbacks: list[Any] | None = None,
-              distill: DistillSettings | None = None) -> FitResult:
+              distill: TeacherConfig | None = None) -> FitResult:
     """Train ``model`` in place on ``train_set``; select the epoch on ``val_set``.
 
     On return the model holds the selected (best) weights. When ``run_dir/checkpoints``
@@ -147,58 +150,84 @@ def fit_model(model: ViTPain, train_set: Any, val_set: Any | None, run_dir: str 
         callbacks: extra Lightning callbacks (tests use one to simulate a crash).
         distill: heatmap-teacher distillation (off when None or without a teacher).
     """
-    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-
-    from pain3d.data.common import collate
-
     tc = trainer_cfg
     _quiet_lightning()
     model.train()  # load_model returns eval mode; Lightning expects training mode
     run_dir = Path(run_dir)
-    ckpt_dir = run_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    done = run_dir / "fit.json"
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     module = PainModule(model, optim, loss, augment=tc.augment, seed=tc.seed, epochs=tc.epochs,
                         teacher=_teacher(distill))
-    if resume and done.is_file():
-        info = json.loads(done.read_text())
-        best = Path(info["best_path"])
-        if not best.is_absolute():  # stored relative to the run folder, which may have moved
-            best = run_dir / best
-        _load_weights(module, best)
-        log.info("fit in %s already finished; using %s", run_dir, best)
-        return FitResult(best, float(info["best_score"] if info["best_score"] is not None
-                                     else np.nan), int(info["epochs"]), False)
-
+    if resume and (run_dir / FIT_DONE).is_file():
+        return _finished_fit(module, run_dir)
     L.seed_everything(tc.seed, workers=True, verbose=False)
+    train_loader, val_loader = _loaders(train_set, val_set, tc)
+    module.train_loader_sampler = train_loader.batch_sampler
+    last = run_dir / "checkpoints" / LAST
+    resumed = bool(resume and last.is_file())
+    cbs, loggers = _callbacks(tc, run_dir, val_loader is not None, resumed, callbacks)
+    trainer = _trainer(tc, optim, cbs, loggers, run_dir)
+    if resumed:
+        log.info("resuming %s from %s", run_dir, last)
+    trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resumed else None)
+    return _select_best(trainer, module, cbs, run_dir, resumed)
+
+
+def _finished_fit(module: PainModule, run_dir: Path) -> FitResult:
+    """The result of a fit that already finished (``fit.json``), its weights loaded."""
+    info = json.loads((run_dir / FIT_DONE).read_text())
+    best = Path(info["best_path"])
+    if not best.is_absolute():  # stored relative to the run folder, which may have moved
+        best = run_dir / best
+    _load_weights(module, best)
+    log.info("fit in %s already finished; using %s", run_dir, best)
+    return FitResult(best, float(info["best_score"] if info["best_score"] is not None
+                                 else np.nan), int(info["epochs"]), False)
+
+
+def _loaders(train_set: Any, val_set: Any | None, tc: TrainerConfig) -> tuple[Any, Any]:
+    """The training loader (``trainer.pain_weight`` resampling) and the validation loader
+    (None without validation samples).
+
+    Each rank takes its share of one global order (EpochBatchSampler reads rank and world
+    size once Lightning has started DDP); Lightning must not swap in a DistributedSampler.
+    """
+    labels = train_set.labels() if hasattr(train_set, "labels") else None
+    weights = pain_weights(labels["pspi"], tc.pain_weight) if labels is not None else None
+    pin = torch.cuda.is_available()
+    train = make_loader(train_set, tc.batch_size, seed=tc.seed, train=True, weights=weights,
+                        num_workers=tc.num_workers, pin_memory=pin)
+    val = (make_loader(val_set, tc.eval_batch_size, seed=tc.seed, train=False,
+                       num_workers=tc.num_workers, pin_memory=pin)
+           if val_set is not None and len(val_set) else None)
+    return train, val
+
+
+def _callbacks(tc: TrainerConfig, run_dir: Path, validate: bool, resumed: bool,
+               extra: list[Any] | None) -> tuple[list[Any], list[Any]]:
+    """Callbacks (``last.ckpt``, best on ``val/mae``, learning rate, ``extra``) and loggers."""
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+
+    ckpt_dir = run_dir / "checkpoints"
+    cbs: list[Any] = [_LastCheckpoint(ckpt_dir / LAST, tc.checkpoint_every_n_steps)]
+    if validate:
+        cbs.append(ModelCheckpoint(dirpath=str(ckpt_dir), filename="best", monitor="val/mae",
+                                   mode="min", save_top_k=1, auto_insert_metric_name=False,
+                                   enable_version_counter=False))
+    loggers = _loggers(tc, run_dir, resumed)
+    if loggers:
+        cbs.append(LearningRateMonitor(logging_interval="epoch"))
+    return cbs + list(extra or []), loggers
+
+
+def _trainer(tc: TrainerConfig, optim: OptimConfig, cbs: list[Any], loggers: list[Any],
+             run_dir: Path) -> L.Trainer:
+    """The Lightning Trainer: precision, devices and DDP, clipping, logging."""
     devices = _devices(tc.devices)
     strategy = tc.strategy
     if strategy == "auto" and (_n_devices(devices) > 1 and tc.accelerator != "cpu"
                                or tc.num_nodes > 1):
         strategy = "ddp"
-    # Each rank takes its share of one global order (EpochBatchSampler reads rank and world
-    # size once Lightning has started DDP); Lightning must not swap in a DistributedSampler.
-    labels = train_set.labels() if hasattr(train_set, "labels") else None
-    weights = pain_weights(labels["pspi"], tc.pain_weight) if labels is not None else None
-    pin = torch.cuda.is_available()
-    train_loader = make_loader(train_set, tc.batch_size, collate, seed=tc.seed, train=True,
-                               weights=weights, num_workers=tc.num_workers, pin_memory=pin)
-    module.train_loader_sampler = train_loader.batch_sampler
-    val_loader = (make_loader(val_set, tc.eval_batch_size, collate, seed=tc.seed, train=False,
-                              num_workers=tc.num_workers, pin_memory=pin)
-                  if val_set is not None and len(val_set) else None)
-    cbs: list[Any] = [_LastCheckpoint(ckpt_dir / LAST, tc.checkpoint_every_n_steps)]
-    if val_loader is not None:
-        cbs.append(ModelCheckpoint(dirpath=str(ckpt_dir), filename="best", monitor="val/mae",
-                                   mode="min", save_top_k=1, auto_insert_metric_name=False,
-                                   enable_version_counter=False))
-    last = ckpt_dir / LAST
-    resumed = bool(resume and last.is_file())
-    loggers = _loggers(tc, run_dir, resumed)
-    if loggers:
-        cbs.append(LearningRateMonitor(logging_interval="epoch"))
-    cbs += callbacks or []
-    trainer = L.Trainer(
+    return L.Trainer(
         max_epochs=tc.epochs, accelerator=tc.accelerator, devices=devices,
         num_nodes=tc.num_nodes, strategy=strategy, precision=resolve_precision(tc.precision),
         gradient_clip_val=optim.grad_clip or None, logger=loggers or False, callbacks=cbs,
@@ -208,9 +237,16 @@ def fit_model(model: ViTPain, train_set: Any, val_set: Any | None, run_dir: str 
         enable_model_summary=False, num_sanity_val_steps=0,
         limit_train_batches=tc.max_steps_per_epoch or None,
     )
-    if resumed:
-        log.info("resuming %s from %s", run_dir, last)
-    trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resumed else None)
+
+
+def _select_best(trainer: L.Trainer, module: PainModule, cbs: list[Any], run_dir: Path,
+                 resumed: bool) -> FitResult:
+    """Load the best checkpoint on validation MAE into the model (the last epoch without
+    validation, saved as ``best.ckpt``) and record the finished fit in ``fit.json``."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    ckpt_dir = run_dir / "checkpoints"
+    last = ckpt_dir / LAST
     best_path, best_score = last, float("nan")
     for cb in cbs:
         if isinstance(cb, ModelCheckpoint) and cb.best_model_path:
@@ -224,20 +260,19 @@ def fit_model(model: ViTPain, train_set: Any, val_set: Any | None, run_dir: str 
         best_path = ckpt_dir / BEST
     if trainer.is_global_zero:
         rel = best_path.relative_to(run_dir) if best_path.is_relative_to(run_dir) else best_path
-        atomic_write_json(done, {"best_path": str(rel), "best_score": None if
-                                 np.isnan(best_score) else best_score,
-                                 "epochs": trainer.current_epoch, "resumed": resumed})
+        atomic_write_json(run_dir / FIT_DONE, {
+            "best_path": str(rel), "best_score": None if np.isnan(best_score) else best_score,
+            "epochs": trainer.current_epoch, "resumed": resumed})
     return FitResult(best_path, best_score, trainer.current_epoch, resumed)
 
 
-def _teacher(distill: DistillSettings | None) -> Any:
+def _teacher(distill: TeacherConfig | None) -> Any:
     if distill is None or not distill.teacher:
         return None
     from pain3d.model import load_model
-    from pain3d.model.distill import DistillConfig, HeatmapTeacher
+    from pain3d.model.distill import HeatmapTeacher
 
-    cfg = DistillConfig(distill.feature, distill.feature_weight, distill.prediction_weight)
-    return HeatmapTeacher(load_model(distill.teacher), cfg)
+    return HeatmapTeacher(load_model(distill.teacher), distill)
 
 
 def _quiet_lightning() -> None:
@@ -319,9 +354,7 @@ def predict_table(model: ViTPain, dataset: Any, batch_size: int = 64, num_worker
         One row per sample: ``subject``, ``pred``, ``true``, ``pred_<AU>``, ``true_<AU>``,
         ``sequence``, ``frame``, ``path``.
     """
-    from pain3d.data.common import collate
-
-    loader = make_loader(dataset, batch_size, collate, train=False, num_workers=num_workers)
+    loader = make_loader(dataset, batch_size, train=False, num_workers=num_workers)
     return _predictions(model, loader, _device(device))
 
 
@@ -339,13 +372,12 @@ def predict_augmented(model: ViTPain, dataset: Any, trainer_cfg: TrainerConfig,
         The columns of :func:`predict_table`, one row per drawn sample (a frame may appear
         several times or not at all).
     """
-    from pain3d.data.common import collate
     from pain3d.train.module import build_augment
 
     tc = trainer_cfg
     dev = _device(device)
     weights = pain_weights(dataset.labels()["pspi"], tc.pain_weight)
-    loader = make_loader(dataset, tc.eval_batch_size, collate, seed=tc.seed, train=True,
+    loader = make_loader(dataset, tc.eval_batch_size, seed=tc.seed, train=True,
                          weights=weights, num_workers=tc.num_workers, rank=0, world_size=1)
     loader.batch_sampler.drop_last = False  # every draw of the epoch is predicted
     augment = build_augment(tc.augment, model, seed=tc.seed)

@@ -115,3 +115,18 @@ def write_hub(root: Path, shards: int = 2, **kw) -> Path:
         (root / folder / "README.txt").write_text(f"{folder} shards\n")
     (root / "splits.csv").write_text(split)
     return root
+
+
+def split_dataset(root: Path, split: str = "all", size: int | None = 8,
+                  policy: str = "same-identity", *, include_neutral: bool = True,
+                  heatmaps: bool = False, n: int = 1, view: str = "same", seed: int = 0,
+                  deterministic: bool = False, **data):
+    """The samples of one split (``all``: every row) of a dataset, opened the one way
+    (``open_data``); ``data`` are further ``DataConfig`` fields (``cache_dir``, ...)."""
+    from pain3d.data import DataConfig, open_data
+
+    opened = open_data(DataConfig(root=str(root), **{k: (str(v) if isinstance(v, Path) else v)
+                                                     for k, v in data.items()}))
+    rows = opened.rows(split=None if split == "all" else split, include_neutral=include_neutral)
+    return opened.dataset(rows, size, policy, n=n, view=view, seed=seed,
+                          deterministic=deterministic, heatmaps=heatmaps)

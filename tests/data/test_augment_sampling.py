@@ -1,13 +1,13 @@
-"""GpuAugment, sample weights, the face-crop geometry, collate and worker loading."""
+"""GpuAugment, the face-crop geometry, collate and worker loading."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from data_helpers import decode_colour
+from data_helpers import decode_colour, split_dataset
 
-from pain3d.data import GpuAugment, collate, make_loader, sample_weights, synthetic_dataset
+from pain3d.data import GpuAugment, collate, make_loader
 from pain3d.data.align import (
     DEFAULT_GEOMETRY,
     alignment_matrix,
@@ -96,18 +96,6 @@ def test_augmented_batch_dict_keeps_shapes_and_labels():
     assert out["pspi"] is batch["pspi"] and torch.isfinite(out["image"]).all()
 
 
-def test_published_weights_double_pain_frames():
-    w = sample_weights(np.array([0, 0, 1, 3, 0.0]), "published")
-    assert w[2] == pytest.approx(2 * w[0]) and w.mean() == pytest.approx(1.0)
-
-
-def test_inverse_frequency_balances_pspi_levels():
-    p = np.array([0] * 80 + [1] * 15 + [5] * 5, float)
-    w = sample_weights(p, "inverse-frequency")
-    totals = [w[p == v].sum() for v in (0, 1, 5)]
-    np.testing.assert_allclose(totals, totals[0])
-
-
 def test_face_keypoints_are_mapped_to_the_canonical_geometry_for_every_scheme():
     rng = np.random.default_rng(0)
     canon = DEFAULT_GEOMETRY.keypoints(100)
@@ -146,15 +134,15 @@ def test_crop_keeps_dtype_and_size():
 
 
 def test_collate_stacks_samples(folder_ds):
-    ds = synthetic_dataset(folder_ds, "train", size=8)
+    ds = split_dataset(folder_ds, "train", 8)
     b = collate([ds[0], ds[1], ds[2]])
     assert b["image"].shape == (3, 3, 8, 8) and b["neutral"].shape == (3, 3, 8, 8)
     assert b["au"].shape == (3, 6) and b["pspi"].shape == (3,) and len(b["meta"]) == 3
 
 
 def test_two_workers_read_hub_shards_with_per_worker_handles(hub_ds, tmp_path):
-    ds = synthetic_dataset(hub_ds, "all", size=8, cache_dir=tmp_path / "c")
-    loader = make_loader(ds, batch_size=8, num_workers=2)
+    ds = split_dataset(hub_ds, "all", 8, cache_dir=tmp_path / "c")
+    loader = make_loader(ds, 8, train=False, num_workers=2)
     seen = 0
     for batch in loader:
         for img, m in zip(batch["image"], batch["meta"], strict=True):
@@ -198,9 +186,11 @@ def test_separable_blur_equals_kornia_gaussian_blur():
 
 
 def test_augmentation_in_workers_keeps_images_in_unit_range(folder_ds):
-    ds = synthetic_dataset(folder_ds, "train", size=16)
+    from pain3d.data.augment import AugmentCollate
+
+    ds = split_dataset(folder_ds, "train", 16)
     aug = GpuAugment("synthetic", seed=0, normalize=False)
-    batch = next(iter(make_loader(ds, batch_size=4, num_workers=0, augment=aug)))
+    batch = next(iter(make_loader(ds, 4, train=False, collate=AugmentCollate(aug))))
     assert batch["image"].shape == (4, 3, 16, 16) and batch["neutral"].shape == (4, 3, 16, 16)
     assert 0 <= float(batch["image"].min()) and float(batch["image"].max()) <= 1
 

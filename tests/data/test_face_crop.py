@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from data_helpers import split_dataset
 
-from pain3d.data import DataConfig, build_datasets, synthetic_dataset
 from pain3d.data.align import DEFAULT_GEOMETRY
 from pain3d.data.synthetic import KEYPOINT_COLUMNS
 from pain3d.facs import AU_NAMES
@@ -75,7 +75,7 @@ def _write(root, csv: bool = False, missing_identity: int | None = None):
 def test_keypoints_put_image_and_reference_at_the_canonical_crop_positions(tmp_path):
     truth = _write(tmp_path / "ds")
     size = 64
-    ds = synthetic_dataset(tmp_path / "ds", "all", size=size, cache_dir=tmp_path / "c")
+    ds = split_dataset(tmp_path / "ds", "all", size, cache_dir=tmp_path / "c")
     want = DEFAULT_GEOMETRY.keypoints(size)
     for i in range(len(ds)):
         s = ds[i]
@@ -83,8 +83,8 @@ def test_keypoints_put_image_and_reference_at_the_canonical_crop_positions(tmp_p
             arr = (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
             np.testing.assert_allclose(_dots(arr), want, atol=0.25, err_msg=s["meta"]["path"])
     # Switched off: the whole image, only resized.
-    whole = synthetic_dataset(tmp_path / "ds", "all", size=size, cache_dir=tmp_path / "c",
-                              face_crop=False)
+    whole = split_dataset(tmp_path / "ds", "all", size, cache_dir=tmp_path / "c",
+                          face_crop=False)
     s = whole[0]
     arr = (s["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     np.testing.assert_allclose(_dots(arr), truth[s["meta"]["path"]] * size / SIDE, atol=1.0)
@@ -94,11 +94,10 @@ def test_data_config_switch_and_rows_without_keypoints_keep_whole_images(tmp_pat
     _write(tmp_path / "ds", csv=True, missing_identity=1)
     size = 48
     with caplog.at_level("WARNING", logger="pain3d.data.dataset"):
-        on = build_datasets(DataConfig(source=str(tmp_path / "ds"), size=size,
-                                       cache_dir=str(tmp_path / "c")))["train"]
+        on = split_dataset(tmp_path / "ds", "train", size, cache_dir=tmp_path / "c")
     assert "face keypoints are known for 4 of 6 images" in caplog.text
-    off = build_datasets(DataConfig(source=str(tmp_path / "ds"), size=size, face_crop=False,
-                                    cache_dir=str(tmp_path / "c")))["train"]
+    off = split_dataset(tmp_path / "ds", "train", size, cache_dir=tmp_path / "c",
+                        face_crop=False)
     assert on.keypoints is not None and off.keypoints is None
     for i in range(len(on)):
         a, b = on[i], off[i]
@@ -112,20 +111,3 @@ def test_keypoint_columns_match_what_the_generator_writes():
     from pain3d.synth.landmarks import COLUMNS
 
     assert tuple(COLUMNS) == KEYPOINT_COLUMNS
-
-
-def test_training_data_config_switches_the_face_crop_off(tmp_path):
-    from pain3d.train.config import DataConfig as TrainDataConfig
-    from pain3d.train.data import open_data
-
-    truth = _write(tmp_path / "ds")
-    size = 64
-    for crop in (True, False):
-        data = open_data(TrainDataConfig(root=str(tmp_path / "ds"), face_crop=crop))
-        ds = data.dataset(data.rows(include_neutral=True), size, "label-free",
-                          deterministic=True)
-        s = ds[0]
-        arr = (s["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        want = (DEFAULT_GEOMETRY.keypoints(size) if crop
-                else truth[s["meta"]["path"]] * size / SIDE)
-        np.testing.assert_allclose(_dots(arr), want, atol=1.0, err_msg=f"face_crop={crop}")

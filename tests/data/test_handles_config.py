@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import pickle
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 import torch
 
-from pain3d.config import load_config
+from pain3d.config import ConfigError, from_dict, load_config
 from pain3d.data import DataConfig, GpuAugment
 from pain3d.data.common import H5Source
 
@@ -30,13 +31,20 @@ def test_handles_are_not_pickled_and_reopen_in_a_new_process(tmp_path):
     np.testing.assert_array_equal(copy.read(0), src.read(0))
 
 
-def test_data_config_loads_nested_reference_overrides(tmp_path):
-    cfg = load_config(DataConfig, None, {"source": "x.h5", "reference.policy": "label-free",
-                                         "eval_reference.n": 3, "sampling": "published"})
-    assert cfg.reference.policy == "label-free" and cfg.eval_reference.n == 3
-    assert cfg.eval_reference.deterministic
-    with pytest.raises(ValueError, match="policy"):
-        load_config(DataConfig, None, {"reference.policy": "magic"})
+def test_data_config_reads_every_shipped_config_and_rejects_bad_values():
+    import yaml
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    sections = {p.name: (yaml.safe_load(p.read_text()) or {}).get("data")
+                for p in sorted(configs.glob("*.yaml"))}
+    assert sum(v is not None for v in sections.values()) >= 5
+    for name, data in sections.items():
+        if data is not None:
+            from_dict(DataConfig, data, where=name)
+    with pytest.raises(ConfigError, match="kind"):
+        load_config(DataConfig, None, {"kind": "video"})
+    with pytest.raises(ValueError, match="eval_reference 'magic'"):
+        DataConfig(eval_reference="magic")  # type: ignore[arg-type]
 
 
 @pytest.mark.gpu

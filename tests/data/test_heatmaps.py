@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from data_helpers import split_dataset
 
-from pain3d.data import DataError, collate, synthetic_dataset
+from pain3d.data import DataError, collate
 from pain3d.data.align import DEFAULT_GEOMETRY
 from pain3d.data.naming import parse_names
 from pain3d.data.synthetic import KEYPOINT_COLUMNS
@@ -71,7 +72,7 @@ def _by(ds, **want):
 def test_heatmap_equals_the_view0_image_pixels_after_the_same_crop(tmp_path):
     root = tmp_path / "ds"
     _write_manifest(root)
-    ds = synthetic_dataset(root, "all", CROP, heatmaps=True)
+    ds = split_dataset(root, "all", CROP, heatmaps=True)
     for ident in range(2):
         name = f"flame_sample_{ident:04d}"
         v0, v1 = (_by(ds, identity=ident, expression="pain_1", view=v)[0] for v in (0, 1))
@@ -91,14 +92,14 @@ def test_heatmap_equals_the_view0_image_pixels_after_the_same_crop(tmp_path):
 def test_heatmaps_are_read_only_when_asked(tmp_path):
     root = tmp_path / "ds"
     _write_manifest(root)
-    assert "heatmap" not in synthetic_dataset(root, "all", CROP)[0]
+    assert "heatmap" not in split_dataset(root, "all", CROP)[0]
 
 
 def test_heatmap_input_makes_the_heatmap_the_image_and_a_black_reference(tmp_path):
     root = tmp_path / "ds"
     _write_manifest(root)
-    rgb = synthetic_dataset(root, "all", CROP, heatmaps=True)
-    hm = synthetic_dataset(root, "all", CROP, input="heatmap")
+    rgb = split_dataset(root, "all", CROP, heatmaps=True)
+    hm = split_dataset(root, "all", CROP, input="heatmap")
     for i in range(len(rgb)):
         a, b = rgb[i], hm[i]
         assert torch.equal(b["image"], a["heatmap"])
@@ -110,7 +111,7 @@ def test_heatmap_input_makes_the_heatmap_the_image_and_a_black_reference(tmp_pat
 def test_a_missing_heatmap_is_an_error_naming_the_file(tmp_path):
     root = tmp_path / "ds"
     _write_manifest(root, with_heatmaps=False)
-    ds = synthetic_dataset(root, "all", CROP, heatmaps=True, include_neutral=False)
+    ds = split_dataset(root, "all", CROP, heatmaps=True, include_neutral=False)
     with pytest.raises(DataError, match=r"heatmaps/flame_sample_0000_pain_1_heatmap\.png"):
         ds[0]
 
@@ -125,7 +126,7 @@ def test_published_layout_heatmaps_are_found_by_name_and_resized_like_the_image(
     for f, base, config, view in zip(files, p["base"], p["config"], p["view"], strict=True):
         if config and view == 0:
             shutil.copy(f, root / "heatmaps" / f"{base}_heatmap{f.suffix}")
-    ds = synthetic_dataset(root, "all", 8, heatmaps=True)
+    ds = split_dataset(root, "all", 8, heatmaps=True)
     seen = 0
     for s in (ds[i] for i in range(len(ds))):
         if s["meta"]["expression"] == "neutral":
@@ -150,7 +151,7 @@ def test_hub_layout_heatmaps_are_read_from_their_shards(tmp_path):
     heat = {f"{b}_heatmap.png": images[n] for n, b, c in zip(images, p["base"], p["config"],
                                                              strict=True) if c}
     write_tar_gz(root / "heatmaps" / "heatmaps_00000.tar.gz", heat)
-    ds = synthetic_dataset(root, "all", 8, heatmaps=True)
+    ds = split_dataset(root, "all", 8, heatmaps=True)
     n_pain = 0
     for s in (ds[i] for i in range(len(ds))):
         if s["meta"]["expression"] == "neutral":

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from data_helpers import decode_colour
+from data_helpers import decode_colour, split_dataset
 
-from pain3d.data import DataError, FrameTable, ReferenceConfig, synthetic_dataset
+from pain3d.data import DataError, FrameTable, ReferenceConfig, reference_label
 from pain3d.data.references import ReferenceSampler
 
 
@@ -29,8 +29,7 @@ def _video_table() -> FrameTable:
 @pytest.mark.parametrize("policy", ["oracle", "label-free", "same-identity", "other-identity"])
 @pytest.mark.parametrize("view", ["same", "any"])
 def test_only_the_ablation_crosses_identities(folder_ds, policy, view):
-    ds = synthetic_dataset(folder_ds, "all", size=4,
-                           reference=ReferenceConfig(policy=policy, n=3, view=view, seed=1))
+    ds = split_dataset(folder_ds, "all", 4, policy, n=3, view=view, seed=1)
     t = ds.table
     for i in range(len(ds)):
         for _ in range(3):
@@ -46,8 +45,7 @@ def test_only_the_ablation_crosses_identities(folder_ds, policy, view):
 
 
 def test_multi_shot_neutral_has_n_images_of_the_same_person(folder_ds):
-    ds = synthetic_dataset(folder_ds, "train", size=8,
-                           reference=ReferenceConfig(policy="same-identity", n=3, view="any"))
+    ds = split_dataset(folder_ds, "train", 8, "same-identity", n=3, view="any")
     s = ds[5]
     assert s["neutral"].shape == (3, 3, 8, 8)
     for k in range(3):
@@ -56,7 +54,7 @@ def test_multi_shot_neutral_has_n_images_of_the_same_person(folder_ds):
 
 
 def test_none_policy_gives_no_neutral(folder_ds):
-    s = synthetic_dataset(folder_ds, "train", size=8, reference=ReferenceConfig(policy="none"))[0]
+    s = split_dataset(folder_ds, "train", 8, "none")[0]
     assert "neutral" not in s and s["meta"]["reference_policy"] == "none"
 
 
@@ -70,8 +68,8 @@ def test_deterministic_references_repeat_and_depend_on_the_seed():
 
 
 def test_dataset_eval_references_are_stable_across_epochs(folder_ds):
-    ref = ReferenceConfig(policy="same-identity", view="any", deterministic=True, seed=9)
-    ds = synthetic_dataset(folder_ds, "val", size=4, reference=ref)
+    ds = split_dataset(folder_ds, "val", 4, "same-identity", view="any", deterministic=True,
+                       seed=9)
     first = [ds.neutral_rows(i).tolist() for i in range(len(ds))]
     torch.manual_seed(123)
     assert first == [ds.neutral_rows(i).tolist() for i in range(len(ds))]
@@ -97,19 +95,28 @@ def test_label_free_uses_first_frames_of_the_sequence_not_labels():
         assert set(t.frame[refs]) <= {1, 2}
 
 
-def test_label_free_user_image_is_used_for_its_subject(folder_ds, tmp_path):
+def test_given_reference_images_replace_neutrals_under_label_free_only(folder_ds, tmp_path):
     from data_helpers import encode
 
-    user = tmp_path / "neutral.png"
-    user.write_bytes(encode(9, 9, 0))
-    ref = ReferenceConfig(policy="label-free", user_images={"flame_sample_0000": str(user)})
-    ds = synthetic_dataset(folder_ds, "train", size=8, reference=ref)
+    (tmp_path / "neutral.png").write_bytes(encode(9, 9, 0))
+    (tmp_path / "refs.csv").write_text("subject,path\nflame_sample_0000,neutral.png\n")
+    ds = split_dataset(folder_ds, "train", 8, "label-free",
+                       reference_images=tmp_path / "refs.csv")
     for i in range(len(ds)):
         s = ds[i]
         if s["subject"] == "flame_sample_0000":
             assert decode_colour(s["neutral"])[:2] == (9, 9)
+            assert s["meta"]["reference"] == [str(tmp_path / "neutral.png")]
         else:
             assert decode_colour(s["neutral"])[0] == s["meta"]["identity"]
+    oracle = split_dataset(folder_ds, "train", 8, "oracle", reference_images=tmp_path / "refs.csv")
+    assert all(decode_colour(oracle[i]["neutral"])[:2] != (9, 9) for i in range(len(oracle)))
+
+
+def test_reference_labels_match_the_predictions_protocol():
+    assert reference_label("label-free") == "label_free"
+    assert reference_label("same-identity") == "label_free"
+    assert reference_label("other-identity") == "other_identity"
 
 
 def test_same_identity_on_real_data_is_refused():

@@ -12,14 +12,15 @@ from data_helpers import (
     aus_for,
     decode_colour,
     image_name,
+    split_dataset,
     write_3dpain,
     write_hub,
     write_tar_gz,
 )
 
-from pain3d.data import DataError, index_synthetic, synthetic_dataset
+from pain3d.data import DataError, index_synthetic
 from pain3d.data import synthetic as syn
-from pain3d.data.references import ReferenceConfig
+from pain3d.data.naming import parse_names
 from pain3d.facs import pspi
 
 
@@ -45,7 +46,7 @@ def test_names_parse_with_every_published_marker():
         "flame_sample_0012_neutral_textured.png", "flame_sample_0001_pain_10_deform_x.jpg",
         "meshes_inpainted/flame_sample_0002_pain_1_inpainted.jpg", "sample_0001_pain_view_001.jpg",
         "README.txt"]
-    p = syn.parse_names(names)
+    p = parse_names(names)
     assert p["ok"].tolist() == [True] * 6 + [False, False]
     assert p["identity"][:6].tolist() == [7, 7, 7, 12, 1, 2]
     assert p["config"][:6].tolist() == [3, 3, 3, 0, 10, 1]
@@ -64,8 +65,7 @@ def test_folder_layout_reads_the_right_labels_and_splits(folder_ds):
 
 
 def test_samples_carry_their_own_pixels_and_a_same_identity_neutral(folder_ds):
-    ds = synthetic_dataset(folder_ds, "train", size=16,
-                           reference=ReferenceConfig(policy="same-identity", view="same"))
+    ds = split_dataset(folder_ds, "train", 16, "same-identity", view="same")
     for i in range(len(ds)):
         s = ds[i]
         ident, cfg, view = decode_colour(s["image"])
@@ -85,7 +85,7 @@ def test_hub_shards_give_the_same_index_as_the_folder_layout(folder_ds, hub_ds, 
     order_b = np.argsort([os.path.basename(k) for k in b.key])
     for col in ("subject", "au", "pspi", "view", "frame", "split", "neutral"):
         np.testing.assert_array_equal(getattr(a, col)[order_a], getattr(b, col)[order_b])
-    ds = synthetic_dataset(hub_ds, "all", size=8, cache_dir=tmp_path / "cache")
+    ds = split_dataset(hub_ds, "all", 8, cache_dir=tmp_path / "cache")
     for i in range(0, len(ds), 5):
         s = ds[i]
         assert decode_colour(s["image"])[:2] == (s["meta"]["identity"], s["meta"]["frame"])
@@ -153,7 +153,7 @@ def test_truncated_shard_is_reported_and_its_damage_skipped(hub_ds, tmp_path):
     idx = index_synthetic(hub_ds, cache_dir=tmp_path / "c2", skip_bad=True)
     assert any("images_00001" in w for w, _ in idx.report.items)
     assert 24 <= len(idx.table) < 48  # shard 0 complete, shard 1 partly
-    ds = synthetic_dataset(hub_ds, "all", size=8, cache_dir=tmp_path / "c2", skip_bad=True)
+    ds = split_dataset(hub_ds, "all", 8, cache_dir=tmp_path / "c2", skip_bad=True)
     for i in range(len(ds)):
         s = ds[i]
         assert decode_colour(s["image"])[:2] == (s["meta"]["identity"], s["meta"]["frame"])
@@ -162,12 +162,11 @@ def test_truncated_shard_is_reported_and_its_damage_skipped(hub_ds, tmp_path):
 def test_corrupt_image_names_the_file_or_is_skipped(folder_ds):
     name = image_name(0, 1, 0, style=1)
     (folder_ds / "meshes_inpainted" / name).write_bytes(b"\x89PNG garbage")
-    ds = synthetic_dataset(folder_ds, "train", size=8, reference=ReferenceConfig(policy="none"))
+    ds = split_dataset(folder_ds, "train", 8, "none")
     i = int(np.flatnonzero([k.endswith(name) for k in ds.table.key[ds.rows]])[0])
     with pytest.raises(DataError, match=name):
         ds[i]
-    ds = synthetic_dataset(folder_ds, "train", size=8, reference=ReferenceConfig(policy="none"),
-                           skip_bad=True)
+    ds = split_dataset(folder_ds, "train", 8, "none", skip_bad=True)
     s = ds[i]
     assert not s["meta"]["path"].endswith(name)
     assert decode_colour(s["image"])[:2] == (s["meta"]["identity"], s["meta"]["frame"])
@@ -204,7 +203,7 @@ def test_generated_dataset_round_trips_in_both_layouts(tmp_path):
         np.testing.assert_array_equal(other.subject[rows], man.table.subject)
         np.testing.assert_array_equal(other.split[rows], man.table.split)
         np.testing.assert_array_equal(other.view[rows], man.table.view)
-    s = synthetic_dataset(root, "all", size=32)[0]
+    s = split_dataset(root, "all", 32)[0]
     assert s["image"].shape == (3, 32, 32) and "neutral" in s
 
 
@@ -212,7 +211,7 @@ def test_index_of_82500_names_parses_fast():
     names = [image_name(i, c, v, style=i) for i in range(2500) for c in range(11)
              for v in range(3)]
     t0 = time.perf_counter()
-    p = syn.parse_names(names)
+    p = parse_names(names)
     dt = time.perf_counter() - t0
     assert p["ok"].all() and len(names) == 82500
     assert dt < 5.0

@@ -1,4 +1,4 @@
-"""The generic CSV / folder reader, build_datasets and the index command."""
+"""The generic CSV / folder reader, opening data of any kind, and the index command."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from data_helpers import decode_colour, encode
 
-from pain3d.data import DataConfig, DataError, ReferenceConfig, build_datasets
+from pain3d.data import DataConfig, DataError, data_kind, open_data
 from pain3d.data.table import read_csv_table, read_folder_table
 
 
@@ -31,10 +31,11 @@ def test_csv_reader_reads_labels_subjects_and_neutral_flags(tmp_path):
     table, src = read_csv_table(csv)
     np.testing.assert_array_equal(table.pspi, [7, 0, 1, 0])
     assert table.neutral.tolist() == [False, True, False, True]
-    ds = build_datasets(DataConfig(source=str(csv), size=8,
-                                   reference=ReferenceConfig(policy="label-free")))
-    assert len(ds["train"]) == 2 and len(ds["test"]) == 2 and len(ds["val"]) == 0
-    s = ds["train"][0]
+    data = open_data(DataConfig(root=str(csv)))
+    assert data.kind == "table"
+    rows = {s: data.rows(split=s, include_neutral=True) for s in ("train", "val", "test")}
+    assert len(rows["train"]) == 2 and len(rows["test"]) == 2 and len(rows["val"]) == 0
+    s = data.dataset(rows["train"], 8, "label-free")[0]
     assert decode_colour(s["image"])[0] == 1 and s["meta"]["reference"] == ["a/2.png"]
 
 
@@ -92,4 +93,13 @@ def test_index_command_fails_readably_on_a_bad_annotation(folder_ds):
 
 def test_a_raw_unbc_folder_is_pointed_to_prepare_unbc(raw_unbc):
     with pytest.raises(DataError, match="pain3d prepare-unbc"):
-        build_datasets(DataConfig(source=str(raw_unbc)))
+        open_data(DataConfig(root=str(raw_unbc)))
+
+
+def test_the_kind_of_data_is_told_by_what_the_root_holds(folder_ds, tmp_path):
+    (tmp_path / "faces").mkdir()
+    (tmp_path / "faces" / "labels.csv").write_text("path,subject,PSPI\n")
+    for root, kind in ((folder_ds, "synthetic"), (tmp_path / "x.h5", "unbc"),
+                       (tmp_path / "x.csv", "table"), (tmp_path / "faces", "table")):
+        assert data_kind(DataConfig(root=str(root))) == kind, root
+    assert data_kind(DataConfig(root=str(folder_ds), kind="table")) == "table"

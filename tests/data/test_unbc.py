@@ -20,10 +20,17 @@ from unbc_helpers import (
     sequences,
 )
 
-from pain3d.data import DataError, PrepareConfig, open_unbc, open_unbc_trio, prepare_unbc
+from pain3d.data import (
+    DataConfig,
+    DataError,
+    PrepareConfig,
+    open_data,
+    open_unbc_trio,
+    prepare_unbc,
+)
 from pain3d.data.align import DEFAULT_GEOMETRY
-from pain3d.data.references import ReferenceConfig
-from pain3d.data.unbc import kfold_subjects, loso_subjects, read_facs
+from pain3d.data.folds import kfold_subjects, loso_subjects, read_folds
+from pain3d.data.unbc_archive import read_facs
 
 
 def _shift_detector(image):
@@ -125,27 +132,28 @@ def test_bad_label_stops_with_the_file_name_unless_skip_bad(raw_unbc, tmp_path):
 
 
 def test_folds_are_deterministic_disjoint_and_cover_every_subject(prepared):
-    data = open_unbc(prepared[0])
-    ids = np.unique(data.subject_ids)
-    k5 = data.folds["kfold5"]
+    with h5py.File(prepared[0], "r") as h5:
+        stored = {name: read_folds(h5["folds"][name]) for name in h5["folds"]}
+        ids = np.unique(h5["subject_id"][:])
+    k5 = stored["kfold5"]
     assert len(k5) == 5
     tests = np.concatenate([te for _, te in k5])
     assert sorted(tests.tolist()) == ids.tolist()  # each subject tested exactly once
     for tr, te in k5:
         assert not set(tr) & set(te) and set(tr) | set(te) == set(ids)
     assert [t.tolist() for _, t in kfold_subjects(ids, 5, 0)] == [t.tolist() for _, t in k5]
-    loso = data.folds["loso"]
-    assert [te.tolist() for _, te in loso] == [[i] for i in ids]
+    assert [te.tolist() for _, te in stored["loso"]] == [[i] for i in ids]
     assert [t.tolist() for _, t in loso_subjects(ids)] == [[i] for i in ids]
-    tr, te = data.fold("kfold5", 2)
-    train = data.dataset(tr, size=16)
-    assert not set(train.labels()["subject"]) & set(data.dataset(te, size=16).labels()["subject"])
+    data = open_data(DataConfig(root=str(prepared[0])))
+    tr, te = data.folds["kfold5"][2]  # by subject name in memory
+    assert [int(s[:3]) for s in te] == k5[2][1].tolist()
+    train, test = (data.dataset(data.rows(s), 16, "oracle") for s in (tr, te))
+    assert not set(train.labels()["subject"]) & set(test.labels()["subject"])
 
 
 def test_prepared_dataset_samples_and_label_free_references(prepared):
-    data = open_unbc(prepared[0])
-    ds = data.dataset(size=16, reference=ReferenceConfig(policy="label-free", label_free_frames=2,
-                                                          deterministic=True))
+    data = open_data(DataConfig(root=str(prepared[0]), label_free_frames=2))
+    ds = data.dataset(data.rows(), 16, "label-free", deterministic=True)
     for i in range(0, len(ds), 7):
         s = ds[i]
         row = s["meta"]["row"]
@@ -155,7 +163,7 @@ def test_prepared_dataset_samples_and_label_free_references(prepared):
         first = np.sort(t.frame[t.sequence == t.sequence[row]])[:2]
         assert np.isin(t.frame[refs], first).all()
         assert s["neutral"].shape == (3, 16, 16)
-    oracle = data.dataset(size=16, reference=ReferenceConfig(policy="oracle"))
+    oracle = data.dataset(data.rows(), 16, "oracle")
     for i in range(0, len(oracle), 5):
         refs = oracle.neutral_rows(i)
         assert (data.table.pspi[refs] == 0).all()
@@ -178,22 +186,22 @@ def test_cli_prepare_unbc_writes_the_file_report_and_config(raw_unbc, tmp_path):
 
 def test_derived_trio_is_joined_by_index_with_nan_pspi_as_zero(trio):
     frames, ann, folds = trio
-    data = open_unbc_trio(frames, ann, folds)
+    data = open_data(DataConfig(root=str(frames), annotations=str(ann), folds_file=str(folds)))
     with h5py.File(ann, "r") as h5:
         index = h5["index"][:]
         raw_pspi = h5["label_pspi"][:]
     t = data.table
     assert len(t) == 20
     np.testing.assert_array_equal(t.pspi, np.nan_to_num(raw_pspi))
-    ds = data.dataset(size=None, reference=ReferenceConfig(policy="oracle", deterministic=True))
+    ds = data.dataset(data.rows(), None, "oracle", deterministic=True)
     for i in range(len(ds)):
         s = ds[i]
         img = (s["image"] * 255).round().numpy().astype(int)
         assert img[0, 0, 0] == index[s["meta"]["row"]] % 256  # joined by index, not position
         ref = ds.neutral_rows(i)
         assert (t.subject[ref] == s["subject"]).all() and (t.pspi[ref] == 0).all()
-    tr, te = data.fold("kfold5", 1)
-    assert te.tolist() == [101] and 101 not in tr
+    tr, te = data.folds["kfold5"][1]
+    assert te.tolist() == ["101-xx101"] and "101-xx101" not in tr
 
 
 def test_trio_with_out_of_range_label_names_the_row(trio):

@@ -1,5 +1,6 @@
-"""Tiny datasets written by the tests: a synthetic set in the published 3dpain layout and a
-prepared UNBC file, plus the tiny model and trainer settings every training test uses."""
+"""Tiny datasets written by the tests: a synthetic set in the published 3dpain layout, a
+prepared UNBC file and a labelled CSV, plus the tiny model and trainer settings every
+training test uses."""
 
 from __future__ import annotations
 
@@ -110,6 +111,21 @@ def write_unbc(path: Path, subjects: int = 10, sequences: int = 2, frames: int =
     return path
 
 
+def write_table(root: Path, subjects: int = 6, frames: int = 4, seed: int = 0) -> Path:
+    """A labelled CSV (:mod:`pain3d.data.table`) without a split column: per subject one
+    neutral image and ``frames`` labelled ones."""
+    rng = np.random.default_rng(seed)
+    rows = ["path,subject,AU4,AU6,AU7,AU9,AU10,AU43,neutral"]
+    for s in range(subjects):
+        colour = rng.integers(80, 200, 3).astype(np.float32)
+        (root / f"s{s}").mkdir(parents=True)
+        for f, aus in enumerate(np.vstack([np.zeros((1, 6)), random_aus(rng, frames)])):
+            Image.fromarray(face(colour, float(pspi(aus)), rng)).save(root / f"s{s}" / f"{f}.png")
+            rows.append(f"s{s}/{f}.png,s{s}," + ",".join(f"{a:g}" for a in aus) + f",{int(f == 0)}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root / "labels.csv"
+
+
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
     return write_synthetic(tmp_path_factory.mktemp("synthetic") / "ds")
@@ -137,8 +153,9 @@ def tiny_overrides(**extra) -> dict:
 
 
 @pytest.fixture(scope="session")
-def tiny_config():
-    """``tiny_config(**overrides) -> TrainConfig`` with the tiny model and trainer."""
+def fast_config():
+    """``fast_config(**overrides) -> TrainConfig``: the tiny model and a trainer that runs in
+    seconds (not the tiny CPU preset of :mod:`pain3d.train.presets`)."""
     from pain3d.config import load_config
     from pain3d.train.config import TrainConfig
 
@@ -146,6 +163,11 @@ def tiny_config():
         return load_config(TrainConfig, None, tiny_overrides(**extra))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def table_csv(tmp_path_factory) -> Path:
+    return write_table(tmp_path_factory.mktemp("table") / "faces")
 
 
 @pytest.fixture(scope="session")

@@ -22,24 +22,24 @@ FAST = ["--set", "model.image_size=32", "--set", "data.label_free_frames=2",
 
 
 @pytest.fixture(scope="module")
-def teacher_dir(synthetic_root, tmp_path_factory, tiny_config):
+def teacher_dir(synthetic_root, tmp_path_factory, fast_config):
     """A (barely trained) heatmap teacher of the tiny model: what distillation loads."""
     from pain3d.train.recipes import pretrain
 
     rd = tmp_path_factory.mktemp("teacher") / "run"
-    cfg = tiny_config(**{"data.root": str(synthetic_root), "data.input": "heatmap",
+    cfg = fast_config(**{"data.root": str(synthetic_root), "data.input": "heatmap",
                          "run_dir": str(rd), "trainer.epochs": 1})
     return pretrain(cfg).checkpoint_dir
 
 
 @pytest.mark.slow
-def test_heatmap_teacher_learns_pspi_from_heatmaps(tmp_path, tiny_config, make_synthetic):
+def test_heatmap_teacher_learns_pspi_from_heatmaps(tmp_path, fast_config, make_synthetic):
     """The teacher recipe is `pain3d train` with data.input=heatmap: on held-out identities
     it beats the constant predictor by far (the heatmaps' colour encodes PSPI)."""
     from pain3d.train.recipes import pretrain
 
     root = make_synthetic(tmp_path / "ds", identities=16, configs=6, seed=3)
-    cfg = tiny_config(**{"data.root": str(root), "data.input": "heatmap",
+    cfg = fast_config(**{"data.root": str(root), "data.input": "heatmap",
                          "run_dir": str(tmp_path / "run"), "model.train_backbone": True,
                          "model.lora.rank": 0, "optim.weight_decay": 0.0,
                          "model.pspi_hidden": [64], "model.au_hidden": 64,
@@ -56,28 +56,27 @@ def test_heatmap_teacher_learns_pspi_from_heatmaps(tmp_path, tiny_config, make_s
     assert val_mae < 0.5 * constant, (val_mae, constant)  # the val identity too
 
 
-def test_photometric_augmentation_becomes_geometric_for_heatmap_inputs(tiny_config):
+def test_photometric_augmentation_becomes_geometric_for_heatmap_inputs(fast_config):
     from pain3d.config import dump_config
 
-    cfg = tiny_config(**{"data.input": "heatmap", "trainer.augment": "synthetic"})
+    cfg = fast_config(**{"data.input": "heatmap", "trainer.augment": "synthetic"})
     assert cfg.trainer.augment == "geometric"
     assert "augment: geometric" in dump_config(cfg)  # the saved config says what was used
-    assert tiny_config(**{"trainer.augment": "synthetic"}).trainer.augment == "synthetic"
+    assert fast_config(**{"trainer.augment": "synthetic"}).trainer.augment == "synthetic"
     with pytest.raises(ValueError, match="heatmap teacher"):
-        tiny_config(**{"data.input": "heatmap", "distill.teacher": "t"})
+        fast_config(**{"data.input": "heatmap", "distill.teacher": "t"})
 
 
 def test_distillation_loss_reaches_the_student_and_not_the_teacher(synthetic_root, teacher_dir,
-                                                                    tiny_config):
+                                                                    fast_config):
+    from pain3d.data import DataConfig, open_data
     from pain3d.data.common import collate
     from pain3d.model import build_model, load_model
     from pain3d.model.distill import DistillConfig, HeatmapTeacher
     from pain3d.model.loss import LossWeights
-    from pain3d.train.config import DataConfig
-    from pain3d.train.data import open_data
     from pain3d.train.module import PainModule
 
-    cfg = tiny_config()
+    cfg = fast_config()
     data = open_data(DataConfig(root=str(synthetic_root)))
     ds = data.dataset(data.rows(split="train")[:4], 32, "same-identity", heatmaps=True)
     batch = collate([ds[i] for i in range(4)])
@@ -99,10 +98,10 @@ def test_distillation_loss_reaches_the_student_and_not_the_teacher(synthetic_roo
 
 
 def test_training_with_a_teacher_logs_the_distillation_loss(synthetic_root, teacher_dir,
-                                                            tmp_path, tiny_config):
+                                                            tmp_path, fast_config):
     from pain3d.train.recipes import pretrain
 
-    cfg = tiny_config(**{"data.root": str(synthetic_root), "run_dir": str(tmp_path / "run"),
+    cfg = fast_config(**{"data.root": str(synthetic_root), "run_dir": str(tmp_path / "run"),
                          "distill.teacher": str(teacher_dir), "trainer.epochs": 1})
     res = pretrain(cfg)
     log = pd.read_csv(res.run_dir / "logs" / "csv" / "metrics.csv")
@@ -111,8 +110,7 @@ def test_training_with_a_teacher_logs_the_distillation_loss(synthetic_root, teac
 
 
 def test_real_data_cannot_carry_heatmaps(unbc_file):
-    from pain3d.train.config import DataConfig
-    from pain3d.train.data import open_data
+    from pain3d.data import DataConfig, open_data
 
     data = open_data(DataConfig(root=str(unbc_file)))
     with pytest.raises(ValueError, match="synthetic data only"):

@@ -22,20 +22,20 @@ def df_subjects(unbc_file) -> list[str]:
 def test_generate_pretrain_cross_validate_and_report(unbc_file, tmp_path):
     from pain3d.synth.generate import RunOptions, generate
     from pain3d.synth.spec import GenerateConfig
-    from pain3d.train.presets import tiny_config
+    from pain3d.train.presets import tiny_cpu_config
     from pain3d.train.recipes import cross_validate, pretrain
 
     ds = tmp_path / "synthetic"
     generate(GenerateConfig(identities=12, per_identity=4, views=1, size=64, seed=3),
              RunOptions(out=ds, workers=1, progress=False))
-    pre = pretrain(tiny_config(ds, tmp_path / "pretrain", trainer__epochs=3,
+    pre = pretrain(tiny_cpu_config(ds, tmp_path / "pretrain", trainer__epochs=3,
                                trainer__augment="synthetic"))
     assert (pre.checkpoint_dir / "config.json").is_file() and "mae" in pre.metrics
-    cv = cross_validate(tiny_config(unbc_file, tmp_path / "cv", init=str(pre.checkpoint_dir),
+    cv = cross_validate(tiny_cpu_config(unbc_file, tmp_path / "cv", init=str(pre.checkpoint_dir),
                                     trainer__epochs=2, data__label_free_frames=2))
     run = json.loads((cv.run_dir / "run.json").read_text())
     assert run["init"] == str(pre.checkpoint_dir) and len(run["folds"]) == 5
-    prod = cross_validate(tiny_config(unbc_file, tmp_path / "prod", trainer__epochs=1,
+    prod = cross_validate(tiny_cpu_config(unbc_file, tmp_path / "prod", trainer__epochs=1,
                                       init=str(pre.checkpoint_dir), cv__production=True,
                                       data__label_free_frames=2))
     info = json.loads((prod.run_dir / "run.json").read_text())

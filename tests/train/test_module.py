@@ -71,10 +71,10 @@ def test_tiny_cpu_yaml_is_the_tiny_preset_and_the_demo_builds_on_it(tmp_path):
     from pain3d.demo import DemoConfig
     from pain3d.demo.run import train_config
     from pain3d.train.config import TrainConfig
-    from pain3d.train.presets import tiny_config
+    from pain3d.train.presets import tiny_cpu_config
 
     root = Path(__file__).resolve().parents[2]
-    preset = to_dict(tiny_config("data", None))
+    preset = to_dict(tiny_cpu_config("data", None))
     yaml_cfg = to_dict(load_config(TrainConfig, root / "configs" / "tiny_cpu.yaml",
                                    {"data.root": "data"}))
     assert yaml_cfg == preset
@@ -91,13 +91,12 @@ def test_tiny_cpu_yaml_is_the_tiny_preset_and_the_demo_builds_on_it(tmp_path):
 
 
 def test_augmented_calibration_predictions_resample_and_augment_deterministically(
-        synthetic_root, tiny_config):
+        synthetic_root, fast_config):
+    from pain3d.data import DataConfig, open_data
     from pain3d.model import build_model
-    from pain3d.train.config import DataConfig
-    from pain3d.train.data import open_data
     from pain3d.train.runner import predict_augmented, predict_table
 
-    cfg = tiny_config()
+    cfg = fast_config()
     torch.manual_seed(0)
     model = build_model(cfg.model)
     data = open_data(DataConfig(root=str(synthetic_root)))

@@ -14,11 +14,11 @@ from pain3d.evaluate.protocol import read_predictions
 
 
 @pytest.fixture(scope="module")
-def cv_run(unbc_file, tiny_config, tmp_path_factory):
+def cv_run(unbc_file, fast_config, tmp_path_factory):
     """A 5-fold honest cross-validation of the tiny model on the fake UNBC file (1 epoch)."""
     from pain3d.train.recipes import cross_validate
 
-    cfg = tiny_config(**{"data.root": str(unbc_file), "trainer.epochs": 1,
+    cfg = fast_config(**{"data.root": str(unbc_file), "trainer.epochs": 1,
                          "trainer.max_steps_per_epoch": 3, "plots": True,
                          "run_dir": str(tmp_path_factory.mktemp("cv") / "run")})
     return cross_validate(cfg)
@@ -82,18 +82,18 @@ def test_every_fold_saves_a_loadable_model_logs_and_the_resolved_config(cv_run):
     assert model.preprocessing["size"] == 32
 
 
-def test_evaluation_of_a_checkpoint_is_deterministic(cv_run, unbc_file, tiny_config):
+def test_evaluation_of_a_checkpoint_is_deterministic(cv_run, unbc_file, fast_config):
+    from pain3d.data import open_data
     from pain3d.model import load_model
-    from pain3d.train.data import open_data
     from pain3d.train.runner import predict_table
 
-    cfg = tiny_config(**{"data.root": str(unbc_file)})
+    cfg = fast_config(**{"data.root": str(unbc_file)})
     data = open_data(cfg.data)
     run = json.loads((cv_run.run_dir / "run.json").read_text())
     rows = data.rows(np.array(run["folds"][0]["test"]))
     model = load_model(cv_run.checkpoint_dir)
     runs = [predict_table(model, data.dataset(rows, 32, "label-free", seed=42,
-                                              deterministic=True, label_free_frames=2),
+                                              deterministic=True),
                           batch_size=16) for _ in range(2)]
     pd.testing.assert_frame_equal(runs[0], runs[1])
     saved = pd.read_csv(cv_run.run_dir / "fold_0" / "predictions.csv", dtype={"subject": str})
@@ -113,18 +113,18 @@ class _Crash(L.Callback):
             raise SystemExit(f"simulated kill at step {self.at}")
 
 
-def test_a_run_killed_mid_epoch_resumes_to_the_same_numbers(synthetic_root, tiny_config,
+def test_a_run_killed_mid_epoch_resumes_to_the_same_numbers(synthetic_root, fast_config,
                                                              tmp_path):
     from pain3d.train.recipes import pretrain
 
     over = {"data.root": str(synthetic_root), "trainer.batch_size": 4, "trainer.epochs": 2,
             "trainer.checkpoint_every_n_steps": 1, "trainer.augment": "synthetic"}
-    whole = pretrain(tiny_config(**over, run_dir=str(tmp_path / "whole")))
+    whole = pretrain(fast_config(**over, run_dir=str(tmp_path / "whole")))
     # 18 training frames / batch 4 = 4 steps per epoch: step 6 is inside epoch 2.
     with pytest.raises(SystemExit, match="step 6"):
-        pretrain(tiny_config(**over, run_dir=str(tmp_path / "killed")), callbacks=[_Crash(6)])
+        pretrain(fast_config(**over, run_dir=str(tmp_path / "killed")), callbacks=[_Crash(6)])
     assert not (tmp_path / "killed" / "fit.json").exists()
-    resumed = pretrain(tiny_config(**over, run_dir=str(tmp_path / "killed")))
+    resumed = pretrain(fast_config(**over, run_dir=str(tmp_path / "killed")))
     fit = json.loads((tmp_path / "killed" / "fit.json").read_text())
     assert fit["resumed"] is True
     a = pd.read_csv(whole.run_dir / "predictions.csv")
@@ -135,7 +135,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_numbers(synthetic_root, tiny
     # A finished fit is not repeated: running again (even from a moved folder) re-predicts.
     moved = tmp_path / "moved"
     resumed.run_dir.rename(moved)
-    again = pretrain(tiny_config(**over, run_dir=str(moved)))
+    again = pretrain(fast_config(**over, run_dir=str(moved)))
     assert json.loads((moved / "fit.json").read_text())["resumed"] is True
     np.testing.assert_allclose(pd.read_csv(again.run_dir / "predictions.csv").pred, a.pred,
                                rtol=1e-5, atol=1e-6)
@@ -164,7 +164,7 @@ class _CrashAtEpochBoundary(L.Callback):
 
 @pytest.mark.parametrize("where", ["last-batch", "epoch-end", "next-epoch-start"])
 def test_a_run_killed_at_an_epoch_boundary_resumes_to_the_same_numbers(
-        synthetic_root, tiny_config, tmp_path, where):
+        synthetic_root, fast_config, tmp_path, where):
     """Lightning restores a checkpoint written after an epoch's last batch, inside
     on_train_epoch_end or at the next epoch's start as one epoch further on; last.ckpt is
     never written there."""
@@ -172,12 +172,12 @@ def test_a_run_killed_at_an_epoch_boundary_resumes_to_the_same_numbers(
 
     over = {"data.root": str(synthetic_root), "trainer.batch_size": 4, "trainer.epochs": 2,
             "trainer.checkpoint_every_n_steps": 1, "trainer.augment": "synthetic"}
-    whole = pretrain(tiny_config(**over, run_dir=str(tmp_path / "whole")))
+    whole = pretrain(fast_config(**over, run_dir=str(tmp_path / "whole")))
     # 18 training frames / batch 4 = 4 steps per epoch: step 4 ends epoch 1.
     with pytest.raises(SystemExit, match="step 4"):
-        pretrain(tiny_config(**over, run_dir=str(tmp_path / "killed")),
+        pretrain(fast_config(**over, run_dir=str(tmp_path / "killed")),
                  callbacks=[_CrashAtEpochBoundary(4, where)])
-    resumed = pretrain(tiny_config(**over, run_dir=str(tmp_path / "killed")))
+    resumed = pretrain(fast_config(**over, run_dir=str(tmp_path / "killed")))
     assert json.loads((tmp_path / "killed" / "fit.json").read_text())["epochs"] == 2
     a = pd.read_csv(whole.run_dir / "predictions.csv")
     b = pd.read_csv(resumed.run_dir / "predictions.csv")
@@ -185,7 +185,7 @@ def test_a_run_killed_at_an_epoch_boundary_resumes_to_the_same_numbers(
 
 
 def test_a_save_due_on_an_epochs_last_batch_is_made_after_the_next_first_batch(
-        synthetic_root, tiny_config, tmp_path):
+        synthetic_root, fast_config, tmp_path):
     import torch
 
     from pain3d.train.recipes import pretrain
@@ -193,20 +193,35 @@ def test_a_save_due_on_an_epochs_last_batch_is_made_after_the_next_first_batch(
     over = {"data.root": str(synthetic_root), "trainer.batch_size": 4, "trainer.epochs": 2,
             "trainer.checkpoint_every_n_steps": 4, "run_dir": str(tmp_path / "run")}
     with pytest.raises(SystemExit, match="step 6"):  # 4 steps per epoch: step 4 ends epoch 1
-        pretrain(tiny_config(**over), callbacks=[_Crash(6)])
+        pretrain(fast_config(**over), callbacks=[_Crash(6)])
     last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu",
                       weights_only=False)
     assert last["global_step"] == 5
 
 
-def test_rerunning_a_finished_cv_reuses_every_fold(cv_run, unbc_file, tiny_config):
+def test_rerunning_a_finished_cv_reuses_every_fold(cv_run, unbc_file, fast_config):
     from pain3d.train.recipes import cross_validate
 
     stamps = {k: (cv_run.run_dir / f"fold_{k}" / "predictions.csv").stat().st_mtime_ns
               for k in range(5)}
-    again = cross_validate(tiny_config(**{"data.root": str(unbc_file), "trainer.epochs": 1,
+    again = cross_validate(fast_config(**{"data.root": str(unbc_file), "trainer.epochs": 1,
                                           "trainer.max_steps_per_epoch": 3,
                                           "run_dir": str(cv_run.run_dir)}))
     assert again.metrics == pytest.approx(cv_run.metrics, nan_ok=True)
     assert all((cv_run.run_dir / f"fold_{k}" / "predictions.csv").stat().st_mtime_ns == t
                for k, t in stamps.items())
+
+
+def test_a_labelled_csv_table_trains_like_any_other_data(table_csv, fast_config, tmp_path):
+    from pain3d.train.recipes import pretrain
+
+    res = pretrain(fast_config(**{"data.root": str(table_csv), "run_dir": str(tmp_path / "run"),
+                                  "trainer.epochs": 1, "val_fraction": 0.2}))
+    run = json.loads((res.run_dir / "run.json").read_text())
+    assert run["kind"] == "table"
+    # no split column: subjects are split here; the neutral rows are references only
+    assert run["frames"] == {"train": 5 * 4, "val": 4, "test": 4}
+    df = read_predictions(res.run_dir / "predictions.csv")
+    assert set(df.split) == {"train", "test"} and np.isfinite(df.pred).all()
+    assert df.path.str.endswith(".png").all() and (df.reference == "label_free").all()
+    assert (res.checkpoint_dir / "config.json").is_file() and np.isfinite(res.metrics["mae"])

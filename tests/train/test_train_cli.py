@@ -100,7 +100,7 @@ def test_evaluate_refuses_a_folder_without_predictions(tmp_path, capsys):
 
 
 def test_published_train_py_command_line_overrides_the_file(synthetic_root, tmp_path):
-    from pain3d.train.compat import main as train_py
+    from pain3d.cli.train import published_main as train_py
 
     cfg = {"batch_size": 8, "epochs": 3, "lr": 1e-3, "model_size": "tiny"}
     (tmp_path / "vit_pain.yaml").write_text(yaml.safe_dump(cfg))
@@ -118,11 +118,11 @@ def test_published_train_py_command_line_overrides_the_file(synthetic_root, tmp_
     assert (run / "model" / "config.json").is_file()
 
 
-def test_ablation_variants_change_one_thing_each(tiny_config):
+def test_ablation_variants_change_one_thing_each(fast_config):
     from pain3d.train.ablate import variants
 
-    base = tiny_config(init="ckpt")
-    vs = {(v.axis, v.value): v for v in variants(base)}
+    base = fast_config(init="ckpt")
+    vs = {(v.axis, v.value): v for v in variants(base, kind="synthetic")}
     assert vs[("reference", "oracle")].cfg.data.eval_reference == "oracle"
     none = vs[("reference", "none")].cfg
     assert none.model.reference == "none" and none.init is None
@@ -136,7 +136,7 @@ def test_ablation_variants_change_one_thing_each(tiny_config):
     assert real[("distillation", "on")].cfg is None  # real data, no pretrain_config: named
     assert "pretrain_config" in real[("distillation", "on")].skip_reason
     with_pre = {(v.axis, v.value): v for v in variants(
-        tiny_config(**{"ablate.pretrain_config": "p.yaml", "distill.teacher": "t"}),
+        fast_config(**{"ablate.pretrain_config": "p.yaml", "distill.teacher": "t"}),
         kind="unbc")}
     # on real data the teacher serves the synthetic pretraining, never a UNBC fine-tuning
     assert all(v.cfg.distill.teacher is None for v in with_pre.values())
@@ -169,3 +169,24 @@ def test_production_trains_one_model_on_every_subject(unbc_file, tmp_path, capsy
     assert run["recipe"] == "production" and len(run["fit"]) + len(run["val"]) == 10
     assert not set(run["fit"]) & set(run["val"]) and not list(rd.glob("fold_*"))
     assert (rd / "model" / "config.json").is_file()
+
+
+def test_a_run_config_saved_by_earlier_versions_still_loads(tmp_path):
+    """The data and distill sections as runs saved them before DataConfig moved to
+    pain3d.data and DistillSettings became TeacherConfig."""
+    from pain3d.config import load_config
+    from pain3d.train.config import TrainConfig
+
+    (tmp_path / "config.yaml").write_text(
+        "pain3d_version: 0.1.0\nname: run\n"
+        "data:\n  root: data/unbc.h5\n  kind: unbc\n  layout: auto\n  split_csv: null\n"
+        "  annotations: null\n  folds_file: null\n  reference: label-free\n"
+        "  eval_reference: oracle\n  references: 3\n  reference_images: null\n"
+        "  label_free_frames: 5\n  image_size: null\n  skip_bad: false\n"
+        "  include_neutral: false\n  input: rgb\n  heatmaps: false\n  face_crop: true\n"
+        "distill:\n  teacher: runs/t/model\n  feature: mse\n  feature_weight: 2.0\n"
+        "  prediction_weight: 0.5\n")
+    cfg = load_config(TrainConfig, tmp_path / "config.yaml")
+    assert (cfg.data.kind, cfg.data.eval_reference, cfg.data.references) == ("unbc", "oracle", 3)
+    assert (cfg.distill.teacher, cfg.distill.feature, cfg.distill.feature_weight) == (
+        "runs/t/model", "mse", 2.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pain3d.train.sampling import EpochBatchSampler, pain_weights
+from pain3d.data.loader import EpochBatchSampler, pain_weights
 
 
 def _indices(sampler) -> list[list[int]]:

@@ -1,4 +1,5 @@
-"""Reproducible, resumable batching: the order of every epoch is a function of (seed, epoch).
+"""The one data loader: reproducible, resumable batching, where the order of every epoch is a
+function of (seed, epoch), and the PSPI sampling weights.
 
 A run killed mid-epoch and resumed from its last checkpoint must see the same batches as an
 uninterrupted run. Lightning saves and restores a dataloader's ``state_dict`` when it has
@@ -23,9 +24,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-log = logging.getLogger(__name__)
+from pain3d.data.common import collate as collate_samples
 
-EPOCH_SEED_STRIDE = 1_000_003
+log = logging.getLogger(__name__)
 
 
 def pain_weights(pspi: np.ndarray, pain_weight: float) -> np.ndarray | None:
@@ -176,7 +177,9 @@ class ResumableLoader(DataLoader):
 
 
 def _seed_worker(worker_id: int) -> None:
-    # Workers start from torch's per-worker seed; numpy and random follow it.
+    # Workers start from torch's per-worker seed; numpy and random follow it. Do not call
+    # cv2.setNumThreads here: in a forked worker whose parent has used OpenCV's thread pool it
+    # deadlocks (seen with torch 2.13 / OpenCV 4.x: the first batch never arrives).
     import random
 
     s = torch.initial_seed() % 2**32
@@ -184,12 +187,20 @@ def _seed_worker(worker_id: int) -> None:
     random.seed(s)
 
 
-def make_loader(dataset: Any, batch_size: int, collate: Callable[[Sequence[Any]], Any],
-                seed: int = 0, train: bool = True, weights: np.ndarray | None = None,
-                num_workers: int = 0, rank: int | None = None, world_size: int | None = None,
+def make_loader(dataset: Any, batch_size: int, *, train: bool = True, seed: int = 0,
+                weights: np.ndarray | None = None, num_workers: int = 0,
+                collate: Callable[[Sequence[Any]], Any] = collate_samples,
+                rank: int | None = None, world_size: int | None = None,
                 pin_memory: bool = False) -> DataLoader:
-    """A training loader (resumable, per-epoch reproducible) or an evaluation loader (fixed
-    order, every sample once)."""
+    """A training loader or an evaluation loader (dataset order, every sample once).
+
+    A training loader shuffles (or draws with ``weights``, e.g. :func:`pain_weights`), drops
+    a last partial batch, orders each epoch by (seed, epoch) only and resumes mid-epoch
+    (:class:`ResumableLoader`); ``rank`` / ``world_size`` (default: ``torch.distributed``)
+    give this process its DDP share. ``collate`` defaults to
+    :func:`pain3d.data.common.collate` (``pain3d.data.augment.AugmentCollate`` augments in
+    the workers instead).
+    """
     wrapped = EpochDataset(dataset)
     if not train:  # evaluation: this process sees every sample, in order
         rank, world_size = 0, 1
