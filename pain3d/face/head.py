@@ -40,7 +40,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
-from pain3d.face import canonical as cf
+from pain3d.face import landmarks as lm
 from pain3d.face.mesh import REGIONS, region_id
 from pain3d.face.subdivision import loop_subdivision
 
@@ -124,9 +124,9 @@ class HeadTemplate:
 
 def eye_origin_cm() -> np.ndarray:
     """(3,) canonical-frame point midway between the eye-opening centroids, cm."""
-    v = cf.canonical_vertices()
-    r = v[list(cf.EYE_R_UPPER + cf.EYE_R_LOWER)].mean(0)
-    ell = v[list(cf.EYE_L_UPPER + cf.EYE_L_LOWER)].mean(0)
+    v = lm.canonical_vertices()
+    r = v[list(lm.EYE_R_UPPER + lm.EYE_R_LOWER)].mean(0)
+    ell = v[list(lm.EYE_L_UPPER + lm.EYE_L_LOWER)].mean(0)
     return (r + ell) / 2
 
 
@@ -318,10 +318,10 @@ def _face_regions(v: np.ndarray) -> np.ndarray:
     reg[(y > 1.2) | ((ax > 5.6) & (y > -3.0))] = region_id("skin")
     reg[y > 1.9] = region_id("forehead")
     reg[(ax < 1.15) & (y > 0.75) & (y < 2.9)] = region_id("glabella")
-    reg[list(cf.BROW_R + cf.BROW_L)] = region_id("brow")
+    reg[list(lm.BROW_R + lm.BROW_L)] = region_id("brow")
     half_w = np.interp(y, [-4.9, -4.2, -3.4, -1.0, 0.8], [1.3, 2.0, 2.05, 1.2, 0.85])
     reg[(y > -4.9) & (y <= 0.75) & (ax < half_w)] = region_id("nose")
-    lips_poly = v[list(cf.LIPS_UPPER_OUTER) + list(cf.LIPS_LOWER_OUTER[-2:0:-1])][:, :2]
+    lips_poly = v[list(lm.LIPS_UPPER_OUTER) + list(lm.LIPS_LOWER_OUTER[-2:0:-1])][:, :2]
     top = np.interp(x, lips_poly[:11, 0], lips_poly[:11, 1])
     reg[(ax < 2.9) & (y > top - 0.05) & (y <= -4.6) & ~(reg == region_id("nose"))] = region_id(
         "upper_lip_skin"
@@ -329,8 +329,8 @@ def _face_regions(v: np.ndarray) -> np.ndarray:
     reg[(y < -8.1) | ((ax > 4.2) & (y < -6.0))] = region_id("chin_jaw")
     inside = _point_in_polygon(v[:, :2], lips_poly)
     reg[inside] = region_id("lips")
-    reg[list(cf.LIPS_UPPER_OUTER + cf.LIPS_LOWER_OUTER)] = region_id("lips")
-    for upper, lower in ((cf.EYE_R_UPPER, cf.EYE_R_LOWER), (cf.EYE_L_UPPER, cf.EYE_L_LOWER)):
+    reg[list(lm.LIPS_UPPER_OUTER + lm.LIPS_LOWER_OUTER)] = region_id("lips")
+    for upper, lower in ((lm.EYE_R_UPPER, lm.EYE_R_LOWER), (lm.EYE_L_UPPER, lm.EYE_L_LOWER)):
         loop = v[list(upper + lower)]
         c = loop.mean(0)
         hw = np.linalg.norm(v[upper[0]] - v[upper[-1]]) / 2 + 0.45
@@ -367,11 +367,11 @@ def _boundary_loop_from(faces: np.ndarray, start: int) -> list[int]:
 @lru_cache(maxsize=1)
 def head_template() -> HeadTemplate:
     """Build (once per process) the coarse head, its subdivision, regions and UVs."""
-    face_v = cf.canonical_vertices() - eye_origin_cm()
-    tri = cf.canonical_triangles()
+    face_v = lm.canonical_vertices() - eye_origin_cm()
+    tri = lm.canonical_triangles()
     rid = region_id
-    eyes = {"r": (cf.EYE_R_UPPER, cf.EYE_R_LOWER), "l": (cf.EYE_L_UPPER, cf.EYE_L_LOWER)}
-    openings = [set(u + lo) for u, lo in eyes.values()] + [set(cf.MOUTH_UPPER + cf.MOUTH_LOWER)]
+    eyes = {"r": (lm.EYE_R_UPPER, lm.EYE_R_LOWER), "l": (lm.EYE_L_UPPER, lm.EYE_L_LOWER)}
+    openings = [set(u + lo) for u, lo in eyes.values()] + [set(lm.MOUTH_UPPER + lm.MOUTH_LOWER)]
     keep = [not any(set(t) <= s for s in openings) for t in tri.tolist()]
     face_tri = tri[np.asarray(keep)]
     existing = _directed_edges(face_tri)
@@ -414,11 +414,11 @@ def head_template() -> HeadTemplate:
     # Mouth interior: an oral cavity behind the inner lip line (three rings and a cap). Its
     # upper half rises behind the upper lip, its lower half drops behind the lower lip and
     # follows it, so an open mouth shows the cavity, never the inside of the face.
-    loop = _loop(cf.MOUTH_UPPER, cf.MOUTH_LOWER)
+    loop = _loop(lm.MOUTH_UPPER, lm.MOUTH_LOWER)
     p = face_v[loop]
     centre = p.mean(0)
-    upper_half = np.isin(loop, cf.MOUTH_UPPER[1:-1])
-    lower_half = np.isin(loop, cf.MOUTH_LOWER[1:-1])
+    upper_half = np.isin(loop, lm.MOUTH_UPPER[1:-1])
+    lower_half = np.isin(loop, lm.MOUTH_LOWER[1:-1])
     sign = upper_half.astype(float) - lower_half.astype(float)
     prev = loop
     rings = ((0.95, 0.5, 0.5, 1.0), (0.85, 1.5, 1.3, 0.9), (0.6, 2.5, 1.5, 0.7))
@@ -451,7 +451,7 @@ def head_template() -> HeadTemplate:
     )
 
     # Skull shell: rings from the face outline to the occiput pole.
-    oval = _boundary_loop_from(face_tri, cf.FOREHEAD_TOP)
+    oval = _boundary_loop_from(face_tri, lm.FOREHEAD_TOP)
     op = face_v[oval]
     d0 = op - SKULL_CENTRE_CM
     r0 = np.linalg.norm(d0, axis=1)
@@ -518,7 +518,7 @@ def head_template() -> HeadTemplate:
     uv_coarse[part == 6] = cap_uv
 
     crease = []
-    for upper, lower in list(eyes.values()) + [(cf.MOUTH_UPPER, cf.MOUTH_LOWER)]:
+    for upper, lower in list(eyes.values()) + [(lm.MOUTH_UPPER, lm.MOUTH_LOWER)]:
         for seq in (upper, lower):
             crease += list(zip(seq[:-1], seq[1:], strict=False))
     sub = loop_subdivision(coarse_faces, len(coarse), np.asarray(crease))
@@ -553,8 +553,8 @@ def head_template() -> HeadTemplate:
         uv=uv_fine.astype(np.float32),
         eye_loops={k: (np.asarray(u), np.asarray(lo)) for k, (u, lo) in eyes.items()},
         fine_eye_loops={k: (fine_seq(u), fine_seq(lo)) for k, (u, lo) in eyes.items()},
-        mouth_loops=(np.asarray(cf.MOUTH_UPPER), np.asarray(cf.MOUTH_LOWER)),
-        fine_mouth_loops=(fine_seq(cf.MOUTH_UPPER), fine_seq(cf.MOUTH_LOWER)),
+        mouth_loops=(np.asarray(lm.MOUTH_UPPER), np.asarray(lm.MOUTH_LOWER)),
+        fine_mouth_loops=(fine_seq(lm.MOUTH_UPPER), fine_seq(lm.MOUTH_LOWER)),
         socket_of=np.concatenate(socket_of),
         follow=np.concatenate(follow),
         follow_w=np.concatenate(follow_w),
@@ -571,7 +571,7 @@ def _neutral_pose(face_v: np.ndarray, regions: np.ndarray) -> np.ndarray:
     out = face_v.copy()
     lid_ids = [region_id("upper_eyelid"), region_id("lower_eyelid")]
     lids = np.nonzero(np.isin(regions, lid_ids))[0]
-    for upper, lower in ((cf.EYE_R_UPPER, cf.EYE_R_LOWER), (cf.EYE_L_UPPER, cf.EYE_L_LOWER)):
+    for upper, lower in ((lm.EYE_R_UPPER, lm.EYE_R_LOWER), (lm.EYE_L_UPPER, lm.EYE_L_LOWER)):
         u, lo = loop_closure_field(
             face_v, np.asarray(upper), np.asarray(lower), lids, 0.3, 1.2, 0.7
         )
@@ -579,7 +579,7 @@ def _neutral_pose(face_v: np.ndarray, regions: np.ndarray) -> np.ndarray:
     near = np.nonzero(np.abs(face_v[:, 1] + 6.9) < 2.5)[0]
     near = near[np.abs(face_v[near, 0]) < 3.5]
     u, lo = loop_closure_field(
-        face_v, np.asarray(cf.MOUTH_UPPER), np.asarray(cf.MOUTH_LOWER), near, 0.5, 0.8, 1.0
+        face_v, np.asarray(lm.MOUTH_UPPER), np.asarray(lm.MOUTH_LOWER), near, 0.5, 0.8, 1.0
     )
     return out + u + lo
 

@@ -20,6 +20,7 @@ import numpy as np
 from pain3d.demographics import Demographics, balanced_demographics
 from pain3d.face.head import EAR_CENTRE_CM, NECK_AXIS_Z_CM, HeadTemplate, head_template
 from pain3d.face.mesh import region_id
+from pain3d.seeds import derive_seed
 
 SHAPE_PARAMS: tuple[str, ...] = (
     "head_scale",  # overall size (+-4 %)
@@ -54,6 +55,8 @@ SHAPE_PARAMS: tuple[str, ...] = (
 """Names of the shape parameters, in the order of :attr:`Identity.params`."""
 
 N_SHAPE = len(SHAPE_PARAMS)
+SHAPE_SEED_TAG = 0x1D
+"""Seed-stream key of identity shapes: ``derive_seed(master, index, SHAPE_SEED_TAG)``."""
 PARAM_SD = 0.8
 PARAM_CLIP = 3.0
 
@@ -132,11 +135,6 @@ class Identity:
                    d.get("face_model", "builtin"))  # fmt: skip
 
 
-def identity_seed(seed: int, index: int) -> int:
-    """The per-identity seed (independent of how many identities are sampled)."""
-    return int(np.random.SeedSequence([seed, index, 0x1D]).generate_state(1)[0])
-
-
 def demographic_mean(demo: Demographics) -> np.ndarray:
     """(N_SHAPE,) mean shape parameters of a demographic cell."""
     mu = np.zeros(N_SHAPE)
@@ -153,6 +151,32 @@ def sample_shape(demo: Demographics, seed: int) -> np.ndarray:
     return np.clip(p, -PARAM_CLIP, PARAM_CLIP)
 
 
+def shape_seed(seed: int, index: int) -> int:
+    """The seed of identity ``index``'s shape under master ``seed`` (independent of how many
+    identities are sampled)."""
+    return derive_seed(seed, index, SHAPE_SEED_TAG)
+
+
+def make_identity(index: int, seed: int, demographics: Demographics,
+                  face_model: str = "builtin", flame=None) -> Identity:
+    """The identity whose shape parameters ``seed`` draws around ``demographics``' mean.
+
+    Args:
+        index: the identity's id.
+        seed: its shape seed (:func:`shape_seed`).
+        demographics: its sex, age band and ancestry.
+        face_model: ``"builtin"`` or ``"flame"`` (then ``flame`` is a loaded
+            :class:`pain3d.face.flame.FlameModel`, whose shape space the seed draws in).
+    """
+    if face_model == "flame":
+        if flame is None:
+            raise ValueError("face_model='flame' needs flame=load_flame(folder)")
+        params = flame.sample_shape(demographics, seed)
+    else:
+        params = sample_shape(demographics, seed)
+    return Identity(index, seed, demographics, tuple(float(x) for x in params), face_model)
+
+
 def sample_identities(
     n: int, seed: int = 0, face_model: str = "builtin", flame=None
 ) -> list[Identity]:
@@ -160,7 +184,8 @@ def sample_identities(
 
     Identity ``i``'s shape depends only on ``seed``, ``i`` and its demographic cell; the
     cells come from :func:`pain3d.demographics.balanced_demographics` (counts per cell
-    differ by at most one for any ``n``).
+    differ by at most one for any ``n``). Dataset generation plans the same seeds and
+    cells (:func:`pain3d.synth.plan.build_plan`).
 
     Args:
         n: how many.
@@ -170,18 +195,8 @@ def sample_identities(
     """
     if n < 0:
         raise ValueError(f"n = {n} must be >= 0")
-    demos = balanced_demographics(n, seed)
-    out = []
-    for i, demo in enumerate(demos):
-        s = identity_seed(seed, i)
-        if face_model == "flame":
-            if flame is None:
-                raise ValueError("face_model='flame' needs flame=load_flame(folder)")
-            params = tuple(float(x) for x in flame.sample_shape(demo, s))
-        else:
-            params = tuple(float(x) for x in sample_shape(demo, s))
-        out.append(Identity(i, s, demo, params, face_model))
-    return out
+    return [make_identity(i, shape_seed(seed, i), demo, face_model, flame)
+            for i, demo in enumerate(balanced_demographics(n, seed))]
 
 
 def _gauss(p: np.ndarray, centre, sigma, bilateral: bool = False) -> np.ndarray:

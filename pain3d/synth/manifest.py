@@ -16,10 +16,10 @@ import io
 from pathlib import Path
 from typing import Any
 
+from pain3d.face.landmarks import KEYPOINT_COLUMNS
 from pain3d.facs import AU_NAMES
 from pain3d.io import atomic_path, atomic_write_text
 from pain3d.synth import layout
-from pain3d.synth.landmarks import COLUMNS as LANDMARK_COLUMNS
 from pain3d.synth.landmarks import keypoint_columns
 from pain3d.synth.spec import SPLIT_NAMES, DatasetPlan
 
@@ -29,11 +29,11 @@ COLUMNS: tuple[str, ...] = (
     "heatmap_path", "mask_path", "mesh_path",
     # pain3d extras
     "config", "depth_path", "shard", "identity_seed", "light_seed", "background_seed",
-    "appearance", *LANDMARK_COLUMNS,
+    "appearance", *KEYPOINT_COLUMNS,
 )
 _INT_COLUMNS = {"identity", "view", "seed", "config", "identity_seed", "light_seed",
                 "background_seed"}
-_FLOAT_COLUMNS = {"yaw", "pitch", "roll", "distance", *AU_NAMES, "PSPI", *LANDMARK_COLUMNS}
+_FLOAT_COLUMNS = {"yaw", "pitch", "roll", "distance", *AU_NAMES, "PSPI", *KEYPOINT_COLUMNS}
 
 
 def manifest_rows(plan: DatasetPlan,
@@ -80,7 +80,7 @@ def manifest_rows(plan: DatasetPlan,
                 config=s.config,
                 depth_path=layout.depth_path(s) if "depth" in cfg.extras else "",
                 shard=shard if hub else "",
-                identity_seed=s.identity.seed,
+                identity_seed=s.identity.appearance_seed,
                 light_seed=s.view.light_seed,
                 background_seed=s.view.background_seed,
                 appearance=cfg.appearance,

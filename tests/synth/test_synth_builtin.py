@@ -10,8 +10,8 @@ from synth_helpers import make, tree_digest
 
 import pain3d.face
 import pain3d.render
+from pain3d.synth.config import GenerateConfig
 from pain3d.synth.generate import sample_files
-from pain3d.synth.spec import GenerateConfig
 from pain3d.synth.verify import verify
 
 _NEEDED = ("sample_identities", "identity_mesh", "express", "displacement", "HEATMAP_SCALE_M",
