@@ -8,17 +8,9 @@ import pandas as pd
 import pytest
 from synth_helpers import make, tree_digest
 
-import pain3d.face
-import pain3d.render
 from pain3d.synth.config import GenerateConfig
 from pain3d.synth.generate import sample_files
 from pain3d.synth.verify import verify
-
-_NEEDED = ("sample_identities", "identity_mesh", "express", "displacement", "HEATMAP_SCALE_M",
-           "export_obj")
-if not all(hasattr(pain3d.face, n) for n in _NEEDED):
-    pytest.skip("pain3d.face does not offer the geometry API yet", allow_module_level=True)
-pytest.importorskip("pain3d.render.renderer")
 
 
 def tiny_builtin(**kw) -> GenerateConfig:

@@ -58,6 +58,17 @@ def test_spec_round_trips_through_json():
         assert again == s
 
 
+def test_the_identity_spec_alone_rebuilds_the_face_models_identity():
+    from pain3d.face import sample_identities
+    from pain3d.synth.builtin import build_identity
+
+    plan = build_plan(tiny_generate_config(identities=5))
+    for unit, expected in zip(plan.units, sample_identities(5, seed=7), strict=True):
+        again = sample_from_json(json.loads(json.dumps(unit.samples[0].to_json()))).identity
+        assert build_identity(again) == expected  # the same shape parameters, bit for bit
+        assert again.demographics == expected.demographics
+
+
 def test_splits_are_70_20_10_by_identity():
     names = split_assignment(2500, (0.7, 0.2, 0.1), seed=0)
     assert Counter(names) == {"train": 1750, "val": 500, "test": 250}
