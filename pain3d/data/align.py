@@ -20,7 +20,7 @@ Supported landmark schemes (detected from the number of points):
 - 468 / 478-point MediaPipe face mesh (478 adds the iris centres, which are used when present);
 - 3 points: the keypoints themselves (right eye, left eye, mouth centre), as recorded per
   image by ``pain3d generate`` (iris centres and MediaPipe's mouth points, projected from the
-  rendered mesh; see :mod:`pain3d.synth.landmarks`).
+  rendered mesh; see :mod:`pain3d.synth.keypoints`).
 
 Pure numpy + ``cv2.warpAffine``; no detector is imported here.
 """

@@ -142,7 +142,7 @@ class BuiltinRenderer:
 
     def _landmarks(self, state: dict, mesh, camera, size: int) -> np.ndarray | None:
         """Eye and mouth centres of the rendered mesh, projected by the render's camera."""
-        from pain3d.synth.landmarks import flame_keypoints_3d, keypoints_3d, project_keypoints
+        from pain3d.synth.keypoints import flame_keypoints_3d, keypoints_3d, project_keypoints
 
         if state["spec"].face_model == "flame":
             pts = flame_keypoints_3d(state["neutral"], mesh, _flame(self.cfg.flame_dir))

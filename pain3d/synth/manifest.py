@@ -3,7 +3,7 @@
 Columns: the shared contract (``path`` ... ``mesh_path``) followed by pain3d extras
 (``config``, ``depth_path``, ``shard``, ``identity_seed``, ``light_seed``,
 ``background_seed``, ``appearance`` (``procedural`` or ``diffusion``), and the face keypoints
-``lm_reye_x`` ... ``lm_mouth_y`` in pixels of the image, see :mod:`pain3d.synth.landmarks`;
+``lm_reye_x`` ... ``lm_mouth_y`` in pixels of the image, see :mod:`pain3d.synth.keypoints`;
 NaN when the renderer gave none). Paths are
 relative to the dataset root and name the loose file; in the hub layout they are the paths
 after extracting the shards in place, and ``shard`` names the tar.gz holding the image.
@@ -20,7 +20,7 @@ from pain3d.face.landmarks import KEYPOINT_COLUMNS
 from pain3d.facs import AU_NAMES
 from pain3d.io import atomic_path, atomic_write_text
 from pain3d.synth import layout
-from pain3d.synth.landmarks import keypoint_columns
+from pain3d.synth.keypoints import keypoint_columns
 from pain3d.synth.spec import SPLIT_NAMES, DatasetPlan
 
 COLUMNS: tuple[str, ...] = (
@@ -43,7 +43,7 @@ def manifest_rows(plan: DatasetPlan,
     Args:
         plan: the dataset plan.
         landmarks: image path -> face keypoints recorded by the workers
-            (:func:`pain3d.synth.landmarks.keypoint_values`); images without are NaN.
+            (:func:`pain3d.synth.keypoints.keypoint_values`); images without are NaN.
     """
     landmarks = landmarks or {}
     cfg = plan.config

@@ -28,7 +28,7 @@ class RenderedImage:
         mask: (H, W) uint8 head mask (255 = head), or None when not asked for.
         depth: (H, W) float32 camera distance in metres (0 = background), or None.
         landmarks: (3, 2) float64 image pixels of the subject's right eye centre, left eye
-            centre and mouth centre (:mod:`pain3d.synth.landmarks`), or None when the renderer
+            centre and mouth centre (:mod:`pain3d.synth.keypoints`), or None when the renderer
             does not know them (the dataset then has no face-crop keypoints).
     """
 
