@@ -27,7 +27,6 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from pain3d.appearance.uvmap import cached_raster
 from pain3d.face.mesh import Mesh
 
 log = logging.getLogger(__name__)
@@ -59,13 +58,9 @@ _SEED_STEP = 1_000_003
 class DiffusionConfig:
     """The diffusion appearance: where the weights are, how to run them, what to ask for.
 
-    The ``diffusion:`` block of ``pain3d generate`` (``GenerateConfig(appearance="diffusion")``):
-    per identity a depth-conditioned portrait (prompt: the identity's ``Demographics.prompt``
-    + ``portrait_prompt``) is generated from a frontal render of its neutral mesh and baked
-    onto its procedural texture, which all its images share; with ``background_prompt`` every
-    image's background is inpainted around the head mask. The back-ends of this module read
-    the weights, device and sampling keys; weights are always read from a local folder or the
-    local Hugging Face cache (never downloaded).
+    The ``diffusion:`` block of ``pain3d generate`` (see :mod:`pain3d.synth.diffusion`); the
+    back-ends here read the weights, device and sampling keys. Weights are read from a local
+    folder or the local Hugging Face cache, never downloaded.
 
     Attributes:
         base_model: Stable Diffusion 1.5-family model id (Hugging Face cache) or folder.
@@ -378,6 +373,8 @@ def project_to_texture(image: np.ndarray, depth: np.ndarray, camera: Any, mesh: 
     Returns:
         (S, S, 3) uint8 new albedo.
     """
+    from pain3d.appearance.uvmap import cached_raster
+
     s = albedo.shape[0]
     h, w = depth.shape
     raster = cached_raster(mesh.uv, mesh.faces, s)

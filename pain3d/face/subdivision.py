@@ -123,11 +123,3 @@ def _fine_faces(f: np.ndarray, n: int, inv: np.ndarray) -> np.ndarray:
     m01, m12, m20 = mid[:, 0], mid[:, 1], mid[:, 2]
     return np.concatenate([np.stack([v0, m01, m20], 1), np.stack([v1, m12, m01], 1),
                            np.stack([v2, m20, m12], 1), np.stack([m01, m12, m20], 1)])
-
-
-def fine_crease_edges(sub: Subdivision, n_coarse: int) -> np.ndarray:
-    """(2C, 2) fine edges lying on the coarse creases (to mark them again at the next level)."""
-    idx = np.nonzero(sub.creases)[0]
-    mids = n_coarse + idx
-    e = sub.edges[idx]
-    return np.concatenate([np.stack([e[:, 0], mids], 1), np.stack([mids, e[:, 1]], 1)])

@@ -1,19 +1,14 @@
 """MediaPipe on images, in one place: face boxes and 478-point face meshes (mediapipe 0.10.14).
 
-:class:`FaceTracker` owns pain3d's MediaPipe graphs: the BlazeFace detector (boxes and
-scores of every face) and the face mesh (landmarks of one face), created on first use. Two
-ways to get landmarks:
+:class:`FaceTracker` owns pain3d's MediaPipe graphs (BlazeFace detector, face mesh), made on
+first use. :meth:`~FaceTracker.landmarks` runs the mesh on a square crop around a detected
+box, so the landmarks belong to that face whatever MediaPipe's ordering (inference, photo
+fitting; :meth:`~FaceTracker.faces` does it for every face); :meth:`~FaceTracker.frame_landmarks`
+runs it on the whole image (one face expected: UNBC frames, render checks).
 
-- :meth:`FaceTracker.landmarks` runs the mesh on a square crop around a detected box, so the
-  landmarks belong to that face whatever MediaPipe's own ordering (inference, photo fitting;
-  :meth:`FaceTracker.faces` does it for every face of an image);
-- :meth:`FaceTracker.frame_landmarks` runs the mesh on the whole image (one face expected:
-  UNBC frames, render quality checks).
-
-Coordinates: images are (H, W, 3) uint8 RGB; boxes are (x0, y0, x1, y1) float32 pixels, x to
-the right, y down; landmarks are (N, 3) with x, y in image pixels and z in the same pixel
-scale, negative toward the camera (MediaPipe's convention). The index tables of the points
-are in :mod:`pain3d.face.landmarks`. mediapipe and OpenCV are imported when first used.
+Coordinates: images are (H, W, 3) uint8 RGB; boxes (x0, y0, x1, y1) float32 pixels, x right,
+y down; landmarks (N, 3): x, y image pixels, z in the same scale, negative toward the camera
+(MediaPipe's convention), indexed as in :mod:`pain3d.face.landmarks`.
 """
 
 from __future__ import annotations

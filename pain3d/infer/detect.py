@@ -1,15 +1,13 @@
 """The face to analyse in a frame: selection policy and quality flags.
 
-:class:`FaceDetector` finds every face with MediaPipe's detector
-(:class:`pain3d.face.tracker.FaceTracker`), picks one (the largest, or the one tracked from
-the previous frame), and runs the face mesh on that face's crop only, so the 478 landmarks
-always belong to the face the policy picked. Coordinates are those of
+:class:`FaceDetector` finds every face with MediaPipe's detector, picks one (the largest, or
+the one tracked from the previous frame), and runs the face mesh on that face's crop only,
+so the 478 landmarks always belong to the face the policy picked. Coordinates are those of
 :mod:`pain3d.face.tracker`.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -17,8 +15,6 @@ from typing import Literal
 import numpy as np
 
 from pain3d.face.tracker import Face, FaceTracker, check_image, head_pose
-
-log = logging.getLogger(__name__)
 
 # Quality flags written per frame (CSV column ``flags``, joined with "|").
 FLAG_NO_FACE = "no_face"
@@ -121,28 +117,15 @@ def sharpness(image: np.ndarray, box: np.ndarray) -> float:
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
-class FaceDetector:
-    """The selected face of each frame, with landmarks, pose and quality flags.
-
-    Not thread-safe (MediaPipe graphs keep state); make one per worker. Use as a context
-    manager or call ``close()`` to free the graphs.
-    """
+class FaceDetector(FaceTracker):
+    """:class:`~pain3d.face.tracker.FaceTracker` that picks the face of each frame to analyse
+    (:meth:`__call__`), with landmarks, pose and quality flags."""
 
     def __init__(self, cfg: DetectConfig | None = None) -> None:
         self.cfg = cfg or DetectConfig()
-        self.tracker = FaceTracker(model=self.cfg.model, fallback=self.cfg.fallback,
-                                   min_confidence=self.cfg.min_confidence,
-                                   mesh_margin=self.cfg.mesh_margin)
+        super().__init__(model=self.cfg.model, fallback=self.cfg.fallback,
+                         min_confidence=self.cfg.min_confidence, mesh_margin=self.cfg.mesh_margin)
         self._previous: np.ndarray | None = None
-
-    def __enter__(self) -> FaceDetector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.tracker.close()
 
     def reset_track(self) -> None:
         """Forget the tracked face (call between unrelated videos)."""
@@ -161,7 +144,7 @@ class FaceDetector:
             (face, flags): face is None when no face was found (flags = ["no_face"]).
         """
         image = check_image(image)
-        faces = self.tracker.detect(image)
+        faces = self.detect(image)
         policy = "track" if (self.cfg.select == "track" if track is None else track) else "largest"
         idx = select_face(faces, policy, self._previous, self.cfg.track_iou)
         if idx is None:
@@ -175,7 +158,7 @@ class FaceDetector:
             flags.append(FLAG_SMALL_FACE)
         if sharpness(image, face.box) < self.cfg.blur_threshold:
             flags.append(FLAG_BLURRY)
-        face.landmarks = self.tracker.landmarks(image, face.box)
+        face.landmarks = self.landmarks(image, face.box)
         if face.landmarks is None:
             flags.append(FLAG_NO_LANDMARKS)
         else:

@@ -44,7 +44,7 @@ def test_frame_without_face_is_flagged_not_an_error(detector):
 @pytest.mark.parametrize("big_left", [True, False])
 def test_largest_of_two_faces_is_selected(detector, big_left):
     frame = two_faces(big_left=big_left)
-    faces = detector.tracker.detect(frame)
+    faces = detector.detect(frame)
     assert len(faces) == 2
     face, flags = detector(frame, track=False)
     assert FLAG_MULTIPLE_FACES in flags
