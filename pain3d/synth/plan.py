@@ -72,9 +72,9 @@ def plan_identities(cfg: GenerateConfig) -> list[IdentitySpec]:
     demo = balanced_demographics(cfg.identities, cfg.seed)
     splits = split_assignment(cfg.identities, cfg.split_fractions, cfg.seed)
     return [IdentitySpec(index=i, sex=d.sex, age_band=d.age_band, ancestry=d.ancestry,
-                         split=splits[i], source="sampled", face_model=cfg.face_model,
-                         shape_seed=shape_seed(cfg.seed, i),
-                         appearance_seed=derive_seed(cfg.seed, _TAG_APPEARANCE, i))
+                         split=splits[i], appearance_seed=derive_seed(cfg.seed, _TAG_APPEARANCE, i),
+                         source="sampled", face_model=cfg.face_model,
+                         shape_seed=shape_seed(cfg.seed, i))
             for i, d in enumerate(demo)]
 
 

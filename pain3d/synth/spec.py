@@ -38,12 +38,13 @@ class IdentitySpec:
         index: the dataset's identity id (``flame_sample_XXXX``).
         sex, age_band, ancestry: demographics (:mod:`pain3d.demographics`).
         split: ``train``, ``val`` or ``test``.
-        source: how the face is made (:data:`IdentitySource`).
-        face_model: ``builtin`` or ``flame``, the shape space of a ``sampled`` identity.
-        shape_seed: with the demographics, draws a ``sampled`` identity's shape parameters
+        appearance_seed: draws the appearance: traits, textures, hair, the diffusion portrait
+            (the manifest's ``identity_seed``).
+        source: how the face is made (:data:`IdentitySource`); each source has its own
+            fields below and its branch in :func:`pain3d.synth.builtin.build_identity`.
+        face_model: ``builtin`` or ``flame``, the shape space of the face.
+        shape_seed: ``sampled``: with the demographics, draws the shape parameters
             (:func:`pain3d.face.identity.make_identity`).
-        appearance_seed: draws its appearance: traits, textures, hair, the diffusion
-            portrait (the manifest's ``identity_seed``).
     """
 
     index: int
@@ -51,14 +52,16 @@ class IdentitySpec:
     age_band: str
     ancestry: str
     split: str
-    source: IdentitySource
-    face_model: str
-    shape_seed: int
     appearance_seed: int
+    source: IdentitySource = "sampled"
+    face_model: str = "builtin"
+    shape_seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.source != "sampled":
             raise ValueError(f"identity {self.index}: source {self.source!r} is not 'sampled'")
+        if self.shape_seed is None:
+            raise ValueError(f"identity {self.index}: a 'sampled' identity needs shape_seed")
 
     @property
     def name(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 
@@ -67,6 +68,11 @@ def test_the_identity_spec_alone_rebuilds_the_face_models_identity():
         again = sample_from_json(json.loads(json.dumps(unit.samples[0].to_json()))).identity
         assert build_identity(again) == expected  # the same shape parameters, bit for bit
         assert again.demographics == expected.demographics
+    spec = plan.units[0].identity
+    with pytest.raises(ValueError, match="source 'photo'"):
+        dataclasses.replace(spec, source="photo")
+    with pytest.raises(ValueError, match="needs shape_seed"):
+        dataclasses.replace(spec, shape_seed=None)
 
 
 def test_splits_are_70_20_10_by_identity():
