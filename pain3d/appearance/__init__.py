@@ -87,11 +87,6 @@ class Appearance:
     def monk_tone(self) -> int:
         return self.traits.monk_tone
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain metadata (no arrays) for manifests and annotations."""
-        return {"seed": self.seed, "texture_size": int(self.albedo.shape[0]),
-                **self.traits.to_dict()}
-
 
 def appearance_from_traits(mesh: Mesh, demographics: Demographics, traits: Traits, seed: int,
                            texture_size: int = 512) -> Appearance:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
@@ -120,19 +119,6 @@ class Identity:
     def shape(self) -> np.ndarray:
         """(P,) float64 shape parameters."""
         return np.asarray(self.params, dtype=np.float64)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description."""
-        d = self.demographics
-        return {"index": self.index, "seed": self.seed, "face_model": self.face_model,
-                "sex": d.sex, "age_band": d.age_band, "ancestry": d.ancestry,
-                "params": [float(p) for p in self.params]}  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Identity:
-        demo = Demographics(d["sex"], d["age_band"], d["ancestry"])
-        return cls(int(d["index"]), int(d["seed"]), demo, tuple(float(p) for p in d["params"]),
-                   d.get("face_model", "builtin"))  # fmt: skip
 
 
 def demographic_mean(demo: Demographics) -> np.ndarray:

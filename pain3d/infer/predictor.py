@@ -30,7 +30,7 @@ from pain3d.face.tracker import Face
 from pain3d.facs import AU_NAMES, N_AUS
 from pain3d.infer.detect import BLOCKING_FLAGS, DetectConfig, FaceDetector
 from pain3d.infer.reference import choose_reference_frames
-from pain3d.infer.video import FRAME_COLUMNS, VideoInfo, iter_frames, video_info
+from pain3d.infer.video import FRAME_COLUMNS, VideoInfo, iter_video_frames, video_info
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -418,7 +418,7 @@ def _opening_window(predictor: Predictor, path: str | Path,
     cfg = predictor.cfg
     opening: dict[int, tuple[float, AlignedFace]] = {}
     n_faces = 0
-    for i, t, rgb in iter_frames(path, cfg.frame_step, cfg.max_frames, info.fps):
+    for i, t, rgb in iter_video_frames(path, cfg.frame_step, cfg.max_frames, info.fps):
         if t > cfg.reference_seconds and n_faces >= 1 and (
                 n_faces >= cfg.n_references or opening[max(opening)][0] <= cfg.reference_seconds):
             break
@@ -456,7 +456,7 @@ def _stream(predictor: Predictor, path: str | Path, info: VideoInfo,
     rows: list[dict[str, Any]] = []
     pending: list[tuple[int, float, AlignedFace]] = []
     last_log = 0
-    for i, t, rgb in iter_frames(path, cfg.frame_step, cfg.max_frames, info.fps):
+    for i, t, rgb in iter_video_frames(path, cfg.frame_step, cfg.max_frames, info.fps):
         a = opening[i][1] if i in opening else predictor.align(rgb, track=_track(predictor))
         pending.append((i, t, a))
         if len(pending) >= cfg.batch_size:

@@ -1,9 +1,9 @@
 """The default sample renderer: pain3d's face geometry, appearance and moderngl renderer.
 
 Per identity (``prepare``): the person built from its spec alone (:func:`build_identity`),
-its neutral mesh and painted appearance. Per image: the AU rig deforms the neutral mesh (cached per
-expression), the camera of the spec's view, a light rig and background seeded by the view,
-camera effects seeded by the sample. The heatmap comes out of the same draw as the view-0
+its neutral mesh and painted appearance. Per image: the AU rig deforms the neutral mesh
+(cached per expression), the camera of the spec's view, a light rig and background seeded by
+the view, camera effects seeded by the sample. The heatmap comes out of the same draw as the view-0
 image of each pain configuration. Every random draw is seeded from the spec alone.
 With ``appearance: diffusion`` the identity's texture and (optionally) the backgrounds come
 from :mod:`pain3d.synth.diffusion`.
