@@ -396,12 +396,11 @@ def predict_video(predictor: Predictor, path: str | Path, reference: Any = None,
     info = video_info(path)
     t0 = time.perf_counter()
     predictor.detector.reset_track()
-    choose = reference is None and predictor.uses_reference
-    opening = _opening_window(predictor, path, info) if choose else {}
-    if choose:
+    if reference is None and predictor.uses_reference:
+        opening = _opening_window(predictor, path, info)
         tokens, ref_frames, ref_energy = _reference_from_opening(predictor, opening, path)
     else:
-        tokens, ref_frames, ref_energy = predictor._tokens(reference), [], []
+        opening, tokens, ref_frames, ref_energy = {}, predictor._tokens(reference), [], []
     rows = _stream(predictor, path, info, opening, tokens, ref_frames, progress)
     frames = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
     return VideoPrediction(frames, info, ref_frames, ref_energy, time.perf_counter() - t0)
