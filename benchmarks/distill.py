@@ -44,8 +44,8 @@ def main() -> None:
 
     logging.disable(logging.INFO)
     from pain3d.demo.run import DemoConfig, train_config
+    from pain3d.synth.config import GenerateConfig
     from pain3d.synth.generate import RunOptions, generate
-    from pain3d.synth.spec import GenerateConfig
 
     out = Path(args.out or tempfile.mkdtemp(prefix="pain3d-distill-"))
     demo = DemoConfig(epochs=args.epochs)

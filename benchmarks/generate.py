@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from pain3d.synth.config import GenerateConfig
 from pain3d.synth.engine import default_workers
 from pain3d.synth.generate import RunOptions, generate
-from pain3d.synth.spec import GenerateConfig
 
 FULL_IDENTITIES = 2500
 

@@ -51,7 +51,7 @@ def main() -> None:
 
     from pain3d.infer import PredictConfig, Predictor
     from pain3d.infer.align import align_face
-    from pain3d.infer.video import iter_frames
+    from pain3d.infer.video import iter_video_frames
     from pain3d.model import build_model
 
     logging.basicConfig(level=logging.WARNING)
@@ -59,7 +59,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp())
     video = _video(tmp / "bench.avi", args.frames)
-    frames = [f for _, _, f in iter_frames(video)]
+    frames = [f for _, _, f in iter_video_frames(video)]
     rows = []
 
     for preset in [p.strip() for p in args.presets.split(",") if p.strip()]:

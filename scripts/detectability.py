@@ -16,7 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-from pain3d.render.quality import detection_rates, detection_records, render_samples
+from pain3d.render.quality import detection_rates, detection_records, quality_renders
 
 TARGET = 0.95
 
@@ -29,7 +29,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, help="CSV of every image's record")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    recs = detection_records(render_samples(args.identities, args.seed, args.size))
+    recs = detection_records(quality_renders(args.identities, args.seed, args.size))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "w", newline="") as fh:

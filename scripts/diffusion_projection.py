@@ -4,7 +4,7 @@
     .venv/bin/python scripts/diffusion_projection.py --docs   # + docs/img copy
 
 A fake "portrait" (left half of the picture red, right half blue, top third plus green) goes
-through :func:`pain3d.appearance.diffusion.portrait_appearance` exactly as a Stable Diffusion
+through :func:`pain3d.synth.diffusion.portrait_appearance` exactly as a Stable Diffusion
 portrait would in ``generate --appearance diffusion``: frontal depth render, projection onto
 the UV texture. Columns: the procedural render, then the textured head from the portrait
 camera and from the published views 1 and 2. Red must stay on the image's left (the
@@ -33,9 +33,10 @@ def main() -> None:
 
     from pain3d import face
     from pain3d.appearance import sample_appearance
-    from pain3d.appearance.diffusion import DepthPortrait, portrait_appearance
+    from pain3d.appearance.diffusion import DepthPortrait
     from pain3d.render import Camera, Lighting, Renderer
     from pain3d.render.camera import default_views
+    from pain3d.synth.diffusion import portrait_appearance
 
     frontal = Camera(yaw=0.0, pitch=0.0)
     views = default_views()

@@ -10,27 +10,36 @@ Per image: :func:`procedural_background` or :func:`photo_background`, and
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pain3d.appearance.background import photo_background, procedural_background
-from pain3d.appearance.effects import CameraEffects, camera_effects, sample_effects
-from pain3d.appearance.hair import HAIR_SHELL_REGION, HairShell, build_hair_shell
-from pain3d.appearance.landmarks import face_landmarks
-from pain3d.appearance.textures import WRINKLE_CHANNELS, paint_textures
-from pain3d.appearance.traits import MONK_TONES, Traits, monk_tone_probabilities, sample_traits
 from pain3d.demographics import Demographics
-from pain3d.face.mesh import Mesh
 
-__all__ = [
-    "Appearance", "sample_appearance", "appearance_from_traits", "Traits", "sample_traits",
-    "MONK_TONES", "monk_tone_probabilities", "procedural_background", "photo_background",
-    "CameraEffects", "camera_effects", "sample_effects", "HairShell", "HAIR_SHELL_REGION",
-    "WRINKLE_CHANNELS",
-]
+if TYPE_CHECKING:
+    from pain3d.appearance.hair import HairShell
+    from pain3d.appearance.traits import Traits
+    from pain3d.face.mesh import Mesh
+
+# Imported on first use: the painting modules pull in scipy, which the diffusion settings
+# (read by every GenerateConfig) and the back-ends do not need.
+_EXPORTS = {
+    "procedural_background": "background", "photo_background": "background",
+    "CameraEffects": "effects", "camera_effects": "effects", "sample_effects": "effects",
+    "HairShell": "hair", "HAIR_SHELL_REGION": "hair", "WRINKLE_CHANNELS": "textures",
+    "MONK_TONES": "traits", "Traits": "traits", "monk_tone_probabilities": "traits",
+    "sample_traits": "traits",
+}  # fmt: skip
+__all__ = sorted([*_EXPORTS, "Appearance", "sample_appearance", "appearance_from_traits"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"pain3d.appearance.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'pain3d.appearance' has no attribute {name!r}")
 
 _TOKENS = itertools.count(1)
 
@@ -78,15 +87,14 @@ class Appearance:
     def monk_tone(self) -> int:
         return self.traits.monk_tone
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain metadata (no arrays) for manifests and annotations."""
-        return {"seed": self.seed, "texture_size": int(self.albedo.shape[0]),
-                **self.traits.to_dict()}
-
 
 def appearance_from_traits(mesh: Mesh, demographics: Demographics, traits: Traits, seed: int,
                            texture_size: int = 512) -> Appearance:
     """Paint textures and build hair for given traits (no random trait sampling)."""
+    from pain3d.appearance.hair import build_hair_shell
+    from pain3d.appearance.landmarks import face_landmarks
+    from pain3d.appearance.textures import paint_textures
+
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA77E]))
     tex = paint_textures(mesh, traits, rng, size=texture_size, sex=demographics.sex)
     shell = build_hair_shell(mesh, face_landmarks(mesh), traits.hair_style, rng)
@@ -118,6 +126,8 @@ def sample_appearance(identity: Any, seed: int, mesh: Mesh | None = None,
         from pain3d.face import identity_mesh
 
         mesh = identity_mesh(identity)
+    from pain3d.appearance.traits import sample_traits
+
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x7A175]))
     traits = sample_traits(demo, rng)
     return appearance_from_traits(mesh, demo, traits, seed, texture_size)

@@ -4,13 +4,13 @@
   the published generator), then :func:`project_to_texture` bakes it onto the mesh's UV
   texture from the camera it was made for (a simple stand-in for image-to-3D texturing).
 * :class:`BackgroundInpainter`: inpaints the scene around the head from a scene prompt with
-  the head mask; the face pixels are always kept from the render.
+  the head mask.
 
 diffusers (and torch) are imported only when a back-end loads its pipeline; a missing
 package, missing weights or a missing GPU raise :class:`DiffusionUnavailable` with what to do.
 A back-end accepts a ready ``pipeline`` object instead (any callable returning an object with
-``.images``), which is how tests check the plumbing without weights;
-:func:`portrait_appearance` chains render -> portrait -> texture for one identity.
+``.images``), which is how tests check the plumbing without weights. Rendering the depth
+image, calling the back-ends and baking is orchestration: :mod:`pain3d.synth.diffusion`.
 
 Image conventions: every image here is top row first, x to the right of the picture (the
 subject's right eye is on the image's left in a frontal view), like :class:`RenderResult`.
@@ -22,12 +22,11 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
 
-from pain3d.appearance.uvmap import cached_raster
 from pain3d.face.mesh import Mesh
 
 log = logging.getLogger(__name__)
@@ -57,44 +56,62 @@ _SEED_STEP = 1_000_003
 
 @dataclass(frozen=True)
 class DiffusionConfig:
-    """Where the weights are and how to run them.
+    """The diffusion appearance: where the weights are, how to run them, what to ask for.
+
+    The ``diffusion:`` block of ``pain3d generate`` (see :mod:`pain3d.synth.diffusion`); the
+    back-ends here read the weights, device and sampling keys. Weights are read from a local
+    folder or the local Hugging Face cache, never downloaded.
 
     Attributes:
-        base_model: Stable Diffusion 1.5-family model id or local folder.
-        depth_controlnet: depth ControlNet id or local folder (portraits).
-        inpaint_model: inpainting model id or local folder (backgrounds).
-        device: torch device, e.g. "cuda" or "cuda:1" ("cpu" is allowed but very slow).
-        dtype: "float16" or "float32".
-        steps: denoising steps.
+        base_model: Stable Diffusion 1.5-family model id (Hugging Face cache) or folder.
+        depth_controlnet: depth ControlNet id or folder for that base model (portraits).
+        inpaint_model: inpainting model id or folder (used only with ``background_prompt``).
+        device: torch device: ``cuda``, ``cuda:N``, ``mps`` (``cpu`` works, very slowly, in
+            float32).
+        dtype: ``float16`` (GPU) or ``float32``.
+        steps: denoising steps per portrait / background.
         guidance: classifier-free guidance scale.
-        local_files_only: never download (weights must be in the local cache / folder).
-        negative_prompt: what to avoid.
+        portrait_size: side in pixels of the portrait (multiple of 8; 512 for SD 1.5),
+            independent of the dataset's image size.
+        portrait_prompt: appended to the demographic prompt.
+        negative_prompt: what the pipelines avoid.
+        background_prompt: scene prompt for inpainting the backgrounds, e.g. ``a hospital
+            room, soft daylight``; None keeps the procedural (or photo) backgrounds.
     """
 
     base_model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
     depth_controlnet: str = "lllyasviel/control_v11f1p_sd15_depth"
     inpaint_model: str = "stable-diffusion-v1-5/stable-diffusion-inpainting"
     device: str = "cuda"
-    dtype: str = "float16"
+    dtype: Literal["float16", "float32"] = "float16"
     steps: int = 30
     guidance: float = 7.0
-    local_files_only: bool = True
-    negative_prompt: str = "cartoon, painting, deformed, blurry, extra limbs, text, watermark"
+    portrait_size: int = 512
+    portrait_prompt: str = ("close-up studio portrait photo, looking straight at the camera, "
+                            "even soft light, detailed natural skin")
+    negative_prompt: str = ("cartoon, painting, illustration, deformed, blurry, glasses, hat, "
+                            "text, watermark")
+    background_prompt: str | None = None
 
     def __post_init__(self) -> None:
         if self.dtype not in ("float16", "float32"):
-            raise ValueError(f"DiffusionConfig.dtype = {self.dtype!r}: use float16 or float32")
+            raise ValueError(f"diffusion.dtype = {self.dtype!r}: use float16 or float32")
         if self.steps < 1:
-            raise ValueError(f"DiffusionConfig.steps = {self.steps} must be >= 1")
+            raise ValueError(f"diffusion.steps = {self.steps} must be >= 1")
         if self.guidance < 0:
-            raise ValueError(f"DiffusionConfig.guidance = {self.guidance} must be >= 0")
+            raise ValueError(f"diffusion.guidance = {self.guidance} must be >= 0")
         if not (self.device == "cpu" or self.device.startswith(("cuda", "mps"))):
-            raise ValueError(f"DiffusionConfig.device = {self.device!r}: use cuda, cuda:N, "
-                             "mps or cpu")
+            raise ValueError(f"diffusion.device = {self.device!r}: use cuda, cuda:N, mps or cpu")
         if self.dtype == "float16" and self.device == "cpu":
-            raise ValueError("DiffusionConfig.dtype = 'float16' with device 'cpu': Stable "
-                             "Diffusion does not run in half precision on a CPU; use dtype "
-                             "float32 on a CPU (very slow) or device cuda with a GPU")
+            raise ValueError("diffusion.dtype = 'float16' with device 'cpu': Stable Diffusion "
+                             "does not run in half precision on a CPU; use dtype float32 on a "
+                             "CPU (very slow) or device cuda with a GPU")
+        if not (64 <= self.portrait_size <= 2048 and self.portrait_size % 8 == 0):
+            raise ValueError(f"diffusion.portrait_size = {self.portrait_size}: use a multiple "
+                             "of 8 in 64..2048 (512 for Stable Diffusion 1.5)")
+        if self.background_prompt is not None and not self.background_prompt.strip():
+            raise ValueError("diffusion.background_prompt is empty: give a scene description "
+                             "or null for the procedural backgrounds")
 
 
 def _import_diffusers():
@@ -129,7 +146,7 @@ def _from_pretrained(cls: Any, model: str, cfg: DiffusionConfig, key: str,
         with warnings.catch_warnings():  # newer diffusers rename torch_dtype to dtype
             warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
             return cls.from_pretrained(model, torch_dtype=getattr(torch, cfg.dtype),
-                                       local_files_only=cfg.local_files_only, **kwargs)
+                                       local_files_only=True, **kwargs)
     except (OSError, ValueError) as exc:
         raise DiffusionUnavailable(
             f"cannot load {cls.__name__} weights from {key}={model!r}: {exc}. Download them "
@@ -172,7 +189,7 @@ def check_available(cfg: DiffusionConfig, portrait: bool = True, inpaint: bool =
                 raise DiffusionUnavailable(
                     f"{key}={model!r}: {folder} is not a diffusers model folder (no {marker}); "
                     f"give the folder of a downloaded model or a Hugging Face model id", key=key)
-        elif cfg.local_files_only:
+        else:
             from huggingface_hub import try_to_load_from_cache
 
             if not isinstance(try_to_load_from_cache(model, marker), str):
@@ -272,7 +289,7 @@ class DepthPortrait(_Backend):
 
 
 class BackgroundInpainter(_Backend):
-    """Scene inpainting around the head; the head pixels always come from the render."""
+    """Scene inpainting around the head mask."""
 
     @property
     def pipeline(self) -> Any:
@@ -282,22 +299,22 @@ class BackgroundInpainter(_Backend):
         return self._pipe
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray, prompt: str, seed: int = 0,
-                feather: float = 1.0, work_size: tuple[int, int] | None = None) -> np.ndarray:
-        """Replace everything outside ``mask`` with a generated scene.
+                work_size: tuple[int, int] | None = None) -> np.ndarray:
+        """A generated scene around the head of ``image``.
 
         Args:
             image: (H, W, 3) uint8 render (any background).
-            mask: (H, W) uint8 head mask (255 = keep).
+            mask: (H, W) uint8 head mask (255 = head, kept; the rest is repainted).
             prompt: scene description, e.g. "a hospital room, soft daylight".
             seed: generator seed.
-            feather: edge softening in pixels when pasting the head back.
             work_size: (width, height) the pipeline runs at (multiples of 8; e.g. 512 x 512
                 for Stable Diffusion 1.5); None = the image size (must then be multiples of 8).
                 The result is resized back to (W, H).
 
         Returns:
-            (H, W, 3) uint8 RGB. Pixels of ``mask`` eroded by ``keep_margin(feather)`` are
-            exactly those of ``image``; the inner edge blends over the generated scene.
+            (H, W, 3) uint8 RGB: the pipeline's whole picture, the head included as it
+            repainted it; paste the render's head back over it
+            (:func:`pain3d.synth.diffusion.paste_head`).
         """
         h, w = mask.shape
         ww, wh = work_size or (w, h)
@@ -312,23 +329,8 @@ class BackgroundInpainter(_Backend):
         if (ww, wh) != (w, h):
             src = cv2.resize(image, (ww, wh), interpolation=cv2.INTER_CUBIC)
             rep = cv2.resize(repaint, (ww, wh), interpolation=cv2.INTER_NEAREST)
-        out = self._run({"prompt": prompt, "image": _pil(src), "mask_image": _pil(rep),
-                         "height": wh, "width": ww}, seed, "background", (w, h))
-        from pain3d.render.compose import soft_alpha
-
-        a = soft_alpha(mask, feather)
-        m = keep_margin(feather)
-        if m:
-            inner = cv2.erode(keep, np.ones((2 * m + 1, 2 * m + 1), np.uint8))
-        else:
-            inner = keep
-        a[inner > 0] = 1.0  # the head interior is the render, bit for bit
-        return cv2.blendLinear(image, out, a, 1.0 - a)
-
-
-def keep_margin(feather: float) -> int:
-    """Pixels inside the mask edge that blend when pasting the head back (3 sigma)."""
-    return int(np.ceil(3.0 * feather)) if feather > 0 else 0
+        return self._run({"prompt": prompt, "image": _pil(src), "mask_image": _pil(rep),
+                          "height": wh, "width": ww}, seed, "background", (w, h))
 
 
 def _pil(array: np.ndarray) -> Any:
@@ -371,6 +373,8 @@ def project_to_texture(image: np.ndarray, depth: np.ndarray, camera: Any, mesh: 
     Returns:
         (S, S, 3) uint8 new albedo.
     """
+    from pain3d.appearance.uvmap import cached_raster
+
     s = albedo.shape[0]
     h, w = depth.shape
     raster = cached_raster(mesh.uv, mesh.faces, s)
@@ -409,47 +413,27 @@ def with_albedo(appearance: Any, albedo: np.ndarray) -> Any:
     return dataclasses.replace(appearance, albedo=albedo, token=next(_TOKENS))
 
 
-def portrait_appearance(renderer: Any, mesh: Mesh, appearance: Any, camera: Any,
-                        portrait: DepthPortrait, prompt: str, seed: int,
-                        size: int | None = None) -> tuple[Any, np.ndarray]:
-    """The diffusion appearance of one identity: render the depth of ``mesh`` from
-    ``camera``, generate a portrait that follows it, bake the portrait onto the albedo.
-
-    Args:
-        renderer: a :class:`pain3d.render.Renderer` (its size sets the depth render).
-        mesh: the identity's neutral mesh (the texture is shared by all its expressions).
-        appearance: its procedural :class:`pain3d.appearance.Appearance` (kept where the
-            camera does not see the surface: sides, back, inside the mouth).
-        camera: the portrait camera, e.g. a frontal :class:`pain3d.render.Camera`.
-        portrait: the :class:`DepthPortrait` back-end.
-        prompt: the portrait prompt, e.g. ``Demographics.prompt`` + ", studio portrait".
-        seed: generator seed of the portrait.
-        size: side of the portrait in pixels (a multiple of 8); None = the render size.
-            The depth and mask are resized to it (nearest), so a small dataset still gets a
-            full-resolution portrait.
-
-    Returns:
-        (new appearance, (size, size, 3) uint8 portrait).
-    """
-    from pain3d.render.lighting import Lighting
-
-    result = renderer.render(mesh, appearance, camera, Lighting(), depth=True)
-    depth, mask = result.depth, result.mask
-    side = size or depth.shape[0]
-    if side % 8:
-        raise ValueError(f"portrait size {side} must be a multiple of 8 for Stable Diffusion")
-    if depth.shape != (side, side):
-        depth = cv2.resize(depth, (side, side), interpolation=cv2.INTER_NEAREST)
-        mask = cv2.resize(mask, (side, side), interpolation=cv2.INTER_NEAREST)
-    image = portrait.generate(depth, prompt, seed=seed, mask=mask)
-    albedo = project_to_texture(image, depth, camera, mesh, appearance.albedo,
-                                vertex_weight=portrait_weight(mesh, appearance))
-    return with_albedo(appearance, albedo), image
-
-
 # Regions that keep the procedural texture: the eyes and mouth interior are shaded by the
 # renderer (iris, pupil, wet highlight, teeth) and move with the rig, not with the portrait.
 _KEEP_REGIONS = ("eyeball", "mouth_interior")
+
+
+def bake_portrait(appearance: Any, mesh: Mesh, image: np.ndarray, depth: np.ndarray,
+                  camera: Any) -> Any:
+    """The appearance with a portrait baked onto its albedo where ``camera`` saw the surface
+    (:func:`project_to_texture` weighted by :func:`portrait_weight`).
+
+    Args:
+        appearance: the identity's procedural :class:`pain3d.appearance.Appearance` (kept
+            where the camera does not see the surface: sides, back, inside the mouth).
+        mesh: its neutral mesh (the texture is shared by all its expressions).
+        image: (S, S, 3) uint8 portrait (:meth:`DepthPortrait.generate`).
+        depth: (S, S) float32 metres of the render the portrait follows.
+        camera: the camera of that render.
+    """
+    albedo = project_to_texture(image, depth, camera, mesh, appearance.albedo,
+                                vertex_weight=portrait_weight(mesh, appearance))
+    return with_albedo(appearance, albedo)
 
 
 def portrait_weight(mesh: Mesh, appearance: Any) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
@@ -42,9 +42,6 @@ class CameraEffects:
                              f"{self.blur}/{self.noise}/{self.vignette}")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"CameraEffects.jpeg_quality = {self.jpeg_quality} is outside 1..100")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def sample_effects(rng: np.random.Generator, strength: float = 1.0) -> CameraEffects:

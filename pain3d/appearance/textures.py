@@ -7,6 +7,7 @@ row order (see :mod:`pain3d.appearance.uvmap`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,9 +84,67 @@ def _mix(dst: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return dst
 
 
+@dataclass(frozen=True, eq=False)
+class _Surface:
+    """The neutral mesh seen per texel: what every painting step reads.
+
+    Attributes:
+        mesh: the neutral mesh.
+        pos: (S, S, 3) head-frame position of each texel, metres (the position map).
+        reg: (S, S) region id of each texel's nearest vertex.
+        lm: landmarks that place the painted features.
+        tpm: texels per millimetre of the front face.
+        front: (S, S) 1 on the front of the face, fading to 0 toward the ears.
+        canvas: strokes on the front of the face.
+        lips, mouth_in, eyeball: (S, S) soft masks of those regions.
+    """
+
+    mesh: Mesh
+    pos: np.ndarray
+    reg: np.ndarray
+    lm: FaceLandmarks
+    tpm: float
+    front: np.ndarray
+    canvas: Canvas
+    lips: np.ndarray
+    mouth_in: np.ndarray
+    eyeball: np.ndarray
+    is_: Callable[[str], np.ndarray]
+    """(S, S) interpolated per-vertex indicator of a region: smooth across triangles, no
+    texel staircase."""
+
+    @property
+    def size(self) -> int:
+        return self.pos.shape[0]
+
+
+def _surface(mesh: Mesh, size: int) -> _Surface:
+    # Eyeballs and the mouth interior are shaded procedurally by the renderer; leaving them
+    # out of the raster keeps their UVs (which may overlap the lips) from stealing texels.
+    skip = np.isin(mesh.regions, [region_id("eyeball"), region_id("mouth_interior")])
+    faces = mesh.faces[~skip[mesh.faces].any(axis=1)]
+    raster = cached_raster(mesh.uv, faces, size)
+    pos = raster.interpolate(faces, mesh.vertices)  # (S, S, 3) metres
+    lm = face_landmarks(mesh)
+    tpm = texel_density(mesh, size)
+
+    def is_(name: str) -> np.ndarray:
+        return raster.interpolate(faces, (mesh.regions == region_id(name)).astype(np.float32))
+
+    front = smoothstep(lm.face_z - 0.06, lm.face_z - 0.025, pos[..., 2])
+    # Soft region masks (blurred ~1.5 mm) so colour changes do not follow triangle edges.
+    lips = np.clip(blur_texels(is_("lips"), 1.5 * tpm * 0.5) * 1.6 - 0.3, 0, 1)
+    return _Surface(mesh=mesh, pos=pos, reg=mesh.regions[raster.nearest_vertex(faces)], lm=lm,
+                    tpm=tpm, front=front, canvas=Canvas(pos, valid=front > 0.01), lips=lips,
+                    mouth_in=is_("mouth_interior"), eyeball=is_("eyeball"), is_=is_)
+
+
 def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: int = 512,
                    sex: str = "female") -> TextureSet:
     """Paint the textures of an identity on its neutral mesh.
+
+    The steps draw from ``rng`` in a fixed order: skin, lips, creases and wrinkles, brows
+    and lashes, facial hair, scalp hair, clothing, shading maps.
 
     Args:
         mesh: neutral identity mesh with ``uv`` and ``regions``.
@@ -96,29 +155,44 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     """
     if mesh.uv is None or mesh.regions is None:
         raise ValueError("paint_textures needs a mesh with uv and regions (got None)")
-    # Eyeballs and the mouth interior are shaded procedurally by the renderer; leaving them
-    # out of the raster keeps their UVs (which may overlap the lips) from stealing texels.
-    skip = np.isin(mesh.regions, [region_id("eyeball"), region_id("mouth_interior")])
-    faces = mesh.faces[~skip[mesh.faces].any(axis=1)]
-    raster = cached_raster(mesh.uv, faces, size)
-    pos = raster.interpolate(faces, mesh.vertices)  # (S, S, 3) metres
-    reg = mesh.regions[raster.nearest_vertex(faces)]
-    lm = face_landmarks(mesh)
-    tpm = texel_density(mesh, size)
-    S = size
+    surf = _surface(mesh, size)
+    albedo, pores = _paint_skin(surf, traits, rng)
+    base = skin_albedo(traits.skin_rgb)
+    lip_rgb = base * np.array([0.80, 0.52, 0.52], np.float32) * (1.0 - 0.15 * float(base.mean()))
+    lip_rgb = lip_rgb * rng.uniform(0.9, 1.1)
+    albedo = _mix(albedo, lip_rgb, surf.lips * (0.55 + 0.4 * traits.lip_fullness))
+    crease, wrinkles = _creases_and_wrinkles(surf, traits.age_level, rng)
+    albedo *= (1.0 - 0.25 * crease[..., None])
+    albedo, brow, strands = _paint_brows_and_lashes(surf, albedo, traits, rng, sex)
+    albedo, beard = _paint_facial_hair(surf, albedo, traits, rng, strands)
+    albedo, cov, scalp_strands = _paint_scalp_hair(surf, albedo, traits, rng)
+    albedo = _paint_clothing(surf, albedo, traits, rng)
+    # Shading maps.
+    tzone = np.clip(gaussian_blob(surf.pos, surf.lm.nose_tip, (0.012, 0.03, 0.06))
+                    + gaussian_blob(surf.pos, [0, surf.lm.brow_y + 0.03, 0], (0.04, 0.015, 0.06)),
+                    0, 1)
+    spec = (0.35 + 0.35 * tzone * rng.uniform(0.5, 1.2) + 0.2 * surf.lips) * (1 - 0.7 * beard)
+    spec = spec * (1.0 - 0.85 * cov) * (1.0 - 0.7 * brow) * (1.0 - 0.4 * traits.age_level)
+    # Relief: creases cut in, pores and beard stubble roughen; the hair shell reads the
+    # strand pattern from the same channel (see the shader).
+    relief = np.where(cov > 0.5, 0.25 * (scalp_strands - 0.5),
+                      0.04 * pores + 0.1 * beard * (strands - 0.5))
+    height = np.clip(0.5 - 0.4 * crease + relief, 0, 1)
+    # Per-vertex shading values: the maps sampled at each vertex's texel.
+    uv = np.clip((mesh.uv * size).astype(np.int64), 0, size - 1)
+    vspec = np.clip(spec, 0, 1)[uv[:, 1], uv[:, 0]].astype(np.float32)
+    vhair = hair_coverage(mesh.vertices, mesh.regions, surf.lm, traits.hair_style)
+    labels = np.stack([np.clip(brow * 1.2, 0, 1), surf.lips], -1)
+    return TextureSet(albedo=to_u8(np.clip(albedo, 0, 1)), height=to_u8(height),
+                      wrinkles=to_u8(wrinkles), vertex_spec=vspec, vertex_hair=vhair,
+                      labels=to_u8(labels), texels_per_mm=surf.tpm)
 
-    def is_(name: str) -> np.ndarray:
-        # Interpolated per-vertex indicator: smooth across triangles, no texel staircase.
-        return raster.interpolate(faces, (mesh.regions == region_id(name)).astype(np.float32))
 
-    # Soft region masks (blurred ~1.5 mm) so colour changes do not follow triangle edges.
-    sig = 1.5 * tpm
-    lips = np.clip(blur_texels(is_("lips"), sig * 0.5) * 1.6 - 0.3, 0, 1)
-    mouth_in = is_("mouth_interior")
-    eyeball = is_("eyeball")
-    front = smoothstep(lm.face_z - 0.06, lm.face_z - 0.025, pos[..., 2])
-
-    # --- skin base: tone, blotchy melanin / haemoglobin variation, pores -------------------
+def _paint_skin(surf: _Surface, traits: Traits,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(S, S, 3) float skin albedo (tone, blotchy melanin / haemoglobin variation, darker
+    skin under the eyes, pores, freckles and age spots) and (S, S) pore noise."""
+    pos, lm, S = surf.pos, surf.lm, surf.size
     base = skin_albedo(traits.skin_rgb)
     lum = float(base.mean())
     tone_noise = fractal_noise(rng, S, (6, 12, 24))
@@ -135,8 +209,8 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
         red += gaussian_blob(pos, eye + [np.sign(eye[0]) * 0.008, -0.035, 0.0],
                              (0.018, 0.014, 0.05))
     red += 0.8 * gaussian_blob(pos, lm.nose_tip, (0.012, 0.014, 0.05))
-    red += 0.5 * is_("ear") + 0.3 * gaussian_blob(pos, [0, lm.chin_y + 0.015, lm.mouth[2]],
-                                                   (0.02, 0.015, 0.05))
+    red += 0.5 * surf.is_("ear") + 0.3 * gaussian_blob(
+        pos, [0, lm.chin_y + 0.015, lm.mouth[2]], (0.02, 0.015, 0.05))
     red = np.clip(red * (0.7 + 0.3 * red_noise) * red_amt * rng.uniform(0.6, 1.3), 0, 1)
     albedo *= 1.0 + (redden - 1.0) * red[..., None]
     # Slightly darker, cooler skin below the eyes and around the mouth.
@@ -147,29 +221,35 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     pores = smooth_noise(rng, S, S // 2) * 0.6 + white * 0.4
     pores = blur_texels(pores, 0.5)
     albedo *= (1.0 + 0.025 * pores)[..., None]
+    albedo *= (1.0 - 0.2 * _spots(surf, traits, rng)[..., None]
+               * np.array([0.8, 1.0, 1.15], np.float32))
+    return albedo, pores
 
-    # Freckles and age spots: sparse soft dots on the front of the face.
+
+def _spots(surf: _Surface, traits: Traits, rng: np.random.Generator) -> np.ndarray:
+    """(S, S) freckles and age spots: sparse soft dots on the front of the face."""
+    S = surf.size
     spots = np.zeros((S, S), np.float32)
     n_spots = int(traits.freckles * 150 + max(traits.age_level - 0.45, 0) * 40)
     if n_spots:
         seeds = np.zeros((S, S), np.float32)
-        face_texels = np.flatnonzero((front > 0.5).ravel() & (reg.ravel() != region_id("eyeball")))
+        face_texels = np.flatnonzero((surf.front > 0.5).ravel()
+                                     & (surf.reg.ravel() != region_id("eyeball")))
         if len(face_texels):
             pick = rng.choice(face_texels, size=min(n_spots, len(face_texels)), replace=False)
             seeds.ravel()[pick] = rng.uniform(0.4, 1.0, len(pick))
-            spots = np.clip(blur_texels(seeds, max(0.5 * tpm, 0.6)) * 6, 0, 1)
-    albedo *= (1.0 - 0.2 * spots[..., None] * np.array([0.8, 1.0, 1.15], np.float32))
+            spots = np.clip(blur_texels(seeds, max(0.5 * surf.tpm, 0.6)) * 6, 0, 1)
+    return spots
 
-    # --- lips and mouth -------------------------------------------------------------------
-    lip_rgb = base * np.array([0.80, 0.52, 0.52], np.float32) * (1.0 - 0.15 * lum)
-    lip_rgb = lip_rgb * rng.uniform(0.9, 1.1)
-    albedo = _mix(albedo, lip_rgb, lips * (0.55 + 0.4 * traits.lip_fullness))
 
-    # --- age creases (static) and AU wrinkle maps -----------------------------------------
+def _creases_and_wrinkles(surf: _Surface, age: float,
+                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(S, S) static age creases (forehead lines, nasolabial folds, crow's feet with age) and
+    (S, S, 4) AU wrinkle maps (:data:`WRINKLE_CHANNELS`), both in [0, 1]."""
+    lm, S = surf.lm, surf.size
     crease = np.zeros((S, S), np.float32)
-    cv = Canvas(pos, valid=front > 0.01)
+    cv = surf.canvas
     w = 0.0007  # crease half-width, metres
-    age = traits.age_level
     fh_lo, fh_hi = lm.brow_y + 0.012, lm.brow_y + 0.045
     for k in range(4):
         y = fh_lo + (fh_hi - fh_lo) * (k + rng.uniform(0.2, 0.8)) / 4
@@ -184,8 +264,8 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
             b = canthus + [s * 0.016 * np.cos(ang), 0.016 * np.sin(ang) - 0.002]
             cv.stroke(crows, a, b, w * 1.6, weight=0.6, taper=0.45)
         # Infraorbital furrow: an arc under the lower lid, deepened by AU7/AU6.
-        infra += arc(pos, eye[:2] + [0, 0.006], 0.021, -np.pi / 2 - 0.75,
-                          -np.pi / 2 + 0.75, w * 1.3)
+        infra += arc(surf.pos, eye[:2] + [0, 0.006], 0.021, -np.pi / 2 - 0.75,
+                     -np.pi / 2 + 0.75, w * 1.3)
         # Nasolabial fold from the nose wing to beyond the mouth corner.
         nl = np.zeros((S, S), np.float32)
         cv.stroke(nl, [s * 0.019, lm.nose_tip[1] + 0.002],
@@ -206,14 +286,18 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
         cv.stroke(nose, [-0.008, y0], [0.008, y0], w * 1.5, weight=0.45, taper=0.45)
     crease += 0.7 * age * crows
     wr = np.stack([glab, nose, crows, infra], -1)
-    not_face = np.clip(eyeball + lips + mouth_in, 0, 1)
-    wr *= ((1.0 - not_face) * front)[..., None]
-    crease *= (1.0 - not_face) * front
-    wr = np.clip(wr, 0, 1)
-    crease = np.clip(crease, 0, 1)
-    albedo *= (1.0 - 0.25 * crease[..., None])
+    not_face = np.clip(surf.eyeball + surf.lips + surf.mouth_in, 0, 1)
+    wr *= ((1.0 - not_face) * surf.front)[..., None]
+    crease *= (1.0 - not_face) * surf.front
+    return np.clip(crease, 0, 1), np.clip(wr, 0, 1)
 
-    # --- brows ----------------------------------------------------------------------------
+
+def _paint_brows_and_lashes(surf: _Surface, albedo: np.ndarray, traits: Traits,
+                            rng: np.random.Generator, sex: str
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Brows (strokes thinning to the tail) and a dark lash line where the lids meet the
+    eyeball; returns the albedo, the (S, S) brow coverage and the hair strand noise."""
+    lm, S, cv = surf.lm, surf.size, surf.canvas
     hair_rgb = np.asarray(traits.hair_rgb, np.float32)
     if traits.hair_colour in ("white", "grey"):
         # Brows grey later than scalp hair: a salt-and-pepper mix, still darker than the skin.
@@ -235,71 +319,69 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
             width = thick * (1.0 - 0.55 * t[i]) * traits.brow_density
             cv.stroke(brow, [xs[i], ys[i]], [xs[i + 1], ys[i + 1]], max(width, 0.0012) * 0.55,
                       taper=0.02, mode="max")
-    brow = np.clip(brow * 1.8, 0, 1) * front * (1.0 - eyeball)  # flat-topped profile
+    brow = np.clip(brow * 1.8, 0, 1) * surf.front * (1.0 - surf.eyeball)  # flat-topped profile
     brow_a = np.clip(brow * (0.5 + 0.5 * strands) * 1.2 * (0.55 + 0.45 * traits.brow_density),
                      0, 0.95)
     albedo = _mix(albedo, brow_rgb, brow_a)
-
-    # --- lashes: a dark line where the lids meet the eyeball --------------------------------
     lash_rgb = np.minimum(brow_rgb, 0.08)
     for name, amount in (("upper_eyelid", 0.9), ("lower_eyelid", 0.45)):
-        lid = reg == region_id(name)
+        lid = surf.reg == region_id(name)
         for eye in (lm.eye_left, lm.eye_right):
-            dist = np.linalg.norm(pos - eye.astype(np.float32), axis=-1) - lm.eye_radius
-            lash = lid * smoothstep(0.0022, 0.0006, dist) * (pos[..., 2] > eye[2])
+            dist = np.linalg.norm(surf.pos - eye.astype(np.float32), axis=-1) - lm.eye_radius
+            lash = lid * smoothstep(0.0022, 0.0006, dist) * (surf.pos[..., 2] > eye[2])
             albedo = _mix(albedo, lash_rgb, lash.astype(np.float32) * amount)
+    return albedo, brow, strands
 
-    # --- facial hair ----------------------------------------------------------------------
-    beard = _facial_hair_mask(pos, lm, traits.facial_hair, front, tpm)
-    beard *= (1.0 - lips * 0.9) * (1.0 - eyeball)
+
+def _paint_facial_hair(surf: _Surface, albedo: np.ndarray, traits: Traits,
+                       rng: np.random.Generator,
+                       strands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Moustache, goatee, stubble or beard with patchy, thinning edges; returns the albedo
+    and the (S, S) facial-hair area."""
+    beard = _facial_hair_mask(surf.pos, surf.lm, traits.facial_hair, surf.front, surf.tpm)
+    beard *= (1.0 - surf.lips * 0.9) * (1.0 - surf.eyeball)
     if traits.facial_hair != "none":
         density = 0.4 if traits.facial_hair == "stubble" else 0.85
         if traits.hair_colour in ("grey", "white"):
             density *= 0.65
         # Patchy, thinning edges: a beard has no drawn outline.
-        patches = np.clip(0.55 + 0.6 * smooth_noise(rng, S, 48), 0, 1)
+        patches = np.clip(0.55 + 0.6 * smooth_noise(rng, surf.size, 48), 0, 1)
         edge = np.clip(beard * 1.6, 0, 1) ** 1.5
         a = np.clip(edge * density * (0.45 + 0.55 * strands) * (0.5 + 0.5 * patches), 0, 1)
+        hair_rgb = np.asarray(traits.hair_rgb, np.float32)
         beard_rgb = hair_rgb * (0.8 if traits.facial_hair == "stubble" else 1.0)
         albedo = _mix(albedo, beard_rgb * (0.75 + 0.5 * strands[..., None]), a)
+    return albedo, beard
 
-    # --- scalp hair (painted under the hair shell so gaps read as hair) --------------------
-    cov = hair_coverage(pos, reg, lm, traits.hair_style)
-    scalp_strands = hair_strands(pos, lm, rng, S, tpm)
+
+def _paint_scalp_hair(surf: _Surface, albedo: np.ndarray, traits: Traits,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scalp hair painted under the hair shell, so gaps read as hair; returns the albedo, the
+    (S, S) hair coverage and the strand pattern."""
+    hair_rgb = np.asarray(traits.hair_rgb, np.float32)
+    cov = hair_coverage(surf.pos, surf.reg, surf.lm, traits.hair_style)
+    scalp_strands = hair_strands(surf.pos, surf.lm, rng, surf.size, surf.tpm)
     if traits.hair_style == "buzz":
         albedo = _mix(albedo, hair_rgb, cov * (0.45 + 0.3 * scalp_strands))
     else:
         albedo = _mix(albedo, hair_rgb * (0.7 + 0.5 * scalp_strands[..., None]), cov)
+    return albedo, cov, scalp_strands
 
-    # --- clothing: a collar on the low neck (seen when the camera frames the shoulders) -------
+
+def _paint_clothing(surf: _Surface, albedo: np.ndarray, traits: Traits,
+                    rng: np.random.Generator) -> np.ndarray:
+    """A collar on the low neck (seen when the camera frames the shoulders)."""
+    mesh = surf.mesh
     neck = mesh.regions == region_id("neck")
-    if neck.any():
-        y_low = float(mesh.vertices[neck, 1].min())
-        collar_y = max(lm.chin_y - 0.06, y_low + 0.03)
-        cloth = smoothstep(collar_y + 0.004, collar_y - 0.004, pos[..., 1]) * (reg == region_id(
-            "neck"))
-        fabric = 1.0 + 0.08 * smooth_noise(rng, S, 64, 1)
-        albedo = _mix(albedo, np.asarray(traits.clothing_rgb, np.float32)[None, None]
-                      * fabric[..., None], cloth.astype(np.float32))
-
-    # --- shading maps ---------------------------------------------------------------------------
-    tzone = np.clip(gaussian_blob(pos, lm.nose_tip, (0.012, 0.03, 0.06))
-                    + gaussian_blob(pos, [0, lm.brow_y + 0.03, 0], (0.04, 0.015, 0.06)), 0, 1)
-    spec = (0.35 + 0.35 * tzone * rng.uniform(0.5, 1.2) + 0.2 * lips) * (1 - 0.7 * beard)
-    spec = spec * (1.0 - 0.85 * cov) * (1.0 - 0.7 * brow) * (1.0 - 0.4 * age)
-    # Relief: creases cut in, pores and beard stubble roughen; the hair shell reads the
-    # strand pattern from the same channel (see the shader).
-    relief = np.where(cov > 0.5, 0.25 * (scalp_strands - 0.5),
-                      0.04 * pores + 0.1 * beard * (strands - 0.5))
-    height = np.clip(0.5 - 0.4 * crease + relief, 0, 1)
-    # Per-vertex shading values: the maps sampled at each vertex's texel.
-    uv = np.clip((mesh.uv * S).astype(np.int64), 0, S - 1)
-    vspec = np.clip(spec, 0, 1)[uv[:, 1], uv[:, 0]].astype(np.float32)
-    vhair = hair_coverage(mesh.vertices, mesh.regions, lm, traits.hair_style)
-    labels = np.stack([np.clip(brow * 1.2, 0, 1), lips], -1)
-    return TextureSet(albedo=to_u8(np.clip(albedo, 0, 1)), height=to_u8(height),
-                      wrinkles=to_u8(wr), vertex_spec=vspec, vertex_hair=vhair,
-                      labels=to_u8(labels), texels_per_mm=tpm)
+    if not neck.any():
+        return albedo
+    y_low = float(mesh.vertices[neck, 1].min())
+    collar_y = max(surf.lm.chin_y - 0.06, y_low + 0.03)
+    cloth = smoothstep(collar_y + 0.004, collar_y - 0.004, surf.pos[..., 1]) * (
+        surf.reg == region_id("neck"))
+    fabric = 1.0 + 0.08 * smooth_noise(rng, surf.size, 64, 1)
+    return _mix(albedo, np.asarray(traits.clothing_rgb, np.float32)[None, None]
+                * fabric[..., None], cloth.astype(np.float32))
 
 
 def hair_strands(pos: np.ndarray, lm: FaceLandmarks, rng: np.random.Generator, size: int,

@@ -7,7 +7,7 @@ spans several tones and neighbouring groups share tones, as real populations do.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -74,9 +74,6 @@ class Traits:
     freckles: float
     clothing_rgb: tuple[float, float, float]
     age_level: float  # 0 young .. 1 old, drives wrinkles, spots and grey hair
-
-    def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
 
 
 def _choice(rng: np.random.Generator, options: dict[str, float]) -> str:

@@ -76,8 +76,9 @@ def _generate(args: argparse.Namespace) -> int:
     from pain3d.appearance.diffusion import DiffusionUnavailable
     from pain3d.cli import CLIError
     from pain3d.config import load_config
+    from pain3d.synth.config import GenerateConfig
     from pain3d.synth.engine import EngineUnavailable
-    from pain3d.synth.generate import GenerateConfig, RunOptions, generate, regenerate
+    from pain3d.synth.generate import RunOptions, generate, regenerate
 
     overrides = {
         "identities": args.identities,

@@ -20,7 +20,7 @@ Supported landmark schemes (detected from the number of points):
 - 468 / 478-point MediaPipe face mesh (478 adds the iris centres, which are used when present);
 - 3 points: the keypoints themselves (right eye, left eye, mouth centre), as recorded per
   image by ``pain3d generate`` (iris centres and MediaPipe's mouth points, projected from the
-  rendered mesh; see :mod:`pain3d.synth.landmarks`).
+  rendered mesh; see :mod:`pain3d.synth.keypoints`).
 
 Pure numpy + ``cv2.warpAffine``; no detector is imported here.
 """
@@ -31,15 +31,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Indices of each scheme: (right eye, left eye, mouth) point sets. "Right" is the subject's
-# right eye, i.e. the image-left eye of a frontal face, in every scheme.
-_IBUG_RIGHT_EYE = tuple(range(36, 42))
-_IBUG_LEFT_EYE = tuple(range(42, 48))
-_MP_RIGHT_EYE = (33, 133, 159, 145, 160, 144, 158, 153)
-_MP_LEFT_EYE = (362, 263, 386, 374, 385, 380, 387, 373)
-_MP_MOUTH = (61, 291, 13, 14, 0, 17)
-_MP_RIGHT_IRIS = 468  # 468..472: right iris centre + 4 contour points
-_MP_LEFT_IRIS = 473
+from pain3d.face.landmarks import (
+    EYE_KEYPOINT_L,
+    EYE_KEYPOINT_R,
+    IBUG_EYE_L,
+    IBUG_EYE_R,
+    IBUG_MOUTH_START,
+    IRIS_L,
+    IRIS_R,
+    MOUTH_KEYPOINT,
+)
 
 SCHEMES: dict[int, str] = {3: "keypoints3", 66: "aam66", 68: "ibug68", 468: "mediapipe468",
                            478: "mediapipe478"}
@@ -99,16 +100,16 @@ def face_keypoints(landmarks: np.ndarray) -> np.ndarray:
     if n == 3:
         right, left, mouth = pts
     elif n in (66, 68):
-        right = pts[list(_IBUG_RIGHT_EYE)].mean(axis=0)
-        left = pts[list(_IBUG_LEFT_EYE)].mean(axis=0)
-        mouth = pts[48:].mean(axis=0)  # outer + inner lip contours (18 or 20 points)
+        right = pts[list(IBUG_EYE_R)].mean(axis=0)
+        left = pts[list(IBUG_EYE_L)].mean(axis=0)
+        mouth = pts[IBUG_MOUTH_START:].mean(axis=0)  # outer + inner lips (18 or 20 points)
     else:
         if n == 478:
-            right, left = pts[_MP_RIGHT_IRIS], pts[_MP_LEFT_IRIS]
+            right, left = pts[IRIS_R], pts[IRIS_L]
         else:
-            right = pts[list(_MP_RIGHT_EYE)].mean(axis=0)
-            left = pts[list(_MP_LEFT_EYE)].mean(axis=0)
-        mouth = pts[list(_MP_MOUTH)].mean(axis=0)
+            right = pts[list(EYE_KEYPOINT_R)].mean(axis=0)
+            left = pts[list(EYE_KEYPOINT_L)].mean(axis=0)
+        mouth = pts[list(MOUTH_KEYPOINT)].mean(axis=0)
     out = np.stack([right, left, mouth])
     if not np.isfinite(out).all():
         raise ValueError("landmarks contain NaN or infinite values")

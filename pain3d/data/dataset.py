@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 
 def table_keypoints(table: FrameTable) -> np.ndarray | None:
     """(N, 3, 2) float64 face keypoints (right eye, left eye, mouth; stored-image pixels) of
-    a table with :data:`~pain3d.data.synthetic.KEYPOINT_COLUMNS`, NaN where unknown; None
+    a table with :data:`~pain3d.face.landmarks.KEYPOINT_COLUMNS`, NaN where unknown; None
     when the table has no such columns (published datasets, UNBC, labelled tables)."""
-    from pain3d.data.synthetic import KEYPOINT_COLUMNS
+    from pain3d.face.landmarks import KEYPOINT_COLUMNS
 
     if not all(c in table.extra for c in KEYPOINT_COLUMNS):
         return None
@@ -64,7 +64,7 @@ class PainDataset(Dataset):
             raising. The label always travels with its own image, so nothing is mislabelled.
         report: what the reader skipped while indexing (kept for the caller).
         face_crop: when the table has face keypoints (``extra`` columns
-            :data:`~pain3d.data.synthetic.KEYPOINT_COLUMNS`, recorded by ``pain3d generate``),
+            :data:`~pain3d.face.landmarks.KEYPOINT_COLUMNS`, recorded by ``pain3d generate``),
             cut each image (and each reference) with
             :func:`pain3d.data.align.crop_from_landmarks` at ``size``: the framing of
             inference crops. Rows without finite keypoints keep the whole image. False

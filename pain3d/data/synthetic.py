@@ -51,6 +51,7 @@ from pain3d.data.naming import (
     read_split_csv,
 )
 from pain3d.data.shards import TarSource, index_shards, shard_signature
+from pain3d.face.landmarks import KEYPOINT_COLUMNS
 from pain3d.facs import AU_NAMES, AUValueError, au_vector
 from pain3d.facs import pspi as pspi_of
 
@@ -333,12 +334,11 @@ def _index_hub(root: Path, split_path: Path | None, cache: Path, report: SkipRep
 
 
 MANIFEST_REQUIRED = ("path", "identity", "expression", "view", *AU_NAMES, "PSPI")
-KEYPOINT_COLUMNS: tuple[str, ...] = ("lm_reye_x", "lm_reye_y", "lm_leye_x", "lm_leye_y",
-                                     "lm_mouth_x", "lm_mouth_y")
-"""Optional manifest columns (``pain3d generate``, :mod:`pain3d.synth.landmarks`): the
-subject's right eye, left eye and mouth centres in pixels of the stored image. When present
-they are kept in the table (``extra``) and :class:`~pain3d.data.dataset.PainDataset` crops
-each image with :func:`pain3d.data.align.crop_from_landmarks`, like inference does."""
+# Optional manifest columns KEYPOINT_COLUMNS (``pain3d generate``,
+# :mod:`pain3d.synth.keypoints`): the subject's right eye, left eye and mouth centres in pixels
+# of the stored image. When present they are kept in the table (``extra``) and
+# :class:`~pain3d.data.dataset.PainDataset` crops each image with
+# :func:`pain3d.data.align.crop_from_landmarks`, like inference does.
 _MANIFEST_META = ("identity", "expression", "yaw", "pitch", "roll", "sex", "age_band",
                   "ancestry", "heatmap_path")
 

@@ -86,21 +86,16 @@ class PrepareConfig:
 def mediapipe_landmarks() -> LandmarkFn:
     """A function image (H, W, 3) uint8 RGB -> (478, 2) pixels or None, using MediaPipe (the
     face mesh is created on the first call, so archives with AAM landmarks never load it)."""
-    mesh = None
+    tracker = None
 
     def detect(image: np.ndarray) -> np.ndarray | None:
-        nonlocal mesh
-        if mesh is None:
-            import mediapipe as mp
+        nonlocal tracker
+        if tracker is None:
+            from pain3d.face.tracker import FaceTracker
 
-            mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
-                                                   refine_landmarks=True)
-        res = mesh.process(np.ascontiguousarray(image))
-        if not res.multi_face_landmarks:
-            return None
-        h, w = image.shape[:2]
-        lm = res.multi_face_landmarks[0].landmark
-        return np.array([[p.x * w, p.y * h] for p in lm], dtype=np.float64)
+            tracker = FaceTracker()
+        pts = tracker.frame_landmarks(image)
+        return None if pts is None else pts[:, :2]
 
     return detect
 

@@ -142,7 +142,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
 # ----------------------------------------------------------------------------- stages
 
 def _gen_config(cfg: DemoConfig):
-    from pain3d.synth.spec import GenerateConfig
+    from pain3d.synth.config import GenerateConfig
 
     return GenerateConfig(identities=cfg.identities, per_identity=cfg.per_identity,
                           views=cfg.views, size=cfg.image_size, seed=cfg.seed,
@@ -235,7 +235,7 @@ def _evaluate(ctx: DemoContext) -> str:
 def _video(ctx: DemoContext) -> str:
     from pain3d.demo.video import VideoPlan, render_video_frames, write_truth
     from pain3d.infer.video import write_video
-    from pain3d.synth.spec import build_plan
+    from pain3d.synth.plan import build_plan
 
     cfg, gen = ctx.cfg, ctx.gen
     test_ids = [u.identity.index for u in build_plan(gen).units if u.identity.split == "test"]

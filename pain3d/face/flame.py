@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from pain3d.demographics import Demographics
+from pain3d.face.landmarks import N_CANONICAL, PRONASALE, similarity_fit
 from pain3d.face.mesh import Mesh
 
 log = logging.getLogger(__name__)
@@ -285,27 +286,24 @@ def _correspondences(v, f, embedding: Path | None):
 
 
 def _canonical_m() -> np.ndarray:
-    from pain3d.face import canonical as cf
     from pain3d.face.head import CM, head_template
 
-    return head_template().coarse[: cf.N_CANONICAL] * CM
+    return head_template().coarse[:N_CANONICAL] * CM
 
 
 def _fit_correspondences(v, f, iterations: int = 15):
     """Similarity-ICP of the canonical face onto the FLAME surface (vertices), once."""
     from scipy.spatial import cKDTree
 
-    from pain3d.face import canonical as cf
-
     canon = _canonical_m()
     # Initial guess: nose tips together, same scale (both metric), same orientation.
     tip = v[np.argmax(v[:, 2])]
-    s, rot, t = 1.0, np.eye(3), tip - canon[cf.NOSE_TIP]
+    s, rot, t = 1.0, np.eye(3), tip - canon[PRONASALE]
     tree = cKDTree(v)
     for _ in range(iterations):
         moved = s * canon @ rot.T + t
         _, idx = tree.query(moved)
-        s, rot, t = cf.similarity_fit(canon, v[idx])
+        s, rot, t = similarity_fit(canon, v[idx])
     moved = s * canon @ rot.T + t
     _, idx = tree.query(moved)
     # Express each correspondence as a barycentric point of a face containing the vertex.
@@ -314,22 +312,19 @@ def _fit_correspondences(v, f, iterations: int = 15):
         first_face[f[:, k]] = np.arange(len(f))
     faces_idx = first_face[idx]
     bary = (f[faces_idx] == idx[:, None]).astype(np.float64)
-    return np.arange(cf.N_CANONICAL), faces_idx, bary
+    return np.arange(N_CANONICAL), faces_idx, bary
 
 
 def _align(v, f, lm, lf, lb) -> tuple:
     """Similarity taking FLAME's frame to the head frame (via the landmarks)."""
-    from pain3d.face import canonical as cf
-
     src = _surface_points(v, f, lf, lb)
-    return cf.similarity_fit(src, _canonical_m()[lm])
+    return similarity_fit(src, _canonical_m()[lm])
 
 
 def _transfer_operators(model: FlameModel) -> dict:
     """Interpolation weights, rig fields, regions and UVs on the FLAME template."""
     from scipy.spatial import cKDTree
 
-    from pain3d.face import canonical as cf
     from pain3d.face.head import CM, head_chart_uv, head_template, loop_closure_field
     from pain3d.face.mesh import region_id
     from pain3d.face.rig import LID_MEET, template_bases
@@ -341,15 +336,15 @@ def _transfer_operators(model: FlameModel) -> dict:
     d2 = ((head_v[:, None, :] - lmk[None]) ** 2).sum(-1)
     k = np.exp(-0.5 * d2 / INTERP_SIGMA_M**2)
     weights = k / (k.sum(1, keepdims=True) + np.exp(-0.5 * 2.5**2))
-    bases = template_bases()[:, : cf.N_CANONICAL][:, model.landmarks] * CM
+    bases = template_bases()[:, :N_CANONICAL][:, model.landmarks] * CM
     coarse = tpl.coarse
     lid_ids = [region_id("upper_eyelid"), region_id("lower_eyelid")]
-    lids = np.nonzero(np.isin(tpl.coarse_regions[: cf.N_CANONICAL], lid_ids))[0]
-    lid_u = np.zeros((cf.N_CANONICAL, 3))
-    lid_l = np.zeros((cf.N_CANONICAL, 3))
+    lids = np.nonzero(np.isin(tpl.coarse_regions[:N_CANONICAL], lid_ids))[0]
+    lid_u = np.zeros((N_CANONICAL, 3))
+    lid_l = np.zeros((N_CANONICAL, 3))
     for upper, lower in tpl.eye_loops.values():
         width = np.linalg.norm(coarse[upper[0]] - coarse[upper[-1]])
-        u, lo = loop_closure_field(coarse[: cf.N_CANONICAL], upper, lower, lids, LID_MEET,
+        u, lo = loop_closure_field(coarse[:N_CANONICAL], upper, lower, lids, LID_MEET,
                                    0.4 * width, 0.25 * width, 0.6)  # fmt: skip
         lid_u += u
         lid_l += lo

@@ -40,7 +40,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
-from pain3d.face import canonical as cf
+from pain3d.face import landmarks as lm
 from pain3d.face.mesh import REGIONS, region_id
 from pain3d.face.subdivision import loop_subdivision
 
@@ -124,9 +124,9 @@ class HeadTemplate:
 
 def eye_origin_cm() -> np.ndarray:
     """(3,) canonical-frame point midway between the eye-opening centroids, cm."""
-    v = cf.canonical_vertices()
-    r = v[list(cf.EYE_R_UPPER + cf.EYE_R_LOWER)].mean(0)
-    ell = v[list(cf.EYE_L_UPPER + cf.EYE_L_LOWER)].mean(0)
+    v = lm.canonical_vertices()
+    r = v[list(lm.EYE_R_UPPER + lm.EYE_R_LOWER)].mean(0)
+    ell = v[list(lm.EYE_L_UPPER + lm.EYE_L_LOWER)].mean(0)
     return (r + ell) / 2
 
 
@@ -246,37 +246,61 @@ def loop_closure_field(
         upper_field, lower_field: (N, 3) displacement of full closure for each side.
     """
     up, lo = points[upper], points[lower]
-    t = np.linspace(0.0, 1.0, len(upper))
-    near_corner = 1 - _smoothstep(np.minimum(t, 1 - t) / 0.25)
-    mu_k = mu + ((mu if corner_mu is None else corner_mu) - mu) * near_corner
-    meet = lo + mu_k[:, None] * (up - lo)
-    du, dl = meet - up, meet - lo
-    c0, c1 = up[0], up[-1]
-    axis = (c1 - c0) / np.linalg.norm(c1 - c0)
+    du, dl = _margin_closure(up, lo, mu, corner_mu)
+    c0 = up[0]
+    axis = (up[-1] - c0) / np.linalg.norm(up[-1] - c0)
     s_up, s_lo = (up - c0) @ axis, (lo - c0) @ axis
     p = points[candidates]
     s = (p - c0) @ axis
+    mu_pos, ml_pos = _interp_columns(s_up, up, s), _interp_columns(s_lo, lo, s)
+    fu, fl = _spread(p, s, s_up, du, mu_pos), _spread(p, s, s_lo, dl, ml_pos)
+    wu, wl = _side_weights(p, mu_pos, ml_pos, axis, reach_up, reach_down)
+    upper_field = np.zeros_like(points)
+    lower_field = np.zeros_like(points)
+    upper_field[candidates] = wu[:, None] * fu
+    lower_field[candidates] = wl[:, None] * fl
+    upper_field[upper] = du
+    lower_field[lower] = dl
+    lower_field[upper[[0, -1]]] = 0.0
+    return upper_field, lower_field
 
-    def interp(sk: np.ndarray, vals: np.ndarray, at: np.ndarray = s) -> np.ndarray:
-        # Piecewise-linear in sk, clamped at the ends (np.interp for 3 columns at once).
-        order = np.argsort(sk)
-        xs, vs = sk[order], vals[order]
-        at = np.clip(at, xs[0], xs[-1])
-        j = np.clip(np.searchsorted(xs, at, side="right") - 1, 0, len(xs) - 2)
-        span = xs[j + 1] - xs[j]
-        t = np.where(span > 0, (at - xs[j]) / np.where(span > 0, span, 1.0), 0.0)[:, None]
-        return vs[j] * (1 - t) + vs[j + 1] * t
 
-    def spread(sk: np.ndarray, vals: np.ndarray, margin_pos: np.ndarray) -> np.ndarray:
-        # Average the margin's motion over a window that widens with the distance from the
-        # margin, so skin away from the margin never shears faster than it is spaced.
-        d = np.linalg.norm(p - margin_pos, axis=1)
-        offsets = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
-        taps = interp(sk, vals, (s[None] + offsets[:, None] * d[None]).ravel())
-        return taps.reshape(len(offsets), len(s), 3).mean(0)
+def _margin_closure(up: np.ndarray, lo: np.ndarray, mu: float,
+                    corner_mu: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(K, 3) displacements of the upper and lower margin points to where pair k meets."""
+    t = np.linspace(0.0, 1.0, len(up))
+    near_corner = 1 - _smoothstep(np.minimum(t, 1 - t) / 0.25)
+    mu_k = mu + ((mu if corner_mu is None else corner_mu) - mu) * near_corner
+    meet = lo + mu_k[:, None] * (up - lo)
+    return meet - up, meet - lo
 
-    mu_pos, ml_pos = interp(s_up, up), interp(s_lo, lo)
-    fu, fl = spread(s_up, du, mu_pos), spread(s_lo, dl, ml_pos)
+
+def _interp_columns(sk: np.ndarray, vals: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(N, 3) values piecewise-linear in ``sk``, clamped at the ends (np.interp for 3 columns
+    at once)."""
+    order = np.argsort(sk)
+    xs, vs = sk[order], vals[order]
+    at = np.clip(at, xs[0], xs[-1])
+    j = np.clip(np.searchsorted(xs, at, side="right") - 1, 0, len(xs) - 2)
+    span = xs[j + 1] - xs[j]
+    t = np.where(span > 0, (at - xs[j]) / np.where(span > 0, span, 1.0), 0.0)[:, None]
+    return vs[j] * (1 - t) + vs[j + 1] * t
+
+
+def _spread(p: np.ndarray, s: np.ndarray, sk: np.ndarray, vals: np.ndarray,
+            margin_pos: np.ndarray) -> np.ndarray:
+    """The margin's motion averaged over a window that widens with the distance from the
+    margin, so skin away from the margin never shears faster than it is spaced."""
+    d = np.linalg.norm(p - margin_pos, axis=1)
+    offsets = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    taps = _interp_columns(sk, vals, (s[None] + offsets[:, None] * d[None]).ravel())
+    return taps.reshape(len(offsets), len(s), 3).mean(0)
+
+
+def _side_weights(p: np.ndarray, mu_pos: np.ndarray, ml_pos: np.ndarray, axis: np.ndarray,
+                  reach_up: float, reach_down: float) -> tuple[np.ndarray, np.ndarray]:
+    """How much each point follows the upper margin (above it) and the lower one (below it):
+    1 on the margin, falling smoothly to 0 at the reach."""
     # "Up" is the direction from the lower margin to the upper one, per column.
     gap_dir = mu_pos - ml_pos
     gap_dir /= np.maximum(np.linalg.norm(gap_dir, axis=1, keepdims=True), 1e-9)
@@ -290,14 +314,7 @@ def loop_closure_field(
     dl_dist = np.linalg.norm(p - ml_pos, axis=1)
     wu = np.where(above, 1 - _smoothstep(du_dist / reach_up), 0.0)
     wl = np.where(below & ~above, 1 - _smoothstep(dl_dist / reach_down), 0.0)
-    upper_field = np.zeros_like(points)
-    lower_field = np.zeros_like(points)
-    upper_field[candidates] = wu[:, None] * fu
-    lower_field[candidates] = wl[:, None] * fl
-    upper_field[upper] = du
-    lower_field[lower] = dl
-    lower_field[upper[[0, -1]]] = 0.0
-    return upper_field, lower_field
+    return wu, wl
 
 
 def _point_in_polygon(pts: np.ndarray, poly: np.ndarray) -> np.ndarray:
@@ -318,10 +335,10 @@ def _face_regions(v: np.ndarray) -> np.ndarray:
     reg[(y > 1.2) | ((ax > 5.6) & (y > -3.0))] = region_id("skin")
     reg[y > 1.9] = region_id("forehead")
     reg[(ax < 1.15) & (y > 0.75) & (y < 2.9)] = region_id("glabella")
-    reg[list(cf.BROW_R + cf.BROW_L)] = region_id("brow")
+    reg[list(lm.BROW_R + lm.BROW_L)] = region_id("brow")
     half_w = np.interp(y, [-4.9, -4.2, -3.4, -1.0, 0.8], [1.3, 2.0, 2.05, 1.2, 0.85])
     reg[(y > -4.9) & (y <= 0.75) & (ax < half_w)] = region_id("nose")
-    lips_poly = v[list(cf.LIPS_UPPER_OUTER) + list(cf.LIPS_LOWER_OUTER[-2:0:-1])][:, :2]
+    lips_poly = v[list(lm.LIPS_UPPER_OUTER) + list(lm.LIPS_LOWER_OUTER[-2:0:-1])][:, :2]
     top = np.interp(x, lips_poly[:11, 0], lips_poly[:11, 1])
     reg[(ax < 2.9) & (y > top - 0.05) & (y <= -4.6) & ~(reg == region_id("nose"))] = region_id(
         "upper_lip_skin"
@@ -329,8 +346,8 @@ def _face_regions(v: np.ndarray) -> np.ndarray:
     reg[(y < -8.1) | ((ax > 4.2) & (y < -6.0))] = region_id("chin_jaw")
     inside = _point_in_polygon(v[:, :2], lips_poly)
     reg[inside] = region_id("lips")
-    reg[list(cf.LIPS_UPPER_OUTER + cf.LIPS_LOWER_OUTER)] = region_id("lips")
-    for upper, lower in ((cf.EYE_R_UPPER, cf.EYE_R_LOWER), (cf.EYE_L_UPPER, cf.EYE_L_LOWER)):
+    reg[list(lm.LIPS_UPPER_OUTER + lm.LIPS_LOWER_OUTER)] = region_id("lips")
+    for upper, lower in ((lm.EYE_R_UPPER, lm.EYE_R_LOWER), (lm.EYE_L_UPPER, lm.EYE_L_LOWER)):
         loop = v[list(upper + lower)]
         c = loop.mean(0)
         hw = np.linalg.norm(v[upper[0]] - v[upper[-1]]) / 2 + 0.45
@@ -366,60 +383,85 @@ def _boundary_loop_from(faces: np.ndarray, start: int) -> list[int]:
 
 @lru_cache(maxsize=1)
 def head_template() -> HeadTemplate:
-    """Build (once per process) the coarse head, its subdivision, regions and UVs."""
-    face_v = cf.canonical_vertices() - eye_origin_cm()
-    tri = cf.canonical_triangles()
-    rid = region_id
-    eyes = {"r": (cf.EYE_R_UPPER, cf.EYE_R_LOWER), "l": (cf.EYE_L_UPPER, cf.EYE_L_LOWER)}
-    openings = [set(u + lo) for u, lo in eyes.values()] + [set(cf.MOUTH_UPPER + cf.MOUTH_LOWER)]
-    keep = [not any(set(t) <= s for s in openings) for t in tri.tolist()]
-    face_tri = tri[np.asarray(keep)]
-    existing = _directed_edges(face_tri)
+    """Build (once per process) the coarse head, its subdivision, regions and UVs (the steps
+    of the module docstring)."""
+    face_v = lm.canonical_vertices() - eye_origin_cm()
+    eyes = {"r": (lm.EYE_R_UPPER, lm.EYE_R_LOWER), "l": (lm.EYE_L_UPPER, lm.EYE_L_LOWER)}
+    head = _Pieces(face_v, _open_face(eyes))
+    _add_eye_sockets(head, face_v, eyes)
+    _add_mouth_interior(head, face_v)
+    cap_uv = _add_skull_shell(head, face_v)
+    ear_uv = _add_ears_and_neck(head)
+    head.verts[0] = _neutral_pose(face_v, head.regions[0])
+    return _subdivided(head, eyes, ear_uv, cap_uv)
 
-    verts = [face_v]
-    faces = [face_tri]
-    regions = [_face_regions(face_v)]
-    parts = [np.zeros(len(face_v), np.int8)]
-    uv_chart_src = [face_v]  # points whose head-chart UV each vertex takes
-    n = len(face_v)
-    socket_of, follow, follow_w = [np.full(n, -1)], [np.full(n, -1)], [np.zeros(n)]
 
-    def add(v, f, reg, part, uv_src, sock=None, fol=None, fw=None):
-        nonlocal n
+def _open_face(eyes: dict) -> np.ndarray:
+    """(F, 3) triangles of the canonical face without those spanning the eye and mouth
+    openings."""
+    openings = [set(u + lo) for u, lo in eyes.values()] + [set(lm.MOUTH_UPPER + lm.MOUTH_LOWER)]
+    keep = [not any(set(t) <= s for s in openings) for t in lm.canonical_triangles().tolist()]
+    return lm.canonical_triangles()[np.asarray(keep)]
+
+
+class _Pieces:
+    """The coarse head as it is assembled: one entry per piece in each list, the vertex
+    count so far, and the directed edges so far (new strips are wound to match them)."""
+
+    def __init__(self, face_v: np.ndarray, face_tri: np.ndarray) -> None:
+        n = len(face_v)
+        self.face_tri = face_tri
+        self.existing = _directed_edges(face_tri)
+        self.verts, self.faces = [face_v], [face_tri]
+        self.regions, self.parts = [_face_regions(face_v)], [np.zeros(n, np.int8)]
+        self.uv_src = [face_v]  # points whose head-chart UV each vertex takes
+        self.socket_of, self.follow = [np.full(n, -1)], [np.full(n, -1)]
+        self.follow_w = [np.zeros(n)]
+        self.n = n
+
+    def add(self, v, f, reg, part, uv_src, sock=None, fol=None, fw=None) -> None:
         m = len(v)
-        (
-            verts.append(v),
-            faces.append(f),
-            regions.append(reg),
-            parts.append(np.full(m, part, np.int8)),
-        )
-        existing.update(_directed_edges(f))
-        uv_chart_src.append(uv_src)
-        socket_of.append(np.full(m, -1) if sock is None else sock)
-        follow.append(np.full(m, -1) if fol is None else fol)
-        follow_w.append(np.zeros(m) if fw is None else fw)
-        n += m
+        self.verts.append(v)
+        self.faces.append(f)
+        self.regions.append(reg)
+        self.parts.append(np.full(m, part, np.int8))
+        self.existing.update(_directed_edges(f))
+        self.uv_src.append(uv_src)
+        self.socket_of.append(np.full(m, -1) if sock is None else sock)
+        self.follow.append(np.full(m, -1) if fol is None else fol)
+        self.follow_w.append(np.zeros(m) if fw is None else fw)
+        self.n += m
 
-    # Eye sockets: one ring just inside the eyeball, re-placed per identity.
+    def new_ring(self, size: int) -> list[int]:
+        """Indices the next piece of ``size`` vertices will get."""
+        return list(range(self.n, self.n + size))
+
+
+def _add_eye_sockets(head: _Pieces, face_v: np.ndarray, eyes: dict) -> None:
+    """Eye sockets: one ring just inside the eyeball, re-placed per identity."""
     for upper, lower in eyes.values():
         loop = _loop(upper, lower)
         p = face_v[loop]
         centre = p.mean(0)
         ring = centre + 0.55 * (p - centre) - np.array([0, 0, 0.5])
-        idx = list(range(n, n + len(loop)))
-        reg = np.where(np.isin(loop, upper), rid("upper_eyelid"), rid("lower_eyelid"))
+        idx = head.new_ring(len(loop))
+        reg = np.where(np.isin(loop, upper), region_id("upper_eyelid"), region_id("lower_eyelid"))
         uv_src = centre + 0.6 * (p - centre)
-        add(ring, _strip(loop, idx, existing), reg.astype(np.uint8), 1, uv_src, sock=np.array(loop))
+        head.add(ring, _strip(loop, idx, head.existing), reg.astype(np.uint8), 1, uv_src,
+                 sock=np.array(loop))
 
-    # Mouth interior: an oral cavity behind the inner lip line (three rings and a cap). Its
-    # upper half rises behind the upper lip, its lower half drops behind the lower lip and
-    # follows it, so an open mouth shows the cavity, never the inside of the face.
-    loop = _loop(cf.MOUTH_UPPER, cf.MOUTH_LOWER)
+
+def _add_mouth_interior(head: _Pieces, face_v: np.ndarray) -> None:
+    """An oral cavity behind the inner lip line (three rings and a cap). Its upper half rises
+    behind the upper lip, its lower half drops behind the lower lip and follows it, so an
+    open mouth shows the cavity, never the inside of the face."""
+    loop = _loop(lm.MOUTH_UPPER, lm.MOUTH_LOWER)
     p = face_v[loop]
     centre = p.mean(0)
-    upper_half = np.isin(loop, cf.MOUTH_UPPER[1:-1])
-    lower_half = np.isin(loop, cf.MOUTH_LOWER[1:-1])
+    upper_half = np.isin(loop, lm.MOUTH_UPPER[1:-1])
+    lower_half = np.isin(loop, lm.MOUTH_LOWER[1:-1])
     sign = upper_half.astype(float) - lower_half.astype(float)
+    interior = region_id("mouth_interior")
     prev = loop
     rings = ((0.95, 0.5, 0.5, 1.0), (0.85, 1.5, 1.3, 0.9), (0.6, 2.5, 1.5, 0.7))
     for k, (sx, depth, rise, w) in enumerate(rings):
@@ -427,33 +469,22 @@ def head_template() -> HeadTemplate:
         ring[:, 0] = centre[0] + sx * (p[:, 0] - centre[0])
         ring[:, 1] += sign * rise * np.cos(0.5 * np.pi * (p[:, 0] - centre[0]) / 3.0)
         ring[:, 2] = centre[2] + 0.4 * (p[:, 2] - centre[2]) - depth
-        idx = list(range(n, n + len(loop)))
+        idx = head.new_ring(len(loop))
         uv_src = centre + (0.75 - 0.25 * k) * (p - centre)
-        add(
-            ring,
-            _strip(prev, idx, existing),
-            np.full(len(loop), rid("mouth_interior"), np.uint8),
-            2,
-            uv_src,
-            fol=np.array(loop),
-            fw=np.full(len(loop), w),
-        )
+        head.add(ring, _strip(prev, idx, head.existing),
+                 np.full(len(loop), interior, np.uint8), 2, uv_src, fol=np.array(loop),
+                 fw=np.full(len(loop), w))
         prev = idx
     cap = centre - np.array([0, 0, 2.9])
-    add(
-        cap[None],
-        _fan(prev, n, existing),
-        np.array([rid("mouth_interior")], np.uint8),
-        2,
-        centre[None],
-        fol=np.array([loop[0]]),
-        fw=np.array([0.0]),
-    )
+    head.add(cap[None], _fan(prev, head.n, head.existing), np.array([interior], np.uint8), 2,
+             centre[None], fol=np.array([loop[0]]), fw=np.array([0.0]))
 
-    # Skull shell: rings from the face outline to the occiput pole.
-    oval = _boundary_loop_from(face_tri, cf.FOREHEAD_TOP)
-    op = face_v[oval]
-    d0 = op - SKULL_CENTRE_CM
+
+def _add_skull_shell(head: _Pieces, face_v: np.ndarray) -> np.ndarray:
+    """Rings from the face outline to the occiput, blending from the outline onto the skull
+    ellipsoid, then the occiput cap; returns the cap's (C, 2) UVs."""
+    oval = _boundary_loop_from(head.face_tri, lm.FOREHEAD_TOP)
+    d0 = face_v[oval] - SKULL_CENTRE_CM
     r0 = np.linalg.norm(d0, axis=1)
     d0 = d0 / r0[:, None]
     alpha0 = np.arccos(np.clip(d0[:, 2], -1, 1))
@@ -470,59 +501,56 @@ def head_template() -> HeadTemplate:
         )
         r = _ellipsoid_radius(d) + excess * (1 - _smoothstep(t / 0.35))
         ring = SKULL_CENTRE_CM + r[:, None] * d
-        idx = list(range(n, n + len(oval)))
+        idx = head.new_ring(len(oval))
         fw = np.full(len(oval), max(0.0, 1 - t / 0.3))
-        add(
-            ring,
-            _strip(prev, idx, existing),
-            _shell_regions(ring),
-            3,
-            ring,
-            fol=np.array(oval),
-            fw=fw,
-        )
+        head.add(ring, _strip(prev, idx, head.existing), _shell_regions(ring), 3, ring,
+                 fol=np.array(oval), fw=fw)
         prev = idx
     # The occiput cap: a separate fan over duplicates of the last ring, so the head chart
     # has no singular pole (the cap's UVs sit inside the neck island's hole).
     pole = SKULL_CENTRE_CM - np.array([0, 0, SKULL_AXES_CM["back"]])
-    all_v = np.concatenate(verts)
-    cap_v = np.concatenate([all_v[prev], pole[None]])
-    fan = _fan(prev, -1, existing)  # wound as the shell continues across the last ring
-    remap = {old: n + k for k, old in enumerate(prev)}
-    remap[-1] = n + len(prev)
-    cap_f = np.vectorize(remap.get)(fan)
-    add(cap_v, cap_f, _shell_regions(cap_v), 6, cap_v)
+    cap_v = np.concatenate([np.concatenate(head.verts)[prev], pole[None]])
+    fan = _fan(prev, -1, head.existing)  # wound as the shell continues across the last ring
+    remap = {old: head.n + k for k, old in enumerate(prev)}
+    remap[-1] = head.n + len(prev)
+    head.add(cap_v, np.vectorize(remap.get)(fan), _shell_regions(cap_v), 6, cap_v)
     cap_uv = island_uv("neck", np.concatenate([np.full(len(prev), np.pi), [0.0]]),
                        np.concatenate([beta, [0.0]]), power=1.0)  # fmt: skip
-    cap_uv = ISLAND_CENTRES["neck"] + 0.25 * (cap_uv - ISLAND_CENTRES["neck"])
+    return ISLAND_CENTRES["neck"] + 0.25 * (cap_uv - ISLAND_CENTRES["neck"])
 
-    # Ears and neck.
+
+def _add_ears_and_neck(head: _Pieces) -> np.ndarray:
+    """Both ears and the neck tube (separate surfaces sinking into the head); returns the
+    ears' (E, 2) island UVs."""
     ear_uv = []
     for side in (-1.0, 1.0):
         ev, ef, uv = _ear(side)
         ear_uv.append(uv)
-        add(ev, ef + n, np.full(len(ev), rid("ear"), np.uint8), 4, ev)
+        head.add(ev, ef + head.n, np.full(len(ev), region_id("ear"), np.uint8), 4, ev)
     nv, nf = _neck()
-    add(nv, nf + n, np.full(len(nv), rid("neck"), np.uint8), 5, nv)
+    head.add(nv, nf + head.n, np.full(len(nv), region_id("neck"), np.uint8), 5, nv)
+    return np.concatenate(ear_uv)
 
-    verts[0] = _neutral_pose(face_v, regions[0])
-    coarse = np.concatenate(verts)
-    coarse_faces = np.concatenate(faces)
-    coarse_regions = np.concatenate(regions)
-    part = np.concatenate(parts)
-    uv_coarse = head_chart_uv(np.concatenate(uv_chart_src))
-    ear_rows = np.nonzero(part == 4)[0]
-    uv_coarse[ear_rows] = np.concatenate(ear_uv)
+
+def _subdivided(head: _Pieces, eyes: dict, ear_uv: np.ndarray,
+                cap_uv: np.ndarray) -> HeadTemplate:
+    """One level of Loop subdivision (sharp lid margins and lip line); fine regions (the
+    hairline drawn at the fine resolution) and UVs (the chart subdivided linearly)."""
+    coarse = np.concatenate(head.verts)
+    coarse_faces = np.concatenate(head.faces)
+    coarse_regions = np.concatenate(head.regions)
+    part = np.concatenate(head.parts)
+    uv_coarse = head_chart_uv(np.concatenate(head.uv_src))
+    uv_coarse[np.nonzero(part == 4)[0]] = ear_uv
     neck_rows = np.nonzero(part == 5)[0]
     uv_coarse[neck_rows] = _neck_uv(coarse[neck_rows])
     uv_coarse[part == 6] = cap_uv
 
     crease = []
-    for upper, lower in list(eyes.values()) + [(cf.MOUTH_UPPER, cf.MOUTH_LOWER)]:
+    for upper, lower in list(eyes.values()) + [(lm.MOUTH_UPPER, lm.MOUTH_LOWER)]:
         for seq in (upper, lower):
             crease += list(zip(seq[:-1], seq[1:], strict=False))
     sub = loop_subdivision(coarse_faces, len(coarse), np.asarray(crease))
-    n_c = len(coarse)
     ea, eb = sub.edges[:, 0], sub.edges[:, 1]
     ra, rb = coarse_regions[ea], coarse_regions[eb]
     edge_reg = np.where(_RANK_ARR[ra] >= _RANK_ARR[rb], ra, rb)
@@ -530,11 +558,8 @@ def head_template() -> HeadTemplate:
     fine_part = np.concatenate([part, np.maximum(part[ea], part[eb])]).astype(np.int8)
     # The hairline is drawn at the fine resolution (coarse labels would make it stepped).
     shell = np.nonzero((fine_part == 3) | (fine_part == 6))[0]
-    fine_pos = sub.matrix @ coarse
-    fine_regions[shell] = _shell_regions(fine_pos[shell])
-    # Fine UVs: subdivide the chart linearly, except the ears which keep their island map.
-    uv_fine = sub.matrix @ uv_coarse
-    edge_key = {(int(a), int(b)): n_c + i for i, (a, b) in enumerate(sub.edges)}
+    fine_regions[shell] = _shell_regions((sub.matrix @ coarse)[shell])
+    edge_key = {(int(a), int(b)): len(coarse) + i for i, (a, b) in enumerate(sub.edges)}
 
     def fine_seq(seq):
         out = [seq[0]]
@@ -543,22 +568,15 @@ def head_template() -> HeadTemplate:
         return np.asarray(out)
 
     return HeadTemplate(
-        coarse=coarse,
-        coarse_faces=coarse_faces,
-        coarse_regions=coarse_regions,
-        part=part,
-        subdivide=sub.matrix,
-        faces=sub.faces,
-        regions=fine_regions,
-        uv=uv_fine.astype(np.float32),
+        coarse=coarse, coarse_faces=coarse_faces, coarse_regions=coarse_regions, part=part,
+        subdivide=sub.matrix, faces=sub.faces, regions=fine_regions,
+        uv=(sub.matrix @ uv_coarse).astype(np.float32),
         eye_loops={k: (np.asarray(u), np.asarray(lo)) for k, (u, lo) in eyes.items()},
         fine_eye_loops={k: (fine_seq(u), fine_seq(lo)) for k, (u, lo) in eyes.items()},
-        mouth_loops=(np.asarray(cf.MOUTH_UPPER), np.asarray(cf.MOUTH_LOWER)),
-        fine_mouth_loops=(fine_seq(cf.MOUTH_UPPER), fine_seq(cf.MOUTH_LOWER)),
-        socket_of=np.concatenate(socket_of),
-        follow=np.concatenate(follow),
-        follow_w=np.concatenate(follow_w),
-        fine_part=fine_part,
+        mouth_loops=(np.asarray(lm.MOUTH_UPPER), np.asarray(lm.MOUTH_LOWER)),
+        fine_mouth_loops=(fine_seq(lm.MOUTH_UPPER), fine_seq(lm.MOUTH_LOWER)),
+        socket_of=np.concatenate(head.socket_of), follow=np.concatenate(head.follow),
+        follow_w=np.concatenate(head.follow_w), fine_part=fine_part,
     )
 
 
@@ -571,7 +589,7 @@ def _neutral_pose(face_v: np.ndarray, regions: np.ndarray) -> np.ndarray:
     out = face_v.copy()
     lid_ids = [region_id("upper_eyelid"), region_id("lower_eyelid")]
     lids = np.nonzero(np.isin(regions, lid_ids))[0]
-    for upper, lower in ((cf.EYE_R_UPPER, cf.EYE_R_LOWER), (cf.EYE_L_UPPER, cf.EYE_L_LOWER)):
+    for upper, lower in ((lm.EYE_R_UPPER, lm.EYE_R_LOWER), (lm.EYE_L_UPPER, lm.EYE_L_LOWER)):
         u, lo = loop_closure_field(
             face_v, np.asarray(upper), np.asarray(lower), lids, 0.3, 1.2, 0.7
         )
@@ -579,7 +597,7 @@ def _neutral_pose(face_v: np.ndarray, regions: np.ndarray) -> np.ndarray:
     near = np.nonzero(np.abs(face_v[:, 1] + 6.9) < 2.5)[0]
     near = near[np.abs(face_v[near, 0]) < 3.5]
     u, lo = loop_closure_field(
-        face_v, np.asarray(cf.MOUTH_UPPER), np.asarray(cf.MOUTH_LOWER), near, 0.5, 0.8, 1.0
+        face_v, np.asarray(lm.MOUTH_UPPER), np.asarray(lm.MOUTH_LOWER), near, 0.5, 0.8, 1.0
     )
     return out + u + lo
 

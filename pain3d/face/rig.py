@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 
 from pain3d.assets import feat_resource
-from pain3d.face import canonical as cf
+from pain3d.face import landmarks as cf
 from pain3d.face.head import CM, head_template
 from pain3d.facs import AU_MAX, AU_NAMES
 

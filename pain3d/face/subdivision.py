@@ -53,21 +53,33 @@ def loop_subdivision(
     """
     f = np.asarray(faces, dtype=np.int64)
     n = n_vertices
-    half_a = f.reshape(-1)
-    half_b = f[:, [1, 2, 0]].reshape(-1)
-    opp = f[:, [2, 0, 1]].reshape(-1)
-    keys = _edge_keys(half_a, half_b, n)
+    edges, inv, crease = _edges(f, n, crease_edges)
+    odd = _odd_weights(f, n, edges, inv, crease)
+    even = _even_weights(n, edges, crease)
+    rows, cols, vals = (np.concatenate(odd[k] + even[k]) for k in range(3))
+    mat = sp.csr_matrix((vals, (rows, cols)), shape=(n + len(edges), n))
+    return Subdivision(matrix=mat, faces=_fine_faces(f, n, inv), edges=edges, creases=crease)
+
+
+def _edges(f: np.ndarray, n: int, crease_edges: np.ndarray | None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique edges (E, 2), the edge of each half-edge (3F,) in face order, and (E,) crease
+    flags (boundary edges, used by one face, and the marked ones)."""
+    keys = _edge_keys(f.reshape(-1), f[:, [1, 2, 0]].reshape(-1), n)
     uniq, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
     edges = np.stack([uniq // n, uniq % n], axis=1)
-    n_e = len(edges)
     crease = counts == 1
     if crease_edges is not None and len(crease_edges):
-        ck = _edge_keys(crease_edges[:, 0], crease_edges[:, 1], n)
-        crease |= np.isin(uniq, ck)
+        crease |= np.isin(uniq, _edge_keys(crease_edges[:, 0], crease_edges[:, 1], n))
+    return edges, inv, crease
 
+
+def _odd_weights(f: np.ndarray, n: int, edges: np.ndarray, inv: np.ndarray,
+                 crease: np.ndarray) -> tuple[list, list, list]:
+    """Rows, columns and weights of the new edge vertices: 3/8 per end and 1/8 per opposite
+    vertex, or the curve rule (1/2 per end) on creases."""
     rows, cols, vals = [], [], []
-    # Odd (edge) vertices.
-    e_rows = n + np.arange(n_e)
+    e_rows = n + np.arange(len(edges))
     w_end = np.where(crease, 0.5, 0.375)
     for k in (0, 1):
         rows.append(e_rows)
@@ -75,25 +87,23 @@ def loop_subdivision(
         vals.append(w_end)
     smooth_half = ~crease[inv]
     rows.append(n + inv[smooth_half])
-    cols.append(opp[smooth_half])
+    cols.append(f[:, [2, 0, 1]].reshape(-1)[smooth_half])  # the vertex opposite each half-edge
     vals.append(np.full(smooth_half.sum(), 0.125))
+    return rows, cols, vals
 
-    # Even (old) vertices.
+
+def _even_weights(n: int, edges: np.ndarray, crease: np.ndarray) -> tuple[list, list, list]:
+    """Rows, columns and weights of the moved old vertices: Loop's beta rule (smooth, and a
+    dart on one crease), the curve rule on two creases, fixed on more (corners)."""
     ea, eb = edges[:, 0], edges[:, 1]
     valence = np.bincount(np.concatenate([ea, eb]), minlength=n)
     n_crease = np.bincount(np.concatenate([ea[crease], eb[crease]]), minlength=n)
     cosv = np.cos(2 * np.pi / np.maximum(valence, 1))
     beta = np.where(valence > 0, (0.625 - (0.375 + 0.25 * cosv) ** 2) / np.maximum(valence, 1), 0.0)
-    smooth_v = n_crease == 0
+    smooth_v = (n_crease == 0) | (n_crease == 1)
     crease_v = n_crease == 2
-    fixed_v = ~(smooth_v | crease_v)
-    # A vertex on one crease edge (a dart) uses the smooth rule.
-    smooth_v |= n_crease == 1
-    fixed_v &= n_crease != 1
     self_w = np.where(smooth_v, 1 - valence * beta, np.where(crease_v, 0.75, 1.0))
-    rows.append(np.arange(n))
-    cols.append(np.arange(n))
-    vals.append(self_w)
+    rows, cols, vals = [np.arange(n)], [np.arange(n)], [self_w]
     for p, q in ((ea, eb), (eb, ea)):
         use_s = smooth_v[p]
         rows.append(p[use_s])
@@ -103,28 +113,13 @@ def loop_subdivision(
         rows.append(p[use_c])
         cols.append(q[use_c])
         vals.append(np.full(use_c.sum(), 0.125))
+    return rows, cols, vals
 
-    mat = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n + n_e, n),
-    )
+
+def _fine_faces(f: np.ndarray, n: int, inv: np.ndarray) -> np.ndarray:
+    """(4F, 3) fine triangles: three corners and the middle of each coarse face."""
     mid = (n + inv).reshape(-1, 3)  # edge vertex of (v0v1), (v1v2), (v2v0)
     v0, v1, v2 = f[:, 0], f[:, 1], f[:, 2]
     m01, m12, m20 = mid[:, 0], mid[:, 1], mid[:, 2]
-    fine = np.concatenate(
-        [
-            np.stack([v0, m01, m20], 1),
-            np.stack([v1, m12, m01], 1),
-            np.stack([v2, m20, m12], 1),
-            np.stack([m01, m12, m20], 1),
-        ]
-    )
-    return Subdivision(matrix=mat, faces=fine, edges=edges, creases=crease)
-
-
-def fine_crease_edges(sub: Subdivision, n_coarse: int) -> np.ndarray:
-    """(2C, 2) fine edges lying on the coarse creases (to mark them again at the next level)."""
-    idx = np.nonzero(sub.creases)[0]
-    mids = n_coarse + idx
-    e = sub.edges[idx]
-    return np.concatenate([np.stack([e[:, 0], mids], 1), np.stack([mids, e[:, 1]], 1)])
+    return np.concatenate([np.stack([v0, m01, m20], 1), np.stack([v1, m12, m01], 1),
+                           np.stack([v2, m20, m12], 1), np.stack([m01, m12, m20], 1)])

@@ -8,9 +8,16 @@
 Heavy libraries (torch, mediapipe, OpenCV) are imported when first used.
 """
 
-from pain3d.infer.detect import FLAGS, DetectConfig, Face, FaceDetector
-from pain3d.infer.pipeline import VideoPrediction, predict_folder, predict_video, run_predict
-from pain3d.infer.predictor import PredictConfig, Prediction, Predictor
+from pain3d.face.tracker import Face
+from pain3d.infer.detect import FLAGS, DetectConfig, FaceDetector
+from pain3d.infer.pipeline import predict_folder, run_predict
+from pain3d.infer.predictor import (
+    PredictConfig,
+    Prediction,
+    Predictor,
+    VideoPrediction,
+    predict_video,
+)
 from pain3d.infer.reference import choose_reference_frames, expression_energy
 
 __all__ = [

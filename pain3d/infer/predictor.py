@@ -7,6 +7,12 @@ checkpoint's own mean/std -> model with cached reference tokens.
 The neutral reference is encoded once (``model.encode_reference``) and cached by the bytes of
 its aligned crops, so a folder of images sharing one reference, or a long video, pays the
 reference encoder once.
+
+Video (:func:`predict_video`): pass 1 analyses the opening ``reference_seconds`` (extended
+until a face is found) and, unless a reference is given, picks the reference frames by the
+label-free rule of :mod:`pain3d.infer.reference`; pass 2 streams the whole video in batches
+with the cached reference tokens (frames of pass 1 are not analysed twice). Memory stays
+bounded by the opening window and one batch.
 """
 
 from __future__ import annotations
@@ -16,12 +22,18 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pain3d.face.tracker import Face
 from pain3d.facs import AU_NAMES, N_AUS
-from pain3d.infer.detect import BLOCKING_FLAGS, DetectConfig, Face, FaceDetector
+from pain3d.infer.detect import BLOCKING_FLAGS, DetectConfig, FaceDetector
+from pain3d.infer.reference import choose_reference_frames
+from pain3d.infer.video import FRAME_COLUMNS, VideoInfo, iter_video_frames, video_info
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -293,10 +305,9 @@ class Predictor:
             preds[i] = _prediction(aligned[i], raw, j)
         return preds
 
-    def predict_video(self, path: str | Path, reference: Any = None, progress: bool = False):
-        """Per-frame estimates for a video; see :func:`pain3d.infer.pipeline.predict_video`."""
-        from pain3d.infer.pipeline import predict_video
-
+    def predict_video(self, path: str | Path, reference: Any = None,
+                      progress: bool = False) -> VideoPrediction:
+        """Per-frame estimates for a video; see :func:`predict_video`."""
         return predict_video(self, path, reference=reference, progress=progress)
 
     def _tokens(self, reference: Any) -> Any:
@@ -341,3 +352,130 @@ def _expand_reference(ref: Any, batch: int) -> Any:
     if ref is None:
         return None
     raise TypeError(f"cannot broadcast reference tokens of type {type(ref).__name__}")
+
+
+@dataclass
+class VideoPrediction:
+    """Per-frame estimates of a video.
+
+    Attributes:
+        frames: one row per analysed frame, columns ``FRAME_COLUMNS`` (empty prediction
+            cells and a flag where no face was analysed).
+        info: fps, size and frame count of the video.
+        reference_frames: frame indices used as the neutral reference (empty when an
+            explicit reference was given or no face was found).
+        reference_energy: expression energy of those frames (the rule's score).
+        seconds: wall time of the analysis.
+    """
+
+    frames: pd.DataFrame
+    info: VideoInfo
+    reference_frames: list[int] = field(default_factory=list)
+    reference_energy: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def fps_processed(self) -> float:
+        return len(self.frames) / self.seconds if self.seconds > 0 else float("nan")
+
+
+def predict_video(predictor: Predictor, path: str | Path, reference: Any = None,
+                  progress: bool = False) -> VideoPrediction:
+    """Per-frame pain estimates of a video (see the module docstring for the passes).
+
+    Args:
+        predictor: a loaded predictor.
+        path: MP4/AVI/MOV file.
+        reference: neutral image(s) or tokens; None selects reference frames from the video.
+        progress: log progress every ~10 % of the frames.
+    """
+    import time
+
+    import pandas as pd
+
+    info = video_info(path)
+    t0 = time.perf_counter()
+    predictor.detector.reset_track()
+    if reference is None and predictor.uses_reference:
+        opening = _opening_window(predictor, path, info)
+        tokens, ref_frames, ref_energy = _reference_from_opening(predictor, opening, path)
+    else:
+        opening, tokens, ref_frames, ref_energy = {}, predictor._tokens(reference), [], []
+    rows = _stream(predictor, path, info, opening, tokens, ref_frames, progress)
+    frames = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+    return VideoPrediction(frames, info, ref_frames, ref_energy, time.perf_counter() - t0)
+
+
+def _track(predictor: Predictor) -> bool:
+    return predictor.cfg.detect.select == "track"
+
+
+def _opening_window(predictor: Predictor, path: str | Path,
+                    info: VideoInfo) -> dict[int, tuple[float, AlignedFace]]:
+    """Pass 1: frame index -> (time, aligned face) over the opening window, kept in memory.
+    A window without any face is extended until ``n_references`` faces are found."""
+    cfg = predictor.cfg
+    opening: dict[int, tuple[float, AlignedFace]] = {}
+    n_faces = 0
+    for i, t, rgb in iter_video_frames(path, cfg.frame_step, cfg.max_frames, info.fps):
+        if t > cfg.reference_seconds and n_faces >= 1 and (
+                n_faces >= cfg.n_references or opening[max(opening)][0] <= cfg.reference_seconds):
+            break
+        a = predictor.align(rgb, track=_track(predictor))
+        opening[i] = (t, a)
+        n_faces += a.crop is not None
+    return opening
+
+
+def _reference_from_opening(predictor: Predictor, opening: dict[int, tuple[float, AlignedFace]],
+                            path: str | Path) -> tuple[Any, list[int], list[float]]:
+    """Reference tokens, frames and their expression energy chosen by the label-free rule."""
+    keys = sorted(opening)
+    lms = [opening[k][1].face.landmarks if opening[k][1].crop is not None else None
+           for k in keys]
+    idx, energy = choose_reference_frames([opening[k][0] for k in keys], lms,
+                                          [opening[k][1].flags for k in keys],
+                                          predictor.cfg.n_references,
+                                          predictor.cfg.reference_seconds)
+    ref_frames = [keys[j] for j in idx]
+    ref_energy = [float(e) for e in energy]
+    if not ref_frames:
+        log.warning("no face found in %s: every row is empty and flagged", path)
+        return None, ref_frames, ref_energy
+    log.info("reference frames %s (expression energy %s)", ref_frames,
+             ", ".join(f"{e:.3f}" for e in ref_energy))
+    return predictor.encode_crops([opening[k][1].crop for k in ref_frames]), ref_frames, ref_energy
+
+
+def _stream(predictor: Predictor, path: str | Path, info: VideoInfo,
+            opening: dict[int, tuple[float, AlignedFace]], tokens: Any, ref_frames: list[int],
+            progress: bool) -> list[dict[str, Any]]:
+    """Pass 2: one row per analysed frame, the model called once per batch."""
+    cfg = predictor.cfg
+    rows: list[dict[str, Any]] = []
+    pending: list[tuple[int, float, AlignedFace]] = []
+    last_log = 0
+    for i, t, rgb in iter_video_frames(path, cfg.frame_step, cfg.max_frames, info.fps):
+        a = opening[i][1] if i in opening else predictor.align(rgb, track=_track(predictor))
+        pending.append((i, t, a))
+        if len(pending) >= cfg.batch_size:
+            rows += _batch_rows(predictor, pending, tokens, ref_frames)
+            pending = []
+        if progress and info.frames and (i - last_log) >= max(info.frames // 10, 1):
+            last_log = i
+            log.info("frame %d / %d", i, info.frames)
+    return rows + _batch_rows(predictor, pending, tokens, ref_frames)
+
+
+def _batch_rows(predictor: Predictor, pending: list[tuple[int, float, AlignedFace]],
+                tokens: Any, ref_frames: list[int]) -> list[dict[str, Any]]:
+    """CSV rows of a batch of frames; the model sees only the frames it can analyse."""
+    ok = [j for j, (_, _, a) in enumerate(pending)
+          if a.crop is not None and not (BLOCKING_FLAGS & set(a.flags))
+          and (tokens is not None or not predictor.uses_reference)]
+    raw = predictor.predict_crops([pending[j][2].crop for j in ok], tokens) if ok else None
+    where = {j: n for n, j in enumerate(ok)}
+    return [{"frame": i, "time_s": t,
+             **_prediction(a, raw if j in where else None, where.get(j, 0)).as_row(),
+             "is_reference": i in ref_frames}
+            for j, (i, t, a) in enumerate(pending)]

@@ -29,21 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-# mediapipe face-mesh indices.
-STABLE_POINTS = (133, 362, 168, 6, 197, 195, 234, 454, 10, 151, 9)
-EXPRESSIVE_POINTS = (
-    # brows (AU4)
-    70, 63, 105, 66, 107, 46, 53, 52, 65, 55, 300, 293, 334, 296, 336, 276, 283, 282, 295, 285,
-    # eyelids (AU6, AU7, AU43)
-    33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246,
-    263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466,
-    # nose wings (AU9)
-    48, 278, 115, 344, 49, 279, 129, 358,
-    # upper lip and mouth corners (AU10)
-    0, 37, 267, 39, 269, 40, 270, 13, 82, 312, 61, 291,
-    # cheeks (AU6)
-    50, 280, 101, 330, 205, 425,
-)
+from pain3d.face.landmarks import EXPRESSIVE_POINTS, STABLE_POINTS
 
 
 def _similarity_to(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:

@@ -67,7 +67,7 @@ def video_info(path: str | Path) -> VideoInfo:
         cap.release()
 
 
-def iter_frames(path: str | Path, step: int = 1, max_frames: int = 0,
+def iter_video_frames(path: str | Path, step: int = 1, max_frames: int = 0,
                 fps: float | None = None) -> Iterator[tuple[int, float, np.ndarray]]:
     """Yield (frame index, time in s, (H, W, 3) uint8 RGB) for every ``step``-th frame.
 

@@ -1,7 +1,9 @@
 """Quality checks of the renders: does a standard face-landmark detector find the face?
 
-MediaPipe face mesh (static-image mode, one face) is run on composited renders; a dataset is
-usable when it finds a face in at least 95% of images for every view and demographic group.
+MediaPipe's face mesh (static-image mode, one face, 468 points:
+:meth:`pain3d.face.tracker.FaceTracker.frame_landmarks`) is run on composited renders; a
+dataset is usable when it finds a face in at least 95% of images for every view and
+demographic group.
 """
 
 from __future__ import annotations
@@ -22,26 +24,7 @@ PAIN_LEVELS: dict[str, tuple[float, ...]] = {
 """AU vectors ([AU4, AU6, AU7, AU9, AU10, AU43], FACS 0..5) checked by default."""
 
 
-class FaceDetector:
-    """MediaPipe face mesh in static-image mode (imported lazily)."""
-
-    def __init__(self, min_confidence: float = 0.5) -> None:
-        import mediapipe as mp
-
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=1, refine_landmarks=False,
-            min_detection_confidence=min_confidence)
-
-    def __call__(self, rgb: np.ndarray) -> bool:
-        """True when a face mesh is found in a (H, W, 3) uint8 RGB image."""
-        res = self._mesh.process(np.ascontiguousarray(rgb))
-        return bool(res.multi_face_landmarks)
-
-    def close(self) -> None:
-        self._mesh.close()
-
-
-def render_samples(n_identities: int, seed: int = 0, size: int = 256,
+def quality_renders(n_identities: int, seed: int = 0, size: int = 256,
                    levels: dict[str, tuple[float, ...]] | None = None
                    ) -> Iterator[tuple[dict, np.ndarray]]:
     """Composited renders of the default views for ``n_identities`` identities.
@@ -77,15 +60,12 @@ def render_samples(n_identities: int, seed: int = 0, size: int = 256,
 
 
 def detection_records(samples: Iterable[tuple[dict, np.ndarray]]) -> list[dict]:
-    """Run the detector over (record, image) pairs; returns records with ``detected``."""
-    det = FaceDetector()
-    out = []
-    try:
-        for rec, img in samples:
-            out.append({**rec, "detected": det(img)})
-    finally:
-        det.close()
-    return out
+    """Run the face mesh over (record, image) pairs; returns records with ``detected``."""
+    from pain3d.face.tracker import FaceTracker
+
+    with FaceTracker(min_confidence=0.5, refine=False) as tracker:
+        return [{**rec, "detected": tracker.frame_landmarks(img) is not None}
+                for rec, img in samples]
 
 
 def detection_rates(records: list[dict], by: tuple[str, ...] = ("view", "sex", "age_band",

@@ -1,9 +1,9 @@
 """The default sample renderer: pain3d's face geometry, appearance and moderngl renderer.
 
-Per identity (``prepare``): the identity's shape from :mod:`pain3d.face`, its neutral mesh
-and painted appearance. Per image: the AU rig deforms the neutral mesh (cached per
-expression), the camera of the spec's view, a light rig and background seeded by the view,
-camera effects seeded by the sample. The heatmap comes out of the same draw as the view-0
+Per identity (``prepare``): the person built from its spec alone (:func:`build_identity`),
+its neutral mesh and painted appearance. Per image: the AU rig deforms the neutral mesh
+(cached per expression), the camera of the spec's view, a light rig and background seeded by
+the view, camera effects seeded by the sample. The heatmap comes out of the same draw as the view-0
 image of each pain configuration. Every random draw is seeded from the spec alone.
 With ``appearance: diffusion`` the identity's texture and (optionally) the backgrounds come
 from :mod:`pain3d.synth.diffusion`.
@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from pain3d.demographics import Demographics
 from pain3d.synth import layout
+from pain3d.synth.config import GenerateConfig
 from pain3d.synth.renderer import RenderedImage
-from pain3d.synth.spec import GenerateConfig, IdentitySpec, SampleSpec
+from pain3d.synth.spec import IdentitySpec, SampleSpec
 
 _TEXTURE_SIZE = 512
 
@@ -33,13 +33,19 @@ def _flame(flame_dir: str):
     return load_flame(flame_dir)
 
 
-@lru_cache(maxsize=2)
-def _identities(n: int, seed: int, face_model: str, flame_dir: str | None) -> tuple:
-    from pain3d import face
+def build_identity(spec: IdentitySpec, flame=None):
+    """The :class:`pain3d.face.Identity` an identity spec describes, from the spec alone.
 
-    if face_model == "flame":
-        return tuple(face.sample_identities(n, seed, face_model="flame", flame=_flame(flame_dir)))
-    return tuple(face.sample_identities(n, seed))
+    Args:
+        spec: the identity's spec (its ``source`` says how the face is made).
+        flame: the loaded FLAME model for ``face_model == "flame"``.
+    """
+    from pain3d.face import make_identity
+
+    if spec.source == "sampled":
+        return make_identity(spec.index, spec.shape_seed, spec.demographics, spec.face_model,
+                             flame)
+    raise ValueError(f"identity {spec.name}: no builder for source {spec.source!r}")
 
 
 class BuiltinRenderer:
@@ -60,25 +66,18 @@ class BuiltinRenderer:
         """Free the OpenGL context."""
         self.renderer.release()
 
-    @staticmethod
-    def identity_demographics(cfg: GenerateConfig) -> list[Demographics]:
-        """Demographics of the face model's identities, so the plan matches the renders."""
-        return [i.demographics for i in
-                _identities(cfg.identities, cfg.seed, cfg.face_model, cfg.flame_dir)]
-
     # ------------------------------------------------------------------ per identity
     def prepare(self, identity: IdentitySpec) -> dict[str, Any]:
         from pain3d.appearance import sample_appearance
         from pain3d.face import identity_mesh
 
-        ident = _identities(self.cfg.identities, self.cfg.seed, self.cfg.face_model,
-                            self.cfg.flame_dir)[identity.index]
-        flame = _flame(self.cfg.flame_dir) if self.cfg.face_model == "flame" else None
+        flame = _flame(self.cfg.flame_dir) if identity.face_model == "flame" else None
+        ident = build_identity(identity, flame)
         mesh = identity_mesh(ident, flame=flame)
-        app = sample_appearance(ident, identity.seed, mesh=mesh, texture_size=_TEXTURE_SIZE)
+        app = sample_appearance(ident, identity.appearance_seed, mesh=mesh,
+                                texture_size=_TEXTURE_SIZE)
         if self.diffusion is not None:
-            app = self.diffusion.appearance(self.renderer, mesh, app, ident.demographics,
-                                            identity.seed)
+            app = self.diffusion.appearance(self.renderer, mesh, app, identity)
         return {"spec": identity, "identity": ident, "neutral": mesh, "appearance": app,
                 "expressed": (None, None), "heat": (None, None)}
 
@@ -143,9 +142,9 @@ class BuiltinRenderer:
 
     def _landmarks(self, state: dict, mesh, camera, size: int) -> np.ndarray | None:
         """Eye and mouth centres of the rendered mesh, projected by the render's camera."""
-        from pain3d.synth.landmarks import flame_keypoints_3d, keypoints_3d, project_keypoints
+        from pain3d.synth.keypoints import flame_keypoints_3d, keypoints_3d, project_keypoints
 
-        if self.cfg.face_model == "flame":
+        if state["spec"].face_model == "flame":
             pts = flame_keypoints_3d(state["neutral"], mesh, _flame(self.cfg.flame_dir))
         else:
             pts = keypoints_3d(mesh)

@@ -14,7 +14,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from multiprocessing import get_context
 from typing import Literal
 
-from pain3d.synth.spec import GenerateConfig, UnitSpec
+from pain3d.synth.config import GenerateConfig
+from pain3d.synth.spec import UnitSpec
 from pain3d.synth.worker import UnitResult, render_unit
 
 log = logging.getLogger(__name__)

@@ -23,10 +23,12 @@ from pain3d.config import dump_config
 from pain3d.io import atomic_write_bytes, atomic_write_text
 from pain3d.synth import layout, state
 from pain3d.synth.card import dataset_card
+from pain3d.synth.config import GenerateConfig
 from pain3d.synth.diffusion import check_diffusion
 from pain3d.synth.engine import Engine, default_workers, run_units
 from pain3d.synth.manifest import manifest_rows, splits_csv, write_manifest
-from pain3d.synth.spec import DatasetPlan, GenerateConfig, UnitSpec, build_plan, select
+from pain3d.synth.plan import build_plan, select
+from pain3d.synth.spec import DatasetPlan, UnitSpec
 from pain3d.synth.worker import render_samples
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import numpy as np
 from pain3d.facs import PSPI_MAX
 from pain3d.io import atomic_path
 from pain3d.synth.card import label_tables
-from pain3d.synth.landmarks import keypoints_from_row
+from pain3d.synth.keypoints import keypoints_from_row
 from pain3d.synth.manifest import read_manifest
 
 log = logging.getLogger(__name__)

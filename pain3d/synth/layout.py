@@ -26,7 +26,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pain3d.io import atomic_path
-from pain3d.synth.spec import GenerateConfig, SampleSpec, UnitSpec, identity_name
+from pain3d.synth.config import GenerateConfig
+from pain3d.synth.spec import SampleSpec, UnitSpec, identity_name
 
 IMAGES_DIR = "meshes_inpainted"
 HUB_FOLDERS: tuple[str, ...] = ("images", "annotations", "heatmaps", "textured_meshes")

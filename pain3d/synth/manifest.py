@@ -3,7 +3,7 @@
 Columns: the shared contract (``path`` ... ``mesh_path``) followed by pain3d extras
 (``config``, ``depth_path``, ``shard``, ``identity_seed``, ``light_seed``,
 ``background_seed``, ``appearance`` (``procedural`` or ``diffusion``), and the face keypoints
-``lm_reye_x`` ... ``lm_mouth_y`` in pixels of the image, see :mod:`pain3d.synth.landmarks`;
+``lm_reye_x`` ... ``lm_mouth_y`` in pixels of the image, see :mod:`pain3d.synth.keypoints`;
 NaN when the renderer gave none). Paths are
 relative to the dataset root and name the loose file; in the hub layout they are the paths
 after extracting the shards in place, and ``shard`` names the tar.gz holding the image.
@@ -16,11 +16,11 @@ import io
 from pathlib import Path
 from typing import Any
 
+from pain3d.face.landmarks import KEYPOINT_COLUMNS
 from pain3d.facs import AU_NAMES
 from pain3d.io import atomic_path, atomic_write_text
 from pain3d.synth import layout
-from pain3d.synth.landmarks import COLUMNS as LANDMARK_COLUMNS
-from pain3d.synth.landmarks import keypoint_columns
+from pain3d.synth.keypoints import keypoint_columns
 from pain3d.synth.spec import SPLIT_NAMES, DatasetPlan
 
 COLUMNS: tuple[str, ...] = (
@@ -29,11 +29,11 @@ COLUMNS: tuple[str, ...] = (
     "heatmap_path", "mask_path", "mesh_path",
     # pain3d extras
     "config", "depth_path", "shard", "identity_seed", "light_seed", "background_seed",
-    "appearance", *LANDMARK_COLUMNS,
+    "appearance", *KEYPOINT_COLUMNS,
 )
 _INT_COLUMNS = {"identity", "view", "seed", "config", "identity_seed", "light_seed",
                 "background_seed"}
-_FLOAT_COLUMNS = {"yaw", "pitch", "roll", "distance", *AU_NAMES, "PSPI", *LANDMARK_COLUMNS}
+_FLOAT_COLUMNS = {"yaw", "pitch", "roll", "distance", *AU_NAMES, "PSPI", *KEYPOINT_COLUMNS}
 
 
 def manifest_rows(plan: DatasetPlan,
@@ -43,7 +43,7 @@ def manifest_rows(plan: DatasetPlan,
     Args:
         plan: the dataset plan.
         landmarks: image path -> face keypoints recorded by the workers
-            (:func:`pain3d.synth.landmarks.keypoint_values`); images without are NaN.
+            (:func:`pain3d.synth.keypoints.keypoint_values`); images without are NaN.
     """
     landmarks = landmarks or {}
     cfg = plan.config
@@ -80,7 +80,7 @@ def manifest_rows(plan: DatasetPlan,
                 config=s.config,
                 depth_path=layout.depth_path(s) if "depth" in cfg.extras else "",
                 shard=shard if hub else "",
-                identity_seed=s.identity.seed,
+                identity_seed=s.identity.appearance_seed,
                 light_seed=s.view.light_seed,
                 background_seed=s.view.background_seed,
                 appearance=cfg.appearance,

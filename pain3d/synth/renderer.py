@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pain3d.synth.spec import GenerateConfig, IdentitySpec, SampleSpec
+from pain3d.synth.config import GenerateConfig
+from pain3d.synth.spec import IdentitySpec, SampleSpec
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class RenderedImage:
         mask: (H, W) uint8 head mask (255 = head), or None when not asked for.
         depth: (H, W) float32 camera distance in metres (0 = background), or None.
         landmarks: (3, 2) float64 image pixels of the subject's right eye centre, left eye
-            centre and mouth centre (:mod:`pain3d.synth.landmarks`), or None when the renderer
+            centre and mouth centre (:mod:`pain3d.synth.keypoints`), or None when the renderer
             does not know them (the dataset then has no face-crop keypoints).
     """
 
@@ -59,17 +60,17 @@ class SampleRenderer(Protocol):
         """
 
 
+BUILTIN = "pain3d.synth.builtin:BuiltinRenderer"
+"""What ``renderer: builtin`` names: the built-in renderer is loaded like any other."""
+
+
 def renderer_class(name: str) -> type:
-    """The class named by ``GenerateConfig.renderer``.
+    """The class named by ``GenerateConfig.renderer`` (``builtin`` or ``module:Class``).
 
     Raises:
         ValueError: if ``module:Class`` cannot be imported, naming what was tried.
     """
-    if name == "builtin":
-        from pain3d.synth.builtin import BuiltinRenderer
-
-        return BuiltinRenderer
-    module, sep, cls = name.partition(":")
+    module, sep, cls = (BUILTIN if name == "builtin" else name).partition(":")
     if not sep or not module or not cls:
         raise ValueError(f"renderer {name!r}: use 'builtin' or 'package.module:ClassName'")
     try:

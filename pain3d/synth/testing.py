@@ -13,8 +13,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pain3d.synth.config import GenerateConfig
 from pain3d.synth.renderer import RenderedImage
-from pain3d.synth.spec import GenerateConfig, IdentitySpec, SampleSpec
+from pain3d.synth.spec import IdentitySpec, SampleSpec
 
 
 class PlainRenderer:
@@ -24,7 +25,7 @@ class PlainRenderer:
         self.cfg = cfg
 
     def prepare(self, identity: IdentitySpec) -> dict[str, Any]:
-        rng = np.random.default_rng(identity.seed)
+        rng = np.random.default_rng(identity.appearance_seed)
         return {"identity": identity, "colour": rng.integers(60, 200, size=3)}
 
     def _ellipse(self, sample: SampleSpec) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:

@@ -179,18 +179,18 @@ def _check_labels(rows: list[dict], problem: Callable[[str], None]) -> None:
 def _check_keypoints(rows: list[dict], size: int | None,
                      problem: Callable[[str], None]) -> None:
     """Each row has all six ``lm_*`` values or none (NaN), and they lie inside the image."""
-    from pain3d.synth.landmarks import COLUMNS
+    from pain3d.face.landmarks import KEYPOINT_COLUMNS
 
-    if not rows or not all(c in rows[0] for c in COLUMNS):
+    if not rows or not all(c in rows[0] for c in KEYPOINT_COLUMNS):
         return  # a dataset written before keypoints were recorded
     n_known = 0
     for r in rows:
-        vals = np.array([float(r[c]) if r[c] != "" else np.nan for c in COLUMNS])
+        vals = np.array([float(r[c]) if r[c] != "" else np.nan for c in KEYPOINT_COLUMNS])
         known = np.isfinite(vals)
         n_known += bool(known.all())
         if known.any() and not known.all():
             problem(f"manifest row {r['path']}: face keypoints are partly missing "
-                    f"({dict(zip(COLUMNS, vals.tolist(), strict=True))})")
+                    f"({dict(zip(KEYPOINT_COLUMNS, vals.tolist(), strict=True))})")
         elif known.all() and size and ((vals < 0) | (vals > size)).any():
             problem(f"manifest row {r['path']}: face keypoints {vals.tolist()} lie outside "
                     f"the {size} px image")

@@ -18,9 +18,10 @@ import numpy as np
 
 from pain3d.facs import AU_NAMES, pspi
 from pain3d.synth import layout
-from pain3d.synth.landmarks import keypoint_values
+from pain3d.synth.config import GenerateConfig
+from pain3d.synth.keypoints import keypoint_values
 from pain3d.synth.renderer import get_renderer
-from pain3d.synth.spec import GenerateConfig, SampleSpec, UnitSpec
+from pain3d.synth.spec import SampleSpec, UnitSpec
 
 
 @dataclass
@@ -34,7 +35,7 @@ class UnitResult:
     cpu_seconds: float
     peak_rss_mb: float
     landmarks: dict[str, list[float] | None] = field(default_factory=dict, repr=False)
-    """Image path -> its face keypoints as :data:`pain3d.synth.landmarks.COLUMNS` values."""
+    """Image path -> its face keypoints as :data:`pain3d.face.landmarks.KEYPOINT_COLUMNS` values."""
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
@@ -88,7 +89,7 @@ def render_samples(cfg: GenerateConfig, samples: Iterable[SampleSpec], *,
         heatmaps: also write the heatmap and annotation of each pain sample seen at view 0.
         mesh: also write the identity's textured mesh.
         landmarks: if given, filled with image path -> the image's face keypoints
-            (:func:`pain3d.synth.landmarks.keypoint_values`; NaN when the renderer has none).
+            (:func:`pain3d.synth.keypoints.keypoint_values`; NaN when the renderer has none).
 
     Returns:
         ``{loose relative path: bytes}``.

@@ -41,7 +41,7 @@ def tiny_cfg(tiny_sd):
     from pain3d.appearance.diffusion import DiffusionConfig
 
     return DiffusionConfig(**{k: str(v) for k, v in tiny_sd.items()}, device="cpu",
-                           dtype="float32", steps=2, local_files_only=True)
+                           dtype="float32", steps=2)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ the ``tiny_sd`` fixture and loaded through the real loading code (CPU, float32, 
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
@@ -15,7 +14,6 @@ from pain3d.appearance.diffusion import (  # noqa: E402
     DiffusionUnavailable,
     check_available,
     depth_to_control,
-    keep_margin,
     with_albedo,
 )
 
@@ -59,26 +57,22 @@ def test_the_depth_control_image_reaches_the_controlnet(tiny_portrait):
     assert cond[:, :, :, : W // 2].max() == 0 and cond[1, 0][mask > 0].min() > 0.15
 
 
-@pytest.mark.parametrize("feather", [0.0, 1.0])
-def test_inpainting_keeps_the_head_pixels_and_repaints_the_background(tiny_inpainter, feather):
+def test_inpainting_repaints_the_background_as_a_function_of_the_seed(tiny_inpainter):
     depth, mask = _head_depth()
     image = np.random.default_rng(1).integers(0, 256, (H, W, 3), dtype=np.uint8)
-    out = tiny_inpainter.inpaint(image, mask, "a hospital room", seed=2, feather=feather)
-    m = keep_margin(feather)
-    inner = cv2.erode(mask, np.ones((2 * m + 1, 2 * m + 1), np.uint8)) if m else mask
+    out = tiny_inpainter.inpaint(image, mask, "a hospital room", seed=2)
     assert out.shape == image.shape and out.dtype == np.uint8
-    assert inner.sum() > 0 and np.array_equal(out[inner > 0], image[inner > 0])
     assert np.abs(out.astype(int) - image)[mask == 0].mean() > 20
-    again = tiny_inpainter.inpaint(image, mask, "a hospital room", seed=2, feather=feather)
-    assert np.array_equal(out, again)
+    assert np.array_equal(out, tiny_inpainter.inpaint(image, mask, "a hospital room", seed=2))
+    other = tiny_inpainter.inpaint(image, mask, "a hospital room", seed=3)
+    assert np.abs(other.astype(int) - out).mean() > 1
 
 
 def test_inpainting_at_another_work_size_returns_the_image_size(tiny_inpainter):
     depth, mask = _head_depth()
     image = np.full((H, W, 3), 90, np.uint8)
-    out = tiny_inpainter.inpaint(image, mask, "a park", seed=0, feather=0, work_size=(64, 48))
+    out = tiny_inpainter.inpaint(image, mask, "a park", seed=0, work_size=(64, 48))
     assert out.shape == (H, W, 3)
-    assert np.array_equal(out[mask > 0], image[mask > 0])
     with pytest.raises(ValueError, match="multiples of 8"):
         tiny_inpainter.inpaint(image[:, :50], mask[:, :50], "a park")
 

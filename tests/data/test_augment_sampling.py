@@ -117,13 +117,13 @@ def test_face_keypoints_are_mapped_to_the_canonical_geometry_for_every_scheme():
 
 
 def _subsets(n):
-    from pain3d.data import align as A
+    from pain3d.face import landmarks as L
 
     if n in (66, 68):
-        return [list(A._IBUG_RIGHT_EYE), list(A._IBUG_LEFT_EYE), list(range(48, n))]
+        return [list(L.IBUG_EYE_R), list(L.IBUG_EYE_L), list(range(48, n))]
     if n == 478:
-        return [[A._MP_RIGHT_IRIS], [A._MP_LEFT_IRIS], list(A._MP_MOUTH)]
-    return [list(A._MP_RIGHT_EYE), list(A._MP_LEFT_EYE), list(A._MP_MOUTH)]
+        return [[L.IRIS_R], [L.IRIS_L], list(L.MOUTH_KEYPOINT)]
+    return [list(L.EYE_KEYPOINT_R), list(L.EYE_KEYPOINT_L), list(L.MOUTH_KEYPOINT)]
 
 
 def test_crop_keeps_dtype_and_size():

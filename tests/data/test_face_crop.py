@@ -107,7 +107,7 @@ def test_data_config_switch_and_rows_without_keypoints_keep_whole_images(tmp_pat
 
 
 def test_keypoint_columns_match_what_the_generator_writes():
-    pytest.importorskip("pain3d.synth.landmarks")
-    from pain3d.synth.landmarks import COLUMNS
+    pytest.importorskip("pain3d.synth.keypoints")
+    from pain3d.face.landmarks import KEYPOINT_COLUMNS as COLUMNS
 
     assert tuple(COLUMNS) == KEYPOINT_COLUMNS

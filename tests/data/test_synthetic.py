@@ -182,8 +182,8 @@ def test_split_csv_conflict_is_rejected(folder_ds):
 
 def test_generated_dataset_round_trips_in_both_layouts(tmp_path):
     pytest.importorskip("pain3d.synth.generate")
+    from pain3d.synth.config import GenerateConfig
     from pain3d.synth.generate import RunOptions, generate
-    from pain3d.synth.spec import GenerateConfig
 
     cfg = GenerateConfig(identities=3, per_identity=2, views=2, size=32, seed=3,
                          renderer="pain3d.synth.testing:PlainRenderer", shard_identities=2,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pain3d.face import canonical as cf
+from pain3d.face import landmarks as lm
 from pain3d.face.head import head_template
 from pain3d.facs import AU_NAMES
 
@@ -30,14 +30,14 @@ def eye_aperture(mesh) -> float:
 def brow_eye_distance(mesh) -> float:
     """Height of the brows above the upper lid margins (m)."""
     tpl = head_template()
-    brow = mesh.vertices[list(cf.BROW_R + cf.BROW_L), 1].mean()
+    brow = mesh.vertices[list(lm.BROW_R + lm.BROW_L), 1].mean()
     lids = np.concatenate([tpl.fine_eye_loops[k][0] for k in ("r", "l")])
     return float(brow - mesh.vertices[lids, 1].mean())
 
 
 def nose_lip_distance(mesh) -> float:
     """Height of the nose tip above the upper lip's midpoint (m)."""
-    return float(mesh.vertices[cf.NOSE_TIP, 1] - mesh.vertices[0, 1])
+    return float(mesh.vertices[lm.PRONASALE, 1] - mesh.vertices[0, 1])
 
 
 CHEEK_VERTICES = [50, 280, 101, 330, 205, 425, 118, 347]

@@ -60,10 +60,8 @@ def test_demographics_shift_the_mean_shape():
     assert demographic_mean(ids[0].demographics).shape == (len(SHAPE_PARAMS),)
 
 
-def test_identity_round_trips_through_a_dict():
-    ident = sample_identities(3, seed=9)[2]
-    assert Identity.from_dict(ident.to_dict()) == ident
-    assert ident.name == "flame_sample_0002"
+def test_identity_is_named_like_the_published_samples():
+    assert sample_identities(3, seed=9)[2].name == "flame_sample_0002"
 
 
 def test_identities_give_different_meshes():

@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 from infer_frames import blank, two_faces
 
+from pain3d.face.tracker import Face, FaceTracker, head_pose
 from pain3d.infer.detect import (
     FLAG_BLURRY,
     FLAG_EXTREME_POSE,
     FLAG_MULTIPLE_FACES,
     FLAG_NO_FACE,
     DetectConfig,
-    Face,
     FaceDetector,
-    head_pose,
     select_face,
 )
 
@@ -45,13 +44,32 @@ def test_frame_without_face_is_flagged_not_an_error(detector):
 @pytest.mark.parametrize("big_left", [True, False])
 def test_largest_of_two_faces_is_selected(detector, big_left):
     frame = two_faces(big_left=big_left)
-    faces = detector.detect_all(frame)
+    faces = detector.detect(frame)
     assert len(faces) == 2
     face, flags = detector(frame, track=False)
     assert FLAG_MULTIPLE_FACES in flags
     centre_x = (face.box[0] + face.box[2]) / 2
     assert (centre_x < frame.shape[1] / 2) == big_left
     assert face.area == max(f.area for f in faces)
+
+
+def test_the_tracker_gives_every_face_of_a_photo_with_its_own_landmarks(photo):
+    with FaceTracker() as tracker:
+        faces = tracker.faces(two_faces(big_left=False))
+        whole = tracker.frame_landmarks(photo)
+        (single,) = tracker.faces(photo)
+    assert len(faces) == 2
+    for f in faces:
+        x0, y0, x1, y1 = f.box
+        core = f.landmarks[[1, 33, 263, 13, 14], :2]  # nose, eye corners, lips
+        assert f.landmarks.shape == (478, 3) and 0 < f.score <= 1
+        assert np.all((core[:, 0] > x0) & (core[:, 0] < x1) & (core[:, 1] > y0) & (core[:, 1] < y1))
+        assert abs(f.yaw_deg) < 15
+    largest = max(faces, key=lambda f: f.area)
+    assert (largest.box[0] + largest.box[2]) / 2 > 256  # the big copy is on the right
+    # the mesh on the whole photo and on the face's crop agree to a few pixels
+    assert whole.shape == (478, 3)
+    assert np.abs(whole[:468, :2] - single.landmarks[:468, :2]).mean() < 3
 
 
 def test_tracking_follows_the_previous_face_not_the_largest():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pain3d.infer.reference import EXPRESSIVE_POINTS, choose_reference_frames, expression_energy
+from pain3d.face.landmarks import EXPRESSIVE_POINTS
+from pain3d.infer.reference import choose_reference_frames, expression_energy
 
 
 def _face(seed: int = 0) -> np.ndarray:

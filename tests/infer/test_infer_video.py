@@ -10,7 +10,7 @@ import pandas as pd
 from infer_frames import blank, face_photo, shifted
 
 from pain3d.cli import main
-from pain3d.infer.pipeline import predict_video
+from pain3d.infer.predictor import predict_video
 from pain3d.infer.video import FRAME_COLUMNS
 
 

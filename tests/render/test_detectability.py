@@ -8,9 +8,9 @@ pytest.importorskip("mediapipe")
 
 
 def _records(n: int, levels=None):
-    from pain3d.render.quality import detection_records, render_samples
+    from pain3d.render.quality import detection_records, quality_renders
 
-    return detection_records(render_samples(n, seed=0, size=256, levels=levels))
+    return detection_records(quality_renders(n, seed=0, size=256, levels=levels))
 
 
 def test_faces_are_found_in_every_default_view_neutral_and_in_pain():

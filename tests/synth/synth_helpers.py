@@ -6,14 +6,14 @@ import hashlib
 import re
 from pathlib import Path
 
+from pain3d.synth.config import GenerateConfig
 from pain3d.synth.generate import RunOptions, generate
-from pain3d.synth.spec import GenerateConfig
 
 PLAIN = "pain3d.synth.testing:PlainRenderer"
 RUN_LOG = "run_log.jsonl"
 
 
-def tiny_config(**kw) -> GenerateConfig:
+def tiny_generate_config(**kw) -> GenerateConfig:
     base = dict(identities=3, per_identity=3, views=3, size=48, seed=7, renderer=PLAIN,
                 shard_identities=2)
     base.update(kw)

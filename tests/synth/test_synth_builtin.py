@@ -8,17 +8,9 @@ import pandas as pd
 import pytest
 from synth_helpers import make, tree_digest
 
-import pain3d.face
-import pain3d.render
+from pain3d.synth.config import GenerateConfig
 from pain3d.synth.generate import sample_files
-from pain3d.synth.spec import GenerateConfig
 from pain3d.synth.verify import verify
-
-_NEEDED = ("sample_identities", "identity_mesh", "express", "displacement", "HEATMAP_SCALE_M",
-           "export_obj")
-if not all(hasattr(pain3d.face, n) for n in _NEEDED):
-    pytest.skip("pain3d.face does not offer the geometry API yet", allow_module_level=True)
-pytest.importorskip("pain3d.render.renderer")
 
 
 def tiny_builtin(**kw) -> GenerateConfig:
@@ -121,7 +113,7 @@ def test_flame_face_model_and_photo_backgrounds_generate_valid_datasets(tmp_path
     assert corner[1] > 140 and corner[0] < 60 and corner[2] < 60  # the green photo
     # FLAME keypoints from the canonical correspondences: eyes side by side, mouth below
     df = pd.read_parquet(root / "manifest.parquet")
-    from pain3d.synth.landmarks import keypoints_from_row
+    from pain3d.synth.keypoints import keypoints_from_row
 
     for _, row in df.iterrows():
         kp = keypoints_from_row(row)
@@ -135,7 +127,7 @@ def test_generator_keypoints_crop_like_mediapipe_at_inference(tmp_path):
     pytest.importorskip("mediapipe")
     from pain3d.data.align import alignment_matrix, face_keypoints
     from pain3d.infer.detect import FaceDetector
-    from pain3d.synth.landmarks import keypoints_from_row
+    from pain3d.synth.keypoints import keypoints_from_row
 
     cfg = tiny_builtin(identities=1, per_identity=2, size=256, layout="3dpain", extras=())
     root = make(tmp_path / "ds", cfg)

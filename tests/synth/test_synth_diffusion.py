@@ -1,5 +1,6 @@
-"""``generate`` with ``appearance: diffusion`` end to end, on tiny random diffusers models
-written offline (CPU, float32, 2 steps, 64 px): a verified dataset that records its models."""
+"""``generate`` with ``appearance: diffusion``: the orchestration of the back-ends (fake
+pipelines), and end to end on tiny random diffusers models written offline (CPU, float32,
+2 steps, 64 px): a verified dataset that records its models."""
 
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ import pytest
 import yaml
 from synth_helpers import make
 
-pytest.importorskip("diffusers", reason="the dev extra installs diffusers")
-
-from pain3d.synth.spec import DiffusionSettings, GenerateConfig  # noqa: E402
+from pain3d.appearance.diffusion import DepthPortrait, DiffusionConfig
+from pain3d.appearance.diffusion_testing import PatternPipeline
+from pain3d.synth.config import GenerateConfig
+from pain3d.synth.diffusion import keep_margin, paste_head, portrait_appearance
 
 BASE = dict(identities=1, per_identity=1, views=2, size=64, seed=3)
 
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory) -> dict[str, str]:
+    pytest.importorskip("diffusers", reason="the dev extra installs diffusers")
     import torch
 
     from pain3d.appearance.diffusion_testing import save_tiny_models
@@ -33,9 +36,52 @@ def tiny_models(tmp_path_factory) -> dict[str, str]:
     torch.set_num_threads(before)
 
 
-def _settings(models: dict[str, str], **kw) -> DiffusionSettings:
-    return DiffusionSettings(**models, device="cpu", dtype="float32", steps=2,
+def _settings(models: dict[str, str], **kw) -> DiffusionConfig:
+    return DiffusionConfig(**models, device="cpu", dtype="float32", steps=2,
                              portrait_size=64, **kw)
+
+
+@pytest.mark.parametrize("feather", [0.0, 1.0])
+def test_the_pasted_head_keeps_its_pixels_over_the_inpainted_scene(feather):
+    image = np.random.default_rng(0).integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    scene = np.full_like(image, 200)
+    mask = np.zeros((32, 40), np.uint8)
+    mask[8:24, 10:30] = 255
+    out = paste_head(image, scene, mask, feather)
+    m = keep_margin(feather)
+    inner = cv2.erode(mask, np.ones((2 * m + 1, 2 * m + 1), np.uint8)) if m else mask
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert inner.sum() > 0 and np.array_equal(out[inner > 0], image[inner > 0])
+    assert (out[mask == 0] == 200).all()
+
+
+def test_the_portrait_lands_on_the_texture_where_the_camera_saw_it_not_mirrored():
+    from pain3d.appearance import sample_appearance
+    from pain3d.demographics import Demographics
+    from pain3d.render import Camera, Lighting, Renderer
+    from pain3d.render.toy import toy_head
+
+    head = toy_head(24, 32)
+
+    app = sample_appearance(Demographics("female", "36-60", "east_asian"), 2, mesh=head,
+                            texture_size=128)
+    cam = Camera(target=(0, 0, -0.02))
+    with Renderer(64) as r:
+        new, portrait = portrait_appearance(r, head, app, cam, DepthPortrait(
+            pipeline=PatternPipeline()), "a woman", seed=0, size=128)
+        res = r.render(head, new, cam, Lighting())
+    assert portrait.shape == (128, 128, 3) and new.token != app.token
+    rgb = res.rgb.astype(int)
+    ys, xs = np.nonzero(res.mask)
+    cx, cy = xs.mean(), ys.mean()
+    band = (ys > cy - 4) & (ys < cy + 8)  # mid-face, below the green top third
+    left = band & (xs < cx - 4)
+    right = band & (xs > cx + 4)
+    red_minus_blue = rgb[..., 0] - rgb[..., 2]
+    assert red_minus_blue[ys[left], xs[left]].mean() > 60  # image left stays red
+    assert red_minus_blue[ys[right], xs[right]].mean() < -60  # image right stays blue
+    top = ys < ys.min() + 0.2 * (ys.max() - ys.min())
+    assert rgb[ys[top], xs[top], 1].mean() > rgb[ys[band], xs[band], 1].mean() + 40  # not flipped
 
 
 def test_diffusion_dataset_verifies_records_its_models_and_differs_from_procedural(
@@ -103,15 +149,15 @@ def test_cli_yaml_and_flags_configure_the_diffusion_appearance(tmp_path, tiny_mo
 
 def test_generate_config_validates_the_diffusion_settings():
     with pytest.raises(ValueError, match="appearance is 'procedural'"):
-        GenerateConfig(diffusion=DiffusionSettings())
+        GenerateConfig(diffusion=DiffusionConfig())
     with pytest.raises(ValueError, match="diffusion.dtype.*float16.*cpu"):
-        DiffusionSettings(device="cpu")
+        DiffusionConfig(device="cpu")
     with pytest.raises(ValueError, match="portrait_size"):
-        DiffusionSettings(portrait_size=100)
+        DiffusionConfig(portrait_size=100)
     with pytest.raises(ValueError, match="builtin renderer"):
         GenerateConfig(appearance="diffusion", renderer="pain3d.synth.testing:PlainRenderer")
     cfg = GenerateConfig(appearance="diffusion")
-    assert cfg.diffusion == DiffusionSettings() and cfg.diffusion.device == "cuda"
+    assert cfg.diffusion == DiffusionConfig() and cfg.diffusion.device == "cuda"
 
 
 def test_dotted_flags_fill_the_unset_diffusion_block():
@@ -119,7 +165,7 @@ def test_dotted_flags_fill_the_unset_diffusion_block():
 
     cfg = load_config(GenerateConfig, None, {"appearance": "diffusion", "diffusion.steps": 3,
                                              "diffusion.device": "cuda:1"})
-    assert cfg.diffusion == DiffusionSettings(steps=3, device="cuda:1")
+    assert cfg.diffusion == DiffusionConfig(steps=3, device="cuda:1")
     assert load_config(GenerateConfig, None, {"diffusion.steps": None}).diffusion is None
 
 
@@ -127,7 +173,7 @@ def test_missing_weights_fail_before_the_folder_is_claimed(tmp_path):
     from pain3d.appearance.diffusion import DiffusionUnavailable
     from pain3d.synth.generate import RunOptions, generate
 
-    cfg = GenerateConfig(**BASE, appearance="diffusion", diffusion=DiffusionSettings(
+    cfg = GenerateConfig(**BASE, appearance="diffusion", diffusion=DiffusionConfig(
         base_model=str(tmp_path / "no_sd"), device="cpu", dtype="float32"))
     with pytest.raises(DiffusionUnavailable, match=r"diffusion\.base_model.*--base-model"):
         generate(cfg, RunOptions(out=tmp_path / "ds", workers=1, progress=False))
@@ -143,7 +189,7 @@ def test_a_missing_gpu_names_the_device_setting_and_flag(tiny_models):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: cuda is a valid device here")
     cfg = GenerateConfig(**BASE, appearance="diffusion",
-                         diffusion=DiffusionSettings(**tiny_models, device="cuda"))
+                         diffusion=DiffusionConfig(**tiny_models, device="cuda"))
     with pytest.raises(DiffusionUnavailable,
                        match=r"diffusion\.device, flag --diffusion-device") as err:
         check_diffusion(cfg)

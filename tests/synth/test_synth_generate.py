@@ -15,12 +15,13 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from synth_helpers import make, parse_published_name, tiny_config, tree_digest
+from synth_helpers import make, parse_published_name, tiny_generate_config, tree_digest
 
 from pain3d.facs import AU_NAMES, pspi
 from pain3d.synth.generate import RunOptions, generate, regenerate, sample_files
 from pain3d.synth.manifest import COLUMNS
-from pain3d.synth.spec import build_plan, sample_from_json, select
+from pain3d.synth.plan import build_plan, select
+from pain3d.synth.spec import sample_from_json
 from pain3d.synth.worker import render_samples
 
 IMG_0002 = "meshes_inpainted/flame_sample_0002_pain_2_textured_view_001_inpainted.jpg"
@@ -84,7 +85,7 @@ def test_hub_shards_hold_exactly_the_loose_files(dataset_both):
 
 def test_hub_only_layout_writes_the_same_shards_and_no_loose_images(tmp_path, dataset_both):
     both, _ = dataset_both
-    hub = make(tmp_path / "hub", tiny_config(layout="hub", extras=("masks", "depth")))
+    hub = make(tmp_path / "hub", tiny_generate_config(layout="hub", extras=("masks", "depth")))
     assert not (hub / "meshes_inpainted").exists() and not (hub / ".pain3d" / "staging").exists()
     for shard in sorted((both / "hub").rglob("*.tar.gz")):
         rel = shard.relative_to(both / "hub")
@@ -94,7 +95,7 @@ def test_hub_only_layout_writes_the_same_shards_and_no_loose_images(tmp_path, da
 
 
 def test_worker_count_does_not_change_a_byte(tmp_path):
-    cfg = tiny_config(layout="both", identities=4)
+    cfg = tiny_generate_config(layout="both", identities=4)
     one = tree_digest(make(tmp_path / "w1", cfg, workers=1))
     two = tree_digest(make(tmp_path / "w2", cfg, workers=2))
     assert one == two
@@ -102,7 +103,7 @@ def test_worker_count_does_not_change_a_byte(tmp_path):
 
 
 def test_a_second_run_on_a_finished_folder_renders_nothing(tmp_path):
-    cfg = tiny_config()
+    cfg = tiny_generate_config()
     root = make(tmp_path / "ds", cfg)
     before = tree_digest(root)
     again = generate(cfg, RunOptions(out=root, workers=1, progress=False))
@@ -112,19 +113,19 @@ def test_a_second_run_on_a_finished_folder_renders_nothing(tmp_path):
 
 
 def test_refuses_to_mix_two_configs_in_one_folder(tmp_path):
-    root = make(tmp_path / "ds", tiny_config())
+    root = make(tmp_path / "ds", tiny_generate_config())
     with pytest.raises(FileExistsError, match="size: 48 in the folder, 64 now"):
-        generate(tiny_config(size=64), RunOptions(out=root, workers=1, progress=False))
+        generate(tiny_generate_config(size=64), RunOptions(out=root, workers=1, progress=False))
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="not empty"):
-        generate(tiny_config(), RunOptions(out=other, workers=1, progress=False))
+        generate(tiny_generate_config(), RunOptions(out=other, workers=1, progress=False))
 
 
 def test_resume_repairs_what_a_kill_leaves_behind(tmp_path):
     """Units without a record are redone, stale temporaries and lost files are cleaned up."""
-    cfg = tiny_config(layout="both")
+    cfg = tiny_generate_config(layout="both")
     ref = tree_digest(make(tmp_path / "ref", cfg))
     root = make(tmp_path / "ds", cfg)
     # Simulate a run killed at several moments at once.
@@ -233,7 +234,7 @@ def test_cli_only_writes_one_configuration(tmp_path):
 
 def test_ray_engine_writes_the_same_files(tmp_path):
     pytest.importorskip("ray")
-    cfg = tiny_config(layout="both")
+    cfg = tiny_generate_config(layout="both")
     ref = tree_digest(make(tmp_path / "local", cfg, workers=1))
     assert tree_digest(make(tmp_path / "ray", cfg, workers=2, engine="ray")) == ref
 
@@ -241,7 +242,7 @@ def test_ray_engine_writes_the_same_files(tmp_path):
 def test_ray_engine_without_ray_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` fail
     with pytest.raises(RuntimeError, match=r"pip install 'pain3d\[ray\]'"):
-        make(tmp_path / "ds", tiny_config(), engine="ray")
+        make(tmp_path / "ds", tiny_generate_config(), engine="ray")
 
 
 def test_masks_and_depth_match_the_images(dataset_both):
@@ -269,7 +270,7 @@ def test_the_data_readers_index_what_generate_writes(dataset_both, tmp_path):
 
 
 def test_hub_only_resume_rebuilds_a_lost_shard(tmp_path):
-    cfg = tiny_config(layout="hub")
+    cfg = tiny_generate_config(layout="hub")
     ref = tree_digest(make(tmp_path / "ref", cfg))
     root = make(tmp_path / "ds", cfg)
     (root / "heatmaps" / "heatmaps_00001.tar.gz").unlink()

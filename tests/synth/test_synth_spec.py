@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 
 import numpy as np
 import pytest
-from synth_helpers import parse_published_name, tiny_config
+from synth_helpers import parse_published_name, tiny_generate_config
 
 from pain3d.facs import pspi
-from pain3d.synth.spec import (
-    GenerateConfig,
-    build_plan,
-    sample_from_json,
-    select,
-    split_assignment,
-)
+from pain3d.synth.config import GenerateConfig
+from pain3d.synth.plan import build_plan, select, split_assignment
+from pain3d.synth.spec import sample_from_json
 
 
 def test_plan_has_the_published_composition_per_identity():
-    cfg = tiny_config(identities=4, per_identity=10, views=3)
+    cfg = tiny_generate_config(identities=4, per_identity=10, views=3)
     plan = build_plan(cfg)
     assert plan.n_images == 4 * (10 + 1) * 3
     for unit in plan.units:
@@ -38,26 +35,44 @@ def test_plan_has_the_published_composition_per_identity():
 
 
 def test_same_config_gives_the_same_plan_and_another_seed_another():
-    a, b = build_plan(tiny_config()), build_plan(tiny_config())
-    c = build_plan(tiny_config(seed=8))
+    a, b = build_plan(tiny_generate_config()), build_plan(tiny_generate_config())
+    c = build_plan(tiny_generate_config(seed=8))
     assert a.samples == b.samples
     assert [s.aus for s in a.samples] != [s.aus for s in c.samples]
     assert len({s.seed for s in a.samples}) == len(a.samples)
 
 
 def test_a_prefix_of_identities_keeps_its_cameras_and_seeds():
-    small, big = build_plan(tiny_config(identities=2)), build_plan(tiny_config(identities=5))
+    small = build_plan(tiny_generate_config(identities=2))
+    big = build_plan(tiny_generate_config(identities=5))
     for u, v in zip(small.units, big.units[:2], strict=True):
         assert [s.view for s in u.samples] == [s.view for s in v.samples]
         assert [s.seed for s in u.samples] == [s.seed for s in v.samples]
-        assert u.identity.seed == v.identity.seed
+        assert u.identity.shape_seed == v.identity.shape_seed
+        assert u.identity.appearance_seed == v.identity.appearance_seed
 
 
 def test_spec_round_trips_through_json():
-    cfg = tiny_config(nuisance_aus=("AU12", "AU25"), continuous=True)
+    cfg = tiny_generate_config(nuisance_aus=("AU12", "AU25"), continuous=True)
     for s in build_plan(cfg).units[1].samples:
         again = sample_from_json(json.loads(json.dumps(s.to_json())))
         assert again == s
+
+
+def test_the_identity_spec_alone_rebuilds_the_face_models_identity():
+    from pain3d.face import sample_identities
+    from pain3d.synth.builtin import build_identity
+
+    plan = build_plan(tiny_generate_config(identities=5))
+    for unit, expected in zip(plan.units, sample_identities(5, seed=7), strict=True):
+        again = sample_from_json(json.loads(json.dumps(unit.samples[0].to_json()))).identity
+        assert build_identity(again) == expected  # the same shape parameters, bit for bit
+        assert again.demographics == expected.demographics
+    spec = plan.units[0].identity
+    with pytest.raises(ValueError, match="source 'photo'"):
+        dataclasses.replace(spec, source="photo")
+    with pytest.raises(ValueError, match="needs shape_seed"):
+        dataclasses.replace(spec, shape_seed=None)
 
 
 def test_splits_are_70_20_10_by_identity():
@@ -65,13 +80,13 @@ def test_splits_are_70_20_10_by_identity():
     assert Counter(names) == {"train": 1750, "val": 500, "test": 250}
     assert split_assignment(2500, (0.7, 0.2, 0.1), seed=0) == names
     assert split_assignment(2500, (0.7, 0.2, 0.1), seed=1) != names
-    plan = build_plan(tiny_config(identities=10))
+    plan = build_plan(tiny_generate_config(identities=10))
     for unit in plan.units:
         assert {s.identity.split for s in unit.samples} == {unit.identity.split}
 
 
 def test_names_follow_the_published_rules():
-    plan = build_plan(tiny_config(identities=2, per_identity=2))
+    plan = build_plan(tiny_generate_config(identities=2, per_identity=2))
     for s in plan.samples:
         parsed = parse_published_name(s.name + ".jpg")
         assert parsed["identity"] == s.identity.name == f"flame_sample_{s.identity.index:04d}"
@@ -80,7 +95,7 @@ def test_names_follow_the_published_rules():
 
 
 def test_select_finds_identities_configurations_and_images():
-    plan = build_plan(tiny_config(identities=3, per_identity=2, views=3))
+    plan = build_plan(tiny_generate_config(identities=3, per_identity=2, views=3))
     assert len(select(plan, "flame_sample_0001")) == 3 * 3
     picked = select(plan, "flame_sample_0001_pain_2")
     assert {s.expression for s in picked} == {"pain_2"} and len(picked) == 3

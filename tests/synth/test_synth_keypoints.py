@@ -6,11 +6,12 @@ import json
 
 import numpy as np
 import pandas as pd
-from synth_helpers import make, tiny_config
+from synth_helpers import make, tiny_generate_config
 
-from pain3d.synth import landmarks as lm
+from pain3d.face.landmarks import KEYPOINT_COLUMNS
+from pain3d.synth import keypoints as kp
 from pain3d.synth import layout
-from pain3d.synth.spec import build_plan
+from pain3d.synth.plan import build_plan
 from pain3d.synth.testing import PlainRenderer
 from pain3d.synth.verify import verify
 
@@ -33,8 +34,8 @@ def test_manifest_holds_the_keypoints_the_renderer_gave_for_every_image(dataset_
             want[layout.image_path(s)] = np.round(renderer._keypoints(s).reshape(-1), 3)
     for df in (pd.read_parquet(root / "manifest.parquet"),
                pd.read_csv(root / "manifest.csv", keep_default_na=False)):
-        assert list(df.columns[-6:]) == list(lm.COLUMNS)
-        got = df[list(lm.COLUMNS)].to_numpy(np.float64)
+        assert list(df.columns[-6:]) == list(KEYPOINT_COLUMNS)
+        got = df[list(KEYPOINT_COLUMNS)].to_numpy(np.float64)
         expect = np.stack([want[p] for p in df["path"]])
         np.testing.assert_array_equal(got, expect)
         # the plain renderer's keypoints follow the camera only: one set per identity and view
@@ -42,7 +43,7 @@ def test_manifest_holds_the_keypoints_the_renderer_gave_for_every_image(dataset_
 
 
 def test_keypoints_survive_a_resume_from_the_unit_records(tmp_path):
-    cfg = tiny_config(identities=2, per_identity=1)
+    cfg = tiny_generate_config(identities=2, per_identity=1)
     root = make(tmp_path / "ds", cfg)
     before = (root / "manifest.parquet").read_bytes()
     rec = json.loads((root / ".pain3d" / "units" / "00001.json").read_text())
@@ -54,11 +55,11 @@ def test_keypoints_survive_a_resume_from_the_unit_records(tmp_path):
 
 
 def test_a_renderer_without_keypoints_leaves_them_empty_and_the_dataset_valid(tmp_path):
-    cfg = tiny_config(identities=2, per_identity=1,
-                      renderer="test_synth_landmarks:NoKeypointRenderer")
+    cfg = tiny_generate_config(identities=2, per_identity=1,
+                      renderer="test_synth_keypoints:NoKeypointRenderer")
     root = make(tmp_path / "ds", cfg)
     df = pd.read_parquet(root / "manifest.parquet")
-    assert df[list(lm.COLUMNS)].isna().all().all()
+    assert df[list(KEYPOINT_COLUMNS)].isna().all().all()
     assert verify(root).ok
 
 
@@ -67,17 +68,17 @@ def test_keypoints_from_a_mesh_sit_on_the_eyes_and_mouth():
     from pain3d.render.camera import Camera
 
     mesh = identity_mesh(sample_identities(1, seed=5)[0])
-    pts = lm.keypoints_3d(mesh)
+    pts = kp.keypoints_3d(mesh)
     # head frame: right eye at x < 0, left at x > 0, both near y = 0 (origin between the
     # eye centres), mouth below; all on the front of the head
     assert pts[0, 0] < -0.02 and pts[1, 0] > 0.02 and abs(pts[0, 1] - pts[1, 1]) < 0.005
     assert pts[2, 1] < -0.04 and abs(pts[2, 0]) < 0.005 and (pts[:, 2] > 0).all()
     # closing the eyes moves neither iris centre (the eyeballs do not move)
-    closed = lm.keypoints_3d(express(mesh, [0, 0, 0, 0, 0, 1]))
+    closed = kp.keypoints_3d(express(mesh, [0, 0, 0, 0, 0, 1]))
     np.testing.assert_allclose(closed[:2], pts[:2], atol=1e-6)
-    px = lm.project_keypoints(pts, Camera(yaw=0.0, pitch=0.0), 200)
+    px = kp.project_keypoints(pts, Camera(yaw=0.0, pitch=0.0), 200)
     assert px[0, 0] < 100 < px[1, 0] and px[2, 1] > px[0, 1]  # mirror-free image order
-    assert lm.keypoints_3d(mesh, canonical_first=False) is None
+    assert kp.keypoints_3d(mesh, canonical_first=False) is None
 
 
 def test_verify_catches_partial_or_outside_keypoints(fresh_dataset):

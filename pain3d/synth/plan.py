@@ -1,0 +1,123 @@
+"""Planning: a :class:`~pain3d.synth.config.GenerateConfig` becomes a plan of sample specs.
+
+Every random quantity draws from its own seed, derived from the master seed and a stream
+tag (:func:`pain3d.seeds.derive_seed`), so adding a new quantity never shifts the values of
+the existing ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pain3d import __version__
+from pain3d.demographics import balanced_demographics
+from pain3d.face.identity import shape_seed
+from pain3d.facs import AU_NAMES, sample_plan
+from pain3d.seeds import derive_seed
+from pain3d.synth.config import GenerateConfig
+from pain3d.synth.spec import (
+    SPLIT_NAMES,
+    DatasetPlan,
+    IdentitySpec,
+    SampleSpec,
+    UnitSpec,
+    ViewSpec,
+)
+
+# Seed-stream tags (the identity's shape stream is pain3d.face.identity.SHAPE_SEED_TAG).
+_TAG_APPEARANCE, _TAG_VIEW, _TAG_SAMPLE, _TAG_SPLIT = 0x1D, 0x71E, 0x5A3, 0x5B1
+TAG_PORTRAIT = 0xD1F
+"""The diffusion portrait of an identity: ``derive_seed(identity.appearance_seed, TAG)``."""
+
+
+def split_assignment(n: int, fractions: tuple[float, ...], seed: int) -> list[str]:
+    """Split name of each identity: counts by largest remainder, members by a seeded shuffle."""
+    raw = np.asarray(fractions, dtype=np.float64) * n
+    counts = np.floor(raw).astype(int)
+    for i in np.argsort(-(raw - counts), kind="stable")[: n - counts.sum()]:
+        counts[i] += 1
+    order = np.random.default_rng(derive_seed(seed, _TAG_SPLIT)).permutation(n)
+    out = [""] * n
+    start = 0
+    for name, c in zip(SPLIT_NAMES, counts, strict=True):
+        for i in order[start : start + c]:
+            out[int(i)] = name
+        start += c
+    return out
+
+
+def _views(cfg: GenerateConfig, identity: int) -> tuple[ViewSpec, ...]:
+    rng = np.random.default_rng(derive_seed(cfg.seed, _TAG_VIEW, identity))
+    views = []
+    for v in range(cfg.views):
+        jitter = rng.uniform(-cfg.jitter_deg, cfg.jitter_deg, size=3)
+        views.append(
+            ViewSpec(
+                index=v,
+                yaw=round(float(cfg.yaw[v] + jitter[0]), 3),
+                pitch=round(float(cfg.pitch[v] + jitter[1]), 3),
+                roll=round(float(cfg.roll[v] + jitter[2] * 0.5), 3),
+                distance=float(cfg.distance),
+                light_seed=int(rng.integers(2**31)),
+                background_seed=int(rng.integers(2**31)),
+            )
+        )
+    return tuple(views)
+
+
+def plan_identities(cfg: GenerateConfig) -> list[IdentitySpec]:
+    """Who the dataset's people are: demographics balanced over the sex x age x ancestry grid
+    (:func:`pain3d.demographics.balanced_demographics`), splits, and the seeds of their
+    shapes and appearances (the same as :func:`pain3d.face.sample_identities` draws)."""
+    demo = balanced_demographics(cfg.identities, cfg.seed)
+    splits = split_assignment(cfg.identities, cfg.split_fractions, cfg.seed)
+    return [IdentitySpec(index=i, sex=d.sex, age_band=d.age_band, ancestry=d.ancestry,
+                         split=splits[i], appearance_seed=derive_seed(cfg.seed, _TAG_APPEARANCE, i),
+                         source="sampled", face_model=cfg.face_model,
+                         shape_seed=shape_seed(cfg.seed, i))
+            for i, d in enumerate(demo)]
+
+
+def _unit(cfg: GenerateConfig, ident: IdentitySpec, pain: list) -> UnitSpec:
+    """Neutral then each pain configuration (rows of :func:`pain3d.facs.sample_plan`), each
+    seen from every view of the identity."""
+    exprs = [("neutral", tuple(0.0 for _ in AU_NAMES), ())]
+    exprs += [(f"pain_{r.config}", tuple(r.aus), tuple(r.nuisance)) for r in pain]
+    views = _views(cfg, ident.index)
+    samples = tuple(
+        SampleSpec(identity=ident, expression=expression, aus=aus, nuisance=nuisance, view=view,
+                   size=cfg.size, seed=derive_seed(cfg.seed, _TAG_SAMPLE, ident.index, k,
+                                                   view.index))
+        for k, (expression, aus, nuisance) in enumerate(exprs) for view in views)
+    return UnitSpec(identity=ident, samples=samples)
+
+
+def build_plan(cfg: GenerateConfig) -> DatasetPlan:
+    """The dataset as a list of per-identity units; cheap (about 1 s for 2,500 identities)."""
+    pain: dict[int, list] = {}
+    for r in sample_plan(cfg.plan_config()):
+        pain.setdefault(r.identity, []).append(r)
+    units = tuple(_unit(cfg, ident, pain.get(ident.index, []))
+                  for ident in plan_identities(cfg))
+    return DatasetPlan(config=cfg, version=__version__, units=units)
+
+
+def select(plan: DatasetPlan, name: str) -> list[SampleSpec]:
+    """Specs matching a name: an identity, a base name (``..._pain_2``) or an image stem.
+
+    Raises:
+        KeyError: naming the pattern and an example of each accepted form.
+    """
+    stem = name.rsplit("/", 1)[-1].split(".")[0]
+    found = [
+        s for s in plan.samples
+        if stem in (s.identity.name, s.base_name, s.name)
+    ]
+    if not found:
+        raise KeyError(
+            f"no sample of this plan is called {name!r}; give an identity "
+            f"(flame_sample_0003), a configuration (flame_sample_0003_pain_2 or "
+            f"flame_sample_0003_neutral) or an image stem "
+            f"(flame_sample_0003_pain_2_textured_view_001_inpainted)"
+        )
+    return found
