@@ -61,7 +61,10 @@ class ViTPainConfig:
             (e.g. ``{"num_hidden_layers": 3}``); imported checkpoints use it to pin sizes.
         image_size: input side in pixels (square); ``None`` takes the preset's / weights' size.
         mean, std: per-channel normalisation of [0, 1] RGB; ``None`` takes the backbone's own
-            statistics (from its ``preprocessor_config.json``; ImageNet for the DINOv3 presets).
+            statistics: Meta's published values for a known DINOv3 id (the SAT-493M satellite
+            weights differ from ImageNet), else the weights' ``preprocessor_config.json``,
+            else ImageNet (with a warning naming real weights that fall back to it; the
+            random presets use ImageNet silently). See ``backbone.resolve_statistics``.
         lora: adapter settings.
         encoder_mode: ``separate`` (as published: two encoders, own LoRA each) or ``shared``
             (one encoder and one LoRA for the pain and the neutral image: half the memory).
