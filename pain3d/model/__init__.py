@@ -17,7 +17,7 @@ Modules: ``config`` (ViTPainConfig), ``backbone`` (DINOv3 via transformers, opti
 
 from pain3d.model.backbone import HUB_IDS, PRESETS
 from pain3d.model.checkpoint import load_model, read_checkpoint_config, save_checkpoint
-from pain3d.model.config import LoraSettings, ViTPainConfig
+from pain3d.model.config import LoraAdapterConfig, ViTPainConfig
 from pain3d.model.distill import DistillConfig, HeatmapTeacher
 from pain3d.model.loss import LossWeights, vitpain_loss
 from pain3d.model.vitpain import ViTPain, ViTPainOutput, build_model
@@ -27,7 +27,7 @@ __all__ = [
     "DistillConfig",
     "HeatmapTeacher",
     "PRESETS",
-    "LoraSettings",
+    "LoraAdapterConfig",
     "LossWeights",
     "ViTPain",
     "ViTPainConfig",

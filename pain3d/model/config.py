@@ -18,8 +18,12 @@ DEFAULT_LORA_TARGETS: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 
 @dataclass
-class LoraSettings:
+class LoraAdapterConfig:
     """LoRA adapters (peft) on the frozen backbone.
+
+    Named apart from peft's ``LoraConfig``, which :func:`pain3d.model.lora.apply_lora` builds
+    from it. Stored under the key ``lora`` in configs and checkpoints (its field names are the
+    saved keys: keep them).
 
     Attributes:
         rank: adapter rank ``r``; 0 disables LoRA (frozen backbone, heads only).
@@ -97,7 +101,7 @@ class ViTPainConfig:
     image_size: int | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
-    lora: LoraSettings = field(default_factory=LoraSettings)
+    lora: LoraAdapterConfig = field(default_factory=LoraAdapterConfig)
     encoder_mode: EncoderMode = "separate"
     reference: ReferenceMode = "cross_attention"
     cross_attn_layers: int = 1
@@ -150,7 +154,7 @@ class ViTPainConfig:
         if not self.binary_thresholds:
             raise ValueError("binary_thresholds is empty; the published heads use 1,2,3")
         if isinstance(self.lora, dict):
-            self.lora = LoraSettings(**self.lora)
+            self.lora = LoraAdapterConfig(**self.lora)
         self.backbone_overrides = dict(self.backbone_overrides or {})
 
     @property
