@@ -223,6 +223,9 @@ class DINOv3Backbone(nn.Module):
                 f"image size {tuple(pixels.shape[-2:])} is not a multiple of the patch size "
                 f"{self.patch_size}; resize to the model's preprocessing size"
             )
+        # In the weights' dtype (a no-op in fp32): transformers derives the RoPE tables' dtype
+        # from the input, and a bf16 backbone fed fp32 pixels would mix the two.
+        pixels = pixels.to(self.model.embeddings.patch_embeddings.weight.dtype)
         if self.published_forward:
             return self._published_tokens(pixels)
         hidden = self.model(pixel_values=pixels).last_hidden_state
