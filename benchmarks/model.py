@@ -1,15 +1,19 @@
-"""Benchmark ViTPain: CPU inference pairs/s (reference cache on/off, fp32/bf16), peak memory;
-GPU training samples/s by encoder mode when CUDA is available.
+"""Benchmark ViTPain: CPU inference pairs/s (reference cache, LoRA merged or live, fp32/bf16,
+allocator), where the time goes, the fp32 matrix-product ceiling; GPU training samples/s by
+encoder mode when CUDA is available.
 
-    .venv/bin/python benchmarks/model.py                       # CPU: small at 224 px
-    .venv/bin/python benchmarks/model.py --gpu-only            # GPU section only (base, large)
-    .venv/bin/python benchmarks/model.py --preset tiny --quick # smoke run
+    .venv/bin/python benchmarks/model.py --quick              # < 1 min: one table (make bench)
+    .venv/bin/python benchmarks/model.py --cpu-only --rounds 3  # every CPU case, 3 rounds
+    .venv/bin/python benchmarks/model.py --profile            # where the time of a pair goes
+    .venv/bin/python benchmarks/model.py --gpu-only           # GPU section only (base, large)
 
-Random backbone weights (speed does not depend on them). Each CPU configuration runs in a
-fresh process so its peak resident memory is its own. "pairs/s" counts (pain image,
+Random backbone weights of the real DINOv3 architecture (speed does not depend on them).
+Each CPU case runs in a fresh process, so its peak resident memory and allocator settings are
+its own; with ``--rounds`` the cases run in turn, round after round, so that a baseline and a
+new path share the same time windows on a shared machine. "pairs/s" counts (pain image,
 reference) pairs; with the cache, one neutral reference is encoded once and its tokens serve
-every frame (the video / same-person case), so a pair costs one backbone pass instead of two.
-Numbers on a shared, loaded machine are pessimistic.
+every frame (the video / same-person case), so a pair costs one backbone pass, not two.
+Numbers on a shared, loaded machine are pessimistic and noisy.
 """
 
 from __future__ import annotations
@@ -18,13 +22,41 @@ import argparse
 import multiprocessing as mp
 import os
 import resource
+import statistics
 import time
+from collections import defaultdict
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-TARGET_PAIRS_S = 10.0
+TARGET_FP32_PAIRS_S = 20.0
+
+
+@dataclass(frozen=True)
+class Case:
+    """One CPU inference configuration."""
+
+    cache: bool  # reference tokens encoded once (else each frame re-encodes its reference)
+    dtype: str  # fp32 | bf16
+    path: str  # "live": build_model, LoRA computed per call (bf16: whole model cast), default
+    #            allocator -- the path before pain3d.model.inference; "prepared":
+    #            keep_freed_memory + prepare_for_inference (merged LoRA; bf16 with fp32 heads)
+
+    @property
+    def label(self) -> str:
+        ref = "cached" if self.cache else "encoded/frame"
+        how = "live LoRA, default malloc" if self.path == "live" else "merged, kept memory"
+        return f"{ref:>13} {self.dtype:>4} {how}"
+
+
+ALL_CASES = [Case(False, "fp32", "live"), Case(False, "fp32", "prepared"),
+             Case(True, "fp32", "live"), Case(True, "fp32", "prepared"),
+             Case(True, "bf16", "live"), Case(True, "bf16", "prepared"),
+             Case(False, "bf16", "prepared")]
+QUICK_CASES = [Case(True, "fp32", "live"), Case(True, "fp32", "prepared"),
+               Case(True, "bf16", "prepared")]
 
 
 def _autocast(device: str, dtype: str):
@@ -35,55 +67,208 @@ def _autocast(device: str, dtype: str):
     return nullcontext()
 
 
-def _cpu_case(q: Any, preset: str, size: int, batch: int, cache: bool, dtype: str, merge: bool,
-              iters: int, threads: int) -> None:
-    torch.set_num_threads(threads)
-    from pain3d.model import build_model
+def _build(preset: str, size: int, case: Case) -> Any:
+    from pain3d.model import build_model, keep_freed_memory, prepare_for_inference
 
+    if case.path == "prepared":
+        keep_freed_memory()
+    torch.manual_seed(0)
     model = build_model(preset=preset, image_size=size, encoder_mode="separate").eval()
-    if merge:
-        model.merge_lora()
-    x = torch.randn(batch, 3, size, size)
-    neutral = torch.randn(1, 3, size, size)
-    if dtype == "bf16":  # bf16 weights: autocast would re-cast every weight on every call
-        model, x, neutral = model.to(torch.bfloat16), x.bfloat16(), neutral.bfloat16()
-    times = []
+    if case.path == "prepared":
+        return prepare_for_inference(model, "bfloat16" if case.dtype == "bf16" else "float32")
+    return model.to(torch.bfloat16) if case.dtype == "bf16" else model
+
+
+def _cpu_case(q: Any, preset: str, size: int, batch: int, case: Case, iters: int,
+              threads: int) -> None:
+    torch.set_num_threads(threads)
+    model = _build(preset, size, case)
+    dt = torch.bfloat16 if case.dtype == "bf16" and case.path == "live" else torch.float32
+    x, neutral = torch.randn(batch, 3, size, size, dtype=dt), torch.randn(1, 3, size, size,
+                                                                          dtype=dt)
+    times, cpu = [], []
     with torch.inference_mode():
-        ref = model.encode_reference(neutral) if cache else None
-        n = None if cache else neutral.expand(batch, -1, -1, -1)
-        for _ in range(2):  # warm-up: the first calls pay one-off kernel and cache set-up
+        ref = model.encode_reference(neutral) if case.cache else None
+        n = None if case.cache else neutral.expand(batch, -1, -1, -1)
+        for _ in range(2):  # warm-up: one-off kernel set-up, the allocator's first growth
             model(x, neutral=n, reference=ref)
         for _ in range(iters):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out = model(x, neutral=n, reference=ref)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     assert torch.isfinite(out.pspi.float()).all()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
     q.put({"pairs_s": batch * iters / sum(times), "best_pairs_s": batch / min(times),
-           "rss_mb": rss})
+           "cpu_pairs_s": batch * iters / sum(cpu), "rss_mb": rss})
 
 
-def cpu_section(a: argparse.Namespace) -> None:
+def _in_process(target: Any, *args: Any) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
-    print(f"\nCPU inference: {a.preset} at {a.size} px, batch {a.batch}, {a.iters} timed batches, "
-          f"{a.threads} threads; machine {os.cpu_count()} cores, load average "
-          f"{os.getloadavg()[0]:.1f} (a loaded machine gives pessimistic numbers; 'best' is the "
-          "fastest batch, the closest to a quiet machine)")
-    print(f"{'reference':>14} {'dtype':>5} {'LoRA':>7} {'pairs/s':>8} {'best':>7} "
-          f"{'peak RSS MB':>12}")
-    cases = [(False, "fp32", False), (True, "fp32", False)] + [
-        (cache, dtype, True) for cache in (False, True) for dtype in ("fp32", "bf16")]
-    for cache, dtype, merge in cases:
-        q = ctx.Queue()
-        p = ctx.Process(target=_cpu_case, args=(q, a.preset, a.size, a.batch, cache, dtype, merge,
-                                                a.iters, a.threads))
-        p.start()
-        r = q.get()
-        p.join()
-        label = "cached" if cache else "encoded/frame"
-        flag = "  (below target 10)" if cache and r["best_pairs_s"] < TARGET_PAIRS_S else ""
-        print(f"{label:>14} {dtype:>5} {'merged' if merge else 'live':>7} {r['pairs_s']:8.1f} "
-              f"{r['best_pairs_s']:7.1f} {r['rss_mb']:12.0f}{flag}", flush=True)
+    q = ctx.Queue()
+    p = ctx.Process(target=target, args=(q, *args))
+    p.start()
+    r = q.get()
+    p.join()
+    return r
+
+
+def _linear_shapes(preset: str) -> list[tuple[int, int]]:
+    """(in, out) of every matrix product of one backbone pass (q, k, v, o, MLP up/down)."""
+    from pain3d.model.backbone import PRESETS
+
+    c = PRESETS[preset]
+    d, f = c["hidden_size"], c["intermediate_size"]
+    return [(d, d)] * 4 * c["num_hidden_layers"] + [(d, f), (f, d)] * c["num_hidden_layers"]
+
+
+def _ceilings(q: Any, preset: str, size: int, batch: int, threads: int) -> None:
+    """Pairs/s if a cached-reference pair cost only its backbone's matrix products."""
+    torch.set_num_threads(threads)
+    from pain3d.model import keep_freed_memory
+
+    keep_freed_memory()
+    q.put({dtype: _ceiling(preset, size, batch, dtype) for dtype in ("fp32", "bf16")})
+
+
+def _ceiling(preset: str, size: int, batch: int, dtype: str) -> float:
+    from pain3d.model.backbone import PRESETS
+
+    dt = torch.bfloat16 if dtype == "bf16" else torch.float32
+    tokens = batch * (1 + PRESETS[preset]["num_register_tokens"] + (size // 16) ** 2)
+    shapes = sorted(set(_linear_shapes(preset)))
+    per_shape = {}
+    for i, o in shapes:
+        a, w, b = torch.randn(tokens, i, dtype=dt), torch.randn(o, i, dtype=dt), torch.randn(
+            o, dtype=dt)
+        for _ in range(2):
+            torch.nn.functional.linear(a, w, b)
+        t0 = time.perf_counter()
+        for _ in range(5):
+            torch.nn.functional.linear(a, w, b)
+        per_shape[(i, o)] = (time.perf_counter() - t0) / 5
+    return batch / sum(per_shape[s] for s in _linear_shapes(preset))
+
+
+def cpu_section(a: argparse.Namespace, cases: list[Case]) -> None:
+    print(f"\nCPU inference: {a.preset} at {a.size} px, batch {a.batch}, {a.iters} timed batches "
+          f"x {a.rounds} round(s), {a.threads} threads; machine {os.cpu_count()} cores, load "
+          f"average {os.getloadavg()[0]:.1f} (loaded machines give pessimistic, noisy numbers; "
+          "'best' is the fastest batch; 'CPU' counts pairs per CPU-second of this process, "
+          "which other jobs disturb less)")
+    results: dict[Case, list[dict[str, float]]] = defaultdict(list)
+    ceilings: dict[str, list[float]] = defaultdict(list)
+    for _ in range(a.rounds):
+        for case in cases:
+            results[case].append(_in_process(_cpu_case, a.preset, a.size, a.batch, case,
+                                              a.iters, a.threads))
+        for dtype, pairs_s in _in_process(_ceilings, a.preset, a.size, a.batch,
+                                          a.threads).items():
+            ceilings[dtype].append(pairs_s)
+    print(f"{'case':<45} {'pairs/s':>8} {'best':>7} {'CPU':>6} {'RSS MB':>7}")
+    for case, rs in results.items():
+        med = statistics.median(r["pairs_s"] for r in rs)
+        flag = "  < target 20" if case.cache and case.dtype == "fp32" and max(
+            r["best_pairs_s"] for r in rs) < TARGET_FP32_PAIRS_S else ""
+        print(f"{case.label:<45} {med:8.1f} {max(r['best_pairs_s'] for r in rs):7.1f} "
+              f"{statistics.median(r['cpu_pairs_s'] for r in rs):6.1f} "
+              f"{max(r['rss_mb'] for r in rs):7.0f}{flag}", flush=True)
+    for dtype, vals in ceilings.items():
+        label = f"{'ceiling':>13} {dtype:>4} matrix products only"
+        print(f"{label:<45} {statistics.median(vals):8.1f} {max(vals):7.1f}")
+
+
+def _profile_case(q: Any, preset: str, size: int, batch: int, threads: int, keep: bool,
+                  iters: int) -> None:
+    torch.set_num_threads(threads)
+    from pain3d.model import build_model, keep_freed_memory, prepare_for_inference
+
+    if keep:
+        keep_freed_memory()
+    torch.manual_seed(0)
+    model = prepare_for_inference(build_model(preset=preset, image_size=size))
+    spent, hooks = _time_modules(model)
+    crops = torch.randint(0, 256, (batch, size, size, 3), dtype=torch.uint8)
+    with torch.inference_mode():
+        ref = model.encode_reference(model.normalize(torch.rand(1, 3, size, size)))
+        for _ in range(2):
+            model(model.normalize(crops.permute(0, 3, 1, 2).float() / 255), reference=ref)
+        spent.clear()
+        f0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
+        for _ in range(iters):
+            s = time.perf_counter()
+            x = model.normalize(crops.permute(0, 3, 1, 2).float() / 255)  # as the predictor
+            spent["preprocessing (uint8 -> normalised)"] += time.perf_counter() - s
+            model(x, reference=ref)
+        total = time.perf_counter() - t0
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / iters
+    for h in hooks:
+        h.remove()
+    q.put({"spent": {k: v / iters for k, v in spent.items()}, "total": total / iters,
+           "faults": faults})
+
+
+def _time_modules(model: Any) -> tuple[dict[str, float], list[Any]]:
+    """Forward hooks adding each module's wall time to its category (self time for
+    containers: their children's time is subtracted)."""
+    spent: dict[str, float] = defaultdict(float)
+    stack: list[list[float]] = []
+    hooks = []
+
+    def category(name: str) -> str | None:
+        rules = [("embeddings", "patch embedding"), ("rope_embeddings", "RoPE tables"),
+                 ("q_proj", "q/k/v/o projections"), ("k_proj", "q/k/v/o projections"),
+                 ("v_proj", "q/k/v/o projections"), ("o_proj", "q/k/v/o projections"),
+                 ("up_proj", "MLP matrix products"), ("down_proj", "MLP matrix products"),
+                 ("act_fn", "GELU"), ("norm1", "LayerNorm"), ("norm2", "LayerNorm"),
+                 ("layer_scale1", "LayerScale"), ("layer_scale2", "LayerScale"),
+                 ("attention", "attention core (RoPE, SDPA, reshapes)"),
+                 ("cross_attention", "reference cross-attention"), ("pspi_head", "heads"),
+                 ("binary_heads", "heads"), ("au_head", "heads")]
+        last = name.split(".")[-1]
+        if name.endswith("model.norm"):
+            return "LayerNorm"
+        if last.isdigit() and ".layer." in name + ".":
+            return "residual adds (layer self time)"
+        return next((c for key, c in rules if last == key), None)
+
+    for name, module in model.named_modules():
+        cat = category(name)
+        if cat is None or (".lora_" in name):
+            continue
+
+        def pre(_m: Any, _i: Any) -> None:
+            stack.append([time.perf_counter(), 0.0])
+
+        def post(_m: Any, _i: Any, _o: Any, cat: str = cat) -> None:
+            start, children = stack.pop()
+            took = time.perf_counter() - start
+            spent[cat] += took - children
+            if stack:
+                stack[-1][1] += took
+
+        hooks += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+    return spent, hooks
+
+
+def profile_section(a: argparse.Namespace) -> None:
+    print(f"\nWhere the time of a cached-reference fp32 pair goes: {a.preset} at {a.size} px, "
+          f"batch {a.batch}, merged LoRA, {a.threads} threads, load average "
+          f"{os.getloadavg()[0]:.1f} (noisy on a shared machine)")
+    runs = {keep: _in_process(_profile_case, a.preset, a.size, a.batch, a.threads, keep,
+                              a.iters) for keep in (False, True)}
+    r = runs[True]
+    other = r["total"] - sum(r["spent"].values())
+    rows = sorted(r["spent"].items(), key=lambda kv: -kv[1]) + [
+        ("Python, hooks and the rest", other)]
+    print(f"{'part (kept memory)':<40} {'ms/pair':>8} {'share':>6}")
+    for name, sec in rows:
+        print(f"{name:<40} {1e3 * sec / a.batch:8.2f} {100 * sec / r['total']:5.1f}%")
+    print(f"{'total':<40} {1e3 * r['total'] / a.batch:8.2f}")
+    d = runs[False]
+    print(f"page faults per batch: {d['faults']:.0f} with glibc's default malloc "
+          f"({1e3 * d['total'] / a.batch:.1f} ms/pair), {r['faults']:.0f} with "
+          f"keep_freed_memory ({1e3 * r['total'] / a.batch:.1f} ms/pair)")
 
 
 def _gpu_train(preset: str, size: int, batch: int, steps: int, dtype: str, **cfg: Any) -> dict:
@@ -99,7 +284,6 @@ def _gpu_train(preset: str, size: int, batch: int, steps: int, dtype: str, **cfg
     n = torch.randn(batch, 3, size, size, device="cuda")
     au = torch.rand(batch, 6, device="cuda") * 5
     pspi = torch.rand(batch, device="cuda") * 16
-    wall = 0.0
     for i in range(steps + 3):
         if i == 3:
             torch.cuda.synchronize()
@@ -166,6 +350,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--batch", type=int, default=8, help="CPU frames per forward")
     p.add_argument("--iters", type=int, default=4, help="CPU timed batches per case")
+    p.add_argument("--rounds", type=int, default=1, help="CPU cases run in turn this often")
     p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--gpu-presets", nargs="+", default=["base", "large"])
     p.add_argument("--gpu-batch", type=int, default=48)
@@ -173,12 +358,19 @@ def main() -> None:
     p.add_argument("--gpu-dtype", default="bf16", choices=["fp32", "bf16", "fp16"])
     p.add_argument("--gpu-only", action="store_true")
     p.add_argument("--cpu-only", action="store_true")
-    p.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
+    p.add_argument("--profile", action="store_true", help="only the time breakdown")
+    p.add_argument("--quick", action="store_true",
+                   help="< 1 min: cached fp32 before/after and bf16, one table, no GPU")
     a = p.parse_args()
-    if a.quick:
-        a.iters, a.gpu_steps, a.batch = 1, 3, 2
+    if a.profile:
+        profile_section(a)
+        return
+    if a.quick:  # --rounds still applies: --quick --rounds 4 compares the paths in turn
+        a.iters = 2
+        cpu_section(a, QUICK_CASES)
+        return
     if not a.gpu_only:
-        cpu_section(a)
+        cpu_section(a, ALL_CASES)
     if not a.cpu_only:
         gpu_section(a)
 

@@ -2,9 +2,12 @@
 
 Builds a short 640x480 video of a real face (matplotlib's bundled portrait, moving a little)
 and times each stage of ``pain3d predict`` on it with randomly initialised ViTPain presets
-(speed does not depend on the weights).
+(speed does not depend on the weights). The model is prepared as for a checkpoint
+(``pain3d.model.prepare_for_inference``: merged LoRA; ``--dtype bfloat16`` for the bf16
+backbone) and the process keeps freed memory (``keep_freed_memory``).
 
     .venv/bin/python benchmarks/predict.py [--frames 60] [--presets tiny,small] [--threads 2]
+    .venv/bin/python benchmarks/predict.py --quick     # < 1 min: 24 frames, small, one table
 """
 
 from __future__ import annotations
@@ -43,7 +46,11 @@ def main() -> None:
     ap.add_argument("--presets", default="tiny,small")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    ap.add_argument("--quick", action="store_true", help="24 frames of the small preset")
     args = ap.parse_args()
+    if args.quick:
+        args.frames, args.presets = 24, "small"
 
     import logging
 
@@ -52,9 +59,10 @@ def main() -> None:
     from pain3d.infer import PredictConfig, Predictor
     from pain3d.infer.align import align_face
     from pain3d.infer.video import iter_video_frames
-    from pain3d.model import build_model
+    from pain3d.model import build_model, keep_freed_memory, prepare_for_inference
 
     logging.basicConfig(level=logging.WARNING)
+    keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp())
@@ -64,7 +72,7 @@ def main() -> None:
 
     for preset in [p.strip() for p in args.presets.split(",") if p.strip()]:
         torch.manual_seed(0)
-        model = build_model(preset=preset).eval()
+        model = prepare_for_inference(build_model(preset=preset), args.dtype)
         pred = Predictor(model, PredictConfig(batch_size=args.batch_size))
         size = pred.size
         det = pred.detector
@@ -90,7 +98,8 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch threads {torch.get_num_threads()}, torch {torch.__version__}")
     print(f"video: {args.frames} frames 640x480 (AVI/MJPG), one face; model batch "
-          f"{args.batch_size}; random weights")
+          f"{args.batch_size}, {args.dtype}, merged LoRA; random weights; load average "
+          f"{os.getloadavg()[0]:.1f} (shared machines give pessimistic, noisy numbers)")
     print("frames per second (higher is better):")
     print(f"{'preset':8s} {'input':>5s} {'detect+mesh':>11s} {'align':>9s} {'model':>8s} "
           f"{'end-to-end':>10s}")

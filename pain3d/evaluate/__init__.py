@@ -20,6 +20,7 @@ from pain3d.evaluate.metrics import (
 from pain3d.evaluate.protocol import (
     PROTOCOLS,
     Scores,
+    protocol_description,
     read_predictions,
     score_predictions,
     validate_predictions,
@@ -35,6 +36,6 @@ from pain3d.evaluate.report import (
 __all__ = [
     "PAIN_LEVELS", "PROTOCOLS", "THRESHOLD_GRID", "Report", "Scores", "auroc", "auroc_at",
     "calibrate_threshold", "evaluate_predictions", "evaluate_run", "f1_at", "fold_metrics",
-    "icc31", "load_run_predictions", "mae", "mean_ci", "pcc", "read_predictions", "rmse",
-    "score_predictions", "validate_predictions", "write_report",
+    "icc31", "load_run_predictions", "mae", "mean_ci", "pcc", "protocol_description",
+    "read_predictions", "rmse", "score_predictions", "validate_predictions", "write_report",
 ]

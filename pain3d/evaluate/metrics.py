@@ -4,7 +4,8 @@ Every function takes 1-D arrays of predicted and true PSPI (float, any scale, us
 and returns a float. Undefined cases return ``NaN`` rather than a made-up number, so means
 over folds skip them explicitly (:func:`mean_ci` counts only finite values):
 
-- constant predictions or constant targets: PCC and ICC(3,1) are ``NaN`` (zero variance);
+- constant predictions or constant targets: PCC is ``NaN`` (zero variance); ICC(3,1) is
+  then 0 (no consistency), and ``NaN`` only when both sides are constant;
 - a fold with a single class at a PSPI level (no frame >= level, or every frame >= level):
   AUROC is ``NaN``;
 - F1 with no true and no predicted positives: ``NaN`` (0/0); with true positives present but
@@ -72,12 +73,15 @@ def pcc(pred: Sequence[float] | np.ndarray, true: Sequence[float] | np.ndarray) 
 
 
 def icc31(pred: Sequence[float] | np.ndarray, true: Sequence[float] | np.ndarray) -> float:
-    """ICC(3,1): two-way mixed effects, consistency, single rater (Shrout and Fleiss).
+    """ICC(3,1): two-way mixed effects, consistency, single rater.
 
-    The two "raters" are the model and the ground truth; with n targets and k = 2,
-    ``ICC = (MS_rows - MS_error) / (MS_rows + (k - 1) MS_error)``. A constant offset between
-    the raters does not lower it (consistency, not absolute agreement). ``NaN`` when both
-    mean squares are zero (every target identical) or n < 2.
+    Shrout and Fleiss (1979) call it ICC(3,1); McGraw and Wong (1996) ICC(C,1). The two
+    "raters" are the model and the ground truth; with n targets and k = 2,
+    ``ICC = (MS_rows - MS_error) / (MS_rows + (k - 1) MS_error)``, which for two raters
+    equals ``2 cov(pred, true) / (var(pred) + var(true))``. A constant offset between the
+    raters does not lower it (consistency, not absolute agreement); a scale difference does.
+    Constant predictions against varying targets give 0; ``NaN`` when both mean squares are
+    zero (both sides constant) or n < 2.
     """
     p, t = _pair(pred, true)
     n, k = p.size, 2

@@ -41,15 +41,44 @@ log = logging.getLogger(__name__)
 
 Protocol = Literal["honest", "published"]
 PROTOCOLS: tuple[str, ...] = ("honest", "published")
-PROTOCOL_DESCRIPTIONS: dict[str, str] = {
+_PROTOCOL_TEMPLATES: dict[str, str] = {
     "honest": "checkpoint selected on an inner validation split of the training subjects; "
-    "label-free neutral references at test; thresholds calibrated on un-augmented training "
-    "predictions",
+    "{references} at test; thresholds calibrated on un-augmented training predictions",
     "published": "reproduces the published choices for comparison: checkpoint selected on "
-    "the test fold, oracle references (ground-truth PSPI 0) at test; thresholds calibrated "
-    "over the published grid on augmented, resampled training predictions (one epoch of the "
-    "training loader, as the published code; pain3d cv writes them under this protocol)",
+    "the test fold, {references} at test; thresholds calibrated over the published grid on "
+    "augmented, resampled training predictions (one epoch of the training loader, as the "
+    "published code; pain3d cv writes them under this protocol)",
 }
+TEST_REFERENCE_PHRASES: dict[str, str] = {
+    "label_free": "label-free neutral references",
+    "oracle": "oracle references (ground-truth PSPI 0)",
+    "other_identity": "neutral references of another identity (ablation)",
+    "none": "no reference (single-image model)",
+}
+"""How the headline's test references were chosen, as the protocol description says it."""
+HEADLINE_REFERENCE: dict[str, str] = {"honest": "label_free", "published": "oracle"}
+"""The reference kind each protocol heads its report with, when the predictions have it."""
+
+
+def protocol_description(protocol: Protocol, reference: str | None = None) -> str:
+    """One line saying how a result was obtained: selection, test references, thresholds.
+
+    Args:
+        protocol: ``honest`` or ``published``.
+        reference: the reference kind of the headline numbers (default: the protocol's own,
+            :data:`HEADLINE_REFERENCE`). Oracle references under the honest protocol are
+            said loudly: they use the test labels, so the numbers are not label-free results.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol {protocol!r} is not one of {list(PROTOCOLS)}")
+    reference = reference or HEADLINE_REFERENCE[protocol]
+    phrase = TEST_REFERENCE_PHRASES.get(reference, f"{reference!r} references")
+    if protocol == "honest" and reference == "oracle":
+        phrase = ("ORACLE references (chosen with ground-truth PSPI 0: they use the test "
+                  "labels, so these are not label-free results)")
+    return _PROTOCOL_TEMPLATES[protocol].format(references=phrase)
+
+
 REQUIRED_COLUMNS: tuple[str, ...] = ("fold", "split", "subject", "pred", "true")
 REFERENCE_KINDS: tuple[str, ...] = ("label_free", "oracle", "other_identity", "none")
 PRIMARY_METRICS: tuple[str, ...] = (
@@ -152,19 +181,22 @@ class Scores:
 
     @property
     def primary(self) -> ReferenceScores:
-        """The headline reference kind: label-free under the honest protocol, oracle under
-        the published one (when present), else the first kind scored."""
-        order = ("oracle", "label_free") if self.protocol == "published" else ("label_free",)
-        for kind in order:
-            if kind in self.references:
-                return self.references[kind]
-        return next(iter(self.references.values()))
+        """The scores of the headline reference kind (:func:`headline_kind`); the protocol
+        description names it."""
+        return self.references[headline_kind(self.protocol, self.references)]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["grid"] = list(self.grid)
         d["levels"] = list(self.levels)
         return _nan_to_none(d)
+
+
+def headline_kind(protocol: str, kinds: Sequence[str]) -> str:
+    """The reference kind a report heads with: label-free under the honest protocol, oracle
+    under the published one (when present), else the first kind scored."""
+    order = ("oracle", "label_free") if protocol == "published" else ("label_free",)
+    return next((k for k in order if k in kinds), next(iter(kinds)))
 
 
 def _nan_to_none(x: Any) -> Any:
@@ -207,67 +239,89 @@ def score_predictions(df: pd.DataFrame, protocol: Protocol = "honest",
     df = validate_predictions(df)
     kinds = [k for k in REFERENCE_KINDS if k in set(df["reference"])]
     kinds += sorted(set(df["reference"]) - set(kinds))
-    aus = au_columns(df)
     train_all = df[df["split"] == "train"]
     result: dict[str, ReferenceScores] = {}
     for kind in kinds:
-        sub = df[df["reference"] == kind]
-        test = sub[sub["split"] == "test"]
-        if test.empty:
-            continue
-        folds = []
-        per_au: dict[str, list[float]] = {a: [] for a in aus}
-        for fold in _fold_order(test["fold"]):
-            te = test[test["fold"] == fold]
-            tr = sub[(sub["split"] == "train") & (sub["fold"] == fold)]
-            if tr.empty:
-                # Train rows are often written once, with the training reference policy.
-                tr = train_all[train_all["fold"] == fold]
-            if tr.empty:
-                raise ValueError(
-                    f"fold {fold!r} has test rows but no split = train rows: F1 thresholds are "
-                    "calibrated on the fold's training predictions; add them to the file"
-                )
-            fm = M.fold_metrics(te["pred"].to_numpy(), te["true"].to_numpy(),
-                                tr["pred"].to_numpy(), tr["true"].to_numpy(), levels, grid)
-            for a in aus:
-                v = M.mae(te[f"pred_{a}"].to_numpy(np.float64),
-                          te[f"true_{a}"].to_numpy(np.float64))
-                fm[f"mae_{a}"] = v
-                per_au[a].append(v)
-            folds.append({"fold": fold, "n_subjects": int(te["subject"].nunique()), **fm})
-        keys = [k for k in folds[0] if k not in ("fold",)]
-        summary = _summarise(folds, keys)
-        pooled = M.regression_metrics(test["pred"].to_numpy(), test["true"].to_numpy())
-        th_of = {f["fold"]: f for f in folds}
-        called = {lv: np.zeros(len(test), bool) for lv in levels}
-        fold_col = test["fold"].to_numpy()
-        for fold, f in th_of.items():
-            here = fold_col == fold
-            for lv in levels:
-                called[lv][here] = test["pred"].to_numpy()[here] >= f[f"threshold_{lv}"]
-        pooled_f1 = []
-        for lv in levels:
-            pooled[f"auroc_{lv}"] = M.auroc_at(test["pred"].to_numpy(), test["true"].to_numpy(), lv)
-            # Each fold's own threshold on its own test frames, counted together.
-            pooled[f"f1_{lv}"] = M.f1_binary(called[lv], test["true"].to_numpy() >= lv)
-            pooled_f1.append(pooled[f"f1_{lv}"])
-        finite = [v for v in pooled_f1 if math.isfinite(v)]
-        pooled["f1_macro"] = float(np.mean(finite)) if finite else math.nan
-        subj = {}
-        for s, g in test.groupby("subject", sort=True):
-            subj[str(s)] = M.pcc(g["pred"].to_numpy(), g["true"].to_numpy())
-        m, h, n = M.mean_ci(list(subj.values()))
-        per_au_mae = {a: dict(zip(("mean", "ci95", "n"), M.mean_ci(v), strict=True))
-                      for a, v in per_au.items()}
-        result[kind] = ReferenceScores(
-            reference=kind, folds=folds, summary=summary, pooled=pooled,
-            per_subject_pcc=subj,
-            per_subject_summary={
-                "mean": m, "ci95": h, "n": n,
-                "undefined": sum(1 for v in subj.values() if not math.isfinite(v))},
-            per_au_mae=per_au_mae,
-        )
+        rows = df[df["reference"] == kind]
+        if (rows["split"] == "test").any():
+            result[kind] = _score_reference(kind, rows, train_all, au_columns(df), levels, grid)
     log.info("scored %d reference kind(s) under the %s protocol", len(result), protocol)
-    return Scores(protocol=protocol, protocol_description=PROTOCOL_DESCRIPTIONS[protocol],
+    # The description names the references the headline numbers were really scored with.
+    description = protocol_description(protocol, headline_kind(protocol, list(result)))
+    return Scores(protocol=protocol, protocol_description=description,
                   grid=tuple(grid), levels=tuple(levels), references=result)  # type: ignore[arg-type]
+
+
+def _score_reference(kind: str, rows: pd.DataFrame, train_all: pd.DataFrame, aus: list[str],
+                     levels: Sequence[int], grid: tuple[float, float, int]) -> ReferenceScores:
+    """Every number of one reference kind: per fold, summarised, pooled, per subject."""
+    test = rows[rows["split"] == "test"]
+    folds, per_au = _score_folds(rows, test, train_all, aus, levels, grid)
+    keys = [k for k in folds[0] if k not in ("fold",)]
+    subj = {str(s): M.pcc(g["pred"].to_numpy(), g["true"].to_numpy())
+            for s, g in test.groupby("subject", sort=True)}
+    m, h, n = M.mean_ci(list(subj.values()))
+    return ReferenceScores(
+        reference=kind, folds=folds, summary=_summarise(folds, keys),
+        pooled=_pooled_metrics(test, folds, levels),
+        per_subject_pcc=subj,
+        per_subject_summary={
+            "mean": m, "ci95": h, "n": n,
+            "undefined": sum(1 for v in subj.values() if not math.isfinite(v))},
+        per_au_mae={a: dict(zip(("mean", "ci95", "n"), M.mean_ci(v), strict=True))
+                    for a, v in per_au.items()},
+    )
+
+
+def _calibration_rows(rows: pd.DataFrame, train_all: pd.DataFrame, fold: str) -> pd.DataFrame:
+    """A fold's ``train`` rows of this reference kind, else of any kind (train rows are often
+    written once, with the training reference policy)."""
+    tr = rows[(rows["split"] == "train") & (rows["fold"] == fold)]
+    if tr.empty:
+        tr = train_all[train_all["fold"] == fold]
+    if tr.empty:
+        raise ValueError(
+            f"fold {fold!r} has test rows but no split = train rows: F1 thresholds are "
+            "calibrated on the fold's training predictions; add them to the file"
+        )
+    return tr
+
+
+def _score_folds(rows: pd.DataFrame, test: pd.DataFrame, train_all: pd.DataFrame,
+                 aus: list[str], levels: Sequence[int], grid: tuple[float, float, int]
+                 ) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
+    """Per-fold metrics (thresholds calibrated on the fold's train rows) and per-AU MAEs."""
+    folds = []
+    per_au: dict[str, list[float]] = {a: [] for a in aus}
+    for fold in _fold_order(test["fold"]):
+        te = test[test["fold"] == fold]
+        tr = _calibration_rows(rows, train_all, fold)
+        fm = M.fold_metrics(te["pred"].to_numpy(), te["true"].to_numpy(),
+                            tr["pred"].to_numpy(), tr["true"].to_numpy(), levels, grid)
+        for a in aus:
+            v = M.mae(te[f"pred_{a}"].to_numpy(np.float64), te[f"true_{a}"].to_numpy(np.float64))
+            fm[f"mae_{a}"] = v
+            per_au[a].append(v)
+        folds.append({"fold": fold, "n_subjects": int(te["subject"].nunique()), **fm})
+    return folds, per_au
+
+
+def _pooled_metrics(test: pd.DataFrame, folds: list[dict[str, Any]], levels: Sequence[int]
+                    ) -> dict[str, float]:
+    """Metrics over all test frames together; F1 applies each fold's own threshold to its
+    own test frames and counts them together."""
+    pred, true = test["pred"].to_numpy(), test["true"].to_numpy()
+    pooled = M.regression_metrics(pred, true)
+    fold_col = test["fold"].to_numpy()
+    pooled_f1 = []
+    for lv in levels:
+        called = np.zeros(len(test), bool)
+        for f in folds:
+            here = fold_col == f["fold"]
+            called[here] = pred[here] >= f[f"threshold_{lv}"]
+        pooled[f"auroc_{lv}"] = M.auroc_at(pred, true, lv)
+        pooled[f"f1_{lv}"] = M.f1_binary(called, true >= lv)
+        pooled_f1.append(pooled[f"f1_{lv}"])
+    finite = [v for v in pooled_f1 if math.isfinite(v)]
+    pooled["f1_macro"] = float(np.mean(finite)) if finite else math.nan
+    return pooled

@@ -88,7 +88,8 @@ def _blocks(df: pd.DataFrame, scores: Scores, plots: dict[str, Path], title: str
              f"F1 thresholds calibrated per fold on that fold's training predictions over "
              f"np.linspace({scores.grid[0]:g}, {scores.grid[1]:g}, {scores.grid[2]})",
              "mean ± 95% CI half-width over folds (t distribution); n/a = undefined "
-             "(single-class fold for AUROC, constant predictions for PCC/ICC)"]
+             "(single-class fold for AUROC, constant predictions or labels for PCC, both "
+             "constant for ICC)"]
     lines += [f"{k}: {v}" for k, v in context.items()]
     b.append(("ul", lines))
 

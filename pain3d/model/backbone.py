@@ -47,6 +47,24 @@ HUB_IDS: dict[str, str] = {
 }
 """Hub ids of the real weights for ``backbone_weights`` (gated on the hub: needs access)."""
 
+SAT493M_MEAN: tuple[float, float, float] = (0.430, 0.411, 0.296)
+SAT493M_STD: tuple[float, float, float] = (0.213, 0.156, 0.143)
+
+# Meta's published normalisation of every released DINOv3 ViT, by hub id. Source: the "Image
+# transforms" section of https://github.com/facebookresearch/dinov3/blob/main/README.md (web
+# LVD-1689M weights: the ImageNet mean/std; satellite SAT-493M weights: mean (0.430, 0.411,
+# 0.296), std (0.213, 0.156, 0.143)); the ids are those that README lists for transformers.
+# The hub's preprocessor_config.json of the SAT-493M models is not trusted to say so
+# (facebookresearch/dinov3#9 notes that AutoImageProcessor gives them ImageNet statistics).
+# The ConvNeXt variants are left out: this backbone loads ViTs only.
+PUBLISHED_STATISTICS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    **{f"facebook/dinov3-{arch}-pretrain-lvd1689m": (IMAGENET_MEAN, IMAGENET_STD)
+       for arch in ("vits16", "vits16plus", "vitb16", "vitl16", "vith16plus", "vit7b16")},
+    **{f"facebook/dinov3-{arch}-pretrain-sat493m": (SAT493M_MEAN, SAT493M_STD)
+       for arch in ("vitl16", "vit7b16")},
+}
+"""``hub id -> (mean, std)`` of [0, 1] RGB for the released DINOv3 ViTs."""
+
 TIMM_NAMES: dict[str, str] = {
     "small": "vit_small_patch16_dinov3.lvd1689m",
     "base": "vit_base_patch16_dinov3.lvd1689m",
@@ -103,6 +121,72 @@ def read_preprocessing(source: str | Path) -> dict[str, Any] | None:
     return out
 
 
+def published_statistics(source: str | Path) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """Meta's published ``(mean, std)`` for a DINOv3 hub id, or a folder named after one.
+
+    A folder matches when one of its path parts is the hub name (``dinov3-vitl16-pretrain-
+    sat493m``) or the hub cache's ``models--facebook--<name>``; anything else gives None.
+    """
+    text = str(source)
+    if text in PUBLISHED_STATISTICS:
+        return PUBLISHED_STATISTICS[text]
+    parts = set(Path(text).parts)
+    for hub_id, stats in PUBLISHED_STATISTICS.items():
+        name = hub_id.split("/", 1)[1]
+        if name in parts or f"models--facebook--{name}" in parts:
+            return stats
+    return None
+
+
+def resolve_statistics(
+    source: str | Path | None,
+    mean: tuple[float, ...] | None,
+    std: tuple[float, ...] | None,
+    found: dict[str, Any] | None,
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The normalisation of a backbone: ``(mean, std)`` of [0, 1] RGB.
+
+    Precedence: the model config's own ``mean``/``std``; Meta's published statistics for a
+    known DINOv3 id (:data:`PUBLISHED_STATISTICS`); the weights' ``preprocessor_config.json``
+    (``found``); ImageNet. Real weights that reach the ImageNet fallback are named in a
+    warning, and so is a preprocessor config that contradicts the published statistics.
+
+    Args:
+        source: the weights (folder or hub id); None for a randomly initialised backbone,
+            which takes ImageNet statistics without a warning.
+        mean, std: the model config's values (None = not set).
+        found: what :func:`read_preprocessing` read (None = no preprocessor config).
+    """
+    found = found or {}
+    published = published_statistics(source) if source is not None else None
+    out = []
+    for name, given, default in (("mean", mean, IMAGENET_MEAN), ("std", std, IMAGENET_STD)):
+        if given is not None:
+            out.append(tuple(given))
+            continue
+        if published is not None:
+            value = published[0 if name == "mean" else 1]
+            if name in found and not _close(found[name], value):
+                log.warning("backbone %s: its preprocessor_config.json gives %s %s but Meta "
+                            "publishes %s for these weights; using the published values (set "
+                            "the model's mean/std to override)", source, name, found[name], value)
+            out.append(tuple(value))
+        elif name in found:
+            out.append(tuple(found[name]))
+        else:
+            if source is not None:
+                log.warning("backbone %s: no preprocessor_config.json and not a known DINOv3 "
+                            "id; normalising with the ImageNet %s %s (set the model's mean/std "
+                            "if these weights were trained with other statistics)",
+                            source, name, default)
+            out.append(default)
+    return out[0], out[1]
+
+
+def _close(a: Any, b: tuple[float, ...]) -> bool:
+    return len(a) == len(b) and all(abs(float(x) - y) < 1e-6 for x, y in zip(a, b, strict=True))
+
+
 class DINOv3Backbone(nn.Module):
     """transformers' ``DINOv3ViTModel`` returning CLS + patch tokens.
 
@@ -139,6 +223,9 @@ class DINOv3Backbone(nn.Module):
                 f"image size {tuple(pixels.shape[-2:])} is not a multiple of the patch size "
                 f"{self.patch_size}; resize to the model's preprocessing size"
             )
+        # In the weights' dtype (a no-op in fp32): transformers derives the RoPE tables' dtype
+        # from the input, and a bf16 backbone fed fp32 pixels would mix the two.
+        pixels = pixels.to(self.model.embeddings.patch_embeddings.weight.dtype)
         if self.published_forward:
             return self._published_tokens(pixels)
         hidden = self.model(pixel_values=pixels).last_hidden_state
@@ -215,11 +302,8 @@ def build_backbone(cfg: ViTPainConfig) -> tuple[nn.Module, dict[str, Any]]:
         (enable or model.gradient_checkpointing_enable)()  # renamed in transformers 5
     c = model.config
     size = int(c.image_size if isinstance(c.image_size, int) else c.image_size[0])
-    prep = {
-        "size": cfg.image_size or (found or {}).get("size") or size,
-        "mean": tuple(cfg.mean or (found or {}).get("mean") or IMAGENET_MEAN),
-        "std": tuple(cfg.std or (found or {}).get("std") or IMAGENET_STD),
-    }
+    mean, std = resolve_statistics(cfg.backbone_weights, cfg.mean, cfg.std, found)
+    prep = {"size": cfg.image_size or (found or {}).get("size") or size, "mean": mean, "std": std}
     return DINOv3Backbone(model, published_forward=cfg.published_forward), prep
 
 
@@ -239,11 +323,10 @@ def _build_timm(cfg: ViTPainConfig) -> tuple[nn.Module, dict[str, Any]]:
     if cfg.gradient_checkpointing:
         model.set_grad_checkpointing(True)
     dc = getattr(model, "pretrained_cfg", {}) or {}
-    prep = {
-        "size": cfg.image_size or int(dc.get("input_size", (3, 224, 224))[-1]),
-        "mean": tuple(cfg.mean or dc.get("mean") or IMAGENET_MEAN),
-        "std": tuple(cfg.std or dc.get("std") or IMAGENET_STD),
-    }
+    mean, std = resolve_statistics(cfg.backbone_weights, cfg.mean, cfg.std,
+                                   {k: dc[k] for k in ("mean", "std") if dc.get(k)})
+    prep = {"size": cfg.image_size or int(dc.get("input_size", (3, 224, 224))[-1]),
+            "mean": mean, "std": std}
     return TimmBackbone(model, published_forward=cfg.published_forward), prep
 
 

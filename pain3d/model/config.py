@@ -18,8 +18,12 @@ DEFAULT_LORA_TARGETS: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 
 @dataclass
-class LoraSettings:
+class LoraAdapterConfig:
     """LoRA adapters (peft) on the frozen backbone.
+
+    Named apart from peft's ``LoraConfig``, which :func:`pain3d.model.lora.apply_lora` builds
+    from it. Stored under the key ``lora`` in configs and checkpoints (its field names are the
+    saved keys: keep them).
 
     Attributes:
         rank: adapter rank ``r``; 0 disables LoRA (frozen backbone, heads only).
@@ -61,7 +65,10 @@ class ViTPainConfig:
             (e.g. ``{"num_hidden_layers": 3}``); imported checkpoints use it to pin sizes.
         image_size: input side in pixels (square); ``None`` takes the preset's / weights' size.
         mean, std: per-channel normalisation of [0, 1] RGB; ``None`` takes the backbone's own
-            statistics (from its ``preprocessor_config.json``; ImageNet for the DINOv3 presets).
+            statistics: Meta's published values for a known DINOv3 id (the SAT-493M satellite
+            weights differ from ImageNet), else the weights' ``preprocessor_config.json``,
+            else ImageNet (with a warning naming real weights that fall back to it; the
+            random presets use ImageNet silently). See ``backbone.resolve_statistics``.
         lora: adapter settings.
         encoder_mode: ``separate`` (as published: two encoders, own LoRA each) or ``shared``
             (one encoder and one LoRA for the pain and the neutral image: half the memory).
@@ -94,7 +101,7 @@ class ViTPainConfig:
     image_size: int | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
-    lora: LoraSettings = field(default_factory=LoraSettings)
+    lora: LoraAdapterConfig = field(default_factory=LoraAdapterConfig)
     encoder_mode: EncoderMode = "separate"
     reference: ReferenceMode = "cross_attention"
     cross_attn_layers: int = 1
@@ -147,7 +154,7 @@ class ViTPainConfig:
         if not self.binary_thresholds:
             raise ValueError("binary_thresholds is empty; the published heads use 1,2,3")
         if isinstance(self.lora, dict):
-            self.lora = LoraSettings(**self.lora)
+            self.lora = LoraAdapterConfig(**self.lora)
         self.backbone_overrides = dict(self.backbone_overrides or {})
 
     @property

@@ -48,7 +48,7 @@ from typing import Any
 import torch
 
 from pain3d.model.backbone import IMAGENET_MEAN, IMAGENET_STD
-from pain3d.model.config import LoraSettings, ViTPainConfig
+from pain3d.model.config import LoraAdapterConfig, ViTPainConfig
 from pain3d.model.vitpain import ViTPain
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ def published_config(
         image_size=int(hp.get("image_size", 224)),
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
-        lora=LoraSettings(rank=rank, alpha=alpha, dropout=0.1),
+        lora=LoraAdapterConfig(rank=rank, alpha=alpha, dropout=0.1),
         encoder_mode="separate",
         reference="cross_attention" if has_ref else "none",
         cross_attn_layers=1,

@@ -11,7 +11,7 @@ import logging
 
 from torch import nn
 
-from pain3d.model.config import DEFAULT_LORA_TARGETS, LoraSettings
+from pain3d.model.config import DEFAULT_LORA_TARGETS, LoraAdapterConfig
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ def is_lora_parameter(name: str) -> bool:
     return "lora_" in name
 
 
-def apply_lora(backbone: nn.Module, settings: LoraSettings, *, timm: bool = False) -> nn.Module:
+def apply_lora(backbone: nn.Module, settings: LoraAdapterConfig, *,
+               timm: bool = False) -> nn.Module:
     """Freeze ``backbone`` and add LoRA adapters to its attention projections, in place.
 
     Args:

@@ -197,6 +197,9 @@ class ViTPain(nn.Module):
         return self._heads(fused, batch=b, shots=n)
 
     def _heads(self, tokens: torch.Tensor, batch: int, shots: int) -> ViTPainOutput:
+        # Heads kept in fp32 under a bf16 backbone (inference.prepare_for_inference) read
+        # fp32 tokens; a no-op when both share a dtype.
+        tokens = tokens.to(self.pspi_head.mlp[-1].weight.dtype)
         cls, patches = tokens[:, 0], tokens[:, 1:]
         unit = self.pspi_head(cls)
         au = self.au_head(patches)

@@ -45,23 +45,48 @@ def test_auroc_of_a_single_class_fold_is_nan():
     assert math.isnan(M.auroc_at([0.1, 2.0, 3.0], [4, 5, 6], 1))
 
 
-def test_constant_predictions_have_nan_pcc_and_icc_but_finite_errors():
+def test_constant_predictions_have_nan_pcc_zero_icc_and_finite_errors():
     true = np.array([0, 1, 2, 3.0])
     pred = np.full(4, 1.5)
     assert math.isnan(M.pcc(pred, true))
     assert M.mae(pred, true) == pytest.approx(1.0)
-    assert math.isnan(M.icc31(np.zeros(4), np.zeros(4)))
     # Constant predictions against varying truth: ICC(3,1) is defined and exactly 0.
     assert M.icc31(pred, true) == pytest.approx(0.0, abs=1e-12)
+    assert M.icc31(true, pred) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_icc31_is_nan_only_when_both_sides_are_constant():
+    assert math.isnan(M.icc31(np.zeros(4), np.zeros(4)))
+    assert math.isnan(M.icc31(np.full(4, 2.0), np.full(4, 5.0)))
+    assert math.isnan(M.icc31([1.0], [1.0]))
+
+
+def test_icc31_is_the_two_rater_consistency_icc(pair):
+    """ICC(3,1) = ICC(C,1): for two raters 2 cov / (var + var); offsets do not lower it,
+    a scale difference does (unlike PCC), and absolute disagreement is not what it measures."""
+    pred, true = pair
+    cov = np.cov(pred, true)
+    expected = 2 * cov[0, 1] / (cov[0, 0] + cov[1, 1])
+    assert M.icc31(pred, true) == pytest.approx(expected)
+    assert M.icc31(pred + 3.0, true) == pytest.approx(expected)  # consistency: offset-free
+    assert M.icc31(2.0 * pred, true) < M.pcc(2.0 * pred, true)   # scale counts, not for PCC
 
 
 def test_pcc_of_a_constant_column_is_nan_despite_centring_noise():
     col = np.full(7, 0.1)
-    assert np.any(col - col.mean() != 0)  # the float noise the check must not mistake
-    assert math.isnan(M.pcc(col, np.arange(7.0)))
+    true = np.array([0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0])
+    centred, t = col - col.mean(), true - true.mean()
+    assert np.any(centred != 0)  # the float noise the check must not mistake for variance
+    # The textbook formula turns that noise into a finite "correlation": the trap is real.
+    assert math.isfinite(float(centred @ t) / math.sqrt(float(centred @ centred) * float(t @ t)))
+    assert math.isnan(M.pcc(col, true))
+    assert math.isnan(M.pcc(true, col))
+    assert math.isnan(M.pcc([2.0], [3.0]))  # fewer than two values
+    # A column that merely varies a little is not mistaken for a constant one.
+    assert M.pcc(col + 1e-6 * true, true) == pytest.approx(1.0)
 
 
-def test_icc31_hand_computed_and_invariant_to_an_offset():
+def test_icc31_matches_a_hand_computed_shrout_fleiss_table_and_ignores_an_offset():
     # Shrout & Fleiss two-way table: rows (2, 1), (4, 3), (6, 8).
     pred, true = np.array([2.0, 4.0, 6.0]), np.array([1.0, 3.0, 8.0])
     # grand mean 4; row means 1.5, 3.5, 7; col means 4, 4.

@@ -110,3 +110,33 @@ def test_per_subject_pcc_is_computed_on_each_subjects_test_frames(predictions):
     for subject, g in te.groupby("subject"):
         assert ref.per_subject_pcc[subject] == pytest.approx(stats.pearsonr(g.pred, g.true)[0])
     assert ref.per_subject_summary["n"] == te.subject.nunique()
+
+
+def test_a_headline_scored_with_oracle_references_says_oracle_everywhere(
+        tmp_path, predictions_factory):
+    """Honest protocol, but the test references were chosen with the test labels: the
+    headline must not claim label-free references (report.md, report.html, metrics.json)."""
+    df = predictions_factory(oracle=True)
+    df = df[(df.split == "train") | (df.reference == "oracle")]
+    rep = write_report(df, tmp_path, protocol="honest", plots=False)
+    assert rep.scores.primary.reference == "oracle"
+    data = json.loads(rep.json.read_text())
+    texts = {"metrics.json": data["protocol_description"], "report.md": rep.markdown.read_text(),
+             "report.html": rep.html.read_text()}
+    for name, text in texts.items():
+        assert "label-free neutral references at test" not in text, name
+        assert "ORACLE references" in text and "test labels" in text, name
+    assert data["protocol"] == "honest"
+
+
+def test_the_protocol_description_names_the_references_actually_scored(predictions_factory):
+    label_free = predictions_factory()
+    honest = score_predictions(label_free, protocol="honest")
+    assert "label-free neutral references at test" in honest.protocol_description
+    published = score_predictions(label_free, protocol="published")
+    assert published.primary.reference == "label_free"
+    assert "label-free neutral references at test" in published.protocol_description
+    assert "oracle" not in published.protocol_description
+    both = score_predictions(predictions_factory(oracle=True), protocol="published")
+    assert both.primary.reference == "oracle"
+    assert "oracle references (ground-truth PSPI 0) at test" in both.protocol_description

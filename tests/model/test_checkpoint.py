@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ from model_fixtures import tiny_config
 from safetensors.torch import load_file
 
 import pain3d
-from pain3d.model import LoraSettings, build_model, load_model, save_checkpoint
+from pain3d.model import LoraAdapterConfig, build_model, load_model, save_checkpoint
 from pain3d.model.backbone import preset_hf_config
 
 
@@ -167,10 +168,8 @@ def test_self_contained_checkpoint_stores_a_shared_backbone_once(tmp_path, make_
 
 
 def test_adapters_on_mlp_and_patch_embedding_round_trip(tmp_path, make_model, images):
-    from pain3d.model import LoraSettings
-
-    lora = LoraSettings(rank=2, alpha=4.0, dropout=0.0,
-                        targets=("q_proj", "v_proj", "up_proj", "down_proj", "patch_embeddings"))
+    targets = ("q_proj", "v_proj", "up_proj", "down_proj", "patch_embeddings")
+    lora = LoraAdapterConfig(rank=2, alpha=4.0, dropout=0.0, targets=targets)
     for published in (False, True):
         model = make_model(lora=lora, published_forward=published)
         names = [n for n, p in model.named_parameters() if p.requires_grad and "lora_" in n]
@@ -184,7 +183,7 @@ def test_adapters_on_mlp_and_patch_embedding_round_trip(tmp_path, make_model, im
 
 
 def test_a_trained_backbone_is_saved_with_the_model_and_reloaded(tmp_path, make_model, images):
-    model = make_model(lora=LoraSettings(rank=0), train_backbone=True)
+    model = make_model(lora=LoraAdapterConfig(rank=0), train_backbone=True)
     _perturb_trained(model)  # every backbone weight moves, as full training would
     save_checkpoint(model, tmp_path / "ck")
     assert not (tmp_path / "ck" / "backbone.safetensors").exists()
@@ -193,4 +192,22 @@ def test_a_trained_backbone_is_saved_with_the_model_and_reloaded(tmp_path, make_
     x, n = images(2), images(2, seed=2)
     loaded = load_model(tmp_path / "ck")
     assert loaded.config.train_backbone
+    assert torch.equal(loaded(x, neutral=n).pspi, model(x, neutral=n).pspi)
+
+
+def test_a_checkpoint_written_before_the_lora_config_rename_still_loads(tmp_path, images):
+    """``data/checkpoint_v1_config.json`` is a config.json written by pain3d 0.1.0 while the
+    LoRA config class was ``LoraSettings``: its keys must keep loading."""
+    old = json.loads((Path(__file__).parent / "data" / "checkpoint_v1_config.json").read_text())
+    assert old["model"]["lora"] == {"rank": 4, "alpha": 8.0, "dropout": 0.0,
+                                    "targets": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+    torch.manual_seed(0)
+    model = build_model(tiny_config()).eval()
+    _perturb_trained(model)
+    save_checkpoint(model, tmp_path / "ck")
+    (tmp_path / "ck" / "config.json").write_text(json.dumps(old))  # the old description
+    loaded = load_model(tmp_path / "ck")
+    assert isinstance(loaded.config.lora, LoraAdapterConfig)
+    assert loaded.config == model.config
+    x, n = images(2), images(2, seed=2)
     assert torch.equal(loaded(x, neutral=n).pspi, model(x, neutral=n).pspi)

@@ -7,7 +7,7 @@ import copy
 import torch
 from model_fixtures import tiny_config
 
-from pain3d.model import LoraSettings, LossWeights, build_model, vitpain_loss
+from pain3d.model import LoraAdapterConfig, LossWeights, build_model, vitpain_loss
 from pain3d.model.backbone import build_backbone
 from pain3d.model.lora import apply_lora
 
@@ -18,7 +18,8 @@ def test_fresh_lora_adapter_leaves_backbone_outputs_unchanged(images):
     backbone.eval()
     x = images(2)
     before = backbone(x)
-    adapted = apply_lora(copy.deepcopy(backbone), LoraSettings(rank=4, alpha=8.0, dropout=0.0))
+    adapted = apply_lora(copy.deepcopy(backbone),
+                         LoraAdapterConfig(rank=4, alpha=8.0, dropout=0.0))
     assert torch.equal(adapted.eval()(x), before)
     names = [n for n, p in adapted.named_parameters() if p.requires_grad]
     assert names and all("lora_" in n for n in names)
@@ -27,7 +28,7 @@ def test_fresh_lora_adapter_leaves_backbone_outputs_unchanged(images):
 
 
 def test_lora_rank_zero_freezes_the_backbone_without_adapters(make_model):
-    model = make_model(lora=LoraSettings(rank=0))
+    model = make_model(lora=LoraAdapterConfig(rank=0))
     assert not any(p.requires_grad for p in model.encoder.parameters())
     assert model.parameter_groups()["lora"] == []
 
@@ -97,7 +98,7 @@ def test_tiny_model_overfits_a_batch_of_16_pairs(images):
 
 
 def test_train_backbone_optimises_every_backbone_weight_in_the_lora_group(make_model, images):
-    model = make_model(lora=LoraSettings(rank=0), train_backbone=True).train()
+    model = make_model(lora=LoraAdapterConfig(rank=0), train_backbone=True).train()
     groups = model.parameter_groups()
     backbone = {n: p for n, p in model.named_parameters() if n.startswith("encoder.")}
     # every backbone weight trains but the masked-image-modelling token no forward uses
