@@ -20,8 +20,9 @@ from pain3d.appearance.background import photo_background, procedural_background
 from pain3d.appearance.effects import CameraEffects, camera_effects, sample_effects
 from pain3d.appearance.hair import HAIR_SHELL_REGION, HairShell, build_hair_shell
 from pain3d.appearance.landmarks import face_landmarks
-from pain3d.appearance.textures import WRINKLE_CHANNELS, paint_textures
+from pain3d.appearance.textures import paint_textures
 from pain3d.appearance.traits import MONK_TONES, Traits, monk_tone_probabilities, sample_traits
+from pain3d.appearance.wrinkles import WRINKLE_CHANNELS
 from pain3d.demographics import Demographics
 from pain3d.face.mesh import Mesh
 
