@@ -3,6 +3,7 @@
     PYTHONPATH=$PWD .venv/bin/python benchmarks/au_visibility.py          # 1,200 pairs, ~2 min
     PYTHONPATH=$PWD .venv/bin/python benchmarks/au_visibility.py --quick  # 180 pairs, < 1 min
     PYTHONPATH=$PWD .venv/bin/python benchmarks/au_visibility.py --nuisance AU1,AU2,AU12
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/au_visibility.py --calibration  # per-AU sizes
 
 Renders ``--identities`` procedural identities (default 40) at ``--size`` px (256), each
 neutral and in ``--per-identity`` pain configurations (10) drawn by
@@ -21,6 +22,11 @@ Three results are printed:
    (what a perfect tracker would report; identity shift exactly what the rig moves).
 3. *tracker floor*: the outline shift between two renders of the same neutral face that
    differ only in their camera effects, i.e. the tracker's own repeatability.
+
+``--calibration`` prints instead, per pain AU alone at FACS 5 (AU43 = 1), the median change
+of each measure in % IOD: in py-feat's AU-to-mesh model (learned from MediaPipe landmarks of
+real faces; global motion removed), on the rig's geometry, and as the tracker sees it on
+frontal renders (``--identities`` faces, default 8 here).
 
 Targets (issue 13): rho <= -0.5 for aperture, brow-eye and nose-lip, cheek raise clearly
 positive, identity (outline shift) median < 1% IOD. :func:`au_visibility` is the reusable
@@ -149,6 +155,70 @@ def render_pairs(n_identities: int, per_identity: int, size: int, seed: int, vie
     return out
 
 
+def pls_changes(au: str) -> dict[str, float]:
+    """Measure changes (fractions of IOD) of py-feat's model for one AU at input 1 (FACS 5)."""
+    from pain3d.face import canonical as cf
+    from pain3d.face.visibility import measure_changes
+
+    pls = cf.pls_model()
+    raw = pls.coef[pls.columns.index(f"AU{int(au[2:]):02d}")]
+    s, rot, t = cf.similarity_fit(pls.neutral + raw, pls.neutral)
+    return measure_changes(pls.neutral, s * (pls.neutral + raw) @ rot.T + t)
+
+
+def calibration_table(n_identities: int, size: int, seed: int) -> str:
+    """Per pain AU alone at FACS 5: py-feat / rig geometry / tracker changes, % IOD."""
+    from pain3d.appearance import procedural_background, sample_appearance, sample_effects
+    from pain3d.face import express, identity_mesh, sample_identities
+    from pain3d.face.visibility import measure_changes
+    from pain3d.facs import AU_NAMES
+    from pain3d.render import Renderer, compose, default_views, jitter_camera, sample_lighting
+
+    keys = ("aperture", "brow_eye", "nose_lip", "cheek_raise")
+    configs = {n: np.eye(len(AU_NAMES))[i] * (1 if n == "AU43" else 5)
+               for i, n in enumerate(AU_NAMES)}
+    geo = {n: [] for n in configs}
+    images: dict[str, list] = {n: [] for n in configs}
+    neutrals = []
+    renderer = Renderer(size)
+    try:
+        for ident in sample_identities(n_identities, seed):
+            mesh0 = identity_mesh(ident)
+            app = sample_appearance(ident, ident.seed, mesh=mesh0, texture_size=512)
+            rng = np.random.default_rng([seed, ident.index])
+            cam = jitter_camera(default_views()[0], rng)
+            light, bg = sample_lighting(rng), procedural_background(rng, size)
+            for k, (name, a) in enumerate([("neutral", np.zeros(6)), *configs.items()]):
+                mesh = express(mesh0, a) if a.any() else mesh0
+                fx = np.random.default_rng([seed, ident.index, k])
+                img = compose(renderer.render(mesh, app, cam, light, aus=a, depth=False), bg,
+                              sample_effects(fx), fx)
+                if name == "neutral":
+                    neutrals.append(img)
+                    geo0 = cam.project(mesh0.vertices[:468], (size, size))
+                    continue
+                images[name].append(img)
+                geo[name].append(measure_changes(geo0, cam.project(mesh.vertices[:468],
+                                                                   (size, size))))
+    finally:
+        renderer.release()
+    lm_neutral = tracker_landmarks(neutrals)
+    lines = [f"{'AU':<6}" + "".join(f"{k:>26}" for k in keys),
+             f"{'':<6}" + "".join(f"{'py-feat / rig / tracker':>26}" for _ in keys)]
+    for name in configs:
+        lm = tracker_landmarks(images[name])
+        trk = [measure_changes(n, p) for n, p in zip(lm_neutral, lm, strict=True)
+               if n is not None and p is not None]
+        pls = pls_changes(name)
+        cells = []
+        for k in keys:
+            g = np.median([c[k] for c in geo[name]]) * 100
+            t = np.median([c[k] for c in trk]) * 100 if trk else float("nan")
+            cells.append(f"{pls[k] * 100:>+8.1f} /{g:>+6.1f} /{t:>+6.1f}")
+        lines.append(f"{name:<6}" + "".join(f"{c:>26}" for c in cells))
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--identities", type=int, default=40)
@@ -161,10 +231,18 @@ def main() -> int:
     ap.add_argument("--nuisance-max", type=float, default=2.0)
     ap.add_argument("--quick", action="store_true", help="6 identities (180 pairs)")
     ap.add_argument("--json", help="write the tables here as JSON")
+    ap.add_argument("--calibration", action="store_true",
+                    help="per-AU sizes: py-feat's real-face model vs rig vs tracker")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     from pain3d.face.visibility import visibility_table
 
+    if args.calibration:
+        n = 8 if args.identities == 40 else args.identities
+        print(f"each pain AU alone at FACS 5 (AU43 = 1), median change in % IOD, {n} "
+              f"identities, frontal view, {args.size} px")
+        print(calibration_table(n, args.size, args.seed))
+        return 0
     if args.quick:
         args.identities = 6
     nuisance = tuple(s.strip().upper() for s in args.nuisance.split(",") if s.strip())

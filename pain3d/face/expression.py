@@ -76,6 +76,37 @@ from kept (below 0.3 mm, where the pain AUs barely act) to removed (from 1.5 mm 
 ramp, so the nuisance field stays smooth and no triangle folds where the pain field fades."""
 
 
+CO_ACTION_LIMIT = 1.3
+"""AUs that pull the same skin the same way (AU9 and AU10 both lift the upper lip) add up to
+at most this many times the strongest one's own displacement at that vertex (soft limit)."""
+
+
+def combine_bases(coef: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """(V, 3) sum of ``coef[k] * basis[k]`` with co-acting AUs softly limited.
+
+    Where one AU acts, the sum is that AU's displacement exactly. Where several push a
+    vertex, the magnitude ``m`` of the sum is compressed above a knee at 0.8 of the limit
+    ``L = CO_ACTION_LIMIT * max_k |coef[k] basis[k]|`` toward ``L`` (smoothly, monotone in
+    ``m``): muscles pulling one lip cannot lift it twice as far as one of them alone.
+
+    Args:
+        coef: (K,) basis weights (FACS / 5).
+        basis: (K, V, 3) displacement bases, metres.
+    """
+    parts = coef[:, None, None] * basis
+    total = parts.sum(0)
+    m = np.linalg.norm(total, axis=1)
+    limit = CO_ACTION_LIMIT * np.linalg.norm(parts, axis=2).max(0)
+    knee = 0.8 * limit
+    over = m > knee
+    if not over.any():
+        return total
+    span = limit[over] - knee[over]
+    squeezed = knee[over] + span * np.tanh((m[over] - knee[over]) / span)
+    total[over] *= (squeezed / m[over])[:, None]
+    return total
+
+
 def applied_nuisance(aus: np.ndarray, nuisance: np.ndarray) -> np.ndarray:
     """(len(NUISANCE_AUS),) nuisance intensities actually applied, FACS 0..5.
 
@@ -153,7 +184,7 @@ def express(
     if not a.any() and not nu.any():
         return mesh
     c_pain, c_nu = _coefficients(a, applied_nuisance(a, nu))
-    d_pain = np.tensordot(c_pain, rig.basis, axes=1)
+    d_pain = combine_bases(c_pain, rig.basis)
     verts = mesh.vertices + d_pain
     if nu.any():
         verts = verts + compose_antagonists(d_pain, np.tensordot(c_nu, rig.basis, axes=1))

@@ -1,11 +1,18 @@
-"""AU rig: py-feat's AU-to-mesh model turned into local, transferable displacement bases.
+"""AU rig: py-feat's AU-to-mesh model and FACS anchors turned into local displacement bases.
 
-Per AU (template level, once): the model's change for input 1 (= FACS 5) is mapped into the
-canonical frame, its global similarity motion is removed (weighted Procrustes onto the
-neutral, weights on the vertices far from the AU's region), it is made left-right symmetric,
-multiplied by a smooth falloff around the AU's region (py-feat's ``au_region_map``), kept
-off the lid margins, scaled to a target peak displacement (:data:`AU_PEAK_CM`), and carried
-to the skull rings, eye sockets and mouth interior.
+Per AU (template level, once; :func:`canonical_basis`):
+
+1. py-feat's model change for input 1 (= FACS 5) is mapped into the canonical frame, its
+   global similarity motion is removed (weighted Procrustes onto the neutral, weights on the
+   vertices far from the AU's region), it is made left-right symmetric, multiplied by a
+   smooth falloff around the AU's region (py-feat's ``au_region_map``) and scaled to a peak
+   displacement (:data:`AU_PEAK_CM`);
+2. a smooth correction field makes it meet the FACS anchors (:data:`FACS_ANCHORS`: landmark
+   displacements FACS describes, and pins for landmarks the AU must not move);
+3. furrows deepen (:data:`FURROW_DEPTH_CM`: the nasolabial fold with AU9/AU10/AU6, the
+   infraorbital furrow and lower-lid bag with AU6/AU7);
+4. the field fades out toward the lid margins (over :data:`LID_MASK_CM`; the margins move by
+   lid closure only) and is carried to the skull rings, eye sockets and mouth interior.
 
 Per identity: each basis vector is mapped through the local linear part (least-squares
 Jacobian over the one-ring) of the template-to-identity deformation, then subdivided.
@@ -14,6 +21,17 @@ Eye aperture is modelled separately: lid-closure fields bring the upper and lowe
 margins to a meeting line (upper lid travels 70 %); closure fractions combine as
 ``1 - prod(1 - c_i)`` so they are monotone, never exceed full closure, and AU43 = 1 closes the
 lids exactly. Lid vertices are kept in front of the eyeball.
+
+Where the numbers come from (details and the measured table in ``docs/rig.md``): py-feat's
+model is learned from MediaPipe landmarks of real faces against detected AUs, so it gives
+real-face sizes where it is clean: AU4 lowers the brows by 5.1% of the inter-ocular distance
+(IOD) at FACS 5, AU7 and AU6 narrow the eye by 1.8% and 2.1%, AU43 by 12% (closed). The
+rig's AU4, AU7 and lid closures are set to match those as the same tracker sees them on
+renders. Its AU6, AU9 and AU10 are entangled with co-occurring AUs (AU6 carries a smile's
+mouth corners, AU9 drags the nose tip down, AU10 hardly moves the lip), so their anchors are
+hand-set from the FACS descriptions: the upper lip rises 5.5-6 mm (AU9/AU10), the alae
+4.5 mm (AU9), the infraorbital triangle 6-6.5 mm (AU6), at FACS 5 on the 6.3 cm-IOD template.
+Furrow depths (1.2-2.5 mm) and the nuisance anchors are hand-set too.
 """
 
 from __future__ import annotations
@@ -27,11 +45,14 @@ import numpy as np
 from pain3d.assets import feat_resource
 from pain3d.face import canonical as cf
 from pain3d.face.head import CM, head_template
-from pain3d.facs import AU_MAX, AU_NAMES
+from pain3d.facs import AU_MAX, AU_NAMES, NUISANCE_AUS
+
+RIG_VERSION = 2
+"""Bumped whenever the rig moves vertices differently (datasets record the package version,
+which is bumped with it): 1 = py-feat fields with few anchors (pain3d 0.1); 2 = FACS anchors
+for AU6/AU9/AU10, furrows, antagonist composition (pain3d 0.2)."""
 
 PAIN_AUS: tuple[str, ...] = AU_NAMES
-NUISANCE_AUS: tuple[str, ...] = ("AU1", "AU2", "AU12", "AU25", "AU26")
-"""Non-pain AUs exposed as nuisance variation (FACS 0..5); they never enter PSPI."""
 
 NUISANCE_ANTAGONISTS: dict[str, tuple[str, ...]] = {"AU1": ("AU4",), "AU2": ("AU4",)}
 """Pain AUs each nuisance AU directly opposes (same tissue, opposite direction). AU12, AU25
@@ -60,9 +81,9 @@ EYE_CLEARANCE_CM = 0.06
 HEATMAP_SCALE_M = 0.012
 """Fixed dataset-wide normaliser of displacement heatmaps (metres): a displacement of this
 size maps to 1, the same for every image, so heatmaps of different PSPI are comparable.
-Over 100 identities the all-5 pain configuration (PSPI 16) peaks at 7.4-10.9 mm (median
-8.7 mm, lid closure and brow lowering); nuisance AUs (a 5-level jaw drop) can exceed the
-scale, so clip normalised values to [0, 1]."""
+Over 100 identities the all-5 pain configuration (PSPI 16) peaks at 7.7-11.6 mm (median
+9.0 mm, the upper lip lifted by AU9 and AU10 together; rig version 2); nuisance AUs (a
+5-level jaw drop) can exceed the scale, so clip normalised values to [0, 1]."""
 
 
 @dataclass(frozen=True, eq=False)
