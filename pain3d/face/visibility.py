@@ -210,7 +210,8 @@ def visibility_table(
     for name, label, sign in MEASURES:
         y = np.array([c[name] for c in changes])
         x = labels.get(name, np.zeros(0))
-        rho = float(spearmanr(x, y)[0]) if len(y) > 2 and np.ptp(x) > 0 else float("nan")
+        varied = len(y) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0
+        rho = float(spearmanr(x, y)[0]) if varied else float("nan")
         high = y[x >= 3] if len(y) else y
         rows.append(VisibilityRow(name, label, rho, len(y),
                                   float(np.median(high) * 100) if len(high) else float("nan"),
