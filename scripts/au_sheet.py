@@ -65,7 +65,7 @@ def identity_sheet(ident, renderer, tile: int, nuisance: dict[str, float] | None
     rows = _rows()
     sheet = np.zeros((len(rows) * tile, 5 * tile, 3), np.uint8)
 
-    crop = slice(int(0.26 * s), int(0.8 * s)), slice(int(0.23 * s), int(0.77 * s))
+    crop = slice(int(0.27 * s), int(0.83 * s)), slice(int(0.22 * s), int(0.78 * s))
     for r, row in enumerate(rows):
         for c, (name, a) in enumerate(row):
             nu = nuisance if a.any() else None

@@ -103,10 +103,11 @@ def _periorbital(cv: Canvas, pos: np.ndarray, eye: np.ndarray, s: float,
     """Crow's feet at the outer corner of one eye, bunching lines and the furrow under it."""
     w = CREASE_HALF_WIDTH_M
     canthus = eye[:2] + [s * 0.017, 0.0]
-    for ang, length in ((-0.55, 0.014), (-0.18, 0.016), (0.2, 0.015), (0.5, 0.011)):
-        a = canthus + [s * 0.005 * np.cos(ang), 0.005 * np.sin(ang)]
-        b = canthus + [s * length * np.cos(ang), length * np.sin(ang) - 0.002]
-        cv.stroke(out["crows_feet"], a, b, w * 1.6, weight=0.7, taper=0.45)
+    # Crow's feet: a few soft lines fanning out and slightly down from the outer corner.
+    for ang, length in ((-0.6, 0.017), (-0.2, 0.02), (0.25, 0.016)):
+        a = canthus + [s * 0.004 * np.cos(ang), 0.004 * np.sin(ang)]
+        b = canthus + [s * length * np.cos(ang), length * np.sin(ang) - 0.003]
+        cv.stroke(out["crows_feet"], a, b, w * 1.4, weight=0.55, taper=0.5)
     below = out["infraorbital"]
     # Lower-lid bunching: short arcs under the lid margin, then the infraorbital furrow.
     below += 0.8 * arc(pos, eye[:2] + [0.0, 0.004], 0.013, -np.pi / 2 - 0.6, -np.pi / 2 + 0.6,
