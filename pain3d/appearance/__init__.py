@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "procedural_background": "background", "photo_background": "background",
     "CameraEffects": "effects", "camera_effects": "effects", "sample_effects": "effects",
-    "HairShell": "hair", "HAIR_SHELL_REGION": "hair", "WRINKLE_CHANNELS": "textures",
+    "HairShell": "hair", "HAIR_SHELL_REGION": "hair", "WRINKLE_CHANNELS": "wrinkles",
     "MONK_TONES": "traits", "Traits": "traits", "monk_tone_probabilities": "traits",
     "sample_traits": "traits",
 }  # fmt: skip

@@ -16,7 +16,6 @@ from pain3d.appearance.hair import hair_coverage
 from pain3d.appearance.landmarks import FaceLandmarks, face_landmarks
 from pain3d.appearance.paint import (
     Canvas,
-    arc,
     blur_texels,
     fractal_noise,
     gaussian_blob,
@@ -26,12 +25,8 @@ from pain3d.appearance.paint import (
 )
 from pain3d.appearance.traits import Traits
 from pain3d.appearance.uvmap import cached_raster
+from pain3d.appearance.wrinkles import paint_wrinkles, wrinkle_channels
 from pain3d.face.mesh import Mesh, region_id
-
-WRINKLE_CHANNELS: tuple[str, ...] = ("glabellar", "nose", "crows_feet", "infraorbital")
-"""Channels of the wrinkle map: glabellar lines (AU4), nose wrinkles (AU9), crow's feet
-(AU6/AU7), infraorbital furrow and nasolabial fold (AU7/AU6/AU10)."""
-
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,37 +250,9 @@ def _creases_and_wrinkles(surf: _Surface, age: float,
         y = fh_lo + (fh_hi - fh_lo) * (k + rng.uniform(0.2, 0.8)) / 4
         cv.stroke(crease, [-0.045, y], [0.045, y + rng.uniform(-0.003, 0.003)], w * 1.2,
                   weight=0.8 * age, taper=0.3)
-    glab, nose, crows, infra = (np.zeros((S, S), np.float32) for _ in range(4))
-    for eye in (lm.eye_left, lm.eye_right):
-        s = float(np.sign(eye[0]))
-        canthus = eye[:2] + [s * 0.017, 0.0]
-        for ang in (-0.55, -0.18, 0.2, 0.5):
-            a = canthus + [s * 0.005 * np.cos(ang), 0.005 * np.sin(ang)]
-            b = canthus + [s * 0.016 * np.cos(ang), 0.016 * np.sin(ang) - 0.002]
-            cv.stroke(crows, a, b, w * 1.6, weight=0.6, taper=0.45)
-        # Infraorbital furrow: an arc under the lower lid, deepened by AU7/AU6.
-        infra += arc(surf.pos, eye[:2] + [0, 0.006], 0.021, -np.pi / 2 - 0.75,
-                     -np.pi / 2 + 0.75, w * 1.3)
-        # Nasolabial fold from the nose wing to beyond the mouth corner.
-        nl = np.zeros((S, S), np.float32)
-        cv.stroke(nl, [s * 0.019, lm.nose_tip[1] + 0.002],
-                  [s * (lm.mouth_half_width + 0.009), lm.mouth[1] - 0.012], w * 2.0, taper=0.25)
-        infra += nl
-        crease += (0.25 + 0.8 * age) * nl
-        # Glabellar lines: short vertical creases between the brows.
-        x0 = s * 0.0055
-        cv.stroke(glab, [x0, lm.brow_y - 0.008], [x0 + s * 0.002, lm.brow_y + 0.016], w * 1.2)
-        # Nose wrinkles: oblique lines on the sides of the bridge.
-        for k in range(3):
-            y0 = (lm.eye_left[1] - 0.009) - 0.004 * k
-            cv.stroke(nose, [s * 0.004, y0 + 0.002], [s * 0.016, y0 - 0.005], w * 1.5,
-                      weight=0.7, taper=0.45)
-    cv.stroke(glab, [-0.012, lm.brow_y - 0.01], [0.012, lm.brow_y - 0.01], w, weight=0.6)
-    for k in range(3):
-        y0 = lm.eye_left[1] - 0.008 - 0.003 * k
-        cv.stroke(nose, [-0.008, y0], [0.008, y0], w * 1.5, weight=0.45, taper=0.45)
-    crease += 0.7 * age * crows
-    wr = np.stack([glab, nose, crows, infra], -1)
+    parts = paint_wrinkles(cv, surf.pos, lm)
+    crease += (0.25 + 0.8 * age) * parts["nasolabial"] + 0.7 * age * parts["crows_feet"]
+    wr = wrinkle_channels(parts)
     not_face = np.clip(surf.eyeball + surf.lips + surf.mouth_in, 0, 1)
     wr *= ((1.0 - not_face) * surf.front)[..., None]
     crease *= (1.0 - not_face) * surf.front

@@ -1,11 +1,18 @@
-"""AU rig: py-feat's AU-to-mesh model turned into local, transferable displacement bases.
+"""AU rig: py-feat's AU-to-mesh model and FACS anchors turned into local displacement bases.
 
-Per AU (template level, once): the model's change for input 1 (= FACS 5) is mapped into the
-canonical frame, its global similarity motion is removed (weighted Procrustes onto the
-neutral, weights on the vertices far from the AU's region), it is made left-right symmetric,
-multiplied by a smooth falloff around the AU's region (py-feat's ``au_region_map``), kept
-off the lid margins, scaled to a target peak displacement (:data:`AU_PEAK_CM`), and carried
-to the skull rings, eye sockets and mouth interior.
+Per AU (template level, once; :func:`canonical_basis`):
+
+1. py-feat's model change for input 1 (= FACS 5) is mapped into the canonical frame, its
+   global similarity motion is removed (weighted Procrustes onto the neutral, weights on the
+   vertices far from the AU's region), it is made left-right symmetric, multiplied by a
+   smooth falloff around the AU's region (py-feat's ``au_region_map``) and scaled to a peak
+   displacement (:data:`AU_PEAK_CM`);
+2. a smooth correction field makes it meet the FACS anchors (:data:`FACS_ANCHORS`: landmark
+   displacements FACS describes, and pins for landmarks the AU must not move);
+3. furrows deepen (:data:`FURROW_DEPTH_CM`: the nasolabial fold with AU9/AU10/AU6, the
+   infraorbital furrow and lower-lid bag with AU6/AU7);
+4. the field fades out toward the lid margins (over :data:`LID_MASK_CM`; the margins move by
+   lid closure only) and is carried to the skull rings, eye sockets and mouth interior.
 
 Per identity: each basis vector is mapped through the local linear part (least-squares
 Jacobian over the one-ring) of the template-to-identity deformation, then subdivided.
@@ -14,6 +21,17 @@ Eye aperture is modelled separately: lid-closure fields bring the upper and lowe
 margins to a meeting line (upper lid travels 70 %); closure fractions combine as
 ``1 - prod(1 - c_i)`` so they are monotone, never exceed full closure, and AU43 = 1 closes the
 lids exactly. Lid vertices are kept in front of the eyeball.
+
+Where the numbers come from (details and the measured table in ``docs/rig.md``): py-feat's
+model is learned from MediaPipe landmarks of real faces against detected AUs, so it gives
+real-face sizes where it is clean: AU4 lowers the brows by 5.1% of the inter-ocular distance
+(IOD) at FACS 5, AU7 and AU6 narrow the eye by 1.8% and 2.1%, AU43 by 12% (closed). The
+rig's AU4, AU7 and lid closures are set to match those as the same tracker sees them on
+renders. Its AU6, AU9 and AU10 are entangled with co-occurring AUs (AU6 carries a smile's
+mouth corners, AU9 drags the nose tip down, AU10 hardly moves the lip), so their anchors are
+hand-set from the FACS descriptions: the upper lip rises 5.5-6 mm (AU9/AU10), the alae
+4.5 mm (AU9), the infraorbital triangle 6-6.5 mm (AU6), at FACS 5 on the 6.3 cm-IOD template.
+Furrow depths (1.2-2.5 mm) and the nuisance anchors are hand-set too.
 """
 
 from __future__ import annotations
@@ -27,11 +45,19 @@ import numpy as np
 from pain3d.assets import feat_resource
 from pain3d.face import landmarks as cf
 from pain3d.face.head import CM, head_template
-from pain3d.facs import AU_MAX, AU_NAMES
+from pain3d.facs import AU_MAX, AU_NAMES, NUISANCE_AUS
+
+RIG_VERSION = 2
+"""Bumped whenever the rig moves vertices differently (datasets record the package version,
+which is bumped with it): 1 = py-feat fields with few anchors (pain3d 0.1); 2 = FACS anchors
+for AU6/AU9/AU10, furrows, antagonist composition (pain3d 0.2)."""
 
 PAIN_AUS: tuple[str, ...] = AU_NAMES
-NUISANCE_AUS: tuple[str, ...] = ("AU1", "AU2", "AU12", "AU25", "AU26")
-"""Non-pain AUs exposed as nuisance variation (FACS 0..5); they never enter PSPI."""
+
+NUISANCE_ANTAGONISTS: dict[str, tuple[str, ...]] = {"AU1": ("AU4",), "AU2": ("AU4",)}
+"""Pain AUs each nuisance AU directly opposes (same tissue, opposite direction). AU12, AU25
+and AU26 oppose no pain AU (AU12 lifts the cheeks as AU6 does; AU25/AU26 leave the upper
+lip to AU9/AU10 and do not touch the lids)."""
 
 BASIS_AUS: tuple[str, ...] = ("AU4", "AU6", "AU7", "AU9", "AU10") + NUISANCE_AUS
 """AUs with a displacement basis (AU43 is lid closure only), order of :attr:`Rig.basis`."""
@@ -55,9 +81,9 @@ EYE_CLEARANCE_CM = 0.06
 HEATMAP_SCALE_M = 0.012
 """Fixed dataset-wide normaliser of displacement heatmaps (metres): a displacement of this
 size maps to 1, the same for every image, so heatmaps of different PSPI are comparable.
-Over 100 identities the all-5 pain configuration (PSPI 16) peaks at 7.4-10.9 mm (median
-8.7 mm, lid closure and brow lowering); nuisance AUs (a 5-level jaw drop) can exceed the
-scale, so clip normalised values to [0, 1]."""
+Over 100 identities the all-5 pain configuration (PSPI 16) peaks at 7.7-11.6 mm (median
+9.0 mm, the upper lip lifted by AU9 and AU10 together; rig version 2); nuisance AUs (a
+5-level jaw drop) can exceed the scale, so clip normalised values to [0, 1]."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,26 +110,56 @@ class Rig:
     socket_radius: np.ndarray
 
 
-# FACS anchors: a few landmarks per AU with the displacement FACS describes at intensity 5
-# (cm; (dx, dy, dz) for the subject's right side, mirrored to the left). py-feat's model is
-# learned from detector outputs and partly entangled (its AU10 barely lifts the upper lip,
-# its AU25 does not part the lips, its AU9 drags the nose tip down); a smooth correction
-# field (Gaussian RBF, sigma ANCHOR_SIGMA_CM) makes the basis meet these anchors exactly
-# while keeping the learned field elsewhere.
+# FACS anchors: landmarks per AU with the displacement FACS describes at intensity 5 (cm;
+# (dx, dy, dz) for the subject's right side, mirrored to the left). py-feat's model is learned
+# from detector outputs and partly entangled (its AU10 barely lifts the upper lip, its AU9
+# drags the nose tip down, its AU4 lifts the nose tip, its AU6 carries a smile's mouth
+# corners); a smooth correction field (Gaussian RBF, sigma ANCHOR_SIGMA_CM) makes the basis
+# meet these anchors exactly while keeping the learned field elsewhere. A zero anchor pins a
+# landmark the AU must not move. Sizes are hand-set from the FACS descriptions (see
+# ``docs/rig.md``); where py-feat's model gives a clean real-face number it is quoted there.
 ANCHOR_SIGMA_CM = 0.9
+_NOSE_BASE_PINS = {1: (0.0, 0.0, 0.0), 4: (0.0, 0.0, 0.0), 2: (0.0, 0.0, 0.0),
+                   94: (0.0, 0.0, 0.0), 0: (0.0, 0.0, 0.0), 13: (0.0, 0.0, 0.0)}
 FACS_ANCHORS: dict[str, dict[int, tuple[float, float, float]]] = {
+    # Brows down and together (corrugator, procerus); the nose below the bridge stays.
     "AU4": {107: (0.3, -0.75, 0.1), 55: (0.3, -0.75, 0.1), 66: (0.2, -0.7, 0.1),
             65: (0.2, -0.7, 0.1), 105: (0.1, -0.5, 0.05), 52: (0.1, -0.5, 0.05),
-            9: (0.0, -0.35, 0.05)},
-    "AU6": {50: (0.0, 0.6, 0.15), 101: (0.0, 0.6, 0.15), 118: (0.0, 0.55, 0.12),
-            117: (-0.05, 0.45, 0.08), 123: (-0.05, 0.4, 0.08), 205: (0.0, 0.4, 0.12)},
-    "AU9": {4: (0.0, 0.12, 0.0), 129: (0.0, 0.35, 0.05), 98: (0.0, 0.35, 0.05),
-            2: (0.0, 0.35, 0.0), 0: (0.0, 0.42, 0.05), 6: (0.0, -0.15, -0.05),
-            197: (0.0, -0.1, 0.0), 168: (0.0, -0.2, -0.05)},
-    "AU10": {0: (0.0, 0.45, 0.08), 37: (0.0, 0.45, 0.08), 39: (0.0, 0.38, 0.06),
-             40: (0.0, 0.28, 0.03), 13: (0.0, 0.42, 0.05), 82: (0.0, 0.4, 0.05),
-             81: (0.0, 0.35, 0.04), 164: (0.0, 0.3, 0.05), 98: (0.0, 0.15, 0.03),
-             14: (0.0, -0.05, 0.0), 17: (0.0, 0.0, 0.0), 18: (0.0, 0.0, 0.0)},
+            9: (0.0, -0.35, 0.05), 168: (0.0, -0.3, -0.05), 6: (0.0, -0.15, -0.03),
+            197: (0.0, 0.0, 0.0), 195: (0.0, 0.0, 0.0), 5: (0.0, 0.0, 0.0),
+            **_NOSE_BASE_PINS},
+    # Infraorbital triangle up and forward (to its corner beside the nose wing), lower-lid
+    # skin pushed up (bunching), skin lateral to the eye pulled toward it (crow's feet),
+    # lateral brow a little down; nose and mouth still.
+    "AU6": {50: (0.0, 0.65, 0.2), 101: (0.0, 0.6, 0.2), 118: (0.0, 0.6, 0.18),
+            117: (-0.05, 0.5, 0.12), 119: (0.0, 0.5, 0.15), 100: (0.0, 0.4, 0.12),
+            123: (-0.05, 0.4, 0.08), 205: (0.0, 0.45, 0.15), 36: (0.0, 0.4, 0.12),
+            203: (0.0, 0.3, 0.08), 47: (0.0, 0.3, 0.08), 126: (0.0, 0.25, 0.06),
+            129: (0.0, 0.1, 0.02),
+            230: (0.0, 0.3, 0.12), 229: (0.0, 0.32, 0.12), 228: (0.05, 0.25, 0.08),
+            35: (0.15, 0.1, 0.0), 143: (0.15, 0.05, 0.0), 70: (0.0, -0.12, 0.0),
+            46: (0.0, -0.12, 0.0), 61: (0.0, 0.0, 0.0), 0: (0.0, 0.0, 0.0),
+            1: (0.0, 0.0, 0.0), 5: (0.0, 0.0, 0.0), 195: (0.0, 0.0, 0.0),
+            197: (0.0, 0.0, 0.0), 6: (0.0, 0.0, 0.0), 168: (0.0, 0.0, 0.0)},
+    # Nose wrinkler: alae and the skin beside the nose up, upper lip up, skin at the root of
+    # the nose pulled down (it wrinkles across the bridge), the tip barely moves.
+    "AU9": {129: (-0.05, 0.45, 0.05), 98: (-0.05, 0.45, 0.05), 64: (-0.05, 0.45, 0.05),
+            48: (0.0, 0.4, 0.05), 102: (-0.05, 0.42, 0.05), 49: (0.0, 0.3, 0.03),
+            4: (0.0, 0.05, 0.0), 1: (0.0, 0.06, 0.0), 2: (0.0, 0.3, 0.0), 94: (0.0, 0.2, 0.0),
+            0: (0.0, 0.55, 0.06), 37: (0.0, 0.53, 0.06), 39: (0.0, 0.44, 0.05),
+            40: (0.0, 0.3, 0.03), 13: (0.0, 0.5, 0.04), 82: (0.0, 0.47, 0.04),
+            47: (0.0, 0.3, 0.08), 100: (0.0, 0.3, 0.08), 126: (0.0, 0.3, 0.06),
+            6: (0.0, -0.15, -0.05), 168: (0.0, -0.2, -0.05), 197: (0.0, -0.08, -0.02),
+            195: (0.0, 0.0, 0.0), 5: (0.0, 0.05, 0.0), 14: (0.0, 0.0, 0.0),
+            17: (0.0, 0.0, 0.0)},
+    # Upper lip raiser: the centre of the upper lip up most (the lip turns angular), the
+    # philtrum shortens, the alae rise a little; nose tip and lower lip stay.
+    "AU10": {0: (0.0, 0.6, 0.1), 37: (0.0, 0.6, 0.1), 39: (0.0, 0.52, 0.08),
+             40: (0.0, 0.38, 0.05), 185: (0.0, 0.2, 0.02), 13: (0.0, 0.55, 0.05),
+             82: (0.0, 0.53, 0.05), 81: (0.0, 0.45, 0.04), 164: (0.0, 0.25, 0.05),
+             98: (0.0, 0.12, 0.02), 64: (0.0, 0.1, 0.02), 1: (0.0, 0.0, 0.0),
+             4: (0.0, 0.0, 0.0), 2: (0.0, 0.05, 0.0), 14: (0.0, -0.05, 0.0),
+             17: (0.0, 0.0, 0.0), 18: (0.0, 0.0, 0.0)},
     "AU12": {61: (-0.45, 0.35, -0.15), 78: (-0.45, 0.35, -0.15), 185: (-0.3, 0.25, -0.05),
              146: (-0.3, 0.25, -0.05)},
     "AU26": {14: (0.0, -0.95, -0.1), 87: (0.0, -0.9, -0.1), 17: (0.0, -1.05, -0.25),
@@ -117,6 +173,26 @@ FACS_ANCHORS: dict[str, dict[int, tuple[float, float, float]]] = {
     "AU2": {105: (0.0, 0.5, 0.0), 52: (0.0, 0.45, 0.0), 63: (0.0, 0.55, 0.0),
             53: (0.0, 0.5, 0.0), 70: (0.0, 0.45, 0.0), 46: (0.0, 0.4, 0.0)},
 }  # fmt: skip
+
+FURROW_LINES: dict[str, tuple[tuple[int, ...], bool]] = {
+    "nasolabial": ((129, 203, 206, 216, 212), True),
+    "infraorbital": ((111, 117, 118, 119, 120), False),
+}
+"""Furrows the rig deepens: canonical vertices along the subject's right furrow (mirrored to
+the left) and whether only the lateral side bulges (nasolabial: the cheek overhangs the
+fold) or both (infraorbital: the lower-lid "bag" above, the cheek pad below)."""
+FURROW_DEPTH_CM: dict[str, dict[str, float]] = {
+    "AU6": {"nasolabial": 0.12, "infraorbital": 0.15},
+    "AU7": {"infraorbital": 0.05},
+    "AU9": {"nasolabial": 0.15},
+    "AU10": {"nasolabial": 0.25},
+}
+"""How far the skin beside each furrow bulges at FACS 5 (cm, hand-set; the furrow line sinks
+half as much): FACS has AU9 and AU10 deepen the nasolabial furrow, AU6 its upper part and
+the infraorbital furrow (with bagging below the eye), AU7 the lower-lid bulge a little."""
+LID_MASK_CM: dict[str, float] = {"AU6": 0.7}
+"""Distance from the lid margins over which a basis fades in (cm; default 1.5): the margins
+themselves move only by lid closure. AU6 fades in closer, so the lower-lid skin bunches."""
 
 
 def _anchor_targets(au: str) -> tuple[np.ndarray, np.ndarray]:
@@ -179,39 +255,112 @@ def _feat_region(au: str) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def template_bases() -> np.ndarray:
-    """(len(BASIS_AUS), Vc, 3) float64 coarse-template displacement at FACS 5, cm."""
+def _canonical_normals() -> np.ndarray:
+    """(468, 3) unit vertex normals of the canonical face (pointing out of the face)."""
+    v = cf.canonical_vertices()
+    tri = v[cf.canonical_triangles()]
+    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    vn = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(vn, cf.canonical_triangles()[:, k], fn)
+    vn /= np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
+    return vn if vn[cf.PRONASALE, 2] > 0 else -vn
+
+
+@lru_cache(maxsize=4)
+def _furrow_profile(name: str) -> np.ndarray:
+    """(468, 3) unit-depth deepening of one furrow (both sides of the face), cm per cm.
+
+    Skin beside the furrow line bulges along the surface normal (peak 0.45-0.55 cm from the
+    line), the line itself sinks by half as much; strongest in the middle of the line.
+    """
+    line_idx, lateral_only = FURROW_LINES[name]
+    v = cf.canonical_vertices()
+    line = v[list(line_idx)]
+    seg_a, ab = line[:-1], line[1:] - line[:-1]
+    t = np.clip(((v[:, None] - seg_a[None]) * ab[None]).sum(-1) / (ab**2).sum(-1)[None], 0, 1)
+    closest = seg_a[None] + t[..., None] * ab[None]
+    dist = np.linalg.norm(v[:, None] - closest, axis=-1)
+    k = dist.argmin(1)
+    rows = np.arange(len(v))
+    d, q = dist[rows, k], closest[rows, k]
+    lengths = np.linalg.norm(ab, axis=1)
+    along = np.concatenate([[0.0], np.cumsum(lengths)])[k] + t[rows, k] * lengths[k]
+    along /= lengths.sum()
+    if lateral_only:
+        side = np.where(np.abs(v[:, 0]) > np.abs(q[:, 0]), d, 0.0)
+        bulge = np.exp(-(((side - 0.55) / 0.4) ** 2)) * (side > 0)
+        taper = _smoothstep(along / 0.2) * (1 - _smoothstep((along - 0.65) / 0.35))
+    else:
+        bulge = np.exp(-(((d - 0.45) / 0.3) ** 2))
+        taper = _smoothstep(along / 0.25) * _smoothstep((1 - along) / 0.25)
+    field = ((bulge - 0.5 * np.exp(-((d / 0.2) ** 2))) * taper)[:, None] * _canonical_normals()
+    field[v[:, 0] >= 0] = 0.0  # computed on the right side, mirrored to the left
+    left = v[:, 0] > 0
+    field[left] = field[cf.mirror_map()[left]] * np.array([-1.0, 1.0, 1.0])
+    return field
+
+
+def _localised_pls(au: str, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """py-feat's field for ``au`` at FACS 5, global motion removed, symmetric, localised and
+    scaled to :data:`AU_PEAK_CM` (cm), and the falloff (468,) used to localise it."""
     pls = cf.pls_model()
-    tpl = head_template()
     neutral = pls.neutral
     canon = cf.canonical_vertices()
-    mirror = cf.mirror_map()
-    flip = np.array([-1.0, 1.0, 1.0])
+    raw = pls.coef[pls.columns.index(_PLS_NAME[au])]
+    dist = np.linalg.norm(canon[:, None] - canon[None, region], axis=-1).min(1)
+    w_fit = 0.02 + _smoothstep((dist - 1.0) / 2.0)
+    s, rot, t = cf.similarity_fit(neutral + raw, neutral, w_fit)
+    disp = s * (neutral + raw) @ rot.T + t - neutral
+    disp = 0.5 * (disp + disp[cf.mirror_map()] * np.array([-1.0, 1.0, 1.0]))
+    falloff = 1 - _smoothstep((dist - 0.4) / 1.8)
+    disp = disp * falloff[:, None]
+    peak = np.linalg.norm(disp, axis=1).max()
+    return disp * AU_PEAK_CM[au] / max(peak, 1e-9), falloff
+
+
+@lru_cache(maxsize=1)
+def _lid_distance() -> np.ndarray:
+    """(468,) distance of each canonical vertex from the nearest lid-margin vertex, cm."""
+    canon = cf.canonical_vertices()
     eye_margin = np.asarray(cf.EYE_R_UPPER + cf.EYE_R_LOWER + cf.EYE_L_UPPER + cf.EYE_L_LOWER)
-    d_eye = np.linalg.norm(canon[:, None] - canon[None, eye_margin], axis=-1).min(1)
-    lid_mask = _smoothstep((d_eye - 0.1) / 1.5)
+    return np.linalg.norm(canon[:, None] - canon[None, eye_margin], axis=-1).min(1)
+
+
+def canonical_basis(au: str) -> np.ndarray:
+    """(468, 3) float64 displacement of one basis AU at FACS 5 on the canonical face, cm.
+
+    py-feat's localised field (:func:`_localised_pls`), corrected to meet the FACS anchors,
+    plus the furrow deepening (:data:`FURROW_DEPTH_CM`), faded out toward the lid margins.
+    """
+    mirror = cf.mirror_map()
+    anchor_idx, anchor_tgt = _anchor_targets(au)
+    # Pins (zero anchors) hold landmarks still; they do not widen the AU's region.
+    moving = anchor_idx[np.abs(anchor_tgt).sum(1) > 0]
+    region = np.concatenate([_region_vertices(au), moving])
+    region = np.unique(np.concatenate([region, mirror[region]]))
+    disp, falloff = _localised_pls(au, region)
+    # The correction is faded by the falloff too, so aim it higher where the falloff is low
+    # (pins outside the region); there the learned field is faded as much, so it stays small.
+    need = (anchor_tgt - disp[anchor_idx]) / np.maximum(falloff[anchor_idx], 0.05)[:, None]
+    corr = _rbf_correction(cf.canonical_vertices(), anchor_idx, need)
+    disp = disp + corr * falloff[:, None]
+    for furrow, depth in FURROW_DEPTH_CM.get(au, {}).items():
+        disp = disp + depth * _furrow_profile(furrow)
+    lid_mask = _smoothstep((_lid_distance() - 0.1) / LID_MASK_CM.get(au, 1.5))
+    return disp * lid_mask[:, None]
+
+
+@lru_cache(maxsize=1)
+def template_bases() -> np.ndarray:
+    """(len(BASIS_AUS), Vc, 3) float64 coarse-template displacement at FACS 5, cm."""
+    tpl = head_template()
     out = np.zeros((len(BASIS_AUS),) + tpl.coarse.shape)
+    follow = tpl.follow >= 0
     for k, au in enumerate(BASIS_AUS):
-        raw = pls.coef[pls.columns.index(_PLS_NAME[au])]
-        anchor_idx, anchor_tgt = _anchor_targets(au)
-        region = np.concatenate([_region_vertices(au), anchor_idx])
-        region = np.unique(np.concatenate([region, mirror[region]]))
-        dist = np.linalg.norm(canon[:, None] - canon[None, region], axis=-1).min(1)
-        w_fit = 0.02 + _smoothstep((dist - 1.0) / 2.0)
-        s, rot, t = cf.similarity_fit(neutral + raw, neutral, w_fit)
-        disp = s * (neutral + raw) @ rot.T + t - neutral
-        disp = 0.5 * (disp + disp[mirror] * flip)
-        falloff = 1 - _smoothstep((dist - 0.4) / 1.8)
-        disp = disp * falloff[:, None]
-        peak = np.linalg.norm(disp, axis=1).max()
-        disp *= AU_PEAK_CM[au] / max(peak, 1e-9)
-        corr = _rbf_correction(canon, anchor_idx, anchor_tgt - disp[anchor_idx])
-        disp = (disp + corr * falloff[:, None]) * lid_mask[:, None]
-        full = np.zeros_like(tpl.coarse)
-        full[: cf.N_CANONICAL] = disp
-        follow = tpl.follow >= 0
-        full[follow] = tpl.follow_w[follow, None] * disp[tpl.follow[follow]]
-        out[k] = full
+        disp = canonical_basis(au)
+        out[k, : cf.N_CANONICAL] = disp
+        out[k, follow] = tpl.follow_w[follow, None] * disp[tpl.follow[follow]]
     return out
 
 

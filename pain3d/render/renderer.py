@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pain3d.appearance.wrinkles import wrinkle_weights
 from pain3d.face.mesh import PARTS, REGION_PART_IDS, Mesh
 from pain3d.render.camera import Camera
 from pain3d.render.colormap import colourise
@@ -324,20 +325,3 @@ def linear_depth(zbuf: np.ndarray, camera: Camera) -> np.ndarray:
         d = np.float32(2.0 * f * n) / (np.float32(f + n) - ndc * np.float32(f - n))
     d[zbuf >= 1.0] = 0.0
     return d
-
-
-def wrinkle_weights(aus: np.ndarray | None) -> np.ndarray:
-    """(4,) weights of the wrinkle-map channels from AUs (FACS 0..5), each in [0, 1].
-
-    glabellar lines <- AU4; nose wrinkles <- AU9 (and a little AU10); crow's feet <- the
-    stronger of AU6 and AU7; infraorbital furrow and nasolabial fold <- AU7, AU6, AU10.
-    """
-    if aus is None:
-        return np.zeros(4, np.float32)
-    a = np.clip(np.asarray(aus, np.float64), 0, 5) / 5.0
-    if a.shape != (6,):
-        raise ValueError(f"aus must be (6,) [AU4, AU6, AU7, AU9, AU10, AU43], got {a.shape}")
-    au4, au6, au7, au9, au10, _ = a
-    w = np.array([au4, max(au9, 0.4 * au10), max(au6, 0.8 * au7),
-                  max(au7, 0.7 * au6, 0.8 * au10)])
-    return np.clip(w ** 0.8 * 1.1, 0, 1).astype(np.float32)

@@ -69,7 +69,7 @@ AU_REGIONS = {
     "AU4": ("brow", "glabella", "forehead", "upper_eyelid", "nose"),
     "AU6": ("cheek", "lower_eyelid", "skin", "nose"),
     "AU7": ("upper_eyelid", "lower_eyelid", "cheek", "brow", "skin"),  # skin: lateral orbit
-    "AU9": ("nose", "upper_lip_skin", "lips", "glabella", "cheek"),
+    "AU9": ("nose", "upper_lip_skin", "lips", "glabella", "cheek", "mouth_interior"),
     "AU10": ("upper_lip_skin", "lips", "nose", "cheek", "mouth_interior"),
     "AU43": ("upper_eyelid", "lower_eyelid"),
 }

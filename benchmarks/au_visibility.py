@@ -1,0 +1,280 @@
+"""Can an independent face tracker see the labelled pain AUs? Spearman rho per AU measure.
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/au_visibility.py          # 1,200 pairs, ~2 min
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/au_visibility.py --quick  # 180 pairs, < 1 min
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/au_visibility.py --nuisance AU1,AU2,AU12
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/au_visibility.py --calibration  # per-AU sizes
+
+Renders ``--identities`` procedural identities (default 40) at ``--size`` px (256), each
+neutral and in ``--per-identity`` pain configurations (10) drawn by
+:func:`pain3d.facs.sample_plan` (PSPI levels uniform over 1..16, as the generator draws
+them), from the first ``--views`` published views (3) with per-identity camera jitter: the
+generator's default composition, 1,200 pairs. A pair shares camera, lighting and background,
+as a dataset's neutral and pain images do; camera effects (noise, blur, JPEG) are drawn per
+image, as the generator draws them.
+
+Three results are printed:
+
+1. *tracker*: MediaPipe FaceMesh (:class:`pain3d.infer.detect.FaceDetector`, static images)
+   finds 478 landmarks in every image; :func:`pain3d.face.visibility.visibility_table`
+   turns them into Spearman rho of each label with its landmark change (definitions there).
+2. *geometry*: the same table on the rig's own vertices projected through the same camera
+   (what a perfect tracker would report; identity shift exactly what the rig moves).
+3. *tracker floor*: the outline shift between two renders of the same neutral face that
+   differ only in their camera effects, i.e. the tracker's own repeatability.
+
+``--calibration`` prints instead, per pain AU alone at FACS 5 (AU43 = 1), the median change
+of each measure in % IOD: in py-feat's AU-to-mesh model (learned from MediaPipe landmarks of
+real faces; global motion removed), on the rig's geometry, and as the tracker sees it on
+frontal renders (``--identities`` faces, default 8 here).
+
+Targets (issue 13): rho <= -0.5 for aperture, brow-eye and nose-lip, cheek raise clearly
+positive, identity (outline shift) median < 1% IOD. :func:`au_visibility` is the reusable
+part: images and labels in, table out (photo identities use it too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def tracker_landmarks(images: Sequence[np.ndarray]) -> list[np.ndarray | None]:
+    """(478, 3) MediaPipe landmarks (pixels) of each (H, W, 3) uint8 RGB image, None if none.
+
+    The same array object given twice is tracked once.
+    """
+    from pain3d.infer.detect import FaceDetector
+
+    seen: dict[int, np.ndarray | None] = {}
+    out = []
+    with FaceDetector() as det:
+        for img in images:
+            if id(img) not in seen:
+                face, _ = det(img)
+                seen[id(img)] = None if face is None else face.landmarks
+            out.append(seen[id(img)])
+    return out
+
+
+def au_visibility(neutral_images: Sequence[np.ndarray], pain_images: Sequence[np.ndarray],
+                  aus: np.ndarray):
+    """:class:`~pain3d.face.visibility.VisibilityTable` of neutral/pain image pairs.
+
+    Args:
+        neutral_images: per pair, the (H, W, 3) uint8 RGB neutral image (the same array
+            may serve several pairs; it is tracked once and counted once).
+        pain_images: per pair, the pain image, same camera as its neutral.
+        aus: (P, 6) AU vectors of the pain images, FACS 0..5.
+    """
+    from pain3d.face.visibility import visibility_table
+
+    images = list(neutral_images) + list(pain_images)
+    lm = tracker_landmarks(images)
+    n = len(neutral_images)
+    table = visibility_table(lm[:n], lm[n:], aus)
+    unique = {id(img): x for img, x in zip(images, lm, strict=True)}
+    table.images = len(unique)
+    table.detected_images = sum(x is not None for x in unique.values())
+    return table
+
+
+def tracker_floor(first: Sequence[np.ndarray], second: Sequence[np.ndarray]) -> float:
+    """Median outline shift (% IOD) between pairs of renders of one unchanged face."""
+    from pain3d.face.visibility import measure_changes
+
+    lm = tracker_landmarks(list(first) + list(second))
+    n = len(first)
+    shifts = [measure_changes(a, b)["stable"] * 100 for a, b in zip(lm[:n], lm[n:], strict=True)
+              if a is not None and b is not None]
+    return float(np.median(shifts)) if shifts else float("nan")
+
+
+@dataclass
+class Pairs:
+    """Rendered pairs: images, AU labels, projected rig vertices and tracker-floor pairs."""
+
+    neutral: list = field(default_factory=list)  # per pair, (H, W, 3) uint8 (shared arrays)
+    pain: list = field(default_factory=list)
+    aus: list = field(default_factory=list)  # per pair, (6,) FACS
+    neutral_geom: list = field(default_factory=list)  # per pair, (468, 3) projected vertices
+    pain_geom: list = field(default_factory=list)
+    floor: list = field(default_factory=list)  # per identity and view, a second neutral
+
+
+def render_pairs(n_identities: int, per_identity: int, size: int, seed: int, views: int = 3,
+                 nuisance: tuple[str, ...] = (), nuisance_max: float = 2.0) -> Pairs:
+    """Render the pairs (module docstring); neutral images are shared by their pairs."""
+    from pain3d.appearance import procedural_background, sample_appearance, sample_effects
+    from pain3d.face import express, identity_mesh, sample_identities
+    from pain3d.facs import PlanConfig, sample_plan
+    from pain3d.render import Renderer, compose, default_views, jitter_camera, sample_lighting
+
+    plan = sample_plan(PlanConfig(identities=n_identities, per_identity=per_identity,
+                                  seed=seed, nuisance_aus=nuisance, nuisance_max=nuisance_max))
+    renderer = Renderer(size)
+    out = Pairs()
+    try:
+        for ident in sample_identities(n_identities, seed):
+            mesh0 = identity_mesh(ident)
+            app = sample_appearance(ident, ident.seed, mesh=mesh0, texture_size=512)
+            rows = [r for r in plan if r.identity == ident.index]
+            meshes = [express(mesh0, r.aus, nuisance=dict(r.nuisance) or None) for r in rows]
+            for v in range(views):
+                rng = np.random.default_rng([seed, ident.index, v])
+                cam = jitter_camera(default_views()[v], rng)
+                light = sample_lighting(rng)
+                bg = procedural_background(rng, size)
+
+                def shot(mesh, a, k, _app=app, _cam=cam, _light=light, _bg=bg, _i=ident.index,
+                         _v=v):
+                    res = renderer.render(mesh, _app, _cam, _light, aus=a, depth=False)
+                    fx = np.random.default_rng([seed, _i, _v, k])
+                    return compose(res, _bg, sample_effects(fx), fx)
+
+                def geom(mesh, _cam=cam):
+                    return _cam.project(mesh.vertices[:468], (size, size))
+
+                neutral, neutral_geom = shot(mesh0, np.zeros(6), 0), geom(mesh0)
+                out.floor.append((neutral, shot(mesh0, np.zeros(6), 1000)))
+                for k, (r, mesh) in enumerate(zip(rows, meshes, strict=True), start=1):
+                    out.pain.append(shot(mesh, np.asarray(r.aus), k))
+                    out.neutral.append(neutral)
+                    out.aus.append(np.asarray(r.aus))
+                    out.neutral_geom.append(neutral_geom)
+                    out.pain_geom.append(geom(mesh))
+    finally:
+        renderer.release()
+    return out
+
+
+def pls_changes(au: str) -> dict[str, float]:
+    """Measure changes (fractions of IOD) of py-feat's model for one AU at input 1 (FACS 5)."""
+    from pain3d.face import landmarks as cf
+    from pain3d.face.visibility import measure_changes
+
+    pls = cf.pls_model()
+    raw = pls.coef[pls.columns.index(f"AU{int(au[2:]):02d}")]
+    s, rot, t = cf.similarity_fit(pls.neutral + raw, pls.neutral)
+    return measure_changes(pls.neutral, s * (pls.neutral + raw) @ rot.T + t)
+
+
+def calibration_table(n_identities: int, size: int, seed: int) -> str:
+    """Per pain AU alone at FACS 5: py-feat / rig geometry / tracker changes, % IOD."""
+    from pain3d.appearance import procedural_background, sample_appearance, sample_effects
+    from pain3d.face import express, identity_mesh, sample_identities
+    from pain3d.face.visibility import measure_changes
+    from pain3d.facs import AU_NAMES
+    from pain3d.render import Renderer, compose, default_views, jitter_camera, sample_lighting
+
+    keys = ("aperture", "brow_eye", "nose_lip", "cheek_raise")
+    configs = {n: np.eye(len(AU_NAMES))[i] * (1 if n == "AU43" else 5)
+               for i, n in enumerate(AU_NAMES)}
+    geo = {n: [] for n in configs}
+    images: dict[str, list] = {n: [] for n in configs}
+    neutrals = []
+    renderer = Renderer(size)
+    try:
+        for ident in sample_identities(n_identities, seed):
+            mesh0 = identity_mesh(ident)
+            app = sample_appearance(ident, ident.seed, mesh=mesh0, texture_size=512)
+            rng = np.random.default_rng([seed, ident.index])
+            cam = jitter_camera(default_views()[0], rng)
+            light, bg = sample_lighting(rng), procedural_background(rng, size)
+            for k, (name, a) in enumerate([("neutral", np.zeros(6)), *configs.items()]):
+                mesh = express(mesh0, a) if a.any() else mesh0
+                fx = np.random.default_rng([seed, ident.index, k])
+                img = compose(renderer.render(mesh, app, cam, light, aus=a, depth=False), bg,
+                              sample_effects(fx), fx)
+                if name == "neutral":
+                    neutrals.append(img)
+                    geo0 = cam.project(mesh0.vertices[:468], (size, size))
+                    continue
+                images[name].append(img)
+                geo[name].append(measure_changes(geo0, cam.project(mesh.vertices[:468],
+                                                                   (size, size))))
+    finally:
+        renderer.release()
+    lm_neutral = tracker_landmarks(neutrals)
+    lines = [f"{'AU':<6}" + "".join(f"{k:>26}" for k in keys),
+             f"{'':<6}" + "".join(f"{'py-feat / rig / tracker':>26}" for _ in keys)]
+    for name in configs:
+        lm = tracker_landmarks(images[name])
+        trk = [measure_changes(n, p) for n, p in zip(lm_neutral, lm, strict=True)
+               if n is not None and p is not None]
+        pls = pls_changes(name)
+        cells = []
+        for k in keys:
+            g = np.median([c[k] for c in geo[name]]) * 100
+            t = np.median([c[k] for c in trk]) * 100 if trk else float("nan")
+            cells.append(f"{pls[k] * 100:>+8.1f} /{g:>+6.1f} /{t:>+6.1f}")
+        lines.append(f"{name:<6}" + "".join(f"{c:>26}" for c in cells))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--identities", type=int, default=40)
+    ap.add_argument("--per-identity", type=int, default=10)
+    ap.add_argument("--views", type=int, default=3, choices=(1, 2, 3),
+                    help="the first N published views (0 frontal, 1 yaw -30, 2 yaw 18)")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--nuisance", default="", help="comma-separated nuisance AUs, e.g. AU1,AU2")
+    ap.add_argument("--nuisance-max", type=float, default=2.0)
+    ap.add_argument("--quick", action="store_true", help="6 identities (180 pairs)")
+    ap.add_argument("--json", help="write the tables here as JSON")
+    ap.add_argument("--calibration", action="store_true",
+                    help="per-AU sizes: py-feat's real-face model vs rig vs tracker")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from pain3d.face.visibility import visibility_table
+
+    if args.calibration:
+        n = 8 if args.identities == 40 else args.identities
+        print(f"each pain AU alone at FACS 5 (AU43 = 1), median change in % IOD, {n} "
+              f"identities, frontal view, {args.size} px")
+        print(calibration_table(n, args.size, args.seed))
+        return 0
+    if args.quick:
+        args.identities = 6
+    nuisance = tuple(s.strip().upper() for s in args.nuisance.split(",") if s.strip())
+    t0 = time.perf_counter()
+    pairs = render_pairs(args.identities, args.per_identity, args.size, args.seed, args.views,
+                         nuisance, args.nuisance_max)
+    t1 = time.perf_counter()
+    aus = np.asarray(pairs.aus)
+    table = au_visibility(pairs.neutral, pairs.pain, aus)
+    floor = tracker_floor(*zip(*pairs.floor, strict=True))
+    geometry = visibility_table(pairs.neutral_geom, pairs.pain_geom, aus)
+    t2 = time.perf_counter()
+    print(f"{args.identities} identities x {args.per_identity} pain configurations x "
+          f"{args.views} views = {len(aus)} pairs, {args.size} px, seed {args.seed}, "
+          f"nuisance {nuisance or 'none'}")
+    print("== tracker (MediaPipe FaceMesh)")
+    print(table.format())
+    print(f"tracker floor (same face, other camera effects): outline shift median {floor:.2f}% "
+          f"IOD over {len(pairs.floor)} pairs")
+    print("== geometry (rig vertices through the same camera)")
+    print(geometry.format())
+    print(f"render {t1 - t0:.0f} s, track {t2 - t1:.0f} s (shared machine: timings noisy)")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"args": vars(args), "tracker": [r.__dict__ for r in table.rows],
+                       "geometry": [r.__dict__ for r in geometry.rows],
+                       "detection_rate": table.detection_rate,
+                       "stable_median_pct": table.stable_median_pct,
+                       "tracker_floor_pct": floor,
+                       "geometry_stable_median_pct": geometry.stable_median_pct}, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

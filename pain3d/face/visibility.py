@@ -1,0 +1,227 @@
+"""How visible the pain AUs are to a face tracker: landmark measures and their rank correlation.
+
+The measures are defined on MediaPipe's face-mesh topology (468 points, or 478 with the
+irises), which is also the topology of the rig's canonical face, so they apply alike to
+
+* tracker landmarks of an image: (478, 2|3) pixels, x right, y down (MediaPipe FaceMesh);
+* the first 468 vertices of a :class:`pain3d.face.Mesh` (metres, y up), seen frontally.
+
+Every measure is taken in a face frame built from the landmarks themselves: the x axis runs
+from the subject's right eye centre (mean of its corners 33, 133) to the left one (263, 362),
+the "up" axis is perpendicular to it, pointing from the mouth toward the eyes. So the sign
+conventions of pixel and head frames do not matter, and small head rolls cancel.
+
+Measures (raw, in the units of the points; :func:`visibility_table` divides changes by the
+neutral's inter-ocular distance, IOD = distance between the two eye centres):
+
+* ``aperture``: mean distance of three upper/lower lid-margin pairs per eye
+  (159-145, 158-153, 160-144 and 386-374, 385-380, 387-373); label ``5*AU43 + AU7``.
+* ``brow_eye``: height of the brows (upper and lower brow contours, both sides) above the line
+  of the eye corners; label AU4. Measured to the corners, not the upper lid, so that lid
+  closure (AU7, AU43) does not enter it.
+* ``nose_lip``: height of the nose tip (1) above the upper lip (0, 37, 267: the vermilion top);
+  label ``max(AU9, AU10)``.
+* ``cheek``: height of the infraorbital cheek (50, 101, 118, 117, 123, 205 and mirrors) below
+  the line of the eye corners; its decrease is the cheek raise; label AU6.
+
+Identity preservation uses :data:`STABLE_POINTS`: the face outline from the temples around the
+jaw to the chin, which no pain AU moves (the forehead's top and the nose bridge are left out:
+AU4 and AU9 pull them slightly, as they do on real faces).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pain3d.facs import AU_NAMES
+
+EYE_CORNERS = ((33, 133), (263, 362))
+"""Outer and inner corner of the subject's right eye, then the left eye."""
+LID_PAIRS = ((159, 145), (158, 153), (160, 144), (386, 374), (385, 380), (387, 373))
+BROW_POINTS = (70, 63, 105, 66, 107, 46, 53, 52, 65, 55,
+               300, 293, 334, 296, 336, 276, 283, 282, 295, 285)  # fmt: skip
+NOSE_TIP = 1
+UPPER_LIP_TOP = (0, 37, 267)
+MOUTH_CORNERS = (61, 291)
+CHEEK_POINTS = (50, 101, 118, 117, 123, 205, 280, 330, 347, 346, 352, 425)
+STABLE_POINTS = (356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176,
+                 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 251, 389)
+"""Face outline, temples to chin (both sides), used for identity preservation."""
+
+MEASURES: tuple[tuple[str, str, int], ...] = (
+    ("aperture", "5*AU43+AU7", -1),
+    ("brow_eye", "AU4", -1),
+    ("nose_lip", "max(AU9,AU10)", -1),
+    ("cheek_raise", "AU6", +1),
+)
+"""(measure, label, expected sign of Spearman rho) in table order."""
+
+
+def _frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(origin, x axis, up axis, IOD) of one (N, >=2) point set, 2-D."""
+    p = points[:, :2].astype(np.float64)
+    eye_r = p[list(EYE_CORNERS[0])].mean(0)
+    eye_l = p[list(EYE_CORNERS[1])].mean(0)
+    origin = 0.5 * (eye_r + eye_l)
+    x = eye_l - eye_r
+    iod = float(np.linalg.norm(x))
+    x = x / max(iod, 1e-12)
+    up = np.array([-x[1], x[0]])
+    if (origin - p[list(MOUTH_CORNERS)].mean(0)) @ up < 0:
+        up = -up
+    return origin, x, up, iod
+
+
+def landmark_measures(points: np.ndarray) -> dict[str, float]:
+    """Raw AU measures of one face (see the module docstring), in the points' units.
+
+    Args:
+        points: (N, 2) or (N, 3), N >= 468, MediaPipe face-mesh order; image pixels (y down)
+            or head-frame coordinates (y up): only x and y are used.
+
+    Returns:
+        ``aperture``, ``brow_eye``, ``nose_lip``, ``cheek`` (height below the eye corners)
+        and ``iod``.
+    """
+    p = np.asarray(points, np.float64)
+    if p.ndim != 2 or p.shape[0] < 468 or p.shape[1] < 2:
+        raise ValueError(f"landmarks must be (N >= 468, 2 or 3) in MediaPipe order, got {p.shape}")
+    origin, _, up, iod = _frame(p)
+    h = (p[:, :2] - origin) @ up  # height above the eye-corner line
+    corners = np.concatenate([h[list(c)] for c in EYE_CORNERS])
+    aperture = np.mean([np.linalg.norm(p[a, :2] - p[b, :2]) for a, b in LID_PAIRS])
+    return {
+        "aperture": float(aperture),
+        "brow_eye": float(h[list(BROW_POINTS)].mean() - corners.mean()),
+        "nose_lip": float(h[NOSE_TIP] - h[list(UPPER_LIP_TOP)].mean()),
+        "cheek": float(corners.mean() - h[list(CHEEK_POINTS)].mean()),
+        "iod": iod,
+    }
+
+
+def measure_labels(aus: np.ndarray) -> dict[str, np.ndarray]:
+    """Label of each measure for AU vectors (..., 6) (order of :data:`AU_NAMES`)."""
+    a = np.asarray(aus, np.float64)
+    i = {n: k for k, n in enumerate(AU_NAMES)}
+    return {
+        "aperture": 5 * a[..., i["AU43"]] + a[..., i["AU7"]],
+        "brow_eye": a[..., i["AU4"]],
+        "nose_lip": np.maximum(a[..., i["AU9"]], a[..., i["AU10"]]),
+        "cheek_raise": a[..., i["AU6"]],
+    }
+
+
+def measure_changes(neutral: np.ndarray, pain: np.ndarray) -> dict[str, float]:
+    """Change of each measure from a neutral face to its pain face, in units of the neutral
+    IOD (signed so that the FACS direction of the AU gives the sign of :data:`MEASURES`:
+    apertures and distances shrink, the cheek rises); ``stable`` is the mean displacement of
+    :data:`STABLE_POINTS`, also in IOD (needs both point sets in one frame, e.g. two renders
+    from one camera)."""
+    mn, mp = landmark_measures(neutral), landmark_measures(pain)
+    iod = mn["iod"]
+    stable = list(STABLE_POINTS)
+    shift = np.linalg.norm(np.asarray(pain, np.float64)[stable, :2]
+                           - np.asarray(neutral, np.float64)[stable, :2], axis=1)
+    return {
+        "aperture": (mp["aperture"] - mn["aperture"]) / iod,
+        "brow_eye": (mp["brow_eye"] - mn["brow_eye"]) / iod,
+        "nose_lip": (mp["nose_lip"] - mn["nose_lip"]) / iod,
+        "cheek_raise": (mn["cheek"] - mp["cheek"]) / iod,
+        "stable": float(shift.mean() / iod),
+    }
+
+
+@dataclass
+class VisibilityRow:
+    """One measure: Spearman rho with its label, and the median change at labels >= 3."""
+
+    measure: str
+    label: str
+    rho: float
+    n: int
+    change_high_pct: float  # median change (% IOD) over pairs whose label is >= 3
+    expected_sign: int
+
+
+@dataclass
+class VisibilityTable:
+    """What a tracker sees of the labelled AUs over a set of neutral/pain pairs."""
+
+    rows: list[VisibilityRow]
+    pairs: int
+    detected_pairs: int
+    images: int
+    detected_images: int
+    stable_median_pct: float  # median over pairs of the outline shift, % IOD
+    stable_p90_pct: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def detection_rate(self) -> float:
+        return self.detected_images / max(self.images, 1)
+
+    def rho(self, measure: str) -> float:
+        return next(r.rho for r in self.rows if r.measure == measure)
+
+    def format(self) -> str:
+        """The table as fixed-width text."""
+        lines = [f"{'measure':<12} {'label':<14} {'rho':>7} {'n':>5} {'change@>=3':>11}"]
+        for r in self.rows:
+            lines.append(f"{r.measure:<12} {r.label:<14} {r.rho:>+7.2f} {r.n:>5} "
+                         f"{r.change_high_pct:>+10.2f}%")
+        lines.append(f"detection: {self.detected_images}/{self.images} images "
+                     f"({self.detection_rate:.1%}); pairs measured {self.detected_pairs}/"
+                     f"{self.pairs}")
+        lines.append(f"identity (outline shift, % IOD): median {self.stable_median_pct:.2f}, "
+                     f"p90 {self.stable_p90_pct:.2f}")
+        lines += self.notes
+        return "\n".join(lines)
+
+
+def visibility_table(
+    neutral: Sequence[np.ndarray | None],
+    pain: Sequence[np.ndarray | None],
+    aus: np.ndarray,
+) -> VisibilityTable:
+    """Rank correlation of each AU label with the landmark change it should cause.
+
+    Args:
+        neutral: per pair, (N, 2|3) landmarks of the neutral image, or None (no face found).
+        pain: per pair, landmarks of the pain image (same camera as its neutral), or None.
+        aus: (P, 6) AU vectors of the pain images, FACS 0..5.
+
+    Returns:
+        A :class:`VisibilityTable`; pairs where either face is missing are left out of the
+        correlations and counted in the detection numbers.
+    """
+    from scipy.stats import spearmanr
+
+    aus = np.asarray(aus, np.float64)
+    if not len(neutral) == len(pain) == len(aus):
+        raise ValueError(f"neutral ({len(neutral)}), pain ({len(pain)}) and aus ({len(aus)}) "
+                         "must have one entry per pair")
+    ok = [n is not None and p is not None for n, p in zip(neutral, pain, strict=True)]
+    changes = [measure_changes(n, p) for n, p, k in zip(neutral, pain, ok, strict=True) if k]
+    labels = measure_labels(aus[np.asarray(ok, bool)]) if any(ok) else {}
+    rows = []
+    for name, label, sign in MEASURES:
+        y = np.array([c[name] for c in changes])
+        x = labels.get(name, np.zeros(0))
+        varied = len(y) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0
+        rho = float(spearmanr(x, y)[0]) if varied else float("nan")
+        high = y[x >= 3] if len(y) else y
+        rows.append(VisibilityRow(name, label, rho, len(y),
+                                  float(np.median(high) * 100) if len(high) else float("nan"),
+                                  sign))
+    stable = np.array([c["stable"] for c in changes]) * 100
+    n_img = 2 * len(aus)
+    found = sum(n is not None for n in neutral) + sum(p is not None for p in pain)
+    return VisibilityTable(
+        rows=rows, pairs=len(aus), detected_pairs=int(sum(ok)), images=n_img,
+        detected_images=int(found),
+        stable_median_pct=float(np.median(stable)) if len(stable) else float("nan"),
+        stable_p90_pct=float(np.percentile(stable, 90)) if len(stable) else float("nan"),
+    )
