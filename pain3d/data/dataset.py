@@ -59,9 +59,11 @@ class PainDataset(Dataset):
         rows: the rows that are samples (default: all).
         size: output side in pixels (square), or None to keep the stored size.
         reference: neutral-reference policy.
-        skip_bad: when a sample's image cannot be decoded, log it, record it in
-            ``self.skipped`` (per worker process) and return the next good sample instead of
-            raising. The label always travels with its own image, so nothing is mislabelled.
+        skip_bad: when a sample (its image or a reference) cannot be read, log it, record
+            it in ``self.skipped`` (per worker process) and return a dropped-sample marker
+            ``{"dropped": "<path>: <why>"}`` instead of raising: ``collate`` leaves it out of
+            the batch and lists it under ``batch["dropped"]``, so a bad frame is counted,
+            never replaced by another one (which would score that one twice).
         report: what the reader skipped while indexing (kept for the caller).
         face_crop: when the table has face keypoints (``extra`` columns
             :data:`~pain3d.face.landmarks.KEYPOINT_COLUMNS`, recorded by ``pain3d generate``),
@@ -242,16 +244,16 @@ class PainDataset(Dataset):
         return sample
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        """Sample ``index``; with ``skip_bad`` a sample that cannot be read is the marker
+        ``{"dropped": "<path>: unreadable: <why>"}`` (never another sample)."""
         if not self.skip_bad:
             return self._sample(index)
-        for attempt in range(min(len(self.rows), 50)):
-            i = (index + attempt) % len(self.rows)
-            try:
-                return self._sample(i)
-            except (DataError, OSError) as exc:
-                self.skipped.add(str(self.table.key[self.rows[i]]), f"unreadable: {exc}")
-        raise DataError(f"50 consecutive samples from index {index} could not be read; "
-                        "the dataset looks broken (see the log)")
+        try:
+            return self._sample(index)
+        except (DataError, OSError) as exc:
+            key = str(self.table.key[self.rows[index]])
+            self.skipped.add(key, f"unreadable: {exc}")
+            return {"dropped": f"{key}: unreadable: {exc}"}
 
     # ---------------------------------------------------------------------------------------
     def labels(self) -> dict[str, np.ndarray]:
