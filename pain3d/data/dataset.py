@@ -79,6 +79,10 @@ class PainDataset(Dataset):
         input: ``rgb`` (default) or ``heatmap``: the sample's ``image`` is its heatmap and
             its ``neutral`` an all-black heatmap of the same shape (the neutral's heatmap:
             no deformation), for training a heatmap teacher. Needs ``heatmaps``.
+        user_keypoints: image path -> (3, 2) face keypoints of the given reference images
+            (``reference.user_images``; :func:`pain3d.data.open.reference_keypoints`): each
+            is cut with :func:`face_crop`, the crop geometry of every other image. Required
+            when the reference config has user images.
     """
 
     def __init__(
@@ -93,6 +97,7 @@ class PainDataset(Dataset):
         face_crop: bool = True,
         heatmaps: HeatmapSource | None = None,
         input: str = "rgb",
+        user_keypoints: dict[str, np.ndarray] | None = None,
     ):
         if input not in ("rgb", "heatmap"):
             raise ValueError(f"input must be rgb or heatmap, got {input!r}")
@@ -113,6 +118,12 @@ class PainDataset(Dataset):
         self.face_crop = face_crop
         self.keypoints = table_keypoints(table) if face_crop else None
         self.refs = ReferenceSampler(table, self.reference)
+        self.user_keypoints = dict(user_keypoints or {})
+        unaligned = sorted(set(self.reference.user_images.values()) - set(self.user_keypoints))
+        if unaligned and self.reference.policy == "label-free":
+            raise ValueError(f"given reference image(s) {unaligned[:3]} have no face keypoints: "
+                             "pass user_keypoints (pain3d.data.open.reference_keypoints) so "
+                             "they are aligned like every other image")
         missing = self.refs.missing_subjects(self.rows)
         if missing:
             msg = (f"{len(missing)} subject(s) have no reference under policy "
@@ -224,8 +235,9 @@ class PainDataset(Dataset):
             meta["reference"] = ["black heatmap"] * self.reference.n
             meta["reference_subject"] = str(t.subject[refs[0]])
             neutrals = [torch.zeros_like(image)] * self.reference.n
-        elif isinstance(refs, str):
-            arr = decode_image(Path(refs).read_bytes(), self.size, refs)
+        elif isinstance(refs, str):  # a given image: aligned like every other image
+            arr = decode_image(Path(refs).read_bytes(), None, refs)
+            arr = face_crop(arr, self.user_keypoints[refs], self.size or max(arr.shape[:2]))
             neutrals = [self._tensor(arr)] * self.reference.n
             meta["reference"] = [refs] * self.reference.n
             meta["reference_subject"] = str(t.subject[row])
@@ -265,4 +277,5 @@ class PainDataset(Dataset):
     def with_reference(self, reference: ReferenceConfig) -> PainDataset:
         """The same samples with another reference policy (e.g. evaluation)."""
         return PainDataset(self.table, self.source, self.rows, self.size, reference,
-                           self.skip_bad, self.report, self.face_crop, self.heatmaps, self.input)
+                           self.skip_bad, self.report, self.face_crop, self.heatmaps, self.input,
+                           self.user_keypoints)

@@ -79,6 +79,44 @@ def read_reference_images(path: str | Path) -> dict[str, str]:
     return out
 
 
+def reference_keypoints(paths: list[str]) -> dict[str, np.ndarray]:
+    """Face keypoints of given neutral images, so they are cropped like every other image.
+
+    Each image is read as training reads it, and the largest face MediaPipe finds is taken
+    (:class:`~pain3d.face.tracker.FaceTracker` with the settings and face choice of
+    ``pain3d predict``); its right eye, left eye and mouth centres are kept
+    (:func:`pain3d.data.align.face_keypoints`), and :func:`pain3d.data.dataset.face_crop`
+    cuts the reference with the crop geometry of :mod:`pain3d.data.align`.
+
+    Returns:
+        path -> (3, 2) float64 image pixels.
+
+    Raises:
+        DataError: naming the image when it cannot be read or holds no face.
+    """
+    from pain3d.data.align import face_keypoints
+    from pain3d.data.common import decode_image
+    from pain3d.face.tracker import FaceTracker
+
+    out: dict[str, np.ndarray] = {}
+    if not paths:
+        return out
+    with FaceTracker() as tracker:
+        for path in paths:
+            image = decode_image(Path(path).read_bytes(), None, path)
+            faces = tracker.detect(image)
+            lm = (tracker.landmarks(image, max(faces, key=lambda f: f.area).box)
+                  if faces else None)
+            if lm is None:
+                raise DataError(f"{path}: no face found in this reference image "
+                                "(data.reference_images); give a neutral photo where the face "
+                                "is visible and frontal, or remove its row to use the "
+                                "subject's first frames")
+            out[path] = face_keypoints(lm)
+    log.info("aligned %d given reference image(s) like inference does", len(out))
+    return out
+
+
 @dataclass
 class OpenedData:
     """Frames, pixels and folds of one dataset, and the config that opened it.
@@ -102,6 +140,7 @@ class OpenedData:
     report: SkipReport = field(default_factory=SkipReport)
     user_images: dict[str, str] = field(default_factory=dict)
     _heatmaps: Any = None
+    _user_keypoints: dict[str, np.ndarray] | None = None
 
     @property
     def subjects(self) -> np.ndarray:
@@ -183,14 +222,22 @@ class OpenedData:
         if len(rows) == 0:
             raise ValueError("no frames selected: check the subjects / split of the data")
         cfg = self.cfg
+        user = self.user_images if policy == "label-free" else {}
         ref = ReferenceConfig(policy=policy, n=n, view=view, seed=seed,  # type: ignore[arg-type]
                               deterministic=deterministic,
-                              label_free_frames=cfg.label_free_frames,
-                              user_images=self.user_images if policy == "label-free" else {})
+                              label_free_frames=cfg.label_free_frames, user_images=user)
         hm = self.heatmap_source() if heatmaps or cfg.input == "heatmap" else None
         return PainDataset(self.table, self.source, rows, size, ref, skip_bad=cfg.skip_bad,
                            report=self.report, face_crop=cfg.face_crop, heatmaps=hm,
-                           input=cfg.input)
+                           input=cfg.input,
+                           user_keypoints=self.user_keypoints() if user else None)
+
+    def user_keypoints(self) -> dict[str, np.ndarray]:
+        """Image path -> (3, 2) face keypoints of every given reference image
+        (``data.reference_images``), found once (:func:`reference_keypoints`)."""
+        if self._user_keypoints is None:
+            self._user_keypoints = reference_keypoints(sorted(set(self.user_images.values())))
+        return self._user_keypoints
 
 
 def open_data(cfg: DataConfig, rebuild: bool = False) -> OpenedData:
