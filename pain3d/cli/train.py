@@ -90,11 +90,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--predictions", help="predictions CSV instead of a run folder")
     e.add_argument("--out", help="report folder (default: the run folder, or "
                    "<csv stem>_report beside the CSV)")
-    e.add_argument("--protocol", choices=["honest", "published"],
+    e.add_argument("--protocol", choices=["honest", "published", "validation"],
                    help="protocol written in the report (default: the run's own, or honest). "
-                   "Both calibrate F1 thresholds on each fold's train rows over the published "
+                   "All calibrate F1 thresholds on each fold's train rows over the published "
                    "grid np.linspace(0, 6, 200); published makes oracle references the "
-                   "headline when present")
+                   "headline when present; validation says the checkpoint was selected on the "
+                   "scored frames. Rows marked used_for_selection cannot be scored as honest")
     e.add_argument("--no-plots", dest="no_plots", action="store_true")
     e.set_defaults(handler=_evaluate)
 
@@ -170,8 +171,11 @@ def _train(args: argparse.Namespace) -> int:
 
     res = pretrain(load_train_config(args))
     print(f"run folder: {res.run_dir}\nmodel: {res.checkpoint_dir}")
-    if res.metrics:
-        print(f"test split: {_summary(res.metrics)}\nreport: {res.run_dir / 'report.md'}")
+    if res.metrics and res.report is not None:
+        scored = ("VALIDATION split (the checkpoint was selected on it; not a test result)"
+                  if res.report.scores.protocol == "validation" else
+                  "held-out test split (not used for training or selection)")
+        print(f"{scored}: {_summary(res.metrics)}\nreport: {res.run_dir / 'report.md'}")
     return 0
 
 

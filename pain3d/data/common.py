@@ -310,18 +310,28 @@ class H5Source:
 
 
 def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Stack training samples into a batch.
+    """Stack training samples into a batch, leaving dropped samples out.
+
+    Samples that could not be read (``{"dropped": "<path>: <why>"}``, from
+    :class:`~pain3d.data.dataset.PainDataset` with ``skip_bad``) are not in the batch; they
+    are listed under ``dropped`` so training and evaluation can count them. A batch whose
+    samples were all dropped holds ``dropped`` only (no ``image``): consumers skip it.
 
     Returns:
         ``image`` (B, 3, H, W), ``neutral`` (B, 3, H, W) or (B, N, 3, H, W) when the samples
         have it, ``heatmap`` (B, 3, H, W) when the samples carry one (synthetic data read
         with heatmaps), ``au`` (B, 6), ``pspi`` (B,), ``subject`` list of str, ``meta`` list
-        of dicts.
+        of dicts, and ``dropped`` (list of str) when any sample was dropped.
     """
     import torch
 
     if not samples:
         raise ValueError("cannot collate an empty list of samples")
+    dropped = [s["dropped"] for s in samples if "dropped" in s]
+    if dropped:
+        samples = [s for s in samples if "dropped" not in s]
+        if not samples:
+            return {"dropped": dropped}
     out: dict[str, Any] = {
         "image": torch.stack([s["image"] for s in samples]),
         "au": torch.stack([torch.as_tensor(s["au"]) for s in samples]),
@@ -338,4 +348,6 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if not all("heatmap" in s for s in samples):
             raise ValueError("some samples have a heatmap and some do not")
         out["heatmap"] = torch.stack([s["heatmap"] for s in samples])
+    if dropped:
+        out["dropped"] = dropped
     return out

@@ -59,9 +59,11 @@ class PainDataset(Dataset):
         rows: the rows that are samples (default: all).
         size: output side in pixels (square), or None to keep the stored size.
         reference: neutral-reference policy.
-        skip_bad: when a sample's image cannot be decoded, log it, record it in
-            ``self.skipped`` (per worker process) and return the next good sample instead of
-            raising. The label always travels with its own image, so nothing is mislabelled.
+        skip_bad: when a sample (its image or a reference) cannot be read, log it, record
+            it in ``self.skipped`` (per worker process) and return a dropped-sample marker
+            ``{"dropped": "<path>: <why>"}`` instead of raising: ``collate`` leaves it out of
+            the batch and lists it under ``batch["dropped"]``, so a bad frame is counted,
+            never replaced by another one (which would score that one twice).
         report: what the reader skipped while indexing (kept for the caller).
         face_crop: when the table has face keypoints (``extra`` columns
             :data:`~pain3d.face.landmarks.KEYPOINT_COLUMNS`, recorded by ``pain3d generate``),
@@ -77,6 +79,10 @@ class PainDataset(Dataset):
         input: ``rgb`` (default) or ``heatmap``: the sample's ``image`` is its heatmap and
             its ``neutral`` an all-black heatmap of the same shape (the neutral's heatmap:
             no deformation), for training a heatmap teacher. Needs ``heatmaps``.
+        user_keypoints: image path -> (3, 2) face keypoints of the given reference images
+            (``reference.user_images``; :func:`pain3d.data.open.reference_keypoints`): each
+            is cut with :func:`face_crop`, the crop geometry of every other image. Required
+            when the reference config has user images.
     """
 
     def __init__(
@@ -91,6 +97,7 @@ class PainDataset(Dataset):
         face_crop: bool = True,
         heatmaps: HeatmapSource | None = None,
         input: str = "rgb",
+        user_keypoints: dict[str, np.ndarray] | None = None,
     ):
         if input not in ("rgb", "heatmap"):
             raise ValueError(f"input must be rgb or heatmap, got {input!r}")
@@ -111,6 +118,12 @@ class PainDataset(Dataset):
         self.face_crop = face_crop
         self.keypoints = table_keypoints(table) if face_crop else None
         self.refs = ReferenceSampler(table, self.reference)
+        self.user_keypoints = dict(user_keypoints or {})
+        unaligned = sorted(set(self.reference.user_images.values()) - set(self.user_keypoints))
+        if unaligned and self.reference.policy == "label-free":
+            raise ValueError(f"given reference image(s) {unaligned[:3]} have no face keypoints: "
+                             "pass user_keypoints (pain3d.data.open.reference_keypoints) so "
+                             "they are aligned like every other image")
         missing = self.refs.missing_subjects(self.rows)
         if missing:
             msg = (f"{len(missing)} subject(s) have no reference under policy "
@@ -222,8 +235,9 @@ class PainDataset(Dataset):
             meta["reference"] = ["black heatmap"] * self.reference.n
             meta["reference_subject"] = str(t.subject[refs[0]])
             neutrals = [torch.zeros_like(image)] * self.reference.n
-        elif isinstance(refs, str):
-            arr = decode_image(Path(refs).read_bytes(), self.size, refs)
+        elif isinstance(refs, str):  # a given image: aligned like every other image
+            arr = decode_image(Path(refs).read_bytes(), None, refs)
+            arr = face_crop(arr, self.user_keypoints[refs], self.size or max(arr.shape[:2]))
             neutrals = [self._tensor(arr)] * self.reference.n
             meta["reference"] = [refs] * self.reference.n
             meta["reference_subject"] = str(t.subject[row])
@@ -242,16 +256,16 @@ class PainDataset(Dataset):
         return sample
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        """Sample ``index``; with ``skip_bad`` a sample that cannot be read is the marker
+        ``{"dropped": "<path>: unreadable: <why>"}`` (never another sample)."""
         if not self.skip_bad:
             return self._sample(index)
-        for attempt in range(min(len(self.rows), 50)):
-            i = (index + attempt) % len(self.rows)
-            try:
-                return self._sample(i)
-            except (DataError, OSError) as exc:
-                self.skipped.add(str(self.table.key[self.rows[i]]), f"unreadable: {exc}")
-        raise DataError(f"50 consecutive samples from index {index} could not be read; "
-                        "the dataset looks broken (see the log)")
+        try:
+            return self._sample(index)
+        except (DataError, OSError) as exc:
+            key = str(self.table.key[self.rows[index]])
+            self.skipped.add(key, f"unreadable: {exc}")
+            return {"dropped": f"{key}: unreadable: {exc}"}
 
     # ---------------------------------------------------------------------------------------
     def labels(self) -> dict[str, np.ndarray]:
@@ -263,4 +277,5 @@ class PainDataset(Dataset):
     def with_reference(self, reference: ReferenceConfig) -> PainDataset:
         """The same samples with another reference policy (e.g. evaluation)."""
         return PainDataset(self.table, self.source, self.rows, self.size, reference,
-                           self.skip_bad, self.report, self.face_crop, self.heatmaps, self.input)
+                           self.skip_bad, self.report, self.face_crop, self.heatmaps, self.input,
+                           self.user_keypoints)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from pain3d.data.common import DataError, FrameTable, H5Source, SkipReport, checked_labels
-from pain3d.data.folds import Fold, folds_by_name, read_folds
+from pain3d.data.folds import Fold, check_folds, folds_by_name, read_folds
 from pain3d.data.unbc_archive import subject_id
 from pain3d.facs import AU_NAMES
 
@@ -84,12 +84,18 @@ def open_unbc(path: str | Path) -> UNBCData:
         table = FrameTable(key=keys, subject=subject, au=au, pspi=pspi,
                            sequence=_str(h5["sequence"][:]), frame=h5["frame"][:], extra=extra)
     return UNBCData(table, H5Source(path, "image", np.arange(len(table))),
-                    _by_name(folds, table))
+                    _by_name(folds, table, f"{path}: folds/"))
 
 
-def _by_name(folds: dict[str, list[Fold]], table: FrameTable) -> dict[str, list[Fold]]:
-    return {name: folds_by_name(f, table.extra["subject_id"], table.subject)
-            for name, f in folds.items()}
+def _by_name(folds: dict[str, list[Fold]], table: FrameTable, where: str
+             ) -> dict[str, list[Fold]]:
+    """Stored integer-id folds as folds of subject names, each checked for subjects on both
+    sides (:func:`~pain3d.data.folds.check_folds`)."""
+    out = {}
+    for name, f in folds.items():
+        out[name] = folds_by_name(f, table.extra["subject_id"], table.subject, where + name)
+        check_folds(out[name], where + name)
+    return out
 
 
 def open_unbc_trio(frames: str | Path, annotations: str | Path, folds: str | Path | None = None,
@@ -149,4 +155,5 @@ def open_unbc_trio(frames: str | Path, annotations: str | Path, folds: str | Pat
              "frames in file order", annotations)
     table = FrameTable(key=keys, subject=subject, au=au, pspi=pspi, sequence=subject,
                        frame=np.arange(len(subject)), extra={"subject_id": ids})
-    return UNBCData(table, H5Source(frames, "image", rows), _by_name(fold_sets, table))
+    return UNBCData(table, H5Source(frames, "image", rows),
+                    _by_name(fold_sets, table, f"{folds}: "))

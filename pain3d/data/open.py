@@ -21,7 +21,7 @@ import numpy as np
 from pain3d.data.common import DataError, FrameTable, ImageSource, SkipReport
 from pain3d.data.config import DataConfig
 from pain3d.data.dataset import PainDataset
-from pain3d.data.folds import Fold, inner_split
+from pain3d.data.folds import Fold, check_disjoint, hold_out_test, identity_keys, inner_split
 from pain3d.data.references import ReferenceConfig
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,68 @@ def read_reference_images(path: str | Path) -> dict[str, str]:
     return out
 
 
+def reference_keypoints(paths: list[str]) -> dict[str, np.ndarray]:
+    """Face keypoints of given neutral images, so they are cropped like every other image.
+
+    Each image is read as training reads it, and the largest face MediaPipe finds is taken
+    (:class:`~pain3d.face.tracker.FaceTracker` with the settings and face choice of
+    ``pain3d predict``); its right eye, left eye and mouth centres are kept
+    (:func:`pain3d.data.align.face_keypoints`), and :func:`pain3d.data.dataset.face_crop`
+    cuts the reference with the crop geometry of :mod:`pain3d.data.align`.
+
+    Returns:
+        path -> (3, 2) float64 image pixels.
+
+    Raises:
+        DataError: naming the image when it cannot be read or holds no face.
+    """
+    from pain3d.data.align import face_keypoints
+    from pain3d.data.common import decode_image
+    from pain3d.face.tracker import FaceTracker
+
+    out: dict[str, np.ndarray] = {}
+    if not paths:
+        return out
+    with FaceTracker() as tracker:
+        for path in paths:
+            image = decode_image(Path(path).read_bytes(), None, path)
+            faces = tracker.detect(image)
+            lm = (tracker.landmarks(image, max(faces, key=lambda f: f.area).box)
+                  if faces else None)
+            if lm is None:
+                raise DataError(f"{path}: no face found in this reference image "
+                                "(data.reference_images); give a neutral photo where the face "
+                                "is visible and frontal, or remove its row to use the "
+                                "subject's first frames")
+            out[path] = face_keypoints(lm)
+    log.info("aligned %d given reference image(s) like inference does", len(out))
+    return out
+
+
+@dataclass(frozen=True)
+class RunSplit:
+    """The rows of one run (:meth:`OpenedData.split_rows`).
+
+    Attributes:
+        train: rows trained on.
+        val: rows the epoch is selected on (None: no validation, the last epoch is kept).
+        test: held-out rows that take no part in training or selection (may be empty).
+        test_from: where the test subjects came from (``split column``, ``held out here:
+            ...`` or ``none``).
+    """
+
+    train: np.ndarray
+    val: np.ndarray | None
+    test: np.ndarray
+    test_from: str
+
+    def subjects(self, table: FrameTable) -> dict[str, np.ndarray]:
+        """Part name -> its sorted subjects (empty parts left out)."""
+        parts = {"train": self.train, "val": self.val, "test": self.test}
+        return {k: np.unique(table.subject[v]) for k, v in parts.items()
+                if v is not None and len(v)}
+
+
 @dataclass
 class OpenedData:
     """Frames, pixels and folds of one dataset, and the config that opened it.
@@ -102,6 +164,7 @@ class OpenedData:
     report: SkipReport = field(default_factory=SkipReport)
     user_images: dict[str, str] = field(default_factory=dict)
     _heatmaps: Any = None
+    _user_keypoints: dict[str, np.ndarray] | None = None
 
     @property
     def subjects(self) -> np.ndarray:
@@ -122,31 +185,55 @@ class OpenedData:
             keep &= ~t.neutral
         return np.flatnonzero(keep)
 
-    def split_rows(self, val_fraction: float, seed: int, include_neutral: bool = False
-                   ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """``(train, val, test)`` rows of one run from the data's ``split`` column.
+    @property
+    def persons(self) -> dict[str, frozenset]:
+        """Subject -> identity numbers behind it (synthetic manifests; empty otherwise), for
+        :func:`~pain3d.data.folds.check_disjoint`."""
+        return identity_keys(self.table.subject, self.table.extra.get("identity")
+                             if self.kind == "synthetic" else None)
 
-        Without a split column the subjects are split here (``val_fraction`` of them for
-        validation, :func:`~pain3d.data.folds.inner_split`); without a ``val`` split it is cut
-        from the training subjects the same way. Without a ``test`` split the validation rows
-        are scored (val is None when ``val_fraction`` is 0 and there is no val split).
+    def check_disjoint(self, parts: dict[str, np.ndarray], where: str) -> None:
+        """:func:`~pain3d.data.folds.check_disjoint` with this data's identities."""
+        check_disjoint(parts, f"{self.cfg.root}: {where}", self.persons)
+
+    def split_rows(self, val_fraction: float, seed: int, include_neutral: bool = False,
+                   test_fraction: float = 0.0) -> RunSplit:
+        """The train / val / test rows of one run (``pain3d train``), by subject.
+
+        Each part comes from the data's ``split`` column when it has that part. Without a
+        ``test`` split, ``test_fraction`` of the remaining subjects are held out as the test
+        set here (:func:`~pain3d.data.folds.hold_out_test`); with ``test_fraction`` 0 there is
+        no test set (the run then reports validation numbers and says so). Without a ``val``
+        split, ``val_fraction`` of the training subjects are held out for epoch selection
+        (:func:`~pain3d.data.folds.inner_split`; no validation when it is 0). The test rows
+        are never validation rows, and no subject (or synthetic identity) is in two parts.
+
+        Raises:
+            DataError: when a subject is in two parts (a split column that is not by
+                subject).
         """
-        train = self.rows(split="train", include_neutral=include_neutral)
+        split_col = "train" if (self.table.split[self.rows()] != "").any() else None
+        train = self.rows(split=split_col, include_neutral=include_neutral)
         val: np.ndarray | None = self.rows(split="val")
-        if len(train) == 0:  # no split column: all frames, split by subject here
-            subs = np.unique(self.table.subject[self.rows()])
-            fit_s, val_s = inner_split(subs, max(val_fraction, 1e-6), seed) \
-                if val_fraction > 0 else (subs, np.array([], str))
-            train = self.rows(fit_s, include_neutral=include_neutral)
-            val = self.rows(val_s) if len(val_s) else None
-        elif len(val) == 0 and val_fraction > 0:
-            fit_s, val_s = inner_split(np.unique(self.table.subject[train]), val_fraction, seed)
-            train = self.rows(fit_s, "train", include_neutral=include_neutral)
-            val = self.rows(val_s, "train")
         test = self.rows(split="test")
-        if len(test) == 0:
-            test = val if val is not None else np.array([], np.int64)
-        return train, val, test
+        test_from = "split column" if len(test) else "none"
+        subjects = np.unique(self.table.subject[self.rows(split=split_col)])
+        if split_col is None:  # no split column: the val and test rows above are empty
+            val = np.array([], np.int64)
+        if not len(test) and test_fraction > 0:
+            subjects, test_s = hold_out_test(subjects, test_fraction, seed)
+            test = self.rows(test_s, split_col)
+            train = self.rows(subjects, split_col, include_neutral)
+            test_from = f"held out here: test_fraction {test_fraction:g} of the subjects"
+        if not len(val):
+            val = None
+            if val_fraction > 0:
+                fit_s, val_s = inner_split(subjects, val_fraction, seed)
+                train = self.rows(fit_s, split_col, include_neutral)
+                val = self.rows(val_s, split_col)
+        out = RunSplit(train, val, test, test_from)
+        self.check_disjoint(out.subjects(self.table), "the run's train / val / test split")
+        return out
 
     def heatmap_source(self) -> Any:
         """The ``pain3d.data.heatmaps.HeatmapSource`` of synthetic data (built once).
@@ -183,14 +270,22 @@ class OpenedData:
         if len(rows) == 0:
             raise ValueError("no frames selected: check the subjects / split of the data")
         cfg = self.cfg
+        user = self.user_images if policy == "label-free" else {}
         ref = ReferenceConfig(policy=policy, n=n, view=view, seed=seed,  # type: ignore[arg-type]
                               deterministic=deterministic,
-                              label_free_frames=cfg.label_free_frames,
-                              user_images=self.user_images if policy == "label-free" else {})
+                              label_free_frames=cfg.label_free_frames, user_images=user)
         hm = self.heatmap_source() if heatmaps or cfg.input == "heatmap" else None
         return PainDataset(self.table, self.source, rows, size, ref, skip_bad=cfg.skip_bad,
                            report=self.report, face_crop=cfg.face_crop, heatmaps=hm,
-                           input=cfg.input)
+                           input=cfg.input,
+                           user_keypoints=self.user_keypoints() if user else None)
+
+    def user_keypoints(self) -> dict[str, np.ndarray]:
+        """Image path -> (3, 2) face keypoints of every given reference image
+        (``data.reference_images``), found once (:func:`reference_keypoints`)."""
+        if self._user_keypoints is None:
+            self._user_keypoints = reference_keypoints(sorted(set(self.user_images.values())))
+        return self._user_keypoints
 
 
 def open_data(cfg: DataConfig, rebuild: bool = False) -> OpenedData:

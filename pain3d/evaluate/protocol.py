@@ -13,8 +13,13 @@ A predictions file has one row per (fold, split, frame) with the columns
 
 and optional columns: ``reference`` (how the neutral reference was chosen: ``label_free``
 (default when absent), ``oracle``, ``other_identity``, ``none``), ``pred_AU4`` ...
-``pred_AU43`` and ``true_AU4`` ... ``true_AU43`` (per-AU errors), and any metadata
-(``sequence``, ``frame``, ``path``) which is carried but not scored.
+``pred_AU43`` and ``true_AU4`` ... ``true_AU43`` (per-AU errors), ``used_for_selection``
+(1 on test rows the checkpoint was selected on: refused under the honest protocol), and any
+metadata (``sequence``, ``frame``, ``path``) which is carried but not scored.
+
+Every file is checked before scoring (:func:`check_fold_subjects`): a subject with test rows
+has no train rows in the same fold, and a test frame (``path``) is scored once per fold and
+reference kind.
 
 Scoring (:func:`score_predictions`) is the same for every model, so methods compare on equal
 terms: per fold, thresholds are calibrated on that fold's ``train`` rows and applied to its
@@ -39,11 +44,14 @@ from pain3d.facs import AU_NAMES
 
 log = logging.getLogger(__name__)
 
-Protocol = Literal["honest", "published"]
-PROTOCOLS: tuple[str, ...] = ("honest", "published")
+Protocol = Literal["honest", "published", "validation"]
+PROTOCOLS: tuple[str, ...] = ("honest", "published", "validation")
 _PROTOCOL_TEMPLATES: dict[str, str] = {
     "honest": "checkpoint selected on an inner validation split of the training subjects; "
     "{references} at test; thresholds calibrated on un-augmented training predictions",
+    "validation": "VALIDATION numbers, not a held-out test: the checkpoint was selected on "
+    "the very frames scored here (optimistic by design; hold out test subjects for a test "
+    "result); {references}; thresholds calibrated on un-augmented training predictions",
     "published": "reproduces the published choices for comparison: checkpoint selected on "
     "the test fold, {references} at test; thresholds calibrated over the published grid on "
     "augmented, resampled training predictions (one epoch of the training loader, as the "
@@ -56,7 +64,8 @@ TEST_REFERENCE_PHRASES: dict[str, str] = {
     "none": "no reference (single-image model)",
 }
 """How the headline's test references were chosen, as the protocol description says it."""
-HEADLINE_REFERENCE: dict[str, str] = {"honest": "label_free", "published": "oracle"}
+HEADLINE_REFERENCE: dict[str, str] = {"honest": "label_free", "published": "oracle",
+                                      "validation": "label_free"}
 """The reference kind each protocol heads its report with, when the predictions have it."""
 
 
@@ -64,16 +73,18 @@ def protocol_description(protocol: Protocol, reference: str | None = None) -> st
     """One line saying how a result was obtained: selection, test references, thresholds.
 
     Args:
-        protocol: ``honest`` or ``published``.
+        protocol: ``honest``, ``published`` or ``validation`` (``pain3d train`` without a
+            held-out test: the scored frames are those the checkpoint was selected on).
         reference: the reference kind of the headline numbers (default: the protocol's own,
-            :data:`HEADLINE_REFERENCE`). Oracle references under the honest protocol are
-            said loudly: they use the test labels, so the numbers are not label-free results.
+            :data:`HEADLINE_REFERENCE`). Oracle references under the honest (or validation)
+            protocol are said loudly: they use the test labels, so the numbers are not
+            label-free results.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol {protocol!r} is not one of {list(PROTOCOLS)}")
     reference = reference or HEADLINE_REFERENCE[protocol]
     phrase = TEST_REFERENCE_PHRASES.get(reference, f"{reference!r} references")
-    if protocol == "honest" and reference == "oracle":
+    if protocol != "published" and reference == "oracle":
         phrase = ("ORACLE references (chosen with ground-truth PSPI 0: they use the test "
                   "labels, so these are not label-free results)")
     return _PROTOCOL_TEMPLATES[protocol].format(references=phrase)
@@ -139,7 +150,60 @@ def validate_predictions(df: pd.DataFrame, where: str = "predictions") -> pd.Dat
     out["reference"] = out["reference"].astype(str).replace("", "label_free")
     if not (out["split"] == "test").any():
         raise ValueError(f"{where}: no rows with split = test: nothing to score")
+    check_fold_subjects(out, where)
     return out
+
+
+def _refuse_selected_rows(df: pd.DataFrame) -> None:
+    """Test rows the checkpoint was selected on (``used_for_selection``, written by
+    ``pain3d train`` without a held-out test and by the published protocol) are not an
+    honest test."""
+    if "used_for_selection" not in df.columns:
+        return
+    flag = df["used_for_selection"].astype(str).str.strip().str.lower()
+    sel = (df["split"] == "test") & flag.isin(["1", "1.0", "true", "yes"])
+    if sel.any():
+        raise ValueError(
+            f"{int(sel.sum())} test row(s) are marked used_for_selection: the checkpoint was "
+            "selected on these frames, so they cannot be scored under the honest protocol; "
+            "score them as --protocol validation (or published), or hold out test subjects")
+
+
+def check_fold_subjects(df: pd.DataFrame, where: str = "predictions") -> None:
+    """Every fold's test subjects take no part in its training, and no test frame is scored
+    twice.
+
+    Within a fold, a subject with ``test`` rows must have no ``train`` rows (those are the
+    predictions the fold's model was trained or calibrated on); with a ``path`` column, a
+    frame appears at most once among a fold's test rows of one reference kind (a frame
+    scored twice would weigh double in every metric and narrow the CIs).
+
+    Raises:
+        ValueError: naming the fold, the subjects or frame, and what to do.
+    """
+    for fold, g in df.groupby("fold", sort=True):
+        test = set(g.loc[g["split"] == "test", "subject"])
+        both = sorted(test & set(g.loc[g["split"] == "train", "subject"]))
+        if both:
+            more = f" and {len(both) - 8} more" if len(both) > 8 else ""
+            raise ValueError(
+                f"{where}: fold {fold!r}: subject(s) {', '.join(both[:8])}{more} have test rows "
+                "and split = train rows: the fold's model was trained (or its thresholds "
+                "calibrated) on people it is tested on. Folds must be by subject: re-run with "
+                "subject folds (pain3d cv makes them) or fix the fold / split columns")
+    if "path" not in df.columns:
+        return
+    test = df[(df["split"] == "test") & (df["path"].astype(str) != "")]
+    key = ["fold", "reference", "path"]
+    dup = test.duplicated(key)
+    if dup.any():
+        r = test[dup].iloc[0]
+        times = int((test[key] == r[key]).all(axis=1).sum())
+        raise ValueError(
+            f"{where}: frame {r['path']} is scored {times} times in fold {r['fold']!r} "
+            f"({r['reference']} references): every test frame "
+            "must be scored once (pain3d drops unreadable frames instead of substituting "
+            "others); remove the repeated rows")
 
 
 def au_columns(df: pd.DataFrame) -> list[str]:
@@ -237,6 +301,8 @@ def score_predictions(df: pd.DataFrame, protocol: Protocol = "honest",
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol {protocol!r} is not one of {list(PROTOCOLS)}")
     df = validate_predictions(df)
+    if protocol == "honest":
+        _refuse_selected_rows(df)
     kinds = [k for k in REFERENCE_KINDS if k in set(df["reference"])]
     kinds += sorted(set(df["reference"]) - set(kinds))
     train_all = df[df["split"] == "train"]

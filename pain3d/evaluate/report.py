@@ -81,9 +81,10 @@ def _blocks(df: pd.DataFrame, scores: Scores, plots: dict[str, Path], title: str
     ref = scores.primary
     test = df[(df["split"] == "test") & (df["reference"] == ref.reference)]
     b.append(("p", f"**Protocol: {scores.protocol}** — {scores.protocol_description}."))
+    scored = "validation" if scores.protocol == "validation" else "test"
     lines = [f"pain3d {__version__}",
-             f"{len(ref.folds)} folds, {test['subject'].nunique()} test subjects, "
-             f"{len(test)} test frames",
+             f"{len(ref.folds)} folds, {test['subject'].nunique()} {scored} subjects, "
+             f"{len(test)} {scored} frames",
              f"headline reference policy: {REFERENCE_LABELS.get(ref.reference, ref.reference)}",
              f"F1 thresholds calibrated per fold on that fold's training predictions over "
              f"np.linspace({scores.grid[0]:g}, {scores.grid[1]:g}, {scores.grid[2]})",
@@ -230,12 +231,21 @@ def write_report(df: pd.DataFrame, out_dir: str | Path, protocol: Protocol = "ho
 
 def evaluate_predictions(path: str | Path, out_dir: str | Path | None = None,
                          protocol: Protocol = "honest", plots: bool = True) -> Report:
-    """Score any model's predictions CSV (``pain3d evaluate --predictions FILE.csv``)."""
+    """Score any model's predictions CSV (``pain3d evaluate --predictions FILE.csv``).
+
+    The file's folds are checked (:func:`~pain3d.evaluate.protocol.check_fold_subjects`);
+    how its model was selected is the caller's declaration (``protocol``), which the report
+    says it did not check.
+    """
     p = Path(path)
     df = read_predictions(p)
     out = Path(out_dir) if out_dir is not None else p.parent / f"{p.stem}_report"
+    context = {"predictions": p,
+               "protocol": f"{protocol}, as declared: how this file's model was selected is "
+               "not known to pain3d (test rows marked used_for_selection are refused as "
+               "honest)"}
     return write_report(df, out, protocol=protocol, title=f"pain3d evaluation of {p.name}",
-                        context={"predictions": p}, plots=plots)
+                        context=context, plots=plots)
 
 
 def load_run_predictions(run_dir: str | Path) -> pd.DataFrame:
@@ -257,7 +267,14 @@ def evaluate_run(run_dir: str | Path, protocol: Protocol | None = None,
                  plots: bool = True) -> Report:
     """Recompute every number of a run folder from its saved predictions; report beside them.
 
-    The protocol defaults to the one recorded in the run's ``run.json``.
+    The protocol defaults to the one recorded in the run's ``run.json``; a run recorded
+    under another protocol cannot be relabelled ``honest`` (its checkpoint was selected on
+    the frames it scored). The run's folds are checked again (no test subject among the
+    subjects its model was fitted or selected on), and frames dropped as unreadable
+    (``data.skip_bad``) are counted in the report.
+
+    Raises:
+        ValueError: for a relabelling to ``honest`` or a fold with a subject on both sides.
     """
     rd = Path(run_dir)
     if not rd.is_dir():
@@ -265,11 +282,44 @@ def evaluate_run(run_dir: str | Path, protocol: Protocol | None = None,
     info: dict[str, Any] = {}
     if (rd / "run.json").is_file():
         info = json.loads((rd / "run.json").read_text())
-    proto = protocol or info.get("protocol", "honest")
+    recorded = info.get("protocol", "honest")
+    proto = protocol or recorded
+    if proto == "honest" and recorded != "honest":
+        raise ValueError(f"{rd}: run.json records the {recorded} protocol (checkpoint selected "
+                         "on the frames it scored); it cannot be reported as honest")
+    _check_run_folds(info, rd)
     df = load_run_predictions(rd)
     context = {"run": rd}
     for k in ("recipe", "cv", "init", "model", "seed"):
         if info.get(k) is not None:
             context[k] = info[k]
+    if "dropped" in info:
+        context["unreadable frames dropped (data.skip_bad)"] = _dropped_line(info["dropped"])
     return write_report(df, rd, protocol=proto, title=f"pain3d evaluation: {rd.name}",
                         context=context, plots=plots)
+
+
+def _check_run_folds(info: dict[str, Any], rd: Path) -> None:
+    """The folds (``cv``) or split (``train``) run.json records: no test subject was fitted
+    or selected on."""
+    split = info.get("subjects")
+    folds = list(info.get("folds", []))
+    if isinstance(split, dict):
+        folds.append({"fold": "of the run", "fit": split.get("train", []),
+                      "val": split.get("val", []), "test": split.get("test", [])})
+    for f in folds:
+        test = set(f.get("test", []))
+        both = sorted(test & (set(f.get("fit", [])) | (set(f.get("val", []))
+                                                       if info.get("protocol") != "published"
+                                                       else set())))
+        if both:
+            raise ValueError(f"{rd}/run.json: fold {f.get('fold')}: test subject(s) "
+                             f"{both[:8]} were also fitted or selected on; these numbers are "
+                             "not a test result: re-run the cross-validation with subject folds")
+
+
+def _dropped_line(dropped: dict[str, Any]) -> str:
+    """``N (index a, training b, ...)``: unreadable frames run.json lists, by stage."""
+    counts = {k: (len(v) if isinstance(v, list) else int(v)) for k, v in dropped.items()}
+    parts = ", ".join(f"{k} {n}" for k, n in counts.items())
+    return f"{sum(counts.values())} ({parts}; listed in run.json)"

@@ -200,8 +200,12 @@ class TrainConfig:
         init: checkpoint folder (``pain3d.model.save_checkpoint`` layout) to start from,
             e.g. a synthetic-pretrained model; None starts from the backbone.
         resume: continue an interrupted run in ``run_dir`` from its ``last.ckpt``.
-        val_fraction: for synthetic data without a val split, the share of training
-            identities held out for checkpoint selection.
+        val_fraction: for data without a val split, the share of training subjects held
+            out for checkpoint selection (0: no selection, the last epoch is kept).
+        test_fraction: ``pain3d train`` on data without a test split (prepared UNBC, a
+            labelled table without a ``split`` column): the share of subjects held out as
+            the test set, never trained or selected on. 0 holds out none: the run then
+            scores its validation frames, under the ``validation`` protocol (not a test).
         eval_train_max: at most this many training frames are predicted to calibrate
             thresholds after ``train`` (0 = all; cv always uses all of them).
         plots: draw the report figures (numbers and tables are always written).
@@ -214,6 +218,7 @@ class TrainConfig:
     init: str | None = None
     resume: bool = True
     val_fraction: float = 0.1
+    test_fraction: float = 0.2
     eval_train_max: int = 5000
     plots: bool = True
     data: DataConfig = field(default_factory=DataConfig)
@@ -228,6 +233,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if not 0.0 <= self.test_fraction < 1.0:
+            raise ValueError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
         if self.data.input == "heatmap" and self.distill.teacher:
             raise ValueError("data.input = heatmap trains a heatmap teacher: it cannot itself "
                              "be distilled from distill.teacher (unset one of them)")

@@ -62,6 +62,9 @@ class PainModule(L.LightningModule):
         self.teacher = teacher
         self._val: list[tuple[np.ndarray, np.ndarray]] = []
         self.train_loader_sampler: Any = None  # set by the runner: position for resume
+        # Unreadable samples left out of batches (data.skip_bad), by stage: counted, never
+        # replaced by other samples.
+        self.dropped: dict[str, set[str]] = {"train": set(), "val": set()}
 
     # ------------------------------------------------------------------ steps
     def _inputs(self, batch: dict[str, Any], train: bool) -> tuple[torch.Tensor, Any]:
@@ -81,7 +84,13 @@ class PainModule(L.LightningModule):
         if self.augment is not None:
             self.augment.gen.manual_seed(step_seed)
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
+        self.dropped["train"].update(batch.get("dropped", ()))
+        if self.train_loader_sampler is not None:
+            # Recorded before the checkpoint callbacks run at the end of this batch.
+            self.train_loader_sampler.completed = batch_idx + 1
+        if "image" not in batch:  # every sample of the batch was unreadable: no step
+            return None
         image, neutral = self._inputs(batch, train=True)
         out = self.model(image, neutral=neutral)
         loss, parts = vitpain_loss(out, batch["au"], batch["pspi"], self.loss_weights)
@@ -97,9 +106,6 @@ class PainModule(L.LightningModule):
             raise FloatingPointError(
                 f"non-finite training loss at step {self.global_step}: {parts}; lower the "
                 "learning rate or use precision=32 / bf16-mixed instead of 16-mixed")
-        if self.train_loader_sampler is not None:
-            # Recorded before the checkpoint callbacks run at the end of this batch.
-            self.train_loader_sampler.completed = batch_idx + 1
         bs = image.shape[0]
         self.log_dict({f"train/{k}": v for k, v in parts.items()}, on_step=True, on_epoch=True,
                       batch_size=bs, prog_bar=False, sync_dist=True)
@@ -108,6 +114,9 @@ class PainModule(L.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self.dropped["val"].update(batch.get("dropped", ()))
+        if "image" not in batch:
+            return
         image, neutral = self._inputs(batch, train=False)
         out = self.model(image, neutral=neutral)
         loss, _ = vitpain_loss(out, batch["au"], batch["pspi"], self.loss_weights)

@@ -16,7 +16,15 @@ training subjects, test folds are predicted with label-free references (oracle r
 predicted as well and reported separately), thresholds come from un-augmented training
 predictions. ``cv.protocol = published`` selects on the test fold with oracle references and
 calibrates thresholds on augmented, resampled training predictions (one epoch of the training
-loader), as the published code did.
+loader), as the published code did. ``pain3d train`` scores a held-out test set (the data's
+``test`` split, or ``test_fraction`` of the subjects held out); with ``test_fraction = 0`` and
+no test split it scores the validation frames it selected on, under the ``validation``
+protocol, and says so in run.json, metrics.json and the reports.
+
+Every split and fold is checked before training: no subject (and, for synthetic data, no
+identity) in two of fit / val / test (:func:`pain3d.data.folds.check_disjoint`); scoring
+checks the predictions again (:func:`pain3d.evaluate.protocol.check_fold_subjects`).
+Predictions of frames the checkpoint was selected on carry ``used_for_selection = 1``.
 """
 
 from __future__ import annotations
@@ -34,8 +42,9 @@ import pandas as pd
 from pain3d.config import save_config, to_dict
 from pain3d.data.config import reference_policy
 from pain3d.data.folds import cv_folds, inner_split
-from pain3d.data.open import OpenedData, open_data
+from pain3d.data.open import OpenedData, RunSplit, open_data
 from pain3d.data.references import reference_label
+from pain3d.evaluate.protocol import protocol_description
 from pain3d.evaluate.report import Report, evaluate_run
 from pain3d.io import atomic_path, atomic_write_json
 from pain3d.train.config import TrainConfig
@@ -138,8 +147,12 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
 
 
 def _fit(cfg: TrainConfig, data: OpenedData, fit_rows: np.ndarray, val_rows: np.ndarray | None,
-         out: Path, callbacks: list[Any] | None = None) -> Any:
-    """Build (or load) the model, fit it in ``out`` and save the selected weights there."""
+         out: Path, callbacks: list[Any] | None = None) -> tuple[Any, Any]:
+    """Build (or load) the model, fit it in ``out`` and save the selected weights there.
+
+    Returns:
+        ``(model, pain3d.train.runner.FitResult)``.
+    """
     import torch
 
     from pain3d.model import save_checkpoint
@@ -160,7 +173,7 @@ def _fit(cfg: TrainConfig, data: OpenedData, fit_rows: np.ndarray, val_rows: np.
     save_checkpoint(model, out / "model", extra={
         "epochs": res.epochs, "val_mae": None if np.isnan(res.best_score) else res.best_score,
         "selected_from": str(res.best_path), "data": to_dict(cfg.data)})
-    return model
+    return model, res
 
 
 def _primary_process() -> bool:
@@ -183,106 +196,179 @@ def pretrain(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
     """Train one model (synthetic pretraining, or fine-tuning from ``cfg.init``).
 
     Epochs are selected on the data's ``val`` split (or ``val_fraction`` of the training
-    identities when there is none); the selected model is evaluated on the ``test`` split
-    (``val`` when there is no test split) with thresholds from (at most
-    ``trainer.eval_train_max``) un-augmented training predictions.
+    subjects when there is none). The selected model is scored on a test set that took no
+    part in training or selection (protocol ``honest``): the data's ``test`` split, or
+    ``test_fraction`` of the subjects held out here. With ``test_fraction = 0`` and no test
+    split the validation frames are scored instead, under the ``validation`` protocol, and
+    run.json, the predictions (``used_for_selection``), metrics.json and the reports say so.
+    Thresholds come from (at most ``eval_train_max``) un-augmented training predictions.
     """
     rd = make_run_dir(cfg, "train")
     data = open_data(cfg.data)
     seed = cfg.trainer.seed
     # neutral images as PSPI-0 training samples with data.include_neutral
-    train_rows, val_rows, test_rows = data.split_rows(cfg.val_fraction, seed,
-                                                      cfg.data.include_neutral)
-    atomic_write_json(rd / "run.json", {
-        "recipe": "train", "protocol": "honest", "seed": seed, "init": cfg.init,
-        "model": _model_label(cfg), "data": str(cfg.data.root), "kind": data.kind,
-        "input": cfg.data.input, "distill_teacher": cfg.distill.teacher,
-        "frames": {"train": int(len(train_rows)),
-                   "val": int(0 if val_rows is None else len(val_rows)),
-                   "test": int(len(test_rows))}})
-    model = _fit(cfg, data, train_rows, val_rows, rd, callbacks)
+    sp = data.split_rows(cfg.val_fraction, seed, cfg.data.include_neutral, cfg.test_fraction)
+    policy = _policy(cfg, data, "eval")
+    info = _train_run_info(cfg, data, sp, policy)
+    atomic_write_json(rd / "run.json", info)
+    model, fit = _fit(cfg, data, sp.train, sp.val, rd, callbacks)
     report = None
     if not _primary_process():
         return RunResult(rd, rd / "model")
-    if len(test_rows):
-        policy = _policy(cfg, data, "eval")
+    scored = sp.test if len(sp.test) else sp.val
+    if scored is not None and len(scored):
         rng = np.random.default_rng(seed)
-        cal = train_rows
+        cal = sp.train
         if cfg.eval_train_max and len(cal) > cfg.eval_train_max:
             cal = np.sort(rng.choice(cal, cfg.eval_train_max, replace=False))
-        df = pd.concat([_predict(model, data, cal, cfg, policy, "0", "train"),
-                        _predict(model, data, test_rows, cfg, policy, "0", "test")],
-                       ignore_index=True)
-        _write_csv(df, rd / "predictions.csv")
+        parts = [_predict(model, data, cal, cfg, policy, "0", "train"),
+                 _predict(model, data, scored, cfg, policy, "0", "test")]
+        if not len(sp.test):
+            parts[1]["used_for_selection"] = 1
+        if cfg.data.skip_bad:
+            info["dropped"] = _dropped(data, fit, {"calibration": parts[0], "test": parts[1]})
+            atomic_write_json(rd / "run.json", info)
+        _write_csv(pd.concat(parts, ignore_index=True), rd / "predictions.csv")
         report = evaluate_run(rd, plots=cfg.plots)
     return RunResult(rd, rd / "model", _headline(report) if report else {}, report)
+
+
+def _train_run_info(cfg: TrainConfig, data: OpenedData, sp: RunSplit, policy: str
+                    ) -> dict[str, Any]:
+    """run.json of ``pain3d train``: what is scored and how it was obtained."""
+    if len(sp.test):
+        protocol, scored = "honest", f"held-out test subjects ({sp.test_from})"
+    elif sp.val is not None and len(sp.val):
+        protocol = "validation"
+        scored = ("validation subjects, used to select the checkpoint (no test split and "
+                  "test_fraction = 0): validation numbers, not a test result")
+    else:
+        protocol, scored = "honest", "nothing (no test split, test_fraction = 0, no validation)"
+    return {
+        "recipe": "train", "protocol": protocol,
+        "protocol_description": protocol_description(protocol, reference_label(policy)),
+        "scored": scored, "seed": cfg.trainer.seed, "init": cfg.init,
+        "model": _model_label(cfg), "data": str(cfg.data.root), "kind": data.kind,
+        "input": cfg.data.input, "distill_teacher": cfg.distill.teacher,
+        "frames": {"train": int(len(sp.train)),
+                   "val": int(0 if sp.val is None else len(sp.val)),
+                   "test": int(len(sp.test))},
+        "subjects": {k: v.tolist() for k, v in sp.subjects(data.table).items()}}
+
+
+def _dropped(data: OpenedData, fit: Any, predicted: dict[str, pd.DataFrame]
+             ) -> dict[str, list[str]]:
+    """Unreadable frames by stage (``data.skip_bad``): skipped by the reader (``index``),
+    left out of training batches, of selection, and of each prediction table."""
+    out = {"index": [f"{w}: {why}" for w, why in data.report.items]}
+    for stage in ("train", "val"):
+        out[stage] = list(fit.dropped.get(stage, []))
+    for stage, df in predicted.items():
+        out[stage] = list(df.attrs.get("dropped", []))
+    return out
 
 
 def cross_validate(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
     """K-fold / LOSO cross-validation by subject, every fold from the same initial weights.
 
-    With ``cv.production`` no folds are run: one deployment model is trained on every subject
-    instead (:func:`production`).
+    Every fold (stored, given or computed) is checked before training: no subject (or
+    synthetic identity) in two of its fit / val / test parts. With ``cv.production`` no
+    folds are run: one deployment model is trained on every subject instead
+    (:func:`production`).
+
+    Raises:
+        pain3d.data.DataError: naming the fold and the subjects on both sides.
     """
     cv = cfg.cv
     if cv.production:
         return production(cfg, callbacks)
     rd = make_run_dir(cfg, "cv")
     data = open_data(cfg.data)
-    seed = cfg.trainer.seed
-    folds = cv_folds(data.folds, data.subjects, cv.scheme, cv.folds, seed)
-    chosen = [k for k in range(len(folds)) if not cv.only_folds or k in cv.only_folds]
-    plan = []
-    for k in chosen:
-        train_s, test_s = folds[k]
-        if cv.protocol == "honest":
-            fit_s, val_s = inner_split(train_s, cv.inner_val_fraction, seed + k)
-        else:  # published: the test fold doubles as the selection set
-            fit_s, val_s = train_s, test_s
-        plan.append({"fold": k, "fit": fit_s.tolist(), "val": val_s.tolist(),
-                     "test": test_s.tolist()})
-    atomic_write_json(rd / "run.json", {
-        "recipe": "cv", "protocol": cv.protocol, "cv": f"{cv.scheme} ({len(folds)} folds)",
-        "seed": seed, "init": cfg.init, "model": _model_label(cfg), "data": str(cfg.data.root),
-        "input": cfg.data.input, "distill_teacher": cfg.distill.teacher, "folds": plan})
+    folds = cv_folds(data.folds, data.subjects, cv.scheme, cv.folds, cfg.trainer.seed)
+    plan = _cv_plan(cfg, data, folds)
     policy = _policy(cfg, data, "eval")
+    info = {
+        "recipe": "cv", "protocol": cv.protocol,
+        "protocol_description": protocol_description(cv.protocol, reference_label(policy)),
+        "cv": f"{cv.scheme} ({len(folds)} folds)", "seed": cfg.trainer.seed, "init": cfg.init,
+        "model": _model_label(cfg), "data": str(cfg.data.root), "input": cfg.data.input,
+        "distill_teacher": cfg.distill.teacher, "folds": plan}
+    atomic_write_json(rd / "run.json", info)
     first_model_dir = None
-    parts = []
+    parts, dropped = [], {}
     for p in plan:
         k = p["fold"]
         out = rd / f"fold_{k}"
         pred_path = out / "predictions.csv"
+        first_model_dir = first_model_dir or out / "model"
         if cfg.resume and pred_path.is_file():
             log.info("fold %d already done (%s)", k, pred_path)
             parts.append(pd.read_csv(pred_path, dtype={"fold": str, "subject": str}))
-            first_model_dir = first_model_dir or out / "model"
             continue
         log.info("fold %d/%d: fit %d subjects, select on %d, test %d", k + 1, len(folds),
                  len(p["fit"]), len(p["val"]), len(p["test"]))
-        model = _fit(cfg, data, data.rows(np.array(p["fit"])), data.rows(np.array(p["val"])),
-                     out, callbacks)
-        first_model_dir = first_model_dir or out / "model"
-        if not _primary_process():
+        df, fold_dropped = _cv_fold(cfg, data, p, policy, out, callbacks)
+        if df is None:
             continue  # DDP: the other ranks only join the next fit
-        train_rows = data.rows(np.array(p["fit"] + (p["val"] if cv.protocol == "honest" else [])))
-        calibration = (_predict_augmented(model, data, train_rows, cfg, str(k))
-                       if cv.protocol == "published" else
-                       _predict(model, data, train_rows, cfg, policy, str(k), "train"))
-        dfs = [calibration,
-               _predict(model, data, data.rows(np.array(p["test"])), cfg, policy, str(k),
-                        "test")]
-        if cv.evaluate_oracle and policy != "oracle" and policy != "none" \
-                and data.kind != "synthetic":
-            dfs.append(_predict(model, data, data.rows(np.array(p["test"])), cfg, "oracle",
-                                str(k), "test"))
-        df = pd.concat(dfs, ignore_index=True)
         _write_csv(df, pred_path)
         parts.append(df)
+        for stage, items in fold_dropped.items():
+            dropped.setdefault(stage, []).extend(items)
     if not _primary_process():
         return RunResult(rd, first_model_dir or rd)
+    if cfg.data.skip_bad:
+        info["dropped"] = {"index": [f"{w}: {why}" for w, why in data.report.items], **dropped}
+        atomic_write_json(rd / "run.json", info)
     _write_csv(pd.concat(parts, ignore_index=True), rd / "predictions.csv")
     report = evaluate_run(rd, protocol=cv.protocol, plots=cfg.plots)
     return RunResult(rd, first_model_dir or rd, _headline(report), report)
+
+
+def _cv_plan(cfg: TrainConfig, data: OpenedData, folds: list[Any]) -> list[dict[str, Any]]:
+    """The chosen folds' fit / val / test subjects (honest: an inner split of the training
+    subjects selects the epoch; published: the test fold does), each checked."""
+    cv, seed = cfg.cv, cfg.trainer.seed
+    plan = []
+    for k in range(len(folds)):
+        if cv.only_folds and k not in cv.only_folds:
+            continue
+        train_s, test_s = folds[k]
+        if cv.protocol == "honest":
+            fit_s, val_s = inner_split(train_s, cv.inner_val_fraction, seed + k)
+            parts = {"fit": fit_s, "val": val_s, "test": test_s}
+        else:  # published: the test fold doubles as the selection set
+            fit_s, val_s = train_s, test_s
+            parts = {"fit": fit_s, "test": test_s}
+        data.check_disjoint(parts, f"cv fold {k} ({cv.scheme}, {cv.protocol} protocol)")
+        plan.append({"fold": k, "fit": fit_s.tolist(), "val": val_s.tolist(),
+                     "test": test_s.tolist()})
+    return plan
+
+
+def _cv_fold(cfg: TrainConfig, data: OpenedData, p: dict[str, Any], policy: str, out: Path,
+             callbacks: list[Any] | None) -> tuple[pd.DataFrame | None, dict[str, list[str]]]:
+    """Fit one fold and predict its calibration and test frames (None on DDP ranks > 0),
+    with the unreadable frames dropped at each stage (``data.skip_bad``)."""
+    cv, k = cfg.cv, str(p["fold"])
+    model, fit = _fit(cfg, data, data.rows(np.array(p["fit"])), data.rows(np.array(p["val"])),
+                      out, callbacks)
+    if not _primary_process():
+        return None, {}
+    train_rows = data.rows(np.array(p["fit"] + (p["val"] if cv.protocol == "honest" else [])))
+    test_rows = data.rows(np.array(p["test"]))
+    calibration = (_predict_augmented(model, data, train_rows, cfg, k)
+                   if cv.protocol == "published" else
+                   _predict(model, data, train_rows, cfg, policy, k, "train"))
+    tests = [_predict(model, data, test_rows, cfg, policy, k, "test")]
+    if cv.evaluate_oracle and policy != "oracle" and policy != "none" \
+            and data.kind != "synthetic":
+        tests.append(_predict(model, data, test_rows, cfg, "oracle", k, "test"))
+    if cv.protocol == "published":  # the checkpoint was selected on these frames
+        for t in tests:
+            t["used_for_selection"] = 1
+    dropped = _dropped(data, fit, {"calibration": calibration, "test": tests[0]})
+    dropped.pop("index")
+    return pd.concat([calibration, *tests], ignore_index=True), dropped
 
 
 def production(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResult:
@@ -295,10 +381,14 @@ def production(cfg: TrainConfig, callbacks: list[Any] | None = None) -> RunResul
     rd = make_run_dir(cfg, "production")
     data = open_data(cfg.data)
     fit_s, val_s = inner_split(data.subjects, cfg.cv.inner_val_fraction, cfg.trainer.seed)
+    data.check_disjoint({"fit": fit_s, "val": val_s}, "production split")
     atomic_write_json(rd / "run.json", {
-        "recipe": "production", "protocol": cfg.cv.protocol, "seed": cfg.trainer.seed,
-        "init": cfg.init, "model": _model_label(cfg), "data": str(cfg.data.root),
-        "fit": fit_s.tolist(), "val": val_s.tolist()})
+        "recipe": "production", "protocol": cfg.cv.protocol,
+        "protocol_description": "no test set: one model trained on every subject, epoch "
+        "selected on an inner validation split (selection_mae is that validation MAE, "
+        "optimistic by design); pain3d cv reports test numbers",
+        "seed": cfg.trainer.seed, "init": cfg.init, "model": _model_label(cfg),
+        "data": str(cfg.data.root), "fit": fit_s.tolist(), "val": val_s.tolist()})
     _fit(cfg, data, data.rows(fit_s), data.rows(val_s), rd, callbacks)
     fit = json.loads((rd / "fit.json").read_text()) if (rd / "fit.json").is_file() else {}
     score = fit.get("best_score")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,16 @@ class FitResult:
         best_score: its validation MAE (NaN without validation).
         epochs: epochs trained in total.
         resumed: whether this call continued an interrupted fit.
+        dropped: unreadable samples left out (``data.skip_bad``) while training (``train``)
+            and selecting (``val``), by path (this call's epochs; a resumed fit adds to the
+            lists in ``fit.json``).
     """
 
     best_path: Path
     best_score: float
     epochs: int
     resumed: bool
+    dropped: dict[str, list[str]] = field(default_factory=dict)
 
 
 def resolve_precision(p: str) -> str:
@@ -181,7 +185,8 @@ def _finished_fit(module: PainModule, run_dir: Path) -> FitResult:
     _load_weights(module, best)
     log.info("fit in %s already finished; using %s", run_dir, best)
     return FitResult(best, float(info["best_score"] if info["best_score"] is not None
-                                 else np.nan), int(info["epochs"]), False)
+                                 else np.nan), int(info["epochs"]), False,
+                     info.get("dropped", {}))
 
 
 def _loaders(train_set: Any, val_set: Any | None, tc: TrainerConfig) -> tuple[Any, Any]:
@@ -258,12 +263,15 @@ def _select_best(trainer: L.Trainer, module: PainModule, cbs: list[Any], run_dir
     else:
         trainer.save_checkpoint(ckpt_dir / BEST)
         best_path = ckpt_dir / BEST
+    dropped = {k: sorted(v) for k, v in module.dropped.items() if v}
     if trainer.is_global_zero:
         rel = best_path.relative_to(run_dir) if best_path.is_relative_to(run_dir) else best_path
-        atomic_write_json(run_dir / FIT_DONE, {
-            "best_path": str(rel), "best_score": None if np.isnan(best_score) else best_score,
-            "epochs": trainer.current_epoch, "resumed": resumed})
-    return FitResult(best_path, best_score, trainer.current_epoch, resumed)
+        info = {"best_path": str(rel), "best_score": None if np.isnan(best_score) else best_score,
+                "epochs": trainer.current_epoch, "resumed": resumed}
+        if dropped:
+            info["dropped"] = dropped
+        atomic_write_json(run_dir / FIT_DONE, info)
+    return FitResult(best_path, best_score, trainer.current_epoch, resumed, dropped)
 
 
 def _teacher(distill: TeacherConfig | None) -> Any:
@@ -287,6 +295,8 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
     warnings.filterwarnings("ignore", message=".*The given NumPy array is not writable.*")
+    # A batch of unreadable samples only (data.skip_bad) is skipped on purpose and counted.
+    warnings.filterwarnings("ignore", message=".*`training_step` returned `None`.*")
 
 
 def _load_weights(module: PainModule, path: Path) -> None:
@@ -302,12 +312,18 @@ def _load_weights(module: PainModule, path: Path) -> None:
 def _predictions(model: ViTPain, loader: Any, dev: torch.device, augment: Any = None
                  ) -> pd.DataFrame:
     """Run ``loader`` through ``model`` (eval mode): the predictions table of
-    :func:`predict_table`. ``augment`` (training mode) replaces plain normalisation."""
+    :func:`predict_table`. ``augment`` (training mode) replaces plain normalisation.
+    Unreadable samples (``batch["dropped"]``) have no row; they are listed in
+    ``df.attrs["dropped"]``."""
     was_training = model.training
     model.eval().to(dev)
     cols: dict[str, list[Any]] = {k: [] for k in ("subject", "sequence", "frame", "path")}
     preds, trues, paus, taus = [], [], [], []
+    dropped: list[str] = []
     for batch in loader:
+        dropped += batch.get("dropped", [])
+        if "image" not in batch:
+            continue
         image = batch["image"].to(dev)
         neutral = batch.get("neutral")
         neutral = neutral.to(dev) if neutral is not None else None
@@ -327,14 +343,21 @@ def _predictions(model: ViTPain, loader: Any, dev: torch.device, augment: Any = 
             cols["frame"].append(m.get("frame", 0))
             cols["path"].append(m.get("path", ""))
     model.train(was_training)
-    pau, tau = np.concatenate(paus), np.concatenate(taus)
-    df = pd.DataFrame({"subject": cols["subject"], "pred": np.concatenate(preds),
-                       "true": np.concatenate(trues)})
+    n_au = len(AU_NAMES)
+    pau = np.concatenate(paus) if paus else np.zeros((0, n_au), np.float32)
+    tau = np.concatenate(taus) if taus else np.zeros((0, n_au), np.float32)
+    df = pd.DataFrame({"subject": cols["subject"],
+                       "pred": np.concatenate(preds) if preds else np.zeros(0, np.float32),
+                       "true": np.concatenate(trues) if trues else np.zeros(0, np.float32)})
     for j, a in enumerate(AU_NAMES):
         df[f"pred_{a}"] = pau[:, j]
         df[f"true_{a}"] = tau[:, j]
     for k in ("sequence", "frame", "path"):
         df[k] = cols[k]
+    df.attrs["dropped"] = dropped
+    if dropped:
+        log.warning("%d unreadable sample(s) left out of the predictions (data.skip_bad), "
+                    "e.g. %s", len(dropped), dropped[0])
     return df
 
 
@@ -352,7 +375,8 @@ def predict_table(model: ViTPain, dataset: Any, batch_size: int = 64, num_worker
 
     Returns:
         One row per sample: ``subject``, ``pred``, ``true``, ``pred_<AU>``, ``true_<AU>``,
-        ``sequence``, ``frame``, ``path``.
+        ``sequence``, ``frame``, ``path``; samples that could not be read (``skip_bad``)
+        have no row and are listed in ``attrs["dropped"]`` (each frame at most once).
     """
     loader = make_loader(dataset, batch_size, train=False, num_workers=num_workers)
     return _predictions(model, loader, _device(device))

@@ -23,7 +23,6 @@ def _photo() -> Path:
 
 
 def test_mediapipe_crop_puts_the_real_eyes_and_mouth_where_the_geometry_says():
-    pytest.importorskip("mediapipe")
     from PIL import Image
 
     from pain3d.data.unbc import mediapipe_landmarks

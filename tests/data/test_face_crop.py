@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pandas as pd
-import pytest
 from data_helpers import split_dataset
 
 from pain3d.data.align import DEFAULT_GEOMETRY
@@ -107,7 +106,9 @@ def test_data_config_switch_and_rows_without_keypoints_keep_whole_images(tmp_pat
 
 
 def test_keypoint_columns_match_what_the_generator_writes():
-    pytest.importorskip("pain3d.synth.keypoints")
-    from pain3d.face.landmarks import KEYPOINT_COLUMNS as COLUMNS
+    from pain3d.synth.keypoints import keypoint_columns, keypoints_from_row
 
-    assert tuple(COLUMNS) == KEYPOINT_COLUMNS
+    written = keypoint_columns([float(v) for v in range(6)])
+    assert tuple(written) == tuple(KEYPOINT_COLUMNS)
+    # the reader's column order is the generator's: right eye, left eye, mouth (x, y)
+    assert keypoints_from_row(written).tolist() == [[0, 1], [2, 3], [4, 5]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -95,20 +97,54 @@ def test_label_free_uses_first_frames_of_the_sequence_not_labels():
         assert set(t.frame[refs]) <= {1, 2}
 
 
-def test_given_reference_images_replace_neutrals_under_label_free_only(folder_ds, tmp_path):
-    from data_helpers import encode
+def _face_photo() -> np.ndarray:
+    """(600, 512, 3) uint8 RGB: matplotlib's bundled portrait (a real face, no download)."""
+    import matplotlib
+    from PIL import Image
 
-    (tmp_path / "neutral.png").write_bytes(encode(9, 9, 0))
+    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_given_reference_images_are_face_aligned_like_inference_crops(folder_ds, tmp_path):
+    """A given neutral photo is cut with the crop geometry of every other image: the
+    reference equals pain3d predict's aligned crop of the same photo, not the photo resized."""
+    from PIL import Image
+
+    from pain3d.infer.align import align_face
+    from pain3d.infer.detect import FaceDetector
+
+    photo = _face_photo()
+    Image.fromarray(photo).save(tmp_path / "neutral.png")
     (tmp_path / "refs.csv").write_text("subject,path\nflame_sample_0000,neutral.png\n")
-    ds = split_dataset(folder_ds, "train", 8, "label-free",
+    size = 64
+    with FaceDetector() as det:
+        want = align_face(photo, det(photo)[0].landmarks, size).astype(np.float64)
+    ds = split_dataset(folder_ds, "train", size, "label-free",
                        reference_images=tmp_path / "refs.csv")
+    seen = 0
     for i in range(len(ds)):
         s = ds[i]
-        if s["subject"] == "flame_sample_0000":
-            assert decode_colour(s["neutral"])[:2] == (9, 9)
-            assert s["meta"]["reference"] == [str(tmp_path / "neutral.png")]
-        else:
+        if s["subject"] != "flame_sample_0000":
             assert decode_colour(s["neutral"])[0] == s["meta"]["identity"]
+            continue
+        seen += 1
+        got = s["neutral"].permute(1, 2, 0).numpy().astype(np.float64) * 255.0
+        assert np.abs(got - want).max() <= 1.0
+        assert s["meta"]["reference"] == [str(tmp_path / "neutral.png")]
+    assert seen
+    whole = np.asarray(Image.fromarray(photo[44:556]).resize((size, size)), np.float64)
+    assert np.abs(whole - want).mean() > 10  # the old behaviour (resized whole) differs
+
+
+def test_a_given_reference_image_without_a_face_is_an_error_naming_it(folder_ds, tmp_path):
+    from data_helpers import encode
+
+    (tmp_path / "blank.png").write_bytes(encode(9, 9, 0, side=64))
+    (tmp_path / "refs.csv").write_text("subject,path\nflame_sample_0000,blank.png\n")
+    with pytest.raises(DataError, match=r"blank\.png: no face found"):
+        split_dataset(folder_ds, "train", 32, "label-free", reference_images=tmp_path / "refs.csv")
+    # Other policies do not use the given images (nor look for faces in them).
     oracle = split_dataset(folder_ds, "train", 8, "oracle", reference_images=tmp_path / "refs.csv")
     assert all(decode_colour(oracle[i]["neutral"])[:2] != (9, 9) for i in range(len(oracle)))
 

@@ -167,10 +167,32 @@ def test_corrupt_image_names_the_file_or_is_skipped(folder_ds):
     with pytest.raises(DataError, match=name):
         ds[i]
     ds = split_dataset(folder_ds, "train", 8, "none", skip_bad=True)
-    s = ds[i]
-    assert not s["meta"]["path"].endswith(name)
-    assert decode_colour(s["image"])[:2] == (s["meta"]["identity"], s["meta"]["frame"])
+    assert ds[i]["dropped"].startswith(str(ds.table.key[ds.rows[i]]))
     assert len(ds.skipped) == 1
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 64])
+def test_skip_bad_drops_an_unreadable_frame_and_counts_it_never_scoring_another_twice(
+        folder_ds, batch_size):
+    """Every readable frame comes out of the evaluation loader exactly once and the bad one
+    is listed as dropped, whatever batch it falls in (alone, or with others)."""
+    from pain3d.data import make_loader
+
+    name = image_name(0, 1, 0, style=1)
+    (folder_ds / "meshes_inpainted" / name).write_bytes(b"\x89PNG garbage")
+    ds = split_dataset(folder_ds, "train", 8, "same-identity", skip_bad=True)
+    paths, dropped = [], []
+    for batch in make_loader(ds, batch_size, train=False):
+        dropped += batch.get("dropped", [])
+        if "image" in batch:
+            paths += [m["path"] for m in batch["meta"]]
+            assert len(batch["meta"]) == batch["image"].shape[0] == batch["neutral"].shape[0]
+            for img, m in zip(batch["image"], batch["meta"], strict=True):
+                assert decode_colour(img)[:2] == (m["identity"], m["frame"])
+    keys = ds.table.key[ds.rows]
+    assert len(paths) == len(set(paths)) == len(keys) - 1
+    assert set(paths) == {k for k in keys if not k.endswith(name)}
+    assert len(dropped) == 1 and name in dropped[0]
 
 
 def test_split_csv_conflict_is_rejected(folder_ds):
@@ -181,7 +203,6 @@ def test_split_csv_conflict_is_rejected(folder_ds):
 
 
 def test_generated_dataset_round_trips_in_both_layouts(tmp_path):
-    pytest.importorskip("pain3d.synth.generate")
     from pain3d.synth.config import GenerateConfig
     from pain3d.synth.generate import RunOptions, generate
 

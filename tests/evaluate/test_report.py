@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from sklearn.metrics import f1_score, roc_auc_score
@@ -140,3 +141,43 @@ def test_the_protocol_description_names_the_references_actually_scored(predictio
     both = score_predictions(predictions_factory(oracle=True), protocol="published")
     assert both.primary.reference == "oracle"
     assert "oracle references (ground-truth PSPI 0) at test" in both.protocol_description
+
+
+def test_a_test_subject_among_the_same_folds_training_rows_is_refused(tmp_path, predictions,
+                                                                      capsys):
+    """Scoring checks the folds again: fold 1's first test subject also has train rows."""
+    from pain3d.cli import main
+
+    df = predictions.copy()
+    leak = df[(df.fold == 1) & (df.split == "test")].subject.iloc[0]
+    df.loc[(df.fold == 1) & (df.split == "train") & (df.index % 2 == 0), "subject"] = leak
+    with pytest.raises(ValueError, match=rf"fold '1': subject\(s\) {leak} have test rows and "
+                                         "split = train rows"):
+        score_predictions(df)
+    # Another fold's training rows may hold the subject: that is k-fold.
+    ok = predictions.copy()
+    ok.loc[(ok.fold == 2) & (ok.split == "train"), "subject"] = leak
+    score_predictions(ok)
+    df.to_csv(tmp_path / "p.csv", index=False)
+    assert main(["evaluate", "--predictions", str(tmp_path / "p.csv"), "--no-plots"]) == 2
+    assert f"subject(s) {leak} have test rows" in capsys.readouterr().err
+
+
+def test_a_test_frame_scored_twice_is_refused(predictions):
+    df = predictions.copy()
+    df["path"] = [f"img{i}.png" for i in range(len(df))]
+    score_predictions(df)
+    dup = df[(df.fold == 0) & (df.split == "test")].iloc[:1]
+    twice = pd.concat([df, dup], ignore_index=True)
+    with pytest.raises(ValueError, match=r"img\d+\.png is scored 2 times in fold '0'"):
+        score_predictions(twice)
+
+
+def test_test_rows_used_for_selection_are_never_scored_as_honest(predictions):
+    df = predictions.copy()
+    df["used_for_selection"] = np.where(df.split == "test", 1, np.nan)
+    with pytest.raises(ValueError, match="used_for_selection"):
+        score_predictions(df, protocol="honest")
+    scores = score_predictions(df, protocol="validation")
+    assert scores.protocol_description.startswith("VALIDATION numbers, not a held-out test")
+    assert score_predictions(predictions, "honest").primary.summary == scores.primary.summary

@@ -124,7 +124,6 @@ def test_flame_face_model_and_photo_backgrounds_generate_valid_datasets(tmp_path
 def test_generator_keypoints_crop_like_mediapipe_at_inference(tmp_path):
     """Training crops from the generator's keypoints match inference crops from MediaPipe's
     landmarks on the same renders: the face's eyes and mouth land within a few pixels."""
-    pytest.importorskip("mediapipe")
     from pain3d.data.align import alignment_matrix, face_keypoints
     from pain3d.infer.detect import FaceDetector
     from pain3d.synth.keypoints import keypoints_from_row

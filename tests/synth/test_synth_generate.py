@@ -257,7 +257,7 @@ def test_masks_and_depth_match_the_images(dataset_both):
 
 
 def test_the_data_readers_index_what_generate_writes(dataset_both, tmp_path):
-    synthetic = pytest.importorskip("pain3d.data.synthetic")
+    from pain3d.data import synthetic
     root, cfg = dataset_both
     df = pd.read_parquet(root / "manifest.parquet")
     for lay in ("manifest", "3dpain"):

@@ -219,9 +219,143 @@ def test_a_labelled_csv_table_trains_like_any_other_data(table_csv, fast_config,
                                   "trainer.epochs": 1, "val_fraction": 0.2}))
     run = json.loads((res.run_dir / "run.json").read_text())
     assert run["kind"] == "table"
-    # no split column: subjects are split here; the neutral rows are references only
-    assert run["frames"] == {"train": 5 * 4, "val": 4, "test": 4}
+    # no split column: subjects are split here (one held out for test, one for selection);
+    # the neutral rows are references only
+    assert run["frames"] == {"train": 4 * 4, "val": 4, "test": 4}
     df = read_predictions(res.run_dir / "predictions.csv")
     assert set(df.split) == {"train", "test"} and np.isfinite(df.pred).all()
     assert df.path.str.endswith(".png").all() and (df.reference == "label_free").all()
     assert (res.checkpoint_dir / "config.json").is_file() and np.isfinite(res.metrics["mae"])
+
+
+def _subjects_by_split(df: pd.DataFrame) -> dict[str, set]:
+    return {k: set(df[df.split == k].subject) for k in ("train", "test")}
+
+
+def test_train_without_a_test_split_scores_held_out_subjects_never_selected_on(
+        unbc_file, fast_config, tmp_path):
+    """pain3d train on prepared UNBC (no test split): a test set of subjects is held out;
+    it takes no part in training or epoch selection, and the run says so."""
+    from pain3d.train.recipes import pretrain
+
+    res = pretrain(fast_config(**{"data.root": str(unbc_file), "run_dir": str(tmp_path / "r"),
+                                  "trainer.epochs": 1, "trainer.max_steps_per_epoch": 2}))
+    run = json.loads((res.run_dir / "run.json").read_text())
+    subs = run["subjects"]
+    assert run["protocol"] == "honest" and "held-out test" in run["scored"]
+    assert subs["test"] and subs["val"]
+    assert not set(subs["test"]) & (set(subs["train"]) | set(subs["val"]))
+    assert run["protocol_description"].startswith("checkpoint selected on an inner validation")
+    df = read_predictions(res.run_dir / "predictions.csv")
+    scored = _subjects_by_split(df)
+    assert scored["test"] == set(subs["test"]) and scored["train"] == set(subs["train"])
+    assert "used_for_selection" not in df.columns
+    assert json.loads((res.run_dir / "metrics.json").read_text())["protocol"] == "honest"
+
+
+def test_train_without_a_held_out_test_reports_validation_numbers_and_says_so(
+        unbc_file, fast_config, tmp_path):
+    from pain3d.evaluate.protocol import score_predictions
+    from pain3d.evaluate.report import evaluate_run
+    from pain3d.train.recipes import pretrain
+
+    res = pretrain(fast_config(**{"data.root": str(unbc_file), "run_dir": str(tmp_path / "r"),
+                                  "trainer.epochs": 1, "trainer.max_steps_per_epoch": 2,
+                                  "test_fraction": 0}))
+    rd = res.run_dir
+    run = json.loads((rd / "run.json").read_text())
+    assert run["protocol"] == "validation" and not run["subjects"].get("test")
+    assert "VALIDATION" in run["protocol_description"]
+    metrics = json.loads((rd / "metrics.json").read_text())
+    assert metrics["protocol"] == "validation" and "VALIDATION" in metrics["protocol_description"]
+    md = (rd / "report.md").read_text()
+    assert "Protocol: validation" in md and "validation subjects" in md
+    assert "honest" not in md
+    df = read_predictions(rd / "predictions.csv")
+    assert _subjects_by_split(df)["test"] == set(run["subjects"]["val"])
+    # The scored frames were selected on: they can never be relabelled an honest test.
+    with pytest.raises(ValueError, match="cannot be reported as honest"):
+        evaluate_run(rd, protocol="honest")
+    with pytest.raises(ValueError, match="used_for_selection"):
+        score_predictions(df, protocol="honest")
+
+
+def test_cv_refuses_stored_folds_with_a_subject_on_both_sides(unbc_file, fast_config,
+                                                                 tmp_path):
+    import shutil
+
+    import h5py
+
+    from pain3d.data import DataError
+    from pain3d.train.recipes import cross_validate
+
+    bad = tmp_path / "bad.h5"
+    shutil.copy(unbc_file, bad)
+    with h5py.File(bad, "a") as h5:
+        g = h5["folds/kfold5/fold-2"]
+        test = g["test_subjects"][:]
+        del g["train_subjects"]
+        g["train_subjects"] = np.unique(h5["subject_id"][:])  # every subject, test ones too
+    names = {int(i): f"{int(i):03d}-xx{int(i):03d}" for i in test}
+    with pytest.raises(DataError, match="fold 2") as err:
+        cross_validate(fast_config(**{"data.root": str(bad), "run_dir": str(tmp_path / "r")}))
+    msg = str(err.value)
+    assert all(n in msg for n in names.values()) and "both train and test" in msg
+    assert str(bad) in msg and not (tmp_path / "r" / "fold_0").exists()
+
+
+@pytest.mark.parametrize("batch_size", [8, 1])  # 1: a training batch of nothing but the bad frame
+def test_skip_bad_drops_unreadable_frames_counts_them_and_scores_each_frame_once(
+        make_synthetic, fast_config, tmp_path, batch_size):
+    from pain3d.train.recipes import pretrain
+
+    root = make_synthetic(tmp_path / "ds")
+    imgs = root / "meshes_inpainted"
+    bad_test = imgs / "flame_sample_0007_pain_2_textured_view_000_inpainted.png"
+    bad_train = imgs / "flame_sample_0001_pain_1_textured_view_000_inpainted.png"
+    for p in (bad_test, bad_train):
+        p.write_bytes(b"\x89PNG garbage")
+    res = pretrain(fast_config(**{"data.root": str(root), "run_dir": str(tmp_path / "r"),
+                                  "data.skip_bad": True, "trainer.epochs": 1,
+                                  "trainer.batch_size": batch_size}))
+    run = json.loads((res.run_dir / "run.json").read_text())
+    dropped = run["dropped"]
+    assert len(dropped["test"]) == 1 and bad_test.name in dropped["test"][0]
+    assert len(dropped["train"]) == 1 and bad_train.name in dropped["train"][0]
+    assert len(dropped["calibration"]) == 1 and bad_train.name in dropped["calibration"][0]
+    df = read_predictions(res.run_dir / "predictions.csv")
+    test = df[df.split == "test"]
+    assert not test.path.duplicated().any() and len(test) == 3 - 1
+    assert not df.path.str.endswith((bad_test.name, bad_train.name)).any()
+    md = (res.run_dir / "report.md").read_text()
+    assert "unreadable frames dropped (data.skip_bad): 3" in md
+    fit = json.loads((res.run_dir / "fit.json").read_text())
+    assert fit["epochs"] == 1 and fit["dropped"]["train"] == dropped["train"]
+
+
+def test_cv_refuses_a_synthetic_identity_split_across_two_subject_names(fast_config, tmp_path):
+    """A manifest naming identity 2 twice (p2, p2-again): leave-one-subject-out would test
+    p2 while training on p2-again, the same person. Found before any training."""
+    from PIL import Image
+
+    from pain3d.data import DataError
+    from pain3d.train.recipes import cross_validate
+
+    root = tmp_path / "ds"
+    (root / "img").mkdir(parents=True)
+    rows = ["path,identity,identity_name,expression,view,AU4,AU6,AU7,AU9,AU10,AU43,PSPI,split"]
+    for i in range(4):
+        for view in range(2):
+            name = f"p{i}" if i != 2 or view == 0 else "p2-again"
+            for k, expr in enumerate(("neutral", "pain_1")):
+                path = f"img/{i}_{expr}_{view}.png"
+                Image.fromarray(np.full((8, 8, 3), 40 * i + 10 * k, np.uint8)).save(root / path)
+                au, p = ("0,0,0,0,0,0", 0) if k == 0 else ("2,1,0,0,0,0", 3)
+                rows.append(f"{path},{i},{name},{expr},{view},{au},{p},train")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    cfg = fast_config(**{"data.root": str(root), "run_dir": str(tmp_path / "r"),
+                         "cv.scheme": "loso", "cv.protocol": "published"})
+    with pytest.raises(DataError, match=r"cv fold \d .*identit\(ies\) 2 are in both fit and "
+                                        r"test .*p2"):
+        cross_validate(cfg)
+    assert not list((tmp_path / "r").glob("fold_*"))

@@ -80,6 +80,21 @@ def test_evaluate_command_rescoring_a_run_gives_the_same_json(cli_cv, capsys):
     assert "published protocol, 1 fold(s), reference oracle" in capsys.readouterr().out
 
 
+def test_a_published_run_selected_on_its_test_fold_cannot_be_relabelled_honest(cli_cv, capsys):
+    from pain3d.evaluate.protocol import read_predictions
+
+    _, rd, _ = cli_cv
+    run = json.loads((rd / "run.json").read_text())
+    assert "checkpoint selected on the test fold" in run["protocol_description"]
+    df = read_predictions(rd / "predictions.csv")
+    assert (df[df.split == "test"].used_for_selection.astype(float) == 1).all()
+    assert main(["evaluate", str(rd), "--protocol", "honest", "--no-plots"]) == 2
+    assert "cannot be reported as honest" in capsys.readouterr().err
+    df.to_csv(rd.parent / "published.csv", index=False)
+    assert main(["evaluate", "--predictions", str(rd.parent / "published.csv"), "--no-plots"]) == 2
+    assert "used_for_selection" in capsys.readouterr().err
+
+
 def test_evaluate_scores_any_predictions_csv(tmp_path, capsys):
     rows = []
     for fold in range(3):
