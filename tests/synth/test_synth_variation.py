@@ -204,3 +204,26 @@ def test_references_and_sessions_are_separate_captures_not_copies():
     assert (r.mask != v.mask).mean() > 0.01  # over 1 % of the pixels change side
     assert np.abs(r.rgb.astype(float) - v.rgb).mean() > np.abs(r.rgb.astype(float) - c.rgb).mean()
     assert np.abs(r.landmarks - v.landmarks).max() > 0.5  # keypoints moved (pixels)
+
+
+def test_the_flag_turns_variation_on_and_a_yaml_block_keeps_its_magnitudes(tmp_path):
+    import yaml
+
+    from pain3d.cli import main
+
+    common = ["--identities", "2", "--per-identity", "1", "--views", "1", "--size", "32",
+              "--renderer", "pain3d.synth.testing:PlainRenderer", "--no-progress",
+              "--workers", "1"]
+    assert main(["generate", "--out", str(tmp_path / "a"), "--reference-variation",
+                 *common]) == 0
+    saved = yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())
+    assert saved["reference_variation"] == dataclasses.asdict(VariationConfig())
+    (tmp_path / "c.yaml").write_text("reference_variation:\n  head_deg: 1.5\n")
+    assert main(["generate", "--out", str(tmp_path / "b"), "--config", str(tmp_path / "c.yaml"),
+                 "--reference-variation", "--neutral-sessions", "1", *common]) == 0
+    saved = yaml.safe_load((tmp_path / "b" / "config.yaml").read_text())
+    assert saved["reference_variation"]["head_deg"] == 1.5
+    assert saved["reference_variation"]["neutral_sessions"] == 1
+    assert main(["generate", "--out", str(tmp_path / "off"), *common]) == 0
+    assert yaml.safe_load((tmp_path / "off" / "config.yaml").read_text())[
+        "reference_variation"] is None
