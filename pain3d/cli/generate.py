@@ -43,6 +43,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--diffusion-steps", type=int, help="denoising steps (default 30)")
     d.add_argument("--background-prompt",
                    help="scene prompt to inpaint the backgrounds, e.g. 'a hospital room'")
+    r = g.add_argument_group(
+        "reference variation", "every image its own small head pose, light and camera change, "
+        "and neutral sessions as PSPI-0 samples (docs/generate.md); magnitudes: "
+        "reference_variation.* in the --config YAML")
+    r.add_argument("--reference-variation", action="store_true", default=None,
+                   help="turn it on with the documented defaults (head +-3 deg, roll +-2 deg, "
+                   "distance +-3 %%, shift +-5 mm, light +-10 deg, exposure +-10 %%, 2 neutral "
+                   "sessions)")
+    r.add_argument("--neutral-sessions", type=int,
+                   help="neutral sessions per identity (implies --reference-variation)")
     g.add_argument("--workers", type=int, help="worker processes (default: all cores)")
     g.add_argument("--engine", choices=["local", "ray"], default="local")
     g.add_argument("--ray-address", help="address of a running Ray cluster (default: local)")
@@ -102,8 +112,15 @@ def _generate(args: argparse.Namespace) -> int:
         "diffusion.dtype": args.diffusion_dtype,
         "diffusion.steps": args.diffusion_steps,
         "diffusion.background_prompt": args.background_prompt,
+        "reference_variation.neutral_sessions": args.neutral_sessions,
     }
     cfg = load_config(GenerateConfig, args.config, overrides)
+    if args.reference_variation and cfg.reference_variation is None:
+        import dataclasses
+
+        from pain3d.synth.config import VariationConfig
+
+        cfg = dataclasses.replace(cfg, reference_variation=VariationConfig())
     try:
         if args.only:
             paths = regenerate(cfg, Path(args.out), args.only)

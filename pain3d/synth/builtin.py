@@ -3,8 +3,10 @@
 Per identity (``prepare``): the person built from its spec alone (:func:`build_identity`),
 its neutral mesh and painted appearance. Per image: the AU rig deforms the neutral mesh
 (cached per expression), the camera of the spec's view, a light rig and background seeded by
-the view, camera effects seeded by the sample. The heatmap comes out of the same draw as the view-0
-image of each pain configuration. Every random draw is seeded from the spec alone.
+the view (with ``reference_variation``, the image's own pose, camera and light change,
+:mod:`pain3d.synth.variation`), camera effects seeded by the sample. The heatmap comes out of
+the same draw as the view-0 image of each pain configuration and shows the pain AUs only.
+Every random draw is seeded from the spec alone.
 With ``appearance: diffusion`` the identity's texture and (optionally) the backgrounds come
 from :mod:`pain3d.synth.diffusion`.
 """
@@ -82,6 +84,7 @@ class BuiltinRenderer:
                 "expressed": (None, None), "heat": (None, None)}
 
     def _expressed(self, state: dict, sample: SampleSpec):
+        """The mesh of ``sample``'s expression (pain and nuisance AUs), cached per expression."""
         key, mesh = state["expressed"]
         if key != sample.expression:
             from pain3d.face import express
@@ -94,11 +97,26 @@ class BuiltinRenderer:
             state["expressed"] = (sample.expression, mesh)
         return mesh
 
+    def _pain_heat(self, state: dict, sample: SampleSpec, mesh) -> np.ndarray:
+        """(V,) heatmap values of the pain AUs alone (nuisance AUs move the rendered mesh but
+        are no part of the label, so they never colour the heatmap)."""
+        from pain3d.face import HEATMAP_SCALE_M, displacement
+        from pain3d.render.colormap import normalise_heat
+
+        if any(v for _, v in sample.nuisance):
+            from pain3d.face import express
+
+            mesh = express(state["neutral"], np.asarray(sample.aus))
+        return normalise_heat(displacement(state["neutral"], mesh), HEATMAP_SCALE_M)
+
     def _camera(self, sample: SampleSpec):
         from pain3d.render.camera import Camera
+        from pain3d.synth.variation import sample_delta, vary_camera
 
         v = sample.view
-        return Camera(yaw=v.yaw, pitch=v.pitch, roll=v.roll, distance=v.distance, fov=self.cfg.fov)
+        camera = Camera(yaw=v.yaw, pitch=v.pitch, roll=v.roll, distance=v.distance,
+                        fov=self.cfg.fov)
+        return vary_camera(camera, sample_delta(sample))
 
     # ------------------------------------------------------------------ per image
     def render(self, state: dict, sample: SampleSpec, *, mask: bool, depth: bool
@@ -106,15 +124,14 @@ class BuiltinRenderer:
         from pain3d.appearance import photo_background, procedural_background, sample_effects
         from pain3d.render.compose import compose
         from pain3d.render.lighting import sample_lighting
+        from pain3d.synth.variation import sample_delta, vary_lighting
 
         mesh = self._expressed(state, sample)
         heat = None
         if sample.expression != "neutral" and sample.view.index == 0:
-            from pain3d.face import HEATMAP_SCALE_M, displacement
-            from pain3d.render.colormap import normalise_heat
-
-            heat = normalise_heat(displacement(state["neutral"], mesh), HEATMAP_SCALE_M)
-        lighting = sample_lighting(np.random.default_rng(sample.view.light_seed))
+            heat = self._pain_heat(state, sample, mesh)
+        lighting = vary_lighting(sample_lighting(np.random.default_rng(sample.view.light_seed)),
+                                 sample_delta(sample))
         camera = self._camera(sample)
         result = self.renderer.render(mesh, state["appearance"], camera,
                                       lighting, aus=np.asarray(sample.aus), heat=heat,

@@ -22,9 +22,15 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def is_pain_row(row: dict[str, Any]) -> bool:
+    """A manifest row of a pain configuration (not the neutral reference, not a neutral
+    session of ``reference_variation``; manifests without the column have none)."""
+    return row["expression"] != "neutral" and not int(row.get("neutral_session", 0) or 0)
+
+
 def label_tables(rows: list[dict[str, Any]]) -> dict[str, str]:
     """Markdown tables of PSPI, AUs and demographics for manifest rows (dicts)."""
-    configs = {(r["identity"], r["expression"]): r for r in rows if r["expression"] != "neutral"}
+    configs = {(r["identity"], r["expression"]): r for r in rows if is_pain_row(r)}
     pspi = Counter(int(round(float(r["PSPI"]))) for r in configs.values())
     out = {}
     out["pspi"] = _table(
@@ -65,9 +71,60 @@ def _appearance_text(cfg) -> str:
     return text + (" Reproducible on the same weights, library versions and hardware.")
 
 
+def _nuisance_text(cfg) -> str:
+    if not cfg.nuisance_aus:
+        return "No nuisance AUs (`nuisance_aus` is empty)."
+    return (f"Nuisance AUs {', '.join(cfg.nuisance_aus)} (uniform 0..{cfg.nuisance_max:g} per "
+            "pain configuration, never part of PSPI) move the face but not the labels; the "
+            "rig switches the brow raisers AU1/AU2 off from AU4 = 1 on and removes any "
+            "nuisance motion against the pain AUs' motion, so they never hide a pain AU. The "
+            "manifest columns `AU1` ... `AU26` and the annotations hold the intensities as "
+            "applied; heatmaps show the pain AUs only.")
+
+
+def _variation_text(cfg) -> str:
+    v = cfg.reference_variation
+    if v is None:
+        return ("Reference variation off (the published composition): all images of a view "
+                "share its camera, light rig and background; only camera effects and noise "
+                "are drawn per image.")
+    return (f"Reference variation on: every image (neutral reference, pain images, "
+            f"{v.neutral_sessions} neutral session(s) per identity) has its own head pose "
+            f"offset (yaw and pitch uniform +-{v.head_deg:g} deg, roll +-{v.roll_deg:g} deg), "
+            f"camera distance (+-{v.distance_frac:.0%}) and look-at shift (+-"
+            f"{v.shift_m * 1000:g} mm), light rig rotation (+-{v.light_deg:g} deg about the "
+            f"vertical, +-{v.light_deg / 2:g} deg about the horizontal axis) and exposure "
+            f"(x{1 - v.light_gain:g}..x{1 + v.light_gain:g}), recorded in the `var_*` "
+            "manifest columns. Neutral sessions are the configurations after the pain ones "
+            "(all AUs 0, PSPI 0, black heatmaps; `neutral_session` > 0 in the manifest): "
+            "PSPI-0 samples, never references.")
+
+
+def _method_text(cfg) -> str:
+    """The card's "How it was made" section."""
+    from pain3d.face.rig import RIG_VERSION
+
+    return f"""## How it was made
+
+1. Identities are drawn from the {cfg.face_model} face model, balanced over
+   sex x age band x ancestry; each has its own seed.
+2. Pain configurations come from `pain3d.facs.sample_plan`: PSPI levels uniform over
+   {cfg.min_pspi}..16 across the dataset and distinct within an identity.
+3. The AU rig (version {RIG_VERSION}, `pain3d.face.rig.RIG_VERSION`; docs/rig.md) deforms
+   the neutral mesh; the heatmap is the per-vertex displacement of the pain AUs, neutral ->
+   pain, on a fixed dataset-wide scale, rendered from view 0.
+4. {_nuisance_text(cfg)}
+5. Each expression is rendered from {cfg.views} cameras shared with the neutral images
+   (paired references), with seeded lighting, background and camera effects.
+6. {_variation_text(cfg)}
+7. {_appearance_text(cfg)}
+"""
+
+
 def dataset_card(plan: DatasetPlan, rows: list[dict[str, Any]]) -> str:
     cfg = plan.config
     n_pain = sum(len(u.heatmaps) for u in plan.units)
+    n_sessions = sum(1 for u in plan.units for s in u.heatmaps if s.session)
     t = label_tables(rows)
     layouts = {
         "3dpain": "`meshes_inpainted/`, `annotations/`, `heatmaps/`, `textured_meshes/` as loose "
@@ -93,6 +150,7 @@ function of this card's config and the pain3d version: regenerate any sample wit
 | images ({cfg.size}x{cfg.size} JPEG, quality {cfg.jpeg_quality}) | {plan.n_images} |
 | heatmaps (one per pain configuration) | {n_pain} |
 | annotations (one per pain configuration) | {n_pain} |
+| of which neutral sessions (PSPI 0) | {n_sessions} |
 | textured meshes (one per identity) | {len(plan.units)} |
 | extras | {extras} |
 
@@ -119,18 +177,7 @@ AU intensities of the pain configurations (FACS 0-5; AU43 is 0 or 1):
 
 {t["split"]}
 
-## How it was made
-
-1. Identities are drawn from the {cfg.face_model} face model, balanced over
-   sex x age band x ancestry; each has its own seed.
-2. Pain configurations come from `pain3d.facs.sample_plan`: PSPI levels uniform over
-   {cfg.min_pspi}..16 across the dataset and distinct within an identity.
-3. The AU rig deforms the neutral mesh; the heatmap is the per-vertex displacement
-   neutral -> pain on a fixed dataset-wide scale, rendered from view 0.
-4. Each expression is rendered from {cfg.views} cameras shared with the neutral images
-   (paired references), with seeded lighting, background and camera effects.
-5. {_appearance_text(cfg)}
-
+{_method_text(cfg)}
 Synthetic faces: not photographs of real people; labels are exact by construction but the
 faces are a simplified model of real pain expressions.
 

@@ -16,6 +16,55 @@ MAX_IDENTITIES = 10_000  # names carry 4 digits: flame_sample_0000 .. flame_samp
 
 
 @dataclass(frozen=True)
+class VariationConfig:
+    """Capture-to-capture variation (``reference_variation`` of :class:`GenerateConfig`).
+
+    A real neutral reference is never the same photograph as the pain frame minus the
+    expression: the head sits a little differently, the light has moved, the camera is not in
+    the same spot. With this option every image (the neutral reference, each pain image and
+    each neutral session) gets its own small draw of each quantity below, uniform in
+    ``[-x, x]``, seeded from its own spec (:mod:`pain3d.synth.variation`). Camera effects and
+    noise are drawn per image in any case. Defaults: a few degrees of head pose, a small light
+    change; the face crop (eye and mouth keypoints) follows the face as at inference.
+
+    Attributes:
+        neutral_sessions: neutral targets per identity: separate neutral captures, each with
+            its own variation, named as the configurations after the pain ones
+            (``pain_{K+1}`` .. ``pain_{K+S}``, all AUs 0, PSPI 0) so that every reader
+            (pain3d's and the published 3DPain loader) takes them as PSPI-0 samples, never as
+            references; the manifest's ``neutral_session`` column says which they are.
+        head_deg: head yaw and pitch offset, degrees (default 3).
+        roll_deg: head roll offset, degrees (default 2).
+        distance_frac: relative change of the camera distance (default 0.03: +-3 %).
+        shift_m: look-at point shift in x and y, metres (default 0.005: +-5 mm, about 2 % of
+            the frame at the default camera).
+        light_deg: rotation of the whole light rig about the vertical axis, degrees (default
+            10); about the horizontal axis by half of it.
+        light_gain: relative change of the exposure (default 0.1: x0.9..x1.1).
+    """
+
+    neutral_sessions: int = 2
+    head_deg: float = 3.0
+    roll_deg: float = 2.0
+    distance_frac: float = 0.03
+    shift_m: float = 0.005
+    light_deg: float = 10.0
+    light_gain: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.neutral_sessions <= 20:
+            raise ValueError(f"reference_variation.neutral_sessions must be in 0..20, got "
+                             f"{self.neutral_sessions}")
+        limits = {"head_deg": 15.0, "roll_deg": 15.0, "distance_frac": 0.2, "shift_m": 0.03,
+                  "light_deg": 45.0, "light_gain": 0.5}
+        for key, top in limits.items():
+            value = getattr(self, key)
+            if not 0 <= value <= top:
+                raise ValueError(f"reference_variation.{key} = {value} must be in 0..{top} "
+                                 "(small capture-to-capture changes)")
+
+
+@dataclass(frozen=True)
 class GenerateConfig:
     """Everything that decides the bytes of a dataset (how it is run is in RunOptions).
 
@@ -52,6 +101,11 @@ class GenerateConfig:
         diffusion: the :class:`~pain3d.appearance.diffusion.DiffusionConfig` of
             ``appearance: diffusion`` (defaults when not given); must stay unset (null) for
             ``procedural``.
+        reference_variation: None (the published composition: every image of a view shares
+            its camera and light, references are pixel-aligned with their pain images) or a
+            :class:`VariationConfig`: each image its own small head pose, light and camera
+            change, plus neutral sessions as PSPI-0 samples (``reference_variation: {}`` in
+            YAML or ``--reference-variation`` for the defaults).
     """
 
     identities: int = 2500
@@ -82,6 +136,7 @@ class GenerateConfig:
     split_fractions: tuple[float, ...] = (0.7, 0.2, 0.1)
     appearance: AppearanceKind = "procedural"
     diffusion: DiffusionConfig | None = None
+    reference_variation: VariationConfig | None = None
 
     def __post_init__(self) -> None:
         for key in ("extras", "nuisance_aus", "yaw", "pitch", "roll", "split_fractions"):

@@ -12,7 +12,7 @@ import numpy as np
 
 from pain3d.facs import PSPI_MAX
 from pain3d.io import atomic_path
-from pain3d.synth.card import label_tables
+from pain3d.synth.card import is_pain_row, label_tables
 from pain3d.synth.keypoints import keypoints_from_row
 from pain3d.synth.manifest import read_manifest
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def pspi_histogram(rows: list[dict], width: int = 40) -> str:
     """Text bar chart of PSPI over pain configurations (one per annotation)."""
-    configs = {(r["identity"], r["expression"]): r for r in rows if r["expression"] != "neutral"}
+    configs = {(r["identity"], r["expression"]): r for r in rows if is_pain_row(r)}
     hist = Counter(int(round(float(r["PSPI"]))) for r in configs.values())
     top = max(hist.values(), default=1)
     lines = [f"PSPI of {len(configs)} pain configurations:"]
@@ -111,7 +111,8 @@ def contact_sheet(root: Path, rows: list[dict], identities: int = 6, tile: int =
     chosen = {}
     for ident in dict.fromkeys(pick):
         own = [r for r in rows if int(r["identity"]) == ident and int(r["view"]) == view]
-        own.sort(key=lambda r: (r["expression"] != "neutral", float(r["PSPI"])))
+        own.sort(key=lambda r: (r["expression"] != "neutral", float(r["PSPI"]),
+                                int(r.get("neutral_session", 0) or 0)))
         chosen[ident] = own
         for r in own:
             reader.want(r["path"], r.get("shard", ""))
@@ -121,7 +122,9 @@ def contact_sheet(root: Path, rows: list[dict], identities: int = 6, tile: int =
         top, bottom = [], []
         for r in own:
             who = f"{r['identity_name'][-4:]} {r['sex'][0]}{r['age_band'][:2]}"
-            label = who if r["expression"] == "neutral" else f"PSPI {float(r['PSPI']):g}"
+            session = int(r.get("neutral_session", 0) or 0)
+            label = (who if r["expression"] == "neutral" else f"session {session}" if session
+                     else f"PSPI {float(r['PSPI']):g}")
             top.append(_tile(reader.read(r["path"], r.get("shard", "")), tile, label,
                              keypoints_from_row(r)))
             heat = reader.read(r["heatmap_path"], r.get("shard", "")) if r["heatmap_path"] else None

@@ -4,7 +4,12 @@ Columns: the shared contract (``path`` ... ``mesh_path``) followed by pain3d ext
 (``config``, ``depth_path``, ``shard``, ``identity_seed``, ``light_seed``,
 ``background_seed``, ``appearance`` (``procedural`` or ``diffusion``), and the face keypoints
 ``lm_reye_x`` ... ``lm_mouth_y`` in pixels of the image, see :mod:`pain3d.synth.keypoints`;
-NaN when the renderer gave none). Paths are
+NaN when the renderer gave none), then every nuisance AU as the rig applied it
+(``AU1`` ... ``AU26``, FACS 0..5, 0 when not drawn; never part of PSPI), ``neutral_session``
+(0, or s for the s-th neutral session of ``reference_variation``: a PSPI-0 sample) and the
+image's own capture variation (``var_*``, :class:`pain3d.synth.spec.VariationSpec`: head
+pose offset in degrees, camera distance scale, look-at shift in metres, light rotation in
+degrees and exposure gain; 0 and 1 without ``reference_variation``). Paths are
 relative to the dataset root and name the loose file; in the hub layout they are the paths
 after extracting the shards in place, and ``shard`` names the tar.gz holding the image.
 """
@@ -12,16 +17,20 @@ after extracting the shards in place, and ``shard`` names the tar.gz holding the
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from pathlib import Path
 from typing import Any
 
 from pain3d.face.landmarks import KEYPOINT_COLUMNS
-from pain3d.facs import AU_NAMES
+from pain3d.facs import AU_NAMES, NUISANCE_AUS
 from pain3d.io import atomic_path, atomic_write_text
 from pain3d.synth import layout
 from pain3d.synth.keypoints import keypoint_columns
-from pain3d.synth.spec import SPLIT_NAMES, DatasetPlan
+from pain3d.synth.spec import SPLIT_NAMES, DatasetPlan, SampleSpec, VariationSpec
+
+VARIATION_COLUMNS: tuple[str, ...] = tuple(
+    f"var_{f.name}" for f in dataclasses.fields(VariationSpec))
 
 COLUMNS: tuple[str, ...] = (
     "path", "identity", "identity_name", "expression", "kind", "view", "yaw", "pitch", "roll",
@@ -30,10 +39,21 @@ COLUMNS: tuple[str, ...] = (
     # pain3d extras
     "config", "depth_path", "shard", "identity_seed", "light_seed", "background_seed",
     "appearance", *KEYPOINT_COLUMNS,
+    # issue 14: what was applied (nuisance AUs, the image's own capture variation)
+    *NUISANCE_AUS, "neutral_session", *VARIATION_COLUMNS,
 )
 _INT_COLUMNS = {"identity", "view", "seed", "config", "identity_seed", "light_seed",
-                "background_seed"}
-_FLOAT_COLUMNS = {"yaw", "pitch", "roll", "distance", *AU_NAMES, "PSPI", *KEYPOINT_COLUMNS}
+                "background_seed", "neutral_session"}
+_FLOAT_COLUMNS = {"yaw", "pitch", "roll", "distance", *AU_NAMES, "PSPI", *KEYPOINT_COLUMNS,
+                  *NUISANCE_AUS, *VARIATION_COLUMNS}
+
+
+def variation_values(s: SampleSpec) -> dict[str, float]:
+    """The ``var_*`` columns of one image (the delta its renderer applied)."""
+    from pain3d.synth.variation import sample_delta
+
+    d = dataclasses.asdict(sample_delta(s))
+    return {f"var_{k}": float(v) for k, v in d.items()}
 
 
 def manifest_rows(plan: DatasetPlan,
@@ -86,6 +106,8 @@ def manifest_rows(plan: DatasetPlan,
                 appearance=cfg.appearance,
             )
             row.update(keypoint_columns(landmarks.get(row["path"])))
+            row.update(s.applied_nuisance, neutral_session=s.session)
+            row.update(variation_values(s))
             rows.append(row)
     return rows
 

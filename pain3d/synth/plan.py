@@ -23,9 +23,11 @@ from pain3d.synth.spec import (
     UnitSpec,
     ViewSpec,
 )
+from pain3d.synth.variation import draw_variation
 
 # Seed-stream tags (the identity's shape stream is pain3d.face.identity.SHAPE_SEED_TAG).
 _TAG_APPEARANCE, _TAG_VIEW, _TAG_SAMPLE, _TAG_SPLIT = 0x1D, 0x71E, 0x5A3, 0x5B1
+_TAG_SESSION = 0x5E5
 TAG_PORTRAIT = 0xD1F
 """The diffusion portrait of an identity: ``derive_seed(identity.appearance_seed, TAG)``."""
 
@@ -79,17 +81,30 @@ def plan_identities(cfg: GenerateConfig) -> list[IdentitySpec]:
 
 
 def _unit(cfg: GenerateConfig, ident: IdentitySpec, pain: list) -> UnitSpec:
-    """Neutral then each pain configuration (rows of :func:`pain3d.facs.sample_plan`), each
-    seen from every view of the identity."""
-    exprs = [("neutral", tuple(0.0 for _ in AU_NAMES), ())]
-    exprs += [(f"pain_{r.config}", tuple(r.aus), tuple(r.nuisance)) for r in pain]
+    """Neutral then each pain configuration (rows of :func:`pain3d.facs.sample_plan`), then
+    the neutral sessions of ``reference_variation``, each seen from every view of the
+    identity; with ``reference_variation`` every image gets its own variation."""
+    zeros = tuple(0.0 for _ in AU_NAMES)
+    exprs = [("neutral", zeros, (), 0)]
+    exprs += [(f"pain_{r.config}", tuple(r.aus), tuple(r.nuisance), 0) for r in pain]
+    var = cfg.reference_variation
+    if var is not None:
+        exprs += [(f"pain_{cfg.per_identity + s}", zeros, (), s)
+                  for s in range(1, var.neutral_sessions + 1)]
     views = _views(cfg, ident.index)
-    samples = tuple(
-        SampleSpec(identity=ident, expression=expression, aus=aus, nuisance=nuisance, view=view,
-                   size=cfg.size, seed=derive_seed(cfg.seed, _TAG_SAMPLE, ident.index, k,
-                                                   view.index))
-        for k, (expression, aus, nuisance) in enumerate(exprs) for view in views)
-    return UnitSpec(identity=ident, samples=samples)
+    samples = []
+    for k, (expression, aus, nuisance, session) in enumerate(exprs):
+        for view in views:
+            if session:  # its own seed stream: the other images' seeds do not move
+                seed = derive_seed(cfg.seed, _TAG_SESSION, ident.index, session, view.index)
+            else:
+                seed = derive_seed(cfg.seed, _TAG_SAMPLE, ident.index, k, view.index)
+            variation = (None if var is None else
+                         draw_variation(var, cfg.seed, ident.index, k, view.index))
+            samples.append(SampleSpec(identity=ident, expression=expression, aus=aus,
+                                      nuisance=nuisance, view=view, size=cfg.size, seed=seed,
+                                      session=session, variation=variation))
+    return UnitSpec(identity=ident, samples=tuple(samples))
 
 
 def build_plan(cfg: GenerateConfig) -> DatasetPlan:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from pain3d.demographics import Demographics
-from pain3d.facs import pspi
+from pain3d.facs import NUISANCE_AUS, pspi
 from pain3d.synth.config import GenerateConfig
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
@@ -87,17 +87,50 @@ class ViewSpec:
 
 
 @dataclass(frozen=True)
+class VariationSpec:
+    """The capture variation of one image, relative to its view (drawn by
+    :func:`pain3d.synth.variation.draw_variation`; applied by the renderer through
+    :func:`pain3d.synth.variation.sample_delta`).
+
+    Attributes:
+        head_yaw, head_pitch, head_roll: head pose offset, degrees, applied as an offset of
+            the view's camera angles (same sign conventions as :class:`ViewSpec`).
+        distance_scale: camera distance multiplier.
+        shift_x, shift_y: look-at point shift in the head frame, metres.
+        light_azimuth, light_elevation: rotation of the light rig about the head frame's
+            vertical and lateral axes, degrees.
+        light_gain: exposure multiplier.
+    """
+
+    head_yaw: float = 0.0
+    head_pitch: float = 0.0
+    head_roll: float = 0.0
+    distance_scale: float = 1.0
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+    light_azimuth: float = 0.0
+    light_elevation: float = 0.0
+    light_gain: float = 1.0
+
+
+@dataclass(frozen=True)
 class SampleSpec:
     """One rendered image: an identity, an expression and a view.
 
     Attributes:
         identity: the person.
-        expression: ``neutral`` or ``pain_k`` (k = 1..K).
+        expression: ``neutral`` (the reference) or ``pain_k`` (k = 1..K pain configurations,
+            then K+1..K+S neutral sessions).
         aus: (6,) AU intensities in :data:`pain3d.facs.AU_NAMES` order, FACS 0..5.
-        nuisance: non-pain AU name -> intensity (never part of PSPI).
+        nuisance: non-pain AU name -> requested intensity (never part of PSPI; what is
+            applied is :attr:`applied_nuisance`).
         view: the camera.
         size: image side in pixels.
         seed: seed of everything random in this one image (noise, camera effects).
+        session: 0, or s = 1..S for the s-th neutral session (a PSPI-0 target captured apart
+            from the reference; ``reference_variation``).
+        variation: this image's own capture variation, or None (the view's camera and light
+            exactly: the published composition).
     """
 
     identity: IdentitySpec
@@ -107,6 +140,8 @@ class SampleSpec:
     view: ViewSpec
     size: int
     seed: int
+    session: int = 0
+    variation: VariationSpec | None = None
 
     @property
     def base_name(self) -> str:
@@ -120,8 +155,25 @@ class SampleSpec:
 
     @property
     def config(self) -> int:
-        """Pain configuration index k of ``pain_k``; 0 for neutral."""
+        """Configuration index k of ``pain_k``; 0 for neutral."""
         return 0 if self.expression == "neutral" else int(self.expression.split("_")[1])
+
+    @property
+    def is_reference(self) -> bool:
+        """The identity's neutral reference of its view (not a sample)."""
+        return self.expression == "neutral"
+
+    @property
+    def applied_nuisance(self) -> dict[str, float]:
+        """Every nuisance AU (:data:`pain3d.facs.NUISANCE_AUS`) -> the intensity the rig
+        applies (:func:`pain3d.face.expression.applied_nuisance`: brow raisers switched off
+        by AU4), rounded to 6 decimals; 0 for AUs not requested."""
+        from pain3d.face.expression import applied_nuisance
+
+        requested = dict(self.nuisance)
+        vec = np.array([float(requested.get(n, 0.0)) for n in NUISANCE_AUS])
+        applied = applied_nuisance(np.asarray(self.aus, np.float64), vec)
+        return {n: round(float(v), 6) for n, v in zip(NUISANCE_AUS, applied, strict=True)}
 
     @property
     def pspi(self) -> float:
@@ -145,6 +197,8 @@ def sample_from_json(d: Mapping[str, Any]) -> SampleSpec:
         view=ViewSpec(**d["view"]),
         size=int(d["size"]),
         seed=int(d["seed"]),
+        session=int(d.get("session", 0)),
+        variation=VariationSpec(**d["variation"]) if d.get("variation") else None,
     )
 
 
@@ -152,8 +206,10 @@ def sample_from_json(d: Mapping[str, Any]) -> SampleSpec:
 class UnitSpec:
     """The work of one identity: its images, one heatmap per pain config, its mesh.
 
-    ``samples`` are ordered neutral first, then pain_1..pain_K, each over views 0..V-1;
-    ``heatmaps`` are the view-0 specs of the pain configs (the heatmap camera).
+    ``samples`` are ordered neutral first, then pain_1..pain_K (then the neutral sessions
+    pain_{K+1}..pain_{K+S}), each over views 0..V-1; ``heatmaps`` are the view-0 specs of
+    every configuration but the neutral reference (the heatmap camera; a neutral session's
+    heatmap is black).
     """
 
     identity: IdentitySpec

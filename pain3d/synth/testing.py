@@ -29,10 +29,13 @@ class PlainRenderer:
         return {"identity": identity, "colour": rng.integers(60, 200, size=3)}
 
     def _ellipse(self, sample: SampleSpec) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+        from pain3d.synth.variation import sample_delta
+
         n = sample.size
         canvas = np.zeros((n, n), np.uint8)
-        cx = int(n / 2 + sample.view.yaw / 90.0 * n / 4)
-        cy = int(n / 2 - sample.view.pitch / 90.0 * n / 4)
+        d = sample_delta(sample)  # the head pose offset of reference_variation (0 without)
+        cx = int(n / 2 + (sample.view.yaw + d.head_yaw) / 90.0 * n / 4)
+        cy = int(n / 2 - (sample.view.pitch + d.head_pitch) / 90.0 * n / 4)
         axes = (max(2, n // 4), max(3, n // 3))
         cv2.ellipse(canvas, (cx, cy), axes, sample.view.roll, 0, 360, 255, -1)
         return canvas, (cx, cy), axes

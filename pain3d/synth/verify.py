@@ -6,8 +6,9 @@ shards and their members), stray or half-written files, that every image and hea
 decodes at the configured size, that PSPI equals the PSPI of the AUs in the manifest and in
 every annotation JSON (and that the JSON agrees with the manifest), neutral images with zero
 labels, neutral/pain pairs for every view, the split file, face keypoints (all six values or
-none, inside the image), and every file's SHA-256 against ``SHA256SUMS`` (damage that still
-decodes).
+none, inside the image), the applied nuisance AUs, neutral sessions and capture variation
+(manifest and annotations against the plan the config describes; no brow raiser where
+AU4 >= 1), and every file's SHA-256 against ``SHA256SUMS`` (damage that still decodes).
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ import cv2
 import numpy as np
 import yaml
 
-from pain3d.facs import AU_NAMES, pspi
+from pain3d.facs import AU_NAMES, NUISANCE_AUS, pspi
 from pain3d.synth import layout
 from pain3d.synth.engine import default_workers
 from pain3d.synth.manifest import read_manifest
 from pain3d.synth.spec import SPLIT_NAMES
 
 _TOL = 1e-6
+_ROUNDED_TOL = 5e-6
+"""Annotations store each AU rounded to 6 decimals, so the PSPI of the stored AUs (a sum of
+up to four of them) may differ from the stored PSPI by up to 2e-6 (continuous AUs)."""
 
 
 @dataclass
@@ -89,6 +93,7 @@ def verify(root: Path, workers: int | None = None) -> VerifyReport:
     _check_labels(rows, problem)
     _check_keypoints(rows, size, problem)
     _check_pairs(rows, problem)
+    _check_applied(rows, cfg, problem)
     _check_splits(root, rows, problem)
     leftovers = [p for p in root.rglob(".*.tmp")]
     for p in leftovers:
@@ -174,6 +179,57 @@ def _check_labels(rows: list[dict], problem: Callable[[str], None]) -> None:
             problem(f"manifest row {r['path']}: PSPI {r['PSPI']:g} != PSPI of its AUs {expect:g}")
         if r["expression"] == "neutral" and (aus.any() or float(r["PSPI"]) != 0):
             problem(f"manifest row {r['path']}: a neutral image has non-zero AUs or PSPI")
+
+
+def _plan_images(cfg: dict, problem: Callable[[str], None]) -> dict[str, object] | None:
+    """Image path -> its spec, from the plan ``config.yaml`` describes (None if it cannot)."""
+    from pain3d.config import ConfigError, from_dict
+    from pain3d.synth.config import GenerateConfig
+    from pain3d.synth.plan import build_plan
+
+    try:
+        gen = from_dict(GenerateConfig, {k: v for k, v in cfg.items() if k != "pain3d_version"},
+                        where="config.yaml")
+    except ConfigError as exc:
+        problem(f"cannot rebuild the plan to check applied AUs and variation: {exc}")
+        return None
+    return {layout.image_path(s): s for s in build_plan(gen).samples}
+
+
+def _check_applied(rows: list[dict], cfg: dict, problem: Callable[[str], None]) -> None:
+    """Nuisance AUs as applied, neutral sessions and capture variation: the manifest agrees
+    with the plan, neutral images and sessions carry no AU at all, and no brow raiser acts
+    where AU4 >= 1 (it would hide the brow lowering the label states)."""
+    from pain3d.synth.manifest import VARIATION_COLUMNS, variation_values
+
+    if not rows or not all(c in rows[0] for c in (*NUISANCE_AUS, "neutral_session")):
+        return  # a dataset written before these columns were recorded
+    specs = _plan_images(cfg, problem) if cfg else None
+    for r in rows:
+        where = f"manifest row {r['path']}"
+        nu = {n: float(r[n]) for n in NUISANCE_AUS}
+        session = int(r["neutral_session"])
+        if (r["expression"] == "neutral" or session) and (any(nu.values()) or _aus(r).any()):
+            problem(f"{where}: a neutral image or neutral session has AUs {_aus(r).tolist()} "
+                    f"and nuisance AUs {nu}")
+        if float(r["AU4"]) >= 1 and (nu["AU1"] > 0 or nu["AU2"] > 0):
+            problem(f"{where}: brow raisers AU1 = {nu['AU1']:g}, AU2 = {nu['AU2']:g} applied "
+                    f"with AU4 = {float(r['AU4']):g} (they would hide the brow lowering)")
+        spec = specs.get(r["path"]) if specs is not None else None
+        if specs is not None and spec is None:
+            problem(f"{where}: not an image of the plan config.yaml describes")
+        if spec is None:
+            continue
+        want = spec.applied_nuisance
+        if any(abs(nu[n] - want[n]) > _TOL for n in NUISANCE_AUS):
+            problem(f"{where}: nuisance AUs {nu} differ from those applied {want}")
+        if session != spec.session:
+            problem(f"{where}: neutral_session {session} but the plan says {spec.session}")
+        var = variation_values(spec)
+        if all(c in r for c in VARIATION_COLUMNS) and any(
+                abs(float(r[c]) - var[c]) > _TOL for c in VARIATION_COLUMNS):
+            problem(f"{where}: capture variation {[r[c] for c in VARIATION_COLUMNS]} differs "
+                    f"from the plan's {list(var.values())}")
 
 
 def _check_keypoints(rows: list[dict], size: int | None,
@@ -292,7 +348,7 @@ def _check_annotation(rel: str, data: bytes, labels: dict[str, dict],
     except (KeyError, TypeError, ValueError) as exc:
         problem(f"{rel}: bad AU values ({exc}); needs numeric {', '.join(AU_NAMES)}")
         return
-    if "PSPI" in ann and not math.isclose(float(ann["PSPI"]), expect, abs_tol=_TOL):
+    if "PSPI" in ann and not math.isclose(float(ann["PSPI"]), expect, abs_tol=_ROUNDED_TOL):
         problem(f"{rel}: PSPI {ann['PSPI']} != PSPI of its AUs {expect:g}")
     row = labels.get(rel)
     if row is not None:
@@ -300,6 +356,11 @@ def _check_annotation(rel: str, data: bytes, labels: dict[str, dict],
             problem(f"{rel}: AUs {aus.tolist()} differ from the manifest {_aus(row).tolist()}")
         if not math.isclose(float(ann.get("PSPI", expect)), float(row["PSPI"]), abs_tol=_TOL):
             problem(f"{rel}: PSPI {ann.get('PSPI')} differs from the manifest {row['PSPI']:g}")
+        for name in NUISANCE_AUS:
+            if name in ann and name in row and not math.isclose(
+                    float(ann[name]), float(row[name]), abs_tol=_TOL):
+                problem(f"{rel}: nuisance {name} = {ann[name]} differs from the manifest "
+                        f"{float(row[name]):g}")
 
 
 def _tar_batches(path: Path, n: int) -> Iterator[list[tuple[str, bytes]]]:

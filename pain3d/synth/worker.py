@@ -59,9 +59,14 @@ def encode_png(image: np.ndarray) -> bytes:
 
 
 def annotation_json(sample: SampleSpec) -> bytes:
-    """The published annotation: top-level AU4..AU43 and PSPI, numbers only."""
+    """The published annotation: top-level AU4..AU43 and PSPI, numbers only; then, when the
+    configuration has nuisance AUs, each of them (``AU1`` ...) as the rig applied it
+    (:attr:`SampleSpec.applied_nuisance`, never part of PSPI)."""
     aus = {name: round(float(v), 6) for name, v in zip(AU_NAMES, sample.aus, strict=True)}
     aus["PSPI"] = round(float(pspi(np.asarray(sample.aus), validate=False)), 6)
+    if sample.nuisance:
+        applied = sample.applied_nuisance
+        aus.update({name: applied[name] for name, _ in sample.nuisance})
     return (json.dumps(aus, indent=2) + "\n").encode()
 
 
