@@ -315,7 +315,8 @@ def _backdrop(photo: np.ndarray, mesh, pose, grow_px: float) -> np.ndarray:
     """The photo with the head (the fitted neutral head's silhouette grown by ``grow_px``)
     filled from around it: the background of views whose head is not where the photo's is.
     """
-    from pain3d.appearance.photo import push_pull, rasterize_nearest
+    from pain3d.appearance.photo import push_pull
+    from pain3d.appearance.photo_raster import rasterize_nearest
 
     proj = pose.project(mesh.vertices)
     tri, _ = rasterize_nearest(proj[:, :2], proj[:, 2], mesh.faces, pose.size)

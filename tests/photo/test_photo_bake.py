@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pain3d.appearance.photo import push_pull, rasterize_nearest
+from pain3d.appearance.photo import push_pull
+from pain3d.appearance.photo_raster import rasterize_nearest
 
 
 def test_the_nearest_of_two_overlapping_triangles_wins():
