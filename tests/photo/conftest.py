@@ -1,0 +1,60 @@
+"""Fixtures of the photo-identity tests: photos the tests make themselves.
+
+A "photo" here is a procedural pain3d face rendered near-frontally and composited on a
+background: MediaPipe finds it like a real face, and nothing depends on real photos (the
+benchmark keeps those).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mediapipe")
+
+
+def procedural_photo(size: int = 512, seed: int = 0, nuisance=None) -> np.ndarray:
+    """(size, size, 3) uint8 RGB: a neutral procedural face in the default front view."""
+    from pain3d.appearance import procedural_background, sample_appearance
+    from pain3d.face import express, identity_mesh, sample_identities
+    from pain3d.render import Renderer, compose, default_views, sample_lighting
+
+    ident = sample_identities(1, seed)[0]
+    mesh = identity_mesh(ident)
+    if nuisance:
+        mesh = express(mesh, np.zeros(6), nuisance=nuisance)
+    app = sample_appearance(ident, ident.seed, mesh=mesh)
+    rng = np.random.default_rng(seed)
+    with Renderer(size) as renderer:
+        res = renderer.render(mesh, app, default_views()[0], sample_lighting(rng), depth=False)
+    return compose(res, procedural_background(rng, size))
+
+
+@pytest.fixture(scope="session")
+def photo() -> np.ndarray:
+    return procedural_photo()
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from pain3d.infer.detect import FaceDetector
+
+    det = FaceDetector()
+    yield det
+    det.close()
+
+
+@pytest.fixture(scope="session")
+def identity(photo, detector):
+    from pain3d.synth.photo import photo_identity
+
+    return photo_identity(photo, detector=detector)
+
+
+@pytest.fixture(scope="session")
+def renderer(identity):
+    from pain3d.render.photo import PhotoRenderer
+
+    r = PhotoRenderer(identity.photo.shape[0])
+    yield r
+    r.release()
