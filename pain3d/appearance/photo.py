@@ -56,10 +56,9 @@ class PhotoAppearance:
             was filled (mirror or inpainting); for inspection and for the quality report.
         wrinkles: (Sw, Sw, 4) uint8 expression-wrinkle depths
             (:data:`pain3d.appearance.WRINKLE_CHANNELS`).
-        vertex_spec: (V,) float32 upper-lid weight per vertex of the neutral mesh (1 on the
-            upper margin); it rides in the renderer's per-vertex ``spec`` slot.
-        vertex_hair: (V,) float32 lower-lid weight (1 on the lower margin), in the ``hair``
-            slot.
+        lid_weights: (V, 2) float32 upper and lower lid weight per vertex of the neutral
+            mesh: 1 on the lid margin, falling to 0 where the lid-closure field ends; the
+            shader blends lid skin in and draws the lash line with them.
         lash_rgb, teeth_rgb, mouth_rgb: sRGB colours in [0, 1] measured from the photo.
         light_dir: (3,) unit head-frame direction of the light the shader's shading ratio
             assumes: from the photo camera's side, raised 35 degrees (portraits are mostly
@@ -82,8 +81,7 @@ class PhotoAppearance:
     skin: np.ndarray
     confidence: np.ndarray
     wrinkles: np.ndarray
-    vertex_spec: np.ndarray
-    vertex_hair: np.ndarray
+    lid_weights: np.ndarray
     lash_rgb: tuple[float, float, float]
     teeth_rgb: tuple[float, float, float]
     mouth_rgb: tuple[float, float, float]
@@ -94,8 +92,6 @@ class PhotoAppearance:
     rest_mesh: Mesh
     raster: UVRaster = field(repr=False)
     raster_faces: np.ndarray = field(repr=False)
-    hair_shell: None = None
-    labels: None = None
     token: int = field(default_factory=lambda: next(_TOKENS))
 
 
@@ -185,10 +181,10 @@ def _mirror_fill(colour: np.ndarray, conf: np.ndarray, charts: dict[str, np.ndar
     return out, np.clip(total, 0.0, 1.0)
 
 
-def _lid_weights(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
-    """(V,) upper and lower lid weights: 0.8 x the lid-closure field's size relative to its
-    peak, and exactly 1 on the lid margin itself, so the shader can draw the lash line within
-    the first row of triangles off the margin."""
+def _lid_weights(mesh: Mesh) -> np.ndarray:
+    """(V, 2) float32 upper and lower lid weights: 0.8 x the lid-closure field's size
+    relative to its peak, and exactly 1 on the lid margin itself, so the shader can draw the
+    lash line within the first row of triangles off the margin."""
     from pain3d.face.head import head_template
 
     rig = mesh.rig
@@ -204,7 +200,7 @@ def _lid_weights(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
         for key in ("r", "l"):
             w[loops[key][k][1:-1]] = 1.0
         out.append(w)
-    return out[0], out[1]
+    return np.stack(out, 1)
 
 
 def _sample_photo(photo: np.ndarray, xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -255,10 +251,9 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
     albedo = _inpaint(filled, known, charts, mesh.regions[raster.nearest_vertex(faces)])
     skin = _lid_skin(mesh, faces, raster, albedo, known, charts["head"])
     wrinkles = _wrinkle_maps(mesh, demographics)
-    upper, lower = _lid_weights(mesh)
     return PhotoAppearance(
         albedo=_u8(albedo), skin=_u8(skin), confidence=_u8(conf), wrinkles=wrinkles,
-        vertex_spec=upper, vertex_hair=lower, rest_mesh=mesh, light_dir=_light_dir(pose),
+        lid_weights=_lid_weights(mesh), rest_mesh=mesh, light_dir=_light_dir(pose),
         mouth_centre=_mouth_centre(mesh), photo=_photo_with_mouth(photo, mesh, pose),
         photo_matrix=photo_matrix(pose), raster=raster, raster_faces=faces,
         **_photo_colours(mesh, faces, raster, albedo, conf))
@@ -276,7 +271,7 @@ def _trust(mesh: Mesh, faces: np.ndarray, raster, pose, xy: np.ndarray, colour: 
     ears and neck need not be where the generic ones are); they are filled with skin tone.
     """
     from pain3d.face.head import head_template
-    from pain3d.face.photo_fit import FACE_OVAL
+    from pain3d.face.landmarks import FACE_OVAL
 
     s = raster.size
     w, h = pose.size

@@ -45,6 +45,17 @@ LIPS_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
 BROW_R = (70, 63, 105, 66, 107, 55, 65, 52, 53, 46)
 BROW_L = (300, 293, 334, 296, 336, 285, 295, 282, 283, 276)
 MOUTH_CORNERS = (61, 291)
+EYE_CORNERS = ((33, 133), (263, 362))
+"""Outer and inner corner of the subject's right eye, then of the left eye."""
+LID_MIDPOINTS = ((159, 145), (386, 374))
+"""Upper and lower lid-margin midpoints of the right eye, then of the left eye."""
+INNER_LIP_MIDPOINTS = (13, 14)
+"""Midpoints of the upper and lower inner lip lines (MOUTH_UPPER[5], MOUTH_LOWER[5])."""
+FACE_OVAL: tuple[int, ...] = (
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
+"""The face outline, going round from the forehead top (10) over the subject's left temple,
+the jaw and chin, and back: the silhouette photo identities composite inside."""
 FOREHEAD_TOP = 10
 PRONASALE = 4
 """The nose tip as a 3-D point: the most forward vertex of the canonical face (FLAME is

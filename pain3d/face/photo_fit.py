@@ -22,7 +22,7 @@ The fit has three steps, all pure numpy:
 The result is a coarse head (cm) for :func:`pain3d.face.builtin.mesh_from_coarse`, which
 builds the neutral mesh with its AU rig exactly as for procedural identities.
 
-Frames: landmarks are (478, 3) float pixels as :class:`pain3d.infer.detect.FaceDetector`
+Frames: landmarks are (478, 3) float pixels as :class:`pain3d.face.tracker.FaceTracker`
 returns them (x right, y down, z in pixel scale, negative toward the camera). Head frame as in
 :mod:`pain3d.face.mesh` (metres; the fit works in the coarse head's centimetres internally).
 Camera frame: x right, y up, the camera looks down its -z axis (OpenGL).
@@ -37,17 +37,11 @@ from functools import lru_cache
 import numpy as np
 
 from pain3d.demographics import Demographics
-from pain3d.face import canonical as cf
-from pain3d.face.head import CM, head_template
-from pain3d.face.identity import (
-    N_SHAPE,
-    PARAM_CLIP,
-    PARAM_SD,
-    SHAPE_PARAMS,
-    coarse_shape,
-    demographic_mean,
-    shape_fields,
-)
+from pain3d.face import landmarks as cf
+from pain3d.face.landmarks import IRIS_L, IRIS_R
+
+# The head template and shape space (pain3d.face.head, .identity) are imported where used,
+# so that reading FitConfig (part of the generate config) does not build them.
 
 FIXED_PARAMS: tuple[str, ...] = ("head_scale", "hair_volume", "ear_size", "neck_width")
 """Shape parameters a photo does not constrain; they stay at their prior mean. Absolute size
@@ -56,12 +50,6 @@ inflate every other parameter by shrinking the head."""
 
 N_FACE = cf.N_CANONICAL
 """Landmarks (and fine-head vertices) of the canonical face; 468..477 are iris points."""
-IRIS_R, IRIS_L = 468, 473
-"""MediaPipe's iris-centre landmarks (subject's right, left)."""
-FACE_OVAL: tuple[int, ...] = (
-    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
-    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
-"""MediaPipe's face-outline landmarks (canonical vertices), around from the forehead top."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +184,9 @@ def _face_operators() -> tuple[np.ndarray, np.ndarray, object, np.ndarray]:
     """
     import scipy.sparse as sp
 
+    from pain3d.face.head import head_template
+    from pain3d.face.identity import shape_fields
+
     tpl = head_template()
     rows = tpl.subdivide[:N_FACE]
     base = np.asarray(rows @ tpl.coarse)
@@ -257,6 +248,8 @@ def _fit_shape(target: np.ndarray, mu: np.ndarray, iod_px: float, cfg: FitConfig
     |p - mu|^2 / PARAM_SD^2, with W down-weighting depth. Returns params, scale, rotation,
     translation and the RMS image error as a fraction of the IOD.
     """
+    from pain3d.face.identity import N_SHAPE, PARAM_CLIP, PARAM_SD, SHAPE_PARAMS
+
     base, jac, _, _ = _face_operators()
     p = mu.copy()
     s, rot, t = cf.similarity_fit(base + np.tensordot(p, jac, axes=1), target)
@@ -290,6 +283,8 @@ def _fit_shape(target: np.ndarray, mu: np.ndarray, iod_px: float, cfg: FitConfig
 def _pose(scale_px_per_cm: float, rot: np.ndarray, t: np.ndarray, size: tuple[int, int],
           fov_deg: float) -> PinholePose:
     """The perspective camera whose scale at the head origin matches the similarity fit."""
+    from pain3d.face.head import CM
+
     focal = 0.5 * size[1] / math.tan(math.radians(fov_deg) / 2.0)
     px_per_m = scale_px_per_cm / CM
     d = focal / px_per_m
@@ -317,6 +312,8 @@ def _residual(coarse: np.ndarray, landmarks: np.ndarray, pose: PinholePose, cfg:
               ) -> tuple[np.ndarray, np.ndarray]:
     """Coarse displacement (Vc, 3) cm moving the visible face onto the landmarks, and the
     visibility weights."""
+    from pain3d.face.head import CM, head_template
+
     _, _, expand, rows = _face_operators()
     tpl = head_template()
     fine = np.asarray(tpl.subdivide[:N_FACE] @ coarse) * CM
@@ -352,6 +349,9 @@ def fit_head(landmarks: np.ndarray, size: tuple[int, int],
     Raises:
         ValueError: for landmarks of the wrong shape or with non-finite values.
     """
+    from pain3d.face.head import CM, head_template
+    from pain3d.face.identity import N_SHAPE, coarse_shape, demographic_mean
+
     cfg = cfg or FitConfig()
     lm = np.asarray(landmarks, np.float64)
     if lm.ndim != 2 or lm.shape[0] not in (N_FACE, N_FACE + 10) or lm.shape[1] != 3:
@@ -361,8 +361,9 @@ def fit_head(landmarks: np.ndarray, size: tuple[int, int],
     if len(lm) > N_FACE:
         iod = float(np.linalg.norm(lm[IRIS_R, :2] - lm[IRIS_L, :2]))
     else:
-        iod = 0.5 * float(np.linalg.norm(lm[33, :2] - lm[263, :2])
-                          + np.linalg.norm(lm[133, :2] - lm[362, :2]))
+        (ro, ri), (lo, li) = cf.EYE_CORNERS
+        iod = 0.5 * float(np.linalg.norm(lm[ro, :2] - lm[lo, :2])
+                          + np.linalg.norm(lm[ri, :2] - lm[li, :2]))
     if iod < 2.0:
         raise ValueError(f"landmarks are degenerate (inter-ocular distance {iod:.2f} px)")
     mu = np.zeros(N_SHAPE) if demographics is None else demographic_mean(demographics)

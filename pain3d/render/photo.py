@@ -25,13 +25,14 @@ uniforms differ.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
 from pain3d.render.camera import Camera
 from pain3d.render.compose import soft_alpha
-from pain3d.render.renderer import _PART_OF, Renderer, RenderResult, wrinkle_weights
-from pain3d.render.shaders import VERTEX
+from pain3d.render.renderer import Renderer, RenderResult, wrinkle_weights
 
 PHOTO_FRAGMENT = """
 #version 330
@@ -40,8 +41,9 @@ in vec3 v_nrm;
 in vec2 v_uv;
 in float v_heat;
 in float v_ao;
-in float v_spec;   // upper-lid weight: 1 on the upper margin, at most 0.8 off it
-in float v_hair;   // lower-lid weight, the same for the lower lid
+in float v_spec;   // vertex channel 1 (PhotoRenderer.vertex_channels): upper-lid weight,
+                   // 1 on the upper margin, at most 0.8 off it
+in float v_hair;   // vertex channel 2: lower-lid weight, the same for the lower lid
 flat in int v_region;
 uniform sampler2D albedo_tex;   // photo colour (sRGB), light baked in
 uniform sampler2D skin_tex;     // smooth lid skin (sRGB)
@@ -51,7 +53,9 @@ uniform sampler2D photo_tex;    // the photo (rgb) and its mouth opening (a)
 uniform mat4 photo_matrix;      // head frame -> the photo's device coordinates
 uniform vec4 au_w;
 uniform vec2 lid_close;         // (upper, lower) closure fractions of the expression
-uniform vec3 light_dir;         // unit, head frame
+uniform vec3 light_dir;         // unit, head frame: the light baked into the photo
+uniform vec3 relight_dir;       // unit, head frame: the light to show (= light_dir unless
+                                // a PhotoLighting turns it)
 uniform vec3 mouth_c;           // neutral inner-lip midpoint, head frame
 uniform vec3 cam_pos;
 uniform vec3 lash_rgb;
@@ -61,7 +65,7 @@ uniform int part_of[17];
 layout(location = 0) out vec4 f_rgb;
 layout(location = 1) out vec4 f_lab;
 
-float shade(vec3 n) { return 0.4 + 0.6 * max(dot(n, light_dir), 0.0); }
+float shade(vec3 n, vec3 l) { return 0.4 + 0.6 * max(dot(n, l), 0.0); }
 
 vec3 mouth_interior() {
     // Teeth sit on an arch fixed to the skull behind the neutral lip line (mouth_c); the
@@ -104,7 +108,8 @@ void main() {
         float crease = clamp(dot(texture(wrinkle_tex, v_uv), au_w), 0.0, 1.0);
         // Shading change of the geometry only: a wrinkle bump would speckle on the texels.
         vec4 rest = texture(rest_tex, v_uv);
-        float ratio = shade(normalize(v_nrm)) / shade(normalize(rest.xyz));
+        float ratio = shade(normalize(v_nrm), relight_dir) / shade(normalize(rest.xyz),
+                                                                    light_dir);
         // Occlusion only darkens: a fold that deepens; a socket the lids close over is not
         // lit any better than it was.
         ratio *= mix(1.0, min(v_ao / max(rest.w, 0.05), 1.0), 0.7);
@@ -115,6 +120,39 @@ void main() {
     f_lab = vec4(float(part) / 255.0, v_heat, 1.0, 1.0);
 }
 """
+
+
+@dataclass(frozen=True)
+class PhotoLighting:
+    """A change of a photo identity's light (e.g. a neutral reference taken in another
+    session): the face is shaded as if the photo's light came from another direction, and
+    the whole image is exposed by ``gain``. The identity (all zeros, gain 1) changes nothing.
+
+    Attributes:
+        yaw: degrees the light turns about the head's vertical axis (> 0 toward the
+            subject's left).
+        pitch: degrees the light is raised (> 0) or lowered.
+        gain: exposure multiplier of the whole image (1 = unchanged).
+    """
+
+    yaw: float = 0.0
+    pitch: float = 0.0
+    gain: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (abs(self.yaw) <= 90 and abs(self.pitch) <= 90):
+            raise ValueError(f"PhotoLighting yaw/pitch ({self.yaw}, {self.pitch}) must be "
+                             "within +-90 degrees")
+        if not 0.25 <= self.gain <= 4.0:
+            raise ValueError(f"PhotoLighting.gain = {self.gain} is outside 0.25..4")
+
+    def direction(self, base: tuple[float, float, float]) -> np.ndarray:
+        """(3,) unit head-frame light direction: ``base`` turned by yaw, then pitch."""
+        y, x = np.radians(self.yaw), np.radians(self.pitch)
+        ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+        rx = np.array([[1, 0, 0], [0, np.cos(x), np.sin(x)], [0, -np.sin(x), np.cos(x)]])
+        d = rx @ ry @ np.asarray(base, np.float64)
+        return d / np.linalg.norm(d)
 
 
 def camera_from_pose(pose, near: float | None = None, far: float | None = None) -> Camera:
@@ -133,18 +171,19 @@ def camera_from_pose(pose, near: float | None = None, far: float | None = None) 
                   far=far if far is not None else d + 1.5)
 
 
-def orbit_camera(camera: Camera, yaw: float, pitch: float = 0.0) -> Camera:
-    """``camera`` turned about the head: ``yaw`` / ``pitch`` degrees added, framing kept.
-
-    The orbit centre is the camera's look-at point, so the head stays where the photo has it.
-    """
+def orbit_camera(camera: Camera, yaw: float, pitch: float = 0.0, roll: float = 0.0) -> Camera:
+    """``camera`` turned about its look-at point: ``yaw`` / ``pitch`` / ``roll`` degrees
+    added, framing kept, so the head stays about where the photo has it."""
     return Camera(yaw=camera.yaw + yaw, pitch=float(np.clip(camera.pitch + pitch, -89, 89)),
-                  roll=camera.roll, distance=camera.distance, fov=camera.fov,
+                  roll=camera.roll + roll, distance=camera.distance, fov=camera.fov,
                   target=camera.target, near=camera.near, far=camera.far)
 
 
 class PhotoRenderer(Renderer):
     """Draws :class:`pain3d.appearance.photo.PhotoAppearance` identities (see the module).
+
+    The geometry, draw and read-back are :class:`~pain3d.render.Renderer`'s; this class only
+    plugs in its shader, textures, vertex channels (the lid weights) and uniforms.
 
     Args:
         size: output side in pixels, or (width, height).
@@ -152,72 +191,48 @@ class PhotoRenderer(Renderer):
         supersample: render at this factor and average down.
     """
 
+    FRAGMENT_SHADER = PHOTO_FRAGMENT
+    TEXTURES = ("albedo_tex", "skin_tex", "wrinkle_tex", "rest_tex", "photo_tex")
+
     def __init__(self, size: int | tuple[int, int] = 512, backend: str | None = "egl",
                  supersample: int = 1) -> None:
         super().__init__(size, backend=backend, texture_filter="bilinear",
                          auto_exposure=False, supersample=supersample)
-        self.prog.release()
-        self.prog = self.ctx.program(vertex_shader=VERTEX, fragment_shader=PHOTO_FRAGMENT)
-        self.prog["part_of"].value = _PART_OF
-        for unit, name in enumerate(("albedo_tex", "skin_tex", "wrinkle_tex", "rest_tex",
-                                     "photo_tex")):
-            if name in self.prog:
-                self.prog[name].value = unit
 
-    def _bind_textures(self, appearance) -> None:
-        if appearance.token == self._tex_token:
-            return
-        ctx = self.ctx
-        for t in self._textures:
-            t.release()
-        rest = self._rest_texture(appearance)
-        arrays = (appearance.albedo, appearance.skin, appearance.wrinkles, rest,
-                  appearance.photo)
-        self._textures = []
-        for unit, arr in enumerate(arrays):
-            h, w, c = arr.shape
-            tex = ctx.texture((w, h), c, np.ascontiguousarray(arr).tobytes(),
-                              dtype="f4" if arr.dtype == np.float32 else "f1")
-            tex.filter = (self._mgl.LINEAR, self._mgl.LINEAR)
-            tex.repeat_x = tex.repeat_y = False
-            tex.use(unit)
-            self._textures.append(tex)
-        self._tex_size = None
-        self._tex_token = appearance.token
+    def vertex_channels(self, appearance) -> tuple[np.ndarray, np.ndarray]:
+        """Upper and lower lid weights (:attr:`PhotoAppearance.lid_weights`)."""
+        return appearance.lid_weights[:, 0], appearance.lid_weights[:, 1]
 
-    def _rest_texture(self, appearance) -> np.ndarray:
+    def texture_arrays(self, appearance, topo) -> tuple[np.ndarray, ...]:
+        return (appearance.albedo, appearance.skin, appearance.wrinkles,
+                self._rest_texture(appearance, topo), appearance.photo)
+
+    @staticmethod
+    def _rest_texture(appearance, topo) -> np.ndarray:
         """(S, S, 4) float32 neutral normals and ambient occlusion in UV space."""
-        topo = self._topo
         v = np.asarray(appearance.rest_mesh.vertices, np.float32)
         n = topo.normals(v)
         ao = topo.ambient_occlusion(v, n)
         rest = appearance.raster.interpolate(appearance.raster_faces, np.c_[n, ao])
         return np.ascontiguousarray(rest, np.float32)
 
-    def _set_uniforms(self, topo, appearance, camera: Camera, lighting, aus) -> None:
+    def uniforms(self, topo, appearance, camera: Camera, lighting, aus) -> dict:
         from pain3d.face.rig import closure_fractions
 
-        w, h = self.size
-        proj = camera.projection_matrix(w / h)
-        proj[1] *= -1.0  # rows read back top-first, as in Renderer
-        mvp = (proj @ camera.view_matrix()).astype(np.float32)
-        values = {
+        relight = (lighting.direction(appearance.light_dir)
+                   if isinstance(lighting, PhotoLighting) else appearance.light_dir)
+        return {
             "au_w": tuple(wrinkle_weights(aus)),
             "lid_close": (0.0, 0.0) if aus is None else closure_fractions(
                 np.asarray(aus, np.float64)),
             "light_dir": tuple(appearance.light_dir),
+            "relight_dir": tuple(relight),
             "mouth_c": tuple(appearance.mouth_centre),
             "cam_pos": tuple(float(c) for c in camera.position),
+            "photo_matrix": np.asarray(appearance.photo_matrix, np.float32),
             **{name: tuple(getattr(appearance, name))
                for name in ("lash_rgb", "teeth_rgb", "mouth_rgb")},
         }
-        self.prog["mvp"].write(mvp.T.copy().tobytes())
-        if "photo_matrix" in self.prog:
-            self.prog["photo_matrix"].write(
-                np.asarray(appearance.photo_matrix, np.float32).T.copy().tobytes())
-        for name, value in values.items():
-            if name in self.prog:  # a uniform the shader does not use is compiled away
-                self.prog[name].value = value
 
 
 def compose_photo(result: RenderResult, backdrop: np.ndarray, face_alpha: np.ndarray | None,

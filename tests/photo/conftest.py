@@ -36,19 +36,19 @@ def photo() -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def detector():
-    from pain3d.infer.detect import FaceDetector
+def tracker():
+    from pain3d.face.tracker import FaceTracker
 
-    det = FaceDetector()
+    det = FaceTracker()
     yield det
     det.close()
 
 
 @pytest.fixture(scope="session")
-def identity(photo, detector):
+def identity(photo, tracker):
     from pain3d.synth.photo import photo_identity
 
-    return photo_identity(photo, detector=detector)
+    return photo_identity(photo, tracker=tracker)
 
 
 @pytest.fixture(scope="session")

@@ -59,8 +59,8 @@ def test_raised_upper_lip_uncovers_teeth(identity, renderer):
     assert teeth.sum() > 5
 
 
-def test_same_photo_gives_the_same_identity_and_pixels(photo, detector, identity, renderer):
-    again = photo_identity(photo, detector=detector)
+def test_same_photo_gives_the_same_identity_and_pixels(photo, tracker, identity, renderer):
+    again = photo_identity(photo, tracker=tracker)
     assert np.array_equal(again.appearance.albedo, identity.appearance.albedo)
     assert np.array_equal(again.mesh.vertices, identity.mesh.vertices)
     a = render_photo(identity, renderer, [3, 2, 2, 1, 1, 0]).rgb
@@ -88,48 +88,48 @@ def test_heat_rides_through_the_render(identity, renderer):
     assert res.heatmap is not None and res.heat.max() > 50
 
 
-def test_grayscale_photo_is_refused(photo, detector):
+def test_grayscale_photo_is_refused(photo, tracker):
     grey = np.repeat(photo.mean(-1, keepdims=True).astype(np.uint8), 3, -1)
     with pytest.raises(PhotoRejected) as exc:
-        photo_identity(grey, detector=detector)
+        photo_identity(grey, tracker=tracker)
     assert exc.value.reason == "grayscale"
 
 
-def test_photo_without_a_face_is_refused(detector):
+def test_photo_without_a_face_is_refused(tracker):
     blank = np.full((256, 256, 3), (90, 140, 200), np.uint8)
     with pytest.raises(PhotoRejected) as exc:
-        photo_identity(blank, detector=detector)
+        photo_identity(blank, tracker=tracker)
     assert exc.value.reason == "no_face"
 
 
-def test_small_face_is_refused(photo, detector):
+def test_small_face_is_refused(photo, tracker):
     import cv2
 
     small = cv2.resize(photo, (128, 128), interpolation=cv2.INTER_AREA)
     with pytest.raises(PhotoRejected) as exc:
-        photo_identity(small, detector=detector)
+        photo_identity(small, tracker=tracker)
     assert exc.value.reason == "small_face"
     assert "96" in str(exc.value)
 
 
-def test_open_mouth_is_refused_as_non_neutral_unless_allowed(detector):
+def test_open_mouth_is_refused_as_non_neutral_unless_allowed(tracker):
     open_mouth = procedural_photo(nuisance={"AU25": 5, "AU26": 5})
     with pytest.raises(PhotoRejected) as exc:
-        photo_identity(open_mouth, detector=detector)
+        photo_identity(open_mouth, tracker=tracker)
     assert exc.value.reason == "non_neutral" and "mouth_open" in str(exc.value)
-    ident = photo_identity(open_mouth, detector=detector,
+    ident = photo_identity(open_mouth, tracker=tracker,
                            cfg=PhotoConfig(non_neutral="warn"))
     assert "non_neutral" in ident.warnings
 
 
-def test_the_largest_of_several_faces_is_used_and_reported(photo, detector):
+def test_the_largest_of_several_faces_is_used_and_reported(photo, tracker):
     import cv2
 
     canvas = np.full((512, 768, 3), 200, np.uint8)
     canvas[:, :512] = photo
     small = cv2.resize(photo, (256, 256), interpolation=cv2.INTER_AREA)
     canvas[128:384, 512:] = small
-    ident = photo_identity(canvas, detector=detector)
+    ident = photo_identity(canvas, tracker=tracker)
     assert "multiple_faces" in ident.warnings
     assert ident.crop[0, 2] > -512 * ident.crop[0, 0]  # the crop is on the big face (x < 512)
     centre_x = (ident.photo.shape[1] / 2 - ident.crop[0, 2]) / ident.crop[0, 0]
