@@ -2,9 +2,12 @@
 
 Columns: the shared contract (``path`` ... ``mesh_path``) followed by pain3d extras
 (``config``, ``depth_path``, ``shard``, ``identity_seed``, ``light_seed``,
-``background_seed``, ``appearance`` (``procedural`` or ``diffusion``), and the face keypoints
-``lm_reye_x`` ... ``lm_mouth_y`` in pixels of the image, see :mod:`pain3d.synth.keypoints`;
-NaN when the renderer gave none). Paths are
+``background_seed``, ``appearance`` (``procedural``, ``diffusion`` or ``photo``), the face
+keypoints ``lm_reye_x`` ... ``lm_mouth_y`` in pixels of the image, see
+:mod:`pain3d.synth.keypoints`; NaN when the renderer gave none), then for photo identities
+``source_photo`` (the photo as listed), ``source_photo_sha256``, ``source_photo_path`` (the
+raw photo kept in the dataset) and ``photo_warnings`` (``|``-joined; all empty for
+procedural identities). Paths are
 relative to the dataset root and name the loose file; in the hub layout they are the paths
 after extracting the shards in place, and ``shard`` names the tar.gz holding the image.
 """
@@ -21,6 +24,7 @@ from pain3d.facs import AU_NAMES
 from pain3d.io import atomic_path, atomic_write_text
 from pain3d.synth import layout
 from pain3d.synth.keypoints import keypoint_columns
+from pain3d.synth.photo_source import photo_columns
 from pain3d.synth.spec import SPLIT_NAMES, DatasetPlan
 
 COLUMNS: tuple[str, ...] = (
@@ -30,6 +34,8 @@ COLUMNS: tuple[str, ...] = (
     # pain3d extras
     "config", "depth_path", "shard", "identity_seed", "light_seed", "background_seed",
     "appearance", *KEYPOINT_COLUMNS,
+    # photo identities (empty for procedural ones)
+    "source_photo", "source_photo_sha256", "source_photo_path", "photo_warnings",
 )
 _INT_COLUMNS = {"identity", "view", "seed", "config", "identity_seed", "light_seed",
                 "background_seed"}
@@ -83,9 +89,9 @@ def manifest_rows(plan: DatasetPlan,
                 identity_seed=s.identity.appearance_seed,
                 light_seed=s.view.light_seed,
                 background_seed=s.view.background_seed,
-                appearance=cfg.appearance,
             )
             row.update(keypoint_columns(landmarks.get(row["path"])))
+            row.update(photo_columns(s.identity, cfg))  # appearance and source_photo*
             rows.append(row)
     return rows
 

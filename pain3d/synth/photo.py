@@ -224,7 +224,7 @@ def _follow(image: np.ndarray, identity: PhotoIdentity, camera, moved) -> np.nda
 
 def render_photo(identity: PhotoIdentity, renderer, aus, nuisance=None, camera=None,
                  heat: np.ndarray | None = None, *, pose_offset=(0.0, 0.0, 0.0),
-                 lighting=None, depth: bool = False) -> PhotoImage:
+                 lighting=None, depth: bool = False, mesh=None) -> PhotoImage:
     """Render a photo identity with an expression.
 
     Args:
@@ -243,6 +243,8 @@ def render_photo(identity: PhotoIdentity, renderer, aus, nuisance=None, camera=N
         lighting: a :class:`pain3d.render.photo.PhotoLighting` (the face's light turned, the
             image's exposure scaled), or None for the photo's own light.
         depth: also read back the depth pass.
+        mesh: the identity's mesh already expressed with ``aus`` and ``nuisance`` (saves
+            expressing it again for each view); None expresses it here.
 
     Returns:
         A :class:`PhotoImage`.
@@ -251,7 +253,9 @@ def render_photo(identity: PhotoIdentity, renderer, aus, nuisance=None, camera=N
     from pain3d.render.photo import compose_photo, orbit_camera
 
     a = np.asarray(aus, np.float64)
-    mesh = express(identity.mesh, a, nuisance=nuisance) if a.any() or nuisance else identity.mesh
+    if mesh is None:
+        mesh = express(identity.mesh, a, nuisance=nuisance) if a.any() or nuisance else (
+            identity.mesh)
     own = camera is None
     base = identity.camera if own else camera
     cam = base

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import procedural_photo
+from photo_helpers import procedural_photo
 
 from pain3d.face.mesh import PARTS
 from pain3d.synth.photo import (
