@@ -17,7 +17,7 @@ Besides the photo texture the appearance carries a smooth *lid skin* texture (th
 skin with lashes, eyes and brows left out and inpainted), blended in where the lids close so a
 closed eye shows lid skin rather than stretched eye pixels; per-vertex lid weights (1 on the
 lid margins, falling to 0 where the lid-closure field ends); the expression wrinkle maps of
-:func:`pain3d.appearance.textures.paint_textures` (the same as procedural identities); and
+:func:`pain3d.appearance.textures.wrinkle_map` (the same as procedural identities); and
 colours for lashes, teeth and the mouth interior, measured from the photo.
 
 Textures are in OpenGL row order (row 0 = v 0), as everywhere in :mod:`pain3d.appearance`.
@@ -28,19 +28,18 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
 from pain3d.appearance.photo_raster import photo_raster, rasterize_nearest
+from pain3d.appearance.textures import wrinkle_map
 from pain3d.appearance.uvmap import UVRaster
-from pain3d.demographics import Demographics
 from pain3d.face.head import ISLAND_CENTRES, ISLAND_RADIUS
 from pain3d.face.mesh import Mesh, region_id
 
 _TOKENS = itertools.count(1_000_000)
-DEFAULT_DEMOGRAPHICS = Demographics("female", "36-60", "european")
-"""Used only to draw the (demographics-free) wrinkle maps when a photo has no demographics."""
 LASH_BAND_M = 0.004
 """Texels this close (metres) to a lid margin hold lashes; the lid skin leaves them out."""
 
@@ -124,6 +123,38 @@ def push_pull(colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return est.astype(np.float32)
 
 
+@dataclass(frozen=True, eq=False)
+class _Texels:
+    """What every step of the bake needs per texel of the raster.
+
+    Attributes:
+        pos: (S, S, 3) float32 head-frame point of each texel, metres.
+        vertex: (S, S) int nearest mesh vertex (the triangle corner of largest weight).
+        region: (S, S) region id (:data:`pain3d.face.mesh.REGIONS`) of that vertex.
+    """
+
+    pos: np.ndarray
+    vertex: np.ndarray
+    region: np.ndarray
+
+    @classmethod
+    def of(cls, mesh: Mesh, faces: np.ndarray, raster: UVRaster) -> _Texels:
+        vertex = raster.nearest_vertex(faces)
+        return cls(pos=raster.interpolate(faces, mesh.vertices), vertex=vertex,
+                   region=mesh.regions[vertex])
+
+
+def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice]:
+    """Row and column slices of the box around a (H, W) mask's True texels, padded."""
+    rows, cols = np.nonzero(mask.any(1))[0], np.nonzero(mask.any(0))[0]
+    if not len(rows):
+        return slice(0, 0), slice(0, 0)
+    h, w = mask.shape
+    return (slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)),
+            slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)))
+
+
+@lru_cache(maxsize=4)
 def _charts(size: int) -> dict[str, np.ndarray]:
     """(S, S) bool masks of the UV charts: head and the corner islands."""
     rows, cols = np.mgrid[0:size, 0:size]
@@ -149,7 +180,14 @@ def _visible_texels(mesh: Mesh, pose, texel_uv: np.ndarray, texel_xy: np.ndarray
     """
     w, h = pose.size
     proj = pose.project(mesh.vertices)
-    faces = mesh.faces  # the mouth interior too: it hides what lies behind the lips
+    # Faces turned away from the camera are never the nearest surface of the closed head and
+    # eyeballs (their winding is clockwise in the image, y down); the mouth interior is kept
+    # whole: seen through the lips it hides what lies behind them.
+    xy = proj[mesh.faces, :2]
+    e1, e2 = xy[:, 1] - xy[:, 0], xy[:, 2] - xy[:, 0]
+    front = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0] < 0
+    mouth = (mesh.regions[mesh.faces] == region_id("mouth_interior")).any(axis=1)
+    faces = mesh.faces[front | mouth]
     tri, bary = rasterize_nearest(proj[:, :2], proj[:, 2], faces, (w, h))
     uv_pix = np.einsum("hwk,hwkc->hwc", bary, mesh.uv[faces[np.maximum(tri, 0)]])
     ix = np.floor(texel_xy[:, 0]).astype(np.int64)
@@ -211,8 +249,7 @@ def _sample_photo(photo: np.ndarray, xy: np.ndarray, shape: tuple[int, int]) -> 
     return rgb.astype(np.float32) / 255.0
 
 
-def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
-               demographics: Demographics | None = None) -> PhotoAppearance:
+def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAppearance:
     """Bake a photo onto a fitted neutral mesh.
 
     Args:
@@ -221,7 +258,6 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
         pose: the photo's :class:`pain3d.face.photo_fit.PinholePose`.
         photo: (H, W, 3) uint8 RGB, the image the pose projects into.
         size: texture side in texels (the face spans about half of it).
-        demographics: for the wrinkle maps' random draws only (optional).
 
     Returns:
         A :class:`PhotoAppearance`.
@@ -235,31 +271,30 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
     faces = mesh.faces[~skip[mesh.faces].any(axis=1)]
     normals = mesh.vertex_normals()
     raster = photo_raster(mesh.uv, faces, _facing(mesh.vertices, normals, pose), size)
-    pos = raster.interpolate(faces, mesh.vertices).reshape(-1, 3)
-    nrm = raster.interpolate(faces, normals).reshape(-1, 3)
+    texels = _Texels.of(mesh, faces, raster)
+    pos = texels.pos.reshape(-1, 3)
     proj = pose.project(pos)
-    facing = _facing(pos, nrm, pose)
+    facing = _facing(pos, raster.interpolate(faces, normals).reshape(-1, 3), pose)
     texel_uv = np.stack(np.meshgrid((np.arange(size) + 0.5) / size,
                                     (np.arange(size) + 0.5) / size), -1).reshape(-1, 2)
     visible = _visible_texels(mesh, pose, texel_uv, proj[:, :2], size)
     conf = (visible & (facing > 0) & raster.covered.ravel()).astype(np.float32)
     conf = conf.reshape(size, size)
     colour = _sample_photo(photo, proj[:, :2], (size, size))
-    conf *= _trust(mesh, faces, raster, pose, proj[:, :2], colour, photo)
+    conf *= _trust(mesh, texels, pose, proj[:, :2], colour, photo)
     charts = _charts(size)
     filled, known = _mirror_fill(colour, conf, charts)
-    albedo = _inpaint(filled, known, charts, mesh.regions[raster.nearest_vertex(faces)])
-    skin = _lid_skin(mesh, faces, raster, albedo, known, charts["head"])
-    wrinkles = _wrinkle_maps(mesh, demographics)
+    albedo = _inpaint(filled, known, charts, texels.region)
+    skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
     return PhotoAppearance(
-        albedo=_u8(albedo), skin=_u8(skin), confidence=_u8(conf), wrinkles=wrinkles,
+        albedo=_u8(albedo), skin=_u8(skin), confidence=_u8(conf), wrinkles=wrinkle_map(mesh),
         lid_weights=_lid_weights(mesh), rest_mesh=mesh, light_dir=_light_dir(pose),
         mouth_centre=_mouth_centre(mesh), photo=_photo_with_mouth(photo, mesh, pose),
         photo_matrix=photo_matrix(pose), raster=raster, raster_faces=faces,
-        **_photo_colours(mesh, faces, raster, albedo, conf))
+        **_photo_colours(mesh, texels.region, albedo, conf))
 
 
-def _trust(mesh: Mesh, faces: np.ndarray, raster, pose, xy: np.ndarray, colour: np.ndarray,
+def _trust(mesh: Mesh, texels: _Texels, pose, xy: np.ndarray, colour: np.ndarray,
            photo: np.ndarray) -> np.ndarray:
     """(S, S) how far the photo's colour can be trusted for each texel's surface.
 
@@ -273,7 +308,7 @@ def _trust(mesh: Mesh, faces: np.ndarray, raster, pose, xy: np.ndarray, colour: 
     from pain3d.face.head import head_template
     from pain3d.face.landmarks import FACE_OVAL
 
-    s = raster.size
+    s = texels.pos.shape[0]
     w, h = pose.size
     poly = pose.project(mesh.vertices[list(FACE_OVAL)])[:, :2]
     inside = np.zeros((h, w), np.uint8)
@@ -288,7 +323,7 @@ def _trust(mesh: Mesh, faces: np.ndarray, raster, pose, xy: np.ndarray, colour: 
     hair = _hair_colour(mesh, pose, photo)
     like = np.exp(-((colour - hair) ** 2).sum(-1) / (2 * 0.12**2))
     part = head_template().fine_part
-    vert = raster.nearest_vertex(faces)
+    vert = texels.vertex
     fine = vert < len(part)
     vpart = np.where(fine, part[np.minimum(vert, len(part) - 1)], 0)  # eyeballs: face
     face = np.isin(vpart, (0, 1, 2))
@@ -321,8 +356,10 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
         w = known * mask
         if w.sum() < 4.0:
             fill[mask] = skin_rgb
-        else:
-            fill[mask] = push_pull(colour * mask[..., None], w.astype(np.float32))[mask]
+            continue
+        box = _bbox(mask, pad=8)  # the islands are small: fill within their box
+        m = mask[box]
+        fill[box][m] = push_pull(colour[box] * m[..., None], w[box].astype(np.float32))[m]
     # Soften the filled colours across group borders within the head chart (the hairline
     # would otherwise follow the triangle edges of the scalp region).
     soft = cv2.GaussianBlur(fill, (0, 0), colour.shape[0] / 300.0)
@@ -332,12 +369,12 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
 
 
 def _facing(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:
-    """(N,) cosine between each unit normal and the direction to the photo's camera."""
-    to_cam = pose.centre - np.asarray(points, np.float64)
-    to_cam /= np.maximum(np.linalg.norm(to_cam, axis=-1, keepdims=True), 1e-9)
-    n = np.asarray(normals, np.float64)
-    n = n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
-    return (n * to_cam).sum(-1)
+    """(N,) cosine between each normal and the direction to the photo's camera."""
+    to_cam = (np.asarray(pose.centre, np.float32) - np.asarray(points, np.float32))
+    n = np.asarray(normals, np.float32)
+    dot = np.einsum("ij,ij->i", n, to_cam)
+    norms = np.sqrt(np.einsum("ij,ij->i", n, n) * np.einsum("ij,ij->i", to_cam, to_cam))
+    return dot / np.maximum(norms, 1e-12)
 
 
 def _mouth_centre(mesh: Mesh) -> tuple[float, float, float]:
@@ -387,28 +424,30 @@ def _u8(x: np.ndarray) -> np.ndarray:
     return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _margin_distance(mesh: Mesh, faces: np.ndarray, raster, reach: float = 0.02
-                     ) -> np.ndarray:
-    """(S, S) metres from each texel's point to the nearest lid-margin vertex (capped at
-    ``reach``)."""
+def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02) -> np.ndarray:
+    """(S, S) metres from each texel's point ``pos`` (S, S, 3) to the nearest lid-margin
+    vertex, capped at ``reach`` (only texels within ``reach`` of the margins' box are
+    searched)."""
     from scipy.spatial import cKDTree
 
     from pain3d.face.head import head_template
 
     tpl = head_template()
-    margins = np.concatenate([np.concatenate(tpl.fine_eye_loops[k]) for k in ("r", "l")])
-    pos = raster.interpolate(faces, mesh.vertices)
-    d, _ = cKDTree(mesh.vertices[margins]).query(pos.reshape(-1, 3),
-                                                  distance_upper_bound=reach)
+    margins = mesh.vertices[np.concatenate([np.concatenate(tpl.fine_eye_loops[k])
+                                            for k in ("r", "l")])]
+    flat = pos.reshape(-1, 3)
+    near = np.all((flat > margins.min(0) - reach) & (flat < margins.max(0) + reach), axis=1)
+    d = np.full(len(flat), reach, np.float64)
+    d[near], _ = cKDTree(margins).query(flat[near], distance_upper_bound=reach)
     return np.minimum(d, reach).reshape(pos.shape[:2]).astype(np.float32)
 
 
-def _lid_skin(mesh: Mesh, faces: np.ndarray, raster, albedo: np.ndarray, known: np.ndarray,
+def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray,
               head: np.ndarray) -> np.ndarray:
     """(S, S, 3) smooth skin: the photo without lashes, eyes and brows, inpainted."""
     lum = albedo.mean(-1)
-    reg = mesh.regions[raster.nearest_vertex(faces)]
-    dist = _margin_distance(mesh, faces, raster)
+    reg = texels.region
+    dist = _margin_distance(mesh, texels.pos)
     lashes = dist < LASH_BAND_M
     # The lids' own skin (often shadowed by the brow), not the brighter cheeks or brow bone.
     near_eye = (dist < 0.015) & np.isin(reg, [region_id("upper_eyelid"),
@@ -416,15 +455,19 @@ def _lid_skin(mesh: Mesh, faces: np.ndarray, raster, albedo: np.ndarray, known: 
     ref = np.median(lum[near_eye & ~lashes & (known > 0.5)]) if (near_eye & ~lashes).any() else 0.5
     skinlike = np.clip((lum - 0.7 * ref) / (0.15 * ref + 1e-6), 0.0, 1.0)
     w = known * near_eye * ~lashes * skinlike * (reg != region_id("brow")) * head
-    skin = push_pull(albedo * head[..., None], w.astype(np.float32))
+    # Lid skin is only ever shown around the eyes (where the lids close): fill it there.
+    skin = albedo.copy()
+    box = _bbox(dist < 0.02, pad=16)
+    skin[box] = push_pull(albedo[box] * head[box][..., None], w[box].astype(np.float32))
     # Lid skin is smooth: keep only the broad tone of the surrounding skin.
-    return cv2.GaussianBlur(skin, (0, 0), raster.size / 400.0)
+    skin[box] = cv2.GaussianBlur(skin[box], (0, 0), albedo.shape[0] / 400.0)
+    return skin
 
 
-def _photo_colours(mesh: Mesh, faces: np.ndarray, raster, albedo: np.ndarray,
-                   conf: np.ndarray) -> dict[str, tuple[float, float, float]]:
-    """Lash, teeth and mouth-interior colours in the photo's light and white balance."""
-    reg = mesh.regions[raster.nearest_vertex(faces)]
+def _photo_colours(mesh: Mesh, reg: np.ndarray, albedo: np.ndarray, conf: np.ndarray
+                   ) -> dict[str, tuple[float, float, float]]:
+    """Lash, teeth and mouth-interior colours in the photo's light and white balance
+    (``reg``: (S, S) region id of each texel)."""
     seen = conf > 0.5
     lids = np.isin(reg, [region_id("upper_eyelid"), region_id("lower_eyelid")]) & seen
     lips = (reg == region_id("lips")) & seen
@@ -449,14 +492,3 @@ def _photo_colours(mesh: Mesh, faces: np.ndarray, raster, albedo: np.ndarray,
     return {"lash_rgb": tuple(float(c) for c in np.minimum(lash, skin_rgb * 0.45)),
             "teeth_rgb": tuple(float(c) for c in teeth),
             "mouth_rgb": tuple(float(c) for c in mouth)}
-
-
-def _wrinkle_maps(mesh: Mesh, demographics: Demographics | None) -> np.ndarray:
-    """(512, 512, 4) uint8 AU wrinkle maps painted on this mesh as for procedural faces."""
-    from pain3d.appearance.textures import paint_textures
-    from pain3d.appearance.traits import sample_traits
-
-    demo = demographics or DEFAULT_DEMOGRAPHICS
-    rng = np.random.default_rng(np.random.SeedSequence([0x9407, 0xA77E]))
-    traits = sample_traits(demo, rng)
-    return paint_textures(mesh, traits, rng, size=512, sex=demo.sex).wrinkles

@@ -198,7 +198,7 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
     crop, lm, affine = _crop(image, screened.face.landmarks, size, cfg.framing)
     fit = fit_head(lm, (size, size), demographics, cfg.fit)
     mesh = mesh_from_coarse(fit.coarse)
-    appearance = bake_photo(mesh, fit.pose, crop, cfg.texture_size, demographics)
+    appearance = bake_photo(mesh, fit.pose, crop, cfg.texture_size)
     return PhotoIdentity(
         photo=crop, mesh=mesh, appearance=appearance, camera=camera_from_pose(fit.pose),
         fit=fit, face_alpha=face_alpha(lm, size, cfg.feather * fit.iod_px), landmarks=lm,
