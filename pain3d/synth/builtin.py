@@ -6,7 +6,9 @@ its neutral mesh and painted appearance. Per image: the AU rig deforms the neutr
 the view, camera effects seeded by the sample. The heatmap comes out of the same draw as the view-0
 image of each pain configuration. Every random draw is seeded from the spec alone.
 With ``appearance: diffusion`` the identity's texture and (optionally) the backgrounds come
-from :mod:`pain3d.synth.diffusion`.
+from :mod:`pain3d.synth.diffusion`. Photo identities (``source="photo"``, from
+``identities_from``) are built and rendered by :mod:`pain3d.synth.photo_stage`: ``prepare``
+returns its :class:`~pain3d.synth.photo_stage.PhotoUnit`, which the other methods hand on.
 """
 
 from __future__ import annotations

@@ -261,3 +261,38 @@ def test_config_refuses_photo_settings_without_photos_and_other_face_models():
         GenerateConfig(photo=PhotoConfig())
     with pytest.raises(ValueError, match="builtin"):
         GenerateConfig(identities_from="x", appearance="diffusion")
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_of_a_photo_run_gives_the_same_files(tmp_path, photo_dir):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "photos"
+    src.mkdir()
+    for k, seed in enumerate((0, 1, 3, 4, 5, 6)):
+        _write(src / f"p{k}.png", procedural_photo(seed=seed))
+    (tmp_path / "p.yaml").write_text("photo:\n  texture_size: 256\n")
+    args = ["--identities-from", str(src), "--config", str(tmp_path / "p.yaml"),
+            "--per-identity", "3", "--views", "2", "--size", "128", "--layout", "both",
+            "--workers", "2", "--no-progress"]
+    root = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "pain3d", "generate", "--out", str(root),
+                             *args], start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    units = root / ".pain3d" / "units"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(units.glob("*.json")) if units.exists() else []) < 1:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(list(units.glob("*.json")))
+    assert 1 <= done < 6, "the run must be killed in the middle"
+    assert not (root / "manifest.parquet").exists()
+    for out in (root, tmp_path / "clean"):
+        subprocess.run([sys.executable, "-m", "pain3d", "generate", "--out", str(out), *args],
+                       check=True, capture_output=True)
+    assert digest(root) == digest(tmp_path / "clean")

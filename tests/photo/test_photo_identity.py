@@ -174,3 +174,25 @@ def test_only_texels_the_photo_shows_take_its_colour(identity):
     assert back.sum() > 1000 and front.sum() > 100
     assert seen[back].mean() == 0.0
     assert seen[front].mean() > 0.9
+
+
+def test_reference_variation_seams_change_nothing_at_rest_and_act_when_asked(identity,
+                                                                            renderer):
+    from pain3d.render.photo import PhotoLighting
+
+    base = render_photo(identity, renderer, NEUTRAL)
+    same = render_photo(identity, renderer, NEUTRAL, pose_offset=(0.0, 0.0, 0.0),
+                        lighting=PhotoLighting())
+    assert np.array_equal(base.rgb, same.rgb)
+    brighter = render_photo(identity, renderer, NEUTRAL, lighting=PhotoLighting(gain=1.2)).rgb
+    assert brighter.astype(float).mean() > base.rgb.astype(float).mean() + 5
+    relit = render_photo(identity, renderer, NEUTRAL, lighting=PhotoLighting(yaw=40.0)).rgb
+    inside = identity.face_alpha > 0.99
+    assert np.abs(relit.astype(int) - base.rgb.astype(int))[inside].mean() > 1.0
+    assert np.array_equal(relit[identity.face_alpha == 0], base.rgb[identity.face_alpha == 0])
+    turned = render_photo(identity, renderer, NEUTRAL, pose_offset=(4.0, 0.0, 0.0))
+    assert turned.camera.yaw == pytest.approx(identity.camera.yaw + 4.0)
+    # The head turned: its silhouette moved sideways in the image.
+    cols = np.nonzero(turned.result.mask.any(0))[0]
+    cols0 = np.nonzero(base.result.mask.any(0))[0]
+    assert abs(int(cols.mean()) - int(cols0.mean())) >= 2
