@@ -65,7 +65,7 @@ def tracker_landmarks(images: Sequence[np.ndarray]) -> list[np.ndarray | None]:
 
 
 def au_visibility(neutral_images: Sequence[np.ndarray], pain_images: Sequence[np.ndarray],
-                  aus: np.ndarray):
+                  aus: np.ndarray, *, coupling: bool = False):
     """:class:`~pain3d.face.visibility.VisibilityTable` of neutral/pain image pairs.
 
     Args:
@@ -73,6 +73,8 @@ def au_visibility(neutral_images: Sequence[np.ndarray], pain_images: Sequence[np
             may serve several pairs; it is tracked once and counted once).
         pain_images: per pair, the pain image, same camera as its neutral.
         aus: (P, 6) AU vectors of the pain images, FACS 0..5.
+        coupling: also split the identity shift (:func:`identity_split`) and add it to the
+            table's notes (tracks one more image per pair).
     """
     from pain3d.face.visibility import visibility_table
 
@@ -83,7 +85,72 @@ def au_visibility(neutral_images: Sequence[np.ndarray], pain_images: Sequence[np
     unique = {id(img): x for img, x in zip(images, lm, strict=True)}
     table.images = len(unique)
     table.detected_images = sum(x is not None for x in unique.values())
+    if coupling:
+        split = identity_split(neutral_images, pain_images, lm[:n], lm[n:])
+        table.notes.append(
+            f"identity split over {split['pairs']} pairs (median outline shift, % IOD): "
+            f"hybrid vs neutral {split['coupling_pct']:.2f} (only the AU regions' pixels "
+            f"changed: the tracker's coupling), pain vs hybrid {split['outside_pct']:.2f} "
+            f"(only the pixels outside the AU regions differ: what the render changes there)")
     return table
+
+
+_PAIN_AU_REGIONS = ("AU04", "AU06", "AU07", "AU09", "AU10")  # AU43: the lids, inside AU07's
+
+
+def au_region_mask(landmarks: np.ndarray, shape: tuple[int, int], grow: float = 0.08
+                   ) -> np.ndarray:
+    """(H, W) bool: the pain AUs' regions of a face (the hulls of py-feat's ``au_region_map``
+    vertices of AU4, AU6, AU7, AU9, AU10 and of the lips, at ``landmarks``), grown by
+    ``grow`` inter-ocular distances."""
+    import cv2
+
+    from pain3d.assets import feat_resource
+    from pain3d.face import landmarks as lmk
+
+    regions = json.loads(feat_resource("au_region_map.json").read_text())["regions"]
+    p = np.asarray(landmarks, np.float64)[:, :2]
+    groups = [regions[au]["mp478_vertices"] for au in _PAIN_AU_REGIONS]
+    groups.append(list(lmk.LIPS_UPPER_OUTER + lmk.LIPS_LOWER_OUTER))
+    mask = np.zeros(shape, np.uint8)
+    for idx in groups:
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(p[idx]).astype(np.int32)), 1)
+    iod = float(np.linalg.norm(p[lmk.IRIS_R] - p[lmk.IRIS_L]))
+    k = max(1, int(round(grow * iod)))
+    return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2)) > 0
+
+
+def identity_split(neutral_images: Sequence[np.ndarray], pain_images: Sequence[np.ndarray],
+                   lm_neutral: Sequence[np.ndarray | None], lm_pain: Sequence[np.ndarray | None]
+                   ) -> dict:
+    """Where the identity shift of pain vs neutral comes from (outline shift, % IOD).
+
+    A *hybrid* image is the neutral image with the pain image's pixels inside the pain AUs'
+    regions (:func:`au_region_mask`). Hybrid vs neutral differ only inside the regions, so
+    the outline shift between them is the tracker's coupling (one network places every
+    landmark from the whole face); pain vs hybrid differ only outside the regions, so their
+    shift is what the render itself changes there.
+    """
+    from pain3d.face.visibility import measure_changes
+
+    pairs = [(i, a, b) for i, (a, b) in enumerate(zip(lm_neutral, lm_pain, strict=True))
+             if a is not None and b is not None]
+    hybrids = []
+    for i, a, _ in pairs:
+        inside = au_region_mask(a, neutral_images[i].shape[:2])[..., None]
+        hybrids.append(np.where(inside, pain_images[i], neutral_images[i]))
+    lm_h = tracker_landmarks(hybrids)
+    coupling, outside = [], []
+    for (_, a, b), h in zip(pairs, lm_h, strict=True):
+        if h is not None:
+            coupling.append(measure_changes(a, h)["stable"] * 100)
+            outside.append(measure_changes(h, b)["stable"] * 100)
+    return {"pairs": len(coupling), "coupling_pct": _median(coupling),
+            "outside_pct": _median(outside)}
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values)) if values else float("nan")
 
 
 def tracker_floor(first: Sequence[np.ndarray], second: Sequence[np.ndarray]) -> float:

@@ -252,11 +252,27 @@ def _creases_and_wrinkles(surf: _Surface, age: float,
                   weight=0.8 * age, taper=0.3)
     parts = paint_wrinkles(cv, surf.pos, lm)
     crease += (0.25 + 0.8 * age) * parts["nasolabial"] + 0.7 * age * parts["crows_feet"]
-    wr = wrinkle_channels(parts)
     not_face = np.clip(surf.eyeball + surf.lips + surf.mouth_in, 0, 1)
-    wr *= ((1.0 - not_face) * surf.front)[..., None]
     crease *= (1.0 - not_face) * surf.front
-    return np.clip(crease, 0, 1), np.clip(wr, 0, 1)
+    return np.clip(crease, 0, 1), _masked_wrinkles(surf, parts, not_face)
+
+
+def _masked_wrinkles(surf: _Surface, parts: dict[str, np.ndarray], not_face: np.ndarray
+                     ) -> np.ndarray:
+    """(S, S, 4) AU wrinkle maps in [0, 1], kept off the eyes, lips and mouth."""
+    wr = wrinkle_channels(parts)
+    wr *= ((1.0 - not_face) * surf.front)[..., None]
+    return np.clip(wr, 0, 1)
+
+
+def wrinkle_map(mesh: Mesh, size: int = 512) -> np.ndarray:
+    """(S, S, 4) uint8 AU wrinkle maps of a mesh (:data:`WRINKLE_CHANNELS`), exactly as
+    :func:`paint_textures` paints them (they draw nothing at random): for appearances that
+    paint nothing else, such as photo identities."""
+    surf = _surface(mesh, size)
+    parts = paint_wrinkles(surf.canvas, surf.pos, surf.lm)
+    return to_u8(_masked_wrinkles(surf, parts, np.clip(surf.eyeball + surf.lips
+                                                       + surf.mouth_in, 0, 1)))
 
 
 def _paint_brows_and_lashes(surf: _Surface, albedo: np.ndarray, traits: Traits,

@@ -53,6 +53,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "sessions)")
     r.add_argument("--neutral-sessions", type=int,
                    help="neutral sessions per identity (implies --reference-variation)")
+    ph = g.add_argument_group(
+        "photo identities", "real neutral photos as identities, deformed by the AU rig "
+        "(docs/photo_identities.md). Other keys: photo.* in the --config YAML")
+    ph.add_argument("--identities-from", metavar="PATH",
+                    help="a folder of photos, or a CSV with a 'path' column and optional sex, "
+                    "age_band, ancestry columns; --identities is then the most photos used")
+    ph.add_argument("--strict", action="store_true",
+                    help="stop (writing nothing) when a photo cannot become an identity, "
+                    "instead of skipping it with its reason")
+    ph.add_argument("--non-neutral", choices=["reject", "warn"],
+                    help="photos whose face is not neutral: skip them (default) or keep them "
+                    "with a warning (their labels are then not the whole expression)")
     g.add_argument("--workers", type=int, help="worker processes (default: all cores)")
     g.add_argument("--engine", choices=["local", "ray"], default="local")
     g.add_argument("--ray-address", help="address of a running Ray cluster (default: local)")
@@ -89,6 +101,7 @@ def _generate(args: argparse.Namespace) -> int:
     from pain3d.synth.config import GenerateConfig
     from pain3d.synth.engine import EngineUnavailable
     from pain3d.synth.generate import RunOptions, generate, regenerate
+    from pain3d.synth.photo_source import PhotoSourceError
 
     overrides = {
         "identities": args.identities,
@@ -113,6 +126,8 @@ def _generate(args: argparse.Namespace) -> int:
         "diffusion.steps": args.diffusion_steps,
         "diffusion.background_prompt": args.background_prompt,
         "reference_variation.neutral_sessions": args.neutral_sessions,
+        "identities_from": args.identities_from,
+        "photo.non_neutral": args.non_neutral,
     }
     cfg = load_config(GenerateConfig, args.config, overrides)
     if args.reference_variation and cfg.reference_variation is None:
@@ -128,9 +143,9 @@ def _generate(args: argparse.Namespace) -> int:
             return 0
         opts = RunOptions(out=Path(args.out), workers=args.workers, engine=args.engine,
                           ray_address=args.ray_address,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, strict=args.strict)
         summary = generate(cfg, opts)
-    except (EngineUnavailable, DiffusionUnavailable) as exc:
+    except (EngineUnavailable, DiffusionUnavailable, PhotoSourceError) as exc:
         raise CLIError(str(exc)) from exc
     print(summary.text())
     return 0

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from pain3d.demo.config import DemoConfig, DemoContext, DemoResult
+from pain3d.demo.photos import photo_section
 from pain3d.io import atomic_write_bytes, atomic_write_text
 
 _CSS = """
@@ -141,7 +142,8 @@ def write_demo_report(ctx: DemoContext) -> Path:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>pain3d demo</title>"
              f"<style>{_CSS}</style></head><body>", "<h1>pain3d demo report</h1>",
              *_stages_section(ctx.result), *_dataset_section(ctx), *_training_section(ctx),
-             *_metrics_section(ctx), *_video_section(ctx), _limitations(ctx.cfg)]
+             *_metrics_section(ctx), *_video_section(ctx), *photo_section(ctx, _img),
+             _limitations(ctx.cfg)]
     if ctx.tracebacks:
         parts.append("<h2>Errors</h2>")
         for name, tb in ctx.tracebacks.items():

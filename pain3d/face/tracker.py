@@ -88,6 +88,20 @@ def check_image(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def sharpness(image: np.ndarray, box: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey face crop resized to 128x128 (higher = sharper)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    x0, y0 = int(max(0, np.floor(box[0]))), int(max(0, np.floor(box[1])))
+    x1, y1 = int(min(w, np.ceil(box[2]))), int(min(h, np.ceil(box[3])))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return 0.0
+    grey = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    grey = cv2.resize(grey, (128, 128), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
 def _face_mesh(refine: bool, min_confidence: float):
     """The one place a MediaPipe face mesh graph is made (static images, one face)."""
     import mediapipe as mp

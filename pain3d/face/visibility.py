@@ -24,9 +24,9 @@ neutral's inter-ocular distance, IOD = distance between the two eye centres):
 * ``cheek``: height of the infraorbital cheek (50, 101, 118, 117, 123, 205 and mirrors) below
   the line of the eye corners; its decrease is the cheek raise; label AU6.
 
-Identity preservation uses :data:`STABLE_POINTS`: the face outline from the temples around the
-jaw to the chin, which no pain AU moves (the forehead's top and the nose bridge are left out:
-AU4 and AU9 pull them slightly, as they do on real faces).
+Identity preservation uses :data:`pain3d.face.landmarks.IDENTITY_POINTS`: the face outline
+from ear level around the jaw to the chin, which no pain AU moves (see there for what is left
+out and why). The index tables are those of :mod:`pain3d.face.landmarks`.
 """
 
 from __future__ import annotations
@@ -36,20 +36,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pain3d.face.landmarks import (
+    BROW_L,
+    BROW_R,
+    CHEEK_POINTS,
+    EYE_CORNERS,
+    IDENTITY_POINTS,
+    LID_PAIRS,
+    MOUTH_CORNERS,
+    NOSE_TIP_TRACKER,
+    UPPER_LIP_TOP,
+)
 from pain3d.facs import AU_NAMES
 
-EYE_CORNERS = ((33, 133), (263, 362))
-"""Outer and inner corner of the subject's right eye, then the left eye."""
-LID_PAIRS = ((159, 145), (158, 153), (160, 144), (386, 374), (385, 380), (387, 373))
-BROW_POINTS = (70, 63, 105, 66, 107, 46, 53, 52, 65, 55,
-               300, 293, 334, 296, 336, 276, 283, 282, 295, 285)  # fmt: skip
-NOSE_TIP = 1
-UPPER_LIP_TOP = (0, 37, 267)
-MOUTH_CORNERS = (61, 291)
-CHEEK_POINTS = (50, 101, 118, 117, 123, 205, 280, 330, 347, 346, 352, 425)
-STABLE_POINTS = (356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176,
-                 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 251, 389)
-"""Face outline, temples to chin (both sides), used for identity preservation."""
+BROW_POINTS = BROW_R + BROW_L
 
 MEASURES: tuple[tuple[str, str, int], ...] = (
     ("aperture", "5*AU43+AU7", -1),
@@ -96,7 +96,7 @@ def landmark_measures(points: np.ndarray) -> dict[str, float]:
     return {
         "aperture": float(aperture),
         "brow_eye": float(h[list(BROW_POINTS)].mean() - corners.mean()),
-        "nose_lip": float(h[NOSE_TIP] - h[list(UPPER_LIP_TOP)].mean()),
+        "nose_lip": float(h[NOSE_TIP_TRACKER] - h[list(UPPER_LIP_TOP)].mean()),
         "cheek": float(corners.mean() - h[list(CHEEK_POINTS)].mean()),
         "iod": iod,
     }
@@ -118,11 +118,11 @@ def measure_changes(neutral: np.ndarray, pain: np.ndarray) -> dict[str, float]:
     """Change of each measure from a neutral face to its pain face, in units of the neutral
     IOD (signed so that the FACS direction of the AU gives the sign of :data:`MEASURES`:
     apertures and distances shrink, the cheek rises); ``stable`` is the mean displacement of
-    :data:`STABLE_POINTS`, also in IOD (needs both point sets in one frame, e.g. two renders
-    from one camera)."""
+    :data:`~pain3d.face.landmarks.IDENTITY_POINTS`, also in IOD (needs both point sets in one
+    frame, e.g. two renders from one camera)."""
     mn, mp = landmark_measures(neutral), landmark_measures(pain)
     iod = mn["iod"]
-    stable = list(STABLE_POINTS)
+    stable = list(IDENTITY_POINTS)
     shift = np.linalg.norm(np.asarray(pain, np.float64)[stable, :2]
                            - np.asarray(neutral, np.float64)[stable, :2], axis=1)
     return {

@@ -23,7 +23,8 @@ from pain3d.render.topology import Topology, topology_for, topology_key
 log = logging.getLogger(__name__)
 
 HAIR_PART = PARTS.index("hair")
-_PART_OF = [int(p) for p in REGION_PART_IDS] + [HAIR_PART]  # region 16 = hair shell
+PART_OF = [int(p) for p in REGION_PART_IDS] + [HAIR_PART]
+"""Part id (:data:`pain3d.face.mesh.PARTS`) of each region id; region 16 = hair shell."""
 
 
 class RenderError(RuntimeError):
@@ -106,10 +107,11 @@ class Renderer:
         self.ctx = create_context(backend)
         self._mipmaps = texture_filter == "trilinear"
         self.auto_exposure = auto_exposure
-        self.prog = self.ctx.program(vertex_shader=VERTEX, fragment_shader=FRAGMENT)
-        self.prog["part_of"].value = _PART_OF
-        for unit, name in enumerate(("albedo_tex", "wrinkle_tex", "label_tex")):
-            self.prog[name].value = unit
+        self.prog = self.ctx.program(vertex_shader=VERTEX, fragment_shader=self.FRAGMENT_SHADER)
+        self.prog["part_of"].value = PART_OF
+        for unit, name in enumerate(self.TEXTURES):
+            if name in self.prog:  # a sampler the shader does not use is compiled away
+                self.prog[name].value = unit
         self.fbo = self.ctx.framebuffer(
             color_attachments=[self.ctx.renderbuffer(fb_size, 4),
                                self.ctx.renderbuffer(fb_size, 4)],
@@ -124,7 +126,6 @@ class Renderer:
         self._dyn = None
         self._textures: list = []
         self._tex_token: int | None = None
-        self._tex_size: int | None = None
 
     # ------------------------------------------------------------------ resources
     def release(self) -> None:
@@ -145,20 +146,19 @@ class Renderer:
         self._faces_obj, self._topo_token = mesh.faces, appearance.token
         if key == self._topo_key and self._topo is not None:
             return self._topo
-        spec = getattr(appearance, "vertex_spec", None)
-        hair = getattr(appearance, "vertex_hair", None)
-        for name, arr in (("vertex_spec", spec), ("vertex_hair", hair)):
-            if arr is not None and len(arr) != mesh.n_vertices:
-                raise ValueError(f"appearance.{name} has {len(arr)} values for a mesh of "
-                                 f"{mesh.n_vertices} vertices: paint it on this identity's mesh")
+        channels = self.vertex_channels(appearance)
+        for name, arr in zip(("first", "second"), channels, strict=True):
+            if np.ndim(arr) and len(arr) != mesh.n_vertices:
+                raise ValueError(f"the appearance's {name} vertex channel has {len(arr)} values "
+                                 f"for a mesh of {mesh.n_vertices} vertices: paint it on this "
+                                 "identity's mesh")
         # Build from the neutral mesh the appearance was painted on (when it has this
         # topology), so the result is the same whichever expression is drawn first.
         rest = getattr(appearance, "rest_mesh", None)
         if rest is not None and rest.faces.shape == mesh.faces.shape \
                 and rest.n_vertices == mesh.n_vertices:
             mesh = rest
-        topo = topology_for(mesh, shell, 0.3 if spec is None else spec,
-                            0.0 if hair is None else hair, key)
+        topo = topology_for(mesh, shell, *channels, key)
         for obj in (self._vao, self._dyn, getattr(self, "_static", None),
                     getattr(self, "_ibo", None)):
             if obj is not None:
@@ -176,25 +176,24 @@ class Renderer:
         self._topo, self._topo_key = topo, key
         return topo
 
-    def _bind_textures(self, appearance) -> None:
+    def _bind_textures(self, appearance, topo: Topology) -> None:
         if appearance.token == self._tex_token:
             return
+        arrays = self.texture_arrays(appearance, topo)
+        if len(arrays) != len(self.TEXTURES):
+            raise ValueError(f"texture_arrays gave {len(arrays)} arrays for the samplers "
+                             f"{self.TEXTURES}")
         ctx, mgl = self.ctx, self._mgl
-        labels = getattr(appearance, "labels", None)
-        self.prog["use_labels"].value = 0.0 if labels is None else 1.0
-        if labels is None:
-            labels = np.zeros((*appearance.albedo.shape[:2], 2), np.uint8)
-        arrays = (np.dstack([appearance.albedo, appearance.height]), appearance.wrinkles,
-                  labels)
-        s = appearance.albedo.shape[0]
-        if self._tex_size != s or not self._textures:
-            for t in self._textures:
-                t.release()
-            self._textures = [ctx.texture((s, s), a.shape[2]) for a in arrays]
-            for t in self._textures:
-                t.alignment = 1  # 2-channel rows need no 4-byte padding
-            self._tex_size = s
-        for unit, (tex, arr) in enumerate(zip(self._textures, arrays, strict=True)):
+        textures = []
+        for unit, arr in enumerate(arrays):
+            h, w, c = arr.shape
+            dtype = "f4" if arr.dtype == np.float32 else "f1"
+            old = self._textures[unit] if unit < len(self._textures) else None
+            if old is not None and (old.size, old.components, old.dtype) == ((w, h), c, dtype):
+                tex = old
+            else:  # a texture of another shape: make one (the old one is released below)
+                tex = ctx.texture((w, h), c, dtype=dtype)
+                tex.alignment = 1  # 2-channel rows need no 4-byte padding
             tex.write(np.ascontiguousarray(arr).tobytes())
             if self._mipmaps:
                 tex.build_mipmaps()
@@ -203,7 +202,55 @@ class Renderer:
                 tex.filter = (mgl.LINEAR, mgl.LINEAR)
             tex.repeat_x = tex.repeat_y = False
             tex.use(unit)
+            textures.append(tex)
+        for t in self._textures:
+            if all(t is not u for u in textures):
+                t.release()
+        self._textures = textures
         self._tex_token = appearance.token
+
+    # ------------------------------------------------------------------ shader seam
+    # A subclass drawing another kind of appearance (pain3d.render.photo) sets FRAGMENT_SHADER
+    # and TEXTURES and overrides the three methods below; buffers, caches, the draw and the
+    # read-back stay here. The vertex shader and its attributes are shared.
+    FRAGMENT_SHADER: str = FRAGMENT
+    """Fragment shader source; it writes colour to output 0 and labels to output 1."""
+    TEXTURES: tuple[str, ...] = ("albedo_tex", "wrinkle_tex", "label_tex")
+    """Sampler names, bound to texture units 0, 1, ... in this order."""
+
+    def vertex_channels(self, appearance) -> tuple[np.ndarray | float, np.ndarray | float]:
+        """The two per-vertex channels of the shader (``in_spec``, ``in_hair``): (V,) arrays
+        on the appearance's neutral mesh, or constants. Here: specular strength and scalp-hair
+        coverage."""
+        spec = getattr(appearance, "vertex_spec", None)
+        hair = getattr(appearance, "vertex_hair", None)
+        return 0.3 if spec is None else spec, 0.0 if hair is None else hair
+
+    def texture_arrays(self, appearance, topo: Topology) -> tuple[np.ndarray, ...]:
+        """(H, W, C) uint8 or float32 arrays, OpenGL row order, one per :attr:`TEXTURES`;
+        called when an appearance is first drawn (``topo``: the bound geometry)."""
+        labels = getattr(appearance, "labels", None)
+        if labels is None:
+            labels = np.zeros((*appearance.albedo.shape[:2], 2), np.uint8)
+        return (np.dstack([appearance.albedo, appearance.height]), appearance.wrinkles, labels)
+
+    def uniforms(self, topo: Topology, appearance, camera: Camera, lighting: Lighting,
+                 aus: np.ndarray | None) -> dict:
+        """Uniform name -> value of one draw (besides ``mvp``); a numpy array is a matrix.
+        Names the shader does not use are skipped."""
+        el, er = topo.eye_centres_now
+        tr = appearance.traits
+        out = {"use_labels": 0.0 if getattr(appearance, "labels", None) is None else 1.0,
+               "cam_pos": tuple(camera.position)}
+        for name in ("key_dir", "key_rgb", "fill_dir", "fill_rgb", "rim_dir", "rim_rgb",
+                     "sky_rgb", "ground_rgb"):
+            out[name] = getattr(lighting, name)
+        out["exposure"] = lighting.exposure * (
+            face_exposure(tr.skin_rgb) if self.auto_exposure else 1.0)
+        out.update(au_w=tuple(wrinkle_weights(aus)), eye_l=tuple(el), eye_r=tuple(er),
+                   mouth_c=tuple(float(c) for c in topo.mouth_centre_now),
+                   iris_rgb=tr.iris_rgb, hair_rgb=tr.hair_rgb)
+        return out
 
     # ------------------------------------------------------------------ drawing
     def render(self, mesh: Mesh, appearance, camera: Camera, lighting: Lighting | None = None,
@@ -232,7 +279,7 @@ class Renderer:
             raise ValueError("Renderer.render needs a mesh with uv and regions")
         lighting = lighting or Lighting()
         topo = self._bind_geometry(mesh, appearance)
-        self._bind_textures(appearance)
+        self._bind_textures(appearance, topo)
         # The same mesh is usually drawn from several views in a row: upload it once. Holding
         # the arrays (not their ids) makes the identity check safe.
         if not (self._last_upload[0] is mesh.vertices and self._last_upload[1] is heat
@@ -258,20 +305,13 @@ class Renderer:
         mvp = (proj @ camera.view_matrix()).astype(np.float32)
         p = self.prog
         p["mvp"].write(mvp.T.copy().tobytes())
-        p["cam_pos"].value = tuple(camera.position)
-        for name in ("key_dir", "key_rgb", "fill_dir", "fill_rgb", "rim_dir", "rim_rgb",
-                     "sky_rgb", "ground_rgb"):
-            p[name].value = getattr(lighting, name)
-        p["exposure"].value = lighting.exposure * (
-            face_exposure(appearance.traits.skin_rgb) if self.auto_exposure else 1.0)
-        p["au_w"].value = tuple(wrinkle_weights(aus))
-        el, er = topo.eye_centres_now
-        p["eye_l"].value = tuple(el)
-        p["eye_r"].value = tuple(er)
-        p["mouth_c"].value = tuple(float(c) for c in topo.mouth_centre_now)
-        tr = appearance.traits
-        p["iris_rgb"].value = tr.iris_rgb
-        p["hair_rgb"].value = tr.hair_rgb
+        for name, value in self.uniforms(topo, appearance, camera, lighting, aus).items():
+            if name not in p:
+                continue
+            if isinstance(value, np.ndarray):
+                p[name].write(np.asarray(value, np.float32).T.copy().tobytes())
+            else:
+                p[name].value = value
 
     def _read(self, camera: Camera, want_heat: bool, want_depth: bool = True) -> RenderResult:
         k = self.supersample

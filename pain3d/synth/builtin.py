@@ -8,7 +8,9 @@ the view (with ``reference_variation``, the image's own pose, camera and light c
 the same draw as the view-0 image of each pain configuration and shows the pain AUs only.
 Every random draw is seeded from the spec alone.
 With ``appearance: diffusion`` the identity's texture and (optionally) the backgrounds come
-from :mod:`pain3d.synth.diffusion`.
+from :mod:`pain3d.synth.diffusion`. Photo identities (``source="photo"``, from
+``identities_from``) are built and rendered by :mod:`pain3d.synth.photo_stage`: ``prepare``
+returns its :class:`~pain3d.synth.photo_stage.PhotoUnit`, which the other methods hand on.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 
 from pain3d.synth import layout
 from pain3d.synth.config import GenerateConfig
+from pain3d.synth.photo_stage import PhotoStage, PhotoUnit
 from pain3d.synth.renderer import RenderedImage
 from pain3d.synth.spec import IdentitySpec, SampleSpec
 
@@ -35,18 +38,24 @@ def _flame(flame_dir: str):
     return load_flame(flame_dir)
 
 
-def build_identity(spec: IdentitySpec, flame=None):
-    """The :class:`pain3d.face.Identity` an identity spec describes, from the spec alone.
+def build_identity(spec: IdentitySpec, flame=None, photos=None):
+    """The identity an identity spec describes, from the spec alone: a
+    :class:`pain3d.face.Identity` (``sampled``) or a
+    :class:`pain3d.synth.photo.PhotoIdentity` (``photo``).
 
     Args:
         spec: the identity's spec (its ``source`` says how the face is made).
         flame: the loaded FLAME model for ``face_model == "flame"``.
+        photos: for ``photo``: the :class:`pain3d.synth.photo_stage.PhotoStage` (settings,
+            face tracker) that fits and bakes the photo.
     """
     from pain3d.face import make_identity
 
     if spec.source == "sampled":
         return make_identity(spec.index, spec.shape_seed, spec.demographics, spec.face_model,
                              flame)
+    if spec.source == "photo" and photos is not None:
+        return photos.identity(spec)
     raise ValueError(f"identity {spec.name}: no builder for source {spec.source!r}")
 
 
@@ -59,14 +68,17 @@ class BuiltinRenderer:
         self.cfg = cfg
         self.renderer = Renderer(size=cfg.size, supersample=cfg.antialias)
         self.diffusion = None
+        self.photos = PhotoStage(cfg) if cfg.identities_from is not None else None
         if cfg.appearance == "diffusion":
             from pain3d.synth.diffusion import DiffusionStage
 
             self.diffusion = DiffusionStage(cfg)
 
     def release(self) -> None:
-        """Free the OpenGL context."""
+        """Free the OpenGL contexts."""
         self.renderer.release()
+        if self.photos is not None:
+            self.photos.release()
 
     # ------------------------------------------------------------------ per identity
     def prepare(self, identity: IdentitySpec) -> dict[str, Any]:
@@ -74,7 +86,9 @@ class BuiltinRenderer:
         from pain3d.face import identity_mesh
 
         flame = _flame(self.cfg.flame_dir) if identity.face_model == "flame" else None
-        ident = build_identity(identity, flame)
+        ident = build_identity(identity, flame, self.photos)
+        if identity.source == "photo":  # a photo identity renders itself
+            return self.photos.unit(identity, ident)
         mesh = identity_mesh(ident, flame=flame)
         app = sample_appearance(ident, identity.appearance_seed, mesh=mesh,
                                 texture_size=_TEXTURE_SIZE)
@@ -126,6 +140,8 @@ class BuiltinRenderer:
         from pain3d.render.lighting import sample_lighting
         from pain3d.synth.variation import sample_delta, vary_lighting
 
+        if isinstance(state, PhotoUnit):
+            return state.render(sample, mask=mask, depth=depth)
         mesh = self._expressed(state, sample)
         heat = None
         if sample.expression != "neutral" and sample.view.index == 0:
@@ -168,6 +184,8 @@ class BuiltinRenderer:
         return None if pts is None else project_keypoints(pts, camera, size)
 
     def heatmap(self, state: dict, sample: SampleSpec) -> np.ndarray:
+        if isinstance(state, PhotoUnit):
+            return state.heatmap(sample)
         name, heat = state["heat"]
         if name == sample.name and heat is not None:
             return heat
@@ -177,6 +195,8 @@ class BuiltinRenderer:
     def mesh_files(self, state: dict) -> dict[str, bytes]:
         from pain3d.face import export_obj
 
+        if isinstance(state, PhotoUnit):
+            return state.mesh_files()
         name = state["spec"].name
         # Stored top row first like any image; the appearance keeps OpenGL row order.
         texture = np.ascontiguousarray(state["appearance"].albedo[::-1])

@@ -12,7 +12,7 @@ from typing import Any
 from pain3d.config import dump_config
 from pain3d.demographics import AGE_BANDS, ANCESTRIES, SEXES
 from pain3d.facs import AU_NAMES, PSPI_MAX
-from pain3d.synth import layout
+from pain3d.synth import layout, photo_source
 from pain3d.synth.spec import SPLIT_NAMES, DatasetPlan
 
 
@@ -57,6 +57,8 @@ def label_tables(rows: list[dict[str, Any]]) -> dict[str, str]:
 
 def _appearance_text(cfg) -> str:
     """How the identities' textures (and backgrounds) were made."""
+    if cfg.identities_from is not None:
+        return photo_source.appearance_text(cfg)
     if cfg.appearance != "diffusion":
         return ("Appearance: procedural (pain3d's painted skin, hair, eyes and age cues, "
                 "seeded per identity).")
@@ -69,6 +71,23 @@ def _appearance_text(cfg) -> str:
         text += (f" Backgrounds inpainted by `{d.inpaint_model}` from the prompt "
                  f"\"{d.background_prompt}\" around the head mask (head pixels kept).")
     return text + (" Reproducible on the same weights, library versions and hardware.")
+
+
+def _identities_text(cfg) -> str:
+    if cfg.identities_from is not None:
+        return ("Identities are real photos (section Photo identities), the builtin head "
+                "fitted to each.")
+    return (f"Identities are drawn from the {cfg.face_model} face model, balanced over\n"
+            "   sex x age band x ancestry; each has its own seed.")
+
+
+def _faces_text(cfg) -> str:
+    if cfg.identities_from is not None:
+        return ("Photo identities: real people's neutral photos deformed by the AU rig; labels "
+                "are exact by construction\nbut the expressions are a simplified model of real "
+                "pain expressions.")
+    return ("Synthetic faces: not photographs of real people; labels are exact by construction "
+            "but the\nfaces are a simplified model of real pain expressions.")
 
 
 def _nuisance_text(cfg) -> str:
@@ -97,7 +116,9 @@ def _variation_text(cfg) -> str:
             f"(x{1 - v.light_gain:g}..x{1 + v.light_gain:g}), recorded in the `var_*` "
             "manifest columns. Neutral sessions are the configurations after the pain ones "
             "(all AUs 0, PSPI 0, black heatmaps; `neutral_session` > 0 in the manifest): "
-            "PSPI-0 samples, never references.")
+            "PSPI-0 samples, never references."
+            + (" Photo identities keep their photo's framing: only head pose and light vary "
+               "(distance 1, shift 0)." if cfg.identities_from is not None else ""))
 
 
 def _method_text(cfg) -> str:
@@ -106,8 +127,7 @@ def _method_text(cfg) -> str:
 
     return f"""## How it was made
 
-1. Identities are drawn from the {cfg.face_model} face model, balanced over
-   sex x age band x ancestry; each has its own seed.
+1. {_identities_text(cfg)}
 2. Pain configurations come from `pain3d.facs.sample_plan`: PSPI levels uniform over
    {cfg.min_pspi}..16 across the dataset and distinct within an identity.
 3. The AU rig (version {RIG_VERSION}, `pain3d.face.rig.RIG_VERSION`; docs/rig.md) deforms
@@ -178,10 +198,9 @@ AU intensities of the pain configurations (FACS 0-5; AU43 is 0 or 1):
 {t["split"]}
 
 {_method_text(cfg)}
-Synthetic faces: not photographs of real people; labels are exact by construction but the
-faces are a simplified model of real pain expressions.
+{_faces_text(cfg)}
 
-## Config
+{photo_source.card_section(plan)}## Config
 
 ```yaml
 {dump_config(cfg).rstrip()}

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pain3d.appearance.diffusion import DiffusionConfig
 from pain3d.facs import PlanConfig
+from pain3d.synth.photo_input import PhotoConfig
 
 Layout = Literal["3dpain", "hub", "both"]
 AppearanceKind = Literal["procedural", "diffusion"]
@@ -106,6 +107,12 @@ class GenerateConfig:
             :class:`VariationConfig`: each image its own small head pose, light and camera
             change, plus neutral sessions as PSPI-0 samples (``reference_variation: {}`` in
             YAML or ``--reference-variation`` for the defaults).
+        identities_from: a folder of photos, or a CSV with a ``path`` column (optional
+            ``sex``, ``age_band``, ``ancestry``): each photo with one usable neutral face
+            becomes an identity (docs/photo_identities.md); ``identities`` is then the most
+            photos used, and the dataset's saved config records how many were.
+        photo: the :class:`~pain3d.synth.photo_input.PhotoConfig` of photo identities
+            (defaults when not given); must stay unset without ``identities_from``.
     """
 
     identities: int = 2500
@@ -137,6 +144,8 @@ class GenerateConfig:
     appearance: AppearanceKind = "procedural"
     diffusion: DiffusionConfig | None = None
     reference_variation: VariationConfig | None = None
+    identities_from: str | None = None
+    photo: PhotoConfig | None = None
 
     def __post_init__(self) -> None:
         for key in ("extras", "nuisance_aus", "yaw", "pitch", "roll", "split_fractions"):
@@ -193,8 +202,29 @@ class GenerateConfig:
             raise ValueError("diffusion settings are given but appearance is 'procedural': set "
                              "appearance: diffusion (--appearance diffusion) to use them, or "
                              "remove the diffusion block")
+        self._check_photo_identities()
         # Validates min_pspi, nuisance AU names and nuisance_max with the FACS module's messages.
         self.plan_config()
+
+    def _check_photo_identities(self) -> None:
+        if self.identities_from is None:
+            if self.photo is not None:
+                raise ValueError("photo settings are given but identities_from is not: set "
+                                 "identities_from (--identities-from PATH) to use them, or "
+                                 "remove the photo block")
+            return
+        if self.photo is None:
+            object.__setattr__(self, "photo", PhotoConfig())
+        if self.face_model != "builtin" or self.appearance != "procedural":
+            raise ValueError("identities_from fits the builtin head to each photo and uses the "
+                             "photo as its appearance: face_model must be 'builtin' and "
+                             f"appearance 'procedural' (got {self.face_model!r}, "
+                             f"{self.appearance!r})")
+        if self.renderer != "builtin":
+            raise ValueError(f"photo identities (identities_from) are a feature of the builtin "
+                             f"renderer; renderer is {self.renderer!r}")
+        if self.size < 64:
+            raise ValueError(f"photo identities need size >= 64 pixels, got {self.size}")
 
     def plan_config(self) -> PlanConfig:
         """The AU-configuration plan settings of this dataset."""

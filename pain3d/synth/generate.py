@@ -15,7 +15,7 @@ import logging
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from pain3d.synth.config import GenerateConfig
 from pain3d.synth.diffusion import check_diffusion
 from pain3d.synth.engine import Engine, default_workers, run_units
 from pain3d.synth.manifest import manifest_rows, splits_csv, write_manifest
+from pain3d.synth.photo_source import check_strict, record_photos, report_text, run_report
 from pain3d.synth.plan import build_plan, select
 from pain3d.synth.spec import DatasetPlan, UnitSpec
 from pain3d.synth.worker import render_samples
@@ -44,6 +45,8 @@ class RunOptions:
         engine: ``local`` process pool or ``ray``.
         ray_address: a running Ray cluster; None starts a local instance.
         progress: show a progress bar on stderr.
+        strict: with ``identities_from``, stop (before writing anything) when a photo cannot
+            become an identity, instead of skipping it with its reason.
     """
 
     out: Path
@@ -51,6 +54,7 @@ class RunOptions:
     engine: Engine = "local"
     ray_address: str | None = None
     progress: bool = True
+    strict: bool = False
 
 
 @dataclass
@@ -74,6 +78,8 @@ class GenerateSummary:
     cpu_seconds: float = 0.0
     driver_cpu_seconds: float = 0.0
     unit_cpu_median_s: float = 0.0
+    photos: dict = field(default_factory=dict)
+    """Photo identities: listed, usable, used and skipped photos with their reasons."""
 
     def text(self) -> str:
         return (
@@ -84,11 +90,11 @@ class GenerateSummary:
             f"{self.engine} worker(s) ({self.cpu_seconds:.1f} CPU s), peak worker memory "
             f"{self.peak_rss_mb:.0f} MB, "
             f"{self.disk_bytes / 1e6:.1f} MB on disk"
-        )
+        ) + report_text(self.photos)
 
 
 def _is_extra(path: str) -> bool:
-    return path.startswith(("masks/", "depth/"))
+    return path.startswith(("masks/", "depth/", f"{layout.SOURCE_PHOTOS_DIR}/"))
 
 
 class _Writer:
@@ -149,6 +155,17 @@ def _progress(total: int, initial: int, enabled: bool):
                 smoothing=0.1, dynamic_ncols=True, mininterval=interval)
 
 
+def _start(cfg: GenerateConfig, strict: bool, root: Path) -> tuple[DatasetPlan, bool]:
+    """Plan, refuse what cannot be done before anything is written, claim the folder; return
+    the plan and whether this run resumes an earlier one."""
+    check_diffusion(cfg)
+    plan = build_plan(cfg)
+    check_strict(plan, strict)
+    resumed = state.claim(root, dump_config(plan.config))
+    record_photos(root, plan)
+    return plan, resumed
+
+
 def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
     """Generate (or finish) the dataset of ``cfg`` in ``opts.out``.
 
@@ -159,13 +176,15 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
         FileExistsError: if the folder holds another config or unrelated files.
         DiffusionUnavailable: before anything is written, when the diffusion appearance
             lacks diffusers, its weights or its device.
+        PhotoSourceError: before anything is written, when ``identities_from`` has no
+            usable photo (or, with ``strict``, any unusable one); on a resume, when the
+            photos changed.
     """
     t0, c0 = time.perf_counter(), time.process_time()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     root = Path(opts.out)
-    check_diffusion(cfg)
-    plan = build_plan(cfg)
-    resumed = state.claim(root, dump_config(cfg))
+    plan, resumed = _start(cfg, opts.strict, root)
+    cfg = plan.config  # photo identities: identities = the photos used
     swept = state.sweep_temporaries(root)
     if resumed:
         log.info("resuming %s (%d stale temporary files removed)", root, swept)
@@ -219,6 +238,7 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
         # Per identity, steady state: the median leaves out each worker's first unit, which
         # also pays for building its renderer and identity table.
         unit_cpu_median_s=float(sorted(unit_cpu)[len(unit_cpu) // 2]) if unit_cpu else 0.0,
+        photos=run_report(plan),
     )
     _append_run_log(root, started, summary)
     log.debug("%s", summary.text())
@@ -336,10 +356,13 @@ def sample_files(cfg: GenerateConfig, name: str) -> dict[str, bytes]:
         ``{loose relative path: bytes}``, byte-identical to the files of a full run.
     """
     check_diffusion(cfg)
-    plan = build_plan(cfg)
+    return _plan_files(build_plan(cfg), name)
+
+
+def _plan_files(plan: DatasetPlan, name: str) -> dict[str, bytes]:
     specs = select(plan, name)
     whole_identity = specs[0].identity.name == name.rsplit("/", 1)[-1].split(".")[0]
-    return render_samples(cfg, specs, heatmaps=True, mesh=whole_identity)
+    return render_samples(plan.config, specs, heatmaps=True, mesh=whole_identity)
 
 
 def regenerate(cfg: GenerateConfig, out: Path, name: str) -> list[str]:
@@ -349,8 +372,9 @@ def regenerate(cfg: GenerateConfig, out: Path, name: str) -> list[str]:
     """
     root = Path(out)
     check_diffusion(cfg)
-    state.claim(root, dump_config(cfg))
-    files = sample_files(cfg, name)
+    plan = build_plan(cfg)
+    state.claim(root, dump_config(plan.config))
+    files = _plan_files(plan, name)
     for rel in sorted(files):
         atomic_write_bytes(root / rel, files[rel])
     return sorted(files)

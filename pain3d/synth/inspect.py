@@ -84,6 +84,12 @@ def _tile(data: bytes | None, n: int, label: str, points: np.ndarray | None = No
         img = np.full((n, n, 3), 40, np.uint8)
         cv2.line(img, (0, 0), (n - 1, n - 1), (0, 0, 255), 1)
         points = None
+    h, w = img.shape[:2]
+    if h != w:  # a raw photo: pad to a square, so it is not squashed
+        side = max(h, w)
+        img = cv2.copyMakeBorder(img, (side - h) // 2, side - h - (side - h) // 2,
+                                 (side - w) // 2, side - w - (side - w) // 2,
+                                 cv2.BORDER_CONSTANT, value=(40, 40, 40))
     scale_px = n / img.shape[1]
     img = cv2.resize(img, (n, n), interpolation=cv2.INTER_AREA)
     if points is not None:
@@ -99,11 +105,20 @@ def _tile(data: bytes | None, n: int, label: str, points: np.ndarray | None = No
     return img
 
 
+def _source_photo_tiles(reader: _Reader, row: dict, n: int) -> tuple[list, list]:
+    """A photo identity's row starts with its raw photo (nothing for procedural ones)."""
+    if not row.get("source_photo_path"):
+        return [], []
+    label = f"{row['identity_name'][-4:]} {Path(str(row['source_photo'])).stem[:10]}"
+    return ([_tile(reader.read(row["source_photo_path"]), n, label)],
+            [np.zeros((n, n, 3), np.uint8)])
+
+
 def contact_sheet(root: Path, rows: list[dict], identities: int = 6, tile: int = 128,
                   view: int = 0) -> np.ndarray:
     """(H, W, 3) uint8 BGR sheet: per identity a row of images (neutral, then pain by PSPI)
     from ``view`` with the face keypoints marked (yellow crosses), and below it the heatmap
-    of each pain configuration."""
+    of each pain configuration; photo identities' rows start with their raw photo."""
     reader = _Reader(root)
     idents = sorted({int(r["identity"]) for r in rows})
     # Spread the chosen identities over the dataset so several demographic cells show up.
@@ -119,7 +134,7 @@ def contact_sheet(root: Path, rows: list[dict], identities: int = 6, tile: int =
             reader.want(r["heatmap_path"], r.get("shard", ""))
     lines = []
     for own in chosen.values():
-        top, bottom = [], []
+        top, bottom = _source_photo_tiles(reader, own[0], tile)
         for r in own:
             who = f"{r['identity_name'][-4:]} {r['sex'][0]}{r['age_band'][:2]}"
             session = int(r.get("neutral_session", 0) or 0)

@@ -8,10 +8,12 @@ code reads (FORMATS.md section 2)::
     heatmaps/flame_sample_0007_pain_3_heatmap.png               (one per pain configuration)
     textured_meshes/flame_sample_0007/flame_sample_0007.obj     (+ .mtl, .png texture)
     masks/<image stem>_mask.png, depth/<image stem>_depth.png    (optional extras)
+    source_photos/flame_sample_0007.jpg       (photo identities: the raw photo, provenance)
 
 The hub layout packs the same files, under the same member names (without the folder),
 into ``<folder>/<folder>_00000.tar.gz`` shards of ``shard_identities`` identities each, plus a
-``README.txt`` per folder. With ``layout="both"`` the hub folders live under ``hub/``.
+``README.txt`` per folder. With ``layout="both"`` the hub folders live under ``hub/``. The
+extras (masks, depth maps, source photos) stay loose files in every layout.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from pathlib import Path
 
 from pain3d.io import atomic_path
 from pain3d.synth.config import GenerateConfig
-from pain3d.synth.spec import SampleSpec, UnitSpec, identity_name
+from pain3d.synth.spec import IdentitySpec, SampleSpec, UnitSpec, identity_name
 
 IMAGES_DIR = "meshes_inpainted"
+SOURCE_PHOTOS_DIR = "source_photos"
 HUB_FOLDERS: tuple[str, ...] = ("images", "annotations", "heatmaps", "textured_meshes")
 MESH_SUFFIXES: tuple[str, ...] = (".obj", ".mtl", ".png")
 STATE_DIR = ".pain3d"  # completion records and staging; not part of the dataset
@@ -60,6 +63,13 @@ def depth_path(s: SampleSpec) -> str:
     return f"depth/{s.name}_depth.png"
 
 
+def source_photo_path(identity: IdentitySpec) -> str:
+    """The raw photo of a photo identity, kept in the dataset: ``source_photos/<name><ext>``
+    (the photo file's own extension, lower case)."""
+    suffix = Path(identity.photo or "").suffix.lower() or ".jpg"
+    return f"{SOURCE_PHOTOS_DIR}/{identity.name}{suffix}"
+
+
 def mesh_paths(identity: int) -> list[str]:
     name = identity_name(identity)
     return [f"textured_meshes/{name}/{name}{suffix}" for suffix in MESH_SUFFIXES]
@@ -77,6 +87,8 @@ def unit_paths(cfg: GenerateConfig, unit: UnitSpec) -> dict[str, list[str]]:
         extras += [mask_path(s) for s in unit.samples]
     if "depth" in cfg.extras:
         extras += [depth_path(s) for s in unit.samples]
+    if unit.identity.source == "photo":
+        extras.append(source_photo_path(unit.identity))
     out["extras"] = extras
     return out
 

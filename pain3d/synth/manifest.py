@@ -2,14 +2,17 @@
 
 Columns: the shared contract (``path`` ... ``mesh_path``) followed by pain3d extras
 (``config``, ``depth_path``, ``shard``, ``identity_seed``, ``light_seed``,
-``background_seed``, ``appearance`` (``procedural`` or ``diffusion``), and the face keypoints
-``lm_reye_x`` ... ``lm_mouth_y`` in pixels of the image, see :mod:`pain3d.synth.keypoints`;
-NaN when the renderer gave none), then every nuisance AU as the rig applied it
-(``AU1`` ... ``AU26``, FACS 0..5, 0 when not drawn; never part of PSPI), ``neutral_session``
-(0, or s for the s-th neutral session of ``reference_variation``: a PSPI-0 sample) and the
-image's own capture variation (``var_*``, :class:`pain3d.synth.spec.VariationSpec`: head
-pose offset in degrees, camera distance scale, look-at shift in metres, light rotation in
-degrees and exposure gain; 0 and 1 without ``reference_variation``). Paths are
+``background_seed``, ``appearance`` (``procedural``, ``diffusion`` or ``photo``), the face
+keypoints ``lm_reye_x`` ... ``lm_mouth_y`` in pixels of the image, see
+:mod:`pain3d.synth.keypoints`; NaN when the renderer gave none), then every nuisance AU as
+the rig applied it (``AU1`` ... ``AU26``, FACS 0..5, 0 when not drawn; never part of PSPI),
+``neutral_session`` (0, or s for the s-th neutral session of ``reference_variation``: a
+PSPI-0 sample), the image's own capture variation (``var_*``,
+:class:`pain3d.synth.spec.VariationSpec`: head pose offset in degrees, camera distance scale,
+look-at shift in metres, light rotation in degrees and exposure gain; 0 and 1 without
+``reference_variation``), and for photo identities ``source_photo`` (the photo as listed),
+``source_photo_sha256``, ``source_photo_path`` (the raw photo kept in the dataset) and
+``photo_warnings`` (``|``-joined; all empty for procedural identities). Paths are
 relative to the dataset root and name the loose file; in the hub layout they are the paths
 after extracting the shards in place, and ``shard`` names the tar.gz holding the image.
 """
@@ -27,6 +30,7 @@ from pain3d.facs import AU_NAMES, NUISANCE_AUS
 from pain3d.io import atomic_path, atomic_write_text
 from pain3d.synth import layout
 from pain3d.synth.keypoints import keypoint_columns
+from pain3d.synth.photo_source import photo_columns
 from pain3d.synth.spec import SPLIT_NAMES, DatasetPlan, SampleSpec, VariationSpec
 
 VARIATION_COLUMNS: tuple[str, ...] = tuple(
@@ -41,6 +45,8 @@ COLUMNS: tuple[str, ...] = (
     "appearance", *KEYPOINT_COLUMNS,
     # issue 14: what was applied (nuisance AUs, the image's own capture variation)
     *NUISANCE_AUS, "neutral_session", *VARIATION_COLUMNS,
+    # photo identities (empty for procedural ones)
+    "source_photo", "source_photo_sha256", "source_photo_path", "photo_warnings",
 )
 _INT_COLUMNS = {"identity", "view", "seed", "config", "identity_seed", "light_seed",
                 "background_seed", "neutral_session"}
@@ -103,11 +109,11 @@ def manifest_rows(plan: DatasetPlan,
                 identity_seed=s.identity.appearance_seed,
                 light_seed=s.view.light_seed,
                 background_seed=s.view.background_seed,
-                appearance=cfg.appearance,
             )
             row.update(keypoint_columns(landmarks.get(row["path"])))
             row.update(s.applied_nuisance, neutral_session=s.session)
             row.update(variation_values(s))
+            row.update(photo_columns(s.identity, cfg))  # appearance and source_photo*
             rows.append(row)
     return rows
 

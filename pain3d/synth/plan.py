@@ -7,6 +7,8 @@ the existing ones.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from pain3d import __version__
@@ -15,6 +17,7 @@ from pain3d.face.identity import shape_seed
 from pain3d.facs import AU_NAMES, sample_plan
 from pain3d.seeds import derive_seed
 from pain3d.synth.config import GenerateConfig
+from pain3d.synth.photo_source import photo_identity_specs, photo_views, resolve_photos
 from pain3d.synth.spec import (
     SPLIT_NAMES,
     DatasetPlan,
@@ -67,12 +70,17 @@ def _views(cfg: GenerateConfig, identity: int) -> tuple[ViewSpec, ...]:
     return tuple(views)
 
 
-def plan_identities(cfg: GenerateConfig) -> list[IdentitySpec]:
+def plan_identities(cfg: GenerateConfig, photos=None) -> list[IdentitySpec]:
     """Who the dataset's people are: demographics balanced over the sex x age x ancestry grid
     (:func:`pain3d.demographics.balanced_demographics`), splits, and the seeds of their
-    shapes and appearances (the same as :func:`pain3d.face.sample_identities` draws)."""
-    demo = balanced_demographics(cfg.identities, cfg.seed)
+    shapes and appearances (the same as :func:`pain3d.face.sample_identities` draws); or,
+    for ``identities_from``, the photos of ``photos`` (a
+    :class:`~pain3d.synth.photo_source.PhotoScreen`) with the same splits and seeds."""
     splits = split_assignment(cfg.identities, cfg.split_fractions, cfg.seed)
+    if photos is not None:
+        return photo_identity_specs(cfg, photos, splits, [
+            derive_seed(cfg.seed, _TAG_APPEARANCE, i) for i in range(cfg.identities)])
+    demo = balanced_demographics(cfg.identities, cfg.seed)
     return [IdentitySpec(index=i, sex=d.sex, age_band=d.age_band, ancestry=d.ancestry,
                          split=splits[i], appearance_seed=derive_seed(cfg.seed, _TAG_APPEARANCE, i),
                          source="sampled", face_model=cfg.face_model,
@@ -80,7 +88,7 @@ def plan_identities(cfg: GenerateConfig) -> list[IdentitySpec]:
             for i, d in enumerate(demo)]
 
 
-def _unit(cfg: GenerateConfig, ident: IdentitySpec, pain: list) -> UnitSpec:
+def _unit(cfg: GenerateConfig, ident: IdentitySpec, pain: list, photos=None) -> UnitSpec:
     """Neutral then each pain configuration (rows of :func:`pain3d.facs.sample_plan`), then
     the neutral sessions of ``reference_variation``, each seen from every view of the
     identity; with ``reference_variation`` every image gets its own variation."""
@@ -92,6 +100,8 @@ def _unit(cfg: GenerateConfig, ident: IdentitySpec, pain: list) -> UnitSpec:
         exprs += [(f"pain_{cfg.per_identity + s}", zeros, (), s)
                   for s in range(1, var.neutral_sessions + 1)]
     views = _views(cfg, ident.index)
+    if ident.source == "photo":
+        views = photo_views(views, photos, ident.index)
     samples = []
     for k, (expression, aus, nuisance, session) in enumerate(exprs):
         for view in views:
@@ -99,22 +109,43 @@ def _unit(cfg: GenerateConfig, ident: IdentitySpec, pain: list) -> UnitSpec:
                 seed = derive_seed(cfg.seed, _TAG_SESSION, ident.index, session, view.index)
             else:
                 seed = derive_seed(cfg.seed, _TAG_SAMPLE, ident.index, k, view.index)
-            variation = (None if var is None else
-                         draw_variation(var, cfg.seed, ident.index, k, view.index))
             samples.append(SampleSpec(identity=ident, expression=expression, aus=aus,
                                       nuisance=nuisance, view=view, size=cfg.size, seed=seed,
-                                      session=session, variation=variation))
+                                      session=session,
+                                      variation=_variation(cfg, ident, k, view.index)))
     return UnitSpec(identity=ident, samples=tuple(samples))
 
 
-def build_plan(cfg: GenerateConfig) -> DatasetPlan:
-    """The dataset as a list of per-identity units; cheap (about 1 s for 2,500 identities)."""
+def _variation(cfg: GenerateConfig, ident: IdentitySpec, config: int, view: int):
+    """The image's :class:`VariationSpec` (None without ``reference_variation``). A photo
+    identity keeps its photo's framing: only head pose and light vary (distance 1, shift 0),
+    so the manifest records what its renderer applies."""
+    if cfg.reference_variation is None:
+        return None
+    v = draw_variation(cfg.reference_variation, cfg.seed, ident.index, config, view)
+    if ident.source == "photo":
+        v = dataclasses.replace(v, distance_scale=1.0, shift_x=0.0, shift_y=0.0)
+    return v
+
+
+def build_plan(cfg: GenerateConfig, photos=None) -> DatasetPlan:
+    """The dataset as a list of per-identity units; cheap (about 1 s for 2,500 identities).
+
+    With ``identities_from`` the photos are screened first (about 0.05 s each; pass the
+    :class:`~pain3d.synth.photo_source.PhotoScreen` of an earlier call as ``photos`` to
+    reuse it) and the plan's config has ``identities`` = the photos used.
+
+    Raises:
+        pain3d.synth.photo_source.PhotoSourceError: when no photo can become an identity.
+    """
+    if cfg.identities_from is not None:
+        cfg, photos = resolve_photos(cfg, photos)
     pain: dict[int, list] = {}
     for r in sample_plan(cfg.plan_config()):
         pain.setdefault(r.identity, []).append(r)
-    units = tuple(_unit(cfg, ident, pain.get(ident.index, []))
-                  for ident in plan_identities(cfg))
-    return DatasetPlan(config=cfg, version=__version__, units=units)
+    units = tuple(_unit(cfg, ident, pain.get(ident.index, []), photos)
+                  for ident in plan_identities(cfg, photos))
+    return DatasetPlan(config=cfg, version=__version__, units=units, photos=photos)
 
 
 def select(plan: DatasetPlan, name: str) -> list[SampleSpec]:

@@ -26,8 +26,9 @@ from pain3d.facs import NUISANCE_AUS, pspi
 from pain3d.synth.config import GenerateConfig
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
-IdentitySource = Literal["sampled"]
-"""Where an identity comes from: ``sampled`` from the face model's shape space by a seed."""
+IdentitySource = Literal["sampled", "photo"]
+"""Where an identity comes from: ``sampled`` from the face model's shape space by a seed, or
+``photo``: the built-in head fitted to a real photo (:mod:`pain3d.synth.photo`)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,14 @@ class IdentitySpec:
         face_model: ``builtin`` or ``flame``, the shape space of the face.
         shape_seed: ``sampled``: with the demographics, draws the shape parameters
             (:func:`pain3d.face.identity.make_identity`).
+        photo: ``photo``: where the photo is read (the ``identities_from`` folder or CSV
+            entry, as given); demographics are ``unknown`` unless the CSV gave them.
+        photo_sha256: ``photo``: SHA-256 of the photo file's bytes when the dataset was
+            planned (the renderer refuses a file that changed).
+        photo_name: ``photo``: the photo's name as listed (relative to the folder, or the
+            CSV's ``path`` value): the manifest's ``source_photo``.
+        photo_warnings: ``photo``: notes on the accepted photo
+            (:data:`pain3d.synth.photo_input.WARNINGS`).
     """
 
     index: int
@@ -56,12 +65,21 @@ class IdentitySpec:
     source: IdentitySource = "sampled"
     face_model: str = "builtin"
     shape_seed: int | None = None
+    photo: str | None = None
+    photo_sha256: str | None = None
+    photo_name: str | None = None
+    photo_warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.source != "sampled":
-            raise ValueError(f"identity {self.index}: source {self.source!r} is not 'sampled'")
-        if self.shape_seed is None:
+        object.__setattr__(self, "photo_warnings", tuple(self.photo_warnings))
+        if self.source not in ("sampled", "photo"):
+            raise ValueError(f"identity {self.index}: source {self.source!r} is not 'sampled' "
+                             "or 'photo'")
+        if self.source == "sampled" and self.shape_seed is None:
             raise ValueError(f"identity {self.index}: a 'sampled' identity needs shape_seed")
+        if self.source == "photo" and not (self.photo and self.photo_sha256):
+            raise ValueError(f"identity {self.index}: a 'photo' identity needs photo and "
+                             "photo_sha256")
 
     @property
     def name(self) -> str:
@@ -226,11 +244,15 @@ class UnitSpec:
 
 @dataclass(frozen=True)
 class DatasetPlan:
-    """A dataset as data: its config, the package version and one unit per identity."""
+    """A dataset as data: its config, the package version and one unit per identity (and,
+    for photo identities, the screening of the photos)."""
 
     config: GenerateConfig
     version: str
     units: tuple[UnitSpec, ...] = field(repr=False)
+    photos: Any = field(default=None, repr=False)
+    """For ``identities_from``: the :class:`pain3d.synth.photo_source.PhotoScreen` the
+    identities come from (which photos were used, which skipped and why)."""
 
     @property
     def samples(self) -> list[SampleSpec]:

@@ -37,6 +37,8 @@ _TOL = 1e-6
 _ROUNDED_TOL = 5e-6
 """Annotations store each AU rounded to 6 decimals, so the PSPI of the stored AUs (a sum of
 up to four of them) may differ from the stored PSPI by up to 2e-6 (continuous AUs)."""
+# Images of their own size: mesh textures and the raw photos of photo identities.
+_ANY_SIZE = ("textured_meshes/", f"{layout.SOURCE_PHOTOS_DIR}/")
 
 
 @dataclass
@@ -95,6 +97,7 @@ def verify(root: Path, workers: int | None = None) -> VerifyReport:
     _check_pairs(rows, problem)
     _check_applied(rows, cfg, problem)
     _check_splits(root, rows, problem)
+    _check_source_photos(root, rows, problem)
     leftovers = [p for p in root.rglob(".*.tmp")]
     for p in leftovers:
         problem(f"{p.relative_to(root)}: half-written temporary file (re-run generate to finish)")
@@ -272,6 +275,17 @@ def _check_pairs(rows: list[dict], problem: Callable[[str], None]) -> None:
                 problem(f"identity {ident} {expr} lacks view {v} that its neutral images have")
 
 
+def _check_source_photos(root: Path, rows: list[dict], problem: Callable[[str], None]) -> None:
+    """Each photo identity's kept raw photo has the SHA-256 the manifest gives its source."""
+    kept = {r["source_photo_path"]: r["source_photo_sha256"] for r in rows
+            if r.get("source_photo_path")}
+    for rel, digest in sorted(kept.items()):
+        p = root / rel
+        if p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest() != digest:
+            problem(f"{rel}: is not the source photo the manifest names (SHA-256 differs from "
+                    "source_photo_sha256)")
+
+
 def _check_splits(root: Path, rows: list[dict], problem: Callable[[str], None]) -> None:
     path = root / "splits.csv"
     if not path.is_file():
@@ -312,7 +326,7 @@ def _expected_files(rows: list[dict]) -> dict[str, set[str]]:
         if r["mesh_path"]:
             stem = r["mesh_path"][: -len(".obj")]
             out["textured_meshes"].update({stem + ".obj", stem + ".mtl", stem + ".png"})
-        for col in ("mask_path", "depth_path"):
+        for col in ("mask_path", "depth_path", "source_photo_path"):
             if r.get(col):
                 out["extras"].add(r[col])
     return out
@@ -327,7 +341,7 @@ def _check_content(rel: str, data: bytes | None, labels: dict[str, dict], size: 
         img = _decode(data)
         if img is None:
             problem(f"{rel}: does not decode as an image (corrupt or truncated)")
-        elif size and img.shape[:2] != (size, size) and "textured_meshes/" not in rel:
+        elif size and img.shape[:2] != (size, size) and not any(k in rel for k in _ANY_SIZE):
             problem(f"{rel}: is {img.shape[1]}x{img.shape[0]}, the config says {size}x{size}")
     elif rel.endswith("_annotations.json"):
         _check_annotation(rel, data, labels, problem)
@@ -401,7 +415,8 @@ def _check_loose(root: Path, expected: dict[str, set[str]], rows: list[dict], si
     rep.checked["files"] += len(paths)
     # Files in the dataset folders that the manifest does not know about.
     known = set(paths)
-    for folder in (layout.IMAGES_DIR, "annotations", "heatmaps", "masks", "depth"):
+    for folder in (layout.IMAGES_DIR, "annotations", "heatmaps", "masks", "depth",
+                   layout.SOURCE_PHOTOS_DIR):
         d = root / folder
         if d.is_dir():
             for p in sorted(d.iterdir()):

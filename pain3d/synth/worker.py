@@ -20,6 +20,7 @@ from pain3d.facs import AU_NAMES, pspi
 from pain3d.synth import layout
 from pain3d.synth.config import GenerateConfig
 from pain3d.synth.keypoints import keypoint_values
+from pain3d.synth.photo_stage import source_files
 from pain3d.synth.renderer import get_renderer
 from pain3d.synth.spec import SampleSpec, UnitSpec
 
@@ -132,6 +133,7 @@ def render_samples(cfg: GenerateConfig, samples: Iterable[SampleSpec], *,
             if suffix not in parts:
                 raise ValueError(f"renderer mesh_files lacks {suffix!r}; it gave {sorted(parts)}")
             files[path] = parts[suffix]
+        files.update(source_files(state))  # photo identities keep their raw photo
     return files
 
 

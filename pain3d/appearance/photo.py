@@ -1,0 +1,494 @@
+"""The appearance of a photo identity: the photograph baked into the head's UV layout.
+
+Per texel of the head's UV layout (:mod:`pain3d.face.head`) the neutral mesh gives a head-frame
+point; the photo's camera projects it into the photo, where its colour is read. A texel is
+*seen* when its point is the nearest surface along its pixel's ray (a z-buffer splatted from
+the texels themselves) and faces the camera; its confidence falls to 0 on surfaces seen
+edge-on. Texels the photo does not show are filled plausibly, in two steps:
+
+1. **mirror symmetry**: the layout is left-right symmetric (``u -> 1 - u`` maps the subject's
+   left onto the right, eyeballs included), so a texel hidden on one side takes the colour
+   of its mirror texel where that one is seen;
+2. **push-pull inpainting**: what is still unknown (the back of the head, under the chin)
+   takes a smooth diffusion of the known colours of its own chart (head, each eyeball, ears,
+   neck), so skin continues as skin tone and hair as hair colour.
+
+Besides the photo texture the appearance carries a smooth *lid skin* texture (the periocular
+skin with lashes, eyes and brows left out and inpainted), blended in where the lids close so a
+closed eye shows lid skin rather than stretched eye pixels; per-vertex lid weights (1 on the
+lid margins, falling to 0 where the lid-closure field ends); the expression wrinkle maps of
+:func:`pain3d.appearance.textures.wrinkle_map` (the same as procedural identities); and
+colours for lashes, teeth and the mouth interior, measured from the photo.
+
+Textures are in OpenGL row order (row 0 = v 0), as everywhere in :mod:`pain3d.appearance`.
+Pure numpy and OpenCV; the renderer of :mod:`pain3d.render.photo` draws it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from pain3d.appearance.photo_raster import photo_raster, rasterize_nearest
+from pain3d.appearance.textures import wrinkle_map
+from pain3d.appearance.uvmap import UVRaster
+from pain3d.face.head import ISLAND_CENTRES, ISLAND_RADIUS
+from pain3d.face.mesh import Mesh, region_id
+
+_TOKENS = itertools.count(1_000_000)
+LASH_BAND_M = 0.004
+"""Texels this close (metres) to a lid margin hold lashes; the lid skin leaves them out."""
+
+
+@dataclass(frozen=True, eq=False)
+class PhotoAppearance:
+    """What :class:`pain3d.render.photo.PhotoRenderer` needs to draw a photo identity.
+
+    Attributes:
+        albedo: (S, S, 3) uint8 sRGB photo colour per texel (the photo's own light baked in).
+        skin: (S, S, 3) uint8 sRGB smooth skin, blended in where the lids close.
+        confidence: (S, S) uint8, 255 where the photo saw the texel squarely, 0 where it
+            was filled (mirror or inpainting); for inspection and for the quality report.
+        wrinkles: (Sw, Sw, 4) uint8 expression-wrinkle depths
+            (:data:`pain3d.appearance.WRINKLE_CHANNELS`).
+        lid_weights: (V, 2) float32 upper and lower lid weight per vertex of the neutral
+            mesh: 1 on the lid margin, falling to 0 where the lid-closure field ends; the
+            shader blends lid skin in and draws the lash line with them.
+        lash_rgb, teeth_rgb, mouth_rgb: sRGB colours in [0, 1] measured from the photo.
+        light_dir: (3,) unit head-frame direction of the light the shader's shading ratio
+            assumes: from the photo camera's side, raised 35 degrees (portraits are mostly
+            lit from the front and above); fixed to the head, as the baked light is.
+        mouth_centre: (3,) head-frame midpoint of the neutral inner lip line, metres: the
+            teeth are fixed to the skull there, so lips that part uncover them.
+        photo: (H, W, 4) uint8, the photo (top row first) with, in alpha, its mouth opening
+            (inside the inner lip line, feathered): the mouth interior is textured from the
+            photo where the photo shows it, so parted lips keep their own teeth and shadow.
+        photo_matrix: (4, 4) float32 head frame -> the photo's normalised device
+            coordinates (x right, y up, in [-1, 1] across the photo).
+        rest_mesh: the neutral mesh the textures were baked on.
+        raster, raster_faces: which of ``raster_faces`` covers each texel (fold-overs of
+            the layout resolved toward the photo's view, :func:`photo_raster`); the
+            renderer bakes the neutral normals with it.
+        token: unique id the renderer caches uploads by.
+    """
+
+    albedo: np.ndarray
+    skin: np.ndarray
+    confidence: np.ndarray
+    wrinkles: np.ndarray
+    lid_weights: np.ndarray
+    lash_rgb: tuple[float, float, float]
+    teeth_rgb: tuple[float, float, float]
+    mouth_rgb: tuple[float, float, float]
+    light_dir: tuple[float, float, float]
+    mouth_centre: tuple[float, float, float]
+    photo: np.ndarray
+    photo_matrix: np.ndarray
+    rest_mesh: Mesh
+    raster: UVRaster = field(repr=False)
+    raster_faces: np.ndarray = field(repr=False)
+    token: int = field(default_factory=lambda: next(_TOKENS))
+
+
+def push_pull(colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Fill texels of low weight with a smooth diffusion of the weighted ones.
+
+    Args:
+        colour: (S, S, C) float32 colours.
+        weight: (S, S) float32 in [0, 1], 0 = unknown.
+
+    Returns:
+        (S, S, C) float32: ``weight * colour + (1 - weight) * fill`` where ``fill`` is the
+        colour pulled from the coarser levels of a weighted pyramid (pure colour of the
+        known texels, no bleeding of black into the unknown ones).
+    """
+    levels = [(colour * weight[..., None], weight)]
+    while min(levels[-1][1].shape) > 1:
+        c, w = levels[-1]
+        h, wd = c.shape[:2]
+        size = (max(wd // 2, 1), max(h // 2, 1))
+        levels.append((cv2.resize(c, size, interpolation=cv2.INTER_AREA).reshape(
+            size[1], size[0], -1), cv2.resize(w, size, interpolation=cv2.INTER_AREA)))
+    c, w = levels[-1]
+    est = c / np.maximum(w, 1e-8)[..., None]
+    for c, w in reversed(levels[:-1]):
+        up = cv2.resize(est, (c.shape[1], c.shape[0]), interpolation=cv2.INTER_LINEAR)
+        up = up.reshape(c.shape)
+        ww = np.clip(w, 0.0, 1.0)[..., None]
+        est = c / np.maximum(w, 1e-8)[..., None] * ww + up * (1 - ww)
+    return est.astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class _Texels:
+    """What every step of the bake needs per texel of the raster.
+
+    Attributes:
+        pos: (S, S, 3) float32 head-frame point of each texel, metres.
+        vertex: (S, S) int nearest mesh vertex (the triangle corner of largest weight).
+        region: (S, S) region id (:data:`pain3d.face.mesh.REGIONS`) of that vertex.
+    """
+
+    pos: np.ndarray
+    vertex: np.ndarray
+    region: np.ndarray
+
+    @classmethod
+    def of(cls, mesh: Mesh, faces: np.ndarray, raster: UVRaster) -> _Texels:
+        vertex = raster.nearest_vertex(faces)
+        return cls(pos=raster.interpolate(faces, mesh.vertices), vertex=vertex,
+                   region=mesh.regions[vertex])
+
+
+def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice]:
+    """Row and column slices of the box around a (H, W) mask's True texels, padded."""
+    rows, cols = np.nonzero(mask.any(1))[0], np.nonzero(mask.any(0))[0]
+    if not len(rows):
+        return slice(0, 0), slice(0, 0)
+    h, w = mask.shape
+    return (slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)),
+            slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)))
+
+
+@lru_cache(maxsize=4)
+def _charts(size: int) -> dict[str, np.ndarray]:
+    """(S, S) bool masks of the UV charts: head and the corner islands."""
+    rows, cols = np.mgrid[0:size, 0:size]
+    u, v = (cols + 0.5) / size, (rows + 0.5) / size
+    out = {}
+    taken = np.zeros((size, size), bool)
+    for name, (cu, cv) in ISLAND_CENTRES.items():
+        m = np.hypot(u - cu, v - cv) < ISLAND_RADIUS * 1.08
+        out[name] = m
+        taken |= m
+    out["head"] = ~taken
+    return out
+
+
+def _visible_texels(mesh: Mesh, pose, texel_uv: np.ndarray, texel_xy: np.ndarray,
+                    size: int, reach: float = 3.0) -> np.ndarray:
+    """(N,) bool: the photo shows each texel's surface point.
+
+    The neutral mesh is rasterised from the photo's camera (nearest surface per pixel) and
+    a texel counts as seen when the surface at its pixel has its UV, within ``reach``
+    texels. This is exact for the photo's own view: every texel a neutral render samples
+    there is one the photo saw, so the neutral render reproduces the photo.
+    """
+    w, h = pose.size
+    proj = pose.project(mesh.vertices)
+    # Faces turned away from the camera are never the nearest surface of the closed head and
+    # eyeballs (their winding is clockwise in the image, y down); the mouth interior is kept
+    # whole: seen through the lips it hides what lies behind them.
+    xy = proj[mesh.faces, :2]
+    e1, e2 = xy[:, 1] - xy[:, 0], xy[:, 2] - xy[:, 0]
+    front = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0] < 0
+    mouth = (mesh.regions[mesh.faces] == region_id("mouth_interior")).any(axis=1)
+    faces = mesh.faces[front | mouth]
+    tri, bary = rasterize_nearest(proj[:, :2], proj[:, 2], faces, (w, h))
+    uv_pix = np.einsum("hwk,hwkc->hwc", bary, mesh.uv[faces[np.maximum(tri, 0)]])
+    ix = np.floor(texel_xy[:, 0]).astype(np.int64)
+    iy = np.floor(texel_xy[:, 1]).astype(np.int64)
+    inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
+    ix, iy = np.clip(ix, 0, w - 1), np.clip(iy, 0, h - 1)
+    hit = (tri[iy, ix] >= 0) & inside
+    dist = np.abs(uv_pix[iy, ix] - texel_uv).max(1) * size
+    return hit & (dist <= reach)
+
+
+def _mirror_fill(colour: np.ndarray, conf: np.ndarray, charts: dict[str, np.ndarray]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Blend in the mirror texel (u -> 1 - u) where a texel is less seen than its mirror.
+
+    The ear and neck islands are not mirror images of each other and are left alone. The
+    mirror's brightness is matched to this side's over the texels both sides saw (a photo is
+    rarely lit symmetrically).
+    """
+    mirror_ok = charts["head"] | charts["eye_r"] | charts["eye_l"]
+    mc, mconf = colour[:, ::-1], conf[:, ::-1] * mirror_ok[:, ::-1] * mirror_ok
+    both = (conf > 0.5) & (mconf > 0.5) & charts["head"]
+    if both.sum() > 100:
+        gain = np.median(colour[both], axis=0) / np.maximum(np.median(mc[both], axis=0), 1e-3)
+        mc = mc * np.clip(gain, 0.7, 1.4)
+    take = (1 - conf) * mconf
+    total = conf + take
+    out = (colour * conf[..., None] + mc * take[..., None]) / np.maximum(total, 1e-6)[..., None]
+    return out, np.clip(total, 0.0, 1.0)
+
+
+def _lid_weights(mesh: Mesh) -> np.ndarray:
+    """(V, 2) float32 upper and lower lid weights: 0.8 x the lid-closure field's size
+    relative to its peak, and exactly 1 on the lid margin itself, so the shader can draw the
+    lash line within the first row of triangles off the margin."""
+    from pain3d.face.head import head_template
+
+    rig = mesh.rig
+    loops = head_template().fine_eye_loops
+    out = []
+    for k, field_ in enumerate((rig.lid_upper, rig.lid_lower)):
+        mag = np.linalg.norm(field_, axis=1)
+        w = np.zeros(len(mag), np.float32)
+        for side in (mesh.vertices[:, 0] < 0, mesh.vertices[:, 0] >= 0):
+            peak = mag[side].max() if side.any() else 0.0
+            if peak > 0:
+                w[side] = 0.8 * mag[side] / peak
+        for key in ("r", "l"):
+            w[loops[key][k][1:-1]] = 1.0
+        out.append(w)
+    return np.stack(out, 1)
+
+
+def _sample_photo(photo: np.ndarray, xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear photo colours (float32 0..1) at continuous pixel positions (N, 2)."""
+    mx = (xy[:, 0] - 0.5).reshape(shape).astype(np.float32)
+    my = (xy[:, 1] - 0.5).reshape(shape).astype(np.float32)
+    rgb = cv2.remap(photo, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return rgb.astype(np.float32) / 255.0
+
+
+def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAppearance:
+    """Bake a photo onto a fitted neutral mesh.
+
+    Args:
+        mesh: the neutral mesh fitted to the photo, with its rig
+            (:func:`pain3d.face.builtin.mesh_from_coarse`).
+        pose: the photo's :class:`pain3d.face.photo_fit.PinholePose`.
+        photo: (H, W, 3) uint8 RGB, the image the pose projects into.
+        size: texture side in texels (the face spans about half of it).
+
+    Returns:
+        A :class:`PhotoAppearance`.
+    """
+    if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
+        raise ValueError(f"photo must be (H, W, 3) uint8 RGB, got {photo.shape} {photo.dtype}")
+    if tuple(pose.size) != (photo.shape[1], photo.shape[0]):
+        raise ValueError(f"pose is for a {pose.size} image, the photo is "
+                         f"{photo.shape[1]}x{photo.shape[0]}")
+    skip = mesh.regions == region_id("mouth_interior")
+    faces = mesh.faces[~skip[mesh.faces].any(axis=1)]
+    normals = mesh.vertex_normals()
+    raster = photo_raster(mesh.uv, faces, _facing(mesh.vertices, normals, pose), size)
+    texels = _Texels.of(mesh, faces, raster)
+    pos = texels.pos.reshape(-1, 3)
+    proj = pose.project(pos)
+    facing = _facing(pos, raster.interpolate(faces, normals).reshape(-1, 3), pose)
+    texel_uv = np.stack(np.meshgrid((np.arange(size) + 0.5) / size,
+                                    (np.arange(size) + 0.5) / size), -1).reshape(-1, 2)
+    visible = _visible_texels(mesh, pose, texel_uv, proj[:, :2], size)
+    conf = (visible & (facing > 0) & raster.covered.ravel()).astype(np.float32)
+    conf = conf.reshape(size, size)
+    colour = _sample_photo(photo, proj[:, :2], (size, size))
+    conf *= _trust(mesh, texels, pose, proj[:, :2], colour, photo)
+    charts = _charts(size)
+    filled, known = _mirror_fill(colour, conf, charts)
+    albedo = _inpaint(filled, known, charts, texels.region)
+    skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
+    return PhotoAppearance(
+        albedo=_u8(albedo), skin=_u8(skin), confidence=_u8(conf), wrinkles=wrinkle_map(mesh),
+        lid_weights=_lid_weights(mesh), rest_mesh=mesh, light_dir=_light_dir(pose),
+        mouth_centre=_mouth_centre(mesh), photo=_photo_with_mouth(photo, mesh, pose),
+        photo_matrix=photo_matrix(pose), raster=raster, raster_faces=faces,
+        **_photo_colours(mesh, texels.region, albedo, conf))
+
+
+def _trust(mesh: Mesh, texels: _Texels, pose, xy: np.ndarray, colour: np.ndarray,
+           photo: np.ndarray) -> np.ndarray:
+    """(S, S) how far the photo's colour can be trusted for each texel's surface.
+
+    The fitted mesh matches the photo only inside the face outline (the landmarks). Beyond
+    it the skull is a generic shape that may stick out of the real head: its texels take the
+    photo's colour only close to the outline (falling to 0 at 0.8 inter-ocular distances)
+    and only where that colour is close to the hair (or skin) just above the forehead; the
+    rest of the scalp is filled with that colour. Ears and neck never take it (the photo's
+    ears and neck need not be where the generic ones are); they are filled with skin tone.
+    """
+    from pain3d.face.head import head_template
+    from pain3d.face.landmarks import FACE_OVAL
+
+    s = texels.pos.shape[0]
+    w, h = pose.size
+    poly = pose.project(mesh.vertices[list(FACE_OVAL)])[:, :2]
+    inside = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(inside, [np.round(poly * 4).astype(np.int32)], 1, shift=2)
+    outside = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)
+    eyes = pose.project(mesh.rig.eye_centres.astype(np.float64))
+    iod = max(float(np.linalg.norm(eyes[0, :2] - eyes[1, :2])), 1.0)
+    ix = np.clip(xy[:, 0].astype(np.int64), 0, w - 1)
+    iy = np.clip(xy[:, 1].astype(np.int64), 0, h - 1)
+    d = outside[iy, ix].reshape(s, s) / iod
+    near = 1.0 - np.clip((d - 0.3) / 0.5, 0.0, 1.0)
+    hair = _hair_colour(mesh, pose, photo)
+    like = np.exp(-((colour - hair) ** 2).sum(-1) / (2 * 0.12**2))
+    part = head_template().fine_part
+    vert = texels.vertex
+    fine = vert < len(part)
+    vpart = np.where(fine, part[np.minimum(vert, len(part) - 1)], 0)  # eyeballs: face
+    face = np.isin(vpart, (0, 1, 2))
+    shell = np.where(np.isin(vpart, (4, 5)), 0.0, near * like)
+    return np.where(face, 1.0, shell).astype(np.float32)
+
+
+def _hair_colour(mesh: Mesh, pose, photo: np.ndarray) -> np.ndarray:
+    """(3,) median photo colour 1..3 cm above the forehead top (hair, or skin if bald)."""
+    top = mesh.vertices[10].astype(np.float64)  # canonical forehead-top vertex
+    pts = np.array([top + [dx, dy, -0.004] for dx in (-0.02, 0.0, 0.02)
+                    for dy in (0.01, 0.02, 0.03)])
+    xy = pose.project(pts)[:, :2]
+    rgb = _sample_photo(photo, xy, (len(xy), 1)).reshape(-1, 3)
+    return np.median(rgb, axis=0)
+
+
+def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray],
+             regions: np.ndarray) -> np.ndarray:
+    """Fill unknown texels per chart (scalp from scalp, skin from skin, each eyeball from
+    itself); a chart the photo did not see at all takes the face's median skin colour."""
+    scalp = regions == region_id("scalp")
+    groups = [charts["head"] & scalp, charts["head"] & ~scalp, charts["eye_r"], charts["eye_l"],
+              charts["ear"], charts["neck"]]
+    skin = charts["head"] & np.isin(regions, [region_id("cheek"), region_id("forehead")])
+    seen_skin = skin & (known > 0.5)
+    skin_rgb = np.median(colour[seen_skin], axis=0) if seen_skin.any() else np.full(3, 0.6)
+    fill = np.zeros_like(colour)
+    for mask in groups:
+        w = known * mask
+        if w.sum() < 4.0:
+            fill[mask] = skin_rgb
+            continue
+        box = _bbox(mask, pad=8)  # the islands are small: fill within their box
+        m = mask[box]
+        fill[box][m] = push_pull(colour[box] * m[..., None], w[box].astype(np.float32))[m]
+    # Soften the filled colours across group borders within the head chart (the hairline
+    # would otherwise follow the triangle edges of the scalp region).
+    soft = cv2.GaussianBlur(fill, (0, 0), colour.shape[0] / 300.0)
+    fill = np.where(charts["head"][..., None], soft, fill)
+    k = np.clip(known, 0.0, 1.0)[..., None]
+    return colour * k + fill * (1 - k)
+
+
+def _facing(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:
+    """(N,) cosine between each normal and the direction to the photo's camera."""
+    to_cam = (np.asarray(pose.centre, np.float32) - np.asarray(points, np.float32))
+    n = np.asarray(normals, np.float32)
+    dot = np.einsum("ij,ij->i", n, to_cam)
+    norms = np.sqrt(np.einsum("ij,ij->i", n, n) * np.einsum("ij,ij->i", to_cam, to_cam))
+    return dot / np.maximum(norms, 1e-12)
+
+
+def _mouth_centre(mesh: Mesh) -> tuple[float, float, float]:
+    """(3,) head-frame midpoint of the neutral inner lip line (where the teeth meet)."""
+    from pain3d.face.head import head_template
+
+    upper, lower = head_template().fine_mouth_loops
+    line = mesh.vertices[np.concatenate([upper, lower])].astype(np.float64)
+    return (0.0, float(line[:, 1].mean()), float(line[:, 2].max()))
+
+
+def photo_matrix(pose) -> np.ndarray:
+    """(4, 4) float32 head frame -> the photo's normalised device coordinates (pinhole)."""
+    w, h = pose.size
+    view = np.eye(4)
+    view[:3, :3] = pose.rotation
+    view[:3, 3] = -pose.rotation @ pose.centre
+    proj = np.zeros((4, 4))
+    proj[0, 0] = 2.0 * pose.focal_px / w
+    proj[1, 1] = 2.0 * pose.focal_px / h
+    proj[2, 2] = proj[3, 2] = -1.0  # z is not used; w = depth
+    return (proj @ view).astype(np.float32)
+
+
+def _photo_with_mouth(photo: np.ndarray, mesh: Mesh, pose) -> np.ndarray:
+    """(H, W, 4) uint8: the photo and, in alpha, its mouth opening (inner lip polygon)."""
+    from pain3d.face.head import head_template
+
+    upper, lower = head_template().fine_mouth_loops
+    loop = np.concatenate([upper, lower[::-1]])
+    poly = pose.project(mesh.vertices[loop])[:, :2]
+    mask = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(poly * 4).astype(np.int32)], 255, lineType=cv2.LINE_AA,
+                 shift=2)
+    mask = cv2.GaussianBlur(mask, (0, 0), 0.7)
+    return np.ascontiguousarray(np.dstack([photo, mask]))
+
+
+def _light_dir(pose) -> tuple[float, float, float]:
+    back = np.asarray(pose.rotation[2], np.float64)
+    up = np.asarray(pose.rotation[1], np.float64)
+    d = np.cos(np.radians(35.0)) * back + np.sin(np.radians(35.0)) * up
+    return tuple(float(x) for x in d / np.linalg.norm(d))
+
+
+def _u8(x: np.ndarray) -> np.ndarray:
+    return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02) -> np.ndarray:
+    """(S, S) metres from each texel's point ``pos`` (S, S, 3) to the nearest lid-margin
+    vertex, capped at ``reach`` (only texels within ``reach`` of the margins' box are
+    searched)."""
+    from scipy.spatial import cKDTree
+
+    from pain3d.face.head import head_template
+
+    tpl = head_template()
+    margins = mesh.vertices[np.concatenate([np.concatenate(tpl.fine_eye_loops[k])
+                                            for k in ("r", "l")])]
+    flat = pos.reshape(-1, 3)
+    near = np.all((flat > margins.min(0) - reach) & (flat < margins.max(0) + reach), axis=1)
+    d = np.full(len(flat), reach, np.float64)
+    d[near], _ = cKDTree(margins).query(flat[near], distance_upper_bound=reach)
+    return np.minimum(d, reach).reshape(pos.shape[:2]).astype(np.float32)
+
+
+def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray,
+              head: np.ndarray) -> np.ndarray:
+    """(S, S, 3) smooth skin: the photo without lashes, eyes and brows, inpainted."""
+    lum = albedo.mean(-1)
+    reg = texels.region
+    dist = _margin_distance(mesh, texels.pos)
+    lashes = dist < LASH_BAND_M
+    # The lids' own skin (often shadowed by the brow), not the brighter cheeks or brow bone.
+    near_eye = (dist < 0.015) & np.isin(reg, [region_id("upper_eyelid"),
+                                              region_id("lower_eyelid")])
+    ref = np.median(lum[near_eye & ~lashes & (known > 0.5)]) if (near_eye & ~lashes).any() else 0.5
+    skinlike = np.clip((lum - 0.7 * ref) / (0.15 * ref + 1e-6), 0.0, 1.0)
+    w = known * near_eye * ~lashes * skinlike * (reg != region_id("brow")) * head
+    # Lid skin is only ever shown around the eyes (where the lids close): fill it there.
+    skin = albedo.copy()
+    box = _bbox(dist < 0.02, pad=16)
+    skin[box] = push_pull(albedo[box] * head[box][..., None], w[box].astype(np.float32))
+    # Lid skin is smooth: keep only the broad tone of the surrounding skin.
+    skin[box] = cv2.GaussianBlur(skin[box], (0, 0), albedo.shape[0] / 400.0)
+    return skin
+
+
+def _photo_colours(mesh: Mesh, reg: np.ndarray, albedo: np.ndarray, conf: np.ndarray
+                   ) -> dict[str, tuple[float, float, float]]:
+    """Lash, teeth and mouth-interior colours in the photo's light and white balance
+    (``reg``: (S, S) region id of each texel)."""
+    seen = conf > 0.5
+    lids = np.isin(reg, [region_id("upper_eyelid"), region_id("lower_eyelid")]) & seen
+    lips = (reg == region_id("lips")) & seen
+    skin = np.isin(reg, [region_id("cheek"), region_id("forehead")]) & seen
+    skin_rgb = np.median(albedo[skin], axis=0) if skin.any() else np.array([0.7, 0.55, 0.45])
+    if lids.any():
+        lum = albedo[lids].mean(1)
+        lash = albedo[lids][lum <= np.quantile(lum, 0.05)].mean(0)
+    else:
+        lash = skin_rgb * 0.2
+    # The mouth interior seen through a closed lip line is that line's shadow in the photo.
+    from pain3d.face.head import head_template
+
+    line = np.concatenate(head_template().fine_mouth_loops)
+    uv = np.clip((mesh.uv[line] * albedo.shape[0]).astype(np.int64), 0, albedo.shape[0] - 1)
+    shadow = albedo[uv[:, 1], uv[:, 0]]
+    shadow = shadow[shadow.mean(1) <= np.quantile(shadow.mean(1), 0.5)].mean(0)
+    lip = np.median(albedo[lips], axis=0) if lips.any() else skin_rgb * [0.8, 0.5, 0.5]
+    mouth = np.minimum(shadow, lip * 0.6)
+    # Teeth: an off-white as bright as the photo's exposure (skin luminance 0.55 = nominal).
+    teeth = np.array([0.8, 0.76, 0.68]) * float(np.clip(skin_rgb.mean() / 0.55, 0.6, 1.1))
+    return {"lash_rgb": tuple(float(c) for c in np.minimum(lash, skin_rgb * 0.45)),
+            "teeth_rgb": tuple(float(c) for c in teeth),
+            "mouth_rgb": tuple(float(c) for c in mouth)}

@@ -1,0 +1,174 @@
+"""Z-buffered triangle rasterisation in numpy, for baking photos onto meshes.
+
+:func:`rasterize_nearest` finds the nearest triangle at every pixel centre (a software
+z-buffer: the photo bake's visibility test); :func:`photo_raster` uses it in UV space with a
+priority instead of depth, so that where a UV layout folds over, the surface a photo shows
+owns the texels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from pain3d.appearance.uvmap import UVRaster
+
+
+def rasterize_nearest(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray,
+                      size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Z-buffered rasterisation in numpy: the nearest triangle at every pixel centre.
+
+    Args:
+        xy: (V, 2) continuous pixel coordinates of the vertices (pixel ``i`` covers
+            ``[i, i + 1)``).
+        depth: (V,) distance along the viewing axis (nearer = smaller).
+        faces: (F, 3) vertex indices.
+        size: (width, height).
+
+    Returns:
+        tri: (H, W) int64 index of the nearest face, -1 where none covers the pixel centre.
+        bary: (H, W, 3) float32 screen-space barycentric weights in that face.
+    """
+    w, h = size
+    pix, tri, bary, z = _all_fragments(xy, depth, faces, size)
+    order = np.lexsort((z, pix))
+    first = order[np.r_[True, pix[order][1:] != pix[order][:-1]]]
+    out_tri = np.full(h * w, -1, np.int64)
+    out_bary = np.zeros((h * w, 3), np.float32)
+    out_tri[pix[first]] = tri[first]
+    out_bary[pix[first]] = bary[first]
+    return out_tri.reshape(h, w), out_bary.reshape(h, w, 3)
+
+
+def _all_fragments(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, size: tuple[int, int]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Flat pixel index, face, barycentrics and depth of every pixel centre inside every
+    face (a pixel covered by several faces appears once per face)."""
+    w, h = size
+    pts = xy[faces] - 0.5  # pixel-centre coordinates
+    lo = np.floor(pts.min(1)).astype(np.int64)
+    span = (np.ceil(pts.max(1)).astype(np.int64) - lo).max(1) + 1
+    frags = []
+    # Bucket the faces by their pixel span (powers of two) so each bucket's grid is small.
+    bucket = np.ceil(np.log2(np.maximum(span, 2))).astype(np.int64)
+    for b in np.unique(bucket):
+        ids = np.nonzero(bucket == b)[0]
+        k = int(span[ids].max())
+        for chunk in np.array_split(ids, max(1, len(ids) * k * k // 2_000_000)):
+            frags.append(_fragments(pts[chunk], depth[faces[chunk]], lo[chunk], chunk, k, w, h))
+    pix, tri, bary, z = (np.concatenate(c) for c in zip(*frags, strict=True))
+    return pix, tri, bary, z
+
+
+def _fragments(p: np.ndarray, z: np.ndarray, lo: np.ndarray, ids: np.ndarray, span: int,
+               w: int, h: int):
+    """Pixel index, face, barycentrics and depth of every pixel centre inside the faces."""
+    off = np.arange(span)
+    gx = lo[:, 0, None, None] + off[None, None, :]
+    gy = lo[:, 1, None, None] + off[None, :, None]
+    gx, gy = np.broadcast_arrays(gx, gy)
+    a, b, c = p[:, 0], p[:, 1], p[:, 2]
+    v0, v1 = b - a, c - a
+    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
+    ok = np.abs(den) > 1e-12
+    den = np.where(ok, den, 1.0)[:, None, None]
+    dx, dy = gx - a[:, 0, None, None], gy - a[:, 1, None, None]
+    w1 = (dx * v1[:, 1, None, None] - v1[:, 0, None, None] * dy) / den
+    w2 = (v0[:, 0, None, None] * dy - dx * v0[:, 1, None, None]) / den
+    w0 = 1.0 - w1 - w2
+    inside = (w0 >= -1e-6) & (w1 >= -1e-6) & (w2 >= -1e-6) & ok[:, None, None]
+    inside &= (gx >= 0) & (gx < w) & (gy >= 0) & (gy < h)
+    n, yy, xx = np.nonzero(inside)
+    bary = np.stack([w0[n, yy, xx], w1[n, yy, xx], w2[n, yy, xx]], -1)
+    return (gy[n, yy, xx] * w + gx[n, yy, xx], ids[n], bary.astype(np.float32),
+            (bary * z[n]).sum(1))
+
+
+def photo_raster(uv: np.ndarray, faces: np.ndarray, priority: np.ndarray, size: int
+                 ) -> UVRaster:
+    """The UV raster of a photo identity: where UV triangles overlap, the one facing the
+    photo's camera most wins.
+
+    The head's layout folds over at a few places (the inner lips roll under the outer lips
+    in the chart); a texel there can hold one colour only, and it must be that of the
+    surface the photo shows, or the neutral render would not reproduce the photo. Every
+    identity shares the layout, so the texels each triangle covers are found once per
+    process (:func:`_uv_fragments`); per photo only the overlapping texels are decided.
+
+    Args:
+        uv: (V, 2) texture coordinates.
+        faces: (F, 3) faces to rasterise.
+        priority: (V,) higher wins (e.g. the cosine toward the camera).
+        size: texture side.
+    """
+    frags = _uv_fragments(np.asarray(uv, np.float32), np.asarray(faces, np.int64), size)
+    tri, bary = frags.tri.copy(), frags.bary.copy()
+    if len(frags.pix):
+        z = -(frags.frag_bary * np.asarray(priority, np.float64)[
+            faces[frags.frag_tri]]).sum(1)
+        order = np.lexsort((z, frags.pix))
+        first = order[np.r_[True, frags.pix[order][1:] != frags.pix[order][:-1]]]
+        flat_tri, flat_bary = tri.reshape(-1), bary.reshape(-1, 3)
+        flat_tri[frags.pix[first]] = frags.frag_tri[first]
+        flat_bary[frags.pix[first]] = frags.frag_bary[first]
+    if frags.fill is not None:  # empty texels take their nearest covered texel's triangle
+        iy, ix = frags.fill
+        tri, bary = tri[iy, ix], bary[iy, ix]
+    return UVRaster(size=size, tri=tri.astype(np.int32), bary=bary, covered=frags.covered)
+
+
+@dataclass(frozen=True, eq=False)
+class _Fragments:
+    """The texels a UV layout's triangles cover.
+
+    Attributes:
+        tri, bary: (S, S) int64 / (S, S, 3) float32: the triangle of each texel covered once
+            (-1 elsewhere) and its barycentrics.
+        covered: (S, S) bool, texels any triangle covers.
+        pix, frag_tri, frag_bary: every (texel, triangle) pair of texels covered more than
+            once (flat texel index, triangle, barycentrics).
+        fill: (iy, ix) of each texel's nearest covered texel, or None when all are covered.
+    """
+
+    tri: np.ndarray
+    bary: np.ndarray
+    covered: np.ndarray
+    pix: np.ndarray
+    frag_tri: np.ndarray
+    frag_bary: np.ndarray
+    fill: tuple[np.ndarray, np.ndarray] | None
+
+
+_FRAGMENTS: dict[tuple[bytes, int], _Fragments] = {}
+
+
+def _uv_fragments(uv: np.ndarray, faces: np.ndarray, size: int) -> _Fragments:
+    """:class:`_Fragments` of a layout, memoised on (uv, faces, size)."""
+    from scipy import ndimage
+
+    key = (hashlib.sha1(uv.tobytes() + faces.tobytes()).digest(), int(size))
+    if key in _FRAGMENTS:
+        return _FRAGMENTS[key]
+    pix, tri, bary, _ = _all_fragments(uv.astype(np.float64) * size, np.zeros(len(uv)), faces,
+                                       (size, size))
+    count = np.bincount(pix, minlength=size * size)
+    once = count[pix] == 1
+    out_tri = np.full(size * size, -1, np.int64)
+    out_bary = np.zeros((size * size, 3), np.float32)
+    out_tri[pix[once]] = tri[once]
+    out_bary[pix[once]] = bary[once]
+    covered = (count > 0).reshape(size, size)
+    fill = None
+    if covered.any() and not covered.all():
+        _, fill = ndimage.distance_transform_edt(~covered, return_indices=True)
+        fill = (fill[0], fill[1])
+    many = ~once
+    frags = _Fragments(tri=out_tri.reshape(size, size), bary=out_bary.reshape(size, size, 3),
+                       covered=covered, pix=pix[many], frag_tri=tri[many],
+                       frag_bary=bary[many].astype(np.float64), fill=fill)
+    if len(_FRAGMENTS) >= 4:
+        _FRAGMENTS.pop(next(iter(_FRAGMENTS)))
+    _FRAGMENTS[key] = frags
+    return frags

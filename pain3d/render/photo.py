@@ -1,0 +1,261 @@
+"""Rendering photo identities: the photo's camera, a photo shader and compositing.
+
+A photo identity's texture already holds the photograph's light, so the photo shader does not
+light the skin again. It shows the texture as it is and changes it only where the expression
+changes the face:
+
+- **shading ratio**: diffuse shading of the expressed surface over that of the neutral
+  surface (baked per texel when the textures are uploaded), under a soft light from the
+  photo camera's side, times the change of ambient occlusion; 1 where nothing moved, so the
+  neutral render is the photo, and bulges and folds darken or brighten it;
+- **wrinkles**: the AU wrinkle maps (:func:`pain3d.render.wrinkle_weights`, the same weights
+  as procedural faces) darken the texture along glabellar lines, nose wrinkles, crow's feet,
+  the infraorbital furrow and the nasolabial fold;
+- **lids**: where the lid-closure fields move the lids, the texture blends into the smooth lid
+  skin of the appearance, and a lash line follows the upper margin as it comes down, so AU43
+  shows closed lids, not stretched eye pixels;
+- **mouth interior**: inside the photo's own mouth opening, the photo (projected from its
+  camera); elsewhere dark with upper and lower teeth on an arch fixed to the skull, in
+  colours measured from the photo, so lips that part uncover teeth.
+
+The geometry passes (mask, parts, heat, depth) are those of :class:`pain3d.render.Renderer`,
+whose buffers, caches and read-back this class reuses; only the program, textures and
+uniforms differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pain3d.render.camera import Camera
+from pain3d.render.compose import soft_alpha
+from pain3d.render.renderer import Renderer, RenderResult, wrinkle_weights
+
+PHOTO_FRAGMENT = """
+#version 330
+in vec3 v_pos;
+in vec3 v_nrm;
+in vec2 v_uv;
+in float v_heat;
+in float v_ao;
+in float v_spec;   // vertex channel 1 (PhotoRenderer.vertex_channels): upper-lid weight,
+                   // 1 on the upper margin, at most 0.8 off it
+in float v_hair;   // vertex channel 2: lower-lid weight, the same for the lower lid
+flat in int v_region;
+uniform sampler2D albedo_tex;   // photo colour (sRGB), light baked in
+uniform sampler2D skin_tex;     // smooth lid skin (sRGB)
+uniform sampler2D wrinkle_tex;  // AU wrinkle depths, weighted by au_w
+uniform sampler2D rest_tex;     // neutral normal (xyz) and ambient occlusion (w)
+uniform sampler2D photo_tex;    // the photo (rgb) and its mouth opening (a)
+uniform mat4 photo_matrix;      // head frame -> the photo's device coordinates
+uniform vec4 au_w;
+uniform vec2 lid_close;         // (upper, lower) closure fractions of the expression
+uniform vec3 light_dir;         // unit, head frame: the light baked into the photo
+uniform vec3 relight_dir;       // unit, head frame: the light to show (= light_dir unless
+                                // a PhotoLighting turns it)
+uniform vec3 mouth_c;           // neutral inner-lip midpoint, head frame
+uniform vec3 cam_pos;
+uniform vec3 lash_rgb;
+uniform vec3 teeth_rgb;
+uniform vec3 mouth_rgb;
+uniform int part_of[17];
+layout(location = 0) out vec4 f_rgb;
+layout(location = 1) out vec4 f_lab;
+
+float shade(vec3 n, vec3 l) { return 0.4 + 0.6 * max(dot(n, l), 0.0); }
+
+vec3 mouth_interior() {
+    // Teeth sit on an arch fixed to the skull behind the neutral lip line (mouth_c); the
+    // view ray through the lip opening is followed to that arch, so lips that part uncover
+    // them whatever interior surface lies behind.
+    vec3 d = v_pos - cam_pos;
+    vec3 p = v_pos;
+    for (int i = 0; i < 2; ++i) {
+        float x = p.x - mouth_c.x;
+        float zt = mouth_c.z - 0.006 - 30.0 * x * x;
+        p = cam_pos + d * ((zt - cam_pos.z) / d.z);
+    }
+    vec3 q = p - mouth_c;
+    float centre = 1.0 - smoothstep(0.012, 0.022, abs(q.x));
+    float upper = smoothstep(0.0006, 0.0016, q.y) * (1.0 - smoothstep(0.009, 0.012, q.y));
+    float lower = smoothstep(0.0018, 0.0028, -q.y) * (1.0 - smoothstep(0.007, 0.010, -q.y));
+    float teeth = centre * max(upper, 0.8 * lower);
+    teeth *= 0.8 + 0.2 * smoothstep(0.1, 0.5, abs(sin(q.x * 650.0)));
+    vec3 t = teeth_rgb * teeth_rgb * (1.0 - 0.55 * smoothstep(0.004, 0.02, abs(q.x)))
+             * (1.0 - 0.4 * smoothstep(0.002, 0.009, abs(q.y)));  // shade toward the gums
+    return mix(mouth_rgb * mouth_rgb, t, teeth);
+}
+
+void main() {
+    int reg = v_region;
+    vec3 col = texture(albedo_tex, v_uv).rgb;
+    vec3 lin = col * col;
+    if (reg == 11) {
+        // Where the photo shows the mouth opening, the interior is the photo's own.
+        vec4 c = photo_matrix * vec4(v_pos, 1.0);
+        vec2 st = vec2(0.5 + 0.5 * c.x / c.w, 0.5 - 0.5 * c.y / c.w);
+        vec4 ph = texture(photo_tex, st);
+        lin = mix(mouth_interior(), ph.rgb * ph.rgb, ph.a);
+    } else if (reg != 6) {
+        float lid = clamp(lid_close.x * v_spec + lid_close.y * v_hair, 0.0, 1.0) * 1.25;
+        vec3 skin = texture(skin_tex, v_uv).rgb;
+        lin = mix(lin, skin * skin, smoothstep(0.0, 0.3, lid));
+        float lash = smoothstep(0.85, 0.98, v_spec) * smoothstep(0.2, 0.8, lid_close.x);
+        lin = mix(lin, lash_rgb * lash_rgb, 0.9 * lash);
+        float crease = clamp(dot(texture(wrinkle_tex, v_uv), au_w), 0.0, 1.0);
+        // Shading change of the geometry only: a wrinkle bump would speckle on the texels.
+        vec4 rest = texture(rest_tex, v_uv);
+        float ratio = shade(normalize(v_nrm), relight_dir) / shade(normalize(rest.xyz),
+                                                                    light_dir);
+        // Occlusion only darkens: a fold that deepens; a socket the lids close over is not
+        // lit any better than it was.
+        ratio *= mix(1.0, min(v_ao / max(rest.w, 0.05), 1.0), 0.7);
+        lin *= clamp(ratio, 0.5, 1.3) * (1.0 - 0.35 * crease);
+    }
+    f_rgb = vec4(sqrt(clamp(lin, 0.0, 1.0)), 1.0);
+    int part = part_of[reg];
+    f_lab = vec4(float(part) / 255.0, v_heat, 1.0, 1.0);
+}
+"""
+
+
+@dataclass(frozen=True)
+class PhotoLighting:
+    """A change of a photo identity's light (e.g. a neutral reference taken in another
+    session): the face is shaded as if the photo's light came from another direction, and
+    the whole image is exposed by ``gain``. The identity (all zeros, gain 1) changes nothing.
+
+    Attributes:
+        yaw: degrees the light turns about the head's vertical axis (> 0 toward the
+            subject's left).
+        pitch: degrees the light is raised (> 0) or lowered.
+        gain: exposure multiplier of the whole image (1 = unchanged).
+    """
+
+    yaw: float = 0.0
+    pitch: float = 0.0
+    gain: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (abs(self.yaw) <= 90 and abs(self.pitch) <= 90):
+            raise ValueError(f"PhotoLighting yaw/pitch ({self.yaw}, {self.pitch}) must be "
+                             "within +-90 degrees")
+        if not 0.25 <= self.gain <= 4.0:
+            raise ValueError(f"PhotoLighting.gain = {self.gain} is outside 0.25..4")
+
+    def direction(self, base: tuple[float, float, float]) -> np.ndarray:
+        """(3,) unit head-frame light direction: ``base`` turned by yaw, then pitch."""
+        y, x = np.radians(self.yaw), np.radians(self.pitch)
+        ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+        rx = np.array([[1, 0, 0], [0, np.cos(x), np.sin(x)], [0, -np.sin(x), np.cos(x)]])
+        d = rx @ ry @ np.asarray(base, np.float64)
+        return d / np.linalg.norm(d)
+
+
+def camera_from_pose(pose, near: float | None = None, far: float | None = None) -> Camera:
+    """The :class:`Camera` that projects like a :class:`pain3d.face.photo_fit.PinholePose`.
+
+    The camera looks at the point of its optical axis at the head origin's depth, so the
+    photo's framing (face off centre, rolled, yawed) is reproduced exactly.
+    """
+    yaw, pitch, roll = pose.view_angles()
+    d = pose.distance
+    back = pose.rotation[2]
+    target = np.asarray(pose.centre) - d * back
+    return Camera(yaw=yaw, pitch=pitch, roll=roll, distance=d, fov=pose.fov_deg,
+                  target=tuple(float(t) for t in target),
+                  near=near if near is not None else max(0.02, 0.2 * d),
+                  far=far if far is not None else d + 1.5)
+
+
+def orbit_camera(camera: Camera, yaw: float, pitch: float = 0.0, roll: float = 0.0) -> Camera:
+    """``camera`` turned about its look-at point: ``yaw`` / ``pitch`` / ``roll`` degrees
+    added, framing kept, so the head stays about where the photo has it."""
+    return Camera(yaw=camera.yaw + yaw, pitch=float(np.clip(camera.pitch + pitch, -89, 89)),
+                  roll=camera.roll + roll, distance=camera.distance, fov=camera.fov,
+                  target=camera.target, near=camera.near, far=camera.far)
+
+
+class PhotoRenderer(Renderer):
+    """Draws :class:`pain3d.appearance.photo.PhotoAppearance` identities (see the module).
+
+    The geometry, draw and read-back are :class:`~pain3d.render.Renderer`'s; this class only
+    plugs in its shader, textures, vertex channels (the lid weights) and uniforms.
+
+    Args:
+        size: output side in pixels, or (width, height).
+        backend: moderngl standalone backend.
+        supersample: render at this factor and average down.
+    """
+
+    FRAGMENT_SHADER = PHOTO_FRAGMENT
+    TEXTURES = ("albedo_tex", "skin_tex", "wrinkle_tex", "rest_tex", "photo_tex")
+
+    def __init__(self, size: int | tuple[int, int] = 512, backend: str | None = "egl",
+                 supersample: int = 1) -> None:
+        super().__init__(size, backend=backend, texture_filter="bilinear",
+                         auto_exposure=False, supersample=supersample)
+
+    def vertex_channels(self, appearance) -> tuple[np.ndarray, np.ndarray]:
+        """Upper and lower lid weights (:attr:`PhotoAppearance.lid_weights`)."""
+        return appearance.lid_weights[:, 0], appearance.lid_weights[:, 1]
+
+    def texture_arrays(self, appearance, topo) -> tuple[np.ndarray, ...]:
+        return (appearance.albedo, appearance.skin, appearance.wrinkles,
+                self._rest_texture(appearance, topo), appearance.photo)
+
+    @staticmethod
+    def _rest_texture(appearance, topo) -> np.ndarray:
+        """(S, S, 4) float32 neutral normals and ambient occlusion in UV space."""
+        v = np.asarray(appearance.rest_mesh.vertices, np.float32)
+        n = topo.normals(v)
+        ao = topo.ambient_occlusion(v, n)
+        rest = appearance.raster.interpolate(appearance.raster_faces, np.c_[n, ao])
+        return np.ascontiguousarray(rest, np.float32)
+
+    def uniforms(self, topo, appearance, camera: Camera, lighting, aus) -> dict:
+        from pain3d.face.rig import closure_fractions
+
+        relight = (lighting.direction(appearance.light_dir)
+                   if isinstance(lighting, PhotoLighting) else appearance.light_dir)
+        return {
+            "au_w": tuple(wrinkle_weights(aus)),
+            "lid_close": (0.0, 0.0) if aus is None else closure_fractions(
+                np.asarray(aus, np.float64)),
+            "light_dir": tuple(appearance.light_dir),
+            "relight_dir": tuple(relight),
+            "mouth_c": tuple(appearance.mouth_centre),
+            "cam_pos": tuple(float(c) for c in camera.position),
+            "photo_matrix": np.asarray(appearance.photo_matrix, np.float32),
+            **{name: tuple(getattr(appearance, name))
+               for name in ("lash_rgb", "teeth_rgb", "mouth_rgb")},
+        }
+
+
+def compose_photo(result: RenderResult, backdrop: np.ndarray, face_alpha: np.ndarray | None,
+                  feather: float = 0.8) -> np.ndarray:
+    """Composite a photo-identity render into its backdrop.
+
+    Args:
+        result: the render.
+        backdrop: (H, W, 3) uint8 RGB, the photo (own view) or a backdrop for other views.
+        face_alpha: (H, W) float32 in [0, 1], the feathered face region of the photo (own
+            view: hair, ears, neck and background stay the photograph's); None uses the
+            whole head.
+        feather: softening of the render's own silhouette, pixels.
+
+    Returns:
+        (H, W, 3) uint8 RGB.
+    """
+    if backdrop.shape != result.rgb.shape or backdrop.dtype != np.uint8:
+        raise ValueError(f"backdrop must be {result.rgb.shape} uint8 like the render, got "
+                         f"{backdrop.shape} {backdrop.dtype}")
+    a = soft_alpha(result.mask, feather)
+    if face_alpha is not None:
+        if face_alpha.shape != a.shape:
+            raise ValueError(f"face_alpha is {face_alpha.shape}, the render {a.shape}")
+        a = a * face_alpha.astype(np.float32)
+    return cv2.blendLinear(result.rgb, backdrop, a, 1.0 - a)

@@ -1,0 +1,274 @@
+"""Photo identities: a real photo of a neutral face becomes an identity the AU rig deforms.
+
+    from pain3d.render.photo import PhotoRenderer
+    from pain3d.synth.photo import load_photo, photo_identity, render_photo
+
+    ident = photo_identity(load_photo("patient.jpg"))          # PhotoRejected if unusable
+    with PhotoRenderer(ident.photo.shape[0]) as renderer:
+        pain = render_photo(ident, renderer, [4, 3, 3, 2, 2, 1])  # AU4 AU6 AU7 AU9 AU10 AU43
+        neutral = render_photo(ident, renderer, [0, 0, 0, 0, 0, 0])
+
+Steps (each a function of its own stage):
+
+1. **Screen** the photo (:func:`pain3d.synth.photo_input.screen_photo`): colour, one usable
+   face found by :class:`pain3d.face.tracker.FaceTracker` (the largest when there are
+   several), size, head pose, neutrality.
+2. **Frame** a square crop around it at the output size, framed like the dataset's own
+   cameras (the eyes near the centre, :attr:`PhotoConfig.framing` inter-ocular distances
+   across), so photo identities and procedural ones look alike in a dataset.
+3. **Fit** the built-in head to the landmarks (:func:`pain3d.face.photo_fit.fit_head`) and
+   build its neutral mesh with the AU rig (:func:`pain3d.face.builtin.mesh_from_coarse`):
+   the rig is the very one of procedural identities, so AU labels and PSPI are exact.
+4. **Bake** the photo onto the mesh (:func:`pain3d.appearance.photo.bake_photo`).
+5. **Render** any AU vector from the photo's camera (or another view) with
+   :class:`pain3d.render.photo.PhotoRenderer` and composite it into the photo with a
+   feathered mask of the face region, so hair, ears, neck, clothes and background stay the
+   photograph's. The neutral reference of a pair is the re-rendered neutral, so a pair
+   differs only by the expression.
+
+Bad input raises :class:`PhotoRejected` with a reason code (see
+:mod:`pain3d.synth.photo_input`, whose names this module re-exports).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pain3d.demographics import Demographics
+from pain3d.face.landmarks import FACE_OVAL, INNER_LIP_MIDPOINTS, IRIS_L, IRIS_R, N_CANONICAL
+from pain3d.face.photo_fit import HeadFit
+from pain3d.synth.photo_input import (
+    REASONS,
+    WARNINGS,
+    PhotoConfig,
+    PhotoRejected,
+    check_colour,
+    expression_measures,
+    load_photo,
+    non_neutral_reasons,
+    sample_photos,
+    screen_photo,
+)
+
+__all__ = ["REASONS", "WARNINGS", "PhotoConfig", "PhotoIdentity", "PhotoImage", "PhotoRejected",
+           "check_colour", "expression_measures", "load_photo", "non_neutral_reasons",
+           "photo_identity", "render_photo", "sample_photos", "screen_photo"]
+
+
+@dataclass(frozen=True, eq=False)
+class PhotoIdentity:
+    """A photo turned into an identity.
+
+    Attributes:
+        photo: (S, S, 3) uint8 RGB, the square crop of the photo at the render size.
+        mesh: neutral whole-head mesh fitted to the photo, metres, head frame, with its rig.
+        appearance: the baked :class:`pain3d.appearance.photo.PhotoAppearance`.
+        camera: the photo's camera (:class:`pain3d.render.Camera`).
+        fit: the head fit (pose, shape parameters, errors).
+        face_alpha: (S, S) float32 in [0, 1], the feathered face region: where renders
+            replace the photo in the photo's own view.
+        landmarks: (478, 3) float32 landmarks in crop pixels.
+        crop: (2, 3) float64 affine from source-photo pixels to crop pixels.
+        demographics: as given (None when unknown).
+        warnings: notes from :data:`WARNINGS`.
+        measures: the expression measures of the photo (:func:`expression_measures`).
+        source_sha256: SHA-256 of the source (the file's bytes in a dataset, else the
+            array's bytes).
+    """
+
+    photo: np.ndarray
+    mesh: Any
+    appearance: Any
+    camera: Any
+    fit: HeadFit
+    face_alpha: np.ndarray
+    landmarks: np.ndarray
+    crop: np.ndarray
+    demographics: Demographics | None
+    warnings: tuple[str, ...]
+    measures: dict[str, float]
+    source_sha256: str
+
+    @cached_property
+    def backdrop(self) -> np.ndarray:
+        """(S, S, 3) uint8 RGB, the photo with the head filled from around it: the background
+        of other views, whose head no longer covers the photo's (made on first use)."""
+        return _backdrop(self.photo, self.mesh, self.fit.pose, 0.3 * self.fit.iod_px)
+
+
+@dataclass(frozen=True, eq=False)
+class PhotoImage:
+    """One rendered image of a photo identity.
+
+    Attributes:
+        rgb: (S, S, 3) uint8 RGB, composited.
+        result: the render's passes (mask, parts, heat, depth) before compositing.
+        camera: the camera it was rendered from.
+    """
+
+    rgb: np.ndarray
+    result: Any
+    camera: Any
+
+
+def _crop(image: np.ndarray, landmarks: np.ndarray, size: int, framing: float
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The square crop around the face at ``size`` px: (crop, landmarks in it, affine)."""
+    h, w = image.shape[:2]
+    lm = np.asarray(landmarks, np.float64)
+    eyes = 0.5 * (lm[IRIS_R, :2] + lm[IRIS_L, :2])
+    iod = float(np.linalg.norm(lm[IRIS_R] - lm[IRIS_L]))  # 3-D: a turned head is not smaller
+    down = lm[list(INNER_LIP_MIDPOINTS), :2].mean(0) - eyes
+    down /= max(np.linalg.norm(down), 1e-9)
+    centre = eyes + 0.1 * iod * down  # the dataset cameras look just below the eyes
+    side = float(np.clip(framing * iod, 2.5 * iod, max(min(w, h), 2.5 * iod)))
+    x0 = float(np.clip(centre[0] - side / 2, min(0.0, w - side), max(0.0, w - side)))
+    y0 = float(np.clip(centre[1] - side / 2, min(0.0, h - side), max(0.0, h - side)))
+    k = size / side
+    affine = np.array([[k, 0.0, -k * x0], [0.0, k, -k * y0]])
+    src = image
+    if k < 1.0:  # anti-alias before the affine resampling
+        src = cv2.GaussianBlur(image, (0, 0), 0.45 / k)
+    crop = cv2.warpAffine(src, affine, (size, size),
+                          flags=cv2.INTER_LINEAR if k < 1.0 else cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REPLICATE)
+    out = np.c_[lm[:, 0] * k - k * x0, lm[:, 1] * k - k * y0, lm[:, 2] * k]
+    return crop, out.astype(np.float32), affine
+
+
+def face_alpha(landmarks: np.ndarray, size: int, feather_px: float) -> np.ndarray:
+    """(S, S) float32: 1 inside the face outline, falling to 0 at it over ``feather_px``."""
+    poly = np.round(np.asarray(landmarks)[list(FACE_OVAL), :2] * 4).astype(np.int32)
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask, [poly], 255, lineType=cv2.LINE_AA, shift=2)
+    dist = cv2.distanceTransform((mask > 127).astype(np.uint8), cv2.DIST_L2, 5)
+    t = np.clip(dist / max(feather_px, 1e-6), 0.0, 1.0)
+    return (t * t * (3 - 2 * t)).astype(np.float32)
+
+
+def _backdrop(photo: np.ndarray, mesh, pose, grow_px: float) -> np.ndarray:
+    """The photo with the head (the fitted neutral head's silhouette grown by ``grow_px``)
+    filled from around it."""
+    from pain3d.appearance.photo import push_pull
+
+    xy = pose.project(mesh.vertices)[:, :2]
+    region = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillPoly(region, list(np.round(xy[mesh.faces] * 4).astype(np.int32)), 1, shift=2)
+    k = max(int(round(grow_px)), 1)
+    region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
+    keep = cv2.GaussianBlur(1.0 - region.astype(np.float32), (0, 0), grow_px / 3 + 0.5)
+    keep = np.clip((keep - 0.5) * 2, 0, 1).astype(np.float32)
+    filled = push_pull(photo.astype(np.float32) / 255.0, keep)
+    return np.clip(filled * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
+                   cfg: PhotoConfig | None = None, tracker=None, size: int = 512,
+                   source_sha256: str | None = None) -> PhotoIdentity:
+    """Turn a photo of one neutral face into an identity the renderer and the rig accept.
+
+    Args:
+        image: (H, W, 3) uint8 RGB (e.g. from :func:`load_photo`).
+        demographics: the person's sex, age band and ancestry when known (the shape prior
+            uses them); None when unknown.
+        cfg: settings.
+        tracker: a :class:`pain3d.face.tracker.FaceTracker` to reuse; a new one is made and
+            closed otherwise.
+        size: side of the square images rendered (the crop of the photo), pixels.
+        source_sha256: the source file's hash, recorded as given (default: the array's).
+
+    Raises:
+        PhotoRejected: with a reason of :data:`REASONS`.
+    """
+    from pain3d.appearance.photo import bake_photo
+    from pain3d.face.builtin import mesh_from_coarse
+    from pain3d.face.photo_fit import fit_head
+    from pain3d.render.photo import camera_from_pose
+
+    cfg = cfg or PhotoConfig()
+    if not 64 <= size <= 4096:
+        raise ValueError(f"photo identity size {size} is outside 64..4096 pixels")
+    screened = screen_photo(image, cfg, tracker)
+    crop, lm, affine = _crop(image, screened.face.landmarks, size, cfg.framing)
+    fit = fit_head(lm, (size, size), demographics, cfg.fit)
+    mesh = mesh_from_coarse(fit.coarse)
+    appearance = bake_photo(mesh, fit.pose, crop, cfg.texture_size)
+    return PhotoIdentity(
+        photo=crop, mesh=mesh, appearance=appearance, camera=camera_from_pose(fit.pose),
+        fit=fit, face_alpha=face_alpha(lm, size, cfg.feather * fit.iod_px), landmarks=lm,
+        crop=affine, demographics=demographics, warnings=screened.warnings,
+        measures=screened.measures,
+        source_sha256=source_sha256 or hashlib.sha256(np.ascontiguousarray(image)).hexdigest())
+
+
+def _follow(image: np.ndarray, identity: PhotoIdentity, camera, moved) -> np.ndarray:
+    """``image`` (H, W[, C]) moved as the face moves from ``camera`` to ``moved``: the 2-D
+    similarity that best maps the neutral face's projections (a small head-pose offset)."""
+    from pain3d.face.landmarks import similarity_fit
+
+    size = image.shape[1], image.shape[0]
+    face = identity.mesh.vertices[:N_CANONICAL]
+    src, dst = (np.c_[cam.project(face, size)[:, :2], np.zeros(N_CANONICAL)]
+                for cam in (camera, moved))
+    scale, rot, t = similarity_fit(src, dst)
+    m = np.c_[scale * rot[:2, :2], t[:2]]
+    return cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def render_photo(identity: PhotoIdentity, renderer, aus, nuisance=None, camera=None,
+                 heat: np.ndarray | None = None, *, pose_offset=(0.0, 0.0, 0.0),
+                 lighting=None, depth: bool = False, mesh=None) -> PhotoImage:
+    """Render a photo identity with an expression.
+
+    Args:
+        identity: from :func:`photo_identity`.
+        renderer: a :class:`pain3d.render.photo.PhotoRenderer` of the identity's size.
+        aus: (6,) pain AUs [AU4, AU6, AU7, AU9, AU10, AU43], FACS 0..5 (AU43 0/1).
+        nuisance: optional non-pain AUs (see :func:`pain3d.face.express`).
+        camera: None for the photo's own view (composited into the photo); another
+            :class:`pain3d.render.Camera` (e.g. :func:`pain3d.render.photo.orbit_camera`)
+            renders the whole head over the identity's backdrop.
+        heat: (V,) normalised heat for the heatmap pass, or None.
+        pose_offset: (yaw, pitch, roll) degrees the camera is turned about the head on top
+            of ``camera`` (a small head-pose change, e.g. a reference from another session);
+            the photo around the face follows the face by a 2-D similarity, which is close
+            for a few degrees and not meant for large turns (use ``camera`` for those).
+        lighting: a :class:`pain3d.render.photo.PhotoLighting` (the face's light turned, the
+            image's exposure scaled), or None for the photo's own light.
+        depth: also read back the depth pass.
+        mesh: the identity's mesh already expressed with ``aus`` and ``nuisance`` (saves
+            expressing it again for each view); None expresses it here.
+
+    Returns:
+        A :class:`PhotoImage`.
+    """
+    from pain3d.face import express
+    from pain3d.render.photo import compose_photo, orbit_camera
+
+    a = np.asarray(aus, np.float64)
+    if mesh is None:
+        mesh = express(identity.mesh, a, nuisance=nuisance) if a.any() or nuisance else (
+            identity.mesh)
+    own = camera is None
+    base = identity.camera if own else camera
+    cam = base
+    if any(pose_offset):
+        cam = orbit_camera(base, *pose_offset)
+    result = renderer.render(mesh, identity.appearance, cam, lighting, aus=a, heat=heat,
+                             depth=depth)
+    backdrop = identity.photo if own else identity.backdrop
+    alpha = identity.face_alpha if own else None
+    if cam is not base:
+        backdrop = _follow(backdrop, identity, base, cam)
+        alpha = None if alpha is None else _follow(alpha, identity, base, cam)
+    rgb = compose_photo(result, backdrop, alpha)
+    if lighting is not None and lighting.gain != 1.0:
+        rgb = np.clip(rgb.astype(np.float32) * lighting.gain + 0.5, 0, 255).astype(np.uint8)
+    return PhotoImage(rgb=rgb, result=result, camera=cam)

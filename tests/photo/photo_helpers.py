@@ -1,0 +1,22 @@
+"""Helpers of the photo-identity tests (imported by name: the test dir is on sys.path)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def procedural_photo(size: int = 512, seed: int = 0, nuisance=None) -> np.ndarray:
+    """(size, size, 3) uint8 RGB: a neutral procedural face in the default front view."""
+    from pain3d.appearance import procedural_background, sample_appearance
+    from pain3d.face import express, identity_mesh, sample_identities
+    from pain3d.render import Renderer, compose, default_views, sample_lighting
+
+    ident = sample_identities(1, seed)[0]
+    mesh = identity_mesh(ident)
+    if nuisance:
+        mesh = express(mesh, np.zeros(6), nuisance=nuisance)
+    app = sample_appearance(ident, ident.seed, mesh=mesh)
+    rng = np.random.default_rng(seed)
+    with Renderer(size) as renderer:
+        res = renderer.render(mesh, app, default_views()[0], sample_lighting(rng), depth=False)
+    return compose(res, procedural_background(rng, size))
