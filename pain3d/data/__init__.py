@@ -6,10 +6,11 @@ synthetic dataset, prepared UNBC data or a labelled CSV / folder) into an
 :class:`~pain3d.data.open.OpenedData` whose ``dataset(rows, size, policy)`` yields the
 training sample of the architecture contract, a dict with
 
-- ``image``: (3, H, W) float32 in [0, 1] (not normalised: :class:`GpuAugment` normalises on
-  the device with the model's mean / std);
+- ``image``: (3, H, W) float32 in [0, 1], or uint8 0..255 in the batches of
+  :func:`make_loader` (not normalised: :class:`GpuAugment` scales and normalises on the
+  device with the model's mean / std);
 - ``neutral``: (3, H, W), or (N, 3, H, W) for N references; absent under policy ``none``;
-- ``heatmap``: (3, H, W) float32 in [0, 1], only when asked for (synthetic data,
+- ``heatmap``: (3, H, W) like ``image``, only when asked for (synthetic data,
   ``heatmaps=True``): the pain configuration's heatmap framed like its view-0 image, black
   for neutral renders (:mod:`pain3d.data.heatmaps`);
 - ``au``: (6,) float32 FACS 0..5 in ``[AU4, AU6, AU7, AU9, AU10, AU43]`` order;

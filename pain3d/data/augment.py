@@ -5,8 +5,9 @@ CPU tensors. kornia's own ``adjust_hue`` (HSV round trip) and per-sample grouped
 blur were 5-10x slower on CPU than the formulations below; the tests check the blur against
 ``kornia.filters.gaussian_blur2d`` and the colour map against its step-by-step definition.
 
-Images arrive from the loader as float32 in [0, 1] (not normalised). ``GpuAugment`` draws
-per-sample parameters, applies
+Images arrive from the loader as uint8 (or float32 in [0, 1]; not normalised) and are scaled
+to float32 [0, 1] on the device first (:func:`to_unit`). ``GpuAugment`` draws per-sample
+parameters, applies
 
 1. one affine warp composing horizontal flip, rotation, translation and scale about the image
    centre (a single ``grid_sample`` instead of three; zero padding as torchvision's defaults);
@@ -105,6 +106,15 @@ PRESETS: dict[str, AugmentConfig] = {
 _GREY = torch.tensor([0.299, 0.587, 0.114])
 _YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 _YIQ_INV = torch.linalg.inv(_YIQ)
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels 0..255 as float32 in [0, 1] (on ``x``'s device); other tensors as they are.
+
+    The same two operations as a float32 sample (:class:`pain3d.data.PainDataset`), so the
+    values are bit-identical whichever side of the device boundary scales them.
+    """
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x
 
 
 def affine_grid(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -299,9 +309,10 @@ class GpuAugment(nn.Module):
         """Augment and normalise.
 
         Args:
-            image: (B, 3, H, W) in [0, 1], or a batch dict from :func:`pain3d.data.collate`
-                (then a dict with ``image`` / ``neutral`` replaced is returned).
-            neutral: (B, 3, H, W) or (B, N, 3, H, W) in [0, 1], or None.
+            image: (B, 3, H, W) uint8, or float in [0, 1], or a batch dict from
+                :func:`pain3d.data.collate` (then a dict with ``image`` / ``neutral``
+                replaced is returned).
+            neutral: (B, 3, H, W) or (B, N, 3, H, W), uint8 or float in [0, 1], or None.
 
         Returns:
             ``(image, neutral)`` normalised tensors (``neutral`` None when not given), or the
@@ -316,6 +327,8 @@ class GpuAugment(nn.Module):
             return batch
         if image.dim() != 4 or image.shape[1] != 3:
             raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
+        image = to_unit(image)
+        neutral = to_unit(neutral) if neutral is not None else None
         b = image.shape[0]
         if self.training:
             p = self.sample_params(b)

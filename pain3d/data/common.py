@@ -1,5 +1,5 @@
-"""Pieces every reader shares: errors and skip reports, the frame table, image decoding,
-image sources opened lazily once per worker, and ``collate``.
+"""Pieces every reader shares: errors and skip reports, the frame table, image sources opened
+lazily once per worker, and ``collate`` (image decoding: :mod:`pain3d.data.images`).
 
 A reader turns a dataset on disk into a :class:`FrameTable` (one row per image, labels and
 grouping columns as numpy arrays, built once and cached) and an image source (``read(row)``
@@ -9,7 +9,6 @@ yields training samples from any (table, source) pair.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from collections.abc import Sequence
@@ -158,64 +157,7 @@ class FrameTable:
 
 
 # --------------------------------------------------------------------------------------------
-# Images
-
-
-def to_rgb_square(arr: np.ndarray, size: int | None) -> np.ndarray:
-    """Centre-crop to a square (when not square) and resize to ``size``.
-
-    Resizing uses Pillow (antialiased bilinear), which keeps OpenCV's thread pool out of the
-    per-sample path of DataLoader workers (see ``pain3d.data.loader``).
-
-    Args:
-        arr: (H, W, 3) uint8 RGB.
-        size: output side, or None to keep the image as it is.
-    """
-    if size is None:
-        return arr
-    h, w = arr.shape[:2]
-    if h != w:
-        s = min(h, w)
-        y0, x0 = (h - s) // 2, (w - s) // 2
-        arr = arr[y0:y0 + s, x0:x0 + s]
-    if arr.shape[0] != size:
-        from PIL import Image
-
-        arr = np.array(Image.fromarray(np.ascontiguousarray(arr)).resize(
-            (size, size), Image.Resampling.BILINEAR))
-    return np.ascontiguousarray(arr)
-
-
-def decode_image(data: bytes | np.ndarray, size: int | None, where: str) -> np.ndarray:
-    """Decode encoded bytes (PNG/JPEG/...) or take an array, as (size, size, 3) uint8 RGB.
-
-    JPEGs much larger than ``size`` are decoded at a reduced DCT scale (Pillow ``draft``),
-    which is several times faster than a full decode followed by a resize.
-
-    Raises:
-        DataError: naming ``where`` when the bytes are not a decodable image.
-    """
-    if isinstance(data, np.ndarray):
-        arr = data
-        if arr.ndim == 2:
-            arr = np.repeat(arr[..., None], 3, axis=2)
-        if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-            raise DataError(f"{where}: image array has shape {arr.shape}, expected (H, W, 3)")
-        return to_rgb_square(np.ascontiguousarray(arr[..., :3], dtype=np.uint8), size)
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            if size is not None and im.format == "JPEG":
-                im.draft("RGB", (size, size))
-            im = im.convert("RGB")
-            if size is not None and im.width == im.height and im.width != size:
-                im = im.resize((size, size), Image.Resampling.BILINEAR)
-            arr = np.array(im)  # writable, so torch.from_numpy needs no copy
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{where}: not a readable image ({exc.__class__.__name__}: {exc})"
-                        ) from exc
-    return to_rgb_square(arr, size)
+# Image sources
 
 
 class ImageSource(Protocol):
@@ -318,10 +260,11 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
     samples were all dropped holds ``dropped`` only (no ``image``): consumers skip it.
 
     Returns:
-        ``image`` (B, 3, H, W), ``neutral`` (B, 3, H, W) or (B, N, 3, H, W) when the samples
-        have it, ``heatmap`` (B, 3, H, W) when the samples carry one (synthetic data read
-        with heatmaps), ``au`` (B, 6), ``pspi`` (B,), ``subject`` list of str, ``meta`` list
-        of dicts, and ``dropped`` (list of str) when any sample was dropped.
+        ``image`` (B, 3, H, W) of the samples' dtype (uint8 from
+        :func:`pain3d.data.make_loader`), ``neutral`` (B, 3, H, W) or (B, N, 3, H, W) when
+        the samples have it, ``heatmap`` (B, 3, H, W) when the samples carry one (synthetic
+        data read with heatmaps), ``au`` (B, 6), ``pspi`` (B,), ``subject`` list of str,
+        ``meta`` list of dicts, and ``dropped`` (list of str) when any sample was dropped.
     """
     import torch
 

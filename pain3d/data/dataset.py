@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
-from pain3d.data.common import DataError, FrameTable, ImageSource, SkipReport, decode_image
+from pain3d.data.common import DataError, FrameTable, ImageSource, SkipReport
 from pain3d.data.heatmaps import HeatmapSource
+from pain3d.data.images import decode_face_crop, decode_image
 from pain3d.data.references import ReferenceConfig, ReferenceSampler
 
 log = logging.getLogger(__name__)
@@ -33,21 +34,6 @@ def table_keypoints(table: FrameTable) -> np.ndarray | None:
                     "are face crops, the others whole images; regenerate the dataset so all "
                     "are framed alike", known.sum(), len(known), table.key[~known][0])
     return kp
-
-
-def face_crop(image: np.ndarray, keypoints: np.ndarray, size: int) -> np.ndarray:
-    """(size, size, 3) uint8 face crop of a whole image from its (3, 2) keypoints, with the
-    inference crop geometry (:func:`pain3d.infer.align.align_face`: low-pass before a strong
-    shrink, then :func:`pain3d.data.align.crop_from_landmarks`)."""
-    import cv2
-
-    from pain3d.data.align import alignment_matrix, crop_from_landmarks
-
-    m = alignment_matrix(keypoints, size)
-    scale = float(np.hypot(m[0, 0], m[0, 1]))
-    if scale < 0.5:  # as at inference: low-pass so the linear resample does not alias
-        image = cv2.GaussianBlur(image, (0, 0), sigmaX=0.3 / scale)
-    return crop_from_landmarks(image, keypoints, size=size)
 
 
 class PainDataset(Dataset):
@@ -83,6 +69,12 @@ class PainDataset(Dataset):
             (``reference.user_images``; :func:`pain3d.data.open.reference_keypoints`): each
             is cut with :func:`face_crop`, the crop geometry of every other image. Required
             when the reference config has user images.
+        pixels: ``float32`` (default): ``image``, ``neutral`` and ``heatmap`` are float32 in
+            [0, 1]; ``uint8``: the same pixels as uint8 0..255, a quarter of the bytes to
+            pass between processes and to the device, which scales them there
+            (:func:`pain3d.data.loader.make_loader` asks for it; ``GpuAugment`` and
+            ``ViTPain.normalize`` accept both). ``x.float().div_(255)`` of a uint8 sample
+            is bit-identical to the float32 sample.
     """
 
     def __init__(
@@ -98,6 +90,7 @@ class PainDataset(Dataset):
         heatmaps: HeatmapSource | None = None,
         input: str = "rgb",
         user_keypoints: dict[str, np.ndarray] | None = None,
+        pixels: str = "float32",
     ):
         if input not in ("rgb", "heatmap"):
             raise ValueError(f"input must be rgb or heatmap, got {input!r}")
@@ -105,8 +98,11 @@ class PainDataset(Dataset):
             raise ValueError("input='heatmap' needs a HeatmapSource (synthetic data)")
         if heatmaps is not None and len(heatmaps) != len(table):
             raise ValueError(f"heatmap source has {len(heatmaps)} rows, the table {len(table)}")
+        if pixels not in ("float32", "uint8"):
+            raise ValueError(f"pixels must be float32 or uint8, got {pixels!r}")
         self.heatmaps = heatmaps
         self.input = input
+        self.pixels = pixels
         self.table = table
         self.source = source
         self.rows = np.arange(len(table)) if rows is None else np.asarray(rows, dtype=np.int64)
@@ -143,14 +139,21 @@ class PainDataset(Dataset):
         fn = getattr(self.source, "where", None)
         return fn(row) if fn else str(self.table.key[row])
 
+    def _framed(self, data: bytes | np.ndarray, kp: np.ndarray | None, where: str
+                ) -> np.ndarray:
+        """(S, S, 3) uint8: the face crop when ``kp`` is finite, else the whole image."""
+        if kp is None or not np.isfinite(kp).all():
+            return decode_image(data, self.size, where)
+        if self.size is None:  # the stored size: known only once decoded
+            data = decode_image(data, None, where)
+            return decode_face_crop(data, kp, max(data.shape[:2]), where)
+        return decode_face_crop(data, kp, self.size, where)
+
     def load(self, row: int) -> np.ndarray:
         """(S, S, 3) uint8 RGB image of table row ``row`` (its face crop when it has keypoints,
         see ``face_crop``)."""
         kp = None if self.keypoints is None else self.keypoints[row]
-        if kp is None or not np.isfinite(kp).all():
-            return decode_image(self.source.read(row), self.size, self._where(row))
-        arr = decode_image(self.source.read(row), None, self._where(row))
-        return face_crop(arr, kp, self.size or max(arr.shape[:2]))
+        return self._framed(self.source.read(row), kp, self._where(row))
 
     def load_heatmap(self, row: int) -> np.ndarray | None:
         """(S, S, 3) uint8 heatmap of row ``row`` framed like its configuration's view-0 image
@@ -160,13 +163,9 @@ class PainDataset(Dataset):
             raise ValueError("this dataset reads no heatmaps (heatmaps=None)")
         if not hm.has_heatmap(row):
             return None
-        data = hm.read(row, str(self.table.key[row]))
         fr = int(hm.frame_row[row])
         kp = None if self.keypoints is None or fr < 0 else self.keypoints[fr]
-        if kp is None or not np.isfinite(kp).all():
-            return decode_image(data, self.size, hm.where(row))
-        arr = decode_image(data, None, hm.where(row))
-        return face_crop(arr, kp, self.size or max(arr.shape[:2]))
+        return self._framed(hm.read(row, str(self.table.key[row])), kp, hm.where(row))
 
     def _heatmap_tensor(self, row: int, like: Any) -> Any:
         import torch
@@ -185,7 +184,8 @@ class PainDataset(Dataset):
     def _tensor(self, arr: np.ndarray) -> Any:
         import torch
 
-        return torch.from_numpy(arr).permute(2, 0, 1).float().div_(255.0)
+        x = torch.from_numpy(arr).permute(2, 0, 1)
+        return x if self.pixels == "uint8" else x.float().div_(255.0)
 
     def _rng(self, row: int) -> np.random.Generator:
         if self.reference.deterministic:
@@ -278,4 +278,10 @@ class PainDataset(Dataset):
         """The same samples with another reference policy (e.g. evaluation)."""
         return PainDataset(self.table, self.source, self.rows, self.size, reference,
                            self.skip_bad, self.report, self.face_crop, self.heatmaps, self.input,
-                           self.user_keypoints)
+                           self.user_keypoints, self.pixels)
+
+    def with_pixels(self, pixels: str) -> PainDataset:
+        """The same samples as ``float32`` in [0, 1] or ``uint8`` (see ``pixels``)."""
+        return PainDataset(self.table, self.source, self.rows, self.size, self.reference,
+                           self.skip_bad, self.report, self.face_crop, self.heatmaps, self.input,
+                           self.user_keypoints, pixels)

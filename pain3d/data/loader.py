@@ -10,6 +10,11 @@ reading their images.
 References are part of the randomness: :class:`EpochDataset` gives every epoch its own
 deterministic reference draw (seed ``reference.seed + epoch``), so references still vary
 from epoch to epoch but no longer depend on worker processes or call counts.
+
+Batches carry uint8 pixels (``pixels="uint8"``): a quarter of the bytes of float32 to pass
+from the workers and to the device, which scales them to [0, 1] there (``GpuAugment``,
+``ViTPain.normalize``); the scaled values are bit-identical to float32 samples. Workers are
+persistent: they are started once per loader, not once per epoch.
 """
 
 from __future__ import annotations
@@ -139,9 +144,13 @@ class EpochDataset(Dataset):
 
     Datasets with ``with_reference`` and a ``reference`` config (``pain3d.data.PainDataset``)
     get a deterministic draw seeded by ``reference.seed + epoch``; others are indexed as is.
+    Datasets with ``with_pixels`` give ``pixels`` (``uint8`` or ``float32``) samples.
     """
 
-    def __init__(self, base: Any) -> None:
+    def __init__(self, base: Any, pixels: str | None = None) -> None:
+        if pixels is not None and hasattr(base, "with_pixels") and \
+                getattr(base, "pixels", pixels) != pixels:
+            base = base.with_pixels(pixels)
         self.base = base
         self._cache: tuple[int, Any] | None = None
 
@@ -191,7 +200,7 @@ def make_loader(dataset: Any, batch_size: int, *, train: bool = True, seed: int 
                 weights: np.ndarray | None = None, num_workers: int = 0,
                 collate: Callable[[Sequence[Any]], Any] = collate_samples,
                 rank: int | None = None, world_size: int | None = None,
-                pin_memory: bool = False) -> DataLoader:
+                pin_memory: bool = False, pixels: str = "uint8") -> DataLoader:
     """A training loader or an evaluation loader (dataset order, every sample once).
 
     A training loader shuffles (or draws with ``weights``, e.g. :func:`pain_weights`), drops
@@ -199,9 +208,11 @@ def make_loader(dataset: Any, batch_size: int, *, train: bool = True, seed: int 
     (:class:`ResumableLoader`); ``rank`` / ``world_size`` (default: ``torch.distributed``)
     give this process its DDP share. ``collate`` defaults to
     :func:`pain3d.data.common.collate` (``pain3d.data.augment.AugmentCollate`` augments in
-    the workers instead).
+    the workers instead). ``pixels``: ``uint8`` (default) or ``float32`` images in the
+    batches of a ``PainDataset`` (see the module docstring); other datasets give what they
+    give.
     """
-    wrapped = EpochDataset(dataset)
+    wrapped = EpochDataset(dataset, pixels)
     if not train:  # evaluation: this process sees every sample, in order
         rank, world_size = 0, 1
     sampler = EpochBatchSampler(len(wrapped), batch_size, seed=seed, weights=weights if train
@@ -213,4 +224,4 @@ def make_loader(dataset: Any, batch_size: int, *, train: bool = True, seed: int 
     cls = ResumableLoader if train else DataLoader
     return cls(wrapped, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers,
                worker_init_fn=_seed_worker, generator=g, pin_memory=pin_memory,
-               persistent_workers=False)
+               persistent_workers=num_workers > 0)

@@ -156,11 +156,11 @@ class HeatmapTeacher(nn.Module):
 
         Args:
             student_out: the student's outputs for the same samples.
-            heatmap: ``(B, 3, H, W)`` float in [0, 1].
+            heatmap: ``(B, 3, H, W)`` float in [0, 1], or uint8 0..255 (training batches).
         """
         t = self.teacher
         size = int(t.preprocessing["size"])
-        x = heatmap.float()
+        x = heatmap.float().div_(255.0) if heatmap.dtype == torch.uint8 else heatmap.float()
         if tuple(x.shape[-2:]) != (size, size):
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
                               antialias=True)

@@ -110,7 +110,10 @@ class ViTPain(nn.Module):
         return self.encoder.hidden_size
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
-        """``(..., 3, H, W)`` RGB in [0, 1] -> normalised with the model's mean and std."""
+        """``(..., 3, H, W)`` RGB in [0, 1] (or uint8 0..255, as training batches arrive) ->
+        normalised with the model's mean and std."""
+        if images.dtype == torch.uint8:  # as pain3d.data.augment.to_unit
+            images = images.float().div_(255.0)
         mean, std = self._mean.to(images.dtype), self._std.to(images.dtype)
         shape = (1,) * (images.ndim - 3) + (3, 1, 1)
         return (images - mean.view(shape)) / std.view(shape)

@@ -25,10 +25,13 @@ def colour(identity: int, config: int, view: int) -> tuple[int, int, int]:
 
 
 def decode_colour(img) -> tuple[int, int, int]:
-    """(identity, config, view) from an image tensor (3, H, W) in [0, 1] or (H, W, 3) uint8."""
-    a = np.asarray(img, dtype=np.float64)
+    """(identity, config, view) from an image tensor (3, H, W) in [0, 1] or uint8 (loader
+    batches), or an (H, W, 3) uint8 array."""
+    a = np.asarray(img)
+    unit = a.dtype != np.uint8
+    a = a.astype(np.float64)
     if a.ndim == 3 and a.shape[0] == 3:
-        a = a.transpose(1, 2, 0) * 255.0
+        a = a.transpose(1, 2, 0) * (255.0 if unit else 1.0)
     r, g, b = a.reshape(-1, 3).mean(axis=0)
     return int(round((r - 10) / 20)), int(round((g - 10) / 20)), int(round((b - 10) / 60))
 
