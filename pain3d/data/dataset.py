@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 
 from pain3d.data.common import DataError, FrameTable, ImageSource, SkipReport
 from pain3d.data.heatmaps import HeatmapSource
-from pain3d.data.images import decode_face_crop, decode_image
+from pain3d.data.images import decode_face_crop, decode_image, face_crop
 from pain3d.data.references import ReferenceConfig, ReferenceSampler
 
 log = logging.getLogger(__name__)

@@ -85,7 +85,7 @@ def reference_keypoints(paths: list[str]) -> dict[str, np.ndarray]:
     Each image is read as training reads it, and the largest face MediaPipe finds is taken
     (:class:`~pain3d.face.tracker.FaceTracker` with the settings and face choice of
     ``pain3d predict``); its right eye, left eye and mouth centres are kept
-    (:func:`pain3d.data.align.face_keypoints`), and :func:`pain3d.data.dataset.face_crop`
+    (:func:`pain3d.data.align.face_keypoints`), and :func:`pain3d.data.images.face_crop`
     cuts the reference with the crop geometry of :mod:`pain3d.data.align`.
 
     Returns:
@@ -95,7 +95,7 @@ def reference_keypoints(paths: list[str]) -> dict[str, np.ndarray]:
         DataError: naming the image when it cannot be read or holds no face.
     """
     from pain3d.data.align import face_keypoints
-    from pain3d.data.common import decode_image
+    from pain3d.data.images import decode_image
     from pain3d.face.tracker import FaceTracker
 
     out: dict[str, np.ndarray] = {}
