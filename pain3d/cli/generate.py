@@ -6,6 +6,11 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    _register_generate(sub)
+    _register_checks(sub)
+
+
+def _register_generate(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser(
         "generate",
         help="generate a 3DPain-compatible synthetic dataset (reproducible, resumable)",
@@ -30,6 +35,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--antialias", type=int, choices=[1, 2, 3, 4],
                    help="supersampling factor (default 1: silhouette feathering only)")
     g.add_argument("--renderer", help="'builtin' (default) or module:Class (testing seam)")
+    _add_option_groups(g)
+    g.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    g.add_argument("--engine", choices=["local", "ray"], default="local")
+    g.add_argument("--ray-address", help="address of a running Ray cluster (default: local)")
+    g.add_argument("--only", metavar="NAME",
+                   help="regenerate one identity, configuration or image, e.g. "
+                   "flame_sample_0003_pain_2, as loose files in --out")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.set_defaults(handler=_generate)
+
+
+def _add_option_groups(g: argparse.ArgumentParser) -> None:
+    """The diffusion, reference-variation and photo-identity argument groups."""
     d = g.add_argument_group(
         "diffusion appearance", "a Stable Diffusion portrait per identity baked onto its "
         "texture, optional inpainted backgrounds; needs pain3d[diffusion], the weights and a "
@@ -65,15 +83,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ph.add_argument("--non-neutral", choices=["reject", "warn"],
                     help="photos whose face is not neutral: skip them (default) or keep them "
                     "with a warning (their labels are then not the whole expression)")
-    g.add_argument("--workers", type=int, help="worker processes (default: all cores)")
-    g.add_argument("--engine", choices=["local", "ray"], default="local")
-    g.add_argument("--ray-address", help="address of a running Ray cluster (default: local)")
-    g.add_argument("--only", metavar="NAME",
-                   help="regenerate one identity, configuration or image, e.g. "
-                   "flame_sample_0003_pain_2, as loose files in --out")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g.set_defaults(handler=_generate)
 
+
+def _register_checks(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("verify", help="check a generated dataset against its manifest",
                        description="Completeness, decodable images, PSPI = PSPI of the AUs in "
                        "manifest and annotations, neutral/pain pairs for every view. Exit 1 "

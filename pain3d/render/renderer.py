@@ -278,6 +278,13 @@ class Renderer:
         if mesh.uv is None or mesh.regions is None:
             raise ValueError("Renderer.render needs a mesh with uv and regions")
         lighting = lighting or Lighting()
+        # Several renderers (GL contexts) may live in one process: draw in our own context,
+        # whichever was made current last.
+        with self.ctx:
+            return self._draw(mesh, appearance, camera, lighting, aus, heat, depth)
+
+    def _draw(self, mesh: Mesh, appearance, camera: Camera, lighting: Lighting,
+              aus: np.ndarray | None, heat: np.ndarray | None, depth: bool) -> RenderResult:
         topo = self._bind_geometry(mesh, appearance)
         self._bind_textures(appearance, topo)
         # The same mesh is usually drawn from several views in a row: upload it once. Holding
