@@ -40,6 +40,7 @@ from pain3d.face.landmarks import (
     IRIS_L,
     IRIS_R,
     MOUTH_KEYPOINT,
+    similarity_fit,
 )
 
 SCHEMES: dict[int, str] = {3: "keypoints3", 66: "aam66", 68: "ibug68", 468: "mediapipe468",
@@ -126,23 +127,12 @@ def similarity_from_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     Returns:
         (2, 3) float64 affine matrix ``M`` with ``dst ~ M[:, :2] @ src + M[:, 2]``.
     """
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
-    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
-    s0, d0 = src - mu_s, dst - mu_d
-    var_s = (s0**2).sum() / len(src)
-    if var_s <= 1e-12:
-        raise ValueError("landmarks are degenerate (all keypoints coincide); cannot align")
-    cov = d0.T @ s0 / len(src)
-    u, sig, vt = np.linalg.svd(cov)
-    fix = np.eye(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        fix[1, 1] = -1.0
-    rot = u @ fix @ vt
-    scale = float((sig * np.diag(fix)).sum() / var_s)
-    a = scale * rot
-    t = mu_d - a @ mu_s
-    return np.concatenate([a, t[:, None]], axis=1)
+    try:
+        scale, rot, t = similarity_fit(src, dst)
+    except ValueError:
+        raise ValueError("landmarks are degenerate (all keypoints coincide); cannot align"
+                         ) from None
+    return np.concatenate([scale * rot, t[:, None]], axis=1)
 
 
 def alignment_matrix(

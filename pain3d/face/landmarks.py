@@ -194,25 +194,32 @@ def pls_model() -> PlsModel:
 def similarity_fit(
     src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Weighted least-squares similarity ``dst ~ s * src @ R.T + t`` (Umeyama).
+    """Weighted least-squares similarity ``dst ~ s * src @ R.T + t`` (Umeyama, no reflection),
+    in 2-D or 3-D.
 
     Args:
-        src, dst: (N, 3) point sets in correspondence.
+        src, dst: (N, D) point sets in correspondence, D = 2 or 3.
         weights: (N,) non-negative weights, default uniform.
 
     Returns:
-        scale s, rotation R (3, 3) with det +1, translation t (3,).
+        scale s, rotation R (D, D) with det +1, translation t (D,).
+
+    Raises:
+        ValueError: when ``src`` is degenerate (all points coincide).
     """
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
     w = np.ones(len(src)) if weights is None else np.asarray(weights, dtype=np.float64)
     w = w / w.sum()
     ms, md = w @ src, w @ dst
     a, b = src - ms, dst - md
-    cov = (b * w[:, None]).T @ a
-    u, s, vt = np.linalg.svd(cov)
-    d = np.ones(3)
-    d[2] = np.sign(np.linalg.det(u @ vt))
+    var = float(w @ (a**2).sum(1))
+    if var <= 1e-24:
+        raise ValueError("points are degenerate (all coincide); cannot fit a similarity")
+    u, s, vt = np.linalg.svd((b * w[:, None]).T @ a)
+    d = np.ones(src.shape[1])
+    d[-1] = np.sign(np.linalg.det(u @ vt))
     rot = u @ np.diag(d) @ vt
-    scale = float((s * d).sum() / (w @ (a**2).sum(1)))
+    scale = float((s * d).sum() / var)
     return scale, rot, md - scale * ms @ rot.T
 
 

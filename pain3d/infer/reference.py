@@ -29,19 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pain3d.face.landmarks import EXPRESSIVE_POINTS, STABLE_POINTS
-
-
-def _similarity_to(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Scale, rotation (2, 2) and translation (2,) mapping ``src`` points onto ``dst`` (LSQ)."""
-    ms, md = src.mean(axis=0), dst.mean(axis=0)
-    a, b = src - ms, dst - md
-    u, sv, vt = np.linalg.svd(a.T @ b)
-    d = np.sign(np.linalg.det(u @ vt))
-    corr = np.diag([1.0, d])
-    rot = (u @ corr @ vt).T
-    scale = float((sv * np.diag(corr)).sum() / max((a**2).sum(), 1e-12))
-    return scale, rot, md - scale * rot @ ms
+from pain3d.face.landmarks import EXPRESSIVE_POINTS, STABLE_POINTS, similarity_fit
 
 
 def expression_energy(landmarks: np.ndarray) -> np.ndarray:
@@ -64,7 +52,7 @@ def expression_energy(landmarks: np.ndarray) -> np.ndarray:
     for _ in range(3):  # generalised Procrustes to the median, on stable points
         out = np.empty_like(pts)
         for i, p in enumerate(pts):
-            s, r, t = _similarity_to(p[stable], template[stable])
+            s, r, t = similarity_fit(p[stable], template[stable])
             out[i] = s * p @ r.T + t
         aligned = out
         template = np.median(aligned, axis=0)
