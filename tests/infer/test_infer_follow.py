@@ -89,6 +89,38 @@ def test_a_lost_face_is_detected_again(rendered_frames):
                for face, _ in results[:4] + results[5:])
 
 
+def _on_canvas(face: np.ndarray, x: int) -> np.ndarray:
+    """The 256 px frame on a 256 x 640 canvas with its left edge at ``x`` (may be off it)."""
+    from infer_frames import blank
+
+    canvas = blank((256, 640, 3))
+    lo, hi = max(x, 0), min(x + face.shape[1], canvas.shape[1])
+    if hi > lo:
+        canvas[:, lo:hi] = face[:, lo - x:hi - x]
+    return canvas
+
+
+@pytest.mark.parametrize("gap", [True, False], ids=["leaves-frame", "jumps"])
+def test_a_face_that_leaves_and_comes_back_elsewhere_is_found_where_it_is(rendered_frames,
+                                                                          gap):
+    """The face slides out of the left edge (or, without the gap, jumps across the frame):
+    where it reappears, far from the followed region, the landmarks are the detector's."""
+    faces = rendered_frames[:8]
+    xs = [0, -40, -120, -200, -300] if gap else [0, -40]
+    frames = [_on_canvas(f, x) for f, x in zip(faces, xs, strict=False)]
+    back = [_on_canvas(f, 380) for f in faces[len(xs):]]
+    with FaceDetector(DetectConfig(follow=False)) as det:
+        expected = [det(f)[0] for f in back]
+    with FaceDetector(DetectConfig(follow=True, redetect_every=0)) as det:
+        results = [det(f, video=True) for f in frames + back]
+    if gap:
+        assert results[-len(back) - 1] == (None, ["no_face"])
+    for (face, _), want in zip(results[-len(back):], expected, strict=True):
+        assert face is not None and face.landmarks is not None
+        assert face.landmarks[:, 0].min() > 380 - 1
+        np.testing.assert_allclose(face.landmarks[:, :2], want.landmarks[:, :2], atol=2.0)
+
+
 def test_predicted_video_rows_match_detect_every_frame(rendered_frames, tmp_path, tiny_model):
     from pain3d.infer.predictor import PredictConfig, Predictor
     from pain3d.infer.video import write_video
