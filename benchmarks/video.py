@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/video.py            # 1,000 frames; tiny and small; follow on/off
     .venv/bin/python benchmarks/video.py --quick    # 250 frames, tiny, follow on (make bench)
-    .venv/bin/python benchmarks/video.py --presets small --frames 1000 --json out.json
+    .venv/bin/python benchmarks/video.py --presets small --follow on --dtype bfloat16
 
 The video is made here, no downloads: a generated identity (the demo video's renderer,
 :func:`pain3d.demo.video.render_video_frames`) turns its head while pain rises and falls;
@@ -67,10 +67,10 @@ def make_checkpoint(preset: str, directory: Path) -> Path:
     return save_checkpoint(build_model(preset=preset), directory, include_backbone=True)
 
 
-def run_predict(video: Path, ckpt: Path, out: Path, follow: bool) -> dict:
+def run_predict(video: Path, ckpt: Path, out: Path, follow: bool, dtype: str) -> dict:
     """One ``pain3d predict`` process: its summary, wall and CPU seconds."""
     cfg = out.parent / f"{out.name}.yaml"
-    cfg.write_text(f"detect:\n  follow: {str(follow).lower()}\n")
+    cfg.write_text(f"dtype: {dtype}\ndetect:\n  follow: {str(follow).lower()}\n")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pain3d", "predict", str(video),
@@ -91,6 +91,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=1000)
     ap.add_argument("--presets", default="tiny,small")
     ap.add_argument("--follow", default="on,off", help="on, off or on,off")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                    help="PredictConfig.dtype (the backbone's; merged LoRA either way)")
     ap.add_argument("--quick", action="store_true", help="250 frames, tiny, follow on")
     ap.add_argument("--json", type=Path, default=None, help="write the results here as JSON")
     args = ap.parse_args()
@@ -107,7 +109,7 @@ def main() -> None:
         for preset in presets:
             ckpt = make_checkpoint(preset, tmp / f"ckpt-{preset}")
             for follow in follows:
-                r = run_predict(video, ckpt, tmp / f"out-{preset}-{follow}", follow)
+                r = run_predict(video, ckpt, tmp / f"out-{preset}-{follow}", follow, args.dtype)
                 rows.append({"preset": preset, "follow": follow, "frames": r["frames"],
                              "with_face": r["with_face"], "fps": r["fps"],
                              "process_s": r["process_s"],
@@ -116,7 +118,7 @@ def main() -> None:
     load = os.getloadavg()
     print(f"{os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}; "
           f"video {args.frames} frames 640x480 AVI/MJPG (made in {made_s:.0f} s); "
-          "pain3d predict per run, random weights")
+          f"pain3d predict per run, {args.dtype}, random weights")
     print(f"{'preset':<7} {'follow':<6} {'frames':>6} {'predicted':>9} {'frames/s':>8} "
           f"{'process s':>9} {'CPU ms/frame':>12}")
     for r in rows:
@@ -126,7 +128,8 @@ def main() -> None:
     print(f"target: >= {TARGET_FPS:.0f} frames/s (frames/s = the command's own summary; "
           "process s adds imports and model load). Shared machines give pessimistic numbers.")
     if args.json:
-        metrics = [{"metric": f"{r['preset']} follow {'on' if r['follow'] else 'off'} frames/s",
+        metrics = [{"metric": f"{r['preset']} {args.dtype} follow "
+                              f"{'on' if r['follow'] else 'off'} frames/s",
                     "value": round(r["fps"], 2), "target": f">= {TARGET_FPS:.0f}",
                     "pass": r["pass"]} for r in rows]
         args.json.write_text(json.dumps({"benchmark": "video", "load": load, "rows": rows,
