@@ -1,5 +1,6 @@
 # Two jobs a fresh machine needs: `make demo` (set up + main job) and `make test`
 # (set up + default test suite). Both reuse .venv when pyproject.toml has not changed.
+# `make bench`: the quick version of every benchmark in benchmarks/, one table (< 5 min).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -26,3 +27,6 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pain3d tests benchmarks scripts
+
+bench: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) benchmarks/run_all.py

@@ -3,6 +3,7 @@ allocator), where the time goes, the fp32 matrix-product ceiling; GPU training s
 encoder mode when CUDA is available.
 
     .venv/bin/python benchmarks/model.py --quick              # < 1 min: one table (make bench)
+    .venv/bin/python benchmarks/model.py --quick --json out.json
     .venv/bin/python benchmarks/model.py --cpu-only --rounds 3  # every CPU case, 3 rounds
     .venv/bin/python benchmarks/model.py --profile            # where the time of a pair goes
     .venv/bin/python benchmarks/model.py --gpu-only           # GPU section only (base, large)
@@ -19,6 +20,7 @@ Numbers on a shared, loaded machine are pessimistic and noisy.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import resource
@@ -27,6 +29,7 @@ import time
 from collections import defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -150,7 +153,8 @@ def _ceiling(preset: str, size: int, batch: int, dtype: str) -> float:
     return batch / sum(per_shape[s] for s in _linear_shapes(preset))
 
 
-def cpu_section(a: argparse.Namespace, cases: list[Case]) -> None:
+def cpu_section(a: argparse.Namespace, cases: list[Case]) -> list[dict[str, Any]]:
+    """Run and print the CPU cases; returns one ``--json`` metric per case and ceiling."""
     print(f"\nCPU inference: {a.preset} at {a.size} px, batch {a.batch}, {a.iters} timed batches "
           f"x {a.rounds} round(s), {a.threads} threads; machine {os.cpu_count()} cores, load "
           f"average {os.getloadavg()[0]:.1f} (loaded machines give pessimistic, noisy numbers; "
@@ -166,8 +170,16 @@ def cpu_section(a: argparse.Namespace, cases: list[Case]) -> None:
                                           a.threads).items():
             ceilings[dtype].append(pairs_s)
     print(f"{'case':<45} {'pairs/s':>8} {'best':>7} {'CPU':>6} {'RSS MB':>7}")
+    metrics = []
     for case, rs in results.items():
         med = statistics.median(r["pairs_s"] for r in rs)
+        targeted = case.cache and case.path == "prepared"
+        metrics.append({"metric": f"ViT-S {case.label.strip()} pairs/s", "value": round(med, 1),
+                        "best": round(max(r["best_pairs_s"] for r in rs), 1),
+                        "cpu_pairs_s": round(statistics.median(r["cpu_pairs_s"] for r in rs), 1),
+                        "rss_mb": round(max(r["rss_mb"] for r in rs)),
+                        "target": f">= {TARGET_FP32_PAIRS_S:.0f}" if targeted else "",
+                        "pass": med >= TARGET_FP32_PAIRS_S if targeted else None})
         flag = "  < target 20" if case.cache and case.dtype == "fp32" and max(
             r["best_pairs_s"] for r in rs) < TARGET_FP32_PAIRS_S else ""
         print(f"{case.label:<45} {med:8.1f} {max(r['best_pairs_s'] for r in rs):7.1f} "
@@ -176,6 +188,10 @@ def cpu_section(a: argparse.Namespace, cases: list[Case]) -> None:
     for dtype, vals in ceilings.items():
         label = f"{'ceiling':>13} {dtype:>4} matrix products only"
         print(f"{label:<45} {statistics.median(vals):8.1f} {max(vals):7.1f}")
+        metrics.append({"metric": f"ViT-S ceiling {dtype} matrix products pairs/s",
+                        "value": round(statistics.median(vals), 1), "target": "",
+                        "pass": None})
+    return metrics
 
 
 def _profile_case(q: Any, preset: str, size: int, batch: int, threads: int, keep: bool,
@@ -344,6 +360,12 @@ def gpu_section(a: argparse.Namespace) -> None:
             print(f"{preset:>6} {'cached' if cache else 'encoded/frame':>14} {r:14.1f}")
 
 
+def _write_json(a: argparse.Namespace, metrics: list[dict[str, Any]]) -> None:
+    if a.json:
+        a.json.write_text(json.dumps({"benchmark": "model", "load": os.getloadavg(),
+                                      "metrics": metrics}, indent=1))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="small", choices=["tiny", "small", "base", "large"])
@@ -361,16 +383,18 @@ def main() -> None:
     p.add_argument("--profile", action="store_true", help="only the time breakdown")
     p.add_argument("--quick", action="store_true",
                    help="< 1 min: cached fp32 before/after and bf16, one table, no GPU")
+    p.add_argument("--json", type=Path, default=None,
+                   help="write the CPU table here as JSON (with --quick or --cpu-only)")
     a = p.parse_args()
     if a.profile:
         profile_section(a)
         return
     if a.quick:  # --rounds still applies: --quick --rounds 4 compares the paths in turn
         a.iters = 2
-        cpu_section(a, QUICK_CASES)
+        _write_json(a, cpu_section(a, QUICK_CASES))
         return
     if not a.gpu_only:
-        cpu_section(a, ALL_CASES)
+        _write_json(a, cpu_section(a, ALL_CASES))
     if not a.cpu_only:
         gpu_section(a)
 

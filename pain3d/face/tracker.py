@@ -4,7 +4,9 @@
 first use. :meth:`~FaceTracker.landmarks` runs the mesh on a square crop around a detected
 box, so the landmarks belong to that face whatever MediaPipe's ordering (inference, photo
 fitting; :meth:`~FaceTracker.faces` does it for every face); :meth:`~FaceTracker.frame_landmarks`
-runs it on the whole image (one face expected: UNBC frames, render checks).
+runs it on the whole image (one face expected: UNBC frames, render checks);
+:meth:`~FaceTracker.follow` finds a face's landmarks in the next video frame from its
+landmarks in this one, without a detector (MediaPipe's own video tracking, made explicit).
 
 Coordinates: images are (H, W, 3) uint8 RGB; boxes (x0, y0, x1, y1) float32 pixels, x right,
 y down; landmarks (N, 3): x, y image pixels, z in the same scale, negative toward the camera
@@ -32,7 +34,7 @@ class Face:
 
     Attributes:
         box: (4,) float32 x0, y0, x1, y1 in image pixels.
-        score: detector confidence 0..1.
+        score: detector confidence 0..1 (NaN for a face followed into a video frame).
         landmarks: (478, 3) float32 image pixels (see the module docstring), or None when
             the face mesh found nothing in the face's crop.
         yaw_deg, pitch_deg: head pose from the landmarks (:func:`head_pose`; NaN without).
@@ -102,6 +104,55 @@ def sharpness(image: np.ndarray, box: np.ndarray) -> float:
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
+_FOLLOW_SCALE = 1.5  # MediaPipe's video tracking: the next ROI is 1.5x the landmarks' extent
+_EYE_OUTER_R, _EYE_OUTER_L = 33, 263  # the landmarks MediaPipe aligns the ROI's rotation with
+
+
+def _landmark_graph(refine: bool):
+    """The one place the ROI face-mesh graph is made: MediaPipe's ``FaceLandmarkCpu`` (the
+    landmark model of its face mesh, with the face-presence gate, without a detector) on a
+    given rotated rectangle of the image."""
+    from google.protobuf import text_format
+    from mediapipe.framework import calculator_pb2
+    from mediapipe.python.solution_base import SolutionBase
+
+    cfg = text_format.Parse("""
+        input_stream: "IMAGE:image"
+        input_stream: "ROI:roi"
+        input_side_packet: "WITH_ATTENTION:with_attention"
+        output_stream: "LANDMARKS:face_landmarks"
+        node {
+          calculator: "FaceLandmarkCpu"
+          input_stream: "IMAGE:image"
+          input_stream: "ROI:roi"
+          input_side_packet: "WITH_ATTENTION:with_attention"
+          output_stream: "LANDMARKS:face_landmarks"
+        }""", calculator_pb2.CalculatorGraphConfig())
+    return SolutionBase(graph_config=cfg, side_inputs={"with_attention": refine},
+                        outputs=["face_landmarks"])
+
+
+def follow_roi(landmarks: np.ndarray, width: int, height: int) -> tuple[float, ...]:
+    """The rotated square in which the next frame's mesh looks for a face: MediaPipe's
+    ``FaceLandmarkLandmarksToRoi`` (the landmarks' bounding box, 1.5x its longer side,
+    rotated so that the outer eye corners are level).
+
+    Args:
+        landmarks: (468 | 478, 2+) image pixels of this frame's face.
+        width, height: image size in pixels.
+
+    Returns:
+        (x_center, y_center, width, height, rotation): MediaPipe ``NormalizedRect`` fields
+        (fractions of the image, radians).
+    """
+    xs, ys = landmarks[:, 0].astype(np.float64), landmarks[:, 1].astype(np.float64)
+    dx = landmarks[_EYE_OUTER_L, 0] - landmarks[_EYE_OUTER_R, 0]
+    dy = landmarks[_EYE_OUTER_L, 1] - landmarks[_EYE_OUTER_R, 1]
+    side = _FOLLOW_SCALE * max(xs.max() - xs.min(), ys.max() - ys.min())
+    return ((xs.min() + xs.max()) / 2 / width, (ys.min() + ys.max()) / 2 / height,
+            side / width, side / height, float(np.arctan2(dy, dx)))
+
+
 def _face_mesh(refine: bool, min_confidence: float):
     """The one place a MediaPipe face mesh graph is made (static images, one face)."""
     import mediapipe as mp
@@ -134,6 +185,7 @@ class FaceTracker:
         self.mesh_margin, self.refine = mesh_margin, refine
         self._detectors: list | None = None
         self._meshes: dict[float, object] = {}
+        self._follower: object | None = None
 
     def __enter__(self) -> FaceTracker:
         return self
@@ -142,9 +194,10 @@ class FaceTracker:
         self.close()
 
     def close(self) -> None:
-        for graph in [*(self._detectors or []), *self._meshes.values()]:
-            graph.close()
-        self._detectors, self._meshes = None, {}
+        for graph in [*(self._detectors or []), *self._meshes.values(), self._follower]:
+            if graph is not None:
+                graph.close()
+        self._detectors, self._meshes, self._follower = None, {}, None
 
     def _mesh(self, min_confidence: float):
         if min_confidence not in self._meshes:
@@ -203,6 +256,33 @@ class FaceTracker:
         pts[:, 0] = pts[:, 0] / s + x0
         pts[:, 1] = pts[:, 1] / s + y0
         pts[:, 2] = pts[:, 2] / s
+        if pts.shape[0] != N_LANDMARKS or not np.all(np.isfinite(pts)):
+            return None
+        return pts.astype(np.float32)
+
+    def follow(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+        """(478, 3) float32 landmarks (image pixels) of the face that had ``landmarks`` in
+        the previous video frame, or None when the mesh finds no face there any more.
+
+        No detector runs: the mesh looks in :func:`follow_roi` of the previous landmarks, as
+        MediaPipe's face mesh tracks faces in video mode. About half the cost of
+        :meth:`detect` + :meth:`landmarks`; the landmarks differ from theirs by a fraction of
+        a pixel (a different crop of the same face). Needs ``refine=True``.
+        """
+        from mediapipe.framework.formats import rect_pb2
+
+        image = check_image(image)
+        h, w = image.shape[:2]
+        if self._follower is None:
+            self._follower = _landmark_graph(self.refine)
+        cx, cy, rw, rh, rot = follow_roi(np.asarray(landmarks), w, h)
+        roi = rect_pb2.NormalizedRect(x_center=cx, y_center=cy, width=rw, height=rh,
+                                      rotation=rot)
+        res = self._follower.process({"image": image, "roi": roi})
+        if res.face_landmarks is None:
+            return None
+        pts = np.array([(p.x * w, p.y * h, p.z * w) for p in res.face_landmarks.landmark],
+                       dtype=np.float64)
         if pts.shape[0] != N_LANDMARKS or not np.all(np.isfinite(pts)):
             return None
         return pts.astype(np.float32)

@@ -211,12 +211,15 @@ class Predictor:
             self._detector.close()
             self._detector = None
 
-    def align(self, image: ImageLike, *, track: bool | None = None) -> AlignedFace:
-        """Detect, select and align the face of one image (no model call)."""
+    def align(self, image: ImageLike, *, track: bool | None = None,
+              video: bool = False) -> AlignedFace:
+        """Detect, select and align the face of one image (no model call); ``video``: the
+        image is the next frame of a video (the face may be followed, see
+        :class:`~pain3d.infer.detect.FaceDetector`)."""
         from pain3d.infer.align import align_face
 
         img = load_image(image)
-        face, flags = self.detector(img, track=track)
+        face, flags = self.detector(img, track=track, video=video)
         if face is None or face.landmarks is None:
             return AlignedFace(None, face, flags)
         return AlignedFace(align_face(img, face.landmarks, self.size), face, flags)
@@ -436,7 +439,7 @@ def _opening_window(predictor: Predictor, path: str | Path,
         if t > cfg.reference_seconds and n_faces >= 1 and (
                 n_faces >= cfg.n_references or opening[max(opening)][0] <= cfg.reference_seconds):
             break
-        a = predictor.align(rgb, track=_track(predictor))
+        a = predictor.align(rgb, track=_track(predictor), video=True)
         opening[i] = (t, a)
         n_faces += a.crop is not None
     return opening
@@ -471,7 +474,8 @@ def _stream(predictor: Predictor, path: str | Path, info: VideoInfo,
     pending: list[tuple[int, float, AlignedFace]] = []
     last_log = 0
     for i, t, rgb in iter_video_frames(path, cfg.frame_step, cfg.max_frames, info.fps):
-        a = opening[i][1] if i in opening else predictor.align(rgb, track=_track(predictor))
+        a = opening[i][1] if i in opening else predictor.align(rgb, track=_track(predictor),
+                                                               video=True)
         pending.append((i, t, a))
         if len(pending) >= cfg.batch_size:
             rows += _batch_rows(predictor, pending, tokens, ref_frames)
