@@ -184,10 +184,9 @@ def _charts(size: int) -> dict[str, np.ndarray]:
 
 
 def _visible_texels(mesh: Mesh, pose, texel_uv: np.ndarray, texel_xy: np.ndarray,
-                    size: int, reach: float = 3.0, candidates: np.ndarray | None = None
-                    ) -> np.ndarray:
-    """(N,) bool: the photo shows each texel's surface point (only ``candidates``, an (N,)
-    bool mask, are tested when given; the others are False).
+                    size: int, reach: float = 3.0) -> np.ndarray:
+    """(N,) bool: the photo shows each texel's surface point (texels given by their UV
+    ``texel_uv`` (N, 2) and their pixel in the photo ``texel_xy`` (N, 2)).
 
     The neutral mesh is rasterised from the photo's camera (nearest surface per pixel) and
     a texel counts as seen when the surface at its pixel has its UV, within ``reach``
@@ -206,17 +205,13 @@ def _visible_texels(mesh: Mesh, pose, texel_uv: np.ndarray, texel_xy: np.ndarray
     faces = mesh.faces[front | mouth]
     tri, bary = rasterize_nearest(proj[:, :2], proj[:, 2], faces, (w, h))
     uv_pix = np.einsum("hwk,hwkc->hwc", bary, mesh.uv[faces[np.maximum(tri, 0)]])
-    out = np.zeros(len(texel_xy), bool)
-    todo = np.arange(len(texel_xy)) if candidates is None else np.flatnonzero(candidates)
-    xy, uv = texel_xy[todo], texel_uv[todo]
-    ix = np.floor(xy[:, 0]).astype(np.int64)
-    iy = np.floor(xy[:, 1]).astype(np.int64)
+    ix = np.floor(texel_xy[:, 0]).astype(np.int64)
+    iy = np.floor(texel_xy[:, 1]).astype(np.int64)
     inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
     ix, iy = np.clip(ix, 0, w - 1), np.clip(iy, 0, h - 1)
     hit = (tri[iy, ix] >= 0) & inside
-    dist = np.abs(uv_pix[iy, ix] - uv).max(1) * size
-    out[todo] = hit & (dist <= reach)
-    return out
+    dist = np.abs(uv_pix[iy, ix] - texel_uv).max(1) * size
+    return hit & (dist <= reach)
 
 
 def _mirror_fill(colour: np.ndarray, conf: np.ndarray, charts: dict[str, np.ndarray]
@@ -292,16 +287,27 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAp
     normals = mesh.vertex_normals()
     raster = photo_raster(mesh.uv, faces, _facing(mesh.vertices, normals, pose), size)
     texels = _Texels.of(mesh, faces, raster)
-    pos = texels.pos.reshape(-1, 3)
-    proj = pose.project(pos)
-    facing = _facing(pos, raster.interpolate(faces, normals).reshape(-1, 3), pose)
-    candidates = (facing > 0) & raster.covered.ravel()
-    visible = _visible_texels(mesh, pose, _texel_uv(size), proj[:, :2], size,
-                              candidates=candidates)
-    conf = (visible & candidates).astype(np.float32)
+    # Only covered texels facing the camera can be seen; only seen ones take the photo's
+    # colour (the others have confidence 0, and every later step weights colours by it).
+    covered = np.flatnonzero(raster.covered)
+    tri, bary = raster.tri.reshape(-1)[covered], raster.bary.reshape(-1, 3)[covered]
+    pos = texels.pos.reshape(-1, 3)[covered]
+    # The normals interpolated as UVRaster.interpolate does, on the covered texels only.
+    normal = np.einsum("ik,ikc->ic", bary, normals.astype(np.float32)[faces[tri]])
+    todo = covered[_facing(pos, normal, pose) > 0]
+    proj = pose.project(texels.pos.reshape(-1, 3)[todo])
+    visible = _visible_texels(mesh, pose, _texel_uv(size)[todo], proj[:, :2], size)
+    seen, xy = todo[visible], proj[visible, :2]
+    conf = np.zeros(size * size, np.float32)
+    conf[seen] = 1.0
     conf = conf.reshape(size, size)
-    colour = _sample_photo(photo, proj[:, :2], (size, size))
-    conf *= _trust(mesh, texels, pose, proj[:, :2], colour, photo)
+    colour = np.zeros((size * size, 3), np.float32)
+    rows = -(-len(seen) // size)  # remap takes maps under 32767 rows: sample S per row
+    padded = np.zeros((rows * size, 2))
+    padded[:len(seen)] = xy
+    colour[seen] = _sample_photo(photo, padded, (rows, size)).reshape(-1, 3)[:len(seen)]
+    colour = colour.reshape(size, size, 3)
+    conf *= _trust(mesh, texels, pose, seen, xy, colour, photo)
     charts = _charts(size)
     filled, known = _mirror_fill(colour, conf, charts)
     albedo = _inpaint(filled, known, charts, texels.region)
@@ -314,9 +320,11 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAp
         **_photo_colours(mesh, texels.region, albedo, conf))
 
 
-def _trust(mesh: Mesh, texels: _Texels, pose, xy: np.ndarray, colour: np.ndarray,
-           photo: np.ndarray) -> np.ndarray:
-    """(S, S) how far the photo's colour can be trusted for each texel's surface.
+def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
+           colour: np.ndarray, photo: np.ndarray) -> np.ndarray:
+    """(S, S) how far the photo's colour can be trusted for each texel's surface, for the
+    texels the photo shows (flat indices ``seen``, ascending; ``xy`` (len(seen), 2) their
+    pixels); 0 on the skull's other texels.
 
     The fitted mesh matches the photo only inside the face outline (the landmarks). Beyond
     it the skull is a generic shape that may stick out of the real head: its texels take the
@@ -341,9 +349,10 @@ def _trust(mesh: Mesh, texels: _Texels, pose, xy: np.ndarray, colour: np.ndarray
     vpart = np.where(fine, part[np.minimum(vert, len(part) - 1)], 0)  # eyeballs: face
     face = np.isin(vpart, (0, 1, 2))
     trust = face.astype(np.float32)  # face 1; ears and neck (parts 4, 5) 0
-    shell = np.flatnonzero(~face & ~np.isin(vpart, (4, 5)))  # the skull's texels
-    ix = np.clip(xy[shell, 0].astype(np.int64), 0, w - 1)
-    iy = np.clip(xy[shell, 1].astype(np.int64), 0, h - 1)
+    skull = (~face & ~np.isin(vpart, (4, 5))).reshape(-1)[seen]
+    shell, xy = seen[skull], xy[skull]  # the skull's seen texels
+    ix = np.clip(xy[:, 0].astype(np.int64), 0, w - 1)
+    iy = np.clip(xy[:, 1].astype(np.int64), 0, h - 1)
     d = outside[iy, ix] / iod
     near = 1.0 - np.clip((d - 0.3) / 0.5, 0.0, 1.0)
     hair = _hair_colour(mesh, pose, photo)
