@@ -44,7 +44,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from au_visibility import au_visibility, tracker_floor, tracker_landmarks  # noqa: E402
+from au_visibility import (  # noqa: E402
+    aligned_shift,
+    au_visibility,
+    tracker_floor,
+    tracker_landmarks,
+)
 
 
 def write_sample_photos(folder: Path, n: int | None) -> list[str]:
@@ -223,22 +228,6 @@ def cheek_table(neutral: list, pain: list, aus: np.ndarray) -> list[dict]:
                      "change_at_au6_ge3_pct": float(np.median(y[a[:, i6] >= 3]) * 100)
                      if (a[:, i6] >= 3).any() else float("nan"), "n": len(ok)})
     return rows
-
-
-def aligned_shift(neutral: np.ndarray, pain: np.ndarray) -> float:
-    """Mean residual of :data:`~pain3d.face.landmarks.IDENTITY_POINTS` (fraction of the
-    neutral IOD) after the 2-D similarity that best maps the pain set onto the neutral set:
-    how much the outline changes shape, with a whole-face shift, turn or scale of the
-    tracker's fit removed."""
-    from pain3d.face.landmarks import IDENTITY_POINTS, similarity_fit
-    from pain3d.face.visibility import landmark_measures
-
-    idx = list(IDENTITY_POINTS)
-    a = np.c_[np.asarray(neutral, np.float64)[idx, :2], np.zeros(len(idx))]
-    b = np.c_[np.asarray(pain, np.float64)[idx, :2], np.zeros(len(idx))]
-    scale, rot, t = similarity_fit(b, a)
-    moved = scale * b @ rot.T + t
-    return float(np.linalg.norm(moved - a, axis=1).mean() / landmark_measures(neutral)["iod"])
 
 
 def identity_table(pairs: list[tuple], floor_pairs: list[tuple]) -> dict:

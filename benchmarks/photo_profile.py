@@ -101,7 +101,8 @@ def table(timer: PhaseTimer, total_cpu: float, images: int) -> str:
     """The phases as a Markdown table, largest first, with the untimed rest and the total."""
     rows = dict(timer.cpu)
     rows["driver: plan, write, checksums (rest)"] = total_cpu - sum(rows.values())
-    lines = ["| phase | calls | CPU ms per call | CPU ms per image |", "| --- | ---: | ---: | ---: |"]
+    lines = ["| phase | calls | CPU ms per call | CPU ms per image |",
+             "| --- | ---: | ---: | ---: |"]
     for label in sorted(rows, key=lambda k: -rows[k]):
         n = timer.calls.get(label, 0)
         per_call = f"{rows[label] / n * 1e3:.1f}" if n else ""
