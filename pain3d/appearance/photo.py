@@ -287,26 +287,10 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAp
     normals = mesh.vertex_normals()
     raster = photo_raster(mesh.uv, faces, _facing(mesh.vertices, normals, pose), size)
     texels = _Texels.of(mesh, faces, raster)
-    # Only covered texels facing the camera can be seen; only seen ones take the photo's
-    # colour (the others have confidence 0, and every later step weights colours by it).
-    covered = np.flatnonzero(raster.covered)
-    tri, bary = raster.tri.reshape(-1)[covered], raster.bary.reshape(-1, 3)[covered]
-    pos = texels.pos.reshape(-1, 3)[covered]
-    # The normals interpolated as UVRaster.interpolate does, on the covered texels only.
-    normal = np.einsum("ik,ikc->ic", bary, normals.astype(np.float32)[faces[tri]])
-    todo = covered[_facing(pos, normal, pose) > 0]
-    proj = pose.project(texels.pos.reshape(-1, 3)[todo])
-    visible = _visible_texels(mesh, pose, _texel_uv(size)[todo], proj[:, :2], size)
-    seen, xy = todo[visible], proj[visible, :2]
+    seen, xy, colour = _seen_texels(mesh, pose, photo, faces, normals, raster, texels)
     conf = np.zeros(size * size, np.float32)
     conf[seen] = 1.0
     conf = conf.reshape(size, size)
-    colour = np.zeros((size * size, 3), np.float32)
-    rows = -(-len(seen) // size)  # remap takes maps under 32767 rows: sample S per row
-    padded = np.zeros((rows * size, 2))
-    padded[:len(seen)] = xy
-    colour[seen] = _sample_photo(photo, padded, (rows, size)).reshape(-1, 3)[:len(seen)]
-    colour = colour.reshape(size, size, 3)
     conf *= _trust(mesh, texels, pose, seen, xy, colour, photo)
     charts = _charts(size)
     filled, known = _mirror_fill(colour, conf, charts)
@@ -318,6 +302,38 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAp
         mouth_centre=_mouth_centre(mesh), photo=_photo_with_mouth(photo, mesh, pose),
         photo_matrix=photo_matrix(pose), raster=raster, raster_faces=faces,
         **_photo_colours(mesh, texels.region, albedo, conf))
+
+
+def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
+                 normals: np.ndarray, raster: UVRaster, texels: _Texels
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The texels the photo shows and their colours.
+
+    Only covered texels facing the camera can be seen, so only they are projected and
+    tested (:func:`_visible_texels`); only seen ones take the photo's colour (the others
+    have confidence 0, and every later step weights colours by it).
+
+    Returns:
+        seen: (K,) ascending flat texel indices; xy: (K, 2) their photo pixels;
+        colour: (S, S, 3) float32 photo colour of the seen texels, 0 elsewhere.
+    """
+    size = raster.size
+    covered = np.flatnonzero(raster.covered)
+    tri, bary = raster.tri.reshape(-1)[covered], raster.bary.reshape(-1, 3)[covered]
+    pos = texels.pos.reshape(-1, 3)
+    # The normals interpolated as UVRaster.interpolate does, on the covered texels only.
+    normal = np.einsum("ik,ikc->ic", bary, normals.astype(np.float32)[faces[tri]])
+    todo = covered[_facing(pos[covered], normal, pose) > 0]
+    proj = pose.project(pos[todo])
+    visible = _visible_texels(mesh, pose, _texel_uv(size)[todo], proj[:, :2], size)
+    seen, xy = todo[visible], proj[visible, :2]
+    colour = np.zeros((size * size, 3), np.float32)
+    if len(seen):
+        rows = -(-len(seen) // size)  # remap takes maps under 32767 rows: S per row
+        padded = np.zeros((rows * size, 2))
+        padded[:len(seen)] = xy
+        colour[seen] = _sample_photo(photo, padded, (rows, size)).reshape(-1, 3)[:len(seen)]
+    return seen, xy, colour.reshape(size, size, 3)
 
 
 def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
