@@ -91,7 +91,9 @@ def au_visibility(neutral_images: Sequence[np.ndarray], pain_images: Sequence[np
             f"identity split over {split['pairs']} pairs (median outline shift, % IOD): "
             f"hybrid vs neutral {split['coupling_pct']:.2f} (only the AU regions' pixels "
             f"changed: the tracker's coupling), pain vs hybrid {split['outside_pct']:.2f} "
-            f"(only the pixels outside the AU regions differ: what the render changes there)")
+            f"(only the pixels outside the AU regions differ: what the render changes there); "
+            f"after a similarity on the identity points (aligned_shift) "
+            f"{split['coupling_aligned_pct']:.2f} and {split['outside_aligned_pct']:.2f}")
     return table
 
 
@@ -120,6 +122,22 @@ def au_region_mask(landmarks: np.ndarray, shape: tuple[int, int], grow: float = 
     return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2)) > 0
 
 
+def aligned_shift(neutral: np.ndarray, pain: np.ndarray) -> float:
+    """Mean residual of :data:`~pain3d.face.landmarks.IDENTITY_POINTS` (fraction of the
+    neutral IOD) after the 2-D similarity that best maps the pain set onto the neutral set:
+    how much the outline changes shape, with a whole-face shift, turn or scale of the
+    tracker's fit removed."""
+    from pain3d.face.landmarks import IDENTITY_POINTS, similarity_fit
+    from pain3d.face.visibility import landmark_measures
+
+    idx = list(IDENTITY_POINTS)
+    a = np.c_[np.asarray(neutral, np.float64)[idx, :2], np.zeros(len(idx))]
+    b = np.c_[np.asarray(pain, np.float64)[idx, :2], np.zeros(len(idx))]
+    scale, rot, t = similarity_fit(b, a)
+    moved = scale * b @ rot.T + t
+    return float(np.linalg.norm(moved - a, axis=1).mean() / landmark_measures(neutral)["iod"])
+
+
 def identity_split(neutral_images: Sequence[np.ndarray], pain_images: Sequence[np.ndarray],
                    lm_neutral: Sequence[np.ndarray | None], lm_pain: Sequence[np.ndarray | None]
                    ) -> dict:
@@ -129,7 +147,8 @@ def identity_split(neutral_images: Sequence[np.ndarray], pain_images: Sequence[n
     regions (:func:`au_region_mask`). Hybrid vs neutral differ only inside the regions, so
     the outline shift between them is the tracker's coupling (one network places every
     landmark from the whole face); pain vs hybrid differ only outside the regions, so their
-    shift is what the render itself changes there.
+    shift is what the render itself changes there. Each is given raw and after the
+    similarity of :func:`aligned_shift`.
     """
     from pain3d.face.visibility import measure_changes
 
@@ -140,13 +159,16 @@ def identity_split(neutral_images: Sequence[np.ndarray], pain_images: Sequence[n
         inside = au_region_mask(a, neutral_images[i].shape[:2])[..., None]
         hybrids.append(np.where(inside, pain_images[i], neutral_images[i]))
     lm_h = tracker_landmarks(hybrids)
-    coupling, outside = [], []
+    coupling, outside, coupling_al, outside_al = [], [], [], []
     for (_, a, b), h in zip(pairs, lm_h, strict=True):
         if h is not None:
             coupling.append(measure_changes(a, h)["stable"] * 100)
             outside.append(measure_changes(h, b)["stable"] * 100)
+            coupling_al.append(aligned_shift(a, h) * 100)
+            outside_al.append(aligned_shift(h, b) * 100)
     return {"pairs": len(coupling), "coupling_pct": _median(coupling),
-            "outside_pct": _median(outside)}
+            "outside_pct": _median(outside), "coupling_aligned_pct": _median(coupling_al),
+            "outside_aligned_pct": _median(outside_al)}
 
 
 def _median(values: list[float]) -> float:

@@ -44,7 +44,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from au_visibility import au_visibility, tracker_floor, tracker_landmarks  # noqa: E402
+from au_visibility import (  # noqa: E402
+    aligned_shift,
+    au_visibility,
+    tracker_floor,
+    tracker_landmarks,
+)
 
 
 def write_sample_photos(folder: Path, n: int | None) -> list[str]:
@@ -145,6 +150,102 @@ def geometry(cfg, rows) -> tuple[list, list, np.ndarray]:
     return neutral, pain, np.asarray(aus)
 
 
+CHEEK_CANDIDATES = {
+    # name: (lower-lid margin, infraorbital cheek) point sets, both sides (MediaPipe order)
+    "lower_lid": (144, 145, 153, 373, 374, 380),
+    "infraorbital": (117, 118, 119, 120, 100, 111, 346, 347, 348, 349, 329, 340),
+}
+
+
+def cheek_measures(points: np.ndarray) -> dict[str, float]:
+    """Candidate AU6 (cheek raise) measures of one face in the eye-corner frame of
+    :func:`pain3d.face.visibility.landmark_measures` (raw, in the points' units; each grows
+    when the cheek rises):
+
+    * ``cheek``: the project's measure, minus the height of CHEEK_POINTS below the corners;
+    * ``infraorbital_rise``: height of the infraorbital points just under the lower lid
+      relative to the eye-corner line;
+    * ``lower_lid_rise``: height of the lower-lid margin relative to the corners (AU6 pushes
+      the lower lid up, so does AU7);
+    * ``lid_to_cheek``: minus the mean distance from the lower-lid margin to the
+      infraorbital points (the cheek bunches up under the eye);
+    * ``cheek_forward``: the infraorbital points' depth toward the camera relative to the eye
+      corners (MediaPipe z, tracker landmarks only; the malar fat pad bulges forward).
+    """
+    from pain3d.face.landmarks import CHEEK_POINTS, EYE_CORNERS, MOUTH_CORNERS
+
+    p = np.asarray(points, np.float64)
+    corners = [i for c in EYE_CORNERS for i in c]
+    eye_r, eye_l = p[list(EYE_CORNERS[0]), :2].mean(0), p[list(EYE_CORNERS[1]), :2].mean(0)
+    origin, x = 0.5 * (eye_r + eye_l), eye_l - eye_r
+    up = np.array([-x[1], x[0]]) / np.linalg.norm(x)
+    if (origin - p[list(MOUTH_CORNERS), :2].mean(0)) @ up < 0:
+        up = -up
+    h = (p[:, :2] - origin) @ up
+    lid, infra = (list(CHEEK_CANDIDATES[k]) for k in ("lower_lid", "infraorbital"))
+    base = h[corners].mean()
+    dist = np.linalg.norm(p[lid[:3], None, :2] - p[None, infra[:6], :2], axis=-1).mean() / 2 \
+        + np.linalg.norm(p[lid[3:], None, :2] - p[None, infra[6:], :2], axis=-1).mean() / 2
+    out = {"cheek": h[list(CHEEK_POINTS)].mean() - base,
+           "infraorbital_rise": h[infra].mean() - base,
+           "lower_lid_rise": h[lid].mean() - base,
+           "lid_to_cheek": -dist}
+    if p.shape[1] > 2:
+        out["cheek_forward"] = -(p[infra, 2].mean() - p[corners, 2].mean())
+    return {k: float(v) for k, v in out.items()}
+
+
+def _partial_rho(x: np.ndarray, y: np.ndarray, others: np.ndarray) -> float:
+    """Spearman rho of x and y with the ranks of ``others`` (N, K) regressed out of both."""
+    from scipy.stats import rankdata
+
+    z = np.c_[np.ones(len(x)), np.apply_along_axis(rankdata, 0, others)]
+    rx, ry = rankdata(x), rankdata(y)
+    ex = rx - z @ np.linalg.lstsq(z, rx, rcond=None)[0]
+    ey = ry - z @ np.linalg.lstsq(z, ry, rcond=None)[0]
+    return float(np.corrcoef(ex, ey)[0, 1])
+
+
+def cheek_table(neutral: list, pain: list, aus: np.ndarray) -> list[dict]:
+    """Per candidate measure: Spearman rho of its change (pain - neutral, / IOD) with AU6,
+    the same with the other five AUs' ranks regressed out (the plan draws AU6 with AU7 and
+    AU43), and the median change at AU6 >= 3 (% IOD)."""
+    from scipy.stats import spearmanr
+
+    from pain3d.face.visibility import landmark_measures
+    from pain3d.facs import AU_NAMES
+
+    i6 = AU_NAMES.index("AU6")
+    ok = [k for k, (a, b) in enumerate(zip(neutral, pain, strict=True))
+          if a is not None and b is not None]
+    rows = []
+    for name in cheek_measures(neutral[ok[0]]):
+        y = np.array([(cheek_measures(pain[k])[name] - cheek_measures(neutral[k])[name])
+                      / landmark_measures(neutral[k])["iod"] for k in ok])
+        a = aus[ok]
+        rows.append({"measure": name, "rho": float(spearmanr(a[:, i6], y)[0]),
+                     "partial_rho": _partial_rho(a[:, i6], y, np.delete(a, i6, 1)),
+                     "change_at_au6_ge3_pct": float(np.median(y[a[:, i6] >= 3]) * 100)
+                     if (a[:, i6] >= 3).any() else float("nan"), "n": len(ok)})
+    return rows
+
+
+def identity_table(pairs: list[tuple], floor_pairs: list[tuple]) -> dict:
+    """Raw and similarity-aligned outline shift (% IOD, median and p90) of neutral/pain
+    landmark pairs and of the JPEG floor pairs."""
+    from pain3d.face.visibility import measure_changes
+
+    def stats(items):
+        ok = [(a, b) for a, b in items if a is not None and b is not None]
+        raw = np.array([measure_changes(a, b)["stable"] for a, b in ok]) * 100
+        al = np.array([aligned_shift(a, b) for a, b in ok]) * 100
+        return {"n": len(ok), "raw_median": float(np.median(raw)),
+                "raw_p90": float(np.percentile(raw, 90)),
+                "aligned_median": float(np.median(al)), "aligned_p90": float(np.percentile(al, 90))}
+
+    return {"pairs": stats(pairs), "jpeg_floor": stats(floor_pairs)}
+
+
 def measure(src: Path, out: Path, per_identity: int, workers: int) -> dict:
     """Generate own-view pairs and read them with the tracker (module docstring, step 1)."""
     from pain3d.face.visibility import measure_changes, visibility_table
@@ -165,9 +266,21 @@ def measure(src: Path, out: Path, per_identity: int, workers: int) -> dict:
     k = len(neutrals)
     identical = [measure_changes(a, b)["stable"] * 100 for a, b in zip(same[:k], same[k:],
                  strict=True) if a is not None and b is not None]
-    geo = visibility_table(*geometry(cfg, rows))
+    geo_n, geo_p, geo_aus = geometry(cfg, rows)
+    geo = visibility_table(geo_n, geo_p, geo_aus)
+    n_list, p_list = [neutral_of[i] for i in pains.identity], [images[p] for p in pains.path]
+    jpeg = [_jpeg_again(n) for n in neutrals]
+    lm = tracker_landmarks(n_list + p_list + neutrals + jpeg)
+    n, k = len(n_list), len(neutrals)
+    aus = pains[list(AU_NAMES)].to_numpy(float)
     return {"identities": summary.meshes, "images": summary.images, "seconds": seconds,
             "table": table, "geometry": geo,
+            "identity": identity_table(list(zip(lm[:n], lm[n:2 * n], strict=True)),
+                                       list(zip(lm[2 * n:2 * n + k], lm[2 * n + k:],
+                                                strict=True))),
+            "cheek_tracker": cheek_table(lm[:n], lm[n:2 * n], aus),
+            "cheek_geometry": cheek_table([g[:, :2] for g in geo_n], [g[:, :2] for g in geo_p],
+                                          geo_aus),
             "floor_identical_pct": float(np.median(identical)) if identical else float("nan"),
             "floor_jpeg_pct": tracker_floor(neutrals, [_jpeg_again(n) for n in neutrals])}
 
@@ -195,6 +308,20 @@ def report(m: dict, t: dict) -> None:
           f"{m['floor_jpeg_pct']:.2f}")
     print("== geometry (the rig's vertices through the photo cameras)")
     print(geo.format())
+    idt = m["identity"]
+    print("\n== identity: IDENTITY_POINTS shift, % IOD (raw: as measured; aligned: after the "
+          "2-D similarity that best maps the pain outline onto the neutral one)")
+    for key, label in (("pairs", "neutral vs pain"), ("jpeg_floor", "image vs its JPEG")):
+        r = idt[key]
+        print(f"{label:<16} n={r['n']:<4} raw median {r['raw_median']:.2f} (p90 "
+              f"{r['raw_p90']:.2f})   aligned median {r['aligned_median']:.2f} (p90 "
+              f"{r['aligned_p90']:.2f})")
+    for key, label in (("cheek_tracker", "tracker"), ("cheek_geometry", "rig geometry")):
+        print(f"\n== cheek raise candidates vs AU6 ({label}): rho, partial rho (other AUs' "
+              "ranks removed), median change at AU6 >= 3 (% IOD)")
+        for r in m[key]:
+            print(f"{r['measure']:<18} {r['rho']:+.2f} {r['partial_rho']:+.2f} "
+                  f"{r['change_at_au6_ge3_pct']:+.2f}%  (n={r['n']})")
     print(f"\n== throughput: pain3d generate --identities-from, {t['identities']} identities "
           f"x {t['images'] // t['identities']} images at 512 px, {t['workers']} workers")
     print(f"{t['images']} images in {t['seconds']:.1f} s = {t['images_per_s']:.1f} images/s "

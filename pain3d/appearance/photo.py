@@ -119,8 +119,13 @@ def push_pull(colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
         up = cv2.resize(est, (c.shape[1], c.shape[0]), interpolation=cv2.INTER_LINEAR)
         up = up.reshape(c.shape)
         ww = np.clip(w, 0.0, 1.0)[..., None]
-        est = c / np.maximum(w, 1e-8)[..., None] * ww + up * (1 - ww)
-    return est.astype(np.float32)
+        # est = c / max(w, 1e-8) * ww + up * (1 - ww), in place (the same float32 values).
+        est = c / np.maximum(w, 1e-8)[..., None]
+        est *= ww
+        np.subtract(1, ww, out=ww)
+        up *= ww
+        est += up
+    return est.astype(np.float32, copy=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,6 +160,15 @@ def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice]:
 
 
 @lru_cache(maxsize=4)
+def _texel_uv(size: int) -> np.ndarray:
+    """(S * S, 2) float64 UV of every texel centre, row-major (read-only)."""
+    uv = np.stack(np.meshgrid((np.arange(size) + 0.5) / size, (np.arange(size) + 0.5) / size),
+                  -1).reshape(-1, 2)
+    uv.setflags(write=False)
+    return uv
+
+
+@lru_cache(maxsize=4)
 def _charts(size: int) -> dict[str, np.ndarray]:
     """(S, S) bool masks of the UV charts: head and the corner islands."""
     rows, cols = np.mgrid[0:size, 0:size]
@@ -171,7 +185,8 @@ def _charts(size: int) -> dict[str, np.ndarray]:
 
 def _visible_texels(mesh: Mesh, pose, texel_uv: np.ndarray, texel_xy: np.ndarray,
                     size: int, reach: float = 3.0) -> np.ndarray:
-    """(N,) bool: the photo shows each texel's surface point.
+    """(N,) bool: the photo shows each texel's surface point (texels given by their UV
+    ``texel_uv`` (N, 2) and their pixel in the photo ``texel_xy`` (N, 2)).
 
     The neutral mesh is rasterised from the photo's camera (nearest surface per pixel) and
     a texel counts as seen when the surface at its pixel has its UV, within ``reach``
@@ -272,16 +287,11 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAp
     normals = mesh.vertex_normals()
     raster = photo_raster(mesh.uv, faces, _facing(mesh.vertices, normals, pose), size)
     texels = _Texels.of(mesh, faces, raster)
-    pos = texels.pos.reshape(-1, 3)
-    proj = pose.project(pos)
-    facing = _facing(pos, raster.interpolate(faces, normals).reshape(-1, 3), pose)
-    texel_uv = np.stack(np.meshgrid((np.arange(size) + 0.5) / size,
-                                    (np.arange(size) + 0.5) / size), -1).reshape(-1, 2)
-    visible = _visible_texels(mesh, pose, texel_uv, proj[:, :2], size)
-    conf = (visible & (facing > 0) & raster.covered.ravel()).astype(np.float32)
+    seen, xy, colour = _seen_texels(mesh, pose, photo, faces, normals, raster, texels)
+    conf = np.zeros(size * size, np.float32)
+    conf[seen] = 1.0
     conf = conf.reshape(size, size)
-    colour = _sample_photo(photo, proj[:, :2], (size, size))
-    conf *= _trust(mesh, texels, pose, proj[:, :2], colour, photo)
+    conf *= _trust(mesh, texels, pose, seen, xy, colour, photo)
     charts = _charts(size)
     filled, known = _mirror_fill(colour, conf, charts)
     albedo = _inpaint(filled, known, charts, texels.region)
@@ -294,9 +304,43 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAp
         **_photo_colours(mesh, texels.region, albedo, conf))
 
 
-def _trust(mesh: Mesh, texels: _Texels, pose, xy: np.ndarray, colour: np.ndarray,
-           photo: np.ndarray) -> np.ndarray:
-    """(S, S) how far the photo's colour can be trusted for each texel's surface.
+def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
+                 normals: np.ndarray, raster: UVRaster, texels: _Texels
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The texels the photo shows and their colours.
+
+    Only covered texels facing the camera can be seen, so only they are projected and
+    tested (:func:`_visible_texels`); only seen ones take the photo's colour (the others
+    have confidence 0, and every later step weights colours by it).
+
+    Returns:
+        seen: (K,) ascending flat texel indices; xy: (K, 2) their photo pixels;
+        colour: (S, S, 3) float32 photo colour of the seen texels, 0 elsewhere.
+    """
+    size = raster.size
+    covered = np.flatnonzero(raster.covered)
+    tri, bary = raster.tri.reshape(-1)[covered], raster.bary.reshape(-1, 3)[covered]
+    pos = texels.pos.reshape(-1, 3)
+    # The normals interpolated as UVRaster.interpolate does, on the covered texels only.
+    normal = np.einsum("ik,ikc->ic", bary, normals.astype(np.float32)[faces[tri]])
+    todo = covered[_facing(pos[covered], normal, pose) > 0]
+    proj = pose.project(pos[todo])
+    visible = _visible_texels(mesh, pose, _texel_uv(size)[todo], proj[:, :2], size)
+    seen, xy = todo[visible], proj[visible, :2]
+    colour = np.zeros((size * size, 3), np.float32)
+    if len(seen):
+        rows = -(-len(seen) // size)  # remap takes maps under 32767 rows: S per row
+        padded = np.zeros((rows * size, 2))
+        padded[:len(seen)] = xy
+        colour[seen] = _sample_photo(photo, padded, (rows, size)).reshape(-1, 3)[:len(seen)]
+    return seen, xy, colour.reshape(size, size, 3)
+
+
+def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
+           colour: np.ndarray, photo: np.ndarray) -> np.ndarray:
+    """(S, S) how far the photo's colour can be trusted for each texel's surface, for the
+    texels the photo shows (flat indices ``seen``, ascending; ``xy`` (len(seen), 2) their
+    pixels); 0 on the skull's other texels.
 
     The fitted mesh matches the photo only inside the face outline (the landmarks). Beyond
     it the skull is a generic shape that may stick out of the real head: its texels take the
@@ -308,7 +352,6 @@ def _trust(mesh: Mesh, texels: _Texels, pose, xy: np.ndarray, colour: np.ndarray
     from pain3d.face.head import head_template
     from pain3d.face.landmarks import FACE_OVAL
 
-    s = texels.pos.shape[0]
     w, h = pose.size
     poly = pose.project(mesh.vertices[list(FACE_OVAL)])[:, :2]
     inside = np.zeros((h, w), np.uint8)
@@ -316,19 +359,22 @@ def _trust(mesh: Mesh, texels: _Texels, pose, xy: np.ndarray, colour: np.ndarray
     outside = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)
     eyes = pose.project(mesh.rig.eye_centres.astype(np.float64))
     iod = max(float(np.linalg.norm(eyes[0, :2] - eyes[1, :2])), 1.0)
-    ix = np.clip(xy[:, 0].astype(np.int64), 0, w - 1)
-    iy = np.clip(xy[:, 1].astype(np.int64), 0, h - 1)
-    d = outside[iy, ix].reshape(s, s) / iod
-    near = 1.0 - np.clip((d - 0.3) / 0.5, 0.0, 1.0)
-    hair = _hair_colour(mesh, pose, photo)
-    like = np.exp(-((colour - hair) ** 2).sum(-1) / (2 * 0.12**2))
     part = head_template().fine_part
     vert = texels.vertex
     fine = vert < len(part)
     vpart = np.where(fine, part[np.minimum(vert, len(part) - 1)], 0)  # eyeballs: face
     face = np.isin(vpart, (0, 1, 2))
-    shell = np.where(np.isin(vpart, (4, 5)), 0.0, near * like)
-    return np.where(face, 1.0, shell).astype(np.float32)
+    trust = face.astype(np.float32)  # face 1; ears and neck (parts 4, 5) 0
+    skull = (~face & ~np.isin(vpart, (4, 5))).reshape(-1)[seen]
+    shell, xy = seen[skull], xy[skull]  # the skull's seen texels
+    ix = np.clip(xy[:, 0].astype(np.int64), 0, w - 1)
+    iy = np.clip(xy[:, 1].astype(np.int64), 0, h - 1)
+    d = outside[iy, ix] / iod
+    near = 1.0 - np.clip((d - 0.3) / 0.5, 0.0, 1.0)
+    hair = _hair_colour(mesh, pose, photo)
+    like = np.exp(-((colour.reshape(-1, 3)[shell] - hair) ** 2).sum(-1) / (2 * 0.12**2))
+    trust.reshape(-1)[shell] = near * like
+    return trust
 
 
 def _hair_colour(mesh: Mesh, pose, photo: np.ndarray) -> np.ndarray:
@@ -358,14 +404,16 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
             fill[mask] = skin_rgb
             continue
         box = _bbox(mask, pad=8)  # the islands are small: fill within their box
-        m = mask[box]
-        fill[box][m] = push_pull(colour[box] * m[..., None], w[box].astype(np.float32))[m]
+        m = mask[box][..., None]
+        np.copyto(fill[box], push_pull(colour[box] * m, w[box].astype(np.float32)), where=m)
     # Soften the filled colours across group borders within the head chart (the hairline
     # would otherwise follow the triangle edges of the scalp region).
     soft = cv2.GaussianBlur(fill, (0, 0), colour.shape[0] / 300.0)
-    fill = np.where(charts["head"][..., None], soft, fill)
+    np.copyto(fill, soft, where=charts["head"][..., None])
     k = np.clip(known, 0.0, 1.0)[..., None]
-    return colour * k + fill * (1 - k)
+    fill *= 1 - k  # colour * k + fill * (1 - k)
+    fill += colour * k
+    return fill
 
 
 def _facing(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:
@@ -445,9 +493,12 @@ def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02) -> np.nda
 def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray,
               head: np.ndarray) -> np.ndarray:
     """(S, S, 3) smooth skin: the photo without lashes, eyes and brows, inpainted."""
-    lum = albedo.mean(-1)
-    reg = texels.region
     dist = _margin_distance(mesh, texels.pos)
+    # Lid skin is only ever shown around the eyes (where the lids close): work and fill in
+    # the box of texels within 2 cm of the lid margins.
+    box = _bbox(dist < 0.02, pad=16)
+    dist, reg, known, head = dist[box], texels.region[box], known[box], head[box]
+    lum = albedo[box].mean(-1)
     lashes = dist < LASH_BAND_M
     # The lids' own skin (often shadowed by the brow), not the brighter cheeks or brow bone.
     near_eye = (dist < 0.015) & np.isin(reg, [region_id("upper_eyelid"),
@@ -455,10 +506,8 @@ def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray
     ref = np.median(lum[near_eye & ~lashes & (known > 0.5)]) if (near_eye & ~lashes).any() else 0.5
     skinlike = np.clip((lum - 0.7 * ref) / (0.15 * ref + 1e-6), 0.0, 1.0)
     w = known * near_eye * ~lashes * skinlike * (reg != region_id("brow")) * head
-    # Lid skin is only ever shown around the eyes (where the lids close): fill it there.
     skin = albedo.copy()
-    box = _bbox(dist < 0.02, pad=16)
-    skin[box] = push_pull(albedo[box] * head[box][..., None], w[box].astype(np.float32))
+    skin[box] = push_pull(albedo[box] * head[..., None], w.astype(np.float32))
     # Lid skin is smooth: keep only the broad tone of the surrounding skin.
     skin[box] = cv2.GaussianBlur(skin[box], (0, 0), albedo.shape[0] / 400.0)
     return skin

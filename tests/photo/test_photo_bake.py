@@ -1,4 +1,4 @@
-"""The pure helpers of the photo bake: z-buffered rasterisation and push-pull filling."""
+"""The photo bake: z-buffered rasterisation, push-pull filling, the texels a photo colours."""
 
 from __future__ import annotations
 
@@ -36,3 +36,32 @@ def test_push_pull_keeps_known_texels_and_fills_the_rest_with_their_colour():
     # Unknown texels take the known colour, not a blend with the zeros under them.
     np.testing.assert_allclose(out[:, 40:], np.broadcast_to((0.8, 0.5, 0.4), (64, 24, 3)),
                                atol=1e-4)
+
+
+def test_the_photo_colours_exactly_the_covered_texels_it_shows_and_no_others(identity):
+    """The bake tests and samples only covered texels facing the camera: the result must be
+    what testing every texel of the layout gives."""
+    from pain3d.appearance import photo as ap
+
+    app = identity.appearance
+    mesh, pose, faces, raster = app.rest_mesh, identity.fit.pose, app.raster_faces, app.raster
+    size = raster.size
+    texels = ap._Texels.of(mesh, faces, raster)
+    normals = mesh.vertex_normals()
+    seen, xy, colour = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
+                                       texels)
+    pos = texels.pos.reshape(-1, 3)
+    facing = ap._facing(pos, raster.interpolate(faces, normals).reshape(-1, 3), pose)
+    proj = pose.project(pos)
+    visible = ap._visible_texels(mesh, pose, ap._texel_uv(size), proj[:, :2], size)
+    every = np.flatnonzero(visible & (facing > 0) & raster.covered.ravel())
+    assert len(every) > 0.05 * size * size
+    np.testing.assert_array_equal(seen, every)
+    np.testing.assert_array_equal(xy, proj[every, :2])
+    sampled = ap._sample_photo(identity.photo, proj[:, :2], (size, size)).reshape(-1, 3)
+    flat = colour.reshape(-1, 3)
+    np.testing.assert_array_equal(flat[seen], sampled[seen])
+    unseen = np.ones(size * size, bool)
+    unseen[seen] = False
+    assert not flat[unseen].any()
+    assert not app.confidence.reshape(-1)[unseen].any()
