@@ -151,7 +151,7 @@ class BuiltinRenderer:
         camera = self._camera(sample)
         result = self.renderer.render(mesh, state["appearance"], camera,
                                       lighting, aus=np.asarray(sample.aus), heat=heat,
-                                      depth=depth)
+                                      depth=depth, labels=False)  # only mask = parts > 0 is used
         if heat is not None:
             state["heat"] = (sample.name, result.heatmap)
         background = self._background(state, sample)
