@@ -215,7 +215,8 @@ class BuiltinRenderer:
         texture = np.ascontiguousarray(state["appearance"].albedo[::-1])
         with tempfile.TemporaryDirectory() as tmp:
             obj = Path(tmp) / f"{name}.obj"
-            export_obj(state["neutral"], obj, texture=texture)
+            export_obj(state["neutral"], obj, texture=texture,
+                       png_level=self.cfg.texture_png_level)
             files = {p.name: p.read_bytes() for p in Path(tmp).iterdir()}
         out = {}
         for suffix in layout.MESH_SUFFIXES:
