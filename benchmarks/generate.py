@@ -14,7 +14,9 @@ is the CPU seconds of every process of the run (the command and its workers, all
 per image. On a shared machine the wall rate depends on the load; CPU seconds per image
 hardly do, so ``quiet_images_per_s_estimate`` = workers / cpu_s_per_image is what the run
 would give with that many idle cores to itself: an ESTIMATE, not a measurement.
-``scaling`` is images/s with the most workers over images/s with 1 worker (both measured).
+``scaling`` is images/s with the most workers over images/s with 1 worker (both measured);
+``scaling_estimate`` = workers x CPU s/image with 1 worker / CPU s/image with the most (what
+idle cores would give: an ESTIMATE).
 ``--json`` prints one JSON object (stable keys: images_per_s, workers, scaling,
 cpu_s_per_image, load; ``runs`` holds one entry per worker count).
 """
@@ -80,13 +82,18 @@ def summary(runs: list[dict]) -> dict:
     """The stable top-level keys a `make bench` runner reads, plus every run."""
     best = max(runs, key=lambda r: r["workers"])
     one = next((r for r in runs if r["workers"] == 1), None)
-    scaling = round(best["images_per_s"] / one["images_per_s"], 2) if one and best is not one \
-        else None
+    pair = one is not None and best is not one
+    scaling = round(best["images_per_s"] / one["images_per_s"], 2) if pair else None
+    # What the scaling would be with one idle core per worker: the work grows only by the
+    # extra workers' start-up and the driver (ESTIMATE from CPU seconds, not measured).
+    scaling_est = round(best["workers"] * one["cpu_s_per_image"] / best["cpu_s_per_image"], 2) \
+        if pair else None
     return {
         "benchmark": "generate",
         "images_per_s": best["images_per_s"],
         "workers": best["workers"],
         "scaling": scaling,
+        "scaling_estimate": scaling_est,
         "cpu_s_per_image": best["cpu_s_per_image"],
         "load": best["load"],
         "quiet_images_per_s_estimate": best["quiet_images_per_s_estimate"],
@@ -110,6 +117,7 @@ def _table(res: dict) -> str:
                     f"{r['peak_rss_mb_per_worker']:>13.0f} "
                     f"{r['load'][0]:>4.1f}-{r['load'][1]:<4.1f}")
     rows.append(f"scaling {res['workers']} vs 1 workers (measured wall rates): {res['scaling']}; "
+                f"on idle cores from CPU s/img (ESTIMATE): {res['scaling_estimate']}; "
                 f"full 82,500-image dataset on {res['workers']} idle cores from steady-state CPU "
                 f"(ESTIMATE): {res['full_dataset_min_estimate']} min")
     return "\n".join(rows)
@@ -120,7 +128,8 @@ def main() -> None:
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--identities", type=int, default=None,
                    help="identities per run (default 30 = 990 images; --quick: 8)")
-    p.add_argument("--quick", action="store_true", help="8 identities per run (< 60 s on an idle 2-core machine)")
+    p.add_argument("--quick", action="store_true",
+                   help="8 identities per run (< 60 s on an idle 2-core machine)")
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--layout", default="3dpain", choices=["3dpain", "hub", "both"])
     p.add_argument("--json", action="store_true", help="print one JSON object")
