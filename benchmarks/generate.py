@@ -78,6 +78,13 @@ def run(workers: int, identities: int, size: int, layout: str, extra: list[str])
     }
 
 
+def _package() -> str:
+    """The pain3d the runs import (``python -m`` puts the working folder first on the path)."""
+    out = subprocess.run([sys.executable, "-c", "import pain3d; print(pain3d.__file__)"],
+                         check=True, capture_output=True, text=True)
+    return str(Path(out.stdout.strip()).parent)
+
+
 def summary(runs: list[dict]) -> dict:
     """The stable top-level keys a `make bench` runner reads, plus every run."""
     best = max(runs, key=lambda r: r["workers"])
@@ -100,6 +107,7 @@ def summary(runs: list[dict]) -> dict:
         "full_dataset_min_estimate": round(FULL_IMAGES * best["steady_cpu_s_per_image"]
                                            / best["workers"] / 60.0, 1),
         "cores": os.cpu_count(),
+        "pain3d": _package(),
         "runs": runs,
     }
 
@@ -141,8 +149,9 @@ def main() -> None:
     if a.json:
         print(json.dumps(res))
     else:
-        print(f"pain3d generate, {a.size} px, layout {a.layout}, {identities} identities x 33 "
-              f"images, {os.cpu_count()} cores; load average before-after each run")
+        print(f"pain3d generate ({res['pain3d']}), {a.size} px, layout {a.layout}, "
+              f"{identities} identities x 33 images, {os.cpu_count()} cores; load average "
+              f"before-after each run")
         print(_table(res))
 
 
