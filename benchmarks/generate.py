@@ -11,9 +11,14 @@ configurations x 3 views) at 512 px, into a fresh temporary folder.
 
 Numbers: ``images_per_s`` is images / wall seconds of the whole command; ``cpu_s_per_image``
 is the CPU seconds of every process of the run (the command and its workers, all threads)
-per image. On a shared machine the wall rate depends on the load; CPU seconds per image
-hardly do, so ``quiet_images_per_s_estimate`` = workers / cpu_s_per_image is what the run
-would give with that many idle cores to itself: an ESTIMATE, not a measurement.
+per image. On a shared machine the wall rate depends on the load; CPU seconds per image much
+less, so ``quiet_images_per_s_estimate`` = workers / cpu_s_per_image is what the run would
+give with that many idle cores to itself: an ESTIMATE, not a measurement, and a pessimistic
+one under load (CPU seconds grow too when other jobs share the caches and cores: main's
+0.060 s/image at load 9-10 vs <= 0.036 on the quiet machine of issue 16).
+Compare two checkouts from a neutral folder (``python -m`` imports the working folder's
+pain3d first): ``cd /tmp && PYTHONPATH=/path/to/checkout python /path/to/benchmarks/...``;
+the JSON's ``pain3d`` names the package the runs imported.
 ``scaling`` is images/s with the most workers over images/s with 1 worker (both measured);
 ``scaling_estimate`` = workers x CPU s/image with 1 worker / CPU s/image with the most (what
 idle cores would give: an ESTIMATE).
