@@ -76,13 +76,16 @@ def _noise_tile(n: int = 1024) -> np.ndarray:
     return np.random.default_rng(7).standard_normal((n, n, 3)).astype(np.float32)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=32)
 def _vignette(h: int, w: int, amount: float) -> np.ndarray:
-    """(H, W, 3) float32 gain: 1 at the centre, 1 - amount in the corners."""
+    """(H, W, 1) float32 gain: 1 at the centre, 1 - amount in the corners. One channel,
+    broadcast over RGB: 32 of them (every amount :func:`sample_effects` draws, 0.01 steps up
+    to 0.3) stay cached in 32 MB at 512 px."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     r2 = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
     g = (1.0 - amount * r2 / 2.0).astype(np.float32)
-    return np.repeat(g[..., None], 3, axis=2)
+    g.flags.writeable = False
+    return g[..., None]
 
 
 def camera_effects(image: np.ndarray, effects: CameraEffects, rng: np.random.Generator,
@@ -113,7 +116,7 @@ def camera_effects(image: np.ndarray, effects: CameraEffects, rng: np.random.Gen
     if e.vignette > 0 or e.noise > 0:
         f = img.astype(np.float32)
         if e.vignette > 0:
-            f = cv2.multiply(f, _vignette(h, w, round(e.vignette, 3)))
+            f *= _vignette(h, w, round(e.vignette, 3))  # the same float32 products as cv2.multiply
         if e.noise > 0:
             tile = _noise_tile()
             th, tw = tile.shape[:2]

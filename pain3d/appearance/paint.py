@@ -111,8 +111,28 @@ class Canvas:
 
 def arc(pos: np.ndarray, centre: np.ndarray, radius: float, a0: float, a1: float, width: float
         ) -> np.ndarray:
-    """Soft circular arc (x, y seen from the front) from angle ``a0`` to ``a1`` radians."""
-    d = pos[..., :2] - np.asarray(centre, np.float32)[:2]
+    """Soft circular arc (x, y seen from the front) from angle ``a0`` to ``a1`` radians.
+
+    Evaluated only on texels within ``radius + 15 width`` of the centre (in x and in y):
+    further out the Gaussian profile is exactly 0 in float32, so the result is the same as
+    evaluating every texel, at a few percent of the cost. Texels with a NaN position get NaN
+    like before.
+    """
+    c = np.asarray(centre, np.float32)[:2]
+    reach = abs(radius) + 15.0 * abs(width)
+    x, y = pos[..., 0], pos[..., 1]
+    near = ~((np.abs(x - c[0]) > reach) | (np.abs(y - c[1]) > reach))  # NaN stays near
+    idx = np.nonzero(near)
+    val = _arc_values(np.ascontiguousarray(pos[idx]), c, radius, a0, a1, width)
+    out = np.zeros(pos.shape[:-1], val.dtype)
+    out[idx] = val
+    return out
+
+
+def _arc_values(pos: np.ndarray, c: np.ndarray, radius: float, a0: float, a1: float,
+                width: float) -> np.ndarray:
+    """:func:`arc` at (N, 3) positions."""
+    d = pos[..., :2] - c
     r = np.sqrt(np.sum(d * d, axis=-1))
     ang = np.arctan2(d[..., 1], d[..., 0])
     mid, half = 0.5 * (a0 + a1), 0.5 * abs(a1 - a0)

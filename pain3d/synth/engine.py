@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Literal
 
@@ -35,13 +36,38 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+_THREAD_VARS = ("LP_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _single_threaded_worker() -> None:
     """Pin each worker's libraries to one thread: parallelism comes from the processes."""
-    for key in ("LP_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for key in _THREAD_VARS:
         os.environ[key] = "1"
     import cv2
 
     cv2.setNumThreads(1)
+
+
+@contextmanager
+def _single_threaded_here() -> Iterator[None]:
+    """The one-worker run in this process renders single-threaded like a pool worker (so one
+    worker is one core, and 1 vs N workers compare like for like); OpenCV's thread count and
+    the variables are restored afterwards. llvmpipe reads ``LP_NUM_THREADS`` when this
+    process first creates a GL context, so a renderer made here stays single-threaded."""
+    import cv2
+
+    old_env = {k: os.environ.get(k) for k in _THREAD_VARS}
+    old_cv = cv2.getNumThreads()
+    _single_threaded_worker()
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(old_cv)
+        for key, value in old_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _pool_worker_init() -> None:
@@ -97,8 +123,9 @@ def run_units(
 
 def _run_local(cfg: GenerateConfig, units: Sequence[UnitSpec], n: int) -> Iterator[UnitResult]:
     if n == 1:
-        for unit in units:
-            yield render_unit(cfg, unit)
+        with _single_threaded_here():
+            for unit in units:
+                yield render_unit(cfg, unit)
         return
     # spawn, not fork: workers own EGL contexts and threads that must not be inherited.
     pool = ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"),

@@ -192,9 +192,8 @@ class PhotoUnit:
         name = self.spec.name
         texture = np.ascontiguousarray(self.identity.appearance.albedo[::-1])
         with tempfile.TemporaryDirectory() as tmp:
-            # A photo texture barely compresses: the fastest zlib level costs ~10% in size.
             export_obj(self.identity.mesh, Path(tmp) / f"{name}.obj", texture=texture,
-                       png_level=1)
+                       png_level=self.stage.cfg.texture_png_level)
             files = {p.name: p.read_bytes() for p in Path(tmp).iterdir()}
         return {suffix: files[f"{name}{suffix}"] for suffix in layout.MESH_SUFFIXES}
 

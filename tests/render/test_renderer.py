@@ -151,3 +151,20 @@ def test_a_new_vertex_array_is_uploaded_even_right_after_another(renderer, head,
     again = renderer.render(head, head_appearance, cam, Lighting())
     assert not np.array_equal(a.mask, b.mask)
     assert np.array_equal(a.rgb, again.rgb)
+
+
+def test_skipping_painted_labels_keeps_colour_mask_heat_and_depth(renderer, head,
+                                                                  head_appearance):
+    cam = default_views()[0]
+    heat = np.linspace(0, 1, head.n_vertices, dtype=np.float32)
+    aus = np.array([3, 2, 2, 1, 1, 0])
+    full = renderer.render(head, head_appearance, cam, Lighting(), aus=aus, heat=heat)
+    fast = renderer.render(head, head_appearance, cam, Lighting(), aus=aus, heat=heat,
+                           labels=False)
+    for name in ("rgb", "mask", "depth", "heat", "heatmap"):
+        assert np.array_equal(getattr(full, name), getattr(fast, name)), name
+    # Only the skin/brow/lip refinement of the part ids may differ.
+    differ = full.parts != fast.parts
+    refined = {PARTS.index(p) for p in ("skin", "brows", "lips")}
+    assert set(np.unique(full.parts[differ])) <= refined
+    assert set(np.unique(fast.parts[differ])) <= refined
