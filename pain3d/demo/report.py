@@ -203,8 +203,11 @@ def _training_section(ctx: DemoContext) -> list[str]:
         curve = training_curve(ctx.run.run_dir, ctx.out / "training_curve.png")
         bb = ("randomly initialised backbone trained whole" if cfg.train_backbone else
               f"frozen random backbone + LoRA rank {cfg.lora_rank}")
-        neu = ("neutral renders also trained on as PSPI-0 samples" if cfg.include_neutral
-               else "neutral renders used only as references")
+        neu = ("neutral references also trained on as PSPI-0 samples" if cfg.include_neutral
+               else "neutral references used only as references")
+        if cfg.reference_variation and cfg.neutral_sessions:
+            neu += (f", {cfg.neutral_sessions} neutral session(s) per identity and view as "
+                    "PSPI-0 samples")
         parts.append(f"<p>Tiny ViTPain ({bb}, {cfg.model_size} px input, {neu}, "
                      f"{cfg.encoder_mode} encoder, reference cross-attention, PSPI/AU/binary "
                      f"heads), {cfg.epochs} epochs, "
@@ -221,40 +224,42 @@ _METRIC_NAMES = {"mae": "MAE (PSPI)", "rmse": "RMSE", "pcc": "Pearson r", "icc":
 
 
 def _metrics_section(ctx: DemoContext) -> list[str]:
-    """Held-out metrics beside the baselines, the verdict, and the evaluation plots."""
+    """Held-out metrics of ViTPain beside the baselines, the verdict, and the plots."""
     parts: list[str] = []
-    tm, bl, ds = (ctx.numbers.get(k) for k in ("test_metrics", "baseline", "dataset"))
+    tm, cmp_, ds = (ctx.numbers.get(k) for k in ("test_metrics", "comparison", "dataset"))
     if tm:
-        trivial = tm.get("auroc_1") is None  # no PSPI-0 test samples: >=1 metrics are moot
-        rows = [(_METRIC_NAMES.get(k, html.escape(k)), _num(v)) for k, v in tm.items()
-                if k != "reference" and not k.startswith(("n_", "threshold"))
-                and not (trivial and k in ("f1_1", "f1_macro", "auroc_1"))]
         n_test = ds["identities_by_split"]["test"] if ds else "?"
-        parts.append(f"<p>Test split: {n_test} held-out identities, each pain image "
-                     "compared with the neutral render of the same identity and view (scored "
-                     f"as <code>{html.escape(str(tm['reference']))}</code>); F1 thresholds "
-                     "calibrated on training predictions (honest protocol). A constant "
-                     "prediction would give Pearson r = 0 and AUROC = 0.5.</p>")
-        if bl:
-            rows = [(r[0], r[1], _num(bl.get("mae")) if "MAE" in r[0] else
-                     _num(bl.get("pcc")) if "Pearson" in r[0] else "") for r in rows]
-            parts.append(_table(rows, ("metric", "ViTPain (tiny)", "pixel-difference ridge")))
-            parts.append("<p>Reference points on the same test identities: predicting the "
-                         f"training mean gives MAE {_num(bl.get('mae_constant'))}; the "
-                         "<i>pixel-difference ridge</i> regresses PSPI on the pooled absolute "
-                         "difference between each pain image and its paired neutral render "
-                         "(<code>pain3d.demo.baseline</code>), showing how much signal the "
-                         "images carry for a method told where to look.</p>")
-        else:
-            parts.append(_table(rows, ("metric", "value")))
-        parts.append(_verdict(tm, bl))
-        if trivial:
-            parts.append("<p class='note'>The test samples are pain configurations only (the "
-                         "synthetic neutral renders serve as references, not as PSPI-0 test "
-                         "samples), so PSPI&ge;1 detection is undefined here and its AUROC/F1 "
-                         "are left out; the F1 values at PSPI&ge;2, 3 are dominated by the "
-                         "share of positives. MAE, Pearson r, ICC and the AUROCs at PSPI&ge;2, "
-                         "3 are the informative numbers.</p>")
+        sessions = (f"{ctx.cfg.neutral_sessions} neutral session(s) per identity and view "
+                    "(separate neutral captures, PSPI 0) beside its pain images"
+                    if ctx.cfg.reference_variation and ctx.cfg.neutral_sessions else
+                    "its pain images only (no PSPI-0 test samples)")
+        parts.append(f"<p>Test split: {n_test} held-out identities, {sessions}, each compared "
+                     "with the neutral reference of the same identity and view (scored as "
+                     f"<code>{html.escape(str(tm['reference']))}</code>)"
+                     + (", a separate capture with its own head pose, light and camera"
+                        if ctx.cfg.reference_variation else "") +
+                     ". F1 thresholds are calibrated on each model's own training predictions "
+                     "(honest protocol).</p>")
+        if cmp_:
+            names = [k for k in ("vitpain", "ridge", "constant") if k in cmp_]
+            rows = [(_METRIC_NAMES.get(k, k), *[_num(cmp_[n].get(k)) + (
+                        " (by definition)" if (n, k) == ("constant", "auroc_1") else "")
+                for n in names]) for k in ("mae", "pcc", "auroc_1", "f1_1")]
+            parts.append(_table(rows, ("metric", *[_SYSTEMS[n] for n in names])))
+            parts.append("<p>The <i>pixel-difference ridge</i> regresses PSPI on the pooled "
+                         "absolute difference between each image and its neutral reference "
+                         "and ranks frames by its predicted PSPI; the <i>constant</i> predicts "
+                         "the training mean (AUROC 0.5, Pearson r undefined) "
+                         "(<code>pain3d.demo.baseline</code>).</p>")
+        rest = [(_METRIC_NAMES.get(k, html.escape(k)), _num(v)) for k, v in tm.items()
+                if k in _METRIC_NAMES and k not in ("mae", "pcc", "auroc_1", "f1_1")]
+        parts.append("<p>More ViTPain metrics on the same samples:</p>"
+                     + _table(rest, ("metric", "ViTPain (tiny)")))
+        parts.append(_verdict(tm, cmp_))
+        if tm.get("auroc_1") is None:
+            parts.append("<p class='note'>The test samples hold no PSPI-0 frame, so PSPI&ge;1 "
+                         "detection is not measured (AUROC/F1 at PSPI&ge;1 n/a): generate "
+                         "with neutral sessions (<code>neutral_sessions</code>).</p>")
     ev = ctx.eval
     if ev is not None:
         figs = "".join(f"<figure>{_img(p, k)}<figcaption>{html.escape(k)}</figcaption></figure>"
@@ -264,21 +269,29 @@ def _metrics_section(ctx: DemoContext) -> list[str]:
     return parts
 
 
-def _verdict(tm: dict[str, Any], bl: dict[str, Any] | None) -> str:
+_SYSTEMS = {"vitpain": "ViTPain (tiny)", "ridge": "pixel-difference ridge",
+            "constant": "constant (training mean)"}
+
+
+def _verdict(tm: dict[str, Any], cmp_: dict[str, Any] | None) -> str:
     r, m = tm.get("pcc"), tm.get("mae")
-    if r is not None and r >= 0.2:
-        return (f"<p><b>Verdict:</b> the tiny ViTPain learned a usable ranking on new "
-                f"identities (Pearson r = {_num(r)}, MAE {_num(m)}).</p>")
-    return ("<p class='note'><b>Verdict:</b> in this run the tiny ViTPain did "
-            f"<b>not</b> learn to rank pain on new identities (Pearson r = "
-            f"{_num(r)}, MAE {_num(m)}"
-            + (f" vs {_num(bl.get('mae_constant'))} for predicting the training "
-               f"mean; the pixel-difference baseline reaches r = "
-               f"{_num(bl.get('pcc'))}, so the images do carry the signal"
-               if bl else "") +
-            "). A tiny randomly initialised backbone trained for a few hundred "
-            "CPU steps on a few hundred images can fail this way (a frozen one "
-            "with LoRA always did); this is not a result about ViTPain.</p>")
+    ridge = (cmp_ or {}).get("ridge") or {}
+    if r is None or r < 0.2:
+        return ("<p class='note'><b>Verdict:</b> in this run the tiny ViTPain did "
+                f"<b>not</b> learn to rank pain on new identities (Pearson r = {_num(r)}, "
+                f"MAE {_num(m)}). A tiny randomly initialised backbone trained for a few "
+                "hundred CPU steps on a few hundred images can fail this way; this is not a "
+                "result about ViTPain.</p>")
+    text = (f"<p><b>Verdict:</b> the tiny ViTPain learned a usable ranking on new identities "
+            f"(Pearson r = {_num(r)}, MAE {_num(m)}, AUROC PSPI&ge;1 {_num(tm.get('auroc_1'))})")
+    if ridge:
+        beats = [name for key, name, better in (("mae", "MAE", lambda a, b: a < b),
+                                                ("pcc", "Pearson r", lambda a, b: a > b))
+                 if m is not None and ridge.get(key) is not None
+                 and better(tm.get(key), ridge[key])]
+        text += ("; it beats the pixel-difference ridge on " + " and ".join(beats) if beats
+                 else "; it does <b>not</b> beat the pixel-difference ridge on MAE or Pearson r")
+    return text + ".</p>"
 
 
 def _video_section(ctx: DemoContext) -> list[str]:
@@ -299,6 +312,13 @@ def _video_section(ctx: DemoContext) -> list[str]:
                  f"{pn['frames_per_second_processed']} frames/s end to end.</p>")
     parts.append(_table([("MAE vs true PSPI", _num(pn.get("mae"))),
                          ("Pearson r vs true PSPI", _num(pn.get("pcc"))),
+                         (f"mean P(PSPI&ge;1), {pn.get('n_neutral_frames', '?')} truly neutral "
+                          "frames", _num(pn.get("pain_prob_neutral_frames"))),
+                         (f"mean P(PSPI&ge;1), {pn.get('n_neutral_unseen_frames', '?')} "
+                          "of them not reference frames",
+                          _num(pn.get("pain_prob_neutral_unseen_frames"))),
+                         (f"mean P(PSPI&ge;1), {pn.get('n_pain_frames', '?')} frames with "
+                          "PSPI&ge;1", _num(pn.get("pain_prob_pain_frames"))),
                          ("mean predicted PSPI", _num(pn.get("pspi_mean"))),
                          ("max predicted PSPI", _num(pn.get("pspi_max")))],
                         ("video metric", "value")))
@@ -329,13 +349,12 @@ def _limitations(cfg: DemoConfig) -> str:
             "(UNBC-McMaster, <code>pain3d cv</code>) is the measure that matters.</li>"
             "<li>The video's reference frames are chosen without labels; a face already in "
             "pain during the first seconds would bias every prediction.</li>"
-            + ("<li>The neutral renders are the only PSPI-0 training samples (one per "
-               "identity and view, paired with themselves as reference), and the test "
-               "split has none, so detecting PSPI&ge;1 is not measured.</li>"
-               if cfg.include_neutral else
-               "<li>Synthetic training uses the neutral renders only as references, never "
-               "as PSPI-0 samples, so the model never sees a face without pain: it cannot "
-               "learn to output 0 for the neutral phases of the video.</li>") +
+            + ("<li>PSPI-0 samples are the neutral sessions: separate neutral captures of "
+               "the same synthetic face with small pose, light and camera changes. Real "
+               "neutral faces also talk, blink and move in ways no session here shows.</li>"
+               if cfg.reference_variation and cfg.neutral_sessions else
+               "<li>No neutral sessions: the test split has no PSPI-0 sample, so detecting "
+               "PSPI&ge;1 is not measured.</li>") +
             "<li>Training crops are the generator's full renders; at inference faces are "
             "cropped with mediapipe landmarks (<code>pain3d.data.align</code>), which "
             "frames the face about 1.2&times; tighter (compare the two rows of the video "

