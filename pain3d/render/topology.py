@@ -79,6 +79,7 @@ class Topology:
         self._mouth_idx = np.flatnonzero(self._mouth)
         self.mouth_centre_now = self._mouth_centre(v)
         self._buf = np.zeros((self.n_total, 8), np.float32)
+        self._geometry_of = None  # the vertex array the buffer's geometry columns hold
 
     @staticmethod
     def _normals_once(v: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -118,7 +119,27 @@ class Topology:
         return np.clip(ao, 0.3, 1.0)
 
     def dynamic(self, vertices: np.ndarray, heat: np.ndarray | None) -> bytes:
-        """Interleaved (n_total, 8) float32 position, normal, heat, AO as bytes."""
+        """Interleaved (n_total, 8) float32 position, normal, heat, AO as bytes.
+
+        The same ``vertices`` array again (views of one expression, drawn with and without a
+        heatmap) reuses its positions, normals and AO: only the heat column is rewritten
+        (vertex arrays are treated as immutable, as by the renderer)."""
+        nv = self.n_mesh
+        h = None
+        if heat is not None:
+            h = np.asarray(heat, np.float32)
+            if h.shape != (nv,):
+                raise ValueError(f"heat must be (V,) = ({nv},), got {h.shape}")
+        if vertices is not self._geometry_of:
+            self._write_geometry(vertices)
+        buf = self._buf
+        buf[:nv, 6] = 0.0 if h is None else np.clip(h, 0.0, 1.0)
+        if self.shell is not None:
+            buf[nv:, 6] = buf[self.shell.vertex_index, 6]
+        return buf.tobytes()
+
+    def _write_geometry(self, vertices: np.ndarray) -> None:
+        """Positions, normals and AO of ``vertices`` (and the hair shell) into the buffer."""
         v = np.asarray(vertices, np.float32)
         if v.shape != (self.n_mesh, 3):
             raise ValueError(f"mesh has {v.shape} vertices, the bound topology {self.n_mesh}")
@@ -127,24 +148,16 @@ class Topology:
         nv = self.n_mesh
         buf[:nv, 0:3] = v
         buf[:nv, 3:6] = n
-        if heat is None:
-            buf[:nv, 6] = 0.0
-        else:
-            h = np.asarray(heat, np.float32)
-            if h.shape != (nv,):
-                raise ValueError(f"heat must be (V,) = ({nv},), got {h.shape}")
-            buf[:nv, 6] = np.clip(h, 0.0, 1.0)
         buf[:nv, 7] = self.ambient_occlusion(v, n)
         if self.shell is not None:
             idx = self.shell.vertex_index
             buf[nv:, 0:3] = self.shell.positions(v, n)
             buf[nv:, 3:6] = n[idx]
-            buf[nv:, 6] = buf[idx, 6]
             buf[nv:, 7] = 1.0
         self.eye_centres_now = eye_centres(v, self._regions)[:2] if self._eye.any() else (
             self.eye_centres_now)
         self.mouth_centre_now = self._mouth_centre(v)
-        return buf.tobytes()
+        self._geometry_of = vertices
 
 
 def _inward_mouth(v: np.ndarray, f: np.ndarray, regions: np.ndarray) -> np.ndarray:
