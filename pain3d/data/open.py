@@ -96,7 +96,7 @@ def reference_keypoints(paths: list[str]) -> dict[str, np.ndarray]:
     """
     from pain3d.data.align import face_keypoints
     from pain3d.data.images import decode_image
-    from pain3d.face.tracker import FaceTracker
+    from pain3d.face.tracker import FaceTracker, largest_face
 
     out: dict[str, np.ndarray] = {}
     if not paths:
@@ -105,7 +105,7 @@ def reference_keypoints(paths: list[str]) -> dict[str, np.ndarray]:
         for path in paths:
             image = decode_image(Path(path).read_bytes(), None, path)
             faces = tracker.detect(image)
-            lm = (tracker.landmarks(image, max(faces, key=lambda f: f.area).box)
+            lm = (tracker.landmarks(image, largest_face(faces).box)
                   if faces else None)
             if lm is None:
                 raise DataError(f"{path}: no face found in this reference image "

@@ -132,6 +132,12 @@ def _landmark_graph(refine: bool):
                         outputs=["face_landmarks"])
 
 
+def largest_face(faces: list[Face]) -> Face | None:
+    """The face with the largest box (the first of equals), or None for no face: the one
+    face choice of photos, reference images and a video's first frame."""
+    return max(faces, key=lambda f: f.area) if faces else None
+
+
 def follow_roi(landmarks: np.ndarray, width: int, height: int) -> tuple[float, ...]:
     """The rotated square in which the next frame's mesh looks for a face: MediaPipe's
     ``FaceLandmarkLandmarksToRoi`` (the landmarks' bounding box, 1.5x its longer side,

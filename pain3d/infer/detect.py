@@ -21,7 +21,14 @@ from typing import Literal
 
 import numpy as np
 
-from pain3d.face.tracker import Face, FaceTracker, check_image, head_pose, sharpness
+from pain3d.face.tracker import (
+    Face,
+    FaceTracker,
+    check_image,
+    head_pose,
+    largest_face,
+    sharpness,
+)
 
 # Quality flags written per frame (CSV column ``flags``, joined with "|").
 FLAG_NO_FACE = "no_face"
@@ -110,7 +117,8 @@ def select_face(
     """
     if not faces:
         return None
-    largest = int(np.argmax([f.area for f in faces]))
+    best = largest_face(list(faces))
+    largest = next(i for i, f in enumerate(faces) if f is best)
     if policy == "largest" or previous is None:
         return largest
     overlaps = [iou(f.box, previous) for f in faces]

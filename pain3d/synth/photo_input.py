@@ -25,7 +25,7 @@ import numpy as np
 
 from pain3d.face import landmarks as lmk
 from pain3d.face.photo_fit import FitConfig
-from pain3d.face.tracker import Face, FaceTracker, head_pose, sharpness
+from pain3d.face.tracker import Face, FaceTracker, head_pose, largest_face, sharpness
 
 REASONS: dict[str, str] = {
     "unreadable": "the file cannot be read as an image",
@@ -232,7 +232,7 @@ def detect_face(image: np.ndarray, cfg: PhotoConfig, tracker: FaceTracker
     faces = tracker.detect(image)
     if not faces:
         raise PhotoRejected("no_face", "no face was detected in the photo")
-    face = max(faces, key=lambda f: f.area)
+    face = largest_face(faces)
     warnings = ["multiple_faces"] if len(faces) > 1 else []
     if face.size < cfg.min_face_px:
         raise PhotoRejected("small_face", f"the face is {face.size:.0f} px, under "
