@@ -168,3 +168,35 @@ def test_skipping_painted_labels_keeps_colour_mask_heat_and_depth(renderer, head
     refined = {PARTS.index(p) for p in ("skin", "brows", "lips")}
     assert set(np.unique(full.parts[differ])) <= refined
     assert set(np.unique(fast.parts[differ])) <= refined
+
+
+def test_a_second_renderer_made_and_released_meanwhile_changes_no_draw(renderer, head,
+                                                                       head_appearance):
+    from pain3d.render import Renderer
+
+    app = flat_appearance(160)
+    dark = dict(fill_rgb=(0, 0, 0), rim_rgb=(0, 0, 0), sky_rgb=(0, 0, 0), ground_rgb=(0, 0, 0))
+    light = Lighting(key_dir=(0, 0, 1), key_rgb=(1, 1, 1), **dark)
+    before = renderer.render(quad(0.02), app, FRONT, light).rgb
+    with Renderer(renderer.size, supersample=2, auto_exposure=False) as other:
+        other.render(head, head_appearance, default_views()[1], Lighting())
+    after = renderer.render(quad(0.02), app, FRONT, light).rgb
+    assert np.array_equal(before, after)
+
+
+def test_views_with_and_without_a_heatmap_draw_as_if_uploaded_fresh(renderer, head,
+                                                                     head_appearance):
+    # One expressed mesh drawn from several views, with, without and with another heatmap:
+    # the geometry is uploaded once, the heat must still be each draw's own.
+    from pain3d.render import Renderer
+
+    cams = default_views()
+    heat = np.linspace(0, 1, head.n_vertices)
+    draws = [(cams[0], heat), (cams[0], 1.0 - heat), (cams[1], None), (cams[0], heat)]
+    seq = [renderer.render(head, head_appearance, c, Lighting(), heat=h) for c, h in draws]
+    for (cam, h), got in zip(draws, seq, strict=True):
+        with Renderer(renderer.size, auto_exposure=False) as fresh:
+            want = fresh.render(head, head_appearance, cam, Lighting(), heat=h)
+        assert np.array_equal(got.rgb, want.rgb)
+        assert (got.heat is None and want.heat is None) or np.array_equal(got.heat, want.heat)
+    assert not np.array_equal(seq[0].heat, seq[1].heat)
