@@ -296,3 +296,24 @@ def test_resume_after_sigkill_of_a_photo_run_gives_the_same_files(tmp_path, phot
         subprocess.run([sys.executable, "-m", "pain3d", "generate", "--out", str(out), *args],
                        check=True, capture_output=True)
     assert digest(root) == digest(tmp_path / "clean")
+
+
+def test_reference_variation_turns_photo_heads_and_light_and_records_what_it_applied(
+        tmp_path, photo_dir):
+    from pain3d.synth.config import VariationConfig
+
+    src = tmp_path / "one"
+    src.mkdir()
+    shutil.copy(photo_dir / "a.jpg", src / "a.jpg")
+    plain = _make(tmp_path / "plain", photo_config(src, views=1, layout="3dpain"))
+    varied = _make(tmp_path / "varied", photo_config(
+        src, views=1, layout="3dpain", reference_variation=VariationConfig(neutral_sessions=1)))
+    assert plain.images + 1 == varied.images  # one neutral session
+    df = read_manifest(tmp_path / "varied")
+    # The photo keeps its framing: only head pose and light vary, and the manifest says so.
+    assert (df.var_distance_scale == 1.0).all() and (df.var_shift_x == 0.0).all()
+    assert (df.var_head_yaw != 0).all() and (df.var_light_gain != 1).all()
+    ref = df.path[df.expression == "neutral"].iloc[0]
+    a = cv2.imread(str(tmp_path / "plain" / ref)).astype(int)
+    b = cv2.imread(str(tmp_path / "varied" / ref)).astype(int)
+    assert np.abs(a - b).mean() > 1.0  # the neutral reference is its own capture now
