@@ -206,6 +206,7 @@ class DINOv3Backbone(nn.Module):
         self.patch_size: int = int(ps if isinstance(ps, int) else ps[0])
         self.num_register_tokens: int = int(c.num_register_tokens)
         self.head_dim: int = self.hidden_size // int(c.num_attention_heads)
+        self.fused: Any = None  # a pain3d.model.fused.FusedDINOv3 snapshot (fuse_for_cpu)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Tokens of normalised images.
@@ -228,6 +229,8 @@ class DINOv3Backbone(nn.Module):
         pixels = pixels.to(self.model.embeddings.patch_embeddings.weight.dtype)
         if self.published_forward:
             return self._published_tokens(pixels)
+        if self.fused is not None and self.fused.applies(pixels):
+            return self.fused(pixels)
         hidden = self.model(pixel_values=pixels).last_hidden_state
         return torch.cat([hidden[:, :1], hidden[:, 1 + self.num_register_tokens:]], dim=1)
 

@@ -75,20 +75,26 @@ def keep_freed_memory(trim_threshold: int = 1 << 30, mmap_threshold: int = 1 << 
     return ok
 
 
-def prepare_for_inference(model: ViTPain, dtype: InferenceDtype = "float32") -> ViTPain:
+def prepare_for_inference(model: ViTPain, dtype: InferenceDtype = "float32",
+                          fuse: bool = False) -> ViTPain:
     """Make ``model`` ready for fast prediction, in place.
 
     Eval mode, LoRA adapters merged into the frozen weights (undo with
     ``model.unmerge_lora()`` before training or saving), and with ``dtype="bfloat16"`` the
     backbone encoders and the cross-attention in bf16 while the heads stay fp32 (they are a
     negligible share of the work, and fp32 keeps PSPI from bf16's 1/32 steps near 8).
-    Inputs may stay fp32: the backbone casts them.
+    Inputs may stay fp32: the backbone casts them. With ``fuse`` the DINOv3 encoders also
+    get the fused forward of :mod:`pain3d.model.fused` (fused q/k/v, LayerScale folded in,
+    oneDNN matrix products with fused GELU and residual adds; used under ``no_grad`` /
+    ``inference_mode`` in eval mode, the eager path otherwise).
 
     Args:
         model: a ViTPain (any device).
         dtype: ``float32`` (outputs equal to the unmerged model's up to float rounding) or
             ``bfloat16`` (about 3 significant digits; see ``tests/model/test_inference.py``
             for the tolerance held).
+        fuse: add the fused forward (fp32: same outputs to ~1e-6 relative; see
+            ``tests/model/test_fused.py``; for CPU prediction, where it is faster).
 
     Returns:
         ``model`` itself.
@@ -101,4 +107,8 @@ def prepare_for_inference(model: ViTPain, dtype: InferenceDtype = "float32") -> 
     for part in (model.encoder, model.reference_encoder, model.cross_attention):
         if part is not None:
             part.to(low)
+    if fuse:
+        from pain3d.model.fused import fuse_for_cpu
+
+        fuse_for_cpu(model)
     return model

@@ -1,0 +1,227 @@
+"""A fused CPU forward of transformers' DINOv3 ViT for prediction (LoRA merged, fp32 or bf16).
+
+Where the time of a cached-reference fp32 pair went before (``python benchmarks/model.py
+--profile``, ViT-S/16 at 224 px, 2 cores of an AMD EPYC): three quarters in the backbone's
+matrix products, which PyTorch sends to MKL's ``sgemm``; on this CPU, oneDNN's fp32 matrix
+products (the library PyTorch already ships for its bf16 and convolution kernels) run the
+same products 1.3-1.9x faster (``benchmarks/model.py`` prints both ceilings). The rest was
+attention with RoPE (concatenations and copies), GELU, LayerScale, residual adds.
+
+:func:`fuse_for_cpu` snapshots each encoder's (merged) weights into a :class:`FusedDINOv3`
+that runs the same computation with fewer, larger and fused kernels:
+
+- q, k and v as one matrix product (weights concatenated; DINOv3's absent key bias is zero);
+- LayerScale folded into the output and MLP-down weights (``W * gamma``, ``b * gamma``);
+- oneDNN matrix products with GELU (exact, erf) fused into the MLP-up product and the
+  residual add fused into the output and MLP-down products;
+- RoPE applied in place to the patch tokens of q and k together (no ``cat`` of prefix and
+  patches), SDPA on strided views;
+- register tokens dropped before the final LayerNorm (per-token, so equal).
+
+Outputs equal the eager backbone's up to float rounding (fp32: ~1e-6 relative, see
+``tests/model/test_fused.py``). Where PyTorch has no oneDNN (``torch.backends.mkldnn``), the
+same fused graph runs on ``F.linear`` (still fused q/k/v and LayerScale). The snapshot is
+for prediction only: training, ``unmerge_lora``, ``.to()`` to another device or dtype or
+loading other weights make the encoder fall back to (or call :func:`unfuse` for) the eager
+path; :func:`fuse_for_cpu` refuses models whose LoRA is not merged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+log = logging.getLogger(__name__)
+
+
+def onednn_linear_available() -> bool:
+    """Whether this PyTorch has oneDNN's fused linear kernels (``mkldnn._linear_pointwise``)."""
+    try:
+        return bool(torch.backends.mkldnn.is_available()) and hasattr(
+            torch.ops.mkldnn, "_linear_pointwise")
+    except (AttributeError, RuntimeError):
+        return False
+
+
+@dataclass
+class _Layer:
+    """One DINOv3 block's weights, fused: ``(out, in)`` matrices as ``F.linear`` takes."""
+
+    norm1: tuple[torch.Tensor, torch.Tensor | None, float]
+    qkv_w: torch.Tensor  # (3D, D)
+    qkv_b: torch.Tensor  # (3D,)
+    o_w: torch.Tensor  # (D, D), LayerScale 1 folded in
+    o_b: torch.Tensor
+    norm2: tuple[torch.Tensor, torch.Tensor | None, float]
+    up_w: torch.Tensor  # (F, D)
+    up_b: torch.Tensor | None
+    down_w: torch.Tensor  # (D, F), LayerScale 2 folded in
+    down_b: torch.Tensor
+    exact_gelu: bool  # the activation is GELU(erf): fused into the up product
+    act: nn.Module
+
+
+def _linear(m: nn.Module) -> nn.Linear:
+    """The plain linear layer behind ``m`` (a peft LoRA layer must be merged)."""
+    if hasattr(m, "lora_A"):
+        if not getattr(m, "merged", False):
+            raise ValueError("fuse_for_cpu needs merged LoRA adapters: call "
+                             "prepare_for_inference (or model.merge_lora()) first")
+        m = m.base_layer
+    if not isinstance(m, nn.Linear):
+        raise TypeError(f"expected a linear layer, got {type(m).__name__}")
+    return m
+
+
+def _bias(lin: nn.Linear) -> torch.Tensor:
+    b = lin.bias
+    return b.detach().clone() if b is not None else lin.weight.new_zeros(lin.out_features)
+
+
+def _norm(n: nn.LayerNorm) -> tuple[torch.Tensor, torch.Tensor | None, float]:
+    return (n.weight.detach().clone(), None if n.bias is None else n.bias.detach().clone(),
+            float(n.eps))
+
+
+def _fuse_layer(layer: nn.Module) -> _Layer:
+    a, mlp = layer.attention, layer.mlp
+    if not (hasattr(mlp, "up_proj") and hasattr(mlp, "down_proj")) or hasattr(mlp, "gate_proj"):
+        raise TypeError(f"unsupported DINOv3 MLP {type(mlp).__name__} (gated MLPs are not fused)")
+    q, k, v, o = (_linear(getattr(a, n)) for n in ("q_proj", "k_proj", "v_proj", "o_proj"))
+    up, down = _linear(mlp.up_proj), _linear(mlp.down_proj)
+    g1 = layer.layer_scale1.lambda1.detach()
+    g2 = layer.layer_scale2.lambda1.detach()
+    act = mlp.act_fn
+    exact = (isinstance(act, nn.GELU) and act.approximate == "none") or (
+        type(act).__name__ == "GELUActivation" and getattr(act, "act", None) is F.gelu)
+    return _Layer(
+        norm1=_norm(layer.norm1),
+        qkv_w=torch.cat([q.weight, k.weight, v.weight]).detach().contiguous(),
+        qkv_b=torch.cat([_bias(q), _bias(k), _bias(v)]),
+        o_w=(o.weight.detach() * g1[:, None]).contiguous(), o_b=_bias(o) * g1,
+        norm2=_norm(layer.norm2),
+        up_w=up.weight.detach().clone(),
+        up_b=None if up.bias is None else up.bias.detach().clone(),
+        down_w=(down.weight.detach() * g2[:, None]).contiguous(), down_b=_bias(down) * g2,
+        exact_gelu=exact, act=act)
+
+
+class FusedDINOv3:
+    """The eval-mode forward of a ``DINOv3ViTModel`` on snapshotted, fused weights.
+
+    Not an ``nn.Module`` on purpose: it holds no parameters of its own in the model's state
+    dict (the original weights stay where they are, for saving and unmerging).
+
+    Args:
+        model: transformers' ``DINOv3ViTModel`` (LoRA merged, eval mode).
+        onednn: use oneDNN's fused linear kernels (default: when available).
+    """
+
+    def __init__(self, model: nn.Module, onednn: bool | None = None) -> None:
+        c = model.config
+        self.model = model  # embeddings, RoPE tables and final norm are called as they are
+        self.heads = int(c.num_attention_heads)
+        self.head_dim = int(c.hidden_size) // self.heads
+        self.registers = int(c.num_register_tokens)
+        self.onednn = onednn_linear_available() if onednn is None else bool(onednn)
+        self.layers = [_fuse_layer(layer) for layer in model.model.layer]
+        self.dtype = model.embeddings.patch_embeddings.weight.dtype
+        self.device = model.embeddings.patch_embeddings.weight.device
+
+    def applies(self, pixels: torch.Tensor) -> bool:
+        """Whether this snapshot can serve ``pixels`` (eval mode, its own device and dtype)."""
+        return (not self.model.training and not torch.is_grad_enabled()
+                and pixels.device == self.device and pixels.dtype == self.dtype
+                and self.model.embeddings.patch_embeddings.weight.dtype == self.dtype)
+
+    def _lin(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
+             gelu: bool = False, add: torch.Tensor | None = None) -> torch.Tensor:
+        """``x @ w.T + b`` [then GELU | + add]: ``x`` (N, in) -> (N, out)."""
+        if self.onednn:
+            if add is not None:
+                return torch.ops.mkldnn._linear_pointwise.binary(x, add, w, b, "add")
+            return torch.ops.mkldnn._linear_pointwise(x, w, b, "gelu" if gelu else "none", [],
+                                                      "none" if gelu else "")
+        y = F.linear(x, w, b)
+        if gelu:
+            return F.gelu(y)
+        return y.add_(add) if add is not None else y
+
+    def _block(self, h: torch.Tensor, L: _Layer, cos: torch.Tensor, sin: torch.Tensor,
+               shape: tuple[int, int]) -> torch.Tensor:
+        """One block on flattened tokens ``h`` (B*T, D); ``cos``/``sin`` (P, 1, 1, hd)."""
+        b, t = shape
+        x = F.layer_norm(h, h.shape[-1:], *L.norm1[:2], eps=L.norm1[2])
+        qkv = self._lin(x, L.qkv_w, L.qkv_b).view(b, t, 3, self.heads, self.head_dim)
+        qk = qkv[:, t - cos.shape[0]:, :2]  # patch tokens of q and k: (B, P, 2, H, hd)
+        half = self.head_dim // 2
+        rot = torch.cat([-qk[..., half:], qk[..., :half]], dim=-1)
+        qk.mul_(cos).addcmul_(rot, sin)  # in place: RoPE as transformers' rotate_half
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, T, hd) views
+        att = F.scaled_dot_product_attention(q, k, v)
+        att = att.transpose(1, 2).reshape(b * t, -1)
+        h = self._lin(att, L.o_w, L.o_b, add=h)
+        x = F.layer_norm(h, h.shape[-1:], *L.norm2[:2], eps=L.norm2[2])
+        if L.exact_gelu:
+            u = self._lin(x, L.up_w, L.up_b, gelu=True)
+        else:
+            u = L.act(self._lin(x, L.up_w, L.up_b))
+        return self._lin(u, L.down_w, L.down_b, add=h)
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` normalised -> ``(B, 1 + P, D)``: CLS and patch tokens, as
+        :class:`pain3d.model.backbone.DINOv3Backbone` returns them."""
+        m = self.model
+        hidden = m.embeddings(pixels)
+        cos, sin = m.rope_embeddings(pixels)  # (P, hd)
+        cos, sin = cos[:, None, None, :], sin[:, None, None, :]
+        b, t, d = hidden.shape
+        h = hidden.reshape(b * t, d)
+        for layer in self.layers:
+            h = self._block(h, layer, cos, sin, (b, t))
+        h = h.view(b, t, d)
+        h = torch.cat([h[:, :1], h[:, 1 + self.registers:]], dim=1)
+        return m.norm(h)
+
+
+def fuse_for_cpu(model: nn.Module, onednn: bool | None = None) -> nn.Module:
+    """Give ``model``'s DINOv3 encoders the fused forward (:class:`FusedDINOv3`), in place.
+
+    Call after :func:`pain3d.model.inference.prepare_for_inference` (LoRA merged). Encoders
+    that cannot be fused (timm, ``published_forward``, gated MLPs) keep the eager forward, with
+    a log line saying why. Undo with :func:`unfuse`.
+
+    Args:
+        model: a :class:`pain3d.model.vitpain.ViTPain`.
+        onednn: force oneDNN kernels on (True) or off (False); default: when available.
+
+    Returns:
+        ``model`` itself.
+    """
+    from pain3d.model.backbone import DINOv3Backbone
+
+    for name in ("encoder", "reference_encoder"):
+        enc = getattr(model, name, None)
+        if enc is None:
+            continue
+        if not isinstance(enc, DINOv3Backbone) or enc.published_forward:
+            log.info("%s: not fused (only transformers' DINOv3 with RoPE is)", name)
+            continue
+        try:
+            enc.fused = FusedDINOv3(enc.model, onednn=onednn)
+        except TypeError as exc:
+            log.info("%s: not fused (%s)", name, exc)
+    return model
+
+
+def unfuse(model: nn.Module) -> nn.Module:
+    """Drop the fused snapshots: the encoders run their eager forward again."""
+    for name in ("encoder", "reference_encoder"):
+        enc = getattr(model, name, None)
+        if enc is not None and hasattr(enc, "fused"):
+            enc.fused = None
+    return model

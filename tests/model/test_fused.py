@@ -1,0 +1,112 @@
+"""The fused CPU forward (pain3d.model.fused) gives the eager backbone's outputs, runs when it
+applies, and falls back to the eager path wherever it does not."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from pain3d.model import prepare_for_inference
+from pain3d.model.fused import FusedDINOv3, fuse_for_cpu, onednn_linear_available, unfuse
+
+
+def _trained(make_model, **kw):
+    """A tiny model whose adapters, heads and LayerScales moved away from their initial
+    values (LayerScale 1.0 would hide a wrong fold into the output weights)."""
+    model = make_model(**kw)
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.requires_grad or name.endswith("lambda1"):
+                scale = 0.3 if name.endswith("lambda1") else 0.05
+                p.add_(scale * torch.randn(p.shape, generator=g))
+    return model
+
+
+def _spy(monkeypatch) -> list[int]:
+    """Count the fused forward's calls."""
+    calls: list[int] = []
+    original = FusedDINOv3.__call__
+
+    def counted(self, pixels):
+        calls.append(pixels.shape[0])
+        return original(self, pixels)
+
+    monkeypatch.setattr(FusedDINOv3, "__call__", counted)
+    return calls
+
+
+@pytest.mark.parametrize("onednn", [True, False], ids=["onednn", "plain-linear"])
+@pytest.mark.parametrize("mode", ["separate", "shared"])
+def test_fused_forward_gives_the_eager_outputs(make_model, images, monkeypatch, onednn, mode):
+    if onednn and not onednn_linear_available():
+        pytest.skip("this PyTorch has no oneDNN linear kernels")
+    eager = prepare_for_inference(_trained(make_model, encoder_mode=mode))
+    x, n = images(4), images(1, seed=2)
+    with torch.inference_mode():
+        want_tokens = eager.encoder(x)
+        want = eager(x, reference=eager.encode_reference(n))
+        fused = fuse_for_cpu(copy.deepcopy(eager), onednn=onednn)
+        calls = _spy(monkeypatch)
+        got_tokens = fused.encoder(x)
+        got = fused(x, reference=fused.encode_reference(n))
+    assert sorted(calls) == [1, 4, 4]  # the fused path ran for the pain images and reference
+    assert got_tokens.shape == want_tokens.shape
+    scale = want_tokens.abs().max()
+    assert (got_tokens - want_tokens).abs().max() <= 1e-5 * scale
+    for name, value in want.to_dict().items():  # fp32 rounding, relative to each output
+        assert (getattr(got, name) - value).abs().max() <= 1e-5 * value.abs().max(), name
+
+
+def test_fused_forward_falls_back_to_eager_outside_inference(make_model, images, monkeypatch):
+    model = fuse_for_cpu(prepare_for_inference(_trained(make_model)))
+    x = images(2)
+    calls = _spy(monkeypatch)
+    with torch.no_grad():
+        want = model.encoder(x)
+    model.train()  # training mode: eager (dropout, RoPE jitter and gradients are its job)
+    with torch.no_grad():
+        model.encoder(x)
+    model.eval()
+    with torch.enable_grad():
+        model.encoder(x)  # autograd on: eager (the snapshot is detached)
+    low = copy.deepcopy(model).to(torch.bfloat16)  # another dtype than the snapshot: eager
+    with torch.no_grad():
+        assert low.encoder(x).dtype == torch.bfloat16
+    assert calls == [2]  # only the first, eval-mode fp32 call was fused
+    unfuse(model)
+    with torch.no_grad():
+        assert torch.allclose(model.encoder(x), want, rtol=1e-5, atol=1e-5)
+    assert calls == [2]
+
+
+def test_fuse_refuses_unmerged_adapters(make_model):
+    with pytest.raises(ValueError, match="merge"):
+        fuse_for_cpu(_trained(make_model))
+
+
+def test_fuse_leaves_the_state_dict_alone(make_model):
+    model = prepare_for_inference(_trained(make_model))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fuse_for_cpu(model)
+    after = model.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_published_forward_encoders_stay_eager(make_model, images, monkeypatch):
+    model = fuse_for_cpu(prepare_for_inference(make_model(published_forward=True)))
+    assert model.encoder.fused is None
+    calls = _spy(monkeypatch)
+    with torch.inference_mode():
+        model.encoder(images(1))
+    assert calls == []
+
+
+def test_prepare_for_inference_fuses_on_request(make_model, images):
+    model = prepare_for_inference(_trained(make_model), fuse=True)
+    assert isinstance(model.encoder.fused, FusedDINOv3)
+    assert isinstance(model.reference_encoder.fused, FusedDINOv3)
+    assert prepare_for_inference(_trained(make_model)).encoder.fused is None
