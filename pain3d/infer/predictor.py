@@ -55,6 +55,9 @@ class PredictConfig:
         dtype: ``float32`` or ``bfloat16`` backbone for checkpoints loaded by
             :meth:`Predictor.from_checkpoint` (bf16: about twice as fast on CPUs with
             AVX512-BF16/AMX, PSPI within a few hundredths; see pain3d.model.inference).
+        fuse: on CPU, checkpoints loaded by :meth:`Predictor.from_checkpoint` run the fused
+            backbone forward (:mod:`pain3d.model.fused`): same fp32 outputs to ~1e-6
+            relative, faster (``benchmarks/model.py``); False keeps transformers' eager path.
     """
 
     detect: DetectConfig = field(default_factory=DetectConfig)
@@ -65,6 +68,7 @@ class PredictConfig:
     max_frames: int = 0
     device: str = "cpu"
     dtype: str = "float32"
+    fuse: bool = True
 
     def __post_init__(self) -> None:
         if self.dtype not in ("float32", "bfloat16"):
@@ -197,7 +201,9 @@ class Predictor:
             p = p / "model"  # a run folder: its selected model
         # Adapters folded into the backbone: same outputs, less work per frame.
         cfg = cfg or PredictConfig()
-        return cls(prepare_for_inference(load_model(p, device=cfg.device), cfg.dtype), cfg)
+        fuse = cfg.fuse and str(cfg.device).split(":")[0] == "cpu"
+        return cls(prepare_for_inference(load_model(p, device=cfg.device), cfg.dtype, fuse=fuse),
+                   cfg)
 
     # -- faces ---------------------------------------------------------------------------
     @property

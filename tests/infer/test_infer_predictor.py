@@ -72,6 +72,24 @@ def test_from_checkpoint_reproduces_the_model(checkpoint, predictor, photo, run_
         loaded.close()
 
 
+def test_checkpoints_run_the_fused_forward_on_cpu_unless_told_not_to(checkpoint, photo):
+    from pain3d.infer.predictor import PredictConfig
+    from pain3d.model.fused import FusedDINOv3
+
+    fused = Predictor.from_checkpoint(checkpoint)
+    eager = Predictor.from_checkpoint(checkpoint, PredictConfig(fuse=False))
+    try:
+        assert isinstance(fused.model.encoder.fused, FusedDINOv3)
+        assert eager.model.encoder.fused is None
+        ref = shifted(photo, 5, 3)
+        a, b = fused.predict(photo, reference=ref), eager.predict(photo, reference=ref)
+        assert a.pspi == pytest.approx(b.pspi, abs=1e-5)
+        assert np.allclose(a.au, b.au, atol=1e-5)
+    finally:
+        fused.close()
+        eager.close()
+
+
 def test_missing_checkpoint_says_how_to_get_one(tmp_path):
     with pytest.raises(FileNotFoundError, match="pain3d"):
         Predictor.from_checkpoint(tmp_path / "nope")
