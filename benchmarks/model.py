@@ -45,21 +45,26 @@ class Case:
     dtype: str  # fp32 | bf16
     path: str  # "live": build_model, LoRA computed per call (bf16: whole model cast), default
     #            allocator -- the path before pain3d.model.inference; "prepared":
-    #            keep_freed_memory + prepare_for_inference (merged LoRA; bf16 with fp32 heads)
+    #            keep_freed_memory + prepare_for_inference (merged LoRA; bf16 with fp32 heads);
+    #            "fused": prepared + the fused backbone forward (pain3d.model.fused), the
+    #            predictor's default on CPU
 
     @property
     def label(self) -> str:
         ref = "cached" if self.cache else "encoded/frame"
-        how = "live LoRA, default malloc" if self.path == "live" else "merged, kept memory"
+        how = {"live": "live LoRA, default malloc", "prepared": "merged, kept memory",
+               "fused": "merged, fused forward"}[self.path]
         return f"{ref:>13} {self.dtype:>4} {how}"
 
 
 ALL_CASES = [Case(False, "fp32", "live"), Case(False, "fp32", "prepared"),
              Case(True, "fp32", "live"), Case(True, "fp32", "prepared"),
-             Case(True, "bf16", "live"), Case(True, "bf16", "prepared"),
+             Case(True, "fp32", "fused"), Case(True, "bf16", "live"),
+             Case(True, "bf16", "prepared"), Case(True, "bf16", "fused"),
              Case(False, "bf16", "prepared")]
 QUICK_CASES = [Case(True, "fp32", "live"), Case(True, "fp32", "prepared"),
-               Case(True, "bf16", "prepared")]
+               Case(True, "fp32", "fused"), Case(True, "bf16", "prepared"),
+               Case(True, "bf16", "fused")]
 
 
 def _autocast(device: str, dtype: str):
@@ -73,12 +78,13 @@ def _autocast(device: str, dtype: str):
 def _build(preset: str, size: int, case: Case) -> Any:
     from pain3d.model import build_model, keep_freed_memory, prepare_for_inference
 
-    if case.path == "prepared":
+    if case.path != "live":
         keep_freed_memory()
     torch.manual_seed(0)
     model = build_model(preset=preset, image_size=size, encoder_mode="separate").eval()
-    if case.path == "prepared":
-        return prepare_for_inference(model, "bfloat16" if case.dtype == "bf16" else "float32")
+    if case.path != "live":
+        return prepare_for_inference(model, "bfloat16" if case.dtype == "bf16" else "float32",
+                                     fuse=case.path == "fused")
     return model.to(torch.bfloat16) if case.dtype == "bf16" else model
 
 
@@ -131,13 +137,22 @@ def _ceilings(q: Any, preset: str, size: int, batch: int, threads: int) -> None:
     from pain3d.model import keep_freed_memory
 
     keep_freed_memory()
-    q.put({dtype: _ceiling(preset, size, batch, dtype) for dtype in ("fp32", "bf16")})
+    from pain3d.model.fused import onednn_linear_available
+
+    out = {dtype: _ceiling(preset, size, batch, dtype) for dtype in ("fp32", "bf16")}
+    if onednn_linear_available():
+        out["fp32 oneDNN"] = _ceiling(preset, size, batch, "fp32", onednn=True)
+    q.put(out)
 
 
-def _ceiling(preset: str, size: int, batch: int, dtype: str) -> float:
+def _ceiling(preset: str, size: int, batch: int, dtype: str, onednn: bool = False) -> float:
+    """fp32 products through torch's ``F.linear`` (MKL on x86) or oneDNN's linear kernel (the
+    fused path's); bf16 products go to oneDNN either way."""
     from pain3d.model.backbone import PRESETS
 
     dt = torch.bfloat16 if dtype == "bf16" else torch.float32
+    linear = (lambda a, w, b: torch.ops.mkldnn._linear_pointwise(a, w, b, "none", [], "")) \
+        if onednn else torch.nn.functional.linear
     tokens = batch * (1 + PRESETS[preset]["num_register_tokens"] + (size // 16) ** 2)
     shapes = sorted(set(_linear_shapes(preset)))
     per_shape = {}
@@ -145,10 +160,10 @@ def _ceiling(preset: str, size: int, batch: int, dtype: str) -> float:
         a, w, b = torch.randn(tokens, i, dtype=dt), torch.randn(o, i, dtype=dt), torch.randn(
             o, dtype=dt)
         for _ in range(2):
-            torch.nn.functional.linear(a, w, b)
+            linear(a, w, b)
         t0 = time.perf_counter()
         for _ in range(5):
-            torch.nn.functional.linear(a, w, b)
+            linear(a, w, b)
         per_shape[(i, o)] = (time.perf_counter() - t0) / 5
     return batch / sum(per_shape[s] for s in _linear_shapes(preset))
 
@@ -156,7 +171,8 @@ def _ceiling(preset: str, size: int, batch: int, dtype: str) -> float:
 def cpu_section(a: argparse.Namespace, cases: list[Case]) -> list[dict[str, Any]]:
     """Run and print the CPU cases; returns one ``--json`` metric per case and ceiling."""
     print(f"\nCPU inference: {a.preset} at {a.size} px, batch {a.batch}, {a.iters} timed batches "
-          f"x {a.rounds} round(s), {a.threads} threads; machine {os.cpu_count()} cores, load "
+          f"x {a.rounds} round(s), {a.threads} threads (torch.set_num_threads in each case's "
+          f"process); machine {os.cpu_count()} cores, load "
           f"average {os.getloadavg()[0]:.1f} (loaded machines give pessimistic, noisy numbers; "
           "'best' is the fastest batch; 'CPU' counts pairs per CPU-second of this process, "
           "which other jobs disturb less)")
@@ -173,7 +189,7 @@ def cpu_section(a: argparse.Namespace, cases: list[Case]) -> list[dict[str, Any]
     metrics = []
     for case, rs in results.items():
         med = statistics.median(r["pairs_s"] for r in rs)
-        targeted = case.cache and case.path == "prepared"
+        targeted = case.cache and case.path != "live"
         metrics.append({"metric": f"ViT-S {case.label.strip()} pairs/s", "value": round(med, 1),
                         "best": round(max(r["best_pairs_s"] for r in rs), 1),
                         "cpu_pairs_s": round(statistics.median(r["cpu_pairs_s"] for r in rs), 1),
@@ -187,8 +203,10 @@ def cpu_section(a: argparse.Namespace, cases: list[Case]) -> list[dict[str, Any]
               f"{max(r['rss_mb'] for r in rs):7.0f}{flag}", flush=True)
     for dtype, vals in ceilings.items():
         label = f"{'ceiling':>13} {dtype:>4} matrix products only"
+        label = label if "oneDNN" not in dtype else f"{'ceiling':>13} fp32 products only, oneDNN"
         print(f"{label:<45} {statistics.median(vals):8.1f} {max(vals):7.1f}")
-        metrics.append({"metric": f"ViT-S ceiling {dtype} matrix products pairs/s",
+        metrics.append({"metric": f"ViT-S ceiling {dtype} matrix products pairs/s".replace(
+                            "fp32 oneDNN matrix", "fp32 matrix (oneDNN)"),
                         "value": round(statistics.median(vals), 1), "target": "",
                         "pass": None})
     return metrics
@@ -267,6 +285,43 @@ def _time_modules(model: Any) -> tuple[dict[str, float], list[Any]]:
     return spent, hooks
 
 
+_OP_PARTS = [("matrix products", ("_linear_pointwise", "addmm", "aten::mm", "aten::bmm")),
+             ("attention (SDPA kernel)", ("scaled_dot_product", "flash_attention")),
+             ("RoPE (cat, neg, mul_, addcmul_)", ("aten::cat", "aten::neg", "aten::mul_",
+                                                  "aten::addcmul_")),
+             ("LayerNorm", ("layer_norm",)), ("patch embedding (conv)", ("convolution",)),
+             ("GELU (unfused)", ("aten::gelu",))]
+
+
+def _profile_fused(q: Any, preset: str, size: int, batch: int, threads: int,
+                   iters: int) -> None:
+    """Self CPU time by operator family of the fused path (torch.profiler)."""
+    torch.set_num_threads(threads)
+    from torch.profiler import ProfilerActivity, profile
+
+    from pain3d.model import build_model, keep_freed_memory, prepare_for_inference
+
+    keep_freed_memory()
+    torch.manual_seed(0)
+    model = prepare_for_inference(build_model(preset=preset, image_size=size), fuse=True)
+    x = torch.randn(batch, 3, size, size)
+    with torch.inference_mode():
+        ref = model.encode_reference(torch.randn(1, 3, size, size))
+        for _ in range(2):
+            model(x, reference=ref)
+        t0 = time.perf_counter()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(iters):
+                model(x, reference=ref)
+        total = time.perf_counter() - t0
+    spent: dict[str, float] = defaultdict(float)
+    for ev in prof.key_averages():
+        part = next((name for name, keys in _OP_PARTS if any(k in ev.key for k in keys)),
+                    "other operators")
+        spent[part] += ev.self_cpu_time_total / 1e6
+    q.put({"spent": {k: v / iters for k, v in spent.items()}, "total": total / iters})
+
+
 def profile_section(a: argparse.Namespace) -> None:
     print(f"\nWhere the time of a cached-reference fp32 pair goes: {a.preset} at {a.size} px, "
           f"batch {a.batch}, merged LoRA, {a.threads} threads, load average "
@@ -285,6 +340,15 @@ def profile_section(a: argparse.Namespace) -> None:
     print(f"page faults per batch: {d['faults']:.0f} with glibc's default malloc "
           f"({1e3 * d['total'] / a.batch:.1f} ms/pair), {r['faults']:.0f} with "
           f"keep_freed_memory ({1e3 * r['total'] / a.batch:.1f} ms/pair)")
+    f = _in_process(_profile_fused, a.preset, a.size, a.batch, a.threads, a.iters)
+    print(f"\nThe fused forward (prepare_for_inference(fuse=True)), by operator family "
+          f"(torch.profiler self CPU time of {a.threads} threads, per pair; load average "
+          f"{os.getloadavg()[0]:.1f})")
+    print(f"{'part':<40} {'ms/pair':>8} {'share':>6}")
+    cpu = sum(f["spent"].values())
+    for name, sec in sorted(f["spent"].items(), key=lambda kv: -kv[1]):
+        print(f"{name:<40} {1e3 * sec / a.batch:8.2f} {100 * sec / cpu:5.1f}%")
+    print(f"{'wall time (profiler on)':<40} {1e3 * f['total'] / a.batch:8.2f}")
 
 
 def _gpu_train(preset: str, size: int, batch: int, steps: int, dtype: str, **cfg: Any) -> dict:
