@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/video.py            # 1,000 frames; tiny and small; follow on/off
     .venv/bin/python benchmarks/video.py --quick    # 250 frames, tiny, follow on (make bench)
     .venv/bin/python benchmarks/video.py --presets small --follow on --dtype bfloat16
+    .venv/bin/python benchmarks/video.py --presets small --follow on --fuse on,off --rounds 2
 
 The video is made here, no downloads: a generated identity (the demo video's renderer,
 :func:`pain3d.demo.video.render_video_frames`) turns its head while pain rises and falls;
@@ -17,6 +18,9 @@ process's wall seconds (imports and model load included) and its CPU seconds per
 better number on a loaded machine). ``follow`` on is the default of ``pain3d predict``
 (``DetectConfig.follow``: the face is followed by its landmarks, the detector runs every
 ``redetect_every`` frames and when the face is lost); off runs the detector on every frame.
+``fuse`` on is the default too (``PredictConfig.fuse``: the fused CPU backbone forward of
+:mod:`pain3d.model.fused`); off runs transformers' eager forward. With ``--rounds`` the runs
+alternate, round after round, so that compared settings share the machine's load.
 Target (issue 16): >= 10 frames/s on 2 cores.
 """
 
@@ -67,10 +71,12 @@ def make_checkpoint(preset: str, directory: Path) -> Path:
     return save_checkpoint(build_model(preset=preset), directory, include_backbone=True)
 
 
-def run_predict(video: Path, ckpt: Path, out: Path, follow: bool, dtype: str) -> dict:
+def run_predict(video: Path, ckpt: Path, out: Path, follow: bool, dtype: str,
+                fuse: bool = True) -> dict:
     """One ``pain3d predict`` process: its summary, wall and CPU seconds."""
     cfg = out.parent / f"{out.name}.yaml"
-    cfg.write_text(f"dtype: {dtype}\ndetect:\n  follow: {str(follow).lower()}\n")
+    cfg.write_text(f"dtype: {dtype}\nfuse: {str(fuse).lower()}\n"
+                   f"detect:\n  follow: {str(follow).lower()}\n")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pain3d", "predict", str(video),
@@ -93,6 +99,8 @@ def main() -> None:
     ap.add_argument("--follow", default="on,off", help="on, off or on,off")
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
                     help="PredictConfig.dtype (the backbone's; merged LoRA either way)")
+    ap.add_argument("--fuse", default="on", help="fused CPU forward: on, off or on,off")
+    ap.add_argument("--rounds", type=int, default=1, help="every setting runs this often")
     ap.add_argument("--quick", action="store_true", help="250 frames, tiny, follow on")
     ap.add_argument("--json", type=Path, default=None, help="write the results here as JSON")
     args = ap.parse_args()
@@ -100,42 +108,51 @@ def main() -> None:
         args.frames, args.presets, args.follow = 250, "tiny", "on"
     presets = [p for p in args.presets.split(",") if p]
     follows = [f == "on" for f in args.follow.split(",") if f]
+    fuses = [f == "on" for f in args.fuse.split(",") if f]
     rows = []
     with tempfile.TemporaryDirectory(prefix="pain3d_video_") as d:
         tmp = Path(d)
         t0 = time.perf_counter()
         video = make_video(tmp / "clip.avi", args.frames)
         made_s = time.perf_counter() - t0
-        for preset in presets:
-            ckpt = make_checkpoint(preset, tmp / f"ckpt-{preset}")
-            for follow in follows:
-                r = run_predict(video, ckpt, tmp / f"out-{preset}-{follow}", follow, args.dtype)
-                rows.append({"preset": preset, "follow": follow, "frames": r["frames"],
-                             "with_face": r["with_face"], "fps": r["fps"],
-                             "process_s": r["process_s"],
-                             "cpu_ms_per_frame": 1000 * r["cpu_s"] / args.frames,
-                             "pass": r["fps"] >= TARGET_FPS and r["frames"] == args.frames})
+        ckpts = {p: make_checkpoint(p, tmp / f"ckpt-{p}") for p in presets}
+        for k in range(args.rounds):
+            for preset in presets:
+                for follow in follows:
+                    for fuse in fuses:
+                        out = tmp / f"out-{preset}-{follow}-{fuse}-{k}"
+                        r = run_predict(video, ckpts[preset], out, follow, args.dtype, fuse)
+                        rows.append({"preset": preset, "follow": follow, "fuse": fuse,
+                                     "frames": r["frames"], "with_face": r["with_face"],
+                                     "fps": r["fps"], "process_s": r["process_s"],
+                                     "cpu_ms_per_frame": 1000 * r["cpu_s"] / args.frames,
+                                     "load": os.getloadavg()[0],
+                                     "pass": r["fps"] >= TARGET_FPS
+                                     and r["frames"] == args.frames})
     load = os.getloadavg()
     print(f"{os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}; "
           f"video {args.frames} frames 640x480 AVI/MJPG (made in {made_s:.0f} s); "
           f"pain3d predict per run, {args.dtype}, random weights")
-    print(f"{'preset':<7} {'follow':<6} {'frames':>6} {'predicted':>9} {'frames/s':>8} "
-          f"{'process s':>9} {'CPU ms/frame':>12}")
+    print(f"{'preset':<7} {'follow':<6} {'fuse':<4} {'frames':>6} {'predicted':>9} "
+          f"{'frames/s':>8} {'process s':>9} {'CPU ms/frame':>12} {'load':>5}")
     for r in rows:
-        print(f"{r['preset']:<7} {'on' if r['follow'] else 'off':<6} {r['frames']:>6} "
-              f"{r['with_face']:>9} {r['fps']:>8.1f} "
-              f"{r['process_s']:>9.1f} {r['cpu_ms_per_frame']:>12.1f}")
+        print(f"{r['preset']:<7} {'on' if r['follow'] else 'off':<6} "
+              f"{'on' if r['fuse'] else 'off':<4} {r['frames']:>6} {r['with_face']:>9} "
+              f"{r['fps']:>8.1f} {r['process_s']:>9.1f} {r['cpu_ms_per_frame']:>12.1f} "
+              f"{r['load']:>5.1f}")
     print(f"target: >= {TARGET_FPS:.0f} frames/s (frames/s = the command's own summary; "
           "process s adds imports and model load). Shared machines give pessimistic numbers.")
     if args.json:
-        metrics = [{"metric": f"{r['preset']} {args.dtype} follow "
-                              f"{'on' if r['follow'] else 'off'} frames/s",
+        def name(r: dict) -> str:
+            return (f"{r['preset']} {args.dtype} follow {'on' if r['follow'] else 'off'}"
+                    f"{'' if r['fuse'] else ' unfused'}")
+
+        metrics = [{"metric": f"{name(r)} frames/s",
                     "value": round(r["fps"], 2), "target": f">= {TARGET_FPS:.0f}",
                     "pass": r["pass"]} for r in rows]
         # CPU seconds of the whole process (imports and model load too) on one core: a lower
         # bound of the rate on idle cores that other jobs disturb little.
-        metrics += [{"metric": f"{r['preset']} {args.dtype} follow "
-                               f"{'on' if r['follow'] else 'off'} frames/s on 1 idle core "
+        metrics += [{"metric": f"{name(r)} frames/s on 1 idle core "
                                f"(from CPU ms/frame {r['cpu_ms_per_frame']:.0f})",
                      "value": round(1000 / r["cpu_ms_per_frame"], 1),
                      "target": f">= {TARGET_FPS:.0f}",
