@@ -6,6 +6,7 @@ encoder mode when CUDA is available.
     .venv/bin/python benchmarks/model.py --quick --json out.json
     .venv/bin/python benchmarks/model.py --cpu-only --rounds 3  # every CPU case, 3 rounds
     .venv/bin/python benchmarks/model.py --profile            # where the time of a pair goes
+    .venv/bin/python benchmarks/model.py --accuracy           # fast paths vs fp32 outputs
     .venv/bin/python benchmarks/model.py --gpu-only           # GPU section only (base, large)
 
 Random backbone weights of the real DINOv3 architecture (speed does not depend on them).
@@ -351,6 +352,51 @@ def profile_section(a: argparse.Namespace) -> None:
     print(f"{'wall time (profiler on)':<40} {1e3 * f['total'] / a.batch:8.2f}")
 
 
+def _accuracy_case(q: Any, preset: str, size: int, batch: int) -> None:
+    """Largest differences of each fast path to the unmerged fp32 model (moved adapters,
+    heads and LayerScales, random backbone)."""
+    import copy
+
+    from pain3d.model import build_model, prepare_for_inference
+
+    torch.manual_seed(0)
+    model = build_model(preset=preset, image_size=size).eval()
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.requires_grad or name.endswith("lambda1"):
+                p.add_((0.3 if name.endswith("lambda1") else 0.05)
+                       * torch.randn(p.shape, generator=g))
+    x, n = torch.randn(batch, 3, size, size, generator=g), torch.randn(1, 3, size, size,
+                                                                        generator=g)
+    rows = {}
+    with torch.inference_mode():
+        want = model(x, neutral=n.expand(batch, -1, -1, -1))
+        for dtype in ("float32", "bfloat16"):
+            for fuse in (False, True):
+                fast = prepare_for_inference(copy.deepcopy(model), dtype, fuse=fuse)
+                got = fast(x, reference=fast.encode_reference(n))
+                rows[f"{dtype} merged{', fused' if fuse else ''}"] = {
+                    "pspi_max_abs": float((got.pspi - want.pspi).abs().max()),
+                    "au_max_abs": float((got.au - want.au).abs().max()),
+                    "cls_rel": float((got.cls - want.cls).norm() / want.cls.norm()),
+                    "pspi_spread": float(want.pspi.max() - want.pspi.min()),
+                    "pspi_corr": float(torch.corrcoef(torch.stack([want.pspi, got.pspi]))[0, 1]),
+                }
+    q.put(rows)
+
+
+def accuracy_section(a: argparse.Namespace) -> None:
+    print("\nDifferences to the unmerged fp32 model (random backbone, moved adapters, heads "
+          f"and LayerScales; {a.batch} pain images, one reference, cached)")
+    print(f"{'preset':<6} {'path':<26} {'PSPI max|d|':>11} {'AU max|d|':>10} {'CLS rel':>9} "
+          f"{'PSPI spread':>11} {'PSPI corr':>9}")
+    for preset, size in (("tiny", 64), (a.preset, a.size)):
+        for path, r in _in_process(_accuracy_case, preset, size, a.batch).items():
+            print(f"{preset:<6} {path:<26} {r['pspi_max_abs']:11.2e} {r['au_max_abs']:10.2e} "
+                  f"{r['cls_rel']:9.2e} {r['pspi_spread']:11.3f} {r['pspi_corr']:9.5f}")
+
+
 def _gpu_train(preset: str, size: int, batch: int, steps: int, dtype: str, **cfg: Any) -> dict:
     from pain3d.model import build_model, vitpain_loss
 
@@ -445,6 +491,8 @@ def main() -> None:
     p.add_argument("--gpu-only", action="store_true")
     p.add_argument("--cpu-only", action="store_true")
     p.add_argument("--profile", action="store_true", help="only the time breakdown")
+    p.add_argument("--accuracy", action="store_true",
+                   help="only the fast paths' differences to fp32 (tiny and --preset)")
     p.add_argument("--quick", action="store_true",
                    help="< 1 min: cached fp32 before/after and bf16, one table, no GPU")
     p.add_argument("--json", type=Path, default=None,
@@ -452,6 +500,9 @@ def main() -> None:
     a = p.parse_args()
     if a.profile:
         profile_section(a)
+        return
+    if a.accuracy:
+        accuracy_section(a)
         return
     if a.quick:  # --rounds still applies: --quick --rounds 4 compares the paths in turn
         a.iters = 2
