@@ -7,7 +7,7 @@ products (the library PyTorch already ships for its bf16 and convolution kernels
 same products 1.3-1.9x faster (``benchmarks/model.py`` prints both ceilings). The rest was
 attention with RoPE (concatenations and copies), GELU, LayerScale, residual adds.
 
-:func:`fuse_for_cpu` snapshots each encoder's (merged) weights into a :class:`FusedDINOv3`
+:func:`fuse_for_cpu` snapshots the pain-image encoder's (merged) weights into a :class:`FusedDINOv3`
 that runs the same computation with fewer, larger and fused kernels:
 
 - q, k and v as one matrix product (weights concatenated; DINOv3's absent key bias is zero);
@@ -83,8 +83,7 @@ def _bias(lin: nn.Linear) -> torch.Tensor:
 
 
 def _norm(n: nn.LayerNorm) -> tuple[torch.Tensor, torch.Tensor | None, float]:
-    return (n.weight.detach().clone(), None if n.bias is None else n.bias.detach().clone(),
-            float(n.eps))
+    return n.weight.detach(), None if n.bias is None else n.bias.detach(), float(n.eps)
 
 
 def _fuse_layer(layer: nn.Module) -> _Layer:
@@ -104,8 +103,8 @@ def _fuse_layer(layer: nn.Module) -> _Layer:
         qkv_b=torch.cat([_bias(q), _bias(k), _bias(v)]),
         o_w=(o.weight.detach() * g1[:, None]).contiguous(), o_b=_bias(o) * g1,
         norm2=_norm(layer.norm2),
-        up_w=up.weight.detach().clone(),
-        up_b=None if up.bias is None else up.bias.detach().clone(),
+        up_w=up.weight.detach(),  # shared with the module: no copy
+        up_b=None if up.bias is None else up.bias.detach(),
         down_w=(down.weight.detach() * g2[:, None]).contiguous(), down_b=_bias(down) * g2,
         exact_gelu=exact, act=act)
 
@@ -188,23 +187,29 @@ class FusedDINOv3:
         return m.norm(h)
 
 
-def fuse_for_cpu(model: nn.Module, onednn: bool | None = None) -> nn.Module:
-    """Give ``model``'s DINOv3 encoders the fused forward (:class:`FusedDINOv3`), in place.
+def fuse_for_cpu(model: nn.Module, onednn: bool | None = None,
+                 reference: bool = False) -> nn.Module:
+    """Give ``model``'s pain-image DINOv3 encoder the fused forward (:class:`FusedDINOv3`),
+    in place.
 
     Call after :func:`pain3d.model.inference.prepare_for_inference` (LoRA merged). Encoders
     that cannot be fused (timm, ``published_forward``, gated MLPs) keep the eager forward, with
-    a log line saying why. Undo with :func:`unfuse`.
+    a log line saying why. Undo with :func:`unfuse`. The snapshot holds a second copy of the
+    q/k/v, output and MLP-down weights (ViT-S: about 60 MB per encoder).
 
     Args:
         model: a :class:`pain3d.model.vitpain.ViTPain`.
         onednn: force oneDNN kernels on (True) or off (False); default: when available.
+        reference: fuse the separate reference encoder too. Off by default: with cached
+            reference tokens (the predictor's way) it runs once per person, not per frame,
+            and is not worth its copy of the weights. (``shared`` models have one encoder.)
 
     Returns:
         ``model`` itself.
     """
     from pain3d.model.backbone import DINOv3Backbone
 
-    for name in ("encoder", "reference_encoder"):
+    for name in ("encoder", "reference_encoder") if reference else ("encoder",):
         enc = getattr(model, name, None)
         if enc is None:
             continue
