@@ -82,6 +82,18 @@ def test_fused_forward_falls_back_to_eager_outside_inference(make_model, images,
     assert calls == [2]
 
 
+def test_fused_models_can_be_copied_and_pickled(make_model, images):
+    import pickle
+
+    model = fuse_for_cpu(prepare_for_inference(_trained(make_model)))
+    x = images(2)
+    with torch.inference_mode():
+        want = model.encoder(x)
+        for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+            assert twin.encoder.fused.model is twin.encoder.model  # its own, not the original
+            assert torch.equal(twin.encoder(x), want)
+
+
 def test_fuse_refuses_unmerged_adapters(make_model):
     with pytest.raises(ValueError, match="merge"):
         fuse_for_cpu(_trained(make_model))
