@@ -7,6 +7,7 @@ encoder mode when CUDA is available.
     .venv/bin/python benchmarks/model.py --cpu-only --rounds 3  # every CPU case, 3 rounds
     .venv/bin/python benchmarks/model.py --profile            # where the time of a pair goes
     .venv/bin/python benchmarks/model.py --accuracy           # fast paths vs fp32 outputs
+    .venv/bin/python benchmarks/model.py --gemm               # fp32 products: MKL vs oneDNN
     .venv/bin/python benchmarks/model.py --gpu-only           # GPU section only (base, large)
 
 Random backbone weights of the real DINOv3 architecture (speed does not depend on them).
@@ -30,6 +31,7 @@ import time
 from collections import defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -147,8 +149,8 @@ def _ceilings(q: Any, preset: str, size: int, batch: int, threads: int) -> None:
 
 
 def _ceiling(preset: str, size: int, batch: int, dtype: str, onednn: bool = False) -> float:
-    """fp32 products through torch's ``F.linear`` (MKL on x86) or oneDNN's linear kernel (the
-    fused path's); bf16 products go to oneDNN either way."""
+    """fp32 products through torch's ``F.linear`` (MKL on x86) or oneDNN's linear kernel on
+    packed weights (the fused path's); bf16 products go to oneDNN either way."""
     from pain3d.model.backbone import PRESETS
 
     dt = torch.bfloat16 if dtype == "bf16" else torch.float32
@@ -160,6 +162,8 @@ def _ceiling(preset: str, size: int, batch: int, dtype: str, onednn: bool = Fals
     for i, o in shapes:
         a, w, b = torch.randn(tokens, i, dtype=dt), torch.randn(o, i, dtype=dt), torch.randn(
             o, dtype=dt)
+        if onednn:  # packed once, as pain3d.model.fused does
+            w = torch.ops.mkldnn._reorder_linear_weight(w, None)
         for _ in range(2):
             linear(a, w, b)
         t0 = time.perf_counter()
@@ -204,7 +208,7 @@ def cpu_section(a: argparse.Namespace, cases: list[Case]) -> list[dict[str, Any]
               f"{max(r['rss_mb'] for r in rs):7.0f}{flag}", flush=True)
     for dtype, vals in ceilings.items():
         label = f"{'ceiling':>13} {dtype:>4} matrix products only"
-        label = label if "oneDNN" not in dtype else f"{'ceiling':>13} fp32 products only, oneDNN"
+        label = label if "oneDNN" not in dtype else f"{'ceiling':>13} fp32 products, oneDNN packed"
         print(f"{label:<45} {statistics.median(vals):8.1f} {max(vals):7.1f}")
         metrics.append({"metric": f"ViT-S ceiling {dtype} matrix products pairs/s".replace(
                             "fp32 oneDNN matrix", "fp32 matrix (oneDNN)"),
@@ -386,6 +390,41 @@ def _accuracy_case(q: Any, preset: str, size: int, batch: int) -> None:
     q.put(rows)
 
 
+def _gemm_rates(q: Any, preset: str, size: int, batch: int) -> None:
+    """GFLOP/s of one thread (CPU time, best of 6) at the backbone's product shapes."""
+    torch.set_num_threads(1)
+    from pain3d.model.backbone import PRESETS
+
+    c = PRESETS[preset]
+    rows = batch * (1 + c["num_register_tokens"] + (size // 16) ** 2)
+    d, f = c["hidden_size"], c["intermediate_size"]
+    out = {}
+    for i, o in ((d, 3 * d), (d, f), (f, d)):
+        x, w, b = torch.randn(rows, i), torch.randn(o, i), torch.randn(o)
+        packed = torch.ops.mkldnn._reorder_linear_weight(w, None)
+        pointwise = torch.ops.mkldnn._linear_pointwise
+        calls = {"MKL (F.linear)": partial(torch.nn.functional.linear, x, w, b),
+                 "oneDNN": partial(pointwise, x, w, b, "none", [], ""),
+                 "oneDNN packed": partial(pointwise, x, packed, b, "none", [], "")}
+        best: dict[str, float] = {}
+        for _ in range(3):  # in turn, so that all share the machine's moods
+            for name, call in calls.items():
+                call()
+                for _ in range(2):
+                    c0 = time.process_time()
+                    call()
+                    best[name] = min(best.get(name, 1e9), time.process_time() - c0)
+        out[f"({i}, {o})"] = {k: 2 * rows * i * o / v / 1e9 for k, v in best.items()}
+    q.put(out)
+
+
+def gemm_section(a: argparse.Namespace) -> None:
+    print(f"\nfp32 products at the {a.preset} shapes, batch {a.batch}: GFLOP/s of one thread "
+          f"(CPU time, best of 6), load average {os.getloadavg()[0]:.1f}")
+    for shape, rates in _in_process(_gemm_rates, a.preset, a.size, a.batch).items():
+        print(f"{shape:<12} " + "  ".join(f"{k} {v:.0f}" for k, v in rates.items()))
+
+
 def accuracy_section(a: argparse.Namespace) -> None:
     print("\nDifferences to the unmerged fp32 model (random backbone, moved adapters, heads "
           f"and LayerScales; {a.batch} pain images, one reference, cached)")
@@ -491,6 +530,8 @@ def main() -> None:
     p.add_argument("--gpu-only", action="store_true")
     p.add_argument("--cpu-only", action="store_true")
     p.add_argument("--profile", action="store_true", help="only the time breakdown")
+    p.add_argument("--gemm", action="store_true",
+                   help="only the fp32 product rates per core: MKL vs oneDNN (packed)")
     p.add_argument("--accuracy", action="store_true",
                    help="only the fast paths' differences to fp32 (tiny and --preset)")
     p.add_argument("--quick", action="store_true",
@@ -503,6 +544,9 @@ def main() -> None:
         return
     if a.accuracy:
         accuracy_section(a)
+        return
+    if a.gemm:
+        gemm_section(a)
         return
     if a.quick:  # --rounds still applies: --quick --rounds 4 compares the paths in turn
         a.iters = 2
