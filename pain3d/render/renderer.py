@@ -109,6 +109,8 @@ class Renderer:
         self.auto_exposure = auto_exposure
         self.prog = self.ctx.program(vertex_shader=VERTEX, fragment_shader=self.FRAGMENT_SHADER)
         self.prog["part_of"].value = PART_OF
+        # Uniform name -> member, looked up once: `name in program` walks every member.
+        self._members = {name: self.prog[name] for name in self.prog}
         for unit, name in enumerate(self.TEXTURES):
             if name in self.prog:  # a sampler the shader does not use is compiled away
                 self.prog[name].value = unit
@@ -315,18 +317,19 @@ class Renderer:
         proj = camera.projection_matrix(w / h)
         proj[1] *= -1.0  # render upside down so rows read back top-first (no flip copy)
         mvp = (proj @ camera.view_matrix()).astype(np.float32)
-        p = self.prog
-        p["mvp"].write(mvp.T.copy().tobytes())
+        members = self._members
+        members["mvp"].write(mvp.T.copy().tobytes())
         values = self.uniforms(topo, appearance, camera, lighting, aus)
         if not labels and "use_labels" in values:
             values["use_labels"] = 0.0
         for name, value in values.items():
-            if name not in p:
+            member = members.get(name)
+            if member is None:  # not used by the shader (compiled away)
                 continue
             if isinstance(value, np.ndarray):
-                p[name].write(np.asarray(value, np.float32).T.copy().tobytes())
+                member.write(np.asarray(value, np.float32).T.copy().tobytes())
             else:
-                p[name].value = value
+                member.value = value
 
     def _read(self, camera: Camera, want_heat: bool, want_depth: bool = True) -> RenderResult:
         k = self.supersample
