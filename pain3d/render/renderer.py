@@ -94,7 +94,7 @@ class Renderer:
             smoothed only by :func:`pain3d.render.compose`'s feathered alpha.
         split_shading: draw the skin and the eyeballs, mouth interior and hair shell with
             their own shaders in two passes (:data:`pain3d.render.shaders.FRAGMENT_SKIN`),
-            which gives the same bytes as one draw with :data:`FRAGMENT` at ~15 % less GL
+            which gives the same bytes as one draw with :data:`FRAGMENT` at ~20 % less GL
             time on llvmpipe; only for the built-in shader (subclasses draw once).
     """
 
