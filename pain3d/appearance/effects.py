@@ -126,7 +126,9 @@ def camera_effects(image: np.ndarray, effects: CameraEffects, rng: np.random.Gen
                 noise = tile[y0:y0 + h, x0:x0 + w]
             else:
                 noise = rng.standard_normal(f.shape).astype(np.float32)
-            f = cv2.scaleAdd(np.ascontiguousarray(noise), float(e.noise), f)
+            # In place, and from the tile's strided view (rows of the view are contiguous,
+            # so OpenCV reads it without a copy): the same sums as a fresh array.
+            cv2.scaleAdd(noise, float(e.noise), f, dst=f)
         # Saturating conversion; values a little below 0 fold to small positives, harmless.
         img = cv2.convertScaleAbs(f)
     if jpeg_roundtrip:

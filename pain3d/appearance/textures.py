@@ -308,11 +308,15 @@ def _paint_brows_and_lashes(surf: _Surface, albedo: np.ndarray, traits: Traits,
     albedo = _mix(albedo, brow_rgb, brow_a)
     lash_rgb = np.minimum(brow_rgb, 0.08)
     for name, amount in (("upper_eyelid", 0.9), ("lower_eyelid", 0.45)):
-        lid = surf.reg == region_id(name)
+        # Evaluated on the lid's texels only: elsewhere the lash is 0 and paints nothing.
+        idx = np.flatnonzero(surf.reg == region_id(name))
+        pos = surf.pos.reshape(-1, 3)[idx]
         for eye in (lm.eye_left, lm.eye_right):
-            dist = np.linalg.norm(surf.pos - eye.astype(np.float32), axis=-1) - lm.eye_radius
-            lash = lid * smoothstep(0.0022, 0.0006, dist) * (surf.pos[..., 2] > eye[2])
-            albedo = _mix(albedo, lash_rgb, lash.astype(np.float32) * amount)
+            dist = np.linalg.norm(pos - eye.astype(np.float32), axis=-1) - lm.eye_radius
+            lash = np.zeros(S * S, np.float32)
+            lash[idx] = (smoothstep(0.0022, 0.0006, dist) * (pos[:, 2] > eye[2])
+                         ).astype(np.float32) * amount
+            albedo = _mix(albedo, lash_rgb, lash.reshape(S, S))
     return albedo, brow, strands
 
 

@@ -8,7 +8,7 @@ to OpenGL without a flip; flip rows (``[::-1]``) to look at them as images.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -32,6 +32,20 @@ class UVRaster:
     tri: np.ndarray
     bary: np.ndarray
     covered: np.ndarray
+    _corners: dict = field(default_factory=dict, repr=False)
+    """Face-content digest -> (S, S, 3) vertex index of each texel's triangle corners (one
+    face list at a time): every map painted on a topology re-uses it."""
+
+    def corner_vertices(self, faces: np.ndarray) -> np.ndarray:
+        """(S, S, 3) vertex indices of the corners of each texel's triangle in ``faces``."""
+        faces = np.ascontiguousarray(faces)
+        key = (hashlib.sha1(faces.tobytes()).digest(), faces.shape, faces.dtype.str)
+        if key not in self._corners:
+            self._corners.clear()
+            corners = faces[self.tri]
+            corners.flags.writeable = False
+            self._corners[key] = corners
+        return self._corners[key]
 
     def interpolate(self, faces: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Per-vertex ``values`` (V, C) or (V,) -> (S, S, C) or (S, S) float32 texel values."""
@@ -39,14 +53,14 @@ class UVRaster:
         squeeze = vals.ndim == 1
         if squeeze:
             vals = vals[:, None]
-        corner = vals[faces[self.tri]]  # (S, S, 3, C)
+        corner = vals[self.corner_vertices(faces)]  # (S, S, 3, C)
         out = np.einsum("ijk,ijkc->ijc", self.bary, corner)
         return out[..., 0] if squeeze else out
 
     def nearest_vertex(self, faces: np.ndarray) -> np.ndarray:
         """(S, S) int32 index of the triangle corner with the largest weight per texel."""
         corner = np.argmax(self.bary, axis=-1)
-        return np.take_along_axis(faces[self.tri], corner[..., None], -1)[..., 0]
+        return np.take_along_axis(self.corner_vertices(faces), corner[..., None], -1)[..., 0]
 
 
 def _raster_bucket(uv_tris: np.ndarray, ids: np.ndarray, size: int, span: int,

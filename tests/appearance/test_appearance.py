@@ -114,6 +114,27 @@ def test_uv_raster_interpolates_linear_functions_exactly():
     assert r.covered.sum() == pytest.approx(0.64 * 32 * 32, rel=0.1)
 
 
+def test_uv_raster_reuses_corners_only_for_the_same_face_list():
+    uv = np.array([[0.1, 0.1], [0.9, 0.1], [0.1, 0.9], [0.9, 0.9]])
+    faces = np.array([[0, 1, 2], [1, 3, 2]])
+    r = rasterize_uv(uv, faces, 16)
+    values = np.array([[1.0, 2.0], [3.0, 5.0], [7.0, 11.0], [13.0, 17.0]], np.float32)
+
+    def fresh(f):  # the interpolation without any kept corners
+        corner = values[f[r.tri]]
+        return np.einsum("ijk,ijkc->ijc", r.bary, corner)
+
+    assert np.array_equal(r.interpolate(faces, values), fresh(faces))
+    # Another face list of the same shape (corners relabelled) on the same raster: its own
+    # corners, not the kept ones of the first list.
+    other = faces[:, ::-1].copy()
+    assert np.array_equal(r.interpolate(other, values), fresh(other))
+    assert not np.array_equal(fresh(other), fresh(faces))
+    assert np.array_equal(r.nearest_vertex(other), np.take_along_axis(
+        other[r.tri], np.argmax(r.bary, axis=-1)[..., None], -1)[..., 0])
+    assert np.array_equal(r.interpolate(faces.astype(np.int32), values), fresh(faces))
+
+
 def test_hair_shell_sits_outside_the_scalp_and_indexes_its_own_vertices(head):
     from pain3d.appearance.hair import build_hair_shell
 
