@@ -48,6 +48,7 @@ from pain3d.synth.photo_input import (
     WARNINGS,
     PhotoConfig,
     PhotoRejected,
+    ScreenedFace,
     check_colour,
     expression_measures,
     load_photo,
@@ -170,7 +171,8 @@ def _backdrop(photo: np.ndarray, mesh, pose, grow_px: float) -> np.ndarray:
 
 def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
                    cfg: PhotoConfig | None = None, tracker=None, size: int = 512,
-                   source_sha256: str | None = None) -> PhotoIdentity:
+                   source_sha256: str | None = None,
+                   screened: ScreenedFace | None = None) -> PhotoIdentity:
     """Turn a photo of one neutral face into an identity the renderer and the rig accept.
 
     Args:
@@ -182,6 +184,9 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
             closed otherwise.
         size: side of the square images rendered (the crop of the photo), pixels.
         source_sha256: the source file's hash, recorded as given (default: the array's).
+        screened: the photo's screening when it was done already (a dataset's plan screens
+            every photo once: :func:`pain3d.synth.photo_input.screened_face`); the photo is
+            then not screened again and no tracker is used.
 
     Raises:
         PhotoRejected: with a reason of :data:`REASONS`.
@@ -194,7 +199,8 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
     cfg = cfg or PhotoConfig()
     if not 64 <= size <= 4096:
         raise ValueError(f"photo identity size {size} is outside 64..4096 pixels")
-    screened = screen_photo(image, cfg, tracker)
+    if screened is None:
+        screened = screen_photo(image, cfg, tracker)
     crop, lm, affine = _crop(image, screened.face.landmarks, size, cfg.framing)
     fit = fit_head(lm, (size, size), demographics, cfg.fit)
     mesh = mesh_from_coarse(fit.coarse)

@@ -2,8 +2,9 @@
 textured mesh and the kept raw photo.
 
 :class:`PhotoStage` lives in each worker's :class:`pain3d.synth.builtin.BuiltinRenderer`
-when the config has ``identities_from``; it owns the face tracker and the
-:class:`pain3d.render.photo.PhotoRenderer` (made on first use) and turns a ``photo``
+when the config has ``identities_from``; it owns the
+:class:`pain3d.render.photo.PhotoRenderer` (made on first use; a face tracker too, only for
+an identity spec without the plan's landmarks) and turns a ``photo``
 :class:`~pain3d.synth.spec.IdentitySpec` into a :class:`PhotoUnit`, the per-identity state
 that renders the identity's samples.
 
@@ -87,24 +88,38 @@ class PhotoStage:
         self._tracker = self._renderer = None
 
     def identity(self, spec: IdentitySpec) -> PhotoIdentity:
-        """The :class:`~pain3d.synth.photo.PhotoIdentity` of a ``photo`` spec.
+        """The :class:`~pain3d.synth.photo.PhotoIdentity` of a ``photo`` spec, fitted from
+        the landmarks the spec carries (the plan's screening: no tracker runs here); a spec
+        without them has its photo screened again.
 
         Raises:
             RuntimeError: when the photo changed or no longer passes the screening.
         """
-        from pain3d.face.tracker import FaceTracker
         from pain3d.synth.photo import photo_identity
+        from pain3d.synth.photo_input import screened_face
 
-        if self._tracker is None:
-            self._tracker = FaceTracker()
         data = read_checked(spec)
+        screened = None
+        if spec.photo_landmarks:
+            screened = screened_face(np.reshape(spec.photo_landmarks, (-1, 3)),
+                                     spec.photo_warnings)
         try:
             return photo_identity(decode_photo(data, spec.photo), _demographics(spec),
-                                  self.cfg.photo, self._tracker, self.cfg.size,
-                                  source_sha256=spec.photo_sha256)
+                                  self.cfg.photo, None if screened else self.tracker,
+                                  self.cfg.size, source_sha256=spec.photo_sha256,
+                                  screened=screened)
         except PhotoRejected as exc:  # it passed when the dataset was planned
             raise RuntimeError(f"{spec.name}: its photo {spec.photo} was accepted when the "
                                f"dataset was planned but not now ({exc.reason}: {exc})") from exc
+
+    @property
+    def tracker(self):
+        """The face tracker, made on first use (only for specs without landmarks)."""
+        if self._tracker is None:
+            from pain3d.face.tracker import FaceTracker
+
+            self._tracker = FaceTracker()
+        return self._tracker
 
     def unit(self, spec: IdentitySpec, identity: PhotoIdentity) -> PhotoUnit:
         return PhotoUnit(spec=spec, identity=identity, stage=self)
