@@ -295,7 +295,9 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAp
     conf *= _trust(mesh, texels, pose, seen, xy, colour, photo)
     charts = _charts(size)
     filled, known = _mirror_fill(colour, conf, charts)
+    del colour, seen, xy  # ~25 MB at 1024 texels that the fills below need not hold
     albedo = _inpaint(filled, known, charts, texels.region)
+    del filled
     skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
     return PhotoAppearance(
         albedo=_u8(albedo), skin=_u8(skin), confidence=_u8(conf), wrinkles=wrinkle_map(mesh),

@@ -42,9 +42,9 @@ def rasterize_nearest(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray,
     return out_tri.reshape(h, w), out_bary.reshape(h, w, 3)
 
 
-_CHUNK_CELLS = 500_000
+_CHUNK_CELLS = 250_000
 """Grid cells per chunk of faces in :func:`_all_fragments`: each cell holds about a dozen
-float64 temporaries at once (~100 bytes), so this bounds the transient memory (~50 MB); the
+float64 temporaries at once (~100 bytes), so this bounds the transient memory (~25 MB); the
 fragments come out in the same order whatever the chunking."""
 
 
