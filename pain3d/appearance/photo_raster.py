@@ -42,6 +42,12 @@ def rasterize_nearest(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray,
     return out_tri.reshape(h, w), out_bary.reshape(h, w, 3)
 
 
+_CHUNK_CELLS = 250_000
+"""Grid cells per chunk of faces in :func:`_all_fragments`: each cell holds about a dozen
+float64 temporaries at once (~100 bytes), so this bounds the transient memory (~25 MB); the
+fragments come out in the same order whatever the chunking."""
+
+
 def _all_fragments(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, size: tuple[int, int]
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Flat pixel index, face, barycentrics and depth of every pixel centre inside every
@@ -56,7 +62,7 @@ def _all_fragments(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, size: t
     for b in np.unique(bucket):
         ids = np.nonzero(bucket == b)[0]
         k = int(span[ids].max())
-        for chunk in np.array_split(ids, max(1, len(ids) * k * k // 2_000_000)):
+        for chunk in np.array_split(ids, max(1, len(ids) * k * k // _CHUNK_CELLS)):
             frags.append(_fragments(pts[chunk], depth[faces[chunk]], lo[chunk], chunk, k, w, h))
     pix, tri, bary, z = (np.concatenate(c) for c in zip(*frags, strict=True))
     return pix, tri, bary, z

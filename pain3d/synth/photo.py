@@ -48,6 +48,7 @@ from pain3d.synth.photo_input import (
     WARNINGS,
     PhotoConfig,
     PhotoRejected,
+    ScreenedFace,
     check_colour,
     expression_measures,
     load_photo,
@@ -170,7 +171,8 @@ def _backdrop(photo: np.ndarray, mesh, pose, grow_px: float) -> np.ndarray:
 
 def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
                    cfg: PhotoConfig | None = None, tracker=None, size: int = 512,
-                   source_sha256: str | None = None) -> PhotoIdentity:
+                   source_sha256: str | None = None,
+                   screened: ScreenedFace | None = None) -> PhotoIdentity:
     """Turn a photo of one neutral face into an identity the renderer and the rig accept.
 
     Args:
@@ -182,6 +184,9 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
             closed otherwise.
         size: side of the square images rendered (the crop of the photo), pixels.
         source_sha256: the source file's hash, recorded as given (default: the array's).
+        screened: the photo's screening when it was done already (a dataset's plan screens
+            every photo once: :func:`pain3d.synth.photo_input.screened_face`); the photo is
+            then not screened again and no tracker is used.
 
     Raises:
         PhotoRejected: with a reason of :data:`REASONS`.
@@ -194,7 +199,8 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
     cfg = cfg or PhotoConfig()
     if not 64 <= size <= 4096:
         raise ValueError(f"photo identity size {size} is outside 64..4096 pixels")
-    screened = screen_photo(image, cfg, tracker)
+    if screened is None:
+        screened = screen_photo(image, cfg, tracker)
     crop, lm, affine = _crop(image, screened.face.landmarks, size, cfg.framing)
     fit = fit_head(lm, (size, size), demographics, cfg.fit)
     mesh = mesh_from_coarse(fit.coarse)
@@ -207,9 +213,14 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
         source_sha256=source_sha256 or hashlib.sha256(np.ascontiguousarray(image)).hexdigest())
 
 
-def _follow(image: np.ndarray, identity: PhotoIdentity, camera, moved) -> np.ndarray:
+def _follow(image: np.ndarray, identity: PhotoIdentity, camera, moved,
+            border: int = cv2.BORDER_REFLECT_101) -> np.ndarray:
     """``image`` (H, W[, C]) moved as the face moves from ``camera`` to ``moved``: the 2-D
-    similarity that best maps the neutral face's projections (a small head-pose offset)."""
+    similarity that best maps the neutral face's projections (a small head-pose offset).
+
+    What moves in from beyond the image's edges is ``border``: the photo mirrored at its
+    edge by default (a replicated edge row would show as a band of streaks, e.g. along the
+    top when the head tilts down); the face mask uses ``cv2.BORDER_REPLICATE``."""
     from pain3d.face.landmarks import similarity_fit
 
     size = image.shape[1], image.shape[0]
@@ -218,8 +229,7 @@ def _follow(image: np.ndarray, identity: PhotoIdentity, camera, moved) -> np.nda
                 for cam in (camera, moved))
     scale, rot, t = similarity_fit(src, dst)
     m = np.c_[scale * rot[:2, :2], t[:2]]
-    return cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=border)
 
 
 def render_photo(identity: PhotoIdentity, renderer, aus, nuisance=None, camera=None,
@@ -267,7 +277,8 @@ def render_photo(identity: PhotoIdentity, renderer, aus, nuisance=None, camera=N
     alpha = identity.face_alpha if own else None
     if cam is not base:
         backdrop = _follow(backdrop, identity, base, cam)
-        alpha = None if alpha is None else _follow(alpha, identity, base, cam)
+        alpha = None if alpha is None else _follow(alpha, identity, base, cam,
+                                                   cv2.BORDER_REPLICATE)
     rgb = compose_photo(result, backdrop, alpha)
     if lighting is not None and lighting.gain != 1.0:
         rgb = np.clip(rgb.astype(np.float32) * lighting.gain + 0.5, 0, 255).astype(np.uint8)

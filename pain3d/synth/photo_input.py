@@ -133,6 +133,28 @@ class ScreenedFace:
     measures: dict[str, float]
 
 
+def screened_face(landmarks: np.ndarray, warnings: tuple[str, ...] = ()) -> ScreenedFace:
+    """The :class:`ScreenedFace` of a photo already screened, rebuilt from its landmarks
+    (what a dataset's plan keeps of the screening), without running the tracker again.
+
+    Args:
+        landmarks: (478, 3) float32, the face's landmarks in photo pixels as
+            :func:`screen_photo` found them.
+        warnings: the screening's notes (:data:`WARNINGS`).
+
+    Returns:
+        The face with the landmarks' bounding box (no detector score: NaN), its head pose,
+        the warnings and the expression measures.
+    """
+    lm = np.asarray(landmarks, np.float32)
+    if lm.shape != (lmk.N_LANDMARKS, 3):
+        raise ValueError(f"expected ({lmk.N_LANDMARKS}, 3) landmarks, got shape {lm.shape}")
+    box = np.r_[lm[:, :2].min(0), lm[:, :2].max(0)].astype(np.float32)
+    face = Face(box=box, score=float("nan"), landmarks=lm)
+    face.yaw_deg, face.pitch_deg = head_pose(lm)
+    return ScreenedFace(face=face, warnings=tuple(warnings), measures=expression_measures(lm))
+
+
 def decode_photo(data: bytes, where: str = "photo") -> np.ndarray:
     """Image file bytes -> (H, W, 3) uint8 RGB.
 

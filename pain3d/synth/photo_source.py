@@ -21,7 +21,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,8 @@ class AcceptedPhoto:
         yaw, pitch, roll: the photo camera's angles as the tracker estimates them (degrees,
             :class:`pain3d.synth.spec.ViewSpec` convention; a few degrees off the fitted
             camera the images are rendered from).
+        landmarks: (478, 3) float32, the face's landmarks in photo pixels (the identity spec
+            carries them to the workers, which then need no face tracker).
     """
 
     entry: PhotoEntry
@@ -85,6 +87,7 @@ class AcceptedPhoto:
     yaw: float
     pitch: float
     roll: float
+    landmarks: np.ndarray = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,8 @@ def screen_photos(cfg: GenerateConfig) -> PhotoScreen:
                 log.warning("photo %s skipped (%s): %s", entry.name, exc.reason, exc)
                 continue
             accepted.append(AcceptedPhoto(entry, hashlib.sha256(data).hexdigest(),
-                                          screened.warnings, *_camera_angles(screened.face)))
+                                          screened.warnings, *_camera_angles(screened.face),
+                                          landmarks=screened.face.landmarks))
     return PhotoScreen(str(cfg.identities_from), tuple(accepted), tuple(skipped))
 
 
@@ -240,7 +244,8 @@ def check_strict(plan, strict: bool) -> None:
 
 def photo_identity_specs(cfg: GenerateConfig, screen: PhotoScreen, splits: list[str],
                          appearance_seeds: list[int]) -> list[IdentitySpec]:
-    """One ``photo`` identity per used photo, in listing order."""
+    """One ``photo`` identity per used photo, in listing order, with its screening's
+    landmarks (so no worker runs the face tracker)."""
     out = []
     for i, photo in enumerate(screen.accepted[: cfg.identities]):
         e = photo.entry
@@ -248,7 +253,8 @@ def photo_identity_specs(cfg: GenerateConfig, screen: PhotoScreen, splits: list[
             index=i, sex=e.sex, age_band=e.age_band, ancestry=e.ancestry, split=splits[i],
             appearance_seed=appearance_seeds[i], source="photo", face_model="builtin",
             photo=e.path, photo_sha256=photo.sha256, photo_name=e.name,
-            photo_warnings=photo.warnings))
+            photo_warnings=photo.warnings,
+            photo_landmarks=() if photo.landmarks is None else photo.landmarks.ravel().tolist()))
     return out
 
 

@@ -54,6 +54,12 @@ class IdentitySpec:
             CSV's ``path`` value): the manifest's ``source_photo``.
         photo_warnings: ``photo``: notes on the accepted photo
             (:data:`pain3d.synth.photo_input.WARNINGS`).
+        photo_landmarks: ``photo``: the face's (478, 3) landmarks in photo pixels as the
+            screening found them, flattened (float32 values); the renderer fits the head from
+            them and never runs the face tracker. Empty: the renderer detects them again.
+            Not a free parameter: the plan takes them from the photo (the tracker gives the
+            same values for the same photo bytes in any process), so a resumed run or
+            ``--only`` plans the same spec.
     """
 
     index: int
@@ -69,9 +75,14 @@ class IdentitySpec:
     photo_sha256: str | None = None
     photo_name: str | None = None
     photo_warnings: tuple[str, ...] = ()
+    photo_landmarks: tuple[float, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "photo_warnings", tuple(self.photo_warnings))
+        object.__setattr__(self, "photo_landmarks", tuple(map(float, self.photo_landmarks)))
+        if len(self.photo_landmarks) % 3:
+            raise ValueError(f"identity {self.index}: photo_landmarks holds "
+                             f"{len(self.photo_landmarks)} values, not (N, 3) flattened")
         if self.source not in ("sampled", "photo"):
             raise ValueError(f"identity {self.index}: source {self.source!r} is not 'sampled' "
                              "or 'photo'")

@@ -193,6 +193,42 @@ def test_one_photo_identity_regenerates_alone_byte_for_byte(photo_dataset):
         assert (root / rel).read_bytes() == data, rel
 
 
+def test_workers_fit_photo_identities_without_ever_running_a_face_tracker(
+        tmp_path, photo_dataset, monkeypatch):
+    from pain3d.face import tracker as tracker_module
+    from pain3d.synth import photo_source
+
+    root, _, cfg = photo_dataset
+    screen = photo_source.screen_photos
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a worker ran a FaceTracker for a photo identity")
+
+    def screen_then_forbid(c):  # the driver's screening is the one tracker run
+        out = screen(c)
+        for method in ("__init__", "detect", "landmarks", "faces", "frame_landmarks"):
+            monkeypatch.setattr(tracker_module.FaceTracker, method, forbidden)
+        return out
+
+    monkeypatch.setattr(photo_source, "screen_photos", screen_then_forbid)
+    _make(tmp_path / "ds", cfg)  # one worker: renders in this process
+    assert digest(tmp_path / "ds") == digest(root)
+
+
+def test_a_photo_spec_without_landmarks_detects_them_again_to_the_same_bytes(photo_dataset):
+    import dataclasses
+
+    from pain3d.synth.plan import build_plan
+    from pain3d.synth.worker import render_samples
+
+    root, _, cfg = photo_dataset
+    unit = build_plan(cfg).units[1]
+    assert len(unit.identity.photo_landmarks) == 478 * 3
+    bare = dataclasses.replace(unit.identity, photo_landmarks=())
+    files = render_samples(cfg, [dataclasses.replace(s, identity=bare) for s in unit.samples])
+    assert files and all((root / rel).read_bytes() == data for rel, data in files.items())
+
+
 def test_strict_stops_before_writing_anything(tmp_path, photo_dir):
     out = tmp_path / "ds"
     with pytest.raises(PhotoSourceError, match="--strict") as exc:

@@ -196,3 +196,30 @@ def test_reference_variation_seams_change_nothing_at_rest_and_act_when_asked(ide
     cols = np.nonzero(turned.result.mask.any(0))[0]
     cols0 = np.nonzero(base.result.mask.any(0))[0]
     assert abs(int(cols.mean()) - int(cols0.mean())) >= 2
+
+
+@pytest.mark.parametrize("offset", [(0.0, 8.0, 0.0), (3.0, -3.0, 2.0)])
+def test_a_moved_head_brings_in_the_photo_mirrored_not_a_smeared_edge(identity, offset):
+    """The backdrop follows a varied head pose; what moves in from beyond the image's edges
+    continues the photo (mirrored) instead of repeating the edge pixels, which showed as
+    bands of streaks (along the top when the head tilted)."""
+    import cv2
+
+    from pain3d.render.photo import orbit_camera
+    from pain3d.synth.photo import _follow
+
+    size = identity.photo.shape[0]
+    noise = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    cam = identity.camera
+    moved = orbit_camera(cam, *offset)
+    out = _follow(noise, identity, cam, moved).astype(np.float32)
+    ones = np.ones((size, size), np.float32)
+    beyond = _follow(ones, identity, cam, moved, cv2.BORDER_CONSTANT) < 1e-3
+    assert beyond.sum() > 2 * size  # the offset does bring pixels in
+    # A repeated edge pixel is constant across its band (one of its two steps is ~0); a
+    # photo continued keeps the noise's texture along both axes.
+    dy = np.abs(out[2:, 1:-1] - out[1:-1, 1:-1]).mean(-1)
+    dx = np.abs(out[1:-1, 2:] - out[1:-1, 1:-1]).mean(-1)
+    texture = np.minimum(dx, dy)
+    b = beyond[1:-1, 1:-1] & beyond[2:, 1:-1] & beyond[1:-1, 2:]
+    assert texture[b].mean() > 0.5 * texture[~beyond[1:-1, 1:-1]].mean()
