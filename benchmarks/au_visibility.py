@@ -263,7 +263,7 @@ def calibration_table(n_identities: int, size: int, seed: int) -> str:
     from pain3d.facs import AU_NAMES
     from pain3d.render import Renderer, compose, default_views, jitter_camera, sample_lighting
 
-    keys = ("aperture", "brow_eye", "nose_lip", "cheek_raise")
+    keys = ("aperture", "brow_eye", "nose_lip", "cheek_raise", "lower_lid_raise")
     configs = {n: np.eye(len(AU_NAMES))[i] * (1 if n == "AU43" else 5)
                for i, n in enumerate(AU_NAMES)}
     geo = {n: [] for n in configs}
