@@ -26,10 +26,11 @@ Where the numbers come from (details and the measured table in ``docs/rig.md``):
 model is learned from MediaPipe landmarks of real faces against detected AUs, so it gives
 real-face sizes where it is clean: AU4 lowers the brows by 5.1% of the inter-ocular distance
 (IOD) at FACS 5, AU7 and AU6 narrow the eye by 1.8% and 2.1%, AU43 by 12% (closed). The
-rig's AU4, AU7 and lid closures are set to match those as the same tracker sees them on
-renders. Its AU6, AU9 and AU10 are entangled with co-occurring AUs (AU6 carries a smile's
-mouth corners, AU9 drags the nose tip down, AU10 hardly moves the lip), so their anchors are
-hand-set from the FACS descriptions: the upper lip rises 5.5-6 mm (AU9/AU10), the alae
+rig's AU4, AU7, AU6's eye narrowing and the lid closures are set to match those as the same
+tracker sees them on renders (AU6 narrows the eye from below, as FACS has it: its lower lid
+closes 80%). Its AU6, AU9 and AU10 are otherwise entangled with co-occurring AUs (AU6
+carries a smile's mouth corners and narrows the eye from above, AU9 drags the nose tip down,
+AU10 hardly moves the lip), so their anchors are hand-set from the FACS descriptions: the upper lip rises 5.5-6 mm (AU9/AU10), the alae
 4.5 mm (AU9), the infraorbital triangle 6-6.5 mm (AU6), at FACS 5 on the 6.3 cm-IOD template.
 Furrow depths (1.2-2.5 mm) and the nuisance anchors are hand-set too.
 """
