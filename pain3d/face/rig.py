@@ -30,9 +30,10 @@ rig's AU4, AU7, AU6's eye narrowing and the lid closures are set to match those 
 tracker sees them on renders (AU6 narrows the eye from below, as FACS has it: its lower lid
 closes 80%). Its AU6, AU9 and AU10 are otherwise entangled with co-occurring AUs (AU6
 carries a smile's mouth corners and narrows the eye from above, AU9 drags the nose tip down,
-AU10 hardly moves the lip), so their anchors are hand-set from the FACS descriptions: the upper lip rises 5.5-6 mm (AU9/AU10), the alae
-4.5 mm (AU9), the infraorbital triangle 6-6.5 mm (AU6), at FACS 5 on the 6.3 cm-IOD template.
-Furrow depths (1.2-2.5 mm) and the nuisance anchors are hand-set too.
+AU10 hardly moves the lip), so their anchors are hand-set from the FACS descriptions: the
+upper lip rises 5.5-6 mm (AU9/AU10), the alae 4.5 mm (AU9), the infraorbital triangle
+6-6.5 mm (AU6), at FACS 5 on the 6.3 cm-IOD template. Furrow depths (1.2-2.5 mm), AU6's
+lower-lid bag and the nuisance anchors are hand-set too.
 """
 
 from __future__ import annotations
