@@ -263,7 +263,7 @@ def calibration_table(n_identities: int, size: int, seed: int) -> str:
     from pain3d.facs import AU_NAMES
     from pain3d.render import Renderer, compose, default_views, jitter_camera, sample_lighting
 
-    keys = ("aperture", "brow_eye", "nose_lip", "cheek_raise")
+    keys = ("aperture", "brow_eye", "nose_lip", "cheek_raise", "lower_lid_raise")
     configs = {n: np.eye(len(AU_NAMES))[i] * (1 if n == "AU43" else 5)
                for i, n in enumerate(AU_NAMES)}
     geo = {n: [] for n in configs}
@@ -325,6 +325,7 @@ def main() -> int:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     from pain3d.face.visibility import visibility_table
+    from pain3d.facs import AU_NAMES
 
     if args.calibration:
         n = 8 if args.identities == 40 else args.identities
@@ -353,6 +354,16 @@ def main() -> int:
           f"IOD over {len(pairs.floor)} pairs")
     print("== geometry (rig vertices through the same camera)")
     print(geometry.format())
+    opened = aus[:, AU_NAMES.index("AU43")] == 0
+    print(f"== open eyes only (AU43 = 0, {opened.sum()} pairs: closed lids meet where AU43 puts "
+          "them, so the lower lid can show AU6 only while the eyes are open)")
+    print(au_visibility([n for n, k in zip(pairs.neutral, opened, strict=True) if k],
+                        [p for p, k in zip(pairs.pain, opened, strict=True) if k],
+                        aus[opened]).format())
+    print("geometry, open eyes only:")
+    print(visibility_table([g for g, k in zip(pairs.neutral_geom, opened, strict=True) if k],
+                           [g for g, k in zip(pairs.pain_geom, opened, strict=True) if k],
+                           aus[opened]).format())
     print(f"render {t1 - t0:.0f} s, track {t2 - t1:.0f} s (shared machine: timings noisy)")
     if args.json:
         with open(args.json, "w") as fh:

@@ -72,6 +72,10 @@ UPPER_LIP_TOP = (0, 37, 267)
 """The top of the upper lip's vermilion (midline and both sides)."""
 CHEEK_POINTS = (50, 101, 118, 117, 123, 205, 280, 330, 347, 346, 352, 425)
 """Infraorbital cheek, both sides: rises with AU6."""
+LOWER_LID_POINTS = (144, 145, 153, 373, 374, 380)
+"""The middle of the lower-lid margin, both sides (the lower partners of :data:`LID_PAIRS`):
+AU6 pushes it up from below (FACS: the infraorbital skin bunches up against the eye and the
+lower lid rises), so do AU7 (lid tightening) and lid closure (AU43)."""
 IDENTITY_POINTS: tuple[int, ...] = (
     454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136, 172, 58,
     132, 93, 234)

@@ -26,12 +26,14 @@ Where the numbers come from (details and the measured table in ``docs/rig.md``):
 model is learned from MediaPipe landmarks of real faces against detected AUs, so it gives
 real-face sizes where it is clean: AU4 lowers the brows by 5.1% of the inter-ocular distance
 (IOD) at FACS 5, AU7 and AU6 narrow the eye by 1.8% and 2.1%, AU43 by 12% (closed). The
-rig's AU4, AU7 and lid closures are set to match those as the same tracker sees them on
-renders. Its AU6, AU9 and AU10 are entangled with co-occurring AUs (AU6 carries a smile's
-mouth corners, AU9 drags the nose tip down, AU10 hardly moves the lip), so their anchors are
-hand-set from the FACS descriptions: the upper lip rises 5.5-6 mm (AU9/AU10), the alae
-4.5 mm (AU9), the infraorbital triangle 6-6.5 mm (AU6), at FACS 5 on the 6.3 cm-IOD template.
-Furrow depths (1.2-2.5 mm) and the nuisance anchors are hand-set too.
+rig's AU4, AU7, AU6's eye narrowing and the lid closures are set to match those as the same
+tracker sees them on renders (AU6 narrows the eye from below, as FACS has it: its lower lid
+closes 80%). Its AU6, AU9 and AU10 are otherwise entangled with co-occurring AUs (AU6
+carries a smile's mouth corners and narrows the eye from above, AU9 drags the nose tip down,
+AU10 hardly moves the lip), so their anchors are hand-set from the FACS descriptions: the
+upper lip rises 5.5-6 mm (AU9/AU10), the alae 4.5 mm (AU9), the infraorbital triangle
+6-6.5 mm (AU6), at FACS 5 on the 6.3 cm-IOD template. Furrow depths (1.2-2.5 mm), AU6's
+lower-lid bag and the nuisance anchors are hand-set too.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ from pain3d.face import landmarks as cf
 from pain3d.face.head import CM, head_template
 from pain3d.facs import AU_MAX, AU_NAMES, NUISANCE_AUS
 
-RIG_VERSION = 2
+RIG_VERSION = 3
 """Bumped whenever the rig moves vertices differently (datasets record the package version,
 which is bumped with it): 1 = py-feat fields with few anchors (pain3d 0.1); 2 = FACS anchors
-for AU6/AU9/AU10, furrows, antagonist composition (pain3d 0.2)."""
+for AU6/AU9/AU10, furrows, antagonist composition (pain3d 0.2); 3 = AU6 pushes the lower lid
+up (lower-lid closure 0.45 -> 0.8, calibrated on py-feat's AU6 eye narrowing) and bunches
+the skin under it (deeper lower-lid bag, the cheek's lift reaching closer to the lid)."""
 
 PAIN_AUS: tuple[str, ...] = AU_NAMES
 
@@ -70,10 +74,16 @@ AU_PEAK_CM: dict[str, float] = {
 }  # fmt: skip
 """Peak vertex displacement of each basis at FACS 5 on the template head, cm."""
 
-# Lid closure per unit FACS/5 for (upper, lower) lid; AU43 is binary and closes fully.
 LID_CLOSURE: dict[str, tuple[float, float]] = {
-    "AU4": (0.12, 0.0), "AU6": (0.05, 0.45), "AU7": (0.3, 0.6), "AU9": (0.05, 0.15),
+    "AU4": (0.12, 0.0), "AU6": (0.05, 0.8), "AU7": (0.3, 0.6), "AU9": (0.05, 0.15),
 }  # fmt: skip
+"""Lid closure per unit FACS/5 for the (upper, lower) lid: the fraction of the way to where
+closed lids meet (:data:`LID_MEET`); AU43 is binary and closes fully. AU6's lower lid
+(0.8: at FACS 5 the lower margin rises by 24 % of the eye's opening, ~2.3 mm on the
+template) is set so that the tracker sees AU6 narrow the eye by as much more than py-feat's
+real-face number (-2.1 % IOD) as it does for AU7 (x1.4; ``au_visibility.py --calibration``);
+that the narrowing comes from below is FACS's (the cheek pushes the lower lid up), py-feat's
+AU6, entangled with a smile, lowers the upper lid instead."""
 LID_MEET = 0.3
 """Where closed lids meet: 0 at the lower margin, 1 at the upper one."""
 EYE_CLEARANCE_CM = 0.06
@@ -182,17 +192,20 @@ FURROW_LINES: dict[str, tuple[tuple[int, ...], bool]] = {
 the left) and whether only the lateral side bulges (nasolabial: the cheek overhangs the
 fold) or both (infraorbital: the lower-lid "bag" above, the cheek pad below)."""
 FURROW_DEPTH_CM: dict[str, dict[str, float]] = {
-    "AU6": {"nasolabial": 0.12, "infraorbital": 0.15},
+    "AU6": {"nasolabial": 0.12, "infraorbital": 0.22},
     "AU7": {"infraorbital": 0.05},
     "AU9": {"nasolabial": 0.15},
     "AU10": {"nasolabial": 0.25},
 }
 """How far the skin beside each furrow bulges at FACS 5 (cm, hand-set; the furrow line sinks
 half as much): FACS has AU9 and AU10 deepen the nasolabial furrow, AU6 its upper part and
-the infraorbital furrow (with bagging below the eye), AU7 the lower-lid bulge a little."""
-LID_MASK_CM: dict[str, float] = {"AU6": 0.7}
+the infraorbital furrow (with bagging below the eye: 2.2 mm since rig version 3, 1.5 mm
+before), AU7 the lower-lid bulge a little."""
+LID_MASK_CM: dict[str, float] = {"AU6": 0.5}
 """Distance from the lid margins over which a basis fades in (cm; default 1.5): the margins
-themselves move only by lid closure. AU6 fades in closer, so the lower-lid skin bunches."""
+themselves move only by lid closure. AU6 fades in closer (0.5 cm; 0.7 before rig version 3),
+so the cheek's lift reaches the skin just under the lower lid, which bunches between the
+raised lid margin and the raised cheek (hand-set)."""
 
 
 def _anchor_targets(au: str) -> tuple[np.ndarray, np.ndarray]:

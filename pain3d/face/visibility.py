@@ -23,6 +23,12 @@ neutral's inter-ocular distance, IOD = distance between the two eye centres):
   label ``max(AU9, AU10)``.
 * ``cheek``: height of the infraorbital cheek (50, 101, 118, 117, 123, 205 and mirrors) below
   the line of the eye corners; its decrease is the cheek raise; label AU6.
+* ``lower_lid``: height of the lower-lid margin's middle (144, 145, 153 and mirrors) above the
+  line of the eye corners; its increase is the lower-lid raise; label AU6. FACS has AU6 push
+  the infraorbital skin up against the eye, so that the lower lid rises and the eye narrows
+  from below; the eye corners are fixed points of the eye, so the measure does not move with
+  the head. AU7 and lid closure (AU43) raise the lower lid too, so read this measure (and the
+  cheek) by its partial rho with AU7 and AU43 held out (:data:`PARTIAL_CONTROLS`).
 
 Identity preservation uses :data:`pain3d.face.landmarks.IDENTITY_POINTS`: the face outline
 from ear level around the jaw to the chin, which no pain AU moves (see there for what is left
@@ -43,6 +49,7 @@ from pain3d.face.landmarks import (
     EYE_CORNERS,
     IDENTITY_POINTS,
     LID_PAIRS,
+    LOWER_LID_POINTS,
     MOUTH_CORNERS,
     NOSE_TIP_TRACKER,
     UPPER_LIP_TOP,
@@ -56,8 +63,16 @@ MEASURES: tuple[tuple[str, str, int], ...] = (
     ("brow_eye", "AU4", -1),
     ("nose_lip", "max(AU9,AU10)", -1),
     ("cheek_raise", "AU6", +1),
+    ("lower_lid_raise", "AU6", +1),
 )
 """(measure, label, expected sign of Spearman rho) in table order."""
+
+PARTIAL_CONTROLS: dict[str, tuple[str, ...]] = {
+    "cheek_raise": ("AU7", "AU43"),
+    "lower_lid_raise": ("AU7", "AU43"),
+}
+"""AUs held out of a measure's partial rho: the plan draws AU6 together with AU7 and AU43
+(all in PSPI), which move the lower lid too, so AU6 is credited only with what they leave."""
 
 
 def _frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -83,8 +98,8 @@ def landmark_measures(points: np.ndarray) -> dict[str, float]:
             or head-frame coordinates (y up): only x and y are used.
 
     Returns:
-        ``aperture``, ``brow_eye``, ``nose_lip``, ``cheek`` (height below the eye corners)
-        and ``iod``.
+        ``aperture``, ``brow_eye``, ``nose_lip``, ``cheek`` (height below the eye corners),
+        ``lower_lid`` (height above them) and ``iod``.
     """
     p = np.asarray(points, np.float64)
     if p.ndim != 2 or p.shape[0] < 468 or p.shape[1] < 2:
@@ -98,6 +113,7 @@ def landmark_measures(points: np.ndarray) -> dict[str, float]:
         "brow_eye": float(h[list(BROW_POINTS)].mean() - corners.mean()),
         "nose_lip": float(h[NOSE_TIP_TRACKER] - h[list(UPPER_LIP_TOP)].mean()),
         "cheek": float(corners.mean() - h[list(CHEEK_POINTS)].mean()),
+        "lower_lid": float(h[list(LOWER_LID_POINTS)].mean() - corners.mean()),
         "iod": iod,
     }
 
@@ -111,6 +127,7 @@ def measure_labels(aus: np.ndarray) -> dict[str, np.ndarray]:
         "brow_eye": a[..., i["AU4"]],
         "nose_lip": np.maximum(a[..., i["AU9"]], a[..., i["AU10"]]),
         "cheek_raise": a[..., i["AU6"]],
+        "lower_lid_raise": a[..., i["AU6"]],
     }
 
 
@@ -130,6 +147,7 @@ def measure_changes(neutral: np.ndarray, pain: np.ndarray) -> dict[str, float]:
         "brow_eye": (mp["brow_eye"] - mn["brow_eye"]) / iod,
         "nose_lip": (mp["nose_lip"] - mn["nose_lip"]) / iod,
         "cheek_raise": (mn["cheek"] - mp["cheek"]) / iod,
+        "lower_lid_raise": (mp["lower_lid"] - mn["lower_lid"]) / iod,
         "stable": float(shift.mean() / iod),
     }
 
@@ -144,6 +162,8 @@ class VisibilityRow:
     n: int
     change_high_pct: float  # median change (% IOD) over pairs whose label is >= 3
     expected_sign: int
+    partial_rho: float = float("nan")  # with PARTIAL_CONTROLS' ranks regressed out
+    controls: tuple[str, ...] = ()
 
 
 @dataclass
@@ -168,10 +188,13 @@ class VisibilityTable:
 
     def format(self) -> str:
         """The table as fixed-width text."""
-        lines = [f"{'measure':<12} {'label':<14} {'rho':>7} {'n':>5} {'change@>=3':>11}"]
+        lines = [f"{'measure':<16} {'label':<14} {'rho':>7} {'n':>5} {'change@>=3':>11}  "
+                 "partial rho"]
         for r in self.rows:
-            lines.append(f"{r.measure:<12} {r.label:<14} {r.rho:>+7.2f} {r.n:>5} "
-                         f"{r.change_high_pct:>+10.2f}%")
+            part = (f"{r.partial_rho:+.2f} (held out: {', '.join(r.controls)})"
+                    if r.controls else "")
+            lines.append(f"{r.measure:<16} {r.label:<14} {r.rho:>+7.2f} {r.n:>5} "
+                         f"{r.change_high_pct:>+10.2f}%  {part}")
         lines.append(f"detection: {self.detected_images}/{self.images} images "
                      f"({self.detection_rate:.1%}); pairs measured {self.detected_pairs}/"
                      f"{self.pairs}")
@@ -179,6 +202,20 @@ class VisibilityTable:
                      f"p90 {self.stable_p90_pct:.2f}")
         lines += self.notes
         return "\n".join(lines)
+
+
+def partial_spearman(x: np.ndarray, y: np.ndarray, controls: np.ndarray) -> float:
+    """Spearman rho of ``x`` and ``y`` (N,) with the ranks of ``controls`` (N, K) regressed
+    out of both ranks (linear least squares with an intercept); nan where nothing is left."""
+    from scipy.stats import rankdata
+
+    z = np.c_[np.ones(len(x)), np.apply_along_axis(rankdata, 0, np.asarray(controls))]
+    rx, ry = rankdata(x), rankdata(y)
+    ex = rx - z @ np.linalg.lstsq(z, rx, rcond=None)[0]
+    ey = ry - z @ np.linalg.lstsq(z, ry, rcond=None)[0]
+    if np.std(ex) < 1e-12 or np.std(ey) < 1e-12:
+        return float("nan")
+    return float(np.corrcoef(ex, ey)[0, 1])
 
 
 def visibility_table(
@@ -206,6 +243,7 @@ def visibility_table(
     ok = [n is not None and p is not None for n, p in zip(neutral, pain, strict=True)]
     changes = [measure_changes(n, p) for n, p, k in zip(neutral, pain, ok, strict=True) if k]
     labels = measure_labels(aus[np.asarray(ok, bool)]) if any(ok) else {}
+    kept = aus[np.asarray(ok, bool)]
     rows = []
     for name, label, sign in MEASURES:
         y = np.array([c[name] for c in changes])
@@ -213,9 +251,12 @@ def visibility_table(
         varied = len(y) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0
         rho = float(spearmanr(x, y)[0]) if varied else float("nan")
         high = y[x >= 3] if len(y) else y
+        controls = PARTIAL_CONTROLS.get(name, ())
+        cols = [AU_NAMES.index(c) for c in controls]
+        partial = partial_spearman(x, y, kept[:, cols]) if varied and cols else float("nan")
         rows.append(VisibilityRow(name, label, rho, len(y),
                                   float(np.median(high) * 100) if len(high) else float("nan"),
-                                  sign))
+                                  sign, partial, controls))
     stable = np.array([c["stable"] for c in changes]) * 100
     n_img = 2 * len(aus)
     found = sum(n is not None for n in neutral) + sum(p is not None for p in pain)

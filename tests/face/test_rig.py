@@ -101,6 +101,8 @@ def test_express_does_not_modify_its_input(meshes):
 CONFIGS = [aus(**{a: (1 if a == "AU43" else 5)}) for a in AU_NAMES] + [
     np.array([5, 5, 5, 5, 5, 1.0]),
     np.array([5, 5, 5, 5, 5, 0.0]),
+    aus(AU6=5, AU43=1),
+    aus(AU6=5, AU7=5),
 ]
 
 

@@ -13,7 +13,8 @@ from _face_measure import aus
 
 from pain3d.face import express
 from pain3d.face.expression import applied_nuisance, combine_bases, express_parts
-from pain3d.face.landmarks import IDENTITY_POINTS
+from pain3d.face.head import head_template
+from pain3d.face.landmarks import IDENTITY_POINTS, LOWER_LID_POINTS
 from pain3d.face.visibility import measure_changes
 from pain3d.facs import AU_NAMES, NUISANCE_AUS
 
@@ -29,12 +30,14 @@ def _changes(mesh, a, nuisance=None) -> dict[str, float]:
 
 # (AU, measure, lower, upper): change at FACS 5 (AU43 = 1), % IOD. Calibration (docs/rig.md):
 # py-feat's real-face model gives brow -5.1 (AU4), eye -2.1 (AU6) and -1.8 (AU7), -12 (AU43);
-# the tracker sees about 70% of the rig's geometric change, so the rig sits above those.
-# AU6's cheek, AU9's and AU10's lip are hand-set from FACS (upper lip up 5.5-6 mm).
+# the tracker sees about 55-70% of the rig's geometric change, so the rig sits above those.
+# AU6's cheek, AU9's and AU10's lip are hand-set from FACS (upper lip up 5.5-6 mm); that AU6
+# narrows the eye from below (its lower lid) is FACS's (rig version 3).
 CALIBRATED = [
     ("AU4", "brow_eye", -9.0, -5.0),
     ("AU6", "cheek_raise", 5.0, 10.0),
-    ("AU6", "aperture", -4.0, -1.5),
+    ("AU6", "aperture", -6.0, -3.0),
+    ("AU6", "lower_lid_raise", 2.8, 6.0),
     ("AU7", "aperture", -8.0, -3.0),
     ("AU9", "nose_lip", -9.0, -4.5),
     ("AU10", "nose_lip", -11.0, -5.5),
@@ -63,13 +66,42 @@ def test_au9_lifts_the_nose_wings_and_au10_leaves_the_nose_tip(meshes):
 
 
 @pytest.mark.parametrize("au, measure, sign", [
-    ("AU4", "brow_eye", -1), ("AU6", "cheek_raise", 1), ("AU7", "aperture", -1),
+    ("AU4", "brow_eye", -1), ("AU6", "cheek_raise", 1), ("AU6", "lower_lid_raise", 1),
+    ("AU7", "aperture", -1),
     ("AU9", "nose_lip", -1), ("AU10", "nose_lip", -1),
 ])  # fmt: skip
 def test_measures_are_monotone_in_intensity(meshes, au, measure, sign):
     for mesh in meshes[:2]:
         series = [_changes(mesh, aus(**{au: x}))[measure] for x in np.linspace(0, 5, 11)]
         assert np.all(sign * np.diff(series) > 0), (au, series)
+
+
+def test_au6_narrows_the_eye_from_below(meshes):
+    # FACS: the raised cheek pushes the lower lid up; the upper lid hardly moves.
+    for mesh in meshes:
+        v0 = mesh.vertices[:N_FACE]
+        v1 = express(mesh, aus(AU6=5)).vertices[:N_FACE]
+        iod = np.linalg.norm(v0[[33, 133]].mean(0) - v0[[263, 362]].mean(0))
+        lower = (v1 - v0)[list(LOWER_LID_POINTS), 1].mean() / iod * 100
+        upper = (v1 - v0)[[159, 158, 160, 386, 385, 387], 1].mean() / iod * 100
+        assert lower >= 2.8, lower  # rig version 2: 2.0-2.5 % IOD
+        assert lower >= 4 * abs(upper), (lower, upper)
+
+
+@pytest.mark.parametrize("others", [{"AU43": 1}, {"AU43": 1, "AU7": 5}, {"AU7": 5}])
+def test_au6_never_pushes_the_lower_lid_through_the_upper(meshes, others):
+    tpl = head_template()
+    for mesh in meshes[:2]:
+        closed = express(mesh, aus(**others)).vertices
+        for a6 in range(6):
+            v = express(mesh, aus(AU6=a6, **others)).vertices
+            for key in ("r", "l"):
+                upper, lower = (np.asarray(x[1:-1]) for x in tpl.fine_eye_loops[key])
+                assert np.all(v[upper, 1] >= v[lower, 1] - 1e-6), (others, a6)
+                if others.get("AU43"):
+                    # Closed lids meet where AU43 alone closes them, whatever AU6 does.
+                    assert np.allclose(v[lower], closed[lower], atol=1e-6), (others, a6)
+                    assert np.allclose(v[upper], closed[upper], atol=1e-6), (others, a6)
 
 
 def test_regions_outside_the_aus_stay_still(meshes):
@@ -93,7 +125,8 @@ def test_brow_raisers_cannot_cancel_the_brow_lowerer(meshes, a4, raise_to):
         assert both <= 0.9 * alone, (a4, raise_to, alone, both)
 
 
-PAIN_MEASURE = [("AU4", "brow_eye"), ("AU6", "cheek_raise"), ("AU7", "aperture"),
+PAIN_MEASURE = [("AU4", "brow_eye"), ("AU6", "cheek_raise"), ("AU6", "lower_lid_raise"),
+                ("AU7", "aperture"),
                 ("AU9", "nose_lip"), ("AU10", "nose_lip"), ("AU43", "aperture")]
 
 
