@@ -198,24 +198,13 @@ def cheek_measures(points: np.ndarray) -> dict[str, float]:
     return {k: float(v) for k, v in out.items()}
 
 
-def _partial_rho(x: np.ndarray, y: np.ndarray, others: np.ndarray) -> float:
-    """Spearman rho of x and y with the ranks of ``others`` (N, K) regressed out of both."""
-    from scipy.stats import rankdata
-
-    z = np.c_[np.ones(len(x)), np.apply_along_axis(rankdata, 0, others)]
-    rx, ry = rankdata(x), rankdata(y)
-    ex = rx - z @ np.linalg.lstsq(z, rx, rcond=None)[0]
-    ey = ry - z @ np.linalg.lstsq(z, ry, rcond=None)[0]
-    return float(np.corrcoef(ex, ey)[0, 1])
-
-
 def cheek_table(neutral: list, pain: list, aus: np.ndarray) -> list[dict]:
     """Per candidate measure: Spearman rho of its change (pain - neutral, / IOD) with AU6,
     the same with the other five AUs' ranks regressed out (the plan draws AU6 with AU7 and
     AU43), and the median change at AU6 >= 3 (% IOD)."""
     from scipy.stats import spearmanr
 
-    from pain3d.face.visibility import landmark_measures
+    from pain3d.face.visibility import landmark_measures, partial_spearman
     from pain3d.facs import AU_NAMES
 
     i6 = AU_NAMES.index("AU6")
@@ -227,7 +216,7 @@ def cheek_table(neutral: list, pain: list, aus: np.ndarray) -> list[dict]:
                       / landmark_measures(neutral[k])["iod"] for k in ok])
         a = aus[ok]
         rows.append({"measure": name, "rho": float(spearmanr(a[:, i6], y)[0]),
-                     "partial_rho": _partial_rho(a[:, i6], y, np.delete(a, i6, 1)),
+                     "partial_rho": partial_spearman(a[:, i6], y, np.delete(a, i6, 1)),
                      "change_at_au6_ge3_pct": float(np.median(y[a[:, i6] >= 3]) * 100)
                      if (a[:, i6] >= 3).any() else float("nan"), "n": len(ok)})
     return rows
