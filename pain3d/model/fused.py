@@ -22,9 +22,10 @@ that runs the same computation with fewer, larger and fused kernels:
 Outputs equal the eager backbone's up to float rounding (fp32: ~1e-6 relative, see
 ``tests/model/test_fused.py``). Where PyTorch has no oneDNN (``torch.backends.mkldnn``), the
 same fused graph runs on ``F.linear`` (still fused q/k/v and LayerScale). The snapshot is
-for prediction only: training, ``unmerge_lora``, ``.to()`` to another device or dtype or
-loading other weights make the encoder fall back to (or call :func:`unfuse` for) the eager
-path; :func:`fuse_for_cpu` refuses models whose LoRA is not merged.
+for prediction only: training mode, autograd, ``.to()`` another device or dtype, and any
+in-place change of the model's weights after the snapshot (an optimizer step,
+``load_state_dict``) make the encoder fall back to the eager path (:func:`unfuse` drops the
+snapshot); :func:`fuse_for_cpu` refuses models whose LoRA is not merged.
 """
 
 from __future__ import annotations
@@ -122,6 +123,12 @@ def _pack(layer: _Layer) -> None:
             return
 
 
+def _version(t: torch.Tensor) -> int:
+    """In-place change counter of ``t``; -1 for tensors made under ``torch.inference_mode``
+    (they keep none, so changes to them are not seen)."""
+    return -1 if t.is_inference() else t._version
+
+
 class FusedDINOv3:
     """The eval-mode forward of a ``DINOv3ViTModel`` on snapshotted, fused weights.
 
@@ -146,6 +153,9 @@ class FusedDINOv3:
                 _pack(layer)
         self.dtype = model.embeddings.patch_embeddings.weight.dtype
         self.device = model.embeddings.patch_embeddings.weight.device
+        # What the snapshot was taken from: any later in-place change of a weight (an
+        # optimizer step, load_state_dict) bumps its version, and the snapshot stops applying.
+        self._source = [(p, _version(p)) for p in model.parameters()]
 
     def __reduce__(self) -> tuple:
         # Packed oneDNN weights have no storage to copy or pickle: copies (copy.deepcopy,
@@ -153,10 +163,17 @@ class FusedDINOv3:
         return (FusedDINOv3, (self.model, self.onednn))
 
     def applies(self, pixels: torch.Tensor) -> bool:
-        """Whether this snapshot can serve ``pixels`` (eval mode, its own device and dtype)."""
+        """Whether this snapshot can serve ``pixels``: eval mode, its own device and dtype,
+        and the model's weights are still those it was taken from (same tensors, unchanged)."""
         return (not self.model.training and not torch.is_grad_enabled()
                 and pixels.device == self.device and pixels.dtype == self.dtype
-                and self.model.embeddings.patch_embeddings.weight.dtype == self.dtype)
+                and self.model.embeddings.patch_embeddings.weight.dtype == self.dtype
+                and self._unchanged())
+
+    def _unchanged(self) -> bool:
+        params = list(self.model.parameters())
+        return len(params) == len(self._source) and all(
+            p is q and _version(p) == v for p, (q, v) in zip(params, self._source, strict=True))
 
     def _lin(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None,
              gelu: bool = False, add: torch.Tensor | None = None) -> torch.Tensor:

@@ -122,3 +122,18 @@ def test_prepare_for_inference_fuses_on_request(make_model, images):
     assert isinstance(model.encoder.fused, FusedDINOv3)
     assert model.reference_encoder.fused is None  # runs once per person: not worth a copy
     assert prepare_for_inference(_trained(make_model)).encoder.fused is None
+
+
+def test_weights_changed_after_fusing_are_used_not_the_stale_snapshot(make_model, images):
+    model = fuse_for_cpu(prepare_for_inference(_trained(make_model)))
+    other = prepare_for_inference(_trained(make_model))
+    with torch.no_grad():
+        for p in other.encoder.parameters():
+            p.mul_(1.1)
+    x = images(2)
+    with torch.inference_mode():
+        want = other.encoder(x)  # eager: never fused
+    with torch.no_grad():
+        model.load_state_dict(other.state_dict())  # copies in place: the snapshot is stale
+        got = model.encoder(x)
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-5)
