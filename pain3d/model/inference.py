@@ -44,7 +44,9 @@ def keep_freed_memory(trim_threshold: int = 1 << 30, mmap_threshold: int = 1 << 
     ``mmap``, so the next pass page-faults its activations in again. On a 2-core VM that was
     a fifth of the CPU time of ViT-S inference. With the thresholds raised, the process keeps
     up to ``trim_threshold`` bytes of freed heap, and blocks below ``mmap_threshold`` come
-    from the reusable heap.
+    from the reusable heap. The price is memory: torch's 64-byte aligned blocks do not fit
+    exactly into the ones freed before them, so the heap grows for the first few passes until
+    freed neighbours merge (a 48 MB block repeated: about 8 blocks kept, then no growth).
 
     Process-wide and not undone: call it in processes that serve inference (the predictor,
     benchmarks), never at import. Calling it again does nothing.

@@ -82,32 +82,33 @@ def test_prepare_for_inference_rejects_an_unknown_dtype(make_model):
 def test_kept_memory_is_reused_instead_of_faulted_in_again():
     # A 48 MB block is above glibc's largest dynamic mmap threshold (32 MB), so by default
     # every allocation maps fresh pages and faults all of them; with the setting it is served
-    # from the heap and the freed pages are reused. Fresh processes: the setting is global.
+    # from the heap and freed blocks are reused. Not from the first allocation: torch's blocks
+    # are 64-byte aligned and a freed one is a few bytes short of the next request, so the
+    # heap grows for the first few (measured: 7-8 of them) until freed neighbours merge into
+    # blocks that fit; from then on nothing is faulted in. Fresh processes: the setting is
+    # global.
     code = textwrap.dedent("""
         import resource, sys, torch
         from pain3d.model import keep_freed_memory
         if sys.argv[1] == "keep":
             assert keep_freed_memory() and keep_freed_memory()
         faults = []
-        for _ in range(10):
+        for _ in range(30):
             f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             x = torch.ones(48 * 2**20 // 4)
             del x
             faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
-        print(" ".join(map(str, faults[2:])))
+        print(" ".join(map(str, faults[20:])))
     """)
     root = str(Path(__file__).resolve().parents[2])
     env = {"PYTHONPATH": root, "PATH": "/usr/bin:/bin"}
     pages = 48 * 2**20 // 4096
 
-    def faults_per_allocation(arg: str) -> list[int]:
+    def steady_faults(arg: str) -> list[int]:
         out = subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True,
                              env=env, check=True)
         return sorted(int(v) for v in out.stdout.strip().splitlines()[-1].split())
 
-    assert faults_per_allocation("default")[0] > 0.9 * pages  # the control: every time
-    # Most allocations fault nothing. The host may reclaim idle pages behind the process's back
-    # (seen once in a full suite run): up to three fresh processes, one of which must show it;
-    # without the setting every one of them faults every allocation in.
-    kept = [faults_per_allocation("keep")[4] for _ in range(3)]
-    assert min(kept) < 0.1 * pages, kept
+    assert steady_faults("default")[0] > 0.9 * pages  # the control: every time
+    kept = steady_faults("keep")
+    assert kept[len(kept) // 2] < 0.1 * pages, kept
