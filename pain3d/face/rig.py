@@ -33,7 +33,8 @@ carries a smile's mouth corners and narrows the eye from above, AU9 drags the no
 AU10 hardly moves the lip), so their anchors are hand-set from the FACS descriptions: the
 upper lip rises 5.5-6 mm (AU9/AU10), the alae 4.5 mm (AU9), the infraorbital triangle
 6-6.5 mm (AU6), at FACS 5 on the 6.3 cm-IOD template. Furrow depths (1.2-2.5 mm), AU6's
-lower-lid bag and the nuisance anchors are hand-set too.
+lower-lid bag, AU4's forehead (1-1.5 mm down above the brows, still at the hairline) and the
+nuisance anchors are hand-set too.
 """
 
 from __future__ import annotations
@@ -49,12 +50,15 @@ from pain3d.face import landmarks as cf
 from pain3d.face.head import CM, head_template
 from pain3d.facs import AU_MAX, AU_NAMES, NUISANCE_AUS
 
-RIG_VERSION = 3
+RIG_VERSION = 4
 """Bumped whenever the rig moves vertices differently (datasets record the package version,
 which is bumped with it): 1 = py-feat fields with few anchors (pain3d 0.1); 2 = FACS anchors
 for AU6/AU9/AU10, furrows, antagonist composition (pain3d 0.2); 3 = AU6 pushes the lower lid
 up (lower-lid closure 0.45 -> 0.8, calibrated on py-feat's AU6 eye narrowing) and bunches
-the skin under it (deeper lower-lid bag, the cheek's lift reaching closer to the lid)."""
+the skin under it (deeper lower-lid bag, the cheek's lift reaching closer to the lid); 4 =
+AU4 no longer pushes the forehead forward (its top moved 7.5 mm toward the camera, the skin
+above the brows 5.7 mm: py-feat's forehead depth scaled up with the brows); the forehead
+now follows the brows down 1-1.5 mm and the hairline stays."""
 
 PAIN_AUS: tuple[str, ...] = AU_NAMES
 
@@ -131,13 +135,19 @@ class Rig:
 ANCHOR_SIGMA_CM = 0.9
 _NOSE_BASE_PINS = {1: (0.0, 0.0, 0.0), 4: (0.0, 0.0, 0.0), 2: (0.0, 0.0, 0.0),
                    94: (0.0, 0.0, 0.0), 0: (0.0, 0.0, 0.0), 13: (0.0, 0.0, 0.0)}
+# The forehead above the brows follows them down a little and the hairline stays (py-feat's
+# AU4 field, scaled to the brows' peak, pushed the forehead top 7.5 mm forward: the depth
+# MediaPipe guesses for the forehead, not a movement of it).
+_FOREHEAD_AU4 = {151: (0.0, -0.1, 0.0), 108: (0.0, -0.15, 0.0), 69: (0.0, -0.15, 0.0),
+                 104: (0.0, -0.15, 0.0), 10: (0.0, 0.0, 0.0), 109: (0.0, 0.0, 0.0),
+                 67: (0.0, 0.0, 0.0)}
 FACS_ANCHORS: dict[str, dict[int, tuple[float, float, float]]] = {
     # Brows down and together (corrugator, procerus); the nose below the bridge stays.
     "AU4": {107: (0.3, -0.75, 0.1), 55: (0.3, -0.75, 0.1), 66: (0.2, -0.7, 0.1),
             65: (0.2, -0.7, 0.1), 105: (0.1, -0.5, 0.05), 52: (0.1, -0.5, 0.05),
             9: (0.0, -0.35, 0.05), 168: (0.0, -0.3, -0.05), 6: (0.0, -0.15, -0.03),
             197: (0.0, 0.0, 0.0), 195: (0.0, 0.0, 0.0), 5: (0.0, 0.0, 0.0),
-            **_NOSE_BASE_PINS},
+            **_NOSE_BASE_PINS, **_FOREHEAD_AU4},
     # Infraorbital triangle up and forward (to its corner beside the nose wing), lower-lid
     # skin pushed up (bunching), skin lateral to the eye pulled toward it (crow's feet),
     # lateral brow a little down; nose and mouth still.

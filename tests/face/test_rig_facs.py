@@ -115,6 +115,17 @@ def test_regions_outside_the_aus_stay_still(meshes):
             assert np.linalg.norm(moved, axis=1).max() < 5e-5, a
 
 
+def test_au4_lowers_the_brows_without_pushing_the_forehead_forward(meshes):
+    # Rig version 4: the forehead top moved 7.5 mm toward the camera under AU4 = 5 before.
+    forehead_top, above_brows, inner_brows = [10, 109, 338], [151, 108, 337], [107, 336]
+    for mesh in meshes:
+        d = (express(mesh, aus(AU4=5)).vertices - mesh.vertices)[:N_FACE].astype(np.float64)
+        assert np.linalg.norm(d[forehead_top], axis=1).max() < 5e-4
+        assert np.linalg.norm(d[above_brows], axis=1).max() < 2.5e-3
+        assert np.abs(d[above_brows, 2]).max() < 1e-3  # depth
+        assert d[inner_brows, 1].max() < -5e-3  # the brows still drop over 5 mm
+
+
 @pytest.mark.parametrize("a4", [1, 2, 3, 5])
 @pytest.mark.parametrize("raise_to", [2, 5])
 def test_brow_raisers_cannot_cancel_the_brow_lowerer(meshes, a4, raise_to):
