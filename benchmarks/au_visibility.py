@@ -4,6 +4,7 @@
     PYTHONPATH=$PWD .venv/bin/python benchmarks/au_visibility.py --quick  # 180 pairs, < 1 min
     PYTHONPATH=$PWD .venv/bin/python benchmarks/au_visibility.py --nuisance AU1,AU2,AU12
     PYTHONPATH=$PWD .venv/bin/python benchmarks/au_visibility.py --calibration  # per-AU sizes
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/au_visibility.py --probe  # what moves the tracker
 
 Renders ``--identities`` procedural identities (default 40) at ``--size`` px (256), each
 neutral and in ``--per-identity`` pain configurations (10) drawn by
@@ -26,7 +27,14 @@ Three results are printed:
 ``--calibration`` prints instead, per pain AU alone at FACS 5 (AU43 = 1), the median change
 of each measure in % IOD: in py-feat's AU-to-mesh model (learned from MediaPipe landmarks of
 real faces; global motion removed), on the rig's geometry, and as the tracker sees it on
-frontal renders (``--identities`` faces, default 8 here).
+frontal renders (``--identities`` faces, default 8 here); the last column is the outline
+shift (identity points, mean displacement), which the rig leaves at zero and the tracker
+does not.
+
+``--probe`` edits neutral renders in image space (:data:`PROBE_EDITS`: the cheek's pixels,
+the lower lids' or the mouth corners' moved up, all else unchanged) and prints what the
+tracker's cheek, lower-lid and outline measures make of each: which pixels MediaPipe
+places its cheek points from.
 
 Targets (issue 13): rho <= -0.5 for aperture, brow-eye and nose-lip, cheek raise clearly
 positive, identity (outline shift) median < 1% IOD. :func:`au_visibility` is the reusable
@@ -263,7 +271,7 @@ def calibration_table(n_identities: int, size: int, seed: int) -> str:
     from pain3d.facs import AU_NAMES
     from pain3d.render import Renderer, compose, default_views, jitter_camera, sample_lighting
 
-    keys = ("aperture", "brow_eye", "nose_lip", "cheek_raise", "lower_lid_raise")
+    keys = ("aperture", "brow_eye", "nose_lip", "cheek_raise", "lower_lid_raise", "stable")
     configs = {n: np.eye(len(AU_NAMES))[i] * (1 if n == "AU43" else 5)
                for i, n in enumerate(AU_NAMES)}
     geo = {n: [] for n in configs}
@@ -292,7 +300,7 @@ def calibration_table(n_identities: int, size: int, seed: int) -> str:
     finally:
         renderer.release()
     lm_neutral = tracker_landmarks(neutrals)
-    lines = [f"{'AU':<6}" + "".join(f"{k:>26}" for k in keys),
+    lines = [f"{'AU':<6}" + "".join(f"{'outline' if k == 'stable' else k:>26}" for k in keys),
              f"{'':<6}" + "".join(f"{'py-feat / rig / tracker':>26}" for _ in keys)]
     for name in configs:
         lm = tracker_landmarks(images[name])
@@ -305,6 +313,74 @@ def calibration_table(n_identities: int, size: int, seed: int) -> str:
             t = np.median([c[k] for c in trk]) * 100 if trk else float("nan")
             cells.append(f"{pls[k] * 100:>+8.1f} /{g:>+6.1f} /{t:>+6.1f}")
         lines.append(f"{name:<6}" + "".join(f"{c:>26}" for c in cells))
+    return "\n".join(lines)
+
+
+def _warp_up(img: np.ndarray, centres: np.ndarray, shift: float, sigma: float) -> np.ndarray:
+    """``img`` with its content moved up by ``shift`` pixels around each of ``centres`` (K, 2),
+    Gaussian falloff of ``sigma`` pixels (a smooth image-space warp, nothing else changes)."""
+    import cv2
+
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    dy = np.zeros((h, w), np.float32)
+    for c in centres:
+        dy += shift * np.exp(-0.5 * ((xx - c[0]) ** 2 + (yy - c[1]) ** 2) / sigma**2)
+    return cv2.remap(img, xx, yy + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+PROBE_EDITS: dict[str, tuple[tuple[tuple[int, ...], ...], float, float]] = {
+    "cheek skin up 10% IOD": (((50, 101, 118, 117, 123, 205), (280, 330, 347, 346, 352, 425)),
+                              0.10, 0.25),
+    "lower lids up 3% IOD": (((144, 145, 153), (373, 374, 380)), 0.03, 0.12),
+    "mouth corners up 6% IOD": (((61,), (291,)), 0.06, 0.12),
+}
+"""Image-space edits of :func:`tracker_probe`: (landmark groups whose mean is a warp centre,
+upward shift and Gaussian sigma, both in IOD)."""
+
+
+def tracker_probe(n_identities: int, size: int, seed: int) -> str:
+    """What moves MediaPipe's cheek points? Neutral renders (the first 3 views), each edited
+    in image space (:data:`PROBE_EDITS`: the pixels of one region moved up, nothing else
+    changed); median tracker change of the cheek and lower-lid measures and of the outline,
+    % IOD, edited vs unedited image (same pixels elsewhere, so no camera-effect noise)."""
+    from pain3d.appearance import procedural_background, sample_appearance, sample_effects
+    from pain3d.face import identity_mesh, sample_identities
+    from pain3d.face.landmarks import IRIS_L, IRIS_R
+    from pain3d.face.visibility import measure_changes
+    from pain3d.render import Renderer, compose, default_views, jitter_camera, sample_lighting
+
+    renderer = Renderer(size)
+    images = []
+    try:
+        for ident in sample_identities(n_identities, seed):
+            mesh0 = identity_mesh(ident)
+            app = sample_appearance(ident, ident.seed, mesh=mesh0, texture_size=512)
+            for v in range(3):
+                rng = np.random.default_rng([seed, ident.index, v])
+                cam = jitter_camera(default_views()[v], rng)
+                light, bg = sample_lighting(rng), procedural_background(rng, size)
+                fx = np.random.default_rng([seed, ident.index, v, 0])
+                res = renderer.render(mesh0, app, cam, light, aus=np.zeros(6), depth=False)
+                images.append(compose(res, bg, sample_effects(fx), fx))
+    finally:
+        renderer.release()
+    lm0 = tracker_landmarks(images)
+    keys = ("cheek_raise", "lower_lid_raise", "stable")
+    lines = [f"{'edit':<26}" + "".join(f"{k:>17}" for k in keys)]
+    for name, (groups, shift, sigma) in PROBE_EDITS.items():
+        edited, kept = [], []
+        for img, lm in zip(images, lm0, strict=True):
+            if lm is None:
+                continue
+            iod = float(np.linalg.norm(lm[IRIS_R, :2] - lm[IRIS_L, :2]))
+            centres = np.array([lm[list(g), :2].mean(0) for g in groups])
+            edited.append(_warp_up(img, centres, shift * iod, sigma * iod))
+            kept.append(lm)
+        lm1 = tracker_landmarks(edited)
+        ch = [measure_changes(a, b) for a, b in zip(kept, lm1, strict=True) if b is not None]
+        lines.append(f"{name:<26}" + "".join(
+            f"{np.median([c[k] for c in ch]) * 100:>+16.2f}%" for k in keys))
     return "\n".join(lines)
 
 
@@ -322,6 +398,8 @@ def main() -> int:
     ap.add_argument("--json", help="write the tables here as JSON")
     ap.add_argument("--calibration", action="store_true",
                     help="per-AU sizes: py-feat's real-face model vs rig vs tracker")
+    ap.add_argument("--probe", action="store_true",
+                    help="tracker response to image-space edits of neutral renders")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     from pain3d.face.visibility import visibility_table
@@ -332,6 +410,12 @@ def main() -> int:
         print(f"each pain AU alone at FACS 5 (AU43 = 1), median change in % IOD, {n} "
               f"identities, frontal view, {args.size} px")
         print(calibration_table(n, args.size, args.seed))
+        return 0
+    if args.probe:
+        n = 6 if args.identities == 40 else args.identities
+        print(f"tracker change (% IOD) for image-space edits of neutral renders, {n} "
+              f"identities x 3 views, {args.size} px")
+        print(tracker_probe(n, args.size, args.seed))
         return 0
     if args.quick:
         args.identities = 6
