@@ -84,9 +84,10 @@ outline from ear level around the jaw to the chin. No pain AU moves these points
 (at most 0.02 mm for any pain configuration, all AUs at FACS 5 included), none lies in the
 region py-feat's ``au_region_map`` gives a pain AU, and in photo identities their pixels are
 the photo's. Left out on purpose: the temples (AU6/AU7 pull their skin ~0.15 mm toward the
-eyes), the forehead outline (the rig's AU4 pulls the forehead top down, and MediaPipe places
-that part of the outline from the brows: it moves 3-5% of the inter-ocular distance with
-them although its pixels do not change), and the nose bridge (inside py-feat's AU9 region).
+eyes), the forehead outline (the rig's AU4 moves the skin above the brows 1-1.5 mm down,
+and MediaPipe places that part of the outline from the brows: it moves 3-5% of the
+inter-ocular distance with them although its pixels do not change), and the nose bridge
+(inside py-feat's AU9 region).
 Even here MediaPipe moves its landmarks by ~1.5% of the inter-ocular distance when only the
 inside of the face changes (one network regresses every landmark from the whole face):
 ``benchmarks/photo_identities.py`` measures that floor."""
