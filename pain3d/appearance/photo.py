@@ -35,7 +35,7 @@ import numpy as np
 
 from pain3d.appearance.photo_raster import photo_raster, rasterize_nearest
 from pain3d.appearance.textures import wrinkle_map
-from pain3d.appearance.uvmap import UVRaster
+from pain3d.appearance.uvmap import UVRaster, barycentric_blend
 from pain3d.face.head import ISLAND_CENTRES, ISLAND_RADIUS
 from pain3d.face.mesh import Mesh, region_id
 
@@ -205,7 +205,7 @@ def _visible_texels(mesh: Mesh, pose, texel_uv: np.ndarray, texel_xy: np.ndarray
     mouth = (mesh.regions[mesh.faces] == region_id("mouth_interior")).any(axis=1)
     faces = mesh.faces[front | mouth]
     tri, bary = rasterize_nearest(proj[:, :2], proj[:, 2], faces, (w, h))
-    uv_pix = np.einsum("hwk,hwkc->hwc", bary, mesh.uv[faces[np.maximum(tri, 0)]])
+    uv_pix = barycentric_blend(bary, faces[np.maximum(tri, 0)], mesh.uv)
     ix = np.floor(texel_xy[:, 0]).astype(np.int64)
     iy = np.floor(texel_xy[:, 1]).astype(np.int64)
     inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
@@ -325,7 +325,7 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
     tri, bary = raster.tri.reshape(-1)[covered], raster.bary.reshape(-1, 3)[covered]
     pos = texels.pos.reshape(-1, 3)
     # The normals interpolated as UVRaster.interpolate does, on the covered texels only.
-    normal = np.einsum("ik,ikc->ic", bary, normals.astype(np.float32)[faces[tri]])
+    normal = barycentric_blend(bary, faces[tri], normals.astype(np.float32))
     todo = covered[_facing(pos[covered], normal, pose) > 0]
     proj = pose.project(pos[todo])
     visible = _visible_texels(mesh, pose, _texel_uv(size, todo), proj[:, :2], size)
