@@ -210,8 +210,10 @@ def _visible_texels(mesh: Mesh, pose, texel_uv: np.ndarray, texel_xy: np.ndarray
     iy = np.floor(texel_xy[:, 1]).astype(np.int64)
     inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
     ix, iy = np.clip(ix, 0, w - 1), np.clip(iy, 0, h - 1)
-    hit = (tri[iy, ix] >= 0) & inside
-    dist = np.abs(uv_pix[iy, ix] - texel_uv).max(1) * size
+    pix = iy * w + ix
+    hit = (tri.reshape(-1)[pix] >= 0) & inside
+    d = np.abs(np.take(uv_pix.reshape(-1, 2), pix, axis=0) - texel_uv)
+    dist = np.maximum(d[:, 0], d[:, 1]) * size
     return hit & (dist <= reach)
 
 
@@ -224,14 +226,22 @@ def _mirror_fill(colour: np.ndarray, conf: np.ndarray, charts: dict[str, np.ndar
     rarely lit symmetrically).
     """
     mirror_ok = charts["head"] | charts["eye_r"] | charts["eye_l"]
-    mc, mconf = colour[:, ::-1], conf[:, ::-1] * mirror_ok[:, ::-1] * mirror_ok
+    mconf = conf[:, ::-1] * mirror_ok[:, ::-1] * mirror_ok
     both = (conf > 0.5) & (mconf > 0.5) & charts["head"]
+    gain = np.float32(1.0)
     if both.sum() > 100:
-        gain = np.median(colour[both], axis=0) / np.maximum(np.median(mc[both], axis=0), 1e-3)
-        mc = mc * np.clip(gain, 0.7, 1.4)
+        gain = np.median(colour[both], axis=0) / np.maximum(
+            np.median(colour[:, ::-1][both], axis=0), 1e-3)
+        gain = np.clip(gain, 0.7, 1.4)
     take = (1 - conf) * mconf
     total = conf + take
-    out = (colour * conf[..., None] + mc * take[..., None]) / np.maximum(total, 1e-6)[..., None]
+    # (colour * conf + mirror * gain * take) / max(total, 1e-6), in place (the same float32
+    # values as with temporaries: ~25 MB fewer at 1024 texels).
+    mc = colour[:, ::-1] * gain
+    mc *= take[..., None]
+    out = colour * conf[..., None]
+    out += mc
+    out /= np.maximum(total, 1e-6)[..., None]
     return out, np.clip(total, 0.0, 1.0)
 
 
@@ -490,7 +500,10 @@ def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02) -> np.nda
     margins = mesh.vertices[np.concatenate([np.concatenate(tpl.fine_eye_loops[k])
                                             for k in ("r", "l")])]
     flat = pos.reshape(-1, 3)
-    near = np.all((flat > margins.min(0) - reach) & (flat < margins.max(0) + reach), axis=1)
+    lo, hi = margins.min(0) - reach, margins.max(0) + reach
+    near = (flat[:, 0] > lo[0]) & (flat[:, 0] < hi[0])  # per axis: no (N, 3) temporaries
+    for k in (1, 2):
+        near &= (flat[:, k] > lo[k]) & (flat[:, k] < hi[k])
     d = np.full(len(flat), reach, np.float64)
     d[near], _ = cKDTree(margins).query(flat[near], distance_upper_bound=reach)
     return np.minimum(d, reach).reshape(pos.shape[:2]).astype(np.float32)
