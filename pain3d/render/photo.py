@@ -224,7 +224,7 @@ class PhotoRenderer(Renderer):
         supersample: render at this factor and average down.
         split_shading: draw the skin, then the eyeballs and mouth interior, with their own
             shaders (:data:`PHOTO_SKIN`, :data:`PHOTO_FEATURES`): the same bytes as one draw
-            with :data:`PHOTO_FRAGMENT` at ~20 % less GL time on llvmpipe.
+            with :data:`PHOTO_FRAGMENT` at ~17 % less GL time on llvmpipe.
     """
 
     FRAGMENT_SHADER = PHOTO_FRAGMENT
