@@ -35,7 +35,7 @@ import numpy as np
 
 from pain3d.appearance.photo_raster import photo_raster, rasterize_nearest
 from pain3d.appearance.textures import wrinkle_map
-from pain3d.appearance.uvmap import UVRaster
+from pain3d.appearance.uvmap import UVRaster, barycentric_blend
 from pain3d.face.head import ISLAND_CENTRES, ISLAND_RADIUS
 from pain3d.face.mesh import Mesh, region_id
 
@@ -205,13 +205,15 @@ def _visible_texels(mesh: Mesh, pose, texel_uv: np.ndarray, texel_xy: np.ndarray
     mouth = (mesh.regions[mesh.faces] == region_id("mouth_interior")).any(axis=1)
     faces = mesh.faces[front | mouth]
     tri, bary = rasterize_nearest(proj[:, :2], proj[:, 2], faces, (w, h))
-    uv_pix = np.einsum("hwk,hwkc->hwc", bary, mesh.uv[faces[np.maximum(tri, 0)]])
+    uv_pix = barycentric_blend(bary, faces[np.maximum(tri, 0)], mesh.uv)
     ix = np.floor(texel_xy[:, 0]).astype(np.int64)
     iy = np.floor(texel_xy[:, 1]).astype(np.int64)
     inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
     ix, iy = np.clip(ix, 0, w - 1), np.clip(iy, 0, h - 1)
-    hit = (tri[iy, ix] >= 0) & inside
-    dist = np.abs(uv_pix[iy, ix] - texel_uv).max(1) * size
+    pix = iy * w + ix
+    hit = (tri.reshape(-1)[pix] >= 0) & inside
+    d = np.abs(np.take(uv_pix.reshape(-1, 2), pix, axis=0) - texel_uv)
+    dist = np.maximum(d[:, 0], d[:, 1]) * size
     return hit & (dist <= reach)
 
 
@@ -224,14 +226,22 @@ def _mirror_fill(colour: np.ndarray, conf: np.ndarray, charts: dict[str, np.ndar
     rarely lit symmetrically).
     """
     mirror_ok = charts["head"] | charts["eye_r"] | charts["eye_l"]
-    mc, mconf = colour[:, ::-1], conf[:, ::-1] * mirror_ok[:, ::-1] * mirror_ok
+    mconf = conf[:, ::-1] * mirror_ok[:, ::-1] * mirror_ok
     both = (conf > 0.5) & (mconf > 0.5) & charts["head"]
+    gain = np.float32(1.0)
     if both.sum() > 100:
-        gain = np.median(colour[both], axis=0) / np.maximum(np.median(mc[both], axis=0), 1e-3)
-        mc = mc * np.clip(gain, 0.7, 1.4)
+        gain = np.median(colour[both], axis=0) / np.maximum(
+            np.median(colour[:, ::-1][both], axis=0), 1e-3)
+        gain = np.clip(gain, 0.7, 1.4)
     take = (1 - conf) * mconf
     total = conf + take
-    out = (colour * conf[..., None] + mc * take[..., None]) / np.maximum(total, 1e-6)[..., None]
+    # (colour * conf + mirror * gain * take) / max(total, 1e-6), in place (the same float32
+    # values as with temporaries: ~25 MB fewer at 1024 texels).
+    mc = colour[:, ::-1] * gain
+    mc *= take[..., None]
+    out = colour * conf[..., None]
+    out += mc
+    out /= np.maximum(total, 1e-6)[..., None]
     return out, np.clip(total, 0.0, 1.0)
 
 
@@ -325,7 +335,7 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
     tri, bary = raster.tri.reshape(-1)[covered], raster.bary.reshape(-1, 3)[covered]
     pos = texels.pos.reshape(-1, 3)
     # The normals interpolated as UVRaster.interpolate does, on the covered texels only.
-    normal = np.einsum("ik,ikc->ic", bary, normals.astype(np.float32)[faces[tri]])
+    normal = barycentric_blend(bary, faces[tri], normals.astype(np.float32))
     todo = covered[_facing(pos[covered], normal, pose) > 0]
     proj = pose.project(pos[todo])
     visible = _visible_texels(mesh, pose, _texel_uv(size, todo), proj[:, :2], size)
@@ -490,7 +500,10 @@ def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02) -> np.nda
     margins = mesh.vertices[np.concatenate([np.concatenate(tpl.fine_eye_loops[k])
                                             for k in ("r", "l")])]
     flat = pos.reshape(-1, 3)
-    near = np.all((flat > margins.min(0) - reach) & (flat < margins.max(0) + reach), axis=1)
+    lo, hi = margins.min(0) - reach, margins.max(0) + reach
+    near = (flat[:, 0] > lo[0]) & (flat[:, 0] < hi[0])  # per axis: no (N, 3) temporaries
+    for k in (1, 2):
+        near &= (flat[:, k] > lo[k]) & (flat[:, k] < hi[k])
     d = np.full(len(flat), reach, np.float64)
     d[near], _ = cKDTree(margins).query(flat[near], distance_upper_bound=reach)
     return np.minimum(d, reach).reshape(pos.shape[:2]).astype(np.float32)

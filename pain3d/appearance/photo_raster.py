@@ -116,13 +116,12 @@ def photo_raster(uv: np.ndarray, faces: np.ndarray, priority: np.ndarray, size: 
             faces[frags.frag_tri]]).sum(1)
         order = np.lexsort((z, frags.pix))
         first = order[np.r_[True, frags.pix[order][1:] != frags.pix[order][:-1]]]
-        flat_tri, flat_bary = tri.reshape(-1), bary.reshape(-1, 3)
-        flat_tri[frags.pix[first]] = frags.frag_tri[first]
-        flat_bary[frags.pix[first]] = frags.frag_bary[first]
+        tri[frags.pix[first]] = frags.frag_tri[first]
+        bary[frags.pix[first]] = frags.frag_bary[first]
     if frags.fill is not None:  # empty texels take their nearest covered texel's triangle
-        iy, ix = frags.fill
-        tri, bary = tri[iy, ix], bary[iy, ix]
-    return UVRaster(size=size, tri=tri.astype(np.int32), bary=bary, covered=frags.covered)
+        tri, bary = np.take(tri, frags.fill), np.take(bary, frags.fill, axis=0)
+    return UVRaster(size=size, tri=tri.reshape(size, size), bary=bary.reshape(size, size, 3),
+                    covered=frags.covered)
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,12 +129,13 @@ class _Fragments:
     """The texels a UV layout's triangles cover.
 
     Attributes:
-        tri, bary: (S, S) int64 / (S, S, 3) float32: the triangle of each texel covered once
-            (-1 elsewhere) and its barycentrics.
+        tri, bary: (S * S,) int32 / (S * S, 3) float32, flat texel index: the triangle of each
+            texel covered once (-1 elsewhere) and its barycentrics.
         covered: (S, S) bool, texels any triangle covers.
         pix, frag_tri, frag_bary: every (texel, triangle) pair of texels covered more than
             once (flat texel index, triangle, barycentrics).
-        fill: (iy, ix) of each texel's nearest covered texel, or None when all are covered.
+        fill: (S * S,) flat index of each texel's nearest covered texel, or None when all are
+            covered.
     """
 
     tri: np.ndarray
@@ -144,7 +144,7 @@ class _Fragments:
     pix: np.ndarray
     frag_tri: np.ndarray
     frag_bary: np.ndarray
-    fill: tuple[np.ndarray, np.ndarray] | None
+    fill: np.ndarray | None
 
 
 _FRAGMENTS: dict[tuple[bytes, int], _Fragments] = {}
@@ -161,19 +161,18 @@ def _uv_fragments(uv: np.ndarray, faces: np.ndarray, size: int) -> _Fragments:
                                        (size, size))
     count = np.bincount(pix, minlength=size * size)
     once = count[pix] == 1
-    out_tri = np.full(size * size, -1, np.int64)
+    out_tri = np.full(size * size, -1, np.int32)
     out_bary = np.zeros((size * size, 3), np.float32)
     out_tri[pix[once]] = tri[once]
     out_bary[pix[once]] = bary[once]
     covered = (count > 0).reshape(size, size)
     fill = None
     if covered.any() and not covered.all():
-        _, fill = ndimage.distance_transform_edt(~covered, return_indices=True)
-        fill = (fill[0], fill[1])
+        _, (iy, ix) = ndimage.distance_transform_edt(~covered, return_indices=True)
+        fill = (iy * size + ix).reshape(-1)
     many = ~once
-    frags = _Fragments(tri=out_tri.reshape(size, size), bary=out_bary.reshape(size, size, 3),
-                       covered=covered, pix=pix[many], frag_tri=tri[many],
-                       frag_bary=bary[many].astype(np.float64), fill=fill)
+    frags = _Fragments(tri=out_tri, bary=out_bary, covered=covered, pix=pix[many],
+                       frag_tri=tri[many], frag_bary=bary[many].astype(np.float64), fill=fill)
     if len(_FRAGMENTS) >= 4:
         _FRAGMENTS.pop(next(iter(_FRAGMENTS)))
     _FRAGMENTS[key] = frags

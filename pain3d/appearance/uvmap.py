@@ -53,14 +53,32 @@ class UVRaster:
         squeeze = vals.ndim == 1
         if squeeze:
             vals = vals[:, None]
-        corner = vals[self.corner_vertices(faces)]  # (S, S, 3, C)
-        out = np.einsum("ijk,ijkc->ijc", self.bary, corner)
+        out = barycentric_blend(self.bary, self.corner_vertices(faces), vals)
         return out[..., 0] if squeeze else out
 
     def nearest_vertex(self, faces: np.ndarray) -> np.ndarray:
         """(S, S) int32 index of the triangle corner with the largest weight per texel."""
         corner = np.argmax(self.bary, axis=-1)
         return np.take_along_axis(self.corner_vertices(faces), corner[..., None], -1)[..., 0]
+
+
+def barycentric_blend(bary: np.ndarray, corners: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per-vertex ``values`` (V, C) blended at points given by (..., 3) barycentric weights
+    ``bary`` in triangles of (..., 3) vertex ids ``corners``: (..., C), of the values' dtype
+    (float32 ``bary``).
+
+    One gather per corner, summed in corner order: the same values as
+    ``einsum("...k,...kc->...c", bary, values[corners])`` at about half the time, without
+    its (..., 3, C) temporary.
+    """
+    out = np.take(values, corners[..., 0], axis=0)
+    out *= bary[..., 0, None]
+    term = np.empty_like(out)
+    for k in (1, 2):
+        np.take(values, corners[..., k], axis=0, out=term)
+        term *= bary[..., k, None]
+        out += term
+    return out
 
 
 def _raster_bucket(uv_tris: np.ndarray, ids: np.ndarray, size: int, span: int,

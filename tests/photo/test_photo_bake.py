@@ -6,6 +6,7 @@ import numpy as np
 
 from pain3d.appearance.photo import push_pull
 from pain3d.appearance.photo_raster import rasterize_nearest
+from pain3d.appearance.uvmap import barycentric_blend
 
 
 def test_the_nearest_of_two_overlapping_triangles_wins():
@@ -24,6 +25,20 @@ def test_large_triangles_are_rasterised_whole():
     xy = np.array([[0, 0], [300, 0], [0, 300]], float)
     tri, _ = rasterize_nearest(xy, np.ones(3), np.array([[0, 1, 2]]), (256, 256))
     assert (tri == 0).sum() > 0.49 * 256 * 256
+
+
+def test_barycentric_blend_gives_the_bytes_of_the_einsum_it_replaces():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(500, 4)).astype(np.float32)
+    corners = rng.integers(0, 500, size=(40, 50, 3))
+    bary = rng.dirichlet((1, 1, 1), size=(40, 50)).astype(np.float32)
+    out = barycentric_blend(bary, corners, values)
+    assert out.dtype == np.float32 and out.shape == (40, 50, 4)
+    assert np.array_equal(out, np.einsum("ijk,ijkc->ijc", bary, values[corners]))
+    # A corner's own weight gives that vertex's value.
+    one = np.zeros_like(bary)
+    one[..., 1] = 1.0
+    assert np.array_equal(barycentric_blend(one, corners, values), values[corners[..., 1]])
 
 
 def test_push_pull_keeps_known_texels_and_fills_the_rest_with_their_colour():

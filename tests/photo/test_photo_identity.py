@@ -223,3 +223,25 @@ def test_a_moved_head_brings_in_the_photo_mirrored_not_a_smeared_edge(identity, 
     texture = np.minimum(dx, dy)
     b = beyond[1:-1, 1:-1] & beyond[2:, 1:-1] & beyond[1:-1, 2:]
     assert texture[b].mean() > 0.5 * texture[~beyond[1:-1, 1:-1]].mean()
+
+
+def test_split_shading_draws_the_same_bytes_as_one_draw(identity, renderer):
+    from pain3d.face import HEATMAP_SCALE_M, displacement, express
+    from pain3d.face.mesh import PARTS
+    from pain3d.render.photo import PhotoRenderer, orbit_camera
+
+    single = PhotoRenderer(identity.photo.shape[0], split_shading=False)
+    try:
+        for aus in (NEUTRAL, [4, 3, 3, 2, 5, 1], [0, 0, 0, 0, 5, 0]):  # lids closed, lip up
+            mesh = express(identity.mesh, aus)
+            heat = displacement(identity.mesh, mesh) / HEATMAP_SCALE_M
+            for cam in (identity.camera, orbit_camera(identity.camera, 30.0)):
+                a = renderer.render(mesh, identity.appearance, cam, aus=aus, heat=heat)
+                b = single.render(mesh, identity.appearance, cam, aus=aus, heat=heat)
+                for name in ("rgb", "parts", "heat", "depth"):
+                    assert np.array_equal(getattr(a, name), getattr(b, name)), name
+        # The second pass drew something: eyeballs and the mouth interior are in the picture.
+        for part in ("eyes", "mouth"):
+            assert (a.parts == PARTS.index(part)).sum() > 10, part
+    finally:
+        single.release()
