@@ -228,19 +228,14 @@ class PhotoRenderer(Renderer):
     """
 
     FRAGMENT_SHADER = PHOTO_FRAGMENT
+    SPLIT_SHADERS = (PHOTO_SKIN, PHOTO_FEATURES)
     TEXTURES = ("albedo_tex", "skin_tex", "wrinkle_tex", "rest_tex", "photo_tex")
 
     def __init__(self, size: int | tuple[int, int] = 512, backend: str | None = "egl",
                  supersample: int = 1, split_shading: bool = True) -> None:
-        # Renderer splits only its own shader: it compiles this pass-1 shader as its program,
-        # and the pass-2 program is added below (Renderer draws it when it is set).
-        self.FRAGMENT_SHADER = PHOTO_SKIN if split_shading else PHOTO_FRAGMENT
         super().__init__(size, backend=backend, texture_filter="bilinear",
-                         auto_exposure=False, supersample=supersample, split_shading=False)
-        if split_shading:
-            self._prog_features = self._program(PHOTO_FEATURES)
-            self._uniform_sets.append({name: self._prog_features[name]
-                                       for name in self._prog_features})
+                         auto_exposure=False, supersample=supersample,
+                         split_shading=split_shading)
 
     def vertex_channels(self, appearance) -> tuple[np.ndarray, np.ndarray]:
         """Upper and lower lid weights (:attr:`PhotoAppearance.lid_weights`)."""

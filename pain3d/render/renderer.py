@@ -95,7 +95,7 @@ class Renderer:
         split_shading: draw the skin and the eyeballs, mouth interior and hair shell with
             their own shaders in two passes (:data:`pain3d.render.shaders.FRAGMENT_SKIN`),
             which gives the same bytes as one draw with :data:`FRAGMENT` at ~20 % less GL
-            time on llvmpipe; only for the built-in shader (subclasses draw once).
+            time on llvmpipe; for a subclass, when it sets :attr:`SPLIT_SHADERS`.
     """
 
     def __init__(self, size: int | tuple[int, int] = 512, backend: str | None = "egl",
@@ -117,9 +117,9 @@ class Renderer:
         self.ctx = create_context(backend)
         self._mipmaps = texture_filter == "trilinear"
         self.auto_exposure = auto_exposure
-        split = split_shading and self.FRAGMENT_SHADER is FRAGMENT
-        self.prog = self._program(FRAGMENT_SKIN if split else self.FRAGMENT_SHADER)
-        self._prog_features = self._program(FRAGMENT_FEATURES) if split else None
+        split = self.SPLIT_SHADERS if split_shading else None
+        self.prog = self._program(split[0] if split else self.FRAGMENT_SHADER)
+        self._prog_features = self._program(split[1]) if split else None
         # Uniform name -> member of each program drawn, looked up once (`name in program`
         # walks every member).
         self._uniform_sets = [{name: p[name] for name in p}
@@ -254,6 +254,16 @@ class Renderer:
     # read-back stay here. The vertex shader and its attributes are shared.
     FRAGMENT_SHADER: str = FRAGMENT
     """Fragment shader source; it writes colour to output 0 and labels to output 1."""
+    SPLIT_SHADERS: tuple[str, str] | None = (FRAGMENT_SKIN, FRAGMENT_FEATURES)
+    """Split shading's pass-1 and pass-2 shaders, cut from FRAGMENT_SHADER (pass 1 marks the
+    pixels of :data:`pain3d.render.shaders.FEATURE_REGIONS` triangles with alpha 1, pass 2
+    redraws those triangles there), or None to draw once. A subclass that sets
+    FRAGMENT_SHADER and not this draws once."""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "FRAGMENT_SHADER" in cls.__dict__ and "SPLIT_SHADERS" not in cls.__dict__:
+            cls.SPLIT_SHADERS = None  # the inherited pair was cut from another shader
     TEXTURES: tuple[str, ...] = ("albedo_tex", "wrinkle_tex", "label_tex")
     """Sampler names, bound to texture units 0, 1, ... in this order."""
 

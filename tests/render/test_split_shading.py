@@ -10,6 +10,7 @@ from scenes import flat_appearance, quad
 
 from pain3d.face.mesh import PARTS, REGION_PART_IDS, Mesh, region_id
 from pain3d.render import Camera, Lighting, Renderer, default_views
+from pain3d.render.shaders import FRAGMENT_FEATURES, FRAGMENT_SKIN
 
 PASSES = ("rgb", "mask", "parts", "depth", "heat", "heatmap")
 FRONT = Camera(yaw=0, pitch=0, distance=0.5, fov=20, target=(0, 0, 0))
@@ -84,3 +85,19 @@ def test_split_shading_draws_a_real_head_with_hair_byte_for_byte():
     finally:
         split.release()
         single.release()
+
+
+def test_a_subclass_with_its_own_shader_draws_once_unless_it_brings_its_split_pair():
+    class Own(Renderer):
+        FRAGMENT_SHADER = "own"
+
+    class Split(Renderer):
+        FRAGMENT_SHADER = "own"
+        SPLIT_SHADERS = ("pass 1", "pass 2")
+
+    class Child(Split):  # keeps its parent's shader and pair
+        TEXTURES = ("albedo_tex",)
+
+    assert Renderer.SPLIT_SHADERS == (FRAGMENT_SKIN, FRAGMENT_FEATURES)
+    assert Own.SPLIT_SHADERS is None  # the inherited pair was cut from another shader
+    assert Split.SPLIT_SHADERS == Child.SPLIT_SHADERS == ("pass 1", "pass 2")
