@@ -233,7 +233,7 @@ class Renderer:
             else:  # a texture of another shape: make one (the old one is released below)
                 tex = ctx.texture((w, h), c, dtype=dtype)
                 tex.alignment = 1  # 2-channel rows need no 4-byte padding
-            tex.write(np.ascontiguousarray(arr).tobytes())
+            tex.write(np.ascontiguousarray(arr))  # buffer protocol: no bytes copy
             if self._mipmaps:
                 tex.build_mipmaps()
                 tex.filter = (mgl.LINEAR_MIPMAP_LINEAR, mgl.LINEAR)
