@@ -16,7 +16,9 @@ that runs the same computation with fewer, larger and fused kernels:
   erf) fused into the MLP-up product and the residual add fused into the output and
   MLP-down products;
 - RoPE applied in place to the patch tokens of q and k together (no ``cat`` of prefix and
-  patches), SDPA on strided views;
+  patches); in fp32 as one complex product, the q and k weights' rows reordered at fusing so
+  that the dims rotate_half pairs up are neighbours (q.k is unchanged by the common
+  reordering); SDPA on strided views;
 - register tokens dropped before the final LayerNorm (per-token, so equal).
 
 Outputs equal the eager backbone's up to float rounding (fp32: ~1e-6 relative, see
@@ -88,7 +90,16 @@ def _norm(n: nn.LayerNorm) -> tuple[torch.Tensor, torch.Tensor | None, float]:
     return n.weight.detach(), None if n.bias is None else n.bias.detach(), float(n.eps)
 
 
-def _fuse_layer(layer: nn.Module) -> _Layer:
+def _pairs_adjacent(w: torch.Tensor, head_dim: int) -> torch.Tensor:
+    """Rows of a q or k projection reordered within each head so that dims ``i`` and
+    ``i + head_dim/2`` (the pairs rotate_half rotates together) are neighbours: RoPE becomes a
+    complex product, and q.k is unchanged (q and k are permuted alike)."""
+    half = head_dim // 2
+    perm = torch.stack([torch.arange(half), torch.arange(half) + half], dim=-1).flatten()
+    return w.unflatten(0, (-1, head_dim))[:, perm].flatten(0, 1)
+
+
+def _fuse_layer(layer: nn.Module, head_dim: int, complex_rope: bool) -> _Layer:
     a, mlp = layer.attention, layer.mlp
     if not (hasattr(mlp, "up_proj") and hasattr(mlp, "down_proj")) or hasattr(mlp, "gate_proj"):
         raise TypeError(f"unsupported DINOv3 MLP {type(mlp).__name__} (gated MLPs are not fused)")
@@ -99,10 +110,13 @@ def _fuse_layer(layer: nn.Module) -> _Layer:
     act = mlp.act_fn
     exact = (isinstance(act, nn.GELU) and act.approximate == "none") or (
         type(act).__name__ == "GELUActivation" and getattr(act, "act", None) is F.gelu)
+    qw, kw, qb, kb = q.weight.detach(), k.weight.detach(), _bias(q), _bias(k)
+    if complex_rope:
+        qw, kw, qb, kb = (_pairs_adjacent(t, head_dim) for t in (qw, kw, qb, kb))
     return _Layer(
         norm1=_norm(layer.norm1),
-        qkv_w=torch.cat([q.weight, k.weight, v.weight]).detach().contiguous(),
-        qkv_b=torch.cat([_bias(q), _bias(k), _bias(v)]),
+        qkv_w=torch.cat([qw, kw, v.weight.detach()]).contiguous(),
+        qkv_b=torch.cat([qb, kb, _bias(v)]),
         o_w=(o.weight.detach() * g1[:, None]).contiguous(), o_b=_bias(o) * g1,
         norm2=_norm(layer.norm2),
         up_w=up.weight.detach(),  # shared with the module unless packed
@@ -121,6 +135,19 @@ def _pack(layer: _Layer) -> None:
         except (RuntimeError, AttributeError) as exc:  # an older oneDNN build: plain layout
             log.debug("oneDNN weight packing refused (%s); plain layout", exc)
             return
+
+
+def _check_rope(model: nn.Module) -> None:
+    """The fused RoPE relies on transformers' DINOv3 layout: angle tables tiled twice
+    (``cos[:, :hd/2] == cos[:, hd/2:]``), so that rotate_half turns pairs ``(i, i + hd/2)``."""
+    ps = model.config.patch_size
+    ps = int(ps if isinstance(ps, int) else ps[0])
+    w = model.embeddings.patch_embeddings.weight
+    cos, sin = model.rope_embeddings(w.new_zeros(1, 3, 3 * ps, 2 * ps))
+    half = cos.shape[-1] // 2
+    if not (torch.equal(cos[:, :half], cos[:, half:]) and torch.equal(sin[:, :half],
+                                                                      sin[:, half:])):
+        raise TypeError("RoPE tables whose halves differ (not transformers' DINOv3 layout)")
 
 
 def _version(t: torch.Tensor) -> int:
@@ -147,12 +174,17 @@ class FusedDINOv3:
         self.head_dim = int(c.hidden_size) // self.heads
         self.registers = int(c.num_register_tokens)
         self.onednn = onednn_linear_available() if onednn is None else bool(onednn)
-        self.layers = [_fuse_layer(layer) for layer in model.model.layer]
+        self.dtype = model.embeddings.patch_embeddings.weight.dtype
+        self.device = model.embeddings.patch_embeddings.weight.device
+        _check_rope(model)
+        # RoPE as one complex product on q/k dims stored in pairs (fp32, fp64); bf16 has no
+        # complex twin and keeps rotate_half.
+        self.complex_rope = self.dtype in (torch.float32, torch.float64)
+        self.layers = [_fuse_layer(layer, self.head_dim, self.complex_rope)
+                       for layer in model.model.layer]
         if self.onednn:
             for layer in self.layers:
                 _pack(layer)
-        self.dtype = model.embeddings.patch_embeddings.weight.dtype
-        self.device = model.embeddings.patch_embeddings.weight.device
         # What the snapshot was taken from: any later in-place change of a weight (an
         # optimizer step, load_state_dict) bumps its version, and the snapshot stops applying.
         self._source = [(p, _version(p)) for p in model.parameters()]
@@ -188,16 +220,32 @@ class FusedDINOv3:
             return F.gelu(y)
         return y.add_(add) if add is not None else y
 
-    def _block(self, h: torch.Tensor, L: _Layer, cos: torch.Tensor, sin: torch.Tensor,
+    def _rope_tables(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(cos + i sin,)`` of the first half dims (complex RoPE) or ``(cos, sin)``, each
+        ``(P, 1, 1, ...)`` to broadcast over ``(B, P, 2, H, ...)``."""
+        cos, sin = self.model.rope_embeddings(pixels)  # (P, hd), halves equal (_check_rope)
+        if self.complex_rope:
+            half = self.head_dim // 2
+            return (torch.complex(cos[:, :half], sin[:, :half])[:, None, None],)
+        return cos[:, None, None], sin[:, None, None]
+
+    def _rope(self, qk: torch.Tensor, tables: tuple[torch.Tensor, ...]) -> None:
+        """RoPE in place on the patch tokens of q and k, ``(B, P, 2, H, hd)``."""
+        if self.complex_rope:  # dims (i, i + hd/2) stored side by side: one complex product
+            torch.view_as_complex(qk.unflatten(-1, (-1, 2))).mul_(tables[0])
+            return
+        cos, sin = tables
+        half = self.head_dim // 2
+        rot = torch.cat([-qk[..., half:], qk[..., :half]], dim=-1)
+        qk.mul_(cos).addcmul_(rot, sin)  # as transformers' rotate_half
+
+    def _block(self, h: torch.Tensor, L: _Layer, rope: tuple[torch.Tensor, ...],
                shape: tuple[int, int]) -> torch.Tensor:
-        """One block on flattened tokens ``h`` (B*T, D); ``cos``/``sin`` (P, 1, 1, hd)."""
+        """One block on flattened tokens ``h`` (B*T, D); ``rope`` from :meth:`_rope_tables`."""
         b, t = shape
         x = F.layer_norm(h, h.shape[-1:], *L.norm1[:2], eps=L.norm1[2])
         qkv = self._lin(x, L.qkv_w, L.qkv_b).view(b, t, 3, self.heads, self.head_dim)
-        qk = qkv[:, t - cos.shape[0]:, :2]  # patch tokens of q and k: (B, P, 2, H, hd)
-        half = self.head_dim // 2
-        rot = torch.cat([-qk[..., half:], qk[..., :half]], dim=-1)
-        qk.mul_(cos).addcmul_(rot, sin)  # in place: RoPE as transformers' rotate_half
+        self._rope(qkv[:, t - rope[0].shape[0]:, :2], rope)  # patch tokens of q and k
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, T, hd) views
         att = F.scaled_dot_product_attention(q, k, v)
         att = att.transpose(1, 2).reshape(b * t, -1)
@@ -214,12 +262,11 @@ class FusedDINOv3:
         :class:`pain3d.model.backbone.DINOv3Backbone` returns them."""
         m = self.model
         hidden = m.embeddings(pixels)
-        cos, sin = m.rope_embeddings(pixels)  # (P, hd)
-        cos, sin = cos[:, None, None, :], sin[:, None, None, :]
+        rope = self._rope_tables(pixels)
         b, t, d = hidden.shape
         h = hidden.reshape(b * t, d)
         for layer in self.layers:
-            h = self._block(h, layer, cos, sin, (b, t))
+            h = self._block(h, layer, rope, (b, t))
         h = h.view(b, t, d)
         h = torch.cat([h[:, :1], h[:, 1 + self.registers:]], dim=1)
         return m.norm(h)
