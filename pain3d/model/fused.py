@@ -19,7 +19,10 @@ that runs the same computation with fewer, larger and fused kernels:
   patches); in fp32 as one complex product, the q and k weights' rows reordered at fusing so
   that the dims rotate_half pairs up are neighbours (q.k is unchanged by the common
   reordering); SDPA on strided views;
-- register tokens dropped before the final LayerNorm (per-token, so equal).
+- register tokens dropped before the final LayerNorm (per-token, so equal);
+- a batch split over one-core worker threads (``streams``), one part per PyTorch thread,
+  instead of every operator split over all threads: no fork/join per operator, and a core
+  taken away by another process slows one part instead of stalling every join.
 
 Outputs equal the eager backbone's up to float rounding (fp32: ~1e-6 relative, see
 ``tests/model/test_fused.py``). Where PyTorch has no oneDNN (``torch.backends.mkldnn``), the
@@ -33,6 +36,8 @@ snapshot); :func:`fuse_for_cpu` refuses models whose LoRA is not merged.
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -165,15 +170,19 @@ class FusedDINOv3:
     Args:
         model: transformers' ``DINOv3ViTModel`` (LoRA merged, eval mode).
         onednn: use oneDNN's fused linear kernels (default: when available).
+        streams: split a batch over ``torch.get_num_threads()`` worker threads of one core
+            each (:func:`_one_core_workers`) instead of running each operator on all cores.
     """
 
-    def __init__(self, model: nn.Module, onednn: bool | None = None) -> None:
+    def __init__(self, model: nn.Module, onednn: bool | None = None,
+                 streams: bool = True) -> None:
         c = model.config
         self.model = model  # embeddings, RoPE tables and final norm are called as they are
         self.heads = int(c.num_attention_heads)
         self.head_dim = int(c.hidden_size) // self.heads
         self.registers = int(c.num_register_tokens)
         self.onednn = onednn_linear_available() if onednn is None else bool(onednn)
+        self.streams = bool(streams)
         self.dtype = model.embeddings.patch_embeddings.weight.dtype
         self.device = model.embeddings.patch_embeddings.weight.device
         _check_rope(model)
@@ -192,7 +201,7 @@ class FusedDINOv3:
     def __reduce__(self) -> tuple:
         # Packed oneDNN weights have no storage to copy or pickle: copies (copy.deepcopy,
         # pickle) rebuild the snapshot from the (copied) model instead.
-        return (FusedDINOv3, (self.model, self.onednn))
+        return (FusedDINOv3, (self.model, self.onednn, self.streams))
 
     def applies(self, pixels: torch.Tensor) -> bool:
         """Whether this snapshot can serve ``pixels``: eval mode, its own device and dtype,
@@ -260,6 +269,18 @@ class FusedDINOv3:
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` normalised -> ``(B, 1 + P, D)``: CLS and patch tokens, as
         :class:`pain3d.model.backbone.DINOv3Backbone` returns them."""
+        n = min(torch.get_num_threads(), pixels.shape[0]) if self.streams else 1
+        if n < 2:
+            return self._forward(pixels)
+        inference = torch.is_inference_mode_enabled()  # grad modes are per thread
+
+        def part(chunk: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode(inference), torch.no_grad():
+                return self._forward(chunk)
+
+        return torch.cat(list(_one_core_workers(n).map(part, pixels.tensor_split(n))))
+
+    def _forward(self, pixels: torch.Tensor) -> torch.Tensor:
         m = self.model
         hidden = m.embeddings(pixels)
         rope = self._rope_tables(pixels)
@@ -272,8 +293,40 @@ class FusedDINOv3:
         return m.norm(h)
 
 
+_WORKERS: dict[int, ThreadPoolExecutor] = {}
+_WORKERS_LOCK = threading.Lock()
+
+
+def _one_core_workers(n: int) -> ThreadPoolExecutor:
+    """``n`` threads whose PyTorch operators each run on one core, kept for the process.
+
+    Why: with intra-op threads, every operator of a forward (about 150 for ViT-S) splits over
+    the cores and joins again; the small ones (attention per head, LayerNorm, the 384-wide
+    output product) split poorly, and on a shared machine a core taken away stalls each
+    join. Parts of the batch on one core each have no joins. OpenMP and MKL thread counts are
+    per thread: each worker sets its own to 1, then the caller's count is restored (it is
+    also PyTorch's default for threads started later).
+    """
+    with _WORKERS_LOCK:
+        pool = _WORKERS.get(n)
+        if pool is None:
+            threads = torch.get_num_threads()
+            started = threading.Barrier(n)  # n distinct threads, not one reused
+
+            def one_core(_: int) -> None:
+                torch.get_num_threads()  # PyTorch's per-thread set-up first, or it undoes:
+                torch.set_num_threads(1)
+                started.wait()
+
+            pool = ThreadPoolExecutor(n, thread_name_prefix="pain3d-fused")
+            list(pool.map(one_core, range(n)))
+            torch.set_num_threads(threads)
+            _WORKERS[n] = pool
+    return pool
+
+
 def fuse_for_cpu(model: nn.Module, onednn: bool | None = None,
-                 reference: bool = False) -> nn.Module:
+                 reference: bool = False, streams: bool = True) -> nn.Module:
     """Give ``model``'s pain-image DINOv3 encoder the fused forward (:class:`FusedDINOv3`),
     in place.
 
@@ -288,6 +341,7 @@ def fuse_for_cpu(model: nn.Module, onednn: bool | None = None,
         reference: fuse the separate reference encoder too. Off by default: with cached
             reference tokens (the predictor's way) it runs once per person, not per frame,
             and is not worth its copy of the weights. (``shared`` models have one encoder.)
+        streams: split batches over one-core worker threads (see :class:`FusedDINOv3`).
 
     Returns:
         ``model`` itself.
@@ -302,7 +356,7 @@ def fuse_for_cpu(model: nn.Module, onednn: bool | None = None,
             log.info("%s: not fused (only transformers' DINOv3 with RoPE is)", name)
             continue
         try:
-            enc.fused = FusedDINOv3(enc.model, onednn=onednn)
+            enc.fused = FusedDINOv3(enc.model, onednn=onednn, streams=streams)
         except TypeError as exc:
             log.info("%s: not fused (%s)", name, exc)
     return model
