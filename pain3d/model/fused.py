@@ -36,6 +36,7 @@ snapshot); :func:`fuse_for_cpu` refuses models whose LoRA is not merged.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -295,6 +296,17 @@ class FusedDINOv3:
 
 _WORKERS: dict[int, ThreadPoolExecutor] = {}
 _WORKERS_LOCK = threading.Lock()
+
+
+def _forget_workers() -> None:
+    """In a forked child: the parent's worker threads were not copied, start new ones."""
+    global _WORKERS_LOCK
+    _WORKERS.clear()
+    _WORKERS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_workers)
 
 
 def _one_core_workers(n: int) -> ThreadPoolExecutor:

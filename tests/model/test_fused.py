@@ -4,6 +4,7 @@ applies, and falls back to the eager path wherever it does not."""
 from __future__ import annotations
 
 import copy
+import os
 import threading
 
 import pytest
@@ -218,3 +219,28 @@ def test_rope_in_place_is_transformers_rotate_half(make_model, images, dtype):
     tol = 1e-6 if fused.complex_rope else 2e-2
     assert (got.float() - want).abs().max() <= tol * want.abs().max()
     assert (q - want).abs().max() > 0.1 * want.abs().max()  # RoPE moved them: not vacuous
+
+
+def _encode_in_child(model, x, out) -> None:
+    torch.set_num_threads(2)
+    with torch.inference_mode():
+        out.put(model.encoder(x).sum().item())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_forked_children_start_their_own_workers(make_model, images, two_threads):
+    import multiprocessing as mp
+
+    model = fuse_for_cpu(prepare_for_inference(_trained(make_model)))
+    x = images(2)
+    with torch.inference_mode():
+        want = model.encoder(x).sum().item()  # the parent's workers exist now
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_encode_in_child, args=(model, x, out))
+    child.start()
+    child.join(timeout=120)  # with the parent's (absent) worker threads it would hang
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0
+    assert out.get(timeout=5) == pytest.approx(want, rel=1e-5)
