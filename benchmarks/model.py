@@ -50,23 +50,26 @@ class Case:
     #            allocator -- the path before pain3d.model.inference; "prepared":
     #            keep_freed_memory + prepare_for_inference (merged LoRA; bf16 with fp32 heads);
     #            "fused": prepared + the fused backbone forward (pain3d.model.fused), the
-    #            predictor's default on CPU
+    #            predictor's default on CPU; "fused1": the same on one stream (every
+    #            operator on all threads, no batch split over one-core workers)
 
     @property
     def label(self) -> str:
         ref = "cached" if self.cache else "encoded/frame"
         how = {"live": "live LoRA, default malloc", "prepared": "merged, kept memory",
-               "fused": "merged, fused forward"}[self.path]
+               "fused": "merged, fused forward", "fused1": "merged, fused, 1 stream"}[self.path]
         return f"{ref:>13} {self.dtype:>4} {how}"
 
 
 ALL_CASES = [Case(False, "fp32", "live"), Case(False, "fp32", "prepared"),
              Case(True, "fp32", "live"), Case(True, "fp32", "prepared"),
-             Case(True, "fp32", "fused"), Case(True, "bf16", "live"),
+             Case(True, "fp32", "fused1"), Case(True, "fp32", "fused"),
+             Case(True, "bf16", "live"),
              Case(True, "bf16", "prepared"), Case(True, "bf16", "fused"),
              Case(False, "bf16", "prepared")]
 QUICK_CASES = [Case(True, "fp32", "live"), Case(True, "fp32", "prepared"),
-               Case(True, "fp32", "fused"), Case(True, "bf16", "prepared"),
+               Case(True, "fp32", "fused1"), Case(True, "fp32", "fused"),
+               Case(True, "bf16", "prepared"),
                Case(True, "bf16", "fused")]
 
 
@@ -80,14 +83,16 @@ def _autocast(device: str, dtype: str):
 
 def _build(preset: str, size: int, case: Case) -> Any:
     from pain3d.model import build_model, keep_freed_memory, prepare_for_inference
+    from pain3d.model.fused import fuse_for_cpu
 
     if case.path != "live":
         keep_freed_memory()
     torch.manual_seed(0)
     model = build_model(preset=preset, image_size=size, encoder_mode="separate").eval()
     if case.path != "live":
-        return prepare_for_inference(model, "bfloat16" if case.dtype == "bf16" else "float32",
-                                     fuse=case.path == "fused")
+        model = prepare_for_inference(model, "bfloat16" if case.dtype == "bf16" else "float32",
+                                      fuse=case.path == "fused")
+        return fuse_for_cpu(model, streams=False) if case.path == "fused1" else model
     return model.to(torch.bfloat16) if case.dtype == "bf16" else model
 
 
@@ -305,10 +310,13 @@ def _profile_fused(q: Any, preset: str, size: int, batch: int, threads: int,
     from torch.profiler import ProfilerActivity, profile
 
     from pain3d.model import build_model, keep_freed_memory, prepare_for_inference
+    from pain3d.model.fused import fuse_for_cpu
 
     keep_freed_memory()
     torch.manual_seed(0)
-    model = prepare_for_inference(build_model(preset=preset, image_size=size), fuse=True)
+    # One stream: torch.profiler records the operators of the calling thread only.
+    model = fuse_for_cpu(prepare_for_inference(build_model(preset=preset, image_size=size)),
+                         streams=False)
     x = torch.randn(batch, 3, size, size)
     with torch.inference_mode():
         ref = model.encode_reference(torch.randn(1, 3, size, size))
@@ -346,7 +354,7 @@ def profile_section(a: argparse.Namespace) -> None:
           f"({1e3 * d['total'] / a.batch:.1f} ms/pair), {r['faults']:.0f} with "
           f"keep_freed_memory ({1e3 * r['total'] / a.batch:.1f} ms/pair)")
     f = _in_process(_profile_fused, a.preset, a.size, a.batch, a.threads, a.iters)
-    print(f"\nThe fused forward (prepare_for_inference(fuse=True)), by operator family "
+    print(f"\nThe fused forward (one stream: all threads per operator), by operator family "
           f"(torch.profiler self CPU time of {a.threads} threads, per pair; load average "
           f"{os.getloadavg()[0]:.1f})")
     print(f"{'part':<40} {'ms/pair':>8} {'share':>6}")

@@ -87,8 +87,9 @@ def prepare_for_inference(model: ViTPain, dtype: InferenceDtype = "float32",
     negligible share of the work, and fp32 keeps PSPI from bf16's 1/32 steps near 8).
     Inputs may stay fp32: the backbone casts them. With ``fuse`` the DINOv3 encoders also
     get the fused forward of :mod:`pain3d.model.fused` (fused q/k/v, LayerScale folded in,
-    oneDNN matrix products with fused GELU and residual adds; used under ``no_grad`` /
-    ``inference_mode`` in eval mode, the eager path otherwise).
+    oneDNN matrix products with fused GELU and residual adds, complex RoPE, batches split
+    over one-core worker threads; used under ``no_grad`` / ``inference_mode`` in eval mode,
+    the eager path otherwise).
 
     Args:
         model: a ViTPain (any device).

@@ -4,6 +4,8 @@ applies, and falls back to the eager path wherever it does not."""
 from __future__ import annotations
 
 import copy
+import os
+import threading
 
 import pytest
 import torch
@@ -137,3 +139,108 @@ def test_weights_changed_after_fusing_are_used_not_the_stale_snapshot(make_model
         model.load_state_dict(other.state_dict())  # copies in place: the snapshot is stale
         got = model.encoder(x)
     assert torch.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def _forward_spy(monkeypatch) -> list[tuple[str, int, int]]:
+    """(thread name, batch, that thread's torch thread count) of each fused forward."""
+    seen: list[tuple[str, int, int]] = []
+    original = FusedDINOv3._forward
+
+    def spied(self, pixels):
+        seen.append((threading.current_thread().name, pixels.shape[0], torch.get_num_threads()))
+        return original(self, pixels)
+
+    monkeypatch.setattr(FusedDINOv3, "_forward", spied)
+    return seen
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_streams_split_the_batch_over_one_core_workers(make_model, images, monkeypatch,
+                                                       two_threads):
+    model = fuse_for_cpu(prepare_for_inference(_trained(make_model)))
+    one = FusedDINOv3(model.encoder.model, streams=False)
+    x = images(5)
+    seen = _forward_spy(monkeypatch)
+    with torch.inference_mode():
+        want = one(x)
+        assert seen == [("MainThread", 5, 2)]  # one stream: all of it here, on both threads
+        seen.clear()
+        got = model.encoder(x)
+    assert torch.get_num_threads() == 2  # the caller's thread count is left alone
+    assert sorted(n for _, n, _ in seen) == [2, 3]
+    assert all(name.startswith("pain3d-fused") and threads == 1 for name, _, threads in seen)
+    assert got.is_inference()  # made as the caller's mode says
+    assert (got - want).abs().max() <= 1e-5 * want.abs().max()
+
+
+def test_streams_keep_no_grad_outputs_ordinary_tensors(make_model, images, two_threads):
+    model = fuse_for_cpu(prepare_for_inference(_trained(make_model)))
+    with torch.no_grad():
+        got = model.encoder(images(2))
+    assert not got.is_inference()
+    got.mul_(2)  # in place outside inference mode: refused for inference tensors
+
+
+def test_single_images_take_no_detour_through_the_workers(make_model, images, monkeypatch,
+                                                          two_threads):
+    model = fuse_for_cpu(prepare_for_inference(_trained(make_model)))
+    seen = _forward_spy(monkeypatch)
+    with torch.inference_mode():
+        model.encoder(images(1))
+    assert seen == [("MainThread", 1, 2)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_rope_in_place_is_transformers_rotate_half(make_model, images, dtype):
+    from transformers.models.dinov3_vit.modeling_dinov3_vit import rotate_half
+
+    from pain3d.model.fused import _pairs_adjacent
+
+    model = prepare_for_inference(_trained(make_model), dtype=dtype)
+    fused = FusedDINOv3(model.encoder.model)
+    assert fused.complex_rope == (dtype == "float32")  # bf16 has no complex type
+    pixels = images(1).to(fused.dtype)
+    cos, sin = model.encoder.model.rope_embeddings(pixels)
+    d = fused.heads * fused.head_dim
+    q = torch.randn(2, cos.shape[0], 2, fused.heads, fused.head_dim)
+    want = q * cos[:, None, None].float() + rotate_half(q) * sin[:, None, None].float()
+    if fused.complex_rope:  # the fused layout: each head's rotated pairs side by side
+        order = _pairs_adjacent(torch.arange(d), fused.head_dim)
+        q, want = (t.flatten(-2)[..., order].view_as(t) for t in (q, want))
+    got = q.to(fused.dtype, copy=True)
+    fused._rope(got, fused._rope_tables(pixels))
+    tol = 1e-6 if fused.complex_rope else 2e-2
+    assert (got.float() - want).abs().max() <= tol * want.abs().max()
+    assert (q - want).abs().max() > 0.1 * want.abs().max()  # RoPE moved them: not vacuous
+
+
+def _encode_in_child(model, x, out) -> None:
+    torch.set_num_threads(2)
+    with torch.inference_mode():
+        out.put(model.encoder(x).sum().item())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_forked_children_start_their_own_workers(make_model, images, two_threads):
+    import multiprocessing as mp
+
+    model = fuse_for_cpu(prepare_for_inference(_trained(make_model)))
+    x = images(2)
+    with torch.inference_mode():
+        want = model.encoder(x).sum().item()  # the parent's workers exist now
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_encode_in_child, args=(model, x, out))
+    child.start()
+    child.join(timeout=120)  # with the parent's (absent) worker threads it would hang
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0
+    assert out.get(timeout=5) == pytest.approx(want, rel=1e-5)
