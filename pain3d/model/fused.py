@@ -317,7 +317,8 @@ def _one_core_workers(n: int) -> ThreadPoolExecutor:
     output product) split poorly, and on a shared machine a core taken away stalls each
     join. Parts of the batch on one core each have no joins. OpenMP and MKL thread counts are
     per thread: each worker sets its own to 1, then the caller's count is restored (it is
-    also PyTorch's default for threads started later).
+    also PyTorch's default for threads started later; a thread starting during the set-up,
+    once per process and size, would get 1).
     """
     with _WORKERS_LOCK:
         pool = _WORKERS.get(n)
