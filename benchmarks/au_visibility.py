@@ -335,7 +335,7 @@ PROBE_EDITS: dict[str, tuple[tuple[tuple[int, ...], ...], float, float]] = {
     "lower lids up 3% IOD": (((144, 145, 153), (373, 374, 380)), 0.03, 0.12),
     "mouth corners up 6% IOD": (((61,), (291,)), 0.06, 0.12),
 }
-"""Image-space edits of :func:`tracker_probe`: (landmark groups whose mean is a warp centre,
+"""Image-space edits of :func:`probe_table`: (landmark groups whose mean is a warp centre,
 upward shift and Gaussian sigma, both in IOD)."""
 
 

@@ -259,13 +259,13 @@ class Renderer:
     pixels of :data:`pain3d.render.shaders.FEATURE_REGIONS` triangles with alpha 1, pass 2
     redraws those triangles there), or None to draw once. A subclass that sets
     FRAGMENT_SHADER and not this draws once."""
+    TEXTURES: tuple[str, ...] = ("albedo_tex", "wrinkle_tex", "label_tex")
+    """Sampler names, bound to texture units 0, 1, ... in this order."""
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         if "FRAGMENT_SHADER" in cls.__dict__ and "SPLIT_SHADERS" not in cls.__dict__:
             cls.SPLIT_SHADERS = None  # the inherited pair was cut from another shader
-    TEXTURES: tuple[str, ...] = ("albedo_tex", "wrinkle_tex", "label_tex")
-    """Sampler names, bound to texture units 0, 1, ... in this order."""
 
     def vertex_channels(self, appearance) -> tuple[np.ndarray | float, np.ndarray | float]:
         """The two per-vertex channels of the shader (``in_spec``, ``in_hair``): (V,) arrays

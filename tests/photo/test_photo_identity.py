@@ -231,6 +231,8 @@ def test_split_shading_draws_the_same_bytes_as_one_draw(identity, renderer):
     from pain3d.render.photo import PhotoRenderer, orbit_camera
 
     single = PhotoRenderer(identity.photo.shape[0], split_shading=False)
+    # Two draws against one: the comparison below would hold trivially otherwise.
+    assert renderer._prog_features is not None and single._prog_features is None
     try:
         for aus in (NEUTRAL, [4, 3, 3, 2, 5, 1], [0, 0, 0, 0, 5, 0]):  # lids closed, lip up
             mesh = express(identity.mesh, aus)
