@@ -71,6 +71,35 @@ def test_cached_reference_gives_the_same_outputs_as_encoding_every_time(make_mod
         assert torch.equal(value, getattr(cached, name)), name
 
 
+def test_one_reference_for_a_batch_projects_its_keys_and_values_once():
+    from torch.overrides import TorchFunctionMode
+
+    from pain3d.model.attention import CrossAttentionLayer
+
+    class LinearInputs(TorchFunctionMode):
+        def __init__(self):
+            super().__init__()
+            self.shapes = []
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if func is torch.nn.functional.linear:
+                self.shapes.append(tuple(args[0].shape))
+            return func(*args, **(kwargs or {}))
+
+    torch.manual_seed(0)
+    layer = CrossAttentionLayer(32, heads=4).eval()
+    query, reference = torch.randn(5, 7, 32), torch.randn(1, 9, 32)
+    shared = reference.expand(5, -1, -1)  # stride 0: the way ViTPain.forward passes a cache
+    with torch.no_grad():
+        want = layer(query, shared.contiguous())  # nn.MultiheadAttention over 5 copies
+        with LinearInputs() as seen:
+            got = layer(query, shared)
+    assert torch.allclose(got, want, atol=1e-6)
+    assert (1, 9, 32) in seen.shapes and (5, 9, 32) not in seen.shapes, seen.shapes
+    layer.train()  # training takes nn.MultiheadAttention (dropout, its autograd graph)
+    assert torch.allclose(layer(query, shared), want, atol=1e-6)
+
+
 def test_one_cached_reference_serves_a_batch_of_frames(make_model, images):
     model = make_model()
     frames, neutral = images(4), images(1, seed=2)
