@@ -1,4 +1,10 @@
-"""GLSL of the single-draw renderer: shaded colour and labels (part, heat, mask) at once."""
+"""GLSL of the single-draw renderer: shaded colour and labels (part, heat, mask) at once.
+
+A fragment shader with an ``#if LABELS`` block is compiled twice (:func:`with_labels`):
+with the painted part labels (``LABELS`` 1) and without their texture fetch (0, for draws
+with ``labels=False`` or appearances without painted labels). llvmpipe runs a branch on a
+uniform for every fragment, so a switch in the source is what skips the fetch.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +55,6 @@ flat in int v_region;
 uniform sampler2D albedo_tex;   // rgb albedo (sRGB), a = static height (creases, pores)
 uniform sampler2D wrinkle_tex;  // AU wrinkle depths, weighted by au_w
 uniform sampler2D label_tex;    // r = painted brow coverage, g = painted lip coverage
-uniform float use_labels;
 uniform vec3 cam_pos;
 uniform vec3 key_dir;
 uniform vec3 key_rgb;
@@ -125,10 +130,12 @@ void main() {
         h = 0.0;
     } else {
         if (reg == 13) part = v_hair > 0.5 ? 5 : 1;
-        if (use_labels > 0.5 && part <= 4) {  // skin, brows, lips: follow the painted masks
+#if LABELS
+        if (part <= 4) {  // skin, brows, lips: follow the painted masks
             vec2 lab = texture(label_tex, v_uv).rg;
             part = lab.g > 0.5 ? 4 : (lab.r > 0.5 ? 2 : 1);
         }
+#endif
         float crease = clamp(dot(texture(wrinkle_tex, v_uv), au_w), 0.0, 1.0);
         base *= 1.0 - 0.3 * crease;
         h -= 0.0009 * crease;
@@ -170,6 +177,17 @@ void main() {
     f_lab = vec4(float(part) / 255.0, v_heat, 1.0, 1.0);
 }
 """
+
+
+def with_labels(source: str, labels: bool) -> str:
+    """``source`` with ``LABELS`` defined as 1 or 0 after its ``#version`` line; a source
+    without an ``#if LABELS`` block is returned as it is."""
+    if "#if LABELS" not in source:
+        return source
+    head, version, rest = source.partition("#version 330\n")
+    if not version:
+        raise ValueError("a shader using LABELS must start with '#version 330'")
+    return f"{head}{version}#define LABELS {int(labels)}\n{rest}"
 
 
 # ---------------------------------------------------------------------------- split shading

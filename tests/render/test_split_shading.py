@@ -10,7 +10,7 @@ from scenes import flat_appearance, quad
 
 from pain3d.face.mesh import PARTS, REGION_PART_IDS, Mesh, region_id
 from pain3d.render import Camera, Lighting, Renderer, default_views
-from pain3d.render.shaders import FRAGMENT_FEATURES, FRAGMENT_SKIN
+from pain3d.render.shaders import FRAGMENT_FEATURES, FRAGMENT_SKIN, with_labels
 
 PASSES = ("rgb", "mask", "parts", "depth", "heat", "heatmap")
 FRONT = Camera(yaw=0, pitch=0, distance=0.5, fov=20, target=(0, 0, 0))
@@ -101,3 +101,12 @@ def test_a_subclass_with_its_own_shader_draws_once_unless_it_brings_its_split_pa
     assert Renderer.SPLIT_SHADERS == (FRAGMENT_SKIN, FRAGMENT_FEATURES)
     assert Own.SPLIT_SHADERS is None  # the inherited pair was cut from another shader
     assert Split.SPLIT_SHADERS == Child.SPLIT_SHADERS == ("pass 1", "pass 2")
+
+
+def test_the_label_switch_is_defined_only_in_shaders_that_use_it():
+    assert with_labels(FRAGMENT_SKIN, False).splitlines()[1:3] == ["#version 330",
+                                                                   "#define LABELS 0"]
+    assert "#define LABELS 1" in with_labels(FRAGMENT_SKIN, True)
+    assert with_labels(FRAGMENT_FEATURES, True) == FRAGMENT_FEATURES  # no label fetch there
+    with pytest.raises(ValueError, match="version"):
+        with_labels("#if LABELS\n#endif\n", True)
