@@ -144,6 +144,7 @@ class Renderer:
         self._dyn = None
         self._textures: list = []
         self._tex_token: int | None = None
+        self._rgba = self._lab = None  # read-back buffers (H, W, 4) uint8
 
     def _program(self, fragment_shader: str, compiled: dict):
         """The program of ``fragment_shader``, compiled once per source text."""
@@ -410,35 +411,37 @@ class Renderer:
                     member.value = value
 
     def _read(self, camera: Camera, want_heat: bool, want_depth: bool = True) -> RenderResult:
+        import cv2
+
         k = self.supersample
         w, h = self.size[0] * k, self.size[1] * k
-        rgb = np.frombuffer(self.fbo.read(components=3, attachment=0), np.uint8).reshape(h, w, 3)
-        lab = np.frombuffer(self.fbo.read(components=2, attachment=1), np.uint8).reshape(h, w, 2)
+        # Whole RGBA pixels into buffers kept between draws: Mesa copies them as they are (3
+        # or 2 components cost a conversion ~10x slower), OpenCV drops the channels.
+        if self._rgba is None:
+            self._rgba = np.empty((h, w, 4), np.uint8)
+            self._lab = np.empty((h, w, 4), np.uint8)
+        self.fbo.read_into(self._rgba, components=4, attachment=0)
+        self.fbo.read_into(self._lab, components=4, attachment=1)
+        rgb = cv2.cvtColor(self._rgba, cv2.COLOR_RGBA2RGB)
+        parts = cv2.extractChannel(self._lab, 0)
+        heat = cv2.extractChannel(self._lab, 1) if want_heat else None
         zbuf = None
         if want_depth:
             raw = self.fbo.read(components=1, attachment=-1, dtype="f4")
             zbuf = np.frombuffer(raw, np.float32).reshape(h, w)
         if k > 1:
-            import cv2
-
             # Colour and heat are averaged over each k x k block; ids and depth are sampled
             # at one sub-pixel (averaging would invent part ids and depths).
             rgb = cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
-            heat_full = lab[..., 1]
-            lab = lab[k // 2::k, k // 2::k]
+            parts = parts[k // 2::k, k // 2::k].copy()
             if want_heat:
-                lab = np.dstack([lab[..., 0],
-                                 cv2.resize(heat_full, self.size, interpolation=cv2.INTER_AREA)])
+                heat = cv2.resize(heat, self.size, interpolation=cv2.INTER_AREA)
             if zbuf is not None:
                 zbuf = zbuf[k // 2::k, k // 2::k].copy()
-        parts = np.ascontiguousarray(lab[..., 0])
         mask = (parts > 0).view(np.uint8) * np.uint8(255)
         depth = linear_depth(zbuf, camera) if zbuf is not None else None
-        heat = heatmap = None
-        if want_heat:
-            heat = np.ascontiguousarray(lab[..., 1])
-            heatmap = colourise(heat)
-        return RenderResult(rgb=np.array(rgb), mask=mask, parts=parts, depth=depth,
+        heatmap = colourise(heat) if want_heat else None
+        return RenderResult(rgb=rgb, mask=mask, parts=parts, depth=depth,
                             heatmap=heatmap, heat=heat, camera=camera)
 
 

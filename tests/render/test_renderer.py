@@ -170,6 +170,34 @@ def test_skipping_painted_labels_keeps_colour_mask_heat_and_depth(renderer, head
     assert set(np.unique(fast.parts[differ])) <= refined
 
 
+def test_labels_false_draws_with_a_program_that_never_fetches_the_labels(renderer, head,
+                                                                         head_appearance):
+    import dataclasses
+
+    assert "label_tex" in renderer._programs[True]
+    assert "label_tex" not in renderer._programs[False]
+    cam = default_views()[0]
+    with_labels = renderer.render(head, head_appearance, cam, Lighting())
+    without = renderer.render(head, head_appearance, cam, Lighting(), labels=False)
+    assert not np.array_equal(with_labels.parts, without.parts)  # the labels do refine
+    # An appearance without painted labels draws with the label-free program either way.
+    unlabelled = dataclasses.replace(head_appearance, labels=None)
+    plain = renderer.render(head, unlabelled, cam, Lighting())
+    assert np.array_equal(plain.parts, without.parts)
+    assert np.array_equal(plain.rgb, without.rgb)
+
+
+def test_results_are_fresh_arrays_that_a_later_draw_leaves_alone(renderer, head,
+                                                                 head_appearance):
+    heat = np.linspace(0, 1, head.n_vertices, dtype=np.float32)
+    first = renderer.render(head, head_appearance, default_views()[0], Lighting(), heat=heat)
+    kept = {name: getattr(first, name).copy() for name in ("rgb", "parts", "heat", "mask")}
+    renderer.render(head, head_appearance, default_views()[1], Lighting(), heat=1.0 - heat)
+    for name, value in kept.items():
+        assert np.array_equal(getattr(first, name), value), name
+        assert getattr(first, name).flags.writeable, name
+
+
 def test_a_second_renderer_made_and_released_meanwhile_changes_no_draw(renderer, head,
                                                                        head_appearance):
     from pain3d.render import Renderer
