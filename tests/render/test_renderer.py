@@ -85,6 +85,15 @@ def test_heat_lut_runs_black_red_yellow_white():
     assert (np.diff(full, axis=0) >= 0).all()
 
 
+def test_colourise_maps_every_code_through_the_lut():
+    from pain3d.render import colourise
+
+    codes = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    rgb = colourise(codes[:, ::-1])  # a strided view too
+    assert rgb.shape == (16, 16, 3) and rgb.dtype == np.uint8
+    assert np.array_equal(rgb, heat_lut()[codes[:, ::-1]])
+
+
 def test_same_inputs_render_identical_bytes(renderer, head, head_appearance):
     cam = default_views()[1]
     a = renderer.render(head, head_appearance, cam, Lighting(), aus=np.array([3, 2, 2, 1, 1, 0]))
