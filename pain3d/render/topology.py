@@ -74,7 +74,7 @@ class Topology:
         self._eye = regions == region_id("eyeball")
         self._mouth = regions == region_id("mouth_interior")
         self._regions = regions
-        self._faces64 = f
+        self._corners = tuple(np.ascontiguousarray(f[:, k]) for k in range(3))
         self.eye_centres_now = eye_centres(v, regions)[:2]
         self._mouth_idx = np.flatnonzero(self._mouth)
         self.mouth_centre_now = self._mouth_centre(v)
@@ -101,8 +101,10 @@ class Topology:
 
     def normals(self, vertices: np.ndarray) -> np.ndarray:
         """(V, 3) float32 area-weighted unit vertex normals."""
-        t = vertices[self._faces64]
-        fn = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+        a, b, c = (vertices.take(k, axis=0) for k in self._corners)  # ~5x faster than v[f]
+        b -= a
+        c -= a
+        fn = np.cross(b, c)
         vn = np.asarray(self._v_of_f @ fn, dtype=np.float32)
         vn /= np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
         return vn
