@@ -23,7 +23,7 @@ from pain3d.render.shaders import (
     FRAGMENT_FEATURES,
     FRAGMENT_SKIN,
     VERTEX,
-    with_labels,
+    with_switches,
 )
 from pain3d.render.topology import Topology, topology_for, topology_key
 
@@ -121,10 +121,12 @@ class Renderer:
         split = self.SPLIT_SHADERS if split_shading else None
         first = split[0] if split else self.FRAGMENT_SHADER
         compiled: dict[str, object] = {}
-        # Draw with and without painted part labels -> the first (or only) program; a shader
-        # without an `#if LABELS` block has one program for both.
-        self._programs = {labels: self._program(with_labels(first, labels), compiled)
-                          for labels in (True, False)}
+        # (painted part labels, expression wrinkles) -> the first (or only) program, one per
+        # combination of the switches the shader uses (pain3d.render.shaders.SWITCHES).
+        self._programs = {
+            (labels, wrinkles): self._program(
+                with_switches(first, LABELS=labels, WRINKLES=wrinkles), compiled)
+            for labels in (True, False) for wrinkles in (True, False)}
         self._prog_features = self._program(split[1], compiled) if split else None
         # Uniform name -> member, per program, looked up once (`name in program` walks every
         # member).
@@ -358,10 +360,11 @@ class Renderer:
                 and self._last_upload[2] is topo):
             self._dyn.write(topo.dynamic(mesh.vertices, heat))
             self._last_upload = (mesh.vertices, heat, topo)
+        values = self.uniforms(topo, appearance, camera, lighting, aus)
         labels = labels and getattr(appearance, "labels", None) is not None
-        prog = self._programs[labels]
-        self._set_uniforms(topo, appearance, camera, lighting, aus,
-                           (prog, self._prog_features))
+        wrinkles = any(values.get("au_w", (1.0,)))  # all zero: the same bytes without them
+        prog = self._programs[labels, wrinkles]
+        self._set_uniforms(values, camera, (prog, self._prog_features))
         ctx = self.ctx
         self.fbo.use()
         # Back faces are culled (about a third less shading on llvmpipe); the winding is
@@ -387,13 +390,12 @@ class Renderer:
         self.fbo.depth_mask = True
         ctx.depth_func = "<"
 
-    def _set_uniforms(self, topo: Topology, appearance, camera: Camera, lighting: Lighting,
-                      aus: np.ndarray | None, programs: tuple) -> None:
+    def _set_uniforms(self, values: dict, camera: Camera, programs: tuple) -> None:
+        """Write ``values`` (:meth:`uniforms`) and the camera's ``mvp`` to ``programs``."""
         w, h = self.size
         proj = camera.projection_matrix(w / h)
         proj[1] *= -1.0  # render upside down so rows read back top-first (no flip copy)
         mvp = (proj @ camera.view_matrix()).astype(np.float32)
-        values = self.uniforms(topo, appearance, camera, lighting, aus)
         values = {name: np.asarray(value, np.float32).T.copy().tobytes()
                   if isinstance(value, np.ndarray) else value for name, value in values.items()}
         values["mvp"] = mvp.T.copy().tobytes()

@@ -183,8 +183,8 @@ def test_labels_false_draws_with_a_program_that_never_fetches_the_labels(rendere
                                                                          head_appearance):
     import dataclasses
 
-    assert "label_tex" in renderer._programs[True]
-    assert "label_tex" not in renderer._programs[False]
+    assert "label_tex" in renderer._programs[True, True]
+    assert "label_tex" not in renderer._programs[False, True]
     cam = default_views()[0]
     with_labels = renderer.render(head, head_appearance, cam, Lighting())
     without = renderer.render(head, head_appearance, cam, Lighting(), labels=False)
@@ -194,6 +194,26 @@ def test_labels_false_draws_with_a_program_that_never_fetches_the_labels(rendere
     plain = renderer.render(head, unlabelled, cam, Lighting())
     assert np.array_equal(plain.parts, without.parts)
     assert np.array_equal(plain.rgb, without.rgb)
+
+
+def test_zero_wrinkle_weights_draw_without_the_fetch_and_the_same_bytes(renderer, head,
+                                                                        head_appearance):
+    assert "wrinkle_tex" in renderer._programs[True, True]
+    assert "wrinkle_tex" not in renderer._programs[True, False]
+    cam = default_views()[0]
+    fast = renderer.render(head, head_appearance, cam, Lighting(), aus=np.zeros(6))
+    # The same draw through the program with the wrinkle fetch (weights still zero).
+    programs = dict(renderer._programs)
+    try:
+        for labels in (True, False):
+            renderer._programs[labels, False] = programs[labels, True]
+        full = renderer.render(head, head_appearance, cam, Lighting(), aus=np.zeros(6))
+    finally:
+        renderer._programs.update(programs)
+    for name in ("rgb", "parts", "mask", "depth"):
+        assert np.array_equal(getattr(fast, name), getattr(full, name)), name
+    frown = renderer.render(head, head_appearance, cam, Lighting(), aus=[5, 0, 0, 5, 0, 0])
+    assert not np.array_equal(frown.rgb, fast.rgb)  # the wrinkles do show
 
 
 def test_results_are_fresh_arrays_that_a_later_draw_leaves_alone(renderer, head,
