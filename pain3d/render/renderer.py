@@ -335,7 +335,7 @@ class Renderer:
             labels: refine the skin, brow and lip part ids from the appearance's painted
                 masks (``appearance.labels``, when it has them). False takes every part id
                 from the mesh regions and draws with a program without that texture fetch
-                (about 8 % less shading on llvmpipe); colour, mask, heat and depth are the
+                (one texture fetch less per fragment); colour, mask, heat and depth are the
                 same either way (every region is a part > 0).
 
         Returns:
