@@ -23,6 +23,7 @@ from pain3d.render.shaders import (
     FRAGMENT_FEATURES,
     FRAGMENT_SKIN,
     VERTEX,
+    with_switches,
 )
 from pain3d.render.topology import Topology, topology_for, topology_key
 
@@ -118,12 +119,18 @@ class Renderer:
         self._mipmaps = texture_filter == "trilinear"
         self.auto_exposure = auto_exposure
         split = self.SPLIT_SHADERS if split_shading else None
-        self.prog = self._program(split[0] if split else self.FRAGMENT_SHADER)
-        self._prog_features = self._program(split[1]) if split else None
-        # Uniform name -> member of each program drawn, looked up once (`name in program`
-        # walks every member).
-        self._uniform_sets = [{name: p[name] for name in p}
-                              for p in (self.prog, self._prog_features) if p is not None]
+        first = split[0] if split else self.FRAGMENT_SHADER
+        compiled: dict[str, object] = {}
+        # (painted part labels, expression wrinkles) -> the first (or only) program, one per
+        # combination of the switches the shader uses (pain3d.render.shaders.SWITCHES).
+        self._programs = {
+            (labels, wrinkles): self._program(
+                with_switches(first, LABELS=labels, WRINKLES=wrinkles), compiled)
+            for labels in (True, False) for wrinkles in (True, False)}
+        self._prog_features = self._program(split[1], compiled) if split else None
+        # Uniform name -> member, per program, looked up once (`name in program` walks every
+        # member).
+        self._uniform_sets = {p: {name: p[name] for name in p} for p in compiled.values()}
         self.fbo = self.ctx.framebuffer(
             color_attachments=[self.ctx.renderbuffer(fb_size, 4),
                                self.ctx.renderbuffer(fb_size, 4)],
@@ -134,14 +141,19 @@ class Renderer:
         self._faces_obj = None
         self._last_upload: tuple = (None, None, None)
         self._topo_token: int | None = None
-        self._vao = None
+        self._vaos: dict = {}  # program -> vertex array of all triangles
         self._vao_features = None
         self._dyn = None
         self._textures: list = []
         self._tex_token: int | None = None
+        self._rgba = self._lab = None  # read-back buffers (H, W, 4) uint8
 
-    def _program(self, fragment_shader: str):
-        prog = self.ctx.program(vertex_shader=VERTEX, fragment_shader=fragment_shader)
+    def _program(self, fragment_shader: str, compiled: dict):
+        """The program of ``fragment_shader``, compiled once per source text."""
+        if fragment_shader in compiled:
+            return compiled[fragment_shader]
+        prog = compiled[fragment_shader] = self.ctx.program(vertex_shader=VERTEX,
+                                                            fragment_shader=fragment_shader)
         prog["part_of"].value = PART_OF
         for unit, name in enumerate(self.TEXTURES):
             if name in prog:  # a sampler the shader does not use is compiled away
@@ -194,15 +206,16 @@ class Renderer:
                 and rest.n_vertices == mesh.n_vertices:
             mesh = rest
         topo = topology_for(mesh, shell, *channels, key)
-        for obj in (self._vao, self._vao_features, self._dyn, getattr(self, "_static", None),
-                    getattr(self, "_ibo", None), getattr(self, "_ibo_features", None)):
+        for obj in (*self._vaos.values(), self._vao_features, self._dyn,
+                    getattr(self, "_static", None), getattr(self, "_ibo", None),
+                    getattr(self, "_ibo_features", None)):
             if obj is not None:
                 obj.release()
         ctx = self.ctx
         self._dyn = ctx.buffer(reserve=topo.n_total * 8 * 4, dynamic=True)
         self._static = ctx.buffer(topo.static.tobytes())
         self._ibo = ctx.buffer(topo.faces.tobytes())
-        self._vao = self._vertex_array(self.prog, self._ibo)
+        self._vaos = {p: self._vertex_array(p, self._ibo) for p in set(self._programs.values())}
         self._vao_features = self._ibo_features = None
         if self._prog_features is not None:
             # A triangle's region is that of its last (provoking) vertex: the shaders read it
@@ -289,8 +302,7 @@ class Renderer:
         Names the shader does not use are skipped."""
         el, er = topo.eye_centres_now
         tr = appearance.traits
-        out = {"use_labels": 0.0 if getattr(appearance, "labels", None) is None else 1.0,
-               "cam_pos": tuple(camera.position)}
+        out = {"cam_pos": tuple(camera.position)}
         for name in ("key_dir", "key_rgb", "fill_dir", "fill_rgb", "rim_dir", "rim_rgb",
                      "sky_rgb", "ground_rgb"):
             out[name] = getattr(lighting, name)
@@ -321,9 +333,10 @@ class Renderer:
             depth: read back the depth pass (about 3 ms at 512 px on a CPU); False leaves
                 ``RenderResult.depth`` None.
             labels: refine the skin, brow and lip part ids from the appearance's painted
-                masks (``appearance.labels``). False takes every part id from the mesh regions
-                and skips that texture fetch (about 15 % of the shading on llvmpipe); colour,
-                mask, heat and depth are the same either way (every region is a part > 0).
+                masks (``appearance.labels``, when it has them). False takes every part id
+                from the mesh regions and draws with a program without that texture fetch
+                (one texture fetch less per fragment); colour, mask, heat and depth are the
+                same either way (every region is a part > 0).
 
         Returns:
             A :class:`RenderResult` (arrays are fresh and owned by the caller).
@@ -347,7 +360,11 @@ class Renderer:
                 and self._last_upload[2] is topo):
             self._dyn.write(topo.dynamic(mesh.vertices, heat))
             self._last_upload = (mesh.vertices, heat, topo)
-        self._set_uniforms(topo, appearance, camera, lighting, aus, labels)
+        values = self.uniforms(topo, appearance, camera, lighting, aus)
+        labels = labels and getattr(appearance, "labels", None) is not None
+        wrinkles = any(values.get("au_w", (1.0,)))  # all zero: the same bytes without them
+        prog = self._programs[labels, wrinkles]
+        self._set_uniforms(values, camera, (prog, self._prog_features))
         ctx = self.ctx
         self.fbo.use()
         # Back faces are culled (about a third less shading on llvmpipe); the winding is
@@ -355,7 +372,7 @@ class Renderer:
         ctx.enable_only(self._mgl.DEPTH_TEST | self._mgl.CULL_FACE)
         ctx.front_face = "cw"
         self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        self._vao.render()
+        self._vaos[prog].render()
         if self._vao_features is not None:
             self._redraw_features()
         return self._read(camera, want_heat=heat is not None, want_depth=depth)
@@ -373,19 +390,19 @@ class Renderer:
         self.fbo.depth_mask = True
         ctx.depth_func = "<"
 
-    def _set_uniforms(self, topo: Topology, appearance, camera: Camera, lighting: Lighting,
-                      aus: np.ndarray | None, labels: bool = True) -> None:
+    def _set_uniforms(self, values: dict, camera: Camera, programs: tuple) -> None:
+        """Write ``values`` (:meth:`uniforms`) and the camera's ``mvp`` to ``programs``."""
         w, h = self.size
         proj = camera.projection_matrix(w / h)
         proj[1] *= -1.0  # render upside down so rows read back top-first (no flip copy)
         mvp = (proj @ camera.view_matrix()).astype(np.float32)
-        values = self.uniforms(topo, appearance, camera, lighting, aus)
-        if not labels and "use_labels" in values:
-            values["use_labels"] = 0.0
         values = {name: np.asarray(value, np.float32).T.copy().tobytes()
                   if isinstance(value, np.ndarray) else value for name, value in values.items()}
         values["mvp"] = mvp.T.copy().tobytes()
-        for members in self._uniform_sets:
+        for prog in programs:
+            if prog is None:
+                continue
+            members = self._uniform_sets[prog]
             for name, value in values.items():
                 member = members.get(name)
                 if member is None:  # not used by the shader (compiled away)
@@ -396,35 +413,37 @@ class Renderer:
                     member.value = value
 
     def _read(self, camera: Camera, want_heat: bool, want_depth: bool = True) -> RenderResult:
+        import cv2
+
         k = self.supersample
         w, h = self.size[0] * k, self.size[1] * k
-        rgb = np.frombuffer(self.fbo.read(components=3, attachment=0), np.uint8).reshape(h, w, 3)
-        lab = np.frombuffer(self.fbo.read(components=2, attachment=1), np.uint8).reshape(h, w, 2)
+        # Whole RGBA pixels into buffers kept between draws: Mesa copies them as they are (3
+        # or 2 components cost a conversion ~10x slower), OpenCV drops the channels.
+        if self._rgba is None:
+            self._rgba = np.empty((h, w, 4), np.uint8)
+            self._lab = np.empty((h, w, 4), np.uint8)
+        self.fbo.read_into(self._rgba, components=4, attachment=0)
+        self.fbo.read_into(self._lab, components=4, attachment=1)
+        rgb = cv2.cvtColor(self._rgba, cv2.COLOR_RGBA2RGB)
+        parts = cv2.extractChannel(self._lab, 0)
+        heat = cv2.extractChannel(self._lab, 1) if want_heat else None
         zbuf = None
         if want_depth:
             raw = self.fbo.read(components=1, attachment=-1, dtype="f4")
             zbuf = np.frombuffer(raw, np.float32).reshape(h, w)
         if k > 1:
-            import cv2
-
             # Colour and heat are averaged over each k x k block; ids and depth are sampled
             # at one sub-pixel (averaging would invent part ids and depths).
             rgb = cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
-            heat_full = lab[..., 1]
-            lab = lab[k // 2::k, k // 2::k]
+            parts = parts[k // 2::k, k // 2::k].copy()
             if want_heat:
-                lab = np.dstack([lab[..., 0],
-                                 cv2.resize(heat_full, self.size, interpolation=cv2.INTER_AREA)])
+                heat = cv2.resize(heat, self.size, interpolation=cv2.INTER_AREA)
             if zbuf is not None:
                 zbuf = zbuf[k // 2::k, k // 2::k].copy()
-        parts = np.ascontiguousarray(lab[..., 0])
         mask = (parts > 0).view(np.uint8) * np.uint8(255)
         depth = linear_depth(zbuf, camera) if zbuf is not None else None
-        heat = heatmap = None
-        if want_heat:
-            heat = np.ascontiguousarray(lab[..., 1])
-            heatmap = colourise(heat)
-        return RenderResult(rgb=np.array(rgb), mask=mask, parts=parts, depth=depth,
+        heatmap = colourise(heat) if want_heat else None
+        return RenderResult(rgb=rgb, mask=mask, parts=parts, depth=depth,
                             heatmap=heatmap, heat=heat, camera=camera)
 
 

@@ -19,9 +19,15 @@ class Topology:
     Attributes:
         n_mesh: vertices of the head mesh V.
         n_total: V + shell vertices.
-        faces: (F + G, 3) uint32 merged triangles.
+        faces: (F + G, 3) uint32 merged triangles, in draw order, indexing the vertex rows
+            of :attr:`static` and :meth:`dynamic`.
         static: (n_total, 5) float32 interleaved uv (2), region id, specular strength and
             scalp-hair coverage.
+
+    The vertex rows of the GL buffers are the head's then the shell's vertices renumbered in
+    the order the triangles first use them: llvmpipe shades the vertices of each run of ~340
+    triangles once through a cache keyed by index modulo 256, which then misses less
+    (~0.25 ms less per draw at FLAME size; the triangles and their order are unchanged).
     """
 
     def __init__(self, mesh: Mesh, shell: HairShell | None, spec: np.ndarray,
@@ -52,10 +58,14 @@ class Topology:
             order = np.argsort(-pos[merged].mean(axis=1)[:, 2], kind="stable")
         else:
             order = np.argsort(-v[merged].mean(axis=1)[:, 2], kind="stable")
-        self.faces = np.ascontiguousarray(merged[order].astype(np.uint32))
+        merged = merged[order]
+        self._rows = _first_use_order(merged, self.n_total)  # GL row -> vertex
+        renumber = np.empty(self.n_total, np.int64)
+        renumber[self._rows] = np.arange(self.n_total)
+        self.faces = np.ascontiguousarray(renumber[merged].astype(np.uint32))
         self.static = np.ascontiguousarray(np.c_[np.concatenate(uv), np.concatenate(reg),
                                                  np.concatenate(spc), np.concatenate(hr)
-                                                 ].astype(np.float32))
+                                                 ].astype(np.float32)[self._rows])
         rows = f.ravel()
         cols = np.repeat(np.arange(nf), 3)
         self._v_of_f = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(nv, nf))
@@ -74,11 +84,12 @@ class Topology:
         self._eye = regions == region_id("eyeball")
         self._mouth = regions == region_id("mouth_interior")
         self._regions = regions
-        self._faces64 = f
+        self._corners = tuple(np.ascontiguousarray(f[:, k]) for k in range(3))
         self.eye_centres_now = eye_centres(v, regions)[:2]
         self._mouth_idx = np.flatnonzero(self._mouth)
         self.mouth_centre_now = self._mouth_centre(v)
         self._buf = np.zeros((self.n_total, 8), np.float32)
+        self._rows_buf = np.empty_like(self._buf)
         self._geometry_of = None  # the vertex array the buffer's geometry columns hold
 
     @staticmethod
@@ -101,8 +112,10 @@ class Topology:
 
     def normals(self, vertices: np.ndarray) -> np.ndarray:
         """(V, 3) float32 area-weighted unit vertex normals."""
-        t = vertices[self._faces64]
-        fn = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+        a, b, c = (vertices.take(k, axis=0) for k in self._corners)  # ~5x faster than v[f]
+        b -= a
+        c -= a
+        fn = np.cross(b, c)
         vn = np.asarray(self._v_of_f @ fn, dtype=np.float32)
         vn /= np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
         return vn
@@ -118,8 +131,9 @@ class Topology:
         ao[self._mouth] = 0.25
         return np.clip(ao, 0.3, 1.0)
 
-    def dynamic(self, vertices: np.ndarray, heat: np.ndarray | None) -> bytes:
-        """Interleaved (n_total, 8) float32 position, normal, heat, AO as bytes.
+    def dynamic(self, vertices: np.ndarray, heat: np.ndarray | None) -> np.ndarray:
+        """Interleaved (n_total, 8) float32 position, normal, heat, AO in GL row order (a
+        buffer re-used by the next call).
 
         The same ``vertices`` array again (views of one expression, drawn with and without a
         heatmap) reuses its positions, normals and AO: only the heat column is rewritten
@@ -136,7 +150,7 @@ class Topology:
         buf[:nv, 6] = 0.0 if h is None else np.clip(h, 0.0, 1.0)
         if self.shell is not None:
             buf[nv:, 6] = buf[self.shell.vertex_index, 6]
-        return buf.tobytes()
+        return np.take(buf, self._rows, axis=0, out=self._rows_buf)
 
     def _write_geometry(self, vertices: np.ndarray) -> None:
         """Positions, normals and AO of ``vertices`` (and the hair shell) into the buffer."""
@@ -158,6 +172,13 @@ class Topology:
             self.eye_centres_now)
         self.mouth_centre_now = self._mouth_centre(v)
         self._geometry_of = vertices
+
+
+def _first_use_order(faces: np.ndarray, n: int) -> np.ndarray:
+    """(n,) vertex ids in the order ``faces`` first use them, unused ones last."""
+    used, first = np.unique(faces.ravel(), return_index=True)
+    unused = np.setdiff1d(np.arange(n), used)
+    return np.concatenate([used[np.argsort(first, kind="stable")], unused])
 
 
 def _inward_mouth(v: np.ndarray, f: np.ndarray, regions: np.ndarray) -> np.ndarray:

@@ -85,6 +85,15 @@ def test_heat_lut_runs_black_red_yellow_white():
     assert (np.diff(full, axis=0) >= 0).all()
 
 
+def test_colourise_maps_every_code_through_the_lut():
+    from pain3d.render import colourise
+
+    codes = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    rgb = colourise(codes[:, ::-1])  # a strided view too
+    assert rgb.shape == (16, 16, 3) and rgb.dtype == np.uint8
+    assert np.array_equal(rgb, heat_lut()[codes[:, ::-1]])
+
+
 def test_same_inputs_render_identical_bytes(renderer, head, head_appearance):
     cam = default_views()[1]
     a = renderer.render(head, head_appearance, cam, Lighting(), aus=np.array([3, 2, 2, 1, 1, 0]))
@@ -168,6 +177,54 @@ def test_skipping_painted_labels_keeps_colour_mask_heat_and_depth(renderer, head
     refined = {PARTS.index(p) for p in ("skin", "brows", "lips")}
     assert set(np.unique(full.parts[differ])) <= refined
     assert set(np.unique(fast.parts[differ])) <= refined
+
+
+def test_labels_false_draws_with_a_program_that_never_fetches_the_labels(renderer, head,
+                                                                         head_appearance):
+    import dataclasses
+
+    assert "label_tex" in renderer._programs[True, True]
+    assert "label_tex" not in renderer._programs[False, True]
+    cam = default_views()[0]
+    with_labels = renderer.render(head, head_appearance, cam, Lighting())
+    without = renderer.render(head, head_appearance, cam, Lighting(), labels=False)
+    assert not np.array_equal(with_labels.parts, without.parts)  # the labels do refine
+    # An appearance without painted labels draws with the label-free program either way.
+    unlabelled = dataclasses.replace(head_appearance, labels=None)
+    plain = renderer.render(head, unlabelled, cam, Lighting())
+    assert np.array_equal(plain.parts, without.parts)
+    assert np.array_equal(plain.rgb, without.rgb)
+
+
+def test_zero_wrinkle_weights_draw_without_the_fetch_and_the_same_bytes(renderer, head,
+                                                                        head_appearance):
+    assert "wrinkle_tex" in renderer._programs[True, True]
+    assert "wrinkle_tex" not in renderer._programs[True, False]
+    cam = default_views()[0]
+    fast = renderer.render(head, head_appearance, cam, Lighting(), aus=np.zeros(6))
+    # The same draw through the program with the wrinkle fetch (weights still zero).
+    programs = dict(renderer._programs)
+    try:
+        for labels in (True, False):
+            renderer._programs[labels, False] = programs[labels, True]
+        full = renderer.render(head, head_appearance, cam, Lighting(), aus=np.zeros(6))
+    finally:
+        renderer._programs.update(programs)
+    for name in ("rgb", "parts", "mask", "depth"):
+        assert np.array_equal(getattr(fast, name), getattr(full, name)), name
+    frown = renderer.render(head, head_appearance, cam, Lighting(), aus=[5, 0, 0, 5, 0, 0])
+    assert not np.array_equal(frown.rgb, fast.rgb)  # the wrinkles do show
+
+
+def test_results_are_fresh_arrays_that_a_later_draw_leaves_alone(renderer, head,
+                                                                 head_appearance):
+    heat = np.linspace(0, 1, head.n_vertices, dtype=np.float32)
+    first = renderer.render(head, head_appearance, default_views()[0], Lighting(), heat=heat)
+    kept = {name: getattr(first, name).copy() for name in ("rgb", "parts", "heat", "mask")}
+    renderer.render(head, head_appearance, default_views()[1], Lighting(), heat=1.0 - heat)
+    for name, value in kept.items():
+        assert np.array_equal(getattr(first, name), value), name
+        assert getattr(first, name).flags.writeable, name
 
 
 def test_a_second_renderer_made_and_released_meanwhile_changes_no_draw(renderer, head,

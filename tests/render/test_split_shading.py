@@ -10,7 +10,7 @@ from scenes import flat_appearance, quad
 
 from pain3d.face.mesh import PARTS, REGION_PART_IDS, Mesh, region_id
 from pain3d.render import Camera, Lighting, Renderer, default_views
-from pain3d.render.shaders import FRAGMENT_FEATURES, FRAGMENT_SKIN
+from pain3d.render.shaders import FRAGMENT_FEATURES, FRAGMENT_SKIN, with_switches
 
 PASSES = ("rgb", "mask", "parts", "depth", "heat", "heatmap")
 FRONT = Camera(yaw=0, pitch=0, distance=0.5, fov=20, target=(0, 0, 0))
@@ -101,3 +101,12 @@ def test_a_subclass_with_its_own_shader_draws_once_unless_it_brings_its_split_pa
     assert Renderer.SPLIT_SHADERS == (FRAGMENT_SKIN, FRAGMENT_FEATURES)
     assert Own.SPLIT_SHADERS is None  # the inherited pair was cut from another shader
     assert Split.SPLIT_SHADERS == Child.SPLIT_SHADERS == ("pass 1", "pass 2")
+
+
+def test_switches_are_defined_only_in_shaders_that_use_them():
+    skin = with_switches(FRAGMENT_SKIN, LABELS=False, WRINKLES=True)
+    assert skin.splitlines()[1:4] == ["#version 330", "#define LABELS 0", "#define WRINKLES 1"]
+    # The eyeball, mouth and hair pass fetches neither labels nor wrinkles.
+    assert with_switches(FRAGMENT_FEATURES, LABELS=True, WRINKLES=True) == FRAGMENT_FEATURES
+    with pytest.raises(ValueError, match="version"):
+        with_switches("#if LABELS\n#endif\n", LABELS=True)
