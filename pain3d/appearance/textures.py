@@ -250,7 +250,7 @@ def _creases_and_wrinkles(surf: _Surface, age: float,
         y = fh_lo + (fh_hi - fh_lo) * (k + rng.uniform(0.2, 0.8)) / 4
         cv.stroke(crease, [-0.045, y], [0.045, y + rng.uniform(-0.003, 0.003)], w * 1.2,
                   weight=0.8 * age, taper=0.3)
-    parts = paint_wrinkles(cv, surf.pos, lm)
+    parts = paint_wrinkles(cv, surf.pos, lm, where=surf.front > 0)  # masked by front below
     crease += (0.25 + 0.8 * age) * parts["nasolabial"] + 0.7 * age * parts["crows_feet"]
     not_face = np.clip(surf.eyeball + surf.lips + surf.mouth_in, 0, 1)
     crease *= (1.0 - not_face) * surf.front
@@ -270,7 +270,7 @@ def wrinkle_map(mesh: Mesh, size: int = 512) -> np.ndarray:
     :func:`paint_textures` paints them (they draw nothing at random): for appearances that
     paint nothing else, such as photo identities."""
     surf = _surface(mesh, size)
-    parts = paint_wrinkles(surf.canvas, surf.pos, surf.lm)
+    parts = paint_wrinkles(surf.canvas, surf.pos, surf.lm, where=surf.front > 0)
     return to_u8(_masked_wrinkles(surf, parts, np.clip(surf.eyeball + surf.lips
                                                        + surf.mouth_in, 0, 1)))
 
