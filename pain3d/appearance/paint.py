@@ -160,5 +160,25 @@ def blur_texels(img: np.ndarray, sigma_texels: float) -> np.ndarray:
     return cv2.GaussianBlur(img, (0, 0), sigma_texels)
 
 
+def scale_planes(img: np.ndarray, factor) -> np.ndarray:
+    """``img *= factor[..., None]`` in place for (S, S, C) ``img``, a channel plane at a time.
+
+    ``factor`` is one (S, S) array for every channel, or a function of the channel index that
+    gives the channel's own (S, S) factor. The same float32 products as numpy's broadcast over
+    the last axis, at several times its speed (it runs C-element inner loops).
+    """
+    for k in range(img.shape[-1]):
+        img[..., k] *= factor(k) if callable(factor) else factor
+    return img
+
+
+def tint(plane: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """(S, S, C) ``rgb * plane[..., None]``, a plane at a time (see :func:`scale_planes`)."""
+    out = np.empty((*plane.shape, len(rgb)), np.result_type(rgb, plane))
+    for k in range(len(rgb)):
+        out[..., k] = rgb[k] * plane
+    return out
+
+
 def to_u8(x: np.ndarray) -> np.ndarray:
     return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
