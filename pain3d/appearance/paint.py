@@ -64,8 +64,10 @@ def stroke(pos: np.ndarray, a: np.ndarray, b: np.ndarray, width: float,
     ab = b - a
     length2 = float(ab @ ab) + 1e-12
     t = np.clip(((p - a) @ ab) / length2, 0.0, 1.0)
-    closest = a + t[..., None] * ab
-    d2 = np.sum((p - closest) ** 2, axis=-1)
+    # The squared distance to the closest point a + t ab, a coordinate at a time.
+    dx = p[..., 0] - (a[0] + t * ab[0])
+    dy = p[..., 1] - (a[1] + t * ab[1])
+    d2 = dx * dx + dy * dy
     ends = smoothstep(0.0, taper, t) * smoothstep(0.0, taper, 1.0 - t)
     return np.exp(-0.5 * d2 / (width * width)) * ends
 

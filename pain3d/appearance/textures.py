@@ -76,9 +76,11 @@ def _mix(dst: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     col = np.asarray(colour, np.float32)
     if col.ndim == 3:
         col = col.reshape(-1, 3)[idx]
-    a = alpha.ravel()[idx].astype(np.float32)[:, None]
-    sel = flat[idx]  # gathered once
-    sel += (col - sel) * a
+    a = alpha.ravel()[idx].astype(np.float32)
+    sel = flat[idx]  # gathered once, mixed a channel at a time (see scale_planes)
+    for k in range(3):
+        s = sel[:, k]
+        s += ((col[:, k] if col.ndim == 2 else col[k]) - s) * a
     flat[idx] = sel
     return dst
 
