@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+_TEMP_IDS = itertools.count()
+
+
+def _new_temp(target: Path) -> tuple[int, Path]:
+    """A new, empty file ``.<name>.<pid>.<n>.tmp`` beside ``target``, opened for writing,
+    with the permissions a plain ``open()`` gives (the umask applies); parent folders are made
+    when missing. Returns (file descriptor, path)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    made_parent = False
+    while True:
+        tmp = target.parent / f".{target.name}.{os.getpid()}.{next(_TEMP_IDS)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # left by a killed writer that had the same process id
+            continue
+        except FileNotFoundError:
+            if made_parent:
+                raise
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made_parent = True
 
 
 @contextmanager
@@ -19,31 +40,27 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     that readers ignore; ``path`` itself is never half-written.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = _new_temp(target)
     os.close(fd)
-    tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        # mkstemp makes 0600 files; give the result the permissions a plain open() would.
-        os.chmod(tmp_path, 0o666 & ~_umask())
-        os.replace(tmp_path, target)
+        yield tmp
+        os.replace(tmp, target)
     except BaseException:
-        tmp_path.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
+    """Write ``data`` to ``path`` atomically (one open, write, close and rename)."""
+    target = Path(path)
+    fd, tmp = _new_temp(target)
+    try:
+        with open(fd, "wb") as fh:
             fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

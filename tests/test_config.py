@@ -97,3 +97,20 @@ def test_atomic_write_gives_normal_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_atomic_writes_make_missing_folders_and_leave_no_temporaries(tmp_path):
+    import os
+
+    from pain3d import io
+
+    target = tmp_path / "a" / "b" / "c.bin"
+    io.atomic_write_bytes(target, b"one")
+    # A temporary a killed writer with this process id left: the next name steps past it.
+    stale = target.parent / f".c.bin.{os.getpid()}.{next(io._TEMP_IDS) + 1}.tmp"
+    stale.write_bytes(b"left over")
+    io.atomic_write_bytes(target, b"two")
+    assert target.read_bytes() == b"two" and stale.read_bytes() == b"left over"
+    io.atomic_write_text(target, "three")
+    assert target.read_text() == "three"
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted(["c.bin", stale.name])

@@ -18,7 +18,9 @@ from pain3d.face.mesh import Mesh, region_id
 HAIR_SHELL_REGION = 16
 """Region id the renderer gives to hair-shell vertices (one past the mesh regions)."""
 
-_NO_HAIR = ("eyeball", "lips", "mouth_interior", "upper_eyelid", "lower_eyelid", "nose")
+_BARE_REGIONS = [region_id(name) for name in (
+    "eyeball", "lips", "mouth_interior", "upper_eyelid", "lower_eyelid", "nose", "ear")]
+"""Regions scalp hair never covers."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,11 +76,9 @@ def hair_coverage(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks, style: st
     # vertices and texels agree), and a soft edge where the hair thins out.
     hairline = hairline + 0.0025 * np.sin(x * 410.0) * np.sin(x * 170.0 + z * 230.0 + 1.0)
     cov = smoothstep(hairline - 0.003, hairline + 0.006, y)
-    for name in _NO_HAIR:
-        cov = np.where(reg == region_id(name), 0.0, cov)
-    # Ears stay uncovered (long hair is tucked behind them): a shell over the ear would
-    # bulge like a headphone.
-    cov = np.where(reg == region_id("ear"), 0.0, cov)
+    # No hair on the face's features; ears stay uncovered too (long hair is tucked behind
+    # them): a shell over the ear would bulge like a headphone.
+    cov = np.where(np.isin(reg, _BARE_REGIONS), 0.0, cov)
     if style == "bald":
         crown = lm.brow_y + 0.11
         cov *= smoothstep(crown - 0.02, crown - 0.045, y) * smoothstep(60, 100, phi)

@@ -19,8 +19,10 @@ from pain3d.appearance.paint import (
     blur_texels,
     fractal_noise,
     gaussian_blob,
+    scale_planes,
     smooth_noise,
     smoothstep,
+    tint,
     to_u8,
 )
 from pain3d.appearance.traits import Traits
@@ -74,8 +76,12 @@ def _mix(dst: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     col = np.asarray(colour, np.float32)
     if col.ndim == 3:
         col = col.reshape(-1, 3)[idx]
-    a = alpha.ravel()[idx, None].astype(np.float32)
-    flat[idx] += (col - flat[idx]) * a
+    a = alpha.ravel()[idx].astype(np.float32)
+    sel = flat[idx]  # gathered once, mixed a channel at a time (see scale_planes)
+    for k in range(3):
+        s = sel[:, k]
+        s += ((col[:, k] if col.ndim == 2 else col[k]) - s) * a
+    flat[idx] = sel
     return dst
 
 
@@ -157,7 +163,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     lip_rgb = lip_rgb * rng.uniform(0.9, 1.1)
     albedo = _mix(albedo, lip_rgb, surf.lips * (0.55 + 0.4 * traits.lip_fullness))
     crease, wrinkles = _creases_and_wrinkles(surf, traits.age_level, rng)
-    albedo *= (1.0 - 0.25 * crease[..., None])
+    scale_planes(albedo, 1.0 - 0.25 * crease)
     albedo, brow, strands = _paint_brows_and_lashes(surf, albedo, traits, rng, sex)
     albedo, beard = _paint_facial_hair(surf, albedo, traits, rng, strands)
     albedo, cov, scalp_strands = _paint_scalp_hair(surf, albedo, traits, rng)
@@ -192,10 +198,10 @@ def _paint_skin(surf: _Surface, traits: Traits,
     lum = float(base.mean())
     tone_noise = fractal_noise(rng, S, (6, 12, 24))
     red_noise = fractal_noise(rng, S, (8, 16, 48))
-    albedo = np.broadcast_to(base, (S, S, 3)).copy()
-    albedo *= (1.0 + 0.045 * tone_noise)[..., None]
-    undertone = np.array([0.02, 0.0, -0.03], np.float32) * traits.undertone
-    albedo += undertone * lum
+    albedo = tint(1.0 + 0.045 * tone_noise, base)
+    undertone = np.array([0.02, 0.0, -0.03], np.float32) * traits.undertone * lum
+    for k in range(3):
+        albedo[..., k] += undertone[k]
     redden = np.array([1.0, 0.86, 0.86], np.float32)
     # Haemoglobin: cheeks, nose, ears, chin; stronger on light skin.
     red_amt = 0.6 - 0.4 * (traits.monk_tone - 1) / 9.0
@@ -207,17 +213,17 @@ def _paint_skin(surf: _Surface, traits: Traits,
     red += 0.5 * surf.is_("ear") + 0.3 * gaussian_blob(
         pos, [0, lm.chin_y + 0.015, lm.mouth[2]], (0.02, 0.015, 0.05))
     red = np.clip(red * (0.7 + 0.3 * red_noise) * red_amt * rng.uniform(0.6, 1.3), 0, 1)
-    albedo *= 1.0 + (redden - 1.0) * red[..., None]
+    scale_planes(albedo, lambda k: 1.0 + (redden[k] - 1.0) * red)
     # Slightly darker, cooler skin below the eyes and around the mouth.
     for eye in (lm.eye_left, lm.eye_right):
         dark = gaussian_blob(pos, eye + [0, -0.016, 0], (0.014, 0.006, 0.04)) * 0.12
-        albedo *= (1.0 - dark[..., None] * np.array([0.9, 1.0, 0.9], np.float32))
+        scale_planes(albedo, lambda k, dark=dark: 1.0 - dark * np.float32((0.9, 1.0, 0.9)[k]))
     white = rng.standard_normal((S, S)).astype(np.float32)
     pores = smooth_noise(rng, S, S // 2) * 0.6 + white * 0.4
     pores = blur_texels(pores, 0.5)
-    albedo *= (1.0 + 0.025 * pores)[..., None]
-    albedo *= (1.0 - 0.2 * _spots(surf, traits, rng)[..., None]
-               * np.array([0.8, 1.0, 1.15], np.float32))
+    scale_planes(albedo, 1.0 + 0.025 * pores)
+    spots = 0.2 * _spots(surf, traits, rng)
+    scale_planes(albedo, lambda k: 1.0 - spots * np.float32((0.8, 1.0, 1.15)[k]))
     return albedo, pores
 
 
@@ -250,7 +256,7 @@ def _creases_and_wrinkles(surf: _Surface, age: float,
         y = fh_lo + (fh_hi - fh_lo) * (k + rng.uniform(0.2, 0.8)) / 4
         cv.stroke(crease, [-0.045, y], [0.045, y + rng.uniform(-0.003, 0.003)], w * 1.2,
                   weight=0.8 * age, taper=0.3)
-    parts = paint_wrinkles(cv, surf.pos, lm)
+    parts = paint_wrinkles(cv, surf.pos, lm, where=surf.front > 0)  # masked by front below
     crease += (0.25 + 0.8 * age) * parts["nasolabial"] + 0.7 * age * parts["crows_feet"]
     not_face = np.clip(surf.eyeball + surf.lips + surf.mouth_in, 0, 1)
     crease *= (1.0 - not_face) * surf.front
@@ -261,7 +267,7 @@ def _masked_wrinkles(surf: _Surface, parts: dict[str, np.ndarray], not_face: np.
                      ) -> np.ndarray:
     """(S, S, 4) AU wrinkle maps in [0, 1], kept off the eyes, lips and mouth."""
     wr = wrinkle_channels(parts)
-    wr *= ((1.0 - not_face) * surf.front)[..., None]
+    scale_planes(wr, (1.0 - not_face) * surf.front)
     return np.clip(wr, 0, 1)
 
 
@@ -270,7 +276,7 @@ def wrinkle_map(mesh: Mesh, size: int = 512) -> np.ndarray:
     :func:`paint_textures` paints them (they draw nothing at random): for appearances that
     paint nothing else, such as photo identities."""
     surf = _surface(mesh, size)
-    parts = paint_wrinkles(surf.canvas, surf.pos, surf.lm)
+    parts = paint_wrinkles(surf.canvas, surf.pos, surf.lm, where=surf.front > 0)
     return to_u8(_masked_wrinkles(surf, parts, np.clip(surf.eyeball + surf.lips
                                                        + surf.mouth_in, 0, 1)))
 
@@ -337,7 +343,7 @@ def _paint_facial_hair(surf: _Surface, albedo: np.ndarray, traits: Traits,
         a = np.clip(edge * density * (0.45 + 0.55 * strands) * (0.5 + 0.5 * patches), 0, 1)
         hair_rgb = np.asarray(traits.hair_rgb, np.float32)
         beard_rgb = hair_rgb * (0.8 if traits.facial_hair == "stubble" else 1.0)
-        albedo = _mix(albedo, beard_rgb * (0.75 + 0.5 * strands[..., None]), a)
+        albedo = _mix(albedo, tint(0.75 + 0.5 * strands, beard_rgb), a)
     return albedo, beard
 
 
@@ -351,7 +357,7 @@ def _paint_scalp_hair(surf: _Surface, albedo: np.ndarray, traits: Traits,
     if traits.hair_style == "buzz":
         albedo = _mix(albedo, hair_rgb, cov * (0.45 + 0.3 * scalp_strands))
     else:
-        albedo = _mix(albedo, hair_rgb * (0.7 + 0.5 * scalp_strands[..., None]), cov)
+        albedo = _mix(albedo, tint(0.7 + 0.5 * scalp_strands, hair_rgb), cov)
     return albedo, cov, scalp_strands
 
 
@@ -367,8 +373,8 @@ def _paint_clothing(surf: _Surface, albedo: np.ndarray, traits: Traits,
     cloth = smoothstep(collar_y + 0.004, collar_y - 0.004, surf.pos[..., 1]) * (
         surf.reg == region_id("neck"))
     fabric = 1.0 + 0.08 * smooth_noise(rng, surf.size, 64, 1)
-    return _mix(albedo, np.asarray(traits.clothing_rgb, np.float32)[None, None]
-                * fabric[..., None], cloth.astype(np.float32))
+    return _mix(albedo, tint(fabric, np.asarray(traits.clothing_rgb, np.float32)),
+                cloth.astype(np.float32))
 
 
 def hair_strands(pos: np.ndarray, lm: FaceLandmarks, rng: np.random.Generator, size: int,

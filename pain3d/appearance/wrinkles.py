@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from pain3d.appearance.landmarks import FaceLandmarks
-from pain3d.appearance.paint import Canvas, arc
+from pain3d.appearance.paint import Canvas, arc, arc_reach, in_box
 
 WRINKLE_CHANNELS: tuple[str, ...] = ("glabellar", "nose", "periorbital", "nasolabial")
 """Channels of the wrinkle map (RGBA of the wrinkle texture), in this order."""
@@ -56,13 +56,17 @@ def wrinkle_weights(aus: np.ndarray | None) -> np.ndarray:
     return np.clip(w ** 0.8 * 1.1, 0, 1).astype(np.float32)
 
 
-def paint_wrinkles(cv: Canvas, pos: np.ndarray, lm: FaceLandmarks) -> dict[str, np.ndarray]:
+def paint_wrinkles(cv: Canvas, pos: np.ndarray, lm: FaceLandmarks,
+                   where: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Wrinkle patterns of one face, each (S, S) float32 in [0, 1] (not yet masked).
 
     Args:
         cv: a :class:`~pain3d.appearance.paint.Canvas` over ``pos`` (front texels).
         pos: (S, S, 3) head-frame position of each texel, metres.
         lm: the face's landmarks.
+        where: (S, S) bool, the texels the arcs (under the eyes, across the nose) are painted
+            on; 0 elsewhere. None = every texel. Seen from the front, the back of the head
+            lies behind the face, so a mask that drops it saves most of the arcs' work.
 
     Returns:
         ``glabellar``, ``nose``, ``crows_feet``, ``infraorbital`` (lower-lid bunching and the
@@ -75,7 +79,7 @@ def paint_wrinkles(cv: Canvas, pos: np.ndarray, lm: FaceLandmarks) -> dict[str, 
     eye_y = 0.5 * float(lm.eye_left[1] + lm.eye_right[1])
     for eye in (lm.eye_left, lm.eye_right):
         s = float(np.sign(eye[0]))
-        _periorbital(cv, pos, eye, s, out)
+        _periorbital(cv, eye, s, out)
         _nasolabial(cv, lm, s, out["nasolabial"])
         # Glabellar furrows: slightly converging upward, the inner one longer.
         for x0, top, weight in ((0.0045, 0.017, 1.0), (0.009, 0.011, 0.6)):
@@ -90,17 +94,54 @@ def paint_wrinkles(cv: Canvas, pos: np.ndarray, lm: FaceLandmarks) -> dict[str, 
     for dy, half, weight in ((-0.013, 0.005, 0.45), (-0.017, 0.004, 0.3)):
         cv.stroke(out["glabellar"], [-half, lm.brow_y + dy], [half, lm.brow_y + dy], w,
                   weight=weight, taper=0.45)
-    # Transverse wrinkles across the bridge, gently arched.
-    for k in range(3):
-        y = eye_y + 0.006 - 0.004 * k
-        out["nose"] += 0.75 * arc(pos, [0.0, y - 0.03], 0.03, np.pi / 2 - 0.3, np.pi / 2 + 0.3,
-                                  w * 1.2)
+    _paint_arcs(pos, _arcs(lm, eye_y), out, where)
     return {k: np.clip(v, 0, 1) for k, v in out.items()}
 
 
-def _periorbital(cv: Canvas, pos: np.ndarray, eye: np.ndarray, s: float,
-                 out: dict[str, np.ndarray]) -> None:
-    """Crow's feet at the outer corner of one eye, bunching lines and the furrow under it."""
+def _arcs(lm: FaceLandmarks, eye_y: float) -> list[tuple]:
+    """The arched wrinkles, in painting order, as (channel, weight, centre (x, y), radius,
+    a0, a1, width) of :func:`~pain3d.appearance.paint.arc`."""
+    w = CREASE_HALF_WIDTH_M
+    out = []
+    for eye in (lm.eye_left, lm.eye_right):
+        # Lower-lid bunching: short arcs under the lid margin, then the infraorbital furrow.
+        out += [("infraorbital", 0.8, eye[:2] + [0.0, 0.004], 0.013, -np.pi / 2 - 0.6,
+                 -np.pi / 2 + 0.6, w * 1.1),
+                ("infraorbital", 0.6, eye[:2] + [0.0, 0.004], 0.0155, -np.pi / 2 - 0.5,
+                 -np.pi / 2 + 0.5, w * 1.1),
+                ("infraorbital", 1.0, eye[:2] + [0.0, 0.006], 0.021, -np.pi / 2 - 0.75,
+                 -np.pi / 2 + 0.75, w * 1.3)]
+    # Transverse wrinkles across the bridge, gently arched.
+    for k in range(3):
+        y = eye_y + 0.006 - 0.004 * k
+        out.append(("nose", 0.75, np.array([0.0, y - 0.03]), 0.03, np.pi / 2 - 0.3,
+                    np.pi / 2 + 0.3, w * 1.2))
+    return out
+
+
+def _paint_arcs(pos: np.ndarray, arcs: list[tuple], out: dict[str, np.ndarray],
+                where: np.ndarray | None) -> None:
+    """Add each weighted arc to its channel of ``out``, in order, on the texels of ``where``.
+
+    Of those, only the texels within reach of any arc are evaluated: everywhere else each
+    arc is exactly 0, so adding it would change nothing.
+    """
+    reach = [arc_reach(a[3], a[6]) for a in arcs]
+    margin = 1e-4  # metres: far more than float32 rounding, so no texel in reach is lost
+    lo = [min(float(a[2][k]) - r for a, r in zip(arcs, reach, strict=True)) - margin
+          for k in (0, 1)]
+    hi = [max(float(a[2][k]) + r for a, r in zip(arcs, reach, strict=True)) + margin
+          for k in (0, 1)]
+    flat = pos.reshape(-1, 3)
+    idx = np.arange(len(flat)) if where is None else np.flatnonzero(where)
+    idx = idx[in_box(flat[idx], lo, hi)]
+    sub = flat[idx]
+    for name, weight, centre, radius, a0, a1, width in arcs:
+        out[name].reshape(-1)[idx] += weight * arc(sub, centre, radius, a0, a1, width)
+
+
+def _periorbital(cv: Canvas, eye: np.ndarray, s: float, out: dict[str, np.ndarray]) -> None:
+    """Crow's feet at the outer corner of one eye (the arcs under it: :func:`_arcs`)."""
     w = CREASE_HALF_WIDTH_M
     canthus = eye[:2] + [s * 0.017, 0.0]
     # Crow's feet: a few soft lines fanning out and slightly down from the outer corner.
@@ -108,14 +149,6 @@ def _periorbital(cv: Canvas, pos: np.ndarray, eye: np.ndarray, s: float,
         a = canthus + [s * 0.004 * np.cos(ang), 0.004 * np.sin(ang)]
         b = canthus + [s * length * np.cos(ang), length * np.sin(ang) - 0.003]
         cv.stroke(out["crows_feet"], a, b, w * 1.4, weight=0.55, taper=0.5)
-    below = out["infraorbital"]
-    # Lower-lid bunching: short arcs under the lid margin, then the infraorbital furrow.
-    below += 0.8 * arc(pos, eye[:2] + [0.0, 0.004], 0.013, -np.pi / 2 - 0.6, -np.pi / 2 + 0.6,
-                       w * 1.1)
-    below += 0.6 * arc(pos, eye[:2] + [0.0, 0.004], 0.0155, -np.pi / 2 - 0.5,
-                       -np.pi / 2 + 0.5, w * 1.1)
-    below += arc(pos, eye[:2] + [0.0, 0.006], 0.021, -np.pi / 2 - 0.75, -np.pi / 2 + 0.75,
-                 w * 1.3)
 
 
 def _nasolabial(cv: Canvas, lm: FaceLandmarks, s: float, out: np.ndarray) -> None:

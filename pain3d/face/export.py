@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -25,25 +26,34 @@ def obj_text(mesh: Mesh, mtl_name: str | None = None, material: str = "skin") ->
     """The OBJ file body: ``v``, ``vt`` (when the mesh has UVs), ``vn`` and ``f v/vt/vn``."""
     v = mesh.vertices.astype(np.float64)
     vn = mesh.vertex_normals().astype(np.float64)
-    f = mesh.faces.astype(np.int64) + 1
     lines = ["# pain3d mesh: metres, head frame (x subject's left, y up, z toward camera)"]
     if mtl_name:
         lines.append(f"mtllib {mtl_name}")
     body = _rows("v %.6f %.6f %.6f", v)
     if mesh.uv is not None:
-        body += _rows("vt %.6f %.6f", mesh.uv.astype(np.float64))
+        uv = np.ascontiguousarray(mesh.uv)
+        body += _uv_rows(uv.tobytes(), uv.dtype.str, uv.shape)
     body += _rows("vn %.5f %.5f %.5f", vn)
     lines.append(body.rstrip("\n"))
     if mtl_name:
         lines.append(f"usemtl {material}")
-    if mesh.uv is not None:
-        trip = np.repeat(f, 3, axis=1)  # v/vt/vn with the same index
-        body = _rows("f %d/%d/%d %d/%d/%d %d/%d/%d", trip)
-    else:
-        trip = np.repeat(f, 2, axis=1)
-        body = _rows("f %d//%d %d//%d %d//%d", trip)
-    lines.append(body.rstrip("\n"))
+    faces = np.ascontiguousarray(mesh.faces)
+    lines.append(_face_rows(faces.tobytes(), faces.dtype.str, mesh.uv is not None).rstrip("\n"))
     return "\n".join(lines) + "\n"
+
+
+# The UV and face rows are the same for every mesh of a topology: formatted once per topology.
+@lru_cache(maxsize=2)
+def _uv_rows(data: bytes, dtype: str, shape: tuple[int, ...]) -> str:
+    return _rows("vt %.6f %.6f", np.frombuffer(data, dtype).reshape(shape).astype(np.float64))
+
+
+@lru_cache(maxsize=2)
+def _face_rows(data: bytes, dtype: str, with_uv: bool) -> str:
+    f = np.frombuffer(data, dtype).reshape(-1, 3).astype(np.int64) + 1
+    if with_uv:
+        return _rows("f %d/%d/%d %d/%d/%d %d/%d/%d", np.repeat(f, 3, axis=1))  # v/vt/vn alike
+    return _rows("f %d//%d %d//%d %d//%d", np.repeat(f, 2, axis=1))
 
 
 def export_obj(mesh: Mesh, path: str | Path, texture: np.ndarray | None = None,

@@ -112,8 +112,11 @@ class Mesh:
         v = self.vertices.astype(np.float64)
         tri = v[self.faces]
         fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-        vn = np.zeros_like(v)
-        for k in range(3):
-            np.add.at(vn, self.faces[:, k], fn)
-        norm = np.linalg.norm(vn, axis=1, keepdims=True)
+        # Each vertex sums its faces' normals corner by corner in face order (what np.add.at
+        # over the three corners does), a coordinate at a time with bincount.
+        corners = self.faces.T.reshape(-1)
+        vn = np.stack([np.bincount(corners, np.tile(fn[:, c], 3), minlength=len(v))
+                       for c in range(3)], -1)
+        s = vn * vn
+        norm = np.sqrt(s[:, 0] + s[:, 1] + s[:, 2])[:, None]  # np.linalg.norm's own sums
         return (vn / np.maximum(norm, 1e-12)).astype(np.float32)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -68,21 +69,7 @@ class Camera:
 
     def view_matrix(self) -> np.ndarray:
         """(4, 4) float64 head frame -> camera frame (camera looks down -z, y up)."""
-        eye = self.position
-        fwd = np.asarray(self.target) - eye
-        fwd /= np.linalg.norm(fwd)
-        right = np.cross(fwd, [0.0, 1.0, 0.0])
-        right /= np.linalg.norm(right)
-        up = np.cross(right, fwd)
-        rot = np.stack([right, up, -fwd])
-        r = math.radians(self.roll)
-        c, s = math.cos(r), math.sin(r)
-        roll = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-        rot = roll @ rot
-        m = np.eye(4)
-        m[:3, :3] = rot
-        m[:3, 3] = -rot @ eye
-        return m
+        return _view_matrix(self).copy()  # one computation for the draw and the keypoints
 
     def projection_matrix(self, aspect: float = 1.0) -> np.ndarray:
         """(4, 4) float64 OpenGL perspective projection for width/height ``aspect``."""
@@ -121,6 +108,26 @@ class Camera:
         """The manifest fields of this camera (yaw, pitch, roll in degrees, distance in m)."""
         return {"yaw": self.yaw, "pitch": self.pitch, "roll": self.roll,
                 "distance": self.distance}
+
+
+@lru_cache(maxsize=8)
+def _view_matrix(camera: Camera) -> np.ndarray:
+    """:meth:`Camera.view_matrix`, kept for the last few cameras (each render asks twice)."""
+    eye = camera.position
+    fwd = np.asarray(camera.target) - eye
+    fwd /= np.linalg.norm(fwd)
+    right = np.cross(fwd, [0.0, 1.0, 0.0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, fwd)
+    rot = np.stack([right, up, -fwd])
+    r = math.radians(camera.roll)
+    c, s = math.cos(r), math.sin(r)
+    roll = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    rot = roll @ rot
+    m = np.eye(4)
+    m[:3, :3] = rot
+    m[:3, 3] = -rot @ eye
+    return m
 
 
 def default_views(distance: float = 0.8, fov: float = 20.0) -> tuple[Camera, Camera, Camera]:

@@ -95,7 +95,8 @@ class BuiltinRenderer:
         if self.diffusion is not None:
             app = self.diffusion.appearance(self.renderer, mesh, app, identity)
         return {"spec": identity, "identity": ident, "neutral": mesh, "appearance": app,
-                "expressed": (None, None), "heat": (None, None), "backgrounds": {}}
+                "expressed": (None, None), "keypoints": (None, None), "heat": (None, None),
+                "backgrounds": {}, "lights": {}}
 
     def _expressed(self, state: dict, sample: SampleSpec):
         """The mesh of ``sample``'s expression (pain and nuisance AUs), cached per expression."""
@@ -137,7 +138,6 @@ class BuiltinRenderer:
                ) -> RenderedImage:
         from pain3d.appearance import sample_effects
         from pain3d.render.compose import compose
-        from pain3d.render.lighting import sample_lighting
         from pain3d.synth.variation import sample_delta, vary_lighting
 
         if isinstance(state, PhotoUnit):
@@ -146,8 +146,7 @@ class BuiltinRenderer:
         heat = None
         if sample.expression != "neutral" and sample.view.index == 0:
             heat = self._pain_heat(state, sample, mesh)
-        lighting = vary_lighting(sample_lighting(np.random.default_rng(sample.view.light_seed)),
-                                 sample_delta(sample))
+        lighting = vary_lighting(self._lighting(state, sample), sample_delta(sample))
         camera = self._camera(sample)
         result = self.renderer.render(mesh, state["appearance"], camera,
                                       lighting, aus=np.asarray(sample.aus), heat=heat,
@@ -167,7 +166,7 @@ class BuiltinRenderer:
             rgb = compose(result, background, sample_effects(rng), rng)
         return RenderedImage(rgb=rgb, mask=result.mask if mask else None,
                              depth=result.depth if depth else None,
-                             landmarks=self._landmarks(state, mesh, camera, sample.size))
+                             landmarks=self._landmarks(state, sample, mesh, camera))
 
     def _background(self, state: dict, sample: SampleSpec) -> np.ndarray:
         """(H, W, 3) uint8 RGB background of the sample's view: a pure function of the view's
@@ -186,15 +185,29 @@ class BuiltinRenderer:
             cache[key].flags.writeable = False
         return cache[key]
 
-    def _landmarks(self, state: dict, mesh, camera, size: int) -> np.ndarray | None:
-        """Eye and mouth centres of the rendered mesh, projected by the render's camera."""
+    def _lighting(self, state: dict, sample: SampleSpec):
+        """The light rig of the sample's view: a pure function of the view's seed, drawn once
+        per view (:class:`~pain3d.render.lighting.Lighting` is immutable)."""
+        from pain3d.render.lighting import sample_lighting
+
+        seed = sample.view.light_seed
+        if seed not in state["lights"]:
+            state["lights"][seed] = sample_lighting(np.random.default_rng(seed))
+        return state["lights"][seed]
+
+    def _landmarks(self, state: dict, sample: SampleSpec, mesh, camera) -> np.ndarray | None:
+        """Eye and mouth centres of the rendered mesh (found once per expression, like the
+        mesh itself), projected by the render's camera."""
         from pain3d.synth.keypoints import flame_keypoints_3d, keypoints_3d, project_keypoints
 
-        if state["spec"].face_model == "flame":
-            pts = flame_keypoints_3d(state["neutral"], mesh, _flame(self.cfg.flame_dir))
-        else:
-            pts = keypoints_3d(mesh)
-        return None if pts is None else project_keypoints(pts, camera, size)
+        key, pts = state["keypoints"]
+        if key != sample.expression:
+            if state["spec"].face_model == "flame":
+                pts = flame_keypoints_3d(state["neutral"], mesh, _flame(self.cfg.flame_dir))
+            else:
+                pts = keypoints_3d(mesh)
+            state["keypoints"] = (sample.expression, pts)
+        return None if pts is None else project_keypoints(pts, camera, sample.size)
 
     def heatmap(self, state: dict, sample: SampleSpec) -> np.ndarray:
         if isinstance(state, PhotoUnit):

@@ -60,7 +60,7 @@ def claim(root: Path, config_text: str) -> bool:
 
 
 def sweep_temporaries(root: Path) -> int:
-    """Delete temporary files a killed writer left (``.<name>.<random>.tmp``); return count."""
+    """Delete temporary files a killed writer left (``.<name>.<...>.tmp``); return count."""
     n = 0
     for dirpath, _, names in os.walk(root):
         for name in names:

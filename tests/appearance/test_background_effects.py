@@ -65,3 +65,29 @@ def test_sampled_effects_are_valid_and_zero_strength_is_neutral():
 def test_effects_reject_out_of_range_values():
     with pytest.raises(ValueError, match="jpeg_quality"):
         CameraEffects(jpeg_quality=0)
+
+
+def _plain_effects(img: np.ndarray, e: CameraEffects, rng: np.random.Generator) -> np.ndarray:
+    """camera_effects written with plain numpy (per-channel table lookup, broadcast gain)."""
+    from pain3d.appearance.effects import _noise_tile, _tone_lut, _vignette
+
+    gain = 2.0 ** e.exposure
+    lut = _tone_lut(round(gain * e.wb_red, 3), round(gain, 3), round(gain * e.wb_blue, 3))
+    out = np.stack([lut[k][img[..., k]] for k in range(3)], -1)
+    if e.blur >= 0.3:
+        out = cv2.GaussianBlur(out, (0, 0), e.blur)
+    h, w = out.shape[:2]
+    f = out.astype(np.float32) * _vignette(h, w, round(e.vignette, 3))[..., None]
+    y0, x0 = int(rng.integers(0, 1024 - h + 1)), int(rng.integers(0, 1024 - w + 1))
+    f += np.float32(e.noise) * _noise_tile()[y0:y0 + h, x0:x0 + w]
+    return np.clip(np.rint(np.abs(f)), 0, 255).astype(np.uint8)
+
+
+def test_camera_effects_equal_the_plain_formulas():
+    img = np.random.default_rng(3).integers(0, 256, (96, 80, 3), dtype=np.uint8)
+    for s in range(12):
+        e = sample_effects(np.random.default_rng(s), strength=2.0)
+        e = CameraEffects(**{**e.__dict__, "vignette": max(e.vignette, 0.05),
+                             "noise": max(e.noise, 0.5)})
+        got = camera_effects(img, e, np.random.default_rng(s))
+        assert np.array_equal(got, _plain_effects(img, e, np.random.default_rng(s))), e

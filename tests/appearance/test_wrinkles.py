@@ -88,3 +88,16 @@ def test_wrinkle_patterns_sit_where_facs_puts_them(painted):
     assert np.all(under[:, 1] < eye_y - 0.005)
     glab = where("glabellar")  # between the brows
     assert np.abs(glab[:, 0]).max() < 0.016
+
+
+def test_arcs_painted_on_the_front_give_the_same_wrinkle_maps():
+    from pain3d.appearance.textures import _masked_wrinkles, _surface
+    from pain3d.face import identity_mesh, sample_identities
+
+    surf = _surface(identity_mesh(sample_identities(1, 3)[0]), 192)
+    every = paint_wrinkles(surf.canvas, surf.pos, surf.lm)
+    front = paint_wrinkles(surf.canvas, surf.pos, surf.lm, where=surf.front > 0)
+    assert not np.array_equal(every["nose"], front["nose"])  # the back of the head is skipped
+    not_face = np.clip(surf.eyeball + surf.lips + surf.mouth_in, 0, 1)
+    assert np.array_equal(_masked_wrinkles(surf, front, not_face),
+                          _masked_wrinkles(surf, every, not_face))

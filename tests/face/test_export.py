@@ -24,6 +24,22 @@ def test_obj_round_trips_vertices_faces_and_uvs(meshes, tmp_path):
     assert "mtllib head.mtl" in path.read_text()[:300]
 
 
+def test_obj_text_follows_each_meshes_own_faces_and_uvs(meshes, tmp_path):
+    """The UV and face rows are formatted once per topology: a second topology gets its own."""
+    from pain3d.face.mesh import Mesh
+
+    a = meshes[0]
+    b = Mesh(vertices=a.vertices, faces=np.ascontiguousarray(a.faces[::-1, ::-1]),
+             uv=np.ascontiguousarray(a.uv * 0.5))
+    for mesh in (a, b, a, Mesh(vertices=a.vertices, faces=a.faces)):
+        v, f, uv = read_obj(export_obj(mesh, tmp_path / "m.obj"))
+        assert np.array_equal(f, mesh.faces)
+        if mesh.uv is None:
+            assert uv is None and "//" in (tmp_path / "m.obj").read_text().split("\nf ")[1]
+        else:
+            np.testing.assert_allclose(uv, mesh.uv, atol=1e-6)
+
+
 def test_export_rejects_a_bad_texture(meshes, tmp_path):
     with pytest.raises(ValueError, match="texture"):
         export_obj(meshes[0], tmp_path / "x.obj", texture=np.zeros((4, 4), np.float32))

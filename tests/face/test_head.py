@@ -102,3 +102,15 @@ def test_mouth_interior_is_clear_of_the_neck_and_eyes_clear_of_each_other(meshes
         assert bag[:, 2].min() > neck[:, 2].max() + 0.003
         c = mesh.rig.eye_centres
         assert np.linalg.norm(c[1] - c[0]) > 2 * mesh.rig.eye_radius + 0.005
+
+
+def test_vertex_normals_sum_each_vertexs_faces_exactly(meshes):
+    mesh = meshes[0]
+    v = mesh.vertices.astype(np.float64)
+    tri = v[mesh.faces]
+    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    vn = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(vn, mesh.faces[:, k], fn)
+    want = (vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    assert np.array_equal(mesh.vertex_normals(), want)

@@ -201,3 +201,13 @@ def test_no_flips_across_many_identities():
             for nu in (None, {"AU25": 5, "AU26": 5, "AU12": 5, "AU1": 5, "AU2": 5}):
                 n1 = face_normals(express(mesh, cfg, nuisance=nu))[visible]
                 assert ((n0 * n1).sum(1) > 0).all(), (ident.index, cfg, nu)
+
+
+def test_vector_norms_are_numpys_norms_exactly():
+    from pain3d.face.expression import vector_norms
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        x = (rng.standard_normal((4, 5000, 3)) * rng.uniform(0, 0.01, (4, 5000, 3))).astype(dtype)
+        assert np.array_equal(vector_norms(x), np.linalg.norm(x, axis=-1))
+        assert np.array_equal(vector_norms(x[0]), np.linalg.norm(x[0], axis=1))

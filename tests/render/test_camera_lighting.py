@@ -80,3 +80,12 @@ def test_detection_rates_group_records_by_key():
     rates = detection_rates(recs, by=("view", "sex"))
     assert rates["view"] == {"0": (0.5, 2), "1": (1.0, 1)}
     assert rates["sex"] == {"female": (0.0, 1), "male": (1.0, 2)}
+
+
+def test_view_matrix_is_a_fresh_array_each_time():
+    cam = Camera(yaw=12.0, pitch=-4.0, roll=3.0)
+    m = cam.view_matrix()
+    m[:] = 0.0
+    again = cam.view_matrix()
+    assert np.allclose(again[:3, :3] @ again[:3, :3].T, np.eye(3))
+    assert np.allclose(again @ np.append(cam.position, 1.0), [0.0, 0.0, 0.0, 1.0])
