@@ -57,9 +57,13 @@ class UVRaster:
         return out[..., 0] if squeeze else out
 
     def nearest_vertex(self, faces: np.ndarray) -> np.ndarray:
-        """(S, S) int32 index of the triangle corner with the largest weight per texel."""
-        corner = np.argmax(self.bary, axis=-1)
-        return np.take_along_axis(self.corner_vertices(faces), corner[..., None], -1)[..., 0]
+        """(S, S) index of the triangle corner with the largest weight per texel (the first
+        of equal ones, as ``argmax``; weights are finite)."""
+        corners = self.corner_vertices(faces)
+        b0, b1, b2 = self.bary[..., 0], self.bary[..., 1], self.bary[..., 2]
+        # Two comparisons instead of argmax over a length-3 axis and a gather: ~2x faster.
+        out = np.where(b1 > b0, corners[..., 1], corners[..., 0])
+        return np.where(b2 > np.maximum(b0, b1), corners[..., 2], out)
 
 
 def barycentric_blend(bary: np.ndarray, corners: np.ndarray, values: np.ndarray) -> np.ndarray:

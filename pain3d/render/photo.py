@@ -126,13 +126,19 @@ void main() {
 # Split shading, as pain3d.render.shaders does for the procedural shader: llvmpipe runs every
 # branch for every fragment, so the mouth interior's code (its photo lookup and teeth arch)
 # costs every skin fragment too. Renderer draws in two passes instead:
-# 1. PHOTO_SKIN: the skin branch alone, for every triangle; pixels won by a triangle of
-#    FEATURE_REGIONS (eyeball, mouth interior) get alpha 1, "to be redrawn";
-# 2. PHOTO_FEATURES: the whole shader, for those triangles only, onto the pixels marked in
-#    pass 1 (few pixels: its branches cost little there).
-# Both are made from PHOTO_FRAGMENT, so they cannot drift from it, and give its bytes.
+# 1. PHOTO_SKIN: the skin branch alone, without its lid code (the lid-skin lookup and the
+#    lash line), for every triangle; pixels won by a triangle of FEATURE_REGIONS (eyeball,
+#    mouth interior) or by a lid triangle (a lid weight != 0 at the pixel) get alpha 1, "to
+#    be redrawn";
+# 2. PHOTO_FEATURES: the whole shader, for those triangles only (PhotoRenderer._redraw_faces),
+#    onto the pixels marked in pass 1 (few pixels: its branches cost little there).
+# Where both lid weights are 0 the lid code changes nothing (its blend factors are exactly 0),
+# so pass 1 gives the whole shader's bytes on every pixel it keeps. Both are made from
+# PHOTO_FRAGMENT, so they cannot drift from it, and give its bytes.
 _BRANCHES = ("    if (reg == 11) {\n", "    } else if (reg != 6) {\n", "    }\n    f_rgb = ")
 _ALPHA = "f_rgb = vec4(sqrt(clamp(lin, 0.0, 1.0)), 1.0);"
+_LID_CODE = ("        float lid = ", "        lin = mix(lin, lash_rgb * lash_rgb, 0.9 * lash);\n")
+"""First and last line of the skin branch's lid code (weights v_spec, v_hair)."""
 
 
 def _with_alpha(source: str, mark: str) -> str:
@@ -142,16 +148,23 @@ def _with_alpha(source: str, mark: str) -> str:
 
 
 def _skin_only(source: str) -> str:
-    """``source`` with the skin branch's body alone, in a plain block."""
+    """``source`` with the skin branch's body alone, in a plain block, without its lid
+    code."""
     at = [source.find(b) for b in _BRANCHES]
     if min(at) < 0 or at != sorted(at):
         raise RuntimeError("PHOTO_FRAGMENT's branch layout changed: update "
                            "pain3d.render.photo._skin_only")
-    return source[:at[0]] + "    {\n" + source[at[1] + len(_BRANCHES[1]):]
+    skin = source[:at[0]] + "    {\n" + source[at[1] + len(_BRANCHES[1]):]
+    lo, hi = skin.find(_LID_CODE[0]), skin.find(_LID_CODE[1])
+    if min(lo, hi) < 0 or lo > hi or skin.count(_LID_CODE[0]) != 1:
+        raise RuntimeError("PHOTO_FRAGMENT's lid code changed: update "
+                           "pain3d.render.photo._LID_CODE")
+    return skin[:lo] + skin[hi + len(_LID_CODE[1]):]
 
 
 PHOTO_SKIN = _with_alpha(_skin_only(PHOTO_FRAGMENT), "(" + " || ".join(
-    f"reg == {r}" for r in FEATURE_REGIONS) + " ? 1.0 : 0.0)")
+    [f"reg == {r}" for r in FEATURE_REGIONS] + ["v_spec != 0.0", "v_hair != 0.0"])
+    + " ? 1.0 : 0.0)")
 PHOTO_FEATURES = _with_alpha(PHOTO_FRAGMENT, "0.0")
 
 
@@ -222,9 +235,9 @@ class PhotoRenderer(Renderer):
         size: output side in pixels, or (width, height).
         backend: moderngl standalone backend.
         supersample: render at this factor and average down.
-        split_shading: draw the skin, then the eyeballs and mouth interior, with their own
-            shaders (:data:`PHOTO_SKIN`, :data:`PHOTO_FEATURES`): the same bytes as one draw
-            with :data:`PHOTO_FRAGMENT` at ~17 % less GL time on llvmpipe.
+        split_shading: draw the skin, then the eyeballs, mouth interior and lids, with
+            their own shaders (:data:`PHOTO_SKIN`, :data:`PHOTO_FEATURES`): the same bytes as
+            one draw with :data:`PHOTO_FRAGMENT` at less GL time on llvmpipe.
     """
 
     FRAGMENT_SHADER = PHOTO_FRAGMENT
@@ -236,10 +249,25 @@ class PhotoRenderer(Renderer):
         super().__init__(size, backend=backend, texture_filter="bilinear",
                          auto_exposure=False, supersample=supersample,
                          split_shading=split_shading)
+        self._lid_ibo = None  # the index buffer _bind_geometry last widened pass 2 for
 
     def vertex_channels(self, appearance) -> tuple[np.ndarray, np.ndarray]:
         """Upper and lower lid weights (:attr:`PhotoAppearance.lid_weights`)."""
         return appearance.lid_weights[:, 0], appearance.lid_weights[:, 1]
+
+    def _bind_geometry(self, mesh, appearance):
+        """Renderer's, with pass 2 of split shading widened to the lid triangles."""
+        topo = super()._bind_geometry(mesh, appearance)
+        if self._prog_features is not None and self._lid_ibo is not self._ibo:
+            # The buffers were rebuilt for a new topology: redraw what PHOTO_SKIN marks.
+            for obj in (self._vao_features, self._ibo_features):
+                if obj is not None:
+                    obj.release()
+            faces = np.ascontiguousarray(topo.faces[_redraw_faces(topo)])
+            self._ibo_features = self.ctx.buffer(faces.tobytes())
+            self._vao_features = self._vertex_array(self._prog_features, self._ibo_features)
+            self._lid_ibo = self._ibo
+        return topo
 
     def texture_arrays(self, appearance, topo) -> tuple[np.ndarray, ...]:
         return (appearance.albedo, appearance.skin, appearance.wrinkles,
@@ -271,6 +299,17 @@ class PhotoRenderer(Renderer):
             **{name: tuple(getattr(appearance, name))
                for name in ("lash_rgb", "teeth_rgb", "mouth_rgb")},
         }
+
+
+def _redraw_faces(topo) -> np.ndarray:
+    """(F,) bool: the triangles of ``topo`` that pass 2 of split shading redraws, those of
+    FEATURE_REGIONS (a triangle's region is that of its last, provoking, vertex) and those
+    with a lid weight != 0 at any corner (vertex channels 1 and 2: the static columns 3, 4),
+    in draw order."""
+    static = topo.static
+    region = np.rint(static[topo.faces[:, 2], 2]).astype(np.int64)
+    lids = (static[topo.faces][..., 3:5] != 0).any(axis=(1, 2))
+    return np.isin(region, FEATURE_REGIONS) | lids
 
 
 def compose_photo(result: RenderResult, backdrop: np.ndarray, face_alpha: np.ndarray | None,

@@ -135,6 +135,19 @@ def test_uv_raster_reuses_corners_only_for_the_same_face_list():
     assert np.array_equal(r.interpolate(faces.astype(np.int32), values), fresh(faces))
 
 
+def test_nearest_vertex_is_the_corner_of_largest_weight_and_the_first_of_equal_ones():
+    from pain3d.appearance.uvmap import UVRaster
+
+    # One texel per row of weights: a clear maximum at each corner, and ties (0.4 = 0.4 at
+    # corners 0 and 1, 0.5 = 0.5 at 0 and 2 and at 1 and 2, all three equal).
+    rows = np.array([[0.2, 0.5, 0.3], [0.1, 0.1, 0.8], [0.6, 0.2, 0.2], [0.4, 0.4, 0.2],
+                     [0.5, 0.0, 0.5], [0.0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]], np.float32)
+    raster = UVRaster(size=len(rows), tri=np.zeros((1, len(rows)), np.int32),
+                      bary=rows[None], covered=np.ones((1, len(rows)), bool))
+    faces = np.array([[10, 11, 12]])
+    assert raster.nearest_vertex(faces).tolist() == [[11, 12, 10, 10, 10, 11, 10]]
+
+
 def test_hair_shell_sits_outside_the_scalp_and_indexes_its_own_vertices(head):
     from pain3d.appearance.hair import build_hair_shell
 

@@ -228,11 +228,13 @@ def test_a_moved_head_brings_in_the_photo_mirrored_not_a_smeared_edge(identity, 
 def test_split_shading_draws_the_same_bytes_as_one_draw(identity, renderer):
     from pain3d.face import HEATMAP_SCALE_M, displacement, express
     from pain3d.face.mesh import PARTS
-    from pain3d.render.photo import PhotoRenderer, orbit_camera
+    from pain3d.render.photo import PHOTO_SKIN, PhotoRenderer, orbit_camera
 
     single = PhotoRenderer(identity.photo.shape[0], split_shading=False)
     # Two draws against one: the comparison below would hold trivially otherwise.
     assert renderer._prog_features is not None and single._prog_features is None
+    # Pass 1 leaves the lid skin out: the closed lids below come from pass 2 alone.
+    assert "skin_tex, v_uv" not in PHOTO_SKIN and "lash" not in PHOTO_SKIN.split("main()")[1]
     try:
         for aus in (NEUTRAL, [4, 3, 3, 2, 5, 1], [0, 0, 0, 0, 5, 0]):  # lids closed, lip up
             mesh = express(identity.mesh, aus)
