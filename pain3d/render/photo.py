@@ -130,7 +130,7 @@ void main() {
 #    lash line), for every triangle; pixels won by a triangle of FEATURE_REGIONS (eyeball,
 #    mouth interior) or by a lid triangle (a lid weight != 0 at the pixel) get alpha 1, "to
 #    be redrawn";
-# 2. PHOTO_FEATURES: the whole shader, for those triangles only (PhotoRenderer._redraw_faces),
+# 2. PHOTO_FEATURES: the whole shader, for those triangles only (PhotoRenderer.redraw_faces),
 #    onto the pixels marked in pass 1 (few pixels: its branches cost little there).
 # Where both lid weights are 0 the lid code changes nothing (its blend factors are exactly 0),
 # so pass 1 gives the whole shader's bytes on every pixel it keeps. Both are made from
@@ -249,25 +249,16 @@ class PhotoRenderer(Renderer):
         super().__init__(size, backend=backend, texture_filter="bilinear",
                          auto_exposure=False, supersample=supersample,
                          split_shading=split_shading)
-        self._lid_ibo = None  # the index buffer _bind_geometry last widened pass 2 for
 
     def vertex_channels(self, appearance) -> tuple[np.ndarray, np.ndarray]:
         """Upper and lower lid weights (:attr:`PhotoAppearance.lid_weights`)."""
         return appearance.lid_weights[:, 0], appearance.lid_weights[:, 1]
 
-    def _bind_geometry(self, mesh, appearance):
-        """Renderer's, with pass 2 of split shading widened to the lid triangles."""
-        topo = super()._bind_geometry(mesh, appearance)
-        if self._prog_features is not None and self._lid_ibo is not self._ibo:
-            # The buffers were rebuilt for a new topology: redraw what PHOTO_SKIN marks.
-            for obj in (self._vao_features, self._ibo_features):
-                if obj is not None:
-                    obj.release()
-            faces = np.ascontiguousarray(topo.faces[_redraw_faces(topo)])
-            self._ibo_features = self.ctx.buffer(faces.tobytes())
-            self._vao_features = self._vertex_array(self._prog_features, self._ibo_features)
-            self._lid_ibo = self._ibo
-        return topo
+    def redraw_faces(self, topo) -> np.ndarray:
+        """(F,) bool: the triangles pass 2 redraws: those of FEATURE_REGIONS and those with a
+        lid weight != 0 at any corner (vertex channels 1 and 2: the static columns 3, 4)."""
+        lids = (topo.static[topo.faces][..., 3:5] != 0).any(axis=(1, 2))
+        return super().redraw_faces(topo) | lids
 
     def texture_arrays(self, appearance, topo) -> tuple[np.ndarray, ...]:
         return (appearance.albedo, appearance.skin, appearance.wrinkles,
@@ -299,17 +290,6 @@ class PhotoRenderer(Renderer):
             **{name: tuple(getattr(appearance, name))
                for name in ("lash_rgb", "teeth_rgb", "mouth_rgb")},
         }
-
-
-def _redraw_faces(topo) -> np.ndarray:
-    """(F,) bool: the triangles of ``topo`` that pass 2 of split shading redraws, those of
-    FEATURE_REGIONS (a triangle's region is that of its last, provoking, vertex) and those
-    with a lid weight != 0 at any corner (vertex channels 1 and 2: the static columns 3, 4),
-    in draw order."""
-    static = topo.static
-    region = np.rint(static[topo.faces[:, 2], 2]).astype(np.int64)
-    lids = (static[topo.faces][..., 3:5] != 0).any(axis=(1, 2))
-    return np.isin(region, FEATURE_REGIONS) | lids
 
 
 def compose_photo(result: RenderResult, backdrop: np.ndarray, face_alpha: np.ndarray | None,

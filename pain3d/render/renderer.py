@@ -218,15 +218,20 @@ class Renderer:
         self._vaos = {p: self._vertex_array(p, self._ibo) for p in set(self._programs.values())}
         self._vao_features = self._ibo_features = None
         if self._prog_features is not None:
-            # A triangle's region is that of its last (provoking) vertex: the shaders read it
-            # as a flat varying.
-            region = np.rint(topo.static[topo.faces[:, 2], 2]).astype(np.int64)
-            feature = np.isin(region, FEATURE_REGIONS)
+            feature = self.redraw_faces(topo)
             if feature.any():  # the same relative order as in the single draw
                 self._ibo_features = ctx.buffer(np.ascontiguousarray(topo.faces[feature]).tobytes())
                 self._vao_features = self._vertex_array(self._prog_features, self._ibo_features)
         self._topo, self._topo_key = topo, key
         return topo
+
+    def redraw_faces(self, topo: Topology) -> np.ndarray:
+        """(F,) bool: the triangles of ``topo`` that pass 2 of split shading redraws: those
+        whose pixels the pass-1 shader marks. Here the eyeball, mouth-interior and hair-shell
+        triangles (FEATURE_REGIONS; a triangle's region is that of its last, provoking,
+        vertex: the shaders read it as a flat varying)."""
+        return np.isin(np.rint(topo.static[topo.faces[:, 2], 2]).astype(np.int64),
+                       FEATURE_REGIONS)
 
     def _bind_textures(self, appearance, topo: Topology) -> None:
         if appearance.token == self._tex_token:
