@@ -37,6 +37,8 @@ from typing import Any
 
 import torch
 
+from pain3d.infer.predictor import PredictConfig
+
 TARGET_FP32_PAIRS_S = 20.0
 
 
@@ -527,7 +529,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="small", choices=["tiny", "small", "base", "large"])
     p.add_argument("--size", type=int, default=224)
-    p.add_argument("--batch", type=int, default=8, help="CPU frames per forward")
+    p.add_argument("--batch", type=int, default=PredictConfig.batch_size,
+                   help="CPU frames per forward (default: the predictor's, PredictConfig)")
     p.add_argument("--iters", type=int, default=4, help="CPU timed batches per case")
     p.add_argument("--rounds", type=int, default=1, help="CPU cases run in turn this often")
     p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
