@@ -137,6 +137,23 @@ def render_samples(cfg: GenerateConfig, samples: Iterable[SampleSpec], *,
     return files
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory in MB.
+
+    Linux's ``VmHWM`` starts afresh when a process execs. ``ru_maxrss`` does not: a spawned
+    worker's would include its parent's peak before the exec, so a driver that had screened
+    photos (or a benchmark's process) would make every worker look as big as itself.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
 def render_unit(cfg: GenerateConfig, unit: UnitSpec) -> UnitResult:
     """All files of one identity (what an engine task runs)."""
     t0, c0 = time.perf_counter(), time.process_time()
@@ -146,7 +163,7 @@ def render_unit(cfg: GenerateConfig, unit: UnitSpec) -> UnitResult:
     if set(files) != expected:
         missing, extra = sorted(expected - set(files)), sorted(set(files) - expected)
         raise RuntimeError(f"unit {unit.identity.name}: missing {missing[:3]}, extra {extra[:3]}")
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    rss = peak_rss_mb()
     return UnitResult(
         identity=unit.identity.index,
         files=files,

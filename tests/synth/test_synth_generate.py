@@ -278,3 +278,18 @@ def test_hub_only_resume_rebuilds_a_lost_shard(tmp_path):
     s = generate(cfg, RunOptions(out=root, workers=1, progress=False))
     assert s.units_rendered == 1  # identity 2, the only one of shard 1 (2 identities a shard)
     assert tree_digest(root) == ref and not (root / ".pain3d" / "staging").exists()
+
+
+def test_a_spawned_workers_peak_memory_is_its_own_not_its_parents():
+    import multiprocessing as mp
+    import resource
+
+    from pain3d.synth.worker import peak_rss_mb
+
+    big = np.ones(400 * 2**20 // 8)  # the parent grows by 400 MB before it spawns
+    with mp.get_context("spawn").Pool(1) as pool:
+        child = pool.apply(peak_rss_mb)
+    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    assert big[-1] == 1.0
+    assert peak_rss_mb() >= 400
+    assert child < parent - 300, (child, parent)  # ru_maxrss in the child would be >= parent
