@@ -13,6 +13,11 @@ from typing import Any
 _TEMP_IDS = itertools.count()
 
 
+def user_cache_dir() -> Path:
+    """pain3d's per-user cache folder: ``$XDG_CACHE_HOME/pain3d`` (``~/.cache/pain3d``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pain3d"
+
+
 def _new_temp(target: Path) -> tuple[int, Path]:
     """A new, empty file ``.<name>.<pid>.<n>.tmp`` beside ``target``, opened for writing,
     with the permissions a plain ``open()`` gives (the umask applies); parent folders are made

@@ -54,6 +54,7 @@ from pain3d.data.shards import TarSource, index_shards, shard_signature
 from pain3d.face.landmarks import KEYPOINT_COLUMNS
 from pain3d.facs import AU_NAMES, AUValueError, au_vector
 from pain3d.facs import pspi as pspi_of
+from pain3d.io import user_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def default_cache_dir(root: Path) -> Path:
     if os.access(root, os.W_OK) or os.access(local, os.W_OK):
         return local
     tag = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pain3d" / tag
+    return user_cache_dir() / tag
 
 
 def _cache_file(cache_dir: Path, layout: str, signature: str) -> Path:

@@ -159,3 +159,39 @@ def test_hair_shell_sits_outside_the_scalp_and_indexes_its_own_vertices(head):
     assert build_hair_shell(head, lm, "buzz", np.random.default_rng(0)) is None
     with pytest.raises(ValueError, match="hair style"):
         build_hair_shell(head, lm, "mohawk", np.random.default_rng(0))
+
+
+def test_uv_raster_kept_on_disk_is_reused_and_a_damaged_copy_made_again(tmp_path):
+    from pain3d.appearance.uvmap import stored_raster
+
+    uv = np.array([[0.1, 0.1], [0.9, 0.1], [0.1, 0.9], [0.9, 0.9]])
+    faces = np.array([[0, 1, 2], [1, 3, 2]])
+    path = tmp_path / "cache" / "raster.npz"
+    fresh = rasterize_uv(uv, faces, 32)
+
+    def same(raster, want=fresh):
+        return all(np.array_equal(getattr(raster, n), getattr(want, n))
+                   for n in ("tri", "bary", "covered"))
+
+    assert same(stored_raster(path, uv, faces, 32)) and path.exists()  # made, then kept
+    marked = np.where(fresh.tri >= 0, 1 - fresh.tri, -1).astype(np.int32)
+    np.savez(path, tri=marked, bary=fresh.bary, covered=fresh.covered)
+    assert np.array_equal(stored_raster(path, uv, faces, 32).tri, marked)  # read, not made
+    path.write_bytes(b"not a zip")  # damaged: made again, and the file replaced
+    assert same(stored_raster(path, uv, faces, 32))
+    with np.load(path) as z:
+        assert np.array_equal(z["tri"], fresh.tri)
+    assert same(stored_raster(path, uv, faces, 16), rasterize_uv(uv, faces, 16))  # other size
+
+
+def test_cached_raster_keeps_its_file_in_the_user_cache(tmp_path, monkeypatch):
+    from pain3d.appearance import uvmap
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(uvmap, "_CACHE", {})
+    uv = np.array([[0.1, 0.1], [0.9, 0.1], [0.1, 0.9]])
+    raster = cached_raster(uv, np.array([[0, 1, 2]]), 16)
+    files = list((tmp_path / "pain3d" / "uv_raster").glob(f"v{uvmap.RASTER_VERSION}-*-16.npz"))
+    assert len(files) == 1
+    with np.load(files[0]) as z:
+        assert np.array_equal(z["tri"], raster.tri)
