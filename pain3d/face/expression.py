@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from pain3d.face.mesh import Mesh
+from pain3d.face.mesh import Mesh, vector_norms
 from pain3d.face.rig import (
     BASIS_AUS,
     NUISANCE_ANTAGONISTS,
@@ -255,14 +255,6 @@ def displacement(neutral: Mesh, expressed: Mesh) -> np.ndarray:
                          f"{expressed.vertices.shape}")  # fmt: skip
     diff = expressed.vertices.astype(np.float32) - neutral.vertices.astype(np.float32)
     return vector_norms(diff).astype(np.float32)
-
-
-def vector_norms(x: np.ndarray) -> np.ndarray:
-    """``np.linalg.norm(x, axis=-1)`` of (..., 3) vectors with numpy's very sums,
-    ``sqrt((x*x + y*y) + z*z)``, a coordinate at a time: numpy reduces a last axis of 3 in
-    3-element inner loops, several times slower."""
-    s = x * x
-    return np.sqrt(s[..., 0] + s[..., 1] + s[..., 2])
 
 
 def au_attribution(

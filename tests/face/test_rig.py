@@ -204,7 +204,7 @@ def test_no_flips_across_many_identities():
 
 
 def test_vector_norms_are_numpys_norms_exactly():
-    from pain3d.face.expression import vector_norms
+    from pain3d.face.mesh import vector_norms
 
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
