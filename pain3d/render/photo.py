@@ -33,7 +33,6 @@ import numpy as np
 from pain3d.render.camera import Camera
 from pain3d.render.compose import soft_alpha
 from pain3d.render.renderer import Renderer, RenderResult, wrinkle_weights
-from pain3d.render.shaders import FEATURE_REGIONS
 
 PHOTO_FRAGMENT = """
 #version 330
@@ -125,26 +124,26 @@ void main() {
 
 # Split shading, as pain3d.render.shaders does for the procedural shader: llvmpipe runs every
 # branch for every fragment, so the mouth interior's code (its photo lookup and teeth arch)
-# costs every skin fragment too. Renderer draws in two passes instead:
+# costs every skin fragment too. Renderer draws in three passes instead
+# (PhotoRenderer.redraw_faces selects the "redrawn" triangles: eyeball, mouth interior, and
+# lid triangles, those with a lid weight != 0 at a corner):
+# 0. shaders.FRAGMENT_MARK: the redrawn triangles, alpha 1 ("to be redrawn");
 # 1. PHOTO_SKIN: the skin branch alone, without its lid code (the lid-skin lookup and the
-#    lash line), for every triangle; pixels won by a triangle of FEATURE_REGIONS (eyeball,
-#    mouth interior) or by a lid triangle (a lid weight != 0 at the pixel) get alpha 1, "to
-#    be redrawn";
-# 2. PHOTO_FEATURES: the whole shader, for those triangles only (PhotoRenderer.redraw_faces),
-#    onto the pixels marked in pass 1 (few pixels: its branches cost little there).
-# Where both lid weights are 0 the lid code changes nothing (its blend factors are exactly 0),
-# so pass 1 gives the whole shader's bytes on every pixel it keeps. Both are made from
-# PHOTO_FRAGMENT, so they cannot drift from it, and give its bytes.
+#    lash line), for the other triangles, alpha 0. Their lid weights are 0, where the lid
+#    code changes nothing (its blend factors are exactly 0);
+# 2. PHOTO_FEATURES: the whole shader, for the redrawn triangles, onto the pixels they won
+#    in pass 0 (few pixels: its branches cost little there).
+# Both are made from PHOTO_FRAGMENT, so they cannot drift from it, and give its bytes.
 _BRANCHES = ("    if (reg == 11) {\n", "    } else if (reg != 6) {\n", "    }\n    f_rgb = ")
 _ALPHA = "f_rgb = vec4(sqrt(clamp(lin, 0.0, 1.0)), 1.0);"
 _LID_CODE = ("        float lid = ", "        lin = mix(lin, lash_rgb * lash_rgb, 0.9 * lash);\n")
 """First and last line of the skin branch's lid code (weights v_spec, v_hair)."""
 
 
-def _with_alpha(source: str, mark: str) -> str:
+def _alpha_zero(source: str) -> str:
     if source.count(_ALPHA) != 1:
         raise RuntimeError("PHOTO_FRAGMENT's output changed: update pain3d.render.photo")
-    return source.replace(_ALPHA, _ALPHA.replace("1.0);", f"{mark});"))
+    return source.replace(_ALPHA, _ALPHA.replace("1.0);", "0.0);"))
 
 
 def _skin_only(source: str) -> str:
@@ -162,10 +161,8 @@ def _skin_only(source: str) -> str:
     return skin[:lo] + skin[hi + len(_LID_CODE[1]):]
 
 
-PHOTO_SKIN = _with_alpha(_skin_only(PHOTO_FRAGMENT), "(" + " || ".join(
-    [f"reg == {r}" for r in FEATURE_REGIONS] + ["v_spec != 0.0", "v_hair != 0.0"])
-    + " ? 1.0 : 0.0)")
-PHOTO_FEATURES = _with_alpha(PHOTO_FRAGMENT, "0.0")
+PHOTO_SKIN = _alpha_zero(_skin_only(PHOTO_FRAGMENT))
+PHOTO_FEATURES = _alpha_zero(PHOTO_FRAGMENT)
 
 
 @dataclass(frozen=True)
@@ -235,9 +232,10 @@ class PhotoRenderer(Renderer):
         size: output side in pixels, or (width, height).
         backend: moderngl standalone backend.
         supersample: render at this factor and average down.
-        split_shading: draw the skin, then the eyeballs, mouth interior and lids, with
+        split_shading: draw the skin, and the eyeballs, mouth interior and lids, with
             their own shaders (:data:`PHOTO_SKIN`, :data:`PHOTO_FEATURES`): the same bytes as
-            one draw with :data:`PHOTO_FRAGMENT` at less GL time on llvmpipe.
+            one draw with :data:`PHOTO_FRAGMENT` (eyeballs, mouth and lids first) at less
+            GL time on llvmpipe.
     """
 
     FRAGMENT_SHADER = PHOTO_FRAGMENT
@@ -255,7 +253,7 @@ class PhotoRenderer(Renderer):
         return appearance.lid_weights[:, 0], appearance.lid_weights[:, 1]
 
     def redraw_faces(self, topo) -> np.ndarray:
-        """(F,) bool: the triangles pass 2 redraws: those of FEATURE_REGIONS and those with a
+        """(F,) bool: the triangles passes 0 and 2 draw: those of FEATURE_REGIONS and those with a
         lid weight != 0 at any corner (vertex channels 1 and 2: the static columns 3, 4)."""
         lids = (topo.static[topo.faces][..., 3:5] != 0).any(axis=(1, 2))
         return super().redraw_faces(topo) | lids

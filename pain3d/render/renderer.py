@@ -21,6 +21,7 @@ from pain3d.render.shaders import (
     FEATURE_REGIONS,
     FRAGMENT,
     FRAGMENT_FEATURES,
+    FRAGMENT_MARK,
     FRAGMENT_SKIN,
     VERTEX,
     with_switches,
@@ -94,9 +95,11 @@ class Renderer:
             factor^2 in fragment work, cheap on a GPU). 1 = off: silhouettes are then
             smoothed only by :func:`pain3d.render.compose`'s feathered alpha.
         split_shading: draw the skin and the eyeballs, mouth interior and hair shell with
-            their own shaders in two passes (:data:`pain3d.render.shaders.FRAGMENT_SKIN`),
-            which gives the same bytes as one draw with :data:`FRAGMENT` at ~20 % less GL
-            time on llvmpipe; for a subclass, when it sets :attr:`SPLIT_SHADERS`.
+            their own shaders (:data:`pain3d.render.shaders.FRAGMENT_SKIN`; the passes are
+            described there), which gives the same bytes as one draw with :data:`FRAGMENT`
+            at about a third less GL time on llvmpipe; for a subclass, when it sets
+            :attr:`SPLIT_SHADERS`. Either way the triangles that split shading redraws
+            (:meth:`redraw_faces`) are drawn before the others.
     """
 
     def __init__(self, size: int | tuple[int, int] = 512, backend: str | None = "egl",
@@ -128,6 +131,7 @@ class Renderer:
                 with_switches(first, LABELS=labels, WRINKLES=wrinkles), compiled)
             for labels in (True, False) for wrinkles in (True, False)}
         self._prog_features = self._program(split[1], compiled) if split else None
+        self._prog_mark = self._program(FRAGMENT_MARK, compiled) if split else None
         # Uniform name -> member, per program, looked up once (`name in program` walks every
         # member).
         self._uniform_sets = {p: {name: p[name] for name in p} for p in compiled.values()}
@@ -142,7 +146,7 @@ class Renderer:
         self._last_upload: tuple = (None, None, None)
         self._topo_token: int | None = None
         self._vaos: dict = {}  # program -> vertex array of all triangles
-        self._vao_features = None
+        self._vao_features = self._vao_mark = None
         self._dyn = None
         self._textures: list = []
         self._tex_token: int | None = None
@@ -154,7 +158,8 @@ class Renderer:
             return compiled[fragment_shader]
         prog = compiled[fragment_shader] = self.ctx.program(vertex_shader=VERTEX,
                                                             fragment_shader=fragment_shader)
-        prog["part_of"].value = PART_OF
+        if "part_of" in prog:
+            prog["part_of"].value = PART_OF
         for unit, name in enumerate(self.TEXTURES):
             if name in prog:  # a sampler the shader does not use is compiled away
                 prog[name].value = unit
@@ -170,7 +175,8 @@ class Renderer:
                                            ("1f", "in_spec"), ("1f", "in_hair")))):
             used = [name for _, name in attrs if name in prog]
             layout = " ".join(f if name in used else f"{4 * int(f[0])}x" for f, name in attrs)
-            content.append((buf, layout, *used))
+            if used:
+                content.append((buf, layout, *used))
         return self.ctx.vertex_array(prog, content, index_buffer=index_buffer,
                                      index_element_size=4)
 
@@ -206,7 +212,7 @@ class Renderer:
                 and rest.n_vertices == mesh.n_vertices:
             mesh = rest
         topo = topology_for(mesh, shell, *channels, key)
-        for obj in (*self._vaos.values(), self._vao_features, self._dyn,
+        for obj in (*self._vaos.values(), self._vao_features, self._vao_mark, self._dyn,
                     getattr(self, "_static", None), getattr(self, "_ibo", None),
                     getattr(self, "_ibo_features", None)):
             if obj is not None:
@@ -214,20 +220,26 @@ class Renderer:
         ctx = self.ctx
         self._dyn = ctx.buffer(reserve=topo.n_total * 8 * 4, dynamic=True)
         self._static = ctx.buffer(topo.static.tobytes())
-        self._ibo = ctx.buffer(topo.faces.tobytes())
-        self._vaos = {p: self._vertex_array(p, self._ibo) for p in set(self._programs.values())}
-        self._vao_features = self._ibo_features = None
-        if self._prog_features is not None:
-            feature = self.redraw_faces(topo)
-            if feature.any():  # the same relative order as in the single draw
-                self._ibo_features = ctx.buffer(np.ascontiguousarray(topo.faces[feature]).tobytes())
-                self._vao_features = self._vertex_array(self._prog_features, self._ibo_features)
+        # The redrawn triangles first, then the others (each in Topology's order), split
+        # shading or not: so both draw the same bytes, depth ties included.
+        redraw = self.redraw_faces(topo)
+        first, rest = topo.faces[redraw], topo.faces[~redraw]
+        split = self._prog_features is not None and len(first) > 0
+        body = rest if split else np.concatenate([first, rest])
+        self._ibo = ctx.buffer(np.ascontiguousarray(body).tobytes()) if len(body) else None
+        self._vaos = {p: self._vertex_array(p, self._ibo) for p in set(self._programs.values())
+                      if self._ibo is not None}  # none: every triangle is redrawn
+        self._vao_features = self._vao_mark = self._ibo_features = None
+        if split:
+            self._ibo_features = ctx.buffer(np.ascontiguousarray(first).tobytes())
+            self._vao_mark = self._vertex_array(self._prog_mark, self._ibo_features)
+            self._vao_features = self._vertex_array(self._prog_features, self._ibo_features)
         self._topo, self._topo_key = topo, key
         return topo
 
     def redraw_faces(self, topo: Topology) -> np.ndarray:
-        """(F,) bool: the triangles of ``topo`` that pass 2 of split shading redraws: those
-        whose pixels the pass-1 shader marks. Here the eyeball, mouth-interior and hair-shell
+        """(F,) bool: the triangles of ``topo`` that split shading draws in passes 0 and 2
+        (drawn first in either case). Here the eyeball, mouth-interior and hair-shell
         triangles (FEATURE_REGIONS; a triangle's region is that of its last, provoking,
         vertex: the shaders read it as a flat varying)."""
         return np.isin(np.rint(topo.static[topo.faces[:, 2], 2]).astype(np.int64),
@@ -273,9 +285,9 @@ class Renderer:
     FRAGMENT_SHADER: str = FRAGMENT
     """Fragment shader source; it writes colour to output 0 and labels to output 1."""
     SPLIT_SHADERS: tuple[str, str] | None = (FRAGMENT_SKIN, FRAGMENT_FEATURES)
-    """Split shading's pass-1 and pass-2 shaders, cut from FRAGMENT_SHADER (pass 1 marks the
-    pixels of :data:`pain3d.render.shaders.FEATURE_REGIONS` triangles with alpha 1, pass 2
-    redraws those triangles there), or None to draw once. A subclass that sets
+    """Split shading's pass-1 and pass-2 shaders, cut from FRAGMENT_SHADER (pass 1 draws the
+    triangles :meth:`redraw_faces` leaves out, with alpha 0; pass 2 draws those it selects,
+    onto the pixels they won in pass 0), or None to draw once. A subclass that sets
     FRAGMENT_SHADER and not this draws once."""
     TEXTURES: tuple[str, ...] = ("albedo_tex", "wrinkle_tex", "label_tex")
     """Sampler names, bound to texture units 0, 1, ... in this order."""
@@ -369,7 +381,7 @@ class Renderer:
         labels = labels and getattr(appearance, "labels", None) is not None
         wrinkles = any(values.get("au_w", (1.0,)))  # all zero: the same bytes without them
         prog = self._programs[labels, wrinkles]
-        self._set_uniforms(values, camera, (prog, self._prog_features))
+        self._set_uniforms(values, camera, (prog, self._prog_features, self._prog_mark))
         ctx = self.ctx
         self.fbo.use()
         # Back faces are culled (about a third less shading on llvmpipe); the winding is
@@ -377,14 +389,17 @@ class Renderer:
         ctx.enable_only(self._mgl.DEPTH_TEST | self._mgl.CULL_FACE)
         ctx.front_face = "cw"
         self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        self._vaos[prog].render()
+        if self._vao_mark is not None:
+            self._vao_mark.render()
+        if prog in self._vaos:
+            self._vaos[prog].render()
         if self._vao_features is not None:
             self._redraw_features()
         return self._read(camera, want_heat=heat is not None, want_depth=depth)
 
     def _redraw_features(self) -> None:
         """Pass 2 of split shading (see :mod:`pain3d.render.shaders`): the eyeball, mouth and
-        hair triangles again, onto the pixels they won in pass 1 (alpha 1), each once."""
+        hair triangles again, onto the pixels they won in pass 0 (alpha 1), each once."""
         ctx, mgl = self.ctx, self._mgl
         ctx.depth_func = "=="
         self.fbo.depth_mask = False

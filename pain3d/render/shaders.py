@@ -205,19 +205,22 @@ def with_switches(source: str, **on: bool) -> str:
 # ---------------------------------------------------------------------------- split shading
 # llvmpipe runs every branch of a fragment shader for every fragment (branches only mask
 # lanes), so the eyeball, mouth and hair-shell code above costs every skin fragment too. The
-# renderer can instead draw in two passes with the same arithmetic per region:
+# renderer (Renderer._draw) instead draws the triangles of FEATURE_REGIONS ("features")
+# first, then the others ("skin"), each group in the usual depth order, in three passes with
+# the same arithmetic per region:
 #
-# 1. FRAGMENT_SKIN: the shader above with only the skin branch, for every triangle in the
-#    usual order (so depth and the winner of every pixel are those of the single draw). A
-#    pixel whose winner is an eyeball, mouth-interior or hair-shell triangle gets a colour
-#    made with the skin code and alpha 1 ("to be redrawn"); skin winners get alpha 0.
-# 2. FRAGMENT_FEATURES: the shader above without the skin branch, for the eyeball, mouth and
-#    hair-shell triangles only (in the same relative order), depth test "equal", blended with
-#    (DST_ALPHA, ONE_MINUS_DST_ALPHA) for colour and (ZERO, ZERO) for alpha: it replaces
-#    exactly the pixels marked in pass 1, once (its alpha 0 blocks a later triangle at the
-#    same depth, as the single draw's "less" test does).
+# 0. FRAGMENT_MARK, for the feature triangles: depth, and alpha 1 ("to be redrawn"). Its
+#    colour and labels are replaced in pass 2, so it computes nothing else.
+# 1. FRAGMENT_SKIN: the shader above with only the skin branch, for the skin triangles, alpha
+#    0. Early depth tests skip the skin hidden behind hair and eyeballs.
+# 2. FRAGMENT_FEATURES: the shader above without the skin branch, for the feature triangles
+#    again (same order), depth test "equal", blended with (DST_ALPHA, ONE_MINUS_DST_ALPHA)
+#    for colour and (ZERO, ZERO) for alpha: it replaces exactly the pixels a feature triangle
+#    won, once (its alpha 0 blocks a later triangle at the same depth, as a "less" test does).
 #
-# Both are cut from FRAGMENT itself, so they cannot drift from it.
+# This gives the bytes of one draw of FRAGMENT in the same order (features, then skin). A
+# depth tie between a feature and a skin triangle goes to the feature triangle. Both shaders
+# are cut from FRAGMENT itself, so they cannot drift from it.
 _BRANCHES = ("    if (reg == 6) {\n", "    } else if (reg == 16) {\n",
              "    } else if (reg == 11) {\n", "    } else {\n        if (reg == 13)",
              "    }\n    // Bump mapping")
@@ -227,7 +230,7 @@ FEATURE_REGIONS = (6, 11, 16)
 """Region ids drawn by FRAGMENT_FEATURES (eyeball, mouth interior, hair shell)."""
 
 
-def _cut(source: str, mark: str, keep_skin: bool) -> str:
+def _cut(source: str, keep_skin: bool) -> str:
     at = [source.index(b) for b in _BRANCHES]
     if at != sorted(at) or source.count(_OUTPUT) != 1:
         raise RuntimeError("FRAGMENT's branch layout changed: update pain3d.render.shaders._cut")
@@ -236,8 +239,20 @@ def _cut(source: str, mark: str, keep_skin: bool) -> str:
     else:  # the eyeball, hair and mouth branches, no else
         body = source[at[0]:at[3]] + "    }\n"
     out = source[:at[0]] + body + source[at[4] + len("    }\n"):]
-    return out.replace(_OUTPUT, _OUTPUT.replace("1.0);\n", f"{mark});\n"))  # alpha
+    return out.replace(_OUTPUT, _OUTPUT.replace("1.0);\n", "0.0);\n"))  # alpha
 
 
-FRAGMENT_SKIN = _cut(FRAGMENT, "(reg == 6 || reg == 11 || reg == 16 ? 1.0 : 0.0)", True)
-FRAGMENT_FEATURES = _cut(FRAGMENT, "0.0", False)
+FRAGMENT_SKIN = _cut(FRAGMENT, True)
+FRAGMENT_FEATURES = _cut(FRAGMENT, False)
+
+FRAGMENT_MARK = """
+#version 330
+layout(location = 0) out vec4 f_rgb;
+layout(location = 1) out vec4 f_lab;
+void main() {
+    f_rgb = vec4(0.0, 0.0, 0.0, 1.0);
+    f_lab = vec4(0.0, 0.0, 1.0, 1.0);
+}
+"""
+"""Pass 0 of split shading (any renderer's): marks the pixels its triangles win with alpha 1;
+pass 2 replaces their colour and labels."""
