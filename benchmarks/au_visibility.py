@@ -18,11 +18,14 @@ Three results are printed:
 
 1. *tracker*: MediaPipe FaceMesh (:class:`pain3d.infer.detect.FaceDetector`, static images)
    finds 478 landmarks in every image; :func:`pain3d.face.visibility.visibility_table`
-   turns them into Spearman rho of each label with its landmark change (definitions there).
+   turns them into Spearman rho of each label with its landmark change (definitions there);
+   the ``cheek_motion`` row reads the cheeks' pixels instead (optical flow where the
+   tracker places the cheeks: :func:`pain3d.face.visibility.cheek_motion`).
 2. *geometry*: the same table on the rig's own vertices projected through the same camera
    (what a perfect tracker would report; identity shift exactly what the rig moves).
 3. *tracker floor*: the outline shift between two renders of the same neutral face that
-   differ only in their camera effects, i.e. the tracker's own repeatability.
+   differ only in their camera effects, i.e. the tracker's own repeatability (and the
+   cheek motion it reads there).
 
 ``--calibration`` prints instead, per pain AU alone at FACS 5 (AU43 = 1), the median change
 of each measure in % IOD: in py-feat's AU-to-mesh model (learned from MediaPipe landmarks of
@@ -33,8 +36,8 @@ does not.
 
 ``--probe`` edits neutral renders in image space (:data:`PROBE_EDITS`: the cheek's pixels,
 the lower lids' or the mouth corners' moved up, all else unchanged) and prints what the
-tracker's cheek, lower-lid and outline measures make of each: which pixels MediaPipe
-places its cheek points from; then the same on py-feat's real photos.
+tracker's cheek, lower-lid and outline measures and ``cheek_motion`` make of each: which
+pixels MediaPipe places its cheek points from; then the same on py-feat's real photos.
 
 Targets (issue 13): rho <= -0.5 for aperture, brow-eye and nose-lip, cheek raise clearly
 positive, identity (outline shift) median < 1% IOD. :func:`au_visibility` is the reusable
@@ -84,12 +87,13 @@ def au_visibility(neutral_images: Sequence[np.ndarray], pain_images: Sequence[np
         coupling: also split the identity shift (:func:`identity_split`) and add it to the
             table's notes (tracks one more image per pair).
     """
-    from pain3d.face.visibility import visibility_table
+    from pain3d.face.visibility import motion_row, visibility_table
 
     images = list(neutral_images) + list(pain_images)
     lm = tracker_landmarks(images)
     n = len(neutral_images)
     table = visibility_table(lm[:n], lm[n:], aus)
+    table.rows.append(motion_row(neutral_images, pain_images, lm[:n], aus))
     unique = {id(img): x for img, x in zip(images, lm, strict=True)}
     table.images = len(unique)
     table.detected_images = sum(x is not None for x in unique.values())
@@ -183,15 +187,19 @@ def _median(values: list[float]) -> float:
     return float(np.median(values)) if values else float("nan")
 
 
-def tracker_floor(first: Sequence[np.ndarray], second: Sequence[np.ndarray]) -> float:
-    """Median outline shift (% IOD) between pairs of renders of one unchanged face."""
-    from pain3d.face.visibility import measure_changes
+def tracker_floor(first: Sequence[np.ndarray], second: Sequence[np.ndarray]
+                  ) -> tuple[float, float]:
+    """Median outline shift and median absolute cheek motion (both % IOD) between pairs of
+    renders of one unchanged face."""
+    from pain3d.face.visibility import cheek_motion, measure_changes
 
     lm = tracker_landmarks(list(first) + list(second))
     n = len(first)
-    shifts = [measure_changes(a, b)["stable"] * 100 for a, b in zip(lm[:n], lm[n:], strict=True)
-              if a is not None and b is not None]
-    return float(np.median(shifts)) if shifts else float("nan")
+    pairs = [(k, a, b) for k, (a, b) in enumerate(zip(lm[:n], lm[n:], strict=True))
+             if a is not None and b is not None]
+    shifts = [measure_changes(a, b)["stable"] * 100 for _, a, b in pairs]
+    motion = [abs(cheek_motion(first[k], second[k], a)) * 100 for k, a, _ in pairs]
+    return _median(shifts), _median(motion)
 
 
 @dataclass
@@ -344,13 +352,14 @@ def probe_table(images: Sequence[np.ndarray]) -> str:
     each of ``images`` edited by each of :data:`PROBE_EDITS` vs the unedited image (the same
     pixels elsewhere, so no camera-effect noise)."""
     from pain3d.face.landmarks import IRIS_L, IRIS_R
-    from pain3d.face.visibility import measure_changes
+    from pain3d.face.visibility import cheek_motion, measure_changes
 
     lm0 = tracker_landmarks(images)
     keys = ("cheek_raise", "lower_lid_raise", "stable")
-    lines = [f"{'edit':<26}" + "".join(f"{'outline' if k == 'stable' else k:>17}" for k in keys)]
+    lines = [f"{'edit':<26}" + "".join(f"{'outline' if k == 'stable' else k:>17}" for k in keys)
+             + f"{'cheek_motion':>17}"]
     for name, (groups, shift, sigma) in PROBE_EDITS.items():
-        edited, kept = [], []
+        edited, kept, motion = [], [], []
         for img, lm in zip(images, lm0, strict=True):
             if lm is None:
                 continue
@@ -358,10 +367,12 @@ def probe_table(images: Sequence[np.ndarray]) -> str:
             centres = np.array([lm[list(g), :2].mean(0) for g in groups])
             edited.append(_warp_up(img, centres, shift * iod, sigma * iod))
             kept.append(lm)
+            motion.append(cheek_motion(img, edited[-1], lm) * 100)
         lm1 = tracker_landmarks(edited)
         ch = [measure_changes(a, b) for a, b in zip(kept, lm1, strict=True) if b is not None]
         lines.append(f"{name:<26}" + "".join(
-            f"{np.median([c[k] for c in ch]) * 100:>+16.2f}%" for k in keys))
+            f"{np.median([c[k] for c in ch]) * 100:>+16.2f}%" for k in keys)
+            + f"{_median(motion):>+16.2f}%")
     return "\n".join(lines)
 
 
@@ -437,7 +448,7 @@ def main() -> int:
     t1 = time.perf_counter()
     aus = np.asarray(pairs.aus)
     table = au_visibility(pairs.neutral, pairs.pain, aus)
-    floor = tracker_floor(*zip(*pairs.floor, strict=True))
+    floor, motion_floor = tracker_floor(*zip(*pairs.floor, strict=True))
     geometry = visibility_table(pairs.neutral_geom, pairs.pain_geom, aus)
     t2 = time.perf_counter()
     print(f"{args.identities} identities x {args.per_identity} pain configurations x "
@@ -446,7 +457,7 @@ def main() -> int:
     print("== tracker (MediaPipe FaceMesh)")
     print(table.format())
     print(f"tracker floor (same face, other camera effects): outline shift median {floor:.2f}% "
-          f"IOD over {len(pairs.floor)} pairs")
+          f"IOD, |cheek_motion| median {motion_floor:.2f}% IOD over {len(pairs.floor)} pairs")
     print("== geometry (rig vertices through the same camera)")
     print(geometry.format())
     opened = aus[:, AU_NAMES.index("AU43")] == 0
@@ -466,7 +477,7 @@ def main() -> int:
                        "geometry": [r.__dict__ for r in geometry.rows],
                        "detection_rate": table.detection_rate,
                        "stable_median_pct": table.stable_median_pct,
-                       "tracker_floor_pct": floor,
+                       "tracker_floor_pct": floor, "motion_floor_pct": motion_floor,
                        "geometry_stable_median_pct": geometry.stable_median_pct}, fh, indent=1)
     return 0
 

@@ -274,7 +274,8 @@ def measure(src: Path, out: Path, per_identity: int, workers: int) -> dict:
             "cheek_geometry": cheek_table([g[:, :2] for g in geo_n], [g[:, :2] for g in geo_p],
                                           geo_aus),
             "floor_identical_pct": float(np.median(identical)) if identical else float("nan"),
-            "floor_jpeg_pct": tracker_floor(neutrals, [_jpeg_again(n) for n in neutrals])}
+            **dict(zip(("floor_jpeg_pct", "motion_floor_jpeg_pct"),
+                       tracker_floor(neutrals, jpeg), strict=True))}
 
 
 def write_variants(src: Path, folder: Path, copies: int) -> int:
@@ -316,7 +317,8 @@ def report(m: dict) -> None:
     print(tab.format())
     print(f"tracker floor (outline shift, % IOD): the same image twice "
           f"{m['floor_identical_pct']:.2f}, an image vs its JPEG re-encoding "
-          f"{m['floor_jpeg_pct']:.2f}")
+          f"{m['floor_jpeg_pct']:.2f}; |cheek_motion| of an image vs its JPEG re-encoding "
+          f"{m['motion_floor_jpeg_pct']:.2f}")
     print("== geometry (the rig's vertices through the photo cameras)")
     print(geo.format())
     idt = m["identity"]

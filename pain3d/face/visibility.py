@@ -30,6 +30,15 @@ neutral's inter-ocular distance, IOD = distance between the two eye centres):
   the head. AU7 and lid closure (AU43) raise the lower lid too, so read this measure (and the
   cheek) by its partial rho with AU7 and AU43 held out (:data:`PARTIAL_CONTROLS`).
 
+One measure reads pixels instead of landmarks, because MediaPipe does not place its cheek
+points from the cheek's pixels (``benchmarks/au_visibility.py --probe``):
+
+* ``cheek_motion`` (:func:`cheek_motion`): the upward image motion of the infraorbital cheeks
+  from the neutral image to the pain image (dense optical flow over the hulls of the cheek
+  points, which the tracker places on the neutral image); label AU6, read by its partial rho
+  with AU7, AU43, AU9 and AU10 held out (:data:`FLOW_CONTROLS`: lid closure and the upper-lip
+  raisers move pixels there too).
+
 Identity preservation uses :data:`pain3d.face.landmarks.IDENTITY_POINTS`: the face outline
 from ear level around the jaw to the chin, which no pain AU moves (see there for what is left
 out and why). The index tables are those of :mod:`pain3d.face.landmarks`.
@@ -73,6 +82,9 @@ PARTIAL_CONTROLS: dict[str, tuple[str, ...]] = {
 }
 """AUs held out of a measure's partial rho: the plan draws AU6 together with AU7 and AU43
 (all in PSPI), which move the lower lid too, so AU6 is credited only with what they leave."""
+
+FLOW_CONTROLS = ("AU7", "AU43", "AU9", "AU10")
+"""AUs held out of ``cheek_motion``'s partial rho."""
 
 
 def _frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -266,3 +278,75 @@ def visibility_table(
         stable_median_pct=float(np.median(stable)) if len(stable) else float("nan"),
         stable_p90_pct=float(np.percentile(stable, 90)) if len(stable) else float("nan"),
     )
+
+
+def cheek_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the hulls of each side's :data:`CHEEK_POINTS` at ``landmarks`` (pixels)."""
+    import cv2
+
+    p = np.round(np.asarray(landmarks, np.float64)[:, :2]).astype(np.int32)
+    mask = np.zeros(shape, np.uint8)
+    half = len(CHEEK_POINTS) // 2
+    for side in (CHEEK_POINTS[:half], CHEEK_POINTS[half:]):
+        cv2.fillConvexPoly(mask, cv2.convexHull(p[list(side)]), 1)
+    return mask > 0
+
+
+def cheek_motion(neutral: np.ndarray, pain: np.ndarray, landmarks: np.ndarray) -> float:
+    """Upward motion of the cheeks' pixels from ``neutral`` to ``pain``, in neutral IODs.
+
+    Args:
+        neutral, pain: (H, W, 3) uint8 RGB images of one face from one camera.
+        landmarks: (N >= 468, 2|3) tracker landmarks of ``neutral`` (pixels, MediaPipe order).
+
+    Returns:
+        The mean over :func:`cheek_mask` of Farneback's dense optical flow, projected on the
+        face's up axis (:func:`landmark_measures`' frame) and divided by the IOD; positive
+        when the cheeks rise. Each image's grey levels are standardised on the cheeks first
+        (mean 128, standard deviation 40): on skin's faint texture the flow reads a quarter
+        of a known motion without it (``--probe``), and an exposure change between the two
+        images does not read as motion.
+    """
+    import cv2
+
+    if neutral.shape != pain.shape or neutral.ndim != 3:
+        raise ValueError(f"neutral {neutral.shape} and pain {pain.shape} must be one (H, W, 3) "
+                         "shape")
+    p = np.asarray(landmarks, np.float64)
+    _, _, up, iod = _frame(p)
+    mask = cheek_mask(p, neutral.shape[:2])
+    if not mask.any():
+        return float("nan")
+    grey = []
+    for img in (neutral, pain):
+        g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        z = (g - g[mask].mean()) / (g[mask].std() + 1e-6)
+        grey.append(np.clip(128.0 + 40.0 * z, 0, 255).astype(np.uint8))
+    # Pyramid of 3 levels (scale 0.5), 15 px windows: cheek motion is smooth and a few pixels.
+    flow = cv2.calcOpticalFlowFarneback(grey[0], grey[1], None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    # Image y runs down, and ``up`` is in image coordinates: project the flow on it.
+    return float((flow[mask] @ up).mean() / iod)
+
+
+def motion_row(neutral_images: Sequence[np.ndarray], pain_images: Sequence[np.ndarray],
+               neutral_landmarks: Sequence[np.ndarray | None], aus: np.ndarray
+               ) -> VisibilityRow:
+    """The ``cheek_motion`` row of a :class:`VisibilityTable` (pairs whose neutral face the
+    tracker missed are left out)."""
+    from scipy.stats import spearmanr
+
+    aus = np.asarray(aus, np.float64)
+    keep = [k for k, lm in enumerate(neutral_landmarks) if lm is not None]
+    y = np.array([cheek_motion(neutral_images[k], pain_images[k], neutral_landmarks[k])
+                  for k in keep])
+    x = aus[keep, AU_NAMES.index("AU6")] if keep else np.zeros(0)
+    ok = np.isfinite(y)
+    x, y, kept = x[ok], y[ok], aus[keep][ok]
+    varied = len(y) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0
+    rho = float(spearmanr(x, y)[0]) if varied else float("nan")
+    cols = [AU_NAMES.index(c) for c in FLOW_CONTROLS]
+    partial = partial_spearman(x, y, kept[:, cols]) if varied else float("nan")
+    high = y[x >= 3]
+    return VisibilityRow("cheek_motion", "AU6", rho, len(y),
+                         float(np.median(high) * 100) if len(high) else float("nan"), +1,
+                         partial, FLOW_CONTROLS)

@@ -98,3 +98,60 @@ def test_table_reports_partial_rho_of_the_au6_measures():
     assert row.controls == ("AU7", "AU43")
     assert abs(row.partial_rho) < 0.3
     assert "held out: AU7, AU43" in table.format()
+
+
+def _textured(size: int = 256, seed: int = 0, contrast: float = 170.0) -> np.ndarray:
+    """A smooth random texture (skin-like blobs), (size, size, 3) uint8."""
+    import cv2
+
+    noise = np.random.default_rng(seed).random((size, size)).astype(np.float32)
+    g = cv2.GaussianBlur(noise, (0, 0), 2.0)
+    g = (g - g.min()) / (g.max() - g.min())
+    return np.repeat((120 + contrast * (g - 0.5))[..., None], 3, axis=2).astype(np.uint8)
+
+
+def _shifted_up(img: np.ndarray, dy: float) -> np.ndarray:
+    """``img`` with its content moved up by ``dy`` pixels (down when negative)."""
+    import cv2
+
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    return cv2.remap(img, xx, yy + np.float32(dy), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REFLECT)
+
+
+def test_cheek_motion_reads_the_cheeks_pixels_in_iod_and_ignores_exposure():
+    from pain3d.face.visibility import cheek_mask, cheek_motion, landmark_measures
+
+    lm = _to_image(cf.canonical_vertices())
+    iod = landmark_measures(lm)["iod"]
+    img = _textured()
+    assert cheek_mask(lm, img.shape[:2]).sum() > 200
+    # The face is rolled by 0.1 rad, so an image-vertical motion of d px is d*cos(0.1) along
+    # the face's up axis. Faint texture (skin's: a few grey levels) reads the same.
+    for contrast in (170.0, 12.0):
+        img = _textured(contrast=contrast)
+        up = cheek_motion(img, _shifted_up(img, 3.0), lm)
+        assert up == pytest.approx(3.0 * np.cos(0.1) / iod, rel=0.15), contrast
+    assert cheek_motion(img, _shifted_up(img, -2.0), lm) == pytest.approx(
+        -2.0 * np.cos(0.1) / iod, rel=0.15)
+    brighter = np.clip(img.astype(np.float32) * 1.25 + 10, 0, 255).astype(np.uint8)
+    assert abs(cheek_motion(img, brighter, lm)) < 0.1 / iod
+    with pytest.raises(ValueError, match="shape"):
+        cheek_motion(img, img[:100], lm)
+
+
+def test_motion_row_ranks_au6_against_the_cheeks_motion():
+    from pain3d.face.visibility import motion_row
+
+    lm = _to_image(cf.canonical_vertices())
+    img = _textured(seed=1)
+    rng = np.random.default_rng(2)
+    aus = np.c_[rng.integers(0, 6, (12, 5)), rng.integers(0, 2, 12)].astype(float)
+    pains = [_shifted_up(img, 0.6 * a[1]) for a in aus]  # AU6 moves the cheeks up
+    landmarks = [lm] * len(aus)
+    landmarks[4] = None  # a neutral face the tracker missed
+    row = motion_row([img] * len(aus), pains, landmarks, aus)
+    assert row.measure == "cheek_motion" and row.n == 11
+    assert row.rho > 0.95 and row.partial_rho > 0.9
+    assert row.controls == ("AU7", "AU43", "AU9", "AU10")
