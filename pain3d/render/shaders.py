@@ -115,17 +115,26 @@ void main() {
         wrap = vec3(0.3);
     } else if (reg == 11) {
         // Mouth interior: dark, with upper and lower teeth seen through the lip opening
-        // (painted on whatever interior surface lies behind it, darker further back).
+        // (painted on whatever interior surface lies behind it, darker further back). From
+        // the midline out: incisors 8.5 and 6.5 mm wide, canine 7.5, premolar; each crown
+        // lit as a rounded surface, a dark gap between neighbours that opens toward the
+        // biting edge, the edge itself greyer (thin enamel), the arch darker as it turns away.
         vec3 q = v_pos - mouth_c;
         float depth_fade = smoothstep(-0.035, -0.004, q.z);
-        float centre = 1.0 - smoothstep(0.011, 0.02, abs(q.x));
+        float ax = abs(q.x);
         float ay = abs(q.y);
-        float band = smoothstep(0.0005, 0.0015, ay) * (1.0 - smoothstep(0.007, 0.01, ay));
-        float teeth = centre * band * step(-0.035, q.z);
-        teeth *= 0.8 + 0.2 * smoothstep(0.15, 0.5, abs(sin(q.x * 640.0)));
-        base = mix(vec3(0.03, 0.008, 0.008), vec3(0.40, 0.38, 0.32) * (0.35 + 0.65 * depth_fade),
-                   teeth);
-        spec_k = 0.4 * teeth;
+        float band = smoothstep(0.0004, 0.0012, ay) * (1.0 - smoothstep(0.0085, 0.0105, ay));
+        float teeth = (1.0 - smoothstep(0.018, 0.026, ax)) * band * step(-0.035, q.z);
+        float gap = min(min(ax, abs(ax - 0.0085)), min(abs(ax - 0.015), abs(ax - 0.0225)));
+        float edge = 1.0 - smoothstep(0.0008, 0.0028, ay);
+        float seam = smoothstep(0.0, 0.0003 + 0.0007 * edge * edge, gap);
+        teeth *= 1.0 - edge * edge * (1.0 - seam);  // the gap opens at the biting edge
+        float crown = (0.6 + 0.4 * seam) * (0.8 + 0.2 * smoothstep(0.0, 0.0035, gap));
+        float arch = 1.0 - 0.55 * smoothstep(0.006, 0.024, ax);
+        vec3 enamel = mix(vec3(0.72, 0.61, 0.44), vec3(0.52, 0.49, 0.45), 0.4 * edge);
+        base = mix(vec3(0.03, 0.008, 0.008),
+                   enamel * crown * arch * (0.45 + 0.55 * depth_fade), teeth);
+        spec_k = 0.6 * teeth;
         wrap = vec3(0.1);
         h = 0.0;
     } else {
