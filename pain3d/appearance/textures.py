@@ -27,7 +27,7 @@ from pain3d.appearance.paint import (
 )
 from pain3d.appearance.traits import Traits
 from pain3d.appearance.uvmap import cached_raster
-from pain3d.appearance.wrinkles import paint_wrinkles, wrinkle_channels
+from pain3d.appearance.wrinkles import paint_wrinkles, sample_glabellar, wrinkle_channels
 from pain3d.face.mesh import Mesh, region_id
 
 
@@ -256,7 +256,8 @@ def _creases_and_wrinkles(surf: _Surface, age: float,
         y = fh_lo + (fh_hi - fh_lo) * (k + rng.uniform(0.2, 0.8)) / 4
         cv.stroke(crease, [-0.045, y], [0.045, y + rng.uniform(-0.003, 0.003)], w * 1.2,
                   weight=0.8 * age, taper=0.3)
-    parts = paint_wrinkles(cv, surf.pos, lm, where=surf.front > 0)  # masked by front below
+    parts = paint_wrinkles(cv, surf.pos, lm, where=surf.front > 0,  # masked by front below
+                           glabellar=sample_glabellar(rng.spawn(1)[0]))  # draws nothing of rng
     crease += (0.25 + 0.8 * age) * parts["nasolabial"] + 0.7 * age * parts["crows_feet"]
     not_face = np.clip(surf.eyeball + surf.lips + surf.mouth_in, 0, 1)
     crease *= (1.0 - not_face) * surf.front

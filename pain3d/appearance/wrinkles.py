@@ -25,6 +25,8 @@ are placed from the landmarks, so they follow any face shape.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from pain3d.appearance.landmarks import FaceLandmarks
@@ -56,8 +58,61 @@ def wrinkle_weights(aus: np.ndarray | None) -> np.ndarray:
     return np.clip(w ** 0.8 * 1.1, 0, 1).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class GlabellarPattern:
+    """Where one face's brow-lowering lines lie: people differ (one deep furrow, the
+    "11", three lines, lines of unequal length on the two sides, procerus lines or none).
+
+    Attributes:
+        furrows: vertical furrows between the brows, each ``(x, top, weight, lean)``: ``x``
+            metres from the midline (positive: the subject's left), from 8 mm below the brow
+            line up to ``top`` metres above it; ``lean``: how far the top moves toward the
+            midline.
+        procerus: horizontal lines across the root of the nose, each ``(dy, half_length,
+            weight)``, ``dy`` metres from the brow line (negative: below).
+    """
+
+    furrows: tuple[tuple[float, float, float, float], ...]
+    procerus: tuple[tuple[float, float, float], ...]
+
+
+DEFAULT_GLABELLAR = GlabellarPattern(
+    furrows=tuple((s * x, top, weight, 0.0015) for s in (1.0, -1.0)
+                  for x, top, weight in ((0.0045, 0.017, 1.0), (0.009, 0.011, 0.6))),
+    procerus=((-0.013, 0.005, 0.45), (-0.017, 0.004, 0.3)))
+"""The pattern of :func:`wrinkle_map` (faces without a random draw, e.g. photo identities):
+two furrows on each side, the inner one longer, and two procerus lines."""
+
+
+def sample_glabellar(rng: np.random.Generator) -> GlabellarPattern:
+    """A random :class:`GlabellarPattern`: one to three furrows on each side (the two sides
+    alike but not equal, sometimes one furrow fewer), sometimes one on the midline, zero to
+    three procerus lines. Sizes are hand-set around :data:`DEFAULT_GLABELLAR`'s."""
+    count = int(rng.choice([1, 2, 3], p=[0.3, 0.5, 0.2]))
+    inner = rng.uniform(0.003, 0.0055)
+    spacing = rng.uniform(0.003, 0.0045)
+    length = rng.uniform(0.018, 0.028)
+    furrows = []
+    for side in (-1.0, 1.0):
+        n = count - int(count > 1 and rng.random() < 0.2)
+        jitter = rng.uniform(0.85, 1.15, 3)
+        for k in range(n):
+            furrows.append((side * min((inner + k * spacing) * jitter[0], 0.013),
+                            length * jitter[1] * rng.uniform(0.55, 0.8) ** k - 0.008,
+                            min(1.0, rng.uniform(0.7, 1.0) * jitter[2] * 0.75 ** k),
+                            rng.uniform(0.0005, 0.0025)))
+    if rng.random() < 0.15:
+        furrows.append((rng.uniform(-0.001, 0.001), length * rng.uniform(0.4, 0.7) - 0.008,
+                        rng.uniform(0.4, 0.8), 0.0))
+    procerus = tuple((-0.012 - 0.004 * k + rng.uniform(-0.0015, 0.0015),
+                      rng.uniform(0.003, 0.0065), rng.uniform(0.2, 0.5))
+                     for k in range(int(rng.integers(0, 4))))
+    return GlabellarPattern(tuple(furrows), procerus)
+
+
 def paint_wrinkles(cv: Canvas, pos: np.ndarray, lm: FaceLandmarks,
-                   where: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                   where: np.ndarray | None = None,
+                   glabellar: GlabellarPattern = DEFAULT_GLABELLAR) -> dict[str, np.ndarray]:
     """Wrinkle patterns of one face, each (S, S) float32 in [0, 1] (not yet masked).
 
     Args:
@@ -67,6 +122,7 @@ def paint_wrinkles(cv: Canvas, pos: np.ndarray, lm: FaceLandmarks,
         where: (S, S) bool, the texels the arcs (under the eyes, across the nose) are painted
             on; 0 elsewhere. None = every texel. Seen from the front, the back of the head
             lies behind the face, so a mask that drops it saves most of the arcs' work.
+        glabellar: the face's brow-lowering lines.
 
     Returns:
         ``glabellar``, ``nose``, ``crows_feet``, ``infraorbital`` (lower-lid bunching and the
@@ -81,17 +137,17 @@ def paint_wrinkles(cv: Canvas, pos: np.ndarray, lm: FaceLandmarks,
         s = float(np.sign(eye[0]))
         _periorbital(cv, eye, s, out)
         _nasolabial(cv, lm, s, out["nasolabial"])
-        # Glabellar furrows: slightly converging upward, the inner one longer.
-        for x0, top, weight in ((0.0045, 0.017, 1.0), (0.009, 0.011, 0.6)):
-            cv.stroke(out["glabellar"], [s * x0, lm.brow_y - 0.008],
-                      [s * (x0 - 0.0015), lm.brow_y + top], w * 1.2, weight=weight)
         # Bunny lines: oblique wrinkles down and out from the sides of the upper nose.
         for k, (dy, length) in enumerate(((0.004, 0.012), (0.0, 0.014), (-0.004, 0.011))):
             y0 = eye_y + dy - 0.002 * k
             cv.stroke(out["nose"], [s * 0.005, y0], [s * (0.005 + length), y0 - 0.6 * length],
                       w * 1.3, weight=0.8, taper=0.4)
-    # Procerus lines: short horizontal creases across the root of the nose.
-    for dy, half, weight in ((-0.013, 0.005, 0.45), (-0.017, 0.004, 0.3)):
+    # Glabellar furrows, converging a little upward; procerus lines: short horizontal
+    # creases across the root of the nose.
+    for x, top, weight, lean in glabellar.furrows:
+        cv.stroke(out["glabellar"], [x, lm.brow_y - 0.008],
+                  [x - np.sign(x) * lean, lm.brow_y + top], w * 1.2, weight=weight)
+    for dy, half, weight in glabellar.procerus:
         cv.stroke(out["glabellar"], [-half, lm.brow_y + dy], [half, lm.brow_y + dy], w,
                   weight=weight, taper=0.45)
     _paint_arcs(pos, _arcs(lm, eye_y), out, where)

@@ -101,3 +101,32 @@ def test_arcs_painted_on_the_front_give_the_same_wrinkle_maps():
     not_face = np.clip(surf.eyeball + surf.lips + surf.mouth_in, 0, 1)
     assert np.array_equal(_masked_wrinkles(surf, front, not_face),
                           _masked_wrinkles(surf, every, not_face))
+
+
+def test_glabellar_patterns_differ_between_faces_and_repeat_per_seed():
+    from pain3d.appearance.wrinkles import sample_glabellar
+
+    patterns = [sample_glabellar(np.random.default_rng(s)) for s in range(60)]
+    assert sample_glabellar(np.random.default_rng(5)) == patterns[5]
+    per_side = {sum(x > 0.0015 for x, *_ in p.furrows) for p in patterns}
+    assert per_side == {1, 2, 3}  # one deep furrow, the "11", three lines
+    assert {len(p.procerus) for p in patterns} == {0, 1, 2, 3}
+    assert any(sum(x > 0 for x, *_ in p.furrows) != sum(x < 0 for x, *_ in p.furrows)
+               for p in patterns)  # sometimes a furrow fewer on one side
+    for p in patterns:  # all between the brows, below the forehead lines
+        assert all(abs(x) < 0.016 and -0.004 < top < 0.03 and 0 < w <= 1
+                   for x, top, w, _ in p.furrows)
+
+
+def test_the_glabellar_pattern_is_where_the_furrows_are_painted(painted):
+    from pain3d.appearance.wrinkles import DEFAULT_GLABELLAR, GlabellarPattern
+
+    _, pos, lm = painted
+    front = pos[..., 2] > lm.face_z - 0.06
+    cv = Canvas(pos, valid=front)
+    one = GlabellarPattern(furrows=((0.006, 0.015, 1.0, 0.0),), procerus=())
+    glab = paint_wrinkles(cv, pos, lm, glabellar=one)["glabellar"]
+    p = pos[glab > 0.3]
+    assert len(p) > 5 and np.all(np.abs(p[:, 0] - 0.006) < 0.002)  # one line, left of centre
+    both = paint_wrinkles(cv, pos, lm, glabellar=DEFAULT_GLABELLAR)["glabellar"]
+    assert (pos[both > 0.3][:, 0] < 0).any() and (pos[both > 0.3][:, 0] > 0).any()
