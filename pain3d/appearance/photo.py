@@ -13,12 +13,13 @@ edge-on. Texels the photo does not show are filled plausibly, in two steps:
    takes a smooth diffusion of the known colours of its own chart (head, each eyeball, ears,
    neck), so skin continues as skin tone and hair as hair colour.
 
-Besides the photo texture the appearance carries a smooth *lid skin* texture (the periocular
-skin with lashes, eyes and brows left out and inpainted), blended in where the lids close so a
-closed eye shows lid skin rather than stretched eye pixels; per-vertex lid weights (1 on the
-lid margins, falling to 0 where the lid-closure field ends); the expression wrinkle maps of
-:func:`pain3d.appearance.textures.wrinkle_map` (the same as procedural identities); and
-colours for lashes, teeth and the mouth interior, measured from the photo.
+Besides the photo texture the appearance carries a *lid skin* texture (the photo with its
+lashes and the eye's edge replaced by the lid skin around them, tone and grain), blended in
+where the upper lid shuts so a closed eye shows lid skin rather than stretched lashes;
+per-vertex lid weights (1 on the lid margins, falling to 0 where the lid-closure field
+ends); the expression wrinkle maps of :func:`pain3d.appearance.textures.wrinkle_map` (the
+same as procedural identities); and colours for lashes, teeth and the mouth interior,
+measured from the photo.
 
 Textures are in OpenGL row order (row 0 = v 0), as everywhere in :mod:`pain3d.appearance`.
 Pure numpy and OpenCV; the renderer of :mod:`pain3d.render.photo` draws it.
@@ -50,7 +51,8 @@ class PhotoAppearance:
 
     Attributes:
         albedo: (S, S, 3) uint8 sRGB photo colour per texel (the photo's own light baked in).
-        skin: (S, S, 3) uint8 sRGB smooth skin, blended in where the lids close.
+        skin: (S, S, 3) uint8 sRGB lid skin, blended in where the lids close: the
+            albedo with the lash bands of the lid margins filled with the skin around them.
         confidence: (S, S) uint8, 255 where the photo saw the texel squarely, 0 where it
             was filled (mirror or inpainting); for inspection and for the quality report.
         wrinkles: (Sw, Sw, 4) uint8 expression-wrinkle depths
@@ -524,24 +526,61 @@ def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02) -> np.nda
 
 def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray,
               head: np.ndarray) -> np.ndarray:
-    """(S, S, 3) smooth skin: the photo without lashes, eyes and brows, inpainted."""
+    """(S, S, 3) the skin a closing lid shows: the photo itself, except within
+    :data:`LASH_BAND_M` of the lid margins (the photo's lashes and the eye's edge), where it
+    is the lid skin around them: its tone (a push-pull fill from the lids' own skin, so not
+    the brighter cheeks or brow bone) plus its fine detail (the photo's high-pass mirrored in
+    across the band's edge), so a closed lid keeps the person's skin tone and grain."""
     dist = _margin_distance(mesh, texels.pos)
-    # Lid skin is only ever shown around the eyes (where the lids close): work and fill in
-    # the box of texels within 2 cm of the lid margins.
+    # Mirrored detail comes from up to one band beyond the band: work in the box of texels
+    # within 2 cm of the lid margins, as the fill does.
     box = _bbox(dist < 0.02, pad=16)
     dist, reg, known, head = dist[box], texels.region[box], known[box], head[box]
-    lum = _luminance(albedo[box])
+    rgb = albedo[box]
+    lum = _luminance(rgb)
     lashes = dist < LASH_BAND_M
     # The lids' own skin (often shadowed by the brow), not the brighter cheeks or brow bone.
     near_eye = (dist < 0.015) & np.isin(reg, [region_id("upper_eyelid"),
                                               region_id("lower_eyelid")])
     ref = np.median(lum[near_eye & ~lashes & (known > 0.5)]) if (near_eye & ~lashes).any() else 0.5
     skinlike = np.clip((lum - 0.7 * ref) / (0.15 * ref + 1e-6), 0.0, 1.0)
-    w = known * near_eye * ~lashes * skinlike * (reg != region_id("brow")) * head
+    gy, gx = np.gradient(dist)  # metres per texel
+    g = np.maximum(np.hypot(gx, gy), 1e-9)
+    mm = 0.001 / float(np.median(g[lashes & (g > 1e-9)])) if lashes.any() else 5.0
+    # Long lashes reach beyond the band: thin dark strands (a black-hat of ~1 mm) on the
+    # lids within 1 cm of the margins are filled too (a shut lid's lashes hang down).
+    k = 2 * int(round(0.6 * mm)) + 1
+    strands = cv2.morphologyEx(lum, cv2.MORPH_BLACKHAT,
+                               cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    strands = np.clip(strands / (0.06 * ref + 1e-6), 0.0, 1.0) * (near_eye & (dist < 0.01))
+    strands = cv2.dilate(strands, np.ones((3, 3), np.uint8))  # their blurred edges too
+    w = (known * near_eye * ~lashes * skinlike * (1.0 - strands) * (reg != region_id("brow"))
+         * head).astype(np.float32)
+    # Tone: the mean of the skin within ~2 mm (so the band continues the skin next to it),
+    # the lids' skin at large where there is none that near.
+    sigma = albedo.shape[0] / 400.0
+    near = 2.0 * mm
+    wsum = cv2.GaussianBlur(w, (0, 0), near)
+    tone = cv2.GaussianBlur(rgb * w[..., None], (0, 0), near)
+    tone /= np.maximum(wsum, 1e-6)[..., None]
+    wide = push_pull(rgb * head[..., None], w)
+    a = np.clip(wsum / 0.05, 0.0, 1.0)[..., None]
+    tone = a * tone + (1.0 - a) * wide
+    # Detail: the high-pass of the skin texels (lashes, brows and shadows weighted out),
+    # reflected across the band's edge along the distance's gradient.
+    detail = (rgb - cv2.GaussianBlur(rgb, (0, 0), sigma)) * w[..., None]
+    step = 2.0 * np.maximum(LASH_BAND_M - dist, 0.0) / g
+    rows, cols = np.indices(dist.shape, dtype=np.float32)
+    mx = (cols + gx / g * step).astype(np.float32)
+    my = (rows + gy / g * step).astype(np.float32)
+    detail = np.clip(cv2.remap(detail, mx, my, cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REFLECT), -0.06, 0.06)
+    # The band's last millimetre blends into the photo, which the lid shows beyond it;
+    # other charts (the eyeballs) keep the photo.
+    keep = np.clip((dist - (LASH_BAND_M - 0.001)) / 0.001, 0.0, 1.0)
+    keep = np.maximum(np.minimum(keep, 1.0 - strands), 1.0 - head)[..., None]
     skin = albedo.copy()
-    skin[box] = push_pull(albedo[box] * head[..., None], w.astype(np.float32))
-    # Lid skin is smooth: keep only the broad tone of the surrounding skin.
-    skin[box] = cv2.GaussianBlur(skin[box], (0, 0), albedo.shape[0] / 400.0)
+    skin[box] = keep * rgb + (1.0 - keep) * (tone + detail)
     return skin
 
 
