@@ -53,6 +53,7 @@ uniform sampler2D photo_tex;    // the photo (rgb) and its mouth opening (a)
 uniform mat4 photo_matrix;      // head frame -> the photo's device coordinates
 uniform vec4 au_w;
 uniform vec2 lid_close;         // (upper, lower) closure fractions of the expression
+uniform vec4 eye_u;             // u of the corners: right eye (xy), left eye (zw)
 uniform vec3 light_dir;         // unit, head frame: the light baked into the photo
 uniform vec3 relight_dir;       // unit, head frame: the light to show (= light_dir unless
                                 // a PhotoLighting turns it)
@@ -101,9 +102,29 @@ void main() {
         lin = mix(mouth_interior(), ph.rgb * ph.rgb, ph.a);
     } else if (reg != 6) {
         float lid = clamp(lid_close.x * v_spec + lid_close.y * v_hair, 0.0, 1.0) * 1.25;
+        // The upper lid shutting (AU43; narrowing keeps the photo's own lashes and margins,
+        // which move with the lids): lash bands become lid skin, lashes hang down.
+        float shut = smoothstep(0.5, 0.95, lid_close.x);
         vec3 skin = texture(skin_tex, v_uv).rgb;
-        lin = mix(lin, skin * skin, smoothstep(0.0, 0.3, lid));
-        float lash = smoothstep(0.85, 0.98, v_spec) * smoothstep(0.2, 0.8, lid_close.x);
+        lin = mix(lin, skin * skin, shut * smoothstep(0.0, 0.3, lid));
+        // Millimetres in the image plane from the upper (du) and lower (dl) margin, where
+        // the lid weights are 1: the weights' screen gradients, times a pixel's size there.
+        vec3 view = normalize(v_pos - cam_pos);
+        vec3 px = dFdx(v_pos);
+        float mm = 1000.0 * length(px - dot(px, view) * view);
+        float du = (1.0 - v_spec) * mm / max(length(vec2(dFdx(v_spec), dFdy(v_spec))), 1e-6);
+        float dl = (1.0 - v_hair) * mm / max(length(vec2(dFdx(v_hair), dFdy(v_hair))), 1e-6);
+        // Along the eye, 0 and 1 at its corners: lashes are shorter and sparser there.
+        vec2 ends = v_uv.x < 0.5 ? eye_u.xy : eye_u.zw;
+        float t = clamp((v_uv.x - ends.x) / (ends.y - ends.x), 0.0, 1.0);
+        float taper = sqrt(4.0 * t * (1.0 - t));
+        // The closed lid curves away over the eye: darker toward its margin.
+        lin *= 1.0 - 0.3 * shut * (1.0 - smoothstep(0.0, 5.0, du));
+        // Lashes: a dark margin and a ragged fringe hanging over the lower lid.
+        float len = 2.5 * taper * (0.75 + 0.25 * sin(t * 47.0 + 1.3 * sin(t * 113.0)));
+        float strands = 0.75 + 0.25 * sin(t * 170.0 + 0.9 * dl + 2.0 * sin(t * 71.0));
+        float lash = shut * max(0.9 * taper * exp(-du * du / 0.4),
+                                (1.0 - smoothstep(0.0, len, dl)) * strands * taper);
         lin = mix(lin, lash_rgb * lash_rgb, 0.9 * lash);
         float crease = clamp(dot(texture(wrinkle_tex, v_uv), au_w), 0.0, 1.0);
         // Shading change of the geometry only: a wrinkle bump would speckle on the texels.
@@ -278,6 +299,7 @@ class PhotoRenderer(Renderer):
                    if isinstance(lighting, PhotoLighting) else appearance.light_dir)
         return {
             "au_w": tuple(wrinkle_weights(aus)),
+            "eye_u": _eye_corners_u(appearance.rest_mesh),
             "lid_close": (0.0, 0.0) if aus is None else closure_fractions(
                 np.asarray(aus, np.float64)),
             "light_dir": tuple(appearance.light_dir),
@@ -288,6 +310,15 @@ class PhotoRenderer(Renderer):
             **{name: tuple(getattr(appearance, name))
                for name in ("lash_rgb", "teeth_rgb", "mouth_rgb")},
         }
+
+
+def _eye_corners_u(mesh) -> tuple[float, float, float, float]:
+    """u of the eye corners in the UV layout: right eye's two, then left eye's (the lash
+    fringe tapers toward them)."""
+    from pain3d.face.head import head_template
+
+    loops = head_template().fine_eye_loops
+    return tuple(float(mesh.uv[loops[k][0][i], 0]) for k in ("r", "l") for i in (0, -1))
 
 
 def compose_photo(result: RenderResult, backdrop: np.ndarray, face_alpha: np.ndarray | None,
