@@ -117,14 +117,14 @@ void main() {
         // Along the eye, 0 and 1 at its corners: lashes are shorter and sparser there.
         vec2 ends = v_uv.x < 0.5 ? eye_u.xy : eye_u.zw;
         float t = clamp((v_uv.x - ends.x) / (ends.y - ends.x), 0.0, 1.0);
-        float taper = sqrt(4.0 * t * (1.0 - t));
+        float taper = 4.0 * t * (1.0 - t);
         // The closed lid curves away over the eye: darker toward its margin.
         lin *= 1.0 - 0.3 * shut * (1.0 - smoothstep(0.0, 5.0, du));
         // Lashes: a dark margin and a ragged fringe hanging over the lower lid.
-        float len = 2.5 * taper * (0.75 + 0.25 * sin(t * 47.0 + 1.3 * sin(t * 113.0)));
+        float len = 3.0 * taper * (0.75 + 0.25 * sin(t * 47.0 + 1.3 * sin(t * 113.0)));
         float strands = 0.75 + 0.25 * sin(t * 170.0 + 0.9 * dl + 2.0 * sin(t * 71.0));
-        float lash = shut * max(0.9 * taper * exp(-du * du / 0.4),
-                                (1.0 - smoothstep(0.0, len, dl)) * strands * taper);
+        float lash = shut * max(0.9 * sqrt(taper) * exp(-du * du / 0.4),
+                                (1.0 - smoothstep(0.0, len, dl)) * strands * sqrt(taper));
         lin = mix(lin, lash_rgb * lash_rgb, 0.9 * lash);
         float crease = clamp(dot(texture(wrinkle_tex, v_uv), au_w), 0.0, 1.0);
         // Shading change of the geometry only: a wrinkle bump would speckle on the texels.
