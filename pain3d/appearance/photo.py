@@ -42,7 +42,9 @@ from pain3d.face.mesh import Mesh, region_id
 
 _TOKENS = itertools.count(1_000_000)
 LASH_BAND_M = 0.004
-"""Texels this close (metres) to a lid margin hold lashes; the lid skin leaves them out."""
+"""Texels this close (metres) to an upper lid margin hold lashes; the lid skin fills them."""
+LOWER_LASH_BAND_M = 0.0015
+"""The same for the lower lid margins (short lashes, the lid's rim)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -503,17 +505,17 @@ def _u8(x: np.ndarray) -> np.ndarray:
     return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02) -> np.ndarray:
-    """(S, S) metres from each texel's point ``pos`` (S, S, 3) to the nearest lid-margin
-    vertex, capped at ``reach`` (only texels within ``reach`` of the margins' box are
-    searched)."""
+def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02,
+                     lids: tuple[int, ...] = (0, 1)) -> np.ndarray:
+    """(S, S) metres from each texel's point ``pos`` (S, S, 3) to the nearest margin vertex
+    of ``lids`` (0 upper, 1 lower), capped at ``reach`` (only texels within ``reach`` of the
+    margins' box are searched)."""
     from scipy.spatial import cKDTree
 
     from pain3d.face.head import head_template
 
-    tpl = head_template()
-    margins = mesh.vertices[np.concatenate([np.concatenate(tpl.fine_eye_loops[k])
-                                            for k in ("r", "l")])]
+    loops = head_template().fine_eye_loops
+    margins = mesh.vertices[np.concatenate([loops[k][lid] for k in ("r", "l") for lid in lids])]
     flat = pos.reshape(-1, 3)
     lo, hi = margins.min(0) - reach, margins.max(0) + reach
     near = (flat[:, 0] > lo[0]) & (flat[:, 0] < hi[0])  # per axis: no (N, 3) temporaries
@@ -526,33 +528,38 @@ def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02) -> np.nda
 
 def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray,
               head: np.ndarray) -> np.ndarray:
-    """(S, S, 3) the skin a closing lid shows: the photo itself, except within
-    :data:`LASH_BAND_M` of the lid margins (the photo's lashes and the eye's edge), where it
-    is the lid skin around them: its tone (a push-pull fill from the lids' own skin, so not
-    the brighter cheeks or brow bone) plus its fine detail (the photo's high-pass mirrored in
-    across the band's edge), so a closed lid keeps the person's skin tone and grain."""
-    dist = _margin_distance(mesh, texels.pos)
+    """(S, S, 3) the skin a shut lid shows: the photo itself, except within the lash bands
+    of the lid margins (:data:`LASH_BAND_M`, :data:`LOWER_LASH_BAND_M`: the photo's lashes
+    and the eye's edge) and on long lashes' strands, where it is the lid skin around them:
+    its tone (the mean of the lids' own skin within ~2 mm, so not the brighter cheeks or brow
+    bone) plus its fine detail (the photo's high-pass mirrored in across the band's edge),
+    so a shut lid keeps the person's skin tone and grain."""
+    upper = _margin_distance(mesh, texels.pos, lids=(0,))
+    lower = _margin_distance(mesh, texels.pos, lids=(1,))
+    dist = np.minimum(upper, lower)
     # Mirrored detail comes from up to one band beyond the band: work in the box of texels
     # within 2 cm of the lid margins, as the fill does.
     box = _bbox(dist < 0.02, pad=16)
     dist, reg, known, head = dist[box], texels.region[box], known[box], head[box]
+    band = np.minimum(upper[box] / LASH_BAND_M, lower[box] / LOWER_LASH_BAND_M)  # 1: edge
+    del upper, lower
     rgb = albedo[box]
     lum = _luminance(rgb)
-    lashes = dist < LASH_BAND_M
+    lashes = band < 1.0
     # The lids' own skin (often shadowed by the brow), not the brighter cheeks or brow bone.
     near_eye = (dist < 0.015) & np.isin(reg, [region_id("upper_eyelid"),
                                               region_id("lower_eyelid")])
     ref = np.median(lum[near_eye & ~lashes & (known > 0.5)]) if (near_eye & ~lashes).any() else 0.5
     skinlike = np.clip((lum - 0.7 * ref) / (0.15 * ref + 1e-6), 0.0, 1.0)
-    gy, gx = np.gradient(dist)  # metres per texel
-    g = np.maximum(np.hypot(gx, gy), 1e-9)
+    g = np.hypot(*np.gradient(dist))  # metres per texel
     mm = 0.001 / float(np.median(g[lashes & (g > 1e-9)])) if lashes.any() else 5.0
     # Long lashes reach beyond the band: thin dark strands (a black-hat of ~1 mm) on the
-    # lids within 1 cm of the margins are filled too (a shut lid's lashes hang down).
+    # upper lids within 1 cm of the margins are filled too (a shut lid's lashes hang down).
     k = 2 * int(round(0.6 * mm)) + 1
     strands = cv2.morphologyEx(lum, cv2.MORPH_BLACKHAT,
                                cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    strands = np.clip(strands / (0.06 * ref + 1e-6), 0.0, 1.0) * (near_eye & (dist < 0.01))
+    strands = np.clip(strands / (0.06 * ref + 1e-6), 0.0, 1.0) * (
+        (dist < 0.01) & (reg == region_id("upper_eyelid")))
     strands = cv2.dilate(strands, np.ones((3, 3), np.uint8))  # their blurred edges too
     w = (known * near_eye * ~lashes * skinlike * (1.0 - strands) * (reg != region_id("brow"))
          * head).astype(np.float32)
@@ -567,17 +574,19 @@ def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray
     a = np.clip(wsum / 0.05, 0.0, 1.0)[..., None]
     tone = a * tone + (1.0 - a) * wide
     # Detail: the high-pass of the skin texels (lashes, brows and shadows weighted out),
-    # reflected across the band's edge along the distance's gradient.
+    # reflected across the band's edge along the gradient of ``band`` (per texel).
     detail = (rgb - cv2.GaussianBlur(rgb, (0, 0), sigma)) * w[..., None]
-    step = 2.0 * np.maximum(LASH_BAND_M - dist, 0.0) / g
+    gy, gx = np.gradient(band)
+    g = np.maximum(np.hypot(gx, gy), 1e-9)
+    step = 2.0 * np.maximum(1.0 - band, 0.0) / g
     rows, cols = np.indices(dist.shape, dtype=np.float32)
     mx = (cols + gx / g * step).astype(np.float32)
     my = (rows + gy / g * step).astype(np.float32)
     detail = np.clip(cv2.remap(detail, mx, my, cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REFLECT), -0.06, 0.06)
-    # The band's last millimetre blends into the photo, which the lid shows beyond it;
-    # other charts (the eyeballs) keep the photo.
-    keep = np.clip((dist - (LASH_BAND_M - 0.001)) / 0.001, 0.0, 1.0)
+    # The band's last quarter blends into the photo, which the lid shows beyond it; other
+    # charts (the eyeballs) keep the photo.
+    keep = np.clip((band - 0.75) / 0.25, 0.0, 1.0)
     keep = np.maximum(np.minimum(keep, 1.0 - strands), 1.0 - head)[..., None]
     skin = albedo.copy()
     skin[box] = keep * rgb + (1.0 - keep) * (tone + detail)

@@ -120,9 +120,13 @@ void main() {
         float taper = 4.0 * t * (1.0 - t);
         // The closed lid curves away over the eye: darker toward its margin.
         lin *= 1.0 - 0.3 * shut * (1.0 - smoothstep(0.0, 5.0, du));
+        // A soft fold line where the shut lid's skin folds under the brow's (a level of
+        // the upper-lid weight, a few pixels wide whatever the triangle size).
+        float fold = (v_spec - 0.3) / max(fwidth(v_spec), 1e-6);
+        lin *= 1.0 - 0.1 * shut * sqrt(taper) * exp(-fold * fold / 8.0);
         // Lashes: a dark margin and a ragged fringe hanging over the lower lid.
-        float len = 3.0 * taper * (0.75 + 0.25 * sin(t * 47.0 + 1.3 * sin(t * 113.0)));
-        float strands = 0.75 + 0.25 * sin(t * 170.0 + 0.9 * dl + 2.0 * sin(t * 71.0));
+        float len = 3.0 * taper * (0.7 + 0.3 * sin(t * 47.0 + 1.3 * sin(t * 113.0)));
+        float strands = 0.85 + 0.15 * sin(t * 230.0 + 0.9 * dl + 2.0 * sin(t * 71.0));
         float lash = shut * max(0.9 * sqrt(taper) * exp(-du * du / 0.4),
                                 (1.0 - smoothstep(0.0, len, dl)) * strands * sqrt(taper));
         lin = mix(lin, lash_rgb * lash_rgb, 0.9 * lash);
