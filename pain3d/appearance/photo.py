@@ -537,9 +537,9 @@ def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray
     upper = _margin_distance(mesh, texels.pos, lids=(0,))
     lower = _margin_distance(mesh, texels.pos, lids=(1,))
     dist = np.minimum(upper, lower)
-    # Mirrored detail comes from up to one band beyond the band: work in the box of texels
-    # within 2 cm of the lid margins, as the fill does.
-    box = _bbox(dist < 0.02, pad=16)
+    # Work in the box of the head's texels within 2 cm of the lid margins (the eyeballs'
+    # charts, spread over the layout, keep the photo).
+    box = _bbox((dist < 0.02) & (head > 0), pad=16)
     dist, reg, known, head = dist[box], texels.region[box], known[box], head[box]
     band = np.minimum(upper[box] / LASH_BAND_M, lower[box] / LOWER_LASH_BAND_M)  # 1: edge
     del upper, lower
