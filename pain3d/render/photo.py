@@ -125,7 +125,7 @@ void main() {
             float t = clamp((v_uv.x - ends.x) / (ends.y - ends.x), 0.0, 1.0);
             float taper = 4.0 * t * (1.0 - t);
             // The closed lid curves away over the eye: darker toward its margin.
-            lin *= 1.0 - 0.3 * shut * (1.0 - smoothstep(0.0, 5.0, du));
+            lin *= 1.0 - 0.35 * shut * (1.0 - smoothstep(0.0, 6.0, du));
             // A soft fold line where the shut lid's skin folds under the brow's (a level of
             // the upper-lid weight, a few pixels wide whatever the triangle size).
             float fold = (v_spec - 0.3) / max(fwidth(v_spec), 1e-6);
