@@ -505,25 +505,30 @@ def _u8(x: np.ndarray) -> np.ndarray:
     return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02,
-                     lids: tuple[int, ...] = (0, 1)) -> np.ndarray:
-    """(S, S) metres from each texel's point ``pos`` (S, S, 3) to the nearest margin vertex
-    of ``lids`` (0 upper, 1 lower), capped at ``reach`` (only texels within ``reach`` of the
-    margins' box are searched)."""
+def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(S, S) float32 metres from each texel's point ``pos`` (S, S, 3) to the nearest
+    lid-margin vertex, capped at ``reach`` (only texels within ``reach`` of the margins' box
+    are searched), and (S, S) bool: that vertex is on an upper lid's margin."""
     from scipy.spatial import cKDTree
 
     from pain3d.face.head import head_template
 
     loops = head_template().fine_eye_loops
-    margins = mesh.vertices[np.concatenate([loops[k][lid] for k in ("r", "l") for lid in lids])]
+    ids = [(loops[k][lid], lid == 0) for k in ("r", "l") for lid in (0, 1)]
+    margins = mesh.vertices[np.concatenate([i for i, _ in ids])]
+    on_upper = np.concatenate([np.full(len(i), up) for i, up in ids])
     flat = pos.reshape(-1, 3)
     lo, hi = margins.min(0) - reach, margins.max(0) + reach
     near = (flat[:, 0] > lo[0]) & (flat[:, 0] < hi[0])  # per axis: no (N, 3) temporaries
     for k in (1, 2):
         near &= (flat[:, k] > lo[k]) & (flat[:, k] < hi[k])
-    d = np.full(len(flat), reach, np.float64)
-    d[near], _ = cKDTree(margins).query(flat[near], distance_upper_bound=reach)
-    return np.minimum(d, reach).reshape(pos.shape[:2]).astype(np.float32)
+    d = np.full(len(flat), reach, np.float32)
+    upper = np.zeros(len(flat), bool)
+    dn, nearest = cKDTree(margins).query(flat[near], distance_upper_bound=reach)
+    d[near] = np.minimum(dn, reach)
+    upper[near] = on_upper[np.minimum(nearest, len(margins) - 1)]
+    return d.reshape(pos.shape[:2]), upper.reshape(pos.shape[:2])
 
 
 def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray,
@@ -534,15 +539,12 @@ def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray
     its tone (the mean of the lids' own skin within ~2 mm, so not the brighter cheeks or brow
     bone) plus its fine detail (the photo's high-pass mirrored in across the band's edge),
     so a shut lid keeps the person's skin tone and grain."""
-    upper = _margin_distance(mesh, texels.pos, lids=(0,))
-    lower = _margin_distance(mesh, texels.pos, lids=(1,))
-    dist = np.minimum(upper, lower)
+    dist, upper = _margin_distance(mesh, texels.pos)
     # Work in the box of the head's texels within 2 cm of the lid margins (the eyeballs'
     # charts, spread over the layout, keep the photo).
     box = _bbox((dist < 0.02) & (head > 0), pad=16)
     dist, reg, known, head = dist[box], texels.region[box], known[box], head[box]
-    band = np.minimum(upper[box] / LASH_BAND_M, lower[box] / LOWER_LASH_BAND_M)  # 1: edge
-    del upper, lower
+    band = dist / np.where(upper[box], LASH_BAND_M, LOWER_LASH_BAND_M)  # 1 at its edge
     rgb = albedo[box]
     lum = _luminance(rgb)
     lashes = band < 1.0

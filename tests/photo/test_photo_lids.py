@@ -64,8 +64,8 @@ def test_the_lash_bands_lid_skin_keeps_the_skins_grain(identity):
 
     app = identity.appearance
     texels = _Texels.of(app.rest_mesh, app.raster_faces, app.raster)
-    dist = _margin_distance(app.rest_mesh, texels.pos, lids=(0,))
-    lid = texels.region == region_id("upper_eyelid")
+    dist, upper = _margin_distance(app.rest_mesh, texels.pos)
+    lid = (texels.region == region_id("upper_eyelid")) & upper
     band = lid & (dist > 0.001) & (dist < LASH_BAND_M - 0.001)
     beyond = lid & (dist > LASH_BAND_M + 0.001) & (dist < 2 * LASH_BAND_M)
 
