@@ -13,12 +13,13 @@ edge-on. Texels the photo does not show are filled plausibly, in two steps:
    takes a smooth diffusion of the known colours of its own chart (head, each eyeball, ears,
    neck), so skin continues as skin tone and hair as hair colour.
 
-Besides the photo texture the appearance carries a smooth *lid skin* texture (the periocular
-skin with lashes, eyes and brows left out and inpainted), blended in where the lids close so a
-closed eye shows lid skin rather than stretched eye pixels; per-vertex lid weights (1 on the
-lid margins, falling to 0 where the lid-closure field ends); the expression wrinkle maps of
-:func:`pain3d.appearance.textures.wrinkle_map` (the same as procedural identities); and
-colours for lashes, teeth and the mouth interior, measured from the photo.
+Besides the photo texture the appearance carries a *lid skin* texture (the photo with its
+lashes and the eye's edge replaced by the lid skin around them, tone and grain), blended in
+where the upper lid shuts so a closed eye shows lid skin rather than stretched lashes;
+per-vertex lid weights (1 on the lid margins, falling to 0 where the lid-closure field
+ends); the expression wrinkle maps of :func:`pain3d.appearance.textures.wrinkle_map` (the
+same as procedural identities); and colours for lashes, teeth and the mouth interior,
+measured from the photo.
 
 Textures are in OpenGL row order (row 0 = v 0), as everywhere in :mod:`pain3d.appearance`.
 Pure numpy and OpenCV; the renderer of :mod:`pain3d.render.photo` draws it.
@@ -41,7 +42,9 @@ from pain3d.face.mesh import Mesh, region_id
 
 _TOKENS = itertools.count(1_000_000)
 LASH_BAND_M = 0.004
-"""Texels this close (metres) to a lid margin hold lashes; the lid skin leaves them out."""
+"""Texels this close (metres) to an upper lid margin hold lashes; the lid skin fills them."""
+LOWER_LASH_BAND_M = 0.0015
+"""The same for the lower lid margins (short lashes, the lid's rim)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,7 +53,8 @@ class PhotoAppearance:
 
     Attributes:
         albedo: (S, S, 3) uint8 sRGB photo colour per texel (the photo's own light baked in).
-        skin: (S, S, 3) uint8 sRGB smooth skin, blended in where the lids close.
+        skin: (S, S, 3) uint8 sRGB lid skin, blended in where the lids close: the
+            albedo with the lash bands of the lid margins filled with the skin around them.
         confidence: (S, S) uint8, 255 where the photo saw the texel squarely, 0 where it
             was filled (mirror or inpainting); for inspection and for the quality report.
         wrinkles: (Sw, Sw, 4) uint8 expression-wrinkle depths
@@ -501,47 +505,93 @@ def _u8(x: np.ndarray) -> np.ndarray:
     return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02) -> np.ndarray:
-    """(S, S) metres from each texel's point ``pos`` (S, S, 3) to the nearest lid-margin
-    vertex, capped at ``reach`` (only texels within ``reach`` of the margins' box are
-    searched)."""
+def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(S, S) float32 metres from each texel's point ``pos`` (S, S, 3) to the nearest
+    lid-margin vertex, capped at ``reach`` (only texels within ``reach`` of the margins' box
+    are searched), and (S, S) bool: that vertex is on an upper lid's margin."""
     from scipy.spatial import cKDTree
 
     from pain3d.face.head import head_template
 
-    tpl = head_template()
-    margins = mesh.vertices[np.concatenate([np.concatenate(tpl.fine_eye_loops[k])
-                                            for k in ("r", "l")])]
+    loops = head_template().fine_eye_loops
+    ids = [(loops[k][lid], lid == 0) for k in ("r", "l") for lid in (0, 1)]
+    margins = mesh.vertices[np.concatenate([i for i, _ in ids])]
+    on_upper = np.concatenate([np.full(len(i), up) for i, up in ids])
     flat = pos.reshape(-1, 3)
     lo, hi = margins.min(0) - reach, margins.max(0) + reach
     near = (flat[:, 0] > lo[0]) & (flat[:, 0] < hi[0])  # per axis: no (N, 3) temporaries
     for k in (1, 2):
         near &= (flat[:, k] > lo[k]) & (flat[:, k] < hi[k])
-    d = np.full(len(flat), reach, np.float64)
-    d[near], _ = cKDTree(margins).query(flat[near], distance_upper_bound=reach)
-    return np.minimum(d, reach).reshape(pos.shape[:2]).astype(np.float32)
+    d = np.full(len(flat), reach, np.float32)
+    upper = np.zeros(len(flat), bool)
+    dn, nearest = cKDTree(margins).query(flat[near], distance_upper_bound=reach)
+    d[near] = np.minimum(dn, reach)
+    upper[near] = on_upper[np.minimum(nearest, len(margins) - 1)]
+    return d.reshape(pos.shape[:2]), upper.reshape(pos.shape[:2])
 
 
 def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray,
               head: np.ndarray) -> np.ndarray:
-    """(S, S, 3) smooth skin: the photo without lashes, eyes and brows, inpainted."""
-    dist = _margin_distance(mesh, texels.pos)
-    # Lid skin is only ever shown around the eyes (where the lids close): work and fill in
-    # the box of texels within 2 cm of the lid margins.
-    box = _bbox(dist < 0.02, pad=16)
+    """(S, S, 3) the skin a shut lid shows: the photo itself, except within the lash bands
+    of the lid margins (:data:`LASH_BAND_M`, :data:`LOWER_LASH_BAND_M`: the photo's lashes
+    and the eye's edge) and on long lashes' strands, where it is the lid skin around them:
+    its tone (the mean of the lids' own skin within ~2 mm, so not the brighter cheeks or brow
+    bone) plus its fine detail (the photo's high-pass mirrored in across the band's edge),
+    so a shut lid keeps the person's skin tone and grain."""
+    dist, upper = _margin_distance(mesh, texels.pos)
+    # Work in the box of the head's texels within 2 cm of the lid margins (the eyeballs'
+    # charts, spread over the layout, keep the photo).
+    box = _bbox((dist < 0.02) & (head > 0), pad=16)
     dist, reg, known, head = dist[box], texels.region[box], known[box], head[box]
-    lum = _luminance(albedo[box])
-    lashes = dist < LASH_BAND_M
+    band = dist / np.where(upper[box], LASH_BAND_M, LOWER_LASH_BAND_M)  # 1 at its edge
+    rgb = albedo[box]
+    lum = _luminance(rgb)
+    lashes = band < 1.0
     # The lids' own skin (often shadowed by the brow), not the brighter cheeks or brow bone.
     near_eye = (dist < 0.015) & np.isin(reg, [region_id("upper_eyelid"),
                                               region_id("lower_eyelid")])
     ref = np.median(lum[near_eye & ~lashes & (known > 0.5)]) if (near_eye & ~lashes).any() else 0.5
     skinlike = np.clip((lum - 0.7 * ref) / (0.15 * ref + 1e-6), 0.0, 1.0)
-    w = known * near_eye * ~lashes * skinlike * (reg != region_id("brow")) * head
+    g = np.hypot(*np.gradient(dist))  # metres per texel
+    mm = 0.001 / float(np.median(g[lashes & (g > 1e-9)])) if lashes.any() else 5.0
+    # Long lashes reach beyond the band: thin dark strands (a black-hat of ~1 mm) on the
+    # upper lids within 1 cm of the margins are filled too (a shut lid's lashes hang down).
+    k = 2 * int(round(0.6 * mm)) + 1
+    strands = cv2.morphologyEx(lum, cv2.MORPH_BLACKHAT,
+                               cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    strands = np.clip(strands / (0.06 * ref + 1e-6), 0.0, 1.0) * (
+        (dist < 0.01) & (reg == region_id("upper_eyelid")))
+    strands = cv2.dilate(strands, np.ones((3, 3), np.uint8))  # their blurred edges too
+    w = (known * near_eye * ~lashes * skinlike * (1.0 - strands) * (reg != region_id("brow"))
+         * head).astype(np.float32)
+    # Tone: the mean of the skin within ~2 mm (so the band continues the skin next to it),
+    # the lids' skin at large where there is none that near.
+    sigma = albedo.shape[0] / 400.0
+    near = 2.0 * mm
+    wsum = cv2.GaussianBlur(w, (0, 0), near)
+    tone = cv2.GaussianBlur(rgb * w[..., None], (0, 0), near)
+    tone /= np.maximum(wsum, 1e-6)[..., None]
+    wide = push_pull(rgb * head[..., None], w)
+    a = np.clip(wsum / 0.05, 0.0, 1.0)[..., None]
+    tone = a * tone + (1.0 - a) * wide
+    # Detail: the high-pass of the skin texels (lashes, brows and shadows weighted out),
+    # reflected across the band's edge along the gradient of ``band`` (per texel).
+    detail = (rgb - cv2.GaussianBlur(rgb, (0, 0), sigma)) * w[..., None]
+    gy, gx = np.gradient(band)
+    g = np.maximum(np.hypot(gx, gy), 1e-9)
+    step = 2.0 * np.maximum(1.0 - band, 0.0) / g
+    rows, cols = np.indices(dist.shape, dtype=np.float32)
+    mx = (cols + gx / g * step).astype(np.float32)
+    my = (rows + gy / g * step).astype(np.float32)
+    detail = np.clip(cv2.remap(detail, mx, my, cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REFLECT), -0.06, 0.06)
+    # The band's last quarter blends into the photo, which the lid shows beyond it; other
+    # charts (the eyeballs) keep the photo.
+    keep = np.clip((band - 0.75) / 0.25, 0.0, 1.0)
+    keep = np.maximum(np.minimum(keep, 1.0 - strands), 1.0 - head)[..., None]
     skin = albedo.copy()
-    skin[box] = push_pull(albedo[box] * head[..., None], w.astype(np.float32))
-    # Lid skin is smooth: keep only the broad tone of the surrounding skin.
-    skin[box] = cv2.GaussianBlur(skin[box], (0, 0), albedo.shape[0] / 400.0)
+    skin[box] = keep * rgb + (1.0 - keep) * (tone + detail)
     return skin
 
 

@@ -11,9 +11,11 @@ changes the face:
 - **wrinkles**: the AU wrinkle maps (:func:`pain3d.render.wrinkle_weights`, the same weights
   as procedural faces) darken the texture along glabellar lines, nose wrinkles, crow's feet,
   the infraorbital furrow and the nasolabial fold;
-- **lids**: where the lid-closure fields move the lids, the texture blends into the smooth lid
-  skin of the appearance, and a lash line follows the upper margin as it comes down, so AU43
-  shows closed lids, not stretched eye pixels;
+- **lids**: narrowing (AU6, AU7) moves the photo's own lids, lashes and margins; as the upper
+  lid shuts (AU43) its lash bands blend into the appearance's lid skin (the photo's lid skin
+  around them, tone and grain), the lid darkens toward its margin, a soft fold line crosses
+  it, and the lashes are a dark margin with a ragged fringe hanging over the lower lid,
+  shorter toward the eye corners, so AU43 shows closed lids, not stretched lashes;
 - **mouth interior**: inside the photo's own mouth opening, the photo (projected from its
   camera); elsewhere dark with upper and lower teeth on an arch fixed to the skull, in
   colours measured from the photo, so lips that part uncover teeth.
@@ -53,6 +55,7 @@ uniform sampler2D photo_tex;    // the photo (rgb) and its mouth opening (a)
 uniform mat4 photo_matrix;      // head frame -> the photo's device coordinates
 uniform vec4 au_w;
 uniform vec2 lid_close;         // (upper, lower) closure fractions of the expression
+uniform vec4 eye_u;             // u of the corners: right eye (xy), left eye (zw)
 uniform vec3 light_dir;         // unit, head frame: the light baked into the photo
 uniform vec3 relight_dir;       // unit, head frame: the light to show (= light_dir unless
                                 // a PhotoLighting turns it)
@@ -100,11 +103,40 @@ void main() {
         vec4 ph = texture(photo_tex, st);
         lin = mix(mouth_interior(), ph.rgb * ph.rgb, ph.a);
     } else if (reg != 6) {
-        float lid = clamp(lid_close.x * v_spec + lid_close.y * v_hair, 0.0, 1.0) * 1.25;
-        vec3 skin = texture(skin_tex, v_uv).rgb;
-        lin = mix(lin, skin * skin, smoothstep(0.0, 0.3, lid));
-        float lash = smoothstep(0.85, 0.98, v_spec) * smoothstep(0.2, 0.8, lid_close.x);
-        lin = mix(lin, lash_rgb * lash_rgb, 0.9 * lash);
+        // The upper lid shutting (AU43; narrowing keeps the photo's own lashes and margins,
+        // which move with the lids): lash bands become lid skin, lashes hang down. Every
+        // term below is exactly 0 below half closure, so a uniform test can leave it out.
+        if (lid_close.x > 0.5) {
+            float shut = smoothstep(0.5, 0.95, lid_close.x);
+            float lid = clamp(lid_close.x * v_spec + lid_close.y * v_hair, 0.0, 1.0) * 1.25;
+            vec3 skin = texture(skin_tex, v_uv).rgb;
+            lin = mix(lin, skin * skin, shut * smoothstep(0.0, 0.3, lid));
+            // Millimetres in the image plane from the upper (du) and lower (dl) margin, where
+            // the lid weights are 1: the weights' screen gradients, times a pixel's size.
+            vec3 view = normalize(v_pos - cam_pos);
+            vec3 px = dFdx(v_pos);
+            float mm = 1000.0 * length(px - dot(px, view) * view);
+            float du = (1.0 - v_spec) * mm / max(length(vec2(dFdx(v_spec), dFdy(v_spec))),
+                                                 1e-6);
+            float dl = (1.0 - v_hair) * mm / max(length(vec2(dFdx(v_hair), dFdy(v_hair))),
+                                                 1e-6);
+            // Along the eye, 0 and 1 at its corners: lashes are shorter and sparser there.
+            vec2 ends = v_uv.x < 0.5 ? eye_u.xy : eye_u.zw;
+            float t = clamp((v_uv.x - ends.x) / (ends.y - ends.x), 0.0, 1.0);
+            float taper = 4.0 * t * (1.0 - t);
+            // The closed lid curves away over the eye: darker toward its margin.
+            lin *= 1.0 - 0.35 * shut * (1.0 - smoothstep(0.0, 6.0, du));
+            // A soft fold line where the shut lid's skin folds under the brow's (a level of
+            // the upper-lid weight, a few pixels wide whatever the triangle size).
+            float fold = (v_spec - 0.3) / max(fwidth(v_spec), 1e-6);
+            lin *= 1.0 - 0.1 * shut * sqrt(taper) * exp(-fold * fold / 8.0);
+            // Lashes: a dark margin and a ragged fringe hanging over the lower lid.
+            float len = 3.0 * taper * (0.7 + 0.3 * sin(t * 47.0 + 1.3 * sin(t * 113.0)));
+            float strands = 0.85 + 0.15 * sin(t * 230.0 + 0.9 * dl + 2.0 * sin(t * 71.0));
+            float lash = shut * max(0.9 * sqrt(taper) * exp(-du * du / 0.4),
+                                    (1.0 - smoothstep(0.0, len, dl)) * strands * sqrt(taper));
+            lin = mix(lin, lash_rgb * lash_rgb, 0.9 * lash);
+        }
         float crease = clamp(dot(texture(wrinkle_tex, v_uv), au_w), 0.0, 1.0);
         // Shading change of the geometry only: a wrinkle bump would speckle on the texels.
         vec4 rest = texture(rest_tex, v_uv);
@@ -128,15 +160,16 @@ void main() {
 # (PhotoRenderer.redraw_faces selects the "redrawn" triangles: eyeball, mouth interior, and
 # lid triangles, those with a lid weight != 0 at a corner):
 # 0. shaders.FRAGMENT_MARK: the redrawn triangles, alpha 1 ("to be redrawn");
-# 1. PHOTO_SKIN: the skin branch alone, without its lid code (the lid-skin lookup and the
-#    lash line), for the other triangles, alpha 0. Their lid weights are 0, where the lid
-#    code changes nothing (its blend factors are exactly 0);
+# 1. PHOTO_SKIN: the skin branch alone, without its lid code (the lid-skin lookup, the
+#    shut lid's shading and lashes), for the other triangles, alpha 0. Their lid weights
+#    are 0, where the lid code changes nothing (its blend factors are exactly 0);
 # 2. PHOTO_FEATURES: the whole shader, for the redrawn triangles, onto the pixels they won
 #    in pass 0 (few pixels: its branches cost little there).
 # Both are made from PHOTO_FRAGMENT, so they cannot drift from it, and give its bytes.
 _BRANCHES = ("    if (reg == 11) {\n", "    } else if (reg != 6) {\n", "    }\n    f_rgb = ")
 _ALPHA = "f_rgb = vec4(sqrt(clamp(lin, 0.0, 1.0)), 1.0);"
-_LID_CODE = ("        float lid = ", "        lin = mix(lin, lash_rgb * lash_rgb, 0.9 * lash);\n")
+_LID_CODE = ("        // The upper lid shutting",
+             "            lin = mix(lin, lash_rgb * lash_rgb, 0.9 * lash);\n        }\n")
 """First and last line of the skin branch's lid code (weights v_spec, v_hair)."""
 
 
@@ -278,6 +311,7 @@ class PhotoRenderer(Renderer):
                    if isinstance(lighting, PhotoLighting) else appearance.light_dir)
         return {
             "au_w": tuple(wrinkle_weights(aus)),
+            "eye_u": _eye_corners_u(appearance.rest_mesh),
             "lid_close": (0.0, 0.0) if aus is None else closure_fractions(
                 np.asarray(aus, np.float64)),
             "light_dir": tuple(appearance.light_dir),
@@ -288,6 +322,15 @@ class PhotoRenderer(Renderer):
             **{name: tuple(getattr(appearance, name))
                for name in ("lash_rgb", "teeth_rgb", "mouth_rgb")},
         }
+
+
+def _eye_corners_u(mesh) -> tuple[float, float, float, float]:
+    """u of the eye corners in the UV layout: right eye's two, then left eye's (the lash
+    fringe tapers toward them)."""
+    from pain3d.face.head import head_template
+
+    loops = head_template().fine_eye_loops
+    return tuple(float(mesh.uv[loops[k][0][i], 0]) for k in ("r", "l") for i in (0, -1))
 
 
 def compose_photo(result: RenderResult, backdrop: np.ndarray, face_alpha: np.ndarray | None,
