@@ -100,7 +100,7 @@ class PhotoIdentity:
     def backdrop(self) -> np.ndarray:
         """(S, S, 3) uint8 RGB, the photo with the head filled from around it: the background
         of other views, whose head no longer covers the photo's (made on first use)."""
-        return _backdrop(self.photo, self.mesh, self.fit.pose, 0.3 * self.fit.iod_px)
+        return _backdrop(self.photo, self.mesh, self.fit.pose, self.fit.iod_px)
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,20 +153,105 @@ def face_alpha(landmarks: np.ndarray, size: int, feather_px: float) -> np.ndarra
     return (t * t * (3 - 2 * t)).astype(np.float32)
 
 
-def _backdrop(photo: np.ndarray, mesh, pose, grow_px: float) -> np.ndarray:
-    """The photo with the head (the fitted neutral head's silhouette grown by ``grow_px``)
-    filled from around it."""
+def _backdrop(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
+    """The photo with the person's head (:func:`head_region`) removed and filled with the
+    background beside it (:func:`mirror_fill`)."""
+    return mirror_fill(photo, head_region(photo, mesh, pose, iod_px))
+
+
+def head_region(photo: np.ndarray, mesh, pose, iod_px: float, work_px: int = 128
+                ) -> np.ndarray:
+    """(H, W) bool: the pixels of the photo's head and hair, to be removed from the backdrop.
+
+    The fitted neutral head's silhouette, grown by 0.15 inter-ocular distances, and the hair
+    beyond it: GrabCut (on a copy ``work_px`` pixels across) seeded with the face as
+    foreground, the rest of the silhouette as probable foreground, a band of 1.5
+    inter-ocular distances around it as probable background and the rest as background,
+    kept above the mouth's level (below it is the body, which stays).
+    """
+    h, w = photo.shape[:2]
+    xy = pose.project(mesh.vertices)[:, :2]
+    sil = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(sil, list(np.round(xy[mesh.faces] * 4).astype(np.int32)), 1, shift=2)
+    face = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(face, [np.round(xy[list(FACE_OVAL)] * 4).astype(np.int32)], 1, shift=2)
+    away = cv2.distanceTransform(1 - sil, cv2.DIST_L2, 5) / max(iod_px, 1.0)
+    k = work_px / max(h, w)
+    small = (max(int(round(w * k)), 8), max(int(round(h * k)), 8))
+    mouth = float(xy[list(INNER_LIP_MIDPOINTS), 1].mean())
+    above = np.arange(h)[:, None] < mouth
+    seed = np.full((h, w), cv2.GC_BGD, np.uint8)
+    seed[away < 1.6] = cv2.GC_PR_BGD
+    seed[(away < 0.8) & above] = cv2.GC_PR_FGD
+    seed[sil > 0] = cv2.GC_PR_FGD
+    seed[face > 0] = cv2.GC_FGD
+    seed = cv2.resize(seed, small, interpolation=cv2.INTER_NEAREST)
+    img = cv2.resize(photo, small, interpolation=cv2.INTER_AREA)
+    cv2.setRNGSeed(0)  # GrabCut's k-means draws from OpenCV's generator: same mask each time
+    cv2.grabCut(img, seed, None, np.zeros((1, 65)), np.zeros((1, 65)), 3,
+                cv2.GC_INIT_WITH_MASK)
+    hair = np.isin(seed, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
+    hair = cv2.resize(hair, (w, h), interpolation=cv2.INTER_LINEAR)
+    hair[int(np.clip(np.ceil(mouth), 0, h)):] = 0
+    grow = max(int(round(0.15 * iod_px)), 1)
+    region = cv2.dilate(sil | hair, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                              (2 * grow + 1,) * 2))
+    return region > 0
+
+
+def mirror_fill(image: np.ndarray, hole: np.ndarray, blend_px: float = 6.0) -> np.ndarray:
+    """(H, W, 3) uint8: ``image`` with its ``hole`` (H, W) bool filled along each row by the
+    known pixels beside it, mirrored at the hole's edges, so the background's texture (door
+    panels, wall grain, a shirt's folds) continues into it rather than a smooth blur.
+
+    Each hole pixel takes its left and right mirror pixels in the known runs beside the
+    hole (mirrored at the hole's edge, then back at the run's far end: a run is used twice
+    at most); the nearer side wins, changing over within ``blend_px`` of the middle. Beyond
+    that reach (a hole that spans the row, or is more than twice as wide as the known pixels
+    beside it) the mirror fades into a push-pull diffusion of the known pixels.
+    """
     from pain3d.appearance.photo import push_pull
 
-    xy = pose.project(mesh.vertices)[:, :2]
-    region = np.zeros(photo.shape[:2], np.uint8)
-    cv2.fillPoly(region, list(np.round(xy[mesh.faces] * 4).astype(np.int32)), 1, shift=2)
-    k = max(int(round(grow_px)), 1)
-    region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
-    keep = cv2.GaussianBlur(1.0 - region.astype(np.float32), (0, 0), grow_px / 3 + 0.5)
-    keep = np.clip((keep - 0.5) * 2, 0, 1).astype(np.float32)
-    filled = push_pull(photo.astype(np.float32) / 255.0, keep)
-    return np.clip(filled * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    h, w = hole.shape
+    cols = np.broadcast_to(np.arange(w), (h, w))
+    rows = np.broadcast_to(np.arange(h)[:, None], (h, w))
+    known_col, hole_col = np.where(hole, -1, cols), np.where(hole, cols, -1)
+    # Per pixel: the nearest known column on each side, and the far end of its known run.
+    left = np.maximum.accumulate(known_col, axis=1)
+    right = _flip_min(np.where(hole, w, cols))
+    left_end = np.maximum.accumulate(hole_col, axis=1)[rows, np.maximum(left, 0)] + 1
+    right_end = _flip_min(np.where(hole, cols, w))[rows, np.minimum(right, w - 1)] - 1
+    out = image.astype(np.float32)
+    acc = np.zeros_like(out)
+    weight = np.zeros((h, w), np.float32)
+    cover = np.zeros((h, w), np.float32)
+    mid = 0.5 * (left + right)
+    for near, far, sign in ((left, left_end, -1), (right, right_end, 1)):
+        # Mirrored at the near edge (the pixel as far inside the known run as this one is
+        # inside the hole), then back at the run's far end: the run is used twice at most,
+        # and the mirror fades out over the last quarter of that reach.
+        n = np.abs(far - near) + 1
+        d = np.abs(cols - near)
+        p = np.mod(d - 1, 2 * n)
+        src = np.clip(near + sign * np.where(p < n, p, 2 * n - 1 - p), 0, w - 1)
+        reach = np.clip((2 * n - d + 1) / (0.5 * n + 1.0), 0.0, 1.0)
+        reach *= hole & (near >= 0) & (near < w)
+        # The left side's weight rises toward the left edge, the right side's toward the right.
+        t = np.clip(0.5 + sign * (cols - mid) / max(blend_px, 1e-3), 0.0, 1.0)
+        wt = ((t * t * (3 - 2 * t) + 1e-3) * reach).astype(np.float32)
+        acc += out[rows, src] * wt[..., None]
+        weight += wt
+        np.maximum(cover, reach, out=cover)
+    mirrored = acc / np.maximum(weight, 1e-6)[..., None]
+    diffused = push_pull(out / 255.0, (~hole).astype(np.float32)) * 255.0
+    c = cover[..., None]
+    out[hole] = (mirrored * c + diffused * (1 - c))[hole]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _flip_min(a: np.ndarray) -> np.ndarray:
+    """Running minimum of (H, W) ``a`` along each row from the right."""
+    return np.minimum.accumulate(a[:, ::-1], axis=1)[:, ::-1]
 
 
 def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
