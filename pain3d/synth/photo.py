@@ -159,43 +159,41 @@ def _backdrop(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
     return mirror_fill(photo, head_region(photo, mesh, pose, iod_px))
 
 
-def head_region(photo: np.ndarray, mesh, pose, iod_px: float, work_px: int = 128
-                ) -> np.ndarray:
+def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
     """(H, W) bool: the pixels of the photo's head and hair, to be removed from the backdrop.
 
-    The fitted neutral head's silhouette, grown by 0.15 inter-ocular distances, and the hair
-    beyond it: GrabCut (on a copy ``work_px`` pixels across) seeded with the face as
-    foreground, the rest of the silhouette as probable foreground, a band of 1.5
-    inter-ocular distances around it as probable background and the rest as background,
-    kept above the mouth's level (below it is the body, which stays).
+    The fitted neutral head's silhouette and the hair beyond it, grown by 0.15 inter-ocular
+    distances. Hair is looked for in a band 0.8 inter-ocular distances wide around the
+    silhouette, above the mouth's level (below it is the body, which stays): a pixel is hair
+    when its colour is within 0.25 RGB of the hair just above the forehead
+    (:func:`pain3d.appearance.photo.hair_colour`) and nearer to it than to the background
+    there (a push-pull diffusion of the ring 0.8-1.6 inter-ocular distances out), and its
+    patch of hair touches the silhouette.
     """
+    from pain3d.appearance.photo import hair_colour, push_pull
+
     h, w = photo.shape[:2]
     xy = pose.project(mesh.vertices)[:, :2]
     sil = np.zeros((h, w), np.uint8)
     cv2.fillPoly(sil, list(np.round(xy[mesh.faces] * 4).astype(np.int32)), 1, shift=2)
-    face = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(face, [np.round(xy[list(FACE_OVAL)] * 4).astype(np.int32)], 1, shift=2)
     away = cv2.distanceTransform(1 - sil, cv2.DIST_L2, 5) / max(iod_px, 1.0)
-    k = work_px / max(h, w)
-    small = (max(int(round(w * k)), 8), max(int(round(h * k)), 8))
-    mouth = float(xy[list(INNER_LIP_MIDPOINTS), 1].mean())
-    above = np.arange(h)[:, None] < mouth
-    seed = np.full((h, w), cv2.GC_BGD, np.uint8)
-    seed[away < 1.6] = cv2.GC_PR_BGD
-    seed[(away < 0.8) & above] = cv2.GC_PR_FGD
-    seed[sil > 0] = cv2.GC_PR_FGD
-    seed[face > 0] = cv2.GC_FGD
-    seed = cv2.resize(seed, small, interpolation=cv2.INTER_NEAREST)
-    img = cv2.resize(photo, small, interpolation=cv2.INTER_AREA)
-    cv2.setRNGSeed(0)  # GrabCut's k-means draws from OpenCV's generator: same mask each time
-    cv2.grabCut(img, seed, None, np.zeros((1, 65)), np.zeros((1, 65)), 3,
-                cv2.GC_INIT_WITH_MASK)
-    hair = np.isin(seed, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
-    hair = cv2.resize(hair, (w, h), interpolation=cv2.INTER_LINEAR)
-    hair[int(np.clip(np.ceil(mouth), 0, h)):] = 0
+    ring = ((away >= 0.8) & (away < 1.6)).astype(np.float32)
+    region = sil
+    if ring.sum() >= 16:
+        rgb = photo.astype(np.float32) / 255.0
+        mouth = float(xy[list(INNER_LIP_MIDPOINTS), 1].mean())
+        band = (away > 0) & (away < 0.8) & (np.arange(h)[:, None] < mouth)
+        to_hair = np.linalg.norm(rgb - hair_colour(mesh, pose, photo), axis=-1)
+        to_back = np.linalg.norm(rgb - push_pull(rgb, ring), axis=-1)
+        hair = (band & (to_hair < 0.25) & (to_hair < to_back)).astype(np.uint8)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, kernel)
+        # Only the patches of hair that touch the head: not a dark door handle or picture.
+        _, labels = cv2.connectedComponents(hair | sil)
+        touching = np.unique(labels[sil > 0])
+        region = np.isin(labels, touching[touching > 0]).astype(np.uint8) | sil
     grow = max(int(round(0.15 * iod_px)), 1)
-    region = cv2.dilate(sil | hair, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
-                                                              (2 * grow + 1,) * 2))
+    region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
     return region > 0
 
 
@@ -213,40 +211,44 @@ def mirror_fill(image: np.ndarray, hole: np.ndarray, blend_px: float = 6.0) -> n
     from pain3d.appearance.photo import push_pull
 
     h, w = hole.shape
-    cols = np.broadcast_to(np.arange(w), (h, w))
-    rows = np.broadcast_to(np.arange(h)[:, None], (h, w))
-    known_col, hole_col = np.where(hole, -1, cols), np.where(hole, cols, -1)
-    # Per pixel: the nearest known column on each side, and the far end of its known run.
-    left = np.maximum.accumulate(known_col, axis=1)
-    right = _flip_min(np.where(hole, w, cols))
-    left_end = np.maximum.accumulate(hole_col, axis=1)[rows, np.maximum(left, 0)] + 1
-    right_end = _flip_min(np.where(hole, cols, w))[rows, np.minimum(right, w - 1)] - 1
-    out = image.astype(np.float32)
-    acc = np.zeros_like(out)
-    weight = np.zeros((h, w), np.float32)
-    cover = np.zeros((h, w), np.float32)
+    cols = np.broadcast_to(np.arange(w, dtype=np.int32), (h, w))
+    known_col = np.where(hole, np.int32(-1), cols)
+    hole_col = np.where(hole, cols, np.int32(-1))
+    # Per hole pixel: the nearest known column on each side, and the far end of its run.
+    ys, xs = np.nonzero(hole)
+    left = np.maximum.accumulate(known_col, axis=1)[ys, xs]
+    right = _flip_min(np.where(hole, np.int32(w), cols))[ys, xs]
+    left_end = np.maximum.accumulate(hole_col, axis=1)[ys, np.maximum(left, 0)] + 1
+    right_end = _flip_min(np.where(hole, cols, np.int32(w)))[ys, np.minimum(right, w - 1)] - 1
+    acc = np.zeros((len(ys), image.shape[2]), np.float32)
+    weight = np.zeros(len(ys), np.float32)
+    cover = np.zeros(len(ys), np.float32)
     mid = 0.5 * (left + right)
     for near, far, sign in ((left, left_end, -1), (right, right_end, 1)):
         # Mirrored at the near edge (the pixel as far inside the known run as this one is
         # inside the hole), then back at the run's far end: the run is used twice at most,
         # and the mirror fades out over the last quarter of that reach.
         n = np.abs(far - near) + 1
-        d = np.abs(cols - near)
+        d = np.abs(xs - near)
         p = np.mod(d - 1, 2 * n)
         src = np.clip(near + sign * np.where(p < n, p, 2 * n - 1 - p), 0, w - 1)
         reach = np.clip((2 * n - d + 1) / (0.5 * n + 1.0), 0.0, 1.0)
-        reach *= hole & (near >= 0) & (near < w)
+        reach *= (near >= 0) & (near < w)
         # The left side's weight rises toward the left edge, the right side's toward the right.
-        t = np.clip(0.5 + sign * (cols - mid) / max(blend_px, 1e-3), 0.0, 1.0)
+        t = np.clip(0.5 + sign * (xs - mid) / max(blend_px, 1e-3), 0.0, 1.0)
         wt = ((t * t * (3 - 2 * t) + 1e-3) * reach).astype(np.float32)
-        acc += out[rows, src] * wt[..., None]
+        acc += image[ys, src].astype(np.float32) * wt[:, None]
         weight += wt
         np.maximum(cover, reach, out=cover)
-    mirrored = acc / np.maximum(weight, 1e-6)[..., None]
-    diffused = push_pull(out / 255.0, (~hole).astype(np.float32)) * 255.0
-    c = cover[..., None]
-    out[hole] = (mirrored * c + diffused * (1 - c))[hole]
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    mirrored = acc / np.maximum(weight, 1e-6)[:, None]
+    out = image.copy()
+    c = cover[:, None]
+    if (cover < 1).any():
+        diffused = push_pull(image.astype(np.float32) / 255.0,
+                             (~hole).astype(np.float32))[ys, xs] * 255.0
+        mirrored = mirrored * c + diffused * (1 - c)
+    out[ys, xs] = np.clip(mirrored + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def _flip_min(a: np.ndarray) -> np.ndarray:
