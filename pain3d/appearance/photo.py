@@ -330,15 +330,15 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAp
     base = _inpaint(filled, known, charts, texels.region, hairy, hair, ~texels.face)
     del filled
     skin = _lid_skin(mesh, texels, base, known, charts["head"])
-    albedo = _texture_fill(base, known, charts, texels, hairy,
+    colours = _photo_colours(mesh, texels.region, base, conf)
+    albedo = _texture_fill(base, known, charts, texels, hairy,  # base, in place
                            raster.interpolate(faces, _shade(normals, _light_dir(pose))),
                            _hair_detail(mesh, pose, photo, hair, size))
     return PhotoAppearance(
         albedo=_u8(albedo), skin=_u8(skin), confidence=_u8(conf), wrinkles=wrinkle_map(mesh),
         lid_weights=_lid_weights(mesh), rest_mesh=mesh, light_dir=_light_dir(pose),
         mouth_centre=_mouth_centre(mesh), photo=_photo_with_mouth(photo, mesh, pose),
-        photo_matrix=photo_matrix(pose), raster=raster, raster_faces=faces,
-        **_photo_colours(mesh, texels.region, base, conf))
+        photo_matrix=photo_matrix(pose), raster=raster, raster_faces=faces, **colours)
 
 
 def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
@@ -510,8 +510,9 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
 def _texture_fill(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray],
                   texels: _Texels, hairy: np.ndarray, shade: np.ndarray,
                   hair_detail: np.ndarray) -> np.ndarray:
-    """(S, S, 3) float32: ``colour`` whose filled texels beyond the face (weight
-    ``1 - known``) are given the photo's own texture and a shading. The face's own filled
+    """(S, S, 3) float32: ``colour`` (changed in place, and ``hair_detail`` used up) whose
+    filled texels beyond the face (weight ``1 - known``) are given the photo's own texture
+    and a shading. The face's own filled
     texels (inner lips, nostrils, the far side of a turned face) keep the smooth fill: they
     border the photo's pixels in its own view.
 
@@ -530,13 +531,25 @@ def _texture_fill(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.nd
     hair = _blur(hairy.astype(np.float32), size / 100.0)  # soft edge
     seen = known > 0.9
     cheek = seen & (texels.region == region_id("cheek"))
-    detail = hair_detail * hair[..., None]
-    detail += _exemplar_detail(colour, cheek) * (1.0 - hair)[..., None]
+    # In place (each full-size float32 temporary is 12 MB at 1024 texels): detail =
+    # hair_detail * hair + skin * (1 - hair); colour *= 1 + fill * (gain - 1);
+    # colour += detail * fill.
+    detail = hair_detail
+    detail *= hair[..., None]
+    skin = _exemplar_detail(colour, cheek)
+    np.subtract(1.0, hair, out=hair)
+    skin *= hair[..., None]
+    detail += skin
+    del skin
     ref = float(np.median(shade[seen & head])) if (seen & head).any() else 1.0
     gain = np.clip(shade / max(ref, 1e-3), 0.5, 1.1)
-    out = colour * (1.0 + fill * (gain - 1.0))[..., None]
-    out += detail * fill[..., None]
-    return np.clip(out, 0.0, 1.0)
+    gain -= 1.0
+    gain *= fill
+    gain += 1.0
+    colour *= gain[..., None]
+    detail *= fill[..., None]
+    colour += detail
+    return np.clip(colour, 0.0, 1.0, out=colour)
 
 
 def _shade(normals: np.ndarray, light) -> np.ndarray:
@@ -550,10 +563,10 @@ def _shade(normals: np.ndarray, light) -> np.ndarray:
 def _mirror_tile(patch: np.ndarray, size: int) -> np.ndarray:
     """(size, size, C) float32: ``patch`` (h, w, C) tiled, every other copy mirrored (no
     seams)."""
-    tiles = np.concatenate([patch, patch[::-1]], 0)
+    tiles = np.concatenate([patch, patch[::-1]], 0).astype(np.float32, copy=False)
     tiles = np.concatenate([tiles, tiles[:, ::-1]], 1)
     reps = (-(-size // tiles.shape[0]), -(-size // tiles.shape[1]), 1)
-    return np.tile(tiles, reps)[:size, :size].astype(np.float32)
+    return np.tile(tiles, reps)[:size, :size]  # a view: no second full-size copy
 
 
 def _exemplar_detail(colour: np.ndarray, mask: np.ndarray, frac: float = 0.6) -> np.ndarray:
