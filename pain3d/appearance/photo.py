@@ -145,28 +145,24 @@ class _Texels:
         region: (S, S) region id (:data:`pain3d.face.mesh.REGIONS`) of that vertex.
         part: (S, S) head part of that vertex (``head_template().fine_part``: 0-2 face, 3
             skull, 4 ears, 5 neck); the eyeballs' vertices count as face (0).
+        face: (S, S) bool, ``part <= 2``: the texel is on the face.
     """
 
     pos: np.ndarray
     vertex: np.ndarray
     region: np.ndarray
     part: np.ndarray
+    face: np.ndarray
 
     @classmethod
     def of(cls, mesh: Mesh, faces: np.ndarray, raster: UVRaster) -> _Texels:
         from pain3d.face.head import head_template
 
         vertex = raster.nearest_vertex(faces)
-        part = head_template().fine_part
+        fine = head_template().fine_part
+        part = np.where(vertex < len(fine), fine[np.minimum(vertex, len(fine) - 1)], 0)
         return cls(pos=raster.interpolate(faces, mesh.vertices), vertex=vertex,
-                   region=mesh.regions[vertex],
-                   part=np.where(vertex < len(part), part[np.minimum(vertex, len(part) - 1)],
-                                 0))
-
-    @property
-    def face(self) -> np.ndarray:
-        """(S, S) bool: the texel's vertex is on the face (parts 0-2)."""
-        return np.isin(self.part, (0, 1, 2))
+                   region=mesh.regions[vertex], part=part, face=part <= 2)
 
 
 def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice]:

@@ -167,8 +167,8 @@ def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
     silhouette, above the mouth's level (below it is the body, which stays): a pixel is hair
     when its colour is within 0.25 RGB of the hair just above the forehead
     (:func:`pain3d.appearance.photo.hair_colour`) and nearer to it than to the background
-    there (a push-pull diffusion of the ring 0.8-1.6 inter-ocular distances out), and its
-    patch of hair touches the silhouette.
+    there (a push-pull diffusion of the ring 0.8-1.6 inter-ocular distances out, at half
+    the resolution), and its patch of hair touches the silhouette.
     """
     from pain3d.appearance.photo import hair_colour, push_pull
 
@@ -183,9 +183,16 @@ def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
         rgb = photo.astype(np.float32) / 255.0
         mouth = float(xy[list(INNER_LIP_MIDPOINTS), 1].mean())
         band = (away > 0) & (away < 0.8) & (np.arange(h)[:, None] < mouth)
-        to_hair = np.linalg.norm(rgb - hair_colour(mesh, pose, photo), axis=-1)
-        to_back = np.linalg.norm(rgb - push_pull(rgb, ring), axis=-1)
-        hair = (band & (to_hair < 0.25) & (to_hair < to_back)).astype(np.uint8)
+        # The background around the band: smooth, so diffused at half the resolution.
+        half = (max(w // 2, 1), max(h // 2, 1))
+        back = cv2.resize(push_pull(cv2.resize(rgb, half, interpolation=cv2.INTER_AREA),
+                                    cv2.resize(ring, half, interpolation=cv2.INTER_AREA)),
+                          (w, h), interpolation=cv2.INTER_LINEAR)
+        ys, xs = np.nonzero(band)
+        to_hair = np.linalg.norm(rgb[ys, xs] - hair_colour(mesh, pose, photo), axis=-1)
+        to_back = np.linalg.norm(rgb[ys, xs] - back[ys, xs], axis=-1)
+        hair = np.zeros((h, w), np.uint8)
+        hair[ys, xs] = (to_hair < 0.25) & (to_hair < to_back)
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, kernel)
         # Only the patches of hair that touch the head: not a dark door handle or picture.
