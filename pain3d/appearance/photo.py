@@ -4,14 +4,19 @@ Per texel of the head's UV layout (:mod:`pain3d.face.head`) the neutral mesh giv
 point; the photo's camera projects it into the photo, where its colour is read. A texel is
 *seen* when its point is the nearest surface along its pixel's ray (a z-buffer splatted from
 the texels themselves) and faces the camera; its confidence falls to 0 on surfaces seen
-edge-on. Texels the photo does not show are filled plausibly, in two steps:
+edge-on. Texels the photo does not show are filled plausibly, in three steps:
 
 1. **mirror symmetry**: the layout is left-right symmetric (``u -> 1 - u`` maps the subject's
    left onto the right, eyeballs included), so a texel hidden on one side takes the colour
    of its mirror texel where that one is seen;
 2. **push-pull inpainting**: what is still unknown (the back of the head, under the chin)
    takes a smooth diffusion of the known colours of its own chart (head, each eyeball, ears,
-   neck), so skin continues as skin tone and hair as hair colour.
+   neck), so skin continues as skin tone and hair as hair colour (from the texels that look
+   like the photo's hair);
+3. **texture and shading** beyond the face: the filled scalp takes the fine detail of the
+   photo's own hair, the filled skin (ears, neck, jaw) that of its cheek, both mirror-tiled,
+   and every filled texel there is shaded by the photo's light on its normal, so the turned
+   head is not a flat painted cap on flat discs and a tube.
 
 Besides the photo texture the appearance carries a *lid skin* texture (the photo with its
 lashes and the eye's edge replaced by the lid skin around them, tone and grain), blended in
@@ -142,17 +147,26 @@ class _Texels:
         pos: (S, S, 3) float32 head-frame point of each texel, metres.
         vertex: (S, S) int nearest mesh vertex (the triangle corner of largest weight).
         region: (S, S) region id (:data:`pain3d.face.mesh.REGIONS`) of that vertex.
+        part: (S, S) head part of that vertex (``head_template().fine_part``: 0-2 face, 3
+            skull, 4 ears, 5 neck); the eyeballs' vertices count as face (0).
+        face: (S, S) bool, ``part <= 2``: the texel is on the face.
     """
 
     pos: np.ndarray
     vertex: np.ndarray
     region: np.ndarray
+    part: np.ndarray
+    face: np.ndarray
 
     @classmethod
     def of(cls, mesh: Mesh, faces: np.ndarray, raster: UVRaster) -> _Texels:
+        from pain3d.face.head import head_template
+
         vertex = raster.nearest_vertex(faces)
+        fine = head_template().fine_part
+        part = np.where(vertex < len(fine), fine[np.minimum(vertex, len(fine) - 1)], 0)
         return cls(pos=raster.interpolate(faces, mesh.vertices), vertex=vertex,
-                   region=mesh.regions[vertex])
+                   region=mesh.regions[vertex], part=part, face=part <= 2)
 
 
 def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice]:
@@ -307,19 +321,24 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAp
     conf = np.zeros(size * size, np.float32)
     conf[seen] = 1.0
     conf = conf.reshape(size, size)
-    conf *= _trust(mesh, texels, pose, seen, xy, colour, photo)
+    hair = hair_colour(mesh, pose, photo)
+    conf *= _trust(mesh, texels, pose, seen, xy, colour, hair)
     charts = _charts(size)
     filled, known = _mirror_fill(colour, conf, charts)
     del colour, seen, xy  # ~25 MB at 1024 texels that the fills below need not hold
-    albedo = _inpaint(filled, known, charts, texels.region)
+    hairy = _hair_texels(texels, charts["head"])
+    base = _inpaint(filled, known, charts, texels.region, hairy, hair, ~texels.face)
     del filled
-    skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
+    skin = _lid_skin(mesh, texels, base, known, charts["head"])
+    colours = _photo_colours(mesh, texels.region, base, conf)
+    albedo = _texture_fill(base, known, charts, texels, hairy,  # base, in place
+                           raster.interpolate(faces, _shade(normals, _light_dir(pose))),
+                           _hair_detail(mesh, pose, photo, hair, size))
     return PhotoAppearance(
         albedo=_u8(albedo), skin=_u8(skin), confidence=_u8(conf), wrinkles=wrinkle_map(mesh),
         lid_weights=_lid_weights(mesh), rest_mesh=mesh, light_dir=_light_dir(pose),
         mouth_centre=_mouth_centre(mesh), photo=_photo_with_mouth(photo, mesh, pose),
-        photo_matrix=photo_matrix(pose), raster=raster, raster_faces=faces,
-        **_photo_colours(mesh, texels.region, albedo, conf))
+        photo_matrix=photo_matrix(pose), raster=raster, raster_faces=faces, **colours)
 
 
 def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
@@ -356,7 +375,7 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
 
 
 def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
-           colour: np.ndarray, photo: np.ndarray) -> np.ndarray:
+           colour: np.ndarray, hair: np.ndarray) -> np.ndarray:
     """(S, S) how far the photo's colour can be trusted for each texel's surface, for the
     texels the photo shows (flat indices ``seen``, ascending; ``xy`` (len(seen), 2) their
     pixels); 0 on the skull's other texels.
@@ -364,11 +383,11 @@ def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
     The fitted mesh matches the photo only inside the face outline (the landmarks). Beyond
     it the skull is a generic shape that may stick out of the real head: its texels take the
     photo's colour only close to the outline (falling to 0 at 0.8 inter-ocular distances)
-    and only where that colour is close to the hair (or skin) just above the forehead; the
-    rest of the scalp is filled with that colour. Ears and neck never take it (the photo's
-    ears and neck need not be where the generic ones are); they are filled with skin tone.
+    and only where that colour is close to ``hair`` (:func:`hair_colour`), or, above the
+    eyes, within a soft band just beyond the outline (the photo's forehead and hairline);
+    the rest of the scalp is filled with hair. Ears and neck never take it (the photo's
+    ears and neck need not be where the generic ones are); they are filled with skin.
     """
-    from pain3d.face.head import head_template
     from pain3d.face.landmarks import FACE_OVAL
 
     w, h = pose.size
@@ -378,47 +397,94 @@ def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
     outside = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)
     eyes = pose.project(mesh.rig.eye_centres.astype(np.float64))
     iod = max(float(np.linalg.norm(eyes[0, :2] - eyes[1, :2])), 1.0)
-    part = head_template().fine_part
-    vert = texels.vertex
-    fine = vert < len(part)
-    vpart = np.where(fine, part[np.minimum(vert, len(part) - 1)], 0)  # eyeballs: face
-    face = np.isin(vpart, (0, 1, 2))
+    face = texels.face
     trust = face.astype(np.float32)  # face 1; ears and neck (parts 4, 5) 0
-    skull = (~face & ~np.isin(vpart, (4, 5))).reshape(-1)[seen]
+    skull = (~face & ~np.isin(texels.part, (4, 5))).reshape(-1)[seen]
     shell, xy = seen[skull], xy[skull]  # the skull's seen texels
     ix = np.clip(xy[:, 0].astype(np.int64), 0, w - 1)
     iy = np.clip(xy[:, 1].astype(np.int64), 0, h - 1)
     d = outside[iy, ix] / iod
     near = 1.0 - np.clip((d - 0.3) / 0.5, 0.0, 1.0)
-    hair = _hair_colour(mesh, pose, photo)
     like = np.exp(-((colour.reshape(-1, 3)[shell] - hair) ** 2).sum(-1) / (2 * 0.12**2))
-    trust.reshape(-1)[shell] = near * like
+    # Above the eyes, just beyond the face outline (fading out from 0.05 to 0.35 inter-ocular
+    # distances), the photo shows this person's forehead or hairline whatever its colour:
+    # the skull's texels there take it, so the photo's forehead ends in a soft band along the
+    # outline, not along the face's triangles. (At the sides the skull may stick out of the
+    # real head into the background.)
+    above = texels.pos[..., 1].reshape(-1)[shell] - float(mesh.rig.eye_centres[:, 1].mean())
+    inner = (1.0 - np.clip((d - 0.05) / 0.3, 0.0, 1.0)) * np.clip(above / 0.02, 0.0, 1.0)
+    trust.reshape(-1)[shell] = near * np.maximum(like, inner)
     return trust
 
 
-def _hair_colour(mesh: Mesh, pose, photo: np.ndarray) -> np.ndarray:
-    """(3,) median photo colour 1..3 cm above the forehead top (hair, or skin if bald)."""
+def hair_colour(mesh: Mesh, pose, photo: np.ndarray) -> np.ndarray:
+    """(3,) median photo colour of the hair just above the hairline (the skin's, if bald).
+
+    Up three columns from the forehead top (1 cm apart across it, 0.5 cm steps up to 8 cm
+    or the photo's top edge), the hairline is the first sample that differs from the skin
+    (the median of the cheeks' pixels) by more than 0.2 RGB; the hair is the median of the
+    next 1.5 cm. Where no column finds one (a bald head, hair the skin's colour), the median
+    1-3 cm above the forehead top.
+    """
     top = mesh.vertices[10].astype(np.float64)  # canonical forehead-top vertex
-    pts = np.array([top + [dx, dy, -0.004] for dx in (-0.02, 0.0, 0.02)
-                    for dy in (0.01, 0.02, 0.03)])
+    dys = np.arange(0.005, 0.0801, 0.005)
+    pts = np.array([top + [dx, dy, -0.004] for dx in (-0.01, 0.0, 0.01) for dy in dys])
     xy = pose.project(pts)[:, :2]
-    rgb = _sample_photo(photo, xy, (len(xy), 1)).reshape(-1, 3)
-    return np.median(rgb, axis=0)
+    rgb = _sample_photo(photo, xy, (len(xy), 1)).reshape(3, len(dys), 3)
+    inside = (xy[:, 1] >= 0).reshape(3, len(dys))
+    cheeks = mesh.vertices[mesh.regions == region_id("cheek")].astype(np.float64)
+    cxy = pose.project(cheeks)[:, :2]
+    skin = np.median(_sample_photo(photo, cxy, (len(cxy), 1)).reshape(-1, 3), axis=0)
+    hair = []
+    for col, ok in zip(rgb, inside, strict=True):
+        off = (np.linalg.norm(col - skin, axis=-1) > 0.2) & ok
+        if off.any():
+            i = int(np.argmax(off))
+            run = col[i:i + 4][ok[i:i + 4]]
+            hair.append(run)
+    if hair:
+        return np.median(np.concatenate(hair), axis=0)
+    near = (dys >= 0.01) & (dys <= 0.03)
+    return np.median(rgb[:, near].reshape(-1, 3), axis=0)
+
+
+def _blur(image: np.ndarray, sigma: float, factor: int = 4) -> np.ndarray:
+    """``image`` (S, S[, C]) float32 blurred by a wide Gaussian ``sigma`` (texels), computed
+    at 1/``factor`` of the resolution and resized back (a wide blur needs no more)."""
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(w // factor, 1), max(h // factor, 1)),
+                       interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / factor)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR).reshape(image.shape)
+
+
+def _hair_texels(texels: _Texels, head: np.ndarray) -> np.ndarray:
+    """(S, S) bool: the head chart's texels that hair covers: the scalp, and the forehead
+    region's texels beyond the face (above the face outline, where the hairline is)."""
+    return head & ((texels.region == region_id("scalp"))
+                   | ((texels.part == 3) & (texels.region == region_id("forehead"))))
 
 
 def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray],
-             regions: np.ndarray) -> np.ndarray:
-    """Fill unknown texels per chart (scalp from scalp, skin from skin, each eyeball from
-    itself); a chart the photo did not see at all takes the face's median skin colour."""
-    scalp = regions == region_id("scalp")
-    groups = [charts["head"] & scalp, charts["head"] & ~scalp, charts["eye_r"], charts["eye_l"],
+             regions: np.ndarray, hairy: np.ndarray, hair: np.ndarray, skull: np.ndarray
+             ) -> np.ndarray:
+    """Fill unknown texels per chart (hair (``hairy``, (S, S) bool) from the texels of the
+    ``hair`` colour (3,), skin from skin, each eyeball from itself); a chart the photo did
+    not see at all takes the face's median skin colour. ``skull`` (S, S) bool: the texels
+    beyond the face, whose fill is softened more."""
+    groups = [hairy, charts["head"] & ~hairy, charts["eye_r"], charts["eye_l"],
               charts["ear"], charts["neck"]]
     skin = charts["head"] & np.isin(regions, [region_id("cheek"), region_id("forehead")])
     seen_skin = skin & (known > 0.5)
     skin_rgb = np.median(colour[seen_skin], axis=0) if seen_skin.any() else np.full(3, 0.6)
     fill = np.zeros_like(colour)
-    for mask in groups:
+    # The hair is filled from the texels that look like hair: not from the skin of a high
+    # forehead that the photo shows inside the scalp's texels.
+    for i, mask in enumerate(groups):
         w = known * mask
+        if i == 0:
+            on = np.nonzero(w)
+            w[on] *= np.exp(-((colour[on] - hair) ** 2).sum(-1) / (2 * 0.12**2))
         if w.sum() < 4.0:
             fill[mask] = skin_rgb
             continue
@@ -429,13 +495,146 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
         np.copyto(fill[box], push_pull(colour[box], w[box].astype(np.float32, copy=False)),
                   where=m)
     # Soften the filled colours across group borders within the head chart (the hairline
-    # would otherwise follow the triangle edges of the scalp region).
-    soft = cv2.GaussianBlur(fill, (0, 0), colour.shape[0] / 300.0)
-    np.copyto(fill, soft, where=charts["head"][..., None])
+    # would otherwise follow the triangle edges of the scalp region), more so on the skull.
+    head = charts["head"]
+    soft = _blur(fill, colour.shape[0] / 100.0)
+    np.copyto(fill, cv2.GaussianBlur(fill, (0, 0), colour.shape[0] / 300.0),
+              where=head[..., None])
+    np.copyto(fill, soft, where=(head & skull)[..., None])
     k = np.clip(known, 0.0, 1.0)[..., None]
     fill *= 1 - k  # colour * k + fill * (1 - k)
     fill += colour * k
     return fill
+
+
+def _texture_fill(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray],
+                  texels: _Texels, hairy: np.ndarray, shade: np.ndarray,
+                  hair_detail: np.ndarray) -> np.ndarray:
+    """(S, S, 3) float32: ``colour`` (changed in place, and ``hair_detail`` used up) whose
+    filled texels beyond the face (weight ``1 - known``) are given the photo's own texture
+    and a shading. The face's own filled
+    texels (inner lips, nostrils, the far side of a turned face) keep the smooth fill: they
+    border the photo's pixels in its own view.
+
+    The inpainted fill is smooth. Where it shows, the hair (``hairy``) takes ``hair_detail``
+    (:func:`_hair_detail`), skin (ears, neck, the jaw and temples beyond the face) the fine
+    detail of the photo's best-seen cheek (:func:`_exemplar_detail`); and every filled texel
+    is shaded by ``shade`` (S, S), its diffuse shading under the photo's light, relative to
+    the face the photo saw, so the back of the head, the ears and the neck turn away from
+    the light as a lit head's do.
+    """
+    size = colour.shape[0]
+    head = charts["head"]
+    beyond = (~texels.face).astype(np.float32)
+    fill = (1.0 - np.clip(known, 0.0, 1.0)) * beyond
+    fill *= _blur(beyond, size / 200.0)  # fading in beyond the face
+    hair = _blur(hairy.astype(np.float32), size / 100.0)  # soft edge
+    seen = known > 0.9
+    cheek = seen & (texels.region == region_id("cheek"))
+    # In place (each full-size float32 temporary is 12 MB at 1024 texels): detail =
+    # hair_detail * hair + skin * (1 - hair); colour *= 1 + fill * (gain - 1);
+    # colour += detail * fill.
+    detail = hair_detail
+    detail *= hair[..., None]
+    skin = _exemplar_detail(colour, cheek)
+    np.subtract(1.0, hair, out=hair)
+    skin *= hair[..., None]
+    detail += skin
+    del skin
+    ref = float(np.median(shade[seen & head])) if (seen & head).any() else 1.0
+    gain = np.clip(shade / max(ref, 1e-3), 0.5, 1.1)
+    gain -= 1.0
+    gain *= fill
+    gain += 1.0
+    colour *= gain[..., None]
+    detail *= fill[..., None]
+    colour += detail
+    return np.clip(colour, 0.0, 1.0, out=colour)
+
+
+def _shade(normals: np.ndarray, light) -> np.ndarray:
+    """(V,) float32 diffuse shading ``0.4 + 0.6 max(n . l, 0)`` of (V, 3) vertex normals under
+    the unit direction ``light`` (the photo shader's soft light)."""
+    n = np.asarray(normals, np.float64)
+    cos = n @ np.asarray(light, np.float64) / np.maximum(np.linalg.norm(n, axis=1), 1e-12)
+    return (0.4 + 0.6 * np.maximum(cos, 0.0)).astype(np.float32)
+
+
+def _mirror_tile(patch: np.ndarray, size: int) -> np.ndarray:
+    """(size, size, C) float32: ``patch`` (h, w, C) tiled, every other copy mirrored (no
+    seams)."""
+    tiles = np.concatenate([patch, patch[::-1]], 0).astype(np.float32, copy=False)
+    tiles = np.concatenate([tiles, tiles[:, ::-1]], 1)
+    reps = (-(-size // tiles.shape[0]), -(-size // tiles.shape[1]), 1)
+    return np.tile(tiles, reps)[:size, :size]  # a view: no second full-size copy
+
+
+def _exemplar_detail(colour: np.ndarray, mask: np.ndarray, frac: float = 0.6) -> np.ndarray:
+    """(S, S, 3) float32 fine detail of ``colour`` (minus its local mean) in the square
+    window of side S/16 where the (S, S) bool ``mask`` is densest, mirror-tiled over the
+    texture; zeros when no window is at least ``frac`` covered by the mask."""
+    size = colour.shape[0]
+    win = max(size // 16, 8)
+    m = mask.astype(np.float32)
+    cover = cv2.boxFilter(m, -1, (win, win), borderType=cv2.BORDER_CONSTANT)
+    y, x = np.unravel_index(int(np.argmax(cover)), cover.shape)
+    if cover[y, x] < frac:
+        return np.zeros_like(colour)
+    y0, x0 = np.clip([y - win // 2, x - win // 2], 0, size - win)
+    box = (slice(y0, y0 + win), slice(x0, x0 + win))
+    return _mirror_tile(_high_pass(colour[box], m[box], size / 256.0), size)
+
+
+def _high_pass(rgb: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """(h, w, 3) float32: ``rgb`` minus its weighted local mean (Gaussian ``sigma``), times
+    ``weight`` (h, w): the fine detail of the weighted pixels, 0 elsewhere; clipped to twice
+    its standard deviation, so a mole or an edge in the window does not repeat as a pattern
+    when it is tiled."""
+    w = weight.astype(np.float32)
+    mean = cv2.GaussianBlur(rgb * w[..., None], (0, 0), sigma) / np.maximum(
+        cv2.GaussianBlur(w, (0, 0), sigma), 1e-3)[..., None]
+    detail = (rgb - mean) * w[..., None]
+    limit = 2.0 * np.sqrt((detail**2).sum((0, 1)) / max(float(w.sum()), 1.0))
+    return np.clip(detail, -limit, limit)
+
+
+def _hair_detail(mesh: Mesh, pose, photo: np.ndarray, hair: np.ndarray, size: int,
+                 frac: float = 0.6) -> np.ndarray:
+    """(S, S, 3) float32 fine detail of the photo's hair at the texture's scale,
+    mirror-tiled: from the square of the photo above the eyes and outside the face outline
+    (about 3 cm across) where the pixels most often have the colour of the hair just above
+    the forehead (``hair``, :func:`hair_colour`); zeros when no square has ``frac`` of
+    them."""
+    from pain3d.face.landmarks import FACE_OVAL
+
+    h, w = photo.shape[:2]
+    rgb = photo.astype(np.float32) / 255.0
+    like = np.exp(-((rgb - hair) ** 2).sum(-1) / (2 * 0.12**2)) > 0.5
+    face = np.zeros((h, w), np.uint8)
+    poly = pose.project(mesh.vertices[list(FACE_OVAL)])[:, :2]
+    cv2.fillPoly(face, [np.round(poly * 4).astype(np.int32)], 1, shift=2)
+    eyes = pose.project(mesh.rig.eye_centres.astype(np.float64))
+    like &= (face == 0) & (np.arange(h)[:, None] < eyes[:, 1].min())
+    # Texels per photo pixel: the texture's metres per texel against the photo's, from the
+    # outer eye corners (canonical vertices 33 and 263).
+    a, b = 33, 263
+    tex_m = np.linalg.norm(mesh.uv[a] - mesh.uv[b]) * size / np.linalg.norm(
+        mesh.vertices[a] - mesh.vertices[b])
+    px_m = pose.focal_px / max(pose.distance, 1e-6)
+    k = float(tex_m / px_m)
+    win = max(int(round(size / 16 / k)), 4)
+    if win >= min(h, w):
+        return np.zeros((size, size, 3), np.float32)
+    cover = cv2.boxFilter(like.astype(np.float32), -1, (win, win),
+                          borderType=cv2.BORDER_CONSTANT)
+    y, x = np.unravel_index(int(np.argmax(cover)), cover.shape)
+    if cover[y, x] < frac:
+        return np.zeros((size, size, 3), np.float32)
+    y0, x0 = np.clip([y - win // 2, x - win // 2], 0, [h - win, w - win])
+    box = (slice(y0, y0 + win), slice(x0, x0 + win))
+    patch = _high_pass(rgb[box], like[box], size / 128.0 / k)
+    side = max(int(round(win * k)), 1)
+    return _mirror_tile(cv2.resize(patch, (side, side), interpolation=cv2.INTER_LINEAR), size)
 
 
 def _facing(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:

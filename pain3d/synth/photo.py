@@ -100,7 +100,7 @@ class PhotoIdentity:
     def backdrop(self) -> np.ndarray:
         """(S, S, 3) uint8 RGB, the photo with the head filled from around it: the background
         of other views, whose head no longer covers the photo's (made on first use)."""
-        return _backdrop(self.photo, self.mesh, self.fit.pose, 0.3 * self.fit.iod_px)
+        return _backdrop(self.photo, self.mesh, self.fit.pose, self.fit.iod_px)
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,20 +153,114 @@ def face_alpha(landmarks: np.ndarray, size: int, feather_px: float) -> np.ndarra
     return (t * t * (3 - 2 * t)).astype(np.float32)
 
 
-def _backdrop(photo: np.ndarray, mesh, pose, grow_px: float) -> np.ndarray:
-    """The photo with the head (the fitted neutral head's silhouette grown by ``grow_px``)
-    filled from around it."""
+def _backdrop(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
+    """The photo with the person's head (:func:`head_region`) removed and filled with the
+    background beside it (:func:`mirror_fill`)."""
+    return mirror_fill(photo, head_region(photo, mesh, pose, iod_px))
+
+
+def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
+    """(H, W) bool: the pixels of the photo's head and hair, to be removed from the backdrop.
+
+    The fitted neutral head's silhouette and the hair beyond it, grown by 0.15 inter-ocular
+    distances. Hair is looked for in a band 0.8 inter-ocular distances wide around the
+    silhouette, above the mouth's level (below it is the body, which stays): a pixel is hair
+    when its colour is within 0.25 RGB of the hair just above the forehead
+    (:func:`pain3d.appearance.photo.hair_colour`) and nearer to it than to the background
+    there (a push-pull diffusion of the ring 0.8-1.6 inter-ocular distances out, at half
+    the resolution), and its patch of hair touches the silhouette.
+    """
+    from pain3d.appearance.photo import hair_colour, push_pull
+
+    h, w = photo.shape[:2]
+    xy = pose.project(mesh.vertices)[:, :2]
+    sil = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(sil, list(np.round(xy[mesh.faces] * 4).astype(np.int32)), 1, shift=2)
+    away = cv2.distanceTransform(1 - sil, cv2.DIST_L2, 5) / max(iod_px, 1.0)
+    ring = ((away >= 0.8) & (away < 1.6)).astype(np.float32)
+    region = sil
+    if ring.sum() >= 16:
+        rgb = photo.astype(np.float32) / 255.0
+        mouth = float(xy[list(INNER_LIP_MIDPOINTS), 1].mean())
+        band = (away > 0) & (away < 0.8) & (np.arange(h)[:, None] < mouth)
+        # The background around the band: smooth, so diffused at half the resolution.
+        half = (max(w // 2, 1), max(h // 2, 1))
+        back = cv2.resize(push_pull(cv2.resize(rgb, half, interpolation=cv2.INTER_AREA),
+                                    cv2.resize(ring, half, interpolation=cv2.INTER_AREA)),
+                          (w, h), interpolation=cv2.INTER_LINEAR)
+        ys, xs = np.nonzero(band)
+        to_hair = np.linalg.norm(rgb[ys, xs] - hair_colour(mesh, pose, photo), axis=-1)
+        to_back = np.linalg.norm(rgb[ys, xs] - back[ys, xs], axis=-1)
+        hair = np.zeros((h, w), np.uint8)
+        hair[ys, xs] = (to_hair < 0.25) & (to_hair < to_back)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, kernel)
+        # Only the patches of hair that touch the head: not a dark door handle or picture.
+        _, labels = cv2.connectedComponents(hair | sil)
+        touching = np.unique(labels[sil > 0])
+        region = np.isin(labels, touching[touching > 0]).astype(np.uint8) | sil
+    grow = max(int(round(0.15 * iod_px)), 1)
+    region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+    return region > 0
+
+
+def mirror_fill(image: np.ndarray, hole: np.ndarray, blend_px: float = 6.0) -> np.ndarray:
+    """(H, W, 3) uint8: ``image`` with its ``hole`` (H, W) bool filled along each row by the
+    known pixels beside it, mirrored at the hole's edges, so the background's texture (door
+    panels, wall grain, a shirt's folds) continues into it rather than a smooth blur.
+
+    Each hole pixel takes its left and right mirror pixels in the known runs beside the
+    hole (mirrored at the hole's edge, then back at the run's far end: a run is used twice
+    at most); the nearer side wins, changing over within ``blend_px`` of the middle. Beyond
+    that reach (a hole that spans the row, or is more than twice as wide as the known pixels
+    beside it) the mirror fades into a push-pull diffusion of the known pixels.
+    """
     from pain3d.appearance.photo import push_pull
 
-    xy = pose.project(mesh.vertices)[:, :2]
-    region = np.zeros(photo.shape[:2], np.uint8)
-    cv2.fillPoly(region, list(np.round(xy[mesh.faces] * 4).astype(np.int32)), 1, shift=2)
-    k = max(int(round(grow_px)), 1)
-    region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
-    keep = cv2.GaussianBlur(1.0 - region.astype(np.float32), (0, 0), grow_px / 3 + 0.5)
-    keep = np.clip((keep - 0.5) * 2, 0, 1).astype(np.float32)
-    filled = push_pull(photo.astype(np.float32) / 255.0, keep)
-    return np.clip(filled * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    h, w = hole.shape
+    cols = np.broadcast_to(np.arange(w, dtype=np.int32), (h, w))
+    known_col = np.where(hole, np.int32(-1), cols)
+    hole_col = np.where(hole, cols, np.int32(-1))
+    # Per hole pixel: the nearest known column on each side, and the far end of its run.
+    ys, xs = np.nonzero(hole)
+    left = np.maximum.accumulate(known_col, axis=1)[ys, xs]
+    right = _flip_min(np.where(hole, np.int32(w), cols))[ys, xs]
+    left_end = np.maximum.accumulate(hole_col, axis=1)[ys, np.maximum(left, 0)] + 1
+    right_end = _flip_min(np.where(hole, cols, np.int32(w)))[ys, np.minimum(right, w - 1)] - 1
+    acc = np.zeros((len(ys), image.shape[2]), np.float32)
+    weight = np.zeros(len(ys), np.float32)
+    cover = np.zeros(len(ys), np.float32)
+    mid = 0.5 * (left + right)
+    for near, far, sign in ((left, left_end, -1), (right, right_end, 1)):
+        # Mirrored at the near edge (the pixel as far inside the known run as this one is
+        # inside the hole), then back at the run's far end: the run is used twice at most,
+        # and the mirror fades out over the last quarter of that reach.
+        n = np.abs(far - near) + 1
+        d = np.abs(xs - near)
+        p = np.mod(d - 1, 2 * n)
+        src = np.clip(near + sign * np.where(p < n, p, 2 * n - 1 - p), 0, w - 1)
+        reach = np.clip((2 * n - d + 1) / (0.5 * n + 1.0), 0.0, 1.0)
+        reach *= (near >= 0) & (near < w)
+        # The left side's weight rises toward the left edge, the right side's toward the right.
+        t = np.clip(0.5 + sign * (xs - mid) / max(blend_px, 1e-3), 0.0, 1.0)
+        wt = ((t * t * (3 - 2 * t) + 1e-3) * reach).astype(np.float32)
+        acc += image[ys, src].astype(np.float32) * wt[:, None]
+        weight += wt
+        np.maximum(cover, reach, out=cover)
+    mirrored = acc / np.maximum(weight, 1e-6)[:, None]
+    out = image.copy()
+    c = cover[:, None]
+    if (cover < 1).any():
+        diffused = push_pull(image.astype(np.float32) / 255.0,
+                             (~hole).astype(np.float32))[ys, xs] * 255.0
+        mirrored = mirrored * c + diffused * (1 - c)
+    out[ys, xs] = np.clip(mirrored + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _flip_min(a: np.ndarray) -> np.ndarray:
+    """Running minimum of (H, W) ``a`` along each row from the right."""
+    return np.minimum.accumulate(a[:, ::-1], axis=1)[:, ::-1]
 
 
 def photo_identity(image: np.ndarray, demographics: Demographics | None = None,

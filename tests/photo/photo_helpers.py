@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def procedural_photo(size: int = 512, seed: int = 0, nuisance=None) -> np.ndarray:
-    """(size, size, 3) uint8 RGB: a neutral procedural face in the default front view."""
+def procedural_photo(size: int = 512, seed: int = 0, nuisance=None,
+                     background: np.ndarray | None = None) -> np.ndarray:
+    """(size, size, 3) uint8 RGB: a neutral procedural face in the default front view, over
+    ``background`` (size, size, 3) uint8 (default: a procedural one)."""
     from pain3d.appearance import procedural_background, sample_appearance
     from pain3d.face import express, identity_mesh, sample_identities
     from pain3d.render import Renderer, compose, default_views, sample_lighting
@@ -19,4 +21,5 @@ def procedural_photo(size: int = 512, seed: int = 0, nuisance=None) -> np.ndarra
     rng = np.random.default_rng(seed)
     with Renderer(size) as renderer:
         res = renderer.render(mesh, app, default_views()[0], sample_lighting(rng), depth=False)
-    return compose(res, procedural_background(rng, size))
+    bg = procedural_background(rng, size)
+    return compose(res, bg if background is None else background)

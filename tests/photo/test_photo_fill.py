@@ -1,0 +1,66 @@
+"""What the photo does not show, beyond the face: a soft hairline, hair with the photo's own
+texture on the scalp, skin texture and shading on the ears and neck (not flat fills)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def baked(identity):
+    from pain3d.appearance.photo import _charts
+    from pain3d.face.head import head_template
+
+    app = identity.appearance
+    size = app.albedo.shape[0]
+    pos = app.raster.interpolate(app.raster_faces, identity.mesh.vertices)
+    vert = app.raster.nearest_vertex(app.raster_faces)
+    part = head_template().fine_part
+    vpart = np.where(vert < len(part), part[np.minimum(vert, len(part) - 1)], 0)
+    albedo = app.albedo.astype(np.float32)
+    detail = albedo - cv2.GaussianBlur(albedo, (0, 0), size / 128.0)
+    return app, pos, vpart, _charts(size), albedo, detail
+
+
+def test_the_hairline_fades_instead_of_following_the_face_triangles(identity, baked):
+    # Above the eyes, between texels of the face and of the skull next to each other, the
+    # photo's confidence changes gradually; a boundary along the triangles of the face part
+    # would jump from 1 to 0 (0.82 of the pairs did before).
+    app, pos, vpart, charts, _, _ = baked
+    conf = app.confidence.astype(np.float32) / 255.0
+    face = np.isin(vpart, (0, 1, 2)) & charts["head"]
+    up = pos[..., 1] > float(identity.mesh.rig.eye_centres[:, 1].mean()) + 0.02
+    jumps = []
+    for dy, dx in ((0, 1), (1, 0)):
+        a, b = (slice(0, conf.shape[0] - dy), slice(0, conf.shape[1] - dx)), (
+            slice(dy, None), slice(dx, None))
+        edge = (face[a] != face[b]) & up[a]
+        jumps.append(np.abs(conf[a] - conf[b])[edge])
+    jumps = np.concatenate(jumps)
+    assert len(jumps) > 200
+    assert (jumps > 0.5).mean() < 0.1
+
+
+def test_the_back_of_the_scalp_has_texture_not_a_flat_fill(baked):
+    app, pos, _, charts, _, detail = baked
+    back = app.raster.covered & charts["head"] & (pos[..., 2] < -0.05) & (pos[..., 1] > 0)
+    back &= app.confidence == 0  # filled, not the photo's
+    assert back.sum() > 10000
+    assert detail[back].std(0).min() > 2.5  # the push-pull fill alone: about 1
+
+
+@pytest.mark.parametrize("chart", ["ear", "neck"])
+def test_ears_and_neck_are_shaded_and_textured_skin(baked, chart):
+    app, _, _, charts, albedo, detail = baked
+    island = charts[chart] & app.raster.covered
+    assert island.sum() > 5000
+    assert albedo[island].std(0).min() > 5.0  # was one flat skin colour (std 0)
+    assert detail[island].std(0).min() > 2.0
+    # Still skin: the island's median colour has the face's hue, a little darker (turned
+    # away from the light) at most.
+    seen = (app.confidence > 250) & charts["head"]
+    skin, face = np.median(albedo[island], 0), np.median(albedo[seen], 0)
+    assert np.abs(skin / skin.sum() - face / face.sum()).max() < 0.02
+    assert 0.6 < skin.sum() / face.sum() < 1.05
