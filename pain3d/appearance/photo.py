@@ -329,11 +329,11 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAp
     hairy = _hair_texels(texels, charts["head"])
     base = _inpaint(filled, known, charts, texels.region, hairy, hair, ~texels.face)
     del filled
-    skin = _lid_skin(mesh, texels, base, known, charts["head"])
     colours = _photo_colours(mesh, texels.region, base, conf)
     albedo = _texture_fill(base, known, charts, texels, hairy,  # base, in place
                            raster.interpolate(faces, _shade(normals, _light_dir(pose))),
                            _hair_detail(mesh, pose, photo, hair, size))
+    skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
     return PhotoAppearance(
         albedo=_u8(albedo), skin=_u8(skin), confidence=_u8(conf), wrinkles=wrinkle_map(mesh),
         lid_weights=_lid_weights(mesh), rest_mesh=mesh, light_dir=_light_dir(pose),
