@@ -739,9 +739,10 @@ def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray
     bone) plus its fine detail (the photo's high-pass mirrored in across the band's edge),
     so a shut lid keeps the person's skin tone and grain."""
     dist, upper = _margin_distance(mesh, texels.pos)
-    # Work in the box of the head's texels within 2 cm of the lid margins (the eyeballs'
-    # charts, spread over the layout, keep the photo).
-    box = _bbox((dist < 0.02) & (head > 0), pad=16)
+    # Work in the box of the head's texels within 2 cm of the lid margins. Eyeball texels
+    # keep the photo (the lid code never samples them): some layouts put eyeball texels in
+    # the head chart far from the lids, which would spread the box over the whole texture.
+    box = _bbox((dist < 0.02) & (head > 0) & (texels.region != region_id("eyeball")), pad=16)
     dist, reg, known, head = dist[box], texels.region[box], known[box], head[box]
     band = dist / np.where(upper[box], LASH_BAND_M, LOWER_LASH_BAND_M)  # 1 at its edge
     rgb = albedo[box]
