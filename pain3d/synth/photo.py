@@ -41,7 +41,17 @@ import cv2
 import numpy as np
 
 from pain3d.demographics import Demographics
-from pain3d.face.landmarks import FACE_OVAL, INNER_LIP_MIDPOINTS, IRIS_L, IRIS_R, N_CANONICAL
+from pain3d.face.landmarks import (
+    EYE_L_LOWER,
+    EYE_L_UPPER,
+    EYE_R_LOWER,
+    EYE_R_UPPER,
+    FACE_OVAL,
+    INNER_LIP_MIDPOINTS,
+    IRIS_L,
+    IRIS_R,
+    N_CANONICAL,
+)
 from pain3d.face.photo_fit import HeadFit
 from pain3d.synth.photo_input import (
     REASONS,
@@ -144,12 +154,28 @@ def _crop(image: np.ndarray, landmarks: np.ndarray, size: int, framing: float
 
 
 def face_alpha(landmarks: np.ndarray, size: int, feather_px: float) -> np.ndarray:
-    """(S, S) float32: 1 inside the face outline, falling to 0 at it over ``feather_px``."""
-    poly = np.round(np.asarray(landmarks)[list(FACE_OVAL), :2] * 4).astype(np.int32)
+    """(S, S) float32: 1 inside the face outline, falling to 0 at it over ``feather_px``;
+    and 1 over each eye opening and ``feather_px / 4`` around it (the lid margins), falling
+    to 0 over another ``feather_px / 2``. A turned head's outline runs through its far eye:
+    without the second part that eye kept the photo's open eye whatever AU43 said. (Not
+    the brows: beyond the outline the fitted head is generic, and a brow's tail there would
+    show its texture.)"""
+    lm = np.asarray(landmarks)[:, :2]
+    poly = np.round(lm[list(FACE_OVAL)] * 4).astype(np.int32)
     mask = np.zeros((size, size), np.uint8)
     cv2.fillPoly(mask, [poly], 255, lineType=cv2.LINE_AA, shift=2)
     dist = cv2.distanceTransform((mask > 127).astype(np.uint8), cv2.DIST_L2, 5)
-    t = np.clip(dist / max(feather_px, 1e-6), 0.0, 1.0)
+    face = _smoothstep(dist / max(feather_px, 1e-6))
+    eyes = np.zeros((size, size), np.uint8)
+    for side in (EYE_R_UPPER + EYE_R_LOWER, EYE_L_UPPER + EYE_L_LOWER):
+        hull = cv2.convexHull(np.round(lm[list(side)] * 4).astype(np.int32))
+        cv2.fillConvexPoly(eyes, hull, 1, shift=2)
+    beyond = cv2.distanceTransform(1 - eyes, cv2.DIST_L2, 5) - 0.25 * feather_px
+    return np.maximum(face, _smoothstep(1.0 - beyond / max(0.5 * feather_px, 1e-6)))
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
     return (t * t * (3 - 2 * t)).astype(np.float32)
 
 
