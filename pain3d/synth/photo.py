@@ -160,23 +160,21 @@ def face_alpha(landmarks: np.ndarray, size: int, feather_px: float) -> np.ndarra
     without the second part that eye kept the photo's open eye whatever AU43 said. (Not
     the brows: beyond the outline the fitted head is generic, and a brow's tail there would
     show its texture.)"""
+    from pain3d.appearance.paint import smoothstep
+
     lm = np.asarray(landmarks)[:, :2]
     poly = np.round(lm[list(FACE_OVAL)] * 4).astype(np.int32)
     mask = np.zeros((size, size), np.uint8)
     cv2.fillPoly(mask, [poly], 255, lineType=cv2.LINE_AA, shift=2)
     dist = cv2.distanceTransform((mask > 127).astype(np.uint8), cv2.DIST_L2, 5)
-    face = _smoothstep(dist / max(feather_px, 1e-6))
+    face = smoothstep(0.0, 1.0, dist / max(feather_px, 1e-6))
     eyes = np.zeros((size, size), np.uint8)
     for side in (EYE_R_UPPER + EYE_R_LOWER, EYE_L_UPPER + EYE_L_LOWER):
         hull = cv2.convexHull(np.round(lm[list(side)] * 4).astype(np.int32))
         cv2.fillConvexPoly(eyes, hull, 1, shift=2)
     beyond = cv2.distanceTransform(1 - eyes, cv2.DIST_L2, 5) - 0.25 * feather_px
-    return np.maximum(face, _smoothstep(1.0 - beyond / max(0.5 * feather_px, 1e-6)))
-
-
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return (t * t * (3 - 2 * t)).astype(np.float32)
+    near = smoothstep(0.0, 1.0, 1.0 - beyond / max(0.5 * feather_px, 1e-6))
+    return np.maximum(face, near).astype(np.float32)
 
 
 def _backdrop(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
