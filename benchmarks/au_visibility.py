@@ -474,6 +474,7 @@ def main() -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"args": vars(args), "tracker": [r.__dict__ for r in table.rows],
+                       "rho": {r.measure: r.rho for r in table.rows},
                        "geometry": [r.__dict__ for r in geometry.rows],
                        "detection_rate": table.detection_rate,
                        "stable_median_pct": table.stable_median_pct,

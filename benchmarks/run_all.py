@@ -45,7 +45,9 @@ BUDGET_S = 300.0  # issue 16: all quick benchmarks in under 5 minutes
 # Benchmarks whose JSON has no ``metrics`` list: the numbers shown (all when none of these is
 # there) and their targets.
 PICK: dict[str, dict[str, str]] = {
-    "au_visibility": {"detection_rate": "", "stable_median_pct": "",
+    "au_visibility": {"detection_rate": ">= 0.99", "rho.aperture": "<= -0.5",
+                      "rho.brow_eye": "<= -0.5", "rho.nose_lip": "<= -0.5",
+                      "rho.cheek_motion": ">= 0.5", "stable_median_pct": "",
                       "tracker_floor_pct": "", "geometry_stable_median_pct": ""},
     "photo_identities": {"throughput.images_per_s": ">= 30",
                          "throughput.cpu_s_per_image": "",
