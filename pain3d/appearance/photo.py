@@ -22,9 +22,9 @@ Besides the photo texture the appearance carries a *lid skin* texture (the photo
 lashes and the eye's edge replaced by the lid skin around them, tone and grain), blended in
 where the upper lid shuts so a closed eye shows lid skin rather than stretched lashes;
 per-vertex lid weights (1 on the lid margins, falling to 0 where the lid-closure field
-ends); the expression wrinkle maps of :func:`pain3d.appearance.textures.wrinkle_map` (the
-same as procedural identities); and colours for lashes, teeth and the mouth interior,
-measured from the photo.
+ends); the expression wrinkle maps of :func:`pain3d.appearance.textures.wrinkle_map` (as
+procedural identities', with the person's own glabellar lines); and colours for lashes,
+teeth and the mouth interior, measured from the photo.
 
 Textures are in OpenGL row order (row 0 = v 0), as everywhere in :mod:`pain3d.appearance`.
 Pure numpy and OpenCV; the renderer of :mod:`pain3d.render.photo` draws it.
@@ -42,6 +42,7 @@ import numpy as np
 from pain3d.appearance.photo_raster import photo_raster, rasterize_nearest
 from pain3d.appearance.textures import wrinkle_map
 from pain3d.appearance.uvmap import UVRaster, barycentric_blend
+from pain3d.appearance.wrinkles import DEFAULT_GLABELLAR, GlabellarPattern
 from pain3d.face.head import ISLAND_CENTRES, ISLAND_RADIUS
 from pain3d.face.mesh import Mesh, region_id
 
@@ -294,7 +295,8 @@ def _sample_photo(photo: np.ndarray, xy: np.ndarray, shape: tuple[int, int]) -> 
     return rgb.astype(np.float32) / 255.0
 
 
-def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAppearance:
+def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
+               glabellar: GlabellarPattern = DEFAULT_GLABELLAR) -> PhotoAppearance:
     """Bake a photo onto a fitted neutral mesh.
 
     Args:
@@ -303,6 +305,8 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAp
         pose: the photo's :class:`pain3d.face.photo_fit.PinholePose`.
         photo: (H, W, 3) uint8 RGB, the image the pose projects into.
         size: texture side in texels (the face spans about half of it).
+        glabellar: the brow-lowering lines of the wrinkle maps (a person's own:
+            :func:`pain3d.appearance.wrinkles.sample_glabellar`).
 
     Returns:
         A :class:`PhotoAppearance`.
@@ -335,7 +339,8 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024) -> PhotoAp
                            _hair_detail(mesh, pose, photo, hair, size))
     skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
     return PhotoAppearance(
-        albedo=_u8(albedo), skin=_u8(skin), confidence=_u8(conf), wrinkles=wrinkle_map(mesh),
+        albedo=_u8(albedo), skin=_u8(skin), confidence=_u8(conf),
+        wrinkles=wrinkle_map(mesh, glabellar=glabellar),
         lid_weights=_lid_weights(mesh), rest_mesh=mesh, light_dir=_light_dir(pose),
         mouth_centre=_mouth_centre(mesh), photo=_photo_with_mouth(photo, mesh, pose),
         photo_matrix=photo_matrix(pose), raster=raster, raster_faces=faces, **colours)

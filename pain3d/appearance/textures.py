@@ -27,7 +27,13 @@ from pain3d.appearance.paint import (
 )
 from pain3d.appearance.traits import Traits
 from pain3d.appearance.uvmap import cached_raster
-from pain3d.appearance.wrinkles import paint_wrinkles, sample_glabellar, wrinkle_channels
+from pain3d.appearance.wrinkles import (
+    DEFAULT_GLABELLAR,
+    GlabellarPattern,
+    paint_wrinkles,
+    sample_glabellar,
+    wrinkle_channels,
+)
 from pain3d.face.mesh import Mesh, region_id
 
 
@@ -272,12 +278,14 @@ def _masked_wrinkles(surf: _Surface, parts: dict[str, np.ndarray], not_face: np.
     return np.clip(wr, 0, 1)
 
 
-def wrinkle_map(mesh: Mesh, size: int = 512) -> np.ndarray:
+def wrinkle_map(mesh: Mesh, size: int = 512,
+                glabellar: GlabellarPattern = DEFAULT_GLABELLAR) -> np.ndarray:
     """(S, S, 4) uint8 AU wrinkle maps of a mesh (:data:`WRINKLE_CHANNELS`), exactly as
-    :func:`paint_textures` paints them (they draw nothing at random): for appearances that
+    :func:`paint_textures` paints them with ``glabellar``'s lines: for appearances that
     paint nothing else, such as photo identities."""
     surf = _surface(mesh, size)
-    parts = paint_wrinkles(surf.canvas, surf.pos, surf.lm, where=surf.front > 0)
+    parts = paint_wrinkles(surf.canvas, surf.pos, surf.lm, where=surf.front > 0,
+                           glabellar=glabellar)
     return to_u8(_masked_wrinkles(surf, parts, np.clip(surf.eyeball + surf.lips
                                                        + surf.mouth_in, 0, 1)))
 

@@ -322,13 +322,23 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
     crop, lm, affine = _crop(image, screened.face.landmarks, size, cfg.framing)
     fit = fit_head(lm, (size, size), demographics, cfg.fit)
     mesh = mesh_from_coarse(fit.coarse)
-    appearance = bake_photo(mesh, fit.pose, crop, cfg.texture_size)
+    source_sha256 = source_sha256 or hashlib.sha256(np.ascontiguousarray(image)).hexdigest()
+    appearance = bake_photo(mesh, fit.pose, crop, cfg.texture_size,
+                            glabellar=photo_glabellar(source_sha256))
     return PhotoIdentity(
         photo=crop, mesh=mesh, appearance=appearance, camera=camera_from_pose(fit.pose),
         fit=fit, face_alpha=face_alpha(lm, size, cfg.feather * fit.iod_px), landmarks=lm,
         crop=affine, demographics=demographics, warnings=screened.warnings,
-        measures=screened.measures,
-        source_sha256=source_sha256 or hashlib.sha256(np.ascontiguousarray(image)).hexdigest())
+        measures=screened.measures, source_sha256=source_sha256)
+
+
+def photo_glabellar(source_sha256: str):
+    """The glabellar lines of a photo identity: drawn like a procedural face's
+    (:func:`pain3d.appearance.wrinkles.sample_glabellar`), seeded by the photo's SHA-256, so
+    one photo always gets the same lines and two people rarely share them."""
+    from pain3d.appearance.wrinkles import sample_glabellar
+
+    return sample_glabellar(np.random.default_rng(int(source_sha256[:16], 16)))
 
 
 def _follow(image: np.ndarray, identity: PhotoIdentity, camera, moved,
