@@ -334,11 +334,13 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
 
 def photo_glabellar(source_sha256: str):
     """The glabellar lines of a photo identity: drawn like a procedural face's
-    (:func:`pain3d.appearance.wrinkles.sample_glabellar`), seeded by the photo's SHA-256, so
-    one photo always gets the same lines and two people rarely share them."""
+    (:func:`pain3d.appearance.wrinkles.sample_glabellar`), seeded by the photo's SHA-256 (any
+    string the caller records as it), so one photo always gets the same lines and two
+    people rarely share them."""
     from pain3d.appearance.wrinkles import sample_glabellar
 
-    return sample_glabellar(np.random.default_rng(int(source_sha256[:16], 16)))
+    seed = int.from_bytes(hashlib.sha256(source_sha256.encode()).digest()[:8], "big")
+    return sample_glabellar(np.random.default_rng(seed))
 
 
 def _follow(image: np.ndarray, identity: PhotoIdentity, camera, moved,

@@ -15,6 +15,7 @@ def test_glabellar_lines_follow_the_photos_hash():
     assert photo_glabellar(one) == photo_glabellar(one)
     patterns = {photo_glabellar(hashlib.sha256(bytes([k])).hexdigest()) for k in range(12)}
     assert len(patterns) == 12  # people rarely share them
+    assert photo_glabellar("not a hash") == photo_glabellar("not a hash")
 
 
 def test_a_photo_identitys_wrinkle_map_carries_its_own_glabellar_lines(photo, identity):
