@@ -161,22 +161,15 @@ void main() {
 # lid triangles, those with a lid weight != 0 at a corner):
 # 0. shaders.FRAGMENT_MARK: the redrawn triangles, alpha 1 ("to be redrawn");
 # 1. PHOTO_SKIN: the skin branch alone, without its lid code (the lid-skin lookup, the
-#    shut lid's shading and lashes), for the other triangles, alpha 0. Their lid weights
-#    are 0, where the lid code changes nothing (its blend factors are exactly 0);
-# 2. PHOTO_FEATURES: the whole shader, for the redrawn triangles, onto the pixels they won
-#    in pass 0 (few pixels: its branches cost little there).
-# Both are made from PHOTO_FRAGMENT, so they cannot drift from it, and give its bytes.
+#    shut lid's shading and lashes), for the other triangles. Their lid weights are 0,
+#    where the lid code changes nothing (its blend factors are exactly 0);
+# 2. PHOTO_FEATURES (PHOTO_FRAGMENT itself), for the redrawn triangles, onto the pixels
+#    they won in pass 0 (few pixels: its branches cost little there).
+# PHOTO_SKIN is cut from PHOTO_FRAGMENT, so it cannot drift from it, and both give its bytes.
 _BRANCHES = ("    if (reg == 11) {\n", "    } else if (reg != 6) {\n", "    }\n    f_rgb = ")
-_ALPHA = "f_rgb = vec4(sqrt(clamp(lin, 0.0, 1.0)), 1.0);"
 _LID_CODE = ("        // The upper lid shutting",
              "            lin = mix(lin, lash_rgb * lash_rgb, 0.9 * lash);\n        }\n")
 """First and last line of the skin branch's lid code (weights v_spec, v_hair)."""
-
-
-def _alpha_zero(source: str) -> str:
-    if source.count(_ALPHA) != 1:
-        raise RuntimeError("PHOTO_FRAGMENT's output changed: update pain3d.render.photo")
-    return source.replace(_ALPHA, _ALPHA.replace("1.0);", "0.0);"))
 
 
 def _skin_only(source: str) -> str:
@@ -194,8 +187,8 @@ def _skin_only(source: str) -> str:
     return skin[:lo] + skin[hi + len(_LID_CODE[1]):]
 
 
-PHOTO_SKIN = _alpha_zero(_skin_only(PHOTO_FRAGMENT))
-PHOTO_FEATURES = _alpha_zero(PHOTO_FRAGMENT)
+PHOTO_SKIN = _skin_only(PHOTO_FRAGMENT)
+PHOTO_FEATURES = PHOTO_FRAGMENT
 
 
 @dataclass(frozen=True)

@@ -286,7 +286,7 @@ class Renderer:
     """Fragment shader source; it writes colour to output 0 and labels to output 1."""
     SPLIT_SHADERS: tuple[str, str] | None = (FRAGMENT_SKIN, FRAGMENT_FEATURES)
     """Split shading's pass-1 and pass-2 shaders, cut from FRAGMENT_SHADER (pass 1 draws the
-    triangles :meth:`redraw_faces` leaves out, with alpha 0; pass 2 draws those it selects,
+    triangles :meth:`redraw_faces` leaves out; pass 2 draws those it selects,
     onto the pixels they won in pass 0), or None to draw once. A subclass that sets
     FRAGMENT_SHADER and not this draws once."""
     TEXTURES: tuple[str, ...] = ("albedo_tex", "wrinkle_tex", "label_tex")

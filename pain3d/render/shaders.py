@@ -220,12 +220,15 @@ def with_switches(source: str, **on: bool) -> str:
 #
 # 0. FRAGMENT_MARK, for the feature triangles: depth, and alpha 1 ("to be redrawn"). Its
 #    colour and labels are replaced in pass 2, so it computes nothing else.
-# 1. FRAGMENT_SKIN: the shader above with only the skin branch, for the skin triangles, alpha
-#    0. Early depth tests skip the skin hidden behind hair and eyeballs.
+# 1. FRAGMENT_SKIN: the shader above with only the skin branch, for the skin triangles.
+#    Early depth tests skip the skin hidden behind hair and eyeballs. A skin triangle wins a
+#    pixel only by being strictly nearer than every feature there, so no feature triangle
+#    meets its depth in pass 2 (its alpha does not matter).
 # 2. FRAGMENT_FEATURES: the shader above without the skin branch, for the feature triangles
 #    again (same order), depth test "equal", blended with (DST_ALPHA, ONE_MINUS_DST_ALPHA)
 #    for colour and (ZERO, ZERO) for alpha: it replaces exactly the pixels a feature triangle
-#    won, once (its alpha 0 blocks a later triangle at the same depth, as a "less" test does).
+#    won, once (the alpha it leaves, 0, blocks a later triangle at the same depth, as a
+#    "less" test does).
 #
 # This gives the bytes of one draw of FRAGMENT in the same order (features, then skin). A
 # depth tie between a feature and a skin triangle goes to the feature triangle. Both shaders
@@ -233,22 +236,19 @@ def with_switches(source: str, **on: bool) -> str:
 _BRANCHES = ("    if (reg == 6) {\n", "    } else if (reg == 16) {\n",
              "    } else if (reg == 11) {\n", "    } else {\n        if (reg == 13)",
              "    }\n    // Bump mapping")
-_OUTPUT = ("    f_rgb = vec4(sqrt(clamp(col, 0.0, 1.0)), 1.0);\n"
-           "    f_lab = vec4(float(part) / 255.0, v_heat, 1.0, 1.0);\n")
 FEATURE_REGIONS = (6, 11, 16)
 """Region ids drawn by FRAGMENT_FEATURES (eyeball, mouth interior, hair shell)."""
 
 
 def _cut(source: str, keep_skin: bool) -> str:
     at = [source.index(b) for b in _BRANCHES]
-    if at != sorted(at) or source.count(_OUTPUT) != 1:
+    if at != sorted(at):
         raise RuntimeError("FRAGMENT's branch layout changed: update pain3d.render.shaders._cut")
     if keep_skin:  # the skin branch's body alone, in a plain block
         body = "    {\n" + source[at[3] + len("    } else {\n"):at[4]] + "    }\n"
     else:  # the eyeball, hair and mouth branches, no else
         body = source[at[0]:at[3]] + "    }\n"
-    out = source[:at[0]] + body + source[at[4] + len("    }\n"):]
-    return out.replace(_OUTPUT, _OUTPUT.replace("1.0);\n", "0.0);\n"))  # alpha
+    return source[:at[0]] + body + source[at[4] + len("    }\n"):]
 
 
 FRAGMENT_SKIN = _cut(FRAGMENT, True)
