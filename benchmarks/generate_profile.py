@@ -3,7 +3,7 @@
     cd /tmp && PYTHONPATH=CHECKOUT python CHECKOUT/benchmarks/generate_profile.py --identities 8
     python benchmarks/generate_profile.py --cprofile /tmp/gen.prof   # also a cProfile dump
 
-One worker in this process, single-threaded like a pool worker (LP_NUM_THREADS=1, OpenCV 1
+One worker in this process, single-threaded like a pool worker (LP_NUM_THREADS=0, OpenCV 1
 thread), default composition at 512 px, after a 1-identity warm-up at 64 px (imports, GL
 context), so the numbers are steady state. Stages are timed with ``time.process_time``
 accumulators wrapped around the functions below (every thread of the process; nested rows
@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 
-os.environ.setdefault("LP_NUM_THREADS", "1")  # before any GL context: one thread like a worker
+os.environ.setdefault("LP_NUM_THREADS", "0")  # before any GL context: like a pool worker
 
 STAGES = [  # (module[:class], function, label); leading spaces = part of the row above
     ("pain3d.synth.builtin:BuiltinRenderer", "prepare", "identity + texture painting"),

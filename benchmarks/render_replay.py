@@ -4,8 +4,9 @@
     python benchmarks/render_replay.py --identities 2 --rounds 8 --size 512
 
 Records the :meth:`pain3d.render.Renderer.render` calls that generation makes for
-``--identities`` procedural identities (33 images each, default 512 px, one llvmpipe thread
-like a pool worker), then draws them again ``--rounds`` times on the same renderer (the
+``--identities`` procedural identities (33 images each, default 512 px, one llvmpipe rasterizer
+thread, so its time can be told from the calling thread's; pool workers rasterise in the
+calling thread, LP_NUM_THREADS=0, which gives the same bytes), then draws them again ``--rounds`` times on the same renderer (the
 textures and geometry uploaded anew each round, as for a fresh identity). Per round it
 measures the process CPU time and how much of it the llvmpipe rasterizer threads took
 (``/proc/self/task/*/schedstat``): the rest is the calling thread (Python, vertex shading and
@@ -23,7 +24,7 @@ import statistics
 import threading
 import time
 
-os.environ.setdefault("LP_NUM_THREADS", "1")  # before any GL context: one thread like a worker
+os.environ.setdefault("LP_NUM_THREADS", "1")  # before any GL context: one rasterizer thread
 
 
 def _other_threads_ms() -> float:

@@ -40,9 +40,11 @@ _THREAD_VARS = ("LP_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MK
 
 
 def _single_threaded_worker() -> None:
-    """Pin each worker's libraries to one thread: parallelism comes from the processes."""
+    """Pin each worker's libraries to one thread: parallelism comes from the processes.
+    llvmpipe gets ``LP_NUM_THREADS=0``: it rasterises in the calling thread instead of
+    handing every draw to a rasterizer thread (same bytes, no thread switches)."""
     for key in _THREAD_VARS:
-        os.environ[key] = "1"
+        os.environ[key] = "0" if key == "LP_NUM_THREADS" else "1"
     import cv2
 
     cv2.setNumThreads(1)
