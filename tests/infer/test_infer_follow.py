@@ -118,7 +118,11 @@ def test_a_face_that_leaves_and_comes_back_elsewhere_is_found_where_it_is(render
     for (face, _), want in zip(results[-len(back):], expected, strict=True):
         assert face is not None and face.landmarks is not None
         assert face.landmarks[:, 0].min() > 380 - 1
-        np.testing.assert_allclose(face.landmarks[:, :2], want.landmarks[:, :2], atol=2.0)
+        # The detector's landmarks, up to the tracker's own jitter between two crops of the
+        # same face (mean ~0.6-0.9 px, single points up to ~2 px at 256 px); a stale followed
+        # region would put them hundreds of pixels away.
+        miss = np.linalg.norm(face.landmarks[:, :2] - want.landmarks[:, :2], axis=1)
+        assert miss.mean() < 1.5 and miss.max() < 4.0
 
 
 def test_predicted_video_rows_match_detect_every_frame(rendered_frames, tmp_path, tiny_model):
