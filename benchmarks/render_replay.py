@@ -6,8 +6,9 @@
 Records the :meth:`pain3d.render.Renderer.render` calls that generation makes for
 ``--identities`` procedural identities (33 images each, default 512 px, one llvmpipe rasterizer
 thread, so its time can be told from the calling thread's; pool workers rasterise in the
-calling thread, LP_NUM_THREADS=0, which gives the same bytes), then draws them again ``--rounds`` times on the same renderer (the
-textures and geometry uploaded anew each round, as for a fresh identity). Per round it
+calling thread, LP_NUM_THREADS=0, which gives the same bytes), then draws them again
+``--rounds`` times on the same renderer (the textures and geometry uploaded anew each round,
+as for a fresh identity). Per round it
 measures the process CPU time and how much of it the llvmpipe rasterizer threads took
 (``/proc/self/task/*/schedstat``): the rest is the calling thread (Python, vertex shading and
 binning, read-back). Prints the minimum and median over rounds, which makes two checkouts
