@@ -609,8 +609,12 @@ def _shell_regions(p: np.ndarray) -> np.ndarray:
 
 
 def _ear(side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One ear (cm): a cupped, flattened ellipsoid; returns vertices, faces, island UVs."""
-    unit, faces, polar = _sphere_grid(8, 14)
+    """One ear (cm): a cupped, flattened ellipsoid; returns vertices, faces, island UVs.
+
+    6 rings x 10 segments (400 triangles after subdivision): at 512 px an ear covers a few
+    hundred pixels, and the 8 x 14 grid of pain3d <= 0.5 (784 triangles) looked the same
+    while costing llvmpipe per-triangle time."""
+    unit, faces, polar = _sphere_grid(6, 10)
     x, y, z = unit[:, 0], unit[:, 1], unit[:, 2]
     lateral = 0.7 * z - 0.85 * np.maximum(z, 0) ** 3
     yaw, tilt = np.radians(25.0), np.radians(15.0)
@@ -638,8 +642,11 @@ def _neck_uv(v: np.ndarray) -> np.ndarray:
 
 
 def _neck() -> tuple[np.ndarray, np.ndarray]:
-    """An open tube (cm) from inside the head down to the shoulders, faces outward."""
-    seg, ys = 24, np.linspace(NECK_TOP_CM, NECK_BOTTOM_CM, 8)
+    """An open tube (cm) from inside the head down to the shoulders, faces outward.
+
+    16 segments x 4 rows (512 triangles after subdivision; 24 x 7 = 1,344 in pain3d <= 0.5):
+    a smooth tube needs no more, and every triangle costs llvmpipe time."""
+    seg, ys = 16, np.linspace(NECK_TOP_CM, NECK_BOTTOM_CM, 5)
     phi = np.linspace(0, 2 * np.pi, seg, endpoint=False)
     rows = []
     for y in ys:
