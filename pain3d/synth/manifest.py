@@ -33,8 +33,8 @@ from pain3d.synth.keypoints import keypoint_columns
 from pain3d.synth.photo_source import photo_columns
 from pain3d.synth.spec import SPLIT_NAMES, DatasetPlan, SampleSpec, VariationSpec
 
-VARIATION_COLUMNS: tuple[str, ...] = tuple(
-    f"var_{f.name}" for f in dataclasses.fields(VariationSpec))
+_VARIATION_FIELDS = tuple(f.name for f in dataclasses.fields(VariationSpec))
+VARIATION_COLUMNS: tuple[str, ...] = tuple(f"var_{k}" for k in _VARIATION_FIELDS)
 
 COLUMNS: tuple[str, ...] = (
     "path", "identity", "identity_name", "expression", "kind", "view", "yaw", "pitch", "roll",
@@ -58,8 +58,8 @@ def variation_values(s: SampleSpec) -> dict[str, float]:
     """The ``var_*`` columns of one image (the delta its renderer applied)."""
     from pain3d.synth.variation import sample_delta
 
-    d = dataclasses.asdict(sample_delta(s))
-    return {f"var_{k}": float(v) for k, v in d.items()}
+    d = sample_delta(s)
+    return {f"var_{k}": float(getattr(d, k)) for k in _VARIATION_FIELDS}
 
 
 def manifest_rows(plan: DatasetPlan,
