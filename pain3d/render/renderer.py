@@ -94,11 +94,11 @@ class Renderer:
         supersample: render at this factor and average down (full-scene anti-aliasing; costs
             factor^2 in fragment work, cheap on a GPU). 1 = off: silhouettes are then
             smoothed only by :func:`pain3d.render.compose`'s feathered alpha.
-        split_shading: draw the skin and the eyeballs, mouth interior and hair shell with
-            their own shaders (:data:`pain3d.render.shaders.FRAGMENT_SKIN`; the passes are
-            described there), which gives the same bytes as one draw with :data:`FRAGMENT`
-            at about a third less GL time on llvmpipe; for a subclass, when it sets
-            :attr:`SPLIT_SHADERS`. Either way the triangles that split shading redraws
+        split_shading: draw the skin (with the hair shell) and the eyeballs and mouth
+            interior with their own shaders (:data:`pain3d.render.shaders.FRAGMENT_SKIN`;
+            the passes are described there), which gives the same bytes as one draw with
+            :data:`FRAGMENT` at about a third less GL time on llvmpipe; for a subclass, when
+            it sets :attr:`SPLIT_SHADERS`. Either way the triangles that split shading redraws
             (:meth:`redraw_faces`) are drawn before the others.
     """
 
@@ -239,8 +239,8 @@ class Renderer:
 
     def redraw_faces(self, topo: Topology) -> np.ndarray:
         """(F,) bool: the triangles of ``topo`` that split shading draws in passes 0 and 2
-        (drawn first in either case). Here the eyeball, mouth-interior and hair-shell
-        triangles (FEATURE_REGIONS; a triangle's region is that of its last, provoking,
+        (drawn first in either case). Here the eyeball and mouth-interior triangles
+        (FEATURE_REGIONS; a triangle's region is that of its last, provoking,
         vertex: the shaders read it as a flat varying)."""
         return np.isin(np.rint(topo.static[topo.faces[:, 2], 2]).astype(np.int64),
                        FEATURE_REGIONS)

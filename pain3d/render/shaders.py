@@ -213,22 +213,25 @@ def with_switches(source: str, **on: bool) -> str:
 
 # ---------------------------------------------------------------------------- split shading
 # llvmpipe runs every branch of a fragment shader for every fragment (branches only mask
-# lanes), so the eyeball, mouth and hair-shell code above costs every skin fragment too. The
+# lanes), so the eyeball and mouth code above costs every skin fragment too. The
 # renderer (Renderer._draw) instead draws the triangles of FEATURE_REGIONS ("features")
 # first, then the others ("skin"), each group in the usual depth order, in three passes with
 # the same arithmetic per region:
 #
 # 0. FRAGMENT_MARK, for the feature triangles: depth, and alpha 1 ("to be redrawn"). Its
 #    colour and labels are replaced in pass 2, so it computes nothing else.
-# 1. FRAGMENT_SKIN: the shader above with only the skin branch, for the skin triangles.
-#    Early depth tests skip the skin hidden behind hair and eyeballs. A skin triangle wins a
+# 1. FRAGMENT_SKIN: the shader above with only the hair-shell and skin branches (the hair
+#    branch is two lines), for the other triangles, hair shell included: drawing the shell
+#    in passes 0 and 2 cost more than its branch costs the skin (its ~2,300 triangles
+#    rasterised twice). Early depth tests skip the skin hidden behind eyeballs, and the
+#    scalp under the shell (sorted before it, pain3d.render.topology). A skin triangle wins a
 #    pixel only by being strictly nearer than every feature there, so no feature triangle
 #    meets its depth in pass 2 (its alpha does not matter).
-# 2. FRAGMENT_FEATURES: the shader above without the skin branch, for the feature triangles
-#    again (same order), depth test "equal", blended with (DST_ALPHA, ONE_MINUS_DST_ALPHA)
-#    for colour and (ZERO, ZERO) for alpha: it replaces exactly the pixels a feature triangle
-#    won, once (the alpha it leaves, 0, blocks a later triangle at the same depth, as a
-#    "less" test does).
+# 2. FRAGMENT_FEATURES: the eyeball and mouth branches of the shader above, for the feature
+#    triangles again (same order), depth test "equal", blended with (DST_ALPHA,
+#    ONE_MINUS_DST_ALPHA) for colour and (ZERO, ZERO) for alpha: it replaces exactly the
+#    pixels a feature triangle won, once (the alpha it leaves, 0, blocks a later triangle at
+#    the same depth, as a "less" test does).
 #
 # This gives the bytes of one draw of FRAGMENT in the same order (features, then skin). A
 # depth tie between a feature and a skin triangle goes to the feature triangle. Both shaders
@@ -236,18 +239,19 @@ def with_switches(source: str, **on: bool) -> str:
 _BRANCHES = ("    if (reg == 6) {\n", "    } else if (reg == 16) {\n",
              "    } else if (reg == 11) {\n", "    } else {\n        if (reg == 13)",
              "    }\n    // Bump mapping")
-FEATURE_REGIONS = (6, 11, 16)
-"""Region ids drawn by FRAGMENT_FEATURES (eyeball, mouth interior, hair shell)."""
+FEATURE_REGIONS = (6, 11)
+"""Region ids drawn by FRAGMENT_FEATURES (eyeball, mouth interior)."""
 
 
 def _cut(source: str, keep_skin: bool) -> str:
     at = [source.index(b) for b in _BRANCHES]
     if at != sorted(at):
         raise RuntimeError("FRAGMENT's branch layout changed: update pain3d.render.shaders._cut")
-    if keep_skin:  # the skin branch's body alone, in a plain block
-        body = "    {\n" + source[at[3] + len("    } else {\n"):at[4]] + "    }\n"
-    else:  # the eyeball, hair and mouth branches, no else
-        body = source[at[0]:at[3]] + "    }\n"
+    if keep_skin:  # the hair-shell and skin branches
+        body = ("    if (reg == 16) {\n" + source[at[1] + len(_BRANCHES[1]):at[2]]
+                + source[at[3]:at[4]] + "    }\n")
+    else:  # the eyeball and mouth branches, no else
+        body = source[at[0]:at[1]] + source[at[2]:at[3]] + "    }\n"
     return source[:at[0]] + body + source[at[4] + len("    }\n"):]
 
 

@@ -1,5 +1,5 @@
-"""Split shading (mark pass, skin pass, eyeball/mouth/hair pass) draws the same bytes as one
-draw."""
+"""Split shading (mark pass, skin and hair-shell pass, eyeball/mouth pass) draws the same
+bytes as one draw."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def test_a_subclass_with_its_own_shader_draws_once_unless_it_brings_its_split_pa
 def test_switches_are_defined_only_in_shaders_that_use_them():
     skin = with_switches(FRAGMENT_SKIN, LABELS=False, WRINKLES=True)
     assert skin.splitlines()[1:4] == ["#version 330", "#define LABELS 0", "#define WRINKLES 1"]
-    # The eyeball, mouth and hair pass fetches neither labels nor wrinkles.
+    # The eyeball and mouth pass fetches neither labels nor wrinkles.
     assert with_switches(FRAGMENT_FEATURES, LABELS=True, WRINKLES=True) == FRAGMENT_FEATURES
     with pytest.raises(ValueError, match="version"):
         with_switches("#if LABELS\n#endif\n", LABELS=True)
