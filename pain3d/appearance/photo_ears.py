@@ -253,20 +253,36 @@ def ear_form(uv: np.ndarray) -> np.ndarray:
     return np.where(f < 1.0, f ** np.array([0.85, 1.1, 1.2]), f).astype(np.float32)
 
 
-def contact_shadow(points: np.ndarray, ears: np.ndarray, reach: float = 0.012) -> np.ndarray:
-    """(N,) float32 darkening in [0, :data:`CONTACT_SHADOW`] of head points (N, 3) near the
-    ear points ``ears`` (E, 3) (a soft shadow where the ear meets the head)."""
+def contact_shadow(pos: np.ndarray, mask: np.ndarray, ears: np.ndarray,
+                   reach: float = 0.012) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """A soft shadow where an ear meets the head: the texels of ``mask`` (S, S) bool whose
+    points ``pos`` (S, S, 3) lie within ``reach`` metres of an ear point ``ears`` (E, 3).
+
+    Returns:
+        (rows, cols) of those texels and (K,) float32 darkening in [0,
+        :data:`CONTACT_SHADOW`] of each.
+    """
     from scipy.spatial import cKDTree
 
-    if not len(ears) or not len(points):
-        return np.zeros(len(points), np.float32)
-    lo, hi = ears.min(0) - reach, ears.max(0) + reach
-    near = np.all((points > lo) & (points < hi), axis=1)
-    out = np.zeros(len(points), np.float32)
-    d, _ = cKDTree(ears).query(points[near], distance_upper_bound=reach)
-    d = np.minimum(d, reach)
-    out[near] = CONTACT_SHADOW * np.exp(-0.5 * (d / (0.4 * reach)) ** 2)
-    return out
+    rows, cols, out = [], [], []
+    for side in (ears[:, 0] < 0, ears[:, 0] >= 0):  # each ear's own box: few texels
+        ear = ears[side]
+        if not len(ear):
+            continue
+        lo, hi = ear.min(0) - reach, ear.max(0) + reach
+        near = mask & (pos[..., 0] > lo[0]) & (pos[..., 0] < hi[0])
+        for k in (1, 2):
+            near &= (pos[..., k] > lo[k]) & (pos[..., k] < hi[k])
+        r, c = np.nonzero(near)
+        d, _ = cKDTree(ear).query(pos[r, c].astype(np.float64), distance_upper_bound=reach)
+        d = np.minimum(d, reach)
+        rows.append(r)
+        cols.append(c)
+        out.append(CONTACT_SHADOW * np.exp(-0.5 * (d / (0.4 * reach)) ** 2))
+    if not out:
+        return (np.zeros(0, int), np.zeros(0, int)), np.zeros(0, np.float32)
+    return ((np.concatenate(rows), np.concatenate(cols)),
+            np.concatenate(out).astype(np.float32))
 
 
 def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.ndarray,
@@ -295,17 +311,18 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
         The tones measured, and (2, 3) float32 linear gains of the right and left ear for the
         shader, which multiplies the island's colour by them and by its own shading squared.
     """
-    head = np.isin(part, (0, 1, 2, 3, 6)) & covered & ~ear_chart
-    neck = (part == 5) & covered
-    depth = neck_depth(pos[neck], pos[::3, ::3][head[::3, ::3]])
+    sub = (slice(None, None, 3),) * 2  # the head's underside needs no finer sampling
+    head = np.isin(part[sub], (0, 1, 2, 3, 6)) & covered[sub] & ~ear_chart[sub]
+    neck = np.nonzero((part == 5) & covered)
+    depth = neck_depth(pos[neck], pos[sub][head])
     tones = skin_tones(mesh, pose, photo, normals, light, pos[neck], shade_map[neck], depth)
-    open_ = (1.0 - np.clip(known, 0.0, 1.0))[..., None]  # only what the photo did not show
+    # Only what the photo did not show changes (weight 1 - known).
     neck_rgb = tones.neck * ref * (1.0 - jaw_shadow(depth))[:, None]
-    colour[neck] = colour[neck] * (1.0 - open_[neck]) + neck_rgb * open_[neck]
+    keep = np.clip(known[neck], 0.0, 1.0)[:, None]
+    colour[neck] = colour[neck] * keep + neck_rgb * (1.0 - keep)
     ears = mesh.vertices[mesh.regions == region_id("ear")].astype(np.float64)
-    skull = head & (part == 3)
-    shadow = contact_shadow(pos[skull].astype(np.float64), ears)[:, None]
-    colour[skull] *= 1.0 - shadow * open_[skull]
+    at, shadow = contact_shadow(pos, (part == 3) & covered, ears)
+    colour[at] *= (1.0 - shadow * (1.0 - np.clip(known[at], 0.0, 1.0)))[:, None]
     mean = tones.side.mean(0)
     # The island is stored lit as the ears' outer faces are on average (so it reads as an
     # ear in the texture too); the gains undo it.
