@@ -59,6 +59,7 @@ def _ear_pixels(ident, renderer, yaw: float) -> np.ndarray:
         v[at] = v[at].mean(0) + 0.05 * (v[at] - v[at].mean(0))
         v[at, 0] *= 0.8  # into the head
     hidden = dataclasses.replace(ident, mesh=dataclasses.replace(mesh, vertices=v))
+    vars(hidden)["backdrop"] = ident.backdrop  # the same background (cached_property)
     bare = render_photo(hidden, renderer, aus, camera=cam).rgb
     changed = np.abs(full.astype(np.int16) - bare).max(-1) > 12
     assert changed.sum() > 300, "the ear should cover a few hundred pixels"
