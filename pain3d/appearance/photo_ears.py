@@ -244,8 +244,10 @@ def ear_form(uv: np.ndarray) -> np.ndarray:
     f -= 0.2 * bump(r, 0.78, 0.045) * helix  # the scapha's groove inside it
     f += 0.06 * bump(r, 0.58, 0.06) * arc(70.0, 240.0)  # antihelix
     # Concha: the bowl in front of the antihelix, deepest at the ear canal.
-    q = np.hypot((x - 0.28) / 0.4, (y + 0.1) / 0.45)
-    f -= 0.3 * np.clip(1.0 - q, 0.0, 1.0) ** 0.7 + 0.25 * np.exp(-0.5 * q * q / 0.1)
+    # A flat-bottomed bowl with a soft rim (a cone would read as a dimple).
+    q = np.hypot((x - 0.26) / 0.42, (y + 0.08) / 0.5)
+    rim = np.clip((1.0 - q) / 0.35, 0.0, 1.0)
+    f -= 0.3 * rim * rim * (3.0 - 2.0 * rim) + 0.18 * np.exp(-0.5 * q * q / 0.05)
     f += 0.08 * np.exp(-0.5 * np.hypot((x - 0.78) / 0.1, (y + 0.12) / 0.14) ** 2)  # tragus
     f += 0.05 * bump(r, 0.8, 0.15) * arc(255.0, 300.0, 15.0)  # lobule: soft, fleshy
     f -= 0.1 * bump(r, 1.0, 0.04)  # the outline, where the ear turns away
