@@ -13,10 +13,13 @@ edge-on. Texels the photo does not show are filled plausibly, in three steps:
    takes a smooth diffusion of the known colours of its own chart (head, each eyeball, ears,
    neck), so skin continues as skin tone and hair as hair colour (from the texels that look
    like the photo's hair);
-3. **texture and shading** beyond the face: the filled scalp takes the fine detail of the
+3. **ears and neck** (:mod:`pain3d.appearance.photo_ears`): the photo's skin beside each
+   ear and its neck below the jaw give their tones; the ears are painted as ears (concha,
+   helix, contact shadow), the neck darkens under the jaw;
+4. **texture and shading** beyond the face: the filled scalp takes the fine detail of the
    photo's own hair, the filled skin (ears, neck, jaw) that of its cheek, both mirror-tiled,
-   and every filled texel there is shaded by the photo's light on its normal, so the turned
-   head is not a flat painted cap on flat discs and a tube.
+   and every filled texel there but the ears (lit by the shader) is shaded by the photo's
+   light on its normal, so the turned head is not a flat painted cap on a tube.
 
 Besides the photo texture the appearance carries a *lid skin* texture (the photo with its
 lashes and the eye's edge replaced by the lid skin around them, tone and grain), blended in
@@ -39,6 +42,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from pain3d.appearance.photo_ears import paint_ears_and_neck, shade
 from pain3d.appearance.photo_raster import photo_raster, rasterize_nearest
 from pain3d.appearance.textures import wrinkle_map
 from pain3d.appearance.uvmap import UVRaster, barycentric_blend
@@ -69,6 +73,9 @@ class PhotoAppearance:
             mesh: 1 on the lid margin, falling to 0 where the lid-closure field ends; the
             shader blends lid skin in and draws the lash line with them.
         lash_rgb, teeth_rgb, mouth_rgb: sRGB colours in [0, 1] measured from the photo.
+        ear_gain: (2, 3) float32 linear gains of the right (x < 0) and left ear: the shader
+            shows an ear as its (shared) island's colour times its side's gain times its
+            own diffuse shading squared (:func:`pain3d.appearance.photo_ears.paint_ears_and_neck`).
         light_dir: (3,) unit head-frame direction of the light the shader's shading ratio
             assumes: from the photo camera's side, raised 35 degrees (portraits are mostly
             lit from the front and above); fixed to the head, as the baked light is.
@@ -95,6 +102,7 @@ class PhotoAppearance:
     teeth_rgb: tuple[float, float, float]
     mouth_rgb: tuple[float, float, float]
     light_dir: tuple[float, float, float]
+    ear_gain: np.ndarray
     mouth_centre: tuple[float, float, float]
     photo: np.ndarray
     photo_matrix: np.ndarray
@@ -334,14 +342,20 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
     base = _inpaint(filled, known, charts, texels.region, hairy, hair, ~texels.face)
     del filled
     colours = _photo_colours(mesh, texels.region, base, conf)
+    light = _light_dir(pose)
+    shade_map = raster.interpolate(faces, shade(normals, light))
+    seen_head = (known > 0.9) & charts["head"]
+    ref = float(np.median(shade_map[seen_head])) if seen_head.any() else 1.0
+    _, ear_gain = paint_ears_and_neck(base, known, charts["ear"], texels.pos,  # in place
+                                      texels.part, raster.covered, mesh, pose, photo, normals,
+                                      light, shade_map, ref)
     albedo = _texture_fill(base, known, charts, texels, hairy,  # base, in place
-                           raster.interpolate(faces, _shade(normals, _light_dir(pose))),
-                           _hair_detail(mesh, pose, photo, hair, size))
+                           shade_map / ref, _hair_detail(mesh, pose, photo, hair, size))
     skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
     return PhotoAppearance(
         albedo=_u8(albedo), skin=_u8(skin), confidence=_u8(conf),
         wrinkles=wrinkle_map(mesh, glabellar=glabellar),
-        lid_weights=_lid_weights(mesh), rest_mesh=mesh, light_dir=_light_dir(pose),
+        lid_weights=_lid_weights(mesh), rest_mesh=mesh, light_dir=light, ear_gain=ear_gain,
         mouth_centre=_mouth_centre(mesh), photo=_photo_with_mouth(photo, mesh, pose),
         photo_matrix=photo_matrix(pose), raster=raster, raster_faces=faces, **colours)
 
@@ -513,7 +527,7 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
 
 
 def _texture_fill(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray],
-                  texels: _Texels, hairy: np.ndarray, shade: np.ndarray,
+                  texels: _Texels, hairy: np.ndarray, shading: np.ndarray,
                   hair_detail: np.ndarray) -> np.ndarray:
     """(S, S, 3) float32: ``colour`` (changed in place, and ``hair_detail`` used up) whose
     filled texels beyond the face (weight ``1 - known``) are given the photo's own texture
@@ -524,12 +538,11 @@ def _texture_fill(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.nd
     The inpainted fill is smooth. Where it shows, the hair (``hairy``) takes ``hair_detail``
     (:func:`_hair_detail`), skin (ears, neck, the jaw and temples beyond the face) the fine
     detail of the photo's best-seen cheek (:func:`_exemplar_detail`); and every filled texel
-    is shaded by ``shade`` (S, S), its diffuse shading under the photo's light, relative to
-    the face the photo saw, so the back of the head, the ears and the neck turn away from
-    the light as a lit head's do.
+    but the ears' (the shader lights them) is shaded by ``shading`` (S, S), its diffuse
+    shading under the photo's light relative to the face the photo saw, so the back of the
+    head and the neck turn away from the light as a lit head's do.
     """
     size = colour.shape[0]
-    head = charts["head"]
     beyond = (~texels.face).astype(np.float32)
     fill = (1.0 - np.clip(known, 0.0, 1.0)) * beyond
     fill *= _blur(beyond, size / 200.0)  # fading in beyond the face
@@ -546,23 +559,15 @@ def _texture_fill(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.nd
     skin *= hair[..., None]
     detail += skin
     del skin
-    ref = float(np.median(shade[seen & head])) if (seen & head).any() else 1.0
-    gain = np.clip(shade / max(ref, 1e-3), 0.5, 1.1)
+    gain = np.clip(shading, 0.5, 1.1)
     gain -= 1.0
     gain *= fill
+    gain[charts["ear"]] = 0.0
     gain += 1.0
     colour *= gain[..., None]
     detail *= fill[..., None]
     colour += detail
     return np.clip(colour, 0.0, 1.0, out=colour)
-
-
-def _shade(normals: np.ndarray, light) -> np.ndarray:
-    """(V,) float32 diffuse shading ``0.4 + 0.6 max(n . l, 0)`` of (V, 3) vertex normals under
-    the unit direction ``light`` (the photo shader's soft light)."""
-    n = np.asarray(normals, np.float64)
-    cos = n @ np.asarray(light, np.float64) / np.maximum(np.linalg.norm(n, axis=1), 1e-12)
-    return (0.4 + 0.6 * np.maximum(cos, 0.0)).astype(np.float32)
 
 
 def _mirror_tile(patch: np.ndarray, size: int) -> np.ndarray:

@@ -16,6 +16,9 @@ changes the face:
   around them, tone and grain), the lid darkens toward its margin, a soft fold line crosses
   it, and the lashes are a dark margin with a ragged fringe hanging over the lower lid,
   shorter toward the eye corners, so AU43 shows closed lids, not stretched lashes;
+- **ears**: both ears share one texture island, painted unlit as the left ear
+  (:mod:`pain3d.appearance.photo_ears`); the right ear reads it mirrored, and each is lit by
+  its own normal under the photo's light and toned by its side of the photo's face;
 - **mouth interior**: inside the photo's own mouth opening, the photo (projected from its
   camera); elsewhere dark with upper and lower teeth on an arch fixed to the skull, in
   colours measured from the photo, so lips that part uncover teeth.
@@ -64,6 +67,9 @@ uniform vec3 cam_pos;
 uniform vec3 lash_rgb;
 uniform vec3 teeth_rgb;
 uniform vec3 mouth_rgb;
+uniform vec3 ear_gain_r;        // linear gains of the right (x < 0) and left ear
+uniform vec3 ear_gain_l;
+uniform float ear_mirror_u;     // twice the ear island's centre u
 uniform int part_of[17];
 layout(location = 0) out vec4 f_rgb;
 layout(location = 1) out vec4 f_lab;
@@ -94,7 +100,10 @@ vec3 mouth_interior() {
 
 void main() {
     int reg = v_region;
-    vec3 col = texture(albedo_tex, v_uv).rgb;
+    // Both ears share one island, painted as the left ear: the right one reads it mirrored.
+    vec2 uv = v_uv;
+    if (reg == 14 && v_pos.x < 0.0) uv.x = ear_mirror_u - uv.x;
+    vec3 col = texture(albedo_tex, uv).rgb;
     vec3 lin = col * col;
     if (reg == 11) {
         // Where the photo shows the mouth opening, the interior is the photo's own.
@@ -145,7 +154,15 @@ void main() {
         // Occlusion only darkens: a fold that deepens; a socket the lids close over is not
         // lit any better than it was.
         ratio *= mix(1.0, min(v_ao / max(rest.w, 0.05), 1.0), 0.7);
-        lin *= clamp(ratio, 0.5, 1.3) * (1.0 - 0.35 * crease);
+        ratio = clamp(ratio, 0.5, 1.3);
+        if (reg == 14) {
+            // The ear island is unlit (and its rest normal may be the other ear's): the ear
+            // is lit here by its own normal and toned by its side of the photo's face.
+            float s = shade(normalize(v_nrm), relight_dir);
+            ratio = s * s;
+            lin *= v_pos.x < 0.0 ? ear_gain_r : ear_gain_l;
+        }
+        lin *= ratio * (1.0 - 0.35 * crease);
     }
     f_rgb = vec4(sqrt(clamp(lin, 0.0, 1.0)), 1.0);
     int part = part_of[reg];
@@ -302,8 +319,13 @@ class PhotoRenderer(Renderer):
 
         relight = (lighting.direction(appearance.light_dir)
                    if isinstance(lighting, PhotoLighting) else appearance.light_dir)
+        from pain3d.face.head import ISLAND_CENTRES
+
         return {
             "au_w": tuple(wrinkle_weights(aus)),
+            "ear_gain_r": tuple(float(g) for g in appearance.ear_gain[0]),
+            "ear_gain_l": tuple(float(g) for g in appearance.ear_gain[1]),
+            "ear_mirror_u": 2.0 * ISLAND_CENTRES["ear"][0],
             "eye_u": _eye_corners_u(appearance.rest_mesh),
             "lid_close": (0.0, 0.0) if aus is None else closure_fractions(
                 np.asarray(aus, np.float64)),

@@ -1,0 +1,341 @@
+"""Ears and neck of a photo identity: tone from the photo's skin nearest to them, and form.
+
+The generic ears and neck are not where the photo's are, so the photo's pixels are not
+projected onto them (:mod:`pain3d.appearance.photo`); they are painted instead, in UV space
+(nothing here depends on how finely the ears or neck are tessellated):
+
+- **tone**: each side's skin is measured on the photo's face beside the ear (the outer
+  cheek and temple at the ear's height; not the brighter face centre) and de-lit by the
+  soft light model of the photo shader (``0.4 + 0.6 max(n . l, 0)``), so an ear or neck
+  turned away from the photo's light comes out darker than the cheek next to it, not paler;
+  the neck takes the photo's own neck below the jaw where the photo shows skin there;
+- **ear form**: the shared ear island (both ears use it, the right one mirrored) is shaded
+  as an ear seen from the side: a dark concha bowl toward the front, a light helix rim with
+  the scapha's groove inside it, the antihelix, a lobule, a darker back facing the head;
+  the head's skin around each ear gets a soft contact shadow;
+- **neck form**: darker just under the jaw and the occiput (the head's overhang), fading
+  down the neck.
+
+The ears are lit by the photo shader per side (:class:`pain3d.render.photo.PhotoRenderer`:
+``ear_gain``), since one island serves both ears. Colours are sRGB floats in [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pain3d.face.head import ISLAND_CENTRES, ISLAND_RADIUS
+from pain3d.face.mesh import Mesh, region_id
+
+JAW_SHADOW = 0.4
+"""Darkening of the neck right under the jaw (fading over ~1.2 cm down the neck)."""
+CONTACT_SHADOW = 0.3
+"""Darkening of the head's skin where an ear meets it."""
+EAR_TONE = 0.9
+"""An ear's skin relative to the cheek beside it under the same light: the head, the hair
+and the ear's own folds keep some of the light off it."""
+
+
+@dataclass(frozen=True)
+class SkinTones:
+    """The photo's skin beside the ears, per side, de-lit.
+
+    Attributes:
+        side: (2, 3) float32 sRGB colour a surface of shading 1 would have, subject's right
+            (x < 0) then left: the photo's skin beside that ear over its shading there.
+        seen: (2,) bool, the photo showed that side's skin (else it copies the other side).
+        neck: (3,) float32 the same for the photo's neck below the jaw, or the mean side tone
+            a little darker (necks mostly are) when the photo shows no skin there.
+        neck_seen: the photo showed skin below the jaw.
+    """
+
+    side: np.ndarray
+    seen: np.ndarray
+    neck: np.ndarray
+    neck_seen: bool
+
+
+def shade(normals: np.ndarray, light) -> np.ndarray:
+    """(N,) float32 diffuse shading ``0.4 + 0.6 max(n . l, 0)`` of (N, 3) normals under the
+    unit direction ``light`` (the photo shader's soft light)."""
+    n = np.asarray(normals, np.float64)
+    cos = n @ np.asarray(light, np.float64) / np.maximum(np.linalg.norm(n, axis=1), 1e-12)
+    return (0.4 + 0.6 * np.maximum(cos, 0.0)).astype(np.float32)
+
+
+def _chroma(rgb: np.ndarray) -> np.ndarray:
+    return rgb[..., :2] / np.maximum(rgb.sum(-1, keepdims=True), 1e-6)
+
+
+def _skinlike(rgb: np.ndarray, skin: np.ndarray, hue: float = 0.03) -> np.ndarray:
+    """(N,) bool: colours within ``hue`` of the skin's chromaticity and near its brightness
+    (not hair, shadowed crevices, background or clothes of another hue)."""
+    lum, ref = rgb.mean(-1), float(skin.mean())
+    near_hue = np.abs(_chroma(rgb) - _chroma(skin)).max(-1) < hue
+    return near_hue & (lum > 0.45 * ref) & (lum < 1.3 * ref)
+
+
+def _sample(photo: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """(N, 3) float32 bilinear photo colours at (N, 2) pixel positions (outside: NaN)."""
+    h, w = photo.shape[:2]
+    m = xy.astype(np.float32).reshape(-1, 1, 2) - 0.5
+    rgb = cv2.remap(photo, m[..., 0], m[..., 1], cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE).reshape(-1, 3).astype(np.float32) / 255
+    out = (xy[:, 0] < 0) | (xy[:, 1] < 0) | (xy[:, 0] > w) | (xy[:, 1] > h)
+    rgb[out] = np.nan
+    return rgb
+
+
+def skin_tones(mesh: Mesh, pose, photo: np.ndarray, normals: np.ndarray, light,
+               neck_pos: np.ndarray, neck_shade: np.ndarray, depth: np.ndarray) -> SkinTones:
+    """Measure :class:`SkinTones` on the photo.
+
+    Args:
+        mesh: the neutral mesh fitted to the photo (metres, head frame).
+        pose: the photo's :class:`pain3d.face.photo_fit.PinholePose`.
+        photo: (H, W, 3) uint8 RGB.
+        normals: (V, 3) vertex normals of ``mesh``.
+        light: (3,) unit head-frame direction of the photo's light.
+        neck_pos, neck_shade, depth: (N, 3) points of the neck's texels, (N,) their
+            shading under ``light`` and (N,) their depth below the head's underside
+            (:func:`neck_depth`).
+    """
+    from pain3d.face.head import head_template
+    from pain3d.face.landmarks import FACE_OVAL
+
+    v = mesh.vertices.astype(np.float64)
+    fine = head_template().fine_part
+    part = np.zeros(len(v), np.int8)
+    part[:len(fine)] = fine[:len(v)]
+    cheek = (mesh.regions == region_id("cheek"))
+    c_rgb = _sample(photo, pose.project(v[cheek])[:, :2])
+    skin = np.nanmedian(c_rgb, 0) if np.isfinite(c_rgb).any() else np.full(3, 0.6)
+    ears = v[mesh.regions == region_id("ear")]
+    facing = _facing(v, normals, pose)
+    # The face's outer band at the ear's height: its 12 % of width nearest the ear (often
+    # darker than the cheek further in: turned from the light, shadowed by hair).
+    skin_regions = np.isin(mesh.regions, [region_id(r) for r in ("cheek", "skin", "chin_jaw")])
+    band = (part <= 2) & skin_regions & (facing > 0.3)
+    side, seen = np.zeros((2, 3), np.float32), np.zeros(2, bool)
+    for k, sign in enumerate((-1.0, 1.0)):
+        ear = ears[ears[:, 0] * sign > 0]
+        lo, hi = (ear[:, 1].min(), ear[:, 1].max()) if len(ear) else (-0.04, 0.0)
+        at = band & (v[:, 1] > lo) & (v[:, 1] < hi) & (v[:, 0] * sign > 0)
+        if at.sum() < 8:
+            continue
+        reach = np.abs(v[at, 0]).max()
+        at &= np.abs(v[:, 0]) > 0.88 * reach
+        rgb = _sample(photo, pose.project(v[at])[:, :2])
+        ok = np.isfinite(rgb).all(-1)
+        ok[ok] = _skinlike(rgb[ok], skin, hue=0.05)
+        if ok.sum() < 8:
+            continue
+        s = shade(normals[at][ok], light)
+        side[k] = np.median(rgb[ok] / s[:, None], 0)
+        seen[k] = True
+    if not seen.any():
+        side[:] = skin / float(np.median(shade(normals[cheek], light)))
+    elif not seen.all():
+        side[~seen] = side[seen][0]
+    # The neck: where the photo shows its front, 2-5 cm below the head's underside and
+    # outside the face outline (the chin covers the neck's top in a frontal photo).
+    w, h = pose.size
+    oval = np.zeros((h, w), np.uint8)
+    poly = pose.project(v[list(FACE_OVAL)])[:, :2]
+    cv2.fillPoly(oval, [np.round(poly * 4).astype(np.int32)], 1, shift=2)
+    front = _facing(neck_pos, neck_pos - _axis(neck_pos), pose) > 0.4
+    pick = front & (depth > 0.02) & (depth < 0.05)
+    xy = pose.project(neck_pos[pick].astype(np.float64))[:, :2]
+    rgb = _sample(photo, xy)
+    ok = np.isfinite(rgb).all(-1)
+    ix = np.clip(np.nan_to_num(xy[:, 0]).astype(np.int64), 0, w - 1)
+    iy = np.clip(np.nan_to_num(xy[:, 1]).astype(np.int64), 0, h - 1)
+    ok &= oval[iy, ix] == 0
+    # The neck is often shadowed, and shadowed skin is redder: a wider hue tolerance.
+    ok[ok] = _skinlike(rgb[ok], skin, hue=0.05)
+    neck_seen = bool(ok.sum() >= 30 and ok.mean() > 0.25)
+    if neck_seen:
+        lit = neck_shade[pick][ok] * (1.0 - jaw_shadow(depth[pick][ok]))
+        neck = np.median(rgb[ok] / lit[:, None], 0)
+    else:
+        neck = 0.92 * side.mean(0)
+    return SkinTones(side=side, seen=seen, neck=neck.astype(np.float32), neck_seen=neck_seen)
+
+
+def _facing(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:
+    """(N,) cosine between each normal and the direction to the photo's camera."""
+    to_cam = np.asarray(pose.centre, np.float64) - np.asarray(points, np.float64)
+    n = np.asarray(normals, np.float64)
+    dot = np.einsum("ij,ij->i", n, to_cam)
+    return dot / np.maximum(np.linalg.norm(n, axis=1) * np.linalg.norm(to_cam, axis=1), 1e-12)
+
+
+def _axis(neck_pos: np.ndarray) -> np.ndarray:
+    """(N, 3): the neck's axis (the mean x and z of its points) at each point's height."""
+    out = np.asarray(neck_pos, np.float64).copy()
+    out[:, 0], out[:, 2] = out[:, 0].mean(), out[:, 2].mean()
+    return out
+
+
+def jaw_shadow(depth: np.ndarray) -> np.ndarray:
+    """(N,) float32 darkening in [0, :data:`JAW_SHADOW`] of neck points ``depth`` (N,)
+    metres below the head's underside (:func:`neck_depth`): fading over ~1.2 cm."""
+    return (JAW_SHADOW * np.exp(-np.asarray(depth, np.float64) / 0.012)).astype(np.float32)
+
+
+def neck_depth(neck_pos: np.ndarray, head_pos: np.ndarray, bins: int = 48) -> np.ndarray:
+    """(N,) float64 metres of neck points (N, 3) below the head's underside above them: the
+    head's points ``head_pos`` (M, 3) that lie just outside the neck at the same azimuth
+    about its axis give the underside's height there (the jaw and chin at the front, the
+    occiput at the back); inf where the head overhangs nowhere."""
+    axis = _axis(neck_pos)
+    d = neck_pos - axis
+    r = float(np.median(np.hypot(d[:, 0], d[:, 2])))
+    phi = np.arctan2(d[:, 2], d[:, 0])
+    hd = np.asarray(head_pos, np.float64) - axis[0]
+    hr = np.hypot(hd[:, 0], hd[:, 2])
+    over = (hr > 0.8 * r) & (hr < 1.6 * r)
+    hb = ((np.arctan2(hd[over, 2], hd[over, 0]) + np.pi) / (2 * np.pi) * bins).astype(int) % bins
+    under = np.full(bins, np.inf)
+    np.minimum.at(under, hb, hd[over, 1] + axis[0, 1])
+    # Bins the head does not overhang take their neighbours' (the underside is smooth).
+    known = np.isfinite(under)
+    if not known.any():
+        return np.full(len(neck_pos), np.inf)
+    idx = np.arange(bins)
+    under = np.interp(idx, idx[known], under[known], period=bins)
+    # Linear between bin centres: a stepped underside would streak the neck vertically.
+    at = (phi + np.pi) / (2 * np.pi) * bins - 0.5
+    return np.maximum(np.interp(at, idx, under, period=bins) - neck_pos[:, 1], 0.0)
+
+
+def ear_form(uv: np.ndarray) -> np.ndarray:
+    """(N, 3) float32 multiplicative shading of an ear seen from the side, at (N, 2) UVs of
+    the ear island (:data:`pain3d.face.head.ISLAND_CENTRES` ``"ear"``: the polar angle from
+    the ear's outward axis grows linearly with the distance from the centre, 90 degrees at
+    half the radius; azimuth 0 = toward the face, 90 = up, for the left ear; the renderer
+    mirrors the island for the right one).
+
+    1 is the skin's tone; shadows are redder (light scattered through skin), so the
+    darkening is weaker in red than in green and blue.
+    """
+    cu, cv = ISLAND_CENTRES["ear"]
+    du, dv = uv[:, 0] - cu, uv[:, 1] - cv
+    theta = np.pi * np.hypot(du, dv) / ISLAND_RADIUS
+    az = np.arctan2(dv, du)
+    r = np.sin(np.minimum(theta, np.pi / 2))  # radius in the ear's outline, 1 at its edge
+    x, y = r * np.cos(az), r * np.sin(az)  # x toward the face, y up
+    deg = np.degrees(az) % 360.0
+
+    def bump(t, c, w):
+        return np.exp(-0.5 * ((t - c) / w) ** 2)
+
+    def arc(lo, hi, soft=25.0):  # 1 for azimuths between lo and hi (counter-clockwise)
+        span = (hi - lo) % 360.0
+        t = (deg - lo) % 360.0
+        edge = np.minimum(t, span - t)
+        return np.where(t <= span, np.clip(edge / soft, 0.0, 1.0), 0.0)
+
+    helix = arc(40.0, 255.0)  # front-top, over the top and down the back to the lobule
+    f = 1.0 + 0.14 * bump(r, 0.9, 0.05) * helix  # the helix rim catches the light
+    f -= 0.2 * bump(r, 0.78, 0.045) * helix  # the scapha's groove inside it
+    f += 0.06 * bump(r, 0.58, 0.06) * arc(70.0, 240.0)  # antihelix
+    # Concha: the bowl in front of the antihelix, deepest at the ear canal.
+    # A flat-bottomed bowl with a soft rim (a cone would read as a dimple).
+    q = np.hypot((x - 0.26) / 0.42, (y + 0.08) / 0.5)
+    rim = np.clip((1.0 - q) / 0.35, 0.0, 1.0)
+    f -= 0.3 * rim * rim * (3.0 - 2.0 * rim) + 0.18 * np.exp(-0.5 * q * q / 0.05)
+    f += 0.08 * np.exp(-0.5 * np.hypot((x - 0.78) / 0.1, (y + 0.12) / 0.14) ** 2)  # tragus
+    f += 0.05 * bump(r, 0.8, 0.15) * arc(255.0, 300.0, 15.0)  # lobule: soft, fleshy
+    f -= 0.1 * bump(r, 1.0, 0.04)  # the outline, where the ear turns away
+    back = np.clip((theta - np.pi / 2) / (np.pi / 2), 0.0, 1.0)
+    f = f * (1.0 - 0.45 * back)  # the back faces the head: in its shadow
+    f = np.clip(f, 0.25, 1.2)[:, None]
+    return np.where(f < 1.0, f ** np.array([0.85, 1.1, 1.2]), f).astype(np.float32)
+
+
+def contact_shadow(pos: np.ndarray, mask: np.ndarray, ears: np.ndarray,
+                   reach: float = 0.012) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """A soft shadow where an ear meets the head: the texels of ``mask`` (S, S) bool whose
+    points ``pos`` (S, S, 3) lie within ``reach`` metres of an ear point ``ears`` (E, 3).
+
+    Returns:
+        (rows, cols) of those texels and (K,) float32 darkening in [0,
+        :data:`CONTACT_SHADOW`] of each.
+    """
+    from scipy.spatial import cKDTree
+
+    rows, cols, out = [], [], []
+    for side in (ears[:, 0] < 0, ears[:, 0] >= 0):  # each ear's own box: few texels
+        ear = ears[side]
+        if not len(ear):
+            continue
+        lo, hi = ear.min(0) - reach, ear.max(0) + reach
+        near = mask & (pos[..., 0] > lo[0]) & (pos[..., 0] < hi[0])
+        for k in (1, 2):
+            near &= (pos[..., k] > lo[k]) & (pos[..., k] < hi[k])
+        r, c = np.nonzero(near)
+        d, _ = cKDTree(ear).query(pos[r, c].astype(np.float64), distance_upper_bound=reach)
+        d = np.minimum(d, reach)
+        rows.append(r)
+        cols.append(c)
+        out.append(CONTACT_SHADOW * np.exp(-0.5 * (d / (0.4 * reach)) ** 2))
+    if not out:
+        return (np.zeros(0, int), np.zeros(0, int)), np.zeros(0, np.float32)
+    return ((np.concatenate(rows), np.concatenate(cols)),
+            np.concatenate(out).astype(np.float32))
+
+
+def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.ndarray,
+                        pos: np.ndarray, part: np.ndarray, covered: np.ndarray, mesh: Mesh,
+                        pose, photo: np.ndarray, normals: np.ndarray, light,
+                        shade_map: np.ndarray, ref: float) -> tuple[SkinTones, np.ndarray]:
+    """Paint the ear island, the neck and the ears' contact shadows into a bake's filled
+    colours, in place.
+
+    Args:
+        colour: (S, S, 3) float32 filled texture (:func:`pain3d.appearance.photo._inpaint`),
+            changed in place: the ear island becomes the unlit ear (the shader lights it),
+            the neck the photo's neck tone over the photo's shading (the bake's texture
+            fill multiplies it by the shading ``shade_map / ref``) with its jaw shadow, the
+            head's filled texels around the ears darker.
+        known: (S, S) float32 photo confidence (only texels the photo did not show change).
+        ear_chart: (S, S) bool, the ear island.
+        pos, part, covered: (S, S, 3) head-frame point, (S, S) head part (0-2 face, 3 skull,
+            4 ears, 5 neck, 6 occiput cap) and (S, S) bool coverage of each texel.
+        mesh, pose, photo, normals, light: the bake's mesh, photo camera, (H, W, 3) uint8
+            photo, vertex normals and unit light direction.
+        shade_map: (S, S) float32 shading of each texel under ``light``.
+        ref: the shading the texture fill takes as 1 (the face's median).
+
+    Returns:
+        The tones measured, and (2, 3) float32 linear gains of the right and left ear for the
+        shader, which multiplies the island's colour by them and by its own shading squared.
+    """
+    sub = (slice(None, None, 3),) * 2  # the head's underside needs no finer sampling
+    head = np.isin(part[sub], (0, 1, 2, 3, 6)) & covered[sub] & ~ear_chart[sub]
+    neck = np.nonzero((part == 5) & covered)
+    depth = neck_depth(pos[neck], pos[sub][head])
+    tones = skin_tones(mesh, pose, photo, normals, light, pos[neck], shade_map[neck], depth)
+    # Only what the photo did not show changes (weight 1 - known).
+    neck_rgb = tones.neck * ref * (1.0 - jaw_shadow(depth))[:, None]
+    keep = np.clip(known[neck], 0.0, 1.0)[:, None]
+    colour[neck] = colour[neck] * keep + neck_rgb * (1.0 - keep)
+    ears = mesh.vertices[mesh.regions == region_id("ear")].astype(np.float64)
+    at, shadow = contact_shadow(pos, (part == 3) & covered, ears)
+    colour[at] *= (1.0 - shadow * (1.0 - np.clip(known[at], 0.0, 1.0)))[:, None]
+    mean = tones.side.mean(0)
+    # The island is stored lit as the ears' outer faces are on average (so it reads as an
+    # ear in the texture too); the gains undo it.
+    is_ear = mesh.regions == region_id("ear")
+    outer = is_ear & (normals[:, 0] * mesh.vertices[:, 0] > 0)
+    s_ear = float(np.median(shade(normals[outer], light))) if outer.any() else 0.6
+    rows, cols = np.nonzero(ear_chart)
+    size = colour.shape[0]
+    uv = np.stack([(cols + 0.5) / size, (rows + 0.5) / size], -1)
+    colour[rows, cols] = np.clip(mean * s_ear * ear_form(uv), 0.0, 1.0)
+    gain = (EAR_TONE * tones.side / np.maximum(mean, 1e-6) / s_ear) ** 2
+    return tones, gain.astype(np.float32)
