@@ -106,9 +106,11 @@ def test_a_second_run_on_a_finished_folder_renders_nothing(tmp_path):
     cfg = tiny_generate_config()
     root = make(tmp_path / "ds", cfg)
     before = tree_digest(root)
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     again = generate(cfg, RunOptions(out=root, workers=1, progress=False))
     assert again.units_rendered == 0 and again.units_skipped == cfg.identities
     assert tree_digest(root) == before
+    assert again.disk_bytes == size  # every file, state records included (before its log line)
     assert len((root / "run_log.jsonl").read_text().splitlines()) == 2
 
 
