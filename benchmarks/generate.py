@@ -22,6 +22,10 @@ the JSON's ``pain3d`` names the package the runs imported.
 ``scaling`` is images/s with the most workers over images/s with 1 worker (both measured);
 ``scaling_estimate`` = workers x CPU s/image with 1 worker / CPU s/image with the most (what
 idle cores would give: an ESTIMATE).
+``first_image_s`` / ``last_image_s``: when the first and the last image file were written
+(seconds after the command began); ``images_per_s_between`` is the rate between them, the run
+without its start-up (imports, plan, workers' start, first identity) and its last steps
+(manifest, card, checksums), which a longer run amortises.
 ``--json [FILE]`` writes (or prints) one JSON object (stable keys: images_per_s, workers, scaling,
 cpu_s_per_image, load; ``runs`` holds one entry per worker count).
 """
@@ -57,12 +61,13 @@ def run(workers: int, identities: int, size: int, layout: str, extra: list[str])
            "--workers", str(workers), "--no-progress", *extra]
     try:
         load0 = os.getloadavg()[0]
-        c0, t0 = _children_cpu(), time.perf_counter()
+        c0, t0, start = _children_cpu(), time.perf_counter(), time.time()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - t0
         cpu = _children_cpu() - c0  # the command and its reaped workers, every thread
         load1 = os.getloadavg()[0]
         log = json.loads((out / "run_log.jsonl").read_text().splitlines()[-1])
+        window = _image_window(out, start)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     images = int(log["images"])
@@ -78,9 +83,26 @@ def run(workers: int, identities: int, size: int, layout: str, extra: list[str])
         "quiet_images_per_s_estimate": round(workers * images / cpu, 1),
         "cores_used": round(cpu / wall, 2),
         "peak_rss_mb_per_worker": round(log["peak_rss_mb"], 0),
+        # When the first and the last image were written (seconds after the command began):
+        # the rate between them is the run without its start-up and its last steps.
+        "first_image_s": window[0], "last_image_s": window[1],
+        "images_per_s_between": round(window[2] / (window[1] - window[0]), 1)
+        if window[1] > window[0] else None,
         "load": [round(load0, 2), round(load1, 2)],
         "command": " ".join(cmd[1:]),
     }
+
+
+def _image_window(out: Path, start: float) -> tuple[float, float, int]:
+    """(first, last) modification time of the loose images, seconds after ``start``, and how
+    many were written after the first identity's (which the driver writes at once); zeros for
+    hub-only datasets, whose images are in shards."""
+    folder = out / "meshes_inpainted"
+    times = sorted(e.stat().st_mtime for e in os.scandir(folder)) if folder.is_dir() else []
+    if not times:
+        return 0.0, 0.0, 0
+    later = sum(t > times[0] + 0.1 for t in times)
+    return round(times[0] - start, 2), round(times[-1] - start, 2), later
 
 
 def _package() -> str:
@@ -142,7 +164,7 @@ def metrics(res: dict) -> list[dict]:
 def _table(res: dict) -> str:
     head = (f"{'workers':>7} {'images':>6} {'wall s':>7} {'img/s':>6} {'CPU s/img':>9} "
             f"{'steady':>7} {'cores used':>10} {'quiet img/s (est.)':>18} {'RSS/worker MB':>13} "
-            f"{'load':>10}")
+            f"{'load':>10} {'1st img s':>9} {'img/s between':>13}")
     rows = [head]
     for r in res["runs"]:
         rows.append(f"{r['workers']:>7} {r['images']:>6} {r['wall_s']:>7.1f} "
@@ -150,7 +172,8 @@ def _table(res: dict) -> str:
                     f"{r['steady_cpu_s_per_image']:>7.4f} {r['cores_used']:>10.2f} "
                     f"{r['quiet_images_per_s_estimate']:>18.1f} "
                     f"{r['peak_rss_mb_per_worker']:>13.0f} "
-                    f"{r['load'][0]:>4.1f}-{r['load'][1]:<4.1f}")
+                    f"{r['load'][0]:>4.1f}-{r['load'][1]:<4.1f} {r['first_image_s']:>9.2f} "
+                    f"{r['images_per_s_between'] or 0:>13.1f}")
     rows.append(f"scaling {res['workers']} vs 1 workers (measured wall rates): {res['scaling']}; "
                 f"on idle cores from CPU s/img (ESTIMATE): {res['scaling_estimate']}; "
                 f"full 82,500-image dataset on {res['workers']} idle cores from steady-state CPU "
