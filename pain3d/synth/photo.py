@@ -179,8 +179,8 @@ def face_alpha(landmarks: np.ndarray, size: int, feather_px: float) -> np.ndarra
 
 def _backdrop(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
     """The photo with the person's head (:func:`head_region`) removed and filled with the
-    background beside it (:func:`mirror_fill`)."""
-    return mirror_fill(photo, head_region(photo, mesh, pose, iod_px))
+    background around it (:func:`smooth_fill`)."""
+    return smooth_fill(photo, head_region(photo, mesh, pose, iod_px))
 
 
 def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
@@ -228,63 +228,64 @@ def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
     return region > 0
 
 
-def mirror_fill(image: np.ndarray, hole: np.ndarray, blend_px: float = 6.0) -> np.ndarray:
-    """(H, W, 3) uint8: ``image`` with its ``hole`` (H, W) bool filled along each row by the
-    known pixels beside it, mirrored at the hole's edges, so the background's texture (door
-    panels, wall grain, a shirt's folds) continues into it rather than a smooth blur.
+def smooth_fill(image: np.ndarray, hole: np.ndarray,
+                bands_px: tuple[float, ...] = (1.0, 3.0)) -> np.ndarray:
+    """(H, W, 3) uint8: ``image`` with its ``hole`` (H, W) bool filled by the background
+    around it without copying any of its structures: a smooth tone plus the background's
+    grain.
 
-    Each hole pixel takes its left and right mirror pixels in the known runs beside the
-    hole (mirrored at the hole's edge, then back at the run's far end: a run is used twice
-    at most); the nearer side wins, changing over within ``blend_px`` of the middle. Beyond
-    that reach (a hole that spans the row, or is more than twice as wide as the known pixels
-    beside it) the mirror fades into a push-pull diffusion of the known pixels.
+    The tone is a push-pull diffusion of the known pixels at a quarter of the resolution
+    (:func:`pain3d.appearance.photo.push_pull`): edges and objects beside the hole only
+    shade it softly, never come back as (mirrored) copies. The grain is a fixed-seed noise
+    in luminance, split into the same frequency bands as the photo's luminance (differences
+    of Gaussians at ``bands_px``, the finest band being the image less its first blur), each
+    band scaled pixel by pixel to the local mean magnitude of that band in the known pixels
+    (where beyond 3 robust deviations, an edge, the band's median), diffused into the hole
+    the same way.
     """
     from pain3d.appearance.photo import push_pull
 
     h, w = hole.shape
-    cols = np.broadcast_to(np.arange(w, dtype=np.int32), (h, w))
-    known_col = np.where(hole, np.int32(-1), cols)
-    hole_col = np.where(hole, cols, np.int32(-1))
-    # Per hole pixel: the nearest known column on each side, and the far end of its run.
     ys, xs = np.nonzero(hole)
-    left = np.maximum.accumulate(known_col, axis=1)[ys, xs]
-    right = _flip_min(np.where(hole, np.int32(w), cols))[ys, xs]
-    left_end = np.maximum.accumulate(hole_col, axis=1)[ys, np.maximum(left, 0)] + 1
-    right_end = _flip_min(np.where(hole, cols, np.int32(w)))[ys, np.minimum(right, w - 1)] - 1
-    acc = np.zeros((len(ys), image.shape[2]), np.float32)
-    weight = np.zeros(len(ys), np.float32)
-    cover = np.zeros(len(ys), np.float32)
-    mid = 0.5 * (left + right)
-    for near, far, sign in ((left, left_end, -1), (right, right_end, 1)):
-        # Mirrored at the near edge (the pixel as far inside the known run as this one is
-        # inside the hole), then back at the run's far end: the run is used twice at most,
-        # and the mirror fades out over the last quarter of that reach.
-        n = np.abs(far - near) + 1
-        d = np.abs(xs - near)
-        p = np.mod(d - 1, 2 * n)
-        src = np.clip(near + sign * np.where(p < n, p, 2 * n - 1 - p), 0, w - 1)
-        reach = np.clip((2 * n - d + 1) / (0.5 * n + 1.0), 0.0, 1.0)
-        reach *= (near >= 0) & (near < w)
-        # The left side's weight rises toward the left edge, the right side's toward the right.
-        t = np.clip(0.5 + sign * (xs - mid) / max(blend_px, 1e-3), 0.0, 1.0)
-        wt = ((t * t * (3 - 2 * t) + 1e-3) * reach).astype(np.float32)
-        acc += image[ys, src].astype(np.float32) * wt[:, None]
-        weight += wt
-        np.maximum(cover, reach, out=cover)
-    mirrored = acc / np.maximum(weight, 1e-6)[:, None]
+    if not len(ys):
+        return image.copy()
+    rgb = image.astype(np.float32) / 255.0
+    known = ~hole
+    # The tone and each band's mean magnitude (beyond 3 robust deviations, an edge, it counts
+    # as the band's median: edges are not grain), diffused together at a quarter of the
+    # resolution, premultiplied by the known pixels' weight (the hole's own pixels, the
+    # head, do not leak in).
+    layers = [rgb]
+    for band in _bands(rgb.mean(axis=-1), bands_px):
+        mag = np.abs(band)
+        typical = float(np.median(mag[known]))
+        layers.append(np.where(mag < 3 * 1.4826 * typical, mag, typical)[..., None])
+    weight = known.astype(np.float32)
+    small = (max(w // 4, 1), max(h // 4, 1))
+    wt = cv2.resize(weight, small, interpolation=cv2.INTER_AREA)
+    c = cv2.resize(np.concatenate(layers, axis=-1) * weight[..., None], small,
+                   interpolation=cv2.INTER_AREA)
+    c = push_pull(c / np.maximum(wt, 1e-6)[..., None], wt)
+    fill = cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR)[ys, xs]
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    noise = np.random.default_rng(0).standard_normal((y1 - y0, x1 - x0)).astype(np.float32)
+    px = fill[:, :3]
+    for i, band in enumerate(_bands(noise, bands_px)):
+        band = band[ys - y0, xs - x0] / max(float(band.std()), 1e-6)
+        px = px + (band * (np.sqrt(np.pi / 2) * fill[:, 3 + i]))[:, None]
     out = image.copy()
-    c = cover[:, None]
-    if (cover < 1).any():
-        diffused = push_pull(image.astype(np.float32) / 255.0,
-                             (~hole).astype(np.float32))[ys, xs] * 255.0
-        mirrored = mirrored * c + diffused * (1 - c)
-    out[ys, xs] = np.clip(mirrored + 0.5, 0, 255).astype(np.uint8)
+    out[ys, xs] = np.clip(px * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
-def _flip_min(a: np.ndarray) -> np.ndarray:
-    """Running minimum of (H, W) ``a`` along each row from the right."""
-    return np.minimum.accumulate(a[:, ::-1], axis=1)[:, ::-1]
+def _bands(image: np.ndarray, sigmas: tuple[float, ...]) -> list[np.ndarray]:
+    """Differences of Gaussians of (H, W) ``image``: image - G(s0), G(s0) - G(s1), ..."""
+    out, prev = [], image
+    for s in sigmas:
+        blur = cv2.GaussianBlur(image, (0, 0), s)
+        out.append(prev - blur)
+        prev = blur
+    return out
 
 
 def photo_identity(image: np.ndarray, demographics: Demographics | None = None,

@@ -1,5 +1,5 @@
 """The backdrop of turned views: the photo with the person's head and hair taken out and the
-background beside it continued into the hole (texture kept, not a smooth blur)."""
+hole filled with the background's tone and grain, without copies of its edges or objects."""
 
 from __future__ import annotations
 
@@ -56,18 +56,39 @@ def _silhouette(ident) -> np.ndarray:
     return sil > 0
 
 
-def test_mirror_fill_continues_the_texture_beside_the_hole():
-    from pain3d.synth.photo import mirror_fill
+def _edges(image: np.ndarray) -> np.ndarray:
+    """(H, W) gradient magnitude of the luminance, after a blur that averages grain away."""
+    luma = cv2.GaussianBlur(image.astype(np.float32).mean(axis=-1), (0, 0), 2.0)
+    return np.hypot(cv2.Sobel(luma, cv2.CV_32F, 1, 0), cv2.Sobel(luma, cv2.CV_32F, 0, 1))
 
-    bg = _textured_background()
+
+def test_the_fill_does_not_copy_edges_or_objects_beside_the_hole():
+    """A plain grainy wall with a dark picture-frame edge, a diagonal line and a bright
+    object beside the hole: the filled hole has the wall's tone and grain, but no copy
+    (mirrored or not) of any of them."""
+    from pain3d.synth.photo import smooth_fill
+
+    rng = np.random.default_rng(5)
+    wall = np.clip(150 + rng.normal(0, 6, (SIZE, SIZE, 1)) * np.ones(3), 0, 255)
+    bg = wall.copy()
+    bg[60:460, 110:118] = 40  # a frame's vertical edge 20 px left of the hole
+    cv2.line(bg, (360, 60), (460, 300), (30, 30, 30), 4)  # a diagonal just right of it
+    cv2.circle(bg, (100, 420), 25, (250, 240, 90), -1)  # a bright object below-left
+    bg = bg.astype(np.uint8)
     hole = np.zeros((SIZE, SIZE), bool)
-    hole[100:400, 150:350] = True
-    out = mirror_fill(np.where(hole[..., None], 0, bg).astype(np.uint8), hole)
-    assert not (out[hole] == 0).all(axis=-1).any()
-    inside, outside = out[hole].astype(float), bg[~hole].astype(float)
-    assert np.abs(inside.mean(0) - outside.mean(0)).max() < 8
-    assert inside.std(0).min() > 0.7 * outside.std(0).min()
+    hole[80:440, 138:350] = True
+    out = smooth_fill(np.where(hole[..., None], 0, bg).astype(np.uint8), hole)
     np.testing.assert_array_equal(out[~hole], bg[~hole])
+    inner = cv2.erode(hole.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    plain = _edges(wall)[inner]
+    # No edge inside: the strongest gradients are those of the plain wall's grain (a copy of
+    # the frame or the line would be 10x stronger).
+    assert np.percentile(_edges(out)[inner], 99.5) < 2.5 * np.percentile(plain, 99.5)
+    inside, around = out[hole].astype(float), wall[hole].astype(float)
+    assert np.abs(inside.mean(0) - around.mean(0)).max() < 12  # the wall's tone
+    grain = (out.astype(float) - cv2.GaussianBlur(out, (0, 0), 2.0))[inner].std()
+    wall_grain = (wall - cv2.GaussianBlur(wall, (0, 0), 2.0))[inner].std()
+    assert 0.5 * wall_grain < grain < 1.5 * wall_grain  # grainy, not a flat smear
 
 
 def test_the_backdrop_where_the_head_was_looks_like_the_background(textured):
