@@ -186,13 +186,15 @@ def _backdrop(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
 def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
     """(H, W) bool: the pixels of the photo's head and hair, to be removed from the backdrop.
 
-    The fitted neutral head's silhouette and the hair beyond it, grown by 0.15 inter-ocular
-    distances. Hair is looked for in a band 0.8 inter-ocular distances wide around the
-    silhouette, above the mouth's level (below it is the body, which stays): a pixel is hair
-    when its colour is within 0.25 RGB of the hair just above the forehead
-    (:func:`pain3d.appearance.photo.hair_colour`) and nearer to it than to the background
-    there (a push-pull diffusion of the ring 0.8-1.6 inter-ocular distances out, at half
-    the resolution), and its patch of hair touches the silhouette.
+    The fitted neutral head's silhouette and the hair and skin beyond it, grown by 0.15
+    inter-ocular distances. Hair is looked for in a band 0.8 inter-ocular distances wide
+    around the silhouette, down to an inter-ocular distance below the mouth (a bob's ends
+    beside the jaw go; further down is the body, which stays): a pixel is hair when its
+    colour is within 0.25 RGB of the hair just above the forehead
+    (:func:`pain3d.appearance.photo.hair_colour`), or skin when within 0.15 of the face's
+    median colour (a neck wider than the fitted one), and nearer to it than to the
+    background there (a push-pull diffusion of the ring 0.8-1.6 inter-ocular distances out,
+    at half the resolution), and its patch touches the silhouette.
     """
     from pain3d.appearance.photo import hair_colour, push_pull
 
@@ -215,8 +217,13 @@ def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
         ys, xs = np.nonzero(band)
         to_hair = np.linalg.norm(rgb[ys, xs] - hair_colour(mesh, pose, photo), axis=-1)
         to_back = np.linalg.norm(rgb[ys, xs] - back[ys, xs], axis=-1)
+        # The photo's own skin beyond the fitted head (a wider neck or jaw) goes too.
+        face = np.clip(np.round(xy[:N_CANONICAL]).astype(int), 0, [w - 1, h - 1])
+        skin = np.median(rgb[face[:, 1], face[:, 0]], axis=0)
+        to_skin = np.linalg.norm(rgb[ys, xs] - skin, axis=-1)
         hair = np.zeros((h, w), np.uint8)
-        hair[ys, xs] = (to_hair < 0.25) & (to_hair < to_back)
+        hair[ys, xs] = (((to_hair < 0.25) & (to_hair < to_back))
+                        | ((to_skin < 0.15) & (to_skin < to_back)))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, kernel)
         # Only the patches of hair that touch the head: not a dark door handle or picture.
