@@ -152,3 +152,31 @@ def test_the_fill_where_a_larger_head_was_matches_the_wall_not_the_head(bob_on_d
     # Nowhere a pale patch: 98 % of the pixels within 25 of the wall's colour.
     off = np.linalg.norm(back[above] - wall[above].astype(float), axis=-1)
     assert (off < 25).mean() > 0.98
+
+
+def test_the_fill_continues_a_horizontal_edge_across_the_hole_without_a_seam():
+    """A light wall above a dark shirt line crossing the hole: rows above the line stay
+    the wall's, rows below it the shirt's (an average of both made a grey patch), and the
+    fill meets the photo at the hole's edge without a step."""
+    from pain3d.synth.photo import smooth_fill
+
+    rng = np.random.default_rng(7)
+    bg = np.empty((SIZE, SIZE, 3), np.float64)
+    bg[:] = (200, 195, 185)
+    bg[330:] = (30, 35, 60)
+    bg = np.clip(bg + rng.normal(0, 5, (SIZE, SIZE, 1)), 0, 255).astype(np.uint8)
+    hole = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.ellipse(hole, (SIZE // 2, 260), (120, 170), 0, 0, 360, 1, -1)
+    hole = hole > 0
+    out = smooth_fill(np.where(hole[..., None], 128, bg).astype(np.uint8), hole).astype(float)
+    rows = np.arange(SIZE)[:, None]
+    for band in (hole & (rows < 300), hole & (rows > 360)):
+        assert np.abs(out[band].mean(0) - bg[band].astype(float).mean(0)).max() < 12
+    # No seam: the step across the hole's edge is the wall's own pixel-to-pixel step there.
+    inner = hole & ~(cv2.erode(hole.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+    outer = (cv2.dilate(hole.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~hole
+    away = np.abs(rows - 330) > 12  # not where the shirt line itself crosses the edge
+    blur = cv2.GaussianBlur(out, (0, 0), 2.0)
+    ref = cv2.GaussianBlur(bg.astype(float), (0, 0), 2.0)
+    step = abs(blur[inner & away].mean() - blur[outer & away].mean())
+    assert step < 4 + abs(ref[inner & away].mean() - ref[outer & away].mean())
