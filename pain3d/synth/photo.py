@@ -187,14 +187,14 @@ def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
     """(H, W) bool: the pixels of the photo's head and hair, to be removed from the backdrop.
 
     The fitted neutral head's silhouette and the hair and skin beyond it, grown by 0.15
-    inter-ocular distances. Hair is looked for in a band 0.8 inter-ocular distances wide
-    around the silhouette, down to an inter-ocular distance below the mouth (a bob's ends
-    beside the jaw go; further down is the body, which stays): a pixel is hair when its
-    colour is within 0.25 RGB of the hair just above the forehead
-    (:func:`pain3d.appearance.photo.hair_colour`), or skin when within 0.15 of the face's
-    median colour (a neck wider than the fitted one), and nearer to it than to the
-    background there (a push-pull diffusion of the ring 0.8-1.6 inter-ocular distances out,
-    at half the resolution), and its patch touches the silhouette.
+    inter-ocular distances. Hair is looked for in a band around the silhouette 1.2
+    inter-ocular distances wide above the eyes and 0.8 below them, down to an inter-ocular
+    distance below the mouth (a bob's ends beside the jaw go; further down is the body,
+    which stays): a pixel is hair when its colour is within 0.25 RGB of the hair just above
+    the forehead (:func:`pain3d.appearance.photo.hair_colour`), or skin when within 0.15
+    of the face's median colour (a neck wider than the fitted one), and nearer to it than
+    to the background there (a push-pull diffusion of the ring 0.8 inter-ocular distances wide
+    beyond the band, at half the resolution), and its patch touches the silhouette.
     """
     from pain3d.appearance.photo import hair_colour, push_pull
 
@@ -203,12 +203,17 @@ def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
     sil = np.zeros((h, w), np.uint8)
     cv2.fillPoly(sil, list(np.round(xy[mesh.faces] * 4).astype(np.int32)), 1, shift=2)
     away = cv2.distanceTransform(1 - sil, cv2.DIST_L2, 5) / max(iod_px, 1.0)
-    ring = ((away >= 0.8) & (away < 1.6)).astype(np.float32)
+    # Wider above the eyes (a full head of hair stands further off the skull than beside
+    # the jaw, where a wide band would take the shoulders of a dark shirt).
+    rows = np.arange(h)[:, None]
+    eyes = float(xy[list(EYE_R_UPPER + EYE_L_UPPER), 1].mean())
+    width = np.where(rows < eyes, 1.2, 0.8)
+    ring = ((away >= width) & (away < width + 0.8)).astype(np.float32)
     region = sil
     if ring.sum() >= 16:
         rgb = photo.astype(np.float32) / 255.0
         mouth = float(xy[list(INNER_LIP_MIDPOINTS), 1].mean())
-        band = (away > 0) & (away < 0.8) & (np.arange(h)[:, None] < mouth + iod_px)
+        band = (away > 0) & (away < width) & (rows < mouth + iod_px)
         # The background around the band: smooth, so diffused at half the resolution.
         half = (max(w // 2, 1), max(h // 2, 1))
         back = cv2.resize(push_pull(cv2.resize(rgb, half, interpolation=cv2.INTER_AREA),
