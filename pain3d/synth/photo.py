@@ -186,13 +186,15 @@ def _backdrop(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
 def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
     """(H, W) bool: the pixels of the photo's head and hair, to be removed from the backdrop.
 
-    The fitted neutral head's silhouette and the hair beyond it, grown by 0.15 inter-ocular
-    distances. Hair is looked for in a band 0.8 inter-ocular distances wide around the
-    silhouette, above the mouth's level (below it is the body, which stays): a pixel is hair
-    when its colour is within 0.25 RGB of the hair just above the forehead
-    (:func:`pain3d.appearance.photo.hair_colour`) and nearer to it than to the background
-    there (a push-pull diffusion of the ring 0.8-1.6 inter-ocular distances out, at half
-    the resolution), and its patch of hair touches the silhouette.
+    The fitted neutral head's silhouette and the hair and skin beyond it, grown by 0.15
+    inter-ocular distances. Hair is looked for in a band around the silhouette 1.2
+    inter-ocular distances wide above the eyes and 0.8 below them, down to an inter-ocular
+    distance below the mouth (a bob's ends beside the jaw go; further down is the body,
+    which stays): a pixel is hair when its colour is within 0.25 RGB of the hair just above
+    the forehead (:func:`pain3d.appearance.photo.hair_colour`), or skin when within 0.15
+    of the face's median colour (a neck wider than the fitted one), and nearer to it than
+    to the background there (a push-pull diffusion of the ring 0.8 inter-ocular distances wide
+    beyond the band, at half the resolution), and its patch touches the silhouette.
     """
     from pain3d.appearance.photo import hair_colour, push_pull
 
@@ -201,12 +203,17 @@ def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
     sil = np.zeros((h, w), np.uint8)
     cv2.fillPoly(sil, list(np.round(xy[mesh.faces] * 4).astype(np.int32)), 1, shift=2)
     away = cv2.distanceTransform(1 - sil, cv2.DIST_L2, 5) / max(iod_px, 1.0)
-    ring = ((away >= 0.8) & (away < 1.6)).astype(np.float32)
+    # Wider above the eyes (a full head of hair stands further off the skull than beside
+    # the jaw, where a wide band would take the shoulders of a dark shirt).
+    rows = np.arange(h)[:, None]
+    eyes = float(xy[list(EYE_R_UPPER + EYE_L_UPPER), 1].mean())
+    width = np.where(rows < eyes, 1.2, 0.8)
+    ring = ((away >= width) & (away < width + 0.8)).astype(np.float32)
     region = sil
     if ring.sum() >= 16:
         rgb = photo.astype(np.float32) / 255.0
         mouth = float(xy[list(INNER_LIP_MIDPOINTS), 1].mean())
-        band = (away > 0) & (away < 0.8) & (np.arange(h)[:, None] < mouth)
+        band = (away > 0) & (away < width) & (rows < mouth + iod_px)
         # The background around the band: smooth, so diffused at half the resolution.
         half = (max(w // 2, 1), max(h // 2, 1))
         back = cv2.resize(push_pull(cv2.resize(rgb, half, interpolation=cv2.INTER_AREA),
@@ -215,8 +222,13 @@ def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
         ys, xs = np.nonzero(band)
         to_hair = np.linalg.norm(rgb[ys, xs] - hair_colour(mesh, pose, photo), axis=-1)
         to_back = np.linalg.norm(rgb[ys, xs] - back[ys, xs], axis=-1)
+        # The photo's own skin beyond the fitted head (a wider neck or jaw) goes too.
+        face = np.clip(np.round(xy[:N_CANONICAL]).astype(int), 0, [w - 1, h - 1])
+        skin = np.median(rgb[face[:, 1], face[:, 0]], axis=0)
+        to_skin = np.linalg.norm(rgb[ys, xs] - skin, axis=-1)
         hair = np.zeros((h, w), np.uint8)
-        hair[ys, xs] = (to_hair < 0.25) & (to_hair < to_back)
+        hair[ys, xs] = (((to_hair < 0.25) & (to_hair < to_back))
+                        | ((to_skin < 0.15) & (to_skin < to_back)))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, kernel)
         # Only the patches of hair that touch the head: not a dark door handle or picture.
@@ -234,17 +246,20 @@ def smooth_fill(image: np.ndarray, hole: np.ndarray,
     around it without copying any of its structures: a smooth tone plus the background's
     grain.
 
-    The tone is a push-pull diffusion of the known pixels at a quarter of the resolution
-    (:func:`pain3d.appearance.photo.push_pull`): edges and objects beside the hole only
-    shade it softly, never come back as (mirrored) copies. The grain is a fixed-seed noise
-    in luminance, split into the same frequency bands as the photo's luminance (differences
-    of Gaussians at ``bands_px``, the finest band being the image less its first blur), each
-    band scaled pixel by pixel to the local mean magnitude of that band in the known pixels
-    (where beyond 3 robust deviations, an edge, the band's median), diffused into the hole
-    the same way.
+    The tone continues the background across the hole (:func:`_span_fill`, at a quarter of
+    the resolution): each hole pixel is the linear interpolation between the hole's edges
+    left and right of it and, less the farther they are, above and below it, each edge
+    sample being the local mean of the known pixels there (a Gaussian of 2 quarter-pixels).
+    A wall keeps its own tone however large the hole (an average of everything around it,
+    shoulders and clothes included, made a pale patch), horizontal edges such as a shelf
+    or a shoulder line run on through the hole, and the fill meets the photo at the hole's
+    edge without a step. Objects beside the hole only shade it softly, never come back as
+    (mirrored) copies. The grain is a fixed-seed noise in luminance, split into the same
+    frequency bands as the photo's luminance (differences of Gaussians at ``bands_px``, the
+    finest band being the image less its first blur), each band scaled pixel by pixel to
+    the local mean magnitude of that band in the known pixels (where beyond 3 robust
+    deviations, an edge, the band's median), carried into the hole the same way.
     """
-    from pain3d.appearance.photo import push_pull
-
     h, w = hole.shape
     ys, xs = np.nonzero(hole)
     if not len(ys):
@@ -252,7 +267,7 @@ def smooth_fill(image: np.ndarray, hole: np.ndarray,
     rgb = image.astype(np.float32) / 255.0
     known = ~hole
     # The tone and each band's mean magnitude (beyond 3 robust deviations, an edge, it counts
-    # as the band's median: edges are not grain), diffused together at a quarter of the
+    # as the band's median: edges are not grain), carried together at a quarter of the
     # resolution, premultiplied by the known pixels' weight (the hole's own pixels, the
     # head, do not leak in).
     layers = [rgb]
@@ -265,7 +280,7 @@ def smooth_fill(image: np.ndarray, hole: np.ndarray,
     wt = cv2.resize(weight, small, interpolation=cv2.INTER_AREA)
     c = cv2.resize(np.concatenate(layers, axis=-1) * weight[..., None], small,
                    interpolation=cv2.INTER_AREA)
-    c = push_pull(c / np.maximum(wt, 1e-6)[..., None], wt)
+    c = _span_fill(c, wt)
     fill = cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR)[ys, xs]
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     noise = np.random.default_rng(0).standard_normal((y1 - y0, x1 - x0)).astype(np.float32)
@@ -276,6 +291,59 @@ def smooth_fill(image: np.ndarray, hole: np.ndarray,
     out = image.copy()
     out[ys, xs] = np.clip(px * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return out
+
+
+def _span_fill(premul: np.ndarray, weight: np.ndarray, sigma: float = 2.0,
+               smooth: int = 8) -> np.ndarray:
+    """(h, w, C) float32: the pixels of ``weight`` (h, w) < 0.5 filled across, the others
+    ``premul / weight`` (``premul``: values premultiplied by ``weight``).
+
+    Edge samples are the known pixels' normalised Gaussian mean (``sigma`` px). A hole pixel
+    is the linear interpolation between the nearest edge samples on its row and, on its
+    column, each axis weighted by 1 / (distance to its nearer edge)^2 (an axis with an edge
+    on one side only extrapolates that edge at a quarter of the weight); pixels with no
+    edge on either axis take the push-pull diffusion
+    (:func:`pain3d.appearance.photo.push_pull`)."""
+    from pain3d.appearance.photo import push_pull
+
+    value = premul / np.maximum(weight, 1e-6)[..., None]
+    known = weight >= 0.5
+    k = known.astype(np.float32)
+    mean = cv2.GaussianBlur(value * k[..., None], (0, 0), sigma).reshape(value.shape)
+    mean /= np.maximum(cv2.GaussianBlur(k, (0, 0), sigma), 1e-6)[..., None]
+    total = np.zeros(value.shape, np.float32)
+    norm = np.zeros(weight.shape, np.float32)
+    # Rows count 5x more than columns: beside a head is the same wall on both sides, while
+    # above and below it are the wall and the clothes.
+    for axis, gain in ((1, 1.0), (0, 0.2)):  # rows, then columns (rows of the transposes)
+        m = mean if axis == 1 else mean.transpose(1, 0, 2)
+        kn = known if axis == 1 else known.T
+        n = kn.shape[1]
+        idx = np.broadcast_to(np.arange(n), kn.shape)
+        left = np.maximum.accumulate(np.where(kn, idx, -1), axis=1)
+        right = np.minimum.accumulate(np.where(kn, idx, n)[:, ::-1], axis=1)[:, ::-1]
+        has_l, has_r = left >= 0, right < n
+        rows = np.arange(kn.shape[0])[:, None]
+        vl, vr = m[rows, np.clip(left, 0, n - 1)], m[rows, np.clip(right, 0, n - 1)]
+        dl, dr = (idx - left).astype(np.float32), (right - idx).astype(np.float32)
+        t = np.where(has_l & has_r, dl / np.maximum(dl + dr, 1), has_r.astype(np.float32))
+        span = np.where(has_l & has_r, dl * dr, 4 * np.where(has_l, dl, dr) ** 2)
+        wgt = np.where(has_l | has_r, gain / np.maximum(span, 1.0), 0.0).astype(np.float32)
+        est = vl + (vr - vl) * t[..., None]
+        if axis == 0:
+            est, wgt = est.transpose(1, 0, 2), wgt.T
+        total += est * wgt[..., None]
+        norm += wgt
+    fill = total / np.maximum(norm, 1e-12)[..., None]
+    if not norm.all():
+        fill = np.where(norm[..., None] > 0, fill, push_pull(value, weight))
+    # Relaxed: steps where the nearest edges jump from one row or column to the next
+    # (a concave hole) soften, the edges held.
+    fill = np.where(known[..., None], mean, fill)
+    for _ in range(smooth):
+        fill = np.where(known[..., None], mean,
+                        cv2.GaussianBlur(fill, (0, 0), sigma).reshape(fill.shape))
+    return np.where(known[..., None], value, fill).astype(np.float32)
 
 
 def _bands(image: np.ndarray, sigmas: tuple[float, ...]) -> list[np.ndarray]:

@@ -113,3 +113,70 @@ def test_the_hair_beyond_the_fitted_head_is_taken_out_too(haired):
     assert beyond.sum() > 5000
     left = np.linalg.norm(ident.backdrop.astype(float) - ident.photo[beyond].mean(0), axis=-1)
     assert (left[beyond] < 25).mean() < 0.05  # the hair's colour is gone from the backdrop
+
+
+@pytest.fixture(scope="module")
+def bob_on_dark_wall(tracker):
+    """A dark wall, light shoulders and a head of light hair larger than the fitted head,
+    down past the jaw on both sides (a bob), like the photos where a pale head-shaped patch
+    stayed: (the photo, the hair's mask, the shoulders' mask, the identity)."""
+    from pain3d.appearance.photo import hair_colour
+    from pain3d.synth.photo import photo_identity
+
+    wall = np.empty((SIZE, SIZE, 3), np.uint8)
+    wall[:] = (45, 50, 70)
+    plain = photo_identity(procedural_photo(background=wall), tracker=tracker)
+    rgb = hair_colour(plain.mesh, plain.fit.pose, plain.photo)
+    bg = wall.copy()
+    hair = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.ellipse(hair, (SIZE // 2, SIZE // 2 - 20), (200, 230), 0, 0, 360, 1, -1)
+    shoulders = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.ellipse(shoulders, (SIZE // 2, SIZE + 60), (330, 140), 0, 0, 360, 1, -1)
+    bg[hair > 0] = np.asarray(rgb) * 255
+    bg[shoulders > 0] = (235, 232, 225)
+    ident = photo_identity(procedural_photo(background=bg), tracker=tracker)
+    return wall, hair > 0, shoulders > 0, ident
+
+
+def test_the_fill_where_a_larger_head_was_matches_the_wall_not_the_head(bob_on_dark_wall):
+    """Where the photo's head of hair was, above the shoulders, the backdrop is the dark
+    wall's tone: no pale head-shaped halo averaged from the hair, the light shoulders and
+    the wall."""
+    wall, hair, shoulders, ident = bob_on_dark_wall
+    lum = ident.photo.astype(float).mean(axis=-1)
+    assert lum[hair & ~shoulders].mean() > lum[0, 0] + 40  # the hair is lighter than the wall
+    above = hair & ~cv2.dilate(shoulders.astype(np.uint8), np.ones((41, 41), np.uint8)).astype(
+        bool)
+    back = ident.backdrop.astype(float)
+    assert np.abs(back[above].mean(0) - wall[above].mean(0)).max() < 12
+    # Nowhere a pale patch: 98 % of the pixels within 25 of the wall's colour.
+    off = np.linalg.norm(back[above] - wall[above].astype(float), axis=-1)
+    assert (off < 25).mean() > 0.98
+
+
+def test_the_fill_continues_a_horizontal_edge_across_the_hole_without_a_seam():
+    """A light wall above a dark shirt line crossing the hole: rows above the line stay
+    the wall's, rows below it the shirt's (an average of both made a grey patch), and the
+    fill meets the photo at the hole's edge without a step."""
+    from pain3d.synth.photo import smooth_fill
+
+    rng = np.random.default_rng(7)
+    bg = np.empty((SIZE, SIZE, 3), np.float64)
+    bg[:] = (200, 195, 185)
+    bg[330:] = (30, 35, 60)
+    bg = np.clip(bg + rng.normal(0, 5, (SIZE, SIZE, 1)), 0, 255).astype(np.uint8)
+    hole = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.ellipse(hole, (SIZE // 2, 260), (120, 170), 0, 0, 360, 1, -1)
+    hole = hole > 0
+    out = smooth_fill(np.where(hole[..., None], 128, bg).astype(np.uint8), hole).astype(float)
+    rows = np.arange(SIZE)[:, None]
+    for band in (hole & (rows < 300), hole & (rows > 360)):
+        assert np.abs(out[band].mean(0) - bg[band].astype(float).mean(0)).max() < 12
+    # No seam: the step across the hole's edge is the wall's own pixel-to-pixel step there.
+    inner = hole & ~(cv2.erode(hole.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+    outer = (cv2.dilate(hole.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~hole
+    away = np.abs(rows - 330) > 12  # not where the shirt line itself crosses the edge
+    blur = cv2.GaussianBlur(out, (0, 0), 2.0)
+    ref = cv2.GaussianBlur(bg.astype(float), (0, 0), 2.0)
+    step = abs(blur[inner & away].mean() - blur[outer & away].mean())
+    assert step < 4 + abs(ref[inner & away].mean() - ref[outer & away].mean())
