@@ -60,7 +60,8 @@ def sample_effects(rng: np.random.Generator, strength: float = 1.0) -> CameraEff
 
 @lru_cache(maxsize=4)
 def _tone_lut(gain_r: float, gain_g: float, gain_b: float) -> np.ndarray:
-    """(3, 256) uint8 per-channel LUTs: sRGB -> linear, gain, -> sRGB."""
+    """(1, 256, 3) uint8 per-channel LUT (OpenCV's three-channel table): sRGB -> linear,
+    gain, -> sRGB."""
     x = np.arange(256) / 255.0
     lin = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
     out = []
@@ -68,7 +69,7 @@ def _tone_lut(gain_r: float, gain_g: float, gain_b: float) -> np.ndarray:
         y = np.clip(lin * g, 0, 1)
         s = np.where(y <= 0.0031308, 12.92 * y, 1.055 * y ** (1 / 2.4) - 0.055)
         out.append(np.round(s * 255).astype(np.uint8))
-    return np.stack(out)
+    return np.ascontiguousarray(np.stack(out, -1)[None])
 
 
 @lru_cache(maxsize=2)
@@ -111,8 +112,7 @@ def camera_effects(image: np.ndarray, effects: CameraEffects, rng: np.random.Gen
     img = image
     if abs(gain - 1) > 1e-3 or abs(e.wb_red - 1) > 1e-3 or abs(e.wb_blue - 1) > 1e-3:
         lut = _tone_lut(round(gain * e.wb_red, 3), round(gain, 3), round(gain * e.wb_blue, 3))
-        # One single-channel LUT per plane: OpenCV's three-channel table has no fast path.
-        img = cv2.merge([cv2.LUT(p, t) for p, t in zip(cv2.split(img), lut, strict=True)])
+        img = cv2.LUT(img, lut)  # one pass (0.5 ms at 512 px; split, 3 LUTs, merge: 0.7-1.2)
     if e.blur >= 0.3:
         img = cv2.GaussianBlur(img, (0, 0), e.blur)
     h, w = img.shape[:2]

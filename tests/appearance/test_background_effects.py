@@ -73,7 +73,7 @@ def _plain_effects(img: np.ndarray, e: CameraEffects, rng: np.random.Generator) 
 
     gain = 2.0 ** e.exposure
     lut = _tone_lut(round(gain * e.wb_red, 3), round(gain, 3), round(gain * e.wb_blue, 3))
-    out = np.stack([lut[k][img[..., k]] for k in range(3)], -1)
+    out = np.stack([lut[0, img[..., k], k] for k in range(3)], -1)
     if e.blur >= 0.3:
         out = cv2.GaussianBlur(out, (0, 0), e.blur)
     h, w = out.shape[:2]
