@@ -15,7 +15,7 @@ from pain3d import __version__
 from pain3d.demographics import balanced_demographics
 from pain3d.face.identity import shape_seed
 from pain3d.facs import AU_NAMES, sample_plan
-from pain3d.seeds import derive_seed
+from pain3d.seeds import derive_seed, derive_seeds
 from pain3d.synth.config import GenerateConfig
 from pain3d.synth.photo_source import photo_identity_specs, photo_views, resolve_photos
 from pain3d.synth.spec import (
@@ -102,16 +102,17 @@ def _unit(cfg: GenerateConfig, ident: IdentitySpec, pain: list, photos=None) -> 
     views = _views(cfg, ident.index)
     if ident.source == "photo":
         views = photo_views(views, photos, ident.index)
+    # A neutral session has its own seed stream: the other images' seeds do not move.
+    seeds = iter(derive_seeds(np.array([
+        (cfg.seed, _TAG_SESSION, ident.index, session, view.index) if session
+        else (cfg.seed, _TAG_SAMPLE, ident.index, k, view.index)
+        for k, (_, _, _, session) in enumerate(exprs) for view in views], dtype=object)))
     samples = []
     for k, (expression, aus, nuisance, session) in enumerate(exprs):
         for view in views:
-            if session:  # its own seed stream: the other images' seeds do not move
-                seed = derive_seed(cfg.seed, _TAG_SESSION, ident.index, session, view.index)
-            else:
-                seed = derive_seed(cfg.seed, _TAG_SAMPLE, ident.index, k, view.index)
             samples.append(SampleSpec(identity=ident, expression=expression, aus=aus,
-                                      nuisance=nuisance, view=view, size=cfg.size, seed=seed,
-                                      session=session,
+                                      nuisance=nuisance, view=view, size=cfg.size,
+                                      seed=int(next(seeds)), session=session,
                                       variation=_variation(cfg, ident, k, view.index)))
     return UnitSpec(identity=ident, samples=tuple(samples))
 
