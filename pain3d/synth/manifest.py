@@ -75,11 +75,24 @@ def manifest_rows(plan: DatasetPlan,
     cfg = plan.config
     hub = cfg.layout in ("hub", "both")
     rows = []
+    # Columns that depend only on the expression (shared by its views and by every identity
+    # with the same configuration) or on the capture variation: computed once each (2.6 of
+    # the 3.4 s that 82,500 rows took).
+    of_expression: dict[tuple, tuple[dict, float, dict]] = {}
+    of_variation: dict = {}
     for unit in plan.units:
         mesh = layout.mesh_paths(unit.identity.index)[0]
         shard = layout.shard_path(cfg, "images", layout.shard_of(cfg, unit.identity.index))
         heat_of = {s.expression: layout.heatmap_path(s) for s in unit.heatmaps}
         for s in unit.samples:
+            expr = of_expression.get((s.aus, s.nuisance))
+            if expr is None:
+                expr = of_expression[s.aus, s.nuisance] = (
+                    {n: float(a) for n, a in zip(AU_NAMES, s.aus, strict=True)}, s.pspi,
+                    s.applied_nuisance)
+            var = of_variation.get(s.variation)
+            if var is None:
+                var = of_variation[s.variation] = variation_values(s)
             row: dict[str, Any] = {
                 "path": layout.image_path(s),
                 "identity": s.identity.index,
@@ -92,9 +105,9 @@ def manifest_rows(plan: DatasetPlan,
                 "roll": s.view.roll,
                 "distance": s.view.distance,
             }
-            row.update({n: float(a) for n, a in zip(AU_NAMES, s.aus, strict=True)})
+            row.update(expr[0])
             row.update(
-                PSPI=s.pspi,
+                PSPI=expr[1],
                 sex=s.identity.sex,
                 age_band=s.identity.age_band,
                 ancestry=s.identity.ancestry,
@@ -111,8 +124,8 @@ def manifest_rows(plan: DatasetPlan,
                 background_seed=s.view.background_seed,
             )
             row.update(keypoint_columns(landmarks.get(row["path"])))
-            row.update(s.applied_nuisance, neutral_session=s.session)
-            row.update(variation_values(s))
+            row.update(expr[2], neutral_session=s.session)
+            row.update(var)
             row.update(photo_columns(s.identity, cfg))  # appearance and source_photo*
             rows.append(row)
     return rows
