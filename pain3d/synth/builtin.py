@@ -63,10 +63,8 @@ class BuiltinRenderer:
     """Real renders (see the module docstring); one instance per worker process."""
 
     def __init__(self, cfg: GenerateConfig) -> None:
-        from pain3d.render.renderer import Renderer
-
         self.cfg = cfg
-        self.renderer = Renderer(size=cfg.size, supersample=cfg.antialias)
+        self._renderer = None
         self.diffusion = None
         self.photos = PhotoStage(cfg) if cfg.identities_from is not None else None
         if cfg.appearance == "diffusion":
@@ -74,9 +72,22 @@ class BuiltinRenderer:
 
             self.diffusion = DiffusionStage(cfg)
 
+    @property
+    def renderer(self):
+        """The procedural faces' :class:`pain3d.render.renderer.Renderer`, made on first use:
+        a worker of photo identities never draws with it, and its OpenGL context would
+        hold ~20 MB of the worker's peak memory."""
+        if self._renderer is None:
+            from pain3d.render.renderer import Renderer
+
+            self._renderer = Renderer(size=self.cfg.size, supersample=self.cfg.antialias)
+        return self._renderer
+
     def release(self) -> None:
         """Free the OpenGL contexts."""
-        self.renderer.release()
+        if self._renderer is not None:
+            self._renderer.release()
+            self._renderer = None
         if self.photos is not None:
             self.photos.release()
 

@@ -353,3 +353,22 @@ def test_reference_variation_turns_photo_heads_and_light_and_records_what_it_app
     a = cv2.imread(str(tmp_path / "plain" / ref)).astype(int)
     b = cv2.imread(str(tmp_path / "varied" / ref)).astype(int)
     assert np.abs(a - b).mean() > 1.0  # the neutral reference is its own capture now
+
+
+def test_a_worker_of_photo_identities_makes_no_procedural_gl_context(photo_dir):
+    """Photo identities draw with the photo renderer only; the procedural renderer's context
+    (~20 MB of a worker's peak memory) is made on first use, i.e. never."""
+    from pain3d.synth.builtin import BuiltinRenderer
+    from pain3d.synth.plan import build_plan
+
+    plan = build_plan(photo_config(photo_dir))
+    worker = BuiltinRenderer(plan.config)
+    try:
+        unit = plan.units[0]
+        state = worker.prepare(unit.identity)
+        image = worker.render(state, unit.samples[-1], mask=False, depth=False)
+        assert image.rgb.shape == (128, 128, 3) and image.rgb.std() > 5
+        assert worker._renderer is None
+        assert worker.photos._renderer is not None
+    finally:
+        worker.release()
