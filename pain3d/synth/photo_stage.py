@@ -72,8 +72,9 @@ def trim_heap() -> None:
 
     The bake of a photo identity frees ~100 MB of 1024-texel temporaries that glibc keeps
     mapped; the first render's texture upload then adds its own on top of them. Trimming
-    once per identity, after the bake, lowers a worker's peak RSS by ~40 MB (about 470 ->
-    430 MB, ``benchmarks/photo_identities.py``) for a few ms of page faults.
+    after the bake lowered a worker's peak RSS by ~40 MB (about 470 -> 430 MB,
+    ``benchmarks/photo_identities.py``); trimming before it too (what the previous
+    identity's renders freed) by another ~10 MB, for a few ms of page faults each.
     """
     trim = _malloc_trim()
     if trim is not None:
@@ -123,6 +124,7 @@ class PhotoStage:
         from pain3d.synth.photo_input import screened_face
 
         data = read_checked(spec)
+        trim_heap()  # the bake below is the worker's peak: start it on a trimmed heap
         screened = None
         if spec.photo_landmarks:
             screened = screened_face(np.reshape(spec.photo_landmarks, (-1, 3)),
