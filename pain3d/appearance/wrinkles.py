@@ -208,15 +208,15 @@ def _periorbital(cv: Canvas, eye: np.ndarray, s: float, out: dict[str, np.ndarra
 
 
 def _nasolabial(cv: Canvas, lm: FaceLandmarks, s: float, out: np.ndarray) -> None:
-    """One nasolabial fold: from above the nose wing, bowing out, to below the mouth corner."""
+    """One nasolabial fold: from above the nose wing, bowing out, fading out beside the mouth
+    corner (issue 13: it no longer runs on below the corner)."""
     w = CREASE_HALF_WIDTH_M
     half, my = lm.mouth_half_width, float(lm.mouth[1])
     pts = [(s * 0.0185, float(lm.nose_tip[1]) + 0.001),
            (s * (half + 0.0105), my + 0.009),
-           (s * (half + 0.0128), my - 0.004),
-           (s * (half + 0.012), my - 0.011)]
+           (s * (half + 0.0115), my - 0.002)]
     last = len(pts) - 2
-    for i, weight in enumerate((1.0, 1.0, 0.6)):
+    for i, weight in enumerate((1.0, 0.45)):
         a, b = np.asarray(pts[i]), np.asarray(pts[i + 1])
         # Overlap the segments at the joints so their tapered ends leave no gap there.
         a0 = a - 0.25 * (b - a) if i > 0 else a

@@ -147,7 +147,7 @@ void main() {
 #endif
 #if WRINKLES
         float crease = clamp(dot(texture(wrinkle_tex, v_uv), au_w), 0.0, 1.0);
-        base *= 1.0 - 0.3 * crease;
+        base *= 1.0 - crease * vec3(0.24, 0.33, 0.38);  // a fold deepens the skin's own tone, not grey
         h -= 0.0009 * crease;
 #endif
     }

@@ -130,3 +130,18 @@ def test_the_glabellar_pattern_is_where_the_furrows_are_painted(painted):
     assert len(p) > 5 and np.all(np.abs(p[:, 0] - 0.006) < 0.002)  # one line, left of centre
     both = paint_wrinkles(cv, pos, lm, glabellar=DEFAULT_GLABELLAR)["glabellar"]
     assert (pos[both > 0.3][:, 0] < 0).any() and (pos[both > 0.3][:, 0] > 0).any()
+
+
+def test_the_nasolabial_fold_fades_out_beside_the_mouth_corner(painted):
+    """Issue 13: the fold starts at the nose wing, is deepest there and fades out beside the
+    mouth corner; it does not run on below it (main's fold kept 0.48 of its depth there)."""
+    parts, pos, lm = painted
+    fold, y = parts["nasolabial"], pos[..., 1]
+    my, ny = float(lm.mouth[1]), float(lm.nose_tip[1])
+    side = np.abs(pos[..., 0]) > lm.mouth_half_width - 0.004
+    wing = fold[side & (y < ny) & (y > ny - 0.006)].max()
+    beside = fold[side & (y < my + 0.002) & (y > my - 0.002)].max()
+    below = fold[side & (y < my - 0.005) & (y > my - 0.03)].max()
+    assert wing > 0.6
+    assert beside < 0.75 * wing
+    assert below < 0.1 * wing
