@@ -89,6 +89,7 @@ void main() {
     float h = (tex.a - 0.5) * 0.0012;
     int part = part_of[reg];
     float glossy = 0.0;
+    float ao = v_ao;
     if (reg == 6) {
         vec3 c = v_pos.x > 0.0 ? eye_l : eye_r;
         vec3 d = normalize(v_pos - c);
@@ -132,9 +133,13 @@ void main() {
         float crown = (0.6 + 0.4 * seam) * (0.8 + 0.2 * smoothstep(0.0, 0.0035, gap));
         float arch = 1.0 - 0.55 * smoothstep(0.006, 0.024, ax);
         vec3 enamel = mix(vec3(0.72, 0.61, 0.44), vec3(0.52, 0.49, 0.45), 0.4 * edge);
+        // The crowns stand just behind the lips whatever interior surface they are painted
+        // on: only the far back of the mouth dims them, and they take the light the mouth's
+        // inside does not (the interior's vertices carry a dark ambient occlusion).
         base = mix(vec3(0.03, 0.008, 0.008),
-                   enamel * crown * arch * (0.45 + 0.55 * depth_fade), teeth);
+                   enamel * crown * arch * (0.8 + 0.2 * depth_fade), teeth);
         spec_k = 0.6 * teeth;
+        ao = mix(v_ao, 0.85, teeth);
         wrap = vec3(0.1);
         h = 0.0;
     } else {
@@ -166,7 +171,7 @@ void main() {
     vec3 df = clamp((dot(n, fill_dir) + wrap) / (1.0 + wrap), 0.0, 1.0);
     float dr = max(dot(n, rim_dir), 0.0) * (1.0 - nv);  // rim lights grazing surfaces only
     vec3 diff = key_rgb * dk + fill_rgb * df + rim_rgb * dr;
-    vec3 amb = mix(ground_rgb, sky_rgb, 0.5 + 0.5 * n.y) * v_ao;
+    vec3 amb = mix(ground_rgb, sky_rgb, 0.5 + 0.5 * n.y) * ao;
     float fv = 1.0 - nv;
     float fv2 = fv * fv;
     float fres = 0.04 + 0.96 * fv2 * fv2 * fv;
@@ -182,7 +187,7 @@ void main() {
     }
     vec3 spec = spec_k * (0.05 + 0.5 * fres) * (key_rgb * sk + fill_rgb * sf);
     vec3 sheen = rim_rgb * spec_k * 0.4 * fv2 * fv * max(dot(n, rim_dir) + 0.3, 0.0);
-    vec3 col = (base * (diff * mix(1.0, v_ao, 0.6) + amb) + spec + sheen) * exposure;
+    vec3 col = (base * (diff * mix(1.0, ao, 0.6) + amb) + spec + sheen) * exposure;
     col = col / (1.0 + 0.12 * col);  // soft shoulder for highlights
     f_rgb = vec4(sqrt(clamp(col, 0.0, 1.0)), 1.0);
     f_lab = vec4(float(part) / 255.0, v_heat, 1.0, 1.0);

@@ -48,3 +48,30 @@ def test_parted_lips_show_crowns_with_gaps_at_the_incisors_borders(seed):
     assert any(abs(d) <= 1.0 for d in gaps), gaps
     assert any(abs(d + 8.5) <= 1.5 for d in gaps) and any(abs(d - 8.5) <= 1.5 for d in gaps), gaps
     assert not any(2.0 < abs(d) < 6.5 for d in gaps), gaps  # one crown each, no stripes
+
+
+def test_the_teeth_are_lit_as_crowns_behind_the_lips_not_as_the_mouths_dark_inside():
+    """Issue 13: the crowns are painted on the mouth's interior surface, whose vertices carry
+    a dark ambient occlusion and lie centimetres behind the lips; lit and dimmed as that
+    surface, the teeth came out as dark grey slabs (on pale faces 0.62 of the skin's
+    luminance, 0.6)."""
+    from pain3d.appearance import sample_appearance
+    from pain3d.face import express, identity_mesh, sample_identities
+    from pain3d.face.mesh import PARTS
+    from pain3d.render import Camera, Renderer, sample_lighting
+
+    aus = np.array([3.0, 3.0, 3.0, 3.0, 5.0, 0.0])
+    ratios = []
+    with Renderer(256) as r:
+        for ident in sample_identities(4, 0):
+            mesh = identity_mesh(ident)
+            app = sample_appearance(ident, ident.seed, mesh=mesh, texture_size=256)
+            light = sample_lighting(np.random.default_rng(ident.seed))
+            res = r.render(express(mesh, aus), app, Camera(yaw=0, pitch=0, distance=0.6,
+                                                           fov=20), light, aus=aus)
+            lum = res.rgb.astype(np.float64).mean(-1)
+            mouth = lum[res.parts == PARTS.index("mouth")]
+            assert mouth.size > 100
+            teeth = mouth[mouth >= np.percentile(mouth, 60)].mean()  # not the dark gaps
+            ratios.append(teeth / np.median(lum[res.parts == PARTS.index("skin")]))
+    assert min(ratios) > 0.85, ratios
