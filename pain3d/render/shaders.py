@@ -152,7 +152,8 @@ void main() {
 #endif
 #if WRINKLES
         float crease = clamp(dot(texture(wrinkle_tex, v_uv), au_w), 0.0, 1.0);
-        base *= 1.0 - crease * vec3(0.24, 0.33, 0.38);  // a fold deepens the skin's own tone, not grey
+        // A fold deepens the skin's own tone (more in green and blue), not towards grey.
+        base *= 1.0 - crease * vec3(0.24, 0.33, 0.38);
         h -= 0.0009 * crease;
 #endif
     }
