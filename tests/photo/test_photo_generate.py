@@ -355,12 +355,21 @@ def test_reference_variation_turns_photo_heads_and_light_and_records_what_it_app
     assert np.abs(a - b).mean() > 1.0  # the neutral reference is its own capture now
 
 
-def test_a_worker_of_photo_identities_makes_no_procedural_gl_context(photo_dir):
+def test_a_worker_of_photo_identities_makes_no_procedural_gl_context(photo_dir, monkeypatch):
     """Photo identities draw with the photo renderer only; the procedural renderer's context
     (~20 MB of a worker's peak memory) is made on first use, i.e. never."""
+    from pain3d.render.renderer import Renderer
     from pain3d.synth.builtin import BuiltinRenderer
     from pain3d.synth.plan import build_plan
 
+    made = []
+    init = Renderer.__init__
+
+    def counted(self, *args, **kwargs):
+        made.append(type(self).__name__)  # every GL context: Renderer or a subclass
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(Renderer, "__init__", counted)
     plan = build_plan(photo_config(photo_dir))
     worker = BuiltinRenderer(plan.config)
     try:
@@ -368,7 +377,6 @@ def test_a_worker_of_photo_identities_makes_no_procedural_gl_context(photo_dir):
         state = worker.prepare(unit.identity)
         image = worker.render(state, unit.samples[-1], mask=False, depth=False)
         assert image.rgb.shape == (128, 128, 3) and image.rgb.std() > 5
-        assert worker._renderer is None
-        assert worker.photos._renderer is not None
+        assert made == ["PhotoRenderer"]
     finally:
         worker.release()
