@@ -128,3 +128,27 @@ def test_shipped_config_file_is_the_default_config():
 
     path = Path(__file__).parents[2] / "configs" / "generate.yaml"
     assert load_config(GenerateConfig, path) == GenerateConfig()
+
+
+def test_manifest_rows_follow_each_images_own_spec_when_expressions_repeat():
+    """The manifest computes the AU, PSPI and nuisance columns once per distinct expression
+    and the ``var_*`` columns once per distinct variation: images that share their pain AUs
+    but not their nuisance AUs (or variations) must still get their own values."""
+    from pain3d.synth.config import VariationConfig
+    from pain3d.synth.manifest import manifest_rows, variation_values
+
+    cfg = GenerateConfig(identities=60, per_identity=10, nuisance_aus=("AU1", "AU12"),
+                         reference_variation=VariationConfig(neutral_sessions=1))
+    plan = build_plan(cfg)
+    samples = [s for u in plan.units for s in u.samples]
+    rows = manifest_rows(plan)
+    by_aus: dict = {}
+    for s in samples:
+        by_aus.setdefault(s.aus, set()).add(s.nuisance)
+    assert any(len(n) > 1 for n in by_aus.values())  # the case the caches must not merge
+    for s, row in zip(samples, rows, strict=True):
+        assert row["path"].endswith(f"{s.name}.jpg")
+        assert [row[k] for k in ("AU4", "AU6", "AU7", "AU9", "AU10", "AU43")] == list(s.aus)
+        assert row["PSPI"] == s.pspi
+        assert {k: row[k] for k in s.applied_nuisance} == s.applied_nuisance
+        assert {k: row[k] for k in variation_values(s)} == variation_values(s)
