@@ -72,9 +72,11 @@ def hair_coverage(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks, style: st
         [front, front + recess * 0.5, front + recess - 0.004, eye_y + 0.03, eye_y + 0.012,
          ear_top if not long_hair else nape, ear_top if not long_hair else nape,
          eye_y - 0.01 if not long_hair else nape, nape, nape])
-    # An irregular hairline: wisps a few millimetres up and down (deterministic in x, z so
-    # vertices and texels agree), and a soft edge where the hair thins out.
-    hairline = hairline + 0.0025 * np.sin(x * 410.0) * np.sin(x * 170.0 + z * 230.0 + 1.0)
+    # An irregular hairline: a millimetre or two up and down at incommensurate wavelengths
+    # (one sinusoid gave a regular saw-tooth), deterministic in x, z so vertices and
+    # texels agree, and a soft edge where the hair thins out (painted with strands).
+    hairline = hairline + (0.0014 * np.sin(x * 260.0 + z * 120.0 + 1.0) * np.sin(x * 97.0 + 0.5)
+                           + 0.0007 * np.sin(x * 610.0 - z * 240.0 + 2.0))
     cov = smoothstep(hairline - 0.003, hairline + 0.006, y)
     # No hair on the face's features; ears stay uncovered too (long hair is tucked behind
     # them): a shell over the ear would bulge like a headphone.
@@ -99,8 +101,12 @@ def build_hair_shell(mesh: Mesh, lm: FaceLandmarks, style: str,
         return None
     v = mesh.vertices
     cov = hair_coverage(v, mesh.regions, lm, style)
+    # The shell reaches one triangle past the hairline: its edge vertices lie on the scalp
+    # and the shader shows the painted hairline there, so the hair's edge follows the
+    # coverage, not the triangles (a shell of only the covered triangles ends in a saw-tooth).
     inside = cov > 0.5
-    keep = inside[mesh.faces].all(axis=1)
+    scalp = ~np.isin(mesh.regions, _BARE_REGIONS)
+    keep = inside[mesh.faces].any(axis=1) & scalp[mesh.faces].all(axis=1)
     if not keep.any():
         return None
     faces = mesh.faces[keep]
@@ -121,8 +127,9 @@ def build_hair_shell(mesh: Mesh, lm: FaceLandmarks, style: str,
         bun_c = np.array([0.0, lm.brow_y + 0.075, lm.face_z - 0.19])
         d = np.linalg.norm((p - bun_c) / [0.04, 0.035, 0.05], axis=1)
         off += 0.035 * np.exp(-2.0 * d * d)
-    # Fade to the skin at the hairline so the shell meets the scalp without a step.
-    edge = smoothstep(0.5, 0.95, cov[used])
-    off = off * (0.15 + 0.85 * edge) + 0.0004
+    # Fade to the skin at the hairline so the shell meets the scalp without a step; the
+    # vertices beyond it (coverage < 0.5) sink onto the scalp.
+    c = cov[used]
+    off = off * (0.15 * smoothstep(0.2, 0.5, c) + 0.85 * smoothstep(0.5, 0.95, c)) + 0.0004
     return HairShell(vertex_index=used.astype(np.int32), offset=off.astype(np.float32),
                      faces=remap[faces].astype(np.int32))

@@ -290,6 +290,10 @@ def wrinkle_map(mesh: Mesh, size: int = 512,
                                                        + surf.mouth_in, 0, 1)))
 
 
+BROW_HEAD = 0.021
+"""Metres from an eye's centre to the head of its brow, toward the nose (hand-set)."""
+
+
 def _paint_brows_and_lashes(surf: _Surface, albedo: np.ndarray, traits: Traits,
                             rng: np.random.Generator, sex: str
                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -310,16 +314,25 @@ def _paint_brows_and_lashes(surf: _Surface, albedo: np.ndarray, traits: Traits,
     thick = 0.007 if sex == "male" else 0.0055
     for eye in (lm.eye_left, lm.eye_right):
         s = float(np.sign(eye[0]))
-        xs = np.linspace(eye[0] - s * 0.017, eye[0] + s * 0.024, 9)
+        xs = np.linspace(eye[0] - s * BROW_HEAD, eye[0] + s * 0.024, 9)
         t = np.linspace(0, 1, 9)
         ys = lm.brow_y + 0.004 * np.sin(np.pi * (t * 0.9 + 0.05)) - 0.002 * t
         for i in range(8):
-            width = thick * (1.0 - 0.55 * t[i]) * traits.brow_density
-            cv.stroke(brow, [xs[i], ys[i]], [xs[i + 1], ys[i + 1]], max(width, 0.0012) * 0.55,
+            # The head starts sparse, the tail narrows to a point.
+            width = thick * (1.0 - 0.7 * t[i]) * traits.brow_density
+            cv.stroke(brow, [xs[i], ys[i]], [xs[i + 1], ys[i + 1]], max(width, 0.001) * 0.55,
                       taper=0.02, mode="max")
-    brow = np.clip(brow * 1.8, 0, 1) * surf.front * (1.0 - surf.eyeball)  # flat-topped profile
-    brow_a = np.clip(brow * (0.5 + 0.5 * strands) * 1.2 * (0.55 + 0.45 * traits.brow_density),
-                     0, 0.95)
+    # The head fades in over its first centimetre (hairs sparse between the brows).
+    x = surf.pos[..., 0]
+    head = np.where(x > 0, lm.eye_left[0], -lm.eye_right[0]) - BROW_HEAD
+    brow *= smoothstep(0.0, 0.011, np.abs(x) - head)
+    brow = np.clip(brow * 1.5, 0, 1) * surf.front * (1.0 - surf.eyeball)
+    # Single hairs (as in the beard) over a faint tone, so the edges break up into hairs
+    # instead of a block with a cut outline.
+    follicle = rng.random((S, S), dtype=np.float32)
+    hairs = blur_texels(np.clip((brow * (0.55 + 0.45 * traits.brow_density) - follicle) * 3.0
+                                + 0.5, 0, 1) * (brow > 0.02), 0.5)
+    brow_a = np.clip((0.3 * brow + 0.8 * hairs) * (0.5 + 0.5 * strands) * 1.2, 0, 0.95)
     albedo = _mix(albedo, brow_rgb, brow_a)
     lash_rgb = np.minimum(brow_rgb, 0.08)
     for name, amount in (("upper_eyelid", 0.9), ("lower_eyelid", 0.45)):
@@ -335,23 +348,40 @@ def _paint_brows_and_lashes(surf: _Surface, albedo: np.ndarray, traits: Traits,
     return albedo, brow, strands
 
 
+FACIAL_HAIR_DENSITY = {"stubble": 0.75, "moustache": 0.9, "goatee": 0.9, "beard": 0.95}
+"""Share of follicles carrying a visible hair inside each facial-hair style (hand-set)."""
+
+
 def _paint_facial_hair(surf: _Surface, albedo: np.ndarray, traits: Traits,
                        rng: np.random.Generator,
                        strands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Moustache, goatee, stubble or beard with patchy, thinning edges; returns the albedo
-    and the (S, S) facial-hair area."""
+    """Moustache, goatee, stubble or beard as single hairs that thin out towards the edges;
+    returns the albedo and the (S, S) facial-hair area.
+
+    Each texel (about a follicle's spacing, 0.9 mm at 512 texels) holds a hair when a
+    uniform draw falls under the local density, so the area's edge is where the hairs get
+    sparse, not a drawn outline, and shaved stubble also leaves the hairs' roots as a grey
+    shadow under the skin."""
     beard = _facial_hair_mask(surf.pos, surf.lm, traits.facial_hair, surf.front, surf.tpm)
-    beard *= (1.0 - surf.lips * 0.9) * (1.0 - surf.eyeball)
+    beard *= np.clip(1.0 - surf.lips * 1.5, 0, 1) * (1.0 - surf.eyeball)
+    if traits.facial_hair != "none":  # the neck is shaved (its texels are stretched, too)
+        beard *= 1.0 - surf.is_("neck")
     if traits.facial_hair != "none":
-        density = 0.4 if traits.facial_hair == "stubble" else 0.85
+        stubble = traits.facial_hair == "stubble"
+        density = FACIAL_HAIR_DENSITY[traits.facial_hair]
         if traits.hair_colour in ("grey", "white"):
             density *= 0.65
-        # Patchy, thinning edges: a beard has no drawn outline.
         patches = np.clip(0.55 + 0.6 * smooth_noise(rng, surf.size, 48), 0, 1)
-        edge = np.clip(beard * 1.6, 0, 1) ** 1.5
-        a = np.clip(edge * density * (0.45 + 0.55 * strands) * (0.5 + 0.5 * patches), 0, 1)
+        follicle = rng.random((surf.size, surf.size), dtype=np.float32)
+        cover = beard * density * (0.5 + 0.5 * patches)
+        hairs = np.clip((cover - follicle) * 3.0 + 0.5, 0, 1) * (beard > 0.02)
+        hairs = blur_texels(hairs.astype(np.float32), 0.5)
         hair_rgb = np.asarray(traits.hair_rgb, np.float32)
-        beard_rgb = hair_rgb * (0.8 if traits.facial_hair == "stubble" else 1.0)
+        if stubble:  # roots under freshly shaved skin: a darker, greyer shadow
+            shadow = albedo * np.array([0.78, 0.80, 0.86], np.float32)
+            albedo = _mix(albedo, shadow, beard * (0.6 + 0.4 * patches))
+        beard_rgb = hair_rgb * (0.8 if stubble else 1.0)
+        a = np.clip(hairs * (0.5 if stubble else 0.85), 0, 1)
         albedo = _mix(albedo, tint(0.75 + 0.5 * strands, beard_rgb), a)
     return albedo, beard
 
@@ -363,10 +393,13 @@ def _paint_scalp_hair(surf: _Surface, albedo: np.ndarray, traits: Traits,
     hair_rgb = np.asarray(traits.hair_rgb, np.float32)
     cov = hair_coverage(surf.pos, surf.reg, surf.lm, traits.hair_style)
     scalp_strands = hair_strands(surf.pos, surf.lm, rng, surf.size, surf.tpm)
+    # At the hairline the strands thin out one by one: coverage there is raised or lowered
+    # by the strand pattern (4c(1 - c) is 0 inside the hair and on bare skin).
+    edge = np.clip(cov + 3.6 * cov * (1.0 - cov) * (scalp_strands - 0.5), 0.0, 1.0)
     if traits.hair_style == "buzz":
-        albedo = _mix(albedo, hair_rgb, cov * (0.45 + 0.3 * scalp_strands))
+        albedo = _mix(albedo, hair_rgb, edge * (0.45 + 0.3 * scalp_strands))
     else:
-        albedo = _mix(albedo, tint(0.7 + 0.5 * scalp_strands, hair_rgb), cov)
+        albedo = _mix(albedo, tint(0.7 + 0.5 * scalp_strands, hair_rgb), edge)
     return albedo, cov, scalp_strands
 
 
@@ -419,10 +452,16 @@ def _facial_hair_mask(pos: np.ndarray, lm: FaceLandmarks, style: str, front: np.
                  * smoothstep(lm.mouth_half_width + 0.01, lm.mouth_half_width, ax))
     goatee = (smoothstep(0.024, 0.015, ax) * smoothstep(my - 0.004, my - 0.009, y)
               * smoothstep(lm.chin_y - 0.012, lm.chin_y - 0.002, y))
-    # Full beard: below a line from the sideburns to just above the mouth corners.
-    cheek_line = np.interp(ax, [0.0, lm.mouth_half_width + 0.005, 0.058, 0.08],
-                           [my + 0.016, my + 0.012, lm.nose_tip[1] + 0.02, lm.eye_left[1] - 0.01])
-    full = smoothstep(cheek_line + 0.004, cheek_line - 0.014, y)
+    # Full beard: below the cheek line, which runs over the upper lip, then from beside the
+    # mouth corner up to the sideburn, sagging on the cheek (a curve, not straight segments),
+    # a few millimetres up and down along its length.
+    mw = lm.mouth_half_width + 0.005
+    t = np.clip((ax - mw) / (0.08 - mw), 0.0, 1.0)
+    sideburn = lm.eye_left[1] - 0.01
+    cheek_line = np.where(ax < mw, my + 0.016 - 0.004 * ax / mw,
+                          my + 0.012 + (sideburn - my - 0.012) * t ** 1.7)
+    cheek_line = cheek_line + 0.003 * np.sin(ax * 180.0 + 0.7) * np.sin(y * 230.0)
+    full = smoothstep(cheek_line + 0.006, cheek_line - 0.016, y)
     full *= smoothstep(lm.chin_y - 0.045, lm.chin_y - 0.025, y)
     full *= smoothstep(lm.face_z - 0.13, lm.face_z - 0.09, z)
     if style == "moustache":

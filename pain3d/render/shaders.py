@@ -112,8 +112,12 @@ void main() {
         wrap = vec3(0.1);
         h = 0.0;
     } else if (reg == 16) {
-        base = hair_rgb * hair_rgb * (1.0 + 4.4 * (tex.a - 0.5));
-        wrap = vec3(0.3);
+        // The shell's edge lies on the scalp past the hairline and shows the painted
+        // hairline there (its coverage, v_hair, falls below 1 only at that edge).
+        float shell = smoothstep(0.5, 0.95, v_hair);
+        base = mix(base, hair_rgb * hair_rgb * (1.0 + 4.4 * (tex.a - 0.5)), shell);
+        wrap = mix(wrap, vec3(0.3), shell);
+        part = v_hair > 0.5 ? part : 1;
     } else if (reg == 11) {
         // Mouth interior: dark, with upper and lower teeth seen through the lip opening
         // (painted on whatever interior surface lies behind it, darker further back). From

@@ -49,7 +49,7 @@ class Topology:
             uv.append(mesh.uv[shell.vertex_index])
             reg.append(np.full(k, HAIR_SHELL_REGION, np.float32))
             spc.append(np.full(k, 0.12, np.float32))
-            hr.append(np.ones(k, np.float32))
+            hr.append(hr[0][shell.vertex_index])  # the shader fades the shell's edge
         merged = np.concatenate(faces)
         if shell is not None:
             # Front-to-back order for the usual views (faces facing the camera first, the hair
