@@ -48,7 +48,10 @@ def test_the_back_of_the_scalp_has_texture_not_a_flat_fill(baked):
     back = app.raster.covered & charts["head"] & (pos[..., 2] < -0.05) & (pos[..., 1] > 0)
     back &= app.confidence == 0  # filled, not the photo's
     assert back.sum() > 10000
-    assert detail[back].std(0).min() > 2.5  # the push-pull fill alone: about 1
+    # The push-pull fill alone gives about 1. The fixture's blond hair has less contrast
+    # since pain3d 0.8 (its shell no longer ends in a darker ledge): 2.25 in its weakest
+    # channel, 2.9 before.
+    assert detail[back].std(0).min() > 2.0
 
 
 @pytest.mark.parametrize("chart", ["ear", "neck"])
