@@ -448,7 +448,8 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
     at, shadow = contact_shadow(pos, (part == 3) & covered, ears)
     colour[at] *= (1.0 - shadow * (1.0 - np.clip(known[at], 0.0, 1.0)))[:, None]
     hidden = ears_hidden(mesh, pose, photo, cheek_skin(mesh, pose, photo), hair)
-    paint_hair_over_ears(colour, known, hairy, pos, (part == 3) & covered, ears, hidden, hair)
+    head_chart = np.isin(part, (0, 1, 2, 3, 6)) & covered
+    paint_hair_over_ears(colour, known, hairy, pos, head_chart, ears, hidden, hair)
     mean = tones.side.mean(0)
     # The island is stored lit as the ears' outer faces are on average (so it reads as an
     # ear in the texture too); the gains undo it.
@@ -464,19 +465,22 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
 
 
 def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarray,
-                         pos: np.ndarray, skull: np.ndarray, ears: np.ndarray,
+                         pos: np.ndarray, head: np.ndarray, ears: np.ndarray,
                          hidden: np.ndarray, hair: np.ndarray) -> None:
-    """Paint the skull's filled texels around each hidden ear as hair, in place: the ear
+    """Paint the head's filled texels around each hidden ear as hair, in place: the ear
     is not drawn there, and the head under it must read as the photo's hair, not as the
     skin (and contact shadow) the fill gave it.
 
     Args:
         colour: (S, S, 3) float32 filled texture; texels within :data:`HAIR_REACH` [0] of
             a hidden ear's points take ``hair`` (3,), fading out by :data:`HAIR_REACH` [1],
-            in proportion to ``1 - known`` (S, S) (what the photo showed stays).
+            in proportion to ``1 - known`` (S, S) softened over ~1 % of the texture (what
+            the photo showed stays, and its edge does not follow the triangles).
         hairy: (S, S) bool, set where the hair's weight passes one half (the texture fill
             gives those texels the hair's detail).
-        pos, skull: (S, S, 3) head-frame points and (S, S) bool skull texels (part 3).
+        pos, head: (S, S, 3) head-frame points and (S, S) bool texels of the head chart
+            (face, skull and occiput cap: the face's own texels the photo showed keep it,
+            those at its edge blend into the hair).
         ears: (E, 3) the ears' points; hidden: (2,) bool, right (x < 0) and left.
     """
     from scipy.spatial import cKDTree
@@ -487,7 +491,7 @@ def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarra
         if not hidden[side] or not len(ear):
             continue
         lo, hi = ear.min(0) - hi_r, ear.max(0) + hi_r
-        near = skull.copy()
+        near = head.copy()
         for k in range(3):
             near &= (pos[..., k] > lo[k]) & (pos[..., k] < hi[k])
         r, c = np.nonzero(near)
@@ -495,5 +499,10 @@ def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarra
         t = np.clip((np.minimum(d, hi_r) - lo_r) / (hi_r - lo_r), 0.0, 1.0)
         w = 1.0 - t * t * (3.0 - 2.0 * t)  # 1 within lo_r, 0 beyond hi_r (smoothstep)
         hairy[r[w > 0.5], c[w > 0.5]] = True
-        w = (w * (1.0 - np.clip(known[r, c], 0.0, 1.0))).astype(np.float32)[:, None]
+        # What the photo showed, softened: its edge follows the triangles (a staircase
+        # between the painted hair and the photo's skin).
+        box = (slice(r.min(), r.max() + 1), slice(c.min(), c.max() + 1))
+        seen = cv2.GaussianBlur(np.clip(known[box], 0.0, 1.0).astype(np.float32), (0, 0),
+                                colour.shape[0] / 150.0)
+        w = (w * (1.0 - seen[r - r.min(), c - c.min()])).astype(np.float32)[:, None]
         colour[r, c] = colour[r, c] * (1.0 - w) + np.asarray(hair, np.float32) * w

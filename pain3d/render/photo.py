@@ -18,7 +18,9 @@ changes the face:
   shorter toward the eye corners, so AU43 shows closed lids, not stretched lashes;
 - **ears**: both ears share one texture island, painted unlit as the left ear
   (:mod:`pain3d.appearance.photo_ears`); the right ear reads it mirrored, and each is lit by
-  its own normal under the photo's light and toned by its side of the photo's face;
+  its own normal under the photo's light and toned by its side of the photo's face; an ear
+  the photo's hair covers (``PhotoAppearance.ear_hidden``) is not drawn: the head behind it
+  is painted as hair (:func:`pain3d.appearance.photo_ears.paint_hair_over_ears`);
 - **mouth interior**: inside the photo's own mouth opening, the photo (projected from its
   camera); elsewhere dark with upper and lower teeth on an arch fixed to the skull, in
   colours measured from the photo, so lips that part uncover teeth.
