@@ -76,6 +76,9 @@ class PhotoAppearance:
         ear_gain: (2, 3) float32 linear gains of the right (x < 0) and left ear: the shader
             shows an ear as its (shared) island's colour times its side's gain times its
             own diffuse shading squared (:func:`pain3d.appearance.photo_ears.paint_ears_and_neck`).
+        ear_hidden: (2,) bool, the photo's hair covers the right (x < 0) and left ear
+            (:func:`pain3d.appearance.photo_ears.ears_hidden`): the shader does not draw it,
+            and the head around it is painted as hair.
         light_dir: (3,) unit head-frame direction of the light the shader's shading ratio
             assumes: from the photo camera's side, raised 35 degrees (portraits are mostly
             lit from the front and above); fixed to the head, as the baked light is.
@@ -103,6 +106,7 @@ class PhotoAppearance:
     mouth_rgb: tuple[float, float, float]
     light_dir: tuple[float, float, float]
     ear_gain: np.ndarray
+    ear_hidden: np.ndarray
     mouth_centre: tuple[float, float, float]
     photo: np.ndarray
     photo_matrix: np.ndarray
@@ -348,9 +352,9 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
     shade_map = raster.interpolate(faces, shade(normals, light))
     seen_head = (known > 0.9) & charts["head"]
     ref = float(np.median(shade_map[seen_head])) if seen_head.any() else 1.0
-    _, ear_gain = paint_ears_and_neck(base, known, charts["ear"], texels.pos,  # in place
-                                      texels.part, raster.covered, mesh, pose, photo, normals,
-                                      light, shade_map, ref)
+    _, ear_gain, ear_hidden = paint_ears_and_neck(  # base and hairy in place
+        base, known, charts["ear"], texels.pos, texels.part, raster.covered, mesh, pose, photo,
+        normals, light, shade_map, ref, hair, hairy)
     albedo = _texture_fill(base, known, charts, texels, hairy,  # base, in place
                            shade_map / ref, _hair_detail(mesh, pose, photo, hair, size))
     skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
@@ -362,6 +366,7 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
         albedo=albedo, skin=skin, confidence=conf,
         wrinkles=wrinkle_map(mesh, glabellar=glabellar),
         lid_weights=_lid_weights(mesh), rest_mesh=mesh, light_dir=light, ear_gain=ear_gain,
+        ear_hidden=ear_hidden,
         mouth_centre=_mouth_centre(mesh), photo=_photo_with_mouth(photo, mesh, pose),
         photo_matrix=photo_matrix(pose), raster=raster, raster_faces=faces, **colours)
 

@@ -14,7 +14,12 @@ projected onto them (:mod:`pain3d.appearance.photo`); they are painted instead, 
   the scapha's groove inside it, the antihelix, a lobule, a darker back facing the head;
   the head's skin around each ear gets a soft contact shadow;
 - **neck form**: darker just under the jaw and the occiput (the head's overhang), fading
-  down the neck.
+  down the neck;
+- **hair over the ears** (:func:`ears_hidden`): where the photo shows hair, not skin, where
+  an ear is (long hair, a bob), that ear is not drawn (:class:`pain3d.render.photo.PhotoRenderer`:
+  ``ear_hidden``) and the head's filled texels around it are painted as hair
+  (:func:`paint_hair_over_ears`), so a turned view shows hair there, not a generic ear on
+  top of the hair.
 
 The ears are lit by the photo shader per side (:class:`pain3d.render.photo.PhotoRenderer`:
 ``ear_gain``), since one island serves both ears. Colours are sRGB floats in [0, 1].
@@ -37,6 +42,30 @@ CONTACT_SHADOW = 0.3
 EAR_TONE = 0.9
 """An ear's skin relative to the cheek beside it under the same light: the head, the hair
 and the ear's own folds keep some of the light off it."""
+EAR_HAIR_MIN = 0.5
+"""Hand-set: hair covers an ear when at least this fraction of the photo's pixels where the
+ear is (and beside the face at its height) look like hair, and more of them than look like
+skin (:func:`hair_covers_ear`)."""
+EAR_MIN_PIXELS = 50
+"""Hand-set: fewer pixels than this beside the face at an ear's height (the photo's edge)
+tell nothing about that ear."""
+EAR_BAND = (0.05, 0.35)
+"""Hand-set: the band beside the face outline where an ear's pixels are looked at, in
+inter-ocular distances from the outline (the outline's own edge pixels left out)."""
+EAR_AWAY = -0.3
+"""Hand-set: an ear whose outward axis has a cosine below this with the direction to the
+photo's camera is on the side the photo turns away from (behind the face): the photo does
+not show it, and it takes the other ear's decision."""
+HAIR_DARK = 0.6
+"""Hand-set: when the hair is darker than this fraction of the skin's brightness, so is a
+pixel that counts as hair though not of the hair's colour (its strands in shadow, darker
+locks); one within :data:`HAIR_NEAR` of the hair's colour always counts."""
+HAIR_NEAR = 0.2
+"""Hand-set: RGB distance (0..1 per channel) within which a pixel has the hair's colour (the
+hairline's test in :func:`pain3d.appearance.photo.hair_colour` uses the same)."""
+HAIR_REACH = (0.015, 0.03)
+"""Hand-set, metres: the head's filled texels within the first distance of a hidden ear are
+painted as hair, fading out by the second."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +107,85 @@ def _skinlike(rgb: np.ndarray, skin: np.ndarray, hue: float = 0.03) -> np.ndarra
     return near_hue & (lum > 0.45 * ref) & (lum < 1.3 * ref)
 
 
+def hair_covers_ear(rgb: np.ndarray, skin: np.ndarray, hair: np.ndarray) -> bool | None:
+    """Whether hair covers an ear, from the photo's colours ``rgb`` (N, 3) in [0, 1] where it
+    is and beside the face at its height, the photo's cheek skin ``skin`` (3,) and hair
+    colour ``hair`` (3,).
+
+    A pixel is *skin* when it has the skin's hue and about its brightness
+    (:func:`_skinlike`, hue within 0.05); *hair* when it is not skin and either within
+    :data:`HAIR_NEAR` of ``hair`` or, for dark hair (darker than :data:`HAIR_DARK` of the
+    skin), darker than that itself; anything else (a background, clothes) is neither. Hair
+    covers the ear when at least :data:`EAR_HAIR_MIN` of the pixels are hair and more are
+    hair than skin. (A dark background beside the face of a dark-haired person with
+    visible ears can pass for hair: the ear's own skin pixels then have to outnumber it.)
+
+    Returns:
+        True (hair covers it), False (the photo shows the ear, or not hair), or None when
+        there are fewer than :data:`EAR_MIN_PIXELS` pixels (the photo does not tell).
+    """
+    rgb = np.asarray(rgb, np.float32).reshape(-1, 3)
+    if len(rgb) < EAR_MIN_PIXELS:
+        return None
+    skin = np.asarray(skin, np.float32)
+    is_skin = _skinlike(rgb, skin, hue=0.05)
+    hair = np.asarray(hair, np.float32)
+    dark_max = HAIR_DARK * float(skin.mean())
+    dark = (rgb.mean(-1) < dark_max) & (float(hair.mean()) < dark_max)
+    near = np.linalg.norm(rgb - hair, axis=-1) < HAIR_NEAR
+    is_hair = ~is_skin & (dark | near)
+    return bool(is_hair.mean() >= EAR_HAIR_MIN and is_hair.sum() > is_skin.sum())
+
+
+def ear_pixels(mesh: Mesh, pose, photo: np.ndarray) -> list[np.ndarray]:
+    """The photo's colours where each ear is and beside the face at its height: right
+    (x < 0) then left, each (N, 3) float32 in [0, 1].
+
+    The pixels of the generic ear's projected outline and of the band :data:`EAR_BAND`
+    beside the face outline (FACE_OVAL) at the ear's projected height, on its side of the
+    face, all outside the outline by :data:`EAR_BAND` [0]. A side the photo is turned away
+    from (:data:`EAR_AWAY`: there the band shows the face's own edge) gets none."""
+    from pain3d.face.landmarks import FACE_OVAL
+
+    h, w = photo.shape[:2]
+    v = mesh.vertices.astype(np.float64)
+    oval = np.zeros((h, w), np.uint8)
+    poly = pose.project(v[list(FACE_OVAL)])[:, :2]
+    cv2.fillPoly(oval, [np.round(poly * 4).astype(np.int32)], 1, shift=2)
+    eyes = pose.project(mesh.rig.eye_centres.astype(np.float64))
+    iod = max(float(np.linalg.norm(eyes[0, :2] - eyes[1, :2])), 1.0)
+    beyond = cv2.distanceTransform(1 - oval, cv2.DIST_L2, 5) / iod
+    rows, cols = np.arange(h)[:, None], np.arange(w)[None, :]
+    mid = float(poly[:, 0].mean())
+    ears = mesh.regions == region_id("ear")
+    out = []
+    for sign in (-1.0, 1.0):
+        ear = v[ears & (v[:, 0] * sign > 0)]
+        to_cam = np.asarray(pose.centre, np.float64) - ear.mean(0) if len(ear) else None
+        if to_cam is None or sign * to_cam[0] / np.linalg.norm(to_cam) < EAR_AWAY:
+            out.append(np.zeros((0, 3), np.float32))
+            continue
+        xy = pose.project(ear)[:, :2]
+        hull = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(hull, cv2.convexHull(np.round(xy * 4).astype(np.int32)), 1, shift=2)
+        outward = np.sign(xy[:, 0].mean() - mid)
+        band = ((beyond < EAR_BAND[1]) & (rows >= xy[:, 1].min()) & (rows <= xy[:, 1].max())
+                & ((cols - mid) * outward > 0))
+        at = ((hull > 0) | band) & (beyond > EAR_BAND[0])
+        out.append(photo[at].astype(np.float32) / 255)
+    return out
+
+
+def ears_hidden(mesh: Mesh, pose, photo: np.ndarray, skin: np.ndarray,
+                hair: np.ndarray) -> np.ndarray:
+    """(2,) bool: hair covers the right (x < 0) and left ear (:func:`hair_covers_ear` on
+    :func:`ear_pixels`); a side the photo does not tell about takes the other's decision
+    (hair is mostly worn alike on both sides), and neither telling keeps both ears."""
+    said = [hair_covers_ear(rgb, skin, hair) for rgb in ear_pixels(mesh, pose, photo)]
+    known = [s for s in said if s is not None]
+    return np.array([s if s is not None else bool(known and known[0]) for s in said])
+
+
 def _sample(photo: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """(N, 3) float32 bilinear photo colours at (N, 2) pixel positions (outside: NaN)."""
     h, w = photo.shape[:2]
@@ -87,6 +195,13 @@ def _sample(photo: np.ndarray, xy: np.ndarray) -> np.ndarray:
     out = (xy[:, 0] < 0) | (xy[:, 1] < 0) | (xy[:, 0] > w) | (xy[:, 1] > h)
     rgb[out] = np.nan
     return rgb
+
+
+def cheek_skin(mesh: Mesh, pose, photo: np.ndarray) -> np.ndarray:
+    """(3,) float32 median photo colour of the cheeks (0.6 grey where none is in the photo)."""
+    cheek = mesh.regions == region_id("cheek")
+    rgb = _sample(photo, pose.project(mesh.vertices[cheek].astype(np.float64))[:, :2])
+    return np.nanmedian(rgb, 0) if np.isfinite(rgb).any() else np.full(3, 0.6)
 
 
 def skin_tones(mesh: Mesh, pose, photo: np.ndarray, normals: np.ndarray, light,
@@ -111,8 +226,7 @@ def skin_tones(mesh: Mesh, pose, photo: np.ndarray, normals: np.ndarray, light,
     part = np.zeros(len(v), np.int8)
     part[:len(fine)] = fine[:len(v)]
     cheek = (mesh.regions == region_id("cheek"))
-    c_rgb = _sample(photo, pose.project(v[cheek])[:, :2])
-    skin = np.nanmedian(c_rgb, 0) if np.isfinite(c_rgb).any() else np.full(3, 0.6)
+    skin = cheek_skin(mesh, pose, photo)
     ears = v[mesh.regions == region_id("ear")]
     facing = _facing(v, normals, pose)
     # The face's outer band at the ear's height: its 12 % of width nearest the ear (often
@@ -292,9 +406,11 @@ def contact_shadow(pos: np.ndarray, mask: np.ndarray, ears: np.ndarray,
 def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.ndarray,
                         pos: np.ndarray, part: np.ndarray, covered: np.ndarray, mesh: Mesh,
                         pose, photo: np.ndarray, normals: np.ndarray, light,
-                        shade_map: np.ndarray, ref: float) -> tuple[SkinTones, np.ndarray]:
+                        shade_map: np.ndarray, ref: float, hair: np.ndarray,
+                        hairy: np.ndarray) -> tuple[SkinTones, np.ndarray, np.ndarray]:
     """Paint the ear island, the neck and the ears' contact shadows into a bake's filled
-    colours, in place.
+    colours, in place, and the hair over the ears the photo's hair covers
+    (:func:`ears_hidden`, :func:`paint_hair_over_ears`).
 
     Args:
         colour: (S, S, 3) float32 filled texture (:func:`pain3d.appearance.photo._inpaint`),
@@ -310,10 +426,14 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
             photo, vertex normals and unit light direction.
         shade_map: (S, S) float32 shading of each texel under ``light``.
         ref: the shading the texture fill takes as 1 (the face's median).
+        hair: (3,) the photo's hair colour (:func:`pain3d.appearance.photo.hair_colour`).
+        hairy: (S, S) bool, the texels the texture fill gives the hair's detail; changed in
+            place: the texels painted as hair over a hidden ear join it.
 
     Returns:
-        The tones measured, and (2, 3) float32 linear gains of the right and left ear for the
-        shader, which multiplies the island's colour by them and by its own shading squared.
+        The tones measured, (2, 3) float32 linear gains of the right and left ear for the
+        shader, which multiplies the island's colour by them and by its own shading squared,
+        and (2,) bool: hair covers the right and left ear (the shader does not draw them).
     """
     sub = (slice(None, None, 3),) * 2  # the head's underside needs no finer sampling
     head = np.isin(part[sub], (0, 1, 2, 3, 6)) & covered[sub] & ~ear_chart[sub]
@@ -327,6 +447,9 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
     ears = mesh.vertices[mesh.regions == region_id("ear")].astype(np.float64)
     at, shadow = contact_shadow(pos, (part == 3) & covered, ears)
     colour[at] *= (1.0 - shadow * (1.0 - np.clip(known[at], 0.0, 1.0)))[:, None]
+    hidden = ears_hidden(mesh, pose, photo, cheek_skin(mesh, pose, photo), hair)
+    head_chart = np.isin(part, (0, 1, 2, 3, 6)) & covered
+    paint_hair_over_ears(colour, known, hairy, pos, head_chart, ears, hidden, hair)
     mean = tones.side.mean(0)
     # The island is stored lit as the ears' outer faces are on average (so it reads as an
     # ear in the texture too); the gains undo it.
@@ -338,4 +461,48 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
     uv = np.stack([(cols + 0.5) / size, (rows + 0.5) / size], -1)
     colour[rows, cols] = np.clip(mean * s_ear * ear_form(uv), 0.0, 1.0)
     gain = (EAR_TONE * tones.side / np.maximum(mean, 1e-6) / s_ear) ** 2
-    return tones, gain.astype(np.float32)
+    return tones, gain.astype(np.float32), hidden
+
+
+def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarray,
+                         pos: np.ndarray, head: np.ndarray, ears: np.ndarray,
+                         hidden: np.ndarray, hair: np.ndarray) -> None:
+    """Paint the head's filled texels around each hidden ear as hair, in place: the ear
+    is not drawn there, and the head under it must read as the photo's hair, not as the
+    skin (and contact shadow) the fill gave it.
+
+    Args:
+        colour: (S, S, 3) float32 filled texture; texels within :data:`HAIR_REACH` [0] of
+            a hidden ear's points take ``hair`` (3,), fading out by :data:`HAIR_REACH` [1],
+            in proportion to ``1 - known`` (S, S) softened over ~1 % of the texture (what
+            the photo showed stays, and its edge does not follow the triangles).
+        hairy: (S, S) bool, set where the hair's weight passes one half (the texture fill
+            gives those texels the hair's detail).
+        pos, head: (S, S, 3) head-frame points and (S, S) bool texels of the head chart
+            (face, skull and occiput cap: the face's own texels the photo showed keep it,
+            those at its edge blend into the hair).
+        ears: (E, 3) the ears' points; hidden: (2,) bool, right (x < 0) and left.
+    """
+    from scipy.spatial import cKDTree
+
+    lo_r, hi_r = HAIR_REACH
+    for side, sign in ((0, -1.0), (1, 1.0)):
+        ear = ears[ears[:, 0] * sign > 0]
+        if not hidden[side] or not len(ear):
+            continue
+        lo, hi = ear.min(0) - hi_r, ear.max(0) + hi_r
+        near = head.copy()
+        for k in range(3):
+            near &= (pos[..., k] > lo[k]) & (pos[..., k] < hi[k])
+        r, c = np.nonzero(near)
+        d, _ = cKDTree(ear).query(pos[r, c].astype(np.float64), distance_upper_bound=hi_r)
+        t = np.clip((np.minimum(d, hi_r) - lo_r) / (hi_r - lo_r), 0.0, 1.0)
+        w = 1.0 - t * t * (3.0 - 2.0 * t)  # 1 within lo_r, 0 beyond hi_r (smoothstep)
+        hairy[r[w > 0.5], c[w > 0.5]] = True
+        # What the photo showed, softened: its edge follows the triangles (a staircase
+        # between the painted hair and the photo's skin).
+        box = (slice(r.min(), r.max() + 1), slice(c.min(), c.max() + 1))
+        seen = cv2.GaussianBlur(np.clip(known[box], 0.0, 1.0).astype(np.float32), (0, 0),
+                                colour.shape[0] / 150.0)
+        w = (w * (1.0 - seen[r - r.min(), c - c.min()])).astype(np.float32)[:, None]
+        colour[r, c] = colour[r, c] * (1.0 - w) + np.asarray(hair, np.float32) * w

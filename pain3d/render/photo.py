@@ -18,7 +18,9 @@ changes the face:
   shorter toward the eye corners, so AU43 shows closed lids, not stretched lashes;
 - **ears**: both ears share one texture island, painted unlit as the left ear
   (:mod:`pain3d.appearance.photo_ears`); the right ear reads it mirrored, and each is lit by
-  its own normal under the photo's light and toned by its side of the photo's face;
+  its own normal under the photo's light and toned by its side of the photo's face; an ear
+  the photo's hair covers (``PhotoAppearance.ear_hidden``) is not drawn: the head behind it
+  is painted as hair (:func:`pain3d.appearance.photo_ears.paint_hair_over_ears`);
 - **mouth interior**: inside the photo's own mouth opening, the photo (projected from its
   camera); elsewhere dark with upper and lower teeth on an arch fixed to the skull, in
   colours measured from the photo, so lips that part uncover teeth.
@@ -70,6 +72,8 @@ uniform vec3 mouth_rgb;
 uniform vec3 ear_gain_r;        // linear gains of the right (x < 0) and left ear
 uniform vec3 ear_gain_l;
 uniform float ear_mirror_u;     // twice the ear island's centre u
+uniform vec2 ear_hidden;        // 1 where the photo's hair covers the right (x) or left (y)
+                                // ear: that ear is not drawn (the head's hair shows)
 uniform int part_of[17];
 layout(location = 0) out vec4 f_rgb;
 layout(location = 1) out vec4 f_lab;
@@ -100,6 +104,7 @@ vec3 mouth_interior() {
 
 void main() {
     int reg = v_region;
+    if (reg == 14 && (v_pos.x < 0.0 ? ear_hidden.x : ear_hidden.y) > 0.5) discard;
     // Both ears share one island, painted as the left ear: the right one reads it mirrored.
     vec2 uv = v_uv;
     if (reg == 14 && v_pos.x < 0.0) uv.x = ear_mirror_u - uv.x;
@@ -326,6 +331,7 @@ class PhotoRenderer(Renderer):
             "ear_gain_r": tuple(float(g) for g in appearance.ear_gain[0]),
             "ear_gain_l": tuple(float(g) for g in appearance.ear_gain[1]),
             "ear_mirror_u": 2.0 * ISLAND_CENTRES["ear"][0],
+            "ear_hidden": tuple(float(h) for h in appearance.ear_hidden),
             "eye_u": _eye_corners_u(appearance.rest_mesh),
             "lid_close": (0.0, 0.0) if aus is None else closure_fractions(
                 np.asarray(aus, np.float64)),

@@ -1,0 +1,103 @@
+"""Hair over the ears of a photo identity: where the photo shows hair where the ears are (a
+bob, long hair), a turned view shows hair there, not a generic ear on top of the hair; where
+it shows the ears, they are kept."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+HAIR = np.array([70, 45, 35], np.float32)
+"""The painted bob's colour (dark brown, 0..255)."""
+
+
+def test_the_rule_tells_hair_from_skin_and_background():
+    from pain3d.appearance.photo_ears import hair_covers_ear
+
+    rng = np.random.default_rng(0)
+    skin, hair = np.array([0.8, 0.62, 0.5]), HAIR / 255
+
+    def pixels(rgb, n=400):
+        return np.clip(np.asarray(rgb) + rng.normal(0, 0.02, (n, 3)), 0, 1)
+
+    assert hair_covers_ear(pixels(hair), skin, hair) is True
+    assert hair_covers_ear(pixels(0.9 * skin), skin, hair) is False  # the ear itself
+    assert hair_covers_ear(pixels([0.92, 0.92, 0.9]), skin, hair) is False  # a white wall
+    # An ear half in the hair, more skin than hair: shown.
+    assert hair_covers_ear(np.r_[pixels(skin, 220), pixels(hair, 180)], skin, hair) is False
+    assert hair_covers_ear(pixels(hair, 10), skin, hair) is None  # the photo's edge
+
+
+@pytest.fixture(scope="module")
+def bob(identity, tracker):
+    """An identity of the fixture's photo with dark hair painted beside the face down to the
+    mouth, over where the ears are (a bob), and that photo's cheek colour (0..255)."""
+    from pain3d.face.landmarks import FACE_OVAL
+    from pain3d.synth.photo import photo_identity
+
+    photo, pose = identity.photo.copy(), identity.fit.pose
+    v = identity.mesh.vertices.astype(np.float64)
+    h, w = photo.shape[:2]
+    oval = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(oval, [np.round(pose.project(v[list(FACE_OVAL)])[:, :2]).astype(np.int32)], 1)
+    beyond = cv2.distanceTransform(1 - oval, cv2.DIST_L2, 5) / identity.fit.iod_px
+    mouth = pose.project(v[[13, 14]])[:, 1].mean()
+    hair = (oval == 0) & (beyond < 0.7) & (np.arange(h)[:, None] < mouth)
+    rng = np.random.default_rng(1)
+    strands = HAIR + rng.normal(0, 8, (h, w, 3)).astype(np.float32)
+    photo[hair] = np.clip(strands[hair], 0, 255).astype(np.uint8)
+    ident = photo_identity(photo, tracker=tracker)
+    cheek = pose.project(v[[50, 280]])[:, :2].astype(int)
+    skin = np.median([identity.photo[y - 4:y + 5, x - 4:x + 5].reshape(-1, 3)
+                      for x, y in cheek], axis=(0, 1))
+    return ident, skin.astype(np.float32)
+
+
+def test_hair_beside_the_face_hides_both_ears(bob, identity):
+    ident, _ = bob
+    assert ident.appearance.ear_hidden.tolist() == [True, True]
+    assert identity.appearance.ear_hidden.tolist() == [False, False]  # the photo shows them
+
+
+def _ear_mask(ident, other, renderer, camera) -> np.ndarray:
+    """(H, W) bool: the pixels of ``ident``'s ears from ``camera``: those that change when
+    its ears are shrunk into the head, both drawn with ``other``'s appearance (whose ears
+    are shown)."""
+    from pain3d.face.mesh import region_id
+    from pain3d.synth.photo import render_photo
+
+    shown = dataclasses.replace(ident, appearance=other.appearance)
+    mesh = ident.mesh
+    ear = mesh.regions == region_id("ear")
+    v = mesh.vertices.copy()
+    for side in (v[:, 0] < 0, v[:, 0] >= 0):
+        at = ear & side
+        v[at] = v[at].mean(0) + 0.05 * (v[at] - v[at].mean(0))
+        v[at, 0] *= 0.8  # into the head
+    bare = dataclasses.replace(shown, mesh=dataclasses.replace(mesh, vertices=v))
+    for x in (shown, bare):
+        vars(x)["backdrop"] = ident.backdrop  # the same background (cached_property)
+    aus = np.zeros(6)
+    full = render_photo(shown, renderer, aus, camera=camera).rgb
+    gone = render_photo(bare, renderer, aus, camera=camera).rgb
+    return np.abs(full.astype(np.int16) - gone).max(-1) > 12
+
+
+@pytest.mark.parametrize("yaw", [35.0, -35.0])
+def test_a_turned_view_shows_hair_where_hair_covers_the_ear(bob, identity, renderer, yaw):
+    # Main drew the generic ear there, in the skin's tone, on top of the hair.
+    from pain3d.render.photo import orbit_camera
+    from pain3d.synth.photo import render_photo
+
+    ident, skin = bob
+    cam = orbit_camera(ident.camera, yaw)
+    at = _ear_mask(ident, identity, renderer, cam)
+    assert at.sum() > 300, "the ear should cover a few hundred pixels"
+    image = render_photo(ident, renderer, np.zeros(6), camera=cam)
+    on = at & (image.result.mask > 0)  # beyond the head the backdrop shows: not the ear
+    assert on.sum() > 100
+    mean = image.rgb[on].astype(np.float32).mean(0)
+    assert np.abs(mean - HAIR).mean() < 0.3 * np.abs(mean - skin).mean()
