@@ -99,7 +99,7 @@ void main() {
         float streak = 0.8 + 0.2 * sin(ang * 23.0) * sin(ang * 9.0 + 1.7);
         vec3 iris = iris_rgb * iris_rgb * 1.1 * streak * mix(1.4, 0.6, smoothstep(0.22, 0.5, r));
         iris *= 1.0 - 0.7 * smoothstep(0.4, 0.5, r);  // dark limbal ring
-        vec3 sclera = mix(vec3(0.30, 0.28, 0.26), vec3(0.28, 0.19, 0.17),
+        vec3 sclera = mix(vec3(0.58, 0.55, 0.51), vec3(0.42, 0.30, 0.27),
                           smoothstep(0.55, 0.98, r));
         float in_iris = fwd * (1.0 - smoothstep(0.48, 0.52, r));
         float in_pupil = fwd * (1.0 - smoothstep(0.2, 0.23, r));

@@ -1,0 +1,35 @@
+"""The whites of the eyes: on a frontal render the sclera is about as light as the cheek
+beside it on pale skin and lighter on dark skin, not a grey that makes the eye a dark
+slit."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def test_the_sclera_is_not_much_darker_than_the_skin_and_lighter_on_dark_skin():
+    from pain3d.appearance import sample_appearance
+    from pain3d.face import identity_mesh, sample_identities
+    from pain3d.face.mesh import PARTS
+    from pain3d.render import Renderer, default_views, sample_lighting
+
+    ratios = []
+    with Renderer(256) as r:
+        for ident in sample_identities(4, 0):
+            mesh = identity_mesh(ident)
+            app = sample_appearance(ident, ident.seed, mesh=mesh, texture_size=128)
+            res = r.render(mesh, app, default_views()[0], sample_lighting(np.random.default_rng(1)),
+                           aus=np.zeros(6), depth=False)
+            lum = res.rgb.astype(np.float64) @ [0.299, 0.587, 0.114]
+            # The sclera: the lightest 15 % of the eye's pixels (the iris and the lid's
+            # shadow are darker).
+            eye = np.percentile(lum[res.parts == PARTS.index("eyes")], 85)
+            skin = np.median(lum[res.parts == PARTS.index("skin")])
+            ratios.append((app.traits.monk_tone, eye / skin))
+    pale = [v for tone, v in ratios if tone <= 5]
+    dark = [v for tone, v in ratios if tone >= 7]
+    assert pale and dark, ratios
+    # Before pain3d 0.8 (a grey sclera): 0.43 and 0.57 on pale skin, 0.96 and 1.13 on dark
+    # skin; since: 0.59 and 0.75, 1.34 and 1.57.
+    assert np.mean(pale) > 0.62, ratios
+    assert min(dark) > 1.2, ratios
