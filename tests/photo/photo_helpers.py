@@ -23,3 +23,19 @@ def procedural_photo(size: int = 512, seed: int = 0, nuisance=None,
         res = renderer.render(mesh, app, default_views()[0], sample_lighting(rng), depth=False)
     bg = procedural_background(rng, size)
     return compose(res, bg if background is None else background)
+
+
+def ears_shrunk(mesh):
+    """``mesh`` with each ear shrunk to 5 % about its centre and moved into the head: a
+    render of it, against one of ``mesh``, changes exactly where the ears were."""
+    import dataclasses
+
+    from pain3d.face.mesh import region_id
+
+    ear = mesh.regions == region_id("ear")
+    v = mesh.vertices.copy()
+    for side in (v[:, 0] < 0, v[:, 0] >= 0):
+        at = ear & side
+        v[at] = v[at].mean(0) + 0.05 * (v[at] - v[at].mean(0))
+        v[at, 0] *= 0.8  # into the head
+    return dataclasses.replace(mesh, vertices=v)

@@ -9,6 +9,7 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
+from photo_helpers import ears_shrunk
 
 HAIR = np.array([70, 45, 35], np.float32)
 """The painted bob's colour (dark brown, 0..255)."""
@@ -66,18 +67,10 @@ def _ear_mask(ident, other, renderer, camera) -> np.ndarray:
     """(H, W) bool: the pixels of ``ident``'s ears from ``camera``: those that change when
     its ears are shrunk into the head, both drawn with ``other``'s appearance (whose ears
     are shown)."""
-    from pain3d.face.mesh import region_id
     from pain3d.synth.photo import render_photo
 
     shown = dataclasses.replace(ident, appearance=other.appearance)
-    mesh = ident.mesh
-    ear = mesh.regions == region_id("ear")
-    v = mesh.vertices.copy()
-    for side in (v[:, 0] < 0, v[:, 0] >= 0):
-        at = ear & side
-        v[at] = v[at].mean(0) + 0.05 * (v[at] - v[at].mean(0))
-        v[at, 0] *= 0.8  # into the head
-    bare = dataclasses.replace(shown, mesh=dataclasses.replace(mesh, vertices=v))
+    bare = dataclasses.replace(shown, mesh=ears_shrunk(ident.mesh))
     for x in (shown, bare):
         vars(x)["backdrop"] = ident.backdrop  # the same background (cached_property)
     aus = np.zeros(6)

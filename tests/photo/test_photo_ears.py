@@ -8,6 +8,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from photo_helpers import ears_shrunk
 
 
 def _luminance(rgb: np.ndarray) -> np.ndarray:
@@ -44,21 +45,13 @@ def dark_sides(identity, tracker):
 def _ear_pixels(ident, renderer, yaw: float) -> np.ndarray:
     """(N, 3) rendered colours of the ear seen from a camera turned by ``yaw``: the pixels
     that change when the ears are shrunk into the head."""
-    from pain3d.face.mesh import region_id
     from pain3d.render.photo import orbit_camera
     from pain3d.synth.photo import render_photo
 
     cam = orbit_camera(ident.camera, yaw)
     aus = np.zeros(6)
     full = render_photo(ident, renderer, aus, camera=cam).rgb
-    mesh = ident.mesh
-    ear = mesh.regions == region_id("ear")
-    v = mesh.vertices.copy()
-    for side in (v[:, 0] < 0, v[:, 0] >= 0):
-        at = ear & side
-        v[at] = v[at].mean(0) + 0.05 * (v[at] - v[at].mean(0))
-        v[at, 0] *= 0.8  # into the head
-    hidden = dataclasses.replace(ident, mesh=dataclasses.replace(mesh, vertices=v))
+    hidden = dataclasses.replace(ident, mesh=ears_shrunk(ident.mesh))
     vars(hidden)["backdrop"] = ident.backdrop  # the same background (cached_property)
     bare = render_photo(hidden, renderer, aus, camera=cam).rgb
     changed = np.abs(full.astype(np.int16) - bare).max(-1) > 12
