@@ -175,6 +175,13 @@ def _copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
         np.copyto(dst, out)
 
 
+def _rows(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``a[mask]``: the (N, ...) texels of an (S, S, ...) array where the (S, S) bool ``mask``
+    is set, in row-major order; ``np.compress`` over the flat texels, ~4x faster than boolean
+    indexing of (S, S, 3) colours."""
+    return np.compress(mask.reshape(-1), a.reshape(-1, *a.shape[mask.ndim:]), axis=0)
+
+
 @dataclass(frozen=True, eq=False)
 class _Texels:
     """What every step of the bake needs per texel of the raster.
@@ -261,7 +268,7 @@ def _visible_texels(mesh: Mesh, pose, texel_uv: np.ndarray, texel_xy: np.ndarray
     mouth = (mesh.regions[mesh.faces] == region_id("mouth_interior")).any(axis=1)
     faces = mesh.faces[front | mouth]
     tri, bary = rasterize_nearest(proj[:, :2], proj[:, 2], faces, (w, h))
-    uv_pix = barycentric_blend(bary, faces[np.maximum(tri, 0)], mesh.uv)
+    uv_pix = barycentric_blend(bary, np.take(faces, np.maximum(tri, 0), axis=0), mesh.uv)
     ix = np.floor(texel_xy[:, 0]).astype(np.int64)
     iy = np.floor(texel_xy[:, 1]).astype(np.int64)
     inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
@@ -287,8 +294,8 @@ def _mirror_fill(colour: np.ndarray, conf: np.ndarray, charts: dict[str, np.ndar
     mirror = cv2.flip(colour, 1)  # colour[:, ::-1], contiguous: faster to index and scale
     gain = np.float32(1.0)
     if both.sum() > 100:
-        gain = np.median(colour[both], axis=0) / np.maximum(np.median(mirror[both], axis=0),
-                                                             1e-3)
+        gain = np.median(_rows(colour, both), axis=0) / np.maximum(
+            np.median(_rows(mirror, both), axis=0), 1e-3)
         gain = np.clip(gain, 0.7, 1.4)
     take = (1 - conf) * mconf
     total = conf + take
@@ -408,15 +415,16 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
     """
     size = raster.size
     covered = np.flatnonzero(raster.covered)
-    corners = raster.corner_vertices(faces).reshape(-1, 3)[covered]
+    # np.take of rows, not fancy indexing: the same rows, ~4x faster.
+    corners = np.take(raster.corner_vertices(faces).reshape(-1, 3), covered, axis=0)
     pos = texels.pos.reshape(-1, 3)
     # The normals interpolated as UVRaster.interpolate does, on the covered texels only.
-    normal = barycentric_blend(raster.bary.reshape(-1, 3)[covered], corners,
+    normal = barycentric_blend(np.take(raster.bary.reshape(-1, 3), covered, axis=0), corners,
                                normals.astype(np.float32))
-    todo = covered[_faces_camera(pos[covered], normal, pose)]
-    proj = pose.project(pos[todo])
+    todo = covered[_faces_camera(np.take(pos, covered, axis=0), normal, pose)]
+    proj = pose.project(np.take(pos, todo, axis=0))
     visible = _visible_texels(mesh, pose, _texel_uv(size, todo), proj[:, :2], size)
-    seen, xy = todo[visible], proj[visible, :2]
+    seen, xy = todo[visible], np.compress(visible, proj[:, :2], axis=0)
     colour = np.zeros((size * size, 3), np.float32)
     if len(seen):
         rows = -(-len(seen) // size)  # remap takes maps under 32767 rows: S per row
@@ -457,7 +465,8 @@ def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
     iy = np.clip(xy[:, 1].astype(np.int64), 0, h - 1)
     d = outside[iy, ix] / iod
     near = 1.0 - np.clip((d - 0.3) / 0.5, 0.0, 1.0)
-    like = np.exp(-((colour.reshape(-1, 3)[shell] - hair) ** 2).sum(-1) / (2 * 0.12**2))
+    like = np.exp(-((np.take(colour.reshape(-1, 3), shell, axis=0) - hair) ** 2).sum(-1)
+                  / (2 * 0.12**2))
     # Above the eyes, just beyond the face outline (fading out from 0.05 to 0.35 inter-ocular
     # distances), the photo shows this person's forehead or hairline whatever its colour:
     # the skull's texels there take it, so the photo's forehead ends in a soft band along the
@@ -528,15 +537,17 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
               charts["ear"], charts["neck"]]
     skin = charts["head"] & np.isin(regions, [region_id("cheek"), region_id("forehead")])
     seen_skin = skin & (known > 0.5)
-    skin_rgb = np.median(colour[seen_skin], axis=0) if seen_skin.any() else np.full(3, 0.6)
+    skin_rgb = (np.median(_rows(colour, seen_skin), axis=0) if seen_skin.any()
+                else np.full(3, 0.6))
     fill = np.zeros_like(colour)
     # The hair is filled from the texels that look like hair: not from the skin of a high
     # forehead that the photo shows inside the scalp's texels.
     for i, mask in enumerate(groups):
         w = known * mask
         if i == 0:
-            on = np.nonzero(w)
-            w[on] *= np.exp(-((colour[on] - hair) ** 2).sum(-1) / (2 * 0.12**2))
+            on = np.flatnonzero(w)  # w is its own array: w.reshape(-1) is a view
+            w.reshape(-1)[on] *= np.exp(-((np.take(colour.reshape(-1, 3), on, axis=0) - hair)
+                                          ** 2).sum(-1) / (2 * 0.12**2))
         if w.sum() < 4.0:
             fill[mask] = skin_rgb
             continue
@@ -851,10 +862,12 @@ def _photo_colours(mesh: Mesh, reg: np.ndarray, albedo: np.ndarray, conf: np.nda
     lids = np.isin(reg, [region_id("upper_eyelid"), region_id("lower_eyelid")]) & seen
     lips = (reg == region_id("lips")) & seen
     skin = np.isin(reg, [region_id("cheek"), region_id("forehead")]) & seen
-    skin_rgb = np.median(albedo[skin], axis=0) if skin.any() else np.array([0.7, 0.55, 0.45])
+    skin_rgb = (np.median(_rows(albedo, skin), axis=0) if skin.any()
+                else np.array([0.7, 0.55, 0.45]))
     if lids.any():
-        lum = albedo[lids].mean(1)
-        lash = albedo[lids][lum <= np.quantile(lum, 0.05)].mean(0)
+        lid_rgb = _rows(albedo, lids)
+        lum = lid_rgb.mean(1)
+        lash = lid_rgb[lum <= np.quantile(lum, 0.05)].mean(0)
     else:
         lash = skin_rgb * 0.2
     # The mouth interior seen through a closed lip line is that line's shadow in the photo.
@@ -864,7 +877,7 @@ def _photo_colours(mesh: Mesh, reg: np.ndarray, albedo: np.ndarray, conf: np.nda
     uv = np.clip((mesh.uv[line] * albedo.shape[0]).astype(np.int64), 0, albedo.shape[0] - 1)
     shadow = albedo[uv[:, 1], uv[:, 0]]
     shadow = shadow[shadow.mean(1) <= np.quantile(shadow.mean(1), 0.5)].mean(0)
-    lip = np.median(albedo[lips], axis=0) if lips.any() else skin_rgb * [0.8, 0.5, 0.5]
+    lip = np.median(_rows(albedo, lips), axis=0) if lips.any() else skin_rgb * [0.8, 0.5, 0.5]
     mouth = np.minimum(shadow, lip * 0.6)
     # Teeth: an off-white as bright as the photo's exposure (skin luminance 0.55 = nominal).
     teeth = np.array([0.8, 0.76, 0.68]) * float(np.clip(skin_rgb.mean() / 0.55, 0.6, 1.1))

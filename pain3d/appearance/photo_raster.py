@@ -126,8 +126,7 @@ def photo_raster(uv: np.ndarray, faces: np.ndarray, priority: np.ndarray, size: 
     if len(frags.pix):
         z = -(frags.frag_bary * np.asarray(priority, np.float64)[
             faces[frags.frag_tri]]).sum(1)
-        order = np.lexsort((z, frags.pix))
-        first = order[np.r_[True, frags.pix[order][1:] != frags.pix[order][:-1]]]
+        first = _first_nearest(frags.pix, z, size * size)
         tri[frags.pix[first]] = frags.frag_tri[first]
         bary[frags.pix[first]] = frags.frag_bary[first]
     if frags.fill is not None:  # empty texels take their nearest covered texel's triangle
