@@ -757,11 +757,14 @@ def _u8(x: np.ndarray) -> np.ndarray:
     return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02,
+                     where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(S, S) float32 metres from each texel's point ``pos`` (S, S, 3) to the nearest
-    lid-margin vertex, capped at ``reach`` (only texels within ``reach`` of the margins' box
-    are searched), and (S, S) bool: that vertex is on an upper lid's margin."""
+    lid-margin vertex, capped at ``reach``, and (S, S) bool: that vertex is on an upper lid's
+    margin. Only texels within ``reach`` of the margins' box, and where the (S, S) bool
+    ``where`` is set (if given), are searched; the others get ``reach`` and False, as texels
+    beyond ``reach`` of every margin do. Each texel's search is its own: a texel searched
+    gets the same values whatever else is."""
     from scipy.spatial import cKDTree
 
     from pain3d.face.head import head_template
@@ -775,9 +778,12 @@ def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02
     near = (flat[:, 0] > lo[0]) & (flat[:, 0] < hi[0])  # per axis: no (N, 3) temporaries
     for k in (1, 2):
         near &= (flat[:, k] > lo[k]) & (flat[:, k] < hi[k])
+    if where is not None:
+        near &= where.reshape(-1)
     d = np.full(len(flat), reach, np.float32)
     upper = np.zeros(len(flat), bool)
-    dn, nearest = cKDTree(margins).query(flat[near], distance_upper_bound=reach)
+    dn, nearest = cKDTree(margins).query(np.compress(near, flat, axis=0),
+                                         distance_upper_bound=reach)
     d[near] = np.minimum(dn, reach)
     upper[near] = on_upper[np.minimum(nearest, len(margins) - 1)]
     return d.reshape(pos.shape[:2]), upper.reshape(pos.shape[:2])
@@ -791,13 +797,19 @@ def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray
     its tone (the mean of the lids' own skin within ~2 mm, so not the brighter cheeks or brow
     bone) plus its fine detail (the photo's high-pass mirrored in across the band's edge),
     so a shut lid keeps the person's skin tone and grain."""
-    dist, upper = _margin_distance(mesh, texels.pos)
     # Work in the box of the head's texels within 2 cm of the lid margins. Eyeball texels
     # keep the photo (the lid code never samples them): some layouts put eyeball texels in
     # the head chart far from the lids, which would spread the box over the whole texture.
-    box = _bbox((dist < 0.02) & (head > 0) & (texels.region != region_id("eyeball")), pad=16)
-    dist, reg, known, head = dist[box], texels.region[box], known[box], head[box]
-    band = dist / np.where(upper[box], LASH_BAND_M, LOWER_LASH_BAND_M)  # 1 at its edge
+    # Distances are searched where they are used: on those texels (they give the box), then
+    # on the box's other texels; not on the rest of the eyeball islands (~40% of the search).
+    lidside = (head > 0) & (texels.region != region_id("eyeball"))
+    dist, upper = _margin_distance(mesh, texels.pos, where=lidside)
+    box = _bbox((dist < 0.02) & lidside, pad=16)
+    others = ~lidside[box]
+    dist_o, upper_o = _margin_distance(mesh, texels.pos[box], where=others)
+    dist, upper = np.where(others, dist_o, dist[box]), np.where(others, upper_o, upper[box])
+    reg, known, head = texels.region[box], known[box], head[box]
+    band = dist / np.where(upper, LASH_BAND_M, LOWER_LASH_BAND_M)  # 1 at its edge
     rgb = albedo[box]
     lum = _luminance(rgb)
     lashes = band < 1.0
