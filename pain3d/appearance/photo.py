@@ -168,8 +168,9 @@ def _per_texel(op, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) 
 
 
 def _copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
-    """``np.copyto(dst, src, where=mask[..., None])`` for C-contiguous (H, W, C) arrays and an
-    (H, W) bool ``mask``, at about a quarter of its time (``cv2.copyTo`` writes into ``dst``)."""
+    """``np.copyto(dst, src, where=mask[..., None])`` for (H, W, C) arrays (``dst`` may be a
+    box of a larger one) and an (H, W) bool ``mask``, at about a quarter of its time
+    (``cv2.copyTo`` writes into ``dst``)."""
     out = cv2.copyTo(src, np.ascontiguousarray(mask).view(np.uint8), dst)
     if out is not dst:  # OpenCV made a new array (dst not contiguous): copy it back
         np.copyto(dst, out)
@@ -548,15 +549,14 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
             on = np.flatnonzero(w)  # w is its own array: w.reshape(-1) is a view
             w.reshape(-1)[on] *= np.exp(-((np.take(colour.reshape(-1, 3), on, axis=0) - hair)
                                           ** 2).sum(-1) / (2 * 0.12**2))
-        if w.sum() < 4.0:
-            fill[mask] = skin_rgb
-            continue
         box = _bbox(mask, pad=8)  # the islands are small: fill within their box
-        m = mask[box][..., None]
+        if w.sum() < 4.0:
+            fill[box][mask[box]] = skin_rgb
+            continue
         # push_pull weights the colours by w, which is 0 outside the group: colour[box] needs
         # no masking (nor a copy).
-        np.copyto(fill[box], push_pull(colour[box], w[box].astype(np.float32, copy=False)),
-                  where=m)
+        _copy_where(fill[box], push_pull(colour[box], w[box].astype(np.float32, copy=False)),
+                    mask[box])
     # Soften the filled colours across group borders within the head chart (the hairline
     # would otherwise follow the triangle edges of the scalp region), more so on the skull.
     head = charts["head"]
@@ -754,7 +754,10 @@ def _light_dir(pose) -> tuple[float, float, float]:
 
 
 def _u8(x: np.ndarray) -> np.ndarray:
-    return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    """``np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)`` in one temporary, not three."""
+    out = x * 255.0
+    out += 0.5
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)
 
 
 def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02,

@@ -115,7 +115,7 @@ def _signed_zeros(out: np.ndarray, bary: np.ndarray, corners: np.ndarray, values
     if not np.signbit(values).any():
         signed = np.signbit(bary)
         zero &= (signed[:, 0] & signed[:, 1] & signed[:, 2])[:, None]
-    rows, cols = np.nonzero(zero)
+    rows, cols = np.divmod(np.flatnonzero(zero), out.shape[1])
     if len(rows):
         c, b = corners[rows], bary[rows]
         term = values[c[:, 0], cols] * b[:, 0]
