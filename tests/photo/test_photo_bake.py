@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pain3d.appearance.photo import push_pull
 from pain3d.appearance.photo_raster import rasterize_nearest
@@ -80,3 +81,77 @@ def test_the_photo_colours_exactly_the_covered_texels_it_shows_and_no_others(ide
     unseen[seen] = False
     assert not flat[unseen].any()
     assert not app.confidence.reshape(-1)[unseen].any()
+
+
+def test_barycentric_blend_keeps_the_sign_of_zero_blends():
+    """The sparse product starts its sums at +0.0: where all three products are -0.0 the
+    term-by-term sum is -0.0, and the bytes must be that sum's."""
+    def term_by_term(bary, corners, values):
+        out = values[corners[:, 0]] * bary[:, 0, None]
+        out += values[corners[:, 1]] * bary[:, 1, None]
+        out += values[corners[:, 2]] * bary[:, 2, None]
+        return out
+
+    rng = np.random.default_rng(2)
+    # Values with sign bits: -0.0 at vertices 0-2 (every product with them is -0.0).
+    values = np.array([[-0.0, 1.0], [-0.0, -2.0], [-0.0, 0.5], [3.0, -0.0]], np.float32)
+    corners = rng.integers(0, 4, size=(60, 3))
+    corners[:20] = [0, 1, 2]
+    bary = rng.dirichlet((1, 1, 1), size=60).astype(np.float32)
+    bary[20:25] = [0.0, 1.0, 0.0]
+    ref = term_by_term(bary, corners, values)
+    assert np.signbit(ref[:20, 0]).all()  # the case the test is about
+    assert barycentric_blend(bary, corners, values).tobytes() == ref.tobytes()
+    # No value with a sign bit: only weights that all have one give -0.0.
+    values = np.abs(values)
+    values[:3] = 0.0
+    bary[:5] = -0.0
+    bary[5:10] = [-1e-7, 1.0, 0.0]
+    ref = term_by_term(bary, corners, values)
+    assert np.signbit(ref[:5, 0]).all()
+    assert barycentric_blend(bary, corners, values).tobytes() == ref.tobytes()
+
+
+def test_the_nearest_fragment_is_the_first_of_a_stable_sort_by_pixel_and_depth():
+    """:func:`_first_nearest` replaced a lexsort: the same fragment per pixel, ties (equal
+    depths, +0.0 and -0.0 among them) going to the earliest fragment."""
+    from pain3d.appearance.photo_raster import _first_nearest
+
+    rng = np.random.default_rng(3)
+    pix = rng.integers(0, 80, 3000)
+    z = rng.integers(-3, 3, 3000).astype(np.float64)  # many equal depths
+    z[z == 0] = rng.choice([0.0, -0.0], (z == 0).sum())
+    z[0] = -10.0  # the first fragment wins its pixel
+    order = np.lexsort((z, pix))
+    first = order[np.r_[True, pix[order][1:] != pix[order][:-1]]]
+    np.testing.assert_array_equal(_first_nearest(pix, z, 100), first)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_per_texel_products_give_the_bytes_of_broadcasting(channels):
+    from pain3d.appearance.photo import _ROWS, _per_texel
+
+    rng = np.random.default_rng(4)
+    x = rng.random((2 * _ROWS + 5, 7, channels), dtype=np.float32)
+    w = rng.random((2 * _ROWS + 5, 7), dtype=np.float32) + 0.1
+    for op in (np.multiply, np.divide):
+        assert _per_texel(op, x, w).tobytes() == op(x, w[..., None]).tobytes()
+    y = x.copy()
+    assert _per_texel(np.multiply, y, w, out=y) is y
+    assert y.tobytes() == (x * w[..., None]).tobytes()
+
+
+def test_masked_copies_and_row_gathers_give_numpys_indexing():
+    from pain3d.appearance.photo import _copy_where, _rows
+
+    rng = np.random.default_rng(5)
+    x = rng.random((20, 30, 3), dtype=np.float32)
+    mask = rng.random((20, 30)) > 0.5
+    np.testing.assert_array_equal(_rows(x, mask), x[mask])
+    np.testing.assert_array_equal(_rows(x[..., 0], mask), x[..., 0][mask])
+    dst = rng.random((40, 50, 3), dtype=np.float32)
+    ref = dst.copy()
+    box = (slice(5, 25), slice(10, 40))  # a box of a larger array, as _inpaint passes
+    _copy_where(dst[box], x, mask)
+    np.copyto(ref[box], x, where=mask[..., None])
+    np.testing.assert_array_equal(dst, ref)
