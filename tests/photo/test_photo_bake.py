@@ -155,3 +155,38 @@ def test_masked_copies_and_row_gathers_give_numpys_indexing():
     _copy_where(dst[box], x, mask)
     np.copyto(ref[box], x, where=mask[..., None])
     np.testing.assert_array_equal(dst, ref)
+
+
+@pytest.mark.parametrize("seen", [0.0, 0.9])
+def test_mirror_fill_gives_the_bytes_of_its_broadcast_formula(seen):
+    """With and without a brightness match of the mirror (too few texels seen on both sides:
+    a scalar gain)."""
+    from pain3d.appearance.photo import _mirror_fill
+
+    rng = np.random.default_rng(6)
+    size = 64
+    # The texels seen on both sides are a mirror-symmetric set but for the head chart: with
+    # an eyeball chart on the left only, the medians of the two sides differ.
+    strip = np.broadcast_to(np.arange(size) < 16, (size, size))
+    none = np.zeros((size, size), bool)
+    charts = {"head": ~strip, "eye_r": strip, "eye_l": none, "ear": none, "neck": none}
+    colour = rng.random((size, size, 3), dtype=np.float32)
+    colour[:, : size // 2] *= np.array([0.75, 0.85, 0.95], np.float32)  # lit from one side
+    conf = (rng.random((size, size)) < seen).astype(np.float32)
+    conf[:, : size // 2] *= rng.random((size, size // 2), dtype=np.float32)
+    mirror_ok = charts["head"] | charts["eye_r"] | charts["eye_l"]
+    mconf = conf[:, ::-1] * mirror_ok[:, ::-1] * mirror_ok
+    both = (conf > 0.5) & (mconf > 0.5) & charts["head"]
+    mirror = colour[:, ::-1]
+    gain = np.float32(1.0)
+    if both.sum() > 100:
+        gain = np.clip(np.median(colour[both], axis=0)
+                       / np.maximum(np.median(mirror[both], axis=0), 1e-3), 0.7, 1.4)
+    take = (1 - conf) * mconf
+    total = conf + take
+    ref = (colour * conf[..., None] + mirror * gain * take[..., None]) / np.maximum(
+        total, 1e-6)[..., None]
+    out, known = _mirror_fill(colour, conf, charts)
+    assert (np.ndim(gain) == 1 and np.ptp(gain) > 0.05) == (seen > 0)
+    assert out.tobytes() == ref.tobytes()
+    assert known.tobytes() == np.clip(total, 0.0, 1.0).tobytes()
