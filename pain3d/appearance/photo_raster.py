@@ -44,7 +44,8 @@ def rasterize_nearest(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray,
 def _first_nearest(pix: np.ndarray, z: np.ndarray, n_pix: int) -> np.ndarray:
     """Index of the fragment of least depth ``z`` at each pixel of ``pix`` (the first of
     equal ones), one per covered pixel in ascending pixel order: what a stable sort by
-    (pixel, depth) puts first, without the sort (two scatters of a minimum)."""
+    (pixel, depth) puts first, without the sort (two scatters of a minimum). Depths are
+    finite (a pixel whose fragments all had NaN depths would be left out)."""
     nearest = np.full(n_pix, np.inf)
     np.fmin.at(nearest, pix, z)
     cand = np.flatnonzero(z == nearest[pix])
