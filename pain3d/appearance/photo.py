@@ -183,6 +183,15 @@ def _rows(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.compress(mask.reshape(-1), a.reshape(-1, *a.shape[mask.ndim:]), axis=0)
 
 
+def _put_rows(a: np.ndarray, index: np.ndarray, rows: np.ndarray) -> None:
+    """``a[index] = rows`` for C-contiguous (N, C) ``a`` and ``rows``: each row put as one
+    item of C x itemsize bytes (``np.put``), ~4x faster than fancy assignment of short
+    rows."""
+    item = np.dtype((np.void, a.shape[1] * a.itemsize))
+    np.put(a.view(item).reshape(-1), index,
+           np.ascontiguousarray(rows, a.dtype).view(item).reshape(-1))
+
+
 @dataclass(frozen=True, eq=False)
 class _Texels:
     """What every step of the bake needs per texel of the raster.
@@ -433,7 +442,8 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
         rows = -(-len(seen) // size)  # remap takes maps under 32767 rows: S per row
         padded = np.zeros((rows * size, 2))
         padded[:len(seen)] = xy
-        colour[seen] = _sample_photo(photo, padded, (rows, size)).reshape(-1, 3)[:len(seen)]
+        _put_rows(colour, seen, _sample_photo(photo, padded, (rows, size)).reshape(-1, 3)[
+            :len(seen)])
     return seen, xy, colour.reshape(size, size, 3)
 
 

@@ -142,7 +142,7 @@ def test_per_texel_products_give_the_bytes_of_broadcasting(channels):
 
 
 def test_masked_copies_and_row_gathers_give_numpys_indexing():
-    from pain3d.appearance.photo import _copy_where, _rows
+    from pain3d.appearance.photo import _copy_where, _put_rows, _rows
 
     rng = np.random.default_rng(5)
     x = rng.random((20, 30, 3), dtype=np.float32)
@@ -155,6 +155,12 @@ def test_masked_copies_and_row_gathers_give_numpys_indexing():
     _copy_where(dst[box], x, mask)
     np.copyto(ref[box], x, where=mask[..., None])
     np.testing.assert_array_equal(dst, ref)
+    flat, index = np.zeros((600, 3), np.float32), np.sort(rng.choice(600, 250, replace=False))
+    rows = rng.random((250, 3), dtype=np.float32)
+    ref = flat.copy()
+    ref[index] = rows
+    _put_rows(flat, index, rows)
+    assert flat.tobytes() == ref.tobytes()
 
 
 @pytest.mark.parametrize("seen", [0.0, 0.9])
