@@ -33,13 +33,25 @@ def rasterize_nearest(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray,
     """
     w, h = size
     pix, tri, bary, z = _all_fragments(xy, depth, faces, size)
-    order = np.lexsort((z, pix))
-    first = order[np.r_[True, pix[order][1:] != pix[order][:-1]]]
+    first = _first_nearest(pix, z, h * w)
     out_tri = np.full(h * w, -1, np.int64)
     out_bary = np.zeros((h * w, 3), np.float32)
     out_tri[pix[first]] = tri[first]
     out_bary[pix[first]] = bary[first]
     return out_tri.reshape(h, w), out_bary.reshape(h, w, 3)
+
+
+def _first_nearest(pix: np.ndarray, z: np.ndarray, n_pix: int) -> np.ndarray:
+    """Index of the fragment of least depth ``z`` at each pixel of ``pix`` (the first of
+    equal ones), one per covered pixel in ascending pixel order: what a stable sort by
+    (pixel, depth) puts first, without the sort (two scatters of a minimum). Depths are
+    finite (a pixel whose fragments all had NaN depths would be left out)."""
+    nearest = np.full(n_pix, np.inf)
+    np.fmin.at(nearest, pix, z)
+    cand = np.flatnonzero(z == nearest[pix])
+    first = np.full(n_pix, len(z), np.int64)
+    np.minimum.at(first, pix[cand], cand)
+    return first[first < len(z)]
 
 
 _CHUNK_CELLS = 250_000
@@ -72,9 +84,10 @@ def _fragments(p: np.ndarray, z: np.ndarray, lo: np.ndarray, ids: np.ndarray, sp
                w: int, h: int):
     """Pixel index, face, barycentrics and depth of every pixel centre inside the faces."""
     off = np.arange(span)
+    # Pixel columns (n, 1, span) and rows (n, span, 1), broadcast only where combined: the
+    # same values per cell as on the full (n, span, span) grids, with fewer full passes.
     gx = lo[:, 0, None, None] + off[None, None, :]
     gy = lo[:, 1, None, None] + off[None, :, None]
-    gx, gy = np.broadcast_arrays(gx, gy)
     a, b, c = p[:, 0], p[:, 1], p[:, 2]
     v0, v1 = b - a, c - a
     den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
@@ -84,11 +97,11 @@ def _fragments(p: np.ndarray, z: np.ndarray, lo: np.ndarray, ids: np.ndarray, sp
     w1 = (dx * v1[:, 1, None, None] - v1[:, 0, None, None] * dy) / den
     w2 = (v0[:, 0, None, None] * dy - dx * v0[:, 1, None, None]) / den
     w0 = 1.0 - w1 - w2
-    inside = (w0 >= -1e-6) & (w1 >= -1e-6) & (w2 >= -1e-6) & ok[:, None, None]
-    inside &= (gx >= 0) & (gx < w) & (gy >= 0) & (gy < h)
+    inside = (w0 >= -1e-6) & (w1 >= -1e-6) & (w2 >= -1e-6)
+    inside &= ok[:, None, None] & (gx >= 0) & (gx < w) & (gy >= 0) & (gy < h)
     n, yy, xx = np.nonzero(inside)
     bary = np.stack([w0[n, yy, xx], w1[n, yy, xx], w2[n, yy, xx]], -1)
-    return (gy[n, yy, xx] * w + gx[n, yy, xx], ids[n], bary.astype(np.float32),
+    return ((lo[n, 1] + yy) * w + lo[n, 0] + xx, ids[n], bary.astype(np.float32),
             (bary * z[n]).sum(1))
 
 
@@ -114,8 +127,7 @@ def photo_raster(uv: np.ndarray, faces: np.ndarray, priority: np.ndarray, size: 
     if len(frags.pix):
         z = -(frags.frag_bary * np.asarray(priority, np.float64)[
             faces[frags.frag_tri]]).sum(1)
-        order = np.lexsort((z, frags.pix))
-        first = order[np.r_[True, frags.pix[order][1:] != frags.pix[order][:-1]]]
+        first = _first_nearest(frags.pix, z, size * size)
         tri[frags.pix[first]] = frags.frag_tri[first]
         bary[frags.pix[first]] = frags.frag_bary[first]
     if frags.fill is not None:  # empty texels take their nearest covered texel's triangle

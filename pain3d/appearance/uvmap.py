@@ -53,7 +53,7 @@ class UVRaster:
         key = (hashlib.sha1(faces.tobytes()).digest(), faces.shape, faces.dtype.str)
         if key not in self._corners:
             self._corners.clear()
-            corners = faces[self.tri]
+            corners = np.take(faces, self.tri, axis=0)  # faces[tri]'s values, ~3x faster
             corners.flags.writeable = False
             self._corners[key] = corners
         return self._corners[key]
@@ -82,18 +82,46 @@ def barycentric_blend(bary: np.ndarray, corners: np.ndarray, values: np.ndarray)
     ``bary`` in triangles of (..., 3) vertex ids ``corners``: (..., C), of the values' dtype
     (float32 ``bary``).
 
-    One gather per corner, summed in corner order: the same values as
-    ``einsum("...k,...kc->...c", bary, values[corners])`` at about half the time, without
-    its (..., 3, C) temporary.
+    The bytes of ``v0 * b0 + v1 * b1 + v2 * b2`` summed in corner order (the values of
+    ``einsum("...k,...kc->...c", bary, values[corners])``), computed as one sparse
+    (points x V) weight matrix times ``values``: its loop adds the same products in the
+    same order, starting from +0.0, at about a quarter of the time of three gathers and
+    broadcast products. Starting from +0.0 changes a byte only where all three products
+    are -0.0 (the sum of the terms is then -0.0, the matrix's +0.0); those are recomputed
+    term by term (:func:`_signed_zeros`).
     """
-    out = np.take(values, corners[..., 0], axis=0)
-    out *= bary[..., 0, None]
-    term = np.empty_like(out)
-    for k in (1, 2):
-        np.take(values, corners[..., k], axis=0, out=term)
-        term *= bary[..., k, None]
-        out += term
-    return out
+    from scipy.sparse import csr_array
+
+    n = corners.size // 3
+    weights = csr_array((bary.reshape(-1), corners.reshape(-1),
+                         np.arange(0, 3 * n + 1, 3, dtype=corners.dtype)),  # no index copy
+                        shape=(n, len(values)))
+    out = np.asarray(weights @ values, dtype=np.result_type(bary, values))
+    _signed_zeros(out, bary.reshape(-1, 3), corners.reshape(-1, 3), values)
+    return out.reshape(corners.shape[:-1] + (values.shape[-1],))
+
+
+def _signed_zeros(out: np.ndarray, bary: np.ndarray, corners: np.ndarray, values: np.ndarray
+                  ) -> None:
+    """Set the zeros of (N, C) blends ``out`` to the term-by-term sum's (in place): -0.0
+    where all three products ``values[corners[:, k]] * bary[:, k]`` are -0.0.
+
+    Only zeros can differ, and a product is -0.0 only when exactly one factor's sign bit is
+    set; with no value's sign bit set, only a texel whose three weights all have it set can
+    give -0.0, so only those zeros are recomputed (none in a raster: weights sum to 1)."""
+    zero = out == 0
+    if not zero.any():
+        return
+    if not np.signbit(values).any():
+        signed = np.signbit(bary)
+        zero &= (signed[:, 0] & signed[:, 1] & signed[:, 2])[:, None]
+    rows, cols = np.divmod(np.flatnonzero(zero), out.shape[1])
+    if len(rows):
+        c, b = corners[rows], bary[rows]
+        term = values[c[:, 0], cols] * b[:, 0]
+        term += values[c[:, 1], cols] * b[:, 1]
+        term += values[c[:, 2], cols] * b[:, 2]
+        out[rows, cols] = term
 
 
 def _raster_bucket(uv_tris: np.ndarray, ids: np.ndarray, size: int, span: int,

@@ -219,16 +219,19 @@ def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
         back = cv2.resize(push_pull(cv2.resize(rgb, half, interpolation=cv2.INTER_AREA),
                                     cv2.resize(ring, half, interpolation=cv2.INTER_AREA)),
                           (w, h), interpolation=cv2.INTER_LINEAR)
-        ys, xs = np.nonzero(band)
-        to_hair = np.linalg.norm(rgb[ys, xs] - hair_colour(mesh, pose, photo), axis=-1)
-        to_back = np.linalg.norm(rgb[ys, xs] - back[ys, xs], axis=-1)
+        # The band's pixels in row-major order (rgb[np.nonzero(band)]), gathered once with
+        # np.compress (fancy indexing of (H, W, 3) rows is ~4x slower).
+        on = band.reshape(-1)
+        px = np.compress(on, rgb.reshape(-1, 3), axis=0)
+        to_hair = np.linalg.norm(px - hair_colour(mesh, pose, photo), axis=-1)
+        to_back = np.linalg.norm(px - np.compress(on, back.reshape(-1, 3), axis=0), axis=-1)
         # The photo's own skin beyond the fitted head (a wider neck or jaw) goes too.
         face = np.clip(np.round(xy[:N_CANONICAL]).astype(int), 0, [w - 1, h - 1])
         skin = np.median(rgb[face[:, 1], face[:, 0]], axis=0)
-        to_skin = np.linalg.norm(rgb[ys, xs] - skin, axis=-1)
+        to_skin = np.linalg.norm(px - skin, axis=-1)
         hair = np.zeros((h, w), np.uint8)
-        hair[ys, xs] = (((to_hair < 0.25) & (to_hair < to_back))
-                        | ((to_skin < 0.15) & (to_skin < to_back)))
+        hair.reshape(-1)[on] = (((to_hair < 0.25) & (to_hair < to_back))
+                                | ((to_skin < 0.15) & (to_skin < to_back)))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, kernel)
         # Only the patches of hair that touch the head: not a dark door handle or picture.
@@ -281,7 +284,8 @@ def smooth_fill(image: np.ndarray, hole: np.ndarray,
     c = cv2.resize(np.concatenate(layers, axis=-1) * weight[..., None], small,
                    interpolation=cv2.INTER_AREA)
     c = _span_fill(c, wt)
-    fill = cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR)[ys, xs]
+    fill = np.compress(hole.reshape(-1), cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR)
+                       .reshape(h * w, -1), axis=0)  # [ys, xs], ~4x faster
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     noise = np.random.default_rng(0).standard_normal((y1 - y0, x1 - x0)).astype(np.float32)
     px = fill[:, :3]

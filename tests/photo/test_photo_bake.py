@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pain3d.appearance.photo import push_pull
 from pain3d.appearance.photo_raster import rasterize_nearest
@@ -80,3 +81,118 @@ def test_the_photo_colours_exactly_the_covered_texels_it_shows_and_no_others(ide
     unseen[seen] = False
     assert not flat[unseen].any()
     assert not app.confidence.reshape(-1)[unseen].any()
+
+
+def test_barycentric_blend_keeps_the_sign_of_zero_blends():
+    """The sparse product starts its sums at +0.0: where all three products are -0.0 the
+    term-by-term sum is -0.0, and the bytes must be that sum's."""
+    def term_by_term(bary, corners, values):
+        out = values[corners[:, 0]] * bary[:, 0, None]
+        out += values[corners[:, 1]] * bary[:, 1, None]
+        out += values[corners[:, 2]] * bary[:, 2, None]
+        return out
+
+    rng = np.random.default_rng(2)
+    # Values with sign bits: -0.0 at vertices 0-2 (every product with them is -0.0).
+    values = np.array([[-0.0, 1.0], [-0.0, -2.0], [-0.0, 0.5], [3.0, -0.0]], np.float32)
+    corners = rng.integers(0, 4, size=(60, 3))
+    corners[:20] = [0, 1, 2]
+    bary = rng.dirichlet((1, 1, 1), size=60).astype(np.float32)
+    bary[20:25] = [0.0, 1.0, 0.0]
+    ref = term_by_term(bary, corners, values)
+    assert np.signbit(ref[:20, 0]).all()  # the case the test is about
+    assert barycentric_blend(bary, corners, values).tobytes() == ref.tobytes()
+    # No value with a sign bit: only weights that all have one give -0.0.
+    values = np.abs(values)
+    values[:3] = 0.0
+    bary[:5] = -0.0
+    bary[5:10] = [-1e-7, 1.0, 0.0]
+    ref = term_by_term(bary, corners, values)
+    assert np.signbit(ref[:5, 0]).all()
+    assert barycentric_blend(bary, corners, values).tobytes() == ref.tobytes()
+
+
+def test_the_nearest_fragment_is_the_first_of_a_stable_sort_by_pixel_and_depth():
+    """:func:`_first_nearest` replaced a lexsort: the same fragment per pixel, ties (equal
+    depths, +0.0 and -0.0 among them) going to the earliest fragment."""
+    from pain3d.appearance.photo_raster import _first_nearest
+
+    rng = np.random.default_rng(3)
+    pix = rng.integers(0, 80, 3000)
+    z = rng.integers(-3, 3, 3000).astype(np.float64)  # many equal depths
+    z[z == 0] = rng.choice([0.0, -0.0], (z == 0).sum())
+    z[0] = -10.0  # the first fragment wins its pixel
+    order = np.lexsort((z, pix))
+    first = order[np.r_[True, pix[order][1:] != pix[order][:-1]]]
+    np.testing.assert_array_equal(_first_nearest(pix, z, 100), first)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_per_texel_products_give_the_bytes_of_broadcasting(channels):
+    from pain3d.appearance.photo import _ROWS, _per_texel
+
+    rng = np.random.default_rng(4)
+    x = rng.random((2 * _ROWS + 5, 7, channels), dtype=np.float32)
+    w = rng.random((2 * _ROWS + 5, 7), dtype=np.float32) + 0.1
+    for op in (np.multiply, np.divide):
+        assert _per_texel(op, x, w).tobytes() == op(x, w[..., None]).tobytes()
+    y = x.copy()
+    assert _per_texel(np.multiply, y, w, out=y) is y
+    assert y.tobytes() == (x * w[..., None]).tobytes()
+
+
+def test_masked_copies_and_row_gathers_give_numpys_indexing():
+    from pain3d.appearance.photo import _copy_where, _put_rows, _rows
+
+    rng = np.random.default_rng(5)
+    x = rng.random((20, 30, 3), dtype=np.float32)
+    mask = rng.random((20, 30)) > 0.5
+    np.testing.assert_array_equal(_rows(x, mask), x[mask])
+    np.testing.assert_array_equal(_rows(x[..., 0], mask), x[..., 0][mask])
+    dst = rng.random((40, 50, 3), dtype=np.float32)
+    ref = dst.copy()
+    box = (slice(5, 25), slice(10, 40))  # a box of a larger array, as _inpaint passes
+    _copy_where(dst[box], x, mask)
+    np.copyto(ref[box], x, where=mask[..., None])
+    np.testing.assert_array_equal(dst, ref)
+    flat, index = np.zeros((600, 3), np.float32), np.sort(rng.choice(600, 250, replace=False))
+    rows = rng.random((250, 3), dtype=np.float32)
+    ref = flat.copy()
+    ref[index] = rows
+    _put_rows(flat, index, rows)
+    assert flat.tobytes() == ref.tobytes()
+
+
+@pytest.mark.parametrize("seen", [0.0, 0.9])
+def test_mirror_fill_gives_the_bytes_of_its_broadcast_formula(seen):
+    """With and without a brightness match of the mirror (too few texels seen on both sides:
+    a scalar gain)."""
+    from pain3d.appearance.photo import _mirror_fill
+
+    rng = np.random.default_rng(6)
+    size = 64
+    # The texels seen on both sides are a mirror-symmetric set but for the head chart: with
+    # an eyeball chart on the left only, the medians of the two sides differ.
+    strip = np.broadcast_to(np.arange(size) < 16, (size, size))
+    none = np.zeros((size, size), bool)
+    charts = {"head": ~strip, "eye_r": strip, "eye_l": none, "ear": none, "neck": none}
+    colour = rng.random((size, size, 3), dtype=np.float32)
+    colour[:, : size // 2] *= np.array([0.75, 0.85, 0.95], np.float32)  # lit from one side
+    conf = (rng.random((size, size)) < seen).astype(np.float32)
+    conf[:, : size // 2] *= rng.random((size, size // 2), dtype=np.float32)
+    mirror_ok = charts["head"] | charts["eye_r"] | charts["eye_l"]
+    mconf = conf[:, ::-1] * mirror_ok[:, ::-1] * mirror_ok
+    both = (conf > 0.5) & (mconf > 0.5) & charts["head"]
+    mirror = colour[:, ::-1]
+    gain = np.float32(1.0)
+    if both.sum() > 100:
+        gain = np.clip(np.median(colour[both], axis=0)
+                       / np.maximum(np.median(mirror[both], axis=0), 1e-3), 0.7, 1.4)
+    take = (1 - conf) * mconf
+    total = conf + take
+    ref = (colour * conf[..., None] + mirror * gain * take[..., None]) / np.maximum(
+        total, 1e-6)[..., None]
+    out, known = _mirror_fill(colour, conf, charts)
+    assert (np.ndim(gain) == 1 and np.ptp(gain) > 0.05) == (seen > 0)
+    assert out.tobytes() == ref.tobytes()
+    assert known.tobytes() == np.clip(total, 0.0, 1.0).tobytes()

@@ -116,3 +116,30 @@ def test_the_lid_skin_is_the_photo_outside_the_lash_bands(identity):
     # Only the lash bands (about 2 x 4 mm along each margin, plus long lashes' strands)
     # differ: far less than the old smooth lid tone over the whole eye region.
     assert 0 < changed.mean() < 0.02, changed.mean()
+
+
+def test_the_lid_skin_searches_only_the_margin_distances_it_uses(identity):
+    """The lid skin searches the lid-margin distances of the head's lid-side texels, then of
+    the other texels of their box (not of the whole eyeball islands): the values must be
+    those of searching every texel, in the box every texel has."""
+    from pain3d.appearance import photo as ap
+
+    app = identity.appearance
+    mesh = app.rest_mesh
+    texels = ap._Texels.of(mesh, app.raster_faces, app.raster)
+    head = ap._charts(app.raster.size)["head"]
+    every_dist, every_upper = ap._margin_distance(mesh, texels.pos)
+    some = texels.region == texels.region[texels.region.shape[0] // 2, 0]
+    dist, upper = ap._margin_distance(mesh, texels.pos, where=some)
+    np.testing.assert_array_equal(dist[some], every_dist[some])
+    np.testing.assert_array_equal(upper[some], every_upper[some])
+    assert (dist[~some] == 0.02).all() and not upper[~some].any()
+    # The head's layout keeps the eyeball islands away from the lids' box; a head chart with
+    # a hole along the lid margins puts texels near them in the box but off the head.
+    for chart in (head, head & ~(every_dist < 0.004)):
+        box, dist, upper = ap._lid_box(mesh, texels, chart)
+        lidside = chart & (texels.region != ap.region_id("eyeball"))
+        assert box == ap._bbox((every_dist < 0.02) & lidside, pad=16)
+        np.testing.assert_array_equal(dist, every_dist[box])
+        np.testing.assert_array_equal(upper, every_upper[box])
+    assert (~lidside[box] & (every_dist[box] < 0.02)).any()  # the second search finds some
