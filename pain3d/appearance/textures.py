@@ -364,9 +364,8 @@ def _paint_facial_hair(surf: _Surface, albedo: np.ndarray, traits: Traits,
     shadow under the skin."""
     beard = _facial_hair_mask(surf.pos, surf.lm, traits.facial_hair, surf.front, surf.tpm)
     beard *= np.clip(1.0 - surf.lips * 1.5, 0, 1) * (1.0 - surf.eyeball)
-    if traits.facial_hair != "none":  # the neck is shaved (its texels are stretched, too)
-        beard *= 1.0 - surf.is_("neck")
     if traits.facial_hair != "none":
+        beard *= 1.0 - surf.is_("neck")  # the neck is shaved (its texels are stretched, too)
         stubble = traits.facial_hair == "stubble"
         density = FACIAL_HAIR_DENSITY[traits.facial_hair]
         if traits.hair_colour in ("grey", "white"):
