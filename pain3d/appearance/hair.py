@@ -104,9 +104,9 @@ def build_hair_shell(mesh: Mesh, lm: FaceLandmarks, style: str,
     # The shell reaches one triangle past the hairline: its edge vertices lie on the scalp
     # and the shader shows the painted hairline there, so the hair's edge follows the
     # coverage, not the triangles (a shell of only the covered triangles ends in a saw-tooth).
-    inside = cov > 0.5
-    scalp = ~np.isin(mesh.regions, _BARE_REGIONS)
-    keep = inside[mesh.faces].any(axis=1) & scalp[mesh.faces].all(axis=1)
+    # (No covered vertex borders a bare region: the test checks that no shell vertex lies on
+    # an ear or an eyeball.)
+    keep = (cov > 0.5)[mesh.faces].any(axis=1)
     if not keep.any():
         return None
     faces = mesh.faces[keep]
