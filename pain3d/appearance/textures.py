@@ -260,14 +260,30 @@ def _creases_and_wrinkles(surf: _Surface, age: float,
     fh_lo, fh_hi = lm.brow_y + 0.012, lm.brow_y + 0.045
     for k in range(4):
         y = fh_lo + (fh_hi - fh_lo) * (k + rng.uniform(0.2, 0.8)) / 4
-        cv.stroke(crease, [-0.045, y], [0.045, y + rng.uniform(-0.003, 0.003)], w * 1.2,
-                  weight=0.8 * age, taper=0.3)
+        _forehead_line(cv, crease, y, rng.uniform(-0.003, 0.003), w * 1.2, 0.8 * age, rng)
     parts = paint_wrinkles(cv, surf.pos, lm, where=surf.front > 0,  # masked by front below
                            glabellar=sample_glabellar(rng.spawn(1)[0]))  # draws nothing of rng
     crease += (0.25 + 0.8 * age) * parts["nasolabial"] + 0.7 * age * parts["crows_feet"]
     not_face = np.clip(surf.eyeball + surf.lips + surf.mouth_in, 0, 1)
     crease *= (1.0 - not_face) * surf.front
     return np.clip(crease, 0, 1), _masked_wrinkles(surf, parts, not_face)
+
+
+def _forehead_line(cv: Canvas, out: np.ndarray, y: float, tilt: float, width: float,
+                   weight: float, rng: np.random.Generator) -> None:
+    """One horizontal forehead line at height ``y`` (metres, at the midline), into ``out``
+    in place: a gull-wing that rises over each brow and dips at the midline, in short
+    overlapping strokes of varying depth that fade at the line's ends, as the frontalis
+    folds the skin (a single straight stroke read as drawn)."""
+    xs = np.linspace(-0.045, 0.045, 13)
+    ys = y + tilt * xs / 0.045 + 0.0025 * np.sin(np.pi * xs / 0.06) ** 2
+    depth = np.clip(0.75 + 0.35 * np.cumsum(rng.normal(0.0, 0.6, 12)) / np.sqrt(12), 0.2, 1.0)
+    ends = np.sin(np.pi * (np.arange(12) + 0.5) / 12) ** 0.5
+    pts = np.stack([xs, ys], -1)
+    for i in range(12):
+        step = 0.05 * (pts[i + 1] - pts[i])  # overlap the neighbours: no gap at a joint
+        cv.stroke(out, pts[i] - step, pts[i + 1] + step, width,
+                  weight=weight * depth[i] * ends[i], taper=0.02, mode="max")
 
 
 def _masked_wrinkles(surf: _Surface, parts: dict[str, np.ndarray], not_face: np.ndarray
