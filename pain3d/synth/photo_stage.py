@@ -3,8 +3,9 @@ textured mesh and the kept raw photo.
 
 :class:`PhotoStage` lives in each worker's :class:`pain3d.synth.builtin.BuiltinRenderer`
 when the config has ``identities_from``; it owns the
-:class:`pain3d.render.photo.PhotoRenderer` (made on first use; a face tracker too, only for
-an identity spec without the plan's landmarks) and turns a ``photo``
+:class:`pain3d.render.photo.PhotoRenderer` and a face tracker (made on first use: the
+tracker finds each photo's person pixels, and screens a photo again only for an identity
+spec without the plan's landmarks) and turns a ``photo``
 :class:`~pain3d.synth.spec.IdentitySpec` into a :class:`PhotoUnit`, the per-identity state
 that renders the identity's samples.
 
@@ -114,8 +115,8 @@ class PhotoStage:
 
     def identity(self, spec: IdentitySpec) -> PhotoIdentity:
         """The :class:`~pain3d.synth.photo.PhotoIdentity` of a ``photo`` spec, fitted from
-        the landmarks the spec carries (the plan's screening: no tracker runs here); a spec
-        without them has its photo screened again.
+        the landmarks the spec carries (the plan's screening: the tracker only finds the
+        person's pixels here); a spec without them has its photo screened again.
 
         Raises:
             RuntimeError: when the photo changed or no longer passes the screening.
@@ -131,7 +132,7 @@ class PhotoStage:
                                      spec.photo_warnings)
         try:
             ident = photo_identity(decode_photo(data, spec.photo), _demographics(spec),
-                                   self.cfg.photo, None if screened else self.tracker,
+                                   self.cfg.photo, self.tracker,
                                    self.cfg.size, source_sha256=spec.photo_sha256,
                                    screened=screened)
         except PhotoRejected as exc:  # it passed when the dataset was planned
@@ -142,7 +143,7 @@ class PhotoStage:
 
     @property
     def tracker(self):
-        """The face tracker, made on first use (only for specs without landmarks)."""
+        """The face tracker, made on first use."""
         if self._tracker is None:
             from pain3d.face.tracker import FaceTracker
 

@@ -115,6 +115,24 @@ def test_the_hair_beyond_the_fitted_head_is_taken_out_too(haired):
     assert (left[beyond] < 25).mean() < 0.05  # the hair's colour is gone from the backdrop
 
 
+def test_two_tone_hair_beyond_the_fitted_head_is_taken_out(tracker, textured):
+    """Hair whose ends are not the colour it has above the forehead (dyed ends, highlights):
+    the person's silhouette, not a colour, says what is head."""
+    from pain3d.synth.photo import photo_identity
+
+    bg, _ = textured
+    haired = _hair(bg, (0.3, 0.18, 0.1))
+    lower = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.ellipse(lower, HAIR_CENTRE, HAIR_AXES, 0, 0, 360, 1, -1)
+    lower[:SIZE // 2] = 0
+    haired[lower > 0] = (30, 28, 40)  # near-black ends beside the face
+    ident = photo_identity(procedural_photo(background=haired), tracker=tracker)
+    ends = (lower > 0) & ~_silhouette(ident)
+    assert ends.sum() > 3000
+    left = np.linalg.norm(ident.backdrop.astype(float) - (30, 28, 40), axis=-1)
+    assert (left[ends] < 40).mean() < 0.05  # the dark ends are gone from the backdrop
+
+
 @pytest.fixture(scope="module")
 def bob_on_dark_wall(tracker):
     """A dark wall, light shoulders and a head of light hair larger than the fitted head,
