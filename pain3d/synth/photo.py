@@ -387,6 +387,7 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
     from pain3d.appearance.photo import bake_photo
     from pain3d.face.builtin import mesh_from_coarse
     from pain3d.face.photo_fit import fit_head
+    from pain3d.face.photo_hair import grow_to_hair
     from pain3d.render.photo import camera_from_pose
 
     cfg = cfg or PhotoConfig()
@@ -397,7 +398,7 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
     crop, lm, affine = _crop(image, screened.face.landmarks, size, cfg.framing)
     person = _person(crop, tracker)
     fit = fit_head(lm, (size, size), demographics, cfg.fit)
-    mesh = mesh_from_coarse(fit.coarse)
+    mesh = mesh_from_coarse(grow_to_hair(fit.coarse, fit.pose, person))
     source_sha256 = source_sha256 or hashlib.sha256(np.ascontiguousarray(image)).hexdigest()
     appearance = bake_photo(mesh, fit.pose, crop, cfg.texture_size,
                             glabellar=photo_glabellar(source_sha256))

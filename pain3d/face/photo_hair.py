@@ -1,0 +1,139 @@
+"""The hair volume of a photo identity: the fitted head's skull grown out to the person's
+silhouette in the photo, so that turned views show a head of the photo's size, not a bald
+skull under a painted cap.
+
+The head fit (:mod:`pain3d.face.photo_fit`) places a generic skull behind the face; a full
+head of hair stands centimetres off it. Around the head's centre in the photo, each
+direction compares how far the fitted head reaches (face, skull and ears) with how far the
+person reaches (:meth:`pain3d.face.tracker.FaceTracker.person`); the skull's vertices that
+project in that direction move away from the skull's centre by the ratio (at most
+:data:`MAX_GROWTH`), fully from :data:`FACE_CLEARANCE_CM` off the face and above the ears,
+not at all at the face and below the ears' middle (a bob's ends and long hair beside the
+jaw and neck are not modelled). The back of the head, which the photo does not show, grows
+as the outline beside it does. The face, ears, neck and the rig are untouched, so labels
+and the photo's own view do not change.
+
+Pure numpy and OpenCV, on the coarse head (cm) before
+:func:`pain3d.face.builtin.mesh_from_coarse`.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MAX_GROWTH = 1.5
+"""Hand-set: the skull grows at most this many times its distance from its centre (an
+afro's full volume is beyond what a shell of the skull can hold without folding)."""
+
+FACE_CLEARANCE_CM = 4.0
+"""Hand-set: skull vertices this far from the nearest face vertex (cm) take the full
+growth, those at the face none (smoothstep between): the hairline and the temples stay
+where the fit put them."""
+
+EAR_BAND_CM = (-9.0, 3.0)
+"""Hand-set head-frame heights (cm; the ears span about -5 to +1): skull vertices below the
+first take no growth, above the second the full growth."""
+
+NECK_WEDGE_DEG = (60.0, 80.0)
+"""Hand-set: directions in the photo within the first angle of straight down from the head's
+centre do not grow (below the ears the person goes on into the neck and the shoulders),
+from the second on (10 degrees below the horizontal) they grow fully."""
+
+_BINS = 180  # directions around the head's centre in the photo (2 degrees each)
+_SMOOTH_BINS = 3.0  # Gaussian smoothing of the growth over directions (bins)
+
+
+def grow_to_hair(coarse: np.ndarray, pose, person: np.ndarray) -> np.ndarray:
+    """(Vc, 3) cm: ``coarse`` with its skull grown out to the person's silhouette.
+
+    Args:
+        coarse: (Vc, 3) fitted coarse head, cm, head frame (:class:`HeadFit.coarse
+            <pain3d.face.photo_fit.HeadFit>`).
+        pose: the photo's camera (:class:`pain3d.face.photo_fit.PinholePose`).
+        person: (H, W) bool, the photo's person pixels.
+    """
+    from pain3d.face.head import head_template
+
+    tpl = head_template()
+    out = np.array(coarse, np.float64)
+    skull = np.isin(tpl.part, (3, 6))  # the shell and the occiput's cap
+    centre = out[skull].mean(0)
+    c2 = pose.project(centre[None] * 0.01)[0, :2]
+    reach = _reach(out, pose, c2)
+    # Where the hair should reach in each direction: as far as the person, at most
+    # MAX_GROWTH times the fitted head; straight down (the neck, the body) no further.
+    down = np.abs((np.arange(_BINS) + 0.5) / _BINS * 360.0 - 90.0)
+    growth = np.clip(_person_reach(person, c2, reach) / np.maximum(reach, 1.0), 1.0,
+                     MAX_GROWTH)
+    growth = 1.0 + (growth - 1.0) * _smoothstep((down - NECK_WEDGE_DEG[0])
+                                                  / (NECK_WEDGE_DEG[1] - NECK_WEDGE_DEG[0]))
+    target = np.maximum(_smooth_circular(growth, _SMOOTH_BINS), 1.0) * reach
+    pts = out[skull]
+    face = out[tpl.part == 0]
+    near = np.min(np.linalg.norm(pts[:, None] - face[None], axis=-1), axis=1)
+    weight = _smoothstep(near / FACE_CLEARANCE_CM) * _smoothstep(
+        (pts[:, 1] - EAR_BAND_CM[0]) / (EAR_BAND_CM[1] - EAR_BAND_CM[0]))
+    # Twice: the first step scales the image-plane reach, but the skull's front also comes
+    # nearer the camera and looks larger; the second takes that back.
+    # The skull never ends up inside the fitted one.
+    total = np.ones(len(pts))
+    for _ in range(2):
+        ratio = np.clip(target / np.maximum(_reach(out, pose, c2), 1.0), 0.8, MAX_GROWTH)
+        xy = pose.project(out[skull] * 0.01)[:, :2]
+        total = np.maximum(total * (1.0 + (ratio[_direction(xy, c2)] - 1.0) * weight), 1.0)
+        out[skull] = np.where(total[:, None] > 1.0, centre + (pts - centre) * total[:, None],
+                              pts)  # exactly where nothing grows
+    return out
+
+
+def _reach(coarse: np.ndarray, pose, c2: np.ndarray) -> np.ndarray:
+    """(_BINS,) pixels from ``c2`` to the rendered head's outline in each direction: the
+    farthest of the subdivided mesh's vertices but the neck's."""
+    from pain3d.face.head import head_template
+
+    tpl = head_template()
+    fine = tpl.subdivide @ coarse
+    xy = pose.project(fine[tpl.fine_part != 5] * 0.01)[:, :2]
+    reach = np.zeros(_BINS)
+    np.maximum.at(reach, _direction(xy, c2), np.hypot(*(xy - c2).T))
+    # The skull's vertices are centimetres apart: a direction between two of them takes
+    # the farthest within 3 bins either side (the outline barely turns over 6 degrees).
+    return np.max([np.roll(reach, k) for k in range(-3, 4)], axis=0)
+
+
+def _direction(xy: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """(N,) bin of each point's direction from ``c2`` (image angle, y down, as
+    ``cv2.warpPolar``'s rows)."""
+    angle = np.arctan2(xy[:, 1] - c2[1], xy[:, 0] - c2[0]) % (2 * np.pi)
+    return np.minimum((angle / (2 * np.pi) * _BINS).astype(int), _BINS - 1)
+
+
+def _person_reach(person: np.ndarray, c2: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """(_BINS,) pixels from ``c2`` to where the person ends in each direction, looking from
+    0.9 of the head's own ``reach`` outward; where the person runs out of the frame, the
+    frame's edge (what the photo shows of the hair)."""
+    h, w = person.shape
+    radius = int(np.ceil(np.hypot(max(c2[0], w - c2[0]), max(c2[1], h - c2[1])))) + 1
+    polar = cv2.warpPolar(person.astype(np.uint8), (radius, _BINS), (float(c2[0]), float(c2[1])),
+                          radius, cv2.WARP_POLAR_LINEAR | cv2.INTER_NEAREST) > 0
+    inside = cv2.warpPolar(np.ones((h, w), np.uint8), (radius, _BINS),
+                           (float(c2[0]), float(c2[1])), radius,
+                           cv2.WARP_POLAR_LINEAR | cv2.INTER_NEAREST) > 0
+    r = np.arange(radius)[None, :]
+    beyond = r >= (0.9 * reach)[:, None]
+    # The first sample beyond the start that is not the person (background or off-frame).
+    stop = beyond & ~(polar & inside)
+    first = np.where(stop.any(1), np.argmax(stop, axis=1), radius)
+    return first.astype(np.float64)
+
+
+def _smooth_circular(x: np.ndarray, sigma: float) -> np.ndarray:
+    half = int(3 * sigma)
+    k = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
+    return np.convolve(np.r_[x[-half:], x, x[:half]], k / k.sum(), "valid")
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)

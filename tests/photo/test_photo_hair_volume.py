@@ -1,0 +1,82 @@
+"""The hair volume of photo identities: the skull grows out to the person's silhouette, so
+turned views show a head of the photo's size; the face, ears, neck and rig stay."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from photo_helpers import procedural_photo
+
+SIZE = 512
+
+
+def _silhouette(mesh, pose) -> np.ndarray:
+    """(S, S) bool: the pixels the mesh covers (each triangle filled on its own: one
+    ``fillPoly`` of all of them would cancel where they overlap)."""
+    xy = np.round(pose.project(mesh.vertices)[:, :2] * 4).astype(np.int32)
+    sil = np.zeros((SIZE, SIZE), np.uint8)
+    for tri in xy[mesh.faces]:
+        cv2.fillConvexPoly(sil, tri, 1, shift=2)
+    return sil > 0
+
+
+@pytest.fixture(scope="module")
+def big_hair(tracker, identity):
+    """A photo whose hair stands well off the fitted skull (a dark mass 1.3x the head's
+    size behind it), its identity and the hair's mask."""
+    from pain3d.synth.photo import photo_identity
+
+    bg = np.empty((SIZE, SIZE, 3), np.uint8)
+    bg[:] = (150, 170, 190)
+    sil = _silhouette(identity.mesh, identity.fit.pose)
+    rows, cols = np.nonzero(sil[: SIZE // 2])
+    centre = (int(cols.mean()), int(np.percentile(rows, 60)))
+    axes = (int(0.65 * np.ptp(cols)), int(0.75 * (rows.max() - rows.min())))
+    hair = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.ellipse(hair, centre, axes, 0, 0, 360, 1, -1)
+    bg[hair > 0] = (45, 32, 25)
+    ident = photo_identity(procedural_photo(background=bg), tracker=tracker)
+    return ident, hair > 0
+
+
+def test_the_skull_grows_to_the_hair_the_photo_shows(big_hair):
+    ident, hair = big_hair
+    sil = _silhouette(ident.mesh, ident.fit.pose)
+    eyes = ident.fit.pose.project(ident.mesh.rig.eye_centres.astype(np.float64))[:, 1].mean()
+    above = np.arange(SIZE)[:, None] < eyes - 0.3 * ident.fit.iod_px
+    # The head now fills the hair above the eyes (the bald skull filled ~70 %) and does
+    # not stick out of it.
+    assert (sil & hair & above).sum() > 0.9 * (hair & above).sum()
+    assert (sil & ~hair & above).sum() < 0.03 * (sil & above).sum()
+
+
+def test_only_the_skull_moves(big_hair):
+    from pain3d.face.head import head_template
+    from pain3d.face.photo_hair import grow_to_hair
+
+    ident, _ = big_hair
+    person = ident.person
+    part = head_template().part
+    coarse = ident.fit.coarse
+    grown = grow_to_hair(coarse, ident.fit.pose, person)
+    moved = np.linalg.norm(grown - coarse, axis=1)
+    assert moved[~np.isin(part, (3, 6))].max() == 0.0  # face, sockets, mouth, ears, neck
+    assert moved.max() > 2.0  # cm: the skull did grow
+    # The skull's lowest ring, below the ears, stays; the crown grows most.
+    skull = np.isin(part, (3, 6))
+    y = coarse[:, 1]
+    assert moved[skull & (y < -9.0)].max() == 0.0
+    assert moved[skull & (y > 6.0)].mean() > 1.0
+
+
+def test_a_bald_photo_keeps_the_fitted_skull(identity):
+    """A person whose silhouette is the fitted head's: no growth beyond a pixel's worth."""
+    from pain3d.face.builtin import mesh_from_coarse
+    from pain3d.face.photo_hair import grow_to_hair
+
+    pose = identity.fit.pose
+    fitted = _silhouette(mesh_from_coarse(identity.fit.coarse), pose)
+    grown = grow_to_hair(identity.fit.coarse, pose, fitted)
+    moved = np.linalg.norm(grown - identity.fit.coarse, axis=1)
+    assert moved.max() < 0.3  # cm
