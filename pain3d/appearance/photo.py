@@ -402,7 +402,7 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
         base, known, charts["ear"], texels.pos, texels.part, raster.covered, mesh, pose, photo,
         normals, light, shade_map, ref, hair, hairy)
     albedo = _texture_fill(base, known, charts, texels, hairy,  # base, in place
-                           shade_map / ref, _hair_detail(mesh, pose, photo, hair, size))
+                           shade_map / ref, _hair_detail(mesh, pose, photo, hair, texels.pos))
     skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
     # The bake's float maps as the stored bytes, and its temporaries freed, before the maps
     # below are made (a worker's peak memory is reached in the bake).
@@ -668,15 +668,18 @@ def _high_pass(rgb: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
     return np.clip(detail, -limit, limit)
 
 
-def _hair_detail(mesh: Mesh, pose, photo: np.ndarray, hair: np.ndarray, size: int,
+def _hair_detail(mesh: Mesh, pose, photo: np.ndarray, hair: np.ndarray, pos: np.ndarray,
                  frac: float = 0.6) -> np.ndarray:
-    """(S, S, 3) float32 fine detail of the photo's hair at the texture's scale,
-    mirror-tiled: from the square of the photo above the eyes and outside the face outline
-    (about 3 cm across) where the pixels most often have the colour of the hair just above
-    the forehead (``hair``, :func:`hair_colour`); zeros when no square has ``frac`` of
-    them."""
+    """(S, S, 3) float32 hair detail for the texels' head-frame points ``pos`` (S, S, 3):
+    combed strands (:func:`_strand_detail`) as strong, channel by channel, as the fine
+    detail of the photo's hair at the texture's scale in the square of the photo above the
+    eyes and outside the face outline (about 3 cm across) where the pixels most often have
+    the colour of the hair just above the forehead (``hair``, :func:`hair_colour`); zeros
+    when no square has ``frac`` of them. (Until 0.8 that square itself, mirror-tiled: a
+    kaleidoscope, wood grain on dark hair.)"""
     from pain3d.face.landmarks import FACE_OVAL
 
+    size = pos.shape[0]
     h, w = photo.shape[:2]
     rgb = photo.astype(np.float32) / 255.0
     like = np.exp(-((rgb - hair) ** 2).sum(-1) / (2 * 0.12**2)) > 0.5
@@ -703,8 +706,43 @@ def _hair_detail(mesh: Mesh, pose, photo: np.ndarray, hair: np.ndarray, size: in
     y0, x0 = np.clip([y - win // 2, x - win // 2], 0, [h - win, w - win])
     box = (slice(y0, y0 + win), slice(x0, x0 + win))
     patch = _high_pass(rgb[box], like[box], size / 128.0 / k)
-    side = max(int(round(win * k)), 1)
-    return _mirror_tile(cv2.resize(patch, (side, side), interpolation=cv2.INTER_LINEAR), size)
+    return _strand_detail(pos, mesh, patch[like[box]].std(0))
+
+
+STRAND_MM = (0.35, 1.4, 18.0)
+"""Hand-set: the filled hair's streaks are noise blurred to these sizes (Gaussian sigma, mm
+on a 9 cm skull): single strands and clumps across the hair, their length along it."""
+
+
+def _strand_detail(pos: np.ndarray, mesh: Mesh, spread: np.ndarray) -> np.ndarray:
+    """(S, S, 3) float32: random streaks that run from the crown down (along the meridians
+    about a vertical axis through the skull, so they follow the head whatever the UV
+    layout), their detail at the photo detail's scale (:func:`_high_pass` at S/128 texels)
+    with the per-channel spread ``spread`` (3,) of the photo's hair; for the texels'
+    head-frame points ``pos`` (S, S, 3). Fixed seed."""
+    from pain3d.appearance.landmarks import face_landmarks
+
+    size = pos.shape[0]
+    radius, n_phi, n_y = 0.09, 2048, 320  # 0.28 mm across, 1 mm along per noise pixel
+    axis_z = face_landmarks(mesh).face_z - 0.085
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((n_y, n_phi)).astype(np.float32)
+    across = 2 * np.pi * radius * 1000.0 / n_phi  # mm per noise column
+    fine, clump, along = STRAND_MM
+    streaks = (cv2.GaussianBlur(noise, (0, 0), sigmaX=fine / across, sigmaY=along,
+                                borderType=cv2.BORDER_REFLECT)
+               + 0.6 * cv2.GaussianBlur(rng.standard_normal((n_y, n_phi)).astype(np.float32),
+                                        (0, 0), sigmaX=clump / across, sigmaY=along * 1.5))
+    wave = cv2.GaussianBlur(rng.standard_normal(n_y).astype(np.float32)[:, None], (0, 0),
+                            sigmaX=0.1, sigmaY=20.0)[:, 0] * 40.0  # columns, slow sway
+    x, y, z = pos[..., 0], pos[..., 1], pos[..., 2]
+    row = np.clip((y + 0.16) * 1000.0, 0, n_y - 1).astype(np.float32)
+    col = (np.arctan2(x, z - axis_z) + np.pi) / (2 * np.pi) * n_phi
+    col = (col + np.interp(row, np.arange(n_y), wave)).astype(np.float32) % n_phi
+    out = cv2.remap(streaks, col, row, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+    out -= cv2.GaussianBlur(out, (0, 0), size / 128.0)
+    out /= max(float(out.std()), 1e-6)
+    return out[..., None] * np.asarray(spread, np.float32)
 
 
 def _facing(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:
