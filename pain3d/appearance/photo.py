@@ -402,7 +402,7 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
         base, known, charts["ear"], texels.pos, texels.part, raster.covered, mesh, pose, photo,
         normals, light, shade_map, ref, hair, hairy)
     albedo = _texture_fill(base, known, charts, texels, hairy,  # base, in place
-                           shade_map / ref, _hair_detail(mesh, pose, photo, hair, texels.pos))
+                           shade_map / ref, _hair_detail(mesh, pose, photo, hair, size))
     skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
     # The bake's float maps as the stored bytes, and its temporaries freed, before the maps
     # below are made (a worker's peak memory is reached in the bake).
@@ -668,10 +668,10 @@ def _high_pass(rgb: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
     return np.clip(detail, -limit, limit)
 
 
-def _hair_detail(mesh: Mesh, pose, photo: np.ndarray, hair: np.ndarray, pos: np.ndarray,
+def _hair_detail(mesh: Mesh, pose, photo: np.ndarray, hair: np.ndarray, size: int,
                  frac: float = 0.6) -> np.ndarray:
-    """(S, S, 3) float32 hair detail for the texels' head-frame points ``pos`` (S, S, 3):
-    combed strands (:func:`_strand_detail`) as strong, channel by channel, as the fine
+    """(S, S, 3) float32 hair detail of an S-texel texture: streaks from the crown down
+    (:func:`_strand_detail`) as strong, channel by channel, as the fine
     detail of the photo's hair at the texture's scale in the square of the photo above the
     eyes and outside the face outline (about 3 cm across) where the pixels most often have
     the colour of the hair just above the forehead (``hair``, :func:`hair_colour`); zeros
@@ -679,7 +679,6 @@ def _hair_detail(mesh: Mesh, pose, photo: np.ndarray, hair: np.ndarray, pos: np.
     kaleidoscope, wood grain on dark hair.)"""
     from pain3d.face.landmarks import FACE_OVAL
 
-    size = pos.shape[0]
     h, w = photo.shape[:2]
     rgb = photo.astype(np.float32) / 255.0
     like = np.exp(-((rgb - hair) ** 2).sum(-1) / (2 * 0.12**2)) > 0.5
@@ -706,7 +705,7 @@ def _hair_detail(mesh: Mesh, pose, photo: np.ndarray, hair: np.ndarray, pos: np.
     y0, x0 = np.clip([y - win // 2, x - win // 2], 0, [h - win, w - win])
     box = (slice(y0, y0 + win), slice(x0, x0 + win))
     patch = _high_pass(rgb[box], like[box], size / 128.0 / k)
-    return _strand_detail(pos, mesh, patch[like[box]].std(0))
+    return _strand_detail(size, patch[like[box]].std(0))
 
 
 STRAND_MM = (0.35, 1.4, 18.0)
@@ -714,35 +713,47 @@ STRAND_MM = (0.35, 1.4, 18.0)
 on a 9 cm skull): single strands and clumps across the hair, their length along it."""
 
 
-def _strand_detail(pos: np.ndarray, mesh: Mesh, spread: np.ndarray) -> np.ndarray:
-    """(S, S, 3) float32: random streaks that run from the crown down (along the meridians
-    about a vertical axis through the skull, so they follow the head whatever the UV
-    layout), their detail at the photo detail's scale (:func:`_high_pass` at S/128 texels)
-    with the per-channel spread ``spread`` (3,) of the photo's hair; for the texels'
-    head-frame points ``pos`` (S, S, 3). Fixed seed."""
-    from pain3d.appearance.landmarks import face_landmarks
+def _strand_detail(size: int, spread: np.ndarray) -> np.ndarray:
+    """(S, S, 3) float32 hair detail: :func:`_strand_pattern` with the per-channel spread
+    ``spread`` (3,) of the photo's own hair detail."""
+    return _strand_pattern(size)[..., None] * np.asarray(spread, np.float32)
 
-    size = pos.shape[0]
-    radius, n_phi, n_y = 0.09, 2048, 320  # 0.28 mm across, 1 mm along per noise pixel
-    axis_z = face_landmarks(mesh).face_z - 0.085
+
+@lru_cache(maxsize=2)
+def _strand_pattern(size: int) -> np.ndarray:
+    """(S, S) float32, read-only, unit spread: random streaks that run from the crown down
+    (along the meridians about a vertical axis through the skull, so they follow the head
+    whatever the UV layout), at the photo detail's scale (:func:`_high_pass` at S/128
+    texels). Made once per texture size on the built-in head's mean shape (the layout is
+    every head's; a fitted or grown skull stretches the streaks with it). Fixed seed."""
+    from pain3d.appearance.landmarks import face_landmarks
+    from pain3d.appearance.uvmap import cached_raster
+    from pain3d.face.builtin import mesh_from_coarse
+    from pain3d.face.head import head_template
+
+    mesh = mesh_from_coarse(head_template().coarse)
+    skip = np.isin(mesh.regions, [region_id("eyeball"), region_id("mouth_interior")])
+    faces = mesh.faces[~skip[mesh.faces].any(axis=1)]
+    pos = cached_raster(mesh.uv, faces, size).interpolate(faces, mesh.vertices)
+    radius, n_phi, n_y = 0.09, 2048, 80  # 0.28 mm across, 4 mm along per noise pixel
     rng = np.random.default_rng(0)
-    noise = rng.standard_normal((n_y, n_phi)).astype(np.float32)
     across = 2 * np.pi * radius * 1000.0 / n_phi  # mm per noise column
     fine, clump, along = STRAND_MM
-    streaks = (cv2.GaussianBlur(noise, (0, 0), sigmaX=fine / across, sigmaY=along,
-                                borderType=cv2.BORDER_REFLECT)
-               + 0.6 * cv2.GaussianBlur(rng.standard_normal((n_y, n_phi)).astype(np.float32),
-                                        (0, 0), sigmaX=clump / across, sigmaY=along * 1.5))
+    streaks = cv2.GaussianBlur(rng.standard_normal((n_y, n_phi)).astype(np.float32), (0, 0),
+                               sigmaX=fine / across, sigmaY=along / 4.0)
+    streaks += 0.6 * cv2.GaussianBlur(rng.standard_normal((n_y, n_phi)).astype(np.float32),
+                                      (0, 0), sigmaX=clump / across, sigmaY=1.5 * along / 4.0)
     wave = cv2.GaussianBlur(rng.standard_normal(n_y).astype(np.float32)[:, None], (0, 0),
-                            sigmaX=0.1, sigmaY=20.0)[:, 0] * 40.0  # columns, slow sway
-    x, y, z = pos[..., 0], pos[..., 1], pos[..., 2]
-    row = np.clip((y + 0.16) * 1000.0, 0, n_y - 1).astype(np.float32)
-    col = (np.arctan2(x, z - axis_z) + np.pi) / (2 * np.pi) * n_phi
-    col = (col + np.interp(row, np.arange(n_y), wave)).astype(np.float32) % n_phi
+                            sigmaX=0.1, sigmaY=5.0)[:, 0] * 40.0  # columns, slow sway
+    row = np.clip((pos[..., 1] + 0.16) * 250.0, 0, n_y - 1).astype(np.float32)
+    axis_z = face_landmarks(mesh).face_z - 0.085
+    col = (np.arctan2(pos[..., 0], pos[..., 2] - axis_z) + np.pi) * (n_phi / (2 * np.pi))
+    col = np.mod(col + wave[row.astype(np.int64)], n_phi).astype(np.float32)
     out = cv2.remap(streaks, col, row, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
     out -= cv2.GaussianBlur(out, (0, 0), size / 128.0)
     out /= max(float(out.std()), 1e-6)
-    return out[..., None] * np.asarray(spread, np.float32)
+    out.setflags(write=False)
+    return out
 
 
 def _facing(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:

@@ -454,8 +454,14 @@ def _over(image: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8: ``top`` over ``image`` (both uint8) with ``alpha`` (H or 1, W or 1[,
     1]) in [0, 1]."""
     a = alpha.reshape(alpha.shape[0], -1, 1)
-    out = image.astype(np.float32) * (1.0 - a) + top.astype(np.float32) * a
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    rows = np.flatnonzero(a.reshape(a.shape[0], -1).max(1) > 0)  # only those rows change
+    out = image.copy()
+    if len(rows):
+        band = slice(rows[0], rows[-1] + 1)
+        a = a[band]
+        mixed = image[band].astype(np.float32) * (1.0 - a) + top[band].astype(np.float32) * a
+        out[band] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def render_photo(identity: PhotoIdentity, renderer, aus, nuisance=None, camera=None,
