@@ -356,7 +356,8 @@ def _sample_photo(photo: np.ndarray, xy: np.ndarray, shape: tuple[int, int]) -> 
 
 
 def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
-               glabellar: GlabellarPattern = DEFAULT_GLABELLAR) -> PhotoAppearance:
+               glabellar: GlabellarPattern = DEFAULT_GLABELLAR,
+               person: np.ndarray | None = None) -> PhotoAppearance:
     """Bake a photo onto a fitted neutral mesh.
 
     Args:
@@ -367,6 +368,10 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
         size: texture side in texels (the face spans about half of it).
         glabellar: the brow-lowering lines of the wrinkle maps (a person's own:
             :func:`pain3d.appearance.wrinkles.sample_glabellar`).
+        person: (H, W) bool, the photo's pixels that show the person
+            (:meth:`pain3d.face.tracker.FaceTracker.person`), or None: texels whose pixel is
+            background (the fitted face a little wider than the real one, on the far side
+            of a turned face) take no colour from the photo but are filled, as unseen ones.
 
     Returns:
         A :class:`PhotoAppearance`.
@@ -381,7 +386,7 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
     normals = mesh.vertex_normals()
     raster = photo_raster(mesh.uv, faces, _facing(mesh.vertices, normals, pose), size)
     texels = _Texels.of(mesh, faces, raster)
-    seen, xy, colour = _seen_texels(mesh, pose, photo, faces, normals, raster, texels)
+    seen, xy, colour = _seen_texels(mesh, pose, photo, faces, normals, raster, texels, person)
     conf = np.zeros(size * size, np.float32)
     conf[seen] = 1.0
     conf = conf.reshape(size, size)
@@ -418,7 +423,8 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
 
 
 def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
-                 normals: np.ndarray, raster: UVRaster, texels: _Texels
+                 normals: np.ndarray, raster: UVRaster, texels: _Texels,
+                 person: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The texels the photo shows and their colours.
 
@@ -441,6 +447,13 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
     todo = covered[_faces_camera(np.take(pos, covered, axis=0), normal, pose)]
     proj = pose.project(np.take(pos, todo, axis=0))
     visible = _visible_texels(mesh, pose, _texel_uv(size, todo), proj[:, :2], size)
+    if person is not None:  # the person's own pixels only (not the background beside them)
+        # 2 px in: the segmentation's edge is uncertain by about that much at 512 px.
+        person = cv2.erode(person.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        h, w = person.shape
+        ix = np.clip(proj[:, 0].astype(np.int64), 0, w - 1)
+        iy = np.clip(proj[:, 1].astype(np.int64), 0, h - 1)
+        visible &= person[iy, ix]
     seen, xy = todo[visible], np.compress(visible, proj[:, :2], axis=0)
     colour = np.zeros((size * size, 3), np.float32)
     if len(seen):

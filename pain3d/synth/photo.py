@@ -401,10 +401,11 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
     mesh = mesh_from_coarse(grow_to_hair(fit.coarse, fit.pose, person))
     source_sha256 = source_sha256 or hashlib.sha256(np.ascontiguousarray(image)).hexdigest()
     appearance = bake_photo(mesh, fit.pose, crop, cfg.texture_size,
-                            glabellar=photo_glabellar(source_sha256))
+                            glabellar=photo_glabellar(source_sha256), person=person)
     return PhotoIdentity(
         photo=crop, mesh=mesh, appearance=appearance, camera=camera_from_pose(fit.pose),
-        fit=fit, face_alpha=face_alpha(lm, size, cfg.feather * fit.iod_px), person=person,
+        fit=fit, face_alpha=face_alpha(lm, size, cfg.feather * fit.iod_px) * cv2.GaussianBlur(
+            person.astype(np.float32), (0, 0), 1.5), person=person,
         landmarks=lm,
         crop=affine, demographics=demographics, warnings=screened.warnings,
         measures=screened.measures, source_sha256=source_sha256)

@@ -83,6 +83,30 @@ def test_the_photo_colours_exactly_the_covered_texels_it_shows_and_no_others(ide
     assert not app.confidence.reshape(-1)[unseen].any()
 
 
+def test_texels_the_photo_shows_as_background_take_no_colour(identity):
+    """Where the person's mask says background (here: a band over the right of the face,
+    as beyond a turned face's far cheek), no texel takes the photo's colour; elsewhere the
+    same texels as without a mask do."""
+    from pain3d.appearance import photo as ap
+
+    app = identity.appearance
+    mesh, pose, faces, raster = app.rest_mesh, identity.fit.pose, app.raster_faces, app.raster
+    texels = ap._Texels.of(mesh, faces, raster)
+    normals = mesh.vertex_normals()
+    col = int(pose.project(mesh.rig.eye_centres.astype(np.float64))[:, 0].min())
+    person = np.ones(identity.photo.shape[:2], bool)
+    person[:, :col] = False
+    every, xy_all, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
+                                       texels)
+    seen, xy, colour = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
+                                       texels, person)
+    assert (xy_all[:, 0] < col).sum() > 1000  # the band covers part of the face
+    assert xy[:, 0].min() >= col + 2  # none there, nor on the uncertain edge
+    np.testing.assert_array_equal(seen, every[xy_all[:, 0] >= col + 2])
+    gone = np.setdiff1d(every, seen)
+    assert not colour.reshape(-1, 3)[gone].any()
+
+
 def test_barycentric_blend_keeps_the_sign_of_zero_blends():
     """The sparse product starts its sums at +0.0: where all three products are -0.0 the
     term-by-term sum is -0.0, and the bytes must be that sum's."""
