@@ -57,7 +57,7 @@ ISLAND_CENTRES: dict[str, tuple[float, float]] = {
 UV_CHART_CENTRE_CM = np.array([0.0, 1.0, -7.0])
 """Centre of the head chart, on the line from the skull centre to the occiput pole, so the
 chart's one singular direction falls inside the occiput cap."""
-EYEBALL_RADIUS_CM = 1.2
+EYEBALL_RADIUS_CM = 1.4
 EYEBALL_RINGS, EYEBALL_SEGMENTS = 12, 20
 
 NEUTRAL_EYE_OPENING = -0.6
