@@ -21,6 +21,9 @@ def _eye_width(coarse: np.ndarray, key: str) -> float:
     return float(np.linalg.norm(coarse[upper[0]] - coarse[upper[-1]]))
 
 
+EYE_WIDENING = 1.08
+"""Factor on the lid opening's width (about its centroid): MediaPipe's canonical eye is 0.39
+of the distance between the eye centres wide, a real one about 0.45 (hand-set)."""
 LID_REST_REACH_CM = 1.2
 """How far from the lid margin the skin follows the margin onto the eyeball, cm (hand-set:
 the upper-lid crease and the cheek below the lower lid stay where they were)."""
@@ -41,7 +44,7 @@ def place_eyeballs(coarse: np.ndarray) -> tuple[np.ndarray, float]:
     need = radius + EYE_CLEARANCE_CM
     centres = []
     for key in ("r", "l"):
-        loop = coarse[_margin(key)]
+        loop = _rested_margin(coarse, key)
         c = loop.mean(0)
         cz = np.mean(loop[:, 2] - _cap_height(loop - c, need))
         centres.append(np.array([c[0], c[1], cz]))
@@ -52,6 +55,14 @@ def _margin(key: str) -> np.ndarray:
     """Coarse lid-margin vertices of one eye, each once (upper, then the lower's inside)."""
     upper, lower = head_template().eye_loops[key]
     return np.concatenate([upper, lower[1:-1]])
+
+
+def _rested_margin(coarse: np.ndarray, key: str) -> np.ndarray:
+    """(M, 3) margin of one eye widened by :data:`EYE_WIDENING` about its centroid (cm),
+    before it is moved onto the eyeball."""
+    m = coarse[_margin(key)]
+    c = m.mean(0)
+    return c + (m - c) * np.array([EYE_WIDENING, 1.0, 1.0])
 
 
 def _cap_height(d: np.ndarray, r: float) -> np.ndarray:
@@ -75,13 +86,13 @@ def rest_lids_on_eyeballs(coarse: np.ndarray, centres: np.ndarray, radius: float
     face = np.nonzero(tpl.part == 0)[0]
     need = radius + EYE_CLEARANCE_CM
     for key, c in zip(("r", "l"), centres, strict=False):
-        margin = _margin(key)
-        m = coarse[margin]
-        dz = c[2] + _cap_height(m - c, need) - m[:, 2]
+        m = coarse[_margin(key)]
+        target = _rested_margin(coarse, key)
+        target[:, 2] = c[2] + _cap_height(target - c, need)
         dist = np.linalg.norm(coarse[face, None] - m[None], axis=-1)  # (F, M)
         w = 1.0 / np.maximum(dist, 1e-6) ** 2
         fade = 1 - _smoothstep(dist.min(1) / LID_REST_REACH_CM)
-        out[face, 2] += fade * (w @ dz) / w.sum(1)
+        out[face] += (fade / w.sum(1))[:, None] * (w @ (target - m))
     return out
 
 

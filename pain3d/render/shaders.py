@@ -94,9 +94,9 @@ void main() {
         vec3 c = v_pos.x > 0.0 ? eye_l : eye_r;
         vec3 d = normalize(v_pos - c);
         float r = length(d.xy);
-        // The globe is 1.4/1.2 of a real one's size (it fills the lid opening,
+        // The globe is 1.5/1.2 of a real one's size (it fills the lid opening,
         // pain3d.face.head.EYEBALL_RADIUS_CM); the iris keeps a real one's (1.2 cm globe).
-        float ri = r * 1.1667;
+        float ri = r * 1.25;
         float fwd = step(0.0, d.z);
         float ang = atan(d.y, d.x);
         float streak = 0.8 + 0.2 * sin(ang * 23.0) * sin(ang * 9.0 + 1.7);
