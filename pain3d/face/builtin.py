@@ -24,7 +24,7 @@ def _eye_width(coarse: np.ndarray, key: str) -> float:
 EYE_WIDENING = 1.08
 """Factor on the lid opening's width (about its centroid): MediaPipe's canonical eye is 0.39
 of the distance between the eye centres wide, a real one about 0.45 (hand-set)."""
-LID_REST_REACH_CM = 1.2
+LID_REST_REACH_CM = 2.0
 """How far from the lid margin the skin follows the margin onto the eyeball, cm (hand-set:
 the upper-lid crease and the cheek below the lower lid stay where they were)."""
 
