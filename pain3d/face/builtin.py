@@ -26,7 +26,8 @@ EYE_WIDENING = 1.08
 of the distance between the eye centres wide, a real one about 0.45 (hand-set)."""
 LID_REST_REACH_CM = 2.0
 """How far from the lid margin the skin follows the margin onto the eyeball, cm (hand-set:
-the upper-lid crease and the cheek below the lower lid stay where they were)."""
+at 1.2 the skin below the inner corner, which moves back up to 6 mm, was so steep that the
+closing lower lid turned a triangle there on edge)."""
 
 
 def place_eyeballs(coarse: np.ndarray) -> tuple[np.ndarray, float]:
@@ -72,14 +73,16 @@ def _cap_height(d: np.ndarray, r: float) -> np.ndarray:
 
 
 def rest_lids_on_eyeballs(coarse: np.ndarray, centres: np.ndarray, radius: float) -> np.ndarray:
-    """The coarse head (Vc, 3), cm, with each lid margin moved along the view axis onto its
-    eyeball (``EYE_CLEARANCE_CM`` off it) and the face skin around it following.
+    """The coarse head (Vc, 3), cm, with each lid opening widened by :data:`EYE_WIDENING`
+    and its margin moved along the view axis onto the eyeball (``EYE_CLEARANCE_CM`` off it),
+    the face skin around it following.
 
-    The canonical face's margins lie up to 6 mm in front of a sphere (the inner corner) and
-    2-4 mm behind it (the lower lid); where they stand off it, the socket wall between margin
-    and eyeball shows as skin. Moving only along z keeps the frontal outline of the opening.
-    The skin within :data:`LID_REST_REACH_CM` of a margin takes the margin's motion
-    (interpolated by inverse squared distance), fading to none at the reach.
+    The canonical face's margins lie up to 6 mm in front of the sphere (the upper lid's inner
+    half) and 2-4 mm behind it (the lower lid); where they stand off it, the socket wall
+    between margin and eyeball shows as skin. Moving along z keeps the opening's frontal
+    outline (but for the widening). The skin within :data:`LID_REST_REACH_CM` of a margin
+    takes the margin's motion (interpolated by inverse squared distance), fading to none at
+    the reach.
     """
     tpl = head_template()
     out = coarse.copy()
