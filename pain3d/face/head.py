@@ -57,7 +57,11 @@ ISLAND_CENTRES: dict[str, tuple[float, float]] = {
 UV_CHART_CENTRE_CM = np.array([0.0, 1.0, -7.0])
 """Centre of the head chart, on the line from the skull centre to the occiput pole, so the
 chart's one singular direction falls inside the occiput cap."""
-EYEBALL_RADIUS_CM = 1.2
+EYEBALL_RADIUS_CM = 1.5
+"""Eyeball radius on the template head, cm, scaled per identity with the lid opening's width
+(hand-set; 1.2, a real globe's, up to pain3d 0.8): the sphere spans the whole opening, lid
+margins resting on it (:func:`pain3d.face.builtin.rest_lids_on_eyeballs`), where a real eye
+shows a smaller globe and the caruncle; the renderer keeps the iris a real one's size."""
 EYEBALL_RINGS, EYEBALL_SEGMENTS = 12, 20
 
 NEUTRAL_EYE_OPENING = -0.6

@@ -94,15 +94,18 @@ void main() {
         vec3 c = v_pos.x > 0.0 ? eye_l : eye_r;
         vec3 d = normalize(v_pos - c);
         float r = length(d.xy);
+        // The globe is 1.5/1.2 of a real one's size (it fills the lid opening,
+        // pain3d.face.head.EYEBALL_RADIUS_CM); the iris keeps a real one's (1.2 cm globe).
+        float ri = r * 1.25;
         float fwd = step(0.0, d.z);
         float ang = atan(d.y, d.x);
         float streak = 0.8 + 0.2 * sin(ang * 23.0) * sin(ang * 9.0 + 1.7);
-        vec3 iris = iris_rgb * iris_rgb * 1.1 * streak * mix(1.4, 0.6, smoothstep(0.22, 0.5, r));
-        iris *= 1.0 - 0.7 * smoothstep(0.4, 0.5, r);  // dark limbal ring
+        vec3 iris = iris_rgb * iris_rgb * 1.1 * streak * mix(1.4, 0.6, smoothstep(0.22, 0.5, ri));
+        iris *= 1.0 - 0.7 * smoothstep(0.4, 0.5, ri);  // dark limbal ring
         vec3 sclera = mix(vec3(0.58, 0.55, 0.51), vec3(0.42, 0.30, 0.27),
                           smoothstep(0.55, 0.98, r));
-        float in_iris = fwd * (1.0 - smoothstep(0.48, 0.52, r));
-        float in_pupil = fwd * (1.0 - smoothstep(0.2, 0.23, r));
+        float in_iris = fwd * (1.0 - smoothstep(0.48, 0.52, ri));
+        float in_pupil = fwd * (1.0 - smoothstep(0.2, 0.23, ri));
         base = mix(sclera, iris, in_iris);
         base = mix(base, vec3(0.004), in_pupil);
         // The upper lid and lashes shade the top of the eyeball.
