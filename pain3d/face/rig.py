@@ -79,13 +79,15 @@ AU_PEAK_CM: dict[str, float] = {
 """Peak vertex displacement of each basis at FACS 5 on the template head, cm."""
 
 LID_CLOSURE: dict[str, tuple[float, float]] = {
-    "AU4": (0.12, 0.0), "AU6": (0.05, 0.8), "AU7": (0.3, 0.6), "AU9": (0.05, 0.15),
+    "AU4": (0.12, 0.0), "AU6": (0.05, 0.8), "AU7": (0.23, 0.47), "AU9": (0.05, 0.15),
 }  # fmt: skip
 """Lid closure per unit FACS/5 for the (upper, lower) lid: the fraction of the way to where
 closed lids meet (:data:`LID_MEET`); AU43 is binary and closes fully. AU6's lower lid
 (0.8: at FACS 5 the lower margin rises by 24 % of the eye's opening, ~2.3 mm on the
-template) is set so that the tracker sees AU6 narrow the eye by as much more than py-feat's
-real-face number (-2.1 % IOD) as it does for AU7 (x1.4; ``au_visibility.py --calibration``);
+template) was set so that the tracker sees AU6 narrow the eye by as much more than py-feat's
+real-face number (-2.1 % IOD) as it does for AU7 (x1.4; ``au_visibility.py --calibration``).
+Since 0.9's wider eyes the same fractions close more millimetres, so AU7's came down from
+(0.3, 0.6): the tracker sees AU7 at 1.3x py-feat's -1.8 % IOD (1.8x without) and AU6 at 1.2x;
 that the narrowing comes from below is FACS's (the cheek pushes the lower lid up), py-feat's
 AU6, entangled with a smile, lowers the upper lid instead."""
 LID_MEET = 0.3
