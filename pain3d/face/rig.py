@@ -50,7 +50,7 @@ from pain3d.face import landmarks as cf
 from pain3d.face.head import CM, head_template
 from pain3d.facs import AU_MAX, AU_NAMES, NUISANCE_AUS
 
-RIG_VERSION = 4
+RIG_VERSION = 5
 """Bumped whenever the rig moves vertices differently (datasets record the package version,
 which is bumped with it): 1 = py-feat fields with few anchors (pain3d 0.1); 2 = FACS anchors
 for AU6/AU9/AU10, furrows, antagonist composition (pain3d 0.2); 3 = AU6 pushes the lower lid
@@ -58,7 +58,9 @@ up (lower-lid closure 0.45 -> 0.8, calibrated on py-feat's AU6 eye narrowing) an
 the skin under it (deeper lower-lid bag, the cheek's lift reaching closer to the lid); 4 =
 AU4 no longer pushes the forehead forward (its top moved 7.5 mm toward the camera, the skin
 above the brows 5.7 mm: py-feat's forehead depth scaled up with the brows); the forehead
-now follows the brows down 1-1.5 mm and the hairline stays."""
+now follows the brows down 1-1.5 mm and the hairline stays; 5 = the eyes' wider opening
+(pain3d 0.9: lids resting on a larger eyeball) and AU7's lid closure 0.3/0.6 -> 0.23/0.47 to
+keep its tracker-seen narrowing near py-feat's."""
 
 PAIN_AUS: tuple[str, ...] = AU_NAMES
 
