@@ -106,6 +106,10 @@ void main() {
                           smoothstep(0.55, 0.98, r));
         float in_iris = fwd * (1.0 - smoothstep(0.48, 0.52, ri));
         float in_pupil = fwd * (1.0 - smoothstep(0.2, 0.23, ri));
+        // The caruncle: a pink fold of flesh fills the inner corner (nasal side).
+        float nasal = (c.x > 0.0 ? -d.x : d.x);
+        sclera = mix(sclera, vec3(0.44, 0.19, 0.18),
+                     smoothstep(0.6, 0.8, nasal) * (1.0 - smoothstep(0.12, 0.32, abs(d.y))));
         base = mix(sclera, iris, in_iris);
         base = mix(base, vec3(0.004), in_pupil);
         // The upper lid and lashes shade the top of the eyeball.
