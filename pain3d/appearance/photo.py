@@ -735,19 +735,12 @@ def _strand_detail(size: int, spread: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=2)
 def _strand_pattern(size: int) -> np.ndarray:
     """(S, S) float32, read-only, unit spread: random streaks that run from the crown down
-    (along the meridians about a vertical axis through the skull, so they follow the head
-    whatever the UV layout), at the photo detail's scale (:func:`_high_pass` at S/128
-    texels). Made once per texture size on the built-in head's mean shape (the layout is
-    every head's; a fitted or grown skull stretches the streaks with it). Fixed seed."""
-    from pain3d.appearance.landmarks import face_landmarks
-    from pain3d.appearance.uvmap import cached_raster
-    from pain3d.face.builtin import mesh_from_coarse
-    from pain3d.face.head import head_template
-
-    mesh = mesh_from_coarse(head_template().coarse)
-    skip = np.isin(mesh.regions, [region_id("eyeball"), region_id("mouth_interior")])
-    faces = mesh.faces[~skip[mesh.faces].any(axis=1)]
-    pos = cached_raster(mesh.uv, faces, size).interpolate(faces, mesh.vertices)
+    (along the meridians about the vertical axis), at the photo detail's scale
+    (:func:`_high_pass` at S/128 texels). A function of the texture size alone: each texel's
+    direction from the head chart's centre follows from its UV (the azimuthal chart of
+    :mod:`pain3d.face.head`), on a 9 cm sphere; a fitted or grown skull stretches the
+    streaks with it. Made once per size, 128 rows at a time (no full-size temporaries in
+    the bake). Fixed seed."""
     radius, n_phi, n_y = 0.09, 2048, 80  # 0.28 mm across, 4 mm along per noise pixel
     rng = np.random.default_rng(0)
     across = 2 * np.pi * radius * 1000.0 / n_phi  # mm per noise column
@@ -758,11 +751,19 @@ def _strand_pattern(size: int) -> np.ndarray:
                                       (0, 0), sigmaX=clump / across, sigmaY=1.5 * along / 4.0)
     wave = cv2.GaussianBlur(rng.standard_normal(n_y).astype(np.float32)[:, None], (0, 0),
                             sigmaX=0.1, sigmaY=5.0)[:, 0] * 40.0  # columns, slow sway
-    row = np.clip((pos[..., 1] + 0.16) * 250.0, 0, n_y - 1).astype(np.float32)
-    axis_z = face_landmarks(mesh).face_z - 0.085
-    col = (np.arctan2(pos[..., 0], pos[..., 2] - axis_z) + np.pi) * (n_phi / (2 * np.pi))
-    col = np.mod(col + wave[row.astype(np.int64)], n_phi).astype(np.float32)
-    out = cv2.remap(streaks, col, row, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+    t = ((np.arange(size) + 0.5) / size - 0.5).astype(np.float32)
+    out = np.empty((size, size), np.float32)
+    for r0 in range(0, size, 128):
+        dv, du = np.meshgrid(t[r0:r0 + 128], t, indexing="ij")  # rows: v, columns: u
+        # The chart: rho = 0.5 (alpha / pi)^0.6 around the forward axis, beta the azimuth.
+        alpha = np.pi * np.minimum(2.0 * np.hypot(du, dv), 1.0) ** (1.0 / 0.6)
+        beta = np.arctan2(dv, du)
+        x, y, z = np.sin(alpha) * np.cos(beta), np.sin(alpha) * np.sin(beta), np.cos(alpha)
+        row = np.clip((radius * y + 0.16) * 250.0, 0, n_y - 1).astype(np.float32)
+        col = (np.arctan2(x, z) + np.pi) * (n_phi / (2 * np.pi)) + np.interp(
+            row, np.arange(n_y), wave)
+        out[r0:r0 + 128] = cv2.remap(streaks, np.mod(col, n_phi).astype(np.float32), row,
+                                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
     out -= cv2.GaussianBlur(out, (0, 0), size / 128.0)
     out /= max(float(out.std()), 1e-6)
     out.setflags(write=False)
