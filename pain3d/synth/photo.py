@@ -365,7 +365,8 @@ def _bands(image: np.ndarray, sigmas: tuple[float, ...]) -> list[np.ndarray]:
 def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
                    cfg: PhotoConfig | None = None, tracker=None, size: int = 512,
                    source_sha256: str | None = None,
-                   screened: ScreenedFace | None = None) -> PhotoIdentity:
+                   screened: ScreenedFace | None = None,
+                   person: np.ndarray | None = None) -> PhotoIdentity:
     """Turn a photo of one neutral face into an identity the renderer and the rig accept.
 
     Args:
@@ -379,7 +380,9 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
         source_sha256: the source file's hash, recorded as given (default: the array's).
         screened: the photo's screening when it was done already (a dataset's plan screens
             every photo once: :func:`pain3d.synth.photo_input.screened_face`); the photo is
-            then not screened again (the tracker only finds the person's pixels).
+            then not screened again.
+        person: the crop's person pixels when they were found already (:func:`person_mask`,
+            a dataset's plan); with ``screened`` too, no tracker is used.
 
     Raises:
         PhotoRejected: with a reason of :data:`REASONS`.
@@ -396,7 +399,10 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
     if screened is None:
         screened = screen_photo(image, cfg, tracker)
     crop, lm, affine = _crop(image, screened.face.landmarks, size, cfg.framing)
-    person = _person(crop, tracker)
+    if person is None:
+        person = person_mask(image, screened.face.landmarks, size, cfg.framing, tracker)
+    elif person.shape != crop.shape[:2]:
+        raise ValueError(f"person mask {person.shape} is not the crop's {crop.shape[:2]}")
     fit = fit_head(lm, (size, size), demographics, cfg.fit)
     mesh = mesh_from_coarse(grow_to_hair(fit.coarse, fit.pose, person))
     source_sha256 = source_sha256 or hashlib.sha256(np.ascontiguousarray(image)).hexdigest()
@@ -411,14 +417,37 @@ def photo_identity(image: np.ndarray, demographics: Demographics | None = None,
         measures=screened.measures, source_sha256=source_sha256)
 
 
-def _person(crop: np.ndarray, tracker) -> np.ndarray:
-    """(S, S) bool: the crop's person pixels (``tracker``'s, or a new tracker's)."""
+def person_mask(image: np.ndarray, landmarks: np.ndarray, size: int, framing: float,
+                tracker=None) -> np.ndarray:
+    """(S, S) bool: the pixels of a photo identity's crop (the photo ``image`` framed around
+    its face's ``landmarks`` as :func:`photo_identity` frames it) that show the person
+    (``tracker``'s :meth:`~pain3d.face.tracker.FaceTracker.person` >= 0.5; a new tracker's
+    when None). A dataset's plan finds it once per photo, beside the landmarks
+    (:func:`pack_mask`), so workers need no MediaPipe."""
     from pain3d.face.tracker import FaceTracker
 
+    crop = _crop(image, landmarks, size, framing)[0]
     if tracker is not None:
         return tracker.person(crop) >= 0.5
     with FaceTracker() as own:
         return own.person(crop) >= 0.5
+
+
+def pack_mask(mask: np.ndarray) -> bytes:
+    """A bool mask as PNG bytes (a few kB for a person's silhouette)."""
+    ok, buf = cv2.imencode(".png", mask.astype(np.uint8) * 255, [cv2.IMWRITE_PNG_BILEVEL, 1])
+    if not ok:
+        raise ValueError(f"cannot encode a {mask.shape} mask as PNG")
+    return buf.tobytes()
+
+
+def unpack_mask(data: bytes, size: int) -> np.ndarray:
+    """The (size, size) bool mask :func:`pack_mask` wrote."""
+    mask = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if mask is None or mask.shape != (size, size):
+        raise ValueError(f"the packed person mask is not a {size}x{size} PNG "
+                         f"({None if mask is None else mask.shape})")
+    return mask > 127
 
 
 def photo_glabellar(source_sha256: str):

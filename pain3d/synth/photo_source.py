@@ -79,6 +79,9 @@ class AcceptedPhoto:
             camera the images are rendered from).
         landmarks: (478, 3) float32, the face's landmarks in photo pixels (the identity spec
             carries them to the workers, which then need no face tracker).
+        person: the identity crop's person pixels, packed
+            (:func:`pain3d.synth.photo.person_mask`, :func:`~pain3d.synth.photo.pack_mask`),
+            carried to the workers the same way.
     """
 
     entry: PhotoEntry
@@ -88,6 +91,7 @@ class AcceptedPhoto:
     pitch: float
     roll: float
     landmarks: np.ndarray = field(default=None, repr=False, compare=False)
+    person: bytes = field(default=b"", repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -180,8 +184,10 @@ def _camera_angles(face) -> tuple[float, float, float]:
 
 
 def screen_photos(cfg: GenerateConfig) -> PhotoScreen:
-    """Screen every photo of ``cfg.identities_from`` with ``cfg.photo`` (one tracker)."""
+    """Screen every photo of ``cfg.identities_from`` with ``cfg.photo`` (one tracker), and
+    find each accepted photo's person pixels in its identity's crop."""
     from pain3d.face.tracker import FaceTracker
+    from pain3d.synth.photo import pack_mask, person_mask
 
     accepted, skipped = [], []
     with FaceTracker() as tracker:
@@ -192,14 +198,18 @@ def screen_photos(cfg: GenerateConfig) -> PhotoScreen:
                 except OSError as exc:
                     raise PhotoRejected("unreadable", f"cannot be read ({exc.strerror})"
                                         ) from None
-                screened = screen_photo(decode_photo(data, entry.name), cfg.photo, tracker)
+                image = decode_photo(data, entry.name)
+                screened = screen_photo(image, cfg.photo, tracker)
             except PhotoRejected as exc:
                 skipped.append(SkippedPhoto(entry.name, exc.reason, str(exc)))
                 log.warning("photo %s skipped (%s): %s", entry.name, exc.reason, exc)
                 continue
+            person = person_mask(image, screened.face.landmarks, cfg.size, cfg.photo.framing,
+                                 tracker)
             accepted.append(AcceptedPhoto(entry, hashlib.sha256(data).hexdigest(),
                                           screened.warnings, *_camera_angles(screened.face),
-                                          landmarks=screened.face.landmarks))
+                                          landmarks=screened.face.landmarks,
+                                          person=pack_mask(person)))
     return PhotoScreen(str(cfg.identities_from), tuple(accepted), tuple(skipped))
 
 
@@ -245,7 +255,7 @@ def check_strict(plan, strict: bool) -> None:
 def photo_identity_specs(cfg: GenerateConfig, screen: PhotoScreen, splits: list[str],
                          appearance_seeds: list[int]) -> list[IdentitySpec]:
     """One ``photo`` identity per used photo, in listing order, with its screening's
-    landmarks (so no worker runs the face tracker)."""
+    landmarks and person mask (so no worker runs the face tracker)."""
     out = []
     for i, photo in enumerate(screen.accepted[: cfg.identities]):
         e = photo.entry
@@ -254,7 +264,8 @@ def photo_identity_specs(cfg: GenerateConfig, screen: PhotoScreen, splits: list[
             appearance_seed=appearance_seeds[i], source="photo", face_model="builtin",
             photo=e.path, photo_sha256=photo.sha256, photo_name=e.name,
             photo_warnings=photo.warnings,
-            photo_landmarks=() if photo.landmarks is None else photo.landmarks.ravel().tolist()))
+            photo_landmarks=() if photo.landmarks is None else photo.landmarks.ravel().tolist(),
+            photo_person=photo.person))
     return out
 
 

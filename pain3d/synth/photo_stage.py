@@ -3,9 +3,8 @@ textured mesh and the kept raw photo.
 
 :class:`PhotoStage` lives in each worker's :class:`pain3d.synth.builtin.BuiltinRenderer`
 when the config has ``identities_from``; it owns the
-:class:`pain3d.render.photo.PhotoRenderer` and a face tracker (made on first use: the
-tracker finds each photo's person pixels, and screens a photo again only for an identity
-spec without the plan's landmarks) and turns a ``photo``
+:class:`pain3d.render.photo.PhotoRenderer` (made on first use; a face tracker too, only for
+an identity spec without the plan's landmarks and person mask) and turns a ``photo``
 :class:`~pain3d.synth.spec.IdentitySpec` into a :class:`PhotoUnit`, the per-identity state
 that renders the identity's samples.
 
@@ -115,26 +114,30 @@ class PhotoStage:
 
     def identity(self, spec: IdentitySpec) -> PhotoIdentity:
         """The :class:`~pain3d.synth.photo.PhotoIdentity` of a ``photo`` spec, fitted from
-        the landmarks the spec carries (the plan's screening: the tracker only finds the
-        person's pixels here); a spec without them has its photo screened again.
+        the landmarks and person mask the spec carries (the plan's screening: no tracker
+        runs here, so the worker never loads MediaPipe); a spec without them has its photo
+        screened again.
 
         Raises:
             RuntimeError: when the photo changed or no longer passes the screening.
         """
-        from pain3d.synth.photo import photo_identity
+        from pain3d.synth.photo import photo_identity, unpack_mask
         from pain3d.synth.photo_input import screened_face
 
         data = read_checked(spec)
         trim_heap()  # the bake below is the worker's peak: start it on a trimmed heap
-        screened = None
+        screened = person = None
         if spec.photo_landmarks:
             screened = screened_face(np.reshape(spec.photo_landmarks, (-1, 3)),
                                      spec.photo_warnings)
+        if spec.photo_person:
+            person = unpack_mask(spec.photo_person, self.cfg.size)
         try:
             ident = photo_identity(decode_photo(data, spec.photo), _demographics(spec),
-                                   self.cfg.photo, self.tracker,
+                                   self.cfg.photo,
+                                   None if screened and person is not None else self.tracker,
                                    self.cfg.size, source_sha256=spec.photo_sha256,
-                                   screened=screened)
+                                   screened=screened, person=person)
         except PhotoRejected as exc:  # it passed when the dataset was planned
             raise RuntimeError(f"{spec.name}: its photo {spec.photo} was accepted when the "
                                f"dataset was planned but not now ({exc.reason}: {exc})") from exc
@@ -143,7 +146,8 @@ class PhotoStage:
 
     @property
     def tracker(self):
-        """The face tracker, made on first use."""
+        """The face tracker, made on first use (only for specs without the plan's landmarks
+        or person mask)."""
         if self._tracker is None:
             from pain3d.face.tracker import FaceTracker
 

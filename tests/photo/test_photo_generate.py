@@ -206,7 +206,8 @@ def test_workers_fit_photo_identities_without_ever_running_a_face_tracker(
 
     def screen_then_forbid(c):  # the driver's screening is the one tracker run
         out = screen(c)
-        for method in ("__init__", "detect", "landmarks", "faces", "frame_landmarks"):
+        for method in ("__init__", "detect", "landmarks", "faces", "frame_landmarks",
+                       "person"):
             monkeypatch.setattr(tracker_module.FaceTracker, method, forbidden)
         return out
 
@@ -225,6 +226,20 @@ def test_a_photo_spec_without_landmarks_detects_them_again_to_the_same_bytes(pho
     unit = build_plan(cfg).units[1]
     assert len(unit.identity.photo_landmarks) == 478 * 3
     bare = dataclasses.replace(unit.identity, photo_landmarks=())
+    files = render_samples(cfg, [dataclasses.replace(s, identity=bare) for s in unit.samples])
+    assert files and all((root / rel).read_bytes() == data for rel, data in files.items())
+
+
+def test_a_photo_spec_without_its_person_mask_finds_it_again_to_the_same_bytes(photo_dataset):
+    import dataclasses
+
+    from pain3d.synth.plan import build_plan
+    from pain3d.synth.worker import render_samples
+
+    root, _, cfg = photo_dataset
+    unit = build_plan(cfg).units[1]
+    assert unit.identity.photo_person.startswith(b"\x89PNG")
+    bare = dataclasses.replace(unit.identity, photo_person=b"")
     files = render_samples(cfg, [dataclasses.replace(s, identity=bare) for s in unit.samples])
     assert files and all((root / rel).read_bytes() == data for rel, data in files.items())
 
