@@ -25,8 +25,8 @@ Steps (each a function of its own stage):
    feathered mask of the face region, so hair, ears, neck, clothes and background stay the
    photograph's. Other views render the whole head over the photo with the person's head
    taken out (:func:`head_region`, :func:`smooth_fill`), and the photo below the neck (the
-   shoulders and clothes) in front of the rendered neck. The neutral reference of a pair is the re-rendered neutral, so a pair
-   differs only by the expression.
+   shoulders and clothes) in front of the rendered neck. The neutral reference of a pair is
+   the re-rendered neutral, so a pair differs only by the expression.
 
 Bad input raises :class:`PhotoRejected` with a reason code (see
 :mod:`pain3d.synth.photo_input`, whose names this module re-exports).
