@@ -5,8 +5,8 @@ silhouette (mediapipe 0.10.14).
 segmentation), made on first use. :meth:`~FaceTracker.landmarks` runs the mesh on a square
 crop around a detected box, so the landmarks belong to that face whatever MediaPipe's
 ordering (inference, photo fitting; :meth:`~FaceTracker.faces` does it for every face);
-:meth:`~FaceTracker.frame_landmarks` runs it on the whole image (one face expected: UNBC frames, render checks);
-:meth:`~FaceTracker.follow` finds a face's landmarks in the next video frame from its
+:meth:`~FaceTracker.frame_landmarks` runs it on the whole image (one face expected: UNBC
+frames, render checks); :meth:`~FaceTracker.follow` finds a face's landmarks in the next video frame from its
 landmarks in this one, without a detector (MediaPipe's own video tracking, made explicit);
 :meth:`~FaceTracker.person` tells the person (head, hair, body) from the background.
 
