@@ -6,9 +6,10 @@ segmentation), made on first use. :meth:`~FaceTracker.landmarks` runs the mesh o
 crop around a detected box, so the landmarks belong to that face whatever MediaPipe's
 ordering (inference, photo fitting; :meth:`~FaceTracker.faces` does it for every face);
 :meth:`~FaceTracker.frame_landmarks` runs it on the whole image (one face expected: UNBC
-frames, render checks); :meth:`~FaceTracker.follow` finds a face's landmarks in the next video frame from its
-landmarks in this one, without a detector (MediaPipe's own video tracking, made explicit);
-:meth:`~FaceTracker.person` tells the person (head, hair, body) from the background.
+frames, render checks); :meth:`~FaceTracker.follow` finds a face's landmarks in the next
+video frame from its landmarks in this one, without a detector (MediaPipe's own video
+tracking, made explicit); :meth:`~FaceTracker.person` tells the person (head, hair, body)
+from the background.
 
 Coordinates: images are (H, W, 3) uint8 RGB; boxes (x0, y0, x1, y1) float32 pixels, x right,
 y down; landmarks (N, 3): x, y image pixels, z in the same scale, negative toward the camera
