@@ -121,9 +121,25 @@ def _neck_crosses_the_face(mesh) -> bool:
     return hits
 
 
+def _throat_behind_chin(mesh) -> float:
+    """How far (cm) behind the chin's lowest point the neck's front leaves the head: the first
+    point of the neck's front line, going down, below the head's underside on the midline."""
+    v = mesh.vertices.astype(np.float64) * 100
+    mid = v[np.isin(_parts(mesh), (0, 3, 6)) & (np.abs(v[:, 0]) < 0.6)]
+    chin = mid[np.argmin(mid[:, 1])]
+    under = mid[(mid[:, 1] < -5.0) & (mid[:, 2] < chin[2]) & (mid[:, 2] > -9.0)]
+    under = under[np.argsort(under[:, 2])]
+    for y in np.arange(float(v[_parts(mesh) == 5, 1].max()) - 0.2, chin[1] - 5.0, -0.1):
+        z = _neck_section(mesh, y)[:, 2].max()
+        if y < np.interp(z, under[:, 2], under[:, 1]):
+            return float(chin[2] - z)
+    raise AssertionError("the neck's front never leaves the head")
+
+
 @pytest.mark.parametrize("jaw_drop", [0.0, 5.0])
-def test_neck_stays_inside_the_jaw_and_chin(meshes, jaw_drop):
+def test_neck_leaves_the_head_behind_the_chin_even_when_the_jaw_drops(meshes, jaw_drop):
     for mesh in meshes:
         pain = np.array([5.0, 5.0, 5.0, 4.0, 4.0, 0.0])
         mesh = express(mesh, pain, nuisance={"AU26": jaw_drop}) if jaw_drop else mesh
         assert not _neck_crosses_the_face(mesh)
+        assert _throat_behind_chin(mesh) >= 2.5
