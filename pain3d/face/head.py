@@ -79,12 +79,12 @@ NECK_OUTLINE_CM = np.array([
     [-4.5, 4.9, -3.9, -13.0],  # inside the head
     [-7.0, 4.8, -3.9, -13.1],
     [-9.5, 4.65, -3.9, -13.4],
-    [-12.0, 4.65, -4.0, -14.0],  # just under the jaw: narrowest
-    [-14.0, 5.1, -4.7, -14.5],
-    [-16.0, 6.3, -5.0, -15.6],
-    [-18.0, 8.3, -4.9, -17.1],  # the trapezius slopes and the chest begin
-    [-21.0, 11.0, -4.0, -19.2],
-    [-24.0, 13.5, -2.5, -20.8],
+    [-12.0, 4.65, -4.0, -13.8],  # just under the jaw: narrowest
+    [-14.0, 5.1, -4.7, -14.2],
+    [-16.0, 6.3, -5.0, -15.0],
+    [-18.0, 8.3, -4.9, -16.4],  # the trapezius slopes and the chest begin
+    [-21.0, 11.0, -4.0, -18.3],
+    [-24.0, 13.5, -2.5, -19.6],
 ])  # fmt: skip
 """The neck's outline at the heights of the subdivided tube's rows, top to bottom, cm,
 hand-set: a row's y, its half-width (x) and its midline front and back z; each row is the
