@@ -7,8 +7,8 @@ Construction (all in centimetres, head frame, origin between the eye centres):
 3. Mouth interior: the inner lip line is extruded into a closed oral cavity.
 4. Skull shell: rings from the face outline back to a pole at the occiput, blending from
    the face outline onto an ellipsoid skull.
-5. Ears (flattened, cupped ellipsoids) and a neck tube, separate surfaces that sink into
-   the head.
+5. Ears (flattened, cupped ellipsoids) and the neck (a tube shaped to
+   :data:`NECK_OUTLINE_CM`), separate surfaces that sink into the head.
 6. One level of Loop subdivision (sharp lid margins and lip line), regions kept.
 7. Eyeballs are added per identity (they are rigid spheres placed behind the lids).
 
@@ -71,7 +71,9 @@ EAR_CENTRE_CM = np.array([8.1, -2.0, -8.0])
 """Centre of the subject's left ear (the right one is mirrored in x), cm."""
 
 NECK_AXIS_Z_CM = -9.0
-"""Depth of the neck tube's axis, cm (behind the oral cavity)."""
+"""Depth of the plain neck tube's axis, cm: the centre its UVs unroll around and the
+``neck_width`` shape field scales about (the shaped neck's axis leans, see
+:data:`NECK_OUTLINE_CM`)."""
 NECK_TOP_CM, NECK_BOTTOM_CM = -4.5, -24.0
 """Heights of the plain tube's top and bottom rows, cm: the neck's UVs unroll that tube."""
 NECK_OUTLINE_CM = np.array([
@@ -89,7 +91,7 @@ NECK_OUTLINE_CM = np.array([
 """The neck's outline at the heights of the subdivided tube's rows, top to bottom, cm,
 hand-set: a row's y, its half-width (x) and its midline front and back z; each row is the
 ellipse through them. Narrowest just under the jaw and a little deeper than wide there, its
-axis leaning ~12 degrees forward from the base up, flaring at the base sideways and back into
+axis leaning ~10 degrees forward from the base up, flaring at the base sideways and back into
 the trapezius slopes and forward into the chest, so the nape is a concave curve (a plain
 cylinder of radius 5.2 with a 1.3x flare below the frame up to pain3d 0.8)."""
 
