@@ -90,10 +90,11 @@ NECK_OUTLINE_CM = np.array([
 ])  # fmt: skip
 """The neck's outline at the heights of the subdivided tube's rows, top to bottom, cm,
 hand-set: a row's y, its half-width (x) and its midline front and back z; each row is the
-ellipse through them. Narrowest just under the jaw and a little deeper than wide there, its
+ellipse through them. Narrowest just under the jaw and about as deep as wide there, its
 axis leaning ~10 degrees forward from the base up, flaring at the base sideways and back into
-the trapezius slopes and forward into the chest, so the nape is a concave curve (a plain
-cylinder of radius 5.2 with a 1.3x flare below the frame up to pain3d 0.8)."""
+the trapezius slopes and forward into the chest, so the nape is a concave curve;
+:func:`_neck_outline` adds a low sternocleidomastoid ridge on each side (a plain cylinder of
+radius 5.2 with a 1.3x flare below the frame up to pain3d 0.8)."""
 
 SKULL_CENTRE_CM = np.array([0.0, 1.0, -7.5])
 SKULL_AXES_CM = {"x": 8.0, "up": 10.5, "down": 8.0, "back": 9.5, "front": 9.5}
@@ -706,6 +707,14 @@ def _neck_outline(tube: np.ndarray) -> np.ndarray:
     phi = np.arctan2(tube[:, 2] - NECK_AXIS_Z_CM, tube[:, 0])
     knots = np.linspace(0, 1, len(NECK_OUTLINE_CM))
     y, half_w, front, back = (np.interp(t, knots, col) for col in NECK_OUTLINE_CM.T)
+    # The sternocleidomastoid: a low ridge from behind the ear down to beside the throat's
+    # notch (angle from the front midline: 110 degrees at y = -7 cm, 15 at y = -20 cm).
+    from_front = np.degrees(np.abs(np.arctan2(np.cos(phi), np.sin(phi))))
+    centre = np.interp(y, [-20.0, -7.0], [15.0, 110.0])
+    ridge = 0.35 * np.exp(-(((from_front - centre) / 16.0) ** 2))
+    ridge *= _smoothstep((-y - 9.0) / 2.5) * _smoothstep((y + 21.0) / 3.0)
+    grow = 1 + ridge / np.maximum(np.hypot(half_w, (front - back) / 2), 1e-9)
     return np.stack(
-        [half_w * np.cos(phi), y, (front + back) / 2 + (front - back) / 2 * np.sin(phi)], -1
-    )
+        [grow * half_w * np.cos(phi), y,
+         (front + back) / 2 + grow * (front - back) / 2 * np.sin(phi)], -1
+    )  # fmt: skip
