@@ -7,8 +7,8 @@ Construction (all in centimetres, head frame, origin between the eye centres):
 3. Mouth interior: the inner lip line is extruded into a closed oral cavity.
 4. Skull shell: rings from the face outline back to a pole at the occiput, blending from
    the face outline onto an ellipsoid skull.
-5. Ears (flattened, cupped ellipsoids) and a neck tube, separate surfaces that sink into
-   the head.
+5. Ears (flattened, cupped ellipsoids) and the neck (a tube shaped to
+   :data:`NECK_OUTLINE_CM`), separate surfaces that sink into the head.
 6. One level of Loop subdivision (sharp lid margins and lip line), regions kept.
 7. Eyeballs are added per identity (they are rigid spheres placed behind the lids).
 
@@ -71,8 +71,30 @@ EAR_CENTRE_CM = np.array([8.1, -2.0, -8.0])
 """Centre of the subject's left ear (the right one is mirrored in x), cm."""
 
 NECK_AXIS_Z_CM = -9.0
-"""Depth of the neck tube's axis, cm (behind the oral cavity)."""
+"""Depth of the plain neck tube's axis, cm: the centre its UVs unroll around and the
+``neck_width`` shape field scales about (the shaped neck's axis leans, see
+:data:`NECK_OUTLINE_CM`)."""
 NECK_TOP_CM, NECK_BOTTOM_CM = -4.5, -24.0
+"""Heights of the plain tube's top and bottom rows, cm: the neck's UVs unroll that tube."""
+NECK_OUTLINE_CM = np.array([
+    # y,  half-width, front z, back z (midline)
+    [-4.5, 4.9, -3.9, -13.0],  # inside the head
+    [-7.0, 4.8, -3.9, -13.1],
+    [-9.5, 4.65, -3.9, -13.4],
+    [-12.0, 4.65, -4.0, -13.8],  # just under the jaw: narrowest
+    [-14.0, 5.1, -4.7, -14.2],
+    [-16.0, 6.3, -5.0, -15.0],
+    [-18.0, 8.3, -4.9, -16.4],  # the trapezius slopes and the chest begin
+    [-21.0, 11.0, -4.0, -18.3],
+    [-24.0, 13.5, -2.5, -19.6],
+])  # fmt: skip
+"""The neck's outline at the heights of the subdivided tube's rows, top to bottom, cm,
+hand-set: a row's y, its half-width (x) and its midline front and back z; each row is the
+ellipse through them. Narrowest just under the jaw and about as deep as wide there, its
+axis leaning ~10 degrees forward from the base up, flaring at the base sideways and back into
+the trapezius slopes and forward into the chest, so the nape is a concave curve;
+:func:`_neck_outline` adds a low sternocleidomastoid ridge on each side (a plain cylinder of
+radius 5.2 with a 1.3x flare below the frame up to pain3d 0.8)."""
 
 SKULL_CENTRE_CM = np.array([0.0, 1.0, -7.5])
 SKULL_AXES_CM = {"x": 8.0, "up": 10.5, "down": 8.0, "back": 9.5, "front": 9.5}
@@ -531,8 +553,8 @@ def _add_ears_and_neck(head: _Pieces) -> np.ndarray:
         ev, ef, uv = _ear(side)
         ear_uv.append(uv)
         head.add(ev, ef + head.n, np.full(len(ev), region_id("ear"), np.uint8), 4, ev)
-    nv, nf = _neck()
-    head.add(nv, nf + head.n, np.full(len(nv), region_id("neck"), np.uint8), 5, nv)
+    nv, nf, tube = _neck()
+    head.add(nv, nf + head.n, np.full(len(nv), region_id("neck"), np.uint8), 5, tube)
     return np.concatenate(ear_uv)
 
 
@@ -547,7 +569,7 @@ def _subdivided(head: _Pieces, eyes: dict, ear_uv: np.ndarray,
     uv_coarse = head_chart_uv(np.concatenate(head.uv_src))
     uv_coarse[np.nonzero(part == 4)[0]] = ear_uv
     neck_rows = np.nonzero(part == 5)[0]
-    uv_coarse[neck_rows] = _neck_uv(coarse[neck_rows])
+    uv_coarse[neck_rows] = _neck_uv(np.concatenate(head.uv_src)[neck_rows])
     uv_coarse[part == 6] = cap_uv
 
     crease = []
@@ -645,27 +667,20 @@ def _neck_uv(v: np.ndarray) -> np.ndarray:
     return np.stack([cu + rho * np.cos(phi), cv + rho * np.sin(phi)], -1)
 
 
-def _neck() -> tuple[np.ndarray, np.ndarray]:
-    """An open tube (cm) from inside the head down to the shoulders, faces outward.
+def _neck() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The neck (cm), an open tube from inside the head down to the shoulders, faces outward;
+    returns its vertices, faces and the plain tube its UVs unroll (:func:`_neck_uv`).
 
-    16 segments x 4 rows (512 triangles after subdivision; 24 x 7 = 1,344 in pain3d <= 0.5):
-    a smooth tube needs no more, and every triangle costs llvmpipe time."""
+    16 segments x 5 rows (512 triangles after subdivision; 24 x 7 = 1,344 in pain3d <= 0.5):
+    a smooth tube needs no more, and every triangle costs llvmpipe time. The rows are placed
+    so that the subdivided tube follows :data:`NECK_OUTLINE_CM` (least squares through the
+    subdivision operator): each subdivided row lies on its ellipse."""
     seg, ys = 16, np.linspace(NECK_TOP_CM, NECK_BOTTOM_CM, 5)
     phi = np.linspace(0, 2 * np.pi, seg, endpoint=False)
-    rows = []
-    for y in ys:
-        flare = 1 + 0.3 * _smoothstep((-y - 17.0) / 7.0)
-        rows.append(
-            np.stack(
-                [
-                    5.3 * flare * np.cos(phi),
-                    np.full(seg, y),
-                    NECK_AXIS_Z_CM + 5.2 * flare * np.sin(phi),
-                ],
-                -1,
-            )
-        )
-    v = np.concatenate(rows)
+    tube = np.concatenate(
+        [np.stack([5.3 * np.cos(phi), np.full(seg, y), NECK_AXIS_Z_CM + 5.2 * np.sin(phi)], -1)
+         for y in ys]
+    )  # fmt: skip
     faces = []
     for r in range(len(ys) - 1):
         for s in range(seg):
@@ -673,10 +688,33 @@ def _neck() -> tuple[np.ndarray, np.ndarray]:
             c, d = a + seg, b + seg
             faces += [(a, c, d), (a, d, b)]
     f = np.asarray(faces, dtype=np.int64)
-    tri = v[f]
+    tri = tube[f]
     outward = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     radial = tri.mean(1) - np.array([0, 0, NECK_AXIS_Z_CM])
     radial[:, 1] = 0
     if (outward * radial).sum() < 0:
         f = f[:, ::-1]
-    return v, f
+    sub = loop_subdivision(f, len(tube), np.zeros((0, 2), np.int64)).matrix.toarray()
+    v = np.linalg.lstsq(sub, _neck_outline(sub @ tube), rcond=None)[0]
+    return v, f, tube
+
+
+def _neck_outline(tube: np.ndarray) -> np.ndarray:
+    """(N, 3) points of :data:`NECK_OUTLINE_CM` for points of the plain tube (N, 3): the height
+    on the tube picks the outline's row, the azimuth around its axis the point on the row's
+    ellipse."""
+    t = (NECK_TOP_CM - tube[:, 1]) / (NECK_TOP_CM - NECK_BOTTOM_CM)
+    phi = np.arctan2(tube[:, 2] - NECK_AXIS_Z_CM, tube[:, 0])
+    knots = np.linspace(0, 1, len(NECK_OUTLINE_CM))
+    y, half_w, front, back = (np.interp(t, knots, col) for col in NECK_OUTLINE_CM.T)
+    # The sternocleidomastoid: a low ridge from behind the ear down to beside the throat's
+    # notch (angle from the front midline: 110 degrees at y = -7 cm, 15 at y = -20 cm).
+    from_front = np.degrees(np.abs(np.arctan2(np.cos(phi), np.sin(phi))))
+    centre = np.interp(y, [-20.0, -7.0], [15.0, 110.0])
+    ridge = 0.35 * np.exp(-(((from_front - centre) / 16.0) ** 2))
+    ridge *= _smoothstep((-y - 9.0) / 2.5) * _smoothstep((y + 21.0) / 3.0)
+    grow = 1 + ridge / np.maximum(np.hypot(half_w, (front - back) / 2), 1e-9)
+    return np.stack(
+        [grow * half_w * np.cos(phi), y,
+         (front + back) / 2 + grow * (front - back) / 2 * np.sin(phi)], -1
+    )  # fmt: skip
