@@ -419,14 +419,17 @@ def _paint_brows_and_lashes(surf: _Surface, albedo: np.ndarray, traits: Traits,
     brow_a = np.clip((0.3 * brow + 0.8 * hairs) * (0.5 + 0.5 * strands) * 1.2, 0, 0.95)
     albedo = _mix(albedo, brow_rgb, brow_a)
     lash_rgb = np.minimum(brow_rgb, 0.08)
-    for name, amount in (("upper_eyelid", 0.9), ("lower_eyelid", 0.45)):
+    # The lash line hugs the lid margin (0.6 mm off the globe; the lid skin stands 1.8 mm off
+    # it, LID_THICKNESS_CM): a band reaching 2.2 mm painted the lower lid's whole thickness
+    # as a grey shadow under the eye.
+    for name, amount, reach in (("upper_eyelid", 0.9, 0.0017), ("lower_eyelid", 0.35, 0.0011)):
         # Evaluated on the lid's texels only: elsewhere the lash is 0 and paints nothing.
         idx = np.flatnonzero(surf.reg == region_id(name))
         pos = surf.pos.reshape(-1, 3)[idx]
         for eye in (lm.eye_left, lm.eye_right):
             dist = np.linalg.norm(pos - eye.astype(np.float32), axis=-1) - lm.eye_radius
             lash = np.zeros(S * S, np.float32)
-            lash[idx] = (smoothstep(0.0022, 0.0006, dist) * (pos[:, 2] > eye[2])
+            lash[idx] = (smoothstep(reach, 0.0006, dist) * (pos[:, 2] > eye[2])
                          ).astype(np.float32) * amount
             albedo = _mix(albedo, lash_rgb, lash.reshape(S, S))
     return albedo, brow, strands
