@@ -34,6 +34,7 @@ Bad input raises :class:`PhotoRejected` with a reason code (see
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
@@ -116,8 +117,8 @@ class PhotoIdentity:
     def backdrop(self) -> np.ndarray:
         """(S, S, 3) uint8 RGB, the photo with the head filled from around it: the background
         of other views, whose head no longer covers the photo's (made on first use)."""
-        return smooth_fill(self.photo, head_region(self.mesh, self.fit.pose, self.fit.iod_px,
-                                                   self.person))
+        return smooth_fill(self.photo, head_region(self.photo, self.mesh, self.fit.pose,
+                                                   self.fit.iod_px, self.person))
 
     @cached_property
     def body(self) -> np.ndarray:
@@ -220,22 +221,26 @@ def below_neck(mesh, pose, iod_px: float, size: int) -> np.ndarray:
     return (t * t * (3.0 - 2.0 * t))[:, None]
 
 
-def head_region(mesh, pose, iod_px: float, person: np.ndarray) -> np.ndarray:
+def head_region(photo: np.ndarray, mesh, pose, iod_px: float, person: np.ndarray
+                ) -> np.ndarray:
     """(H, W) bool: the pixels of the photo's head and hair, to be removed from the backdrop.
 
-    The fitted neutral head's silhouette, and the person's pixels (``person`` (H, W) bool,
-    the tracker's segmentation) within :data:`HAIR_REACH_IOD` of it in the patches that
-    touch it (hair, a jaw or neck wider than the fitted one), grown by 0.15 inter-ocular
-    distances, down to where other views show the photo itself (:func:`below_neck`: its
-    neck, shoulders and clothes are what the rendered neck goes into).
+    The fitted neutral head's silhouette, and in the patches that touch it the person's
+    pixels (``person`` (H, W) bool, the tracker's segmentation) within
+    :data:`HAIR_REACH_IOD` of it (hair of any colour, a jaw or neck wider than the fitted
+    one) and the pixels of the hair's or the face's colour beside it (:func:`_hair_like`:
+    the segmentation can miss a bob's thin ends), grown by 0.15 inter-ocular distances,
+    down to where other views show the photo itself (:func:`below_neck`: its neck,
+    shoulders and clothes are what the rendered neck goes into).
     """
     h, w = person.shape
     xy = pose.project(mesh.vertices)[:, :2]
     sil = np.zeros((h, w), np.uint8)
     cv2.fillPoly(sil, list(np.round(xy[mesh.faces] * 4).astype(np.int32)), 1, shift=2)
     away = cv2.distanceTransform(1 - sil, cv2.DIST_L2, 5) / max(iod_px, 1.0)
-    near = (person & (away < HAIR_REACH_IOD)).astype(np.uint8)
-    # Only the person's patches that touch the head: not a hand or a second person.
+    near = ((person & (away < HAIR_REACH_IOD)) | _hair_like(photo, mesh, pose, iod_px, xy, away)
+            ).astype(np.uint8)
+    # Only the patches that touch the head: not a hand, a second person or a dark picture.
     _, labels = cv2.connectedComponents(near | sil)
     touching = np.unique(labels[sil > 0])
     region = np.isin(labels, touching[touching > 0]).astype(np.uint8) | sil
@@ -243,6 +248,51 @@ def head_region(mesh, pose, iod_px: float, person: np.ndarray) -> np.ndarray:
     region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
     rows = np.arange(h)[:, None]
     return (region > 0) & (rows < _jaw_row(mesh, pose) + sum(NECK_CUT) * iod_px)
+
+
+def _hair_like(photo: np.ndarray, mesh, pose, iod_px: float, xy: np.ndarray,
+               away: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels beside the fitted head (``away``: distance from its silhouette
+    in inter-ocular distances; ``xy`` its vertices' pixels) of the hair's or the face's
+    colour rather than the background's there.
+
+    A band 1.2 inter-ocular distances wide above the eyes and 0.8 below them, down to an
+    inter-ocular distance below the mouth: a pixel within 0.25 RGB of the hair just above the
+    forehead (:func:`pain3d.appearance.photo.hair_colour`), or within 0.15 of the face's
+    median colour, and nearer to it than to the background (a push-pull diffusion of the
+    ring 0.8 inter-ocular distances wide beyond the band, at half the resolution); opened
+    by a 5-px disc."""
+    from pain3d.appearance.photo import hair_colour, push_pull
+
+    h, w = away.shape
+    rows = np.arange(h)[:, None]
+    eyes = float(xy[list(EYE_R_UPPER + EYE_L_UPPER), 1].mean())
+    width = np.where(rows < eyes, 1.2, 0.8)
+    ring = ((away >= width) & (away < width + 0.8)).astype(np.float32)
+    if ring.sum() < 16:
+        return np.zeros((h, w), bool)
+    rgb = photo.astype(np.float32) / 255.0
+    mouth = float(xy[list(INNER_LIP_MIDPOINTS), 1].mean())
+    band = (away > 0) & (away < width) & (rows < mouth + iod_px)
+    # The background around the band: smooth, so diffused at half the resolution.
+    half = (max(w // 2, 1), max(h // 2, 1))
+    back = cv2.resize(push_pull(cv2.resize(rgb, half, interpolation=cv2.INTER_AREA),
+                                cv2.resize(ring, half, interpolation=cv2.INTER_AREA)),
+                      (w, h), interpolation=cv2.INTER_LINEAR)
+    # The band's pixels in row-major order, gathered with np.compress (fancy indexing of
+    # (H, W, 3) rows is ~4x slower).
+    on = band.reshape(-1)
+    px = np.compress(on, rgb.reshape(-1, 3), axis=0)
+    to_hair = np.linalg.norm(px - hair_colour(mesh, pose, photo), axis=-1)
+    to_back = np.linalg.norm(px - np.compress(on, back.reshape(-1, 3), axis=0), axis=-1)
+    face = np.clip(np.round(xy[:N_CANONICAL]).astype(int), 0, [w - 1, h - 1])
+    skin = np.median(rgb[face[:, 1], face[:, 0]], axis=0)
+    to_skin = np.linalg.norm(px - skin, axis=-1)
+    like = np.zeros((h, w), np.uint8)
+    like.reshape(-1)[on] = (((to_hair < 0.25) & (to_hair < to_back))
+                            | ((to_skin < 0.15) & (to_skin < to_back)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    return cv2.morphologyEx(like, cv2.MORPH_OPEN, kernel) > 0
 
 
 def smooth_fill(image: np.ndarray, hole: np.ndarray,
@@ -433,17 +483,18 @@ def person_mask(image: np.ndarray, landmarks: np.ndarray, size: int, framing: fl
         return own.person(crop) >= 0.5
 
 
-def pack_mask(mask: np.ndarray) -> bytes:
-    """A bool mask as PNG bytes (a few kB for a person's silhouette)."""
+def pack_mask(mask: np.ndarray) -> str:
+    """A bool mask as a 1-bit PNG in base64 (a few kB for a person's silhouette; JSON-safe,
+    as identity specs travel as JSON)."""
     ok, buf = cv2.imencode(".png", mask.astype(np.uint8) * 255, [cv2.IMWRITE_PNG_BILEVEL, 1])
     if not ok:
         raise ValueError(f"cannot encode a {mask.shape} mask as PNG")
-    return buf.tobytes()
+    return base64.b64encode(buf.tobytes()).decode("ascii")
 
 
-def unpack_mask(data: bytes, size: int) -> np.ndarray:
+def unpack_mask(data: str, size: int) -> np.ndarray:
     """The (size, size) bool mask :func:`pack_mask` wrote."""
-    mask = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    mask = cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_GRAYSCALE)
     if mask is None or mask.shape != (size, size):
         raise ValueError(f"the packed person mask is not a {size}x{size} PNG "
                          f"({None if mask is None else mask.shape})")

@@ -91,7 +91,7 @@ class AcceptedPhoto:
     pitch: float
     roll: float
     landmarks: np.ndarray = field(default=None, repr=False, compare=False)
-    person: bytes = field(default=b"", repr=False, compare=False)
+    person: str = field(default="", repr=False, compare=False)
 
 
 @dataclass(frozen=True)

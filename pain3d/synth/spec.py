@@ -63,8 +63,8 @@ class IdentitySpec:
         photo_person: ``photo``: the pixels of the photo's crop (the identity's images) that
             show the person, as the screening found them
             (:func:`pain3d.synth.photo.person_mask`, packed by
-            :func:`pain3d.synth.photo.pack_mask`: a PNG of a few kB); the same for any process,
-            like the landmarks. Empty: the renderer finds them again.
+            :func:`pain3d.synth.photo.pack_mask`: a 1-bit PNG in base64, a few kB); the same
+            for any process, like the landmarks. Empty: the renderer finds them again.
     """
 
     index: int
@@ -81,7 +81,7 @@ class IdentitySpec:
     photo_name: str | None = None
     photo_warnings: tuple[str, ...] = ()
     photo_landmarks: tuple[float, ...] = field(default=(), repr=False)
-    photo_person: bytes = field(default=b"", repr=False)
+    photo_person: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "photo_warnings", tuple(self.photo_warnings))
