@@ -7,9 +7,10 @@ head of hair stands centimetres off it. Around the head's centre in the photo, e
 direction compares how far the fitted head reaches (face, skull and ears) with how far the
 person reaches (:meth:`pain3d.face.tracker.FaceTracker.person`); the skull's vertices that
 project in that direction move away from the skull's centre by the ratio (at most
-:data:`MAX_GROWTH`), fully from :data:`FACE_CLEARANCE_CM` off the face and above the ears,
-not at all at the face and below the ears' middle (a bob's ends and long hair beside the
-jaw and neck are not modelled). The back of the head, which the photo does not show, grows
+:data:`MAX_GROWTH`), fully from :data:`FACE_CLEARANCE_CM` off the face and above the ears'
+top, fading out to none at the face, toward the jaw's height (:data:`EAR_BAND_CM`) and in
+the directions near straight down (:data:`NECK_WEDGE_DEG`): a bob's ends and long hair
+beside the jaw and neck are not modelled. The back of the head, which the photo does not show, grows
 as the outline beside it does. The face, ears, neck and the rig are untouched, so labels
 and the photo's own view do not change.
 
