@@ -81,7 +81,8 @@ class AcceptedPhoto:
             carries them to the workers, which then need no face tracker).
         person: the identity crop's person pixels, packed
             (:func:`pain3d.synth.photo.person_mask`, :func:`~pain3d.synth.photo.pack_mask`),
-            carried to the workers the same way.
+            carried to the workers the same way; empty for accepted photos beyond the
+            dataset's ``identities`` (not used).
     """
 
     entry: PhotoEntry
@@ -185,7 +186,7 @@ def _camera_angles(face) -> tuple[float, float, float]:
 
 def screen_photos(cfg: GenerateConfig) -> PhotoScreen:
     """Screen every photo of ``cfg.identities_from`` with ``cfg.photo`` (one tracker), and
-    find each accepted photo's person pixels in its identity's crop."""
+    find the person pixels in the identity crop of each accepted photo the dataset uses."""
     from pain3d.face.tracker import FaceTracker
     from pain3d.synth.photo import pack_mask, person_mask
 
@@ -204,12 +205,13 @@ def screen_photos(cfg: GenerateConfig) -> PhotoScreen:
                 skipped.append(SkippedPhoto(entry.name, exc.reason, str(exc)))
                 log.warning("photo %s skipped (%s): %s", entry.name, exc.reason, exc)
                 continue
-            person = person_mask(image, screened.face.landmarks, cfg.size, cfg.photo.framing,
-                                 tracker)
+            person = ""  # only the photos the dataset uses (the first cfg.identities)
+            if len(accepted) < cfg.identities:
+                person = pack_mask(person_mask(image, screened.face.landmarks, cfg.size,
+                                               cfg.photo.framing, tracker))
             accepted.append(AcceptedPhoto(entry, hashlib.sha256(data).hexdigest(),
                                           screened.warnings, *_camera_angles(screened.face),
-                                          landmarks=screened.face.landmarks,
-                                          person=pack_mask(person)))
+                                          landmarks=screened.face.landmarks, person=person))
     return PhotoScreen(str(cfg.identities_from), tuple(accepted), tuple(skipped))
 
 

@@ -245,6 +245,14 @@ def test_a_photo_spec_without_its_person_mask_finds_it_again_to_the_same_bytes(p
     assert files and all((root / rel).read_bytes() == data for rel, data in files.items())
 
 
+def test_the_plan_segments_only_the_photos_the_dataset_uses(photo_dir):
+    from pain3d.synth.photo_source import screen_photos
+
+    screen = screen_photos(photo_config(photo_dir, identities=1))
+    assert len(screen.accepted) >= 2
+    assert screen.accepted[0].person and not any(p.person for p in screen.accepted[1:])
+
+
 def test_strict_stops_before_writing_anything(tmp_path, photo_dir):
     out = tmp_path / "ds"
     with pytest.raises(PhotoSourceError, match="--strict") as exc:
