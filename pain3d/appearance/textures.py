@@ -14,6 +14,7 @@ import numpy as np
 
 from pain3d.appearance.hair import hair_coverage
 from pain3d.appearance.landmarks import FaceLandmarks, face_landmarks
+from pain3d.appearance.lips import paint_lips, sample_lip_look
 from pain3d.appearance.paint import (
     Canvas,
     blur_texels,
@@ -151,7 +152,8 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     """Paint the textures of an identity on its neutral mesh.
 
     The steps draw from ``rng`` in a fixed order: skin, lips, creases and wrinkles, brows
-    and lashes, facial hair, scalp hair, clothing, shading maps.
+    and lashes, facial hair, scalp hair, clothing, shading maps; the lips' look draws from
+    a child of ``rng`` instead.
 
     Args:
         mesh: neutral identity mesh with ``uv`` and ``regions``.
@@ -165,10 +167,15 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     surf = _surface(mesh, size)
     albedo, pores = _paint_skin(surf, traits, rng)
     base = skin_albedo(traits.skin_rgb)
-    lip_rgb, roll, lower = _lip_colours(surf, base, rng.uniform(0.9, 1.1))
-    scale_planes(albedo, 1.0 + 0.05 * roll)  # the upper lip's pale rim (white roll)
-    albedo = _mix(albedo, lip_rgb, surf.lips * (0.6 + 0.35 * traits.lip_fullness))
+    lip_gain = rng.uniform(0.9, 1.1)
     crease, wrinkles = _creases_and_wrinkles(surf, traits.age_level, rng)
+    # The lips' look draws from a child of rng spawned after the glabellar lines' one:
+    # every other draw, of the textures and of the hair shell after them, stays as it was.
+    detail = rng.spawn(1)[0]
+    lips = paint_lips(surf.pos, surf.lips, surf.lm, surf.tpm, base,
+                      sample_lip_look(detail, lip_gain))
+    scale_planes(albedo, 1.0 + 0.05 * lips.roll)  # the upper lip's pale rim (white roll)
+    albedo = _mix(albedo, lips.rgb, surf.lips * (0.8 + 0.15 * traits.lip_fullness))
     scale_planes(albedo, 1.0 - 0.25 * crease)
     albedo, brow, strands = _paint_brows_and_lashes(surf, albedo, traits, rng, sex)
     albedo, beard = _paint_facial_hair(surf, albedo, traits, rng, strands)
@@ -178,13 +185,13 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     tzone = np.clip(gaussian_blob(surf.pos, surf.lm.nose_tip, (0.012, 0.03, 0.06))
                     + gaussian_blob(surf.pos, [0, surf.lm.brow_y + 0.03, 0], (0.04, 0.015, 0.06)),
                     0, 1)
-    spec = (0.35 + 0.35 * tzone * rng.uniform(0.5, 1.2) + 0.15 * surf.lips + 0.2 * lower
-            ) * (1 - 0.7 * beard)
+    spec = (0.35 + 0.35 * tzone * rng.uniform(0.5, 1.2) + 0.15 * surf.lips
+            + 0.2 * lips.lower_mid) * (1 - 0.7 * beard)
     spec = spec * (1.0 - 0.85 * cov) * (1.0 - 0.7 * brow) * (1.0 - 0.4 * traits.age_level)
     # Relief: creases cut in, pores and beard stubble roughen; the hair shell reads the
     # strand pattern from the same channel (see the shader).
     relief = np.where(cov > 0.5, 0.25 * (scalp_strands - 0.5),
-                      0.04 * pores + 0.1 * beard * (strands - 0.5) - 0.08 * _lip_lines(surf))
+                      0.04 * pores + 0.1 * beard * (strands - 0.5) - 0.08 * lips.lines)
     height = np.clip(0.5 - 0.4 * crease + relief, 0, 1)
     # Per-vertex shading values: the maps sampled at each vertex's texel.
     uv = np.clip((mesh.uv * size).astype(np.int64), 0, size - 1)
@@ -194,73 +201,6 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     return TextureSet(albedo=to_u8(np.clip(albedo, 0, 1)), height=to_u8(height),
                       wrinkles=to_u8(wrinkles), vertex_spec=vspec, vertex_hair=vhair,
                       labels=to_u8(labels), texels_per_mm=surf.tpm)
-
-
-LIP_GAINS = ((0.86, 0.60, 0.64), (0.76, 0.57, 0.66))
-"""Hand-set: lip albedo over the skin's, per channel, for the palest and the darkest skin
-(interpolated by the skin's lightness): a rose on pale skin, a darker brown-mauve on dark
-skin; more blue than green over the skin's, so lips read pink to mauve, not orange."""
-
-
-def _lip_colours(surf: _Surface, base: np.ndarray, gain: float
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The lips' (S, S, 3) albedo, the upper lip's (S, S) rim just outside its border (the
-    white roll) and the (S, S) middle of the lower lip (lighter, glossier); all zero away
-    from the lips (computed on their bounding box only).
-
-    The colour is the skin's ``base`` (3,) times :data:`LIP_GAINS` and ``gain`` (a person's
-    own), darker on the upper lip, toward the corners and along the line where the lips
-    meet; the middle of the lower lip is lighter."""
-    size = surf.lips.shape[0]
-    lips_rgb = np.zeros((size, size, 3), np.float32)
-    roll = np.zeros((size, size), np.float32)
-    lower_mid = np.zeros((size, size), np.float32)
-    box = _lip_box(surf)
-    if box is None:
-        return lips_rgb, roll, lower_mid
-    lm, pos, cover = surf.lm, surf.pos[box], surf.lips[box]
-    dy = pos[..., 1] - lm.mouth[1]
-    dark = float(np.clip((0.75 - float(base.mean())) / 0.45, 0.0, 1.0))
-    gains = (1 - dark) * np.asarray(LIP_GAINS[0]) + dark * np.asarray(LIP_GAINS[1])
-    colour = (np.asarray(base) * gains * gain).astype(np.float32)
-    across = np.abs(pos[..., 0]) / max(lm.mouth_half_width, 1e-3)
-    upper = smoothstep(-0.0005, 0.0015, dy)
-    lower = (smoothstep(0.0005, -0.003, dy) * smoothstep(0.7, 0.2, across)
-             * smoothstep(-0.012, -0.006, dy))
-    shade = (1.0 - 0.1 * upper - 0.15 * smoothstep(0.55, 1.0, across)
-             - 0.12 * smoothstep(0.0025, 0.0, np.abs(dy)) + 0.04 * lower)
-    lips_rgb[box] = colour * shade[..., None]
-    edge = np.clip(4.0 * cover * (1.0 - cover), 0.0, 1.0)
-    roll[box] = edge * (1.0 - cover) * smoothstep(0.0, 0.003, dy)
-    lower_mid[box] = lower * cover
-    return lips_rgb, roll, lower_mid
-
-
-def _lip_box(surf: _Surface, pad_m: float = 0.003) -> tuple[slice, slice] | None:
-    """The texels' bounding box of the lips, ``pad_m`` around them (None without lips)."""
-    rows, cols = np.nonzero(surf.lips.any(1))[0], np.nonzero(surf.lips.any(0))[0]
-    if not len(rows):
-        return None
-    pad = int(np.ceil(pad_m * 1000.0 * surf.tpm))
-    size = surf.lips.shape[0]
-    return (slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, size)),
-            slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, size)))
-
-
-def _lip_lines(surf: _Surface) -> np.ndarray:
-    """(S, S) in [0, 1]: the lips' fine vertical furrows (about 1.2 mm apart, slightly
-    wavy, fading toward the corners and the border)."""
-    out = np.zeros(surf.lips.shape, np.float32)
-    box = _lip_box(surf, 0.0)
-    if box is None:
-        return out
-    pos = surf.pos[box]
-    x, y = pos[..., 0], pos[..., 1]
-    phase = 2 * np.pi * (x / 0.0012 + 0.25 * np.sin(2 * np.pi * y / 0.004))
-    across = np.abs(x) / max(surf.lm.mouth_half_width, 1e-3)
-    out[box] = (np.maximum(np.sin(phase), 0.0) ** 6 * np.clip(surf.lips[box] * 1.5 - 0.5, 0, 1)
-                * smoothstep(1.0, 0.6, across))
-    return out
 
 
 def _paint_skin(surf: _Surface, traits: Traits,
