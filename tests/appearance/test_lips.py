@@ -108,7 +108,7 @@ def test_lips_are_the_skins_hue_turned_redder_muted_and_darker(lip_and_skin_hsv)
     saturated than 0.48, darker than the skin, on every Monk tone; main's lips went salmon
     (hue 18-20) and orange-brown (saturation 0.63) on tones 5 and 6."""
     for tone, people in lip_and_skin_hsv.items():
-        for (lh, ls, lv), (sh, ss, sv) in people:
+        for (lh, ls, lv), (sh, _, sv) in people:
             assert -10.0 < lh < 14.0, (tone, lh)
             assert 8.0 < sh - lh < 40.0, (tone, lh, sh)
             assert 0.25 < ls < 0.48, (tone, ls)
