@@ -26,6 +26,7 @@ from pain3d.appearance.paint import (
     tint,
     to_u8,
 )
+from pain3d.appearance.skin import pore_relief, pore_strength, skin_fields
 from pain3d.appearance.traits import Traits
 from pain3d.appearance.uvmap import cached_raster
 from pain3d.appearance.wrinkles import (
@@ -152,8 +153,8 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     """Paint the textures of an identity on its neutral mesh.
 
     The steps draw from ``rng`` in a fixed order: skin, lips, creases and wrinkles, brows
-    and lashes, facial hair, scalp hair, clothing, shading maps; the lips' look draws from
-    a child of ``rng`` instead.
+    and lashes, facial hair, scalp hair, clothing, shading maps; the lips' look and the fine
+    skin detail (pores, blotches, sheen) draw from a child of ``rng`` instead.
 
     Args:
         mesh: neutral identity mesh with ``uv`` and ``regions``.
@@ -165,11 +166,11 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     if mesh.uv is None or mesh.regions is None:
         raise ValueError("paint_textures needs a mesh with uv and regions (got None)")
     surf = _surface(mesh, size)
-    albedo, pores = _paint_skin(surf, traits, rng)
+    albedo = _paint_skin(surf, traits, rng)
     base = skin_albedo(traits.skin_rgb)
     lip_gain = rng.uniform(0.9, 1.1)
     crease, wrinkles = _creases_and_wrinkles(surf, traits.age_level, rng)
-    # The lips' look draws from a child of rng spawned after the glabellar lines' one:
+    # Lip and skin detail draw from a child of rng spawned after the glabellar lines' one:
     # every other draw, of the textures and of the hair shell after them, stays as it was.
     detail = rng.spawn(1)[0]
     lips = paint_lips(surf.pos, surf.lips, surf.lm, surf.tpm, base,
@@ -177,6 +178,10 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     scale_planes(albedo, 1.0 + 0.05 * lips.roll)  # the upper lip's pale rim (white roll)
     albedo = _mix(albedo, lips.rgb, surf.lips * (0.8 + 0.15 * traits.lip_fullness))
     scale_planes(albedo, 1.0 - 0.25 * crease)
+    strength = pore_strength(surf.reg, surf.tpm)
+    pore = pore_relief(surf.pos, strength, int(detail.integers(2**32)))
+    fields = skin_fields(detail, size)
+    _paint_skin_detail(albedo, pore, fields, base)
     albedo, brow, strands = _paint_brows_and_lashes(surf, albedo, traits, rng, sex)
     albedo, beard = _paint_facial_hair(surf, albedo, traits, rng, strands)
     albedo, cov, scalp_strands = _paint_scalp_hair(surf, albedo, traits, rng)
@@ -187,11 +192,14 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
                     0, 1)
     spec = (0.35 + 0.35 * tzone * rng.uniform(0.5, 1.2) + 0.15 * surf.lips
             + 0.2 * lips.lower_mid) * (1 - 0.7 * beard)
+    spec *= 1.0 + 0.2 * fields[..., 2]  # patches of more and less sheen
     spec = spec * (1.0 - 0.85 * cov) * (1.0 - 0.7 * brow) * (1.0 - 0.4 * traits.age_level)
-    # Relief: creases cut in, pores and beard stubble roughen; the hair shell reads the
-    # strand pattern from the same channel (see the shader).
+    # Relief: creases cut in, pores pit the skin (most on the nose and cheeks), a fine grain
+    # and beard stubble roughen it; the hair shell reads the strand pattern from the same
+    # channel (see the shader).
     relief = np.where(cov > 0.5, 0.25 * (scalp_strands - 0.5),
-                      0.04 * pores + 0.1 * beard * (strands - 0.5) - 0.08 * lips.lines)
+                      PORE_DEPTH * pore
+                      + 0.1 * beard * (strands - 0.5) - 0.08 * lips.lines)
     height = np.clip(0.5 - 0.4 * crease + relief, 0, 1)
     # Per-vertex shading values: the maps sampled at each vertex's texel.
     uv = np.clip((mesh.uv * size).astype(np.int64), 0, size - 1)
@@ -203,10 +211,34 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
                       labels=to_u8(labels), texels_per_mm=surf.tpm)
 
 
-def _paint_skin(surf: _Surface, traits: Traits,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(S, S, 3) float skin albedo (tone, blotchy melanin / haemoglobin variation, darker
-    skin under the eyes, pores, freckles and age spots) and (S, S) pore noise."""
+PORE_DEPTH = 0.1
+"""Hand-set: height-map units (1 = 1.2 mm of relief, see the shader) per unit of
+:func:`pain3d.appearance.skin.pore_relief`: pores about 0.1 mm deep on the nose, enough to
+break up its highlights at 1024 px."""
+
+MOTTLE = ((0.004, -0.028, -0.02), (-0.015, -0.02, -0.025))
+"""Hand-set: per-channel albedo change per unit of the haemoglobin blotches (their positive
+half only: less blood than average does not turn skin green) and of the melanin blotches
+(:func:`pain3d.appearance.skin.skin_fields`) on the palest skin; the redness fades to
+half on the darkest skin, where it hardly shows."""
+
+
+def _paint_skin_detail(albedo: np.ndarray, pore: np.ndarray, fields: np.ndarray,
+                       base: np.ndarray) -> None:
+    """Blotchy redness and brownness (``fields`` (S, S, 3) channels 0 and 1, see
+    :func:`pain3d.appearance.skin.skin_fields`) over the albedo, and the pores' pits
+    (``pore`` (S, S) below 0) a little darker, in place."""
+    red = np.maximum(fields[..., 0], 0.0) - 0.3  # about the mean of its positive half
+    brown = fields[..., 1]
+    red_amt = 1.0 - 0.5 * float(np.clip((0.75 - float(np.mean(base))) / 0.45, 0.0, 1.0))
+    scale_planes(albedo, lambda k: (1.0 + MOTTLE[0][k] * red_amt * red + MOTTLE[1][k] * brown
+                                    + 0.06 * pore))
+
+
+def _paint_skin(surf: _Surface, traits: Traits, rng: np.random.Generator) -> np.ndarray:
+    """(S, S, 3) float skin albedo: tone, blotchy melanin / haemoglobin variation, darker
+    skin under the eyes, a faint grain, freckles and age spots (the relief's pores and the
+    finer blotches are :func:`_paint_skin_detail`'s)."""
     pos, lm, S = surf.pos, surf.lm, surf.size
     base = skin_albedo(traits.skin_rgb)
     lum = float(base.mean())
@@ -233,12 +265,11 @@ def _paint_skin(surf: _Surface, traits: Traits,
         dark = gaussian_blob(pos, eye + [0, -0.016, 0], (0.014, 0.006, 0.04)) * 0.12
         scale_planes(albedo, lambda k, dark=dark: 1.0 - dark * np.float32((0.9, 1.0, 0.9)[k]))
     white = rng.standard_normal((S, S)).astype(np.float32)
-    pores = smooth_noise(rng, S, S // 2) * 0.6 + white * 0.4
-    pores = blur_texels(pores, 0.5)
-    scale_planes(albedo, 1.0 + 0.025 * pores)
+    grain = blur_texels(smooth_noise(rng, S, S // 2) * 0.6 + white * 0.4, 0.5)
+    scale_planes(albedo, 1.0 + 0.025 * grain)
     spots = 0.2 * _spots(surf, traits, rng)
     scale_planes(albedo, lambda k: 1.0 - spots * np.float32((0.8, 1.0, 1.15)[k]))
-    return albedo, pores
+    return albedo
 
 
 def _spots(surf: _Surface, traits: Traits, rng: np.random.Generator) -> np.ndarray:
