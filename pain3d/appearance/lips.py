@@ -27,7 +27,7 @@ LIP_SATURATION = (0.40, 0.42)
 of the skin's own (not below the first): dark lips are duller than dark skin, not orange;
 pale lips with less read lilac next to yellowish skin."""
 
-LIP_VALUE = (0.80, 0.70)
+LIP_VALUE = (0.80, 0.74)
 """Hand-set: the lips' HSV value over the skin's on the palest and the darkest skin."""
 
 

@@ -216,7 +216,7 @@ PORE_DEPTH = 0.1
 :func:`pain3d.appearance.skin.pore_relief`: pores about 0.1 mm deep on the nose, enough to
 break up its highlights at 1024 px."""
 
-MOTTLE = ((0.004, -0.028, -0.02), (-0.015, -0.02, -0.025))
+MOTTLE = ((0.003, -0.02, -0.014), (-0.015, -0.02, -0.025))
 """Hand-set: per-channel albedo change per unit of the haemoglobin blotches (their positive
 half only: less blood than average does not turn skin green) and of the melanin blotches
 (:func:`pain3d.appearance.skin.skin_fields`) on the palest skin; the redness fades to
