@@ -18,9 +18,10 @@ from pain3d.appearance.paint import smoothstep
 LIP_HUE = (0.4, -11.0, 7.0)
 """Hand-set: the lips' hue in degrees is ``LIP_HUE[0] * skin hue + LIP_HUE[1]`` plus a
 person's own shift (-5..5), at most ``LIP_HUE[2]``: rose (-1) on pale pinkish skin,
-brownish rose (3) on yellowish skin, mauve to brown (-4..0) on dark skin. Painted over the skin with
-a coverage under 1, the lips' texels come out 4-6 degrees warmer: never the skin's own
-orange (19-39) nor the salmon (12-20) that the skin's colour times fixed gains gave."""
+brownish rose (3) on yellowish skin, mauve to brown (-4..0) on dark skin. Painted over the
+skin with a coverage under 1, the lips' texels come out a few degrees warmer (0-12): never
+the skin's own orange (19-39) nor the salmon (12-20) that the skin's colour times fixed
+gains gave."""
 
 LIP_SATURATION = (0.40, 0.42)
 """Hand-set: the lips' HSV saturation on the palest and the darkest skin, but at most 0.85
