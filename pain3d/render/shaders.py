@@ -90,6 +90,8 @@ void main() {
     int part = part_of[reg];
     float glossy = 0.0;
     float ao = v_ao;
+    vec3 strand = vec3(0.0, -1.0, 0.0);
+    float aniso = 0.0;  // hair: highlights across the strands instead of a round spot
     if (reg == 6) {
         vec3 c = v_pos.x > 0.0 ? eye_l : eye_r;
         vec3 d = normalize(v_pos - c);
@@ -125,6 +127,11 @@ void main() {
         base = mix(base, hair_rgb * hair_rgb * (1.0 + 4.4 * (tex.a - 0.5)), shell);
         wrap = mix(wrap, vec3(0.3), shell);
         part = v_hair > 0.5 ? part : 1;
+        // Strands run down from the crown (above and behind the eyes): their direction on
+        // the shell, for the highlights below.
+        vec3 g = v_pos - 0.5 * (eye_l + eye_r) - vec3(0.0, 0.115, -0.1);
+        strand = normalize(g - n * dot(g, n) + vec3(0.0, -1e-4, 0.0));
+        aniso = shell;
     } else if (reg == 11) {
         // Mouth interior: dark, with upper and lower teeth seen through the lip opening
         // (painted on whatever interior surface lies behind it, darker further back). From
@@ -198,6 +205,23 @@ void main() {
         sf *= sf;
     }
     vec3 spec = spec_k * (0.05 + 0.5 * fres) * (key_rgb * sk + fill_rgb * sf);
+    // Hair (Kajiya-Kay): a band across the strands where the half vector is normal to them;
+    // a white one shifted toward the tips and a wider one in the hair's colour toward the
+    // roots (light that passed through the fibre).
+    vec3 hk = normalize(key_dir + v);
+    // The strands' relief (tex.a) tilts each strand, which breaks the bands into streaks.
+    float tilt = 1.5 * (tex.a - 0.5);
+    float t1 = dot(normalize(strand + (tilt - 0.12) * n), hk);
+    float t2 = dot(normalize(strand + (tilt + 0.18) * n), hk);
+    float s1 = p16(1.0 - t1 * t1);
+    s1 *= s1;
+    s1 *= s1;
+    float s2 = 1.0 - t2 * t2;
+    s2 *= s2;
+    s2 *= s2;
+    s2 *= s2;
+    float lit = smoothstep(-0.1, 0.3, dot(n, key_dir));
+    spec += aniso * lit * key_rgb * (0.16 * s1 + 0.7 * s2 * base);
     vec3 sheen = rim_rgb * spec_k * 0.4 * fv2 * fv * max(dot(n, rim_dir) + 0.3, 0.0);
     vec3 col = (base * (diff * mix(1.0, ao, 0.6) + amb) + spec + sheen) * exposure;
     col = col / (1.0 + 0.12 * col);  // soft shoulder for highlights
