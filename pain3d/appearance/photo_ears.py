@@ -9,10 +9,9 @@ projected onto them (:mod:`pain3d.appearance.photo`); they are painted instead, 
   soft light model of the photo shader (``0.4 + 0.6 max(n . l, 0)``), so an ear or neck
   turned away from the photo's light comes out darker than the cheek next to it, not paler;
   the neck takes the photo's own neck below the jaw where the photo shows skin there;
-- **ear form**: the shared ear island (both ears use it, the right one mirrored) is shaded
-  as an ear seen from the side: a dark concha bowl toward the front, a light helix rim with
-  the scapha's groove inside it, the antihelix, a lobule, a darker back facing the head;
-  the head's skin around each ear gets a soft contact shadow;
+- **ear form**: the shared ear island is shaded as an ear seen from the side
+  (:func:`pain3d.appearance.ears.ear_form`); the head's skin around each ear gets a soft
+  contact shadow;
 - **neck form**: darker just under the jaw and the occiput (the head's overhang), fading
   down the neck;
 - **hair over the ears** (:func:`ears_hidden`): where the photo shows hair, not skin, where
@@ -32,7 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pain3d.face.head import ISLAND_CENTRES, ISLAND_RADIUS
+from pain3d.appearance.ears import ear_form
 from pain3d.face.mesh import Mesh, region_id
 
 JAW_SHADOW = 0.4
@@ -324,51 +323,6 @@ def neck_depth(neck_pos: np.ndarray, head_pos: np.ndarray, bins: int = 48) -> np
     # Linear between bin centres: a stepped underside would streak the neck vertically.
     at = (phi + np.pi) / (2 * np.pi) * bins - 0.5
     return np.maximum(np.interp(at, idx, under, period=bins) - neck_pos[:, 1], 0.0)
-
-
-def ear_form(uv: np.ndarray) -> np.ndarray:
-    """(N, 3) float32 multiplicative shading of an ear seen from the side, at (N, 2) UVs of
-    the ear island (:data:`pain3d.face.head.ISLAND_CENTRES` ``"ear"``: the polar angle from
-    the ear's outward axis grows linearly with the distance from the centre, 90 degrees at
-    half the radius; azimuth 0 = toward the face, 90 = up, for the left ear; the renderer
-    mirrors the island for the right one).
-
-    1 is the skin's tone; shadows are redder (light scattered through skin), so the
-    darkening is weaker in red than in green and blue.
-    """
-    cu, cv = ISLAND_CENTRES["ear"]
-    du, dv = uv[:, 0] - cu, uv[:, 1] - cv
-    theta = np.pi * np.hypot(du, dv) / ISLAND_RADIUS
-    az = np.arctan2(dv, du)
-    r = np.sin(np.minimum(theta, np.pi / 2))  # radius in the ear's outline, 1 at its edge
-    x, y = r * np.cos(az), r * np.sin(az)  # x toward the face, y up
-    deg = np.degrees(az) % 360.0
-
-    def bump(t, c, w):
-        return np.exp(-0.5 * ((t - c) / w) ** 2)
-
-    def arc(lo, hi, soft=25.0):  # 1 for azimuths between lo and hi (counter-clockwise)
-        span = (hi - lo) % 360.0
-        t = (deg - lo) % 360.0
-        edge = np.minimum(t, span - t)
-        return np.where(t <= span, np.clip(edge / soft, 0.0, 1.0), 0.0)
-
-    helix = arc(40.0, 255.0)  # front-top, over the top and down the back to the lobule
-    f = 1.0 + 0.14 * bump(r, 0.9, 0.05) * helix  # the helix rim catches the light
-    f -= 0.2 * bump(r, 0.78, 0.045) * helix  # the scapha's groove inside it
-    f += 0.06 * bump(r, 0.58, 0.06) * arc(70.0, 240.0)  # antihelix
-    # Concha: the bowl in front of the antihelix, deepest at the ear canal.
-    # A flat-bottomed bowl with a soft rim (a cone would read as a dimple).
-    q = np.hypot((x - 0.26) / 0.42, (y + 0.08) / 0.5)
-    rim = np.clip((1.0 - q) / 0.35, 0.0, 1.0)
-    f -= 0.3 * rim * rim * (3.0 - 2.0 * rim) + 0.18 * np.exp(-0.5 * q * q / 0.05)
-    f += 0.08 * np.exp(-0.5 * np.hypot((x - 0.78) / 0.1, (y + 0.12) / 0.14) ** 2)  # tragus
-    f += 0.05 * bump(r, 0.8, 0.15) * arc(255.0, 300.0, 15.0)  # lobule: soft, fleshy
-    f -= 0.1 * bump(r, 1.0, 0.04)  # the outline, where the ear turns away
-    back = np.clip((theta - np.pi / 2) / (np.pi / 2), 0.0, 1.0)
-    f = f * (1.0 - 0.45 * back)  # the back faces the head: in its shadow
-    f = np.clip(f, 0.25, 1.2)[:, None]
-    return np.where(f < 1.0, f ** np.array([0.85, 1.1, 1.2]), f).astype(np.float32)
 
 
 def contact_shadow(pos: np.ndarray, mask: np.ndarray, ears: np.ndarray,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pain3d.appearance.ears import ear_form, ear_relief
 from pain3d.appearance.hair import hair_coverage
 from pain3d.appearance.landmarks import FaceLandmarks, face_landmarks
 from pain3d.appearance.lips import paint_lips, sample_lip_look
@@ -186,6 +187,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     albedo, beard = _paint_facial_hair(surf, albedo, traits, rng, strands)
     albedo, cov, scalp_strands = _paint_scalp_hair(surf, albedo, traits, rng)
     albedo = _paint_clothing(surf, albedo, traits, rng)
+    ear_height = _paint_ear_folds(surf, albedo)
     # Shading maps.
     tzone = np.clip(gaussian_blob(surf.pos, surf.lm.nose_tip, (0.012, 0.03, 0.06))
                     + gaussian_blob(surf.pos, [0, surf.lm.brow_y + 0.03, 0], (0.04, 0.015, 0.06)),
@@ -200,7 +202,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     relief = np.where(cov > 0.5, 0.25 * (scalp_strands - 0.5),
                       PORE_DEPTH * pore
                       + 0.1 * beard * (strands - 0.5) - 0.08 * lips.lines)
-    height = np.clip(0.5 - 0.4 * crease + relief, 0, 1)
+    height = np.clip(0.5 - 0.4 * crease + relief + ear_height, 0, 1)
     # Per-vertex shading values: the maps sampled at each vertex's texel.
     uv = np.clip((mesh.uv * size).astype(np.int64), 0, size - 1)
     vspec = np.clip(spec, 0, 1)[uv[:, 1], uv[:, 0]].astype(np.float32)
@@ -474,6 +476,19 @@ def _paint_clothing(surf: _Surface, albedo: np.ndarray, traits: Traits,
     fabric = 1.0 + 0.08 * smooth_noise(rng, surf.size, 64, 1)
     return _mix(albedo, tint(fabric, np.asarray(traits.clothing_rgb, np.float32)),
                 cloth.astype(np.float32))
+
+
+def _paint_ear_folds(surf: _Surface, albedo: np.ndarray) -> np.ndarray:
+    """Shade the ears' island (in place) with the folds of an ear (helix, scapha, antihelix,
+    concha, tragus, lobule: :func:`pain3d.appearance.ears.ear_form`); returns the (S, S)
+    height offsets of the same folds for the bump mapping (0 off the ears)."""
+    size = albedo.shape[0]
+    rows, cols = np.nonzero(surf.reg == region_id("ear"))
+    uv = (np.stack([cols, rows], -1) + 0.5) / size
+    albedo[rows, cols] *= ear_form(uv)
+    height = np.zeros((size, size), np.float32)
+    height[rows, cols] = ear_relief(uv)
+    return height
 
 
 def hair_strands(pos: np.ndarray, lm: FaceLandmarks, rng: np.random.Generator, size: int,

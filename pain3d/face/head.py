@@ -654,7 +654,9 @@ def _ear(side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # Winding: the local frame (fwd, up, nrm) is right-handed for side=+1 and mirrored for -1.
     if np.linalg.det(np.stack([fwd, up, nrm])) < 0:
         faces = faces[:, ::-1]
-    uv = island_uv("ear", polar, np.arctan2(y, side * x), power=1.0)
+    # Both ears share one island, the right one as the left one's mirror image: a texel is
+    # the same point of either ear (x runs toward the face on both).
+    uv = island_uv("ear", polar, np.arctan2(y, x), power=1.0)
     return v, faces, uv
 
 

@@ -17,7 +17,7 @@ changes the face:
   it, and the lashes are a dark margin with a ragged fringe hanging over the lower lid,
   shorter toward the eye corners, so AU43 shows closed lids, not stretched lashes;
 - **ears**: both ears share one texture island, painted unlit as the left ear
-  (:mod:`pain3d.appearance.photo_ears`); the right ear reads it mirrored, and each is lit by
+  (:mod:`pain3d.appearance.photo_ears`; the right ear's UVs mirror the left's), each lit by
   its own normal under the photo's light and toned by its side of the photo's face; an ear
   the photo's hair covers (``PhotoAppearance.ear_hidden``) is not drawn: the head behind it
   is painted as hair (:func:`pain3d.appearance.photo_ears.paint_hair_over_ears`);
@@ -71,7 +71,6 @@ uniform vec3 teeth_rgb;
 uniform vec3 mouth_rgb;
 uniform vec3 ear_gain_r;        // linear gains of the right (x < 0) and left ear
 uniform vec3 ear_gain_l;
-uniform float ear_mirror_u;     // twice the ear island's centre u
 uniform vec2 ear_hidden;        // 1 where the photo's hair covers the right (x) or left (y)
                                 // ear: that ear is not drawn (the head's hair shows)
 uniform int part_of[17];
@@ -105,9 +104,7 @@ vec3 mouth_interior() {
 void main() {
     int reg = v_region;
     if (reg == 14 && (v_pos.x < 0.0 ? ear_hidden.x : ear_hidden.y) > 0.5) discard;
-    // Both ears share one island, painted as the left ear: the right one reads it mirrored.
     vec2 uv = v_uv;
-    if (reg == 14 && v_pos.x < 0.0) uv.x = ear_mirror_u - uv.x;
     vec3 col = texture(albedo_tex, uv).rgb;
     vec3 lin = col * col;
     if (reg == 11) {
@@ -324,13 +321,10 @@ class PhotoRenderer(Renderer):
 
         relight = (lighting.direction(appearance.light_dir)
                    if isinstance(lighting, PhotoLighting) else appearance.light_dir)
-        from pain3d.face.head import ISLAND_CENTRES
-
         return {
             "au_w": tuple(wrinkle_weights(aus)),
             "ear_gain_r": tuple(float(g) for g in appearance.ear_gain[0]),
             "ear_gain_l": tuple(float(g) for g in appearance.ear_gain[1]),
-            "ear_mirror_u": 2.0 * ISLAND_CENTRES["ear"][0],
             "ear_hidden": tuple(float(h) for h in appearance.ear_hidden),
             "eye_u": _eye_corners_u(appearance.rest_mesh),
             "lid_close": (0.0, 0.0) if aus is None else closure_fractions(
