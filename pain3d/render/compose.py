@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from pain3d.render.renderer import RenderResult
+from pain3d.render.strays import add_stray_hairs
 
 
 def soft_alpha(mask: np.ndarray, feather: float = 0.8) -> np.ndarray:
@@ -61,6 +62,7 @@ def compose(result: RenderResult, background: np.ndarray | None, effects=None,
     if box is not None:  # outside the head's box the alpha is 0: the background alone
         a = soft_alpha(result.mask[box], feather)
         out[box] = cv2.blendLinear(rgb[box], background[box], a, 1.0 - a)
+        out = add_stray_hairs(out, rgb, result.mask, result.parts)
     if effects is not None:
         from pain3d.appearance.effects import camera_effects
 
