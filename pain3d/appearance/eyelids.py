@@ -147,16 +147,18 @@ def _crease(d: np.ndarray, t: np.ndarray, up_side: np.ndarray,
 def _lid_tone(d: np.ndarray, t: np.ndarray, dy: np.ndarray, up_side: np.ndarray,
               look: EyelidLook) -> np.ndarray:
     """(N, 3) factor on the albedo: the thin skin of the upper lid between margin and crease
-    a little darker and pinker (vessels show through), the skin above the crease toward the
-    nose a little darker (the socket's hollow)."""
+    a little darker and pinker (vessels show through) and darker still toward the lashes,
+    the skin above the crease toward the nose a little darker (the socket's hollow)."""
     along = smoothstep(-1.1, -0.8, t) * smoothstep(1.2, 0.95, t) * up_side
-    tarsal = smoothstep(look.crease + 1.5, look.crease - 0.5, d) * along
+    tarsal = smoothstep(look.crease + 2.0, look.crease - 1.5, d) * along
     hollow = (smoothstep(look.crease - 0.5, look.crease + 1.5, d) * smoothstep(11.0, 7.0, d)
               * smoothstep(0.6, -0.4, t) * (dy > 0.0))
+    # The lid rolls away from the light toward the lashes (over the globe when closed).
+    roll = smoothstep(look.crease, 1.5, d) * along
     a = look.lid_tone
     out = np.ones((len(d), 3), np.float32)
-    for k, (pink, dark) in enumerate(((0.01, 0.06), (0.045, 0.07), (0.03, 0.05))):
-        out[:, k] -= a * (pink * tarsal + dark * hollow)
+    for k, (pink, dark) in enumerate(((0.01, 0.06), (0.035, 0.07), (0.022, 0.05))):
+        out[:, k] -= a * (pink * tarsal + dark * hollow) + 0.06 * roll
     return out
 
 
