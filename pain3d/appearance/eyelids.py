@@ -171,7 +171,8 @@ def _strand_pattern(d: np.ndarray, angle: np.ndarray, reach: np.ndarray, lean: n
     k = np.floor(phase).astype(np.int64) % len(strands)
     across = np.abs(phase - np.floor(phase) - 0.5)  # 0 on a clump's axis
     length = strands[k]
-    return smoothstep(0.45, 0.1, across) * smoothstep(length, 0.6 * length, out)
+    return (smoothstep(0.45, 0.1, across) * smoothstep(length, 0.6 * length, out)
+            * (0.4 + 0.6 * length))  # short clumps are thinner, so paler
 
 
 def _upper_lashes(d: np.ndarray, t: np.ndarray, angle: np.ndarray, upper: np.ndarray,
@@ -184,7 +185,7 @@ def _upper_lashes(d: np.ndarray, t: np.ndarray, angle: np.ndarray, upper: np.nda
     reach = (LASH_REACH_MM[0] + (LASH_REACH_MM[1] - LASH_REACH_MM[0]) * lateral) \
         * look.lash_length
     root = smoothstep(MARGIN_MM + 0.6 * reach, MARGIN_MM + 0.25 * reach, d)
-    strands = _strand_pattern(d, angle, reach, -0.8 * lateral, 14.0, look.strands)
+    strands = _strand_pattern(d, angle, reach, -1.8 * lateral, 14.0, look.strands)
     ends = smoothstep(-1.05, -0.8, t) * smoothstep(1.2, 1.0, t)
     cover = np.maximum(root, 0.8 * strands) * (0.85 + 0.15 * lateral)
     return (np.clip(cover * look.lash_density, 0.0, 0.95) * ends * upper).astype(np.float32)
