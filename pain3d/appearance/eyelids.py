@@ -35,6 +35,10 @@ LASH_SPACING_MM = 1.3
 """Hand-set: spacing of the lash clumps along the upper lid, mm (single lashes, 0.3 mm
 apart, are finer than a texel; clumps of them give the fringe its broken edge)."""
 
+CREASE_GROOVE = 0.22
+"""Hand-set: depth of the crease's groove in height-map units (1 = 1.2 mm, see the shader):
+0.25 mm on the deepest crease, enough for the bump shading to show a fold edge."""
+
 _STRANDS = 256
 """Number of random strand lengths a person draws (clumps are indexed modulo it)."""
 
@@ -113,7 +117,7 @@ def paint_eyelids(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks,
         up_side = (rel[:, 1] > -1.0) & front
         sh, ridge = _crease(d, t, up_side, look)
         shade[side] *= sh * _lid_tone(d, t, rel[:, 1], up_side, look)
-        relief[side] -= 0.22 * look.crease_depth * ridge
+        relief[side] -= CREASE_GROOVE * look.crease_depth * ridge
         lash[side] = np.maximum(_upper_lashes(d, t, angle, upper, look),
                                 _lower_lashes(d, t, angle, lower, look))
         wet[side] = smoothstep(0.55, 0.2, d) * smoothstep(-0.6, -0.2, d) * lower \
@@ -122,8 +126,9 @@ def paint_eyelids(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks,
 
 
 UV_MARGIN = 24
-"""Texels around the lids' bounding box in UV searched for texels near the eyes (the lids'
-texels are about 0.6 mm: 14 mm; the painting reaches at most 5 mm past the lid regions)."""
+"""Hand-set: texels around the lids' bounding box in UV searched for texels near the eyes
+(the lids' texels are about 0.6 mm: 14 mm). Measured on 6 identities: the same texels get
+paint as when searching the whole map, and none within 1.5 mm of the search's edge."""
 
 
 def _eye_texels(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks) -> np.ndarray:
