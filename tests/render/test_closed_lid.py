@@ -47,7 +47,7 @@ def test_a_closed_lid_shows_a_lash_band_under_a_crease_shadow():
             lid = above(2.5, 4.0).mean()  # the lid's skin between lashes and crease
             over = above(9.0, 11.0).mean()  # the skin above the crease
             # Lashes darken the first 1.5 mm above the line: 0.53-0.72 of the lid skin (uniform
-        # lash lines: 0.81-0.83).
+            # lash lines: 0.81-0.83).
             assert above(0.6, 1.5).mean() < 0.77 * lid, (above(0.6, 1.5).mean(), lid)
             # The crease: 0.86-0.90 of the skin around it (none before: 0.99-1.01).
             assert above(4.0, 9.0).min() < 0.95 * min(lid, over), (above(4.0, 9.0), lid, over)
