@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pain3d.appearance.ears import ear_form, ear_relief
+from pain3d.appearance.eyelids import EyelidPaint, paint_eyelids, sample_eyelid_look
 from pain3d.appearance.hair import hair_coverage
 from pain3d.appearance.landmarks import FaceLandmarks, face_landmarks
 from pain3d.appearance.lips import paint_lips, sample_lip_look
@@ -153,9 +154,10 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
                    sex: str = "female") -> TextureSet:
     """Paint the textures of an identity on its neutral mesh.
 
-    The steps draw from ``rng`` in a fixed order: skin, lips, creases and wrinkles, brows
-    and lashes, facial hair, scalp hair, clothing, shading maps; the lips' look and the fine
-    skin detail (pores, blotches, sheen) draw from a child of ``rng`` instead.
+    The steps draw from ``rng`` in a fixed order: skin, lips, creases and wrinkles, brows,
+    facial hair, scalp hair, clothing, shading maps; the lips' look and the fine skin detail
+    (pores, blotches, sheen) draw from a child of ``rng`` instead, the eye region (lid crease
+    and tone, lashes, :mod:`pain3d.appearance.eyelids`) from another.
 
     Args:
         mesh: neutral identity mesh with ``uv`` and ``regions``.
@@ -183,7 +185,10 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     pore = pore_relief(surf.pos, strength, int(detail.integers(2**32)))
     fields = skin_fields(detail, size)
     _paint_skin_detail(albedo, pore, fields, base)
-    albedo, brow, strands = _paint_brows_and_lashes(surf, albedo, traits, rng, sex)
+    albedo, brow, strands, brow_rgb = _paint_brows(surf, albedo, traits, rng, sex)
+    # The eye region draws from a child of rng too (spawned after the skin detail's).
+    lids = paint_eyelids(surf.pos, surf.reg, surf.lm, sample_eyelid_look(rng.spawn(1)[0]))
+    _paint_eye_region(albedo, lids, np.minimum(brow_rgb, LASH_RGB_MAX))
     albedo, beard = _paint_facial_hair(surf, albedo, traits, rng, strands)
     albedo, cov, scalp_strands = _paint_scalp_hair(surf, albedo, traits, rng)
     albedo = _paint_clothing(surf, albedo, traits, rng)
@@ -194,6 +199,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
                     0, 1)
     spec = (0.35 + 0.35 * tzone * rng.uniform(0.5, 1.2) + 0.15 * surf.lips
             + 0.2 * lips.lower_mid) * (1 - 0.7 * beard)
+    spec.ravel()[lids.idx] += WET_SHEEN * lids.wet
     spec *= 1.0 + 0.2 * fields[..., 2]  # patches of more and less sheen
     spec = spec * (1.0 - 0.85 * cov) * (1.0 - 0.7 * brow) * (1.0 - 0.4 * traits.age_level)
     # Relief: creases cut in, pores pit the skin (most on the nose and cheeks), a fine grain
@@ -202,6 +208,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     relief = np.where(cov > 0.5, 0.25 * (scalp_strands - 0.5),
                       PORE_DEPTH * pore
                       + 0.1 * beard * (strands - 0.5) - 0.08 * lips.lines)
+    relief.ravel()[lids.idx] += lids.relief
     height = np.clip(0.5 - 0.4 * crease + relief + ear_height, 0, 1)
     # Per-vertex shading values: the maps sampled at each vertex's texel.
     uv = np.clip((mesh.uv * size).astype(np.int64), 0, size - 1)
@@ -235,6 +242,29 @@ def _paint_skin_detail(albedo: np.ndarray, pore: np.ndarray, fields: np.ndarray,
     red_amt = 1.0 - 0.5 * float(np.clip((0.75 - float(np.mean(base))) / 0.45, 0.0, 1.0))
     scale_planes(albedo, lambda k: (1.0 + MOTTLE[0][k] * red_amt * red + MOTTLE[1][k] * brown
                                     + 0.06 * pore))
+
+
+LASH_RGB_MAX = 0.08
+"""Hand-set: the lashes' colour is the brows' but at most this in each channel (lashes are
+darker than brows, and blond or grey brows keep dark lashes)."""
+
+WET_RGB = (0.78, 0.42, 0.42)
+"""Hand-set: colour factor on the skin's albedo of the lower lid's wet inner margin (pink
+mucosa); painted with coverage 0.7 at most."""
+
+WET_SHEEN = 0.3
+"""Hand-set: added specular strength on the wet lower lid margin."""
+
+
+def _paint_eye_region(albedo: np.ndarray, lids: EyelidPaint, lash_rgb: np.ndarray) -> None:
+    """Apply :func:`pain3d.appearance.eyelids.paint_eyelids`'s painting to the albedo in
+    place: the lid tone and crease shading, the pink wet margin, then the lashes over all."""
+    flat = albedo.reshape(-1, 3)
+    sel = flat[lids.idx] * lids.shade
+    wet = (0.7 * lids.wet)[:, None]
+    sel += (sel * np.float32(WET_RGB) - sel) * wet
+    sel += (lash_rgb[None] - sel) * lids.lash[:, None]
+    flat[lids.idx] = sel
 
 
 def _paint_skin(surf: _Surface, traits: Traits, rng: np.random.Generator) -> np.ndarray:
@@ -351,11 +381,10 @@ BROW_HEAD = 0.021
 """Metres from an eye's centre to the head of its brow, toward the nose (hand-set)."""
 
 
-def _paint_brows_and_lashes(surf: _Surface, albedo: np.ndarray, traits: Traits,
-                            rng: np.random.Generator, sex: str
-                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Brows (strokes thinning to the tail) and a dark lash line where the lids meet the
-    eyeball; returns the albedo, the (S, S) brow coverage and the hair strand noise."""
+def _paint_brows(surf: _Surface, albedo: np.ndarray, traits: Traits, rng: np.random.Generator,
+                 sex: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Brows (strokes thinning to the tail); returns the albedo, the (S, S) brow coverage,
+    the hair strand noise and the brows' (3,) colour."""
     lm, S, cv = surf.lm, surf.size, surf.canvas
     hair_rgb = np.asarray(traits.hair_rgb, np.float32)
     if traits.hair_colour in ("white", "grey"):
@@ -391,21 +420,7 @@ def _paint_brows_and_lashes(surf: _Surface, albedo: np.ndarray, traits: Traits,
                                 + 0.5, 0, 1) * (brow > 0.02), 0.5)
     brow_a = np.clip((0.3 * brow + 0.8 * hairs) * (0.5 + 0.5 * strands) * 1.2, 0, 0.95)
     albedo = _mix(albedo, brow_rgb, brow_a)
-    lash_rgb = np.minimum(brow_rgb, 0.08)
-    # The lash line hugs the lid margin (0.6 mm off the globe; the lid skin stands 1.8 mm off
-    # it, LID_THICKNESS_CM): a band reaching 2.2 mm painted the lower lid's whole thickness
-    # as a grey shadow under the eye.
-    for name, amount, reach in (("upper_eyelid", 0.9, 0.0017), ("lower_eyelid", 0.35, 0.0011)):
-        # Evaluated on the lid's texels only: elsewhere the lash is 0 and paints nothing.
-        idx = np.flatnonzero(surf.reg == region_id(name))
-        pos = surf.pos.reshape(-1, 3)[idx]
-        for eye in (lm.eye_left, lm.eye_right):
-            dist = np.linalg.norm(pos - eye.astype(np.float32), axis=-1) - lm.eye_radius
-            lash = np.zeros(S * S, np.float32)
-            lash[idx] = (smoothstep(reach, 0.0006, dist) * (pos[:, 2] > eye[2])
-                         ).astype(np.float32) * amount
-            albedo = _mix(albedo, lash_rgb, lash.reshape(S, S))
-    return albedo, brow, strands
+    return albedo, brow, strands, brow_rgb
 
 
 FACIAL_HAIR_DENSITY = {"stubble": 0.75, "moustache": 0.9, "goatee": 0.9, "beard": 0.95}

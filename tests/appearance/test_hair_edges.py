@@ -12,7 +12,7 @@ from pain3d.appearance import sample_appearance
 from pain3d.appearance.hair import build_hair_shell, hair_coverage
 from pain3d.appearance.landmarks import face_landmarks
 from pain3d.appearance.textures import (
-    _paint_brows_and_lashes,
+    _paint_brows,
     _paint_facial_hair,
     _surface,
 )
@@ -67,7 +67,7 @@ def test_facial_hair_thins_out_at_its_edge_and_leaves_the_neck_shaved(face):
 def test_a_brow_fades_in_from_its_head_instead_of_starting_at_a_cut(face):
     mesh, surf, traits = face
     albedo = np.full((surf.size, surf.size, 3), 0.6, np.float32)
-    _, brow, _ = _paint_brows_and_lashes(surf, albedo, traits, np.random.default_rng(0), "male")
+    _, brow, _, _ = _paint_brows(surf, albedo, traits, np.random.default_rng(0), "male")
     lm = surf.lm
     x, y = surf.pos[..., 0], surf.pos[..., 1]
     band = (np.abs(y - lm.brow_y) < 0.003) & (surf.front > 0.5) & (x > 0)
