@@ -22,3 +22,11 @@ def test_blend_sure_alphas_give_blendlinear_bytes_for_every_byte_pair():
             assert np.count_nonzero((a > sure) & (a < 1 - sure)) < a.size // 16  # gathered
             assert np.array_equal(_blend(top, under, a),
                                   cv2.blendLinear(top, under, a, 1.0 - a))
+
+
+def test_widely_feathered_alpha_blends_its_box_with_blendlinear_bytes():
+    rng = np.random.default_rng(0)
+    top, under = (rng.integers(0, 256, (256, 256, 3), dtype=np.uint8) for _ in range(2))
+    a = np.zeros((256, 256), np.float32)
+    a[100:150, 70:200] = rng.random((50, 130), dtype=np.float32)  # > 1/16 of the pixels
+    assert np.array_equal(_blend(top, under, a), cv2.blendLinear(top, under, a, 1.0 - a))
