@@ -42,7 +42,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from pain3d.appearance.photo_ears import paint_ears_and_neck, shade
+from pain3d.appearance.photo_ears import paint_ears_and_neck, shade, texels_in_box
 from pain3d.appearance.photo_raster import photo_raster, rasterize_nearest
 from pain3d.appearance.textures import wrinkle_map
 from pain3d.appearance.uvmap import UVRaster, barycentric_blend
@@ -857,15 +857,10 @@ def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02,
     margins = mesh.vertices[np.concatenate([i for i, _ in ids])]
     on_upper = np.concatenate([np.full(len(i), up) for i, up in ids])
     flat = pos.reshape(-1, 3)
-    lo, hi = margins.min(0) - reach, margins.max(0) + reach
-    near = (flat[:, 0] > lo[0]) & (flat[:, 0] < hi[0])  # per axis: no (N, 3) temporaries
-    for k in (1, 2):
-        near &= (flat[:, k] > lo[k]) & (flat[:, k] < hi[k])
-    if where is not None:
-        near &= where.reshape(-1)
+    near = texels_in_box(flat, margins.min(0) - reach, margins.max(0) + reach, where)
     d = np.full(len(flat), reach, np.float32)
     upper = np.zeros(len(flat), bool)
-    dn, nearest = cKDTree(margins).query(np.compress(near, flat, axis=0),
+    dn, nearest = cKDTree(margins).query(np.take(flat, near, axis=0),
                                          distance_upper_bound=reach)
     d[near] = np.minimum(dn, reach)
     upper[near] = on_upper[np.minimum(nearest, len(margins) - 1)]
