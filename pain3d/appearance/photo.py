@@ -42,7 +42,15 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from pain3d.appearance.photo_ears import paint_ears_and_neck, shade
+from pain3d.appearance.arrays import (
+    copy_where,
+    luminance,
+    per_texel,
+    put_rows,
+    rows_where,
+    unit_to_u8,
+)
+from pain3d.appearance.photo_ears import paint_ears_and_neck, shade, texels_in_box
 from pain3d.appearance.photo_raster import photo_raster, rasterize_nearest
 from pain3d.appearance.textures import wrinkle_map
 from pain3d.appearance.uvmap import UVRaster, barycentric_blend
@@ -128,7 +136,7 @@ def push_pull(colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
         colour pulled from the coarser levels of a weighted pyramid (pure colour of the
         known texels, no bleeding of black into the unknown ones).
     """
-    levels = [(_per_texel(np.multiply, colour, weight), weight)]
+    levels = [(per_texel(np.multiply, colour, weight), weight)]
     while min(levels[-1][1].shape) > 1:
         c, w = levels[-1]
         h, wd = c.shape[:2]
@@ -144,56 +152,12 @@ def push_pull(colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
         ww = np.clip(w, 0.0, 1.0)
         # est = c / max(w, 1e-8) * ww + up * (1 - ww), in place in c (the same float32
         # values; c is this function's own level).
-        est = _per_texel(np.divide, c, np.maximum(w, 1e-8), out=c)
-        _per_texel(np.multiply, est, ww, out=est)
+        est = per_texel(np.divide, c, np.maximum(w, 1e-8), out=c)
+        per_texel(np.multiply, est, ww, out=est)
         np.subtract(1, ww, out=ww)
-        _per_texel(np.multiply, up, ww, out=up)
+        per_texel(np.multiply, up, ww, out=up)
         est += up
     return est.astype(np.float32, copy=False)
-
-
-_ROWS = 32
-"""Rows per block of :func:`_per_texel` (hand-set: a block's copy of the map, 384 kB at 1024
-texels and 3 channels, stays in cache)."""
-
-
-def _per_texel(op, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``op(x, w[..., None], out=out)`` for (H, W, C) ``x`` and an (H, W) map ``w`` of the same
-    dtype (``out`` defaults to a new array), at about a third of its time: numpy's loop over a
-    broadcast last axis of 3 is slow, so each block of rows of ``w`` is first copied into C
-    contiguous channels. The same values; no full-size temporary."""
-    out = np.empty_like(x) if out is None else out
-    channels = x.shape[-1]
-    for r in range(0, len(x), _ROWS):
-        rows = slice(r, r + _ROWS)
-        spread = cv2.merge([w[rows]] * channels).reshape(*w[rows].shape, channels)
-        op(x[rows], spread, out=out[rows])
-    return out
-
-
-def _copy_where(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> None:
-    """``np.copyto(dst, src, where=mask[..., None])`` for (H, W, C) arrays (``dst`` may be a
-    box of a larger one) and an (H, W) bool ``mask``, at about a quarter of its time
-    (``cv2.copyTo`` writes into ``dst``)."""
-    out = cv2.copyTo(src, np.ascontiguousarray(mask).view(np.uint8), dst)
-    if out is not dst:  # OpenCV made a new array (dst not contiguous): copy it back
-        np.copyto(dst, out)
-
-
-def _rows(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``a[mask]``: the (N, ...) texels of an (S, S, ...) array where the (S, S) bool ``mask``
-    is set, in row-major order; ``np.compress`` over the flat texels, ~4x faster than boolean
-    indexing of (S, S, 3) colours."""
-    return np.compress(mask.reshape(-1), a.reshape(-1, *a.shape[mask.ndim:]), axis=0)
-
-
-def _put_rows(a: np.ndarray, index: np.ndarray, rows: np.ndarray) -> None:
-    """``a[index] = rows`` for C-contiguous (N, C) ``a`` and ``rows``: each row put as one
-    item of C x itemsize bytes (``np.put``), ~4x faster than fancy assignment of short
-    rows."""
-    item = np.dtype((np.void, a.shape[1] * a.itemsize))
-    np.put(a.view(item).reshape(-1), index,
-           np.ascontiguousarray(rows, a.dtype).view(item).reshape(-1))
 
 
 @dataclass(frozen=True, eq=False)
@@ -308,8 +272,8 @@ def _mirror_fill(colour: np.ndarray, conf: np.ndarray, charts: dict[str, np.ndar
     mirror = cv2.flip(colour, 1)  # colour[:, ::-1], contiguous: faster to index and scale
     gain = np.float32(1.0)
     if both.sum() > 100:
-        gain = np.median(_rows(colour, both), axis=0) / np.maximum(
-            np.median(_rows(mirror, both), axis=0), 1e-3)
+        gain = np.median(rows_where(colour, both), axis=0) / np.maximum(
+            np.median(rows_where(mirror, both), axis=0), 1e-3)
         gain = np.clip(gain, 0.7, 1.4)
     take = (1 - conf) * mconf
     total = conf + take
@@ -318,10 +282,10 @@ def _mirror_fill(colour: np.ndarray, conf: np.ndarray, charts: dict[str, np.ndar
     # mirror *= gain over rows of S * 3 values (the same products; numpy's broadcast of a (3,)
     # gain over a last axis of 3 is ~4x slower).
     mirror.reshape(len(mirror), -1)[...] *= np.tile(np.broadcast_to(gain, 3), mirror.shape[1])
-    _per_texel(np.multiply, mirror, take, out=mirror)
-    out = _per_texel(np.multiply, colour, conf)
+    per_texel(np.multiply, mirror, take, out=mirror)
+    out = per_texel(np.multiply, colour, conf)
     out += mirror
-    _per_texel(np.divide, out, np.maximum(total, 1e-6), out=out)
+    per_texel(np.divide, out, np.maximum(total, 1e-6), out=out)
     return out, np.clip(total, 0.0, 1.0)
 
 
@@ -411,7 +375,7 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
     skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
     # The bake's float maps as the stored bytes, and its temporaries freed, before the maps
     # below are made (a worker's peak memory is reached in the bake).
-    albedo, skin, conf = _u8(albedo), _u8(skin), _u8(conf)
+    albedo, skin, conf = unit_to_u8(albedo), unit_to_u8(skin), unit_to_u8(conf)
     del base, known, texels, charts, hairy, shade_map, seen_head
     return PhotoAppearance(
         albedo=albedo, skin=skin, confidence=conf,
@@ -460,7 +424,7 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
         rows = -(-len(seen) // size)  # remap takes maps under 32767 rows: S per row
         padded = np.zeros((rows * size, 2))
         padded[:len(seen)] = xy
-        _put_rows(colour, seen, _sample_photo(photo, padded, (rows, size)).reshape(-1, 3)[
+        put_rows(colour, seen, _sample_photo(photo, padded, (rows, size)).reshape(-1, 3)[
             :len(seen)])
     return seen, xy, colour.reshape(size, size, 3)
 
@@ -568,7 +532,7 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
               charts["ear"], charts["neck"]]
     skin = charts["head"] & np.isin(regions, [region_id("cheek"), region_id("forehead")])
     seen_skin = skin & (known > 0.5)
-    skin_rgb = (np.median(_rows(colour, seen_skin), axis=0) if seen_skin.any()
+    skin_rgb = (np.median(rows_where(colour, seen_skin), axis=0) if seen_skin.any()
                 else np.full(3, 0.6))
     fill = np.zeros_like(colour)
     # The hair is filled from the texels that look like hair: not from the skin of a high
@@ -585,17 +549,17 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
             continue
         # push_pull weights the colours by w, which is 0 outside the group: colour[box] needs
         # no masking (nor a copy).
-        _copy_where(fill[box], push_pull(colour[box], w[box].astype(np.float32, copy=False)),
+        copy_where(fill[box], push_pull(colour[box], w[box].astype(np.float32, copy=False)),
                     mask[box])
     # Soften the filled colours across group borders within the head chart (the hairline
     # would otherwise follow the triangle edges of the scalp region), more so on the skull.
     head = charts["head"]
     soft = _blur(fill, colour.shape[0] / 100.0)
-    _copy_where(fill, cv2.GaussianBlur(fill, (0, 0), colour.shape[0] / 300.0), head)
-    _copy_where(fill, soft, head & skull)
+    copy_where(fill, cv2.GaussianBlur(fill, (0, 0), colour.shape[0] / 300.0), head)
+    copy_where(fill, soft, head & skull)
     k = np.clip(known, 0.0, 1.0)
-    _per_texel(np.multiply, fill, 1 - k, out=fill)  # colour * k + fill * (1 - k)
-    fill += _per_texel(np.multiply, colour, k)
+    per_texel(np.multiply, fill, 1 - k, out=fill)  # colour * k + fill * (1 - k)
+    fill += per_texel(np.multiply, colour, k)
     return fill
 
 
@@ -626,10 +590,10 @@ def _texture_fill(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.nd
     # hair_detail * hair + skin * (1 - hair); colour *= 1 + fill * (gain - 1);
     # colour += detail * fill.
     detail = hair_detail
-    _per_texel(np.multiply, detail, hair, out=detail)
+    per_texel(np.multiply, detail, hair, out=detail)
     skin = _exemplar_detail(colour, cheek)
     np.subtract(1.0, hair, out=hair)
-    _per_texel(np.multiply, skin, hair, out=skin)
+    per_texel(np.multiply, skin, hair, out=skin)
     detail += skin
     del skin
     gain = np.clip(shading, 0.5, 1.1)
@@ -637,8 +601,8 @@ def _texture_fill(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.nd
     gain *= fill
     gain[charts["ear"]] = 0.0
     gain += 1.0
-    _per_texel(np.multiply, colour, gain, out=colour)
-    _per_texel(np.multiply, detail, fill, out=detail)
+    per_texel(np.multiply, colour, gain, out=colour)
+    per_texel(np.multiply, detail, fill, out=detail)
     colour += detail
     return np.clip(colour, 0.0, 1.0, out=colour)
 
@@ -833,12 +797,6 @@ def _light_dir(pose) -> tuple[float, float, float]:
     return tuple(float(x) for x in d / np.linalg.norm(d))
 
 
-def _u8(x: np.ndarray) -> np.ndarray:
-    """``np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)`` in one temporary, not three."""
-    out = x * 255.0
-    out += 0.5
-    return np.clip(out, 0, 255, out=out).astype(np.uint8)
-
 
 def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02,
                      where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -857,15 +815,10 @@ def _margin_distance(mesh: Mesh, pos: np.ndarray, reach: float = 0.02,
     margins = mesh.vertices[np.concatenate([i for i, _ in ids])]
     on_upper = np.concatenate([np.full(len(i), up) for i, up in ids])
     flat = pos.reshape(-1, 3)
-    lo, hi = margins.min(0) - reach, margins.max(0) + reach
-    near = (flat[:, 0] > lo[0]) & (flat[:, 0] < hi[0])  # per axis: no (N, 3) temporaries
-    for k in (1, 2):
-        near &= (flat[:, k] > lo[k]) & (flat[:, k] < hi[k])
-    if where is not None:
-        near &= where.reshape(-1)
+    near = texels_in_box(flat, margins.min(0) - reach, margins.max(0) + reach, where)
     d = np.full(len(flat), reach, np.float32)
     upper = np.zeros(len(flat), bool)
-    dn, nearest = cKDTree(margins).query(np.compress(near, flat, axis=0),
+    dn, nearest = cKDTree(margins).query(np.take(flat, near, axis=0),
                                          distance_upper_bound=reach)
     d[near] = np.minimum(dn, reach)
     upper[near] = on_upper[np.minimum(nearest, len(margins) - 1)]
@@ -903,7 +856,7 @@ def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray
     reg, known, head = texels.region[box], known[box], head[box]
     band = dist / np.where(upper, LASH_BAND_M, LOWER_LASH_BAND_M)  # 1 at its edge
     rgb = albedo[box]
-    lum = _luminance(rgb)
+    lum = luminance(rgb)
     lashes = band < 1.0
     # The lids' own skin (often shadowed by the brow), not the brighter cheeks or brow bone.
     near_eye = (dist < 0.015) & np.isin(reg, [region_id("upper_eyelid"),
@@ -952,11 +905,6 @@ def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray
     return skin
 
 
-def _luminance(rgb: np.ndarray) -> np.ndarray:
-    """(...) mean of the last axis of (..., 3) float32 colours: ``rgb.mean(-1)``'s values
-    (three additions in order, one division) without its slow reduction over a short axis."""
-    return (rgb[..., 0] + rgb[..., 1] + rgb[..., 2]) / np.float32(3)
-
 
 def _photo_colours(mesh: Mesh, reg: np.ndarray, albedo: np.ndarray, conf: np.ndarray
                    ) -> dict[str, tuple[float, float, float]]:
@@ -966,10 +914,10 @@ def _photo_colours(mesh: Mesh, reg: np.ndarray, albedo: np.ndarray, conf: np.nda
     lids = np.isin(reg, [region_id("upper_eyelid"), region_id("lower_eyelid")]) & seen
     lips = (reg == region_id("lips")) & seen
     skin = np.isin(reg, [region_id("cheek"), region_id("forehead")]) & seen
-    skin_rgb = (np.median(_rows(albedo, skin), axis=0) if skin.any()
+    skin_rgb = (np.median(rows_where(albedo, skin), axis=0) if skin.any()
                 else np.array([0.7, 0.55, 0.45]))
     if lids.any():
-        lid_rgb = _rows(albedo, lids)
+        lid_rgb = rows_where(albedo, lids)
         lum = lid_rgb.mean(1)
         lash = lid_rgb[lum <= np.quantile(lum, 0.05)].mean(0)
     else:
@@ -981,7 +929,7 @@ def _photo_colours(mesh: Mesh, reg: np.ndarray, albedo: np.ndarray, conf: np.nda
     uv = np.clip((mesh.uv[line] * albedo.shape[0]).astype(np.int64), 0, albedo.shape[0] - 1)
     shadow = albedo[uv[:, 1], uv[:, 0]]
     shadow = shadow[shadow.mean(1) <= np.quantile(shadow.mean(1), 0.5)].mean(0)
-    lip = np.median(_rows(albedo, lips), axis=0) if lips.any() else skin_rgb * [0.8, 0.5, 0.5]
+    lip = np.median(rows_where(albedo, lips), axis=0) if lips.any() else skin_rgb * [0.8, 0.5, 0.5]
     mouth = np.minimum(shadow, lip * 0.6)
     # Teeth: an off-white as bright as the photo's exposure (skin luminance 0.55 = nominal).
     teeth = np.array([0.8, 0.76, 0.68]) * float(np.clip(skin_rgb.mean() / 0.55, 0.6, 1.1))

@@ -325,6 +325,23 @@ def neck_depth(neck_pos: np.ndarray, head_pos: np.ndarray, bins: int = 48) -> np
     return np.maximum(np.interp(at, idx, under, period=bins) - neck_pos[:, 1], 0.0)
 
 
+def texels_in_box(pos: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                  where: np.ndarray | None = None) -> np.ndarray:
+    """Ascending flat indices of the texels whose points ``pos`` (S, S, 3) or (N, 3) lie
+    strictly between ``lo`` and ``hi`` (3,) on every axis, where ``where`` (the texels'
+    shape, bool) is set if given. The x test runs over every texel, the others only on the
+    texels passing it (a box holds few): the same texels as six full-size comparisons, at
+    about half their time."""
+    flat = pos.reshape(-1, 3)
+    x = flat[:, 0]
+    index = np.flatnonzero((x > lo[0]) & (x < hi[0]))
+    p = np.take(flat, index, axis=0)
+    ok = (p[:, 1] > lo[1]) & (p[:, 1] < hi[1]) & (p[:, 2] > lo[2]) & (p[:, 2] < hi[2])
+    if where is not None:
+        ok &= np.take(where.reshape(-1), index)
+    return index[ok]
+
+
 def contact_shadow(pos: np.ndarray, mask: np.ndarray, ears: np.ndarray,
                    reach: float = 0.012) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
     """A soft shadow where an ear meets the head: the texels of ``mask`` (S, S) bool whose
@@ -341,12 +358,10 @@ def contact_shadow(pos: np.ndarray, mask: np.ndarray, ears: np.ndarray,
         ear = ears[side]
         if not len(ear):
             continue
-        lo, hi = ear.min(0) - reach, ear.max(0) + reach
-        near = mask & (pos[..., 0] > lo[0]) & (pos[..., 0] < hi[0])
-        for k in (1, 2):
-            near &= (pos[..., k] > lo[k]) & (pos[..., k] < hi[k])
-        r, c = np.nonzero(near)
-        d, _ = cKDTree(ear).query(pos[r, c].astype(np.float64), distance_upper_bound=reach)
+        index = texels_in_box(pos, ear.min(0) - reach, ear.max(0) + reach, mask)
+        r, c = np.divmod(index, pos.shape[1])
+        d, _ = cKDTree(ear).query(np.take(pos.reshape(-1, 3), index, axis=0).astype(np.float64),
+                                  distance_upper_bound=reach)
         d = np.minimum(d, reach)
         rows.append(r)
         cols.append(c)
@@ -444,12 +459,10 @@ def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarra
         ear = ears[ears[:, 0] * sign > 0]
         if not hidden[side] or not len(ear):
             continue
-        lo, hi = ear.min(0) - hi_r, ear.max(0) + hi_r
-        near = head.copy()
-        for k in range(3):
-            near &= (pos[..., k] > lo[k]) & (pos[..., k] < hi[k])
-        r, c = np.nonzero(near)
-        d, _ = cKDTree(ear).query(pos[r, c].astype(np.float64), distance_upper_bound=hi_r)
+        index = texels_in_box(pos, ear.min(0) - hi_r, ear.max(0) + hi_r, head)
+        r, c = np.divmod(index, pos.shape[1])
+        d, _ = cKDTree(ear).query(np.take(pos.reshape(-1, 3), index, axis=0).astype(np.float64),
+                                  distance_upper_bound=hi_r)
         t = np.clip((np.minimum(d, hi_r) - lo_r) / (hi_r - lo_r), 0.0, 1.0)
         w = 1.0 - t * t * (3.0 - 2.0 * t)  # 1 within lo_r, 0 beyond hi_r (smoothstep)
         hairy[r[w > 0.5], c[w > 0.5]] = True

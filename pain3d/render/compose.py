@@ -21,7 +21,7 @@ def soft_alpha(mask: np.ndarray, feather: float = 0.8) -> np.ndarray:
     return cv2.GaussianBlur(m, (0, 0), feather) * m
 
 
-def _head_box(inside: np.ndarray, feather: float) -> tuple[slice, slice] | None:
+def head_box(inside: np.ndarray, feather: float) -> tuple[slice, slice] | None:
     """Rows and columns around the (H, W) bool ``inside``, padded by the feather's blur
     radius (so each inside pixel's blur sees the same neighbours as in the whole image);
     columns start and end on multiples of 64 pixels (or the image edge), so OpenCV runs the
@@ -58,7 +58,7 @@ def compose(result: RenderResult, background: np.ndarray | None, effects=None,
         raise ValueError(f"background must be {rgb.shape} uint8 like the render, got "
                          f"{background.shape} {background.dtype}")
     out = background.copy()
-    box = _head_box(result.mask > 127, feather)
+    box = head_box(result.mask > 127, feather)
     if box is not None:  # outside the head's box the alpha is 0: the background alone
         a = soft_alpha(result.mask[box], feather)
         out[box] = cv2.blendLinear(rgb[box], background[box], a, 1.0 - a)

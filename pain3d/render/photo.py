@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 
 from pain3d.render.camera import Camera
-from pain3d.render.compose import soft_alpha
+from pain3d.render.compose import head_box, soft_alpha
 from pain3d.render.renderer import Renderer, RenderResult, wrinkle_weights
 
 PHOTO_FRAGMENT = """
@@ -371,4 +371,45 @@ def compose_photo(result: RenderResult, backdrop: np.ndarray, face_alpha: np.nda
         if face_alpha.shape != a.shape:
             raise ValueError(f"face_alpha is {face_alpha.shape}, the render {a.shape}")
         a = a * face_alpha.astype(np.float32)
-    return cv2.blendLinear(result.rgb, backdrop, a, 1.0 - a)
+    return _blend(result.rgb, backdrop, a)
+
+
+BLEND_SURE = 1e-4
+"""Hand-set: an alpha this close to 0 or 1 gives ``cv2.blendLinear``'s bytes of the backdrop
+or of the render (its result is then within 0.03 of the pixel, 255 x this plus OpenCV's
+1e-5 in the weights' sum, so it rounds to it; ``tests/photo`` checks every pair of bytes)."""
+
+
+def _blend(top: np.ndarray, under: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``cv2.blendLinear(top, under, a, 1 - a)``'s bytes for (H, W, 3) uint8 images and an
+    (H, W) float32 alpha in [0, 1]. Pixels of alpha within :data:`BLEND_SURE` of 0 or 1 are
+    the backdrop's or the render's. Where few pixels are feathered (the views that draw the
+    whole head: ~2 % of the pixels; ~3x faster) only they are blended, gathered into one row
+    padded to a multiple of 64 pixels; else (the photo's own view, whose face region fades
+    over a wide band) the box of alpha > 0, its columns on multiples of 64 pixels
+    (:func:`pain3d.render.compose.head_box`). Either way OpenCV runs the same vector code on
+    each pixel as over whole 512-pixel rows."""
+    out = under.copy()
+    edge = np.flatnonzero((a > BLEND_SURE) & (a < 1.0 - BLEND_SURE))
+    n = len(edge)
+    if n > a.size // 16:
+        box = head_box(a > 0, 0.0)
+        out[box] = cv2.blendLinear(top[box], under[box], a[box], 1.0 - a[box])
+        return out
+    cv2.copyTo(top, (a >= 1.0 - BLEND_SURE).view(np.uint8), out)
+    if n:
+        m = -(-n // 64) * 64
+        px = np.zeros((2, m, 3), np.uint8)
+        for row, image in zip(px, (top, under), strict=True):
+            row[:n] = np.take(_pixels(image), edge, axis=0).view(np.uint8).reshape(n, 3)
+        w = np.zeros((1, m), np.float32)
+        np.take(a.reshape(-1), edge, out=w[0, :n])
+        mixed = cv2.blendLinear(px[0:1], px[1:2], w, 1.0 - w)
+        np.put(_pixels(out), edge, _pixels(mixed[:, :n]))
+    return out
+
+
+def _pixels(image: np.ndarray) -> np.ndarray:
+    """(H * W,) view of a C-contiguous (H, W, 3) uint8 image, one 3-byte item per pixel
+    (gathered and scattered ~4x faster than its (H * W, 3) rows)."""
+    return image.reshape(-1).view(np.dtype((np.void, 3)))

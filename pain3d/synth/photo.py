@@ -315,10 +315,13 @@ def smooth_fill(image: np.ndarray, hole: np.ndarray,
     the local mean magnitude of that band in the known pixels (where beyond 3 robust
     deviations, an edge, the band's median), carried into the hole the same way.
     """
+    from pain3d.appearance.arrays import luminance, per_texel, put_rows, unit_to_u8
+
     h, w = hole.shape
-    ys, xs = np.nonzero(hole)
-    if not len(ys):
+    at = np.flatnonzero(hole)  # the hole's pixels, row-major: [ys, xs] as flat indices
+    if not len(at):
         return image.copy()
+    ys, xs = np.divmod(at, w)
     rgb = image.astype(np.float32) / 255.0
     known = ~hole
     # The tone and each band's mean magnitude (beyond 3 robust deviations, an edge, it counts
@@ -326,26 +329,28 @@ def smooth_fill(image: np.ndarray, hole: np.ndarray,
     # resolution, premultiplied by the known pixels' weight (the hole's own pixels, the
     # head, do not leak in).
     layers = [rgb]
-    for band in _bands(rgb.mean(axis=-1), bands_px):
+    for band in _bands(luminance(rgb), bands_px):
         mag = np.abs(band)
         typical = float(np.median(mag[known]))
         layers.append(np.where(mag < 3 * 1.4826 * typical, mag, typical)[..., None])
     weight = known.astype(np.float32)
     small = (max(w // 4, 1), max(h // 4, 1))
     wt = cv2.resize(weight, small, interpolation=cv2.INTER_AREA)
-    c = cv2.resize(np.concatenate(layers, axis=-1) * weight[..., None], small,
+    c = cv2.resize(per_texel(np.multiply, np.concatenate(layers, axis=-1), weight), small,
                    interpolation=cv2.INTER_AREA)
     c = _span_fill(c, wt)
     fill = np.compress(hole.reshape(-1), cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR)
                        .reshape(h * w, -1), axis=0)  # [ys, xs], ~4x faster
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     noise = np.random.default_rng(0).standard_normal((y1 - y0, x1 - x0)).astype(np.float32)
+    in_box = (ys - y0) * (x1 - x0) + (xs - x0)  # the hole's pixels in the noise's box
     px = fill[:, :3]
     for i, band in enumerate(_bands(noise, bands_px)):
-        band = band[ys - y0, xs - x0] / max(float(band.std()), 1e-6)
-        px = px + (band * (np.sqrt(np.pi / 2) * fill[:, 3 + i]))[:, None]
+        band = np.take(band.reshape(-1), in_box) / max(float(band.std()), 1e-6)
+        grain = band * (np.sqrt(np.pi / 2) * fill[:, 3 + i])
+        px = px + cv2.merge([grain] * 3).reshape(-1, 3)  # px + grain[:, None]'s values
     out = image.copy()
-    out[ys, xs] = np.clip(px * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    put_rows(out.reshape(-1, 3), at, unit_to_u8(px))
     return out
 
 

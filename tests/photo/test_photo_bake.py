@@ -153,37 +153,37 @@ def test_the_nearest_fragment_is_the_first_of_a_stable_sort_by_pixel_and_depth()
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_per_texel_products_give_the_bytes_of_broadcasting(channels):
-    from pain3d.appearance.photo import _ROWS, _per_texel
+    from pain3d.appearance.arrays import ROWS, per_texel
 
     rng = np.random.default_rng(4)
-    x = rng.random((2 * _ROWS + 5, 7, channels), dtype=np.float32)
-    w = rng.random((2 * _ROWS + 5, 7), dtype=np.float32) + 0.1
+    x = rng.random((2 * ROWS + 5, 7, channels), dtype=np.float32)
+    w = rng.random((2 * ROWS + 5, 7), dtype=np.float32) + 0.1
     for op in (np.multiply, np.divide):
-        assert _per_texel(op, x, w).tobytes() == op(x, w[..., None]).tobytes()
+        assert per_texel(op, x, w).tobytes() == op(x, w[..., None]).tobytes()
     y = x.copy()
-    assert _per_texel(np.multiply, y, w, out=y) is y
+    assert per_texel(np.multiply, y, w, out=y) is y
     assert y.tobytes() == (x * w[..., None]).tobytes()
 
 
 def test_masked_copies_and_row_gathers_give_numpys_indexing():
-    from pain3d.appearance.photo import _copy_where, _put_rows, _rows
+    from pain3d.appearance.arrays import copy_where, put_rows, rows_where
 
     rng = np.random.default_rng(5)
     x = rng.random((20, 30, 3), dtype=np.float32)
     mask = rng.random((20, 30)) > 0.5
-    np.testing.assert_array_equal(_rows(x, mask), x[mask])
-    np.testing.assert_array_equal(_rows(x[..., 0], mask), x[..., 0][mask])
+    np.testing.assert_array_equal(rows_where(x, mask), x[mask])
+    np.testing.assert_array_equal(rows_where(x[..., 0], mask), x[..., 0][mask])
     dst = rng.random((40, 50, 3), dtype=np.float32)
     ref = dst.copy()
     box = (slice(5, 25), slice(10, 40))  # a box of a larger array, as _inpaint passes
-    _copy_where(dst[box], x, mask)
+    copy_where(dst[box], x, mask)
     np.copyto(ref[box], x, where=mask[..., None])
     np.testing.assert_array_equal(dst, ref)
     flat, index = np.zeros((600, 3), np.float32), np.sort(rng.choice(600, 250, replace=False))
     rows = rng.random((250, 3), dtype=np.float32)
     ref = flat.copy()
     ref[index] = rows
-    _put_rows(flat, index, rows)
+    put_rows(flat, index, rows)
     assert flat.tobytes() == ref.tobytes()
 
 
