@@ -29,7 +29,7 @@ CREW_BELOW_CHIN_M = {"front": 0.077, "side": 0.06, "back": 0.05}
 """How far below the chin a crew neckline runs at the front (just above the sternal notch),
 the sides (the foot of the neck) and the back (about the seventh vertebra), metres,
 hand-set against the built-in torso (:mod:`pain3d.face.torso`)."""
-V_DEPTH_M, V_HALF_WIDTH_M = 0.075, 0.055
+V_DEPTH_M, V_HALF_WIDTH_M = 0.06, 0.045
 """Hand-set: how far a V neckline dips below the crew's front, and its half-width at the
 crew's height, metres."""
 COLLAR_RISE_M, COLLAR_HEIGHT_M = 0.022, 0.03
@@ -37,6 +37,8 @@ COLLAR_RISE_M, COLLAR_HEIGHT_M = 0.022, 0.03
 the collar band (drawn lighter, with a shadow at its fold), metres."""
 BAND_M = 0.012
 """Hand-set width of the ribbed neckband below the neckline, metres."""
+EDGE_M = 0.008
+"""Hand-set half-width of the neckline's soft edge, metres."""
 
 
 def sample_neckline(rng: np.random.Generator) -> Neckline:
@@ -87,20 +89,22 @@ def garment(pos: np.ndarray, on_neck: np.ndarray, lm: FaceLandmarks, axis_z: flo
         rng: draws the folds (a child generator: nothing else moves).
 
     Returns:
-        cloth: (S, S) float32 coverage in [0, 1] (soft over ~3 mm at the edge).
+        cloth: (S, S) float32 coverage in [0, 1] (soft over 2 :data:`EDGE_M` at the edge).
         shade: (S, S) float32 multiplier on the garment's and the skin's colour (1 = none).
     """
     line = neckline_height(pos, lm, axis_z, style)
     below = line - pos[..., 1]  # metres below the neckline, negative above it
-    cloth = smoothstep(-0.0015, 0.0015, below) * on_neck
+    # The edge is soft over about a texel of the neck island (5-8 mm at 512 texels): a
+    # sharper one aliases into spikes where the island stretches.
+    cloth = smoothstep(-EDGE_M, EDGE_M, below) * on_neck
     size = pos.shape[0]
     folds = 1.0 + 0.06 * smooth_noise(rng, size, 10, 1) + 0.03 * smooth_noise(rng, size, 28, 1)
-    band = 1.0 - 0.12 * (smoothstep(0.0, 0.002, below) - smoothstep(BAND_M - 0.002, BAND_M,
-                                                                     below))
+    band = 1.0 - 0.12 * (smoothstep(0.0, EDGE_M, below)
+                         - smoothstep(BAND_M, BAND_M + EDGE_M, below))
     if style == "collar":
-        fold = np.exp(-(((below - COLLAR_HEIGHT_M) / 0.003) ** 2))
-        band = 1.05 - 0.05 * smoothstep(COLLAR_HEIGHT_M - 0.004, COLLAR_HEIGHT_M, below) \
-            - 0.25 * fold
-    shadow = 1.0 - 0.2 * smoothstep(-0.006, 0.0, below) * on_neck  # on the skin above
+        fold = np.exp(-(((below - COLLAR_HEIGHT_M) / EDGE_M) ** 2))
+        band = 1.05 - 0.05 * smoothstep(COLLAR_HEIGHT_M - EDGE_M, COLLAR_HEIGHT_M, below) \
+            - 0.18 * fold
+    shadow = 1.0 - 0.15 * smoothstep(-2 * EDGE_M, 0.0, below) * on_neck  # on the skin above
     shade = np.where(below > 0, folds * band, shadow)
     return cloth.astype(np.float32), shade.astype(np.float32)
