@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pain3d.appearance.clothing import garment, neck_axis_z, sample_neckline
 from pain3d.appearance.ears import ear_form, ear_relief
 from pain3d.appearance.eyelids import EyelidPaint, paint_eyelids, sample_eyelid_look
 from pain3d.appearance.hair import hair_coverage
@@ -191,7 +192,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     _paint_eye_region(albedo, lids, np.minimum(brow_rgb, LASH_RGB_MAX))
     albedo, beard = _paint_facial_hair(surf, albedo, traits, rng, strands)
     albedo, cov, scalp_strands = _paint_scalp_hair(surf, albedo, traits, rng)
-    albedo = _paint_clothing(surf, albedo, traits, rng)
+    albedo, cloth = _paint_clothing(surf, albedo, traits, rng)
     ear_height = _paint_ear_folds(surf, albedo)
     # Shading maps.
     tzone = np.clip(gaussian_blob(surf.pos, surf.lm.nose_tip, (0.012, 0.03, 0.06))
@@ -202,11 +203,12 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     spec.ravel()[lids.idx] += WET_SHEEN * lids.wet
     spec *= 1.0 + 0.2 * fields[..., 2]  # patches of more and less sheen
     spec = spec * (1.0 - 0.85 * cov) * (1.0 - 0.7 * brow) * (1.0 - 0.4 * traits.age_level)
+    spec *= 1.0 - 0.8 * cloth  # cloth is matte
     # Relief: creases cut in, pores pit the skin (most on the nose and cheeks), a fine grain
     # and beard stubble roughen it; the hair shell reads the strand pattern from the same
     # channel (see the shader).
     relief = np.where(cov > 0.5, 0.25 * (scalp_strands - 0.5),
-                      PORE_DEPTH * pore
+                      PORE_DEPTH * pore * (1.0 - cloth)
                       + 0.1 * beard * (strands - 0.5) - 0.08 * lips.lines)
     relief.ravel()[lids.idx] += lids.relief
     height = np.clip(0.5 - 0.4 * crease + relief + ear_height, 0, 1)
@@ -478,19 +480,21 @@ def _paint_scalp_hair(surf: _Surface, albedo: np.ndarray, traits: Traits,
 
 
 def _paint_clothing(surf: _Surface, albedo: np.ndarray, traits: Traits,
-                    rng: np.random.Generator) -> np.ndarray:
-    """A collar on the low neck (seen when the camera frames the shoulders)."""
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The garment below a neckline on the neck and torso (:mod:`pain3d.appearance.clothing`);
+    returns the albedo and the (S, S) cloth coverage."""
     mesh = surf.mesh
     neck = mesh.regions == region_id("neck")
     if not neck.any():
-        return albedo
-    y_low = float(mesh.vertices[neck, 1].min())
-    collar_y = max(surf.lm.chin_y - 0.06, y_low + 0.03)
-    cloth = smoothstep(collar_y + 0.004, collar_y - 0.004, surf.pos[..., 1]) * (
-        surf.reg == region_id("neck"))
+        return albedo, np.zeros(surf.reg.shape, np.float32)
     fabric = 1.0 + 0.08 * smooth_noise(rng, surf.size, 64, 1)
-    return _mix(albedo, tint(fabric, np.asarray(traits.clothing_rgb, np.float32)),
-                cloth.astype(np.float32))
+    child = rng.spawn(1)[0]  # draws nothing of rng
+    axis_z = neck_axis_z(mesh.vertices, neck, surf.lm)
+    cloth, shade = garment(surf.pos, surf.reg == region_id("neck"), surf.lm, axis_z,
+                           sample_neckline(child), child)
+    albedo *= np.where(cloth > 0, 1.0, shade)[..., None]
+    return _mix(albedo, tint(fabric * shade, np.asarray(traits.clothing_rgb, np.float32)),
+                cloth), cloth
 
 
 def _paint_ear_folds(surf: _Surface, albedo: np.ndarray) -> np.ndarray:

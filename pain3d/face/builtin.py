@@ -137,8 +137,12 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 
 
 def builtin_mesh(identity: Identity) -> Mesh:
-    """Neutral whole-head mesh of a built-in identity, metres, head frame, with its rig."""
-    return mesh_from_coarse(coarse_shape(identity.shape))
+    """Neutral whole-head mesh of a built-in identity, metres, head frame, with its rig,
+    shoulders and upper chest (:mod:`pain3d.face.torso`)."""
+    from pain3d.face.torso import add_torso, torso_shape
+
+    mesh = mesh_from_coarse(coarse_shape(identity.shape))
+    return add_torso(mesh, torso_shape(identity.seed, identity.demographics.sex))
 
 
 def mesh_from_coarse(coarse: np.ndarray) -> Mesh:

@@ -8,12 +8,15 @@ import pytest
 
 from pain3d.face import express
 from pain3d.face.head import head_template
+from pain3d.face.mesh import region_id
 
 
 def _parts(mesh) -> np.ndarray:
-    """(V,) construction part of each vertex (eyeballs: 9), see HeadTemplate.part."""
+    """(V,) construction part of each vertex (eyeballs: 9), see HeadTemplate.part; the
+    torso appended after the eyeballs (pain3d.face.torso, labelled neck) counts as neck."""
     tpl = head_template()
-    return np.concatenate([tpl.fine_part, np.full(mesh.n_vertices - tpl.n_fine, 9)])
+    extra = np.where(mesh.regions[tpl.n_fine:] == region_id("neck"), 5, 9)
+    return np.concatenate([tpl.fine_part, extra])
 
 
 def _edges(faces: np.ndarray) -> np.ndarray:
@@ -82,7 +85,8 @@ def test_nape_is_a_concave_curve_from_the_occiput_to_the_shoulders(meshes):
         behind = [p for p in shell if p[1] < top and p[2] < _back(mesh, p[1]) - 0.05]
         assert behind, "the neck's back is flush with the back of the skull"
         occiput = min(behind, key=lambda p: p[1])
-        base_y = _neck_bottom_y(mesh) + 0.3
+        # The nape ends at the shoulders, ~24 cm below the eyes (the torso goes on below).
+        base_y = max(_neck_bottom_y(mesh) + 0.3, -23.7)
         base = np.array([0.0, base_y, _back(mesh, base_y)])
         mid_y = (occiput[1] + base_y) / 2
         chord_z = (occiput[2] + base[2]) / 2
