@@ -58,24 +58,30 @@ WHORL_RAD = 0.6
 meridians)."""
 
 
+TABLE_BINS = 4096
+"""Bins of azimuth per turn in each band's lock table (0.14 mm at the widest band)."""
+
+
+CALM_RAD = 0.12
+"""Hand-set: polar angle (radians, 1 cm) over which the locks fade in around the crown."""
+
+
 @dataclass(frozen=True)
 class _Band:
-    """One band of locks: boundaries in azimuth (radians, ascending, the first at 0 after
-    the band's phase), each lock's tone, end angle and fine-hair offset."""
+    """One band of locks, tabulated over azimuth: ``table[:, q]`` is (distance from the
+    lock's centre line, 0 there to 1 at its edges, the lock's width in radians of azimuth,
+    its tone, the angle where it tapers off, the angle where it starts,
+    fine-hair brightness) in bin ``q`` of :data:`TABLE_BINS` (the band's phase applied)."""
 
-    start: float
-    edges: np.ndarray  # (N + 1,) lock boundaries in [0, 2 pi]
-    tone: np.ndarray  # (N,) brightness offset of each lock
-    end: np.ndarray  # (N,) polar angle where each lock tapers off
-    root: np.ndarray  # (N,) polar angle where each lock starts
-    fine: np.ndarray  # (N,) offset into the fine-hair table
-    fine_per_turn: float
-    phase: float
+    lo: float  # polar angle where the band's first lock starts
+    hi: float  # polar angle where its last lock ends
+    table: np.ndarray  # (6, TABLE_BINS) float32
 
 
-def _bands(rng: np.random.Generator) -> list[_Band]:
-    """Draw the locks of every band."""
+def _bands(rng: np.random.Generator, fine_tab: np.ndarray) -> list[_Band]:
+    """Draw the locks of every band and tabulate them."""
     bands = []
+    u = (np.arange(TABLE_BINS) + 0.5) * (2 * np.pi / TABLE_BINS)
     for k, (t0, t1) in enumerate(zip(BAND_RAD[:-1], BAND_RAD[1:])):
         mid = 0.5 * (t0 + t1)
         circ_mm = 2e3 * np.pi * HEAD_RADIUS * max(np.sin(min(mid, np.pi / 2)), 0.15)
@@ -83,73 +89,89 @@ def _bands(rng: np.random.Generator) -> list[_Band]:
         w = rng.lognormal(0.0, 0.55, n)
         edges = np.concatenate([[0.0], np.cumsum(w)]) * (2 * np.pi / w.sum())
         reach = BAND_OVERLAP if k < len(BAND_RAD) - 2 else 0.0
-        bands.append(_Band(
-            start=t0, edges=edges, tone=rng.normal(0.0, 0.07, n),
-            end=t1 + reach * rng.uniform(0.3, 1.0, n),
-            root=t0 - (0.1 if k else 1.0) * rng.uniform(0.0, 1.0, n),
-            fine=rng.uniform(0, 1024, n), fine_per_turn=circ_mm / FINE_MM,
-            phase=rng.uniform(0, 2 * np.pi)))
+        tone = rng.normal(0.0, 0.07, n)
+        end = t1 + reach * rng.uniform(0.3, 1.0, n)
+        root = t0 + (rng.uniform(0.0, 0.15, n) if k == 0 else -0.1 * rng.uniform(0.0, 1.0, n))
+        fine0 = rng.uniform(0, len(fine_tab), n)
+        v = np.mod(u + rng.uniform(0, 2 * np.pi), 2 * np.pi)
+        i = np.clip(np.searchsorted(edges, v) - 1, 0, n - 1)
+        f = v * (circ_mm / FINE_MM / (2 * np.pi)) + fine0[i]
+        fine = np.interp(f, np.arange(len(fine_tab)), fine_tab, period=len(fine_tab))
+        x = np.abs(2 * (v - edges[i]) / (edges[i + 1] - edges[i]) - 1)
+        table = np.stack([x, w[i] * (2 * np.pi / w.sum()), tone[i], end[i], root[i], fine])
+        table = table.astype(np.float32)
+        bands.append(_Band(float(root.min()), float(end.max()), table))
     return bands
 
 
 def flow_coords(pos: np.ndarray, lm: FaceLandmarks) -> tuple[np.ndarray, np.ndarray]:
-    """(theta, phi) of head-frame points (..., 3): polar angle from the crown and azimuth
+    """(theta, phi) of head-frame points (N, 3): polar angle from the crown and azimuth
     about the flow's axis (radians, float32)."""
     mid = 0.5 * (np.asarray(lm.eye_left) + np.asarray(lm.eye_right))
     centre = mid + np.asarray(HEAD_CENTRE)
     axis = np.asarray(CROWN) - np.asarray(HEAD_CENTRE)
     axis /= np.linalg.norm(axis)
-    e1 = np.array([1.0, 0.0, 0.0])  # the axis lies in the mid-sagittal plane
-    e2 = np.cross(axis, e1)
-    d = (pos - centre).astype(np.float32)
+    e2 = np.cross(axis, [1.0, 0.0, 0.0])  # the axis lies in the mid-sagittal plane: x is e1
+    d = pos.astype(np.float32) - centre.astype(np.float32)
     a = d @ axis.astype(np.float32)
-    x = d @ e1.astype(np.float32)
+    x = d[:, 0]
     y = d @ e2.astype(np.float32)
     theta = np.arctan2(np.hypot(x, y), a)
     return theta, np.arctan2(y, x)
 
 
 def strand_pattern(pos: np.ndarray, lm: FaceLandmarks, rng: np.random.Generator,
-                   sweep: float = 0.0, grey: float = 0.0) -> np.ndarray:
+                   texel: np.ndarray | float = 0.0007, sweep: float = 0.0,
+                   grey: float = 0.0) -> np.ndarray:
     """Strand brightness in [0, 1] (0.5 average) at head-frame points (N, 3).
 
     Args:
         pos: (N, 3) metres, head frame.
         lm: landmarks of the identity.
         rng: draws the locks (a child of the texture generator).
+        texel: (N,) or scalar footprint of a texel at each point, metres (its longer side):
+            the locks' edges are softened and the fine hairs faded to what it can hold.
         sweep: azimuth (radians) the strands drift per radian down from the crown: hair
             combed to one side.
         grey: share of light (grey) strands among the fine hairs, 0 to 1.
     """
     theta, phi = flow_coords(pos, lm)
-    twist = WHORL_TWIST * np.log(np.clip(theta, 0.02, WHORL_RAD) / WHORL_RAD)
-    phi = phi + twist + sweep * theta
-    bands = _bands(rng)
-    fine_tab = rng.normal(0.0, 1.0, 1024).astype(np.float32)
-    light = rng.uniform(0, 1, 1024) < 0.03 + 0.3 * grey
-    fine_tab[light] = 2.5
+    twist = WHORL_TWIST * np.log(np.clip(theta, 0.02, WHORL_RAD) * (1.0 / WHORL_RAD))
+    phi += twist + np.float32(sweep) * theta
+    fine_tab = rng.normal(0.0, 1.0, 1024)
+    fine_tab[rng.uniform(0, 1, 1024) < 0.03 + 0.3 * grey] = 2.5  # lighter (grey) hairs
+    bands = _bands(rng, fine_tab)
+    texel = np.broadcast_to(np.asarray(texel, np.float32), theta.shape)
+    # Fine hairs as strong as the texels resolve them (two texels a hair at full strength).
+    fine_amp = np.clip(np.float32(FINE_MM * 1e-3) / texel - 1.0, 0.0, 1.0) * np.float32(0.07)
+    q = (np.mod(phi, np.float32(2 * np.pi)) * np.float32(TABLE_BINS / (2 * np.pi))).astype(
+        np.int32)
     acc = np.zeros(theta.shape, np.float32)
     cover = np.zeros(theta.shape, np.float32)
     for band in bands:
-        sel = np.nonzero((theta > band.root.min()) & (theta < band.end.max()))[0]
+        sel = np.nonzero((theta > band.lo) & (theta < band.hi))[0]
         if not len(sel):
             continue
         th = theta[sel]
-        u = np.mod(phi[sel] + band.phase, 2 * np.pi)
-        i = np.clip(np.searchsorted(band.edges, u) - 1, 0, len(band.tone) - 1)
-        lo, hi = band.edges[i], band.edges[i + 1]
-        x = (u - lo) / (hi - lo)  # 0..1 across the lock
+        ax, width, tone, end, root, fine = band.table[:, q[sel]]
         # The lock narrows to its tip over its last 0.25 rad and fades in at its root.
-        half = np.sqrt(np.clip((band.end[i] - th) / 0.25, 0, 1))
-        e = np.abs(2 * x - 1) / np.maximum(half, 1e-3)
-        c = np.clip((1 - e) * 5, 0, 1) * np.clip((th - band.root[i]) / 0.08, 0, 1)
-        body = np.sqrt(np.clip(1 - e * e, 0, 1))  # lighter centre, darker edges
-        f = u * (band.fine_per_turn / (2 * np.pi)) + band.fine[i]
-        fi = f.astype(np.int64)
-        ft = (f - fi).astype(np.float32)
-        fine = fine_tab[fi % 1024] * (1 - ft) + fine_tab[(fi + 1) % 1024] * ft
-        val = 0.42 + 0.22 * body + band.tone[i] + 0.07 * fine
-        acc[sel] += c * val
+        half = np.sqrt(np.clip((end - th) * 4.0, 1e-6, 1.0))
+        # Its edge is a texel wide (at least a fifth of its half-width).
+        sharp = width * half * np.sin(np.maximum(th, 0.05))
+        sharp *= np.float32(0.5 * HEAD_RADIUS) / texel[sel]
+        np.clip(sharp, 1.0, 5.0, out=sharp)
+        e = np.divide(ax, half, out=ax)
+        c = np.clip((1.0 - e) * sharp, 0.0, 1.0)
+        c *= np.clip((th - root) * 12.5, 0.0, 1.0)
+        body = np.sqrt(np.maximum(1.0 - e * e, 0.0))  # lighter centre, darker edges
+        body *= 0.22
+        body += tone
+        body += fine_amp[sel] * fine + 0.42
+        body *= c
+        acc[sel] += body
         cover[sel] += c
     val = acc / np.maximum(cover, 1e-3)
-    return np.clip(0.18 + (val - 0.18) * np.clip(cover, 0, 1), 0, 1)
+    val = 0.18 + (val - 0.18) * np.clip(cover, 0, 1)
+    # At the whorl's centre the hairs stand up and part in every direction: no locks there.
+    calm = np.clip((theta - 0.02) * (1.0 / CALM_RAD), 0.0, 1.0)
+    return np.clip(0.45 + (val - 0.45) * calm, 0, 1)
