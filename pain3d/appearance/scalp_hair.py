@@ -62,6 +62,10 @@ TABLE_BINS = 4096
 """Bins of azimuth per turn in each band's lock table (0.14 mm at the widest band)."""
 
 
+GAP = 0.25
+"""Hand-set: the pattern's value (0.5 average) in the gaps between locks: the shadowed
+hair under them, about 0.7 of the average brightness on the shell (see the shader)."""
+
 CALM_RAD = 0.12
 """Hand-set: polar angle (radians, 1 cm) over which the locks fade in around the crown."""
 
@@ -89,7 +93,7 @@ def _bands(rng: np.random.Generator, fine_tab: np.ndarray) -> list[_Band]:
         w = rng.lognormal(0.0, 0.55, n)
         edges = np.concatenate([[0.0], np.cumsum(w)]) * (2 * np.pi / w.sum())
         reach = BAND_OVERLAP if k < len(BAND_RAD) - 2 else 0.0
-        tone = rng.normal(0.0, 0.07, n)
+        tone = rng.normal(0.0, 0.09, n)
         end = t1 + reach * rng.uniform(0.3, 1.0, n)
         root = t0 + (rng.uniform(0.0, 0.15, n) if k == 0 else -0.1 * rng.uniform(0.0, 1.0, n))
         fine0 = rng.uniform(0, len(fine_tab), n)
@@ -163,15 +167,15 @@ def strand_pattern(pos: np.ndarray, lm: FaceLandmarks, rng: np.random.Generator,
         e = np.divide(ax, half, out=ax)
         c = np.clip((1.0 - e) * sharp, 0.0, 1.0)
         c *= np.clip((th - root) * 12.5, 0.0, 1.0)
-        body = np.sqrt(np.maximum(1.0 - e * e, 0.0))  # lighter centre, darker edges
-        body *= 0.22
+        body = np.maximum(1.0 - e * e, 0.0)  # lighter centre, darker edges
+        body *= 0.3
         body += tone
-        body += fine_amp[sel] * fine + 0.42
+        body += fine_amp[sel] * fine + 0.34
         body *= c
         acc[sel] += body
         cover[sel] += c
     val = acc / np.maximum(cover, 1e-3)
-    val = 0.18 + (val - 0.18) * np.clip(cover, 0, 1)
+    val = GAP + (val - GAP) * np.clip(cover, 0, 1)
     # At the whorl's centre the hairs stand up and part in every direction: no locks there.
     calm = np.clip((theta - 0.02) * (1.0 / CALM_RAD), 0.0, 1.0)
     return np.clip(0.45 + (val - 0.45) * calm, 0, 1)
