@@ -117,9 +117,9 @@ def flow_coords(pos: np.ndarray, lm: FaceLandmarks) -> tuple[np.ndarray, np.ndar
     axis /= np.linalg.norm(axis)
     e2 = np.cross(axis, [1.0, 0.0, 0.0])  # the axis lies in the mid-sagittal plane: x is e1
     d = pos.astype(np.float32) - centre.astype(np.float32)
-    a = d @ axis.astype(np.float32)
-    x = d[:, 0]
-    y = d @ e2.astype(np.float32)
+    x = d[:, 0]  # no matrix products: BLAS threads would spin in a pool worker
+    a = d[:, 1] * np.float32(axis[1]) + d[:, 2] * np.float32(axis[2])
+    y = d[:, 1] * np.float32(e2[1]) + d[:, 2] * np.float32(e2[2])
     theta = np.arctan2(np.hypot(x, y), a)
     return theta, np.arctan2(y, x)
 

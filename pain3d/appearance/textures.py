@@ -525,9 +525,9 @@ def hair_strands(pos: np.ndarray, lm: FaceLandmarks, rng: np.random.Generator, s
     rng.uniform(0, 6.3, 3)  # spare, as above
     clumps = smooth_noise(rng, size, 24)
     out = 0.06 * clumps + 0.5
-    where = np.ones(out.shape, bool) if where is None else where
-    out[where] += strand_pattern(pos[where], lm, locks, texel_size(pos)[where], sweep=sweep,
-                                 grey=grey) - 0.5
+    rows, cols = np.nonzero(np.ones(out.shape, bool) if where is None else where)
+    out[rows, cols] += strand_pattern(pos[rows, cols], lm, locks, texel_size(pos)[rows, cols],
+                                      sweep=sweep, grey=grey) - 0.5
     return np.clip(blur_texels(out, 0.4), 0, 1).astype(np.float32)
 
 
@@ -535,10 +535,16 @@ def texel_size(pos: np.ndarray) -> np.ndarray:
     """(S, S) float32 metres: the longer side of each texel on the surface (the distance to
     its next texel along a row or a column of the position map, 0.1 mm at least: texels no
     triangle covers repeat their neighbour's position; 1 cm at most: across a seam)."""
-    d = np.zeros(pos.shape[:2], np.float32)
-    d[:, :-1] = np.linalg.norm(pos[:, 1:] - pos[:, :-1], axis=-1)
-    d[:-1] = np.maximum(d[:-1], np.linalg.norm(pos[1:] - pos[:-1], axis=-1))
-    return np.clip(d, 1e-4, 0.01)
+    d2 = np.zeros(pos.shape[:2], np.float32)
+    for axis in (0, 1):
+        step = np.diff(pos, axis=axis)
+        step *= step
+        sq = step[..., 0] + step[..., 1] + step[..., 2]
+        if axis == 0:
+            np.maximum(d2[:-1], sq, out=d2[:-1])
+        else:
+            np.maximum(d2[:, :-1], sq, out=d2[:, :-1])
+    return np.clip(np.sqrt(d2), 1e-4, 0.01)
 
 
 def _facial_hair_mask(pos: np.ndarray, lm: FaceLandmarks, style: str, front: np.ndarray,
