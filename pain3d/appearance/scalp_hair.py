@@ -86,7 +86,7 @@ def _bands(rng: np.random.Generator, fine_tab: np.ndarray) -> list[_Band]:
     """Draw the locks of every band and tabulate them."""
     bands = []
     u = (np.arange(TABLE_BINS) + 0.5) * (2 * np.pi / TABLE_BINS)
-    for k, (t0, t1) in enumerate(zip(BAND_RAD[:-1], BAND_RAD[1:])):
+    for k, (t0, t1) in enumerate(zip(BAND_RAD[:-1], BAND_RAD[1:], strict=True)):
         mid = 0.5 * (t0 + t1)
         circ_mm = 2e3 * np.pi * HEAD_RADIUS * max(np.sin(min(mid, np.pi / 2)), 0.15)
         n = max(int(round(circ_mm / LOCK_MM)), 6)
