@@ -29,6 +29,7 @@ from pain3d.appearance.paint import (
     tint,
     to_u8,
 )
+from pain3d.appearance.scalp_hair import strand_pattern
 from pain3d.appearance.skin import pore_relief, pore_strength, skin_fields
 from pain3d.appearance.traits import Traits
 from pain3d.appearance.uvmap import cached_raster
@@ -468,7 +469,8 @@ def _paint_scalp_hair(surf: _Surface, albedo: np.ndarray, traits: Traits,
     (S, S) hair coverage and the strand pattern."""
     hair_rgb = np.asarray(traits.hair_rgb, np.float32)
     cov = hair_coverage(surf.pos, surf.reg, surf.lm, traits.hair_style)
-    scalp_strands = hair_strands(surf.pos, surf.lm, rng, surf.size, surf.tpm)
+    grey = {"grey": 0.5, "white": 0.8}.get(traits.hair_colour, 0.15 * traits.age_level)
+    scalp_strands = hair_strands(surf.pos, surf.lm, rng, surf.size, cov > 0.0, grey)
     # At the hairline the strands thin out one by one: coverage there is raised or lowered
     # by the strand pattern (4c(1 - c) is 0 inside the hair and on bare skin).
     edge = np.clip(cov + 3.6 * cov * (1.0 - cov) * (scalp_strands - 0.5), 0.0, 1.0)
@@ -511,24 +513,42 @@ def _paint_ear_folds(surf: _Surface, albedo: np.ndarray) -> np.ndarray:
 
 
 def hair_strands(pos: np.ndarray, lm: FaceLandmarks, rng: np.random.Generator, size: int,
-                 tpm: float) -> np.ndarray:
-    """(S, S) float in [0, 1]: strand streaks that run from the crown down and back.
+                 where: np.ndarray | None = None, grey: float = 0.0) -> np.ndarray:
+    """(S, S) float in [0, 1]: locks of strands that run from the crown down
+    (:func:`pain3d.appearance.scalp_hair.strand_pattern`), evaluated on the position map's
+    texels ``where`` (all by default; 0.5 elsewhere), with large smooth clumps of lighter and
+    darker hair over them.
 
-    Strands are stripes in the azimuth around a vertical axis through the skull (so they
-    run along the meridians, like combed hair), with a wavy phase and clumps; evaluated on
-    the position map, so they follow the head whatever the UV layout.
+    The locks draw from a child of ``rng``; ``rng`` itself gives the same draws as before
+    they were added (a smooth field, a sweep, three spare phases, the clumps), so every later
+    draw stays as it was.
     """
-    x, y, z = pos[..., 0], pos[..., 1], pos[..., 2]
-    z_c = lm.face_z - 0.085
-    phi = np.arctan2(x, z - z_c).astype(np.float32)
-    height = y.astype(np.float32)
-    wave = smooth_noise(rng, size, 6) * 0.06 + height * rng.uniform(-2.0, 2.0)
-    out = np.zeros(pos.shape[:2], np.float32)
-    for freq, amp in ((60.0, 0.4), (140.0, 0.35), (300.0, 0.25)):
-        out += amp * np.sin((phi + wave) * freq + rng.uniform(0, 6.3))
-    clumps = smooth_noise(rng, size, 24) * 0.35
-    out = 0.5 + 0.35 * out + clumps
+    locks = rng.spawn(1)[0]
+    smooth_noise(rng, size, 6)  # spare: keeps the later draws of rng where they were
+    sweep = 0.1 * rng.uniform(-2.0, 2.0)
+    rng.uniform(0, 6.3, 3)  # spare, as above
+    clumps = smooth_noise(rng, size, 24)
+    out = 0.06 * clumps + 0.5
+    rows, cols = np.nonzero(np.ones(out.shape, bool) if where is None else where)
+    out[rows, cols] += strand_pattern(pos[rows, cols], lm, locks, texel_size(pos)[rows, cols],
+                                      sweep=sweep, grey=grey) - 0.5
     return np.clip(blur_texels(out, 0.4), 0, 1).astype(np.float32)
+
+
+def texel_size(pos: np.ndarray) -> np.ndarray:
+    """(S, S) float32 metres: the longer side of each texel on the surface (the distance to
+    its next texel along a row or a column of the position map, 0.1 mm at least: texels no
+    triangle covers repeat their neighbour's position; 1 cm at most: across a seam)."""
+    d2 = np.zeros(pos.shape[:2], np.float32)
+    for axis in (0, 1):
+        step = np.diff(pos, axis=axis)
+        step *= step
+        sq = step[..., 0] + step[..., 1] + step[..., 2]
+        if axis == 0:
+            np.maximum(d2[:-1], sq, out=d2[:-1])
+        else:
+            np.maximum(d2[:, :-1], sq, out=d2[:, :-1])
+    return np.clip(np.sqrt(d2), 1e-4, 0.01)
 
 
 def _facial_hair_mask(pos: np.ndarray, lm: FaceLandmarks, style: str, front: np.ndarray,
