@@ -124,6 +124,15 @@ def flow_coords(pos: np.ndarray, lm: FaceLandmarks) -> tuple[np.ndarray, np.ndar
     return theta, np.arctan2(y, x)
 
 
+def azimuth_bin(phi: np.ndarray) -> np.ndarray:
+    """(N,) int32 bin in [0, :data:`TABLE_BINS`) of azimuths ``phi`` (radians, any turn). In
+    float32 ``mod(phi, 2 pi)`` of a tiny negative angle rounds to 2 pi itself, one past the
+    last bin: the bin index wraps too."""
+    q = (np.mod(phi, np.float32(2 * np.pi)) * np.float32(TABLE_BINS / (2 * np.pi))).astype(
+        np.int32)
+    return np.remainder(q, TABLE_BINS, out=q)
+
+
 def strand_pattern(pos: np.ndarray, lm: FaceLandmarks, rng: np.random.Generator,
                    texel: np.ndarray | float = 0.0007, sweep: float = 0.0,
                    grey: float = 0.0) -> np.ndarray:
@@ -148,8 +157,7 @@ def strand_pattern(pos: np.ndarray, lm: FaceLandmarks, rng: np.random.Generator,
     texel = np.broadcast_to(np.asarray(texel, np.float32), theta.shape)
     # Fine hairs as strong as the texels resolve them (two texels a hair at full strength).
     fine_amp = np.clip(np.float32(FINE_MM * 1e-3) / texel - 1.0, 0.0, 1.0) * np.float32(0.07)
-    q = (np.mod(phi, np.float32(2 * np.pi)) * np.float32(TABLE_BINS / (2 * np.pi))).astype(
-        np.int32)
+    q = azimuth_bin(phi)
     acc = np.zeros(theta.shape, np.float32)
     cover = np.zeros(theta.shape, np.float32)
     for band in bands:

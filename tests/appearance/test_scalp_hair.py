@@ -156,3 +156,14 @@ def test_no_pinwheel_at_the_crown(heads):
             score = (np.corrcoef(near[ok], far[ok])[0, 1] * np.nanstd(near)
                      / strands[cov > 0.99].std())
             assert score < 0.22, score
+
+
+def test_azimuths_just_below_a_full_turn_bin_inside_the_lock_table():
+    """A tiny negative float32 azimuth: ``mod(phi, 2 pi)`` rounds to 2 pi, one past the last
+    bin (seed 1 of ``pain3d demo`` crashed on it: index 4096 out of bounds)."""
+    from pain3d.appearance.scalp_hair import TABLE_BINS, azimuth_bin
+
+    phi = np.array([-1e-8, -1e-7, 0.0, 2 * np.pi - 1e-7, 2 * np.pi, -np.pi, 7.0], np.float32)
+    q = azimuth_bin(phi)
+    assert q.min() >= 0 and q.max() < TABLE_BINS, q
+    assert q[0] in (0, TABLE_BINS - 1) and q[2] == 0
