@@ -67,8 +67,6 @@ def ear_form(uv: np.ndarray) -> np.ndarray:
     return np.where(f < 1.0, f ** np.array([0.85, 1.1, 1.2]), f).astype(np.float32)
 
 
-
-
 EAR_RELIEF = 0.45
 """Height-map units (0.5 = flat; the shader's 1.2 mm per unit) per unit of the folds'
 shading: the concha is about 0.16 mm below the helix rim in the height map, enough for the

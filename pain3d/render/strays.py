@@ -19,8 +19,10 @@ import zlib
 import cv2
 import numpy as np
 
-HAIR_PART = 5
-"""Part id of scalp hair (:data:`pain3d.face.mesh.PARTS`)."""
+from pain3d.face.mesh import PARTS
+
+HAIR_PART = PARTS.index("hair")
+"""Part id of scalp hair in the render's parts pass."""
 
 STRAYS_PER_PIXEL = 0.25
 """Strands per outline pixel of hair against the background (hand-set by eye)."""
