@@ -25,6 +25,7 @@ import numpy as np
 from pain3d.synth import layout
 from pain3d.synth.config import GenerateConfig
 from pain3d.synth.photo_stage import PhotoStage, PhotoUnit
+from pain3d.synth.photo_stage import warm_up as photo_warm_up
 from pain3d.synth.renderer import RenderedImage
 from pain3d.synth.spec import IdentitySpec, SampleSpec
 
@@ -71,6 +72,17 @@ class BuiltinRenderer:
             from pain3d.synth.diffusion import DiffusionStage
 
             self.diffusion = DiffusionStage(cfg)
+
+    @staticmethod
+    def warm_up(cfg: GenerateConfig) -> None:
+        """Import what rendering ``cfg`` needs (and build the photo identities' per-process
+        tables) in a fresh worker before its first identity arrives."""
+        if cfg.identities_from is not None:
+            photo_warm_up(cfg)
+            return
+        import pain3d.appearance  # noqa: F401
+        import pain3d.face  # noqa: F401
+        import pain3d.render.renderer  # noqa: F401
 
     @property
     def renderer(self):

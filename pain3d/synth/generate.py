@@ -26,7 +26,7 @@ from pain3d.synth import layout, state
 from pain3d.synth.card import dataset_card
 from pain3d.synth.config import GenerateConfig
 from pain3d.synth.diffusion import check_diffusion
-from pain3d.synth.engine import Engine, default_workers, run_units
+from pain3d.synth.engine import Engine, default_workers, run_units, worker_pool
 from pain3d.synth.manifest import manifest_rows, splits_csv, write_manifest
 from pain3d.synth.photo_source import check_strict, record_photos, report_text, run_report
 from pain3d.synth.plan import build_plan, select
@@ -184,28 +184,30 @@ def generate(cfg: GenerateConfig, opts: RunOptions) -> GenerateSummary:
     t0, c0 = time.perf_counter(), time.process_time()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     root = Path(opts.out)
-    plan, resumed = _start(cfg, opts.strict, root)
-    cfg = plan.config  # photo identities: identities = the photos used
-    swept = state.sweep_temporaries(root)
-    if resumed:
-        log.info("resuming %s (%d stale temporary files removed)", root, swept)
-    writer = _Writer(root, cfg)
-    todo = [u for u in plan.units if not writer.unit_done(u)]
-    skipped = len(plan.units) - len(todo)
     workers = opts.workers or (1 if cfg.appearance == "diffusion" else default_workers())
     peak_rss = worker_cpu = 0.0
     unit_cpu: list[float] = []
-    t_render = time.perf_counter()
-    with _progress(plan.n_images, sum(u.n_images for u in plan.units) - sum(
-            u.n_images for u in todo), opts.progress) as bar:
-        for res in run_units(cfg, todo, engine=opts.engine, workers=workers,
-                             ray_address=opts.ray_address):
-            writer.write(res.identity, res.files)
-            state.mark_unit(root, res.identity, res.files, res.landmarks)
-            peak_rss = max(peak_rss, res.peak_rss_mb)
-            worker_cpu += res.cpu_seconds
-            unit_cpu.append(res.cpu_seconds)
-            bar.update(res.n_images)
+    with worker_pool(cfg, opts.engine, workers) as pool:  # workers start while we plan
+        plan, resumed = _start(cfg, opts.strict, root)
+        cfg = plan.config  # photo identities: identities = the photos used
+        swept = state.sweep_temporaries(root)
+        if resumed:
+            log.info("resuming %s (%d stale temporary files removed)", root, swept)
+        writer = _Writer(root, cfg)
+        todo = [u for u in plan.units if not writer.unit_done(u)]
+        skipped = len(plan.units) - len(todo)
+        t_render = time.perf_counter()
+        with _progress(plan.n_images, sum(u.n_images for u in plan.units) - sum(
+                u.n_images for u in todo), opts.progress) as bar:
+            for res in run_units(cfg, todo, engine=opts.engine, workers=workers,
+                                 ray_address=opts.ray_address, pool=pool):
+                writer.write(res.identity, res.files)
+                state.mark_unit(root, res.identity, res.files, res.landmarks)
+                peak_rss = max(peak_rss, res.peak_rss_mb)
+                worker_cpu += res.cpu_seconds
+                unit_cpu.append(res.cpu_seconds)
+                bar.update(res.n_images)
+        worker_cpu += pool.start_cpu_seconds() if pool is not None else 0.0
     render_seconds = time.perf_counter() - t_render
     if cfg.layout in ("hub", "both"):
         _pack_shards(root, plan, writer, workers)

@@ -88,6 +88,20 @@ def _demographics(spec: IdentitySpec) -> Demographics | None:
         return None
 
 
+def warm_up(cfg: GenerateConfig) -> None:
+    """What a worker's first photo identity would otherwise pay for, done while the driver
+    screens the photos: the imports, and the UV raster of the head's layout."""
+    import pain3d.face.photo_fit  # noqa: F401
+    import pain3d.face.photo_hair  # noqa: F401
+    import pain3d.render.photo  # noqa: F401
+    import pain3d.synth.photo  # noqa: F401
+    from pain3d.appearance.photo import warm_up as raster_layout
+    from pain3d.face.builtin import mesh_from_coarse
+    from pain3d.face.head import head_template
+
+    raster_layout(mesh_from_coarse(head_template().coarse), cfg.photo.texture_size)
+
+
 class PhotoStage:
     """Photo identities of one worker (see the module docstring)."""
 

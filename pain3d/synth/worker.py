@@ -8,6 +8,7 @@ of :mod:`pain3d.synth.layout`; the same specs always give the same bytes.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import time
 from collections.abc import Iterable
@@ -21,7 +22,7 @@ from pain3d.synth import layout
 from pain3d.synth.config import GenerateConfig
 from pain3d.synth.keypoints import keypoint_values
 from pain3d.synth.photo_stage import source_files
-from pain3d.synth.renderer import get_renderer
+from pain3d.synth.renderer import get_renderer, renderer_class
 from pain3d.synth.spec import SampleSpec, UnitSpec
 
 
@@ -152,6 +153,21 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def warm_up(cfg: GenerateConfig) -> tuple[int, float]:
+    """A pool worker's first task, while the driver still plans: the renderer's own
+    ``warm_up(cfg)`` when it has one (imports, per-process tables). Nothing it builds
+    depends on the plan, so every output stays the same.
+
+    Returns:
+        (process id, CPU seconds this process has used since it started: its imports and
+        this warm-up, which no unit's ``cpu_seconds`` counts).
+    """
+    hook = getattr(renderer_class(cfg.renderer), "warm_up", None)
+    if hook is not None:
+        hook(cfg)
+    return os.getpid(), time.process_time()
 
 
 def render_unit(cfg: GenerateConfig, unit: UnitSpec) -> UnitResult:

@@ -295,3 +295,17 @@ def test_a_spawned_workers_peak_memory_is_its_own_not_its_parents():
     assert big[-1] == 1.0
     assert peak_rss_mb() >= 400
     assert child < parent - 300, (child, parent)  # ru_maxrss in the child would be >= parent
+
+
+def test_worker_pool_warms_its_processes_before_any_unit():
+    """The pool's processes start (imports, renderer warm-up) as soon as it exists, while
+    the driver plans, and their start-up CPU is counted in the run's CPU seconds."""
+    from pain3d.synth.engine import worker_pool
+
+    cfg = tiny_generate_config(identities=2)
+    with worker_pool(cfg, "local", 2) as pool:
+        started = [f.result(timeout=300) for f in pool.warming]
+        assert all(pid != os.getpid() for pid, _ in started)
+        assert pool.start_cpu_seconds() > 0.2  # at least the imports of a fresh process
+    with worker_pool(cfg, "local", 1) as pool:
+        assert pool is None  # one worker runs in this process
