@@ -191,7 +191,7 @@ def _curtain(p: np.ndarray, src: np.ndarray, lm: FaceLandmarks,
     d, r, az = polar(p)
     _, r_src, az_src = polar(src)
     rise = src[None, :, 1] - p[:, None, 1]  # (N, M): how far each source lies above
-    turn = np.abs(np.angle(np.exp(1j * (az_src[None, :] - az[:, None]))))
+    turn = np.abs((az_src[None, :] - az[:, None] + np.pi) % (2 * np.pi) - np.pi)
     reach = np.where((rise >= 0) & (turn <= np.radians(HANG_ARC_DEG)),
                      r_src[None, :] - HANG_LEAN * rise, 0.0)
     return d / r[:, None] * (np.maximum(reach.max(axis=1), r) - r + thick)[:, None]
