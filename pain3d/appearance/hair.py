@@ -2,7 +2,10 @@
 
 The shell re-uses the head's own triangles under the hair, pushed out along the vertex
 normals by a style-dependent thickness, so it follows every identity's skull and costs no
-extra draw call (the renderer appends it to the head's vertex buffer).
+extra draw call (the renderer appends it to the head's vertex buffer). Below the ears, long
+hair does not follow the skin: it hangs as a curtain from the widest part of the head above
+it (pushed out level, away from a vertical axis), so it neither folds into the concave
+corner under the jaw nor stands off the neck as a wall of skin-textured triangles.
 """
 
 from __future__ import annotations
@@ -31,16 +34,20 @@ class HairShell:
         vertex_index: (K,) int32 head vertices the shell copies.
         offset: (K,) float32 metres along each vertex normal.
         faces: (G, 3) int32 triangles indexing into the K shell vertices.
+        hang: (K, 3) float32 metres added in the head frame: hanging hair's level push out
+            to its curtain (zero where the shell follows the skin); None for none.
     """
 
     vertex_index: np.ndarray
     offset: np.ndarray
     faces: np.ndarray
+    hang: np.ndarray | None = None
 
     def positions(self, vertices: np.ndarray, normals: np.ndarray) -> np.ndarray:
         """(K, 3) float32 shell vertex positions for head vertices/normals (V, 3)."""
         idx = self.vertex_index
-        return vertices[idx] + normals[idx] * self.offset[:, None]
+        pos = vertices[idx] + normals[idx] * self.offset[:, None]
+        return pos if self.hang is None else pos + self.hang
 
 
 def hair_coverage(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks, style: str) -> np.ndarray:
@@ -114,15 +121,11 @@ def build_hair_shell(mesh: Mesh, lm: FaceLandmarks, style: str,
     remap = np.full(len(v), -1, np.int64)
     remap[used] = np.arange(len(used))
     p = v[used].astype(np.float64)
-    x, y, z = p[:, 0], p[:, 1], p[:, 2]
+    y, z = p[:, 1], p[:, 2]
     thick = base * rng.uniform(0.8, 1.25)
     top = smoothstep(lm.brow_y + 0.02, lm.brow_y + 0.1, y)
     back = smoothstep(lm.face_z - 0.06, lm.face_z - 0.16, z)
     off = thick * (0.45 + 0.55 * np.maximum(top, back))
-    if style == "long":
-        drop = smoothstep(0.02, -0.12, y)
-        off += (0.014 + 0.03 * back) * drop * rng.uniform(0.8, 1.25)
-        off += 0.014 * smoothstep(0.04, 0.07, np.abs(x)) * drop
     if style == "bun":
         bun_c = np.array([0.0, lm.brow_y + 0.075, lm.face_z - 0.19])
         d = np.linalg.norm((p - bun_c) / [0.04, 0.035, 0.05], axis=1)
@@ -131,5 +134,78 @@ def build_hair_shell(mesh: Mesh, lm: FaceLandmarks, style: str,
     # vertices beyond it (coverage < 0.5) sink onto the scalp.
     c = cov[used]
     off = off * (0.15 * smoothstep(0.2, 0.5, c) + 0.85 * smoothstep(0.5, 0.95, c)) + 0.0004
+    hang = None
+    if style == "long":
+        off, hang = _long_hair(p, remap[faces], c > 0.5, lm, off, back, rng)
     return HairShell(vertex_index=used.astype(np.int32), offset=off.astype(np.float32),
-                     faces=remap[faces].astype(np.int32))
+                     faces=remap[faces].astype(np.int32), hang=hang)
+
+
+def _long_hair(p: np.ndarray, faces: np.ndarray, hair: np.ndarray, lm: FaceLandmarks,
+               off: np.ndarray, back: np.ndarray, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Long hair's offsets along the normals and its push onto a curtain, (K,) and (K, 3)
+    float32, for shell points ``p`` (K, 3), shell ``faces``, the points with hair, the
+    offsets of shorter hair ``off`` (K,) and how far back each point is (``back``, 0..1).
+
+    The hair hangs from the widest part of the head above it, and below the ears its
+    thickness goes into the curtain instead of along the normals (which cross each other in
+    the corner under the jaw and stood off the skin there as walls showing the skin
+    texture); both fade in over a few triangles from the shell's edge, so the curtain tucks
+    in to the skin there."""
+    drop = smoothstep(0.02, -0.12, p[:, 1])
+    volume = 1.0 + (0.5 + 1.5 * back) * drop * rng.uniform(0.8, 1.25)
+    inward = _inward(faces, hair)
+    w = drop * inward
+    rows = inward > 0
+    hang = np.zeros_like(p)
+    hang[rows] = (_curtain(p[rows], p[hair], lm, (off * volume * w)[rows])
+                  * inward[rows, None])
+    return (off * (1.0 - drop)).astype(np.float32), hang.astype(np.float32)
+
+
+HANG_LEAN = 0.15
+"""Hand-set: how far (metres per metre of fall) hanging hair leans in toward the neck below
+the widest part of the head above it (0: straight down)."""
+
+HANG_ARC_DEG = 6.0
+"""Hand-set: half-width (degrees of azimuth about the vertical axis) of the strip of head
+above a point whose widest part the hair at that point hangs from."""
+
+HANG_RINGS = 3
+"""Hand-set: triangle rings over which the curtain fades in from the shell's edge (about
+7 mm each on the built-in mesh)."""
+
+
+def _curtain(p: np.ndarray, src: np.ndarray, lm: FaceLandmarks,
+             thick: np.ndarray) -> np.ndarray:
+    """(N, 3) level push of points ``p`` (N, 3), away from a vertical axis through the
+    skull, out to the widest of the points ``src`` (M, 3) in their strip above them (leaning
+    in by :data:`HANG_LEAN`) plus the hair's thickness ``thick`` (N,)."""
+    z_c = lm.face_z - 0.085  # the axis of :func:`hair_coverage`
+
+    def polar(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        d = np.stack([q[:, 0], np.zeros(len(q)), q[:, 2] - z_c], -1)
+        return d, np.maximum(np.linalg.norm(d, axis=1), 1e-6), np.arctan2(d[:, 0], d[:, 2])
+
+    d, r, az = polar(p)
+    _, r_src, az_src = polar(src)
+    rise = src[None, :, 1] - p[:, None, 1]  # (N, M): how far each source lies above
+    turn = np.abs((az_src[None, :] - az[:, None] + np.pi) % (2 * np.pi) - np.pi)
+    reach = np.where((rise >= 0) & (turn <= np.radians(HANG_ARC_DEG)),
+                     r_src[None, :] - HANG_LEAN * rise, 0.0)
+    return d / r[:, None] * (np.maximum(reach.max(axis=1), r) - r + thick)[:, None]
+
+
+def _inward(faces: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """(K,) 0 on the shell's edge and its first ring of vertices inside, rising to 1 at
+    :data:`HANG_RINGS` rings further in (rings: graph hops over ``faces`` from a vertex not
+    ``inside``)."""
+    reach = inside.copy()
+    rings = np.zeros(len(inside))
+    for _ in range(HANG_RINGS):
+        ok = np.ones(len(inside), bool)
+        np.logical_and.at(ok, faces.ravel(), np.repeat(reach[faces].all(axis=1), 3))
+        reach &= ok
+        rings += reach
+    return rings / HANG_RINGS

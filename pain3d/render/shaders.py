@@ -130,6 +130,10 @@ void main() {
         // Strands run down from the crown (above and behind the eyes): their direction on
         // the shell, for the highlights below.
         vec3 g = v_pos - 0.5 * (eye_l + eye_r) - vec3(0.0, 0.115, -0.1);
+        // Below the ears long hair hangs level out from the head
+        // (pain3d.appearance.hair._curtain), whatever way the skin under it faces.
+        vec3 hang = vec3(g.x, 0.0, g.z + 0.015);
+        n = normalize(mix(n, normalize(hang), smoothstep(-0.11, -0.16, g.y) * v_hair));
         strand = normalize(g - n * dot(g, n) + vec3(0.0, -1e-4, 0.0));
         aniso = shell;
     } else if (reg == 11) {

@@ -77,3 +77,24 @@ def test_a_brow_fades_in_from_its_head_instead_of_starting_at_a_cut(face):
     start = bins[np.argmax(prof > 0.05)]
     full = bins[np.argmax(prof > 0.9)]
     assert full - start >= 0.005
+
+
+def test_long_hair_hangs_beside_the_jaw_instead_of_standing_off_it_in_skin_coloured_walls(face):
+    # Below the ears long hair's shell stood up to 5 cm off the skin along the normals: the
+    # triangles from its edge (on the skin, showing the painted skin) up to that height read
+    # as skin-coloured facets beside the jaw and between the strands beside the neck.
+    mesh, _, _ = face
+    lm = face_landmarks(mesh)
+    shell = build_hair_shell(mesh, lm, "long", np.random.default_rng(0))
+    v = mesh.vertices
+    lift = np.linalg.norm(shell.positions(v, mesh.vertex_normals()) - v[shell.vertex_index],
+                          axis=1)
+    cov = hair_coverage(v, mesh.regions, lm, "long")[shell.vertex_index]
+    below_ears = (v[shell.vertex_index, 1] < lm.eye_left[1] - 0.04)[shell.faces].all(axis=1)
+    edge = below_ears & (cov[shell.faces] < 0.5).any(axis=1)
+    assert edge.sum() > 50
+    # The triangles that show the painted skin lie on the skin...
+    assert lift[shell.faces[edge]].max() < 0.006
+    # ...and a few triangles in, the hair hangs with volume.
+    inner = below_ears & (cov[shell.faces] > 0.95).all(axis=1)
+    assert np.median(lift[shell.faces[inner]]) > 0.008
