@@ -57,7 +57,8 @@ class EyelidLook:
 
     Attributes:
         crease: the crease's distance off the eyeball, mm (:data:`CREASE_MM`).
-        crease_depth: how marked the crease is (0.5..1; a low, faint fold to a deep one).
+        crease_depth: how marked the crease is (0.5..1; a low, faint fold to a deep one;
+            less on a low crease, 0 on a monolid).
         lash_length: factor on :data:`LASH_REACH_MM` (0.8..1.15).
         lash_density: the fringe's opacity (0.8..0.95).
         lid_tone: how much darker and pinker the lid skin is (0.6..1.2).
@@ -72,11 +73,16 @@ class EyelidLook:
     strands: np.ndarray | None = None
 
 
-def sample_eyelid_look(rng: np.random.Generator) -> EyelidLook:
-    """A person's :class:`EyelidLook`, all drawn from ``rng``."""
+def sample_eyelid_look(rng: np.random.Generator, fold: float = 1.0) -> EyelidLook:
+    """A person's :class:`EyelidLook`, all drawn from ``rng``; ``fold`` is the person's
+    ``Traits.lid_crease``: 1 an ordinary crease, 0.3-0.7 a low and shallow one (the skin
+    above folds over it), 0 none (a monolid)."""
     crease, depth, length, density, tone = rng.uniform((CREASE_MM[0], 0.5, 0.8, 0.8, 0.6),
                                                       (CREASE_MM[1], 1.0, 1.15, 0.95, 1.2))
     strands = rng.uniform(0.55, 1.0, _STRANDS).astype(np.float32)
+    if fold < 1.0:
+        crease *= 0.6 + 0.4 * fold
+        depth *= fold
     return EyelidLook(float(crease), float(depth), float(length), float(density), float(tone),
                       strands)
 

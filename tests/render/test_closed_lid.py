@@ -62,10 +62,10 @@ def test_a_closed_lids_lashes_hang_below_the_closed_line():
     from pain3d.face import sample_identities
 
     px = SIZE / (2 * DISTANCE * np.tan(np.radians(FOV / 2)) * 1000)  # pixels per mm
+    cols = slice(SIZE // 2 - int(11 * px), SIZE // 2 + int(11 * px))  # the eye's width
     below = []
     for ident in sample_identities(3, 0):
         for lum, line in _closed_eyes(ident):
-            cols = slice(SIZE // 2 - int(11 * px), SIZE // 2 + int(11 * px))  # the eye's width
 
             def band(lo_mm: float, hi_mm: float, lum=lum, line=line) -> np.ndarray:
                 """Rows ``lo_mm``..``hi_mm`` below the closed line (negative: above)."""
