@@ -91,9 +91,9 @@ def test_pores_fade_where_the_uv_map_stretches_the_skin():
 def test_the_chin_and_upper_lip_have_fine_relief(face):
     """Their texels (1.5-2.8 mm) were too long for the pores: main's fine relief there was
     the faint grain and the jaw's pores alone (chin and jaw 2.07-2.72 levels, upper lip
-    0.67-1.34, on two faces; the nose's 5.9-6.3); the coarser grain gives 3.2-3.8 and
-    2.5."""
+    0.67-1.34, on two faces; the nose's 5.9-6.3); the coarser grain gives 5.8-6.6 and
+    4.9-5.5 (the nose's: 6.9-7.1, its stretched sides get some too)."""
     height, region = face
     chin, lip = (_fine_relief(height, region, r) for r in ("chin_jaw", "upper_lip_skin"))
-    assert chin > 2.8, chin
-    assert lip > 2.0, lip
+    assert chin > 4.0, chin
+    assert lip > 3.0, lip
