@@ -25,7 +25,8 @@ CREASE_MM = (4.6, 5.8)
 """Hand-set: range of the upper-lid crease's distance off the eyeball, mm, a person's own.
 The lid skin rises steeply off the globe above the margin: 5 mm off it lies about 3.5 mm
 above the open margin and, with the lid closed, 6-7 mm above the closed line (as the
-supratarsal fold of a real lid)."""
+supratarsal fold of a real lid). A low crease (``Traits.lid_crease`` 0.3-0.7, common in
+East Asian faces) lies 0.72-0.88 of that and is shallower; a monolid has none."""
 
 LASH_REACH_MM = (1.0, 2.8)
 """Hand-set: how far the upper lash fringe reaches past the margin (off the eyeball), mm, at
