@@ -25,11 +25,20 @@ CREASE_MM = (4.6, 5.8)
 """Hand-set: range of the upper-lid crease's distance off the eyeball, mm, a person's own.
 The lid skin rises steeply off the globe above the margin: 5 mm off it lies about 3.5 mm
 above the open margin and, with the lid closed, 6-7 mm above the closed line (as the
-supratarsal fold of a real lid)."""
+supratarsal fold of a real lid). A low crease (``Traits.lid_crease`` 0.3-0.7, common in
+East Asian faces) lies 0.72-0.88 of that and is shallower; a monolid has none."""
 
-LASH_REACH_MM = (1.5, 3.6)
+LASH_REACH_MM = (1.0, 2.8)
 """Hand-set: how far the upper lash fringe reaches past the margin (off the eyeball), mm, at
-the inner and at the outer end of the lid: lashes are longest and densest laterally."""
+the inner and at the outer end of the lid: lashes are longest and densest laterally. Short:
+the fringe is painted on the lid, so a closed lid shows it above the closed line, where a
+real closed lid's lashes are not (they hang down, :data:`HANG_REACH_MM`)."""
+
+HANG_REACH_MM = (1.0, 2.4)
+"""Hand-set: how far the fringe painted below the lower lid's margin reaches down, mm, at
+the inner and the outer end. Closed lids meet at the lower lid's margin
+(:data:`pain3d.face.rig.LID_MEET`), so this is where a closed lid's upper lashes hang over
+the lower lid; an open eye shows it as its lower lashes, a little fuller than most."""
 
 LASH_SPACING_MM = 1.3
 """Hand-set: spacing of the lash clumps along the upper lid, mm (single lashes, 0.3 mm
@@ -49,7 +58,8 @@ class EyelidLook:
 
     Attributes:
         crease: the crease's distance off the eyeball, mm (:data:`CREASE_MM`).
-        crease_depth: how marked the crease is (0.5..1; a low, faint fold to a deep one).
+        crease_depth: how marked the crease is (0.5..1; a low, faint fold to a deep one;
+            less on a low crease, 0 on a monolid).
         lash_length: factor on :data:`LASH_REACH_MM` (0.8..1.15).
         lash_density: the fringe's opacity (0.8..0.95).
         lid_tone: how much darker and pinker the lid skin is (0.6..1.2).
@@ -64,11 +74,16 @@ class EyelidLook:
     strands: np.ndarray | None = None
 
 
-def sample_eyelid_look(rng: np.random.Generator) -> EyelidLook:
-    """A person's :class:`EyelidLook`, all drawn from ``rng``."""
+def sample_eyelid_look(rng: np.random.Generator, fold: float = 1.0) -> EyelidLook:
+    """A person's :class:`EyelidLook`, all drawn from ``rng``; ``fold`` is the person's
+    ``Traits.lid_crease``: 1 an ordinary crease, 0.3-0.7 a low and shallow one (the skin
+    above folds over it), 0 none (a monolid)."""
     crease, depth, length, density, tone = rng.uniform((CREASE_MM[0], 0.5, 0.8, 0.8, 0.6),
                                                       (CREASE_MM[1], 1.0, 1.15, 0.95, 1.2))
     strands = rng.uniform(0.55, 1.0, _STRANDS).astype(np.float32)
+    if fold < 1.0:
+        crease *= 0.6 + 0.4 * fold
+        depth *= fold
     return EyelidLook(float(crease), float(depth), float(length), float(density), float(tone),
                       strands)
 
@@ -118,8 +133,9 @@ def paint_eyelids(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks,
         sh, ridge = _crease(d, t, up_side, look)
         shade[side] *= sh * _lid_tone(d, t, rel[:, 1], up_side, look)
         relief[side] -= CREASE_GROOVE * look.crease_depth * ridge
+        below = _below_margin(lat, rel[:, 1], lower)
         lash[side] = np.maximum(_upper_lashes(d, t, angle, upper, look),
-                                _lower_lashes(d, t, angle, lower, look))
+                                _lower_lashes(below, d, t, angle, lower, look))
         wet[side] = smoothstep(0.55, 0.2, d) * smoothstep(-0.6, -0.2, d) * lower \
             * smoothstep(-0.95, -0.7, t)
     return EyelidPaint(idx=idx, shade=shade, lash=lash, wet=wet, relief=relief)
@@ -190,11 +206,28 @@ def _lid_tone(d: np.ndarray, t: np.ndarray, dy: np.ndarray, up_side: np.ndarray,
     return out
 
 
-def _strand_pattern(d: np.ndarray, angle: np.ndarray, reach: np.ndarray, lean: np.ndarray,
+def _below_margin(lat: np.ndarray, dy: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """(N,) mm below the lower lid's margin, the top of the lower lid's texels at each place
+    along the eye (in 0.5 mm steps of ``lat``, mm toward the ear; ``dy`` mm up); 0 off the
+    lower lid. The lower lid hugs the globe, so a texel's distance off it grows too slowly
+    below the margin to place a fringe by."""
+    out = np.zeros(len(lat), np.float32)
+    if not lower.any():
+        return out
+    col = np.floor(lat[lower] / 0.5).astype(np.int64)
+    col -= col.min()
+    top = np.full(col.max() + 1, -np.inf, np.float32)
+    np.maximum.at(top, col, dy[lower])
+    out[lower] = top[col] - dy[lower]
+    return out
+
+
+def _strand_pattern(dist: np.ndarray, angle: np.ndarray, reach: np.ndarray, lean: np.ndarray,
                     radius: float, strands: np.ndarray) -> np.ndarray:
-    """(N,) coverage of lash clumps growing from the margin ``reach`` mm out, leaning
-    ``lean`` clump spacings toward the outer corner at their tips, each of its own length."""
-    out = np.clip((d - MARGIN_MM) / np.maximum(reach, 1e-3), 0.0, None)  # 0 root, 1 tip
+    """(N,) coverage of lash clumps growing ``reach`` mm out from a margin (``dist`` mm past
+    it), leaning ``lean`` clump spacings toward the outer corner at their tips, each of its
+    own length."""
+    out = np.clip(dist / np.maximum(reach, 1e-3), 0.0, None)  # 0 root, 1 tip
     phase = angle * (radius / LASH_SPACING_MM) + lean * out
     k = np.floor(phase).astype(np.int64) % len(strands)
     across = np.abs(phase - np.floor(phase) - 0.5)  # 0 on a clump's axis
@@ -205,30 +238,36 @@ def _strand_pattern(d: np.ndarray, angle: np.ndarray, reach: np.ndarray, lean: n
 
 def _upper_lashes(d: np.ndarray, t: np.ndarray, angle: np.ndarray, upper: np.ndarray,
                   look: EyelidLook) -> np.ndarray:
-    """(N,) upper lash fringe: a dense band along the margin with clumps past it, longer and
-    denser toward the outer corner (on a closed lid the band lies along the closed line)."""
+    """(N,) upper lash fringe: a dense line along the margin with short clumps past it,
+    longer and denser toward the outer corner. On a closed lid the line lies along the
+    closed line and the clumps just above it: kept short and faint, since a closed lid's
+    lashes hang down over the lower lid (:func:`_lower_lashes`)."""
     if not upper.any():
         return np.zeros(len(d), np.float32)
     lateral = smoothstep(-0.7, 0.8, t)
     reach = (LASH_REACH_MM[0] + (LASH_REACH_MM[1] - LASH_REACH_MM[0]) * lateral) \
         * look.lash_length
-    root = smoothstep(MARGIN_MM + 0.6 * reach, MARGIN_MM + 0.25 * reach, d)
-    strands = _strand_pattern(d, angle, reach, -1.8 * lateral, 14.0, look.strands)
+    root = smoothstep(MARGIN_MM + 0.8, MARGIN_MM + 0.35, d)
+    strands = _strand_pattern(d - MARGIN_MM, angle, reach, -1.8 * lateral, 14.0, look.strands)
     ends = smoothstep(-1.05, -0.8, t) * smoothstep(1.2, 1.0, t)
-    cover = np.maximum(root, 0.8 * strands) * (0.85 + 0.15 * lateral)
+    cover = np.maximum(root, (0.5 + 0.45 * lateral) * strands) * (0.85 + 0.15 * lateral)
     return (np.clip(cover * look.lash_density, 0.0, 0.95) * ends * upper).astype(np.float32)
 
 
-def _lower_lashes(d: np.ndarray, t: np.ndarray, angle: np.ndarray, lower: np.ndarray,
-                  look: EyelidLook) -> np.ndarray:
-    """(N,) lower lashes: a faint line on the margin and short sparse clumps, mostly on the
-    lid's outer half."""
+def _lower_lashes(below: np.ndarray, d: np.ndarray, t: np.ndarray, angle: np.ndarray,
+                  lower: np.ndarray, look: EyelidLook) -> np.ndarray:
+    """(N,) the fringe hanging ``below`` (mm, :func:`_below_margin`) the lower lid's margin
+    (:data:`HANG_REACH_MM`): a line on the margin and clumps leaning toward the outer
+    corner, longer and denser there.
+    Closed lids meet on this margin, so a closed eye's upper lashes hang here; an open eye
+    shows it as its lower lashes."""
     if not lower.any():
         return np.zeros(len(d), np.float32)
     lateral = smoothstep(-0.6, 0.7, t)
-    reach = (0.5 + 0.6 * lateral) * look.lash_length
-    root = smoothstep(MARGIN_MM + 0.5, MARGIN_MM, d) * (d > 0.2)
-    strands = _strand_pattern(d, -angle, reach, 0.6 * lateral, 14.0, look.strands[::-1])
-    cover = np.maximum(0.35 * root, 0.3 * strands * lateral)
+    reach = (HANG_REACH_MM[0] + (HANG_REACH_MM[1] - HANG_REACH_MM[0]) * lateral) \
+        * look.lash_length
+    root = smoothstep(1.3, 0.5, below) * smoothstep(0.2, 0.4, d)
+    strands = _strand_pattern(below, -angle, reach, 0.5 * lateral, 14.0, look.strands[::-1])
+    cover = np.maximum(0.6 * root, (0.75 + 0.2 * lateral) * strands) * look.lash_density
     return (cover * smoothstep(-1.0, -0.75, t) * smoothstep(1.15, 0.95, t) * lower
             ).astype(np.float32)

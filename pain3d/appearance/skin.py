@@ -27,8 +27,18 @@ whose texels are too stretched for them) have none."""
 PORE_CELL = 0.0013
 """Metres: the side of the 3-D grid the pores' noise is drawn on (hand-set): bumps and pits
 about a millimetre across, the finest that the texels of the nose, cheeks and forehead
-(0.4-1.2 mm at 512 texels; the chin's and upper lip's are 1.5-2.8 mm and get none) draw
-round rather than as a streak along their longer side."""
+(0.4-1.2 mm at 512 texels; the chin's and upper lip's are 1.5-2.8 mm and get the coarser
+:data:`COARSE_CELL` instead) draw round rather than as a streak along their longer side."""
+
+COARSE_CELL = 2.5 * PORE_CELL
+"""Metres: the grid of the pores' stand-in where the texels are too long for
+:data:`PORE_CELL` (hand-set): the chin's and upper lip's texels (1.5-2.8 mm) draw it
+round, as a fine grain rather than pores."""
+
+COARSE_GAIN = 1.6
+"""Hand-set: depth of the :data:`COARSE_CELL` grain relative to the pores: deeper, since
+its bumps are 2.5 times wider and their slopes, which the bump shading shows, as much
+gentler (at 1.6 about 0.6 of the pores' slope; at 1 the chin looked flat at 512 px)."""
 
 _STRENGTH = np.array([PORE_STRENGTH.get(r, 0.0) for r in REGIONS], np.float32)
 
@@ -104,15 +114,26 @@ def pore_relief(pos: np.ndarray, strength: np.ndarray, seed: int) -> np.ndarray:
     :func:`value_noise` on a :data:`PORE_CELL` grid of the position map ``pos`` (S, S, 3),
     evaluated where ``strength`` (S, S) > 0.02, faded out where a texel is longer than a
     cell one way (the UV map stretches the skin there: the texels would draw the noise out
-    into streaks)."""
+    into streaks). Where it fades, the same noise on a :data:`COARSE_CELL` grid fades in
+    (:data:`COARSE_GAIN` as deep), so that the chin and upper lip keep a grain."""
     idx = np.flatnonzero(strength.ravel() > 0.02)
-    fade = np.clip((1.2 * PORE_CELL - texel_footprint(pos, idx)) / (0.4 * PORE_CELL), 0.0, 1.0)
+    foot = texel_footprint(pos, idx)
+    fade = _fade(foot, PORE_CELL)
     keep = fade > 0.0
-    idx = idx[keep]
     out = np.zeros(strength.shape, np.float32)
-    out.ravel()[idx] = (value_noise(pos.reshape(-1, 3)[idx], PORE_CELL, seed)
-                        * (strength.ravel()[idx] * fade[keep]))
+    flat, p, s = out.ravel(), pos.reshape(-1, 3), strength.ravel()
+    flat[idx[keep]] = value_noise(p[idx[keep]], PORE_CELL, seed) * (s[idx[keep]] * fade[keep])
+    coarse = _fade(foot, COARSE_CELL) * (1.0 - fade)
+    keep = coarse > 0.0
+    flat[idx[keep]] += (value_noise(p[idx[keep]], COARSE_CELL, seed + 1)
+                        * (COARSE_GAIN * s[idx[keep]] * coarse[keep]))
     return out
+
+
+def _fade(foot: np.ndarray, cell: float) -> np.ndarray:
+    """(N,) 1 where texels of footprint ``foot`` (N,) metres draw noise of ``cell`` metres
+    round, falling to 0 where a texel is longer than 1.2 cells."""
+    return np.clip((1.2 * cell - foot) / (0.4 * cell), 0.0, 1.0)
 
 
 def skin_fields(rng: np.random.Generator, size: int) -> np.ndarray:

@@ -189,7 +189,8 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     _paint_skin_detail(albedo, pore, fields, base)
     albedo, brow, strands, brow_rgb = _paint_brows(surf, albedo, traits, rng, sex)
     # The eye region draws from a child of rng too (spawned after the skin detail's).
-    lids = paint_eyelids(surf.pos, surf.reg, surf.lm, sample_eyelid_look(rng.spawn(1)[0]))
+    lids = paint_eyelids(surf.pos, surf.reg, surf.lm,
+                         sample_eyelid_look(rng.spawn(1)[0], traits.lid_crease))
     _paint_eye_region(albedo, lids, np.minimum(brow_rgb, LASH_RGB_MAX))
     albedo, beard = _paint_facial_hair(surf, albedo, traits, rng, strands)
     albedo, cov, scalp_strands = _paint_scalp_hair(surf, albedo, traits, rng)

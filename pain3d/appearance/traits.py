@@ -7,7 +7,7 @@ spans several tones and neighbouring groups share tones, as real populations do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,6 +33,14 @@ _TONE_P: dict[str, tuple[float, ...]] = {
     "african": (0.0, 0.0, 0.0, 0.02, 0.05, 0.12, 0.22, 0.26, 0.21, 0.12),
 }
 
+
+_CREASE_P: dict[str, tuple[float, float]] = {
+    "european": (0.02, 0.08), "east_asian": (0.45, 0.3), "middle_eastern": (0.02, 0.08),
+    "latino": (0.05, 0.1), "south_asian": (0.05, 0.1), "african": (0.03, 0.07),
+}  # fmt: skip
+"""Hand-set: probability of no upper-lid crease (a monolid) and of a low, partly hidden one
+per ancestry: about half of East Asian people have no visible crease and many others a low
+one; in other groups both are uncommon (``Traits.lid_crease``)."""
 
 HAIR_COLOURS: dict[str, tuple[float, float, float]] = {
     "black": (0.045, 0.04, 0.04),
@@ -74,6 +82,7 @@ class Traits:
     freckles: float
     clothing_rgb: tuple[float, float, float]
     age_level: float  # 0 young .. 1 old, drives wrinkles, spots and grey hair
+    lid_crease: float = 1.0  # 0 monolid (no crease), 0.3-0.7 low, partly hidden, 1 ordinary
 
 
 def _choice(rng: np.random.Generator, options: dict[str, float]) -> str:
@@ -124,7 +133,7 @@ def sample_traits(demo: Demographics, rng: np.random.Generator) -> Traits:
               else {"dark_brown": 0.7, "brown": 0.25, "hazel": 0.05})
     iris = _choice(rng, iris_p)
     clothing = rng.uniform(0.05, 0.85, 3) * rng.uniform(0.4, 1.0)
-    return Traits(
+    traits = Traits(
         monk_tone=tone,
         skin_rgb=tuple(float(c) for c in skin),
         undertone=undertone,
@@ -140,3 +149,7 @@ def sample_traits(demo: Demographics, rng: np.random.Generator) -> Traits:
         clothing_rgb=tuple(float(c) for c in clothing),
         age_level=float(age),
     )
+    none, low = _CREASE_P[demo.ancestry]
+    fold = rng.random()  # drawn last: the traits above draw as they did before it
+    crease = 0.0 if fold < none else 0.3 + 0.4 * (fold - none) / low if fold < none + low else 1.0
+    return replace(traits, lid_crease=float(crease))

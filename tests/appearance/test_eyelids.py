@@ -38,6 +38,31 @@ def test_the_upper_lash_fringe_is_longer_toward_the_outer_corner():
     for ident in sample_identities(3, 0):
         inner, outer = _lash_reach_mm(ident)
         # Uniform lash lines (before 0.9) reached 0.6-0.85 mm off the eyeball at both ends
-        # (outer / inner 0.94-1.16); the fringe reaches 1.5-1.8 mm on the outer third.
-        assert outer > 1.2, (inner, outer)
-        assert outer > 1.4 * inner, (inner, outer)
+        # (outer / inner 0.94-1.16); the fringe reached 1.5-1.8 mm on the outer third, and
+        # since the closed lid's lashes hang below its line (issue 13) 0.95-1.19 mm, 1.27-1.46
+        # times the inner third's (a long fringe on the lid points up over a closed eye).
+        assert outer > 0.9, (inner, outer)
+        assert outer > 1.22 * inner, (inner, outer)
+
+
+def test_many_east_asian_people_have_no_lid_crease_and_their_lids_are_painted_without_one():
+    """Every person had a crease (main's traits had no ``lid_crease``); about half of an East
+    Asian sample have a monolid, few of a European one, and a monolid paints no fold."""
+    from pain3d.appearance.eyelids import paint_eyelids, sample_eyelid_look
+    from pain3d.appearance.traits import sample_traits
+    from pain3d.demographics import Demographics
+    from pain3d.face import identity_mesh, sample_identities
+
+    def monolids(ancestry: str) -> float:
+        demo = Demographics("female", "20-35", ancestry)
+        return np.mean([sample_traits(demo, np.random.default_rng(i)).lid_crease == 0.0
+                        for i in range(100)])
+
+    assert 0.3 < monolids("east_asian") < 0.7
+    assert monolids("european") < 0.1
+    surf = _surface(identity_mesh(sample_identities(1, 0)[0]), 512)
+    folds = {f: paint_eyelids(surf.pos, surf.reg, surf.lm,
+                              sample_eyelid_look(np.random.default_rng(0), f)).relief
+             for f in (1.0, 0.5, 0.0)}
+    assert folds[1.0].min() < -0.1 and folds[0.5].min() > 0.5 * folds[1.0].min()
+    assert np.all(folds[0.0] == 0.0)
