@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pain3d.appearance.arrays import in_open_box
 from pain3d.appearance.ears import ear_form
 from pain3d.face.mesh import Mesh, region_id
 
@@ -329,17 +330,11 @@ def texels_in_box(pos: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                   where: np.ndarray | None = None) -> np.ndarray:
     """Ascending flat indices of the texels whose points ``pos`` (S, S, 3) or (N, 3) lie
     strictly between ``lo`` and ``hi`` (3,) on every axis, where ``where`` (the texels'
-    shape, bool) is set if given. The x test runs over every texel, the others only on the
-    texels passing it (a box holds few): the same texels as six full-size comparisons, at
-    about half their time."""
-    flat = pos.reshape(-1, 3)
-    x = flat[:, 0]
-    index = np.flatnonzero((x > lo[0]) & (x < hi[0]))
-    p = np.take(flat, index, axis=0)
-    ok = (p[:, 1] > lo[1]) & (p[:, 1] < hi[1]) & (p[:, 2] > lo[2]) & (p[:, 2] < hi[2])
+    shape, bool) is set if given."""
+    inside = in_open_box(pos.reshape(-1, 3), lo, hi)
     if where is not None:
-        ok &= np.take(where.reshape(-1), index)
-    return index[ok]
+        inside &= where.reshape(-1)
+    return np.flatnonzero(inside)
 
 
 def contact_shadow(pos: np.ndarray, mask: np.ndarray, ears: np.ndarray,
