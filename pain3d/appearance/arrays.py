@@ -78,3 +78,13 @@ def in_open_box(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarra
     flat = np.ascontiguousarray(points).reshape(-1, 1, 3)
     inside = cv2.inRange(flat, tuple(map(float, inner_lo)), tuple(map(float, inner_hi)))
     return (inside.reshape(points.shape[:-1]) & 1).view(bool)
+
+
+def isin_few(a: np.ndarray, values) -> np.ndarray:
+    """``np.isin(a, values)`` for a few ``values`` (region or part ids): their equality
+    tests or'ed, ~10x faster than ``isin``'s sort or table over a texture's labels."""
+    values = list(values)
+    out = a == values[0]
+    for v in values[1:]:
+        out |= a == v
+    return out

@@ -208,6 +208,14 @@ def test_open_box_test_gives_the_points_strictly_inside_the_box(dtype):
     assert expected.any() and not expected.all()
 
 
+def test_membership_of_a_few_labels_gives_isins_answer():
+    from pain3d.appearance.arrays import isin_few
+
+    labels = np.random.default_rng(8).integers(-3, 10, (30, 40)).astype(np.int8)
+    for values in ((4, 5), (0, 1, 2, 3, 6), [7]):
+        np.testing.assert_array_equal(isin_few(labels, values), np.isin(labels, values))
+
+
 @pytest.mark.parametrize("seen", [0.0, 0.9])
 def test_mirror_fill_gives_the_bytes_of_its_broadcast_formula(seen):
     """With and without a brightness match of the mirror (too few texels seen on both sides:
