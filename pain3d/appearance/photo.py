@@ -47,6 +47,7 @@ from pain3d.appearance.arrays import (
     isin_few,
     luminance,
     per_texel,
+    point_minus_rows,
     put_rows,
     rows_where,
     unit_to_u8,
@@ -756,7 +757,8 @@ def _faces_camera(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:
 
 def _to_camera(points: np.ndarray, normals: np.ndarray, pose) -> tuple[np.ndarray, np.ndarray]:
     """(N, 3) float32 normals and vectors from the points to the photo's camera."""
-    to_cam = (np.asarray(pose.centre, np.float32) - np.asarray(points, np.float32))
+    to_cam = point_minus_rows(np.asarray(pose.centre, np.float32),
+                              np.asarray(points, np.float32))
     return np.asarray(normals, np.float32), to_cam
 
 

@@ -216,6 +216,18 @@ def test_membership_of_a_few_labels_gives_isins_answer():
         np.testing.assert_array_equal(isin_few(labels, values), np.isin(labels, values))
 
 
+@pytest.mark.parametrize(("dtype", "channels", "n"),
+                         [(np.float32, 3, 1000), (np.float64, 2, 7), (np.float32, 3, 0)])
+def test_a_point_minus_rows_gives_the_bytes_of_broadcasting(dtype, channels, n):
+    from pain3d.appearance.arrays import point_minus_rows
+
+    rng = np.random.default_rng(9)
+    rows = rng.standard_normal((n, channels)).astype(dtype)
+    point = rng.standard_normal(channels).astype(dtype)
+    out = point_minus_rows(point, rows)
+    assert out.dtype == dtype and out.tobytes() == (point - rows).tobytes()
+
+
 @pytest.mark.parametrize("seen", [0.0, 0.9])
 def test_mirror_fill_gives_the_bytes_of_its_broadcast_formula(seen):
     """With and without a brightness match of the mirror (too few texels seen on both sides:
