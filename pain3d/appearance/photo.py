@@ -466,8 +466,7 @@ def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
     iy = np.clip(xy[:, 1].astype(np.int64), 0, h - 1)
     d = outside[iy, ix] / iod
     near = 1.0 - np.clip((d - 0.3) / 0.5, 0.0, 1.0)
-    like = np.exp(-((np.take(colour.reshape(-1, 3), shell, axis=0) - hair) ** 2).sum(-1)
-                  / (2 * 0.12**2))
+    like = _hair_likeness(np.take(colour.reshape(-1, 3), shell, axis=0), hair)
     # Above the eyes, just beyond the face outline (fading out from 0.05 to 0.35 inter-ocular
     # distances), the photo shows this person's forehead or hairline whatever its colour:
     # the skull's texels there take it, so the photo's forehead ends in a soft band along the
@@ -477,6 +476,19 @@ def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
     inner = (1.0 - np.clip((d - 0.05) / 0.3, 0.0, 1.0)) * np.clip(above / 0.02, 0.0, 1.0)
     trust.reshape(-1)[shell] = near * np.maximum(like, inner)
     return trust
+
+
+def _hair_likeness(rgb: np.ndarray, hair: np.ndarray) -> np.ndarray:
+    """(N,) ``exp(-((rgb - hair) ** 2).sum(-1) / (2 * 0.12**2))``: how like the hair colour
+    ``hair`` (3,) colours ``rgb`` (N, 3) are (a Gaussian of their RGB distance, sigma 0.12),
+    in their common dtype; the same values (``hair - rgb``'s squares, summed in channel
+    order as ``sum(-1)`` does), without numpy's slow passes over a short last axis."""
+    dtype = np.result_type(rgb, hair)
+    d = point_minus_rows(np.asarray(hair, dtype), np.asarray(rgb, dtype))
+    d *= d
+    total = d[:, 0] + d[:, 1]
+    total += d[:, 2]
+    return np.exp(-total / (2 * 0.12**2))
 
 
 def hair_colour(mesh: Mesh, pose, photo: np.ndarray) -> np.ndarray:
@@ -547,8 +559,7 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
         w = known * mask
         if i == 0:
             on = np.flatnonzero(w)  # w is its own array: w.reshape(-1) is a view
-            w.reshape(-1)[on] *= np.exp(-((np.take(colour.reshape(-1, 3), on, axis=0) - hair)
-                                          ** 2).sum(-1) / (2 * 0.12**2))
+            w.reshape(-1)[on] *= _hair_likeness(np.take(colour.reshape(-1, 3), on, axis=0), hair)
         box = _bbox(mask, pad=8)  # the islands are small: fill within their box
         if w.sum() < 4.0:
             fill[box][mask[box]] = skin_rgb
@@ -664,7 +675,7 @@ def _hair_detail(mesh: Mesh, pose, photo: np.ndarray, hair: np.ndarray, size: in
 
     h, w = photo.shape[:2]
     rgb = photo.astype(np.float32) / 255.0
-    like = np.exp(-((rgb - hair) ** 2).sum(-1) / (2 * 0.12**2)) > 0.5
+    like = _hair_likeness(rgb.reshape(-1, 3), hair).reshape(h, w) > 0.5
     face = np.zeros((h, w), np.uint8)
     poly = pose.project(mesh.vertices[list(FACE_OVAL)])[:, :2]
     cv2.fillPoly(face, [np.round(poly * 4).astype(np.int32)], 1, shift=2)

@@ -228,6 +228,17 @@ def test_a_point_minus_rows_gives_the_bytes_of_broadcasting(dtype, channels, n):
     assert out.dtype == dtype and out.tobytes() == (point - rows).tobytes()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hair_likeness_gives_the_bytes_of_its_formula(dtype):
+    from pain3d.appearance.photo import _hair_likeness
+
+    rng = np.random.default_rng(10)
+    rgb = rng.random((500, 3)).astype(np.float32)
+    hair = rng.random(3).astype(dtype)
+    expected = np.exp(-((rgb - hair) ** 2).sum(-1) / (2 * 0.12**2))
+    assert _hair_likeness(rgb, hair).tobytes() == expected.tobytes()
+
+
 @pytest.mark.parametrize("seen", [0.0, 0.9])
 def test_mirror_fill_gives_the_bytes_of_its_broadcast_formula(seen):
     """With and without a brightness match of the mirror (too few texels seen on both sides:
