@@ -252,14 +252,19 @@ def _visible_texels(mesh: Mesh, pose, texel_uv: np.ndarray, texel_xy: np.ndarray
     mouth = (mesh.regions[mesh.faces] == region_id("mouth_interior")).any(axis=1)
     faces = mesh.faces[front | mouth]
     tri, bary = rasterize_nearest(proj[:, :2], proj[:, 2], faces, (w, h))
-    uv_pix = barycentric_blend(bary, np.take(faces, np.maximum(tri, 0), axis=0), mesh.uv)
+    # The UV of the surface at each covered pixel (0 at the others, as their zero weights
+    # give: a texel there is not hit whatever its distance).
+    shown = np.flatnonzero(tri >= 0)
+    uv_pix = np.zeros((h * w, 2), np.result_type(bary, mesh.uv))
+    uv_pix[shown] = barycentric_blend(np.take(bary.reshape(-1, 3), shown, axis=0),
+                                      np.take(faces, np.take(tri, shown), axis=0), mesh.uv)
     ix = np.floor(texel_xy[:, 0]).astype(np.int64)
     iy = np.floor(texel_xy[:, 1]).astype(np.int64)
     inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
     ix, iy = np.clip(ix, 0, w - 1), np.clip(iy, 0, h - 1)
     pix = iy * w + ix
     hit = (tri.reshape(-1)[pix] >= 0) & inside
-    d = np.abs(np.take(uv_pix.reshape(-1, 2), pix, axis=0) - texel_uv)
+    d = np.abs(np.take(uv_pix, pix, axis=0) - texel_uv)
     dist = np.maximum(d[:, 0], d[:, 1]) * size
     return hit & (dist <= reach)
 
@@ -410,12 +415,13 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
     covered = np.flatnonzero(raster.covered)
     # np.take of rows, not fancy indexing: the same rows, ~4x faster.
     corners = np.take(raster.corner_vertices(faces).reshape(-1, 3), covered, axis=0)
-    pos = texels.pos.reshape(-1, 3)
     # The normals interpolated as UVRaster.interpolate does, on the covered texels only.
     normal = barycentric_blend(np.take(raster.bary.reshape(-1, 3), covered, axis=0), corners,
                                normals.astype(np.float32))
-    todo = covered[_faces_camera(np.take(pos, covered, axis=0), normal, pose)]
-    proj = pose.project(np.take(pos, todo, axis=0))
+    pos = np.take(texels.pos.reshape(-1, 3), covered, axis=0)
+    facing = _faces_camera(pos, normal, pose)
+    todo = covered[facing]
+    proj = pose.project(np.compress(facing, pos, axis=0))
     visible = _visible_texels(mesh, pose, _texel_uv(size, todo), proj[:, :2], size)
     if person is not None:  # the person's own pixels only (not the background beside them)
         # 2 px in: the segmentation's edge is uncertain by about that much at 512 px.
