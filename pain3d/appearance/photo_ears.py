@@ -402,17 +402,20 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
     """
     sub = (slice(None, None, 3),) * 2  # the head's underside needs no finer sampling
     head = isin_few(part[sub], (0, 1, 2, 3, 6)) & covered[sub] & ~ear_chart[sub]
-    neck = np.nonzero((part == 5) & covered)
-    depth = neck_depth(pos[neck], pos[sub][head])
-    tones = skin_tones(mesh, pose, photo, normals, light, pos[neck], shade_map[neck], depth)
+    # Texels by flat index, colours as flat rows: ~3x faster than (rows, cols) indexing.
+    flat = colour.reshape(-1, 3)
+    neck = np.flatnonzero((part == 5) & covered)
+    neck_pos = np.take(pos.reshape(-1, 3), neck, axis=0)
+    depth = neck_depth(neck_pos, pos[sub][head])
+    tones = skin_tones(mesh, pose, photo, normals, light, neck_pos, np.take(shade_map, neck),
+                       depth)
     # Only what the photo did not show changes (weight 1 - known).
     neck_rgb = tones.neck * ref * (1.0 - jaw_shadow(depth))[:, None]
-    keep = np.clip(known[neck], 0.0, 1.0)[:, None]
-    colour[neck] = colour[neck] * keep + neck_rgb * (1.0 - keep)
+    keep = np.clip(np.take(known, neck), 0.0, 1.0)[:, None]
+    put_rows(flat, neck, np.take(flat, neck, axis=0) * keep + neck_rgb * (1.0 - keep))
     ears = mesh.vertices[mesh.regions == region_id("ear")].astype(np.float64)
     at, shadow = contact_shadow(pos, (part == 3) & covered, ears)
-    texel = at[0] * colour.shape[1] + at[1]  # flat rows: ~3x faster than (rows, cols) indexing
-    flat = colour.reshape(-1, 3)
+    texel = at[0] * colour.shape[1] + at[1]
     dark = np.take(flat, texel, axis=0)
     dark *= (1.0 - shadow * (1.0 - np.clip(np.take(known, texel), 0.0, 1.0)))[:, None]
     put_rows(flat, texel, dark)
@@ -425,10 +428,11 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
     is_ear = mesh.regions == region_id("ear")
     outer = is_ear & (normals[:, 0] * mesh.vertices[:, 0] > 0)
     s_ear = float(np.median(shade(normals[outer], light))) if outer.any() else 0.6
-    rows, cols = np.nonzero(ear_chart)
+    island = np.flatnonzero(ear_chart)
     size = colour.shape[0]
+    rows, cols = np.divmod(island, size)
     uv = np.stack([(cols + 0.5) / size, (rows + 0.5) / size], -1)
-    colour[rows, cols] = np.clip(mean * s_ear * ear_form(uv), 0.0, 1.0)
+    put_rows(flat, island, np.clip(mean * s_ear * ear_form(uv), 0.0, 1.0))
     gain = (EAR_TONE * tones.side / np.maximum(mean, 1e-6) / s_ear) ** 2
     return tones, gain.astype(np.float32), hidden
 
