@@ -383,11 +383,14 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
         normals, light, shade_map, ref, hair, hairy)
     albedo = _texture_fill(base, known, charts, texels, hairy,  # base, in place
                            shade_map / ref, _hair_detail(mesh, pose, photo, hair, size))
-    skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
+    lids, lid_skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
     # The bake's float maps as the stored bytes, and its temporaries freed, before the maps
-    # below are made (a worker's peak memory is reached in the bake).
-    albedo, skin, conf = unit_to_u8(albedo), unit_to_u8(skin), unit_to_u8(conf)
-    del base, known, texels, charts, hairy, shade_map, seen_head
+    # below are made (a worker's peak memory is reached in the bake). The lid skin is the
+    # albedo but in its box: its bytes there only (the same bytes as the whole float map's).
+    albedo, conf = unit_to_u8(albedo), unit_to_u8(conf)
+    skin = albedo.copy()
+    skin[lids] = unit_to_u8(lid_skin)
+    del base, known, texels, charts, hairy, shade_map, seen_head, lid_skin
     return PhotoAppearance(
         albedo=albedo, skin=skin, confidence=conf,
         wrinkles=wrinkle_map(mesh, glabellar=glabellar),
@@ -874,13 +877,18 @@ def _lid_box(mesh: Mesh, texels: _Texels, head: np.ndarray
 
 
 def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray,
-              head: np.ndarray) -> np.ndarray:
-    """(S, S, 3) the skin a shut lid shows: the photo itself, except within the lash bands
-    of the lid margins (:data:`LASH_BAND_M`, :data:`LOWER_LASH_BAND_M`: the photo's lashes
-    and the eye's edge) and on long lashes' strands, where it is the lid skin around them:
-    its tone (the mean of the lids' own skin within ~2 mm, so not the brighter cheeks or brow
-    bone) plus its fine detail (the photo's high-pass mirrored in across the band's edge),
-    so a shut lid keeps the person's skin tone and grain."""
+              head: np.ndarray) -> tuple[tuple[slice, slice], np.ndarray]:
+    """The skin a shut lid shows: the photo (``albedo``, (S, S, 3)) itself, except within
+    the lash bands of the lid margins (:data:`LASH_BAND_M`, :data:`LOWER_LASH_BAND_M`: the
+    photo's lashes and the eye's edge) and on long lashes' strands, where it is the lid skin
+    around them: its tone (the mean of the lids' own skin within ~2 mm, so not the brighter
+    cheeks or brow bone) plus its fine detail (the photo's high-pass mirrored in across the
+    band's edge), so a shut lid keeps the person's skin tone and grain.
+
+    Returns:
+        The box (row and column slices) outside which the skin is ``albedo``, and the
+        (h, w, 3) float32 skin within it.
+    """
     box, dist, upper = _lid_box(mesh, texels, head)
     reg, known, head = texels.region[box], known[box], head[box]
     band = dist / np.where(upper, LASH_BAND_M, LOWER_LASH_BAND_M)  # 1 at its edge
@@ -929,9 +937,7 @@ def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray
     # charts (the eyeballs) keep the photo.
     keep = np.clip((band - 0.75) / 0.25, 0.0, 1.0)
     keep = np.maximum(np.minimum(keep, 1.0 - strands), 1.0 - head)[..., None]
-    skin = albedo.copy()
-    skin[box] = keep * rgb + (1.0 - keep) * (tone + detail)
-    return skin
+    return box, (keep * rgb + (1.0 - keep) * (tone + detail)).astype(np.float32, copy=False)
 
 
 
