@@ -63,3 +63,40 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
     """(...) mean of the last axis of (..., 3) float32 colours: ``rgb.mean(-1)``'s values
     (three additions in order, one division) without its slow reduction over a short axis."""
     return (rgb[..., 0] + rgb[..., 1] + rgb[..., 2]) / np.float32(3)
+
+
+def in_open_box(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """(...) bool ``((points > lo) & (points < hi)).all(-1)`` for (..., 3) float32 or float64
+    ``points`` and (3,) bounds of any float dtype, in one pass of ``cv2.inRange`` (~3x
+    faster than six comparisons): the open box's bounds are the closed box of the nearest
+    values of ``points``' dtype strictly inside it, which the points pass alike."""
+    dtype = points.dtype
+    lo64, hi64 = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    inner_lo, inner_hi = lo64.astype(dtype), hi64.astype(dtype)
+    inner_lo = np.where(inner_lo > lo64, inner_lo, np.nextafter(inner_lo, dtype.type(np.inf)))
+    inner_hi = np.where(inner_hi < hi64, inner_hi, np.nextafter(inner_hi, dtype.type(-np.inf)))
+    flat = np.ascontiguousarray(points).reshape(-1, 1, 3)
+    inside = cv2.inRange(flat, tuple(map(float, inner_lo)), tuple(map(float, inner_hi)))
+    return (inside.reshape(points.shape[:-1]) & 1).view(bool)
+
+
+def isin_few(a: np.ndarray, values) -> np.ndarray:
+    """``np.isin(a, values)`` for a few ``values`` (region or part ids): their equality
+    tests or'ed, ~10x faster than ``isin``'s sort or table over a texture's labels."""
+    values = list(values)
+    out = a == values[0]
+    for v in values[1:]:
+        out |= a == v
+    return out
+
+
+def point_minus_rows(point: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(N, C) ``point - rows`` for (N, C) float32 or float64 ``rows`` (C <= 4) and a (C,)
+    ``point`` of their dtype, in one OpenCV pass over the rows as C-channel pixels: the same
+    values, ~3x faster than numpy's broadcast over a short last axis."""
+    n, channels = rows.shape
+    if not n:  # OpenCV returns None for an empty array
+        return np.empty_like(rows)
+    scalar = tuple(float(x) for x in np.asarray(point, rows.dtype)) + (0.0,) * (4 - channels)
+    out = cv2.subtract(scalar, np.ascontiguousarray(rows).reshape(n, 1, channels))
+    return out.reshape(n, channels)

@@ -44,8 +44,10 @@ import numpy as np
 
 from pain3d.appearance.arrays import (
     copy_where,
+    isin_few,
     luminance,
     per_texel,
+    point_minus_rows,
     put_rows,
     rows_where,
     unit_to_u8,
@@ -185,9 +187,13 @@ class _Texels:
 
         vertex = raster.nearest_vertex(faces)
         fine = head_template().fine_part
-        part = np.where(vertex < len(fine), fine[np.minimum(vertex, len(fine) - 1)], 0)
+        # The fine part of each vertex, 0 past the fine mesh's, looked up per texel (np.take
+        # of a table: ~5x faster than a clamped index and a select).
+        parts = np.zeros(len(mesh.vertices), fine.dtype)
+        parts[:len(fine)] = fine[:len(parts)]
+        part = np.take(parts, vertex)
         return cls(pos=raster.interpolate(faces, mesh.vertices), vertex=vertex,
-                   region=mesh.regions[vertex], part=part, face=part <= 2)
+                   region=np.take(mesh.regions, vertex), part=part, face=part <= 2)
 
 
 def _bbox(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice]:
@@ -246,14 +252,19 @@ def _visible_texels(mesh: Mesh, pose, texel_uv: np.ndarray, texel_xy: np.ndarray
     mouth = (mesh.regions[mesh.faces] == region_id("mouth_interior")).any(axis=1)
     faces = mesh.faces[front | mouth]
     tri, bary = rasterize_nearest(proj[:, :2], proj[:, 2], faces, (w, h))
-    uv_pix = barycentric_blend(bary, np.take(faces, np.maximum(tri, 0), axis=0), mesh.uv)
+    # The UV of the surface at each covered pixel (0 at the others, as their zero weights
+    # give: a texel there is not hit whatever its distance).
+    shown = np.flatnonzero(tri >= 0)
+    uv_pix = np.zeros((h * w, 2), np.result_type(bary, mesh.uv))
+    uv_pix[shown] = barycentric_blend(np.take(bary.reshape(-1, 3), shown, axis=0),
+                                      np.take(faces, np.take(tri, shown), axis=0), mesh.uv)
     ix = np.floor(texel_xy[:, 0]).astype(np.int64)
     iy = np.floor(texel_xy[:, 1]).astype(np.int64)
     inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
     ix, iy = np.clip(ix, 0, w - 1), np.clip(iy, 0, h - 1)
     pix = iy * w + ix
     hit = (tri.reshape(-1)[pix] >= 0) & inside
-    d = np.abs(np.take(uv_pix.reshape(-1, 2), pix, axis=0) - texel_uv)
+    d = np.abs(np.take(uv_pix, pix, axis=0) - texel_uv)
     dist = np.maximum(d[:, 0], d[:, 1]) * size
     return hit & (dist <= reach)
 
@@ -384,11 +395,14 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
         normals, light, shade_map, ref, hair, hairy)
     albedo = _texture_fill(base, known, charts, texels, hairy,  # base, in place
                            shade_map / ref, _hair_detail(mesh, pose, photo, hair, size))
-    skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
+    lids, lid_skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
     # The bake's float maps as the stored bytes, and its temporaries freed, before the maps
-    # below are made (a worker's peak memory is reached in the bake).
-    albedo, skin, conf = unit_to_u8(albedo), unit_to_u8(skin), unit_to_u8(conf)
-    del base, known, texels, charts, hairy, shade_map, seen_head
+    # below are made (a worker's peak memory is reached in the bake). The lid skin is the
+    # albedo but in its box: its bytes there only (the same bytes as the whole float map's).
+    albedo, conf = unit_to_u8(albedo), unit_to_u8(conf)
+    skin = albedo.copy()
+    skin[lids] = unit_to_u8(lid_skin)
+    del base, known, texels, charts, hairy, shade_map, seen_head, lid_skin
     return PhotoAppearance(
         albedo=albedo, skin=skin, confidence=conf,
         wrinkles=wrinkle_map(mesh, glabellar=glabellar),
@@ -416,12 +430,13 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
     covered = np.flatnonzero(raster.covered)
     # np.take of rows, not fancy indexing: the same rows, ~4x faster.
     corners = np.take(raster.corner_vertices(faces).reshape(-1, 3), covered, axis=0)
-    pos = texels.pos.reshape(-1, 3)
     # The normals interpolated as UVRaster.interpolate does, on the covered texels only.
     normal = barycentric_blend(np.take(raster.bary.reshape(-1, 3), covered, axis=0), corners,
                                normals.astype(np.float32))
-    todo = covered[_faces_camera(np.take(pos, covered, axis=0), normal, pose)]
-    proj = pose.project(np.take(pos, todo, axis=0))
+    pos = np.take(texels.pos.reshape(-1, 3), covered, axis=0)
+    facing = _faces_camera(pos, normal, pose)
+    todo = covered[facing]
+    proj = pose.project(np.compress(facing, pos, axis=0))
     visible = _visible_texels(mesh, pose, _texel_uv(size, todo), proj[:, :2], size)
     if person is not None:  # the person's own pixels only (not the background beside them)
         # 2 px in: the segmentation's edge is uncertain by about that much at 512 px.
@@ -466,14 +481,13 @@ def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
     iod = max(float(np.linalg.norm(eyes[0, :2] - eyes[1, :2])), 1.0)
     face = texels.face
     trust = face.astype(np.float32)  # face 1; ears and neck (parts 4, 5) 0
-    skull = (~face & ~np.isin(texels.part, (4, 5))).reshape(-1)[seen]
+    skull = (~face & ~isin_few(texels.part, (4, 5))).reshape(-1)[seen]
     shell, xy = seen[skull], xy[skull]  # the skull's seen texels
     ix = np.clip(xy[:, 0].astype(np.int64), 0, w - 1)
     iy = np.clip(xy[:, 1].astype(np.int64), 0, h - 1)
     d = outside[iy, ix] / iod
     near = 1.0 - np.clip((d - 0.3) / 0.5, 0.0, 1.0)
-    like = np.exp(-((np.take(colour.reshape(-1, 3), shell, axis=0) - hair) ** 2).sum(-1)
-                  / (2 * 0.12**2))
+    like = _hair_likeness(np.take(colour.reshape(-1, 3), shell, axis=0), hair)
     # Above the eyes, just beyond the face outline (fading out from 0.05 to 0.35 inter-ocular
     # distances), the photo shows this person's forehead or hairline whatever its colour:
     # the skull's texels there take it, so the photo's forehead ends in a soft band along the
@@ -483,6 +497,19 @@ def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
     inner = (1.0 - np.clip((d - 0.05) / 0.3, 0.0, 1.0)) * np.clip(above / 0.02, 0.0, 1.0)
     trust.reshape(-1)[shell] = near * np.maximum(like, inner)
     return trust
+
+
+def _hair_likeness(rgb: np.ndarray, hair: np.ndarray) -> np.ndarray:
+    """(N,) ``exp(-((rgb - hair) ** 2).sum(-1) / (2 * 0.12**2))``: how like the hair colour
+    ``hair`` (3,) colours ``rgb`` (N, 3) are (a Gaussian of their RGB distance, sigma 0.12),
+    in their common dtype; the same values (``hair - rgb``'s squares, summed in channel
+    order as ``sum(-1)`` does), without numpy's slow passes over a short last axis."""
+    dtype = np.result_type(rgb, hair)
+    d = point_minus_rows(np.asarray(hair, dtype), np.asarray(rgb, dtype))
+    d *= d
+    total = d[:, 0] + d[:, 1]
+    total += d[:, 2]
+    return np.exp(-total / (2 * 0.12**2))
 
 
 def hair_colour(mesh: Mesh, pose, photo: np.ndarray) -> np.ndarray:
@@ -542,7 +569,7 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
     beyond the face, whose fill is softened more."""
     groups = [hairy, charts["head"] & ~hairy, charts["eye_r"], charts["eye_l"],
               charts["ear"], charts["neck"]]
-    skin = charts["head"] & np.isin(regions, [region_id("cheek"), region_id("forehead")])
+    skin = charts["head"] & isin_few(regions, [region_id("cheek"), region_id("forehead")])
     seen_skin = skin & (known > 0.5)
     skin_rgb = (np.median(rows_where(colour, seen_skin), axis=0) if seen_skin.any()
                 else np.full(3, 0.6))
@@ -553,8 +580,7 @@ def _inpaint(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.ndarray
         w = known * mask
         if i == 0:
             on = np.flatnonzero(w)  # w is its own array: w.reshape(-1) is a view
-            w.reshape(-1)[on] *= np.exp(-((np.take(colour.reshape(-1, 3), on, axis=0) - hair)
-                                          ** 2).sum(-1) / (2 * 0.12**2))
+            w.reshape(-1)[on] *= _hair_likeness(np.take(colour.reshape(-1, 3), on, axis=0), hair)
         box = _bbox(mask, pad=8)  # the islands are small: fill within their box
         if w.sum() < 4.0:
             fill[box][mask[box]] = skin_rgb
@@ -670,7 +696,7 @@ def _hair_detail(mesh: Mesh, pose, photo: np.ndarray, hair: np.ndarray, size: in
 
     h, w = photo.shape[:2]
     rgb = photo.astype(np.float32) / 255.0
-    like = np.exp(-((rgb - hair) ** 2).sum(-1) / (2 * 0.12**2)) > 0.5
+    like = _hair_likeness(rgb.reshape(-1, 3), hair).reshape(h, w) > 0.5
     face = np.zeros((h, w), np.uint8)
     poly = pose.project(mesh.vertices[list(FACE_OVAL)])[:, :2]
     cv2.fillPoly(face, [np.round(poly * 4).astype(np.int32)], 1, shift=2)
@@ -705,7 +731,12 @@ on a 9 cm skull): single strands and clumps across the hair, their length along 
 def _strand_detail(size: int, spread: np.ndarray) -> np.ndarray:
     """(S, S, 3) float32 hair detail: :func:`_strand_pattern` with the per-channel spread
     ``spread`` (3,) of the photo's own hair detail."""
-    return _strand_pattern(size)[..., None] * np.asarray(spread, np.float32)
+    pattern = _strand_pattern(size)
+    # pattern[..., None] * spread over rows of S * 3 values (the same products; numpy's
+    # broadcast over a last axis of 3 is ~4x slower).
+    out = cv2.merge([pattern] * 3)
+    out.reshape(size, -1)[...] *= np.tile(np.asarray(spread, np.float32), size)
+    return out
 
 
 @lru_cache(maxsize=2)
@@ -762,7 +793,8 @@ def _faces_camera(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:
 
 def _to_camera(points: np.ndarray, normals: np.ndarray, pose) -> tuple[np.ndarray, np.ndarray]:
     """(N, 3) float32 normals and vectors from the points to the photo's camera."""
-    to_cam = (np.asarray(pose.centre, np.float32) - np.asarray(points, np.float32))
+    to_cam = point_minus_rows(np.asarray(pose.centre, np.float32),
+                              np.asarray(points, np.float32))
     return np.asarray(normals, np.float32), to_cam
 
 
@@ -857,13 +889,18 @@ def _lid_box(mesh: Mesh, texels: _Texels, head: np.ndarray
 
 
 def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray,
-              head: np.ndarray) -> np.ndarray:
-    """(S, S, 3) the skin a shut lid shows: the photo itself, except within the lash bands
-    of the lid margins (:data:`LASH_BAND_M`, :data:`LOWER_LASH_BAND_M`: the photo's lashes
-    and the eye's edge) and on long lashes' strands, where it is the lid skin around them:
-    its tone (the mean of the lids' own skin within ~2 mm, so not the brighter cheeks or brow
-    bone) plus its fine detail (the photo's high-pass mirrored in across the band's edge),
-    so a shut lid keeps the person's skin tone and grain."""
+              head: np.ndarray) -> tuple[tuple[slice, slice], np.ndarray]:
+    """The skin a shut lid shows: the photo (``albedo``, (S, S, 3)) itself, except within
+    the lash bands of the lid margins (:data:`LASH_BAND_M`, :data:`LOWER_LASH_BAND_M`: the
+    photo's lashes and the eye's edge) and on long lashes' strands, where it is the lid skin
+    around them: its tone (the mean of the lids' own skin within ~2 mm, so not the brighter
+    cheeks or brow bone) plus its fine detail (the photo's high-pass mirrored in across the
+    band's edge), so a shut lid keeps the person's skin tone and grain.
+
+    Returns:
+        The box (row and column slices) outside which the skin is ``albedo``, and the
+        (h, w, 3) float32 skin within it.
+    """
     box, dist, upper = _lid_box(mesh, texels, head)
     reg, known, head = texels.region[box], known[box], head[box]
     band = dist / np.where(upper, LASH_BAND_M, LOWER_LASH_BAND_M)  # 1 at its edge
@@ -871,7 +908,7 @@ def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray
     lum = luminance(rgb)
     lashes = band < 1.0
     # The lids' own skin (often shadowed by the brow), not the brighter cheeks or brow bone.
-    near_eye = (dist < 0.015) & np.isin(reg, [region_id("upper_eyelid"),
+    near_eye = (dist < 0.015) & isin_few(reg, [region_id("upper_eyelid"),
                                               region_id("lower_eyelid")])
     ref = np.median(lum[near_eye & ~lashes & (known > 0.5)]) if (near_eye & ~lashes).any() else 0.5
     skinlike = np.clip((lum - 0.7 * ref) / (0.15 * ref + 1e-6), 0.0, 1.0)
@@ -912,9 +949,7 @@ def _lid_skin(mesh: Mesh, texels: _Texels, albedo: np.ndarray, known: np.ndarray
     # charts (the eyeballs) keep the photo.
     keep = np.clip((band - 0.75) / 0.25, 0.0, 1.0)
     keep = np.maximum(np.minimum(keep, 1.0 - strands), 1.0 - head)[..., None]
-    skin = albedo.copy()
-    skin[box] = keep * rgb + (1.0 - keep) * (tone + detail)
-    return skin
+    return box, (keep * rgb + (1.0 - keep) * (tone + detail)).astype(np.float32, copy=False)
 
 
 
@@ -923,9 +958,9 @@ def _photo_colours(mesh: Mesh, reg: np.ndarray, albedo: np.ndarray, conf: np.nda
     """Lash, teeth and mouth-interior colours in the photo's light and white balance
     (``reg``: (S, S) region id of each texel)."""
     seen = conf > 0.5
-    lids = np.isin(reg, [region_id("upper_eyelid"), region_id("lower_eyelid")]) & seen
+    lids = isin_few(reg, [region_id("upper_eyelid"), region_id("lower_eyelid")]) & seen
     lips = (reg == region_id("lips")) & seen
-    skin = np.isin(reg, [region_id("cheek"), region_id("forehead")]) & seen
+    skin = isin_few(reg, [region_id("cheek"), region_id("forehead")]) & seen
     skin_rgb = (np.median(rows_where(albedo, skin), axis=0) if skin.any()
                 else np.array([0.7, 0.55, 0.45]))
     if lids.any():

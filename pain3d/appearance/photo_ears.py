@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pain3d.appearance.arrays import in_open_box, isin_few, put_rows
 from pain3d.appearance.ears import ear_form
 from pain3d.face.mesh import Mesh, region_id
 
@@ -230,7 +231,7 @@ def skin_tones(mesh: Mesh, pose, photo: np.ndarray, normals: np.ndarray, light,
     facing = _facing(v, normals, pose)
     # The face's outer band at the ear's height: its 12 % of width nearest the ear (often
     # darker than the cheek further in: turned from the light, shadowed by hair).
-    skin_regions = np.isin(mesh.regions, [region_id(r) for r in ("cheek", "skin", "chin_jaw")])
+    skin_regions = isin_few(mesh.regions, [region_id(r) for r in ("cheek", "skin", "chin_jaw")])
     band = (part <= 2) & skin_regions & (facing > 0.3)
     side, seen = np.zeros((2, 3), np.float32), np.zeros(2, bool)
     for k, sign in enumerate((-1.0, 1.0)):
@@ -329,17 +330,11 @@ def texels_in_box(pos: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                   where: np.ndarray | None = None) -> np.ndarray:
     """Ascending flat indices of the texels whose points ``pos`` (S, S, 3) or (N, 3) lie
     strictly between ``lo`` and ``hi`` (3,) on every axis, where ``where`` (the texels'
-    shape, bool) is set if given. The x test runs over every texel, the others only on the
-    texels passing it (a box holds few): the same texels as six full-size comparisons, at
-    about half their time."""
-    flat = pos.reshape(-1, 3)
-    x = flat[:, 0]
-    index = np.flatnonzero((x > lo[0]) & (x < hi[0]))
-    p = np.take(flat, index, axis=0)
-    ok = (p[:, 1] > lo[1]) & (p[:, 1] < hi[1]) & (p[:, 2] > lo[2]) & (p[:, 2] < hi[2])
+    shape, bool) is set if given."""
+    inside = in_open_box(pos.reshape(-1, 3), lo, hi)
     if where is not None:
-        ok &= np.take(where.reshape(-1), index)
-    return index[ok]
+        inside &= where.reshape(-1)
+    return np.flatnonzero(inside)
 
 
 def contact_shadow(pos: np.ndarray, mask: np.ndarray, ears: np.ndarray,
@@ -382,11 +377,12 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
     (:func:`ears_hidden`, :func:`paint_hair_over_ears`).
 
     Args:
-        colour: (S, S, 3) float32 filled texture (:func:`pain3d.appearance.photo._inpaint`),
-            changed in place: the ear island becomes the unlit ear (the shader lights it),
-            the neck the photo's neck tone over the photo's shading (the bake's texture
-            fill multiplies it by the shading ``shade_map / ref``) with its jaw shadow, the
-            head's filled texels around the ears darker.
+        colour: (S, S, 3) float32 C-contiguous filled texture
+            (:func:`pain3d.appearance.photo._inpaint`), changed in place: the ear island
+            becomes the unlit ear (the shader lights it), the neck the photo's neck tone
+            over the photo's shading (the bake's texture fill multiplies it by the shading
+            ``shade_map / ref``) with its jaw shadow, the head's filled texels around the
+            ears darker.
         known: (S, S) float32 photo confidence (only texels the photo did not show change).
         ear_chart: (S, S) bool, the ear island.
         pos, part, covered: (S, S, 3) head-frame point, (S, S) head part (0-2 face, 3 skull,
@@ -405,19 +401,26 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
         and (2,) bool: hair covers the right and left ear (the shader does not draw them).
     """
     sub = (slice(None, None, 3),) * 2  # the head's underside needs no finer sampling
-    head = np.isin(part[sub], (0, 1, 2, 3, 6)) & covered[sub] & ~ear_chart[sub]
-    neck = np.nonzero((part == 5) & covered)
-    depth = neck_depth(pos[neck], pos[sub][head])
-    tones = skin_tones(mesh, pose, photo, normals, light, pos[neck], shade_map[neck], depth)
+    head = isin_few(part[sub], (0, 1, 2, 3, 6)) & covered[sub] & ~ear_chart[sub]
+    # Texels by flat index, colours as flat rows: ~3x faster than (rows, cols) indexing.
+    flat = colour.reshape(-1, 3)
+    neck = np.flatnonzero((part == 5) & covered)
+    neck_pos = np.take(pos.reshape(-1, 3), neck, axis=0)
+    depth = neck_depth(neck_pos, pos[sub][head])
+    tones = skin_tones(mesh, pose, photo, normals, light, neck_pos, np.take(shade_map, neck),
+                       depth)
     # Only what the photo did not show changes (weight 1 - known).
     neck_rgb = tones.neck * ref * (1.0 - jaw_shadow(depth))[:, None]
-    keep = np.clip(known[neck], 0.0, 1.0)[:, None]
-    colour[neck] = colour[neck] * keep + neck_rgb * (1.0 - keep)
+    keep = np.clip(np.take(known, neck), 0.0, 1.0)[:, None]
+    put_rows(flat, neck, np.take(flat, neck, axis=0) * keep + neck_rgb * (1.0 - keep))
     ears = mesh.vertices[mesh.regions == region_id("ear")].astype(np.float64)
     at, shadow = contact_shadow(pos, (part == 3) & covered, ears)
-    colour[at] *= (1.0 - shadow * (1.0 - np.clip(known[at], 0.0, 1.0)))[:, None]
+    texel = at[0] * colour.shape[1] + at[1]
+    dark = np.take(flat, texel, axis=0)
+    dark *= (1.0 - shadow * (1.0 - np.clip(np.take(known, texel), 0.0, 1.0)))[:, None]
+    put_rows(flat, texel, dark)
     hidden = ears_hidden(mesh, pose, photo, cheek_skin(mesh, pose, photo), hair)
-    head_chart = np.isin(part, (0, 1, 2, 3, 6)) & covered
+    head_chart = isin_few(part, (0, 1, 2, 3, 6)) & covered
     paint_hair_over_ears(colour, known, hairy, pos, head_chart, ears, hidden, hair)
     mean = tones.side.mean(0)
     # The island is stored lit as the ears' outer faces are on average (so it reads as an
@@ -425,10 +428,11 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
     is_ear = mesh.regions == region_id("ear")
     outer = is_ear & (normals[:, 0] * mesh.vertices[:, 0] > 0)
     s_ear = float(np.median(shade(normals[outer], light))) if outer.any() else 0.6
-    rows, cols = np.nonzero(ear_chart)
+    island = np.flatnonzero(ear_chart)
     size = colour.shape[0]
+    rows, cols = np.divmod(island, size)
     uv = np.stack([(cols + 0.5) / size, (rows + 0.5) / size], -1)
-    colour[rows, cols] = np.clip(mean * s_ear * ear_form(uv), 0.0, 1.0)
+    put_rows(flat, island, np.clip(mean * s_ear * ear_form(uv), 0.0, 1.0))
     gain = (EAR_TONE * tones.side / np.maximum(mean, 1e-6) / s_ear) ** 2
     return tones, gain.astype(np.float32), hidden
 
@@ -441,10 +445,11 @@ def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarra
     skin (and contact shadow) the fill gave it.
 
     Args:
-        colour: (S, S, 3) float32 filled texture; texels within :data:`HAIR_REACH` [0] of
-            a hidden ear's points take ``hair`` (3,), fading out by :data:`HAIR_REACH` [1],
-            in proportion to ``1 - known`` (S, S) softened over ~1 % of the texture (what
-            the photo showed stays, and its edge does not follow the triangles).
+        colour: (S, S, 3) float32 C-contiguous filled texture; texels within
+            :data:`HAIR_REACH` [0] of a hidden ear's points take ``hair`` (3,), fading out
+            by :data:`HAIR_REACH` [1], in proportion to ``1 - known`` (S, S) softened over
+            ~1 % of the texture (what the photo showed stays, and its edge does not follow
+            the triangles).
         hairy: (S, S) bool, set where the hair's weight passes one half (the texture fill
             gives those texels the hair's detail).
         pos, head: (S, S, 3) head-frame points and (S, S) bool texels of the head chart
@@ -465,11 +470,13 @@ def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarra
                                   distance_upper_bound=hi_r)
         t = np.clip((np.minimum(d, hi_r) - lo_r) / (hi_r - lo_r), 0.0, 1.0)
         w = 1.0 - t * t * (3.0 - 2.0 * t)  # 1 within lo_r, 0 beyond hi_r (smoothstep)
-        hairy[r[w > 0.5], c[w > 0.5]] = True
+        np.put(hairy, index[w > 0.5], True)
         # What the photo showed, softened: its edge follows the triangles (a staircase
         # between the painted hair and the photo's skin).
         box = (slice(r.min(), r.max() + 1), slice(c.min(), c.max() + 1))
         seen = cv2.GaussianBlur(np.clip(known[box], 0.0, 1.0).astype(np.float32), (0, 0),
                                 colour.shape[0] / 150.0)
         w = (w * (1.0 - seen[r - r.min(), c - c.min()])).astype(np.float32)[:, None]
-        colour[r, c] = colour[r, c] * (1.0 - w) + np.asarray(hair, np.float32) * w
+        flat = colour.reshape(-1, 3)  # flat rows: ~3x faster than (rows, cols) indexing
+        put_rows(flat, index, np.take(flat, index, axis=0) * (1.0 - w)
+                 + np.asarray(hair, np.float32) * w)

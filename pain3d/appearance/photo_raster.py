@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pain3d.appearance.arrays import put_rows
 from pain3d.appearance.uvmap import UVRaster
 
 
@@ -37,7 +38,7 @@ def rasterize_nearest(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray,
     out_tri = np.full(h * w, -1, np.int64)
     out_bary = np.zeros((h * w, 3), np.float32)
     out_tri[pix[first]] = tri[first]
-    out_bary[pix[first]] = bary[first]
+    put_rows(out_bary, pix[first], np.take(bary, first, axis=0))
     return out_tri.reshape(h, w), out_bary.reshape(h, w, 3)
 
 
@@ -74,6 +75,9 @@ def _all_fragments(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, size: t
     for b in np.unique(bucket):
         ids = np.nonzero(bucket == b)[0]
         k = int(span[ids].max())
+        # Faces whose whole grid lies beyond the image (off to the side of a photo) have no
+        # fragments: left out.
+        ids = ids[((lo[ids] + k > 0) & (lo[ids] < (w, h))).all(1)]
         for chunk in np.array_split(ids, max(1, len(ids) * k * k // _CHUNK_CELLS)):
             frags.append(_fragments(pts[chunk], depth[faces[chunk]], lo[chunk], chunk, k, w, h))
     pix, tri, bary, z = (np.concatenate(c) for c in zip(*frags, strict=True))
@@ -94,15 +98,29 @@ def _fragments(p: np.ndarray, z: np.ndarray, lo: np.ndarray, ids: np.ndarray, sp
     ok = np.abs(den) > 1e-12
     den = np.where(ok, den, 1.0)[:, None, None]
     dx, dy = gx - a[:, 0, None, None], gy - a[:, 1, None, None]
-    w1 = (dx * v1[:, 1, None, None] - v1[:, 0, None, None] * dy) / den
-    w2 = (v0[:, 0, None, None] * dy - dx * v0[:, 1, None, None]) / den
-    w0 = 1.0 - w1 - w2
-    inside = (w0 >= -1e-6) & (w1 >= -1e-6) & (w2 >= -1e-6)
-    inside &= ok[:, None, None] & (gx >= 0) & (gx < w) & (gy >= 0) & (gy < h)
-    n, yy, xx = np.nonzero(inside)
-    bary = np.stack([w0[n, yy, xx], w1[n, yy, xx], w2[n, yy, xx]], -1)
-    return ((lo[n, 1] + yy) * w + lo[n, 0] + xx, ids[n], bary.astype(np.float32),
-            (bary * z[n]).sum(1))
+    # w1 = (dx * v1y - v1x * dy) / den, w2 = (v0x * dy - dx * v0y) / den, w0 = 1 - w1 - w2:
+    # each full-size pass in place (the same float64 values).
+    w1 = np.subtract(dx * v1[:, 1, None, None], v1[:, 0, None, None] * dy)
+    w1 /= den
+    w2 = np.subtract(v0[:, 0, None, None] * dy, dx * v0[:, 1, None, None])
+    w2 /= den
+    w0 = np.subtract(1.0, w1)
+    w0 -= w2
+    inside = w0 >= -1e-6
+    inside &= w1 >= -1e-6
+    inside &= w2 >= -1e-6
+    inside &= ok[:, None, None] & (gx >= 0) & (gx < w)  # (n, 1, span)
+    inside &= (gy >= 0) & (gy < h)  # (n, span, 1)
+    cell = np.flatnonzero(inside)
+    n, yy, xx = np.unravel_index(cell, inside.shape)
+    b0, b1, b2 = w0.take(cell), w1.take(cell), w2.take(cell)
+    zn = np.take(z, n, axis=0)
+    # (bary * z[n]).sum(1): numpy adds a row of three in order, as these two additions do.
+    depth = b0 * zn[:, 0]
+    depth += b1 * zn[:, 1]
+    depth += b2 * zn[:, 2]
+    return ((lo[n, 1] + yy) * w + lo[n, 0] + xx, ids[n],
+            np.stack([b0, b1, b2], -1).astype(np.float32), depth)
 
 
 def photo_raster(uv: np.ndarray, faces: np.ndarray, priority: np.ndarray, size: int

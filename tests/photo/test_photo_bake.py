@@ -187,6 +187,58 @@ def test_masked_copies_and_row_gathers_give_numpys_indexing():
     assert flat.tobytes() == ref.tobytes()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_open_box_test_gives_the_points_strictly_inside_the_box(dtype):
+    """Points on the bounds and one ulp beyond or within them (float32 points, float64
+    bounds between two float32 values, as the bake's ear boxes are)."""
+    from pain3d.appearance.arrays import in_open_box
+
+    rng = np.random.default_rng(7)
+    lo, hi = np.array([-0.01, 0.02, 0.0]), np.array([0.03, 0.05, 0.004])
+    pts = rng.uniform(-0.02, 0.06, (40, 50, 3)).astype(dtype)
+    edges = np.concatenate([lo, hi]).astype(dtype)
+    near = np.concatenate([edges, np.nextafter(edges, dtype(1)), np.nextafter(edges, dtype(-1))])
+    for axis in range(3):  # each near value on one axis, the box's centre on the others
+        pts[axis, :len(near)] = (lo + hi) / 2
+        pts[axis, :len(near), axis] = near
+    expected = ((pts > lo) & (pts < hi)).all(-1)
+    np.testing.assert_array_equal(in_open_box(pts, lo, hi), expected)
+    lo32 = lo.astype(np.float32)  # bounds of the points' dtype
+    np.testing.assert_array_equal(in_open_box(pts, lo32, hi), ((pts > lo32) & (pts < hi)).all(-1))
+    assert expected.any() and not expected.all()
+
+
+def test_membership_of_a_few_labels_gives_isins_answer():
+    from pain3d.appearance.arrays import isin_few
+
+    labels = np.random.default_rng(8).integers(-3, 10, (30, 40)).astype(np.int8)
+    for values in ((4, 5), (0, 1, 2, 3, 6), [7]):
+        np.testing.assert_array_equal(isin_few(labels, values), np.isin(labels, values))
+
+
+@pytest.mark.parametrize(("dtype", "channels", "n"),
+                         [(np.float32, 3, 1000), (np.float64, 2, 7), (np.float32, 3, 0)])
+def test_a_point_minus_rows_gives_the_bytes_of_broadcasting(dtype, channels, n):
+    from pain3d.appearance.arrays import point_minus_rows
+
+    rng = np.random.default_rng(9)
+    rows = rng.standard_normal((n, channels)).astype(dtype)
+    point = rng.standard_normal(channels).astype(dtype)
+    out = point_minus_rows(point, rows)
+    assert out.dtype == dtype and out.tobytes() == (point - rows).tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hair_likeness_gives_the_bytes_of_its_formula(dtype):
+    from pain3d.appearance.photo import _hair_likeness
+
+    rng = np.random.default_rng(10)
+    rgb = rng.random((500, 3)).astype(np.float32)
+    hair = rng.random(3).astype(dtype)
+    expected = np.exp(-((rgb - hair) ** 2).sum(-1) / (2 * 0.12**2))
+    assert _hair_likeness(rgb, hair).tobytes() == expected.tobytes()
+
+
 @pytest.mark.parametrize("seen", [0.0, 0.9])
 def test_mirror_fill_gives_the_bytes_of_its_broadcast_formula(seen):
     """With and without a brightness match of the mirror (too few texels seen on both sides:
