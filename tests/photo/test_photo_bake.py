@@ -64,8 +64,8 @@ def test_the_photo_colours_exactly_the_covered_texels_it_shows_and_no_others(ide
     size = raster.size
     texels = ap._Texels.of(mesh, faces, raster)
     normals = mesh.vertex_normals()
-    seen, xy, colour = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
-                                       texels)
+    seen, xy, colour, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
+                                          texels)
     pos = texels.pos.reshape(-1, 3)
     facing = ap._facing(pos, raster.interpolate(faces, normals).reshape(-1, 3), pose)
     proj = pose.project(pos)
@@ -83,6 +83,28 @@ def test_the_photo_colours_exactly_the_covered_texels_it_shows_and_no_others(ide
     assert not app.confidence.reshape(-1)[unseen].any()
 
 
+def test_texels_seen_at_a_grazing_angle_are_not_trusted(identity):
+    """One photo pixel smeared over texels the photo saw edge-on is no colour for them: their
+    confidence is 0 (cosine under 0.1; the mirror or the fill stands in), and full on the
+    face's squarely seen texels."""
+    from pain3d.appearance import photo as ap
+
+    app = identity.appearance
+    mesh, pose, faces, raster = app.rest_mesh, identity.fit.pose, app.raster_faces, app.raster
+    texels = ap._Texels.of(mesh, faces, raster)
+    normals = mesh.vertex_normals()
+    seen, _, _, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster, texels)
+    cos = ap._facing(texels.pos.reshape(-1, 3),
+                     raster.interpolate(faces, normals).reshape(-1, 3), pose)[seen]
+    conf = app.confidence.reshape(-1)[seen]
+    face = texels.face.reshape(-1)[seen]
+    grazing = face & (cos < 0.1)  # GRAZING_COS[0] is 0.15
+    assert grazing.sum() > 500  # the photo does show the face's sides edge-on
+    assert not conf[grazing].any()  # main: 255 (trusted as fully as the front)
+    square = face & (cos > 0.6)
+    assert np.median(conf[square]) == 255
+
+
 def test_texels_the_photo_shows_as_background_take_no_colour(identity):
     """Where the person's mask says background (here: a band over the right of the face,
     as beyond a turned face's far cheek), no texel takes the photo's colour; elsewhere the
@@ -96,10 +118,10 @@ def test_texels_the_photo_shows_as_background_take_no_colour(identity):
     col = int(pose.project(mesh.rig.eye_centres.astype(np.float64))[:, 0].min())
     person = np.ones(identity.photo.shape[:2], bool)
     person[:, :col] = False
-    every, xy_all, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
+    every, xy_all, _, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
                                        texels)
-    seen, xy, colour = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
-                                       texels, person)
+    seen, xy, colour, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
+                                          texels, person)
     assert (xy_all[:, 0] < col).sum() > 1000  # the band covers part of the face
     assert xy[:, 0].min() >= col + 2  # none there, nor on the uncertain edge
     np.testing.assert_array_equal(seen, every[xy_all[:, 0] >= col + 2])
