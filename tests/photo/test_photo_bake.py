@@ -64,8 +64,8 @@ def test_the_photo_colours_exactly_the_covered_texels_it_shows_and_no_others(ide
     size = raster.size
     texels = ap._Texels.of(mesh, faces, raster)
     normals = mesh.vertex_normals()
-    seen, xy, colour, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
-                                          texels)
+    seen, xy, colour, _, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals,
+                                             raster, texels)
     pos = texels.pos.reshape(-1, 3)
     facing = ap._facing(pos, raster.interpolate(faces, normals).reshape(-1, 3), pose)
     proj = pose.project(pos)
@@ -83,26 +83,50 @@ def test_the_photo_colours_exactly_the_covered_texels_it_shows_and_no_others(ide
     assert not app.confidence.reshape(-1)[unseen].any()
 
 
-def test_texels_seen_at_a_grazing_angle_are_not_trusted(identity):
-    """One photo pixel smeared over texels the photo saw edge-on is no colour for them: their
-    confidence is 0 (cosine under 0.1; the mirror or the fill stands in), and full on the
-    face's squarely seen texels."""
+def test_a_texel_seen_edge_on_gives_way_to_its_mirror_seen_squarely():
+    """A far cheek smeared from a few photo pixels takes the near cheek's colour; where both
+    sides were seen alike (a nose's sides in a frontal photo) each keeps its own."""
+    from pain3d.appearance.photo import _mirror_fill
+
+    size = 8
+    none = np.zeros((size, size), bool)
+    charts = {"head": ~none, "eye_r": none, "eye_l": none, "ear": none, "neck": none}
+    colour = np.zeros((size, size, 3), np.float32)
+    colour[:, : size // 2] = (0.2, 0.3, 0.9)  # the wall's fringe on one side
+    colour[:, size // 2:] = (0.8, 0.6, 0.5)  # skin on the other
+    conf = np.ones((size, size), np.float32)
+    square = np.ones((size, size), np.float32)
+    square[:, : size // 2] = 0.05  # the blue side was seen edge-on
+    out, known = _mirror_fill(colour, conf, square, charts)
+    np.testing.assert_allclose(out[0, 0], (0.05 * 0.2 + 0.95 * 0.8, 0.05 * 0.3 + 0.95 * 0.6,
+                                           0.05 * 0.9 + 0.95 * 0.5), atol=1e-6)
+    np.testing.assert_array_equal(out[:, size // 2:], colour[:, size // 2:])
+    assert (known == 1).all()
+    alike = np.full((size, size), 0.3, np.float32)
+    out, _ = _mirror_fill(colour, conf, alike, charts)
+    np.testing.assert_array_equal(out, colour)
+
+
+def test_texels_near_the_persons_outline_are_trusted_less(identity):
+    """The outline's pixels mix in the background: texels whose pixel lies within
+    PERSON_EDGE_PX of it lose confidence, those well inside keep it."""
     from pain3d.appearance import photo as ap
 
     app = identity.appearance
     mesh, pose, faces, raster = app.rest_mesh, identity.fit.pose, app.raster_faces, app.raster
     texels = ap._Texels.of(mesh, faces, raster)
     normals = mesh.vertex_normals()
-    seen, _, _, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster, texels)
-    cos = ap._facing(texels.pos.reshape(-1, 3),
-                     raster.interpolate(faces, normals).reshape(-1, 3), pose)[seen]
-    conf = app.confidence.reshape(-1)[seen]
-    face = texels.face.reshape(-1)[seen]
-    grazing = face & (cos < 0.1)  # GRAZING_COS[0] is 0.15
-    assert grazing.sum() > 500  # the photo does show the face's sides edge-on
-    assert not conf[grazing].any()  # main: 255 (trusted as fully as the front)
-    square = face & (cos > 0.6)
-    assert np.median(conf[square]) == 255
+    col = int(pose.project(mesh.rig.eye_centres.astype(np.float64))[:, 0].min())
+    person = np.ones(identity.photo.shape[:2], bool)
+    person[:, :col] = False
+    seen, xy, _, _, clear = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
+                                            texels, person)
+    d = xy[:, 0] - col  # pixels inside the outline (the mask's edge is a column)
+    lo, hi = (v * person.shape[1] / 512 for v in ap.PERSON_EDGE_PX)
+    assert (d < lo + 1).sum() > 50 and (d > hi + 1).sum() > 1000
+    assert clear[d < lo + 1].max() < 0.2
+    assert clear[d > hi + 1].min() == 1.0
+    assert np.all(np.diff(clear[np.argsort(d)]) >= -1e-6)  # rises with the distance
 
 
 def test_texels_the_photo_shows_as_background_take_no_colour(identity):
@@ -118,10 +142,10 @@ def test_texels_the_photo_shows_as_background_take_no_colour(identity):
     col = int(pose.project(mesh.rig.eye_centres.astype(np.float64))[:, 0].min())
     person = np.ones(identity.photo.shape[:2], bool)
     person[:, :col] = False
-    every, xy_all, _, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
+    every, xy_all, _, _, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
                                        texels)
-    seen, xy, colour, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
-                                          texels, person)
+    seen, xy, colour, _, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals,
+                                             raster, texels, person)
     assert (xy_all[:, 0] < col).sum() > 1000  # the band covers part of the face
     assert xy[:, 0].min() >= col + 2  # none there, nor on the uncertain edge
     np.testing.assert_array_equal(seen, every[xy_all[:, 0] >= col + 2])
@@ -264,7 +288,8 @@ def test_hair_likeness_gives_the_bytes_of_its_formula(dtype):
 @pytest.mark.parametrize("seen", [0.0, 0.9])
 def test_mirror_fill_gives_the_bytes_of_its_broadcast_formula(seen):
     """With and without a brightness match of the mirror (too few texels seen on both sides:
-    a scalar gain)."""
+    a scalar gain); a seen texel gives way to its mirror by how much more squarely the
+    mirror was seen."""
     from pain3d.appearance.photo import _mirror_fill
 
     rng = np.random.default_rng(6)
@@ -286,11 +311,13 @@ def test_mirror_fill_gives_the_bytes_of_its_broadcast_formula(seen):
     if both.sum() > 100:
         gain = np.clip(np.median(colour[both], axis=0)
                        / np.maximum(np.median(mirror[both], axis=0), 1e-3), 0.7, 1.4)
-    take = (1 - conf) * mconf
-    total = conf + take
-    ref = (colour * conf[..., None] + mirror * gain * take[..., None]) / np.maximum(
-        total, 1e-6)[..., None]
-    out, known = _mirror_fill(colour, conf, charts)
+    square = rng.random((size, size), dtype=np.float32)  # how squarely the photo saw them
+    better = np.clip(mconf * square[:, ::-1] - conf * square, 0.0, 1.0)
+    take = (1 - conf) * mconf + conf * better
+    total = conf + (1 - conf) * mconf
+    ref = (colour * (conf * (1 - better))[..., None] + mirror * gain * take[..., None]
+           ) / np.maximum(total, 1e-6)[..., None]
+    out, known = _mirror_fill(colour, conf, square, charts)
     assert (np.ndim(gain) == 1 and np.ptp(gain) > 0.05) == (seen > 0)
     assert out.tobytes() == ref.tobytes()
     assert known.tobytes() == np.clip(total, 0.0, 1.0).tobytes()
