@@ -159,9 +159,10 @@ def _long_hair(p: np.ndarray, faces: np.ndarray, hair: np.ndarray, neck: np.ndar
     head's lower edge (the two met at a jagged line where they crossed)."""
     drop = smoothstep(0.02, -0.12, p[:, 1])
     volume = 1.0 + (0.5 + 1.5 * back) * drop * rng.uniform(0.8, 1.25)
-    # The neck's tube is coarse (its rings are 1-2 cm): it fades in by depth alone, so that
-    # it meets the head's curtain at the same height and lean.
-    inward = np.minimum(np.where(neck, 1.0, _inward(faces, hair)), _depth_fade(p, lm))
+    # The neck's tube is coarse (its rings are 1-4 cm): past its first ring it fades in by
+    # depth alone, so that it meets the head's curtain at the same height and lean.
+    rings = np.where(neck, _inward(faces, hair, 1), _inward(faces, hair, HANG_RINGS))
+    inward = np.minimum(rings, _depth_fade(p, lm))
     w = drop * inward
     rows = inward > 0
     hang = np.zeros_like(p)
@@ -227,15 +228,14 @@ curtain starts to fade in and is complete (the first keeps the edge triangles, a
 on the skin)."""
 
 
-def _inward(faces: np.ndarray, inside: np.ndarray) -> np.ndarray:
+def _inward(faces: np.ndarray, inside: np.ndarray, n: int) -> np.ndarray:
     """(K,) 0 on the shell's edge and its first ring of vertices inside, rising to 1 at
-    :data:`HANG_RINGS` rings further in (rings: graph hops over ``faces`` from a vertex not
-    ``inside``)."""
+    ``n`` rings further in (rings: graph hops over ``faces`` from a vertex not ``inside``)."""
     reach = inside.copy()
     rings = np.zeros(len(inside))
-    for _ in range(HANG_RINGS):
+    for _ in range(n):
         ok = np.ones(len(inside), bool)
         np.logical_and.at(ok, faces.ravel(), np.repeat(reach[faces].all(axis=1), 3))
         reach &= ok
         rings += reach
-    return rings / HANG_RINGS
+    return rings / n
