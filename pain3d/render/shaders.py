@@ -141,7 +141,8 @@ void main() {
         float fine = 0.05 * sin(27.0 * u + 6.0 * r1) * clamp(1.5 - 5.0 * fu, 0.0, 1.0);
         float lock = 0.25 + (0.3 * (1.0 - e * e) + 0.3 * r1 + fine - 0.06) * c
                      + 0.1 * sin(2.3 * az + 1.7) * sin(3.1 * az - 20.0 * g.y);
-        tex.a = mix(tex.a, 0.375 + 0.25 * lock, clamp((-0.122 - 0.012 * r2 - g.y) * 80.0, 0.0, 1.0));
+        float fade = clamp((-0.122 - 0.012 * r2 - g.y) * 80.0, 0.0, 1.0);
+        tex.a = mix(tex.a, 0.425 + 0.15 * lock, fade);  // the painted locks: 0.5 + 0.25 (s - 0.5)
         h = (tex.a - 0.5) * 0.0012;
         // The shell's edge lies on the scalp past the hairline and shows the painted
         // hairline there (its coverage, v_hair, falls below 1 only at that edge).
