@@ -136,30 +136,38 @@ def build_hair_shell(mesh: Mesh, lm: FaceLandmarks, style: str,
     off = off * (0.15 * smoothstep(0.2, 0.5, c) + 0.85 * smoothstep(0.5, 0.95, c)) + 0.0004
     hang = None
     if style == "long":
-        off, hang = _long_hair(p, remap[faces], c > 0.5, lm, off, back, rng)
+        neck = mesh.regions[used] == region_id("neck")
+        off, hang = _long_hair(p, remap[faces], c > 0.5, neck, lm, off, back, rng)
     return HairShell(vertex_index=used.astype(np.int32), offset=off.astype(np.float32),
                      faces=remap[faces].astype(np.int32), hang=hang)
 
 
-def _long_hair(p: np.ndarray, faces: np.ndarray, hair: np.ndarray, lm: FaceLandmarks,
-               off: np.ndarray, back: np.ndarray, rng: np.random.Generator
+def _long_hair(p: np.ndarray, faces: np.ndarray, hair: np.ndarray, neck: np.ndarray,
+               lm: FaceLandmarks, off: np.ndarray, back: np.ndarray, rng: np.random.Generator
                ) -> tuple[np.ndarray, np.ndarray]:
     """Long hair's offsets along the normals and its push onto a curtain, (K,) and (K, 3)
     float32, for shell points ``p`` (K, 3), shell ``faces``, the points with hair, the
-    offsets of shorter hair ``off`` (K,) and how far back each point is (``back``, 0..1).
+    points on the neck, the offsets of shorter hair ``off`` (K,) and how far back each
+    point is (``back``, 0..1).
 
     The hair hangs from the widest part of the head above it, and below the ears its
     thickness goes into the curtain instead of along the normals (which cross each other in
     the corner under the jaw and stood off the skin there as walls showing the skin
     texture); both fade in over a few triangles from the shell's edge, so the curtain tucks
-    in to the skin there."""
+    in to the skin there. The neck is a separate tube that rises into the head: its part of
+    the curtain hangs :data:`NECK_TUCK` inside the head's, which covers it down to the
+    head's lower edge (the two met at a jagged line where they crossed)."""
     drop = smoothstep(0.02, -0.12, p[:, 1])
     volume = 1.0 + (0.5 + 1.5 * back) * drop * rng.uniform(0.8, 1.25)
-    inward = _inward(faces, hair)
+    # The neck's tube is coarse (its rings are 1-4 cm): past its first ring it fades in by
+    # depth alone, so that it meets the head's curtain at the same height and lean.
+    rings = np.where(neck, _inward(faces, hair, 1), _inward(faces, hair, HANG_RINGS))
+    inward = np.minimum(rings, _depth_fade(p, lm))
     w = drop * inward
     rows = inward > 0
     hang = np.zeros_like(p)
-    hang[rows] = (_curtain(p[rows], p[hair], lm, (off * volume * w)[rows])
+    thick = off * volume * w - NECK_TUCK * neck
+    hang[rows] = (_curtain(p[rows], p[hair], lm, thick[rows])
                   * inward[rows, None])
     return (off * (1.0 - drop)).astype(np.float32), hang.astype(np.float32)
 
@@ -172,6 +180,10 @@ HANG_ARC_DEG = 6.0
 """Hand-set: half-width (degrees of azimuth about the vertical axis) of the strip of head
 above a point whose widest part the hair at that point hangs from."""
 
+NECK_TUCK = 0.003
+"""Hand-set: metres the neck's part of the curtain hangs inside the head's (see
+:func:`_long_hair`)."""
+
 HANG_RINGS = 3
 """Hand-set: triangle rings over which the curtain fades in from the shell's edge (about
 7 mm each on the built-in mesh)."""
@@ -181,7 +193,7 @@ def _curtain(p: np.ndarray, src: np.ndarray, lm: FaceLandmarks,
              thick: np.ndarray) -> np.ndarray:
     """(N, 3) level push of points ``p`` (N, 3), away from a vertical axis through the
     skull, out to the widest of the points ``src`` (M, 3) in their strip above them (leaning
-    in by :data:`HANG_LEAN`) plus the hair's thickness ``thick`` (N,)."""
+    in by :data:`HANG_LEAN`) plus the hair's thickness ``thick`` (N,), never inward."""
     z_c = lm.face_z - 0.085  # the axis of :func:`hair_coverage`
 
     def polar(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,18 +206,36 @@ def _curtain(p: np.ndarray, src: np.ndarray, lm: FaceLandmarks,
     turn = np.abs((az_src[None, :] - az[:, None] + np.pi) % (2 * np.pi) - np.pi)
     reach = np.where((rise >= 0) & (turn <= np.radians(HANG_ARC_DEG)),
                      r_src[None, :] - HANG_LEAN * rise, 0.0)
-    return d / r[:, None] * (np.maximum(reach.max(axis=1), r) - r + thick)[:, None]
+    push = np.maximum(np.maximum(reach.max(axis=1), r) - r + thick, 0.0)
+    return d / r[:, None] * push[:, None]
 
 
-def _inward(faces: np.ndarray, inside: np.ndarray) -> np.ndarray:
+def _depth_fade(p: np.ndarray, lm: FaceLandmarks) -> np.ndarray:
+    """(K,) 0 within :data:`FADE_M` (first value) of long hair's front and lower edges
+    (:func:`hair_coverage`'s hairline) rising to 1 at the second value, for points ``p``."""
+    z_c = lm.face_z - 0.085
+    eye_y = float(lm.eye_left[1])
+    r = np.hypot(p[:, 0], p[:, 2] - z_c)
+    phi = np.degrees(np.arctan2(np.abs(p[:, 0]), p[:, 2] - z_c))
+    front = np.interp(p[:, 1], [-0.16, eye_y + 0.012, eye_y + 0.03], [72.0, 62.0, 52.0])
+    depth = np.minimum(r * np.radians(phi - front), p[:, 1] + 0.16)
+    return smoothstep(FADE_M[0], FADE_M[1], depth)
+
+
+FADE_M = (0.008, 0.03)
+"""Hand-set: distances into long hair (metres, from its front and lower edges) where the
+curtain starts to fade in and is complete (the first keeps the edge triangles, about 7 mm,
+on the skin)."""
+
+
+def _inward(faces: np.ndarray, inside: np.ndarray, n: int) -> np.ndarray:
     """(K,) 0 on the shell's edge and its first ring of vertices inside, rising to 1 at
-    :data:`HANG_RINGS` rings further in (rings: graph hops over ``faces`` from a vertex not
-    ``inside``)."""
+    ``n`` rings further in (rings: graph hops over ``faces`` from a vertex not ``inside``)."""
     reach = inside.copy()
     rings = np.zeros(len(inside))
-    for _ in range(HANG_RINGS):
+    for _ in range(n):
         ok = np.ones(len(inside), bool)
         np.logical_and.at(ok, faces.ravel(), np.repeat(reach[faces].all(axis=1), 3))
         reach &= ok
         rings += reach
-    return rings / HANG_RINGS
+    return rings / n

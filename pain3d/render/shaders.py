@@ -121,19 +121,35 @@ void main() {
         wrap = vec3(0.1);
         h = 0.0;
     } else if (reg == 16) {
-        // The shell's edge lies on the scalp past the hairline and shows the painted
-        // hairline there (its coverage, v_hair, falls below 1 only at that edge).
-        float shell = smoothstep(0.5, 0.95, v_hair);
-        base = mix(base, hair_rgb * hair_rgb * (1.0 + 4.4 * (tex.a - 0.5)), shell);
-        wrap = mix(wrap, vec3(0.3), shell);
-        part = v_hair > 0.5 ? part : 1;
         // Strands run down from the crown (above and behind the eyes): their direction on
         // the shell, for the highlights below.
         vec3 g = v_pos - 0.5 * (eye_l + eye_r) - vec3(0.0, 0.115, -0.1);
         // Below the ears long hair hangs level out from the head
         // (pain3d.appearance.hair._curtain), whatever way the skin under it faces.
         vec3 hang = vec3(g.x, 0.0, g.z + 0.015);
-        n = normalize(mix(n, normalize(hang), smoothstep(-0.11, -0.16, g.y) * v_hair));
+        n = normalize(mix(n, normalize(hang), smoothstep(-0.10, -0.14, g.y) * v_hair));
+        // The neck's texels (7-10 mm) cannot hold the locks, so below the ears the strand
+        // value is drawn here: 48 locks hanging straight down, each fading in over the
+        // painted ones from its own height, above the UV seam.
+        float az = atan(g.x, -hang.z);
+        float u = 7.64 * az + 0.3 * sin(5.0 * az + 20.0 * g.y) + 0.3 * sin(13.0 * az + 1.0);
+        float r1 = fract(sin(floor(u) * 12.9898 + 1.0) * 43758.5453);
+        float r2 = fract(sin(floor(u) * 78.233 + 2.0) * 43758.5453);
+        float e = abs(2.0 * fract(u) - 1.0);
+        float fu = fwidth(u);
+        float c = clamp((1.0 - e) * clamp(0.4 / fu, 1.0, 3.0), 0.0, 1.0);
+        float fine = 0.05 * sin(27.0 * u + 6.0 * r1) * clamp(1.5 - 5.0 * fu, 0.0, 1.0);
+        float lock = 0.25 + (0.3 * (1.0 - e * e) + 0.3 * r1 + fine - 0.06) * c
+                     + 0.1 * sin(2.3 * az + 1.7) * sin(3.1 * az - 20.0 * g.y);
+        float fade = clamp((-0.122 - 0.012 * r2 - g.y) * 80.0, 0.0, 1.0);
+        tex.a = mix(tex.a, 0.425 + 0.15 * lock, fade);  // the painted locks: 0.5 + 0.25 (s - 0.5)
+        h = (tex.a - 0.5) * 0.0012;
+        // The shell's edge lies on the scalp past the hairline and shows the painted
+        // hairline there (its coverage, v_hair, falls below 1 only at that edge).
+        float shell = smoothstep(0.5, 0.95, v_hair);
+        base = mix(base, hair_rgb * hair_rgb * (1.0 + 4.4 * (tex.a - 0.5)), shell);
+        wrap = mix(wrap, vec3(0.3), shell);
+        part = v_hair > 0.5 ? part : 1;
         strand = normalize(g - n * dot(g, n) + vec3(0.0, -1e-4, 0.0));
         aniso = shell;
     } else if (reg == 11) {
