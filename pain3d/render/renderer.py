@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pain3d.appearance.wrinkles import wrinkle_weights
-from pain3d.face.mesh import PARTS, REGION_PART_IDS, Mesh
+from pain3d.face.mesh import PARTS, REGION_PART_IDS, Mesh, region_id
 from pain3d.render.camera import Camera
 from pain3d.render.colormap import colourise
 from pain3d.render.lighting import Lighting
@@ -26,7 +26,13 @@ from pain3d.render.shaders import (
     VERTEX,
     with_switches,
 )
-from pain3d.render.topology import Topology, topology_for, topology_key
+from pain3d.render.topology import (
+    LID_NEAR_MM,
+    Topology,
+    lid_margin_mm,
+    topology_for,
+    topology_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +133,9 @@ class Renderer:
         # (painted part labels, expression wrinkles) -> the first (or only) program, one per
         # combination of the switches the shader uses (pain3d.render.shaders.SWITCHES).
         self._programs = {
-            (labels, wrinkles): self._program(
-                with_switches(first, LABELS=labels, WRINKLES=wrinkles), compiled)
-            for labels in (True, False) for wrinkles in (True, False)}
+            (labels, wrinkles, lids): self._program(
+                with_switches(first, LABELS=labels, WRINKLES=wrinkles, LIDS=lids), compiled)
+            for labels in (True, False) for wrinkles in (True, False) for lids in (True, False)}
         self._prog_features = self._program(split[1], compiled) if split else None
         self._prog_mark = self._program(FRAGMENT_MARK, compiled) if split else None
         # Uniform name -> member, per program, looked up once (`name in program` walks every
@@ -151,6 +157,7 @@ class Renderer:
         self._textures: list = []
         self._tex_token: int | None = None
         self._rgba = self._lab = None  # read-back buffers (H, W, 4) uint8
+        self._lid_look: tuple | None = None  # (appearance token, lid_look(...))
 
     def _program(self, fragment_shader: str, compiled: dict):
         """The program of ``fragment_shader``, compiled once per source text."""
@@ -303,7 +310,24 @@ class Renderer:
         coverage."""
         spec = getattr(appearance, "vertex_spec", None)
         hair = getattr(appearance, "vertex_hair", None)
-        return 0.3 if spec is None else spec, 0.0 if hair is None else hair
+        spec, hair = 0.3 if spec is None else spec, 0.0 if hair is None else hair
+        mm = self._lid_mm(appearance)
+        if mm is None:
+            return spec, hair
+        # On and around the lids (no scalp hair grows there) the hair channel carries the
+        # distance from the lid margin, which the shader reads on lid triangles only.
+        near = (mm < LID_NEAR_MM) & (appearance.rest_mesh.regions != region_id("scalp"))
+        shell = getattr(appearance, "hair_shell", None)
+        if shell is not None:
+            near[shell.vertex_index] = False  # the shell reads its scalp vertices' coverage
+        return spec, np.where(near, mm, np.broadcast_to(hair, mm.shape)).astype(np.float32)
+
+    @staticmethod
+    def _lid_mm(appearance) -> np.ndarray | None:
+        """(V,) mm from the nearest lid margin (:func:`lid_margin_mm`) on the appearance's
+        neutral mesh, or None (no neutral mesh, or no eye loops)."""
+        rest = getattr(appearance, "rest_mesh", None)
+        return None if rest is None else lid_margin_mm(rest)
 
     def texture_arrays(self, appearance, topo: Topology) -> tuple[np.ndarray, ...]:
         """(H, W, C) uint8 or float32 arrays, OpenGL row order, one per :attr:`TEXTURES`;
@@ -328,7 +352,23 @@ class Renderer:
         out.update(au_w=tuple(wrinkle_weights(aus)), eye_l=tuple(el), eye_r=tuple(er),
                    mouth_c=tuple(float(c) for c in topo.mouth_centre_now),
                    iris_rgb=tr.iris_rgb, hair_rgb=tr.hair_rgb)
+        out.update(self._lid_uniforms(appearance, aus))
         return out
+
+    def _lid_uniforms(self, appearance, aus: np.ndarray | None) -> dict:
+        """``lid_shut`` (0 unless the upper lids are past half closure: AU43 alone shuts
+        them), and when it is not 0 the lid colours and the opening's half width the shader's
+        ``LIDS`` code reads, measured once per appearance (:func:`lid_look`)."""
+        from pain3d.face.rig import closure_fractions
+
+        close = 0.0 if aus is None else closure_fractions(np.asarray(aus, np.float64))[0]
+        shut = float(np.clip((close - 0.5) / 0.45, 0.0, 1.0))
+        shut = shut * shut * (3.0 - 2.0 * shut)  # smoothstep(0.5, 0.95, closure)
+        if shut == 0.0 or getattr(appearance, "rest_mesh", None) is None:
+            return {"lid_shut": 0.0}
+        if self._lid_look is None or self._lid_look[0] != appearance.token:
+            self._lid_look = (appearance.token, lid_look(appearance, self._lid_mm(appearance)))
+        return {"lid_shut": shut, **self._lid_look[1]}
 
     # ------------------------------------------------------------------ drawing
     def render(self, mesh: Mesh, appearance, camera: Camera, lighting: Lighting | None = None,
@@ -380,7 +420,8 @@ class Renderer:
         values = self.uniforms(topo, appearance, camera, lighting, aus)
         labels = labels and getattr(appearance, "labels", None) is not None
         wrinkles = any(values.get("au_w", (1.0,)))  # all zero: the same bytes without them
-        prog = self._programs[labels, wrinkles]
+        lids = values.get("lid_shut", 1.0) > 0.0  # likewise
+        prog = self._programs[labels, wrinkles, lids]
         self._set_uniforms(values, camera, (prog, self._prog_features, self._prog_mark))
         ctx = self.ctx
         self.fbo.use()
@@ -465,6 +506,40 @@ class Renderer:
         heatmap = colourise(heat) if want_heat else None
         return RenderResult(rgb=rgb, mask=mask, parts=parts, depth=depth,
                             heatmap=heatmap, heat=heat, camera=camera)
+
+
+LID_SKIN_PERCENTILE = 50
+"""Hand-set: percentile (per channel) of the upper lid's skin colour that a shut lid's
+faded fringe is lifted to: low, so that only the lashes (far darker) are lifted and most of
+the skin's grain stays."""
+
+
+def lid_look(appearance, mm: np.ndarray) -> dict:
+    """Uniforms of a shut lid, measured on the appearance's albedo at the vertices of its
+    neutral mesh (``mm``: :func:`lid_margin_mm` there): ``lid_skin`` the upper lid's skin
+    3-6 mm from its margin (between the lashes and the crease, :data:`LID_SKIN_PERCENTILE`),
+    ``lash_rgb`` the mean of the darkest tenth of the texels around the upper margin (its
+    painted lash line), ``eye_half`` half the distance between each lid opening's corners
+    (metres, both eyes' mean)."""
+    from pain3d.face.head import head_template
+
+    rest = appearance.rest_mesh
+    loops = head_template().fine_eye_loops
+    alb = appearance.albedo[..., :3].astype(np.float64) / 255.0
+    size = alb.shape[0]
+    texel = np.clip((rest.uv * size).astype(np.int64), 0, size - 1)
+    skin = (rest.regions == region_id("upper_eyelid")) & (mm > 3.0) & (mm < 6.0)
+    margin = texel[np.concatenate([loops[k][0] for k in ("r", "l")])]
+    win = np.arange(-2, 3)
+    rows = np.clip(margin[:, 1, None, None] + win[:, None], 0, size - 1)
+    cols = np.clip(margin[:, 0, None, None] + win[None, :], 0, size - 1)
+    around = alb[rows, cols].reshape(-1, 3)
+    dark = around[np.argsort(around.sum(1))[:max(len(around) // 10, 1)]]
+    corners = [rest.vertices[loops[k][0][[0, -1]]] for k in ("r", "l")]
+    half = float(np.mean([np.linalg.norm(a - b) for a, b in corners])) / 2.0
+    return {"lid_skin": tuple(float(c) for c in np.percentile(
+                alb[texel[skin, 1], texel[skin, 0]], LID_SKIN_PERCENTILE, axis=0)),
+            "lash_rgb": tuple(float(c) for c in dark.mean(0)), "eye_half": half}
 
 
 def face_exposure(skin_rgb: tuple[float, float, float]) -> float:
