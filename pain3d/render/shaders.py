@@ -202,7 +202,8 @@ void main() {
                 // Along the opening: 0 at the inner corner, 1 at the outer one.
                 float t = clamp(0.5 + 0.5 * (v_pos.x - c.x) * sign(c.x) / eye_half, 0.0, 1.0);
                 float taper = sqrt(4.0 * t * (1.0 - t));
-                float len = (1.6 + 1.8 * t) * taper * (0.7 + 0.3 * sin(t * 47.0 + 1.3 * sin(t * 113.0)));
+                float len = (1.6 + 1.8 * t) * taper
+                            * (0.7 + 0.3 * sin(t * 47.0 + 1.3 * sin(t * 113.0)));
                 float strands = 0.6 + 0.4 * sin(t * 230.0 + 2.5 * s + 2.0 * sin(t * 71.0));
                 float lash = lid_shut * taper * max(0.9 * exp(-s * s / 0.4),
                                                     (1.0 - smoothstep(0.0, len, s)) * strands);
