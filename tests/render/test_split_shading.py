@@ -74,15 +74,18 @@ def test_split_shading_draws_a_real_head_with_hair_byte_for_byte():
     assert app.hair_shell is not None
     aus = np.array([3.0, 4.0, 3.0, 2.0, 3.0, 0.0])  # brows down, lids narrowed, lip up
     pain = express(mesh, aus)
+    shut_aus = aus + np.eye(6)[5]  # and the eyes shut (the LIDS code)
+    shut = express(mesh, shut_aus)
     heat = np.linspace(0, 1, mesh.n_vertices).astype(np.float32)
     split, single = Renderer(96), Renderer(96, split_shading=False)
     try:
         for view, cam in enumerate(default_views()):
-            for m, h, labels in ((mesh, None, False), (pain, heat, True)):
-                a = split.render(m, app, cam, Lighting(), aus=aus, heat=h, labels=labels)
-                b = single.render(m, app, cam, Lighting(), aus=aus, heat=h, labels=labels)
+            for m, a_u, h, labels in ((mesh, aus, None, False), (pain, aus, heat, True),
+                                      (shut, shut_aus, heat, True)):
+                a = split.render(m, app, cam, Lighting(), aus=a_u, heat=h, labels=labels)
+                b = single.render(m, app, cam, Lighting(), aus=a_u, heat=h, labels=labels)
                 assert_same_draw(a, b)
-                if view == 0:  # eyes and hair are in the picture
+                if view == 0 and m is not shut:  # eyes and hair are in the picture
                     for part in ("eyes", "hair"):
                         assert (a.parts == PARTS.index(part)).sum() > 10, part
     finally:
@@ -107,8 +110,9 @@ def test_a_subclass_with_its_own_shader_draws_once_unless_it_brings_its_split_pa
 
 
 def test_switches_are_defined_only_in_shaders_that_use_them():
-    skin = with_switches(FRAGMENT_SKIN, LABELS=False, WRINKLES=True)
-    assert skin.splitlines()[1:4] == ["#version 330", "#define LABELS 0", "#define WRINKLES 1"]
+    skin = with_switches(FRAGMENT_SKIN, LABELS=False, WRINKLES=True, LIDS=True)
+    assert skin.splitlines()[1:5] == ["#version 330", "#define LABELS 0", "#define WRINKLES 1",
+                                      "#define LIDS 1"]
     # The eyeball and mouth pass fetches neither labels nor wrinkles.
     assert with_switches(FRAGMENT_FEATURES, LABELS=True, WRINKLES=True) == FRAGMENT_FEATURES
     with pytest.raises(ValueError, match="version"):
