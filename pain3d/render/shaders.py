@@ -190,23 +190,25 @@ void main() {
         // (lashes, the darkest paint, are lifted to it; the root line on the margin stays),
         // and a fringe hangs from the closed line over the lower lid, longest laterally
         // (regions: 4 upper lid, 5 lower lid, 8 cheek).
+        // Cheap: every skin fragment runs this on llvmpipe (linear ramps, no transcendentals).
         if (reg == 4 || reg == 5 || reg == 8) {
             float s = v_hair;
             vec3 c = v_pos.x > 0.0 ? eye_l : eye_r;
-            float fade = smoothstep(0.5, 1.0, s) * (1.0 - smoothstep(4.0, 5.0, s));
+            float fade = clamp(2.0 * s - 1.0, 0.0, 1.0) * clamp(5.0 - s, 0.0, 1.0);
             // Past the corners the fringe lies on lower-lid and cheek triangles too; below
             // the eye's centre these keep their own skin (shadows under the eye included).
-            if (reg != 4) fade *= smoothstep(0.0, 0.001, v_pos.y - c.y);
+            if (reg != 4) fade *= clamp(1000.0 * (v_pos.y - c.y), 0.0, 1.0);
             base = mix(base, max(base, lid_skin * lid_skin), lid_shut * fade);
             if (reg == 5) {
                 // Along the opening: 0 at the inner corner, 1 at the outer one.
                 float t = clamp(0.5 + 0.5 * (v_pos.x - c.x) * sign(c.x) / eye_half, 0.0, 1.0);
-                float taper = sqrt(4.0 * t * (1.0 - t));
-                float len = (1.6 + 1.8 * t) * taper
-                            * (0.7 + 0.3 * sin(t * 47.0 + 1.3 * sin(t * 113.0)));
-                float strands = 0.6 + 0.4 * sin(t * 230.0 + 2.5 * s + 2.0 * sin(t * 71.0));
-                float lash = lid_shut * taper * max(0.9 * exp(-s * s / 0.4),
-                                                    (1.0 - smoothstep(0.0, len, s)) * strands);
+                float taper = 4.0 * t * (1.0 - t);
+                // Clumps about 0.75 mm apart, leaning outward, each of its own length.
+                float x = 37.0 * t + 0.4 * s;
+                float len = (1.6 + 1.8 * t) * taper * (0.6 + 0.4 * fract(floor(x) * 0.618034));
+                float across = abs(2.0 * fract(x) - 1.0);  // 0 on a clump's axis
+                float hang = clamp(1.0 - s / max(len, 1e-3), 0.0, 1.0) * (1.0 - 0.6 * across);
+                float lash = lid_shut * taper * max(0.9 * clamp(1.0 - 2.0 * s, 0.0, 1.0), hang);
                 base = mix(base, lash_rgb * lash_rgb, 0.9 * lash);
             }
         }
