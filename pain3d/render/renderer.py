@@ -8,7 +8,7 @@ expression only vertex positions, normals, heat and ambient occlusion are upload
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,7 +27,6 @@ from pain3d.render.shaders import (
     with_switches,
 )
 from pain3d.render.topology import (
-    LID_NEAR_MM,
     Topology,
     lid_margin_mm,
     topology_for,
@@ -138,6 +137,12 @@ class Renderer:
             for labels in (True, False) for wrinkles in (True, False) for lids in (True, False)}
         self._prog_features = self._program(split[1], compiled) if split else None
         self._prog_mark = self._program(FRAGMENT_MARK, compiled) if split else None
+        # Shut lids: pass 2 redraws the lid triangles too (shut_faces), with the lid code.
+        shut = self.SHUT_SHADER if split else None
+        self._prog_shut = {
+            (labels, wrinkles): self._program(
+                with_switches(shut, LABELS=labels, WRINKLES=wrinkles, LIDS=True), compiled)
+            for labels in (True, False) for wrinkles in (True, False)} if shut else {}
         # Uniform name -> member, per program, looked up once (`name in program` walks every
         # member).
         self._uniform_sets = {p: {name: p[name] for name in p} for p in compiled.values()}
@@ -151,8 +156,7 @@ class Renderer:
         self._faces_obj = None
         self._last_upload: tuple = (None, None, None)
         self._topo_token: int | None = None
-        self._vaos: dict = {}  # program -> vertex array of all triangles
-        self._vao_features = self._vao_mark = None
+        self._orders: dict[bool, _Order] = {}  # shut lids? -> the bound triangle order
         self._dyn = None
         self._textures: list = []
         self._tex_token: int | None = None
@@ -219,30 +223,37 @@ class Renderer:
                 and rest.n_vertices == mesh.n_vertices:
             mesh = rest
         topo = topology_for(mesh, shell, *channels, key)
-        for obj in (*self._vaos.values(), self._vao_features, self._vao_mark, self._dyn,
-                    getattr(self, "_static", None), getattr(self, "_ibo", None),
-                    getattr(self, "_ibo_features", None)):
+        for obj in (*(o for order in self._orders.values() for o in order.objects()),
+                    self._dyn, getattr(self, "_static", None)):
             if obj is not None:
                 obj.release()
         ctx = self.ctx
         self._dyn = ctx.buffer(reserve=topo.n_total * 8 * 4, dynamic=True)
         self._static = ctx.buffer(topo.static.tobytes())
-        # The redrawn triangles first, then the others (each in Topology's order), split
-        # shading or not: so both draw the same bytes, depth ties included.
         redraw = self.redraw_faces(topo)
+        self._orders = {False: self._order(topo, redraw, [self._prog_features])}
+        if self.SHUT_SHADER is not None:
+            self._orders[True] = self._order(topo, redraw | self.shut_faces(topo),
+                                             list(self._prog_shut.values()))
+        self._topo, self._topo_key = topo, key
+        return topo
+
+    def _order(self, topo: Topology, redraw: np.ndarray, second: list) -> _Order:
+        """The index buffers and vertex arrays of one triangle order: the ``redraw``
+        triangles first, then the others (each in Topology's order), split shading or not:
+        so both draw the same bytes, depth ties included. ``second``: pass 2's programs."""
+        ctx = self.ctx
         first, rest = topo.faces[redraw], topo.faces[~redraw]
         split = self._prog_features is not None and len(first) > 0
         body = rest if split else np.concatenate([first, rest])
-        self._ibo = ctx.buffer(np.ascontiguousarray(body).tobytes()) if len(body) else None
-        self._vaos = {p: self._vertex_array(p, self._ibo) for p in set(self._programs.values())
-                      if self._ibo is not None}  # none: every triangle is redrawn
-        self._vao_features = self._vao_mark = self._ibo_features = None
+        ibo = ctx.buffer(np.ascontiguousarray(body).tobytes()) if len(body) else None
+        out = _Order(ibo, {p: self._vertex_array(p, ibo) for p in set(self._programs.values())
+                           if ibo is not None})  # none: every triangle is redrawn
         if split:
-            self._ibo_features = ctx.buffer(np.ascontiguousarray(first).tobytes())
-            self._vao_mark = self._vertex_array(self._prog_mark, self._ibo_features)
-            self._vao_features = self._vertex_array(self._prog_features, self._ibo_features)
-        self._topo, self._topo_key = topo, key
-        return topo
+            out.ibo_first = ctx.buffer(np.ascontiguousarray(first).tobytes())
+            out.mark = self._vertex_array(self._prog_mark, out.ibo_first)
+            out.second = {p: self._vertex_array(p, out.ibo_first) for p in set(second)}
+        return out
 
     def redraw_faces(self, topo: Topology) -> np.ndarray:
         """(F,) bool: the triangles of ``topo`` that split shading draws in passes 0 and 2
@@ -251,6 +262,17 @@ class Renderer:
         vertex: the shaders read it as a flat varying)."""
         return np.isin(np.rint(topo.static[topo.faces[:, 2], 2]).astype(np.int64),
                        FEATURE_REGIONS)
+
+    def shut_faces(self, topo: Topology) -> np.ndarray:
+        """(F,) bool: the triangles a draw with shut lids also redraws in pass 2, with the
+        lid code (:data:`SHUT_SHADER`): lid and cheek triangles with a corner within
+        :data:`LID_CODE_MM` of a lid margin (the hair channel, :meth:`vertex_channels`).
+        Elsewhere that code changes nothing, so split and single draws give the same bytes."""
+        corners = topo.static[topo.faces, 4]
+        return (np.isin(np.rint(topo.static[topo.faces[:, 2], 2]).astype(np.int64),
+                        (region_id("upper_eyelid"), region_id("lower_eyelid"),
+                         region_id("cheek")))
+                & (corners.min(axis=1) < LID_CODE_MM))
 
     def _bind_textures(self, appearance, topo: Topology) -> None:
         if appearance.token == self._tex_token:
@@ -296,6 +318,11 @@ class Renderer:
     triangles :meth:`redraw_faces` leaves out; pass 2 draws those it selects,
     onto the pixels they won in pass 0), or None to draw once. A subclass that sets
     FRAGMENT_SHADER and not this draws once."""
+    SHUT_SHADER: str | None = FRAGMENT
+    """Split shading's pass-2 shader when the lids are shut (``lid_shut`` > 0), for the
+    triangles of :meth:`redraw_faces` and :meth:`shut_faces`; its ``LIDS`` code is left out
+    of pass 1's shader, which every skin fragment runs. None: no such pass (a subclass that
+    sets FRAGMENT_SHADER and not this)."""
     TEXTURES: tuple[str, ...] = ("albedo_tex", "wrinkle_tex", "label_tex")
     """Sampler names, bound to texture units 0, 1, ... in this order."""
 
@@ -303,6 +330,8 @@ class Renderer:
         super().__init_subclass__(**kwargs)
         if "FRAGMENT_SHADER" in cls.__dict__ and "SPLIT_SHADERS" not in cls.__dict__:
             cls.SPLIT_SHADERS = None  # the inherited pair was cut from another shader
+        if "FRAGMENT_SHADER" in cls.__dict__ and "SHUT_SHADER" not in cls.__dict__:
+            cls.SHUT_SHADER = None
 
     def vertex_channels(self, appearance) -> tuple[np.ndarray | float, np.ndarray | float]:
         """The two per-vertex channels of the shader (``in_spec``, ``in_hair``): (V,) arrays
@@ -314,13 +343,17 @@ class Renderer:
         mm = self._lid_mm(appearance)
         if mm is None:
             return spec, hair
-        # On and around the lids (no scalp hair grows there) the hair channel carries the
-        # distance from the lid margin, which the shader reads on lid triangles only.
-        near = (mm < LID_NEAR_MM) & (appearance.rest_mesh.regions != region_id("scalp"))
+        # The hair channel is read on scalp and hair-shell triangles only: every other
+        # vertex carries its distance from the lid margin instead (at most LID_NEAR_MM),
+        # which the shut-lid code reads on lid and cheek triangles.
+        rest = appearance.rest_mesh
+        scalp = rest.faces[rest.regions[rest.faces[:, 2]] == region_id("scalp")]
+        keep = np.zeros(len(mm), bool)
+        keep[scalp.ravel()] = True
         shell = getattr(appearance, "hair_shell", None)
         if shell is not None:
-            near[shell.vertex_index] = False  # the shell reads its scalp vertices' coverage
-        return spec, np.where(near, mm, np.broadcast_to(hair, mm.shape)).astype(np.float32)
+            keep[shell.vertex_index] = True
+        return spec, np.where(keep, np.broadcast_to(hair, mm.shape), mm).astype(np.float32)
 
     @staticmethod
     def _lid_mm(appearance) -> np.ndarray | None:
@@ -420,9 +453,12 @@ class Renderer:
         values = self.uniforms(topo, appearance, camera, lighting, aus)
         labels = labels and getattr(appearance, "labels", None) is not None
         wrinkles = any(values.get("au_w", (1.0,)))  # all zero: the same bytes without them
-        lids = values.get("lid_shut", 1.0) > 0.0  # likewise
+        lids = values.get("lid_shut", 0.0) > 0.0 and True in self._orders  # likewise
         prog = self._programs[labels, wrinkles, lids]
-        self._set_uniforms(values, camera, (prog, self._prog_features, self._prog_mark))
+        order = self._orders[lids]
+        second = self._prog_shut[labels, wrinkles] if lids and self._prog_shut \
+            else self._prog_features
+        self._set_uniforms(values, camera, (prog, second, self._prog_mark))
         ctx = self.ctx
         self.fbo.use()
         # Back faces are culled (about a third less shading on llvmpipe); the winding is
@@ -430,15 +466,15 @@ class Renderer:
         ctx.enable_only(self._mgl.DEPTH_TEST | self._mgl.CULL_FACE)
         ctx.front_face = "cw"
         self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        if self._vao_mark is not None:
-            self._vao_mark.render()
-        if prog in self._vaos:
-            self._vaos[prog].render()
-        if self._vao_features is not None:
-            self._redraw_features()
+        if order.mark is not None:
+            order.mark.render()
+        if prog in order.body:
+            order.body[prog].render()
+        if order.mark is not None:
+            self._redraw_features(order.second[second])
         return self._read(camera, want_heat=heat is not None, want_depth=depth)
 
-    def _redraw_features(self) -> None:
+    def _redraw_features(self, vao) -> None:
         """Pass 2 of split shading (see :mod:`pain3d.render.shaders`): the eyeball, mouth and
         hair triangles again, onto the pixels they won in pass 0 (alpha 1), each once."""
         ctx, mgl = self.ctx, self._mgl
@@ -446,7 +482,7 @@ class Renderer:
         self.fbo.depth_mask = False
         ctx.enable(mgl.BLEND)
         ctx.blend_func = (mgl.DST_ALPHA, mgl.ONE_MINUS_DST_ALPHA, mgl.ZERO, mgl.ZERO)
-        self._vao_features.render()
+        vao.render()
         ctx.disable(mgl.BLEND)
         self.fbo.depth_mask = True
         ctx.depth_func = "<"
@@ -512,6 +548,29 @@ LID_SKIN_PERCENTILE = 50
 """Hand-set: percentile (per channel) of the upper lid's skin colour that a shut lid's
 faded fringe is lifted to: low, so that only the lashes (far darker) are lifted and most of
 the skin's grain stays."""
+
+
+@dataclass
+class _Order:
+    """GL objects of one triangle order (:meth:`Renderer._order`): ``body`` draws pass 1
+    (or the single draw) with each first program; ``mark`` and ``second`` (pass 2, per
+    program) draw the redrawn triangles, None and empty without split shading."""
+
+    ibo: object | None
+    body: dict
+    ibo_first: object | None = None
+    mark: object | None = None
+    second: dict = field(default_factory=dict)
+
+    def objects(self) -> list:
+        return [o for o in (*self.body.values(), self.mark, *self.second.values(), self.ibo,
+                            self.ibo_first) if o is not None]
+
+
+LID_CODE_MM = 5.5
+"""Triangles with a corner this close to a lid margin (mm) are drawn with the shut-lid code
+(:meth:`Renderer.shut_faces`); the code changes nothing past 5 mm (its fade and its
+hanging lashes end there)."""
 
 
 def lid_look(appearance, mm: np.ndarray) -> dict:

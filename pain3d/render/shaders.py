@@ -190,25 +190,25 @@ void main() {
         // (lashes, the darkest paint, are lifted to it; the root line on the margin stays),
         // and a fringe hangs from the closed line over the lower lid, longest laterally
         // (regions: 4 upper lid, 5 lower lid, 8 cheek).
-        // Cheap: every skin fragment runs this on llvmpipe (linear ramps, no transcendentals).
         if (reg == 4 || reg == 5 || reg == 8) {
             float s = v_hair;
             vec3 c = v_pos.x > 0.0 ? eye_l : eye_r;
-            float fade = clamp(2.0 * s - 1.0, 0.0, 1.0) * clamp(5.0 - s, 0.0, 1.0);
+            float fade = smoothstep(0.5, 1.0, s) * (1.0 - smoothstep(4.0, 5.0, s));
             // Past the corners the fringe lies on lower-lid and cheek triangles too; below
             // the eye's centre these keep their own skin (shadows under the eye included).
-            if (reg != 4) fade *= clamp(1000.0 * (v_pos.y - c.y), 0.0, 1.0);
+            if (reg != 4) fade *= smoothstep(0.0, 0.001, v_pos.y - c.y)
+                                  * step(abs(v_pos.x - c.x), 1.3 * eye_half);
             base = mix(base, max(base, lid_skin * lid_skin), lid_shut * fade);
             if (reg == 5) {
                 // Along the opening: 0 at the inner corner, 1 at the outer one.
                 float t = clamp(0.5 + 0.5 * (v_pos.x - c.x) * sign(c.x) / eye_half, 0.0, 1.0);
-                float taper = 4.0 * t * (1.0 - t);
-                // Clumps about 0.75 mm apart, leaning outward, each of its own length.
-                float x = 37.0 * t + 0.4 * s;
-                float len = (1.6 + 1.8 * t) * taper * (0.6 + 0.4 * fract(floor(x) * 0.618034));
-                float across = abs(2.0 * fract(x) - 1.0);  // 0 on a clump's axis
-                float hang = clamp(1.0 - s / max(len, 1e-3), 0.0, 1.0) * (1.0 - 0.6 * across);
-                float lash = lid_shut * taper * max(0.9 * clamp(1.0 - 2.0 * s, 0.0, 1.0), hang);
+                float taper = sqrt(4.0 * t * (1.0 - t));
+                // Strands of uneven length leaning toward the outer corner.
+                float len = (1.6 + 1.8 * t) * taper
+                            * (0.7 + 0.3 * sin(t * 47.0 + 1.3 * sin(t * 113.0)));
+                float strands = 0.6 + 0.4 * sin(t * 230.0 + 2.5 * s + 2.0 * sin(t * 71.0));
+                float lash = lid_shut * taper * max(0.9 * exp(-s * s / 0.4),
+                                                    (1.0 - smoothstep(0.0, len, s)) * strands);
                 base = mix(base, lash_rgb * lash_rgb, 0.9 * lash);
             }
         }
@@ -328,9 +328,13 @@ def _cut(source: str, keep_skin: bool) -> str:
     at = [source.index(b) for b in _BRANCHES]
     if at != sorted(at):
         raise RuntimeError("FRAGMENT's branch layout changed: update pain3d.render.shaders._cut")
-    if keep_skin:  # the hair-shell and skin branches
+    if keep_skin:  # the hair-shell and skin branches, without the shut-lid code
+        skin = source[at[3]:at[4]]
+        a, b = skin.find("#if LIDS\n"), skin.find("#endif\n", skin.find("#if LIDS\n"))
+        if a >= 0:
+            skin = skin[:a] + skin[b + len("#endif\n"):]
         body = ("    if (reg == 16) {\n" + source[at[1] + len(_BRANCHES[1]):at[2]]
-                + source[at[3]:at[4]] + "    }\n")
+                + skin + "    }\n")
     else:  # the eyeball and mouth branches, no else
         body = source[at[0]:at[1]] + source[at[2]:at[3]] + "    }\n"
     return source[:at[0]] + body + source[at[4] + len("    }\n"):]

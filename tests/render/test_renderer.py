@@ -207,8 +207,9 @@ def test_zero_wrinkle_weights_draw_without_the_fetch_and_the_same_bytes(renderer
                                                                         head_appearance):
     assert "wrinkle_tex" in renderer._programs[True, True, False]
     assert "wrinkle_tex" not in renderer._programs[True, False, False]
-    assert "lid_shut" in renderer._programs[True, True, True]  # shut lids' code (LIDS)
-    assert "lid_shut" not in renderer._programs[True, True, False]
+    # Shut lids' code (LIDS) is pass 2's only: every skin fragment runs pass 1's program.
+    assert "lid_shut" in renderer._prog_shut[True, True]
+    assert "lid_shut" not in renderer._programs[True, True, True]
     cam = default_views()[0]
     fast = renderer.render(head, head_appearance, cam, Lighting(), aus=np.zeros(6))
     # The same draw through the program with the wrinkle fetch (weights still zero).

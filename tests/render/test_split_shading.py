@@ -11,7 +11,7 @@ from scenes import flat_appearance, quad
 
 from pain3d.face.mesh import PARTS, REGION_PART_IDS, Mesh, region_id
 from pain3d.render import Camera, Lighting, Renderer, default_views
-from pain3d.render.shaders import FRAGMENT_FEATURES, FRAGMENT_SKIN, with_switches
+from pain3d.render.shaders import FRAGMENT, FRAGMENT_FEATURES, FRAGMENT_SKIN, with_switches
 
 PASSES = ("rgb", "mask", "parts", "depth", "heat", "heatmap")
 FRONT = Camera(yaw=0, pitch=0, distance=0.5, fov=20, target=(0, 0, 0))
@@ -111,8 +111,11 @@ def test_a_subclass_with_its_own_shader_draws_once_unless_it_brings_its_split_pa
 
 def test_switches_are_defined_only_in_shaders_that_use_them():
     skin = with_switches(FRAGMENT_SKIN, LABELS=False, WRINKLES=True, LIDS=True)
-    assert skin.splitlines()[1:5] == ["#version 330", "#define LABELS 0", "#define WRINKLES 1",
-                                      "#define LIDS 1"]
+    assert skin.splitlines()[1:4] == ["#version 330", "#define LABELS 0", "#define WRINKLES 1"]
+    assert "#if LIDS" not in skin  # the shut-lid code is pass 2's (Renderer.SHUT_SHADER)
+    whole = with_switches(FRAGMENT, LABELS=False, WRINKLES=True, LIDS=True)
+    assert whole.splitlines()[1:5] == ["#version 330", "#define LABELS 0",
+                                       "#define WRINKLES 1", "#define LIDS 1"]
     # The eyeball and mouth pass fetches neither labels nor wrinkles.
     assert with_switches(FRAGMENT_FEATURES, LABELS=True, WRINKLES=True) == FRAGMENT_FEATURES
     with pytest.raises(ValueError, match="version"):
