@@ -161,7 +161,7 @@ class Renderer:
         self._textures: list = []
         self._tex_token: int | None = None
         self._rgba = self._lab = None  # read-back buffers (H, W, 4) uint8
-        self._lid_look: tuple | None = None  # (appearance token, lid_look(...))
+        self._lid_look: tuple | None = None  # (appearance token, lid_look(...) or None)
 
     def _program(self, fragment_shader: str, compiled: dict):
         """The program of ``fragment_shader``, compiled once per source text."""
@@ -390,18 +390,22 @@ class Renderer:
 
     def _lid_uniforms(self, appearance, aus: np.ndarray | None) -> dict:
         """``lid_shut`` (0 unless the upper lids are past half closure: AU43 alone shuts
-        them), and when it is not 0 the lid colours and the opening's half width the shader's
-        ``LIDS`` code reads, measured once per appearance (:func:`lid_look`)."""
+        them; 0 too for an appearance without a neutral mesh with eye loops), and when it is
+        not 0 the lid colours and the opening's half width the shader's ``LIDS`` code reads,
+        measured once per appearance (:func:`lid_look`)."""
         from pain3d.face.rig import closure_fractions
 
         close = 0.0 if aus is None else closure_fractions(np.asarray(aus, np.float64))[0]
         shut = float(np.clip((close - 0.5) / 0.45, 0.0, 1.0))
         shut = shut * shut * (3.0 - 2.0 * shut)  # smoothstep(0.5, 0.95, closure)
-        if shut == 0.0 or getattr(appearance, "rest_mesh", None) is None:
+        if shut == 0.0:
             return {"lid_shut": 0.0}
         if self._lid_look is None or self._lid_look[0] != appearance.token:
-            self._lid_look = (appearance.token, lid_look(appearance, self._lid_mm(appearance)))
-        return {"lid_shut": shut, **self._lid_look[1]}
+            mm = self._lid_mm(appearance)
+            look = None if mm is None else lid_look(appearance, mm)
+            self._lid_look = (appearance.token, look)
+        look = self._lid_look[1]
+        return {"lid_shut": 0.0} if look is None else {"lid_shut": shut, **look}
 
     # ------------------------------------------------------------------ drawing
     def render(self, mesh: Mesh, appearance, camera: Camera, lighting: Lighting | None = None,
@@ -546,8 +550,8 @@ class Renderer:
 
 LID_SKIN_PERCENTILE = 50
 """Hand-set: percentile (per channel) of the upper lid's skin colour that a shut lid's
-faded fringe is lifted to: low, so that only the lashes (far darker) are lifted and most of
-the skin's grain stays."""
+faded fringe is lifted to (the skin darker than it is lifted too, losing its grain there).
+At 25 the lifted lashes stayed as flat patches darker than the skin around them."""
 
 
 @dataclass
@@ -569,8 +573,8 @@ class _Order:
 
 LID_CODE_MM = 5.5
 """Triangles with a corner this close to a lid margin (mm) are drawn with the shut-lid code
-(:meth:`Renderer.shut_faces`); the code changes nothing past 5 mm (its fade and its
-hanging lashes end there)."""
+(:meth:`Renderer.shut_faces`). Set from the shader: that code changes nothing past 5 mm (its
+fade ends there, its hanging lashes at most 3.4 mm from the margin)."""
 
 
 def lid_look(appearance, mm: np.ndarray) -> dict:
