@@ -28,17 +28,11 @@ above the open margin and, with the lid closed, 6-7 mm above the closed line (as
 supratarsal fold of a real lid). A low crease (``Traits.lid_crease`` 0.3-0.7, common in
 East Asian faces) lies 0.72-0.88 of that and is shallower; a monolid has none."""
 
-LASH_REACH_MM = (1.0, 2.8)
+LASH_REACH_MM = (1.5, 3.6)
 """Hand-set: how far the upper lash fringe reaches past the margin (off the eyeball), mm, at
-the inner and at the outer end of the lid: lashes are longest and densest laterally. Short:
-the fringe is painted on the lid, so a closed lid shows it above the closed line, where a
-real closed lid's lashes are not (they hang down, :data:`HANG_REACH_MM`)."""
-
-HANG_REACH_MM = (1.0, 2.4)
-"""Hand-set: how far the fringe painted below the lower lid's margin reaches down, mm, at
-the inner and the outer end. Closed lids meet at the lower lid's margin
-(:data:`pain3d.face.rig.LID_MEET`), so this is where a closed lid's upper lashes hang over
-the lower lid; an open eye shows it as its lower lashes, a little fuller than most."""
+the inner and at the outer end of the lid: lashes are longest and densest laterally. On a
+closed lid the fringe would point up from the closed line: the renderer fades it there and
+draws the lashes hanging down instead (``LIDS`` in :mod:`pain3d.render.shaders`)."""
 
 LASH_SPACING_MM = 1.3
 """Hand-set: spacing of the lash clumps along the upper lid, mm (single lashes, 0.3 mm
@@ -133,9 +127,8 @@ def paint_eyelids(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks,
         sh, ridge = _crease(d, t, up_side, look)
         shade[side] *= sh * _lid_tone(d, t, rel[:, 1], up_side, look)
         relief[side] -= CREASE_GROOVE * look.crease_depth * ridge
-        below = _below_margin(lat, rel[:, 1], lower)
         lash[side] = np.maximum(_upper_lashes(d, t, angle, upper, look),
-                                _lower_lashes(below, d, t, angle, lower, look))
+                                _lower_lashes(d, t, angle, lower, look))
         wet[side] = smoothstep(0.55, 0.2, d) * smoothstep(-0.6, -0.2, d) * lower \
             * smoothstep(-0.95, -0.7, t)
     return EyelidPaint(idx=idx, shade=shade, lash=lash, wet=wet, relief=relief)
@@ -206,22 +199,6 @@ def _lid_tone(d: np.ndarray, t: np.ndarray, dy: np.ndarray, up_side: np.ndarray,
     return out
 
 
-def _below_margin(lat: np.ndarray, dy: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """(N,) mm below the lower lid's margin, the top of the lower lid's texels at each place
-    along the eye (in 0.5 mm steps of ``lat``, mm toward the ear; ``dy`` mm up); 0 off the
-    lower lid. The lower lid hugs the globe, so a texel's distance off it grows too slowly
-    below the margin to place a fringe by."""
-    out = np.zeros(len(lat), np.float32)
-    if not lower.any():
-        return out
-    col = np.floor(lat[lower] / 0.5).astype(np.int64)
-    col -= col.min()
-    top = np.full(col.max() + 1, -np.inf, np.float32)
-    np.maximum.at(top, col, dy[lower])
-    out[lower] = top[col] - dy[lower]
-    return out
-
-
 def _strand_pattern(dist: np.ndarray, angle: np.ndarray, reach: np.ndarray, lean: np.ndarray,
                     radius: float, strands: np.ndarray) -> np.ndarray:
     """(N,) coverage of lash clumps growing ``reach`` mm out from a margin (``dist`` mm past
@@ -238,36 +215,32 @@ def _strand_pattern(dist: np.ndarray, angle: np.ndarray, reach: np.ndarray, lean
 
 def _upper_lashes(d: np.ndarray, t: np.ndarray, angle: np.ndarray, upper: np.ndarray,
                   look: EyelidLook) -> np.ndarray:
-    """(N,) upper lash fringe: a dense line along the margin with short clumps past it,
-    longer and denser toward the outer corner. On a closed lid the line lies along the
-    closed line and the clumps just above it: kept short and faint, since a closed lid's
-    lashes hang down over the lower lid (:func:`_lower_lashes`)."""
+    """(N,) upper lash fringe: a dense band along the margin with clumps past it, longer and
+    denser toward the outer corner (on a closed lid the band lies along the closed line)."""
     if not upper.any():
         return np.zeros(len(d), np.float32)
     lateral = smoothstep(-0.7, 0.8, t)
     reach = (LASH_REACH_MM[0] + (LASH_REACH_MM[1] - LASH_REACH_MM[0]) * lateral) \
         * look.lash_length
-    root = smoothstep(MARGIN_MM + 0.8, MARGIN_MM + 0.35, d)
+    root = smoothstep(MARGIN_MM + 0.6 * reach, MARGIN_MM + 0.25 * reach, d)
     strands = _strand_pattern(d - MARGIN_MM, angle, reach, -1.8 * lateral, 14.0, look.strands)
     ends = smoothstep(-1.05, -0.8, t) * smoothstep(1.2, 1.0, t)
-    cover = np.maximum(root, (0.5 + 0.45 * lateral) * strands) * (0.85 + 0.15 * lateral)
+    cover = np.maximum(root, 0.8 * strands) * (0.85 + 0.15 * lateral)
     return (np.clip(cover * look.lash_density, 0.0, 0.95) * ends * upper).astype(np.float32)
 
 
-def _lower_lashes(below: np.ndarray, d: np.ndarray, t: np.ndarray, angle: np.ndarray,
-                  lower: np.ndarray, look: EyelidLook) -> np.ndarray:
-    """(N,) the fringe hanging ``below`` (mm, :func:`_below_margin`) the lower lid's margin
-    (:data:`HANG_REACH_MM`): a line on the margin and clumps leaning toward the outer
-    corner, longer and denser there.
-    Closed lids meet on this margin, so a closed eye's upper lashes hang here; an open eye
-    shows it as its lower lashes."""
+def _lower_lashes(d: np.ndarray, t: np.ndarray, angle: np.ndarray, lower: np.ndarray,
+                  look: EyelidLook) -> np.ndarray:
+    """(N,) lower lashes: a faint line on the margin and short sparse clumps, mostly on the
+    lid's outer half (a shut eye's upper lashes, which hang over the lower lid, are drawn by
+    the renderer)."""
     if not lower.any():
         return np.zeros(len(d), np.float32)
     lateral = smoothstep(-0.6, 0.7, t)
-    reach = (HANG_REACH_MM[0] + (HANG_REACH_MM[1] - HANG_REACH_MM[0]) * lateral) \
-        * look.lash_length
-    root = smoothstep(1.3, 0.5, below) * smoothstep(0.2, 0.4, d)
-    strands = _strand_pattern(below, -angle, reach, 0.5 * lateral, 14.0, look.strands[::-1])
-    cover = np.maximum(0.6 * root, (0.75 + 0.2 * lateral) * strands) * look.lash_density
+    reach = (0.5 + 0.6 * lateral) * look.lash_length
+    root = smoothstep(MARGIN_MM + 0.5, MARGIN_MM, d) * (d > 0.2)
+    strands = _strand_pattern(d - MARGIN_MM, -angle, reach, 0.6 * lateral, 14.0,
+                              look.strands[::-1])
+    cover = np.maximum(0.35 * root, 0.3 * strands * lateral)
     return (cover * smoothstep(-1.0, -0.75, t) * smoothstep(1.15, 0.95, t) * lower
             ).astype(np.float32)

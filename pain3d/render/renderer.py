@@ -8,12 +8,12 @@ expression only vertex positions, normals, heat and ambient occlusion are upload
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from pain3d.appearance.wrinkles import wrinkle_weights
-from pain3d.face.mesh import PARTS, REGION_PART_IDS, Mesh
+from pain3d.face.mesh import PARTS, REGION_PART_IDS, Mesh, region_id
 from pain3d.render.camera import Camera
 from pain3d.render.colormap import colourise
 from pain3d.render.lighting import Lighting
@@ -26,7 +26,12 @@ from pain3d.render.shaders import (
     VERTEX,
     with_switches,
 )
-from pain3d.render.topology import Topology, topology_for, topology_key
+from pain3d.render.topology import (
+    Topology,
+    lid_margin_mm,
+    topology_for,
+    topology_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +132,17 @@ class Renderer:
         # (painted part labels, expression wrinkles) -> the first (or only) program, one per
         # combination of the switches the shader uses (pain3d.render.shaders.SWITCHES).
         self._programs = {
-            (labels, wrinkles): self._program(
-                with_switches(first, LABELS=labels, WRINKLES=wrinkles), compiled)
-            for labels in (True, False) for wrinkles in (True, False)}
+            (labels, wrinkles, lids): self._program(
+                with_switches(first, LABELS=labels, WRINKLES=wrinkles, LIDS=lids), compiled)
+            for labels in (True, False) for wrinkles in (True, False) for lids in (True, False)}
         self._prog_features = self._program(split[1], compiled) if split else None
         self._prog_mark = self._program(FRAGMENT_MARK, compiled) if split else None
+        # Shut lids: pass 2 redraws the lid triangles too (shut_faces), with the lid code.
+        shut = self.SHUT_SHADER if split else None
+        self._prog_shut = {
+            (labels, wrinkles): self._program(
+                with_switches(shut, LABELS=labels, WRINKLES=wrinkles, LIDS=True), compiled)
+            for labels in (True, False) for wrinkles in (True, False)} if shut else {}
         # Uniform name -> member, per program, looked up once (`name in program` walks every
         # member).
         self._uniform_sets = {p: {name: p[name] for name in p} for p in compiled.values()}
@@ -145,12 +156,12 @@ class Renderer:
         self._faces_obj = None
         self._last_upload: tuple = (None, None, None)
         self._topo_token: int | None = None
-        self._vaos: dict = {}  # program -> vertex array of all triangles
-        self._vao_features = self._vao_mark = None
+        self._orders: dict[bool, _Order] = {}  # shut lids? -> the bound triangle order
         self._dyn = None
         self._textures: list = []
         self._tex_token: int | None = None
         self._rgba = self._lab = None  # read-back buffers (H, W, 4) uint8
+        self._lid_look: tuple | None = None  # (appearance token, lid_look(...) or None)
 
     def _program(self, fragment_shader: str, compiled: dict):
         """The program of ``fragment_shader``, compiled once per source text."""
@@ -212,30 +223,37 @@ class Renderer:
                 and rest.n_vertices == mesh.n_vertices:
             mesh = rest
         topo = topology_for(mesh, shell, *channels, key)
-        for obj in (*self._vaos.values(), self._vao_features, self._vao_mark, self._dyn,
-                    getattr(self, "_static", None), getattr(self, "_ibo", None),
-                    getattr(self, "_ibo_features", None)):
+        for obj in (*(o for order in self._orders.values() for o in order.objects()),
+                    self._dyn, getattr(self, "_static", None)):
             if obj is not None:
                 obj.release()
         ctx = self.ctx
         self._dyn = ctx.buffer(reserve=topo.n_total * 8 * 4, dynamic=True)
         self._static = ctx.buffer(topo.static.tobytes())
-        # The redrawn triangles first, then the others (each in Topology's order), split
-        # shading or not: so both draw the same bytes, depth ties included.
         redraw = self.redraw_faces(topo)
+        self._orders = {False: self._order(topo, redraw, [self._prog_features])}
+        if self.SHUT_SHADER is not None:
+            self._orders[True] = self._order(topo, redraw | self.shut_faces(topo),
+                                             list(self._prog_shut.values()))
+        self._topo, self._topo_key = topo, key
+        return topo
+
+    def _order(self, topo: Topology, redraw: np.ndarray, second: list) -> _Order:
+        """The index buffers and vertex arrays of one triangle order: the ``redraw``
+        triangles first, then the others (each in Topology's order), split shading or not:
+        so both draw the same bytes, depth ties included. ``second``: pass 2's programs."""
+        ctx = self.ctx
         first, rest = topo.faces[redraw], topo.faces[~redraw]
         split = self._prog_features is not None and len(first) > 0
         body = rest if split else np.concatenate([first, rest])
-        self._ibo = ctx.buffer(np.ascontiguousarray(body).tobytes()) if len(body) else None
-        self._vaos = {p: self._vertex_array(p, self._ibo) for p in set(self._programs.values())
-                      if self._ibo is not None}  # none: every triangle is redrawn
-        self._vao_features = self._vao_mark = self._ibo_features = None
+        ibo = ctx.buffer(np.ascontiguousarray(body).tobytes()) if len(body) else None
+        out = _Order(ibo, {p: self._vertex_array(p, ibo) for p in set(self._programs.values())
+                           if ibo is not None})  # none: every triangle is redrawn
         if split:
-            self._ibo_features = ctx.buffer(np.ascontiguousarray(first).tobytes())
-            self._vao_mark = self._vertex_array(self._prog_mark, self._ibo_features)
-            self._vao_features = self._vertex_array(self._prog_features, self._ibo_features)
-        self._topo, self._topo_key = topo, key
-        return topo
+            out.ibo_first = ctx.buffer(np.ascontiguousarray(first).tobytes())
+            out.mark = self._vertex_array(self._prog_mark, out.ibo_first)
+            out.second = {p: self._vertex_array(p, out.ibo_first) for p in set(second)}
+        return out
 
     def redraw_faces(self, topo: Topology) -> np.ndarray:
         """(F,) bool: the triangles of ``topo`` that split shading draws in passes 0 and 2
@@ -244,6 +262,17 @@ class Renderer:
         vertex: the shaders read it as a flat varying)."""
         return np.isin(np.rint(topo.static[topo.faces[:, 2], 2]).astype(np.int64),
                        FEATURE_REGIONS)
+
+    def shut_faces(self, topo: Topology) -> np.ndarray:
+        """(F,) bool: the triangles a draw with shut lids also redraws in pass 2, with the
+        lid code (:data:`SHUT_SHADER`): lid and cheek triangles with a corner within
+        :data:`LID_CODE_MM` of a lid margin (the hair channel, :meth:`vertex_channels`).
+        Elsewhere that code changes nothing, so split and single draws give the same bytes."""
+        corners = topo.static[topo.faces, 4]
+        return (np.isin(np.rint(topo.static[topo.faces[:, 2], 2]).astype(np.int64),
+                        (region_id("upper_eyelid"), region_id("lower_eyelid"),
+                         region_id("cheek")))
+                & (corners.min(axis=1) < LID_CODE_MM))
 
     def _bind_textures(self, appearance, topo: Topology) -> None:
         if appearance.token == self._tex_token:
@@ -289,6 +318,11 @@ class Renderer:
     triangles :meth:`redraw_faces` leaves out; pass 2 draws those it selects,
     onto the pixels they won in pass 0), or None to draw once. A subclass that sets
     FRAGMENT_SHADER and not this draws once."""
+    SHUT_SHADER: str | None = FRAGMENT
+    """Split shading's pass-2 shader when the lids are shut (``lid_shut`` > 0), for the
+    triangles of :meth:`redraw_faces` and :meth:`shut_faces`; its ``LIDS`` code is left out
+    of pass 1's shader, which every skin fragment runs. None: no such pass (a subclass that
+    sets FRAGMENT_SHADER and not this)."""
     TEXTURES: tuple[str, ...] = ("albedo_tex", "wrinkle_tex", "label_tex")
     """Sampler names, bound to texture units 0, 1, ... in this order."""
 
@@ -296,6 +330,8 @@ class Renderer:
         super().__init_subclass__(**kwargs)
         if "FRAGMENT_SHADER" in cls.__dict__ and "SPLIT_SHADERS" not in cls.__dict__:
             cls.SPLIT_SHADERS = None  # the inherited pair was cut from another shader
+        if "FRAGMENT_SHADER" in cls.__dict__ and "SHUT_SHADER" not in cls.__dict__:
+            cls.SHUT_SHADER = None
 
     def vertex_channels(self, appearance) -> tuple[np.ndarray | float, np.ndarray | float]:
         """The two per-vertex channels of the shader (``in_spec``, ``in_hair``): (V,) arrays
@@ -303,7 +339,28 @@ class Renderer:
         coverage."""
         spec = getattr(appearance, "vertex_spec", None)
         hair = getattr(appearance, "vertex_hair", None)
-        return 0.3 if spec is None else spec, 0.0 if hair is None else hair
+        spec, hair = 0.3 if spec is None else spec, 0.0 if hair is None else hair
+        mm = self._lid_mm(appearance)
+        if mm is None:
+            return spec, hair
+        # The hair channel is read on scalp and hair-shell triangles only: every other
+        # vertex carries its distance from the lid margin instead (at most LID_NEAR_MM),
+        # which the shut-lid code reads on lid and cheek triangles.
+        rest = appearance.rest_mesh
+        scalp = rest.faces[rest.regions[rest.faces[:, 2]] == region_id("scalp")]
+        keep = np.zeros(len(mm), bool)
+        keep[scalp.ravel()] = True
+        shell = getattr(appearance, "hair_shell", None)
+        if shell is not None:
+            keep[shell.vertex_index] = True
+        return spec, np.where(keep, np.broadcast_to(hair, mm.shape), mm).astype(np.float32)
+
+    @staticmethod
+    def _lid_mm(appearance) -> np.ndarray | None:
+        """(V,) mm from the nearest lid margin (:func:`lid_margin_mm`) on the appearance's
+        neutral mesh, or None (no neutral mesh, or no eye loops)."""
+        rest = getattr(appearance, "rest_mesh", None)
+        return None if rest is None else lid_margin_mm(rest)
 
     def texture_arrays(self, appearance, topo: Topology) -> tuple[np.ndarray, ...]:
         """(H, W, C) uint8 or float32 arrays, OpenGL row order, one per :attr:`TEXTURES`;
@@ -328,7 +385,27 @@ class Renderer:
         out.update(au_w=tuple(wrinkle_weights(aus)), eye_l=tuple(el), eye_r=tuple(er),
                    mouth_c=tuple(float(c) for c in topo.mouth_centre_now),
                    iris_rgb=tr.iris_rgb, hair_rgb=tr.hair_rgb)
+        out.update(self._lid_uniforms(appearance, aus))
         return out
+
+    def _lid_uniforms(self, appearance, aus: np.ndarray | None) -> dict:
+        """``lid_shut`` (0 unless the upper lids are past half closure: AU43 alone shuts
+        them; 0 too for an appearance without a neutral mesh with eye loops), and when it is
+        not 0 the lid colours and the opening's half width the shader's ``LIDS`` code reads,
+        measured once per appearance (:func:`lid_look`)."""
+        from pain3d.face.rig import closure_fractions
+
+        close = 0.0 if aus is None else closure_fractions(np.asarray(aus, np.float64))[0]
+        shut = float(np.clip((close - 0.5) / 0.45, 0.0, 1.0))
+        shut = shut * shut * (3.0 - 2.0 * shut)  # smoothstep(0.5, 0.95, closure)
+        if shut == 0.0:
+            return {"lid_shut": 0.0}
+        if self._lid_look is None or self._lid_look[0] != appearance.token:
+            mm = self._lid_mm(appearance)
+            look = None if mm is None else lid_look(appearance, mm)
+            self._lid_look = (appearance.token, look)
+        look = self._lid_look[1]
+        return {"lid_shut": 0.0} if look is None else {"lid_shut": shut, **look}
 
     # ------------------------------------------------------------------ drawing
     def render(self, mesh: Mesh, appearance, camera: Camera, lighting: Lighting | None = None,
@@ -380,8 +457,12 @@ class Renderer:
         values = self.uniforms(topo, appearance, camera, lighting, aus)
         labels = labels and getattr(appearance, "labels", None) is not None
         wrinkles = any(values.get("au_w", (1.0,)))  # all zero: the same bytes without them
-        prog = self._programs[labels, wrinkles]
-        self._set_uniforms(values, camera, (prog, self._prog_features, self._prog_mark))
+        lids = values.get("lid_shut", 0.0) > 0.0 and True in self._orders  # likewise
+        prog = self._programs[labels, wrinkles, lids]
+        order = self._orders[lids]
+        second = self._prog_shut[labels, wrinkles] if lids and self._prog_shut \
+            else self._prog_features
+        self._set_uniforms(values, camera, (prog, second, self._prog_mark))
         ctx = self.ctx
         self.fbo.use()
         # Back faces are culled (about a third less shading on llvmpipe); the winding is
@@ -389,15 +470,15 @@ class Renderer:
         ctx.enable_only(self._mgl.DEPTH_TEST | self._mgl.CULL_FACE)
         ctx.front_face = "cw"
         self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        if self._vao_mark is not None:
-            self._vao_mark.render()
-        if prog in self._vaos:
-            self._vaos[prog].render()
-        if self._vao_features is not None:
-            self._redraw_features()
+        if order.mark is not None:
+            order.mark.render()
+        if prog in order.body:
+            order.body[prog].render()
+        if order.mark is not None:
+            self._redraw_features(order.second[second])
         return self._read(camera, want_heat=heat is not None, want_depth=depth)
 
-    def _redraw_features(self) -> None:
+    def _redraw_features(self, vao) -> None:
         """Pass 2 of split shading (see :mod:`pain3d.render.shaders`): the eyeball, mouth and
         hair triangles again, onto the pixels they won in pass 0 (alpha 1), each once."""
         ctx, mgl = self.ctx, self._mgl
@@ -405,7 +486,7 @@ class Renderer:
         self.fbo.depth_mask = False
         ctx.enable(mgl.BLEND)
         ctx.blend_func = (mgl.DST_ALPHA, mgl.ONE_MINUS_DST_ALPHA, mgl.ZERO, mgl.ZERO)
-        self._vao_features.render()
+        vao.render()
         ctx.disable(mgl.BLEND)
         self.fbo.depth_mask = True
         ctx.depth_func = "<"
@@ -465,6 +546,63 @@ class Renderer:
         heatmap = colourise(heat) if want_heat else None
         return RenderResult(rgb=rgb, mask=mask, parts=parts, depth=depth,
                             heatmap=heatmap, heat=heat, camera=camera)
+
+
+LID_SKIN_PERCENTILE = 50
+"""Hand-set: percentile (per channel) of the upper lid's skin colour that a shut lid's
+faded fringe is lifted to (the skin darker than it is lifted too, losing its grain there).
+At 25 the lifted lashes stayed as flat patches darker than the skin around them."""
+
+
+@dataclass
+class _Order:
+    """GL objects of one triangle order (:meth:`Renderer._order`): ``body`` draws pass 1
+    (or the single draw) with each first program; ``mark`` and ``second`` (pass 2, per
+    program) draw the redrawn triangles, None and empty without split shading."""
+
+    ibo: object | None
+    body: dict
+    ibo_first: object | None = None
+    mark: object | None = None
+    second: dict = field(default_factory=dict)
+
+    def objects(self) -> list:
+        return [o for o in (*self.body.values(), self.mark, *self.second.values(), self.ibo,
+                            self.ibo_first) if o is not None]
+
+
+LID_CODE_MM = 5.5
+"""Triangles with a corner this close to a lid margin (mm) are drawn with the shut-lid code
+(:meth:`Renderer.shut_faces`). Set from the shader: that code changes nothing past 5 mm (its
+fade ends there, its hanging lashes at most 3.4 mm from the margin)."""
+
+
+def lid_look(appearance, mm: np.ndarray) -> dict:
+    """Uniforms of a shut lid, measured on the appearance's albedo at the vertices of its
+    neutral mesh (``mm``: :func:`lid_margin_mm` there): ``lid_skin`` the upper lid's skin
+    3-6 mm from its margin (between the lashes and the crease, :data:`LID_SKIN_PERCENTILE`),
+    ``lash_rgb`` the mean of the darkest tenth of the texels around the upper margin (its
+    painted lash line), ``eye_half`` half the distance between each lid opening's corners
+    (metres, both eyes' mean)."""
+    from pain3d.face.head import head_template
+
+    rest = appearance.rest_mesh
+    loops = head_template().fine_eye_loops
+    alb = appearance.albedo[..., :3].astype(np.float64) / 255.0
+    size = alb.shape[0]
+    texel = np.clip((rest.uv * size).astype(np.int64), 0, size - 1)
+    skin = (rest.regions == region_id("upper_eyelid")) & (mm > 3.0) & (mm < 6.0)
+    margin = texel[np.concatenate([loops[k][0] for k in ("r", "l")])]
+    win = np.arange(-2, 3)
+    rows = np.clip(margin[:, 1, None, None] + win[:, None], 0, size - 1)
+    cols = np.clip(margin[:, 0, None, None] + win[None, :], 0, size - 1)
+    around = alb[rows, cols].reshape(-1, 3)
+    dark = around[np.argsort(around.sum(1))[:max(len(around) // 10, 1)]]
+    corners = [rest.vertices[loops[k][0][[0, -1]]] for k in ("r", "l")]
+    half = float(np.mean([np.linalg.norm(a - b) for a, b in corners])) / 2.0
+    return {"lid_skin": tuple(float(c) for c in np.percentile(
+                alb[texel[skin, 1], texel[skin, 0]], LID_SKIN_PERCENTILE, axis=0)),
+            "lash_rgb": tuple(float(c) for c in dark.mean(0)), "eye_half": half}
 
 
 def face_exposure(skin_rgb: tuple[float, float, float]) -> float:

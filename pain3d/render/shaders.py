@@ -40,7 +40,8 @@ void main() {
 }
 """
 
-# Region ids (pain3d.face.mesh.REGIONS) used below: 3 brow, 6 eyeball, 10 lips,
+# Region ids (pain3d.face.mesh.REGIONS) used below: 3 brow, 4 and 5 upper and lower lid,
+# 6 eyeball, 10 lips,
 # 11 mouth interior, 13 scalp; 16 is the hair shell (pain3d.appearance.HAIR_SHELL_REGION).
 FRAGMENT = """
 #version 330
@@ -71,6 +72,10 @@ uniform vec3 eye_r;
 uniform vec3 iris_rgb;
 uniform vec3 mouth_c;   // centre of the inner lip line (head frame, metres)
 uniform vec3 hair_rgb;
+uniform float lid_shut;  // 0 open .. 1 shut upper lids (AU43; used only with LIDS 1)
+uniform vec3 lid_skin;   // sRGB: the upper lid's skin between its lashes and crease
+uniform vec3 lash_rgb;   // sRGB: the lash colour (the upper lid margin's paint)
+uniform float eye_half;  // half the lid opening's width, metres
 uniform int part_of[17];
 layout(location = 0) out vec4 f_rgb;
 layout(location = 1) out vec4 f_lab;
@@ -194,6 +199,36 @@ void main() {
         base *= 1.0 - crease * vec3(0.24, 0.33, 0.38);
         h -= 0.0009 * crease;
 #endif
+#if LIDS
+        // Shut lids (Renderer.vertex_channels: on and around the lids v_hair is the distance
+        // from the nearest lid margin, mm, on the neutral face). The albedo's upper fringe
+        // points up from the open margin: above the closed line it fades into the lid's skin
+        // (lashes, the darkest paint, are lifted to it; the root line on the margin stays),
+        // and a fringe hangs from the closed line over the lower lid, longest laterally
+        // (regions: 4 upper lid, 5 lower lid, 8 cheek).
+        if (reg == 4 || reg == 5 || reg == 8) {
+            float s = v_hair;
+            vec3 c = v_pos.x > 0.0 ? eye_l : eye_r;
+            float fade = smoothstep(0.5, 1.0, s) * (1.0 - smoothstep(4.0, 5.0, s));
+            // Past the corners the fringe lies on lower-lid and cheek triangles too; below
+            // the eye's centre these keep their own skin (shadows under the eye included).
+            if (reg != 4) fade *= smoothstep(0.0, 0.001, v_pos.y - c.y)
+                                  * step(abs(v_pos.x - c.x), 1.3 * eye_half);
+            base = mix(base, max(base, lid_skin * lid_skin), lid_shut * fade);
+            if (reg == 5) {
+                // Along the opening: 0 at the inner corner, 1 at the outer one.
+                float t = clamp(0.5 + 0.5 * (v_pos.x - c.x) * sign(c.x) / eye_half, 0.0, 1.0);
+                float taper = sqrt(4.0 * t * (1.0 - t));
+                // Strands of uneven length leaning toward the outer corner.
+                float len = (1.6 + 1.8 * t) * taper
+                            * (0.7 + 0.3 * sin(t * 47.0 + 1.3 * sin(t * 113.0)));
+                float strands = 0.6 + 0.4 * sin(t * 230.0 + 2.5 * s + 2.0 * sin(t * 71.0));
+                float lash = lid_shut * taper * max(0.9 * exp(-s * s / 0.4),
+                                                    (1.0 - smoothstep(0.0, len, s)) * strands);
+                base = mix(base, lash_rgb * lash_rgb, 0.9 * lash);
+            }
+        }
+#endif
     }
     // Bump mapping from a height field without tangents (screen-space derivatives).
     vec3 dpdx = dFdx(v_pos);
@@ -251,11 +286,12 @@ void main() {
 """
 
 
-SWITCHES = ("LABELS", "WRINKLES")
+SWITCHES = ("LABELS", "WRINKLES", "LIDS")
 """Compile-time switches of the fragment shaders: ``LABELS`` 1 refines part ids from the
 painted label texture (0: draws with ``labels=False`` or appearances without labels);
 ``WRINKLES`` 1 applies the expression wrinkle maps (0: draws whose wrinkle weights are all
-zero, which makes the same bytes without the fetch)."""
+zero, which makes the same bytes without the fetch); ``LIDS`` 1 draws shut upper lids' lashes
+(0: draws whose ``lid_shut`` is 0, which makes the same bytes without that code)."""
 
 
 def with_switches(source: str, **on: bool) -> str:
@@ -308,9 +344,13 @@ def _cut(source: str, keep_skin: bool) -> str:
     at = [source.index(b) for b in _BRANCHES]
     if at != sorted(at):
         raise RuntimeError("FRAGMENT's branch layout changed: update pain3d.render.shaders._cut")
-    if keep_skin:  # the hair-shell and skin branches
+    if keep_skin:  # the hair-shell and skin branches, without the shut-lid code
+        skin = source[at[3]:at[4]]
+        a, b = skin.find("#if LIDS\n"), skin.find("#endif\n", skin.find("#if LIDS\n"))
+        if a >= 0:
+            skin = skin[:a] + skin[b + len("#endif\n"):]
         body = ("    if (reg == 16) {\n" + source[at[1] + len(_BRANCHES[1]):at[2]]
-                + source[at[3]:at[4]] + "    }\n")
+                + skin + "    }\n")
     else:  # the eyeball and mouth branches, no else
         body = source[at[0]:at[1]] + source[at[2]:at[3]] + "    }\n"
     return source[:at[0]] + body + source[at[4] + len("    }\n"):]

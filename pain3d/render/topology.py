@@ -215,3 +215,26 @@ def topology_for(mesh: Mesh, shell: HairShell | None, spec: np.ndarray, hair: np
             _CACHE.pop(next(iter(_CACHE)))
         topo = _CACHE[key] = Topology(mesh, shell, spec, hair)
     return topo
+
+
+LID_NEAR_MM = 14.0
+"""Hand-set: vertices this close to a lid margin (mm, neutral mesh) carry their distance
+from it (:func:`lid_margin_mm`): the upper lid's skin reaches about 9 mm above its margin,
+so every lid triangle's corners are covered."""
+
+
+def lid_margin_mm(mesh: Mesh) -> np.ndarray | None:
+    """(V,) float32 distance of each vertex from the nearest lid margin (either lid, either
+    eye), mm on ``mesh`` (the neutral mesh), at most :data:`LID_NEAR_MM`. None for a mesh
+    without the head template's eye loops (FLAME)."""
+    from pain3d.face.head import head_template
+
+    loops = head_template().fine_eye_loops
+    idx = np.unique(np.concatenate([lid for key in ("r", "l") for lid in loops[key]]))
+    if mesh.n_vertices < head_template().n_fine or len(idx) == 0:
+        return None
+    from scipy.spatial import cKDTree
+
+    v = np.asarray(mesh.vertices, np.float64)
+    dist, _ = cKDTree(v[idx]).query(v, distance_upper_bound=LID_NEAR_MM / 1000.0)
+    return np.minimum(dist * 1000.0, LID_NEAR_MM).astype(np.float32)

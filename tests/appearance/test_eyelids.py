@@ -38,11 +38,10 @@ def test_the_upper_lash_fringe_is_longer_toward_the_outer_corner():
     for ident in sample_identities(3, 0):
         inner, outer = _lash_reach_mm(ident)
         # Uniform lash lines (before 0.9) reached 0.6-0.85 mm off the eyeball at both ends
-        # (outer / inner 0.94-1.16); the fringe reached 1.5-1.8 mm on the outer third, and
-        # since the closed lid's lashes hang below its line (issue 13) 0.95-1.19 mm, 1.27-1.46
-        # times the inner third's (a long fringe on the lid points up over a closed eye).
-        assert outer > 0.9, (inner, outer)
-        assert outer > 1.22 * inner, (inner, outer)
+        # (outer / inner 0.94-1.16); the fringe reaches 1.5-1.8 mm on the outer third (the
+        # renderer fades it above a closed lid's line, so it can be as long as an open eye's).
+        assert outer > 1.2, (inner, outer)
+        assert outer > 1.4 * inner, (inner, outer)
 
 
 def test_many_east_asian_people_have_no_lid_crease_and_their_lids_are_painted_without_one():

@@ -77,3 +77,73 @@ def test_a_closed_lids_lashes_hang_below_the_closed_line():
     # 0.017-0.10 of the band, most toward the outer corner. None before (0.000 on all six
     # eyes): the fringe was painted on the lid above the line, where it pointed up.
     assert min(below) > 0.01, below
+
+
+def _lash_bands(ident, a43: float) -> list[dict[str, float]]:
+    """Per eye of ``ident`` (AU43 ``a43``), seen from the front: the fraction of lash-dark
+    pixels (under 0.7 of the skin 3.5-5 mm past the band's lid margin, column by column
+    within 8 mm of the eye's centre) 1-3 mm above the upper margin ("above") and 0.5-2.5
+    mm below it ("below"), and 0.3-2.5 mm below the lower margin ("lower")."""
+    from pain3d.appearance import sample_appearance
+    from pain3d.face import express, identity_mesh
+    from pain3d.face.head import head_template
+    from pain3d.render import Renderer, sample_lighting
+    from pain3d.render.camera import Camera
+
+    px = SIZE / (2 * DISTANCE * np.tan(np.radians(FOV / 2)) * 1000)  # pixels per mm
+    loops = head_template().fine_eye_loops
+    mesh = identity_mesh(ident)
+    app = sample_appearance(ident, ident.seed, mesh=mesh)
+    aus = np.zeros(6)
+    aus[5] = a43
+    v = express(mesh, aus).vertices
+    out = []
+    with Renderer(SIZE) as r:
+        for key, centre in zip(("r", "l"), mesh.rig.eye_centres, strict=True):
+            cam = Camera(yaw=0.0, pitch=0.0, distance=DISTANCE, fov=FOV,
+                         target=tuple(float(x) for x in centre))
+            lum = r.render(express(mesh, aus), app, cam,
+                           sample_lighting(np.random.default_rng(0)), aus=aus,
+                           depth=False).rgb.astype(np.float64).mean(-1)
+
+            def dark(loop, lo_mm: float, hi_mm: float, ref_mm: tuple[float, float],
+                     lum=lum, centre=centre) -> float:
+                x, y = ((v[loop, :2] - centre[:2]) * 1000).T
+                o = np.argsort(x)
+                band, ref = [], []
+                for c in range(int(SIZE / 2 - 8 * px), int(SIZE / 2 + 8 * px)):
+                    line = SIZE / 2 - np.interp((c + 0.5 - SIZE / 2) / px, x[o], y[o]) * px
+                    for rows, mm in ((band, (lo_mm, hi_mm)), (ref, ref_mm)):
+                        a, b = sorted(int(line + m * px) for m in mm)
+                        rows.append(lum[a:b + 1, c])
+                return float(np.mean(np.concatenate(band) < 0.7 * np.median(np.concatenate(ref))))
+
+            up, low = loops[key]
+            out.append({"above": dark(up, -3.0, -1.0, (-5.0, -4.0)),
+                        "below": dark(up, 0.5, 2.5, (3.5, 5.0)),
+                        "lower": dark(low, 0.3, 2.5, (3.5, 5.0))})
+    return out
+
+
+def test_a_shut_lids_fringe_fades_above_the_closed_line_and_hangs_below_it():
+    from pain3d.face import sample_identities
+
+    for ident in sample_identities(3, 0):
+        for eye in _lash_bands(ident, 1.0):
+            # The renderer fades the fringe painted on the lid (it points up from the open
+            # margin) as the lid shuts: 0.000 lash-dark above the closed line on all six eyes
+            # (before: 0.013-0.070, clumps pointing up, most at the outer corner), and draws
+            # lashes hanging below it (0.04-0.10 of that band).
+            assert eye["above"] < 0.005, eye
+            assert eye["below"] > 0.02, eye
+
+
+def test_an_open_eyes_lower_lashes_are_short_and_faint():
+    from pain3d.face import sample_identities
+
+    for ident in sample_identities(3, 0):
+        for eye in _lash_bands(ident, 0.0):
+            # 0.000 lash-dark under the open lower lid's margin on all six eyes; 0.014-0.093
+            # when the texture painted a closed lid's hanging lashes there (every open eye
+            # showed them as full lower lashes).
+            assert eye["lower"] < 0.005, eye

@@ -190,8 +190,8 @@ def test_labels_false_draws_with_a_program_that_never_fetches_the_labels(rendere
                                                                          head_appearance):
     import dataclasses
 
-    assert "label_tex" in renderer._programs[True, True]
-    assert "label_tex" not in renderer._programs[False, True]
+    assert "label_tex" in renderer._programs[True, True, False]
+    assert "label_tex" not in renderer._programs[False, True, False]
     cam = default_views()[0]
     with_labels = renderer.render(head, head_appearance, cam, Lighting())
     without = renderer.render(head, head_appearance, cam, Lighting(), labels=False)
@@ -205,15 +205,18 @@ def test_labels_false_draws_with_a_program_that_never_fetches_the_labels(rendere
 
 def test_zero_wrinkle_weights_draw_without_the_fetch_and_the_same_bytes(renderer, head,
                                                                         head_appearance):
-    assert "wrinkle_tex" in renderer._programs[True, True]
-    assert "wrinkle_tex" not in renderer._programs[True, False]
+    assert "wrinkle_tex" in renderer._programs[True, True, False]
+    assert "wrinkle_tex" not in renderer._programs[True, False, False]
+    # Shut lids' code (LIDS) is pass 2's only: every skin fragment runs pass 1's program.
+    assert "lid_shut" in renderer._prog_shut[True, True]
+    assert "lid_shut" not in renderer._programs[True, True, True]
     cam = default_views()[0]
     fast = renderer.render(head, head_appearance, cam, Lighting(), aus=np.zeros(6))
     # The same draw through the program with the wrinkle fetch (weights still zero).
     programs = dict(renderer._programs)
     try:
         for labels in (True, False):
-            renderer._programs[labels, False] = programs[labels, True]
+            renderer._programs[labels, False, False] = programs[labels, True, False]
         full = renderer.render(head, head_appearance, cam, Lighting(), aus=np.zeros(6))
     finally:
         renderer._programs.update(programs)

@@ -11,7 +11,7 @@ from scenes import flat_appearance, quad
 
 from pain3d.face.mesh import PARTS, REGION_PART_IDS, Mesh, region_id
 from pain3d.render import Camera, Lighting, Renderer, default_views
-from pain3d.render.shaders import FRAGMENT_FEATURES, FRAGMENT_SKIN, with_switches
+from pain3d.render.shaders import FRAGMENT, FRAGMENT_FEATURES, FRAGMENT_SKIN, with_switches
 
 PASSES = ("rgb", "mask", "parts", "depth", "heat", "heatmap")
 FRONT = Camera(yaw=0, pitch=0, distance=0.5, fov=20, target=(0, 0, 0))
@@ -74,15 +74,18 @@ def test_split_shading_draws_a_real_head_with_hair_byte_for_byte():
     assert app.hair_shell is not None
     aus = np.array([3.0, 4.0, 3.0, 2.0, 3.0, 0.0])  # brows down, lids narrowed, lip up
     pain = express(mesh, aus)
+    shut_aus = aus + np.eye(6)[5]  # and the eyes shut (the LIDS code)
+    shut = express(mesh, shut_aus)
     heat = np.linspace(0, 1, mesh.n_vertices).astype(np.float32)
     split, single = Renderer(96), Renderer(96, split_shading=False)
     try:
         for view, cam in enumerate(default_views()):
-            for m, h, labels in ((mesh, None, False), (pain, heat, True)):
-                a = split.render(m, app, cam, Lighting(), aus=aus, heat=h, labels=labels)
-                b = single.render(m, app, cam, Lighting(), aus=aus, heat=h, labels=labels)
+            for m, a_u, h, labels in ((mesh, aus, None, False), (pain, aus, heat, True),
+                                      (shut, shut_aus, heat, True)):
+                a = split.render(m, app, cam, Lighting(), aus=a_u, heat=h, labels=labels)
+                b = single.render(m, app, cam, Lighting(), aus=a_u, heat=h, labels=labels)
                 assert_same_draw(a, b)
-                if view == 0:  # eyes and hair are in the picture
+                if view == 0 and m is not shut:  # eyes and hair are in the picture
                     for part in ("eyes", "hair"):
                         assert (a.parts == PARTS.index(part)).sum() > 10, part
     finally:
@@ -107,8 +110,12 @@ def test_a_subclass_with_its_own_shader_draws_once_unless_it_brings_its_split_pa
 
 
 def test_switches_are_defined_only_in_shaders_that_use_them():
-    skin = with_switches(FRAGMENT_SKIN, LABELS=False, WRINKLES=True)
+    skin = with_switches(FRAGMENT_SKIN, LABELS=False, WRINKLES=True, LIDS=True)
     assert skin.splitlines()[1:4] == ["#version 330", "#define LABELS 0", "#define WRINKLES 1"]
+    assert "#if LIDS" not in skin  # the shut-lid code is pass 2's (Renderer.SHUT_SHADER)
+    whole = with_switches(FRAGMENT, LABELS=False, WRINKLES=True, LIDS=True)
+    assert whole.splitlines()[1:5] == ["#version 330", "#define LABELS 0",
+                                       "#define WRINKLES 1", "#define LIDS 1"]
     # The eyeball and mouth pass fetches neither labels nor wrinkles.
     assert with_switches(FRAGMENT_FEATURES, LABELS=True, WRINKLES=True) == FRAGMENT_FEATURES
     with pytest.raises(ValueError, match="version"):
