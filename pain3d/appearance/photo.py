@@ -401,7 +401,7 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
     ref = float(np.median(shade_map[seen_head])) if seen_head.any() else 1.0
     _, ear_gain, ear_hidden = paint_ears_and_neck(  # base and hairy in place
         base, known, charts["ear"], texels.pos, texels.part, raster.covered, mesh, pose, photo,
-        normals, light, shade_map, ref, hair, hairy)
+        normals, light, ref, hair, hairy)
     albedo = _texture_fill(base, known, charts, texels, hairy,  # base, in place
                            shade_map / ref, _hair_detail(mesh, pose, photo, hair, size))
     lids, lid_skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
@@ -673,6 +673,7 @@ def _texture_fill(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.nd
     skin = _exemplar_detail(colour, cheek)
     np.subtract(1.0, hair, out=hair)
     per_texel(np.multiply, skin, hair, out=skin)
+    skin[charts["neck"]] = 0.0  # the neck has the photo's grain already (photo_ears)
     detail += skin
     del skin
     gain = np.clip(shading, 0.5, 1.1)
