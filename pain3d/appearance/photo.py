@@ -14,10 +14,11 @@ edge-on. Texels the photo does not show are filled plausibly, in three steps:
    neck), so skin continues as skin tone and hair as hair colour (from the texels that look
    like the photo's hair);
 3. **ears and neck** (:mod:`pain3d.appearance.photo_ears`): the photo's skin beside each
-   ear and its neck below the jaw give their tones; the ears are painted as ears (concha,
-   helix, contact shadow), the neck darkens under the jaw;
+   ear and its jaw give the ears' and the neck's tones; the ears are painted as ears
+   (concha, helix, contact shadow), the neck darkens under the jaw and takes the photo's
+   skin grain;
 4. **texture and shading** beyond the face: the filled scalp takes the fine detail of the
-   photo's own hair, the filled skin (ears, neck, jaw) that of its cheek, both mirror-tiled,
+   photo's own hair, the filled skin (ears, jaw) that of its cheek, both mirror-tiled,
    and every filled texel there but the ears (lit by the shader) is shaded by the photo's
    light on its normal, so the turned head is not a flat painted cap on a tube.
 
@@ -652,7 +653,7 @@ def _texture_fill(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.nd
     border the photo's pixels in its own view.
 
     The inpainted fill is smooth. Where it shows, the hair (``hairy``) takes ``hair_detail``
-    (:func:`_hair_detail`), skin (ears, neck, the jaw and temples beyond the face) the fine
+    (:func:`_hair_detail`), skin (ears, the jaw and temples beyond the face) the fine
     detail of the photo's best-seen cheek (:func:`_exemplar_detail`); and every filled texel
     but the ears' (the shader lights them) is shaded by ``shading`` (S, S), its diffuse
     shading under the photo's light relative to the face the photo saw, so the back of the

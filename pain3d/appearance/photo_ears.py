@@ -8,12 +8,14 @@ projected onto them (:mod:`pain3d.appearance.photo`); they are painted instead, 
   cheek and temple at the ear's height; not the brighter face centre) and de-lit by the
   soft light model of the photo shader (``0.4 + 0.6 max(n . l, 0)``), so an ear or neck
   turned away from the photo's light comes out darker than the cheek next to it, not paler;
-  the neck takes the photo's own neck below the jaw where the photo shows skin there;
 - **ear form**: the shared ear island is shaded as an ear seen from the side
   (:func:`pain3d.appearance.ears.ear_form`); the head's skin around each ear gets a soft
   contact shadow;
-- **neck form**: darker just under the jaw and the occiput (the head's overhang), fading
-  down the neck;
+- **neck**: the tone of the photo's jaw and chin skin (not of the photo's pixels below the
+  jaw: a shadowed neck, a collar or hair of another tone), with the photo's own skin grain
+  at the scale the neck's texels hold (:func:`neck_grain`); darker just under the jaw and
+  the occiput (the head's overhang), fading down the neck, and on its side turned from the
+  light (:func:`side_shadow`);
 - **hair over the ears** (:func:`ears_hidden`): where the photo shows hair, not skin, where
   an ear is (long hair, a bob), that ear is not drawn (:class:`pain3d.render.photo.PhotoRenderer`:
   ``ear_hidden``) and the head's filled texels around it are painted as hair
@@ -386,9 +388,9 @@ def neck_grain(mesh: Mesh, pose, photo: np.ndarray, normals: np.ndarray,
 
 
 def texel_size(pos: np.ndarray, index: np.ndarray, q: float = 90.0) -> float:
-    """The ``q``-th percentile over the texels ``index`` (flat, of (S, S, 3) points ``pos``)
-    of each one's longer step, in metres, to its neighbour right of it and below it (both
-    among ``index``)."""
+    """Metres: the ``q``-th percentile of the steps between the texels ``index`` (flat, of
+    (S, S, 3) points ``pos``) and their neighbours right of and below them (both among
+    ``index``): about the longest side of those texels."""
     size = pos.shape[1]
     flat = pos.reshape(-1, 3)
     inside = np.zeros(len(flat), bool)
@@ -482,10 +484,11 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
     Args:
         colour: (S, S, 3) float32 C-contiguous filled texture
             (:func:`pain3d.appearance.photo._inpaint`), changed in place: the ear island
-            becomes the unlit ear (the shader lights it), the neck the photo's neck tone
-            over the photo's shading (the bake's texture fill multiplies it by the shading
-            ``shade_map / ref``) with its jaw shadow, the head's filled texels around the
-            ears darker.
+            becomes the unlit ear (the shader lights it), the neck the jaw's tone over the
+            photo's shading (the bake's texture fill multiplies it by each texel's shading
+            over ``ref``) with its jaw and side shadows and the photo's skin grain
+            (:func:`neck_grain`; the fill adds no other detail there), the head's filled
+            texels around the ears darker.
         known: (S, S) float32 photo confidence (only texels the photo did not show change).
         ear_chart: (S, S) bool, the ear island.
         pos, part, covered: (S, S, 3) head-frame point, (S, S) head part (0-2 face, 3 skull,
