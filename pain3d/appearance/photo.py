@@ -14,10 +14,11 @@ edge-on. Texels the photo does not show are filled plausibly, in three steps:
    neck), so skin continues as skin tone and hair as hair colour (from the texels that look
    like the photo's hair);
 3. **ears and neck** (:mod:`pain3d.appearance.photo_ears`): the photo's skin beside each
-   ear and its neck below the jaw give their tones; the ears are painted as ears (concha,
-   helix, contact shadow), the neck darkens under the jaw;
+   ear and its jaw give the ears' and the neck's tones; the ears are painted as ears
+   (concha, helix, contact shadow), the neck darkens under the jaw and takes the photo's
+   skin grain;
 4. **texture and shading** beyond the face: the filled scalp takes the fine detail of the
-   photo's own hair, the filled skin (ears, neck, jaw) that of its cheek, both mirror-tiled,
+   photo's own hair, the filled skin (ears, jaw) that of its cheek, both mirror-tiled,
    and every filled texel there but the ears (lit by the shader) is shaded by the photo's
    light on its normal, so the turned head is not a flat painted cap on a tube.
 
@@ -401,7 +402,7 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
     ref = float(np.median(shade_map[seen_head])) if seen_head.any() else 1.0
     _, ear_gain, ear_hidden = paint_ears_and_neck(  # base and hairy in place
         base, known, charts["ear"], texels.pos, texels.part, raster.covered, mesh, pose, photo,
-        normals, light, shade_map, ref, hair, hairy)
+        normals, light, ref, hair, hairy)
     albedo = _texture_fill(base, known, charts, texels, hairy,  # base, in place
                            shade_map / ref, _hair_detail(mesh, pose, photo, hair, size))
     lids, lid_skin = _lid_skin(mesh, texels, albedo, known, charts["head"])
@@ -652,7 +653,7 @@ def _texture_fill(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.nd
     border the photo's pixels in its own view.
 
     The inpainted fill is smooth. Where it shows, the hair (``hairy``) takes ``hair_detail``
-    (:func:`_hair_detail`), skin (ears, neck, the jaw and temples beyond the face) the fine
+    (:func:`_hair_detail`), skin (ears, the jaw and temples beyond the face) the fine
     detail of the photo's best-seen cheek (:func:`_exemplar_detail`); and every filled texel
     but the ears' (the shader lights them) is shaded by ``shading`` (S, S), its diffuse
     shading under the photo's light relative to the face the photo saw, so the back of the
@@ -673,6 +674,7 @@ def _texture_fill(colour: np.ndarray, known: np.ndarray, charts: dict[str, np.nd
     skin = _exemplar_detail(colour, cheek)
     np.subtract(1.0, hair, out=hair)
     per_texel(np.multiply, skin, hair, out=skin)
+    skin[charts["neck"]] = 0.0  # the neck has the photo's grain already (photo_ears)
     detail += skin
     del skin
     gain = np.clip(shading, 0.5, 1.1)

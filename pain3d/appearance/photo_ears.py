@@ -8,12 +8,14 @@ projected onto them (:mod:`pain3d.appearance.photo`); they are painted instead, 
   cheek and temple at the ear's height; not the brighter face centre) and de-lit by the
   soft light model of the photo shader (``0.4 + 0.6 max(n . l, 0)``), so an ear or neck
   turned away from the photo's light comes out darker than the cheek next to it, not paler;
-  the neck takes the photo's own neck below the jaw where the photo shows skin there;
 - **ear form**: the shared ear island is shaded as an ear seen from the side
   (:func:`pain3d.appearance.ears.ear_form`); the head's skin around each ear gets a soft
   contact shadow;
-- **neck form**: darker just under the jaw and the occiput (the head's overhang), fading
-  down the neck;
+- **neck**: the tone of the photo's jaw and chin skin (not of the photo's pixels below the
+  jaw: a shadowed neck, a collar or hair of another tone), with the photo's own skin grain
+  at the scale the neck's texels hold (:func:`neck_grain`); darker just under the jaw and
+  the occiput (the head's overhang), fading down the neck, and on its side turned from the
+  light (:func:`side_shadow`);
 - **hair over the ears** (:func:`ears_hidden`): where the photo shows hair, not skin, where
   an ear is (long hair, a bob), that ear is not drawn (:class:`pain3d.render.photo.PhotoRenderer`:
   ``ear_hidden``) and the head's filled texels around it are painted as hair
@@ -36,7 +38,21 @@ from pain3d.appearance.ears import ear_form
 from pain3d.face.mesh import Mesh, region_id
 
 JAW_SHADOW = 0.4
-"""Darkening of the neck right under the jaw (fading over ~1.2 cm down the neck)."""
+"""Darkening of the neck right under the jaw (fading over :data:`JAW_FADE` down the neck)."""
+JAW_FADE = 0.025
+"""Hand-set, metres: the jaw's shadow on the neck falls to 1/e this far below the head's
+underside (long enough to show below the chin in a turned view: the underside's own
+shadow is mostly hidden behind the chin)."""
+NECK_SIDE = 0.25
+"""Hand-set: darkening of the neck's side turned from the photo's light (its back:
+the full amount, its sides half of it), on top of the shading: the neck's sides are in
+the shadow of the jaw and hair, and a tube lit only by the soft light model reads flat."""
+NECK_TONE = 0.95
+"""Hand-set: the neck's skin relative to the jaw's and chin's under the same light (necks are
+a little darker than the face above them)."""
+NECK_GRAIN_IOD = 0.35
+"""Hand-set: side of the square of the photo's chin and jaw skin, in inter-ocular distances,
+whose fine detail is tiled over the neck (:func:`neck_grain`)."""
 CONTACT_SHADOW = 0.3
 """Darkening of the head's skin where an ear meets it."""
 EAR_TONE = 0.9
@@ -76,15 +92,16 @@ class SkinTones:
         side: (2, 3) float32 sRGB colour a surface of shading 1 would have, subject's right
             (x < 0) then left: the photo's skin beside that ear over its shading there.
         seen: (2,) bool, the photo showed that side's skin (else it copies the other side).
-        neck: (3,) float32 the same for the photo's neck below the jaw, or the mean side tone
-            a little darker (necks mostly are) when the photo shows no skin there.
-        neck_seen: the photo showed skin below the jaw.
+        neck: (3,) float32 the neck's tone: the photo's jaw and chin skin the same way, times
+            :data:`NECK_TONE`, or the mean side tone a little darker when the photo shows no
+            skin there.
+        jaw_seen: the photo showed the jaw's skin.
     """
 
     side: np.ndarray
     seen: np.ndarray
     neck: np.ndarray
-    neck_seen: bool
+    jaw_seen: bool
 
 
 def shade(normals: np.ndarray, light) -> np.ndarray:
@@ -204,8 +221,7 @@ def cheek_skin(mesh: Mesh, pose, photo: np.ndarray) -> np.ndarray:
     return np.nanmedian(rgb, 0) if np.isfinite(rgb).any() else np.full(3, 0.6)
 
 
-def skin_tones(mesh: Mesh, pose, photo: np.ndarray, normals: np.ndarray, light,
-               neck_pos: np.ndarray, neck_shade: np.ndarray, depth: np.ndarray) -> SkinTones:
+def skin_tones(mesh: Mesh, pose, photo: np.ndarray, normals: np.ndarray, light) -> SkinTones:
     """Measure :class:`SkinTones` on the photo.
 
     Args:
@@ -214,12 +230,8 @@ def skin_tones(mesh: Mesh, pose, photo: np.ndarray, normals: np.ndarray, light,
         photo: (H, W, 3) uint8 RGB.
         normals: (V, 3) vertex normals of ``mesh``.
         light: (3,) unit head-frame direction of the photo's light.
-        neck_pos, neck_shade, depth: (N, 3) points of the neck's texels, (N,) their
-            shading under ``light`` and (N,) their depth below the head's underside
-            (:func:`neck_depth`).
     """
     from pain3d.face.head import head_template
-    from pain3d.face.landmarks import FACE_OVAL
 
     v = mesh.vertices.astype(np.float64)
     fine = head_template().fine_part
@@ -254,29 +266,19 @@ def skin_tones(mesh: Mesh, pose, photo: np.ndarray, normals: np.ndarray, light,
         side[:] = skin / float(np.median(shade(normals[cheek], light)))
     elif not seen.all():
         side[~seen] = side[seen][0]
-    # The neck: where the photo shows its front, 2-5 cm below the head's underside and
-    # outside the face outline (the chin covers the neck's top in a frontal photo).
-    w, h = pose.size
-    oval = np.zeros((h, w), np.uint8)
-    poly = pose.project(v[list(FACE_OVAL)])[:, :2]
-    cv2.fillPoly(oval, [np.round(poly * 4).astype(np.int32)], 1, shift=2)
-    front = _facing(neck_pos, neck_pos - _axis(neck_pos), pose) > 0.4
-    pick = front & (depth > 0.02) & (depth < 0.05)
-    xy = pose.project(neck_pos[pick].astype(np.float64))[:, :2]
-    rgb = _sample(photo, xy)
+    # The neck continues the face's lower skin: the jaw and chin the photo shows, de-lit (the
+    # photo's own neck below the jaw is often another tone: shadowed, yellower, or hair and
+    # collar over it).
+    jaw = (part <= 2) & (mesh.regions == region_id("chin_jaw")) & (facing > 0.3)
+    rgb = _sample(photo, pose.project(v[jaw])[:, :2])
     ok = np.isfinite(rgb).all(-1)
-    ix = np.clip(np.nan_to_num(xy[:, 0]).astype(np.int64), 0, w - 1)
-    iy = np.clip(np.nan_to_num(xy[:, 1]).astype(np.int64), 0, h - 1)
-    ok &= oval[iy, ix] == 0
-    # The neck is often shadowed, and shadowed skin is redder: a wider hue tolerance.
     ok[ok] = _skinlike(rgb[ok], skin, hue=0.05)
-    neck_seen = bool(ok.sum() >= 30 and ok.mean() > 0.25)
-    if neck_seen:
-        lit = neck_shade[pick][ok] * (1.0 - jaw_shadow(depth[pick][ok]))
-        neck = np.median(rgb[ok] / lit[:, None], 0)
+    jaw_seen = bool(ok.sum() >= 8)
+    if jaw_seen:
+        neck = NECK_TONE * np.median(rgb[ok] / shade(normals[jaw][ok], light)[:, None], 0)
     else:
         neck = 0.92 * side.mean(0)
-    return SkinTones(side=side, seen=seen, neck=neck.astype(np.float32), neck_seen=neck_seen)
+    return SkinTones(side=side, seen=seen, neck=neck.astype(np.float32), jaw_seen=jaw_seen)
 
 
 def _facing(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:
@@ -296,8 +298,111 @@ def _axis(neck_pos: np.ndarray) -> np.ndarray:
 
 def jaw_shadow(depth: np.ndarray) -> np.ndarray:
     """(N,) float32 darkening in [0, :data:`JAW_SHADOW`] of neck points ``depth`` (N,)
-    metres below the head's underside (:func:`neck_depth`): fading over ~1.2 cm."""
-    return (JAW_SHADOW * np.exp(-np.asarray(depth, np.float64) / 0.012)).astype(np.float32)
+    metres below the head's underside (:func:`neck_depth`): fading over :data:`JAW_FADE`."""
+    return (JAW_SHADOW * np.exp(-np.asarray(depth, np.float64) / JAW_FADE)).astype(np.float32)
+
+
+def side_shadow(neck_pos: np.ndarray, light) -> np.ndarray:
+    """(N,) float32 darkening in [0, :data:`NECK_SIDE`] of neck points (N, 3): by the angle
+    about the neck's axis between each point and the photo's light ``light`` (3,) (seen from
+    above; a light from straight ahead when it has no horizontal part)."""
+    d = (np.asarray(neck_pos, np.float64) - _axis(neck_pos))[:, [0, 2]]
+    lit = np.asarray(light, np.float64)[[0, 2]]
+    lit = lit / n if (n := np.linalg.norm(lit)) > 1e-6 else np.array([0.0, 1.0])
+    cos = d @ lit / np.maximum(np.linalg.norm(d, axis=1), 1e-12)
+    return (NECK_SIDE * 0.5 * (1.0 - cos)).astype(np.float32)
+
+
+def _mirror(x: np.ndarray, n: int) -> np.ndarray:
+    """(N,) float32 positions ``x`` folded into [0, n - 1] as a mirror-tiled strip of ``n``
+    pixels is (every other copy mirrored: no seams)."""
+    m = np.mod(np.asarray(x, np.float64), 2.0 * n)
+    return np.where(m >= n, 2.0 * n - 1.0 - m, m).clip(0.0, n - 1.0).astype(np.float32)
+
+
+def grain_patch(mesh: Mesh, pose, photo: np.ndarray, normals: np.ndarray,
+                sigma: float) -> np.ndarray:
+    """(k, k, 3) float32 detail of the photo's chin and jaw skin at scales from ``sigma``
+    to 3 ``sigma`` pixels (the colour's local mean at the first less that at the second,
+    clipped to twice its standard deviation) in the square of side ``k`` (at least
+    :data:`NECK_GRAIN_IOD` inter-ocular distances and 8 ``sigma``) where the most of the
+    photo's pixels are that skin (the skin's pixels only; zeros when no square is at least
+    half skin)."""
+    v = mesh.vertices.astype(np.float64)
+    eyes = pose.project(mesh.rig.eye_centres.astype(np.float64))
+    iod = max(float(np.linalg.norm(eyes[0, :2] - eyes[1, :2])), 1.0)
+    k = max(int(round(NECK_GRAIN_IOD * iod)), int(np.ceil(8 * sigma)), 8)
+    h, w = photo.shape[:2]
+    jaw = (mesh.regions == region_id("chin_jaw")) & (_facing(v, normals, pose) > 0.3)
+    if jaw.sum() < 3 or min(h, w) <= k:
+        return np.zeros((k, k, 3), np.float32)
+    hull = np.zeros((h, w), np.uint8)
+    pts = cv2.convexHull(np.round(pose.project(v[jaw])[:, :2] * 4).astype(np.int32))
+    cv2.fillConvexPoly(hull, pts, 1, shift=2)
+    rgb = photo.astype(np.float32) / 255
+    at = hull > 0
+    skin = np.zeros((h, w), np.float32)
+    skin[at] = _skinlike(rgb[at], cheek_skin(mesh, pose, photo), hue=0.05)
+    cover = cv2.boxFilter(skin, -1, (k, k), borderType=cv2.BORDER_CONSTANT)
+    y, x = np.unravel_index(int(np.argmax(cover)), cover.shape)
+    if cover[y, x] < 0.5:
+        return np.zeros((k, k, 3), np.float32)
+    y0, x0 = np.clip([y - k // 2, x - k // 2], 0, [h - k, w - k])
+    box = (slice(y0, y0 + k), slice(x0, x0 + k))
+    m, patch = skin[box], rgb[box] * skin[box][..., None]
+
+    def mean(s: float) -> np.ndarray:
+        return cv2.GaussianBlur(patch, (0, 0), s, borderType=cv2.BORDER_REFLECT) / np.maximum(
+            cv2.GaussianBlur(m, (0, 0), s, borderType=cv2.BORDER_REFLECT), 1e-3)[..., None]
+
+    detail = (mean(sigma) - mean(3.0 * sigma)) * m[..., None]
+    limit = 2.0 * np.sqrt((detail**2).sum((0, 1)) / max(float(m.sum()), 1.0))
+    return np.clip(detail, -limit, limit).astype(np.float32)
+
+
+def neck_grain(mesh: Mesh, pose, photo: np.ndarray, normals: np.ndarray,
+               neck_pos: np.ndarray, texel: float) -> np.ndarray:
+    """(N, 3) float32 rows of the photo's skin grain (:func:`grain_patch`) at the neck's
+    points ``neck_pos`` (N, 3): mirror-tiled over the neck unrolled about its axis (arc
+    length around, height down) at the photo's own scale, so the grain is as fine across
+    the neck as down it. Its finest scale is ``texel`` metres, the longest side of the
+    neck's texels: the neck's UV ring has texels ~4x longer down the neck than around it
+    at its bottom, and grain finer than them (the photo's pores, or the cheek's fine
+    detail tiled over the UV) runs in vertical streaks. The unrolled strip's seam is at the
+    back."""
+    eyes = mesh.rig.eye_centres.astype(np.float64)
+    iod_m = max(float(np.linalg.norm(eyes[0] - eyes[1])), 1e-3)
+    px = pose.project(eyes)
+    per_m = float(np.linalg.norm(px[0, :2] - px[1, :2])) / iod_m  # photo pixels per metre
+    patch = grain_patch(mesh, pose, photo, normals, max(texel * per_m, 0.5))
+    k = patch.shape[0]
+    d = np.asarray(neck_pos, np.float64) - _axis(neck_pos)
+    r = float(np.median(np.hypot(d[:, 0], d[:, 2])))
+    around = np.arctan2(d[:, 0], d[:, 2]) * r * per_m  # 0 at the front
+    down = -np.asarray(neck_pos, np.float64)[:, 1] * per_m
+    n = len(d)
+    rows = -(-n // 256)  # remap's maps in blocks of 256 columns (a side must stay < 32767)
+    mx = np.resize(_mirror(around + 0.5 * k, k), rows * 256).reshape(rows, 256)
+    my = np.resize(_mirror(down, k), rows * 256).reshape(rows, 256)
+    return cv2.remap(patch, mx, my, cv2.INTER_LINEAR).reshape(-1, 3)[:n]
+
+
+def texel_size(pos: np.ndarray, index: np.ndarray, q: float = 90.0) -> float:
+    """Metres: the ``q``-th percentile of the steps between the texels ``index`` (flat, of
+    (S, S, 3) points ``pos``) and their neighbours right of and below them (both among
+    ``index``): about the longest side of those texels."""
+    size = pos.shape[1]
+    flat = pos.reshape(-1, 3)
+    inside = np.zeros(len(flat), bool)
+    inside[index] = True
+    steps = []
+    for off in (1, size):
+        i = index[index + off < len(flat)]
+        i = i[inside[i + off]]
+        steps.append(np.linalg.norm(np.take(flat, i + off, axis=0) - np.take(flat, i, axis=0),
+                                    axis=1) if len(i) else np.zeros(0))
+    both = np.concatenate(steps)
+    return float(np.percentile(both, q)) if len(both) else 0.0
 
 
 def neck_depth(neck_pos: np.ndarray, head_pos: np.ndarray, bins: int = 48) -> np.ndarray:
@@ -370,7 +475,7 @@ def contact_shadow(pos: np.ndarray, mask: np.ndarray, ears: np.ndarray,
 def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.ndarray,
                         pos: np.ndarray, part: np.ndarray, covered: np.ndarray, mesh: Mesh,
                         pose, photo: np.ndarray, normals: np.ndarray, light,
-                        shade_map: np.ndarray, ref: float, hair: np.ndarray,
+                        ref: float, hair: np.ndarray,
                         hairy: np.ndarray) -> tuple[SkinTones, np.ndarray, np.ndarray]:
     """Paint the ear island, the neck and the ears' contact shadows into a bake's filled
     colours, in place, and the hair over the ears the photo's hair covers
@@ -379,17 +484,17 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
     Args:
         colour: (S, S, 3) float32 C-contiguous filled texture
             (:func:`pain3d.appearance.photo._inpaint`), changed in place: the ear island
-            becomes the unlit ear (the shader lights it), the neck the photo's neck tone
-            over the photo's shading (the bake's texture fill multiplies it by the shading
-            ``shade_map / ref``) with its jaw shadow, the head's filled texels around the
-            ears darker.
+            becomes the unlit ear (the shader lights it), the neck the jaw's tone over the
+            photo's shading (the bake's texture fill multiplies it by each texel's shading
+            over ``ref``) with its jaw and side shadows and the photo's skin grain
+            (:func:`neck_grain`; the fill adds no other detail there), the head's filled
+            texels around the ears darker.
         known: (S, S) float32 photo confidence (only texels the photo did not show change).
         ear_chart: (S, S) bool, the ear island.
         pos, part, covered: (S, S, 3) head-frame point, (S, S) head part (0-2 face, 3 skull,
             4 ears, 5 neck, 6 occiput cap) and (S, S) bool coverage of each texel.
         mesh, pose, photo, normals, light: the bake's mesh, photo camera, (H, W, 3) uint8
             photo, vertex normals and unit light direction.
-        shade_map: (S, S) float32 shading of each texel under ``light``.
         ref: the shading the texture fill takes as 1 (the face's median).
         hair: (3,) the photo's hair colour (:func:`pain3d.appearance.photo.hair_colour`).
         hairy: (S, S) bool, the texels the texture fill gives the hair's detail; changed in
@@ -407,10 +512,11 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
     neck = np.flatnonzero((part == 5) & covered)
     neck_pos = np.take(pos.reshape(-1, 3), neck, axis=0)
     depth = neck_depth(neck_pos, pos[sub][head])
-    tones = skin_tones(mesh, pose, photo, normals, light, neck_pos, np.take(shade_map, neck),
-                       depth)
+    tones = skin_tones(mesh, pose, photo, normals, light)
     # Only what the photo did not show changes (weight 1 - known).
-    neck_rgb = tones.neck * ref * (1.0 - jaw_shadow(depth))[:, None]
+    lit = (1.0 - jaw_shadow(depth)) * (1.0 - side_shadow(neck_pos, light))
+    neck_rgb = tones.neck * ref * lit[:, None]
+    neck_rgb += neck_grain(mesh, pose, photo, normals, neck_pos, texel_size(pos, neck))
     keep = np.clip(np.take(known, neck), 0.0, 1.0)[:, None]
     put_rows(flat, neck, np.take(flat, neck, axis=0) * keep + neck_rgb * (1.0 - keep))
     ears = mesh.vertices[mesh.regions == region_id("ear")].astype(np.float64)
