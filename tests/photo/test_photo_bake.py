@@ -107,22 +107,30 @@ def test_a_texel_seen_edge_on_gives_way_to_its_mirror_seen_squarely():
     np.testing.assert_array_equal(out, colour)
 
 
-def test_texels_near_the_persons_outline_are_trusted_less(identity):
-    """The outline's pixels mix in the background: texels whose pixel lies within
-    PERSON_EDGE_PX of it lose confidence, those well inside keep it."""
+def _seen_beside_a_band(identity, band: bool):
+    """The column where a person mask ends over the right of the face (as beyond a turned
+    face's far cheek), and ``_seen_texels`` of the identity's bake with that mask (``band``)
+    or without one."""
     from pain3d.appearance import photo as ap
 
     app = identity.appearance
     mesh, pose, faces, raster = app.rest_mesh, identity.fit.pose, app.raster_faces, app.raster
-    texels = ap._Texels.of(mesh, faces, raster)
-    normals = mesh.vertex_normals()
     col = int(pose.project(mesh.rig.eye_centres.astype(np.float64))[:, 0].min())
     person = np.ones(identity.photo.shape[:2], bool)
     person[:, :col] = False
-    seen, xy, _, _, clear = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
-                                            texels, person)
+    return col, ap._seen_texels(mesh, pose, identity.photo, faces, mesh.vertex_normals(),
+                                raster, ap._Texels.of(mesh, faces, raster),
+                                person if band else None)
+
+
+def test_texels_near_the_persons_outline_are_trusted_less(identity):
+    """The outline's pixels mix in the background: texels whose pixel lies within
+    PERSON_EDGE_PX of it lose confidence, those well inside keep it."""
+    from pain3d.appearance.photo import PERSON_EDGE_PX
+
+    col, (_, xy, _, _, clear) = _seen_beside_a_band(identity, True)
     d = xy[:, 0] - col  # pixels inside the outline (the mask's edge is a column)
-    lo, hi = (v * person.shape[1] / 512 for v in ap.PERSON_EDGE_PX)
+    lo, hi = (v * identity.photo.shape[1] / 512 for v in PERSON_EDGE_PX)
     assert (d < lo + 1).sum() > 50 and (d > hi + 1).sum() > 1000
     assert clear[d < lo + 1].max() < 0.2
     assert clear[d > hi + 1].min() == 1.0
@@ -133,19 +141,8 @@ def test_texels_the_photo_shows_as_background_take_no_colour(identity):
     """Where the person's mask says background (here: a band over the right of the face,
     as beyond a turned face's far cheek), no texel takes the photo's colour; elsewhere the
     same texels as without a mask do."""
-    from pain3d.appearance import photo as ap
-
-    app = identity.appearance
-    mesh, pose, faces, raster = app.rest_mesh, identity.fit.pose, app.raster_faces, app.raster
-    texels = ap._Texels.of(mesh, faces, raster)
-    normals = mesh.vertex_normals()
-    col = int(pose.project(mesh.rig.eye_centres.astype(np.float64))[:, 0].min())
-    person = np.ones(identity.photo.shape[:2], bool)
-    person[:, :col] = False
-    every, xy_all, _, _, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals, raster,
-                                       texels)
-    seen, xy, colour, _, _ = ap._seen_texels(mesh, pose, identity.photo, faces, normals,
-                                             raster, texels, person)
+    col, (every, xy_all, _, _, _) = _seen_beside_a_band(identity, False)
+    _, (seen, xy, colour, _, _) = _seen_beside_a_band(identity, True)
     assert (xy_all[:, 0] < col).sum() > 1000  # the band covers part of the face
     assert xy[:, 0].min() >= col + 2  # none there, nor on the uncertain edge
     np.testing.assert_array_equal(seen, every[xy_all[:, 0] >= col + 2])
