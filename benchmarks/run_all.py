@@ -49,7 +49,10 @@ PICK: dict[str, dict[str, str]] = {
                       "rho.brow_eye": "<= -0.5", "rho.nose_lip": "<= -0.5",
                       "rho.cheek_motion": ">= 0.5", "stable_median_pct": "",
                       "tracker_floor_pct": "", "geometry_stable_median_pct": ""},
-    "photo_identities": {"throughput.images_per_s": ">= 30",
+    # The quick run (2 identities of 15 images) is mostly start-up and per-identity work: its
+    # rate is shown without the >= 30 target, which the full run answers (40 identities x
+    # 33 images: `python benchmarks/photo_identities.py --throughput-only`).
+    "photo_identities": {"throughput.images_per_s": "",
                          "throughput.cpu_s_per_image": "",
                          "throughput.peak_rss_mb_per_worker": "<= 500"},
 }
