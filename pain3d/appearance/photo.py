@@ -425,7 +425,7 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
 def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
                  normals: np.ndarray, raster: UVRaster, texels: _Texels,
                  person: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The texels the photo shows, their colours and how clearly it shows them.
 
     Only covered texels facing the camera can be seen, so only they are projected and
@@ -454,12 +454,12 @@ def _seen_texels(mesh: Mesh, pose, photo: np.ndarray, faces: np.ndarray,
     visible = _visible_texels(mesh, pose, _texel_uv(size, todo), proj[:, :2], size)
     inside = None
     if person is not None:  # the person's own pixels only (not the background beside them)
+        lo, hi = (v * person.shape[1] / 512 for v in PERSON_EDGE_PX)
         inside = _inside_person(person, proj[:, :2])
-        visible &= inside > PERSON_EDGE_PX[0] * person.shape[1] / 512
+        visible &= inside > lo
     seen, xy = todo[visible], np.compress(visible, proj[:, :2], axis=0)
     clear = np.ones(len(seen), np.float32)
     if inside is not None:
-        lo, hi = (v * person.shape[1] / 512 for v in PERSON_EDGE_PX)
         clear = smoothstep(lo, hi, np.compress(visible, inside)).astype(np.float32)
     colour = np.zeros((size * size, 3), np.float32)
     if len(seen):
