@@ -136,10 +136,14 @@ void main() {
         // The neck's texels (7-10 mm) cannot hold the locks, so below the ears the strand
         // value is drawn here: 48 locks hanging straight down, each fading in over the
         // painted ones from its own height, above the UV seam.
+        // Each person's locks: their phase and widths hashed from the hair colour (drawn
+        // per identity), so two people's curtains do not show the same pattern.
+        float hs = fract(dot(hair_rgb, vec3(311.7, 183.3, 97.1)));
         float az = atan(g.x, -hang.z);
-        float u = 7.64 * az + 0.3 * sin(5.0 * az + 20.0 * g.y) + 0.3 * sin(13.0 * az + 1.0);
-        float r1 = fract(sin(floor(u) * 12.9898 + 1.0) * 43758.5453);
-        float r2 = fract(sin(floor(u) * 78.233 + 2.0) * 43758.5453);
+        float u = 7.64 * az + hs + 0.3 * sin(5.0 * az + 20.0 * g.y + 6.28 * hs)
+                  + 0.3 * sin(13.0 * az + 1.0 + 6.28 * hs);
+        float r1 = fract(sin(floor(u) * 12.9898 + 1.0 + 17.0 * hs) * 43758.5453);
+        float r2 = fract(sin(floor(u) * 78.233 + 2.0 + 17.0 * hs) * 43758.5453);
         float e = abs(2.0 * fract(u) - 1.0);
         float fu = fwidth(u);
         float c = clamp((1.0 - e) * clamp(0.4 / fu, 1.0, 3.0), 0.0, 1.0);
