@@ -82,6 +82,10 @@ layout(location = 1) out vec4 f_lab;
 
 // Powers by repeated squaring: pow() is costly on llvmpipe.
 float p16(float x) { x *= x; x *= x; x *= x; return x * x; }
+// Cheap stand-ins on llvmpipe (no transcendentals): a hash of n in [0, 1), and a triangle
+// wave with sin's period, phase and range.
+float hash1(float n) { n = fract(n * 0.1031); n *= n + 33.33; n *= n + n; return fract(n); }
+float tri(float x) { return abs(fract(x * 0.15915 + 0.75) * 4.0 - 2.0) - 1.0; }
 
 void main() {
     int reg = v_region;
@@ -139,17 +143,20 @@ void main() {
         // Each person's locks: their phase and widths hashed from the hair colour (drawn
         // per identity), so two people's curtains do not show the same pattern.
         float hs = fract(dot(hair_rgb, vec3(311.7, 183.3, 97.1)));
-        float az = atan(g.x, -hang.z);
-        float u = 7.64 * az + hs + 0.3 * sin(5.0 * az + 20.0 * g.y + 6.28 * hs)
-                  + 0.3 * sin(13.0 * az + 1.0 + 6.28 * hs);
-        float r1 = fract(sin(floor(u) * 12.9898 + 1.0 + 17.0 * hs) * 43758.5453);
-        float r2 = fract(sin(floor(u) * 78.233 + 2.0 + 17.0 * hs) * 43758.5453);
+        // The azimuth around the vertical axis (0 at the back), as the "diamond angle"
+        // scaled to about radians: monotonic like atan, at a fraction of its cost.
+        float t = g.x / (abs(g.x) + abs(hang.z) + 1e-6);
+        float az = 1.5708 * (hang.z <= 0.0 ? t : sign(g.x) * 2.0 - t);
+        float u = 7.64 * az + hs + 0.3 * tri(5.0 * az + 20.0 * g.y + 6.28 * hs)
+                  + 0.3 * tri(13.0 * az + 1.0 + 6.28 * hs);
+        float r1 = hash1(floor(u) + 17.0 * hs);
+        float r2 = hash1(floor(u) + 71.0 + 17.0 * hs);
         float e = abs(2.0 * fract(u) - 1.0);
         float fu = fwidth(u);
         float c = clamp((1.0 - e) * clamp(0.4 / fu, 1.0, 3.0), 0.0, 1.0);
-        float fine = 0.05 * sin(27.0 * u + 6.0 * r1) * clamp(1.5 - 5.0 * fu, 0.0, 1.0);
+        float fine = 0.05 * tri(27.0 * u + 6.0 * r1) * clamp(1.5 - 5.0 * fu, 0.0, 1.0);
         float lock = 0.25 + (0.3 * (1.0 - e * e) + 0.3 * r1 + fine - 0.06) * c
-                     + 0.1 * sin(2.3 * az + 1.7) * sin(3.1 * az - 20.0 * g.y);
+                     + 0.1 * tri(2.3 * az + 1.7) * tri(3.1 * az - 20.0 * g.y);
         float fade = clamp((-0.122 - 0.012 * r2 - g.y) * 80.0, 0.0, 1.0);
         tex.a = mix(tex.a, 0.425 + 0.15 * lock, fade);  // the painted locks: 0.5 + 0.25 (s - 0.5)
         h = (tex.a - 0.5) * 0.0012;
