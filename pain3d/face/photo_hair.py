@@ -100,7 +100,7 @@ def _hang(fitted: np.ndarray, grown: np.ndarray, centre: np.ndarray, weight: np.
 
     Around the vertical axis through ``centre``, each of :data:`_HANG_BINS` azimuths takes
     its widest grown vertex; a vertex below it moves out horizontally (times ``weight``,
-    (N,): none at the face) to at least the straight line from that widest radius to its
+    (N,): none at the face; and in part where the widest point grew under 1 cm) to at least the straight line from that widest radius to its
     own fitted radius at the azimuth's lowest skull vertex (the ring the neck joins), or at
     :data:`EAR_BAND_CM`'s lower height where the skull goes lower (nothing grows there).
     """
@@ -109,8 +109,9 @@ def _hang(fitted: np.ndarray, grown: np.ndarray, centre: np.ndarray, weight: np.
     r = np.hypot(d[:, 0], d[:, 2])
     az = np.minimum(((np.arctan2(d[:, 0], d[:, 2]) % (2 * np.pi)) / (2 * np.pi)
                      * _HANG_BINS).astype(int), _HANG_BINS - 1)
-    widest = np.zeros(_HANG_BINS)
+    widest, fit_widest = np.zeros(_HANG_BINS), np.zeros(_HANG_BINS)
     np.maximum.at(widest, az, r)
+    np.maximum.at(fit_widest, az, r_fit)
     at = np.full(_HANG_BINS, EAR_BAND_CM[1])
     for b in np.unique(az):  # the height of each azimuth's widest vertex
         i = np.flatnonzero(az == b)
@@ -118,6 +119,9 @@ def _hang(fitted: np.ndarray, grown: np.ndarray, centre: np.ndarray, weight: np.
     low = np.full(_HANG_BINS, np.inf)
     np.minimum.at(low, az, fitted[:, 1])
     low = np.maximum(np.where(np.isfinite(low), low, EAR_BAND_CM[0]), EAR_BAND_CM[0])
+    # Hair that barely stands off the skull hangs in part (a bald head not at all): fully
+    # from 1 cm of growth at the azimuth's widest point.
+    weight = weight * np.clip(widest - fit_widest, 0.0, 1.0)[az]
     widest = _smooth_circular(widest, 1.0)
     at = np.maximum(_smooth_circular(at, 1.0), low + 1.0)
     t = np.clip((grown[:, 1] - low[az]) / (at[az] - low[az]), 0.0, 1.0)
