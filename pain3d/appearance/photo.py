@@ -770,6 +770,13 @@ STRAND_MM = (0.35, 1.4, 18.0)
 """Hand-set: the filled hair's streaks are noise blurred to these sizes (Gaussian sigma, mm
 on a 9 cm skull): single strands and clumps across the hair, their length along it."""
 
+HAIR_IRREGULARITY = (0.7, 9.0, 12.0)
+"""Hand-set: how the filled hair's strands vary over the head (mm on a 9 cm skull, but the
+first): the spread of the log of their contrast (clumps of bold and faint strands), the
+sway of their direction (a strand's sideways wander, Gaussian sigma), and the size of the
+patches over which the contrast and the sway change. Without it the strands are parallel
+streaks of one contrast (until 0.11: corduroy)."""
+
 
 def _strand_detail(size: int, spread: np.ndarray) -> np.ndarray:
     """(S, S, 3) float32 hair detail: :func:`_strand_pattern` with the per-channel spread
@@ -782,25 +789,42 @@ def _strand_detail(size: int, spread: np.ndarray) -> np.ndarray:
     return out
 
 
+def _smooth_noise(rng, shape: tuple[int, int], sigma: tuple[float, float]) -> np.ndarray:
+    """(n_y, n_phi) float32 unit-spread Gaussian noise blurred by ``sigma`` (rows, columns),
+    wrapping around the columns (the azimuth)."""
+    pad = int(3 * sigma[1]) + 1
+    noise = np.pad(rng.standard_normal(shape).astype(np.float32), ((0, 0), (pad, pad)),
+                   mode="wrap")
+    noise = cv2.GaussianBlur(noise, (0, 0), sigmaX=sigma[1], sigmaY=sigma[0])[:, pad:-pad]
+    return noise / max(float(noise.std()), 1e-6)
+
+
 @lru_cache(maxsize=2)
 def _strand_pattern(size: int) -> np.ndarray:
-    """(S, S) float32, read-only, unit spread: random streaks that run from the crown down
-    (along the meridians about the vertical axis), at the photo detail's scale
-    (:func:`_high_pass` at S/128 texels). A function of the texture size alone: each texel's
-    direction from the head chart's centre follows from its UV (the azimuthal chart of
-    :mod:`pain3d.face.head`), on a 9 cm sphere; a fitted or grown skull stretches the
-    streaks with it. Made once per size, 128 rows at a time (no full-size temporaries in
-    the bake). Fixed seed."""
-    radius, n_phi, n_y = 0.09, 2048, 80  # 0.28 mm across, 4 mm along per noise pixel
+    """(S, S) float32, read-only, unit spread: random strands that run from the crown down
+    (along the meridians about the vertical axis, each swaying sideways as a patch of hair
+    does), bold in some clumps and faint in others (:data:`HAIR_IRREGULARITY`), at the
+    photo detail's scale (:func:`_high_pass` at S/128 texels). A function of the texture
+    size alone: each texel's direction from the head chart's centre follows from its UV
+    (the azimuthal chart of :mod:`pain3d.face.head`), on a 9 cm sphere; a fitted or grown
+    skull stretches the strands with it. Made once per size, 128 rows at a time (no
+    full-size temporaries in the bake). Fixed seed."""
+    radius, n_phi, n_y = 0.09, 2048, 320  # 0.28 mm across, 1 mm along per noise pixel
     rng = np.random.default_rng(0)
     across = 2 * np.pi * radius * 1000.0 / n_phi  # mm per noise column
     fine, clump, along = STRAND_MM
-    streaks = cv2.GaussianBlur(rng.standard_normal((n_y, n_phi)).astype(np.float32), (0, 0),
-                               sigmaX=fine / across, sigmaY=along / 4.0)
-    streaks += 0.6 * cv2.GaussianBlur(rng.standard_normal((n_y, n_phi)).astype(np.float32),
-                                      (0, 0), sigmaX=clump / across, sigmaY=1.5 * along / 4.0)
-    wave = cv2.GaussianBlur(rng.standard_normal(n_y).astype(np.float32)[:, None], (0, 0),
-                            sigmaX=0.1, sigmaY=5.0)[:, 0] * 40.0  # columns, slow sway
+    bold, sway, patch = HAIR_IRREGULARITY
+    shape = (n_y, n_phi)
+    streaks = _smooth_noise(rng, shape, (along, fine / across))
+    streaks += 0.8 * _smooth_noise(rng, shape, (along / 3.0, fine / across))  # short ones
+    streaks += 0.6 * _smooth_noise(rng, shape, (1.5 * along, clump / across))
+    streaks *= np.exp(bold * _smooth_noise(rng, shape, (patch, patch / across)) - bold**2)
+    # Each strand sways sideways: columns sampled from a slowly varying offset.
+    shift = sway / across * _smooth_noise(rng, shape, (patch, 2.0 * patch / across))
+    cols, rows = np.meshgrid(np.arange(n_phi, dtype=np.float32),
+                             np.arange(n_y, dtype=np.float32))
+    streaks = cv2.remap(streaks, np.mod(cols + shift, n_phi).astype(np.float32), rows,
+                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
     t = ((np.arange(size) + 0.5) / size - 0.5).astype(np.float32)
     out = np.empty((size, size), np.float32)
     for r0 in range(0, size, 128):
@@ -809,9 +833,8 @@ def _strand_pattern(size: int) -> np.ndarray:
         alpha = np.pi * np.minimum(2.0 * np.hypot(du, dv), 1.0) ** (1.0 / 0.6)
         beta = np.arctan2(dv, du)
         x, y, z = np.sin(alpha) * np.cos(beta), np.sin(alpha) * np.sin(beta), np.cos(alpha)
-        row = np.clip((radius * y + 0.16) * 250.0, 0, n_y - 1).astype(np.float32)
-        col = (np.arctan2(x, z) + np.pi) * (n_phi / (2 * np.pi)) + np.interp(
-            row, np.arange(n_y), wave)
+        row = np.clip((radius * y + 0.16) * 1000.0, 0, n_y - 1).astype(np.float32)
+        col = (np.arctan2(x, z) + np.pi) * (n_phi / (2 * np.pi))
         out[r0:r0 + 128] = cv2.remap(streaks, np.mod(col, n_phi).astype(np.float32), row,
                                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
     out -= cv2.GaussianBlur(out, (0, 0), size / 128.0)
