@@ -772,11 +772,12 @@ STRAND_MM = (0.35, 1.4, 18.0)
 """Hand-set: the filled hair's streaks are noise blurred to these sizes (Gaussian sigma, mm
 on a 9 cm skull): single strands and clumps across the hair, their length along it."""
 
-HAIR_IRREGULARITY = (0.7, 9.0, 12.0)
+HAIR_IRREGULARITY = (0.5, 5.0, 12.0)
 """Hand-set: how the filled hair's strands vary over the head (mm on a 9 cm skull, but the
-first): the spread of the log of their contrast (clumps of bold and faint strands), the
+first): the spread of the log of their contrast (locks of bold and faint strands), the
 sway of their direction (a strand's sideways wander, Gaussian sigma), and the size of the
-patches over which the contrast and the sway change. Without it the strands are parallel
+patches across the strands over which the contrast and the sway change (three times it
+along them: the strands still run down, :data:`STRAND_MM`). Without it the strands are parallel
 streaks of one contrast (until 0.11: corduroy)."""
 
 
@@ -825,11 +826,11 @@ def _strand_pattern(size: int) -> np.ndarray:
     bold, sway, patch = HAIR_IRREGULARITY
     shape = (n_y, n_phi)
     streaks = _smooth_noise(rng, shape, (along, fine / across))
-    streaks += 0.8 * _smooth_noise(rng, shape, (along / 3.0, fine / across))  # short ones
+    streaks += 0.6 * _smooth_noise(rng, shape, (along / 2.0, fine / across))  # short ones
     streaks += 0.6 * _smooth_noise(rng, shape, (1.5 * along, clump / across))
-    streaks *= np.exp(bold * _smooth_noise(rng, shape, (patch, patch / across)) - bold**2)
+    streaks *= np.exp(bold * _smooth_noise(rng, shape, (3.0 * patch, patch / across)))
     # Each strand sways sideways: columns sampled from a slowly varying offset.
-    shift = sway / across * _smooth_noise(rng, shape, (patch, 2.0 * patch / across))
+    shift = sway / across * _smooth_noise(rng, shape, (3.0 * patch, 2.0 * patch / across))
     cols, rows = np.meshgrid(np.arange(n_phi, dtype=np.float32),
                              np.arange(n_y, dtype=np.float32))
     streaks = cv2.remap(streaks, np.mod(cols + shift, n_phi).astype(np.float32), rows,
