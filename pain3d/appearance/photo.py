@@ -801,11 +801,18 @@ def _strand_detail(size: int, spread: np.ndarray, coarse: np.ndarray | None = No
 
 def _smooth_noise(rng, shape: tuple[int, int], sigma: tuple[float, float]) -> np.ndarray:
     """(n_y, n_phi) float32 unit-spread Gaussian noise blurred by ``sigma`` (rows, columns),
-    wrapping around the columns (the azimuth)."""
-    pad = int(3 * sigma[1]) + 1
-    noise = np.pad(rng.standard_normal(shape).astype(np.float32), ((0, 0), (pad, pad)),
+    wrapping around the columns (the azimuth); a wide blur is made at a lower resolution
+    (up to 1/8, 2 pixels of sigma at least) and resized back."""
+    f = [int(min(max(s_ // 2.0, 1.0), 8.0)) for s_ in sigma]
+    small = (-(-shape[0] // f[0]), -(-shape[1] // f[1]))
+    pad = int(3 * sigma[1] / f[1]) + 1
+    noise = np.pad(rng.standard_normal(small).astype(np.float32), ((0, 0), (pad, pad)),
                    mode="wrap")
-    noise = cv2.GaussianBlur(noise, (0, 0), sigmaX=sigma[1], sigmaY=sigma[0])[:, pad:-pad]
+    noise = cv2.GaussianBlur(noise, (0, 0), sigmaX=sigma[1] / f[1],
+                             sigmaY=sigma[0] / f[0])[:, pad:-pad]
+    if f != [1, 1]:
+        noise = cv2.resize(noise, (small[1] * f[1], small[0] * f[0]),
+                           interpolation=cv2.INTER_LINEAR)[:shape[0], :shape[1]]
     return noise / max(float(noise.std()), 1e-6)
 
 
