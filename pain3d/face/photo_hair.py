@@ -10,8 +10,9 @@ project in that direction move away from the skull's centre by the ratio (at mos
 :data:`MAX_GROWTH`), fully from :data:`FACE_CLEARANCE_CM` off the face and above the ears'
 top, fading out to none at the face, toward the jaw's height (:data:`EAR_BAND_CM`) and in
 the directions near straight down (:data:`NECK_WEDGE_DEG`): a bob's ends and long hair
-beside the jaw and neck are not modelled. The back of the head, which the photo does not show, grows
-as the outline beside it does. The face, ears, neck and the rig are untouched, so labels
+beside the jaw and neck are not modelled. Below its widest point the hair hangs
+(:func:`_hang`): it tapers evenly into the skull the neck joins, not in a shelf. The back
+of the head, which the photo does not show, grows as the outline beside it does. The face, ears, neck and the rig are untouched, so labels
 and the photo's own view do not change.
 
 Pure numpy and OpenCV, on the coarse head (cm) before
@@ -100,9 +101,10 @@ def _hang(fitted: np.ndarray, grown: np.ndarray, centre: np.ndarray, weight: np.
 
     Around the vertical axis through ``centre``, each of :data:`_HANG_BINS` azimuths takes
     its widest grown vertex; a vertex below it moves out horizontally (times ``weight``,
-    (N,): none at the face; and in part where the widest point grew under 1 cm) to at least the straight line from that widest radius to its
-    own fitted radius at the azimuth's lowest skull vertex (the ring the neck joins), or at
-    :data:`EAR_BAND_CM`'s lower height where the skull goes lower (nothing grows there).
+    (N,): none at the face; and in part where the widest point grew under 1 cm) to at
+    least the straight line from that widest radius to its own fitted radius at the
+    azimuth's lowest skull vertex (the ring the neck joins), or at :data:`EAR_BAND_CM`'s
+    lower height where the skull goes lower (nothing grows there).
     """
     d = grown - centre
     r_fit = np.hypot(fitted[:, 0] - centre[0], fitted[:, 2] - centre[2])
