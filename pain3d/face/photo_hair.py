@@ -12,8 +12,8 @@ top, fading out to none at the face, toward the jaw's height (:data:`EAR_BAND_CM
 the directions near straight down (:data:`NECK_WEDGE_DEG`): a bob's ends and long hair
 beside the jaw and neck are not modelled. Below its widest point the hair hangs
 (:func:`_hang`): it tapers evenly into the skull the neck joins, not in a shelf. The back
-of the head, which the photo does not show, grows as the outline beside it does. The face, ears, neck and the rig are untouched, so labels
-and the photo's own view do not change.
+of the head, which the photo does not show, grows as the outline beside it does. The face,
+ears, neck and the rig are untouched, so labels and the photo's own view do not change.
 
 Pure numpy and OpenCV, on the coarse head (cm) before
 :func:`pain3d.face.builtin.mesh_from_coarse`.
