@@ -10,9 +10,10 @@ project in that direction move away from the skull's centre by the ratio (at mos
 :data:`MAX_GROWTH`), fully from :data:`FACE_CLEARANCE_CM` off the face and above the ears'
 top, fading out to none at the face, toward the jaw's height (:data:`EAR_BAND_CM`) and in
 the directions near straight down (:data:`NECK_WEDGE_DEG`): a bob's ends and long hair
-beside the jaw and neck are not modelled. The back of the head, which the photo does not show, grows
-as the outline beside it does. The face, ears, neck and the rig are untouched, so labels
-and the photo's own view do not change.
+beside the jaw and neck are not modelled. Below its widest point the hair hangs
+(:func:`_hang`): it tapers evenly into the skull the neck joins, not in a shelf. The back
+of the head, which the photo does not show, grows as the outline beside it does. The face,
+ears, neck and the rig are untouched, so labels and the photo's own view do not change.
 
 Pure numpy and OpenCV, on the coarse head (cm) before
 :func:`pain3d.face.builtin.mesh_from_coarse`.
@@ -41,6 +42,9 @@ NECK_WEDGE_DEG = (60.0, 80.0)
 centre do not grow (below the ears the person goes on into the neck and the shoulders),
 from the second on (10 degrees below the horizontal) they grow fully."""
 
+_HANG_BINS = 36
+"""Azimuths (10 degrees each) around the skull's vertical axis in which the hair hangs
+from its widest point (:func:`_hang`)."""
 _BINS = 180  # directions around the head's centre in the photo (2 degrees each)
 _SMOOTH_BINS = 3.0  # Gaussian smoothing of the growth over directions (bins)
 
@@ -85,7 +89,52 @@ def grow_to_hair(coarse: np.ndarray, pose, person: np.ndarray) -> np.ndarray:
         total = np.maximum(total * (1.0 + (ratio[_direction(xy, c2)] - 1.0) * weight), 1.0)
         out[skull] = np.where(total[:, None] > 1.0, centre + (pts - centre) * total[:, None],
                               pts)  # exactly where nothing grows
+    out[skull] = _hang(pts, out[skull], centre, _smoothstep(near / FACE_CLEARANCE_CM))
     return out
+
+
+def _hang(fitted: np.ndarray, grown: np.ndarray, centre: np.ndarray, weight: np.ndarray
+          ) -> np.ndarray:
+    """(N, 3) skull vertices: ``grown``'s below its widest point hung from it, so that the
+    hair tapers evenly into the fitted skull (``fitted``) toward the skull's lowest grown
+    height, not in a shelf just below the ears.
+
+    Around the vertical axis through ``centre``, each of :data:`_HANG_BINS` azimuths takes
+    its widest grown vertex; a vertex below it moves out horizontally (times ``weight``,
+    (N,): none at the face; and in part where the widest point grew under 1 cm) to at
+    least the straight line from that widest radius to its own fitted radius at the
+    azimuth's lowest skull vertex (the ring the neck joins), or at :data:`EAR_BAND_CM`'s
+    lower height where the skull goes lower (nothing grows there).
+    """
+    d = grown - centre
+    r_fit = np.hypot(fitted[:, 0] - centre[0], fitted[:, 2] - centre[2])
+    r = np.hypot(d[:, 0], d[:, 2])
+    az = np.minimum(((np.arctan2(d[:, 0], d[:, 2]) % (2 * np.pi)) / (2 * np.pi)
+                     * _HANG_BINS).astype(int), _HANG_BINS - 1)
+    widest, fit_widest = np.zeros(_HANG_BINS), np.zeros(_HANG_BINS)
+    np.maximum.at(widest, az, r)
+    np.maximum.at(fit_widest, az, r_fit)
+    at = np.full(_HANG_BINS, EAR_BAND_CM[1])
+    for b in np.unique(az):  # the height of each azimuth's widest vertex
+        i = np.flatnonzero(az == b)
+        at[b] = grown[i[np.argmax(r[i])], 1]
+    low = np.full(_HANG_BINS, np.inf)
+    np.minimum.at(low, az, fitted[:, 1])
+    low = np.maximum(np.where(np.isfinite(low), low, EAR_BAND_CM[0]), EAR_BAND_CM[0])
+    # Hair that barely stands off the skull hangs in part (a bald head not at all): fully
+    # from 1 cm of growth at the azimuth's widest point.
+    weight = weight * np.clip(widest - fit_widest, 0.0, 1.0)[az]
+    widest = _smooth_circular(widest, 1.0)
+    at = np.maximum(_smooth_circular(at, 1.0), low + 1.0)
+    t = np.clip((grown[:, 1] - low[az]) / (at[az] - low[az]), 0.0, 1.0)
+    line = r_fit + (widest[az] - r_fit) * t
+    below = grown[:, 1] < at[az]
+    scale = np.where(below & (line > r), 1.0 + (line / np.maximum(r, 1e-6) - 1.0) * weight,
+                     1.0)
+    out = grown.copy()
+    out[:, 0] = centre[0] + d[:, 0] * scale
+    out[:, 2] = centre[2] + d[:, 2] * scale
+    return np.where((scale > 1.0)[:, None], out, grown)
 
 
 def _reach(coarse: np.ndarray, pose, c2: np.ndarray) -> np.ndarray:

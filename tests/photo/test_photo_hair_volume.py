@@ -80,3 +80,33 @@ def test_a_bald_photo_keeps_the_fitted_skull(identity):
     grown = grow_to_hair(identity.fit.coarse, pose, fitted)
     moved = np.linalg.norm(grown - identity.fit.coarse, axis=1)
     assert moved.max() < 0.3  # cm
+
+
+def test_the_hair_tapers_into_the_nape_without_a_shelf(big_hair):
+    """Behind the ears the grown hair comes back to the skull the neck joins along (or
+    outside) the straight line from its widest point: not in a shelf just below the ears.
+    Checked in each 10-degree azimuth of the back half where the hair stands 1 cm off."""
+    from pain3d.face.head import head_template
+    from pain3d.face.photo_hair import grow_to_hair
+
+    ident, _ = big_hair
+    coarse = ident.fit.coarse
+    grown = grow_to_hair(coarse, ident.fit.pose, ident.person)
+    skull = np.isin(head_template().part, (3, 6))
+    centre = coarse[skull].mean(0)
+    d, f = grown[skull] - centre, coarse[skull] - centre
+    r, r_fit, y = np.hypot(d[:, 0], d[:, 2]), np.hypot(f[:, 0], f[:, 2]), grown[skull][:, 1]
+    az = np.degrees(np.arctan2(d[:, 0], -d[:, 2]))  # 0: straight back
+    checked, short = 0, []
+    for a in range(-90, 90, 10):
+        i = np.flatnonzero((az >= a) & (az < a + 10))
+        top = i[np.argmax(r[i])]
+        if r[top] - r_fit[i].max() < 1.0:
+            continue
+        low = max(coarse[skull][i, 1].min(), -9.0)
+        mid = i[(y[i] < y[top]) & (y[i] > low)]
+        line = r_fit[mid] + (r[top] - r_fit[mid]) * (y[mid] - low) / (y[top] - low)
+        checked += len(mid)
+        short.append(np.max(line - r[mid], initial=0.0))
+    assert checked >= 20
+    assert max(short) < 0.3  # cm
