@@ -79,11 +79,35 @@ def test_a_closed_lids_lashes_hang_below_the_closed_line():
     assert min(below) > 0.01, below
 
 
-def _lash_bands(ident, a43: float) -> list[dict[str, float]]:
+def test_a_closed_line_is_a_soft_shadow_not_an_ink_stroke():
+    from pain3d.face import sample_identities
+
+    px = SIZE / (2 * DISTANCE * np.tan(np.radians(FOV / 2)) * 1000)  # pixels per mm
+    for ident in sample_identities(3, 0):
+        for lum, row in _closed_eyes(ident):
+            prof = lum[:, SIZE // 2 - 3:SIZE // 2 + 4].mean(1)  # down the eye's middle
+            line = int(round(row))
+            near = prof[line - int(2 * px):line + int(2 * px) + 1]
+            skin = np.median(np.r_[prof[line - int(4 * px):line - int(2.5 * px)],
+                                   prof[line + int(3.5 * px):line + int(5 * px)]])
+            # The darkest band's depth (its darkest row / the skin 2.5-5 mm away) and width
+            # (the rows darker than halfway to the skin, mm): 0.46-0.50 and 1.3-1.5 mm; an
+            # ink stroke before (0.18-0.26 and 0.8-1.0 mm: the painted root line).
+            low, i = near.min(), int(near.argmin())
+            dark = near < (low + skin) / 2
+            lo = i - int(np.argmin(dark[i::-1])) + 1 if not dark[:i + 1].all() else 0
+            hi = i + int(np.argmin(dark[i:])) - 1 if not dark[i:].all() else len(near) - 1
+            width = (hi - lo + 1) / px
+            assert low > 0.35 * skin, (low / skin, width)
+            assert width > 1.15, (low / skin, width)
+
+
+def _lash_bands(ident, a43: float, cols_mm: tuple[float, float] = (-8.0, 8.0)
+                ) -> list[dict[str, float]]:
     """Per eye of ``ident`` (AU43 ``a43``), seen from the front: the fraction of lash-dark
     pixels (under 0.7 of the skin 3.5-5 mm past the band's lid margin, column by column
-    within 8 mm of the eye's centre) 1-3 mm above the upper margin ("above") and 0.5-2.5
-    mm below it ("below"), and 0.3-2.5 mm below the lower margin ("lower")."""
+    ``cols_mm`` from the eye's centre, image x) 1-3 mm above the upper margin ("above") and
+    0.5-2.5 mm below it ("below"), and 0.3-2.5 mm below the lower margin ("lower")."""
     from pain3d.appearance import sample_appearance
     from pain3d.face import express, identity_mesh
     from pain3d.face.head import head_template
@@ -111,7 +135,8 @@ def _lash_bands(ident, a43: float) -> list[dict[str, float]]:
                 x, y = ((v[loop, :2] - centre[:2]) * 1000).T
                 o = np.argsort(x)
                 band, ref = [], []
-                for c in range(int(SIZE / 2 - 8 * px), int(SIZE / 2 + 8 * px)):
+                for c in range(int(SIZE / 2 + cols_mm[0] * px),
+                               int(SIZE / 2 + cols_mm[1] * px)):
                     line = SIZE / 2 - np.interp((c + 0.5 - SIZE / 2) / px, x[o], y[o]) * px
                     for rows, mm in ((band, (lo_mm, hi_mm)), (ref, ref_mm)):
                         a, b = sorted(int(line + m * px) for m in mm)
@@ -147,3 +172,18 @@ def test_an_open_eyes_lower_lashes_are_short_and_faint():
             # when the texture painted a closed lid's hanging lashes there (every open eye
             # showed them as full lower lashes).
             assert eye["lower"] < 0.005, eye
+
+
+def test_a_shut_lids_hanging_fringe_shows_at_both_corners_and_on_dark_skin():
+    from pain3d.face import sample_identities
+
+    idents = sample_identities(3, 0)
+    for ident in idents:
+        for cols in ((-12.0, -8.0), (8.0, 12.0)):  # 8-12 mm out: toward either corner
+            for eye in _lash_bands(ident, 1.0, cols):
+                # 0.09-0.16 lash-dark under the line there; 0.006-0.045 before, when the
+                # strands tapered to nothing at both corners.
+                assert eye["below"] > 0.06, (cols, eye)
+    for eye in _lash_bands(idents[2], 1.0):  # the darkest skin of the three
+        # 0.12 under the middle of the line (the light skins: 0.13-0.15); 0.04 before.
+        assert eye["below"] > 0.08, eye
