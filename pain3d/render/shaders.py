@@ -217,7 +217,7 @@ void main() {
             float off = (v_pos.x - c.x) * sign(c.x) / eye_half;  // -1 inner, 1 outer corner
             if (reg != 4) fade *= smoothstep(0.0, 0.001, v_pos.y - c.y) * step(abs(off), 1.3);
             // The lifted paint takes the lid's skin with a grain of its own (value noise,
-            // about 5 %, in blotches of 0.7 mm), so the faded band is not flatter than the
+            // about 6 %, in blotches of 0.7 mm), so the faded band is not flatter than the
             // skin above it.
             vec2 q = vec2(v_pos.x, v_pos.y - 0.4 * v_pos.z) * 1400.0;  // 0.7 mm cells
             vec2 qi = floor(q);
@@ -226,7 +226,7 @@ void main() {
             vec4 cell = fract(sin(vec4(qi.x + 57.0 * qi.y) + vec4(0.0, 1.0, 57.0, 58.0))
                               * 43758.5453);
             float grain = mix(mix(cell.x, cell.y, qf.x), mix(cell.z, cell.w, qf.x), qf.y);
-            base = mix(base, max(base, lid_skin * lid_skin * (0.95 + 0.1 * grain)),
+            base = mix(base, max(base, lid_skin * lid_skin * (0.94 + 0.12 * grain)),
                        lid_shut * fade);
             // Along the opening: 0 at the inner corner, 1 at the outer one.
             float t = clamp(0.5 + 0.5 * off, 0.0, 1.0);

@@ -10,16 +10,17 @@ FOV, SIZE, DISTANCE = 3.0, 256, 0.8
 """A close-up of one eye: 42 mm across 256 px (6.1 px per mm)."""
 
 
-def _closed_eyes(ident) -> list[tuple[np.ndarray, float]]:
-    """Luminance (H, W) of each closed eye seen from the front, and the image row of its
-    closed line (the upper lid's lowest vertex under the eye's centre)."""
+def _closed_eyes(ident, size: int = SIZE) -> list[tuple[np.ndarray, float]]:
+    """Luminance (H, W) of each closed eye seen from the front (``size`` px across the
+    42 mm), and the image row of its closed line (the upper lid's lowest vertex under the
+    eye's centre)."""
     from pain3d.appearance import sample_appearance
     from pain3d.face import express, identity_mesh
     from pain3d.face.mesh import region_id
     from pain3d.render import Renderer, sample_lighting
     from pain3d.render.camera import Camera
 
-    px = SIZE / (2 * DISTANCE * np.tan(np.radians(FOV / 2)) * 1000)  # pixels per mm
+    px = size / (2 * DISTANCE * np.tan(np.radians(FOV / 2)) * 1000)  # pixels per mm
     mesh = identity_mesh(ident)
     app = sample_appearance(ident, ident.seed, mesh=mesh)
     aus = np.zeros(6)
@@ -27,11 +28,11 @@ def _closed_eyes(ident) -> list[tuple[np.ndarray, float]]:
     closed = express(mesh, aus)
     v = closed.vertices
     out = []
-    with Renderer(SIZE) as r:
+    with Renderer(size) as r:
         for centre in mesh.rig.eye_centres:
             lid = ((closed.regions == region_id("upper_eyelid"))
                    & (np.abs(v[:, 0] - centre[0]) < 0.002) & (v[:, 2] > centre[2]))
-            line = SIZE / 2 - (v[lid, 1].min() - centre[1]) * 1000 * px
+            line = size / 2 - (v[lid, 1].min() - centre[1]) * 1000 * px
             cam = Camera(yaw=0.0, pitch=0.0, distance=DISTANCE, fov=FOV,
                          target=tuple(float(x) for x in centre))
             rgb = r.render(closed, app, cam, sample_lighting(np.random.default_rng(0)),
