@@ -244,7 +244,7 @@ void main() {
             float line = lid_shut * span * exp(-s * s / 0.9);
             base *= 1.0 - 0.42 * line;
             base = mix(base, lash_rgb * lash_rgb,
-                       0.45 * line * line * line * (1.0 - smoothstep(0.15, 0.3, min(d.x, d.y))));
+                       0.6 * line * line * line * (1.0 - 0.5 * smoothstep(0.15, 0.3, min(d.x, d.y))));
             if (reg == 5) {
                 // Strands of uneven length, longest laterally, shorter but still there at
                 // the corners; each thins and fades toward its tip.
