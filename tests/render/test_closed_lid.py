@@ -188,3 +188,40 @@ def test_a_shut_lids_hanging_fringe_shows_at_both_corners_and_on_dark_skin():
     for eye in _lash_bands(idents[2], 1.0):  # the darkest skin of the three
         # 0.14 under the middle of the line (the light skins: 0.16-0.17); 0.04 before.
         assert eye["below"] > 0.08, eye
+
+
+def test_an_open_eyes_lower_lash_line_shows_on_its_outer_half():
+    from pain3d.appearance import sample_appearance
+    from pain3d.face import identity_mesh, sample_identities
+    from pain3d.face.head import head_template
+    from pain3d.render import Renderer, sample_lighting
+    from pain3d.render.camera import Camera
+
+    px = SIZE / (2 * DISTANCE * np.tan(np.radians(FOV / 2)) * 1000)  # pixels per mm
+    loops = head_template().fine_eye_loops
+    ratios = []
+    for ident in sample_identities(3, 0):
+        mesh = identity_mesh(ident)
+        app = sample_appearance(ident, ident.seed, mesh=mesh)
+        with Renderer(SIZE) as r:
+            for key, centre in zip(("r", "l"), mesh.rig.eye_centres, strict=True):
+                cam = Camera(yaw=0.0, pitch=0.0, distance=DISTANCE, fov=FOV,
+                             target=tuple(float(x) for x in centre))
+                lum = r.render(mesh, app, cam, sample_lighting(np.random.default_rng(0)),
+                               aus=np.zeros(6), depth=False).rgb.astype(np.float64).mean(-1)
+                x, y = ((mesh.vertices[loops[key][1], :2] - centre[:2]) * 1000).T
+                o = np.argsort(x)
+                outer = -1.0 if key == "r" else 1.0  # the right eye's outer corner: image left
+                band, ref = [], []
+                for c in range(int(SIZE / 2 - 9 * px), int(SIZE / 2 + 9 * px)):
+                    xm = (c + 0.5 - SIZE / 2) / px
+                    if xm * outer < 0:
+                        continue
+                    line = SIZE / 2 - np.interp(xm, x[o], y[o]) * px
+                    band.append(lum[int(line + 0.2 * px):int(line + 1.3 * px) + 1, c])
+                    ref.append(lum[int(line + 3.5 * px):int(line + 5 * px) + 1, c])
+                ratios.append(np.concatenate(band).mean() / np.median(np.concatenate(ref)))
+    # The band 0.2-1.3 mm under the lower margin's outer half against the lid's skin 3.5-5 mm
+    # under it: 0.88-1.09, mean 0.98 (the lash line, darker on the light skins); 1.02-1.21,
+    # mean 1.12 before (the line was too faint to show: the margin's lit rim was lighter).
+    assert np.mean(ratios) < 1.05, ratios
