@@ -243,8 +243,8 @@ void main() {
             // on the line, and the lashes' roots along it.
             float line = lid_shut * span * exp(-s * s / 0.9);
             base *= 1.0 - 0.42 * line;
-            base = mix(base, lash_rgb * lash_rgb,
-                       0.6 * line * line * line * (1.0 - 0.5 * smoothstep(0.15, 0.3, min(d.x, d.y))));
+            float roots = 1.0 - 0.5 * smoothstep(0.15, 0.3, min(d.x, d.y));
+            base = mix(base, lash_rgb * lash_rgb, 0.6 * line * line * line * roots);
             if (reg == 5) {
                 // Strands of uneven length, longest laterally, shorter but still there at
                 // the corners; each thins and fades toward its tip.
