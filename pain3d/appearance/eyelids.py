@@ -231,16 +231,19 @@ def _upper_lashes(d: np.ndarray, t: np.ndarray, angle: np.ndarray, upper: np.nda
 
 def _lower_lashes(d: np.ndarray, t: np.ndarray, angle: np.ndarray, lower: np.ndarray,
                   look: EyelidLook) -> np.ndarray:
-    """(N,) lower lashes: a faint line on the margin and short sparse clumps, mostly on the
-    lid's outer half (a shut eye's upper lashes, which hang over the lower lid, are drawn by
-    the renderer)."""
+    """(N,) lower lashes: a soft line where they grow, along the margin's skin side (the
+    lids' texels, about 0.6 mm, are too coarse for single strands: at 6 px per mm the
+    line is what shows of them), and short sparse clumps, both mostly on the lid's outer
+    half (a shut eye's upper lashes, which hang over the lower lid, are drawn by the
+    renderer)."""
     if not lower.any():
         return np.zeros(len(d), np.float32)
     lateral = smoothstep(-0.6, 0.7, t)
     reach = (0.5 + 0.6 * lateral) * look.lash_length
-    root = smoothstep(MARGIN_MM + 0.5, MARGIN_MM, d) * (d > 0.2)
+    root = smoothstep(MARGIN_MM + 0.8, MARGIN_MM + 0.3, d) \
+        * smoothstep(MARGIN_MM - 0.2, MARGIN_MM + 0.1, d)
     strands = _strand_pattern(d - MARGIN_MM, -angle, reach, 0.6 * lateral, 14.0,
                               look.strands[::-1])
-    cover = np.maximum(0.35 * root, 0.3 * strands * lateral)
+    cover = np.maximum(0.5 * root * (0.4 + 0.6 * lateral), 0.3 * strands * lateral)
     return (cover * smoothstep(-1.0, -0.75, t) * smoothstep(1.15, 0.95, t) * lower
             ).astype(np.float32)

@@ -213,30 +213,58 @@ void main() {
 #if LIDS
         // Shut lids (Renderer.vertex_channels: on and around the lids v_hair is the distance
         // from the nearest lid margin, mm, on the neutral face). The albedo's upper fringe
-        // points up from the open margin: above the closed line it fades into the lid's skin
-        // (lashes, the darkest paint, are lifted to it; the root line on the margin stays),
-        // and a fringe hangs from the closed line over the lower lid, longest laterally
+        // points up from the open margin: on the shut upper lid it fades into the lid's skin
+        // up to 5 mm (lashes and the painted root line, the darkest paint, are lifted to it).
+        // The closed line is a soft shadow where the lids meet, with the lashes' roots broken
+        // along it, and a fringe hangs from it over the lower lid, longest laterally
         // (regions: 4 upper lid, 5 lower lid, 8 cheek).
         if (reg == 4 || reg == 5 || reg == 8) {
             float s = v_hair;
             vec3 c = v_pos.x > 0.0 ? eye_l : eye_r;
-            float fade = smoothstep(0.5, 1.0, s) * (1.0 - smoothstep(4.0, 5.0, s));
+            float fade = (reg == 4 ? 1.0 : smoothstep(0.5, 1.0, s))
+                         * (1.0 - smoothstep(4.0, 5.0, s));
             // Past the corners the fringe lies on lower-lid and cheek triangles too; below
             // the eye's centre these keep their own skin (shadows under the eye included).
-            if (reg != 4) fade *= smoothstep(0.0, 0.001, v_pos.y - c.y)
-                                  * step(abs(v_pos.x - c.x), 1.3 * eye_half);
-            base = mix(base, max(base, lid_skin * lid_skin), lid_shut * fade);
+            float off = (v_pos.x - c.x) * sign(c.x) / eye_half;  // -1 inner, 1 outer corner
+            if (reg != 4) fade *= smoothstep(0.0, 0.001, v_pos.y - c.y) * step(abs(off), 1.3);
+            // The lifted paint takes the lid's skin with a grain of its own (value noise,
+            // about 6 %, in blotches of 0.7 mm), so the faded band is not flatter than the
+            // skin above it.
+            vec2 q = vec2(v_pos.x, v_pos.y - 0.4 * v_pos.z) * 1400.0;  // 0.7 mm cells
+            vec2 qi = floor(q);
+            vec2 qf = q - qi;
+            qf = qf * qf * (3.0 - 2.0 * qf);
+            vec4 cell = fract(sin(vec4(qi.x + 57.0 * qi.y) + vec4(0.0, 1.0, 57.0, 58.0))
+                              * 43758.5453);
+            float grain = mix(mix(cell.x, cell.y, qf.x), mix(cell.z, cell.w, qf.x), qf.y);
+            base = mix(base, max(base, lid_skin * lid_skin * (0.94 + 0.12 * grain)),
+                       lid_shut * fade);
+            // Along the opening: 0 at the inner corner, 1 at the outer one.
+            float t = clamp(0.5 + 0.5 * off, 0.0, 1.0);
+            float taper = sqrt(4.0 * t * (1.0 - t));
+            float span = 1.0 - smoothstep(0.95, 1.15, abs(off));
+            // Lashes in two rows of strands from corner to corner (36 and 47), each with
+            // its own place, length and darkness (a hash of its index), curving toward the
+            // outer corner as they hang.
+            float u = t * 36.0 - 0.35 * s - 0.06 * s * s + 0.3 * sin(t * 71.0);
+            vec2 k = floor(vec2(u, 1.31 * u + 0.37));
+            vec2 r = fract(sin(k * vec2(12.9898, 78.233) + 3.0) * 43758.5453);
+            vec2 d = abs(fract(vec2(u, 1.31 * u + 0.37)) - 0.5 - 0.3 * (r - 0.5));
+            // The line where the lids meet: a soft shadow about 1 mm to either side, deepest
+            // on the line, and the lashes' roots along it.
+            float line = lid_shut * span * exp(-s * s / 0.9);
+            base *= 1.0 - 0.42 * line;
+            float roots = 1.0 - 0.5 * smoothstep(0.15, 0.3, min(d.x, d.y));
+            base = mix(base, lash_rgb * lash_rgb, 0.6 * line * line * line * roots);
             if (reg == 5) {
-                // Along the opening: 0 at the inner corner, 1 at the outer one.
-                float t = clamp(0.5 + 0.5 * (v_pos.x - c.x) * sign(c.x) / eye_half, 0.0, 1.0);
-                float taper = sqrt(4.0 * t * (1.0 - t));
-                // Strands of uneven length leaning toward the outer corner.
-                float len = (1.6 + 1.8 * t) * taper
-                            * (0.7 + 0.3 * sin(t * 47.0 + 1.3 * sin(t * 113.0)));
-                float strands = 0.6 + 0.4 * sin(t * 230.0 + 2.5 * s + 2.0 * sin(t * 71.0));
-                float lash = lid_shut * taper * max(0.9 * exp(-s * s / 0.4),
-                                                    (1.0 - smoothstep(0.0, len, s)) * strands);
-                base = mix(base, lash_rgb * lash_rgb, 0.9 * lash);
+                // Strands of uneven length, longest laterally, shorter but still there at
+                // the corners; each thins and fades toward its tip.
+                vec2 len = (1.3 + 2.0 * t) * (0.4 + 0.6 * taper) * (0.55 + 0.6 * r);
+                vec2 along = clamp(s / len, 0.0, 1.0);
+                vec2 w = vec2(0.15, 0.12) * (1.0 - 0.6 * along);
+                vec2 cov = (1.0 - smoothstep(0.35, 1.0, along)) * (1.0 - smoothstep(0.4 * w, w, d));
+                float lash = lid_shut * span * (0.6 + 0.25 * taper) * max(cov.x, 0.8 * cov.y);
+                base = mix(base, lash_rgb * lash_rgb, 0.95 * lash);
             }
         }
 #endif
