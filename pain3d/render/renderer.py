@@ -162,6 +162,7 @@ class Renderer:
         self._tex_token: int | None = None
         self._rgba = self._lab = None  # read-back buffers (H, W, 4) uint8
         self._lid_look: tuple | None = None  # (appearance token, lid_look(...) or None)
+        self._lid_dist: tuple | None = None  # (appearance token, lid_margin_mm(...) or None)
 
     def _program(self, fragment_shader: str, compiled: dict):
         """The program of ``fragment_shader``, compiled once per source text."""
@@ -355,12 +356,15 @@ class Renderer:
             keep[shell.vertex_index] = True
         return spec, np.where(keep, np.broadcast_to(hair, mm.shape), mm).astype(np.float32)
 
-    @staticmethod
-    def _lid_mm(appearance) -> np.ndarray | None:
+    def _lid_mm(self, appearance) -> np.ndarray | None:
         """(V,) mm from the nearest lid margin (:func:`lid_margin_mm`) on the appearance's
-        neutral mesh, or None (no neutral mesh, or no eye loops)."""
-        rest = getattr(appearance, "rest_mesh", None)
-        return None if rest is None else lid_margin_mm(rest)
+        neutral mesh, or None (no neutral mesh, or no eye loops); found once per appearance
+        (the vertex channels and the shut-lid colours both need it)."""
+        if self._lid_dist is None or self._lid_dist[0] != appearance.token:
+            rest = getattr(appearance, "rest_mesh", None)
+            self._lid_dist = (appearance.token,
+                              None if rest is None else lid_margin_mm(rest))
+        return self._lid_dist[1]
 
     def texture_arrays(self, appearance, topo: Topology) -> tuple[np.ndarray, ...]:
         """(H, W, C) uint8 or float32 arrays, OpenGL row order, one per :attr:`TEXTURES`;
