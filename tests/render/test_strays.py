@@ -72,3 +72,17 @@ def test_a_bald_outline_has_no_strands():
     background = np.full((256, 256, 3), 220, np.uint8)
     out = compose(res, background)
     assert (out[~inside] == 220).all()
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 1), (1, 9), (40, 33), (256, 300)])
+def test_pixels_are_numpys_nonzero(shape):
+    from pain3d.render.strays import pixels
+
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    alpha = (rng.uniform(size=shape) * 255).astype(np.uint8) * (rng.uniform(size=shape) < 0.3)
+    for mask in (rng.uniform(size=shape) < 0.1, np.zeros(shape, bool), np.ones(shape, bool),
+                 alpha):
+        want, got = np.nonzero(mask), pixels(mask)
+        for w, g in zip(want, got, strict=True):
+            assert g.dtype == w.dtype and g.flags.c_contiguous
+            np.testing.assert_array_equal(g, w)
