@@ -595,7 +595,7 @@ is taken there."""
 
 _SKIN_MODEL_REGIONS = (region_id("cheek"), region_id("nose"), region_id("forehead"))
 _SKIN_TESTED_REGIONS = tuple(region_id(r) for r in (
-    "skin", "cheek", "chin_jaw", "nose", "upper_lip_skin"))
+    "skin", "cheek", "chin_jaw"))
 _CHROMA_FLOOR = 0.03
 """Added to each channel before the chroma's ratios: a near-black colour has near-grey
 chroma (its hue is noise), so it does not pass for skin."""
