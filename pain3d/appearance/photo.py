@@ -589,8 +589,8 @@ SKIN_DARK = (0.2, 0.4)
 likeness rises from 0 to 1: shadowed skin (under the jaw, on a turned cheek) is kept down to
 0.4 of it; darker is a dark shirt, the background's shadow or black hair."""
 
-SKIN_CHROMA_SIGMAS_EDGE_ON = (1.5, 3.0)
-SKIN_DARK_EDGE_ON = (0.5, 0.75)
+SKIN_CHROMA_SIGMAS_EDGE_ON = (1.0, 2.5)
+SKIN_DARK_EDGE_ON = (0.6, 0.9)
 """Hand-set: :data:`SKIN_CHROMA_SIGMAS` and :data:`SKIN_DARK` for a texel the photo saw
 edge-on (``square`` 0; interpolated up to the square ones): its pixel mixes the skin with
 the shirt, the neck's shadow or the background beyond the jaw, so only a clear skin colour
