@@ -590,15 +590,22 @@ likeness rises from 0 to 1: shadowed skin (under the jaw, on a turned cheek) is 
 0.4 of it; darker is a dark shirt, the background's shadow or black hair."""
 
 SKIN_CHROMA_SIGMAS_EDGE_ON = (1.0, 2.5)
+"""Hand-set: :data:`SKIN_CHROMA_SIGMAS` for a texel the photo saw edge-on (``square`` 0;
+interpolated up to the square ones): its pixel mixes the skin with the shirt, the neck's
+shadow or the background beyond the jaw, so only a clear skin colour is taken there (the
+fill is shaded there anyway). (single_face.jpg's grey jaw line: distances 1.3-2.2.)"""
+
 SKIN_DARK_EDGE_ON = (0.6, 0.9)
-"""Hand-set: :data:`SKIN_CHROMA_SIGMAS` and :data:`SKIN_DARK` for a texel the photo saw
-edge-on (``square`` 0; interpolated up to the square ones): its pixel mixes the skin with
-the shirt, the neck's shadow or the background beyond the jaw, so only a clear skin colour
-is taken there."""
+"""Hand-set: :data:`SKIN_DARK` for a texel the photo saw edge-on, as
+:data:`SKIN_CHROMA_SIGMAS_EDGE_ON`. (single_face.jpg's grey jaw line: 0.6-0.7 of the skin's
+luma.)"""
 
 _SKIN_MODEL_REGIONS = (region_id("cheek"), region_id("nose"), region_id("forehead"))
-_SKIN_TESTED_REGIONS = tuple(region_id(r) for r in (
-    "skin", "cheek", "chin_jaw"))
+"""The face's regions whose central texels (:data:`SKIN_TEST_IOD`) give its skin colour."""
+_SKIN_TESTED_REGIONS = (region_id("skin"), region_id("cheek"), region_id("chin_jaw"))
+"""The face's regions whose texels the skin-colour test may doubt: those the fitted face
+pushes past the real one (the jaw, the cheeks' edge); not the brows, lids, lips, nose or
+upper lip, whose own colours (hair, shadow, red) are not the skin's."""
 _CHROMA_FLOOR = 0.03
 """Added to each channel before the chroma's ratios: a near-black colour has near-grey
 chroma (its hue is noise), so it does not pass for skin."""
