@@ -388,7 +388,7 @@ def bake_photo(mesh: Mesh, pose, photo: np.ndarray, size: int = 1024,
     square = np.zeros(size * size, np.float32)
     square[seen] = smoothstep(*GRAZING_COS, cos)
     hair = hair_colour(mesh, pose, photo)
-    conf *= _trust(mesh, texels, pose, seen, xy, colour, hair)
+    conf *= _trust(mesh, texels, pose, seen, xy, colour, hair, square[seen])
     charts = _charts(size)
     filled, known = _mirror_fill(colour, conf, square.reshape(size, size), charts)
     del colour, seen, xy  # ~25 MB at 1024 texels that the fills below need not hold
@@ -499,7 +499,8 @@ def _inside_person(person: np.ndarray, xy: np.ndarray) -> np.ndarray:
 
 
 def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
-           colour: np.ndarray, hair: np.ndarray) -> np.ndarray:
+           colour: np.ndarray, hair: np.ndarray, square: np.ndarray | None = None
+           ) -> np.ndarray:
     """(S, S) how far the photo's colour can be trusted for each texel's surface, for the
     texels the photo shows (flat indices ``seen``, ascending; ``xy`` (len(seen), 2) their
     pixels); 0 on the skull's other texels.
@@ -511,6 +512,16 @@ def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
     eyes, within a soft band just beyond the outline (the photo's forehead and hairline);
     the rest of the scalp is filled with hair. Ears and neck never take it (the photo's
     ears and neck need not be where the generic ones are); they are filled with skin.
+
+    Below the eyes the colour must also look like this face's skin (:func:`_skin_likeness`)
+    near the outline (:data:`SKIN_TEST_IOD`): the fitted jaw and cheeks may reach a little
+    past the real ones onto a dark shirt or the background, and hair hanging beside the
+    cheeks covers their edge; such texels are treated as unseen skin (the mirror or the
+    fill stands in), and the skull's non-scalp texels there take no hair colour either
+    (hair hanging beside a cheek is not on the side of the head). The test is the stricter
+    the more edge-on the photo saw the texel (``square`` (len(seen),) 0..1, as
+    :func:`_mirror_fill`'s; None: all square): a pixel at the jaw's edge seen edge-on mixes
+    the skin with what lies beyond it, and the fill is shaded there anyway.
     """
     from pain3d.face.landmarks import FACE_OVAL
 
@@ -519,26 +530,124 @@ def _trust(mesh: Mesh, texels: _Texels, pose, seen: np.ndarray, xy: np.ndarray,
     inside = np.zeros((h, w), np.uint8)
     cv2.fillPoly(inside, [np.round(poly * 4).astype(np.int32)], 1, shift=2)
     outside = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)
+    within = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
     eyes = pose.project(mesh.rig.eye_centres.astype(np.float64))
     iod = max(float(np.linalg.norm(eyes[0, :2] - eyes[1, :2])), 1.0)
     face = texels.face
     trust = face.astype(np.float32)  # face 1; ears and neck (parts 4, 5) 0
-    skull = (~face & ~isin_few(texels.part, (4, 5))).reshape(-1)[seen]
-    shell, xy = seen[skull], xy[skull]  # the skull's seen texels
     ix = np.clip(xy[:, 0].astype(np.int64), 0, w - 1)
     iy = np.clip(xy[:, 1].astype(np.int64), 0, h - 1)
-    d = outside[iy, ix] / iod
+    flat = colour.reshape(-1, 3)
+    region = texels.region.reshape(-1)[seen]
+    above = texels.pos[..., 1].reshape(-1)[seen] - float(mesh.rig.eye_centres[:, 1].mean())
+    below = np.clip(-above / SKIN_BELOW_EYES_M, 0.0, 1.0)
+    deep = within[iy, ix] / iod
+    on_face = face.reshape(-1)[seen]
+    central = on_face & isin_few(region, _SKIN_MODEL_REGIONS) & (deep > SKIN_TEST_IOD[1])
+    # Only the texels the test can doubt are tested (~a tenth of the seen ones).
+    tested = np.flatnonzero(on_face & isin_few(region, _SKIN_TESTED_REGIONS) & (below > 0)
+                            & (deep < SKIN_TEST_IOD[1]))
+    not_skin = 1.0 - _skin_likeness(
+        np.take(flat, seen[tested], axis=0), _skin_model(np.take(flat, seen[central], axis=0)),
+        1.0 if square is None else square[tested])
+    doubt = not_skin * below[tested] * (1.0 - smoothstep(*SKIN_TEST_IOD, deep[tested]))
+    trust.reshape(-1)[seen[tested]] = 1.0 - doubt
+    skull = ~on_face & ~isin_few(texels.part.reshape(-1)[seen], (4, 5))
+    shell = seen[skull]  # the skull's seen texels
+    d = outside[iy[skull], ix[skull]] / iod
     near = 1.0 - np.clip((d - 0.3) / 0.5, 0.0, 1.0)
-    like = _hair_likeness(np.take(colour.reshape(-1, 3), shell, axis=0), hair)
+    like = _hair_likeness(np.take(flat, shell, axis=0), hair)
+    like *= 1.0 - below[skull] * (region[skull] != region_id("scalp"))
     # Above the eyes, just beyond the face outline (fading out from 0.05 to 0.35 inter-ocular
     # distances), the photo shows this person's forehead or hairline whatever its colour:
     # the skull's texels there take it, so the photo's forehead ends in a soft band along the
     # outline, not along the face's triangles. (At the sides the skull may stick out of the
     # real head into the background.)
-    above = texels.pos[..., 1].reshape(-1)[shell] - float(mesh.rig.eye_centres[:, 1].mean())
-    inner = (1.0 - np.clip((d - 0.05) / 0.3, 0.0, 1.0)) * np.clip(above / 0.02, 0.0, 1.0)
+    inner = (1.0 - np.clip((d - 0.05) / 0.3, 0.0, 1.0)) * np.clip(above[skull] / 0.02, 0.0, 1.0)
     trust.reshape(-1)[shell] = near * np.maximum(like, inner)
     return trust
+
+
+SKIN_TEST_IOD = (0.15, 0.45)
+"""Hand-set: distances inside the face outline in the photo (inter-ocular distances) over
+which the skin-colour test of :func:`_trust` fades from full to none: the fitted jaw and
+cheeks miss the real ones by at most a few pixels, and hair hangs over the cheeks' edge only;
+deeper in, a dark texel is a beard, a shadow or a mole, and kept. The face's skin model is
+taken from its texels deeper than the upper bound."""
+
+SKIN_BELOW_EYES_M = 0.015
+"""Hand-set: the skin-colour test of :func:`_trust` applies fully this far (metres) below the
+eyes' centres and fades to none at their height: above them hair over the forehead and the
+temples is the photo's real hairline, and stays."""
+
+SKIN_CHROMA_SIGMAS = (3.0, 6.0)
+"""Hand-set: a colour's distance (robust standard deviations) from the face's skin chroma
+over which its skin likeness falls from 1 to 0 (:func:`_skin_likeness`)."""
+
+SKIN_DARK = (0.2, 0.4)
+"""Hand-set: a colour's luma relative to the face's skin median over which its skin
+likeness rises from 0 to 1: shadowed skin (under the jaw, on a turned cheek) is kept down to
+0.4 of it; darker is a dark shirt, the background's shadow or black hair."""
+
+SKIN_CHROMA_SIGMAS_EDGE_ON = (1.0, 2.5)
+"""Hand-set: :data:`SKIN_CHROMA_SIGMAS` for a texel the photo saw edge-on (``square`` 0;
+interpolated up to the square ones): its pixel mixes the skin with the shirt, the neck's
+shadow or the background beyond the jaw, so only a clear skin colour is taken there (the
+fill is shaded there anyway). (single_face.jpg's grey jaw line: distances 1.3-2.2.)"""
+
+SKIN_DARK_EDGE_ON = (0.6, 0.9)
+"""Hand-set: :data:`SKIN_DARK` for a texel the photo saw edge-on, as
+:data:`SKIN_CHROMA_SIGMAS_EDGE_ON`. (single_face.jpg's grey jaw line: 0.6-0.7 of the skin's
+luma.)"""
+
+_SKIN_MODEL_REGIONS = (region_id("cheek"), region_id("nose"), region_id("forehead"))
+"""The face's regions whose central texels (:data:`SKIN_TEST_IOD`) give its skin colour."""
+_SKIN_TESTED_REGIONS = (region_id("skin"), region_id("cheek"), region_id("chin_jaw"))
+"""The face's regions whose texels the skin-colour test may doubt: those the fitted face
+pushes past the real one (the jaw, the cheeks' edge); not the brows, lids, lips, nose or
+upper lip, whose own colours (hair, shadow, red) are not the skin's."""
+_CHROMA_FLOOR = 0.03
+"""Added to each channel before the chroma's ratios: a near-black colour has near-grey
+chroma (its hue is noise), so it does not pass for skin."""
+
+
+def _chroma(rgb: np.ndarray) -> np.ndarray:
+    """(N, 2) float32 ``log(r / g)``, ``log(b / g)`` of colours ``rgb`` (N, 3) 0..1 (each
+    channel plus :data:`_CHROMA_FLOOR`): independent of the light's strength, so a shadowed
+    skin keeps its chroma."""
+    c = np.asarray(rgb, np.float32) + np.float32(_CHROMA_FLOOR)
+    return np.log(np.stack([c[:, 0] / c[:, 1], c[:, 2] / c[:, 1]], -1))
+
+
+def _skin_model(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """A face's skin colour from its central skin's colours ``rgb`` (N, 3): median chroma
+    (:func:`_chroma`), its robust spread (1.4826 median absolute deviations, at least 0.03)
+    and median luma; a broad default when there are too few (< 50) colours."""
+    if len(rgb) < 50:
+        return np.array([0.25, -0.35], np.float32), np.array([0.3, 0.3], np.float32), 0.0
+    chroma = _chroma(rgb)
+    med = np.median(chroma, axis=0)
+    spread = np.maximum(1.4826 * np.median(np.abs(chroma - med), axis=0), 0.03)
+    return med, spread.astype(np.float32), float(np.median(luminance(rgb)))
+
+
+def _skin_likeness(rgb: np.ndarray, model: tuple[np.ndarray, np.ndarray, float],
+                   square: np.ndarray | float = 1.0) -> np.ndarray:
+    """(N,) 0..1 how like the face's skin (:func:`_skin_model`) colours ``rgb`` (N, 3) are:
+    by chroma mostly (:data:`SKIN_CHROMA_SIGMAS`), by luma only where much darker
+    (:data:`SKIN_DARK`); both bounds move to the ``_EDGE_ON`` ones as ``square`` (N,) or
+    scalar 0..1 (how squarely the photo saw each colour's texel) falls to 0."""
+    med, spread, luma = model
+    edge_on = 1.0 - np.asarray(square, np.float32)
+    dist = np.sqrt((((_chroma(rgb) - med) / spread) ** 2).sum(-1))
+    lo, hi = (s + (e - s) * edge_on for s, e in zip(SKIN_CHROMA_SIGMAS,
+                                                     SKIN_CHROMA_SIGMAS_EDGE_ON, strict=True))
+    like = 1.0 - np.clip((dist - lo) / (hi - lo), 0.0, 1.0)
+    if luma > 0:
+        lo, hi = (s + (e - s) * edge_on for s, e in zip(SKIN_DARK, SKIN_DARK_EDGE_ON,
+                                                         strict=True))
+        like *= np.clip((luminance(rgb) / luma - lo) / (hi - lo), 0.0, 1.0)
+    return like.astype(np.float32)
 
 
 def _hair_likeness(rgb: np.ndarray, hair: np.ndarray) -> np.ndarray:
