@@ -92,11 +92,10 @@ def grow_to_hair(coarse: np.ndarray, pose, person: np.ndarray) -> np.ndarray:
     near = np.min(np.linalg.norm(pts[:, None] - face[None], axis=-1), axis=1)
     band = _smoothstep((pts[:, 1] - EAR_BAND_CM[0]) / (EAR_BAND_CM[1] - EAR_BAND_CM[0]))
     weight = _smoothstep(near / FACE_CLEARANCE_CM) * band
-    # The hair is a layer of even thickness over the skull, not the skull scaled up about
-    # its centre (which pushed the occiput, far behind the outline, out as far again: a
-    # mushroom in turned views): each direction's missing reach (pixels) becomes
-    # centimetres of standoff, along the skull's radii, from the outline's scale at the
-    # head's distance. Three rounds: the front comes nearer the camera and looks larger.
+    # The hair is a layer over the skull: each direction's missing reach (pixels) becomes
+    # centimetres of standoff along the skull's radii (the outline's scale at the head's
+    # distance), uneven by the lumps and locks. Three rounds: the front comes nearer the
+    # camera and looks larger, and the lumps' peaks reach the target, their dips not.
     unit = (pts - centre) / np.maximum(np.linalg.norm(pts - centre, axis=1, keepdims=True),
                                        1e-9)
     bins = _direction(pose.project(pts * 0.01)[:, :2], c2)
@@ -171,7 +170,7 @@ def _hang(fitted: np.ndarray, grown: np.ndarray, centre: np.ndarray, weight: np.
     # from 1 cm of growth at the azimuth's widest point.
     weight = weight * np.clip(widest - fit_widest, 0.0, 1.0)[az]
     widest = _smooth_circular(widest, 1.0)
-    at = np.maximum(_smooth_circular(at, 1.0), low + 1.0)
+    at = np.maximum(at, low + 1.0)
     t = np.clip((grown[:, 1] - low[az]) / (at[az] - low[az]), 0.0, 1.0)
     line = r_fit + (widest[az] - r_fit) * t
     below = grown[:, 1] < at[az]
