@@ -5,15 +5,19 @@ skull under a painted cap.
 The head fit (:mod:`pain3d.face.photo_fit`) places a generic skull behind the face; a full
 head of hair stands centimetres off it. Around the head's centre in the photo, each
 direction compares how far the fitted head reaches (face, skull and ears) with how far the
-person reaches (:meth:`pain3d.face.tracker.FaceTracker.person`); the skull's vertices that
-project in that direction move away from the skull's centre by the ratio (at most
-:data:`MAX_GROWTH`), fully from :data:`FACE_CLEARANCE_CM` off the face and above the ears'
-top, fading out to none at the face, toward the jaw's height (:data:`EAR_BAND_CM`) and in
-the directions near straight down (:data:`NECK_WEDGE_DEG`): a bob's ends and long hair
-beside the jaw and neck are not modelled. Below its widest point the hair hangs
-(:func:`_hang`): it tapers evenly into the skull the neck joins, not in a shelf. The back
-of the head, which the photo does not show, grows as the outline beside it does. The face,
-ears, neck and the rig are untouched, so labels and the photo's own view do not change.
+person reaches (:meth:`pain3d.face.tracker.FaceTracker.person`, at most :data:`MAX_GROWTH`
+times the head's); the skull's vertices that project in that direction stand off the
+skull, along its radii, by the centimetres the difference is at the head's distance,
+unevenly in lumps and locks (:func:`_lumps`; the hair is no smooth helmet), fully from
+:data:`FACE_CLEARANCE_CM` off the face and above the ears' top, fading out to none at the
+face, toward the jaw's height (:data:`EAR_BAND_CM`) and in the directions near straight
+down (:data:`NECK_WEDGE_DEG`): a bob's ends and long hair beside the jaw and neck are not
+modelled. Below its widest point the hair hangs (:func:`_hang`): it tapers evenly into the
+skull the neck joins, not in a shelf; below the skull's centre it drops as a curtain of
+locks of their own lengths (:data:`LOCK_DROOP`), over the ears, not under a flat brim. The
+back of the head, which the photo does not show, grows as the outline beside it does. The
+face, ears, neck and the rig are untouched, so labels and the photo's own view do not
+change.
 
 Pure numpy and OpenCV, on the coarse head (cm) before
 :func:`pain3d.face.builtin.mesh_from_coarse`.
