@@ -46,7 +46,7 @@ NECK_WEDGE_DEG = (60.0, 80.0)
 centre do not grow (below the ears the person goes on into the neck and the shoulders),
 from the second on (10 degrees below the horizontal) they grow fully."""
 
-LUMPS = (0.3, 25.0, 0.4, 0.3)
+LUMPS = (0.3, 25.0, 0.12, 0.3)
 """Hand-set: the hair's irregularity in its thickness (:func:`_lumps`): the spread of the
 lumps (a fraction of the standoff), their width (degrees around the skull's centre, about
 4 cm on the crown), the spread of each coarse vertex's own lock (a fraction of the
