@@ -5,15 +5,19 @@ skull under a painted cap.
 The head fit (:mod:`pain3d.face.photo_fit`) places a generic skull behind the face; a full
 head of hair stands centimetres off it. Around the head's centre in the photo, each
 direction compares how far the fitted head reaches (face, skull and ears) with how far the
-person reaches (:meth:`pain3d.face.tracker.FaceTracker.person`); the skull's vertices that
-project in that direction move away from the skull's centre by the ratio (at most
-:data:`MAX_GROWTH`), fully from :data:`FACE_CLEARANCE_CM` off the face and above the ears'
-top, fading out to none at the face, toward the jaw's height (:data:`EAR_BAND_CM`) and in
-the directions near straight down (:data:`NECK_WEDGE_DEG`): a bob's ends and long hair
-beside the jaw and neck are not modelled. Below its widest point the hair hangs
-(:func:`_hang`): it tapers evenly into the skull the neck joins, not in a shelf. The back
-of the head, which the photo does not show, grows as the outline beside it does. The face,
-ears, neck and the rig are untouched, so labels and the photo's own view do not change.
+person reaches (:meth:`pain3d.face.tracker.FaceTracker.person`, at most :data:`MAX_GROWTH`
+times the head's); the skull's vertices that project in that direction stand off the
+skull, along its radii, by the centimetres the difference is at the head's distance,
+unevenly in lumps and locks (:func:`_lumps`; the hair is no smooth helmet), fully from
+:data:`FACE_CLEARANCE_CM` off the face and above the ears' top, fading out to none at the
+face, toward the jaw's height (:data:`EAR_BAND_CM`) and in the directions near straight
+down (:data:`NECK_WEDGE_DEG`): a bob's ends and long hair beside the jaw and neck are not
+modelled. Below its widest point the hair hangs (:func:`_hang`): it tapers evenly into the
+skull the neck joins, not in a shelf; below the skull's centre it drops as a curtain of
+locks of their own lengths (:data:`LOCK_DROOP`), over the ears, not under a flat brim. The
+back of the head, which the photo does not show, grows as the outline beside it does. The
+face, ears, neck and the rig are untouched, so labels and the photo's own view do not
+change.
 
 Pure numpy and OpenCV, on the coarse head (cm) before
 :func:`pain3d.face.builtin.mesh_from_coarse`.
@@ -41,6 +45,19 @@ NECK_WEDGE_DEG = (60.0, 80.0)
 """Hand-set: directions in the photo within the first angle of straight down from the head's
 centre do not grow (below the ears the person goes on into the neck and the shoulders),
 from the second on (10 degrees below the horizontal) they grow fully."""
+
+LUMPS = (0.3, 25.0, 0.12, 0.3)
+"""Hand-set: the hair's irregularity in its thickness (:func:`_lumps`): the spread of the
+lumps (a fraction of the standoff), their width (degrees around the skull's centre, about
+4 cm on the crown), the spread of each coarse vertex's own lock (a fraction of the
+standoff), and the least fraction of the standoff any vertex keeps."""
+
+LOCK_DROOP = 1.0
+"""Hand-set: at the hair's lower edge each lock hangs down by up to this many times its
+standoff (uniformly at random per coarse vertex, fixed seed; none where the edge's band is
+full, above the ears)."""
+
+_LUMP_COUNT = 60  # random directions the lumps are centred on
 
 _HANG_BINS = 36
 """Azimuths (10 degrees each) around the skull's vertical axis in which the hair hangs
@@ -77,20 +94,52 @@ def grow_to_hair(coarse: np.ndarray, pose, person: np.ndarray) -> np.ndarray:
     pts = out[skull]
     face = out[tpl.part == 0]
     near = np.min(np.linalg.norm(pts[:, None] - face[None], axis=-1), axis=1)
-    weight = _smoothstep(near / FACE_CLEARANCE_CM) * _smoothstep(
-        (pts[:, 1] - EAR_BAND_CM[0]) / (EAR_BAND_CM[1] - EAR_BAND_CM[0]))
-    # Twice: the first step scales the image-plane reach, but the skull's front also comes
-    # nearer the camera and looks larger; the second takes that back.
-    # The skull never ends up inside the fitted one.
-    total = np.ones(len(pts))
-    for _ in range(2):
-        ratio = np.clip(target / np.maximum(_reach(out, pose, c2), 1.0), 0.8, MAX_GROWTH)
-        xy = pose.project(out[skull] * 0.01)[:, :2]
-        total = np.maximum(total * (1.0 + (ratio[_direction(xy, c2)] - 1.0) * weight), 1.0)
-        out[skull] = np.where(total[:, None] > 1.0, centre + (pts - centre) * total[:, None],
-                              pts)  # exactly where nothing grows
+    band = _smoothstep((pts[:, 1] - EAR_BAND_CM[0]) / (EAR_BAND_CM[1] - EAR_BAND_CM[0]))
+    weight = _smoothstep(near / FACE_CLEARANCE_CM) * band
+    # The hair is a layer over the skull: each direction's missing reach (pixels) becomes
+    # centimetres of standoff along the skull's radii (the outline's scale at the head's
+    # distance), uneven by the lumps and locks. Three rounds: the front comes nearer the
+    # camera and looks larger, and the lumps' peaks reach the target, their dips not.
+    unit = (pts - centre) / np.maximum(np.linalg.norm(pts - centre, axis=1, keepdims=True),
+                                       1e-9)
+    bins = _direction(pose.project(pts * 0.01)[:, :2], c2)
+    px_per_cm = pose.focal_px * 0.01 / max(pose.distance, 1e-6)
+    lumps, tips = _lumps(np.flatnonzero(skull), unit)
+    standoff = np.zeros(_BINS)
+    for _ in range(3):
+        standoff = np.maximum(standoff + (target - _reach(out, pose, c2)) / px_per_cm, 0.0)
+        grow = standoff[bins] * weight * lumps
+        out[skull] = np.where(grow[:, None] > 0.0, pts + unit * grow[:, None], pts)
     out[skull] = _hang(pts, out[skull], centre, _smoothstep(near / FACE_CLEARANCE_CM))
+    # Below the skull's centre the hair's underside hangs down as a curtain of locks of
+    # their own lengths (a ragged lower edge over the ears, not a flat brim under a bowl):
+    # each vertex drops by up to LOCK_DROOP times how far it stands out sideways.
+    side = np.hypot(*(out[skull] - pts)[:, [0, 2]].T)
+    drop = LOCK_DROOP * (0.5 + 0.5 * tips) * side * _smoothstep(-unit[:, 1] / 0.5)
+    out[skull, 1] -= drop
     return out
+
+
+def _lumps(index: np.ndarray, unit: np.ndarray) -> np.ndarray:
+    """(N,) factors on the hair's standoff at the coarse skull vertices ``index`` (N,) whose
+    directions from the skull's centre are ``unit`` (N, 3): lumps a few centimetres across
+    (:data:`LUMPS`' first two; a sum of Gaussian bumps at :data:`_LUMP_COUNT` random
+    directions) and a lock's worth of its own at each vertex (its third; the subdivided
+    mesh rounds it into a tuft), so that the hair is no smooth dome and its outline breaks
+    into locks. Mean about 1, at least :data:`LUMPS`' fourth. Fixed seed: the same template
+    vertex stands out as far, relative to the standoff, on every head."""
+    from pain3d.face.head import head_template
+
+    rng = np.random.default_rng(7)
+    spread, width, lock, floor = LUMPS
+    dirs = rng.standard_normal((_LUMP_COUNT, 3))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    amp = rng.standard_normal(_LUMP_COUNT)
+    bumps = np.exp((unit @ dirs.T - 1.0) / np.radians(width) ** 2) @ amp
+    bumps = (bumps - bumps.mean()) / max(float(bumps.std()), 1e-9)
+    own = rng.standard_normal(len(head_template().part))[index]
+    return np.maximum(1.0 + spread * bumps + lock * own, floor), rng.random(len(
+        head_template().part))[index]
 
 
 def _hang(fitted: np.ndarray, grown: np.ndarray, centre: np.ndarray, weight: np.ndarray
@@ -125,7 +174,7 @@ def _hang(fitted: np.ndarray, grown: np.ndarray, centre: np.ndarray, weight: np.
     # from 1 cm of growth at the azimuth's widest point.
     weight = weight * np.clip(widest - fit_widest, 0.0, 1.0)[az]
     widest = _smooth_circular(widest, 1.0)
-    at = np.maximum(_smooth_circular(at, 1.0), low + 1.0)
+    at = np.maximum(at, low + 1.0)
     t = np.clip((grown[:, 1] - low[az]) / (at[az] - low[az]), 0.0, 1.0)
     line = r_fit + (widest[az] - r_fit) * t
     below = grown[:, 1] < at[az]

@@ -88,7 +88,8 @@ def test_a_turned_view_shows_hair_where_hair_covers_the_ear(bob, identity, rende
     ident, skin = bob
     cam = orbit_camera(ident.camera, yaw)
     at = _ear_mask(ident, identity, renderer, cam)
-    assert at.sum() > 300, "the ear should cover a few hundred pixels"
+    # (The hair hangs over the ear since 0.11: fewer of its pixels change.)
+    assert at.sum() > 200, "the ear should cover a few hundred pixels"
     image = render_photo(ident, renderer, np.zeros(6), camera=cam)
     on = at & (image.result.mask > 0)  # beyond the head the backdrop shows: not the ear
     assert on.sum() > 100
