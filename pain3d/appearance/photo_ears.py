@@ -59,7 +59,7 @@ CONTACT_SHADOW = 0.3
 EAR_TONE = 0.9
 """An ear's skin relative to the cheek beside it under the same light: the head, the hair
 and the ear's own folds keep some of the light off it."""
-EAR_LIT = 90.0
+EAR_LIT = 75.0
 """Hand-set percentile of the shading of the ears' outer faces at which an ear has
 :data:`EAR_TONE` of the photo's colour beside it (its parts turned from the light darker)."""
 EAR_HAIR_MIN = 0.5
@@ -539,25 +539,42 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
     hidden = ears_hidden(mesh, pose, photo, cheek_skin(mesh, pose, photo), hair)
     head_chart = isin_few(part, (0, 1, 2, 3, 6)) & covered
     paint_hair_over_ears(colour, known, hairy, pos, head_chart, ears, hidden, hair)
-    # The ear takes the photo's own colour beside it (not the de-lit one: the soft light
-    # model darkens a face's sides more than photos do, and de-lit they came out brighter
-    # than any skin, the red clipped: pale pink ears), at the shading of its well-lit parts
-    # (:data:`EAR_LIT`), darker where the ear turns from the light.
-    beside = tones.side * tones.shading[:, None]
-    mean = beside.mean(0)
     is_ear = mesh.regions == region_id("ear")
     outer = is_ear & (normals[:, 0] * mesh.vertices[:, 0] > 0)
-    s_ref = (float(np.percentile(shade(normals[outer], light), EAR_LIT)) if outer.any()
-             else 0.8)
+    base, gain = ear_tone(tones, shade(normals[outer], light))
     island = np.flatnonzero(ear_chart)
     size = colour.shape[0]
     rows, cols = np.divmod(island, size)
     uv = np.stack([(cols + 0.5) / size, (rows + 0.5) / size], -1)
-    # The island is stored as the ear's lit parts look (so it reads as an ear in the
-    # texture too); the gains undo the shader's shading there.
-    put_rows(flat, island, np.clip(EAR_TONE * mean * ear_form(uv), 0.0, 1.0))
+    put_rows(flat, island, np.clip(base * ear_form(uv), 0.0, 1.0))
+    return tones, gain, hidden
+
+
+def ear_tone(tones: SkinTones, shading: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ear island's base colour and the shader's per-ear gains.
+
+    An ear takes the photo's own colour beside it (``tones.side * tones.shading``), not the
+    de-lit one: the soft light model darkens a face's sides more than a photo does (a
+    frontal flash), and de-lit they came out brighter than the skin, their red above 1 and
+    clipped in the render: pale pink ears (pain3d <= 0.11). It has :data:`EAR_TONE` of that
+    colour where it is lit as its well-lit parts are (the :data:`EAR_LIT` percentile of
+    ``shading``), darker where it turns from the light.
+
+    Args:
+        tones: the photo's skin beside the ears (:func:`skin_tones`).
+        shading: (N,) the shading (:func:`shade`) of the ears' outer faces.
+
+    Returns:
+        (3,) float32 sRGB base colour of the island (stored as the ears' lit parts look, so
+        it reads as an ear in the texture too; :func:`pain3d.appearance.ears.ear_form`
+        multiplies it) and (2, 3) float32 linear gains of the right and left ear: the
+        shader draws ``(base * form)^2 * gain * s^2`` at shading ``s``.
+    """
+    beside = np.asarray(tones.side, np.float64) * np.asarray(tones.shading, np.float64)[:, None]
+    mean = beside.mean(0)
+    s_ref = float(np.percentile(shading, EAR_LIT)) if len(shading) else 0.8
     gain = (beside / np.maximum(mean, 1e-6) / s_ref) ** 2
-    return tones, gain.astype(np.float32), hidden
+    return (EAR_TONE * mean).astype(np.float32), gain.astype(np.float32)
 
 
 def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarray,
