@@ -50,7 +50,7 @@ def _form(uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return f, theta
 
 
-EAR_RIM_RED = np.array([1.04, 0.95, 0.93])
+EAR_RIM_RED = np.array([1.03, 0.98, 0.97])
 """Hand-set tint of the helix rim's and lobule's thin skin (light through it comes out red);
 1 elsewhere."""
 
@@ -73,7 +73,7 @@ def ear_form(uv: np.ndarray) -> np.ndarray:
     cu, cv = ISLAND_CENTRES["ear"]
     deg = np.degrees(np.arctan2(uv[:, 1] - cv, uv[:, 0] - cu))
     helix_and_lobule = ear_arc(deg, 40.0, 300.0)
-    thin = np.clip((r - 0.85) / 0.1, 0.0, 1.0) * (theta < 1.9) * helix_and_lobule
+    thin = np.clip((r - 0.9) / 0.08, 0.0, 1.0) * (theta < 1.9) * helix_and_lobule
     return (out * (1.0 + thin[:, None] * (EAR_RIM_RED - 1.0))).astype(np.float32)
 
 
