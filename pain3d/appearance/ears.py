@@ -37,7 +37,7 @@ def _form(uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     helix = ear_arc(deg, 40.0, 255.0)  # front-top, over the top and down the back to the lobule
     # The geometry lights the raised folds; the paint mostly shades the hollows.
     f = 1.0 + 0.06 * bump(r, 0.93, 0.05) * helix  # the helix rim
-    f -= 0.2 * bump(r, 0.8, 0.045) * helix  # the scapha's groove inside it
+    f -= 0.12 * bump(r, 0.8, 0.045) * helix  # the scapha's groove inside it
     f += 0.03 * bump(r, 0.6, 0.06) * ear_arc(deg, 70.0, 240.0)  # antihelix
     # Concha: the bowl in front of the antihelix, deepest at the ear canal.
     # A flat-bottomed bowl with a soft rim (a cone would read as a dimple).
