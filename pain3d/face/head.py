@@ -7,8 +7,9 @@ Construction (all in centimetres, head frame, origin between the eye centres):
 3. Mouth interior: the inner lip line is extruded into a closed oral cavity.
 4. Skull shell: rings from the face outline back to a pole at the occiput, blending from
    the face outline onto an ellipsoid skull.
-5. Ears (flattened, cupped ellipsoids) and the neck (a tube shaped to
-   :data:`NECK_OUTLINE_CM`), separate surfaces that sink into the head.
+5. Ears (closed surfaces shaped as ears: helix rim, concha, antihelix, tragus, lobule,
+   :func:`_ear`) and the neck (a tube shaped to :data:`NECK_OUTLINE_CM`), separate surfaces
+   that sink into the head.
 6. One level of Loop subdivision (sharp lid margins and lip line), regions kept.
 7. Eyeballs are added per identity (they are rigid spheres placed behind the lids).
 
