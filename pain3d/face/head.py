@@ -688,9 +688,12 @@ def ear_height_cm(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     h += 0.15 * _bump(r, 0.8, 0.15) * ear_arc(deg, 255.0, 300.0, 15.0)
     # In front of the concha the ear lies on the head (the tragus stands out of it) and
     # its edge runs into the head.
+    # (~1 mm above the head's surface, which rises toward the ear's front edge: level with
+    # it, the two surfaces would fight for the same pixels).
     front = ear_arc(deg, 285.0, 40.0, 25.0)
-    h -= front * (0.12 * r * r + 0.45) * _smoothstep((r - 0.62) / 0.2)
-    return h - 0.4 * front * _smoothstep((r - 0.88) / 0.12)
+    on_head = -0.5 + 0.35 * r - 0.12 * r * r
+    h += front * (on_head - h) * _smoothstep((r - 0.62) / 0.2)
+    return h - 0.6 * front * _smoothstep((r - 0.9) / 0.1)
 
 
 def _ear_local(theta: np.ndarray, az: np.ndarray) -> np.ndarray:
