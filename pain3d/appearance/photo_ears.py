@@ -28,6 +28,7 @@ The ears are lit by the photo shader per side (:class:`pain3d.render.photo.Photo
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import cv2
@@ -58,6 +59,9 @@ CONTACT_SHADOW = 0.3
 EAR_TONE = 0.9
 """An ear's skin relative to the cheek beside it under the same light: the head, the hair
 and the ear's own folds keep some of the light off it."""
+EAR_LIT = 75.0
+"""Hand-set percentile of the shading of the ears' outer faces at which an ear has
+:data:`EAR_TONE` of the photo's colour beside it (its parts turned from the light darker)."""
 EAR_HAIR_MIN = 0.5
 """Hand-set: hair covers an ear when at least this fraction of the photo's pixels where the
 ear is (and beside the face at its height) look like hair, and more of them than look like
@@ -92,6 +96,8 @@ class SkinTones:
         side: (2, 3) float32 sRGB colour a surface of shading 1 would have, subject's right
             (x < 0) then left: the photo's skin beside that ear over its shading there.
         seen: (2,) bool, the photo showed that side's skin (else it copies the other side).
+        shading: (2,) float32 the median shading (:func:`shade`) of the skin measured for
+            ``side``: ``side * shading`` is about the photo's own colour there.
         neck: (3,) float32 the neck's tone: the photo's jaw and chin skin the same way, times
             :data:`NECK_TONE`, or the mean side tone a little darker when the photo shows no
             skin there.
@@ -102,6 +108,7 @@ class SkinTones:
     seen: np.ndarray
     neck: np.ndarray
     jaw_seen: bool
+    shading: np.ndarray = dataclasses.field(default_factory=lambda: np.ones(2, np.float32))
 
 
 def shade(normals: np.ndarray, light) -> np.ndarray:
@@ -246,6 +253,7 @@ def skin_tones(mesh: Mesh, pose, photo: np.ndarray, normals: np.ndarray, light) 
     skin_regions = isin_few(mesh.regions, [region_id(r) for r in ("cheek", "skin", "chin_jaw")])
     band = (part <= 2) & skin_regions & (facing > 0.3)
     side, seen = np.zeros((2, 3), np.float32), np.zeros(2, bool)
+    shading = np.ones(2, np.float32)
     for k, sign in enumerate((-1.0, 1.0)):
         ear = ears[ears[:, 0] * sign > 0]
         lo, hi = (ear[:, 1].min(), ear[:, 1].max()) if len(ear) else (-0.04, 0.0)
@@ -261,11 +269,13 @@ def skin_tones(mesh: Mesh, pose, photo: np.ndarray, normals: np.ndarray, light) 
             continue
         s = shade(normals[at][ok], light)
         side[k] = np.median(rgb[ok] / s[:, None], 0)
+        shading[k] = np.median(s)
         seen[k] = True
     if not seen.any():
-        side[:] = skin / float(np.median(shade(normals[cheek], light)))
+        shading[:] = float(np.median(shade(normals[cheek], light)))
+        side[:] = skin / shading[0]
     elif not seen.all():
-        side[~seen] = side[seen][0]
+        side[~seen], shading[~seen] = side[seen][0], shading[seen][0]
     # The neck continues the face's lower skin: the jaw and chin the photo shows, de-lit (the
     # photo's own neck below the jaw is often another tone: shadowed, yellower, or hair and
     # collar over it).
@@ -278,7 +288,8 @@ def skin_tones(mesh: Mesh, pose, photo: np.ndarray, normals: np.ndarray, light) 
         neck = NECK_TONE * np.median(rgb[ok] / shade(normals[jaw][ok], light)[:, None], 0)
     else:
         neck = 0.92 * side.mean(0)
-    return SkinTones(side=side, seen=seen, neck=neck.astype(np.float32), jaw_seen=jaw_seen)
+    return SkinTones(side=side, seen=seen, neck=neck.astype(np.float32), jaw_seen=jaw_seen,
+                     shading=shading)
 
 
 def _facing(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:
@@ -528,19 +539,42 @@ def paint_ears_and_neck(colour: np.ndarray, known: np.ndarray, ear_chart: np.nda
     hidden = ears_hidden(mesh, pose, photo, cheek_skin(mesh, pose, photo), hair)
     head_chart = isin_few(part, (0, 1, 2, 3, 6)) & covered
     paint_hair_over_ears(colour, known, hairy, pos, head_chart, ears, hidden, hair)
-    mean = tones.side.mean(0)
-    # The island is stored lit as the ears' outer faces are on average (so it reads as an
-    # ear in the texture too); the gains undo it.
     is_ear = mesh.regions == region_id("ear")
     outer = is_ear & (normals[:, 0] * mesh.vertices[:, 0] > 0)
-    s_ear = float(np.median(shade(normals[outer], light))) if outer.any() else 0.6
+    base, gain = ear_tone(tones, shade(normals[outer], light))
     island = np.flatnonzero(ear_chart)
     size = colour.shape[0]
     rows, cols = np.divmod(island, size)
     uv = np.stack([(cols + 0.5) / size, (rows + 0.5) / size], -1)
-    put_rows(flat, island, np.clip(mean * s_ear * ear_form(uv), 0.0, 1.0))
-    gain = (EAR_TONE * tones.side / np.maximum(mean, 1e-6) / s_ear) ** 2
-    return tones, gain.astype(np.float32), hidden
+    put_rows(flat, island, np.clip(base * ear_form(uv), 0.0, 1.0))
+    return tones, gain, hidden
+
+
+def ear_tone(tones: SkinTones, shading: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ear island's base colour and the shader's per-ear gains.
+
+    An ear takes the photo's own colour beside it (``tones.side * tones.shading``), not the
+    de-lit one: the soft light model darkens a face's sides more than a photo does (a
+    frontal flash), and de-lit they came out brighter than the skin, their red above 1 and
+    clipped in the render: pale pink ears (pain3d <= 0.11). It has :data:`EAR_TONE` of that
+    colour where it is lit as its well-lit parts are (the :data:`EAR_LIT` percentile of
+    ``shading``), darker where it turns from the light.
+
+    Args:
+        tones: the photo's skin beside the ears (:func:`skin_tones`).
+        shading: (N,) the shading (:func:`shade`) of the ears' outer faces.
+
+    Returns:
+        (3,) float32 sRGB base colour of the island (stored as the ears' lit parts look, so
+        it reads as an ear in the texture too; :func:`pain3d.appearance.ears.ear_form`
+        multiplies it) and (2, 3) float32 linear gains of the right and left ear: the
+        shader draws ``(base * form)^2 * gain * s^2`` at shading ``s``.
+    """
+    beside = np.asarray(tones.side, np.float64) * np.asarray(tones.shading, np.float64)[:, None]
+    mean = beside.mean(0)
+    s_ref = float(np.percentile(shading, EAR_LIT)) if len(shading) else 0.8
+    gain = (beside / np.maximum(mean, 1e-6) / s_ref) ** 2
+    return (EAR_TONE * mean).astype(np.float32), gain.astype(np.float32)
 
 
 def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarray,

@@ -7,8 +7,9 @@ Construction (all in centimetres, head frame, origin between the eye centres):
 3. Mouth interior: the inner lip line is extruded into a closed oral cavity.
 4. Skull shell: rings from the face outline back to a pole at the occiput, blending from
    the face outline onto an ellipsoid skull.
-5. Ears (flattened, cupped ellipsoids) and the neck (a tube shaped to
-   :data:`NECK_OUTLINE_CM`), separate surfaces that sink into the head.
+5. Ears (closed surfaces shaped as ears: helix rim, concha, antihelix, tragus, lobule,
+   :func:`_ear`) and the neck (a tube shaped to :data:`NECK_OUTLINE_CM`), separate surfaces
+   that sink into the head.
 6. One level of Loop subdivision (sharp lid margins and lip line), regions kept.
 7. Eyeballs are added per identity (they are rigid spheres placed behind the lids).
 
@@ -67,7 +68,7 @@ EYEBALL_RINGS, EYEBALL_SEGMENTS = 12, 20
 NEUTRAL_EYE_OPENING = -0.6
 """Lid closure applied to the canonical face for the neutral pose (negative opens)."""
 
-EAR_CENTRE_CM = np.array([8.1, -2.0, -8.0])
+EAR_CENTRE_CM = np.array([8.4, -2.0, -8.0])
 """Centre of the subject's left ear (the right one is mirrored in x), cm."""
 
 NECK_AXIS_Z_CM = -9.0
@@ -199,9 +200,13 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
-def _sphere_grid(rings: int, segments: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unit sphere with poles on +z/-z: vertices (N, 3), faces CCW outward, polar angle (N,)."""
-    theta = np.linspace(0, np.pi, rings + 1)[1:-1]
+def _sphere_grid(rings: int, segments: int,
+                 theta: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit sphere with poles on +z/-z: vertices (N, 3), faces CCW outward, polar angle (N,).
+    The rings' polar angles are ``theta`` (rings - 1 values, excluding the poles) when given,
+    else evenly spaced."""
+    if theta is None:
+        theta = np.linspace(0, np.pi, rings + 1)[1:-1]
     phi = np.linspace(0, 2 * np.pi, segments, endpoint=False)
     t, p = np.meshgrid(theta, phi, indexing="ij")
     body = np.stack([np.sin(t) * np.cos(p), np.sin(t) * np.sin(p), np.cos(t)], -1).reshape(-1, 3)
@@ -634,29 +639,125 @@ def _shell_regions(p: np.ndarray) -> np.ndarray:
     return np.where(p[:, 1] > hair_y, region_id("scalp"), region_id("skin")).astype(np.uint8)
 
 
-def _ear(side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One ear (cm): a cupped, flattened ellipsoid; returns vertices, faces, island UVs.
+EAR_RINGS_DEG = (12.0, 24.0, 37.0, 50.0, 62.0, 72.0, 81.0, 90.0, 105.0, 140.0)
+"""Polar angles of the ear's rings, degrees from its outward pole (90 = its outline), hand-set:
+dense where the folds are (outline radius ``sin`` of them: 0.21 ... 0.99), two rings for the
+back, which faces the head."""
+EAR_SEGMENTS = 12
+"""Segments around the ear (hand-set, with :data:`EAR_RINGS_DEG`: 122 vertices, 960 fine
+triangles per ear; 52 and 400 for the cupped ellipsoid up to pain3d 0.11)."""
+EAR_HALF_HEIGHT_CM = 3.0
+"""Half the ear's height, cm (an adult ear is ~6 cm tall, ~3.3 cm wide); hand-set."""
+EAR_YAW_DEG = 20.0
+"""Degrees the ear's outer side faces forward of straight out (its back edge stands off the
+head, ~2 cm at the helix); hand-set (25 up to pain3d 0.11)."""
 
-    6 rings x 10 segments (400 triangles after subdivision): at 512 px an ear covers a few
-    hundred pixels, and the 8 x 14 grid of pain3d <= 0.5 (784 triangles) looked the same
-    while costing llvmpipe per-triangle time."""
-    unit, faces, polar = _sphere_grid(6, 10)
-    x, y, z = unit[:, 0], unit[:, 1], unit[:, 2]
-    lateral = 0.7 * z - 0.85 * np.maximum(z, 0) ** 3
-    yaw, tilt = np.radians(25.0), np.radians(15.0)
+
+def _bump(t: np.ndarray, c: float, w: float) -> np.ndarray:
+    return np.exp(-0.5 * ((t - c) / w) ** 2)
+
+
+def ear_arc(deg: np.ndarray, lo: float, hi: float, soft: float = 25.0) -> np.ndarray:
+    """1 for ear azimuths ``deg`` (degrees, 0 toward the face, 90 up) between ``lo`` and
+    ``hi`` counter-clockwise, fading to 0 over ``soft`` degrees inside the ends."""
+    span = (hi - lo) % 360.0
+    t = (deg - lo) % 360.0
+    edge = np.minimum(t, span - t)
+    return np.where(t <= span, np.clip(edge / soft, 0.0, 1.0), 0.0)
+
+
+def ear_height_cm(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(N,) height of the ear's outer side above its plane, cm, at outline coordinates (x
+    toward the face, y up, radius 1 at the outline): the helix rim from the front-top over
+    the top and down the back, the scapha's groove inside it, the antihelix ridge, the
+    concha's bowl toward the front (deepest at the ear canal), the tragus in front of it,
+    the fleshy lobule, and the front dropping into the head where the ear joins it.
+    Hand-set to an adult ear's proportions; the painted folds
+    (:mod:`pain3d.appearance.ears`) use the same coordinates."""
+    r = np.hypot(x, y)
+    deg = np.degrees(np.arctan2(y, x)) % 360.0
+    helix = ear_arc(deg, 40.0, 255.0)
+    h = 0.12 * r * r
+    h += 0.42 * _bump(r, 0.93, 0.07) * helix
+    h -= 0.12 * _bump(r, 0.8, 0.06) * helix
+    h += 0.22 * _bump(r, 0.6, 0.08) * ear_arc(deg, 70.0, 240.0)
+    q = np.hypot((x - 0.26) / 0.42, (y + 0.08) / 0.5)
+    rim = np.clip((1.0 - q) / 0.35, 0.0, 1.0)
+    h -= 0.55 * rim * rim * (3.0 - 2.0 * rim) + 0.3 * np.exp(-0.5 * q * q / 0.05)
+    h += 0.5 * np.exp(-0.5 * np.hypot((x - 0.76) / 0.11, (y + 0.12) / 0.12) ** 2)
+    h += 0.15 * _bump(r, 0.8, 0.15) * ear_arc(deg, 255.0, 300.0, 15.0)
+    # In front of the concha the ear lies on the head (the tragus stands out of it) and
+    # its edge runs into the head.
+    # (~1 mm above the head's surface, which rises toward the ear's front edge: level with
+    # it, the two surfaces would fight for the same pixels).
+    front = ear_arc(deg, 285.0, 40.0, 25.0)
+    on_head = -0.5 + 0.35 * r - 0.12 * r * r
+    h += front * (on_head - h) * _smoothstep((r - 0.62) / 0.2)
+    return h - 0.6 * front * _smoothstep((r - 0.9) / 0.1)
+
+
+def _ear_local(theta: np.ndarray, az: np.ndarray) -> np.ndarray:
+    """(N, 3) points of the ear in its own frame (toward the face, up, outward), cm, at polar
+    angles ``theta`` from its outward pole and azimuths ``az`` (0 toward the face, 90 up).
+    The outer side (theta <= 90 degrees) is the plane at outline radius ``sin(theta)`` raised
+    by :func:`ear_height_cm`; past the outline the surface curls back (the helix's rim) and
+    runs, as the ear's back, into the head at the front of the ear."""
+    cx, cy = np.cos(az), np.sin(az)
+    r = np.sin(np.minimum(theta, np.pi / 2))
+    s = np.clip((theta - np.pi / 2) / (np.pi / 2), 0.0, 1.0)  # 0 at the outline, 1 behind
+    x, y = r * cx, r * cy
+    h = ear_height_cm(x, y)
+    # Behind the outline: the rim curls back, then the back narrows toward the front.
+    shrink = 1.0 - 0.9 * s**1.3
+    x = x * shrink + 0.45 * s
+    y = y * shrink
+    h = h - 0.3 * np.sin(np.minimum(s / 0.3, 1.0) * np.pi / 2) - 2.2 * s
+    # A rounded-square outline, squarer over the top (the helix is broad there).
+    n = 2.4 + 0.4 * _smoothstep(y / 0.5)
+    wide = np.hypot(cx, cy) / (np.abs(cx) ** n + np.abs(cy) ** n) ** (1.0 / n)
+    x, y = x * wide, y * wide
+    half_width = (1.6 + 0.15 * y) * (1.0 - 0.2 * _smoothstep((-y - 0.4) / 0.5))
+    return np.stack([half_width * x, EAR_HALF_HEIGHT_CM * y, h], -1)
+
+
+def _ear(side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One ear (cm): a closed surface shaped as an ear (:func:`_ear_local`) standing off the
+    head at the back; returns vertices, faces, island UVs.
+
+    A sphere grid (:data:`EAR_RINGS_DEG` x :data:`EAR_SEGMENTS`) whose vertices are placed
+    so that, once subdivided, each fine vertex lies on the ear's surface at its own UV
+    (least squares through the subdivision operator, as :func:`_neck`): the folds are where
+    the texture paints them."""
+    theta = np.radians(np.asarray(EAR_RINGS_DEG))
+    unit, faces, polar = _sphere_grid(len(theta) + 1, EAR_SEGMENTS, theta)
+    x, y = unit[:, 0], unit[:, 1]
+    # Both ears share one island, the right one as the left one's mirror image: a texel is
+    # the same point of either ear (x runs toward the face on both).
+    uv = island_uv("ear", polar, np.arctan2(y, x), power=1.0)
+    sub = loop_subdivision(faces, len(unit), np.zeros((0, 2), np.int64)).matrix
+    fine_uv = sub @ uv
+    d = fine_uv - np.asarray(ISLAND_CENTRES["ear"])
+    f_theta = np.pi * np.hypot(d[:, 0], d[:, 1]) / ISLAND_RADIUS
+    f_az = np.arctan2(d[:, 1], d[:, 0])
+    # Behind the ear the island's chart folds (its back pole is a circle): the sphere's own
+    # angles there.
+    ball = sub @ unit
+    ball /= np.linalg.norm(ball, axis=1, keepdims=True)
+    back = ball[:, 2] < np.cos(np.radians(100.0))
+    f_theta[back] = np.arccos(np.clip(ball[back, 2], -1.0, 1.0))
+    f_az[back] = np.arctan2(ball[back, 1], ball[back, 0])
+    local = np.linalg.lstsq(sub.toarray(), _ear_local(f_theta, f_az), rcond=None)[0]
+    yaw, tilt = np.radians(EAR_YAW_DEG), np.radians(15.0)
     nrm = np.array([side * np.cos(yaw), 0.0, np.sin(yaw)])
     up = np.array([0.0, np.cos(tilt), -np.sin(tilt)])
     up = up - (up @ nrm) * nrm
     up /= np.linalg.norm(up)
     fwd = np.cross(nrm, up) * side
     centre = side * np.array([1.0, 0, 0]) * EAR_CENTRE_CM[0] + np.array([0, *EAR_CENTRE_CM[1:]])
-    v = centre + lateral[:, None] * nrm + (3.2 * y)[:, None] * up + (2.0 * x)[:, None] * fwd
+    v = centre + local[:, :1] * fwd + local[:, 1:2] * up + local[:, 2:] * nrm
     # Winding: the local frame (fwd, up, nrm) is right-handed for side=+1 and mirrored for -1.
     if np.linalg.det(np.stack([fwd, up, nrm])) < 0:
         faces = faces[:, ::-1]
-    # Both ears share one island, the right one as the left one's mirror image: a texel is
-    # the same point of either ear (x runs toward the face on both).
-    uv = island_uv("ear", polar, np.arctan2(y, x), power=1.0)
     return v, faces, uv
 
 

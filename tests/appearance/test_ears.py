@@ -1,6 +1,6 @@
 """The ears' folds: one UV island serves both ears as mirror images, and the procedural
-texture paints an ear's helix rim and concha on it (the ear's geometry is a smooth cupped
-disc, too coarse for them)."""
+texture paints an ear's helix rim and concha on it (the ear's geometry has them now,
+rounded off; the paint shades the hollows)."""
 
 from __future__ import annotations
 
