@@ -94,6 +94,29 @@ def hair_coverage(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks, style: st
     return np.clip(cov, 0.0, 1.0).astype(np.float32)
 
 
+FRINGE_M = 0.005
+"""Hand-set: metres below the hairline (the lower edge of :func:`hair_coverage`'s soft edge)
+down to which sparse fine hairs still grow: the hairline thins out over the last few mm
+instead of ending at a painted edge."""
+
+FRINGE_DENSITY = 0.45
+"""Hand-set: share of follicles with a visible hair at the top of that fringe (where the
+coverage starts), falling to none at its bottom."""
+
+
+def hair_density(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks, style: str,
+                 cov: np.ndarray | None = None) -> np.ndarray:
+    """Share of follicles carrying a visible hair at head-frame points, in [0, 1]: the
+    coverage (``cov`` if given, else :func:`hair_coverage`), and below it a fringe of
+    sparse hairs :data:`FRINGE_M` deep (the coverage of points raised by that much)."""
+    if cov is None:
+        cov = hair_coverage(pos, reg, lm, style)
+    raised = pos.astype(np.float32)  # a copy
+    raised[..., 1] += FRINGE_M
+    reach = hair_coverage(raised, reg, lm, style)
+    return cov + (1.0 - cov) * FRINGE_DENSITY * reach
+
+
 _THICKNESS = {"bald": 0.0006, "buzz": 0.0, "short": 0.006, "medium": 0.011, "long": 0.012,
               "bun": 0.006}
 
