@@ -162,7 +162,12 @@ void main() {
         h = (tex.a - 0.5) * 0.0012;
         // The shell's edge lies on the scalp past the hairline and shows the painted
         // hairline there (its coverage, v_hair, falls below 1 only at that edge).
-        float shell = smoothstep(0.5, 0.95, v_hair);
+        // The locks (tex.a) reach over it or stop short of it: a ragged edge, not a cap's.
+        float shell = smoothstep(0.5, 0.95, v_hair + 2.5 * (tex.a - 0.5));
+        // At the outline the gaps between locks (and, less, their thinner edges) let the
+        // scalp or the background show through: a broken silhouette.
+        float nv_out = abs(dot(n, normalize(cam_pos - v_pos)));
+        if (nv_out < 0.4 * clamp((0.56 - tex.a) * 7.0, 0.0, 1.0) * shell) discard;
         base = mix(base, hair_rgb * hair_rgb * (1.0 + 4.4 * (tex.a - 0.5)), shell);
         wrap = mix(wrap, vec3(0.3), shell);
         part = v_hair > 0.5 ? part : 1;
