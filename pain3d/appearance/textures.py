@@ -470,8 +470,7 @@ def _paint_scalp_hair(surf: _Surface, albedo: np.ndarray, traits: Traits,
     """Scalp hair painted under the hair shell, so gaps read as hair; returns the albedo, the
     (S, S) hair coverage and the strand pattern."""
     hair_rgb = np.asarray(traits.hair_rgb, np.float32)
-    cov = hair_coverage(surf.pos, surf.reg, surf.lm, traits.hair_style)
-    density = hair_density(surf.pos, surf.reg, surf.lm, traits.hair_style, cov)
+    cov, density = hair_density(surf.pos, surf.reg, surf.lm, traits.hair_style)
     grey = {"grey": 0.5, "white": 0.8}.get(traits.hair_colour, 0.15 * traits.age_level)
     scalp_strands = hair_strands(surf.pos, surf.lm, rng, surf.size, density > 0.0, grey)
     edge = hairline_thinning(density, scalp_strands, traits.hair_rgb)
