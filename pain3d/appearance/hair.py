@@ -63,6 +63,31 @@ def hair_coverage(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks, style: st
         lm: landmarks of the identity.
         style: one of :data:`pain3d.appearance.traits.HAIR_STYLES`.
     """
+    return _coverage(pos, reg, lm, style, (0.0,))[0]
+
+
+FRINGE_M = 0.005
+"""Hand-set: metres below the hairline (the lower edge of :func:`hair_coverage`'s soft edge)
+down to which sparse fine hairs still grow: the hairline thins out over the last few mm
+instead of ending at a painted edge."""
+
+FRINGE_DENSITY = 0.45
+"""Hand-set: share of follicles with a visible hair at the top of that fringe (where the
+coverage starts), falling to none at its bottom."""
+
+
+def hair_density(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks, style: str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(coverage, density) at head-frame points: :func:`hair_coverage`, and the share of
+    follicles carrying a visible hair, in [0, 1]: the coverage, and below it a fringe of
+    sparse hairs :data:`FRINGE_M` deep (the coverage of a hairline lowered by that much)."""
+    cov, reach = _coverage(pos, reg, lm, style, (0.0, FRINGE_M))
+    return cov, cov + (1.0 - cov) * FRINGE_DENSITY * reach
+
+
+def _coverage(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks, style: str,
+              lower: tuple[float, ...]) -> list[np.ndarray]:
+    """:func:`hair_coverage` of the hairline lowered by each of ``lower`` (metres)."""
     x, y, z = pos[..., 0], pos[..., 1], pos[..., 2]
     male_like = style in ("bald", "buzz", "short")
     front = lm.brow_y + (0.05 if male_like else 0.044)
@@ -84,14 +109,14 @@ def hair_coverage(pos: np.ndarray, reg: np.ndarray, lm: FaceLandmarks, style: st
     # texels agree, and a soft edge where the hair thins out (painted with strands).
     hairline = hairline + (0.0014 * np.sin(x * 260.0 + z * 120.0 + 1.0) * np.sin(x * 97.0 + 0.5)
                            + 0.0007 * np.sin(x * 610.0 - z * 240.0 + 2.0))
-    cov = smoothstep(hairline - 0.003, hairline + 0.006, y)
     # No hair on the face's features; ears stay uncovered too (long hair is tucked behind
     # them): a shell over the ear would bulge like a headphone.
-    cov = np.where(np.isin(reg, _BARE_REGIONS), 0.0, cov)
+    keep = ~np.isin(reg, _BARE_REGIONS)
     if style == "bald":
         crown = lm.brow_y + 0.11
-        cov *= smoothstep(crown - 0.02, crown - 0.045, y) * smoothstep(60, 100, phi)
-    return np.clip(cov, 0.0, 1.0).astype(np.float32)
+        keep = keep * smoothstep(crown - 0.02, crown - 0.045, y) * smoothstep(60, 100, phi)
+    return [np.clip(smoothstep(hairline - 0.003 - d, hairline + 0.006 - d, y) * keep,
+                    0.0, 1.0).astype(np.float32) for d in lower]
 
 
 _THICKNESS = {"bald": 0.0006, "buzz": 0.0, "short": 0.006, "medium": 0.011, "long": 0.012,

@@ -70,6 +70,18 @@ CALM_RAD = 0.12
 """Hand-set: polar angle (radians, 1 cm) over which the locks fade in around the crown."""
 
 
+PEPPER_SHARE = 0.35
+"""Hand-set: share of the fine hairs that kept their pigment, per unit of greyness (grey
+hair 0.5: 18 %, white 0.8: 28 %)."""
+
+GREY_TONE = 1.5
+"""Hand-set: how much more the locks' tones spread per unit of greyness."""
+
+PEPPER_DEPTH = 6.0
+"""Hand-set: how much darker (fine-hair units, per unit of greyness) those hairs are than
+the average: on grey hair about a lock's gap darker, dark strands among the light ones."""
+
+
 @dataclass(frozen=True)
 class _Band:
     """One band of locks, tabulated over azimuth: ``table[:, q]`` is (distance from the
@@ -82,8 +94,9 @@ class _Band:
     table: np.ndarray  # (6, TABLE_BINS) float32
 
 
-def _bands(rng: np.random.Generator, fine_tab: np.ndarray) -> list[_Band]:
-    """Draw the locks of every band and tabulate them."""
+def _bands(rng: np.random.Generator, fine_tab: np.ndarray, grey: float) -> list[_Band]:
+    """Draw the locks of every band and tabulate them (greying hair's locks differ more in
+    tone: some kept more of their pigment than others)."""
     bands = []
     u = (np.arange(TABLE_BINS) + 0.5) * (2 * np.pi / TABLE_BINS)
     for k, (t0, t1) in enumerate(zip(BAND_RAD[:-1], BAND_RAD[1:], strict=True)):
@@ -93,7 +106,7 @@ def _bands(rng: np.random.Generator, fine_tab: np.ndarray) -> list[_Band]:
         w = rng.lognormal(0.0, 0.55, n)
         edges = np.concatenate([[0.0], np.cumsum(w)]) * (2 * np.pi / w.sum())
         reach = BAND_OVERLAP if k < len(BAND_RAD) - 2 else 0.0
-        tone = rng.normal(0.0, 0.09, n)
+        tone = rng.normal(0.0, 0.09, n) * (1.0 + GREY_TONE * grey)
         end = t1 + reach * rng.uniform(0.3, 1.0, n)
         root = t0 + (rng.uniform(0.0, 0.15, n) if k == 0 else -0.1 * rng.uniform(0.0, 1.0, n))
         fine0 = rng.uniform(0, len(fine_tab), n)
@@ -152,8 +165,11 @@ def strand_pattern(pos: np.ndarray, lm: FaceLandmarks, rng: np.random.Generator,
     twist = WHORL_TWIST * np.log(np.clip(theta, 0.02, WHORL_RAD) * (1.0 / WHORL_RAD))
     phi += twist + np.float32(sweep) * theta
     fine_tab = rng.normal(0.0, 1.0, 1024)
-    fine_tab[rng.uniform(0, 1, 1024) < 0.03 + 0.3 * grey] = 2.5  # lighter (grey) hairs
-    bands = _bands(rng, fine_tab)
+    share = rng.uniform(0, 1, 1024)
+    fine_tab[share < 0.03 + 0.3 * grey] = 2.5  # lighter (grey) hairs
+    # Greying hair is salt and pepper: the hairs that kept their pigment are much darker.
+    fine_tab[share > 1.0 - PEPPER_SHARE * grey] = -2.5 - PEPPER_DEPTH * grey
+    bands = _bands(rng, fine_tab, grey)
     texel = np.broadcast_to(np.asarray(texel, np.float32), theta.shape)
     # Fine hairs as strong as the texels resolve them (two texels a hair at full strength).
     fine_amp = np.clip(np.float32(FINE_MM * 1e-3) / texel - 1.0, 0.0, 1.0) * np.float32(0.07)

@@ -7,6 +7,7 @@ row order (see :mod:`pain3d.appearance.uvmap`).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ import numpy as np
 from pain3d.appearance.clothing import garment, neck_axis_z, sample_neckline
 from pain3d.appearance.ears import ear_form, ear_relief
 from pain3d.appearance.eyelids import EyelidPaint, paint_eyelids, sample_eyelid_look
-from pain3d.appearance.hair import hair_coverage
+from pain3d.appearance.hair import hair_coverage, hair_density
 from pain3d.appearance.landmarks import FaceLandmarks, face_landmarks
 from pain3d.appearance.lips import paint_lips, sample_lip_look
 from pain3d.appearance.paint import (
@@ -469,12 +470,10 @@ def _paint_scalp_hair(surf: _Surface, albedo: np.ndarray, traits: Traits,
     """Scalp hair painted under the hair shell, so gaps read as hair; returns the albedo, the
     (S, S) hair coverage and the strand pattern."""
     hair_rgb = np.asarray(traits.hair_rgb, np.float32)
-    cov = hair_coverage(surf.pos, surf.reg, surf.lm, traits.hair_style)
+    cov, density = hair_density(surf.pos, surf.reg, surf.lm, traits.hair_style)
     grey = {"grey": 0.5, "white": 0.8}.get(traits.hair_colour, 0.15 * traits.age_level)
-    scalp_strands = hair_strands(surf.pos, surf.lm, rng, surf.size, cov > 0.0, grey)
-    # At the hairline the strands thin out one by one: coverage there is raised or lowered
-    # by the strand pattern (4c(1 - c) is 0 inside the hair and on bare skin).
-    edge = np.clip(cov + 3.6 * cov * (1.0 - cov) * (scalp_strands - 0.5), 0.0, 1.0)
+    scalp_strands = hair_strands(surf.pos, surf.lm, rng, surf.size, density > 0.0, grey)
+    edge = hairline_thinning(density, scalp_strands, traits.hair_rgb)
     if traits.hair_style == "buzz":
         albedo = _mix(albedo, hair_rgb, edge * (0.45 + 0.3 * scalp_strands))
     else:
@@ -511,6 +510,22 @@ def _paint_ear_folds(surf: _Surface, albedo: np.ndarray) -> np.ndarray:
     height = np.zeros((size, size), np.float32)
     height[rows, cols] = ear_relief(uv)
     return height
+
+
+def hairline_thinning(density: np.ndarray, strands: np.ndarray,
+                      hair_rgb: tuple[float, float, float]) -> np.ndarray:
+    """(S, S) float32 hair opacity: where the hair density falls below 1 it thins out hair by
+    hair, the brighter strands and a random share of follicles (drawn per person, seeded by
+    the hair colour: no draw of the texture generator) keeping theirs longest, so the scalp
+    shows through between them."""
+    seed = zlib.crc32(np.asarray(hair_rgb, np.float64).tobytes())
+    follicle = np.random.default_rng(seed).random(density.shape, np.float32)
+    follicle = blur_texels(follicle, 0.5)
+    follicle -= 0.5
+    follicle *= 2.2  # the blur's spread back to about a uniform's
+    thresh = 0.3 * follicle + (1.0 - strands)
+    # Fine hairs are thinner, so fainter: a texel holding few lets the scalp show through.
+    return np.clip((1.2 * density - thresh) * 3.0, 0.0, 1.0) * (0.5 + 0.5 * density)
 
 
 def hair_strands(pos: np.ndarray, lm: FaceLandmarks, rng: np.random.Generator, size: int,

@@ -162,7 +162,15 @@ void main() {
         h = (tex.a - 0.5) * 0.0012;
         // The shell's edge lies on the scalp past the hairline and shows the painted
         // hairline there (its coverage, v_hair, falls below 1 only at that edge).
-        float shell = smoothstep(0.5, 0.95, v_hair);
+        // The locks (tex.a) reach over it or stop short of it: a ragged edge, not a cap's.
+        float shell = smoothstep(0.5, 0.95, v_hair + 2.5 * (tex.a - 0.5));
+        // At the outline the gaps between locks (and, less, their thinner edges) let the
+        // scalp or the background show through: a broken silhouette. Never where the shell
+        // carries heat (what shows through would change the heatmap), nor on long hair's
+        // curtain (below the ears: its rows would break into a line across the back).
+        float nv_out = abs(dot(n, normalize(cam_pos - v_pos)));
+        float ragged = 0.4 * clamp((0.56 - tex.a) * 7.0, 0.0, 1.0) * shell;
+        if (v_heat <= 0.0 && g.y > -0.09 && nv_out < ragged) discard;
         base = mix(base, hair_rgb * hair_rgb * (1.0 + 4.4 * (tex.a - 0.5)), shell);
         wrap = mix(wrap, vec3(0.3), shell);
         part = v_hair > 0.5 ? part : 1;
