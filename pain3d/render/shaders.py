@@ -94,7 +94,9 @@ void main() {
     vec4 tex = texture(albedo_tex, v_uv);
     vec3 base = tex.rgb * tex.rgb;  // sRGB -> approximately linear (gamma 2)
     float spec_k = v_spec;
-    vec3 wrap = vec3(0.42, 0.24, 0.20);  // wider red wrap: cheap subsurface look on skin
+    // Light scattered under the skin wraps past the terminator, red most (blood absorbs
+    // green and blue on the way): a narrow, saturated red band, not a wide waxy falloff.
+    vec3 wrap = vec3(0.36, 0.15, 0.10);
     float h = (tex.a - 0.5) * 0.0012;
     int part = part_of[reg];
     float glossy = 0.0;
