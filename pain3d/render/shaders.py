@@ -96,7 +96,7 @@ void main() {
     float spec_k = v_spec;
     // Light scattered under the skin wraps past the terminator, red most (blood absorbs
     // green and blue on the way): a narrow, saturated red band, not a wide waxy falloff.
-    vec3 wrap = vec3(0.36, 0.15, 0.10);
+    vec3 wrap = vec3(0.42, 0.24, 0.20);
     float h = (tex.a - 0.5) * 0.0012;
     int part = part_of[reg];
     float glossy = 0.0;
