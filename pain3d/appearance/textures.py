@@ -332,12 +332,12 @@ def _paint_skin(surf: _Surface, traits: Traits, rng: np.random.Generator) -> np.
         albedo[..., k] += undertone[k]
     redden = np.array([1.0, 0.86, 0.86], np.float32)
     # Haemoglobin: cheeks, nose, ears, chin; stronger on light skin.
-    red_amt = 0.6 - 0.4 * (traits.monk_tone - 1) / 9.0
+    red_amt = 0.85 - 0.6 * (traits.monk_tone - 1) / 9.0  # main: 0.6 - 0.4 (t - 1) / 9
     red = np.zeros((S, S), np.float32)
     for eye in (lm.eye_left, lm.eye_right):
         red += gaussian_blob(pos, eye + [np.sign(eye[0]) * 0.008, -0.035, 0.0],
                              (0.018, 0.014, 0.05))
-    red += 0.8 * gaussian_blob(pos, lm.nose_tip, (0.012, 0.014, 0.05))
+    red += 0.56 * gaussian_blob(pos, lm.nose_tip, (0.012, 0.014, 0.05))
     red += 0.5 * surf.is_("ear") + 0.3 * gaussian_blob(
         pos, [0, lm.chin_y + 0.015, lm.mouth[2]], (0.02, 0.015, 0.05))
     red = np.clip(red * (0.7 + 0.3 * red_noise) * red_amt * rng.uniform(0.6, 1.3), 0, 1)
