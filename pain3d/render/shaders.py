@@ -208,7 +208,7 @@ void main() {
 #endif
         // Pores and creases (their pits: tex.a below 0.5) hold less oil and face away from
         // the light: the sheen breaks up over them instead of lying on the skin as a film.
-        spec_k *= clamp(1.0 + 14.0 * (tex.a - 0.5), 0.15, 1.6);
+        spec_k *= clamp(1.0 + 8.0 * (tex.a - 0.5), 0.4, 1.4);
 #if WRINKLES
         float crease = clamp(dot(texture(wrinkle_tex, v_uv), au_w), 0.0, 1.0);
         // A fold deepens the skin's own tone (more in green and blue), not towards grey.
