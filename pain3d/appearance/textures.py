@@ -258,10 +258,8 @@ def _paint_beard_shadow(surf: _Surface, albedo: np.ndarray, traits: Traits) -> N
     # Not on the upper lip's skin: its shadow there hid the lip's upper edge from a face
     # tracker (AU9/AU10's nose-to-lip distance read 0.03 less rank correlation).
     area *= 1.0 - gaussian_blob(surf.pos, surf.lm.mouth + [0, 0.008, 0], (0.022, 0.008, 0.05))
-    hair = float(np.mean(traits.hair_rgb))
-    if traits.hair_colour in ("grey", "white"):
-        hair = max(hair, 0.6)
-    amount = (float(np.clip(1.15 - 1.5 * hair, 0.15, 1.0))
+    # Full under black to brown hair, a trace under blond, grey and white (0.1).
+    amount = (float(np.clip(1.25 - 2.2 * float(np.mean(traits.hair_rgb)), 0.1, 1.0))
               * (1.0 - 0.6 * float(np.clip((0.62 - np.mean(skin_albedo(traits.skin_rgb))) / 0.4,
                                            0.0, 1.0))))
     area = blur_texels(area, 3.0 * surf.tpm) * amount
