@@ -94,13 +94,16 @@ void main() {
     vec4 tex = texture(albedo_tex, v_uv);
     vec3 base = tex.rgb * tex.rgb;  // sRGB -> approximately linear (gamma 2)
     float spec_k = v_spec;
-    vec3 wrap = vec3(0.42, 0.24, 0.20);  // wider red wrap: cheap subsurface look on skin
+    // Light scattered under the skin wraps past the terminator, red most (blood absorbs
+    // green and blue on the way): a narrow, saturated red band, not a wide waxy falloff.
+    vec3 wrap = vec3(0.42, 0.24, 0.20);
     float h = (tex.a - 0.5) * 0.0012;
     int part = part_of[reg];
     float glossy = 0.0;
     float ao = v_ao;
     vec3 strand = vec3(0.0, -1.0, 0.0);
     float aniso = 0.0;  // hair: highlights across the strands instead of a round spot
+    float sss = 0.0;  // skin: a red band of scattered light along the key's terminator
     if (reg == 6) {
         vec3 c = v_pos.x > 0.0 ? eye_l : eye_r;
         vec3 d = normalize(v_pos - c);
@@ -212,6 +215,10 @@ void main() {
             part = lab.g > 0.5 ? 4 : (lab.r > 0.5 ? 2 : 1);
         }
 #endif
+        // Pores and creases (their pits: tex.a below 0.5) hold less oil and face away from
+        // the light: the sheen breaks up over them instead of lying on the skin as a film.
+        spec_k *= clamp(1.0 + 8.0 * (tex.a - 0.5), 0.4, 1.4);
+        sss = 1.0;
 #if WRINKLES
         float crease = clamp(dot(texture(wrinkle_tex, v_uv), au_w), 0.0, 1.0);
         // A fold deepens the skin's own tone (more in green and blue), not towards grey.
@@ -292,6 +299,10 @@ void main() {
     vec3 df = clamp((dot(n, fill_dir) + wrap) / (1.0 + wrap), 0.0, 1.0);
     float dr = max(dot(n, rim_dir), 0.0) * (1.0 - nv);  // rim lights grazing surfaces only
     vec3 diff = key_rgb * dk + fill_rgb * df + rim_rgb * dr;
+    // Light scattered under the skin leaves it near the terminator, reddened by the blood
+    // it passed (a band about +-11 degrees wide, added: the shadow side keeps its depth).
+    float tb = clamp(1.0 - 5.0 * abs(dot(n, key_dir)), 0.0, 1.0);
+    diff += sss * tb * tb * key_rgb * vec3(0.12, 0.03, 0.01);
     vec3 amb = mix(ground_rgb, sky_rgb, 0.5 + 0.5 * n.y) * ao;
     float fv = 1.0 - nv;
     float fv2 = fv * fv;
