@@ -350,7 +350,7 @@ def _paint_skin(surf: _Surface, traits: Traits, rng: np.random.Generator) -> np.
     deep = float(np.clip((0.62 - lum) / 0.4, 0.0, 1.0))  # 0 pale .. 1 darkest tones
     shade = np.float32(UNDER_EYE[0]) * (1.0 - deep) + np.float32(UNDER_EYE[1]) * deep
     for eye in (lm.eye_left, lm.eye_right):
-        dark = gaussian_blob(pos, eye + [0, -0.016, 0], (0.016, 0.007, 0.04))
+        dark = gaussian_blob(pos, eye + [0, -0.018, 0], (0.016, 0.007, 0.04))
         scale_planes(albedo, lambda k, dark=dark: 1.0 - dark * shade[k])
     mouth = gaussian_blob(pos, lm.mouth, (0.03, 0.02, 0.05)) * (0.08 * deep)
     scale_planes(albedo, lambda k: 1.0 - mouth * np.float32((0.9, 1.0, 1.1)[k]))
