@@ -48,6 +48,13 @@ LEAN_DEG = (6.0, 30.0)
 """Hand-set: the spread of the locks' lean off the flow (degrees) for fully coherent
 (straight) and fully incoherent (tousled) photo hair."""
 
+CROWN_FADE_MM = (8.0, 30.0)
+"""Hand-set: arc distance from the crown (mm) over which the fine strands fade in (closer,
+the flow grid's columns are finer than a texel and would alias)."""
+
+BEND_MM = 15.0
+"""Hand-set: size (Gaussian sigma, mm) of the patches over which the flow bends sideways."""
+
 STRAND_ALONG_MM = 6.0
 """Hand-set: length (Gaussian sigma along the flow, mm) of the fine strand streaks."""
 
@@ -124,11 +131,8 @@ def hair_detail(look: HairLook, size: int, light: np.ndarray, view: np.ndarray
     mapx, mapy = _chart_maps(size)
     grids = cv2.merge([fine, coarse, sheen])
     chart = cv2.remap(grids, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
-    out = np.zeros((size, size, 3), np.float32)
-    for c in range(3):
-        out[..., c] = (look.fine[c] * chart[..., 0] + look.coarse[c] * chart[..., 1]
-                       + look.sheen[c] * chart[..., 2])
-    return out
+    mix = np.stack([look.fine, look.coarse, look.sheen], 1).astype(np.float32)  # (3, 3)
+    return cv2.transform(chart, mix)
 
 
 def _high_pass(rgb: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
@@ -145,7 +149,7 @@ def _high_pass(rgb: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _sheen(light: np.ndarray, view: np.ndarray) -> np.ndarray:
-    """(n_t, n_phi) float32: the Kajiya-Kay highlight ``sin(T, H) ** 40`` of strands along
+    """(n_t, n_phi) float32: the Kajiya-Kay highlight ``sin(T, H) ** 12`` of strands along
     the flow (tangent T) under the half-vector H of ``light`` and ``view``, where the
     surface faces H, minus its mean over the hair's half of the grid (computed on a coarse
     grid and resized)."""
@@ -160,7 +164,7 @@ def _sheen(light: np.ndarray, view: np.ndarray) -> np.ndarray:
     p = np.cos(tt)[..., None] * c + np.sin(tt)[..., None] * rad
     tan = -np.sin(tt)[..., None] * c + np.cos(tt)[..., None] * rad
     th = tan @ h
-    spec = (1.0 - th**2) ** 20 * np.clip(p @ h * 2.0, 0.0, 1.0)
+    spec = (1.0 - th**2) ** 6 * np.clip(p @ h * 2.0, 0.0, 1.0)
     spec = spec.astype(np.float32)
     spec -= spec[: int(2.0 * SKULL_M * 1000 / 4)].mean()  # the hair's rows (~115 degrees)
     return cv2.resize(spec, (n_phi, n_t), interpolation=cv2.INTER_LINEAR)
@@ -218,27 +222,25 @@ def _lock_pattern(clump_mm: float, lean_deg: float
     rng = np.random.default_rng(7)
     across = 2 * np.pi * SKULL_M * 1000.0 / n_phi  # mm per column (90 deg from the crown)
     elong = float(np.clip(90.0 / lean_deg, 2.5, 8.0))
-    # Locks: an anisotropic Voronoi tessellation of jittered cell centres, at half the
-    # columns (the locks are >= 1.5 mm wide).
-    half = n_phi // 2
+    # Locks: an anisotropic Voronoi tessellation of jittered cell centres, on a grid of
+    # half the rows and columns (2 mm by 0.55 mm: the locks are >= 1.5 mm wide), resized.
+    lo_t, lo_phi = n_t // 2, n_phi // 2
     cw = max(int(round(2 * np.pi * SKULL_M * 1000.0 / clump_mm)), 8)  # cells around
     ch = clump_mm * elong  # mm per cell along
     ny = int(np.ceil(n_t / ch)) + 1
-    jit = rng.random((ny, cw, 2))
-    ys = np.arange(n_t, dtype=np.float32)[:, None] / ch
-    xs = np.arange(half, dtype=np.float32)[None, :] * (cw / half)
+    jit = rng.random((ny, cw, 2)).astype(np.float32)
+    ys = np.arange(lo_t, dtype=np.float32)[:, None] * (n_t / lo_t / ch)
+    xs = np.arange(lo_phi, dtype=np.float32)[None, :] * (cw / lo_phi)
     iy, ix = np.floor(ys).astype(np.int32), np.floor(xs).astype(np.int32)
-    d1 = np.full((n_t, half), np.inf, np.float32)
-    d2 = np.full((n_t, half), np.inf, np.float32)
-    near = np.zeros((n_t, half), np.int32)
+    d1 = np.full((lo_t, lo_phi), np.inf, np.float32)
+    d2 = np.full((lo_t, lo_phi), np.inf, np.float32)
+    near = np.zeros((lo_t, lo_phi), np.int32)
     for dy in (-1, 0, 1):
         cy = np.clip(iy + dy, 0, ny - 1)
         for dx in (-1, 0, 1):
             cx = ix + dx
             cxm = np.mod(cx, cw)
-            py = cy + jit[cy, cxm, 0]
-            px = cx + jit[cy, cxm, 1]
-            d = (ys - py) ** 2 + (xs - px) ** 2
+            d = (ys - (cy + jit[cy, cxm, 0])) ** 2 + (xs - (cx + jit[cy, cxm, 1])) ** 2
             closer = d < d1
             d2 = np.where(closer, d1, np.minimum(d2, d))
             d1 = np.where(closer, d, d1)
@@ -246,32 +248,80 @@ def _lock_pattern(clump_mm: float, lean_deg: float
     edge = np.sqrt(d2) - np.sqrt(d1)  # cell units: 0 on a border, ~1 in the middle
     body = np.clip(edge / 0.45, 0.0, 1.0)
     body = body * body * (3 - 2 * body)
-    near = cv2.resize(near.astype(np.float32), (n_phi, n_t), interpolation=cv2.INTER_NEAREST
-                      ).astype(np.int32)
-    body = cv2.resize(body.astype(np.float32), (n_phi, n_t), interpolation=cv2.INTER_LINEAR)
     n_cells = ny * cw
     shade = rng.standard_normal(n_cells).astype(np.float32)[near]
     bold = np.exp(0.5 * rng.standard_normal(n_cells)).astype(np.float32)[near]
     lean = np.tan(np.radians(lean_deg) * rng.standard_normal(n_cells)).astype(np.float32)
     phase = (rng.random(n_cells) * n_phi).astype(np.float32)
-    # Strands: streak noise sampled along each lock's own leaning direction.
-    streak = rng.standard_normal((n_t, n_phi)).astype(np.float32)
-    streak = np.pad(streak, ((0, 0), (8, 8)), mode="wrap")
-    streak = cv2.GaussianBlur(streak, (0, 0), sigmaX=0.35 / across,
-                              sigmaY=STRAND_ALONG_MM)[:, 8:-8]
-    rows = np.arange(n_t, dtype=np.float32)[:, None]
-    cols = np.arange(n_phi, dtype=np.float32)[None, :]
+    # Each lock's strands lean off the flow by its own angle and start at their own column.
+    rows_lo = (np.arange(lo_t, dtype=np.float32) * (n_t / lo_t))[:, None]
     centre_row = ((near // cw).astype(np.float32) + 0.5) * ch
-    mapx = np.mod(cols + phase[near] + lean[near] * (rows - centre_row) / across, n_phi)
-    mapy = np.broadcast_to(rows, (n_t, n_phi)).astype(np.float32)
-    strands = cv2.remap(streak, mapx.astype(np.float32), mapy, cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_WRAP)
+    offset = phase[near] + lean[near] * (rows_lo - centre_row) / across
+    full = (n_phi, n_t)
+    body, shade, bold, offset = (cv2.resize(a.astype(np.float32), full,
+                                            interpolation=cv2.INTER_NEAREST if nearest
+                                            else cv2.INTER_LINEAR)
+                                 for a, nearest in ((body, False), (shade, True),
+                                                    (bold, True), (offset, True)))
+    # Strands: streak noise sampled along each lock's own leaning direction.
+    offset += np.arange(n_phi, dtype=np.float32)[None, :]
+    mapx = np.mod(offset, np.float32(n_phi), out=offset)
+    mapy = np.repeat(np.arange(n_t, dtype=np.float32)[:, None], n_phi, axis=1)
+    strands = cv2.remap(_streaks(), mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
     fine = strands * bold * (0.35 + 0.65 * body)
     coarse = body + 0.35 * shade * body
+    # The flow itself bends: every lock is carried sideways by a smooth field (~1.5 cm
+    # patches), so neighbouring locks turn together and the strands change direction over
+    # the head; more so for tousled hair (lean).
+    bend = _bend(rng, float(np.tan(np.radians(lean_deg))) / across)
+    grids = cv2.remap(cv2.merge([fine, coarse, body]), bend,
+                      np.repeat(np.arange(n_t, dtype=np.float32)[:, None], n_phi, axis=1),
+                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+    fine, coarse, body = cv2.split(grids)
+    # Near the crown the grid's columns converge (finer than a texel): the strands fade
+    # out there, and the locks halfway (the whorl shows as smooth hair).
+    rows = np.arange(n_t, dtype=np.float32)[:, None]
+    near_crown = np.clip((rows - CROWN_FADE_MM[0]) / (CROWN_FADE_MM[1] - CROWN_FADE_MM[0]),
+                         0.0, 1.0)
+    fine *= near_crown
+    coarse *= 0.5 + 0.5 * near_crown
     fine, coarse = (_unit(a) for a in (fine, coarse))
     for a in (fine, coarse, body):
         a.setflags(write=False)
     return fine, coarse, body
+
+
+def _bend(rng, amp: float) -> np.ndarray:
+    """(n_t, n_phi) float32 grid columns to sample the locks from: each column's own plus a
+    smooth sideways offset (Gaussian noise blurred to :data:`BEND_MM`, spread ``amp``
+    columns: locks leaning ``lean_deg`` off the flow move about that far per mm along)."""
+    n_t, n_phi = GRID
+    across = 2 * np.pi * SKULL_M * 1000.0 / n_phi
+    small = (n_t // 4, n_phi // 16)  # 4 mm by 4.4 mm cells
+    noise = rng.standard_normal(small).astype(np.float32)
+    noise = np.pad(noise, ((0, 0), (8, 8)), mode="wrap")
+    noise = cv2.GaussianBlur(noise, (0, 0), sigmaX=BEND_MM / (16 * across),
+                             sigmaY=BEND_MM / 4.0)[:, 8:-8]
+    noise /= max(float(noise.std()), 1e-6)
+    offset = cv2.resize(noise, (n_phi, n_t), interpolation=cv2.INTER_LINEAR)
+    offset *= amp * BEND_MM
+    offset += np.arange(n_phi, dtype=np.float32)[None, :]
+    return np.mod(offset, np.float32(n_phi), out=offset)
+
+
+@lru_cache(maxsize=1)
+def _streaks() -> np.ndarray:
+    """(n_t, n_phi) float32, read-only: noise of the flow grid (:data:`GRID`) blurred to
+    single strands (0.35 mm across, wrapping around the azimuth) :data:`STRAND_ALONG_MM`
+    long. Fixed seed."""
+    n_t, n_phi = GRID
+    across = 2 * np.pi * SKULL_M * 1000.0 / n_phi
+    noise = np.random.default_rng(8).standard_normal((n_t, n_phi)).astype(np.float32)
+    noise = np.pad(noise, ((0, 0), (8, 8)), mode="wrap")
+    noise = cv2.GaussianBlur(noise, (0, 0), sigmaX=0.35 / across,
+                             sigmaY=STRAND_ALONG_MM)[:, 8:-8]
+    noise.setflags(write=False)
+    return noise
 
 
 def _unit(a: np.ndarray) -> np.ndarray:
