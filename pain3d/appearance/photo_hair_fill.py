@@ -29,9 +29,10 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-CROWN = (0.0, 0.93, -0.37)
+CROWN = (0.0, 0.98, -0.2)
 """Hand-set: head-frame direction (x right, y up, z forward) of the crown the filled hair
-flows from: up, tilted ~22 degrees back."""
+flows from: up, tilted ~12 degrees back (the whorl of most heads lies further back, but
+then its radiating strands cross the back of the head sideways)."""
 
 SKULL_M = 0.09
 """Hand-set: radius of the sphere the flow grid lies on (metres; a fitted skull stretches
@@ -44,7 +45,7 @@ GRID = (300, 2048)
 CLUMP_MM = (1.5, 6.0)
 """Hand-set: the range of lock widths (mm) the photo's measured clump scale is clipped to."""
 
-LEAN_DEG = (6.0, 30.0)
+LEAN_DEG = (4.0, 20.0)
 """Hand-set: the spread of the locks' lean off the flow (degrees) for fully coherent
 (straight) and fully incoherent (tousled) photo hair."""
 
@@ -55,7 +56,7 @@ the flow grid's columns are finer than a texel and would alias)."""
 BEND_MM = 15.0
 """Hand-set: size (Gaussian sigma, mm) of the patches over which the flow bends sideways."""
 
-STRAND_ALONG_MM = 6.0
+STRAND_ALONG_MM = 8.0
 """Hand-set: length (Gaussian sigma along the flow, mm) of the fine strand streaks."""
 
 
