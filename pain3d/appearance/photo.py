@@ -825,14 +825,15 @@ def _exemplar_detail(colour: np.ndarray, mask: np.ndarray, frac: float = 0.6) ->
 
 def _hair_detail(mesh: Mesh, pose, photo: np.ndarray, hair: np.ndarray, size: int,
                  frac: float = 0.6) -> np.ndarray:
-    """(S, S, 3) float32 hair detail of an S-texel texture: strands from the crown down
-    and lighter and darker locks (:func:`_strand_detail`) as strong, channel by channel,
-    as the fine and the coarser (S/128 and S/32 texels) detail of the photo's hair at the
-    texture's scale in the square of the photo above the
-    eyes and outside the face outline (about 3 cm across) where the pixels most often have
-    the colour of the hair just above the forehead (``hair``, :func:`hair_colour`); zeros
-    when no square has ``frac`` of them. (Until 0.8 that square itself, mirror-tiled: a
-    kaleidoscope, wood grain on dark hair.)"""
+    """(S, S, 3) float32 hair detail of an S-texel texture: strands along a flow from the
+    crown, in locks with a sheen band (:func:`pain3d.appearance.photo_hair_fill.hair_detail`),
+    with the look (contrast, clump scale, coherence, highlight tint:
+    :func:`~pain3d.appearance.photo_hair_fill.hair_look`) of the photo's hair in the square
+    of the photo above the eyes and outside the face outline (about 3 cm across) where the
+    pixels most often have the colour of the hair just above the forehead (``hair``,
+    :func:`hair_colour`); zeros when no square has ``frac`` of them. (Until 0.8 that square
+    itself, mirror-tiled: a kaleidoscope, wood grain on dark hair; until 0.12 parallel
+    streaks down from the top: brushed metal.)"""
     from pain3d.face.landmarks import FACE_OVAL
 
     h, w = photo.shape[:2]
