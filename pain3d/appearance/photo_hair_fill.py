@@ -205,7 +205,7 @@ def _chart_maps(size: int) -> tuple[np.ndarray, np.ndarray]:
     return mapx, mapy
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=4)  # 7.4 MB each
 def _lock_pattern(clump_mm: float, lean_deg: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The filled hair's strands and locks on the flow grid (:data:`GRID`), read-only,
