@@ -55,6 +55,7 @@ from pain3d.appearance.arrays import (
 )
 from pain3d.appearance.paint import smoothstep
 from pain3d.appearance.photo_ears import paint_ears_and_neck, shade, texels_in_box
+from pain3d.appearance.photo_hair_fill import _high_pass, hair_detail, hair_look
 from pain3d.appearance.photo_raster import photo_raster, rasterize_nearest
 from pain3d.appearance.textures import wrinkle_map
 from pain3d.appearance.uvmap import UVRaster, barycentric_blend
@@ -822,29 +823,17 @@ def _exemplar_detail(colour: np.ndarray, mask: np.ndarray, frac: float = 0.6) ->
     return _mirror_tile(_high_pass(colour[box], m[box], size / 256.0), size)
 
 
-def _high_pass(rgb: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """(h, w, 3) float32: ``rgb`` minus its weighted local mean (Gaussian ``sigma``), times
-    ``weight`` (h, w): the fine detail of the weighted pixels, 0 elsewhere; clipped to twice
-    its standard deviation, so a mole or an edge in the window does not repeat as a pattern
-    when it is tiled."""
-    w = weight.astype(np.float32)
-    mean = cv2.GaussianBlur(rgb * w[..., None], (0, 0), sigma) / np.maximum(
-        cv2.GaussianBlur(w, (0, 0), sigma), 1e-3)[..., None]
-    detail = (rgb - mean) * w[..., None]
-    limit = 2.0 * np.sqrt((detail**2).sum((0, 1)) / max(float(w.sum()), 1.0))
-    return np.clip(detail, -limit, limit)
-
-
 def _hair_detail(mesh: Mesh, pose, photo: np.ndarray, hair: np.ndarray, size: int,
                  frac: float = 0.6) -> np.ndarray:
-    """(S, S, 3) float32 hair detail of an S-texel texture: strands from the crown down
-    and lighter and darker locks (:func:`_strand_detail`) as strong, channel by channel,
-    as the fine and the coarser (S/128 and S/32 texels) detail of the photo's hair at the
-    texture's scale in the square of the photo above the
-    eyes and outside the face outline (about 3 cm across) where the pixels most often have
-    the colour of the hair just above the forehead (``hair``, :func:`hair_colour`); zeros
-    when no square has ``frac`` of them. (Until 0.8 that square itself, mirror-tiled: a
-    kaleidoscope, wood grain on dark hair.)"""
+    """(S, S, 3) float32 hair detail of an S-texel texture: strands along a flow from the
+    crown, in locks with a sheen band (:func:`pain3d.appearance.photo_hair_fill.hair_detail`),
+    with the look (contrast, clump scale, coherence, highlight tint:
+    :func:`~pain3d.appearance.photo_hair_fill.hair_look`) of the photo's hair in the square
+    of the photo above the eyes and outside the face outline (about 3 cm across) where the
+    pixels most often have the colour of the hair just above the forehead (``hair``,
+    :func:`hair_colour`); zeros when no square has ``frac`` of them. (Until 0.8 that square
+    itself, mirror-tiled: a kaleidoscope, wood grain on dark hair; until 0.12 parallel
+    streaks down from the top: brushed metal.)"""
     from pain3d.face.landmarks import FACE_OVAL
 
     h, w = photo.shape[:2]
@@ -872,127 +861,8 @@ def _hair_detail(mesh: Mesh, pose, photo: np.ndarray, hair: np.ndarray, size: in
         return np.zeros((size, size, 3), np.float32)
     y0, x0 = np.clip([y - win // 2, x - win // 2], 0, [h - win, w - win])
     box = (slice(y0, y0 + win), slice(x0, x0 + win))
-    patch = _high_pass(rgb[box], like[box], size / 128.0 / k)
-    coarse = _high_pass(rgb[box], like[box], size / 32.0 / k) - patch
-    return _strand_detail(size, patch[like[box]].std(0), coarse[like[box]].std(0))
-
-
-STRAND_MM = (0.35, 1.4, 18.0)
-"""Hand-set: the filled hair's streaks are noise blurred to these sizes (Gaussian sigma, mm
-on a 9 cm skull): single strands and clumps across the hair, their length along it."""
-
-HAIR_IRREGULARITY = (0.5, 5.0, 12.0)
-"""Hand-set: how the filled hair's strands vary over the head (mm on a 9 cm skull, but the
-first): the spread of the log of their contrast (locks of bold and faint strands), the
-sway of their direction (a strand's sideways wander, Gaussian sigma), and the size of the
-patches across the strands over which the contrast and the sway change (three times it
-along them: the strands still run down, :data:`STRAND_MM`). Without it the strands are parallel
-streaks of one contrast (until 0.11: corduroy)."""
-
-
-def _strand_detail(size: int, spread: np.ndarray, coarse: np.ndarray | None = None
-                   ) -> np.ndarray:
-    """(S, S, 3) float32 hair detail: :func:`_strand_pattern` with the per-channel spread
-    ``spread`` (3,) of the photo's own hair detail, plus :func:`_hair_patches` with the
-    per-channel spread ``coarse`` (3,) of its coarser detail (the photo's lighter and darker
-    locks, in their own colour), if given."""
-    pattern = _strand_pattern(size)
-    # pattern[..., None] * spread over rows of S * 3 values (the same products; numpy's
-    # broadcast over a last axis of 3 is ~4x slower).
-    out = cv2.merge([pattern] * 3)
-    out.reshape(size, -1)[...] *= np.tile(np.asarray(spread, np.float32), size)
-    if coarse is not None:
-        patches = cv2.merge([_hair_patches(size)] * 3)
-        patches.reshape(size, -1)[...] *= np.tile(np.asarray(coarse, np.float32), size)
-        out += patches
-    return out
-
-
-def _smooth_noise(rng, shape: tuple[int, int], sigma: tuple[float, float]) -> np.ndarray:
-    """(n_y, n_phi) float32 unit-spread Gaussian noise blurred by ``sigma`` (rows, columns),
-    wrapping around the columns (the azimuth); a wide blur is made at a lower resolution
-    (up to 1/8, 2 pixels of sigma at least) and resized back."""
-    f = [int(min(max(s_ // 2.0, 1.0), 8.0)) for s_ in sigma]
-    small = (-(-shape[0] // f[0]), -(-shape[1] // f[1]))
-    pad = int(3 * sigma[1] / f[1]) + 1
-    noise = np.pad(rng.standard_normal(small).astype(np.float32), ((0, 0), (pad, pad)),
-                   mode="wrap")
-    noise = cv2.GaussianBlur(noise, (0, 0), sigmaX=sigma[1] / f[1],
-                             sigmaY=sigma[0] / f[0])[:, pad:-pad]
-    if f != [1, 1]:
-        noise = cv2.resize(noise, (small[1] * f[1], small[0] * f[0]),
-                           interpolation=cv2.INTER_LINEAR)[:shape[0], :shape[1]]
-    return noise / max(float(noise.std()), 1e-6)
-
-
-@lru_cache(maxsize=2)
-def _strand_pattern(size: int) -> np.ndarray:
-    """(S, S) float32, read-only, unit spread: random strands that run from the crown down
-    (along the meridians about the vertical axis, each swaying sideways as a patch of hair
-    does), bold in some clumps and faint in others (:data:`HAIR_IRREGULARITY`), at the
-    photo detail's scale (:func:`_high_pass` at S/128 texels). A function of the texture
-    size alone: each texel's direction from the head chart's centre follows from its UV
-    (the azimuthal chart of :mod:`pain3d.face.head`), on a 9 cm sphere; a fitted or grown
-    skull stretches the strands with it. Made once per size, 128 rows at a time (no
-    full-size temporaries in the bake). Fixed seed."""
-    radius, n_phi, n_y = 0.09, 2048, 320  # 0.28 mm across, 1 mm along per noise pixel
-    rng = np.random.default_rng(0)
-    across = 2 * np.pi * radius * 1000.0 / n_phi  # mm per noise column
-    fine, clump, along = STRAND_MM
-    bold, sway, patch = HAIR_IRREGULARITY
-    shape = (n_y, n_phi)
-    streaks = _smooth_noise(rng, shape, (along, fine / across))
-    streaks += 0.6 * _smooth_noise(rng, shape, (along / 2.0, fine / across))  # short ones
-    streaks += 0.6 * _smooth_noise(rng, shape, (1.5 * along, clump / across))
-    streaks *= np.exp(bold * _smooth_noise(rng, shape, (3.0 * patch, patch / across)))
-    # Each strand sways sideways: columns sampled from a slowly varying offset.
-    shift = sway / across * _smooth_noise(rng, shape, (3.0 * patch, 2.0 * patch / across))
-    cols, rows = np.meshgrid(np.arange(n_phi, dtype=np.float32),
-                             np.arange(n_y, dtype=np.float32))
-    streaks = cv2.remap(streaks, np.mod(cols + shift, n_phi).astype(np.float32), rows,
-                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
-    out = _on_head_chart(streaks, size, radius)
-    out -= cv2.GaussianBlur(out, (0, 0), size / 128.0)
-    out /= max(float(out.std()), 1e-6)
-    out.setflags(write=False)
-    return out
-
-
-@lru_cache(maxsize=2)
-def _hair_patches(size: int) -> np.ndarray:
-    """(S, S) float32, read-only, unit spread: smooth patches of the hair's
-    (:data:`HAIR_IRREGULARITY`'s patch size across, three times it along the strands), for
-    the photo's coarser colour variation (lighter and darker locks). Fixed seed."""
-    radius, n_phi, n_y = 0.09, 2048, 320
-    across = 2 * np.pi * radius * 1000.0 / n_phi
-    patch = HAIR_IRREGULARITY[2]
-    grid = _smooth_noise(np.random.default_rng(1), (n_y, n_phi),
-                         (3.0 * patch, patch / across))
-    out = _on_head_chart(grid, size, radius)
-    out -= cv2.GaussianBlur(out, (0, 0), size / 32.0)
-    out /= max(float(out.std()), 1e-6)
-    out.setflags(write=False)
-    return out
-
-
-def _on_head_chart(grid: np.ndarray, size: int, radius: float) -> np.ndarray:
-    """(S, S) float32: ``grid`` (n_y, n_phi), 1 mm rows of height and columns of azimuth
-    about the vertical axis on a sphere of ``radius`` (m), looked up at each texel of the
-    head chart (rows: v, columns: u), 128 rows at a time."""
-    n_y, n_phi = grid.shape
-    t = ((np.arange(size) + 0.5) / size - 0.5).astype(np.float32)
-    out = np.empty((size, size), np.float32)
-    for r0 in range(0, size, 128):
-        dv, du = np.meshgrid(t[r0:r0 + 128], t, indexing="ij")
-        # The chart: rho = 0.5 (alpha / pi)^0.6 around the forward axis, beta the azimuth.
-        alpha = np.pi * np.minimum(2.0 * np.hypot(du, dv), 1.0) ** (1.0 / 0.6)
-        beta = np.arctan2(dv, du)
-        x, y, z = np.sin(alpha) * np.cos(beta), np.sin(alpha) * np.sin(beta), np.cos(alpha)
-        row = np.clip((radius * y + 0.16) * 1000.0, 0, n_y - 1).astype(np.float32)
-        col = (np.arctan2(x, z) + np.pi) * (n_phi / (2 * np.pi))
-        out[r0:r0 + 128] = cv2.remap(grid, np.mod(col, n_phi).astype(np.float32), row,
-                                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
-    return out
+    look = hair_look(rgb[box], like[box], k, size, 1000.0 / px_m)
+    return hair_detail(look, size, np.asarray(_light_dir(pose)), np.asarray(pose.rotation[2]))
 
 
 def _facing(points: np.ndarray, normals: np.ndarray, pose) -> np.ndarray:
