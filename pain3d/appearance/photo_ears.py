@@ -20,7 +20,8 @@ projected onto them (:mod:`pain3d.appearance.photo`); they are painted instead, 
   an ear is (long hair, a bob), that ear is not drawn (:class:`pain3d.render.photo.PhotoRenderer`:
   ``ear_hidden``) and the head's filled texels around it are painted as hair
   (:func:`paint_hair_over_ears`), so a turned view shows hair there, not a generic ear on
-  top of the hair.
+  top of the hair; only up to the ear's front, in a ragged edge: in front of it, the side
+  of the face under the hanging hair is skin, in the hair's shadow.
 
 The ears are lit by the photo shader per side (:class:`pain3d.render.photo.PhotoRenderer`:
 ``ear_gain``), since one island serves both ears. Colours are sRGB floats in [0, 1].
@@ -613,14 +614,15 @@ def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarra
     Args:
         colour: (S, S, 3) float32 C-contiguous filled texture; texels within
             :data:`HAIR_REACH` [0] of a hidden ear's points take ``hair`` (3,), fading out
-            by :data:`HAIR_REACH` [1], in proportion to ``1 - known`` (S, S) softened over
+            by :data:`HAIR_REACH` [1] and forward of the ear's front (:data:`HAIR_FRONT`,
+            :func:`_lock_ends`), in proportion to ``1 - known`` (S, S) softened over
             ~1 % of the texture (what the photo showed stays, and its edge does not follow
-            the triangles).
+            the triangles); those in front of the hair's edge are darkened by its shadow
+            (:data:`HAIR_SHADOW`).
         hairy: (S, S) bool, set where the hair's weight passes one half (the texture fill
             gives those texels the hair's detail).
         pos, head: (S, S, 3) head-frame points and (S, S) bool texels of the head chart
-            (face, skull and occiput cap: the face's own texels the photo showed keep it,
-            those at its edge blend into the hair).
+            (face, skull and occiput cap: the face's own texels the photo showed keep it).
         ears: (E, 3) the ears' points; hidden: (2,) bool, right (x < 0) and left.
     """
     from scipy.spatial import cKDTree
@@ -632,10 +634,9 @@ def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarra
             continue
         index = texels_in_box(pos, ear.min(0) - hi_r, ear.max(0) + hi_r, head)
         r, c = np.divmod(index, pos.shape[1])
-        d, _ = cKDTree(ear).query(np.take(pos.reshape(-1, 3), index, axis=0).astype(np.float64),
-                                  distance_upper_bound=hi_r)
-        near = 1.0 - smoothstep(lo_r, hi_r, np.minimum(d, hi_r))  # 1 within lo_r, 0 beyond hi_r
         at = np.take(pos.reshape(-1, 3), index, axis=0)
+        d, _ = cKDTree(ear).query(at.astype(np.float64), distance_upper_bound=hi_r)
+        near = 1.0 - smoothstep(lo_r, hi_r, np.minimum(d, hi_r))  # 1 within lo_r, 0 beyond hi_r
         ahead = at[:, 2] - ear[:, 2].max() - _lock_ends(at[:, 1], side)
         front = smoothstep(*HAIR_FRONT, ahead)  # 0 behind the ear's front, 1 in front of it
         w = near * (1.0 - front)
