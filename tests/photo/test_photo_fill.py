@@ -71,8 +71,9 @@ def test_ears_and_neck_are_shaded_and_textured_skin(baked, chart):
 
 def test_the_filled_hair_runs_down_the_head(baked):
     """The scalp's filled detail is streaks from the crown down: between texels side by
-    side around the head it changes over twice as much, per millimetre, as between texels
-    one above the other (a tiled square of the photo's hair changes as much both ways)."""
+    side around the head it changes over 1.5 times as much, per millimetre, as between
+    texels one above the other (a tiled square of the photo's hair changes as much both
+    ways; since 0.12 the locks lean off the flow and the flow bends, about 1.9-2.0)."""
     app, pos, _, charts, _, detail = baked
     back = app.raster.covered & charts["head"] & (pos[..., 2] < -0.05) & (pos[..., 1] > 0)
     back &= app.confidence == 0
@@ -91,7 +92,7 @@ def test_the_filled_hair_runs_down_the_head(baked):
         steps["around"].append(change[~vertical])
     around, down = (np.concatenate(v) for v in (steps["around"], steps["down"]))
     assert len(around) > 2000 and len(down) > 2000
-    assert np.median(around) > 2.0 * np.median(down)
+    assert np.median(around) > 1.5 * np.median(down)
 
 
 def test_the_filled_hair_has_bold_and_faint_locks_not_even_streaks(baked):
