@@ -23,15 +23,18 @@ skin with a coverage under 1, the lips' texels come out a few degrees warmer (0-
 the skin's own orange (19-39) nor the salmon (12-20) that the skin's colour times fixed
 gains gave."""
 
-LIP_SATURATION = (0.34, 0.38)
+LIP_SATURATION = (0.38, 0.42)
 """Hand-set: the lips' HSV saturation on the palest and the darkest skin, but at most 0.85
 of the skin's own (not below the first): dark lips are duller than dark skin, not orange;
-pale lips with less read lilac next to yellowish skin. Lowered from (0.40, 0.42), which read as
-painted salmon and mauve at 512 px; age takes up to a further fifth off (:data:`LIP_AGE`)."""
+pale lips with less read lilac next to yellowish skin. The pale end lowered from 0.40 (which
+read as painted salmon at 512 px; lower reads lilac); age pales them further (:data:`LIP_AGE`)."""
 
-LIP_AGE = (0.2, 0.08)
-"""Hand-set: at the oldest age level the lips lose this share of their saturation and come
-this share closer to the skin's value (lips pale and thin with age)."""
+LIP_DARK_HUE = 4.0
+"""Hand-set: degrees of hue toward brown added on the darkest skin (none on the palest)."""
+
+LIP_AGE = 0.3
+"""Hand-set: at the oldest age level the lips' colour comes this share of the way to the
+skin's, a tenth darker (lips pale with age; toward grey instead, pale lips read lilac)."""
 
 LIP_VALUE = (0.80, 0.74)
 """Hand-set: the lips' HSV value over the skin's on the palest and the darkest skin."""
@@ -84,15 +87,16 @@ def lip_colour(base: np.ndarray, look: LipLook = LipLook()) -> np.ndarray:
     dark = _darkness(base)
     # Toward brown only on darker skin: on pale skin that way lies peach.
     shift = look.hue if look.hue <= 0.0 else look.hue * (0.3 + 0.7 * dark)
-    hue = min(LIP_HUE[0] * h * 360.0 + LIP_HUE[1] + shift, LIP_HUE[2])
+    # Dark lips lean brown (LIP_DARK_HUE): lavender-grey is what too little saturation and a
+    # mauve hue gave on them.
+    hue = min(LIP_HUE[0] * h * 360.0 + LIP_HUE[1] + shift + LIP_DARK_HUE * dark, LIP_HUE[2])
     sat = min((1 - dark) * LIP_SATURATION[0] + dark * LIP_SATURATION[1],
               max(0.85 * s, LIP_SATURATION[0]))
-    sat *= 1.0 - LIP_AGE[0] * look.age
-    gain = (1 - dark) * LIP_VALUE[0] + dark * LIP_VALUE[1]
-    val = v * (gain + (1.0 - gain) * LIP_AGE[1] * look.age) * look.gain
-    rgb = colorsys.hsv_to_rgb((hue / 360.0) % 1.0, min(sat * look.saturation, 1.0),
-                              min(val, 1.0))
-    return np.asarray(rgb, np.float32)
+    val = v * ((1 - dark) * LIP_VALUE[0] + dark * LIP_VALUE[1]) * look.gain
+    rgb = np.asarray(colorsys.hsv_to_rgb((hue / 360.0) % 1.0, min(sat * look.saturation, 1.0),
+                                         min(val, 1.0)))
+    old = LIP_AGE * look.age
+    return (rgb + (0.9 * np.asarray(base, np.float64) - rgb) * old).astype(np.float32)
 
 
 def lip_box(cover: np.ndarray, tpm: float, pad_m: float = 0.003
@@ -169,7 +173,7 @@ def paint_lips(pos: np.ndarray, cover: np.ndarray, lm: FaceLandmarks, tpm: float
     dark = _darkness(base)
     colour = lip_colour(base, look)
     # The inner lower lip: lighter, and on dark skin pinker (hue toward rose).
-    inner_look = LipLook(gain=look.gain * (1.12 + 0.1 * dark), hue=look.hue - 5.0 * dark,
+    inner_look = LipLook(gain=look.gain * (1.12 + 0.1 * dark), hue=look.hue - 2.0 * dark,
                          saturation=look.saturation * (1.0 - 0.08 * dark), age=look.age)
     inner_rgb = lip_colour(base, inner_look)
     across = np.abs(p[..., 0]) / max(lm.mouth_half_width, 1e-3)

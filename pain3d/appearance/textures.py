@@ -490,10 +490,11 @@ def _paint_facial_hair(surf: _Surface, albedo: np.ndarray, traits: Traits,
     return _mix(albedo, colour, a), beard
 
 
-BEARD_STRAND = (0.0011, 0.0045, 0.8)
-"""Hand-set: metres between neighbouring strands across their direction (two interleaved
-rows, so about 0.55 mm apart: a texel's width at 512 texels, no finer or they alias),
-a strand's length, and its opacity at its root (the tip fades out; hairs are translucent)."""
+BEARD_STRAND = (0.0015, 0.0075, 0.72, 3)
+"""Hand-set: metres between neighbouring strands across their direction in one row, a
+strand's length, its opacity at its root (the tip fades out; hairs are translucent), and
+the number of interleaved rows (so strands lie 0.5 mm apart: about half a texel at 512
+texels; finer ones alias into moire)."""
 
 
 def _beard_strands(pos: np.ndarray, lm: FaceLandmarks, cover: np.ndarray, tsize: np.ndarray,
@@ -516,27 +517,27 @@ def _beard_strands(pos: np.ndarray, lm: FaceLandmarks, cover: np.ndarray, tsize:
         cy = my + top - y
         across += w * top * np.arctan2(x, cy)
         along += w * np.hypot(x, cy)
-    space, length, opacity = BEARD_STRAND
+    space, length, opacity, rows = BEARD_STRAND
     width = np.maximum(0.00025, 0.45 * tsize) / space
     hair = np.zeros_like(x)
     draw = np.zeros_like(x)
     light = np.ones_like(x)
-    for layer in range(2):
-        a = across / space + 0.5 * layer
+    for layer in range(rows):
+        a = across / space + layer / rows
         k = np.floor(a)
         f = a - k - 0.5
         u = along / length + _hash01(k, layer, seed)
         j = np.floor(u)
         g = u - j
         strand_id = k * 1009.0 + j
-        grows = _hash01(strand_id, layer + 2, seed) < cover
+        grows = _hash01(strand_id, layer + 10, seed) < cover
         profile = np.exp(-(f / width) ** 2)
         taper = smoothstep(0.0, 0.12, g) * (1.0 - g) ** 0.7
         s = grows * profile * taper * opacity
         better = s > hair
         hair = np.where(better, s, hair)
-        draw = np.where(better, _hash01(strand_id, layer + 4, seed), draw)
-        light = np.where(better, 0.8 + 0.35 * _hash01(strand_id, layer + 6, seed), light)
+        draw = np.where(better, _hash01(strand_id, layer + 20, seed), draw)
+        light = np.where(better, 0.8 + 0.35 * _hash01(strand_id, layer + 30, seed), light)
     return hair.astype(np.float32), draw, light
 
 
@@ -661,7 +662,9 @@ def _facial_hair_mask(pos: np.ndarray, lm: FaceLandmarks, style: str, front: np.
     x, y, z = pos[..., 0], pos[..., 1], pos[..., 2]
     ax = np.abs(x)
     my = lm.mouth[1]
-    moustache = (smoothstep(my + 0.016, my + 0.01, y) * smoothstep(my - 0.002, my + 0.004, y)
+    # Up to the nose's base in the middle, lower toward the corners.
+    top = my + 0.019 - 0.006 * smoothstep(0.004, lm.mouth_half_width, ax)
+    moustache = (smoothstep(top, top - 0.006, y) * smoothstep(my - 0.002, my + 0.004, y)
                  * smoothstep(lm.mouth_half_width + 0.01, lm.mouth_half_width, ax))
     goatee = (smoothstep(0.024, 0.015, ax) * smoothstep(my - 0.004, my - 0.009, y)
               * smoothstep(lm.chin_y - 0.012, lm.chin_y - 0.002, y))
