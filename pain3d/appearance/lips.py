@@ -135,7 +135,7 @@ class LipMaps:
     corner: np.ndarray
 
 
-VERMILION_SOFT = 0.0006
+VERMILION_SOFT = 0.0008
 """Metres (hand-set): the blur that spreads the lips' colour outward into the skin; with the
 crisp painted coverage under it, the colour fades into the skin over about 1 mm (the
 coverage alone, and so the part labels, keep their crisp rim)."""
