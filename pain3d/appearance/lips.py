@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pain3d.appearance.landmarks import FaceLandmarks
-from pain3d.appearance.paint import smoothstep
+from pain3d.appearance.paint import blur_texels, smoothstep
 
 LIP_HUE = (0.4, -11.0, 7.0)
 """Hand-set: the lips' hue in degrees is ``LIP_HUE[0] * skin hue + LIP_HUE[1]`` plus a
@@ -23,10 +23,18 @@ skin with a coverage under 1, the lips' texels come out a few degrees warmer (0-
 the skin's own orange (19-39) nor the salmon (12-20) that the skin's colour times fixed
 gains gave."""
 
-LIP_SATURATION = (0.40, 0.42)
+LIP_SATURATION = (0.38, 0.42)
 """Hand-set: the lips' HSV saturation on the palest and the darkest skin, but at most 0.85
 of the skin's own (not below the first): dark lips are duller than dark skin, not orange;
-pale lips with less read lilac next to yellowish skin."""
+pale lips with less read lilac next to yellowish skin. The pale end lowered from 0.40 (which
+read as painted salmon at 512 px; lower reads lilac); age pales them further (:data:`LIP_AGE`)."""
+
+LIP_DARK_HUE = 4.0
+"""Hand-set: degrees of hue toward brown added on the darkest skin (none on the palest)."""
+
+LIP_AGE = 0.3
+"""Hand-set: at the oldest age level the lips' colour comes this share of the way to the
+skin's, a tenth darker (lips pale with age; toward grey instead, pale lips read lilac)."""
 
 LIP_VALUE = (0.80, 0.74)
 """Hand-set: the lips' HSV value over the skin's on the palest and the darkest skin."""
@@ -44,6 +52,7 @@ class LipLook:
         upper_dark: how much darker the upper lip is (0.08..0.16, more on dark skin).
         inner: how much lighter and pinker the middle of the lower lip is (0..1).
         lines: (3,) phases of the vertical furrows' waviness and depth, radians.
+        age: the person's age level (0 young .. 1 old; see :data:`LIP_AGE`).
     """
 
     gain: float = 1.0
@@ -52,15 +61,17 @@ class LipLook:
     upper_dark: float = 0.1
     inner: float = 0.5
     lines: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    age: float = 0.0
 
 
-def sample_lip_look(rng: np.random.Generator, gain: float) -> LipLook:
-    """A person's :class:`LipLook` (``gain`` drawn by the caller, the rest from ``rng``)."""
+def sample_lip_look(rng: np.random.Generator, gain: float, age: float = 0.0) -> LipLook:
+    """A person's :class:`LipLook` (``gain`` drawn by the caller, ``age`` the person's age
+    level, the rest from ``rng``)."""
     hue = float(np.clip(rng.normal(0.0, 3.0), -5.0, 5.0))
     sat, upper, inner = rng.uniform((0.85, 0.08, 0.0), (1.1, 0.16, 1.0))
     lines = tuple(float(p) for p in rng.uniform(0.0, 2 * np.pi, 3))
     return LipLook(gain=gain, hue=hue, saturation=float(sat), upper_dark=float(upper),
-                   inner=float(inner), lines=lines)
+                   inner=float(inner), lines=lines, age=float(age))
 
 
 def _darkness(base: np.ndarray) -> float:
@@ -76,13 +87,16 @@ def lip_colour(base: np.ndarray, look: LipLook = LipLook()) -> np.ndarray:
     dark = _darkness(base)
     # Toward brown only on darker skin: on pale skin that way lies peach.
     shift = look.hue if look.hue <= 0.0 else look.hue * (0.3 + 0.7 * dark)
-    hue = min(LIP_HUE[0] * h * 360.0 + LIP_HUE[1] + shift, LIP_HUE[2])
+    # Dark lips lean brown (LIP_DARK_HUE): lavender-grey is what too little saturation and a
+    # mauve hue gave on them.
+    hue = min(LIP_HUE[0] * h * 360.0 + LIP_HUE[1] + shift + LIP_DARK_HUE * dark, LIP_HUE[2])
     sat = min((1 - dark) * LIP_SATURATION[0] + dark * LIP_SATURATION[1],
               max(0.85 * s, LIP_SATURATION[0]))
     val = v * ((1 - dark) * LIP_VALUE[0] + dark * LIP_VALUE[1]) * look.gain
-    rgb = colorsys.hsv_to_rgb((hue / 360.0) % 1.0, min(sat * look.saturation, 1.0),
-                              min(val, 1.0))
-    return np.asarray(rgb, np.float32)
+    rgb = np.asarray(colorsys.hsv_to_rgb((hue / 360.0) % 1.0, min(sat * look.saturation, 1.0),
+                                         min(val, 1.0)))
+    old = LIP_AGE * look.age
+    return (rgb + (0.9 * np.asarray(base, np.float64) - rgb) * old).astype(np.float32)
 
 
 def lip_box(cover: np.ndarray, tpm: float, pad_m: float = 0.003
@@ -104,15 +118,31 @@ class LipMaps:
 
     Attributes:
         rgb: (S, S, 3) float32 lip albedo.
+        alpha: (S, S) how much of ``rgb`` covers the skin: the painted coverage with its
+            outer rim softened over about 1 mm (:data:`VERMILION_SOFT`), the vermilion border
+            of a real lip, not a decal's edge.
         roll: (S, S) the upper lip's rim just outside its border (the white roll).
         lower_mid: (S, S) the middle of the lower lip (lighter, glossier).
         lines: (S, S) the vertical furrows, in [0, 1] (:func:`lip_lines`).
+        corner: (S, S) the shadow in the corners of the mouth, on lip and skin, in [0, 1].
     """
 
     rgb: np.ndarray
+    alpha: np.ndarray
     roll: np.ndarray
     lower_mid: np.ndarray
     lines: np.ndarray
+    corner: np.ndarray
+
+
+VERMILION_SOFT = 0.0008
+"""Metres (hand-set): the blur that spreads the lips' colour outward into the skin; with the
+crisp painted coverage under it, the colour fades into the skin over about 1 mm (the
+coverage alone, and so the part labels, keep their crisp rim)."""
+
+LIP_LINE_DARK = (0.12, 0.3)
+"""Hand-set: how much the vertical furrows darken the upper and the lower lip's albedo at
+their deepest (the lower lip's are the ones that show in photographs)."""
 
 
 def paint_lips(pos: np.ndarray, cover: np.ndarray, lm: FaceLandmarks, tpm: float,
@@ -133,19 +163,18 @@ def paint_lips(pos: np.ndarray, cover: np.ndarray, lm: FaceLandmarks, tpm: float
     """
     size = cover.shape[0]
     lips_rgb = np.zeros((size, size, 3), np.float32)
-    roll = np.zeros((size, size), np.float32)
-    lower_mid = np.zeros((size, size), np.float32)
-    lines = np.zeros((size, size), np.float32)
-    box = lip_box(cover, tpm)
+    alpha, roll, lower_mid, lines, corner = (np.zeros((size, size), np.float32)
+                                             for _ in range(5))
+    box = lip_box(cover, tpm, 0.005)
     if box is None:
-        return LipMaps(lips_rgb, roll, lower_mid, lines)
+        return LipMaps(lips_rgb, alpha, roll, lower_mid, lines, corner)
     p, c = pos[box], cover[box]
     dy = p[..., 1] - lm.mouth[1]
     dark = _darkness(base)
     colour = lip_colour(base, look)
     # The inner lower lip: lighter, and on dark skin pinker (hue toward rose).
-    inner_look = LipLook(gain=look.gain * (1.12 + 0.1 * dark), hue=look.hue - 5.0 * dark,
-                         saturation=look.saturation * (1.0 - 0.08 * dark))
+    inner_look = LipLook(gain=look.gain * (1.12 + 0.1 * dark), hue=look.hue - 2.0 * dark,
+                         saturation=look.saturation * (1.0 - 0.08 * dark), age=look.age)
     inner_rgb = lip_colour(base, inner_look)
     across = np.abs(p[..., 0]) / max(lm.mouth_half_width, 1e-3)
     upper = smoothstep(-0.0005, 0.0015, dy)
@@ -155,14 +184,23 @@ def paint_lips(pos: np.ndarray, cover: np.ndarray, lm: FaceLandmarks, tpm: float
              - 0.15 * smoothstep(0.55, 1.0, across)
              - 0.12 * smoothstep(0.0025, 0.0, np.abs(dy)) + 0.04 * lower)
     lines[box] = lip_lines(p, c, lm, look)
-    shade *= 1.0 - 0.08 * lines[box]
+    below = smoothstep(0.0005, -0.002, dy)
+    shade *= 1.0 - (LIP_LINE_DARK[0] + (LIP_LINE_DARK[1] - LIP_LINE_DARK[0]) * below) * lines[box]
     inner = np.clip(lower * look.inner * (0.2 + 0.6 * dark), 0.0, 1.0)
     for k in range(3):
         lips_rgb[box[0], box[1], k] = (colour[k] + (inner_rgb[k] - colour[k]) * inner) * shade
-    edge = np.clip(4.0 * c * (1.0 - c), 0.0, 1.0)
-    roll[box] = edge * (1.0 - c) * smoothstep(0.0, 0.003, dy)
+    # The colour spreads outward only: toward the mouth's slit (no texels) it stays.
+    soft = np.maximum(c, blur_texels(c.astype(np.float32), VERMILION_SOFT * 1000.0 * tpm))
+    alpha[box] = soft
+    # The white roll: a pale ridge about 1 mm wide just outside the upper lip's border.
+    ring = blur_texels(c.astype(np.float32), 1.6 * VERMILION_SOFT * 1000.0 * tpm)
+    roll[box] = np.clip(4.0 * ring * (1.0 - ring), 0.0, 1.0) * (1.0 - soft) * smoothstep(
+        0.0, 0.003, dy)
     lower_mid[box] = lower * c
-    return LipMaps(lips_rgb, roll, lower_mid, lines)
+    # The corners: the lips fold in, a pit of shadow on lip and skin about 3 mm across.
+    cx = np.abs(p[..., 0]) - (lm.mouth_half_width - 0.0005)
+    corner[box] = np.exp(-0.5 * ((cx / 0.0016) ** 2 + (dy / 0.0014) ** 2))
+    return LipMaps(lips_rgb, alpha, roll, lower_mid, lines, corner)
 
 
 LIP_LINE_PERIOD = 0.0022

@@ -182,9 +182,10 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     # every other draw, of the textures and of the hair shell after them, stays as it was.
     detail = rng.spawn(1)[0]
     lips = paint_lips(surf.pos, surf.lips, surf.lm, surf.tpm, base,
-                      sample_lip_look(detail, lip_gain))
-    scale_planes(albedo, 1.0 + 0.05 * lips.roll)  # the upper lip's pale rim (white roll)
-    albedo = _mix(albedo, lips.rgb, surf.lips * (0.8 + 0.15 * traits.lip_fullness))
+                      sample_lip_look(detail, lip_gain, traits.age_level))
+    scale_planes(albedo, 1.0 + 0.08 * lips.roll)  # the upper lip's pale rim (white roll)
+    albedo = _mix(albedo, lips.rgb, lips.alpha * (0.8 + 0.15 * traits.lip_fullness))
+    scale_planes(albedo, 1.0 - 0.3 * lips.corner)  # the shadowed corners of the mouth
     scale_planes(albedo, 1.0 - 0.25 * crease)
     strength = pore_strength(surf.reg, surf.tpm)
     pore = pore_relief(surf.pos, strength, int(detail.integers(2**32)))
@@ -211,7 +212,7 @@ def paint_textures(mesh: Mesh, traits: Traits, rng: np.random.Generator, size: i
     # channel (see the shader).
     relief = np.where(cov > 0.5, 0.25 * (scalp_strands - 0.5),
                       PORE_DEPTH * pore * (1.0 - cloth)
-                      + 0.1 * beard * (strands - 0.5) - 0.08 * lips.lines)
+                      + 0.1 * beard * (strands - 0.5) - 0.14 * lips.lines)
     relief.ravel()[lids.idx] += lids.relief
     height = np.clip(0.5 - 0.4 * crease + relief + ear_height, 0, 1)
     # Per-vertex shading values: the maps sampled at each vertex's texel.
@@ -484,38 +485,124 @@ def _paint_brows(surf: _Surface, albedo: np.ndarray, traits: Traits, rng: np.ran
 FACIAL_HAIR_DENSITY = {"stubble": 0.75, "moustache": 0.9, "goatee": 0.9, "beard": 0.95}
 """Share of follicles carrying a visible hair inside each facial-hair style (hand-set)."""
 
+BEARD_WHITE = {"grey": 0.55, "white": 0.85}
+"""Hand-set: the share of white strands in a grey or white moustache or beard; the others
+keep a pigmented colour (:data:`BEARD_PIGMENT`), as in a greying beard."""
+
+BEARD_PIGMENT = ((0.74, 0.72, 0.68), (0.30, 0.27, 0.24))
+"""Hand-set sRGB albedo of a white strand (translucent keratin: never paper white) and of a
+still pigmented strand in a grey or white beard."""
+
 
 def _paint_facial_hair(surf: _Surface, albedo: np.ndarray, traits: Traits,
                        rng: np.random.Generator,
                        strands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Moustache, goatee, stubble or beard as single hairs that thin out towards the edges;
-    returns the albedo and the (S, S) facial-hair area.
+    """Moustache, goatee, stubble or beard; returns the albedo and the (S, S) facial-hair
+    area.
 
-    Each texel (about a follicle's spacing, 0.9 mm at 512 texels) holds a hair when a
-    uniform draw falls under the local density, so the area's edge is where the hairs get
-    sparse, not a drawn outline, and shaved stubble also leaves the hairs' roots as a grey
-    shadow under the skin."""
+    Stubble: each texel (about a follicle's spacing, 0.9 mm at 512 texels) holds a hair root
+    when a uniform draw falls under the local density, over the grey shadow that shaved roots
+    leave under the skin. Longer styles: strands that run down and out from the philtrum on
+    the upper lip and down elsewhere (:func:`_beard_strands`), thinning out toward the
+    area's edge, semi-transparent, over the skin darkened by their shadow; grey and white
+    ones mix white and pigmented strands (:data:`BEARD_WHITE`)."""
     beard = _facial_hair_mask(surf.pos, surf.lm, traits.facial_hair, surf.front, surf.tpm)
     beard *= np.clip(1.0 - surf.lips * 1.5, 0, 1) * (1.0 - surf.eyeball)
-    if traits.facial_hair != "none":
-        beard *= 1.0 - surf.is_("neck")  # the neck is shaved (its texels are stretched, too)
-        stubble = traits.facial_hair == "stubble"
-        density = FACIAL_HAIR_DENSITY[traits.facial_hair]
-        if traits.hair_colour in ("grey", "white"):
-            density *= 0.65
-        patches = np.clip(0.55 + 0.6 * smooth_noise(rng, surf.size, 48), 0, 1)
-        follicle = rng.random((surf.size, surf.size), dtype=np.float32)
-        cover = beard * density * (0.5 + 0.5 * patches)
+    if traits.facial_hair == "none":
+        return albedo, beard
+    beard *= 1.0 - surf.is_("neck")  # the neck is shaved (its texels are stretched, too)
+    density = FACIAL_HAIR_DENSITY[traits.facial_hair]
+    if traits.hair_colour in ("grey", "white"):
+        density *= 0.65
+    patches = np.clip(0.55 + 0.6 * smooth_noise(rng, surf.size, 48), 0, 1)
+    follicle = rng.random((surf.size, surf.size), dtype=np.float32)
+    cover = beard * density * (0.5 + 0.5 * patches)
+    hair_rgb = np.asarray(traits.hair_rgb, np.float32)
+    if traits.facial_hair == "stubble":  # roots under freshly shaved skin: a greyer shadow
         hairs = np.clip((cover - follicle) * 3.0 + 0.5, 0, 1) * (beard > 0.02)
         hairs = blur_texels(hairs.astype(np.float32), 0.5)
-        hair_rgb = np.asarray(traits.hair_rgb, np.float32)
-        if stubble:  # roots under freshly shaved skin: a darker, greyer shadow
-            shadow = albedo * np.array([0.78, 0.80, 0.86], np.float32)
-            albedo = _mix(albedo, shadow, beard * (0.6 + 0.4 * patches))
-        beard_rgb = hair_rgb * (0.8 if stubble else 1.0)
-        a = np.clip(hairs * (0.5 if stubble else 0.85), 0, 1)
-        albedo = _mix(albedo, tint(0.75 + 0.5 * strands, beard_rgb), a)
-    return albedo, beard
+        shadow = albedo * np.array([0.78, 0.80, 0.86], np.float32)
+        albedo = _mix(albedo, shadow, beard * (0.6 + 0.4 * patches))
+        return _mix(albedo, tint(0.75 + 0.5 * strands, hair_rgb * 0.8), hairs * 0.5), beard
+    # The hairs shade the skin under and between them (most under a dense moustache).
+    scale_planes(albedo, 1.0 - 0.22 * blur_texels(cover.astype(np.float32), 1.2 * surf.tpm))
+    rows, cols = np.nonzero(beard > 0.02)
+    seed = int(follicle[0, 0] * 2**31)
+    hair, white, shade = _beard_strands(surf.pos[rows, cols], surf.lm, cover[rows, cols],
+                                         texel_size(surf.pos)[rows, cols], seed)
+    rgb = np.empty((len(rows), 3), np.float32)
+    white_share = BEARD_WHITE.get(traits.hair_colour, 0.0)
+    white = (white < white_share).astype(np.float32)
+    for k in range(3):
+        pigment = BEARD_PIGMENT[1][k] if white_share else hair_rgb[k]
+        rgb[:, k] = (pigment + (BEARD_PIGMENT[0][k] - pigment) * white) * shade
+    a = np.zeros(beard.shape, np.float32)
+    a[rows, cols] = hair
+    colour = np.zeros(albedo.shape, np.float32)
+    colour[rows, cols] = rgb
+    return _mix(albedo, colour, a), beard
+
+
+BEARD_STRAND = (0.0015, 0.0075, 0.72, 3)
+"""Hand-set: metres between neighbouring strands across their direction in one row, a
+strand's length, its opacity at its root (the tip fades out; hairs are translucent), and
+the number of interleaved rows (so strands lie 0.5 mm apart: about half a texel at 512
+texels; finer ones alias into moire)."""
+
+
+def _beard_strands(pos: np.ndarray, lm: FaceLandmarks, cover: np.ndarray, tsize: np.ndarray,
+                   seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Facial-hair strands at ``pos`` (N, 3), head frame, metres: their opacity (N,) where
+    the hair's coverage is ``cover`` (N,) (a strand grows where its own draw falls under it),
+    a uniform draw per strand (N,) (white or pigmented) and a per-strand lightness (N,).
+
+    Strands follow lines that fan out from a point 2 cm above the mouth on the upper lip
+    (a moustache's hairs point down and out from the philtrum) and from one 12 cm above it
+    elsewhere (a beard's hang down), blended across the mouth's height; each is a thin
+    streak at least half a texel ``tsize`` (N,) wide, tapering toward its tip."""
+    x, y = np.abs(pos[:, 0]), pos[:, 1]
+    my = lm.mouth[1]
+    out = smoothstep(my - 0.001, my + 0.003, y) * smoothstep(lm.mouth_half_width + 0.014,
+                                                             lm.mouth_half_width + 0.004, x)
+    across = np.zeros_like(x)
+    along = np.zeros_like(x)
+    for w, top in ((out, 0.02), (1.0 - out, 0.12)):
+        cy = my + top - y
+        across += w * top * np.arctan2(x, cy)
+        along += w * np.hypot(x, cy)
+    space, length, opacity, rows = BEARD_STRAND
+    width = np.maximum(0.00025, 0.45 * tsize) / space
+    hair = np.zeros_like(x)
+    draw = np.zeros_like(x)
+    light = np.ones_like(x)
+    for layer in range(rows):
+        a = across / space + layer / rows
+        k = np.floor(a)
+        f = a - k - 0.5
+        u = along / length + _hash01(k, layer, seed)
+        j = np.floor(u)
+        g = u - j
+        strand_id = k * 1009.0 + j
+        grows = _hash01(strand_id, layer + 10, seed) < cover
+        profile = np.exp(-(f / width) ** 2)
+        taper = smoothstep(0.0, 0.12, g) * (1.0 - g) ** 0.7
+        s = grows * profile * taper * opacity
+        better = s > hair
+        hair = np.where(better, s, hair)
+        draw = np.where(better, _hash01(strand_id, layer + 20, seed), draw)
+        light = np.where(better, 0.8 + 0.35 * _hash01(strand_id, layer + 30, seed), light)
+    return hair.astype(np.float32), draw, light
+
+
+def _hash01(n: np.ndarray, salt: int, seed: int) -> np.ndarray:
+    """A uniform value in [0, 1) per integer-valued ``n`` (float), ``salt`` and ``seed``."""
+    h = (n.astype(np.int64) * 0x9E3779B1 + salt * 0x85EBCA77 + seed) & 0xFFFFFFFF
+    h ^= h >> 15
+    h = (h * 0x2C1B3C6D) & 0xFFFFFFFF
+    h ^= h >> 12
+    h = (h * 0x297A2D39) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h.astype(np.float64) / 2.0**32
 
 
 def _paint_scalp_hair(surf: _Surface, albedo: np.ndarray, traits: Traits,
@@ -628,7 +715,9 @@ def _facial_hair_mask(pos: np.ndarray, lm: FaceLandmarks, style: str, front: np.
     x, y, z = pos[..., 0], pos[..., 1], pos[..., 2]
     ax = np.abs(x)
     my = lm.mouth[1]
-    moustache = (smoothstep(my + 0.016, my + 0.01, y) * smoothstep(my - 0.002, my + 0.004, y)
+    # Up to the nose's base in the middle, lower toward the corners.
+    top = my + 0.019 - 0.006 * smoothstep(0.004, lm.mouth_half_width, ax)
+    moustache = (smoothstep(top, top - 0.006, y) * smoothstep(my - 0.002, my + 0.004, y)
                  * smoothstep(lm.mouth_half_width + 0.01, lm.mouth_half_width, ax))
     goatee = (smoothstep(0.024, 0.015, ax) * smoothstep(my - 0.004, my - 0.009, y)
               * smoothstep(lm.chin_y - 0.012, lm.chin_y - 0.002, y))
