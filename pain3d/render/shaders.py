@@ -122,7 +122,7 @@ void main() {
         float streak = 0.85 + 0.15 * sin(ang * 37.0) * sin(ang * 11.0 + 1.7) + 0.25 * fib;
         float collar = 0.3 + 0.015 * sin(ang * 13.0);
         float zone = 1.0 - smoothstep(collar - 0.01, collar + 0.03, ri);  // pupillary zone
-        vec3 iris = iris_rgb * (iris_rgb + 0.12) * 1.25 * streak;
+        vec3 iris = iris_rgb * (iris_rgb + 0.06) * 1.2 * streak;
         iris = mix(iris * mix(1.0, 0.62, smoothstep(collar, 0.5, ri)),
                    mix(iris, vec3(0.5, 0.32, 0.14) * dot(iris, vec3(0.5)), 0.3) * 1.45, zone);
         iris *= 1.0 + 0.35 * (1.0 - smoothstep(0.0, 0.035, abs(ri - collar - 0.02)));
