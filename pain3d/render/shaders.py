@@ -76,6 +76,7 @@ uniform float lid_shut;  // 0 open .. 1 shut upper lids (AU43; used only with LI
 uniform vec3 lid_skin;   // sRGB: the upper lid's skin between its lashes and crease
 uniform vec3 lash_rgb;   // sRGB: the lash colour (the upper lid margin's paint)
 uniform float eye_half;  // half the lid opening's width, metres
+uniform float eye_rims;  // 1: v_hair on the eyeballs is mm from the lid margins; 0: unknown
 uniform int part_of[17];
 layout(location = 0) out vec4 f_rgb;
 layout(location = 1) out vec4 f_lab;
@@ -148,9 +149,10 @@ void main() {
         // Along the lid margins (v_hair: mm from the nearest one on the neutral face,
         // Renderer.vertex_channels) the lids' rims and lashes shade the eyeball softly, no
         // hard edge; at the lower one a thin wet line, the tear meniscus, shines instead.
-        float rim = 1.0 - smoothstep(0.0, 2.5, v_hair);
+        float rim = eye_rims * (1.0 - smoothstep(0.0, 2.5, v_hair));
         base *= 1.0 - 0.4 * rim * rim;
-        float wet = (1.0 - smoothstep(0.25, 0.8, v_hair)) * smoothstep(-0.15, -0.35, d.y);
+        float wet = eye_rims * (1.0 - smoothstep(0.25, 0.8, v_hair))
+                    * smoothstep(-0.15, -0.35, d.y);
         base = mix(base, vec3(0.62, 0.56, 0.54), 0.6 * wet);
         spec_k = 9.0;  // the key's catchlight: small and soft but bright
         glossy = 1.0;
