@@ -145,15 +145,13 @@ void main() {
         // The upper lid and lashes shade the top of the eyeball (a soft shadow, deepest
         // under the margin), the lower lid's rim its bottom a little.
         float lid = smoothstep(-0.1, 0.5, d.y);
-        base *= (1.0 - 0.6 * lid * lid * (3.0 - 2.0 * lid)) * (1.0 - 0.2 * smoothstep(-0.2, -0.5, d.y));
+        base *= (1.0 - 0.6 * lid * lid * (3.0 - 2.0 * lid))
+                * (1.0 - 0.2 * smoothstep(-0.2, -0.5, d.y));
         // Along the lid margins (v_hair: mm from the nearest one on the neutral face,
         // Renderer.vertex_channels) the lids' rims and lashes shade the eyeball softly, no
-        // hard edge; at the lower one a thin wet line, the tear meniscus, shines instead.
+        // hard edge.
         float rim = eye_rims * (1.0 - smoothstep(0.0, 2.5, v_hair));
         base *= 1.0 - 0.4 * rim * rim;
-        float wet = eye_rims * (1.0 - smoothstep(0.25, 0.8, v_hair))
-                    * smoothstep(-0.15, -0.35, d.y);
-        base = mix(base, vec3(0.62, 0.56, 0.54), 0.6 * wet);
         spec_k = 9.0;  // the key's catchlight: small and soft but bright
         glossy = 1.0;
         wrap = vec3(0.1);
