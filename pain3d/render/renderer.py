@@ -388,7 +388,9 @@ class Renderer:
             face_exposure(tr.skin_rgb) if self.auto_exposure else 1.0)
         out.update(au_w=tuple(wrinkle_weights(aus)), eye_l=tuple(el), eye_r=tuple(er),
                    mouth_c=tuple(float(c) for c in topo.mouth_centre_now),
-                   iris_rgb=tr.iris_rgb, hair_rgb=tr.hair_rgb)
+                   iris_rgb=tr.iris_rgb, hair_rgb=tr.hair_rgb,
+                   # the eyeballs' v_hair is their lid-margin distance (vertex_channels)
+                   eye_rims=float(self._lid_mm(appearance) is not None))
         out.update(self._lid_uniforms(appearance, aus))
         return out
 

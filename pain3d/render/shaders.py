@@ -76,6 +76,7 @@ uniform float lid_shut;  // 0 open .. 1 shut upper lids (AU43; used only with LI
 uniform vec3 lid_skin;   // sRGB: the upper lid's skin between its lashes and crease
 uniform vec3 lash_rgb;   // sRGB: the lash colour (the upper lid margin's paint)
 uniform float eye_half;  // half the lid opening's width, metres
+uniform float eye_rims;  // 1: v_hair on the eyeballs is mm from the lid margins; 0: unknown
 uniform int part_of[17];
 layout(location = 0) out vec4 f_rgb;
 layout(location = 1) out vec4 f_lab;
@@ -112,23 +113,46 @@ void main() {
         // pain3d.face.head.EYEBALL_RADIUS_CM); the iris keeps a real one's (1.2 cm globe).
         float ri = r * 1.25;
         float fwd = step(0.0, d.z);
+        float px = max(fwidth(ri), 0.004);  // one pixel, in ri: the edges' anti-aliasing
         float ang = atan(d.y, d.x);
-        float streak = 0.8 + 0.2 * sin(ang * 23.0) * sin(ang * 9.0 + 1.7);
-        vec3 iris = iris_rgb * iris_rgb * 1.1 * streak * mix(1.4, 0.6, smoothstep(0.22, 0.5, ri));
-        iris *= 1.0 - 0.7 * smoothstep(0.4, 0.5, ri);  // dark limbal ring
-        vec3 sclera = mix(vec3(0.58, 0.55, 0.51), vec3(0.42, 0.30, 0.27),
-                          smoothstep(0.55, 0.98, r));
-        float in_iris = fwd * (1.0 - smoothstep(0.48, 0.52, ri));
-        float in_pupil = fwd * (1.0 - smoothstep(0.2, 0.23, ri));
+        // The iris (an albedo lifted from the trait's sRGB, so a brown one reads brown, not
+        // black): radial fibres (two angular waves and a hashed value per fibre), a lighter,
+        // warmer pupillary zone inside the collarette (a ragged bright ring at ri 0.3),
+        // darkening outward into a soft dark limbal ring.
+        float fib = hash1(floor(ang * 18.0 + 60.0)) - 0.5;
+        float streak = 0.85 + 0.15 * sin(ang * 37.0) * sin(ang * 11.0 + 1.7) + 0.25 * fib;
+        float collar = 0.3 + 0.015 * sin(ang * 13.0);
+        float zone = 1.0 - smoothstep(collar - 0.01, collar + 0.03, ri);  // pupillary zone
+        vec3 iris = iris_rgb * (iris_rgb + 0.06) * 1.2 * streak;
+        iris = mix(iris * mix(1.0, 0.62, smoothstep(collar, 0.5, ri)),
+                   mix(iris, vec3(0.5, 0.32, 0.14) * dot(iris, vec3(0.5)), 0.3) * 1.45, zone);
+        iris *= 1.0 + 0.35 * (1.0 - smoothstep(0.0, 0.035, abs(ri - collar - 0.02)));
+        iris *= 1.0 - 0.6 * smoothstep(0.42, 0.5, ri);  // dark limbal ring
+        // The sclera: darker and pinker toward both corners (thinner over the vessels),
+        // a few faint vessels there.
+        float side = smoothstep(0.5, 0.98, r);
+        float vessel = smoothstep(0.7, 1.0, tri(ang * 29.0 + 9.0 * r) * tri(ang * 7.0 - 3.0));
+        vec3 sclera = mix(vec3(0.60, 0.57, 0.53), vec3(0.44, 0.30, 0.27), side);
+        sclera = mix(sclera, vec3(0.42, 0.16, 0.14), 0.35 * side * vessel);
+        float in_iris = fwd * (1.0 - smoothstep(0.5 - max(px, 0.02), 0.5 + px, ri));
+        float in_pupil = fwd * (1.0 - smoothstep(0.19 - 0.5 * px, 0.19 + 0.5 * px, ri));
         // The caruncle: a pink fold of flesh fills the inner corner (nasal side).
         float nasal = (c.x > 0.0 ? -d.x : d.x);
         sclera = mix(sclera, vec3(0.44, 0.19, 0.18),
                      smoothstep(0.6, 0.8, nasal) * (1.0 - smoothstep(0.12, 0.32, abs(d.y))));
         base = mix(sclera, iris, in_iris);
-        base = mix(base, vec3(0.004), in_pupil);
-        // The upper lid and lashes shade the top of the eyeball.
-        base *= 1.0 - 0.55 * smoothstep(-0.05, 0.45, d.y);
-        spec_k = 1.2;
+        base = mix(base, vec3(0.003), in_pupil);
+        // The upper lid and lashes shade the top of the eyeball (a soft shadow, deepest
+        // under the margin), the lower lid's rim its bottom a little.
+        float lid = smoothstep(-0.1, 0.5, d.y);
+        base *= (1.0 - 0.6 * lid * lid * (3.0 - 2.0 * lid))
+                * (1.0 - 0.2 * smoothstep(-0.2, -0.5, d.y));
+        // Along the lid margins (v_hair: mm from the nearest one on the neutral face,
+        // Renderer.vertex_channels) the lids' rims and lashes shade the eyeball softly, no
+        // hard edge.
+        float rim = eye_rims * (1.0 - smoothstep(0.0, 2.5, v_hair));
+        base *= 1.0 - 0.4 * rim * rim;
+        spec_k = 9.0;  // the key's catchlight: small and soft but bright
         glossy = 1.0;
         wrap = vec3(0.1);
         h = 0.0;
@@ -309,9 +333,13 @@ void main() {
     float fres = 0.04 + 0.96 * fv2 * fv2 * fv;
     float sk = p16(max(dot(n, normalize(key_dir + v)), 0.0)) * step(0.0, dot(n, key_dir));
     float sf = p16(max(dot(n, normalize(fill_dir + v)), 0.0)) * step(0.0, dot(n, fill_dir));
-    if (glossy > 0.5) {  // wet eyes: small sharp highlights only
-        sk = p16(p16(sk));
-        sf = p16(p16(sf));
+    if (glossy > 0.5) {  // wet eyes: small highlights only (a catchlight 1-2 px across)
+        sk = p16(sk);
+        sk *= sk;
+        sk *= sk;
+        sf = p16(sf);
+        sf *= sf;
+        sf *= sf;
     } else {
         float sk4 = sk * sk;
         sk = 0.6 * sk + 0.4 * sk4 * sk4;
