@@ -180,7 +180,7 @@ def _crown_frame() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return c, e1, e2 / np.linalg.norm(e2)
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=1)  # 8 MB at 1024 texels; one texture size per run
 def _chart_maps(size: int) -> tuple[np.ndarray, np.ndarray]:
     """(S, S) float32 column and row of the flow grid (:data:`GRID`) at each texel of the
     head chart (the azimuthal chart of :mod:`pain3d.face.head`: ``rho = 0.5 (alpha /
@@ -205,7 +205,7 @@ def _chart_maps(size: int) -> tuple[np.ndarray, np.ndarray]:
     return mapx, mapy
 
 
-@lru_cache(maxsize=4)  # 7.4 MB each
+@lru_cache(maxsize=1)  # 7.4 MB; more entries cost a worker 30 MB (the 500 MB budget)
 def _lock_pattern(clump_mm: float, lean_deg: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The filled hair's strands and locks on the flow grid (:data:`GRID`), read-only,
