@@ -62,10 +62,11 @@ def test_ears_and_neck_are_shaded_and_textured_skin(baked, chart):
     assert albedo[island].std(0).min() > 5.0  # was one flat skin colour (std 0)
     assert detail[island].std(0).min() > 2.0
     # Still skin: the island's median colour has the face's hue, a little darker (turned
-    # away from the light) at most.
+    # away from the light) at most; since 0.12 an ear's rim and lobe are a little redder
+    # (0.022 in red share on this fixture; single_face.jpg's pale pink ears were 0.04 off).
     seen = (app.confidence > 250) & charts["head"]
     skin, face = np.median(albedo[island], 0), np.median(albedo[seen], 0)
-    assert np.abs(skin / skin.sum() - face / face.sum()).max() < 0.02
+    assert np.abs(skin / skin.sum() - face / face.sum()).max() < 0.03
     assert 0.6 < skin.sum() / face.sum() < 1.05
 
 
