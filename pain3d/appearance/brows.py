@@ -31,9 +31,9 @@ HAIR_ANGLES = (75.0, 28.0, -18.0, -22.0)
 body's lower half, in the body's upper half (the two halves meet in a shallow herringbone
 along the centre line) and at the tail."""
 
-STREAK_TAPS = 7
+STREAK_TAPS = 9
 """Hand-set: samples averaged along the hair flow per texel (0.6 texel apart: streaks about
-4 texels, 3.5 mm, long at 512 texels)."""
+5 texels, 4.5 mm, long at 512 texels)."""
 
 HAIR_ALPHA = (0.55, 0.92, 0.6)
 """Hand-set: how much a texel fully covered by hair hides the skin at the head, the body
@@ -42,6 +42,11 @@ and the tail (the hairs at the ends are finer and lighter)."""
 GREY_DARK_RGB = {"light": (0.16, 0.11, 0.08), "dark": (0.07, 0.06, 0.055)}
 """Hand-set: sRGB of the still-pigmented hairs among grey brows, on light skin (Monk 1-4,
 dark brown) and on darker skin (near black)."""
+
+
+GREY_SHARE = {"grey": (0.2, 0.4), "white": (0.4, 0.65)}
+"""Hand-set: share of grey-white hairs in grey brows for grey and for white scalp hair, from
+the lowest to the highest draw (brows grey later than scalp hair)."""
 
 
 def brow_colour(hair_colour: str, hair_rgb: np.ndarray, u: float) -> np.ndarray:
@@ -99,9 +104,9 @@ def hair_density(t: np.ndarray, u: np.ndarray, density: float) -> np.ndarray:
     lower edge and a feathered top edge."""
     along = (0.35 + 0.65 * smoothstep(-0.02, 0.3, t)) * (1.0 - 0.55 * smoothstep(0.45, 1.05, t))
     along *= smoothstep(-0.06, 0.04, t) * (1.0 - smoothstep(0.97, 1.08, t))
-    spread = np.where(u > 0, 1.45, 1.05)  # the top edge feathers over more
-    across = np.exp(-0.5 * (u / spread) ** 2)
-    return (along * across * (0.6 + 0.4 * density)).astype(np.float32)
+    spread = np.where(u > 0, 1.75, 1.3)  # the top edge feathers over more
+    across = np.exp(-0.5 * (u / spread) ** 4)  # a full body, edges thinning out
+    return (along * across * (0.7 + 0.3 * density)).astype(np.float32)
 
 
 def _flow(t: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -132,7 +137,7 @@ def _uniform(z: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def paint_brow_hairs(albedo: np.ndarray, pos: np.ndarray, lm, coverage: np.ndarray,
-                     follicle: np.ndarray, strands: np.ndarray, brow_rgb: np.ndarray,
+                     follicle: np.ndarray, brow_rgb: np.ndarray,
                      hair_colour: str, hair_rgb: np.ndarray, grey_u: float, dark_skin: bool,
                      thick: float, density: float, mix) -> None:
     """Paint both brows' hairs into ``albedo`` (S, S, 3) in place.
@@ -140,8 +145,8 @@ def paint_brow_hairs(albedo: np.ndarray, pos: np.ndarray, lm, coverage: np.ndarr
     Args:
         pos: (S, S, 3) position map; ``lm`` the face's landmarks.
         coverage: (S, S) brow coverage (:func:`brow_coverage`): bounds where hairs go.
-        follicle, strands: (S, S) uniform and smoothed-normal noise of the identity: where
-            the hair streaks fall and each streak's tone.
+        follicle: (S, S) uniform noise of the identity: where the hair streaks fall and
+            each streak's tone.
         brow_rgb: (3,) brow colour (:func:`brow_colour`); ``hair_colour``, ``hair_rgb`` the
             scalp hair's; ``grey_u`` the grey brows' draw in 0.7-1.6 (their grey share).
         dark_skin: the skin is Monk 5 or darker (grey brows' pigmented hairs near black).
@@ -173,37 +178,43 @@ def paint_brow_hairs(albedo: np.ndarray, pos: np.ndarray, lm, coverage: np.ndarr
         step /= np.linalg.norm(step, axis=-1, keepdims=True) + 1e-6
         dcol = np.where(m, step[..., 0], dcol)
         drow = np.where(m, step[..., 1], drow)
-    noise = np.stack([follicle[r0:r1, c0:c1], strands[r0:r1, c0:c1]], -1).astype(np.float32)
+    # Each streak's tone: a second white noise from the same draw (the follicle draw's
+    # low digits, independent of its value at this scale).
+    fol = follicle[r0:r1, c0:c1]
+    noise = np.stack([fol, (fol * 97.0) % 1.0], -1).astype(np.float32)
     lic = _streaks(noise, dcol, drow)
     where = _uniform(lic[..., 0], ok)
     tone = _uniform(lic[..., 1], ok)
     dens = hair_density(t, u, density) * ok
     # A texel shows hair where the streak noise clears the local density: a soft threshold.
-    hairs = smoothstep(-0.12, 0.12, where - (1.0 - dens)) * (dens > 0.02)
+    hairs = smoothstep(-0.08, 0.08, where - (1.0 - dens)) * (dens > 0.02)
     alpha_max = HAIR_ALPHA[0] + (HAIR_ALPHA[1] - HAIR_ALPHA[0]) * smoothstep(0.0, 0.3, t)
     alpha_max = alpha_max + (HAIR_ALPHA[2] - alpha_max) * smoothstep(0.55, 1.0, t)
-    alpha = np.clip((0.8 * hairs + 0.2 * dens) * alpha_max, 0, 0.95)
-    colour = _hair_tones(tone, t, brow_rgb, hair_colour, hair_rgb, grey_u, dark_skin)
+    # Under the hairs, the body's dense hairs (finer than a texel) shade the skin as a tone.
+    alpha = np.clip((0.75 * hairs + 0.45 * dens ** 2) * alpha_max, 0, 0.95)
+    colour, hide = _hair_tones(tone, t, brow_rgb, hair_colour, hair_rgb, grey_u, dark_skin)
+    alpha *= hide
     sub = albedo[r0:r1, c0:c1].copy()
     mix(sub, colour, alpha.astype(np.float32))
     albedo[r0:r1, c0:c1] = sub
 
 
 def _hair_tones(tone: np.ndarray, t: np.ndarray, brow_rgb: np.ndarray, hair_colour: str,
-                hair_rgb: np.ndarray, grey_u: float, dark_skin: bool) -> np.ndarray:
-    """(H, W, 3) colour of the hair at each texel from its streak's ``tone`` in [0, 1]:
-    grey brows mix grey-white and pigmented hairs (more grey the whiter the scalp hair and
-    the larger ``grey_u``), other brows spread about their colour, darker at the body."""
+                hair_rgb: np.ndarray, grey_u: float, dark_skin: bool
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W, 3) colour of the hair at each texel from its streak's ``tone`` in [0, 1], and
+    (H, W) how much it hides the skin: grey brows mix pigmented hairs and finer, translucent
+    grey-white ones (more the whiter the scalp hair and the larger ``grey_u``); other brows
+    spread about their colour, darker at the body than at the head and the tail."""
     body = 1.0 - 0.15 * (1.0 - smoothstep(0.0, 0.3, t)) - 0.1 * smoothstep(0.6, 1.0, t)
     if hair_colour in ("white", "grey"):
-        share = float(np.clip((0.35 if hair_colour == "grey" else 0.6) + 0.25 * (grey_u - 1.15),
-                              0.15, 0.85))
-        grey = np.asarray(hair_rgb, np.float32) * 0.85
+        lo, hi = GREY_SHARE[hair_colour]
+        share = lo + (hi - lo) * float(np.clip((grey_u - 0.7) / 0.9, 0, 1))
+        grey = np.asarray(hair_rgb, np.float32) * 0.65
         dark = np.asarray(GREY_DARK_RGB["dark" if dark_skin else "light"], np.float32)
-        is_grey = smoothstep(-0.06, 0.06, share - tone)[..., None]
-        col = dark + (grey - dark) * is_grey
-        # Grey hairs read a little lighter toward the ends, pigmented ones darker at the body.
-        return col * (0.9 + 0.15 * tone)[..., None]
+        is_grey = smoothstep(-0.05, 0.05, share - tone)
+        col = (dark + (grey - dark) * is_grey[..., None]) * (0.85 + 0.3 * tone)[..., None]
+        return np.clip(col, 0, 1), 1.0 - 0.6 * is_grey
     spread = 0.7 + 0.6 * tone  # dark to light hairs about the brow's colour
     shade = (spread / body)[..., None]
-    return np.clip(np.asarray(brow_rgb, np.float32) * shade, 0, 1)
+    return np.clip(np.asarray(brow_rgb, np.float32) * shade, 0, 1), np.ones_like(tone)

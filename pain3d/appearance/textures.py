@@ -450,7 +450,7 @@ def _paint_brows(surf: _Surface, albedo: np.ndarray, traits: Traits, rng: np.ran
     brow = brow_coverage(surf.pos, surf.canvas, surf.lm, surf.front, surf.eyeball, thick,
                          traits.brow_density)
     follicle = rng.random((S, S), dtype=np.float32)
-    paint_brow_hairs(albedo, surf.pos, surf.lm, brow, follicle, strands, brow_rgb,
+    paint_brow_hairs(albedo, surf.pos, surf.lm, brow, follicle, brow_rgb,
                      traits.hair_colour, hair_rgb, grey_u, traits.monk_tone >= 5, thick,
                      traits.brow_density, _mix)
     return albedo, brow, strands, brow_rgb
