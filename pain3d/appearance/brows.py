@@ -191,7 +191,7 @@ def paint_brow_hairs(albedo: np.ndarray, pos: np.ndarray, lm, coverage: np.ndarr
     alpha_max = HAIR_ALPHA[0] + (HAIR_ALPHA[1] - HAIR_ALPHA[0]) * smoothstep(0.0, 0.3, t)
     alpha_max = alpha_max + (HAIR_ALPHA[2] - alpha_max) * smoothstep(0.55, 1.0, t)
     # Under the hairs, the body's dense hairs (finer than a texel) shade the skin as a tone.
-    alpha = np.clip((0.75 * hairs + 0.45 * dens ** 2) * alpha_max, 0, 0.95)
+    alpha = np.clip((0.75 * hairs + 0.55 * dens ** 1.5) * alpha_max, 0, 0.95)
     colour, hide = _hair_tones(tone, t, brow_rgb, hair_colour, hair_rgb, grey_u, dark_skin)
     alpha *= hide
     sub = albedo[r0:r1, c0:c1].copy()
@@ -210,7 +210,7 @@ def _hair_tones(tone: np.ndarray, t: np.ndarray, brow_rgb: np.ndarray, hair_colo
     if hair_colour in ("white", "grey"):
         lo, hi = GREY_SHARE[hair_colour]
         share = lo + (hi - lo) * float(np.clip((grey_u - 0.7) / 0.9, 0, 1))
-        grey = np.asarray(hair_rgb, np.float32) * 0.65
+        grey = np.asarray(hair_rgb, np.float32) * 0.55
         dark = np.asarray(GREY_DARK_RGB["dark" if dark_skin else "light"], np.float32)
         is_grey = smoothstep(-0.05, 0.05, share - tone)
         col = (dark + (grey - dark) * is_grey[..., None]) * (0.85 + 0.3 * tone)[..., None]
