@@ -102,8 +102,9 @@ def hair_density(t: np.ndarray, u: np.ndarray, density: float) -> np.ndarray:
     """Share of skin covered by hair at ``t`` along the brow and ``u`` over its centre line
     (see :func:`_frame`): highest at the body, falling toward the head and the tail, a firm
     lower edge and a feathered top edge."""
-    along = (0.35 + 0.65 * smoothstep(-0.02, 0.3, t)) * (1.0 - 0.55 * smoothstep(0.45, 1.05, t))
-    along *= smoothstep(-0.06, 0.04, t) * (1.0 - smoothstep(0.97, 1.08, t))
+    along = (0.45 + 0.55 * smoothstep(0.05, 0.3, t)) * (1.0 - 0.55 * smoothstep(0.45, 1.05, t))
+    # The head starts with a few fine hairs over its first 7 mm, not along a cut.
+    along *= smoothstep(-0.05, 0.12, t) * (1.0 - smoothstep(0.97, 1.08, t))
     spread = np.where(u > 0, 1.75, 1.3)  # the top edge feathers over more
     across = np.exp(-0.5 * (u / spread) ** 4)  # a full body, edges thinning out
     return (along * across * (0.7 + 0.3 * density)).astype(np.float32)
