@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pain3d.appearance.clothing import garment, neck_axis_z, sample_neckline
 from pain3d.appearance.brows import brow_colour, brow_coverage, paint_brow_hairs
+from pain3d.appearance.clothing import garment, neck_axis_z, sample_neckline
 from pain3d.appearance.ears import ear_form, ear_relief
 from pain3d.appearance.eyelids import EyelidPaint, paint_eyelids, sample_eyelid_look
 from pain3d.appearance.hair import hair_coverage, hair_density

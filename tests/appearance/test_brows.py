@@ -32,6 +32,14 @@ def _brow_texels(mesh, app):
     return lum, t, label, skin
 
 
+def _darkness(lum, t, label, skin, lo, hi, cover):
+    """How much darker than the bare skin over it the brow (label over ``cover``) is from
+    t = ``lo`` to ``hi``."""
+    brow, over = (label > cover) & (t > lo) & (t < hi), skin & (t > lo) & (t < hi)
+    assert brow.sum() > 10 and over.sum() > 10
+    return 1.0 - float(np.mean(lum[brow])) / float(np.median(lum[over]))
+
+
 def test_brows_are_darkest_at_the_body_and_thin_to_the_tail_and_head():
     from pain3d.appearance import sample_appearance
     from pain3d.face import identity_mesh, sample_identities
@@ -39,18 +47,11 @@ def test_brows_are_darkest_at_the_body_and_thin_to_the_tail_and_head():
     for ident in sample_identities(3, 0):
         mesh = identity_mesh(ident)
         app = sample_appearance(ident, ident.seed, mesh=mesh, texture_size=512)
-        lum, t, label, skin = _brow_texels(mesh, app)
-
-        def dark(lo, hi, cover):
-            """How much darker than the bare skin over it the brow is from t = lo to hi."""
-            brow, over = (label > cover) & (t > lo) & (t < hi), skin & (t > lo) & (t < hi)
-            assert brow.sum() > 10 and over.sum() > 10
-            return 1.0 - float(np.mean(lum[brow])) / float(np.median(lum[over]))
-
-        body = dark(0.25, 0.5, 0.9)
+        texels = _brow_texels(mesh, app)
+        body = _darkness(*texels, 0.25, 0.5, 0.9)
         assert body > 0.2, body
-        assert dark(0.8, 0.95, 0.9) < 0.75 * body
-        assert dark(0.05, 0.15, 0.15) < 0.75 * body
+        assert _darkness(*texels, 0.8, 0.95, 0.9) < 0.75 * body
+        assert _darkness(*texels, 0.05, 0.15, 0.15) < 0.75 * body
 
 
 def test_grey_brows_mix_grey_and_pigmented_hairs():
