@@ -43,7 +43,6 @@ GREY_DARK_RGB = {"light": (0.16, 0.11, 0.08), "dark": (0.07, 0.06, 0.055)}
 """Hand-set: sRGB of the still-pigmented hairs among grey brows, on light skin (Monk 1-4,
 dark brown) and on darker skin (near black)."""
 
-
 GREY_SHARE = {"grey": (0.2, 0.4), "white": (0.4, 0.65)}
 """Hand-set: share of grey-white hairs in grey brows for grey and for white scalp hair, from
 the lowest to the highest draw (brows grey later than scalp hair)."""
