@@ -1,8 +1,7 @@
 """Procedural brows read as hairs: densest and darkest at the body, thinning to the tail,
 and grey brows a mix of grey and still-pigmented hairs. Before pain3d.appearance.brows the
-brow was an even band
-of one colour along its whole length (the tail as dark as the body), and grey brows one
-flat dark grey (a grey stripe of paint on dark skin)."""
+brow was an even band of one colour along its whole length (the tail as dark as the body),
+and grey brows one flat dark grey (a grey stripe of paint on dark skin)."""
 
 from __future__ import annotations
 
