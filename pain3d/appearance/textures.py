@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pain3d.appearance.brows import brow_colour, brow_coverage, paint_brow_hairs
 from pain3d.appearance.clothing import garment, neck_axis_z, sample_neckline
 from pain3d.appearance.ears import ear_form, ear_relief
 from pain3d.appearance.eyelids import EyelidPaint, paint_eyelids, sample_eyelid_look
@@ -436,49 +437,23 @@ def wrinkle_map(mesh: Mesh, size: int = 512,
                                                        + surf.mouth_in, 0, 1)))
 
 
-BROW_HEAD = 0.021
-"""Metres from an eye's centre to the head of its brow, toward the nose (hand-set)."""
-
-
 def _paint_brows(surf: _Surface, albedo: np.ndarray, traits: Traits, rng: np.random.Generator,
                  sex: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Brows (strokes thinning to the tail); returns the albedo, the (S, S) brow coverage,
-    the hair strand noise and the brows' (3,) colour."""
-    lm, S, cv = surf.lm, surf.size, surf.canvas
+    """Brows as hairs (:mod:`pain3d.appearance.brows`); returns the albedo, the (S, S) brow
+    coverage, the hair strand noise and the brows' (3,) colour."""
+    S = surf.size
     hair_rgb = np.asarray(traits.hair_rgb, np.float32)
-    if traits.hair_colour in ("white", "grey"):
-        # Brows grey later than scalp hair: a salt-and-pepper mix, still darker than the skin.
-        brow_rgb = np.asarray([0.16, 0.14, 0.13], np.float32) * rng.uniform(0.7, 1.6)
-    elif traits.hair_colour == "blond":
-        brow_rgb = hair_rgb * 0.6
-    else:
-        brow_rgb = hair_rgb
+    grey_u = rng.uniform(0.7, 1.6) if traits.hair_colour in ("white", "grey") else 1.0
+    brow_rgb = brow_colour(traits.hair_colour, hair_rgb, grey_u)
     strands = np.clip(0.5 + 0.5 * blur_texels(rng.standard_normal((S, S)).astype(np.float32),
                                               0.6) * 1.5, 0, 1)
-    brow = np.zeros((S, S), np.float32)
     thick = 0.007 if sex == "male" else 0.0055
-    for eye in (lm.eye_left, lm.eye_right):
-        s = float(np.sign(eye[0]))
-        xs = np.linspace(eye[0] - s * BROW_HEAD, eye[0] + s * 0.024, 9)
-        t = np.linspace(0, 1, 9)
-        ys = lm.brow_y + 0.004 * np.sin(np.pi * (t * 0.9 + 0.05)) - 0.002 * t
-        for i in range(8):
-            # The head starts sparse, the tail narrows to a point.
-            width = thick * (1.0 - 0.7 * t[i]) * traits.brow_density
-            cv.stroke(brow, [xs[i], ys[i]], [xs[i + 1], ys[i + 1]], max(width, 0.001) * 0.55,
-                      taper=0.02, mode="max")
-    # The head fades in over its first centimetre (hairs sparse between the brows).
-    x = surf.pos[..., 0]
-    head = np.where(x > 0, lm.eye_left[0], -lm.eye_right[0]) - BROW_HEAD
-    brow *= smoothstep(0.0, 0.011, np.abs(x) - head)
-    brow = np.clip(brow * 1.5, 0, 1) * surf.front * (1.0 - surf.eyeball)
-    # Single hairs (as in the beard) over a faint tone, so the edges break up into hairs
-    # instead of a block with a cut outline.
+    brow = brow_coverage(surf.pos, surf.canvas, surf.lm, surf.front, surf.eyeball, thick,
+                         traits.brow_density)
     follicle = rng.random((S, S), dtype=np.float32)
-    hairs = blur_texels(np.clip((brow * (0.55 + 0.45 * traits.brow_density) - follicle) * 3.0
-                                + 0.5, 0, 1) * (brow > 0.02), 0.5)
-    brow_a = np.clip((0.3 * brow + 0.8 * hairs) * (0.5 + 0.5 * strands) * 1.2, 0, 0.95)
-    albedo = _mix(albedo, brow_rgb, brow_a)
+    paint_brow_hairs(albedo, surf.pos, surf.lm, brow, follicle, brow_rgb,
+                     traits.hair_colour, hair_rgb, grey_u, traits.monk_tone >= 5, thick,
+                     traits.brow_density, _mix)
     return albedo, brow, strands, brow_rgb
 
 
