@@ -232,21 +232,7 @@ def _lock_pattern(clump_mm: float, lean_deg: float
     jit = rng.random((ny, cw, 2)).astype(np.float32)
     ys = np.arange(lo_t, dtype=np.float32)[:, None] * (n_t / lo_t / ch)
     xs = np.arange(lo_phi, dtype=np.float32)[None, :] * (cw / lo_phi)
-    iy, ix = np.floor(ys).astype(np.int32), np.floor(xs).astype(np.int32)
-    d1 = np.full((lo_t, lo_phi), np.inf, np.float32)
-    d2 = np.full((lo_t, lo_phi), np.inf, np.float32)
-    near = np.zeros((lo_t, lo_phi), np.int32)
-    for dy in (-1, 0, 1):
-        cy = np.clip(iy + dy, 0, ny - 1)
-        for dx in (-1, 0, 1):
-            cx = ix + dx
-            cxm = np.mod(cx, cw)
-            d = (ys - (cy + jit[cy, cxm, 0])) ** 2 + (xs - (cx + jit[cy, cxm, 1])) ** 2
-            closer = d < d1
-            d2 = np.where(closer, d1, np.minimum(d2, d))
-            d1 = np.where(closer, d, d1)
-            near = np.where(closer, cy * cw + cxm, near)
-    edge = np.sqrt(d2) - np.sqrt(d1)  # cell units: 0 on a border, ~1 in the middle
+    edge, near = _lock_cells(ys, xs, jit)
     body = np.clip(edge / 0.45, 0.0, 1.0)
     body = body * body * (3 - 2 * body)
     n_cells = ny * cw
@@ -290,6 +276,32 @@ def _lock_pattern(clump_mm: float, lean_deg: float
     for a in (fine, coarse, body):
         a.setflags(write=False)
     return fine, coarse, body
+
+
+def _lock_cells(ys: np.ndarray, xs: np.ndarray, jit: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The locks' anisotropic Voronoi tessellation: cell centres jittered by ``jit`` (ny,
+    cw, 2) in a grid of ny rows and cw columns (wrapping around), sampled at rows ``ys``
+    (R, 1) and columns ``xs`` (1, C) in cell units. Returns (R, C) float32 how far each
+    sample is from its cell's border (0 on a border, ~1 in the middle) and (R, C) int32
+    its cell's index."""
+    ny, cw = jit.shape[:2]
+    iy, ix = np.floor(ys).astype(np.int32), np.floor(xs).astype(np.int32)
+    shape = (ys.shape[0], xs.shape[1])
+    d1 = np.full(shape, np.inf, np.float32)
+    d2 = np.full(shape, np.inf, np.float32)
+    near = np.zeros(shape, np.int32)
+    for dy in (-1, 0, 1):
+        cy = np.clip(iy + dy, 0, ny - 1)
+        for dx in (-1, 0, 1):
+            cx = ix + dx
+            cxm = np.mod(cx, cw)
+            d = (ys - (cy + jit[cy, cxm, 0])) ** 2 + (xs - (cx + jit[cy, cxm, 1])) ** 2
+            closer = d < d1
+            d2 = np.where(closer, d1, np.minimum(d2, d))
+            d1 = np.where(closer, d, d1)
+            near = np.where(closer, cy * cw + cxm, near)
+    return np.sqrt(d2) - np.sqrt(d1), near
 
 
 def _bend(rng, amp: float) -> np.ndarray:
