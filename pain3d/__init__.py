@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.11.0"
+__version__ = "0.12.0"
 
 # Heavy entry points resolve on first use, so ``import pain3d`` stays instant.
 _LAZY = {"load_model": "pain3d.model.checkpoint"}
