@@ -159,6 +159,7 @@ def test_one_definition_of_each_concept():
             r"^.*face_mesh\.FaceMesh\(",
         "fold maker (k-fold by subject)": r"^def kfold\w*\(",
         "seed derivation": r"^def derive_seed\(",
+        "smoothstep (pain3d.ramps)": r"^def _?smoothstep\w*\(",
     }.items():
         found = _definitions(pattern)
         assert len(found) == 1, f"{what}: expected one definition, found {found}"

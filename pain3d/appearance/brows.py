@@ -18,7 +18,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pain3d.appearance.paint import Canvas, blur_texels, smoothstep
+from pain3d.appearance.paint import Canvas, blur_texels
+from pain3d.ramps import smoothstep
 
 BROW_HEAD = 0.021
 """Metres from an eye's centre to the head of its brow, toward the nose (hand-set)."""

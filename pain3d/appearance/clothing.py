@@ -18,7 +18,8 @@ from typing import Literal
 import numpy as np
 
 from pain3d.appearance.landmarks import FaceLandmarks
-from pain3d.appearance.paint import smooth_noise, smoothstep
+from pain3d.appearance.paint import smooth_noise
+from pain3d.ramps import smoothstep
 
 Neckline = Literal["crew", "v", "collar"]
 NECKLINES: tuple[Neckline, ...] = ("crew", "v", "collar")

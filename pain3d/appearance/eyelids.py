@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pain3d.appearance.landmarks import FaceLandmarks
-from pain3d.appearance.paint import smoothstep
 from pain3d.face.mesh import region_id
+from pain3d.ramps import smoothstep
 
 MARGIN_MM = 0.6
 """The lid margin's distance off the eyeball, mm (``EYE_CLEARANCE_CM`` of the rig): where

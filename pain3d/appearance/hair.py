@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pain3d.appearance.landmarks import FaceLandmarks
-from pain3d.appearance.paint import smoothstep
 from pain3d.face.mesh import Mesh, region_id
+from pain3d.ramps import smoothstep
 
 HAIR_SHELL_REGION = 16
 """Region id the renderer gives to hair-shell vertices (one past the mesh regions)."""

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pain3d.appearance.landmarks import FaceLandmarks
-from pain3d.appearance.paint import blur_texels, smoothstep
+from pain3d.appearance.paint import blur_texels
+from pain3d.ramps import smoothstep
 
 LIP_HUE = (0.4, -11.0, 7.0)
 """Hand-set: the lips' hue in degrees is ``LIP_HUE[0] * skin hue + LIP_HUE[1]`` plus a

@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pain3d.ramps import smoothstep
+
 
 def smooth_noise(rng: np.random.Generator, size: int, cells: int, channels: int = 1
                  ) -> np.ndarray:
@@ -30,11 +32,6 @@ def fractal_noise(rng: np.random.Generator, size: int, octaves: tuple[int, ...] 
         out += amp * smooth_noise(rng, size, min(cells, size))
         amp *= gain
     return out / max(float(out.std()), 1e-6)
-
-
-def smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
-    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
 
 
 def gaussian_blob(pos: np.ndarray, centre: np.ndarray, sigma: np.ndarray | float) -> np.ndarray:

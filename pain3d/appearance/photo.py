@@ -53,7 +53,6 @@ from pain3d.appearance.arrays import (
     rows_where,
     unit_to_u8,
 )
-from pain3d.appearance.paint import smoothstep
 from pain3d.appearance.photo_ears import paint_ears_and_neck, shade, texels_in_box
 from pain3d.appearance.photo_hair_fill import _high_pass, hair_detail, hair_look
 from pain3d.appearance.photo_raster import photo_raster, rasterize_nearest
@@ -62,6 +61,7 @@ from pain3d.appearance.uvmap import UVRaster, barycentric_blend
 from pain3d.appearance.wrinkles import DEFAULT_GLABELLAR, GlabellarPattern
 from pain3d.face.head import ISLAND_CENTRES, ISLAND_RADIUS
 from pain3d.face.mesh import Mesh, region_id
+from pain3d.ramps import smoothstep
 
 _TOKENS = itertools.count(1_000_000)
 LASH_BAND_M = 0.004

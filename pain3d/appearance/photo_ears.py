@@ -37,8 +37,8 @@ import numpy as np
 
 from pain3d.appearance.arrays import in_open_box, isin_few, put_rows
 from pain3d.appearance.ears import ear_form
-from pain3d.appearance.paint import smoothstep
 from pain3d.face.mesh import Mesh, region_id
+from pain3d.ramps import smoothstep
 
 JAW_SHADOW = 0.4
 """Darkening of the neck right under the jaw (fading over :data:`JAW_FADE` down the neck)."""

@@ -27,7 +27,6 @@ from pain3d.appearance.paint import (
     gaussian_blob,
     scale_planes,
     smooth_noise,
-    smoothstep,
     tint,
     to_u8,
 )
@@ -43,6 +42,7 @@ from pain3d.appearance.wrinkles import (
     wrinkle_channels,
 )
 from pain3d.face.mesh import Mesh, region_id
+from pain3d.ramps import smoothstep
 
 
 @dataclass(frozen=True, eq=False)

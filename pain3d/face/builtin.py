@@ -14,6 +14,7 @@ from pain3d.face.head import (
 from pain3d.face.identity import Identity, coarse_shape
 from pain3d.face.mesh import Mesh, region_id
 from pain3d.face.rig import EYE_CLEARANCE_CM, rig_from_fine, transfer_bases
+from pain3d.ramps import smoothstep
 
 
 def _eye_width(coarse: np.ndarray, key: str) -> float:
@@ -94,7 +95,7 @@ def rest_lids_on_eyeballs(coarse: np.ndarray, centres: np.ndarray, radius: float
         target[:, 2] = c[2] + _cap_height(target - c, need)
         dist = np.linalg.norm(coarse[face, None] - m[None], axis=-1)  # (F, M)
         w = 1.0 / np.maximum(dist, 1e-6) ** 2
-        fade = 1 - _smoothstep(dist.min(1) / LID_REST_REACH_CM)
+        fade = 1 - smoothstep(0.0, 1.0, dist.min(1) / LID_REST_REACH_CM)
         out[face] += (fade / w.sum(1))[:, None] * (w @ (target - m))
     return out
 
@@ -121,19 +122,14 @@ def _thicken_lids(fine: np.ndarray, centres: np.ndarray, radius: float) -> np.nd
         idx = np.nonzero(lids & (tpl.fine_part == 0))[0]
         idx = idx[np.linalg.norm(fine[idx] - c, axis=1) < 2.0 * radius]
         from_margin = np.linalg.norm(fine[idx, None] - margin[None], axis=-1).min(1)
-        need = radius + EYE_CLEARANCE_CM + (LID_THICKNESS_CM - EYE_CLEARANCE_CM) * _smoothstep(
-            from_margin / LID_THICKNESS_CM)
+        need = radius + EYE_CLEARANCE_CM + (LID_THICKNESS_CM - EYE_CLEARANCE_CM) * smoothstep(
+            0.0, 1.0, from_margin / LID_THICKNESS_CM)
         d = fine[idx] - c
         r = np.linalg.norm(d, axis=1)
         front = d[:, 2] > 0
         push = front & (r < need)
         out[idx[push]] = c + d[push] * (need[push] / r[push])[:, None]
     return out
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
 
 
 def builtin_mesh(identity: Identity) -> Mesh:

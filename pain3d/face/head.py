@@ -44,6 +44,7 @@ import scipy.sparse as sp
 from pain3d.face import landmarks as lm
 from pain3d.face.mesh import REGIONS, region_id
 from pain3d.face.subdivision import loop_subdivision
+from pain3d.ramps import smoothstep
 
 CM = 0.01
 """Metres per canonical unit (the canonical face is in centimetres)."""
@@ -195,11 +196,6 @@ def _ellipsoid_radius(d: np.ndarray) -> np.ndarray:
     return 1.0 / np.sqrt((d[:, 0] / ax["x"]) ** 2 + (d[:, 1] / ay) ** 2 + (d[:, 2] / az) ** 2)
 
 
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
-
-
 def _sphere_grid(rings: int, segments: int,
                  theta: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unit sphere with poles on +z/-z: vertices (N, 3), faces CCW outward, polar angle (N,).
@@ -300,7 +296,7 @@ def _margin_closure(up: np.ndarray, lo: np.ndarray, mu: float,
                     corner_mu: float | None) -> tuple[np.ndarray, np.ndarray]:
     """(K, 3) displacements of the upper and lower margin points to where pair k meets."""
     t = np.linspace(0.0, 1.0, len(up))
-    near_corner = 1 - _smoothstep(np.minimum(t, 1 - t) / 0.25)
+    near_corner = 1 - smoothstep(0.0, 1.0, np.minimum(t, 1 - t) / 0.25)
     mu_k = mu + ((mu if corner_mu is None else corner_mu) - mu) * near_corner
     meet = lo + mu_k[:, None] * (up - lo)
     return meet - up, meet - lo
@@ -343,8 +339,8 @@ def _side_weights(p: np.ndarray, mu_pos: np.ndarray, ml_pos: np.ndarray, axis: n
     below = ((p - ml_pos) * gap_dir).sum(1) <= 1e-9
     du_dist = np.linalg.norm(p - mu_pos, axis=1)
     dl_dist = np.linalg.norm(p - ml_pos, axis=1)
-    wu = np.where(above, 1 - _smoothstep(du_dist / reach_up), 0.0)
-    wl = np.where(below & ~above, 1 - _smoothstep(dl_dist / reach_down), 0.0)
+    wu = np.where(above, 1 - smoothstep(0.0, 1.0, du_dist / reach_up), 0.0)
+    wl = np.where(below & ~above, 1 - smoothstep(0.0, 1.0, dl_dist / reach_down), 0.0)
     return wu, wl
 
 
@@ -530,7 +526,7 @@ def _add_skull_shell(head: _Pieces, face_v: np.ndarray) -> np.ndarray:
         d = np.stack(
             [np.sin(alpha) * np.cos(beta), np.sin(alpha) * np.sin(beta), np.cos(alpha)], -1
         )
-        r = _ellipsoid_radius(d) + excess * (1 - _smoothstep(t / 0.35))
+        r = _ellipsoid_radius(d) + excess * (1 - smoothstep(0.0, 1.0, t / 0.35))
         ring = SKULL_CENTRE_CM + r[:, None] * d
         idx = head.new_ring(len(oval))
         fw = np.full(len(oval), max(0.0, 1 - t / 0.3))
@@ -692,8 +688,8 @@ def ear_height_cm(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     # it, the two surfaces would fight for the same pixels).
     front = ear_arc(deg, 285.0, 40.0, 25.0)
     on_head = -0.5 + 0.35 * r - 0.12 * r * r
-    h += front * (on_head - h) * _smoothstep((r - 0.62) / 0.2)
-    return h - 0.6 * front * _smoothstep((r - 0.9) / 0.1)
+    h += front * (on_head - h) * smoothstep(0.0, 1.0, (r - 0.62) / 0.2)
+    return h - 0.6 * front * smoothstep(0.0, 1.0, (r - 0.9) / 0.1)
 
 
 def _ear_local(theta: np.ndarray, az: np.ndarray) -> np.ndarray:
@@ -713,10 +709,10 @@ def _ear_local(theta: np.ndarray, az: np.ndarray) -> np.ndarray:
     y = y * shrink
     h = h - 0.3 * np.sin(np.minimum(s / 0.3, 1.0) * np.pi / 2) - 2.2 * s
     # A rounded-square outline, squarer over the top (the helix is broad there).
-    n = 2.4 + 0.4 * _smoothstep(y / 0.5)
+    n = 2.4 + 0.4 * smoothstep(0.0, 1.0, y / 0.5)
     wide = np.hypot(cx, cy) / (np.abs(cx) ** n + np.abs(cy) ** n) ** (1.0 / n)
     x, y = x * wide, y * wide
-    half_width = (1.6 + 0.15 * y) * (1.0 - 0.2 * _smoothstep((-y - 0.4) / 0.5))
+    half_width = (1.6 + 0.15 * y) * (1.0 - 0.2 * smoothstep(0.0, 1.0, (-y - 0.4) / 0.5))
     return np.stack([half_width * x, EAR_HALF_HEIGHT_CM * y, h], -1)
 
 
@@ -815,7 +811,7 @@ def _neck_outline(tube: np.ndarray) -> np.ndarray:
     from_front = np.degrees(np.abs(np.arctan2(np.cos(phi), np.sin(phi))))
     centre = np.interp(y, [-20.0, -7.0], [15.0, 110.0])
     ridge = 0.35 * np.exp(-(((from_front - centre) / 16.0) ** 2))
-    ridge *= _smoothstep((-y - 9.0) / 2.5) * _smoothstep((y + 21.0) / 3.0)
+    ridge *= smoothstep(0.0, 1.0, (-y - 9.0) / 2.5) * smoothstep(0.0, 1.0, (y + 21.0) / 3.0)
     grow = 1 + ridge / np.maximum(np.hypot(half_w, (front - back) / 2), 1e-9)
     return np.stack(
         [grow * half_w * np.cos(phi), y,

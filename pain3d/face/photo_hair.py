@@ -28,6 +28,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pain3d.ramps import smoothstep
+
 MAX_GROWTH = 1.5
 """Hand-set: the skull grows at most this many times its distance from its centre (an
 afro's full volume is beyond what a shell of the skull can hold without folding)."""
@@ -88,14 +90,14 @@ def grow_to_hair(coarse: np.ndarray, pose, person: np.ndarray) -> np.ndarray:
     down = np.abs((np.arange(_BINS) + 0.5) / _BINS * 360.0 - 90.0)
     growth = np.clip(_person_reach(person, c2, reach) / np.maximum(reach, 1.0), 1.0,
                      MAX_GROWTH)
-    growth = 1.0 + (growth - 1.0) * _smoothstep((down - NECK_WEDGE_DEG[0])
+    growth = 1.0 + (growth - 1.0) * smoothstep(0.0, 1.0, (down - NECK_WEDGE_DEG[0])
                                                   / (NECK_WEDGE_DEG[1] - NECK_WEDGE_DEG[0]))
     target = np.maximum(_smooth_circular(growth, _SMOOTH_BINS), 1.0) * reach
     pts = out[skull]
     face = out[tpl.part == 0]
     near = np.min(np.linalg.norm(pts[:, None] - face[None], axis=-1), axis=1)
-    band = _smoothstep((pts[:, 1] - EAR_BAND_CM[0]) / (EAR_BAND_CM[1] - EAR_BAND_CM[0]))
-    weight = _smoothstep(near / FACE_CLEARANCE_CM) * band
+    band = smoothstep(0.0, 1.0, (pts[:, 1] - EAR_BAND_CM[0]) / (EAR_BAND_CM[1] - EAR_BAND_CM[0]))
+    weight = smoothstep(0.0, 1.0, near / FACE_CLEARANCE_CM) * band
     # The hair is a layer over the skull: each direction's missing reach (pixels) becomes
     # centimetres of standoff along the skull's radii (the outline's scale at the head's
     # distance), uneven by the lumps and locks. Three rounds: the front comes nearer the
@@ -110,12 +112,12 @@ def grow_to_hair(coarse: np.ndarray, pose, person: np.ndarray) -> np.ndarray:
         standoff = np.maximum(standoff + (target - _reach(out, pose, c2)) / px_per_cm, 0.0)
         grow = standoff[bins] * weight * lumps
         out[skull] = np.where(grow[:, None] > 0.0, pts + unit * grow[:, None], pts)
-    out[skull] = _hang(pts, out[skull], centre, _smoothstep(near / FACE_CLEARANCE_CM))
+    out[skull] = _hang(pts, out[skull], centre, smoothstep(0.0, 1.0, near / FACE_CLEARANCE_CM))
     # Below the skull's centre the hair's underside hangs down as a curtain of locks of
     # their own lengths (a ragged lower edge over the ears, not a flat brim under a bowl):
     # each vertex drops by up to LOCK_DROOP times how far it stands out sideways.
     side = np.hypot(*(out[skull] - pts)[:, [0, 2]].T)
-    drop = LOCK_DROOP * (0.5 + 0.5 * tips) * side * _smoothstep(-unit[:, 1] / 0.5)
+    drop = LOCK_DROOP * (0.5 + 0.5 * tips) * side * smoothstep(0.0, 1.0, -unit[:, 1] / 0.5)
     out[skull, 1] -= drop
     return out
 
@@ -231,8 +233,3 @@ def _smooth_circular(x: np.ndarray, sigma: float) -> np.ndarray:
     half = int(3 * sigma)
     k = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
     return np.convolve(np.r_[x[-half:], x, x[:half]], k / k.sum(), "valid")
-
-
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)

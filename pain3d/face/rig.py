@@ -49,6 +49,7 @@ from pain3d.assets import feat_resource
 from pain3d.face import landmarks as cf
 from pain3d.face.head import CM, head_template
 from pain3d.facs import AU_MAX, AU_NAMES, NUISANCE_AUS
+from pain3d.ramps import smoothstep
 
 RIG_VERSION = 5
 """Bumped whenever the rig moves vertices differently (datasets record the package version,
@@ -250,11 +251,6 @@ def _rbf_correction(points: np.ndarray, idx: np.ndarray, residual: np.ndarray) -
     return kall @ coef
 
 
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
-
-
 def _region_vertices(au: str) -> np.ndarray:
     """Canonical vertices of an AU's region (py-feat's map, completed where it is partial)."""
     if au == "AU25":
@@ -317,10 +313,11 @@ def _furrow_profile(name: str) -> np.ndarray:
     if lateral_only:
         side = np.where(np.abs(v[:, 0]) > np.abs(q[:, 0]), d, 0.0)
         bulge = np.exp(-(((side - 0.55) / 0.4) ** 2)) * (side > 0)
-        taper = _smoothstep(along / 0.2) * (1 - _smoothstep((along - 0.65) / 0.35))
+        taper = smoothstep(0.0, 1.0, along / 0.2) * (
+            1 - smoothstep(0.0, 1.0, (along - 0.65) / 0.35))
     else:
         bulge = np.exp(-(((d - 0.45) / 0.3) ** 2))
-        taper = _smoothstep(along / 0.25) * _smoothstep((1 - along) / 0.25)
+        taper = smoothstep(0.0, 1.0, along / 0.25) * smoothstep(0.0, 1.0, (1 - along) / 0.25)
     field = ((bulge - 0.5 * np.exp(-((d / 0.2) ** 2))) * taper)[:, None] * _canonical_normals()
     field[v[:, 0] >= 0] = 0.0  # computed on the right side, mirrored to the left
     left = v[:, 0] > 0
@@ -336,11 +333,11 @@ def _localised_pls(au: str, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     canon = cf.canonical_vertices()
     raw = pls.coef[pls.columns.index(_PLS_NAME[au])]
     dist = np.linalg.norm(canon[:, None] - canon[None, region], axis=-1).min(1)
-    w_fit = 0.02 + _smoothstep((dist - 1.0) / 2.0)
+    w_fit = 0.02 + smoothstep(0.0, 1.0, (dist - 1.0) / 2.0)
     s, rot, t = cf.similarity_fit(neutral + raw, neutral, w_fit)
     disp = s * (neutral + raw) @ rot.T + t - neutral
     disp = 0.5 * (disp + disp[cf.mirror_map()] * np.array([-1.0, 1.0, 1.0]))
-    falloff = 1 - _smoothstep((dist - 0.4) / 1.8)
+    falloff = 1 - smoothstep(0.0, 1.0, (dist - 0.4) / 1.8)
     disp = disp * falloff[:, None]
     peak = np.linalg.norm(disp, axis=1).max()
     return disp * AU_PEAK_CM[au] / max(peak, 1e-9), falloff
@@ -374,7 +371,7 @@ def canonical_basis(au: str) -> np.ndarray:
     disp = disp + corr * falloff[:, None]
     for furrow, depth in FURROW_DEPTH_CM.get(au, {}).items():
         disp = disp + depth * _furrow_profile(furrow)
-    lid_mask = _smoothstep((_lid_distance() - 0.1) / LID_MASK_CM.get(au, 1.5))
+    lid_mask = smoothstep(0.0, 1.0, (_lid_distance() - 0.1) / LID_MASK_CM.get(au, 1.5))
     return disp * lid_mask[:, None]
 
 

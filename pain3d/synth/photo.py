@@ -175,7 +175,7 @@ def face_alpha(landmarks: np.ndarray, size: int, feather_px: float) -> np.ndarra
     without the second part that eye kept the photo's open eye whatever AU43 said. (Not
     the brows: beyond the outline the fitted head is generic, and a brow's tail there would
     show its texture.)"""
-    from pain3d.appearance.paint import smoothstep
+    from pain3d.ramps import smoothstep
 
     lm = np.asarray(landmarks)[:, :2]
     poly = np.round(lm[list(FACE_OVAL)] * 4).astype(np.int32)
