@@ -612,7 +612,7 @@ _CHROMA_FLOOR = 0.03
 chroma (its hue is noise), so it does not pass for skin."""
 
 
-def _chroma(rgb: np.ndarray) -> np.ndarray:
+def _log_chroma(rgb: np.ndarray) -> np.ndarray:
     """(N, 2) float32 ``log(r / g)``, ``log(b / g)`` of colours ``rgb`` (N, 3) 0..1 (each
     channel plus :data:`_CHROMA_FLOOR`): independent of the light's strength, so a shadowed
     skin keeps its chroma."""
@@ -622,11 +622,11 @@ def _chroma(rgb: np.ndarray) -> np.ndarray:
 
 def _skin_model(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """A face's skin colour from its central skin's colours ``rgb`` (N, 3): median chroma
-    (:func:`_chroma`), its robust spread (1.4826 median absolute deviations, at least 0.03)
+    (:func:`_log_chroma`), its robust spread (1.4826 median absolute deviations, at least 0.03)
     and median luma; a broad default when there are too few (< 50) colours."""
     if len(rgb) < 50:
         return np.array([0.25, -0.35], np.float32), np.array([0.3, 0.3], np.float32), 0.0
-    chroma = _chroma(rgb)
+    chroma = _log_chroma(rgb)
     med = np.median(chroma, axis=0)
     spread = np.maximum(1.4826 * np.median(np.abs(chroma - med), axis=0), 0.03)
     return med, spread.astype(np.float32), float(np.median(luminance(rgb)))
@@ -640,7 +640,7 @@ def _skin_likeness(rgb: np.ndarray, model: tuple[np.ndarray, np.ndarray, float],
     scalar 0..1 (how squarely the photo saw each colour's texel) falls to 0."""
     med, spread, luma = model
     edge_on = 1.0 - np.asarray(square, np.float32)
-    dist = np.sqrt((((_chroma(rgb) - med) / spread) ** 2).sum(-1))
+    dist = np.sqrt((((_log_chroma(rgb) - med) / spread) ** 2).sum(-1))
     lo, hi = (s + (e - s) * edge_on for s, e in zip(SKIN_CHROMA_SIGMAS,
                                                      SKIN_CHROMA_SIGMAS_EDGE_ON, strict=True))
     like = 1.0 - np.clip((dist - lo) / (hi - lo), 0.0, 1.0)
